@@ -1,0 +1,190 @@
+/**
+ * @file gccl.h
+ * @brief gccl: collective communication for deep-learning gradients (C99 API).
+ *
+ * Every function returns a ::gcclResult_t. On failure, gcclGetLastError() returns a
+ * human-readable message naming the rank, the peer and the operation involved.
+ * No function blocks forever: waits on peers are bounded by GCCL_TIMEOUT_MS.
+ */
+#ifndef GCCL_GCCL_H_
+#define GCCL_GCCL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GCCL_MAJOR 0
+#define GCCL_MINOR 1
+#define GCCL_PATCH 0
+/** Version as one integer: major * 10000 + minor * 100 + patch. */
+#define GCCL_VERSION_CODE (GCCL_MAJOR * 10000 + GCCL_MINOR * 100 + GCCL_PATCH)
+
+#if defined(__GNUC__)
+#define GCCL_EXPORT __attribute__((visibility("default")))
+#else
+#define GCCL_EXPORT
+#endif
+
+/** Result of every gccl call. */
+typedef enum {
+  gcclSuccess = 0,          /**< The call completed. */
+  gcclInvalidArgument = 1,  /**< A null pointer, bad size, bad datatype/op or out-of-range rank. */
+  gcclInvalidUsage = 2,     /**< Wrong call order, or a collective that does not match on all ranks. */
+  gcclSystemError = 3,      /**< The operating system refused (socket, memory, thread). */
+  gcclRemoteError = 4,      /**< A peer died, closed its connection or sent a malformed message. */
+  gcclTimeout = 5,          /**< A peer stopped answering for GCCL_TIMEOUT_MS. */
+  gcclInternalError = 6,    /**< A bug in gccl; please report it with the message. */
+  gcclInProgress = 7,       /**< A non-blocking operation has not completed yet (gcclTest). */
+  gcclNumResults = 8
+} gcclResult_t;
+
+/** Element types. Half types are IEEE binary16 and bfloat16, reduced in fp32. */
+typedef enum {
+  gcclInt8 = 0,
+  gcclUint8 = 1,
+  gcclInt32 = 2,
+  gcclUint32 = 3,
+  gcclInt64 = 4,
+  gcclUint64 = 5,
+  gcclFloat16 = 6,
+  gcclBfloat16 = 7,
+  gcclFloat32 = 8,
+  gcclFloat64 = 9,
+  gcclNumTypes = 10
+} gcclDataType_t;
+
+/** Reduction operations. Avg is a sum followed by one division by the rank count. */
+typedef enum {
+  gcclSum = 0,
+  gcclProd = 1,
+  gcclMin = 2,
+  gcclMax = 3,
+  gcclAvg = 4,
+  gcclNumOps = 5
+} gcclRedOp_t;
+
+/** Opaque communicator handle. */
+typedef struct gcclComm* gcclComm_t;
+/** Opaque handle of a non-blocking operation. */
+typedef struct gcclRequest* gcclRequest_t;
+
+#define GCCL_UNIQUE_ID_BYTES 128
+/** Rendezvous token: the root's address and a random job secret. Share it out of band. */
+typedef struct {
+  char internal[GCCL_UNIQUE_ID_BYTES];
+} gcclUniqueId;
+
+#define GCCL_CONFIG_MAGIC 0x6763636cu /* "gccl" */
+/**
+ * Per-communicator settings. Always start from GCCL_CONFIG_INITIALIZER: fields left at
+ * their initial value fall back to the GCCL_* environment, then to the built-in default.
+ */
+typedef struct {
+  size_t size;             /**< sizeof(gcclConfig_t), set by the initializer. */
+  unsigned int magic;      /**< GCCL_CONFIG_MAGIC, set by the initializer. */
+  unsigned int version;    /**< GCCL_VERSION_CODE, set by the initializer. */
+  int timeoutMs;           /**< Peer silence that becomes gcclTimeout; 0 = GCCL_TIMEOUT_MS. */
+  int chunkBytes;          /**< Pipeline slice size in bytes; 0 = GCCL_CHUNK_BYTES. */
+  const char* algorithm;   /**< "ring", ...; NULL = GCCL_ALGO or automatic. */
+} gcclConfig_t;
+
+#define GCCL_CONFIG_INITIALIZER \
+  { sizeof(gcclConfig_t), GCCL_CONFIG_MAGIC, GCCL_VERSION_CODE, 0, 0, NULL }
+
+/** @brief Writes the library version (GCCL_VERSION_CODE layout) to @p version. */
+GCCL_EXPORT gcclResult_t gcclGetVersion(int* version);
+
+/** @brief Returns a static string describing @p result. Never NULL. */
+GCCL_EXPORT const char* gcclGetErrorString(gcclResult_t result);
+
+/**
+ * @brief Returns the message of the last failed call on @p comm, or of the calling thread's
+ * last failed call when @p comm is NULL (e.g. a failed init). Empty string if none.
+ * The pointer stays valid until the next gccl call on the same thread.
+ */
+GCCL_EXPORT const char* gcclGetLastError(gcclComm_t comm);
+
+/**
+ * @brief Creates a unique id on the root rank: starts nothing yet, but reserves the root's
+ * address (GCCL_SOCKET_ADDR or the host's first non-loopback IPv4, else 127.0.0.1, with port
+ * GCCL_PORT or an ephemeral one) and draws a random job token.
+ */
+GCCL_EXPORT gcclResult_t gcclGetUniqueId(gcclUniqueId* uniqueId);
+
+/**
+ * @brief Joins the communicator described by @p commId as @p rank of @p nranks.
+ * Collective: all ranks must call it. Rank 0 serves the bootstrap store.
+ */
+GCCL_EXPORT gcclResult_t gcclCommInitRank(gcclComm_t* comm, int nranks, gcclUniqueId commId,
+                                          int rank);
+
+/** @brief Like gcclCommInitRank with explicit settings (see ::gcclConfig_t). */
+GCCL_EXPORT gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId commId,
+                                                int rank, const gcclConfig_t* config);
+
+/**
+ * @brief Joins a communicator described by the environment: GCCL_RANK/GCCL_WORLD_SIZE/
+ * GCCL_ROOT_ADDR/GCCL_ROOT_PORT, torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, Open MPI's
+ * OMPI_COMM_WORLD_RANK/SIZE or Slurm's SLURM_PROCID/SLURM_NTASKS (the root address then comes
+ * from GCCL_ROOT_ADDR or MASTER_ADDR). The job token is GCCL_JOB_TOKEN when set.
+ */
+GCCL_EXPORT gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm);
+
+/** @brief Waits for outstanding operations, then frees @p comm. NULL is accepted. */
+GCCL_EXPORT gcclResult_t gcclCommDestroy(gcclComm_t comm);
+
+/**
+ * @brief Fails every outstanding operation with gcclRemoteError/gcclInvalidUsage, closes
+ * connections without waiting for peers, and frees @p comm. NULL is accepted.
+ */
+GCCL_EXPORT gcclResult_t gcclCommAbort(gcclComm_t comm);
+
+/** @brief Writes the number of ranks of @p comm to @p count. */
+GCCL_EXPORT gcclResult_t gcclCommCount(gcclComm_t comm, int* count);
+
+/** @brief Writes the rank of the caller in @p comm to @p rank. */
+GCCL_EXPORT gcclResult_t gcclCommUserRank(gcclComm_t comm, int* rank);
+
+/**
+ * @brief Writes the error raised in the background (progress thread) to @p asyncError, or
+ * gcclSuccess if none. Does not block.
+ */
+GCCL_EXPORT gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError);
+
+/**
+ * @brief Reduces @p count elements of @p sendbuf across all ranks into @p recvbuf on every
+ * rank and returns when done. In place when sendbuf == recvbuf. Buffers may not overlap
+ * otherwise.
+ */
+GCCL_EXPORT gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
+                                       gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm);
+
+/**
+ * @brief Starts the same operation as gcclAllReduce and returns at once with @p request.
+ * Buffers must stay valid and untouched until gcclWait or a successful gcclTest.
+ * Operations on one communicator complete in the order they were started.
+ */
+GCCL_EXPORT gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                            gcclDataType_t datatype, gcclRedOp_t op,
+                                            gcclComm_t comm, gcclRequest_t* request);
+
+/** @brief Blocks until @p request completes, returns its result and frees it. */
+GCCL_EXPORT gcclResult_t gcclWait(gcclRequest_t request);
+
+/**
+ * @brief Polls @p request: writes 1 to @p done and frees the request once it completed
+ * (returning its result); otherwise writes 0 and returns gcclSuccess.
+ */
+GCCL_EXPORT gcclResult_t gcclTest(gcclRequest_t request, int* done);
+
+/** @brief Returns the size in bytes of one element of @p datatype, or 0 if invalid. */
+GCCL_EXPORT size_t gcclTypeSize(gcclDataType_t datatype);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* GCCL_GCCL_H_ */

@@ -1,0 +1,34 @@
+// allreduce_perf's command line, nccl-tests style: -b -e -f -n -w -c -d -o, plus --np, --json,
+// --print-config.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include <gccl/gccl.h>
+
+namespace gccl::perf {
+
+struct PerfOptions {
+  size_t minBytes = 8;
+  size_t maxBytes = 64u << 20;
+  double factor = 2.0;
+  int iterations = 20;
+  int warmup = 5;
+  bool check = true;
+  gcclDataType_t dataType = gcclFloat32;
+  gcclRedOp_t op = gcclSum;
+  std::optional<int> localRanks;  // --np: start this many ranks here
+  std::string jsonPath;
+  bool printConfig = false;
+  int timeoutSeconds = 900;  // whole-run bound for --np children
+};
+
+// Parses argv; on bad input prints the problem and the usage, and exits with status 2.
+PerfOptions parsePerfOptions(int argc, char** argv);
+
+const char* dataTypeName(gcclDataType_t type);
+const char* opName(gcclRedOp_t op);
+
+}  // namespace gccl::perf

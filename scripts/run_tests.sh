@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: installs, builds, and runs every test in the release build, under
+# ASan+UBSan, and the engine's multi-threaded tests under TSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+
+run_ctest() {  # dir, extra ctest args...
+  local dir=$1; shift
+  (cd "$dir" && ctest --output-on-failure --timeout 900 "$@")
+}
+
+echo "=== release build"
+scripts/build.sh release
+run_ctest build
+# The example and the main job, quickly, as a user would run them.
+./build/bin/allreduce_perf --np 3 -b 4 -e 4M -f 16 -n 3 -w 1 >/dev/null
+./build/bin/allreduce_perf --print-config >/dev/null
+
+echo "=== ASan + UBSan build"
+scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  run_ctest build-asan
+
+echo "=== TSan build (engine, transports, multi-threaded ranks)"
+scripts/build.sh tsan
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  run_ctest build-tsan -R "AllreduceThreads|AllreduceSweep.*(ring[1-4]|recursive_doubling2)|Store|ScheduleExecution"
+
+echo "=== all tests passed"

@@ -1,0 +1,236 @@
+// The C boundary: validate, call the core, catch everything, map it to gcclResult_t.
+#include <gccl/gccl.h>
+
+#include <cstring>
+#include <new>
+
+#include "api/handles.h"
+#include "core/bootstrap.h"
+#include "core/launch_environment.h"
+#include "core/logging.h"
+
+using gccl::Error;
+using gccl::Status;
+using gccl::api::liveHandle;
+
+namespace {
+
+static_assert(static_cast<int>(Status::kTimeout) == gcclTimeout);
+static_assert(static_cast<int>(Status::kInProgress) == gcclInProgress);
+
+template <typename Body>
+gcclResult_t guarded(gcclComm* comm, Body&& body) {
+  try {
+    body();
+    return gcclSuccess;
+  } catch (const Error& e) {
+    gccl::api::recordError(comm, e.what());
+    return static_cast<gcclResult_t>(e.status());
+  } catch (const std::bad_alloc&) {
+    gccl::api::recordError(comm, "out of memory");
+    return gcclSystemError;
+  } catch (const std::exception& e) {
+    gccl::api::recordError(comm, std::string("internal error: ") + e.what());
+    return gcclInternalError;
+  } catch (...) {
+    gccl::api::recordError(comm, "internal error: unknown exception");
+    return gcclInternalError;
+  }
+}
+
+template <typename T>
+void requirePointer(const T* pointer, const char* what) {
+  if (pointer == nullptr) gccl::fail(Status::kInvalidArgument, what, " is NULL");
+}
+
+gccl::Config environmentConfig() {
+  gccl::Config config = gccl::configFromEnvironment(gccl::processEnvironment());
+  gccl::configureLogging(config);
+  return config;
+}
+
+gccl::Config mergedConfig(const gcclConfig_t* user) {
+  gccl::Config config = environmentConfig();
+  if (user == nullptr) return config;
+  if (user->magic != GCCL_CONFIG_MAGIC || user->size < sizeof(gcclConfig_t)) {
+    gccl::fail(Status::kInvalidArgument,
+               "config was not initialized with GCCL_CONFIG_INITIALIZER (bad magic or size)");
+  }
+  if (user->timeoutMs < 0 || user->chunkBytes < 0) {
+    gccl::fail(Status::kInvalidArgument, "config timeoutMs and chunkBytes must be >= 0");
+  }
+  if (user->timeoutMs > 0) config.timeoutMs = user->timeoutMs;
+  if (user->chunkBytes > 0) config.chunkBytes = static_cast<size_t>(user->chunkBytes);
+  if (user->algorithm != nullptr) config.algorithm = user->algorithm;
+  return config;
+}
+
+void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank,
+              const gccl::Config& config) {
+  requirePointer(comm, "comm (output pointer)");
+  *comm = nullptr;
+  if (nranks < 1) gccl::fail(Status::kInvalidArgument, "nranks ", nranks, " must be >= 1");
+  if (rank < 0 || rank >= nranks) {
+    gccl::fail(Status::kInvalidArgument, "rank ", rank, " is out of range [0, ", nranks, ")");
+  }
+  gccl::setLogRank(rank);
+  const gccl::UniqueId id = gccl::decodeUniqueId(commId.internal);
+  auto handle = std::make_unique<gcclComm>();
+  handle->communicator = gccl::createTcpCommunicator(rank, nranks, id, config);
+  gccl::api::registerHandle(handle.get());
+  *comm = handle.release();
+}
+
+void checkTypeAndOp(gcclDataType_t datatype, gcclRedOp_t op) {
+  if (static_cast<int>(datatype) < 0 || datatype >= gcclNumTypes) {
+    gccl::fail(Status::kInvalidArgument, "datatype ", static_cast<int>(datatype), " is invalid");
+  }
+  if (static_cast<int>(op) < 0 || op >= gcclNumOps) {
+    gccl::fail(Status::kInvalidArgument, "reduction op ", static_cast<int>(op), " is invalid");
+  }
+}
+
+std::shared_ptr<gccl::Request> startAllReduce(const void* sendbuf, void* recvbuf, size_t count,
+                                              gcclDataType_t datatype, gcclRedOp_t op,
+                                              gcclComm_t comm) {
+  gccl::Communicator& communicator = *liveHandle(comm).communicator;
+  checkTypeAndOp(datatype, op);
+  return communicator.allreduce(sendbuf, recvbuf, count, static_cast<gccl::DataType>(datatype),
+                                static_cast<gccl::ReduceOp>(op));
+}
+
+}  // namespace
+
+extern "C" {
+
+gcclResult_t gcclGetVersion(int* version) {
+  return guarded(nullptr, [&] {
+    requirePointer(version, "version");
+    *version = GCCL_VERSION_CODE;
+  });
+}
+
+const char* gcclGetErrorString(gcclResult_t result) {
+  if (static_cast<int>(result) < 0 || result >= gcclNumResults) return "unknown result code";
+  return gccl::statusName(static_cast<Status>(result));
+}
+
+const char* gcclGetLastError(gcclComm_t comm) { return gccl::api::lastError(comm); }
+
+gcclResult_t gcclGetUniqueId(gcclUniqueId* uniqueId) {
+  return guarded(nullptr, [&] {
+    requirePointer(uniqueId, "uniqueId");
+    gccl::encodeUniqueId(gccl::createUniqueId(environmentConfig()), uniqueId->internal);
+  });
+}
+
+gcclResult_t gcclCommInitRank(gcclComm_t* comm, int nranks, gcclUniqueId commId, int rank) {
+  return guarded(nullptr, [&] { initRank(comm, nranks, commId, rank, environmentConfig()); });
+}
+
+gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId commId, int rank,
+                                    const gcclConfig_t* config) {
+  return guarded(nullptr, [&] {
+    requirePointer(config, "config");
+    initRank(comm, nranks, commId, rank, mergedConfig(config));
+  });
+}
+
+gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
+  return guarded(nullptr, [&] {
+    requirePointer(comm, "comm (output pointer)");
+    const gccl::Config config = environmentConfig();
+    const gccl::LaunchInfo launch = gccl::resolveLaunch(config, gccl::processEnvironment());
+    gcclUniqueId id;
+    gccl::encodeUniqueId(launch.id, id.internal);
+    initRank(comm, launch.size, id, launch.rank, config);
+  });
+}
+
+gcclResult_t gcclCommDestroy(gcclComm_t comm) {
+  if (comm == nullptr) return gcclSuccess;
+  return guarded(nullptr, [&] {
+    liveHandle(comm);
+    gccl::api::unregisterHandle(comm);
+    delete comm;  // drains outstanding operations first (bounded by the timeout)
+  });
+}
+
+gcclResult_t gcclCommAbort(gcclComm_t comm) {
+  if (comm == nullptr) return gcclSuccess;
+  return guarded(nullptr, [&] {
+    liveHandle(comm).communicator->abort("gcclCommAbort was called");
+    gccl::api::unregisterHandle(comm);
+    delete comm;
+  });
+}
+
+gcclResult_t gcclCommCount(gcclComm_t comm, int* count) {
+  return guarded(comm, [&] {
+    requirePointer(count, "count");
+    *count = liveHandle(comm).communicator->size();
+  });
+}
+
+gcclResult_t gcclCommUserRank(gcclComm_t comm, int* rank) {
+  return guarded(comm, [&] {
+    requirePointer(rank, "rank");
+    *rank = liveHandle(comm).communicator->rank();
+  });
+}
+
+gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
+  return guarded(comm, [&] {
+    requirePointer(asyncError, "asyncError");
+    const auto error = liveHandle(comm).communicator->asyncError();
+    *asyncError = error ? static_cast<gcclResult_t>(error->status()) : gcclSuccess;
+    if (error) gccl::api::recordError(comm, error->what());
+  });
+}
+
+gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
+                           gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
+  return guarded(comm, [&] {
+    auto request = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm);
+    request->wait(comm->communicator->config().spinUs);
+    request->rethrow();
+  });
+}
+
+gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
+                                gcclRequest_t* request) {
+  return guarded(comm, [&] {
+    requirePointer(request, "request (output pointer)");
+    *request = nullptr;
+    auto started = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm);
+    *request = new gcclRequest{std::move(started), comm->communicator->config().spinUs};
+  });
+}
+
+gcclResult_t gcclWait(gcclRequest_t request) {
+  return guarded(nullptr, [&] {
+    requirePointer(request, "request");
+    std::unique_ptr<gcclRequest> owned(request);
+    owned->request->wait(owned->spinUs);
+    owned->request->rethrow();
+  });
+}
+
+gcclResult_t gcclTest(gcclRequest_t request, int* done) {
+  return guarded(nullptr, [&] {
+    requirePointer(request, "request");
+    requirePointer(done, "done");
+    *done = request->request->isDone() ? 1 : 0;
+    if (*done == 0) return;
+    std::unique_ptr<gcclRequest> owned(request);
+    owned->request->rethrow();
+  });
+}
+
+size_t gcclTypeSize(gcclDataType_t datatype) {
+  if (static_cast<int>(datatype) < 0 || datatype >= gcclNumTypes) return 0;
+  return gccl::dataTypeSize(static_cast<gccl::DataType>(datatype));
+}
+
+}  // extern "C"

@@ -1,0 +1,80 @@
+#include "core/communicator.h"
+
+#include <limits>
+
+#include "algorithms/registry.h"
+#include "core/logging.h"
+#include "core/tcp_store.h"
+
+namespace gccl {
+
+Communicator::Communicator(int rank, int size, const Config& config, const JobToken& token,
+                           std::unique_ptr<Store> store,
+                           std::unique_ptr<TcpStoreServer> storeServer, Transport& transport)
+    : rank_(rank),
+      size_(size),
+      config_(config),
+      storeServer_(std::move(storeServer)),
+      store_(std::move(store)),
+      engine_(config, rank, size) {
+  ConnectRequest request;
+  request.rank = rank;
+  request.size = size;
+  request.peers = allreducePeers(rank, size);
+  request.token = token;
+  request.timeoutMs = config.timeoutMs;
+  engine_.start(transport.connect(request, *store_, engine_.poller()));
+  logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready over ", transport.name());
+}
+
+Communicator::~Communicator() { drain(); }
+
+std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
+                                                 DataType type, ReduceOp op) {
+  const size_t elementSize = dataTypeSize(type);
+  if (count > std::numeric_limits<size_t>::max() / elementSize / 2) {
+    fail(Status::kInvalidArgument, "allreduce on rank ", rank_, ": count ", count,
+         " overflows the buffer size");
+  }
+  if (count > 0 && (input == nullptr || output == nullptr)) {
+    fail(Status::kInvalidArgument, "allreduce on rank ", rank_, ": null ",
+         input == nullptr ? "send" : "receive", " buffer with count ", count);
+  }
+  const size_t bytes = count * elementSize;
+  const auto* in = static_cast<const std::byte*>(input);
+  const auto* out = static_cast<const std::byte*>(output);
+  if (input != output && count > 0 && in < out + bytes && out < in + bytes) {
+    fail(Status::kInvalidArgument, "allreduce on rank ", rank_,
+         ": send and receive buffers overlap without being identical");
+  }
+  const AllreduceAlgorithm& algorithm = selectAllreduce(config_.algorithm, size_, bytes);
+  ScheduleShape shape;
+  shape.rank = rank_;
+  shape.size = size_;
+  shape.count = count;
+  shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
+  shape.average = op == ReduceOp::kAvg;
+  shape.inPlace = input == output;
+
+  auto operation = std::make_unique<Operation>();
+  operation->input = input;
+  operation->output = output;
+  operation->count = count;
+  operation->type = type;
+  operation->op = op;
+  operation->algorithm = algorithm.id;
+  operation->sequence = ++sequence_;
+  operation->schedule = std::make_shared<const Schedule>(algorithm.build(shape));
+  auto request = operation->request;
+  engine_.submit(std::move(operation));
+  last_ = request;
+  return request;
+}
+
+void Communicator::drain() {
+  if (last_) last_->wait(config_.spinUs);
+}
+
+void Communicator::abort(const std::string& reason) { engine_.abort(reason); }
+
+}  // namespace gccl

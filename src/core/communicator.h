@@ -1,0 +1,51 @@
+// A communicator: this rank's place in a group, its connections (owned by the engine) and its
+// configuration. The C API is a thin shell over this class.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/config.h"
+#include "core/engine.h"
+#include "core/request.h"
+#include "core/store.h"
+#include "reduce/dtype.h"
+#include "transport/transport.h"
+
+namespace gccl {
+
+class TcpStoreServer;
+
+class Communicator {
+ public:
+  // Connects `rank` of `size` through `transport`, exchanging addresses in `store`.
+  // `storeServer` (rank 0 of a TCP job) is kept alive as long as the communicator.
+  Communicator(int rank, int size, const Config& config, const JobToken& token,
+               std::unique_ptr<Store> store, std::unique_ptr<TcpStoreServer> storeServer,
+               Transport& transport);
+  ~Communicator();
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const Config& config() const { return config_; }
+
+  // Starts an allreduce; in place when input == output. Arguments are validated here.
+  std::shared_ptr<Request> allreduce(const void* input, void* output, size_t count, DataType type,
+                                     ReduceOp op);
+  // Waits for every started operation (bounded by the timeout).
+  void drain();
+  void abort(const std::string& reason);
+  std::optional<Error> asyncError() const { return engine_.error(); }
+
+ private:
+  const int rank_;
+  const int size_;
+  const Config config_;
+  std::unique_ptr<TcpStoreServer> storeServer_;
+  std::unique_ptr<Store> store_;
+  Engine engine_;
+  uint64_t sequence_ = 0;
+  std::shared_ptr<Request> last_;
+};
+
+}  // namespace gccl

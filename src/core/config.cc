@@ -1,0 +1,107 @@
+#include "core/config.h"
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace gccl {
+namespace {
+
+int parseInt(std::string_view name, std::string_view value, long long min, long long max) {
+  long long parsed = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, parsed);
+  if (ec != std::errc() || ptr != end || parsed < min || parsed > max) {
+    fail(Status::kInvalidArgument, name, "=", value, ": expected an integer in [", min, ", ",
+         max, "]");
+  }
+  return static_cast<int>(parsed);
+}
+
+#define GCCL_INT_SETTING(NAME, FIELD, MIN, MAX)             \
+  [](Config& c, std::string_view v) {                       \
+    c.FIELD = parseInt(NAME, v, MIN, MAX);                  \
+  }
+#define GCCL_STRING_SETTING(FIELD) [](Config& c, std::string_view v) { c.FIELD = std::string(v); }
+
+constexpr int kMaxInt = 2147483647;
+
+const std::array kSettings = {
+    Setting{"GCCL_TIMEOUT_MS", "int", "60000",
+            "a peer silent this long fails the collective with gcclTimeout",
+            GCCL_INT_SETTING("GCCL_TIMEOUT_MS", timeoutMs, 1, kMaxInt)},
+    Setting{"GCCL_CHUNK_BYTES", "int", "1048576", "pipeline slice size of the ring, in bytes",
+            [](Config& c, std::string_view v) {
+              c.chunkBytes = static_cast<size_t>(parseInt("GCCL_CHUNK_BYTES", v, 64, 1 << 30));
+            }},
+    Setting{"GCCL_ALGO", "string", "auto", "allreduce algorithm: auto, ring, recursive_doubling",
+            GCCL_STRING_SETTING(algorithm)},
+    Setting{"GCCL_SOCKET_ADDR", "string", "",
+            "IPv4 address to bind and advertise (default: the address that reaches the root)",
+            GCCL_STRING_SETTING(socketAddr)},
+    Setting{"GCCL_SOCKET_BUFFER_BYTES", "int", "4194304", "SO_SNDBUF / SO_RCVBUF of data sockets",
+            GCCL_INT_SETTING("GCCL_SOCKET_BUFFER_BYTES", socketBufferBytes, 4096, 1 << 30)},
+    Setting{"GCCL_SPIN_US", "int", "50", "busy-poll time before a thread sleeps",
+            GCCL_INT_SETTING("GCCL_SPIN_US", spinUs, 0, 1000000)},
+    Setting{"GCCL_SIMD", "string", "auto", "reduction kernels: auto, avx512, avx2, scalar",
+            GCCL_STRING_SETTING(simd)},
+    Setting{"GCCL_DEBUG", "string", "WARN", "log level: NONE, WARN, INFO, TRACE",
+            GCCL_STRING_SETTING(debug)},
+    Setting{"GCCL_DEBUG_SUBSYS", "string", "ALL",
+            "comma-separated log subsystems: INIT, NET, COLL, ALL", GCCL_STRING_SETTING(debugSubsys)},
+    Setting{"GCCL_DEBUG_FILE", "string", "",
+            "log file pattern (%h host, %p pid); default stderr", GCCL_STRING_SETTING(debugFile)},
+    Setting{"GCCL_RANK", "int", "", "rank of this process (gcclCommInitFromEnv)",
+            [](Config& c, std::string_view v) { c.rank = parseInt("GCCL_RANK", v, 0, kMaxInt); }},
+    Setting{"GCCL_WORLD_SIZE", "int", "", "number of ranks (gcclCommInitFromEnv)",
+            [](Config& c, std::string_view v) {
+              c.worldSize = parseInt("GCCL_WORLD_SIZE", v, 1, kMaxInt);
+            }},
+    Setting{"GCCL_ROOT_ADDR", "string", "", "address of rank 0's bootstrap store",
+            GCCL_STRING_SETTING(rootAddr)},
+    Setting{"GCCL_ROOT_PORT", "int", "0", "port of rank 0's bootstrap store",
+            GCCL_INT_SETTING("GCCL_ROOT_PORT", rootPort, 0, 65535)},
+    Setting{"GCCL_JOB_TOKEN", "string", "",
+            "shared secret authenticating every connection (gcclCommInitFromEnv)",
+            GCCL_STRING_SETTING(jobToken)},
+};
+
+#undef GCCL_INT_SETTING
+#undef GCCL_STRING_SETTING
+
+}  // namespace
+
+Environment processEnvironment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::span<const Setting> settings() { return kSettings; }
+
+Config configFromEnvironment(const Environment& environment) {
+  Config config;
+  for (const Setting& setting : kSettings) {
+    if (auto value = environment(setting.name)) setting.apply(config, *value);
+  }
+  return config;
+}
+
+std::string describeSettings(const Environment& environment) {
+  std::ostringstream out;
+  out << "# gccl settings (name, type, default, current value): doc\n";
+  for (const Setting& setting : kSettings) {
+    const auto value = environment(setting.name);
+    out << setting.name << "  " << setting.type << "  default=\"" << setting.defaultValue
+        << "\"  value=\"" << (value ? *value : std::string(setting.defaultValue)) << "\"\n    "
+        << setting.doc << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace gccl

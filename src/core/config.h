@@ -1,0 +1,61 @@
+// The one configuration registry: every GCCL_* setting has a name, a type, a default and a doc
+// line here, is parsed once into an immutable Config, and is listed by --print-config.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace gccl {
+
+struct Config {
+  // Collectives
+  int timeoutMs = 60000;           // peer silence that becomes Status::kTimeout
+  size_t chunkBytes = 1u << 20;    // pipeline slice of the ring
+  std::string algorithm = "auto";  // GCCL_ALGO
+  // Sockets
+  std::string socketAddr;          // address to bind and advertise; empty = automatic
+  int socketBufferBytes = 4 << 20;
+  int spinUs = 50;                 // busy-poll before sleeping in epoll / futex
+  // Kernels
+  std::string simd = "auto";
+  // Logging
+  std::string debug = "WARN";
+  std::string debugSubsys = "ALL";
+  std::string debugFile;
+  // Launch (gcclCommInitFromEnv)
+  std::optional<int> rank;
+  std::optional<int> worldSize;
+  std::string rootAddr;
+  int rootPort = 0;
+  std::string jobToken;
+};
+
+// A lookup of environment-like variables: the process environment in production, a map in
+// tests. Returns nullopt for unset names.
+using Environment = std::function<std::optional<std::string>(std::string_view name)>;
+
+// The process environment. The only place in gccl that calls getenv.
+Environment processEnvironment();
+
+struct Setting {
+  std::string_view name;
+  std::string_view type;
+  std::string_view defaultValue;
+  std::string_view doc;
+  void (*apply)(Config& config, std::string_view value);  // throws Error on a malformed value
+};
+
+std::span<const Setting> settings();
+
+// Builds a Config from defaults overridden by every registered variable that is set.
+// Throws Error(kInvalidArgument) naming the variable when a value does not parse.
+Config configFromEnvironment(const Environment& environment);
+
+// Human-readable table of every setting with its current value (allreduce_perf --print-config).
+std::string describeSettings(const Environment& environment);
+
+}  // namespace gccl

@@ -1,0 +1,159 @@
+#include "core/engine.h"
+
+#include <chrono>
+
+#include "core/logging.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace gccl {
+
+namespace {
+
+void cpuRelax() {
+#if defined(__x86_64__)
+  _mm_pause();
+#endif
+}
+
+// The longest single sleep: bounds how late a timeout or an abort is noticed.
+constexpr int kMaxSleepMs = 50;
+
+}  // namespace
+
+Engine::Engine(const Config& config, int rank, int size)
+    : timeoutMs_(config.timeoutMs), spinUs_(config.spinUs), rank_(rank), size_(size) {}
+
+Engine::~Engine() {
+  stopping_.store(true);
+  poller_.wake();
+  if (thread_.joinable()) thread_.join();
+  for (auto& [peer, connection] : connections_) connection->abort();
+}
+
+void Engine::start(ConnectionMap connections) {
+  connections_ = std::move(connections);
+  thread_ = std::thread([this] { run(); });
+}
+
+void Engine::submit(std::unique_ptr<Operation> operation) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_) {
+      operation->request->complete(error_->status(),
+                                   strCat(operation->describe(), " on rank ", rank_,
+                                          " not started: the communicator failed earlier: ",
+                                          error_->what()));
+      return;
+    }
+    queue_.push_back(std::move(operation));
+    queued_.fetch_add(1, std::memory_order_release);
+  }
+  poller_.wake();
+}
+
+void Engine::abort(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    abortReason_ = reason;
+  }
+  abortRequested_.store(true);
+  poller_.wake();
+}
+
+std::optional<Error> Engine::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
+}
+
+void Engine::run() {
+  setLogRank(rank_);
+  while (!stopping_.load()) {
+    if (abortRequested_.exchange(false)) {
+      std::lock_guard lock(mutex_);
+      if (!error_) breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
+    }
+    std::unique_ptr<Operation> operation;
+    {
+      std::lock_guard lock(mutex_);
+      if (!queue_.empty()) {
+        operation = std::move(queue_.front());
+        queue_.pop_front();
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    if (!operation) {
+      sleepUntilWork();
+      continue;
+    }
+    try {
+      execute(*operation);
+      operation->request->complete(Status::kSuccess, "");
+    } catch (const Error& e) {
+      const Error located(e.status(), strCat(operation->describe(), " on rank ", rank_, " (of ",
+                                             size_, "): ", e.what()));
+      GCCL_WARN(LogSubsys::kColl, located.what());
+      {
+        std::lock_guard lock(mutex_);
+        breakDown(located);
+      }
+      operation->request->complete(located.status(), located.what());
+    }
+  }
+}
+
+void Engine::sleepUntilWork() {
+  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
+  while (Clock::now() < spinUntil) {
+    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load() || abortRequested_.load()) {
+      return;
+    }
+    cpuRelax();
+  }
+  if (queued_.load(std::memory_order_acquire) == 0 && !stopping_.load()) poller_.wait(kMaxSleepMs);
+}
+
+void Engine::execute(Operation& operation) {
+  Execution execution(operation, connections_, scratch_, size_);
+  auto lastProgress = Clock::now();
+  auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
+  while (!execution.finished()) {
+    if (execution.advance()) {
+      lastProgress = Clock::now();
+      spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
+      continue;
+    }
+    const auto now = Clock::now();
+    if (abortRequested_.load()) {
+      std::lock_guard lock(mutex_);
+      fail(Status::kInvalidUsage, "aborted: ", abortReason_.value_or("gcclCommAbort"));
+    }
+    if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) {
+      fail(Status::kTimeout, "no progress for ", timeoutMs_, " ms (GCCL_TIMEOUT_MS) waiting to ",
+           execution.waitingOn(), ": the peer is stopped, hung or unreachable");
+    }
+    if (now < spinUntil) {
+      cpuRelax();
+      continue;
+    }
+    execution.updatePoller(poller_);
+    poller_.wait(kMaxSleepMs);
+  }
+}
+
+void Engine::breakDown(const Error& error) {
+  error_ = error;
+  // Closing tells every neighbour at once; each of them fails and closes in turn, so the
+  // whole job learns of the failure in microseconds instead of a timeout each.
+  for (auto& [peer, connection] : connections_) connection->abort();
+  for (auto& queued : queue_) {
+    queued->request->complete(error.status(), strCat(queued->describe(), " on rank ", rank_,
+                                                     " not started: ", error.what()));
+  }
+  queue_.clear();
+  queued_.store(0);
+}
+
+}  // namespace gccl

@@ -1,0 +1,50 @@
+// One error type for the whole core. Background threads store it and the caller's wait rethrows
+// it; the C boundary maps it to gcclResult_t (Status values equal the C enum values).
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace gccl {
+
+enum class Status : int {
+  kSuccess = 0,
+  kInvalidArgument = 1,
+  kInvalidUsage = 2,
+  kSystemError = 3,
+  kRemoteError = 4,
+  kTimeout = 5,
+  kInternalError = 6,
+  kInProgress = 7,
+};
+
+const char* statusName(Status status);
+
+class Error : public std::runtime_error {
+ public:
+  Error(Status status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
+  Status status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+// Concatenates anything streamable: the core's only formatting helper (GCC 12 has no <format>).
+template <typename... Parts>
+std::string strCat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+
+template <typename... Parts>
+[[noreturn]] void fail(Status status, const Parts&... parts) {
+  throw Error(status, strCat(parts...));
+}
+
+// Throws kSystemError with strerror(errnoValue) appended.
+[[noreturn]] void failErrno(int errnoValue, const std::string& what);
+
+}  // namespace gccl

@@ -1,0 +1,195 @@
+#include "core/execution.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "reduce/reduce.h"
+
+namespace gccl {
+
+void ScratchPool::reserve(size_t slotBytes) {
+  if (slotBytes <= slotBytes_) return;
+  storage_ = std::make_unique<std::byte[]>(slotBytes * kSlots);
+  slotBytes_ = slotBytes;
+}
+
+Execution::Execution(const Operation& operation, ConnectionMap& connections,
+                     ScratchPool& scratch, int size)
+    : operation_(operation),
+      schedule_(*operation.schedule),
+      scratch_(scratch),
+      size_(size),
+      elementSize_(dataTypeSize(operation.type)),
+      done_(schedule_.steps.size(), 0),
+      messages_(std::make_unique<Message[]>(schedule_.steps.size())),
+      slotOf_(schedule_.steps.size(), -1),
+      remaining_(schedule_.steps.size()) {
+  std::map<int, size_t> peerIndex;
+  size_t largestReceive = 0;
+  for (size_t i = 0; i < schedule_.steps.size(); ++i) {
+    const Step& step = schedule_.steps[i];
+    if (step.kind == StepKind::kCopy || step.kind == StepKind::kDivide) {
+      local_.push_back(static_cast<int32_t>(i));
+      continue;
+    }
+    auto [it, inserted] = peerIndex.try_emplace(step.peer, peers_.size());
+    if (inserted) {
+      auto connection = connections.find(step.peer);
+      if (connection == connections.end()) {
+        fail(Status::kInternalError, operation.describe(), ": no connection to rank ", step.peer);
+      }
+      peers_.push_back({connection->second.get(), {}, {}});
+    }
+    PeerQueue& queue = peers_[it->second];
+    (step.kind == StepKind::kSend ? queue.sends : queue.recvs).push_back(static_cast<int32_t>(i));
+    if (step.kind == StepKind::kRecvReduce) {
+      largestReceive = std::max(largestReceive, step.count * elementSize_);
+    }
+  }
+  scratch_.reserve(largestReceive);
+  for (size_t slot = 0; slot < ScratchPool::kSlots; ++slot) freeSlots_.push_back(slot);
+}
+
+bool Execution::ready(const Step& step) const {
+  for (int32_t dependency : step.after) {
+    if (dependency != kNoStep && !done_[static_cast<size_t>(dependency)]) return false;
+  }
+  return true;
+}
+
+std::byte* Execution::address(BufferRole role, size_t offset) const {
+  const void* base = role == BufferRole::kInput ? operation_.input : operation_.output;
+  return static_cast<std::byte*>(const_cast<void*>(base)) + offset * elementSize_;
+}
+
+void Execution::finish(int32_t index) {
+  done_[static_cast<size_t>(index)] = 1;
+  --remaining_;
+}
+
+bool Execution::advance() {
+  bool moved = runLocalSteps();
+  for (PeerQueue& queue : peers_) {
+    moved |= postSends(queue);
+    moved |= postRecvs(queue);
+    if (queue.sendsDone < queue.sendsPosted || queue.recvsDone < queue.recvsPosted) {
+      moved |= queue.connection->progress();
+    }
+    moved |= completeSends(queue);
+    moved |= completeRecvs(queue);
+  }
+  return moved;
+}
+
+bool Execution::runLocalSteps() {
+  bool ran = false;
+  for (size_t i = 0; i < local_.size();) {
+    const Step& step = schedule_.steps[static_cast<size_t>(local_[i])];
+    if (!ready(step)) {
+      ++i;
+      continue;
+    }
+    std::byte* out = address(BufferRole::kOutput, step.offset);
+    if (step.kind == StepKind::kCopy) {
+      if (step.count > 0) std::memcpy(out, address(step.source, step.offset), step.count * elementSize_);
+    } else {
+      finalizeAverage(operation_.type, out, step.count, size_);
+    }
+    finish(local_[i]);
+    local_.erase(local_.begin() + static_cast<long>(i));
+    ran = true;
+  }
+  return ran;
+}
+
+bool Execution::postSends(PeerQueue& queue) {
+  bool posted = false;
+  while (queue.sendsPosted < queue.sends.size()) {
+    const int32_t index = queue.sends[queue.sendsPosted];
+    const Step& step = schedule_.steps[static_cast<size_t>(index)];
+    if (!ready(step)) break;
+    Message& message = messages_[static_cast<size_t>(index)];
+    message.header = operation_.frameHeader();
+    message.data = address(step.source, step.offset);
+    message.bytes = step.count * elementSize_;
+    queue.connection->postSend(message);
+    ++queue.sendsPosted;
+    posted = true;
+  }
+  return posted;
+}
+
+bool Execution::postRecvs(PeerQueue& queue) {
+  bool posted = false;
+  while (queue.recvsPosted < queue.recvs.size()) {
+    const int32_t index = queue.recvs[queue.recvsPosted];
+    const Step& step = schedule_.steps[static_cast<size_t>(index)];
+    Message& message = messages_[static_cast<size_t>(index)];
+    if (step.kind == StepKind::kRecv) {
+      if (!ready(step)) break;
+      message.data = address(BufferRole::kOutput, step.offset);
+    } else {
+      if (freeSlots_.empty()) break;
+      slotOf_[static_cast<size_t>(index)] = static_cast<int8_t>(freeSlots_.back());
+      message.data = scratch_.slot(freeSlots_.back());
+      freeSlots_.pop_back();
+    }
+    message.header = operation_.frameHeader();
+    message.bytes = step.count * elementSize_;
+    queue.connection->postRecv(message);
+    ++queue.recvsPosted;
+    posted = true;
+  }
+  return posted;
+}
+
+bool Execution::completeSends(PeerQueue& queue) {
+  bool completed = false;
+  while (queue.sendsDone < queue.sendsPosted) {
+    const int32_t index = queue.sends[queue.sendsDone];
+    if (!messages_[static_cast<size_t>(index)].done.load(std::memory_order_acquire)) break;
+    finish(index);
+    ++queue.sendsDone;
+    completed = true;
+  }
+  return completed;
+}
+
+bool Execution::completeRecvs(PeerQueue& queue) {
+  bool completed = false;
+  while (queue.recvsDone < queue.recvsPosted) {
+    const int32_t index = queue.recvs[queue.recvsDone];
+    const Step& step = schedule_.steps[static_cast<size_t>(index)];
+    Message& message = messages_[static_cast<size_t>(index)];
+    if (!message.done.load(std::memory_order_acquire)) break;
+    if (step.kind == StepKind::kRecvReduce) {
+      if (!ready(step)) break;
+      reduce(operation_.type, operation_.op, address(BufferRole::kOutput, step.offset),
+             address(step.source, step.offset), message.data, step.count);
+      freeSlots_.push_back(static_cast<size_t>(slotOf_[static_cast<size_t>(index)]));
+    }
+    finish(index);
+    ++queue.recvsDone;
+    completed = true;
+  }
+  return completed;
+}
+
+void Execution::updatePoller(Poller& poller) {
+  for (PeerQueue& queue : peers_) queue.connection->updatePoller(poller);
+}
+
+std::string Execution::waitingOn() const {
+  std::string text;
+  for (const PeerQueue& queue : peers_) {
+    if (queue.recvsDone < queue.recvs.size()) {
+      text += strCat(text.empty() ? "" : "; ", "receive from ", queue.connection->peerName());
+    }
+    if (queue.sendsDone < queue.sendsPosted) {
+      text += strCat(text.empty() ? "" : "; ", "send to ", queue.connection->peerName());
+    }
+  }
+  return text.empty() ? "local work" : text;
+}
+
+}  // namespace gccl

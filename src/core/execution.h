@@ -1,0 +1,75 @@
+// Runs one Operation's schedule over the connections, without blocking: the engine calls
+// advance() until finished(), sleeping in the poller when nothing moves.
+//
+// Per peer, sends are posted in schedule order and receives likewise (the transport's
+// ordering contract makes the i-th send match the peer's i-th receive). A step is posted once
+// its dependencies are complete; a RecvReduce is posted as soon as a scratch slot is free and
+// reduced once its dependencies are complete.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/operation.h"
+#include "transport/transport.h"
+
+namespace gccl {
+
+class Poller;
+
+// Receive buffers for RecvReduce steps, reused across operations.
+class ScratchPool {
+ public:
+  static constexpr size_t kSlots = 4;
+  void reserve(size_t slotBytes);
+  void* slot(size_t index) { return storage_.get() + index * slotBytes_; }
+
+ private:
+  std::unique_ptr<std::byte[]> storage_;
+  size_t slotBytes_ = 0;
+};
+
+class Execution {
+ public:
+  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
+            int size);
+  bool advance();
+  bool finished() const { return remaining_ == 0; }
+  void updatePoller(Poller& poller);
+  // "receive from rank 2 (...)" for every peer with unfinished work: what a timeout names.
+  std::string waitingOn() const;
+
+ private:
+  struct PeerQueue {
+    Connection* connection = nullptr;
+    std::vector<int32_t> sends;
+    std::vector<int32_t> recvs;
+    size_t sendsPosted = 0, sendsDone = 0, recvsPosted = 0, recvsDone = 0;
+  };
+
+  bool ready(const Step& step) const;
+  bool runLocalSteps();
+  bool postSends(PeerQueue& queue);
+  bool postRecvs(PeerQueue& queue);
+  bool completeSends(PeerQueue& queue);
+  bool completeRecvs(PeerQueue& queue);
+  void finish(int32_t index);
+  std::byte* address(BufferRole role, size_t offset) const;
+
+  const Operation& operation_;
+  const Schedule& schedule_;
+  ScratchPool& scratch_;
+  int size_;
+  size_t elementSize_;
+  std::vector<PeerQueue> peers_;
+  std::vector<int32_t> local_;  // copy / divide steps not yet run
+  std::vector<uint8_t> done_;
+  std::unique_ptr<Message[]> messages_;
+  std::vector<int8_t> slotOf_;  // scratch slot of each posted RecvReduce
+  std::vector<size_t> freeSlots_;
+  size_t remaining_;
+};
+
+}  // namespace gccl

@@ -1,0 +1,34 @@
+// One collective submitted to the engine: the schedule to run and the buffers to run it on.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "algorithms/registry.h"
+#include "algorithms/schedule.h"
+#include "core/request.h"
+#include "reduce/dtype.h"
+#include "transport/frame.h"
+
+namespace gccl {
+
+struct Operation {
+  CollectiveKind kind = CollectiveKind::kAllreduce;
+  const void* input = nullptr;
+  void* output = nullptr;
+  size_t count = 0;
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  AlgorithmId algorithm = AlgorithmId::kRing;
+  uint64_t sequence = 0;
+  std::shared_ptr<const Schedule> schedule;
+  std::shared_ptr<Request> request = std::make_shared<Request>();
+
+  // The header every message of this operation carries (bytes filled per message).
+  FrameHeader frameHeader() const;
+  // "allreduce #5 (float32 sum, 1000 elements, ring)"
+  std::string describe() const;
+};
+
+}  // namespace gccl

@@ -1,0 +1,34 @@
+#include "core/request.h"
+
+#include <chrono>
+
+#include "core/deadline.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace gccl {
+
+void Request::complete(Status status, std::string message) {
+  status_ = status;
+  message_ = std::move(message);
+  done_.store(1, std::memory_order_release);
+  done_.notify_all();
+}
+
+void Request::wait(int spinUs) const {
+  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs);
+  while (!isDone() && Clock::now() < spinUntil) {
+#if defined(__x86_64__)
+    _mm_pause();
+#endif
+  }
+  while (!isDone()) done_.wait(0, std::memory_order_acquire);
+}
+
+void Request::rethrow() const {
+  if (status_ != Status::kSuccess) throw Error(status_, message_);
+}
+
+}  // namespace gccl

@@ -1,0 +1,30 @@
+// Completion of one submitted operation, shared by the engine (which completes it) and the
+// caller (who waits). The caller spins briefly, then sleeps on a futex.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "core/error.h"
+
+namespace gccl {
+
+class Request {
+ public:
+  void complete(Status status, std::string message);
+  bool isDone() const { return done_.load(std::memory_order_acquire) != 0; }
+  // Returns when complete. Bounded: the engine completes every request within its timeout.
+  void wait(int spinUs) const;
+  // Valid once isDone().
+  Status status() const { return status_; }
+  const std::string& message() const { return message_; }
+  // Throws the stored error, if any.
+  void rethrow() const;
+
+ private:
+  std::atomic<uint32_t> done_{0};
+  Status status_ = Status::kSuccess;
+  std::string message_;
+};
+
+}  // namespace gccl

@@ -1,0 +1,70 @@
+// A thin RAII wrapper over IPv4 TCP sockets with deadline-bounded blocking helpers, used by the
+// bootstrap store and connection set-up. The data path (transport/tcp) uses the raw fd.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "core/deadline.h"
+
+namespace gccl {
+
+struct SocketAddress {
+  std::string host;
+  int port = 0;
+
+  std::string toString() const { return host + ":" + std::to_string(port); }
+  // Parses "host:port"; throws Error(kInvalidArgument) when malformed.
+  static SocketAddress parse(const std::string& text);
+};
+
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(int fd) : fd_(fd) {}
+  ~Socket() { close(); }
+  Socket(Socket&& other) noexcept : fd_(other.release()) {}
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // host "" or "0.0.0.0" listens on every interface; port 0 picks an ephemeral port.
+  static Socket listenOn(const std::string& host, int port, int backlog = 1024);
+  // Retries refused connections (the peer may not listen yet) until the deadline.
+  static Socket connectTo(const SocketAddress& address, const Deadline& deadline);
+  // Returns nullopt when the deadline passes first.
+  std::optional<Socket> accept(const Deadline& deadline) const;
+
+  // Block (in poll) until every byte moved; throw kRemoteError on EOF, kTimeout at the deadline.
+  void sendAll(const void* data, size_t bytes, const Deadline& deadline) const;
+  void recvAll(void* data, size_t bytes, const Deadline& deadline) const;
+
+  void setNonBlocking(bool enabled) const;
+  void setNoDelay() const;
+  void setBufferBytes(int bytes) const;
+
+  SocketAddress localAddress() const;
+  SocketAddress peerAddress() const;
+
+  int fd() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    const int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void close();
+
+ private:
+  int fd_ = -1;
+};
+
+// The IPv4 address this host should advertise: the first non-loopback interface address, or
+// 127.0.0.1 when there is none.
+std::string defaultHostAddress();
+
+// Hostname of this machine, for messages that name a peer's host.
+std::string localHostName();
+
+}  // namespace gccl

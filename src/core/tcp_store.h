@@ -1,0 +1,71 @@
+// The bootstrap key-value store over TCP, served by rank 0. Each client first presents the job
+// token; anything else (a stranger, a wrong token, a malformed frame) is refused with a warning
+// and the server keeps serving the job.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <thread>
+
+#include "core/job_token.h"
+#include "core/socket.h"
+#include "core/store.h"
+
+namespace gccl {
+
+namespace store_wire {
+inline constexpr uint32_t kMagic = 0x47435354;  // "GCST"
+inline constexpr uint32_t kMaxKeyBytes = 1024;
+inline constexpr uint32_t kMaxValueBytes = 1 << 20;
+enum class Type : uint32_t { kHello = 1, kHelloOk = 2, kSet = 3, kGet = 4, kValue = 5 };
+struct Header {
+  uint32_t magic;
+  uint32_t type;
+  uint32_t keyBytes;
+  uint32_t valueBytes;
+};
+}  // namespace store_wire
+
+class TcpStoreServer {
+ public:
+  // Serves on an already listening socket (from gcclGetUniqueId) until destroyed.
+  TcpStoreServer(Socket listener, const JobToken& token);
+  ~TcpStoreServer();
+  TcpStoreServer(const TcpStoreServer&) = delete;
+  TcpStoreServer& operator=(const TcpStoreServer&) = delete;
+
+  SocketAddress address() const { return address_; }
+
+ private:
+  struct Client;
+  void serve();
+  bool handleFrame(Client& client);  // false: drop the client
+  void answerWaiters(const std::string& key);
+
+  Socket listener_;
+  SocketAddress address_;
+  JobToken token_;
+  int wakePipe_[2] = {-1, -1};
+  std::map<int, Client*> clients_;
+  std::map<std::string, std::string> values_;
+  std::thread thread_;
+};
+
+class TcpStoreClient final : public Store {
+ public:
+  TcpStoreClient(const SocketAddress& server, const JobToken& token, const Deadline& deadline);
+  void set(const std::string& key, const std::string& value) override;
+  std::string get(const std::string& key, const Deadline& deadline) override;
+  // The local address of the connection: the interface that reaches the root.
+  SocketAddress localAddress() const { return socket_.localAddress(); }
+
+ private:
+  void sendFrame(store_wire::Type type, const std::string& key, const std::string& value,
+                 const Deadline& deadline);
+  SocketAddress server_;
+  Socket socket_;
+};
+
+}  // namespace gccl

@@ -1,0 +1,73 @@
+// Scalar IEEE binary16 and bfloat16 conversions, round-to-nearest-even. The reference for the
+// vectorised codecs and the fallback where the CPU has no F16C.
+//
+// Bit-exact with the hardware paths, NaNs included (tests/unit/test_half_codec.cc checks it):
+//  - half -> float quiets a NaN and keeps its payload, as VCVTPH2PS does;
+//  - float -> half keeps the top 10 payload bits and sets the quiet bit, as VCVTPS2PH does;
+//  - float -> bfloat16 keeps the top 7 payload bits and sets the quiet bit. Subnormals are kept
+//    (rounded, not flushed); that is why the kernels round bfloat16 with integer arithmetic
+//    rather than VCVTNEPS2BF16, which flushes subnormal inputs to zero.
+// The subnormal half path leans on one fp32 addition, so it assumes the default MXCSR (round to
+// nearest, no FTZ/DAZ), as do the hardware conversions it mirrors.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace gccl {
+
+inline uint32_t floatBits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+inline float bitsToFloat(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof value);
+  return value;
+}
+
+inline float halfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1fu;
+  const uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) {
+    const uint32_t quiet = mantissa != 0 ? 0x00400000u : 0u;  // NaN comes out quiet
+    return bitsToFloat(sign | 0x7f800000u | quiet | (mantissa << 13));
+  }
+  if (exponent != 0) return bitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  if (mantissa == 0) return bitsToFloat(sign);  // signed zero
+  // Subnormal half: value = mantissa * 2^-24, exact in fp32.
+  const float magnitude = static_cast<float>(mantissa) * bitsToFloat(0x33800000u);
+  return bitsToFloat(sign | floatBits(magnitude));
+}
+
+inline uint16_t floatToHalf(float value) {
+  const uint32_t bits = floatBits(value);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) {  // NaN: quiet, top payload bits kept
+    return sign | 0x7e00u | static_cast<uint16_t>((magnitude >> 13) & 0x3ffu);
+  }
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // inf, or rounds to >= 65520: overflow
+  if (magnitude < 0x38800000u) {                       // below the smallest normal half
+    // Adding 0.5 (2^-1) aligns the mantissa so the FPU performs the RNE rounding to 2^-24.
+    const float shifted = bitsToFloat(magnitude) + 0.5f;
+    return sign | static_cast<uint16_t>(floatBits(shifted) - 0x3f000000u);
+  }
+  const uint32_t mantissaOdd = (magnitude >> 13) & 1u;
+  const uint32_t rounded = magnitude + 0xfffu + mantissaOdd - (112u << 23);
+  return sign | static_cast<uint16_t>(rounded >> 13);
+}
+
+inline float bfloat16ToFloat(uint16_t b) { return bitsToFloat(static_cast<uint32_t>(b) << 16); }
+
+inline uint16_t floatToBfloat16(float value) {
+  const uint32_t bits = floatBits(value);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  const uint32_t lsb = (bits >> 16) & 1u;
+  return static_cast<uint16_t>((bits + 0x7fffu + lsb) >> 16);
+}
+
+}  // namespace gccl

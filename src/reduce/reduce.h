@@ -1,0 +1,38 @@
+// Element-wise reduction kernels over type-erased buffers. The collective algorithms call only
+// these three functions; the instruction set that runs them (reduce/simd.h) is chosen once, at
+// first use, and every level gives bit-identical results.
+//
+// Semantics, the same on every level (the scalar kernels in reduce_scalar.cc are the reference):
+//  - integer sum and prod wrap as two's complement;
+//  - avg reduces as sum; finalizeAverage performs its one division;
+//  - float16 and bfloat16 are widened to fp32, combined, and rounded once (nearest-even);
+//  - fp arithmetic is plain IEEE in the default MXCSR mode, never contracted into FMAs;
+//  - min/max propagate NaN: if a is NaN the result is a, quieted; else if b is NaN it is b,
+//    quieted. Sum and prod also give a NaN, but which payload (a's or b's) is unspecified;
+//  - min(+0, -0) = min(-0, +0) = -0 and max(+0, -0) = max(-0, +0) = +0 (IEEE 754-2019 minimum
+//    and maximum), so the result never depends on the operand order;
+//  - integer avg divides in 64 bits with truncation toward zero; float avg divides in the
+//    element type (float16/bfloat16: in fp32, rounded once).
+// Buffers need no particular alignment.
+#pragma once
+
+#include <cstddef>
+
+#include "reduce/dtype.h"
+
+namespace gccl {
+
+// dst[i] = a[i] op b[i] for i < count. dst may alias a or b exactly (not partially).
+// ReduceOp::kAvg reduces as a sum: the division happens once, in finalizeAverage.
+void reduce(DataType type, ReduceOp op, void* dst, const void* a, const void* b, size_t count);
+
+// dst[i] = dst[i] op src[i]: the in-place form of reduce().
+inline void reduceInto(DataType type, ReduceOp op, void* dst, const void* src, size_t count) {
+  reduce(type, op, dst, dst, src, count);
+}
+
+// The one scaling step of an average: dst[i] = dst[i] / divisor (divisor > 0). A divisor of 1
+// leaves dst untouched (a signalling NaN stays signalling).
+void finalizeAverage(DataType type, void* dst, size_t count, int divisor);
+
+}  // namespace gccl

@@ -1,0 +1,85 @@
+// AVX-512 (F, BW, VL, DQ) reduction kernels. Built with the AVX-512 flags and
+// -ffp-contract=off (kernels.cmake); only called when detectSimdLevel() == kAvx512. The last,
+// partial vector runs under a lane mask, so no element goes through scalar code.
+#include <cstddef>
+
+#include "reduce/reduce_kernels.h"
+#include "reduce/reduce_loops.h"
+#include "reduce/vec_avx512.h"
+
+namespace gccl::kernels {
+namespace {
+
+using Bytes = unsigned char;
+
+// Two vectors per iteration, both loaded before either is stored (exact aliasing stays legal).
+template <typename V, typename Op>
+void reduceVectors(Bytes* dst, const Bytes* a, const Bytes* b, size_t count) {
+  constexpr size_t kStep = V::kLanes * V::kElemSize;
+  const size_t bytes = count * V::kElemSize;
+  size_t i = 0;
+  for (; i + 2 * kStep <= bytes; i += 2 * kStep) {
+    const auto a0 = V::load(a + i), a1 = V::load(a + i + kStep);
+    const auto b0 = V::load(b + i), b1 = V::load(b + i + kStep);
+    V::store(dst + i, Op::template apply<V>(a0, b0));
+    V::store(dst + i + kStep, Op::template apply<V>(a1, b1));
+  }
+  for (; i < bytes; i += kStep) {
+    const size_t left = (bytes - i) / V::kElemSize;
+    const auto m = left >= V::kLanes ? static_cast<typename V::Mask>(~0ull)
+                                     : avx512::lowLanes<typename V::Mask>(left);
+    V::store(dst + i, Op::template apply<V>(V::load(a + i, m), V::load(b + i, m)), m);
+  }
+}
+
+template <typename V>
+void divideVectors(Bytes* dst, size_t count, int divisor) {
+  constexpr size_t kStep = V::kLanes * V::kElemSize;
+  const size_t bytes = count * V::kElemSize;
+  const auto d = V::splat(divisor);
+  for (size_t i = 0; i < bytes; i += kStep) {
+    const size_t left = (bytes - i) / V::kElemSize;
+    const auto m = left >= V::kLanes ? static_cast<typename V::Mask>(~0ull)
+                                     : avx512::lowLanes<typename V::Mask>(left);
+    V::store(dst + i, V::div(V::load(dst + i, m), d), m);
+  }
+}
+
+void reduceAvx512(DataType type, ReduceOp op, void* dst, const void* a, const void* b,
+                  size_t count) {
+  auto* out = static_cast<Bytes*>(dst);
+  const auto* x = static_cast<const Bytes*>(a);
+  const auto* y = static_cast<const Bytes*>(b);
+  auto loop = [&]<typename V, typename Op>() { reduceVectors<V, Op>(out, x, y, count); };
+  switch (type) {
+    case DataType::kInt8: return withOp<avx512::Int8<true>>(op, loop);
+    case DataType::kUint8: return withOp<avx512::Int8<false>>(op, loop);
+    case DataType::kInt32: return withOp<avx512::Int32<true>>(op, loop);
+    case DataType::kUint32: return withOp<avx512::Int32<false>>(op, loop);
+    case DataType::kInt64: return withOp<avx512::Int64<true>>(op, loop);
+    case DataType::kUint64: return withOp<avx512::Int64<false>>(op, loop);
+    case DataType::kFloat16: return withOp<avx512::Float16>(op, loop);
+    case DataType::kBfloat16: return withOp<avx512::Bfloat16>(op, loop);
+    case DataType::kFloat32: return withOp<avx512::Float32>(op, loop);
+    case DataType::kFloat64: return withOp<avx512::Float64>(op, loop);
+  }
+}
+
+// Integer averages stay scalar: there is no vector 64-bit division, and the step runs once per
+// collective on the final buffer.
+void finalizeAverageAvx512(DataType type, void* dst, size_t count, int divisor) {
+  auto* out = static_cast<Bytes*>(dst);
+  switch (type) {
+    case DataType::kFloat16: return divideVectors<avx512::Float16>(out, count, divisor);
+    case DataType::kBfloat16: return divideVectors<avx512::Bfloat16>(out, count, divisor);
+    case DataType::kFloat32: return divideVectors<avx512::Float32>(out, count, divisor);
+    case DataType::kFloat64: return divideVectors<avx512::Float64>(out, count, divisor);
+    default: return finalizeAverageScalar(type, dst, count, divisor);
+  }
+}
+
+}  // namespace
+
+const ReduceKernels kAvx512Reduce = {reduceAvx512, finalizeAverageAvx512};
+
+}  // namespace gccl::kernels

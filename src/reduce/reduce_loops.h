@@ -1,0 +1,57 @@
+// The operation functors shared by the vectorised reduction loops: each maps a ReduceOp to the
+// element traits' arithmetic (see vec_avx2.h, vec_avx512.h), so a loop is instantiated once per
+// (type, op) with no branch inside it.
+#pragma once
+
+#include "reduce/dtype.h"
+
+namespace gccl::kernels {
+
+struct SumOp {
+  template <typename V>
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::add(a, b); }
+};
+
+struct ProdOp {
+  template <typename V>
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::mul(a, b); }
+};
+
+struct MinOp {
+  template <typename V>
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::min(a, b); }
+};
+
+struct MaxOp {
+  template <typename V>
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::max(a, b); }
+};
+
+// Element-wise arithmetic on a pair of vectors, for types that widen one load into two.
+template <typename F>
+struct PairArithmetic {
+  struct Vec {
+    typename F::Vec lo, hi;
+  };
+  static Vec splat(int divisor) { return {F::splat(divisor), F::splat(divisor)}; }
+  static Vec add(Vec a, Vec b) { return {F::add(a.lo, b.lo), F::add(a.hi, b.hi)}; }
+  static Vec mul(Vec a, Vec b) { return {F::mul(a.lo, b.lo), F::mul(a.hi, b.hi)}; }
+  static Vec div(Vec a, Vec b) { return {F::div(a.lo, b.lo), F::div(a.hi, b.hi)}; }
+  static Vec min(Vec a, Vec b) { return {F::min(a.lo, b.lo), F::min(a.hi, b.hi)}; }
+  static Vec max(Vec a, Vec b) { return {F::max(a.lo, b.lo), F::max(a.hi, b.hi)}; }
+};
+
+// Calls loop.template run<V, Op>() for the functor matching op; avg reduces as sum.
+template <typename V, typename Loop>
+auto withOp(ReduceOp op, Loop&& loop) {
+  switch (op) {
+    case ReduceOp::kProd: return loop.template operator()<V, ProdOp>();
+    case ReduceOp::kMin: return loop.template operator()<V, MinOp>();
+    case ReduceOp::kMax: return loop.template operator()<V, MaxOp>();
+    case ReduceOp::kSum:
+    case ReduceOp::kAvg: break;
+  }
+  return loop.template operator()<V, SumOp>();
+}
+
+}  // namespace gccl::kernels

@@ -1,0 +1,31 @@
+// Which vector instruction set the reduction kernels and fp16 codecs run on. Chosen once, at
+// first use: the best level the CPU supports, or GCCL_SIMD when it names a lower one. Tests and
+// benchmarks force a level with setSimdLevel to compare every path against the scalar one.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace gccl {
+
+// Ordered: a level implies every level below it.
+//  kAvx2   = AVX2 + F16C (the fp16 conversions need F16C);
+//  kAvx512 = AVX-512 F, BW, VL and DQ. bfloat16 is rounded with integer arithmetic, so
+//            AVX-512 BF16 is not required (VCVTNEPS2BF16 would flush subnormals).
+enum class SimdLevel : int { kScalar = 0, kAvx2, kAvx512 };
+
+// The highest level this CPU and OS (saved register state, via XGETBV) support.
+SimdLevel detectSimdLevel();
+
+// The level the kernels use now.
+SimdLevel activeSimdLevel();
+
+// Forces a level, clamped to detectSimdLevel(); returns the level actually set.
+// Safe to call concurrently with running kernels (each call reads the level once).
+SimdLevel setSimdLevel(SimdLevel level);
+
+// "avx512" | "avx2" | "scalar".
+std::optional<SimdLevel> parseSimdLevel(std::string_view name);
+std::string_view simdLevelName(SimdLevel level);
+
+}  // namespace gccl

@@ -1,0 +1,42 @@
+#include "transport/frame.h"
+
+#include "core/error.h"
+#include "reduce/dtype.h"
+
+namespace gccl {
+
+std::string describeFrame(const FrameHeader& h) {
+  const std::string type = h.dataType < kNumDataTypes
+                               ? std::string(dataTypeName(static_cast<DataType>(h.dataType)))
+                               : strCat("type#", int(h.dataType));
+  const std::string op = h.reduceOp < kNumReduceOps
+                             ? std::string(reduceOpName(static_cast<ReduceOp>(h.reduceOp)))
+                             : strCat("op#", int(h.reduceOp));
+  const std::string kind = h.collective == 1 ? "allreduce" : strCat("collective#", int(h.collective));
+  return strCat(kind, " #", h.sequence, " ", type, " ", op, " count ", h.count, " (message ",
+                h.bytes, " B)");
+}
+
+void checkFrame(const FrameHeader& expected, const FrameHeader& received, const std::string& peer) {
+  if (received.magic != kFrameMagic) {
+    fail(Status::kRemoteError, "malformed message from ", peer, " (bad magic 0x", std::hex,
+         received.magic, ")");
+  }
+  const bool sameCollective = received.collective == expected.collective &&
+                              received.dataType == expected.dataType &&
+                              received.reduceOp == expected.reduceOp &&
+                              received.sequence == expected.sequence &&
+                              received.count == expected.count;
+  if (!sameCollective) {
+    fail(Status::kInvalidUsage, "mismatched collective: this rank runs ", describeFrame(expected),
+         " but ", peer, " sent ", describeFrame(received));
+  }
+  if (received.bytes != expected.bytes || received.algorithm != expected.algorithm) {
+    fail(Status::kInvalidUsage, "mismatched configuration with ", peer, ": expected ",
+         describeFrame(expected), " algorithm ", int(expected.algorithm), ", received ",
+         describeFrame(received), " algorithm ", int(received.algorithm),
+         " (GCCL_ALGO and GCCL_CHUNK_BYTES must agree on all ranks)");
+  }
+}
+
+}  // namespace gccl

@@ -1,0 +1,35 @@
+// The header in front of every data message. It lets a receiver prove that the message belongs
+// to the collective it is executing: a sender in a different collective (another sequence
+// number, count, type or op) is a mismatched collective, not silent corruption.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace gccl {
+
+inline constexpr uint32_t kFrameMagic = 0x47434652;  // "GCFR"
+
+enum class CollectiveKind : uint8_t { kAllreduce = 1 };
+
+struct FrameHeader {
+  uint32_t magic = kFrameMagic;
+  uint8_t collective = 0;
+  uint8_t dataType = 0;
+  uint8_t reduceOp = 0;
+  uint8_t algorithm = 0;
+  uint64_t sequence = 0;  // collective number on the communicator, from 1
+  uint64_t count = 0;     // elements of the whole collective
+  uint32_t bytes = 0;     // payload bytes following this header
+  uint32_t reserved = 0;
+};
+static_assert(sizeof(FrameHeader) == 32, "the wire layout is fixed");
+
+// "allreduce #5 float32 sum count 1000 (slice 4096 B)".
+std::string describeFrame(const FrameHeader& header);
+
+// Throws Error naming `peer` unless `received` matches `expected`: kRemoteError for a
+// malformed frame, kInvalidUsage for a mismatched collective.
+void checkFrame(const FrameHeader& expected, const FrameHeader& received, const std::string& peer);
+
+}  // namespace gccl

@@ -1,0 +1,102 @@
+#include "transport/inproc/inproc_connection.h"
+
+#include <cstring>
+
+#include "core/poller.h"
+
+namespace gccl::transport::inproc {
+
+namespace {
+
+// Called with the lane locked. Copies the payload, or records why the pair does not match.
+void deliver(Lane& lane, Message& send, Message& recv, const std::string& senderName) {
+  try {
+    checkFrame(recv.header, send.header, senderName);
+    if (send.bytes > 0) std::memcpy(recv.data, send.data, send.bytes);
+  } catch (const Error& e) {
+    lane.failure = e.status();
+    lane.failureText = e.what();
+    lane.closed = true;
+  }
+  send.done.store(true, std::memory_order_release);
+  recv.done.store(true, std::memory_order_release);
+}
+
+void wake(Poller* poller) {
+  if (poller != nullptr) poller->wake();
+}
+
+}  // namespace
+
+InprocConnection::InprocConnection(int peer, std::shared_ptr<Lane> out, std::shared_ptr<Lane> in)
+    : peer_(peer), peerName_(strCat("rank ", peer, " (in-process)")), out_(std::move(out)),
+      in_(std::move(in)) {}
+
+InprocConnection::~InprocConnection() { abort(); }
+
+void InprocConnection::postSend(Message& message) {
+  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  posted_.push_back(&message);
+  std::lock_guard lock(out_->mutex);
+  if (!out_->recvs.empty() && !out_->closed) {
+    Message* recv = out_->recvs.front();
+    out_->recvs.pop_front();
+    // The receiver names us "rank <me>"; a mismatch is reported from its point of view.
+    deliver(*out_, message, *recv, strCat("the sending rank (peer of ", peerName_, ")"));
+  } else {
+    out_->sends.push_back(&message);
+  }
+  wake(out_->receiverPoller);
+}
+
+void InprocConnection::postRecv(Message& message) {
+  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  posted_.push_back(&message);
+  std::lock_guard lock(in_->mutex);
+  if (!in_->sends.empty() && !in_->closed) {
+    Message* send = in_->sends.front();
+    in_->sends.pop_front();
+    deliver(*in_, *send, message, peerName_);
+    wake(in_->senderPoller);
+  } else {
+    in_->recvs.push_back(&message);
+  }
+}
+
+void InprocConnection::checkLane(Lane& lane) const {
+  std::lock_guard lock(lane.mutex);
+  if (lane.failure != Status::kSuccess) throw Error(lane.failure, lane.failureText);
+  if (lane.closed) {
+    fail(Status::kRemoteError, "connection to ", peerName_,
+         " closed by the peer (it failed or aborted)");
+  }
+}
+
+bool InprocConnection::progress() {
+  bool completed = false;
+  while (!posted_.empty() && posted_.front()->done.load(std::memory_order_acquire)) {
+    posted_.pop_front();
+    completed = true;
+  }
+  // Completed messages may come from a failed match: check even when something completed.
+  if (!posted_.empty() || completed) {
+    checkLane(*out_);
+    checkLane(*in_);
+  }
+  return completed;
+}
+
+void InprocConnection::abort() {
+  for (Lane* lane : {out_.get(), in_.get()}) {
+    std::lock_guard lock(lane->mutex);
+    lane->closed = true;
+    lane->sends.clear();
+    lane->recvs.clear();
+    const bool outgoing = lane == out_.get();
+    wake(outgoing ? lane->receiverPoller : lane->senderPoller);
+    // Our poller may die with our engine: the peer must not wake it afterwards.
+    (outgoing ? lane->senderPoller : lane->receiverPoller) = nullptr;
+  }
+}
+
+}  // namespace gccl::transport::inproc

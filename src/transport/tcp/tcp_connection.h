@@ -1,0 +1,39 @@
+// One non-blocking TCP stream to a peer. Sends go out as header+payload in one sendmsg; receives
+// read the header first, check it, then land the payload directly in the destination buffer.
+#pragma once
+
+#include <deque>
+
+#include "core/socket.h"
+#include "transport/transport.h"
+
+namespace gccl::transport::tcp {
+
+class TcpConnection final : public Connection {
+ public:
+  TcpConnection(Socket socket, int peer, std::string peerName);
+  ~TcpConnection() override;
+
+  int peer() const override { return peer_; }
+  const std::string& peerName() const override { return peerName_; }
+  void postSend(Message& message) override;
+  void postRecv(Message& message) override;
+  bool progress() override;
+  void updatePoller(Poller& poller) override;
+  void abort() override;
+
+ private:
+  bool progressSends();
+  bool progressRecvs();
+  [[noreturn]] void failIo(const char* direction, int errnoValue);
+
+  Socket socket_;
+  int peer_;
+  std::string peerName_;
+  std::deque<Message*> sends_;
+  std::deque<Message*> recvs_;
+  FrameHeader incoming_{};  // header of the message being received
+  bool registered_ = false;
+};
+
+}  // namespace gccl::transport::tcp

@@ -1,0 +1,31 @@
+// The first bytes on every data connection: who is calling, for whom, with which job token.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "core/job_token.h"
+#include "core/socket.h"
+
+namespace gccl::transport::tcp {
+
+inline constexpr uint32_t kHelloMagic = 0x47434849;  // "GCHI"
+inline constexpr uint32_t kAckMagic = 0x47434f4b;    // "GCOK"
+
+struct Hello {
+  uint32_t magic = kHelloMagic;
+  uint32_t version = 1;
+  JobToken token{};
+  int32_t fromRank = -1;
+  int32_t toRank = -1;
+};
+
+// Connector side: sends the hello and waits for the acceptor's ack.
+void sendHello(const Socket& socket, const Hello& hello, const Deadline& deadline);
+
+// Acceptor side: reads and validates a hello. Returns the caller's rank, or nullopt (after a
+// warning naming the remote address and the reason) when the connection must be refused.
+std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int myRank, int size,
+                               const Deadline& deadline);
+
+}  // namespace gccl::transport::tcp

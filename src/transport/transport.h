@@ -1,0 +1,71 @@
+// One transport interface for every backend (tcp/, inproc/, later shm/ and ucx/): a Transport
+// connects this rank to a set of peers through the bootstrap store, and each Connection moves
+// framed messages to and from one peer without blocking. The engine drives progress.
+//
+// Ordering contract: messages posted to one connection in one direction are delivered in
+// posting order, and the i-th send of a peer matches the i-th receive posted for it.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/deadline.h"
+#include "core/job_token.h"
+#include "transport/frame.h"
+
+namespace gccl {
+
+class Poller;
+class Store;
+
+// One message in flight. The poster owns it and keeps it alive (and its buffer untouched)
+// until `done` is true.
+struct Message {
+  FrameHeader header;  // send: what goes on the wire; receive: what must arrive
+  void* data = nullptr;
+  size_t bytes = 0;
+  size_t moved = 0;  // bytes of header + payload transferred so far (connection's bookkeeping)
+  std::atomic<bool> done{false};
+};
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual int peer() const = 0;
+  // "rank 3 (host node1, 10.0.0.2:41234)": how errors name the peer.
+  virtual const std::string& peerName() const = 0;
+
+  virtual void postSend(Message& message) = 0;
+  virtual void postRecv(Message& message) = 0;
+  // Moves what it can without blocking; true if anything moved. Throws Error naming the peer
+  // when the peer is gone or sends something malformed.
+  virtual bool progress() = 0;
+  // Tells the poller what this connection waits for now.
+  virtual void updatePoller(Poller& poller) = 0;
+  // Closes at once; the peer's pending operations fail with a remote error.
+  virtual void abort() = 0;
+};
+
+using ConnectionMap = std::map<int, std::unique_ptr<Connection>>;
+
+struct ConnectRequest {
+  int rank = 0;
+  int size = 1;
+  std::vector<int> peers;  // symmetric: if a needs b then b needs a
+  JobToken token{};
+  int timeoutMs = 60000;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::string name() const = 0;
+  // Connects to every peer of the request, registering sockets with `poller`.
+  virtual ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) = 0;
+};
+
+}  // namespace gccl

@@ -1,0 +1,90 @@
+/* The public header compiled as C99, and the C API's argument checking. Runs one rank. */
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#include <gccl/gccl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define EXPECT(cond)                                                 \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                    \
+    }                                                                \
+  } while (0)
+
+static int mentions(const char* text, const char* word) { return strstr(text, word) != NULL; }
+
+int main(void) {
+  int version = 0;
+  EXPECT(gcclGetVersion(&version) == gcclSuccess && version == GCCL_VERSION_CODE);
+  EXPECT(gcclGetVersion(NULL) == gcclInvalidArgument);
+  EXPECT(strcmp(gcclGetErrorString(gcclTimeout), "timeout") == 0);
+  EXPECT(gcclGetErrorString((gcclResult_t)99) != NULL);
+  EXPECT(gcclTypeSize(gcclBfloat16) == 2 && gcclTypeSize((gcclDataType_t)42) == 0);
+
+  float data[4] = {1, 2, 3, 4};
+  EXPECT(gcclAllReduce(data, data, 4, gcclFloat32, gcclSum, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "NULL"));
+
+  gcclUniqueId zero;
+  memset(&zero, 0, sizeof zero);
+  gcclComm_t comm = NULL;
+  EXPECT(gcclCommInitRank(&comm, 1, zero, 0) == gcclInvalidArgument);
+  EXPECT(comm == NULL);
+
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);
+  gcclUniqueId id;
+  EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+  EXPECT(gcclCommInitRank(&comm, 2, id, 2) == gcclInvalidArgument);
+  EXPECT(gcclCommInitRank(&comm, 0, id, 0) == gcclInvalidArgument);
+  EXPECT(gcclCommInitRank(NULL, 1, id, 0) == gcclInvalidArgument);
+
+  gcclConfig_t config = GCCL_CONFIG_INITIALIZER;
+  config.timeoutMs = 5000;
+  EXPECT(gcclCommInitRankConfig(&comm, 1, id, 0, &config) == gcclSuccess);
+  int rank = -1, count = -1;
+  EXPECT(gcclCommUserRank(comm, &rank) == gcclSuccess && rank == 0);
+  EXPECT(gcclCommCount(comm, &count) == gcclSuccess && count == 1);
+  EXPECT(gcclCommCount(comm, NULL) == gcclInvalidArgument);
+
+  float out[4] = {0, 0, 0, 0};
+  EXPECT(gcclAllReduce(data, out, 4, gcclFloat32, gcclSum, comm) == gcclSuccess);
+  EXPECT(out[3] == 4.0f);
+  EXPECT(gcclAllReduce(NULL, out, 4, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "null send buffer"));
+  EXPECT(gcclAllReduce(data, NULL, 4, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
+  EXPECT(gcclAllReduce(NULL, NULL, 0, gcclFloat32, gcclSum, comm) == gcclSuccess);
+  EXPECT(gcclAllReduce(data, out, 4, (gcclDataType_t)77, gcclSum, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "datatype"));
+  EXPECT(gcclAllReduce(data, out, 4, gcclFloat32, (gcclRedOp_t)-1, comm) == gcclInvalidArgument);
+  EXPECT(gcclAllReduce(data, out, (size_t)-1, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "overflow"));
+  EXPECT(gcclAllReduce(data, data + 1, 2, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
+
+  gcclRequest_t request = NULL;
+  EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, &request) == gcclSuccess);
+  EXPECT(gcclWait(request) == gcclSuccess);
+  EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, NULL) == gcclInvalidArgument);
+  EXPECT(gcclWait(NULL) == gcclInvalidArgument);
+
+  gcclResult_t async = gcclInternalError;
+  EXPECT(gcclCommGetAsyncError(comm, &async) == gcclSuccess && async == gcclSuccess);
+
+  gcclConfig_t bad = GCCL_CONFIG_INITIALIZER;
+  bad.magic = 0;
+  gcclComm_t other = NULL;
+  EXPECT(gcclCommInitRankConfig(&other, 1, id, 0, &bad) == gcclInvalidArgument);
+
+  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+  /* Use after destroy is an error, not a crash. */
+  EXPECT(gcclAllReduce(data, out, 4, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  EXPECT(gcclCommDestroy(comm) == gcclInvalidArgument);
+  EXPECT(gcclCommDestroy(NULL) == gcclSuccess);
+
+  if (failures == 0) printf("test_api_c: all checks passed\n");
+  return failures == 0 ? 0 : 1;
+}

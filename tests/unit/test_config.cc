@@ -1,0 +1,102 @@
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/launch_environment.h"
+
+namespace gccl {
+namespace {
+
+Environment mapEnvironment(std::map<std::string, std::string> values) {
+  return [values](std::string_view name) -> std::optional<std::string> {
+    auto it = values.find(std::string(name));
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+TEST(Config, DefaultsWithoutVariables) {
+  const Config config = configFromEnvironment(mapEnvironment({}));
+  EXPECT_EQ(config.timeoutMs, 60000);
+  EXPECT_EQ(config.algorithm, "auto");
+}
+
+TEST(Config, ReadsRegisteredVariables) {
+  const Config config = configFromEnvironment(
+      mapEnvironment({{"GCCL_TIMEOUT_MS", "1500"}, {"GCCL_ALGO", "ring"}, {"GCCL_CHUNK_BYTES", "4096"}}));
+  EXPECT_EQ(config.timeoutMs, 1500);
+  EXPECT_EQ(config.algorithm, "ring");
+  EXPECT_EQ(config.chunkBytes, 4096u);
+}
+
+TEST(Config, MalformedValueNamesTheVariable) {
+  try {
+    configFromEnvironment(mapEnvironment({{"GCCL_TIMEOUT_MS", "soon"}}));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("GCCL_TIMEOUT_MS"), std::string::npos);
+  }
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_TIMEOUT_MS", "-5"}})), Error);
+}
+
+TEST(Config, DescribeListsEverySetting) {
+  const std::string text = describeSettings(mapEnvironment({}));
+  for (const Setting& setting : settings()) {
+    EXPECT_NE(text.find(setting.name), std::string::npos) << setting.name;
+  }
+}
+
+LaunchInfo launch(std::map<std::string, std::string> values) {
+  const Environment env = mapEnvironment(values);
+  return resolveLaunch(configFromEnvironment(env), env);
+}
+
+TEST(LaunchEnvironment, GcclVariables) {
+  const LaunchInfo info = launch({{"GCCL_RANK", "2"}, {"GCCL_WORLD_SIZE", "4"},
+                                  {"GCCL_ROOT_ADDR", "10.0.0.1"}, {"GCCL_ROOT_PORT", "4000"}});
+  EXPECT_EQ(info.rank, 2);
+  EXPECT_EQ(info.size, 4);
+  EXPECT_EQ(info.id.root.toString(), "10.0.0.1:4000");
+}
+
+TEST(LaunchEnvironment, Torchrun) {
+  const LaunchInfo info = launch({{"RANK", "1"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
+                                  {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "29500"}});
+  EXPECT_EQ(info.rank, 1);
+  EXPECT_EQ(info.size, 8);
+  EXPECT_EQ(info.id.root.toString(), "node0:29501");  // MASTER_PORT belongs to torch's store
+}
+
+TEST(LaunchEnvironment, OpenMpiOnOneHostUsesLoopback) {
+  const LaunchInfo info = launch({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
+                                  {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}});
+  EXPECT_EQ(info.rank, 3);
+  EXPECT_EQ(info.id.root.host, "127.0.0.1");
+  EXPECT_EQ(info.id.root.port, kDefaultRootPort);
+}
+
+TEST(LaunchEnvironment, SlurmNeedsARootAddress) {
+  EXPECT_THROW(launch({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "16"}}), Error);
+  const LaunchInfo info = launch({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"},
+                                  {"GCCL_ROOT_ADDR", "n1"}, {"GCCL_ROOT_PORT", "7000"}});
+  EXPECT_EQ(info.rank, 5);
+  EXPECT_EQ(info.size, 16);
+}
+
+TEST(LaunchEnvironment, RejectsMissingAndOutOfRange) {
+  EXPECT_THROW(launch({}), Error);
+  EXPECT_THROW(launch({{"RANK", "4"}, {"WORLD_SIZE", "4"}, {"MASTER_ADDR", "a"}}), Error);
+  EXPECT_THROW(launch({{"RANK", "x"}, {"WORLD_SIZE", "4"}, {"MASTER_ADDR", "a"}}), Error);
+}
+
+TEST(LaunchEnvironment, SameTokenOnEveryRank) {
+  const auto a = launch({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
+  const auto b = launch({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
+  EXPECT_EQ(a.id.token, b.id.token);
+}
+
+}  // namespace
+}  // namespace gccl

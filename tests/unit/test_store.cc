@@ -1,0 +1,91 @@
+// The bootstrap store over real sockets: values flow, a wrong token or a stranger is refused
+// with a warning, and the store keeps serving the job afterwards.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/bootstrap.h"
+#include "core/error.h"
+#include "core/tcp_store.h"
+
+namespace gccl {
+namespace {
+
+struct StoreFixture : testing::Test {
+  JobToken token = randomJobToken();
+  TcpStoreServer server{Socket::listenOn("127.0.0.1", 0), token};
+  SocketAddress address = server.address();
+};
+
+TEST_F(StoreFixture, SetThenGet) {
+  TcpStoreClient a(address, token, Deadline::afterMs(5000));
+  TcpStoreClient b(address, token, Deadline::afterMs(5000));
+  a.set("key", "value");
+  EXPECT_EQ(b.get("key", Deadline::afterMs(5000)), "value");
+}
+
+TEST_F(StoreFixture, GetWaitsForALaterSet) {
+  TcpStoreClient a(address, token, Deadline::afterMs(5000));
+  std::thread setter([&] {
+    TcpStoreClient b(address, token, Deadline::afterMs(5000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    b.set("late", std::string(100000, 'x'));
+  });
+  EXPECT_EQ(a.get("late", Deadline::afterMs(5000)).size(), 100000u);
+  setter.join();
+}
+
+TEST_F(StoreFixture, GetTimesOut) {
+  TcpStoreClient a(address, token, Deadline::afterMs(5000));
+  try {
+    a.get("never", Deadline::afterMs(200));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kTimeout);
+    EXPECT_NE(std::string(e.what()).find("never"), std::string::npos);
+  }
+}
+
+TEST_F(StoreFixture, WrongTokenIsRefusedAndTheJobGoesOn) {
+  JobToken wrong = token;
+  wrong[0] ^= 1;
+  EXPECT_THROW(TcpStoreClient(address, wrong, Deadline::afterMs(3000)), Error);
+  TcpStoreClient good(address, token, Deadline::afterMs(5000));
+  good.set("k", "v");
+  EXPECT_EQ(good.get("k", Deadline::afterMs(5000)), "v");
+}
+
+TEST_F(StoreFixture, StrangerSendingGarbageIsDropped) {
+  Socket stranger = Socket::connectTo(address, Deadline::afterMs(3000));
+  const std::string garbage = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  stranger.sendAll(garbage.data(), garbage.size(), Deadline::afterMs(1000));
+  char byte;
+  EXPECT_THROW(stranger.recvAll(&byte, 1, Deadline::afterMs(3000)), Error);  // closed on us
+  TcpStoreClient good(address, token, Deadline::afterMs(5000));
+  good.set("still", "serving");
+  EXPECT_EQ(good.get("still", Deadline::afterMs(5000)), "serving");
+}
+
+TEST_F(StoreFixture, HugeLengthIsRefusedWithoutAllocating) {
+  Socket stranger = Socket::connectTo(address, Deadline::afterMs(3000));
+  const store_wire::Header header{store_wire::kMagic, 1, 0, 0xffffffffu};
+  stranger.sendAll(&header, sizeof header, Deadline::afterMs(1000));
+  char byte;
+  EXPECT_THROW(stranger.recvAll(&byte, 1, Deadline::afterMs(3000)), Error);
+}
+
+TEST(UniqueId, RoundTripsAndRejectsGarbage) {
+  UniqueId id;
+  id.root = {"10.1.2.3", 4567};
+  id.token = randomJobToken();
+  char bytes[kUniqueIdBytes];
+  encodeUniqueId(id, bytes);
+  const UniqueId back = decodeUniqueId(bytes);
+  EXPECT_EQ(back.root.toString(), "10.1.2.3:4567");
+  EXPECT_EQ(back.token, id.token);
+  char zeros[kUniqueIdBytes] = {};
+  EXPECT_THROW(decodeUniqueId(zeros), Error);
+}
+
+}  // namespace
+}  // namespace gccl
