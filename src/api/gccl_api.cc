@@ -92,11 +92,11 @@ void checkTypeAndOp(gcclDataType_t datatype, gcclRedOp_t op) {
 
 std::shared_ptr<gccl::Request> startAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                                               gcclDataType_t datatype, gcclRedOp_t op,
-                                              gcclComm_t comm) {
+                                              gcclComm_t comm, bool blocking) {
   gccl::Communicator& communicator = *liveHandle(comm).communicator;
   checkTypeAndOp(datatype, op);
   return communicator.allreduce(sendbuf, recvbuf, count, static_cast<gccl::DataType>(datatype),
-                                static_cast<gccl::ReduceOp>(op));
+                                static_cast<gccl::ReduceOp>(op), blocking);
 }
 
 }  // namespace
@@ -191,9 +191,7 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
   return guarded(comm, [&] {
-    auto request = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm);
-    request->wait(comm->communicator->config().spinUs);
-    request->rethrow();
+    startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, true)->rethrow();
   });
 }
 
@@ -203,7 +201,7 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
   return guarded(comm, [&] {
     requirePointer(request, "request (output pointer)");
     *request = nullptr;
-    auto started = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm);
+    auto started = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, false);
     *request = new gcclRequest{std::move(started), comm->communicator->config().spinUs};
   });
 }

@@ -30,7 +30,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
 Communicator::~Communicator() { drain(); }
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
-                                                 DataType type, ReduceOp op) {
+                                                 DataType type, ReduceOp op, bool blocking) {
   const size_t elementSize = dataTypeSize(type);
   if (count > std::numeric_limits<size_t>::max() / elementSize / 2) {
     fail(Status::kInvalidArgument, "allreduce on rank ", rank_, ": count ", count,
@@ -64,11 +64,28 @@ std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output
   operation->op = op;
   operation->algorithm = algorithm.id;
   operation->sequence = ++sequence_;
-  operation->schedule = std::make_shared<const Schedule>(algorithm.build(shape));
+  operation->schedule = schedule(algorithm, shape);
   auto request = operation->request;
-  engine_.submit(std::move(operation));
+  if (blocking) {
+    engine_.run(std::move(operation));
+  } else {
+    engine_.submit(std::move(operation));
+  }
   last_ = request;
   return request;
+}
+
+std::shared_ptr<const Schedule> Communicator::schedule(const AllreduceAlgorithm& algorithm,
+                                                       const ScheduleShape& shape) {
+  constexpr size_t kCachedSchedules = 64;
+  const auto key = std::make_tuple(algorithm.id, shape.count, shape.sliceElements, shape.average,
+                                   shape.inPlace);
+  auto found = schedules_.find(key);
+  if (found != schedules_.end()) return found->second;
+  if (schedules_.size() >= kCachedSchedules) schedules_.clear();
+  auto built = std::make_shared<const Schedule>(algorithm.build(shape));
+  schedules_.emplace(key, built);
+  return built;
 }
 
 void Communicator::drain() {

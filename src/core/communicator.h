@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <tuple>
 
+#include "algorithms/registry.h"
 #include "core/config.h"
 #include "core/engine.h"
 #include "core/request.h"
@@ -29,9 +32,10 @@ class Communicator {
   int size() const { return size_; }
   const Config& config() const { return config_; }
 
-  // Starts an allreduce; in place when input == output. Arguments are validated here.
+  // Runs an allreduce; in place when input == output. Arguments are validated here. Blocking
+  // calls return with the request complete (run on the caller's thread when possible).
   std::shared_ptr<Request> allreduce(const void* input, void* output, size_t count, DataType type,
-                                     ReduceOp op);
+                                     ReduceOp op, bool blocking = false);
   // Waits for every started operation (bounded by the timeout).
   void drain();
   void abort(const std::string& reason);
@@ -44,7 +48,13 @@ class Communicator {
   std::unique_ptr<TcpStoreServer> storeServer_;
   std::unique_ptr<Store> store_;
   Engine engine_;
+  std::shared_ptr<const Schedule> schedule(const AllreduceAlgorithm& algorithm,
+                                           const ScheduleShape& shape);
+
   uint64_t sequence_ = 0;
+  // Recently used schedules: training repeats the same few sizes every step.
+  std::map<std::tuple<AlgorithmId, size_t, size_t, bool, bool>, std::shared_ptr<const Schedule>>
+      schedules_;
   std::shared_ptr<Request> last_;
 };
 

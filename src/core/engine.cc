@@ -27,7 +27,11 @@ Engine::Engine(const Config& config, int rank, int size)
     : timeoutMs_(config.timeoutMs), spinUs_(config.spinUs), rank_(rank), size_(size) {}
 
 Engine::~Engine() {
-  stopping_.store(true);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_.store(true);
+  }
+  workArrived_.notify_all();
   poller_.wake();
   if (thread_.joinable()) thread_.join();
   for (auto& [peer, connection] : connections_) connection->abort();
@@ -35,7 +39,7 @@ Engine::~Engine() {
 
 void Engine::start(ConnectionMap connections) {
   connections_ = std::move(connections);
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] { progressThread(); });
 }
 
 void Engine::submit(std::unique_ptr<Operation> operation) {
@@ -51,15 +55,38 @@ void Engine::submit(std::unique_ptr<Operation> operation) {
     queue_.push_back(std::move(operation));
     queued_.fetch_add(1, std::memory_order_release);
   }
-  poller_.wake();
+  workArrived_.notify_one();
+}
+
+void Engine::run(std::unique_ptr<Operation> operation) {
+  {
+    std::unique_lock lock(mutex_);
+    if (error_ || busy_ || !queue_.empty()) {
+      lock.unlock();
+      auto request = operation->request;
+      submit(std::move(operation));
+      request->wait(spinUs_);
+      return;
+    }
+    busy_ = true;
+  }
+  complete(*operation);
+  bool more = false;
+  {
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+    more = !queue_.empty();
+  }
+  if (more) workArrived_.notify_one();
 }
 
 void Engine::abort(const std::string& reason) {
   {
     std::lock_guard lock(mutex_);
     abortReason_ = reason;
+    abortRequested_.store(true);
   }
-  abortRequested_.store(true);
+  workArrived_.notify_all();
   poller_.wake();
 }
 
@@ -68,57 +95,71 @@ std::optional<Error> Engine::error() const {
   return error_;
 }
 
-void Engine::run() {
+void Engine::progressThread() {
   setLogRank(rank_);
   while (!stopping_.load()) {
-    if (abortRequested_.exchange(false)) {
+    if (abortRequested_.load()) {
       std::lock_guard lock(mutex_);
-      if (!error_) breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
+      // An abort while idle still closes the connections, so peers learn of it at once.
+      if (!error_ && !busy_) breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
     }
-    std::unique_ptr<Operation> operation;
-    {
-      std::lock_guard lock(mutex_);
-      if (!queue_.empty()) {
-        operation = std::move(queue_.front());
-        queue_.pop_front();
-        queued_.fetch_sub(1, std::memory_order_relaxed);
-      }
-    }
+    std::unique_ptr<Operation> operation = nextQueued();
     if (!operation) {
       sleepUntilWork();
       continue;
     }
-    try {
-      execute(*operation);
-      operation->request->complete(Status::kSuccess, "");
-    } catch (const Error& e) {
-      const Error located(e.status(), strCat(operation->describe(), " on rank ", rank_, " (of ",
-                                             size_, "): ", e.what()));
-      GCCL_WARN(LogSubsys::kColl, located.what());
-      {
-        std::lock_guard lock(mutex_);
-        breakDown(located);
-      }
-      operation->request->complete(located.status(), located.what());
+    complete(*operation);
+    std::lock_guard lock(mutex_);
+    busy_ = false;
+  }
+}
+
+std::unique_ptr<Operation> Engine::nextQueued() {
+  std::lock_guard lock(mutex_);
+  if (busy_ || queue_.empty()) return nullptr;
+  std::unique_ptr<Operation> operation = std::move(queue_.front());
+  queue_.pop_front();
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  busy_ = true;
+  return operation;
+}
+
+void Engine::complete(Operation& operation) {
+  try {
+    execute(operation);
+    operation.request->complete(Status::kSuccess, "");
+  } catch (const Error& e) {
+    const Error located(e.status(), strCat(operation.describe(), " on rank ", rank_, " (of ",
+                                           size_, "): ", e.what()));
+    GCCL_WARN(LogSubsys::kColl, located.what());
+    {
+      std::lock_guard lock(mutex_);
+      breakDown(located);
     }
+    operation.request->complete(located.status(), located.what());
   }
 }
 
 void Engine::sleepUntilWork() {
   const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
   while (Clock::now() < spinUntil) {
-    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load() || abortRequested_.load()) {
+    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load() ||
+        (abortRequested_.load() && !broken_.load())) {
       return;
     }
     cpuRelax();
   }
-  if (queued_.load(std::memory_order_acquire) == 0 && !stopping_.load()) poller_.wait(kMaxSleepMs);
+  std::unique_lock lock(mutex_);
+  workArrived_.wait(lock, [&] {
+    return (!queue_.empty() && !busy_) || stopping_.load() || (abortRequested_.load() && !error_);
+  });
 }
 
 void Engine::execute(Operation& operation) {
   Execution execution(operation, connections_, scratch_, size_);
   auto lastProgress = Clock::now();
   auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
+  bool slept = false;
   while (!execution.finished()) {
     if (execution.advance()) {
       lastProgress = Clock::now();
@@ -139,12 +180,17 @@ void Engine::execute(Operation& operation) {
       continue;
     }
     execution.updatePoller(poller_);
+    slept = true;
     poller_.wait(kMaxSleepMs);
   }
+  // Nothing is pending now: clear the interest set, so that early data for the next operation
+  // cannot make a later sleep return at once.
+  if (slept) execution.updatePoller(poller_);
 }
 
 void Engine::breakDown(const Error& error) {
   error_ = error;
+  broken_.store(true);
   // Closing tells every neighbour at once; each of them fails and closes in turn, so the
   // whole job learns of the failure in microseconds instead of a timeout each.
   for (auto& [peer, connection] : connections_) connection->abort();

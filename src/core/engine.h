@@ -1,10 +1,16 @@
-// The progress engine: one thread per communicator that executes submitted operations in
-// order over the connections. Errors raised here are stored in the operation's request (the
-// caller's wait rethrows them) and break the communicator: every later operation fails fast
-// with the same error, and the connections are closed so peers fail fast too.
+// The progress engine executes operations in submission order over the connections. Two
+// threads may drive it, never at once: the progress thread runs queued (non-blocking)
+// operations, and a blocking call runs its own operation on the caller's thread when nothing
+// is queued — no hand-off, so small messages pay no thread wake-up. Whoever executes sleeps in
+// the poller; the idle progress thread sleeps on a condition variable, out of the way.
+//
+// Errors are stored in the operation's request (the caller's wait rethrows them) and break the
+// communicator: every later operation fails fast with the same error, and the connections are
+// closed so peers fail fast too.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -32,16 +38,22 @@ class Engine {
   void start(ConnectionMap connections);
   // Queues the operation; its request completes (with an error if the engine is broken).
   void submit(std::unique_ptr<Operation> operation);
+  // Runs the operation on the calling thread when the engine is idle, else queues it; returns
+  // once its request is complete either way.
+  void run(std::unique_ptr<Operation> operation);
   // Fails the running and queued operations with `reason` and closes the connections.
   void abort(const std::string& reason);
   // The error that broke the engine, if any.
   std::optional<Error> error() const;
 
  private:
-  void run();
+  void progressThread();
+  // Executes and completes the request; the caller holds the driver role (busy_).
+  void complete(Operation& operation);
   void execute(Operation& operation);
+  std::unique_ptr<Operation> nextQueued();  // takes the driver role when it returns one
   void sleepUntilWork();
-  void breakDown(const Error& error);  // engine thread only
+  void breakDown(const Error& error);  // driver role + mutex_ held
 
   const int timeoutMs_;
   const int spinUs_;
@@ -52,10 +64,13 @@ class Engine {
   ScratchPool scratch_;
   mutable std::mutex mutex_;
   std::deque<std::unique_ptr<Operation>> queue_;
+  std::condition_variable workArrived_;
   std::atomic<size_t> queued_{0};
+  bool busy_ = false;  // some thread holds the driver role (guarded by mutex_)
   std::optional<Error> error_;
   std::optional<std::string> abortReason_;
   std::atomic<bool> abortRequested_{false};
+  std::atomic<bool> broken_{false};  // error_ is set (readable without the mutex)
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

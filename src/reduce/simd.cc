@@ -49,8 +49,8 @@ SimdLevel detectFromCpuid() { return SimdLevel::kScalar; }
 // TODO(core): route through the config registry
 std::optional<SimdLevel> simdLevelFromEnvironment() {
   const char* value = std::getenv("GCCL_SIMD");
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return parseSimdLevel(value);  // an unknown name falls back to detection
+  if (value == nullptr) return std::nullopt;
+  return parseSimdLevel(value);  // "auto", "" or an unknown name: the detected level
 }
 
 SimdLevel clampToCpu(SimdLevel level) { return std::min(level, detectSimdLevel()); }

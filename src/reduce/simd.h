@@ -24,7 +24,7 @@ SimdLevel activeSimdLevel();
 // Safe to call concurrently with running kernels (each call reads the level once).
 SimdLevel setSimdLevel(SimdLevel level);
 
-// "avx512" | "avx2" | "scalar".
+// "avx512" | "avx2" | "scalar"; anything else (the config's "auto" included) is nullopt.
 std::optional<SimdLevel> parseSimdLevel(std::string_view name);
 std::string_view simdLevelName(SimdLevel level);
 
