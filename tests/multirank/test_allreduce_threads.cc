@@ -3,6 +3,7 @@
 // out-of-place x algorithms, and checks every element of every rank exactly.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -36,11 +37,16 @@ class ThreadRanks {
     const size_t bytes = count * dataTypeSize(type);
     const auto cType = static_cast<gcclDataType_t>(type);
     const auto cOp = static_cast<gcclRedOp_t>(op);
-    std::vector<std::vector<unsigned char>> in(size), out(size);
+    std::vector<std::vector<unsigned char>>& in = in_;
+    std::vector<std::vector<unsigned char>>& out = out_;
+    in.resize(size);
+    out.resize(size);
     std::vector<std::shared_ptr<Request>> requests;
     for (int r = 0; r < size; ++r) {
-      in[r].resize(bytes + 1);  // +1: never a null pointer, even for count 0
-      out[r].assign(bytes + 1, 0xAB);
+      // Buffers are reused (page faults would dominate the sweep); +1: never a null pointer.
+      if (in[r].size() < bytes + 1) in[r].resize(bytes + 1);
+      if (out[r].size() < bytes + 1) out[r].resize(bytes + 1);
+      std::memset(out[r].data(), 0xAB, bytes + 1);  // stale results must not pass the check
       perf::fillInput(in[r].data(), count, cType, cOp, r, size);
       void* output = inPlace ? in[r].data() : out[r].data();
       requests.push_back(ranks_[r]->allreduce(in[r].data(), output, count, type, op));
@@ -60,6 +66,7 @@ class ThreadRanks {
 
  private:
   std::vector<std::unique_ptr<Communicator>> ranks_;
+  std::vector<std::vector<unsigned char>> in_, out_;
 };
 
 struct SweepCase {
