@@ -1,7 +1,8 @@
 /* The smallest gccl program: every rank adds its rank+1 into a buffer.
  * Run it under any launcher that sets the environment gcclCommInitFromEnv reads, e.g.
- *   GCCL_WORLD_SIZE=2 GCCL_ROOT_ADDR=127.0.0.1 GCCL_ROOT_PORT=29700 GCCL_RANK=0 ./example_allreduce &
- *   GCCL_WORLD_SIZE=2 GCCL_ROOT_ADDR=127.0.0.1 GCCL_ROOT_PORT=29700 GCCL_RANK=1 ./example_allreduce
+ *   export GCCL_WORLD_SIZE=2 GCCL_ROOT_ADDR=127.0.0.1 GCCL_ROOT_PORT=29700
+ *   GCCL_RANK=0 ./example_allreduce & GCCL_RANK=1 ./example_allreduce
+ * or: mpirun -np 4 ./example_allreduce
  */
 #include <gccl/gccl.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@ namespace gccl::perf {
 
 namespace {
 
-const char* const kTypeNames[] = {"int8",    "uint8",    "int32",   "uint32",  "int64",
-                                  "uint64",  "float16",  "bfloat16", "float32", "float64"};
+const char* const kTypeNames[] = {"int8",   "uint8",   "int32",    "uint32",  "int64",
+                                  "uint64", "float16", "bfloat16", "float32", "float64"};
 const char* const kOpNames[] = {"sum", "prod", "min", "max", "avg"};
 
 [[noreturn]] void usage(const char* problem) {
@@ -32,9 +32,21 @@ size_t parseBytes(const char* text) {
   if (end == text || value < 0) usage("bad size");
   double scale = 1;
   switch (*end) {
-    case 'K': case 'k': scale = 1024.0; ++end; break;
-    case 'M': case 'm': scale = 1024.0 * 1024; ++end; break;
-    case 'G': case 'g': scale = 1024.0 * 1024 * 1024; ++end; break;
+    case 'K':
+    case 'k':
+      scale = 1024.0;
+      ++end;
+      break;
+    case 'M':
+    case 'm':
+      scale = 1024.0 * 1024;
+      ++end;
+      break;
+    case 'G':
+    case 'g':
+      scale = 1024.0 * 1024 * 1024;
+      ++end;
+      break;
     default: break;
   }
   if (*end == 'B') ++end;
@@ -53,7 +65,10 @@ template <typename Enum, size_t N>
 Enum parseName(const char* text, const char* const (&names)[N], const char* what) {
   std::string_view name(text);
   if (name == "float" || name == "half" || name == "double" || name == "bf16") {
-    name = name == "float" ? "float32" : name == "half" ? "float16" : name == "double" ? "float64" : "bfloat16";
+    name = name == "float"    ? "float32"
+           : name == "half"   ? "float16"
+           : name == "double" ? "float64"
+                              : "bfloat16";
   }
   for (size_t i = 0; i < N; ++i) {
     if (name == names[i]) return static_cast<Enum>(i);
@@ -63,8 +78,12 @@ Enum parseName(const char* text, const char* const (&names)[N], const char* what
 
 }  // namespace
 
-const char* dataTypeName(gcclDataType_t type) { return kTypeNames[type]; }
-const char* opName(gcclRedOp_t op) { return kOpNames[op]; }
+const char* dataTypeName(gcclDataType_t type) {
+  return kTypeNames[type];
+}
+const char* opName(gcclRedOp_t op) {
+  return kOpNames[op];
+}
 
 PerfOptions parsePerfOptions(int argc, char** argv) {
   PerfOptions options;
@@ -77,18 +96,30 @@ PerfOptions parsePerfOptions(int argc, char** argv) {
     if (flag == "-h" || flag == "--help") usage(nullptr);
     if (i + 1 >= argc) usage("missing value after a flag");
     const char* value = argv[++i];
-    if (flag == "-b") options.minBytes = parseBytes(value);
-    else if (flag == "-e") options.maxBytes = parseBytes(value);
-    else if (flag == "-f") options.factor = std::strtod(value, nullptr);
-    else if (flag == "-n") options.iterations = parseInt(value, 1);
-    else if (flag == "-w") options.warmup = parseInt(value, 0);
-    else if (flag == "-c") options.check = parseInt(value, 0) != 0;
-    else if (flag == "-d") options.dataType = parseName<gcclDataType_t>(value, kTypeNames, "bad dtype");
-    else if (flag == "-o") options.op = parseName<gcclRedOp_t>(value, kOpNames, "bad op");
-    else if (flag == "--np") options.localRanks = parseInt(value, 1);
-    else if (flag == "--json") options.jsonPath = value;
-    else if (flag == "--timeout") options.timeoutSeconds = parseInt(value, 1);
-    else usage("unknown flag");
+    if (flag == "-b")
+      options.minBytes = parseBytes(value);
+    else if (flag == "-e")
+      options.maxBytes = parseBytes(value);
+    else if (flag == "-f")
+      options.factor = std::strtod(value, nullptr);
+    else if (flag == "-n")
+      options.iterations = parseInt(value, 1);
+    else if (flag == "-w")
+      options.warmup = parseInt(value, 0);
+    else if (flag == "-c")
+      options.check = parseInt(value, 0) != 0;
+    else if (flag == "-d")
+      options.dataType = parseName<gcclDataType_t>(value, kTypeNames, "bad dtype");
+    else if (flag == "-o")
+      options.op = parseName<gcclRedOp_t>(value, kOpNames, "bad op");
+    else if (flag == "--np")
+      options.localRanks = parseInt(value, 1);
+    else if (flag == "--json")
+      options.jsonPath = value;
+    else if (flag == "--timeout")
+      options.timeoutSeconds = parseInt(value, 1);
+    else
+      usage("unknown flag");
   }
   if (options.factor <= 1.0 && options.minBytes != options.maxBytes) usage("-f must be > 1");
   if (options.minBytes > options.maxBytes) usage("-b must be <= -e");

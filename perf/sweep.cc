@@ -39,12 +39,11 @@ bool timeIterations(const PerfOptions& options, const RankContext& ctx, const vo
     if (!check(gcclAllReduce(send, recv, count, options.dataType, options.op, ctx.comm), ctx)) {
       return false;
     }
-    time = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-               .count();
+    time =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   }
-  return check(gcclAllReduce(times.data(), times.data(), times.size(), gcclFloat64, gcclMax,
-                             ctx.comm),
-               ctx);
+  return check(
+      gcclAllReduce(times.data(), times.data(), times.size(), gcclFloat64, gcclMax, ctx.comm), ctx);
 }
 
 bool measure(const PerfOptions& options, const RankContext& ctx, size_t bytes, bool inPlace,
@@ -147,7 +146,8 @@ bool writeJson(const PerfOptions& options, int nranks, const std::vector<SizeRes
     std::fprintf(file, "{\"time_us\":%.3f,\"algbw\":%.6f,\"busbw\":%.6f,\"wrong\":%zu}", m.timeUs,
                  m.algbw, m.busbw, m.wrong);
   };
-  std::fprintf(file, "{\"library\":\"gccl\",\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",\"results\":[",
+  std::fprintf(file,
+               "{\"library\":\"gccl\",\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",\"results\":[",
                nranks, dataTypeName(options.dataType), opName(options.op));
   for (size_t i = 0; i < results.size(); ++i) {
     std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",

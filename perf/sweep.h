@@ -13,7 +13,7 @@ struct Measurement {
   double timeUs = 0;  // median over iterations of the slowest rank's time
   double algbw = 0;   // GB/s
   double busbw = 0;
-  size_t wrong = 0;   // summed over ranks
+  size_t wrong = 0;  // summed over ranks
 };
 
 struct SizeResult {

@@ -1,9 +1,9 @@
 #include "verifiable.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <vector>
 
 #include "fp16/half.h"
@@ -26,10 +26,14 @@ double exactResult(gcclRedOp_t op, int nranks, size_t i) {
   double result = inputValue(op, 0, nranks, i);
   for (int r = 1; r < nranks; ++r) {
     const double v = inputValue(op, r, nranks, i);
-    if (op == gcclProd) result *= v;
-    else if (op == gcclMin) result = std::fmin(result, v);
-    else if (op == gcclMax) result = std::fmax(result, v);
-    else result += v;
+    if (op == gcclProd)
+      result *= v;
+    else if (op == gcclMin)
+      result = std::fmin(result, v);
+    else if (op == gcclMax)
+      result = std::fmax(result, v);
+    else
+      result += v;
   }
   return result;
 }
@@ -59,7 +63,8 @@ void storeAverage(void* buffer, size_t i, gcclDataType_t type, double sum, int n
     case gcclFloat16:
     case gcclBfloat16:
     case gcclFloat32:
-      store(buffer, i, type, static_cast<double>(static_cast<float>(sum) / static_cast<float>(nranks)));
+      store(buffer, i, type,
+            static_cast<double>(static_cast<float>(sum) / static_cast<float>(nranks)));
       break;
     case gcclFloat64: store(buffer, i, type, sum / nranks); break;
     default: store(buffer, i, type, std::trunc(sum / nranks)); break;
@@ -99,8 +104,10 @@ size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRed
   std::vector<unsigned char> expected(p * elementSize);
   for (size_t i = 0; i < p; ++i) {
     const double exact = exactResult(op, nranks, i);
-    if (op == gcclAvg) storeAverage(expected.data(), i, type, exact, nranks);
-    else store(expected.data(), i, type, exact);
+    if (op == gcclAvg)
+      storeAverage(expected.data(), i, type, exact, nranks);
+    else
+      store(expected.data(), i, type, exact);
   }
   const auto* actual = static_cast<const unsigned char*>(output);
   size_t wrong = 0;

@@ -30,14 +30,14 @@ extern "C" {
 
 /** Result of every gccl call. */
 typedef enum {
-  gcclSuccess = 0,          /**< The call completed. */
-  gcclInvalidArgument = 1,  /**< A null pointer, bad size, bad datatype/op or out-of-range rank. */
-  gcclInvalidUsage = 2,     /**< Wrong call order, or a collective that does not match on all ranks. */
-  gcclSystemError = 3,      /**< The operating system refused (socket, memory, thread). */
-  gcclRemoteError = 4,      /**< A peer died, closed its connection or sent a malformed message. */
-  gcclTimeout = 5,          /**< A peer stopped answering for GCCL_TIMEOUT_MS. */
-  gcclInternalError = 6,    /**< A bug in gccl; please report it with the message. */
-  gcclInProgress = 7,       /**< A non-blocking operation has not completed yet (gcclTest). */
+  gcclSuccess = 0,         /**< The call completed. */
+  gcclInvalidArgument = 1, /**< A null pointer, bad size, bad datatype/op or out-of-range rank. */
+  gcclInvalidUsage = 2,  /**< Wrong call order, or a collective that does not match on all ranks. */
+  gcclSystemError = 3,   /**< The operating system refused (socket, memory, thread). */
+  gcclRemoteError = 4,   /**< A peer died, closed its connection or sent a malformed message. */
+  gcclTimeout = 5,       /**< A peer stopped answering for GCCL_TIMEOUT_MS. */
+  gcclInternalError = 6, /**< A bug in gccl; please report it with the message. */
+  gcclInProgress = 7,    /**< A non-blocking operation has not completed yet (gcclTest). */
   gcclNumResults = 8
 } gcclResult_t;
 
@@ -83,12 +83,12 @@ typedef struct {
  * their initial value fall back to the GCCL_* environment, then to the built-in default.
  */
 typedef struct {
-  size_t size;             /**< sizeof(gcclConfig_t), set by the initializer. */
-  unsigned int magic;      /**< GCCL_CONFIG_MAGIC, set by the initializer. */
-  unsigned int version;    /**< GCCL_VERSION_CODE, set by the initializer. */
-  int timeoutMs;           /**< Peer silence that becomes gcclTimeout; 0 = GCCL_TIMEOUT_MS. */
-  int chunkBytes;          /**< Pipeline slice size in bytes; 0 = GCCL_CHUNK_BYTES. */
-  const char* algorithm;   /**< "ring", ...; NULL = GCCL_ALGO or automatic. */
+  size_t size;           /**< sizeof(gcclConfig_t), set by the initializer. */
+  unsigned int magic;    /**< GCCL_CONFIG_MAGIC, set by the initializer. */
+  unsigned int version;  /**< GCCL_VERSION_CODE, set by the initializer. */
+  int timeoutMs;         /**< Peer silence that becomes gcclTimeout; 0 = GCCL_TIMEOUT_MS. */
+  int chunkBytes;        /**< Pipeline slice size in bytes; 0 = GCCL_CHUNK_BYTES. */
+  const char* algorithm; /**< "ring", ...; NULL = GCCL_ALGO or automatic. */
 } gcclConfig_t;
 
 #define GCCL_CONFIG_INITIALIZER \

@@ -2,7 +2,9 @@
 
 namespace gccl {
 
-bool recursiveDoublingSupports(int size) { return size > 0 && (size & (size - 1)) == 0; }
+bool recursiveDoublingSupports(int size) {
+  return size > 0 && (size & (size - 1)) == 0;
+}
 
 std::vector<int> recursiveDoublingPeers(int rank, int size) {
   std::vector<int> peers;

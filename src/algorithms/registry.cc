@@ -11,7 +11,9 @@ namespace gccl {
 
 namespace {
 
-bool always(int) { return true; }
+bool always(int) {
+  return true;
+}
 
 const std::array<AllreduceAlgorithm, 2> kAlgorithms = {{
     {AlgorithmId::kRing, "ring", always, ringPeers, ringAllreduce},
@@ -25,7 +27,9 @@ constexpr size_t kSmallMessageBytes = 32 * 1024;
 
 }  // namespace
 
-std::span<const AllreduceAlgorithm> allreduceAlgorithms() { return kAlgorithms; }
+std::span<const AllreduceAlgorithm> allreduceAlgorithms() {
+  return kAlgorithms;
+}
 
 std::vector<int> allreducePeers(int rank, int size) {
   std::set<int> peers;

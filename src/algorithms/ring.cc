@@ -38,8 +38,8 @@ struct RingGeometry {
         left(static_cast<int>(wrap(s.rank - 1, s.size))) {}
 
   Range sliceOf(long long segment, size_t j) const {
-    const Range piece = balancedPiece(shape.count, static_cast<size_t>(shape.size),
-                                      wrap(segment, shape.size));
+    const Range piece =
+        balancedPiece(shape.count, static_cast<size_t>(shape.size), wrap(segment, shape.size));
     return slice(piece, slices, j);
   }
 };
@@ -71,8 +71,8 @@ std::vector<int32_t> appendRingReduceScatter(Schedule& schedule, const ScheduleS
   for (int s = 0; s + 1 < shape.size; ++s) {
     for (size_t j = 0; j < ring.slices; ++j) {
       const BufferRole from = s == 0 ? BufferRole::kInput : BufferRole::kOutput;
-      schedule.add(transfer(StepKind::kSend, from, ring.right, ring.sliceOf(r - s - 1, j),
-                            reduced[j]));
+      schedule.add(
+          transfer(StepKind::kSend, from, ring.right, ring.sliceOf(r - s - 1, j), reduced[j]));
       reduced[j] = schedule.add(transfer(StepKind::kRecvReduce, BufferRole::kInput, ring.left,
                                          ring.sliceOf(r - s - 2, j), kNoStep));
     }

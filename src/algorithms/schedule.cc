@@ -9,10 +9,9 @@ std::string describeSchedule(const Schedule& schedule) {
   std::ostringstream out;
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
     const Step& s = schedule.steps[i];
-    out << i << ": " << kKinds[static_cast<int>(s.kind)] << " peer " << s.peer << " ["
-        << s.offset << ", +" << s.count << ") from "
-        << (s.source == BufferRole::kInput ? "input" : "output") << " after " << s.after[0] << ","
-        << s.after[1] << "\n";
+    out << i << ": " << kKinds[static_cast<int>(s.kind)] << " peer " << s.peer << " [" << s.offset
+        << ", +" << s.count << ") from " << (s.source == BufferRole::kInput ? "input" : "output")
+        << " after " << s.after[0] << "," << s.after[1] << "\n";
   }
   return out.str();
 }

@@ -115,7 +115,9 @@ const char* gcclGetErrorString(gcclResult_t result) {
   return gccl::statusName(static_cast<Status>(result));
 }
 
-const char* gcclGetLastError(gcclComm_t comm) { return gccl::api::lastError(comm); }
+const char* gcclGetLastError(gcclComm_t comm) {
+  return gccl::api::lastError(comm);
+}
 
 gcclResult_t gcclGetUniqueId(gcclUniqueId* uniqueId) {
   return guarded(nullptr, [&] {
@@ -190,9 +192,8 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return guarded(comm, [&] {
-    startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, true)->rethrow();
-  });
+  return guarded(
+      comm, [&] { startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, true)->rethrow(); });
 }
 
 gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,

@@ -27,7 +27,9 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready over ", transport.name());
 }
 
-Communicator::~Communicator() { drain(); }
+Communicator::~Communicator() {
+  drain();
+}
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
                                                  DataType type, ReduceOp op, bool blocking) {
@@ -78,8 +80,8 @@ std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output
 std::shared_ptr<const Schedule> Communicator::schedule(const AllreduceAlgorithm& algorithm,
                                                        const ScheduleShape& shape) {
   constexpr size_t kCachedSchedules = 64;
-  const auto key = std::make_tuple(algorithm.id, shape.count, shape.sliceElements, shape.average,
-                                   shape.inPlace);
+  const auto key =
+      std::make_tuple(algorithm.id, shape.count, shape.sliceElements, shape.average, shape.inPlace);
   auto found = schedules_.find(key);
   if (found != schedules_.end()) return found->second;
   if (schedules_.size() >= kCachedSchedules) schedules_.clear();
@@ -92,6 +94,8 @@ void Communicator::drain() {
   if (last_) last_->wait(config_.spinUs);
 }
 
-void Communicator::abort(const std::string& reason) { engine_.abort(reason); }
+void Communicator::abort(const std::string& reason) {
+  engine_.abort(reason);
+}
 
 }  // namespace gccl

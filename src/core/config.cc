@@ -15,16 +15,14 @@ int parseInt(std::string_view name, std::string_view value, long long min, long 
   const char* end = value.data() + value.size();
   auto [ptr, ec] = std::from_chars(value.data(), end, parsed);
   if (ec != std::errc() || ptr != end || parsed < min || parsed > max) {
-    fail(Status::kInvalidArgument, name, "=", value, ": expected an integer in [", min, ", ",
-         max, "]");
+    fail(Status::kInvalidArgument, name, "=", value, ": expected an integer in [", min, ", ", max,
+         "]");
   }
   return static_cast<int>(parsed);
 }
 
-#define GCCL_INT_SETTING(NAME, FIELD, MIN, MAX)             \
-  [](Config& c, std::string_view v) {                       \
-    c.FIELD = parseInt(NAME, v, MIN, MAX);                  \
-  }
+#define GCCL_INT_SETTING(NAME, FIELD, MIN, MAX) \
+  [](Config& c, std::string_view v) { c.FIELD = parseInt(NAME, v, MIN, MAX); }
 #define GCCL_STRING_SETTING(FIELD) [](Config& c, std::string_view v) { c.FIELD = std::string(v); }
 
 constexpr int kMaxInt = 2147483647;
@@ -51,9 +49,10 @@ const std::array kSettings = {
     Setting{"GCCL_DEBUG", "string", "WARN", "log level: NONE, WARN, INFO, TRACE",
             GCCL_STRING_SETTING(debug)},
     Setting{"GCCL_DEBUG_SUBSYS", "string", "ALL",
-            "comma-separated log subsystems: INIT, NET, COLL, ALL", GCCL_STRING_SETTING(debugSubsys)},
-    Setting{"GCCL_DEBUG_FILE", "string", "",
-            "log file pattern (%h host, %p pid); default stderr", GCCL_STRING_SETTING(debugFile)},
+            "comma-separated log subsystems: INIT, NET, COLL, ALL",
+            GCCL_STRING_SETTING(debugSubsys)},
+    Setting{"GCCL_DEBUG_FILE", "string", "", "log file pattern (%h host, %p pid); default stderr",
+            GCCL_STRING_SETTING(debugFile)},
     Setting{"GCCL_RANK", "int", "", "rank of this process (gcclCommInitFromEnv)",
             [](Config& c, std::string_view v) { c.rank = parseInt("GCCL_RANK", v, 0, kMaxInt); }},
     Setting{"GCCL_WORLD_SIZE", "int", "", "number of ranks (gcclCommInitFromEnv)",
@@ -82,7 +81,9 @@ Environment processEnvironment() {
   };
 }
 
-std::span<const Setting> settings() { return kSettings; }
+std::span<const Setting> settings() {
+  return kSettings;
+}
 
 Config configFromEnvironment(const Environment& environment) {
   Config config;

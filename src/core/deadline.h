@@ -10,7 +10,9 @@ using Clock = std::chrono::steady_clock;
 
 class Deadline {
  public:
-  static Deadline afterMs(long long ms) { return Deadline(Clock::now() + std::chrono::milliseconds(ms)); }
+  static Deadline afterMs(long long ms) {
+    return Deadline(Clock::now() + std::chrono::milliseconds(ms));
+  }
   explicit Deadline(Clock::time_point at) : at_(at) {}
 
   bool expired() const { return Clock::now() >= at_; }

@@ -46,10 +46,10 @@ void Engine::submit(std::unique_ptr<Operation> operation) {
   {
     std::lock_guard lock(mutex_);
     if (error_) {
-      operation->request->complete(error_->status(),
-                                   strCat(operation->describe(), " on rank ", rank_,
-                                          " not started: the communicator failed earlier: ",
-                                          error_->what()));
+      operation->request->complete(
+          error_->status(),
+          strCat(operation->describe(), " on rank ", rank_,
+                 " not started: the communicator failed earlier: ", error_->what()));
       return;
     }
     queue_.push_back(std::move(operation));
@@ -101,7 +101,8 @@ void Engine::progressThread() {
     if (abortRequested_.load()) {
       std::lock_guard lock(mutex_);
       // An abort while idle still closes the connections, so peers learn of it at once.
-      if (!error_ && !busy_) breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
+      if (!error_ && !busy_)
+        breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
     }
     std::unique_ptr<Operation> operation = nextQueued();
     if (!operation) {
@@ -129,8 +130,8 @@ void Engine::complete(Operation& operation) {
     execute(operation);
     operation.request->complete(Status::kSuccess, "");
   } catch (const Error& e) {
-    const Error located(e.status(), strCat(operation.describe(), " on rank ", rank_, " (of ",
-                                           size_, "): ", e.what()));
+    const Error located(e.status(), strCat(operation.describe(), " on rank ", rank_, " (of ", size_,
+                                           "): ", e.what()));
     GCCL_WARN(LogSubsys::kColl, located.what());
     {
       std::lock_guard lock(mutex_);

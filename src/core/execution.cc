@@ -13,8 +13,8 @@ void ScratchPool::reserve(size_t slotBytes) {
   slotBytes_ = slotBytes;
 }
 
-Execution::Execution(const Operation& operation, ConnectionMap& connections,
-                     ScratchPool& scratch, int size)
+Execution::Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
+                     int size)
     : operation_(operation),
       schedule_(*operation.schedule),
       scratch_(scratch),
@@ -91,7 +91,8 @@ bool Execution::runLocalSteps() {
     }
     std::byte* out = address(BufferRole::kOutput, step.offset);
     if (step.kind == StepKind::kCopy) {
-      if (step.count > 0) std::memcpy(out, address(step.source, step.offset), step.count * elementSize_);
+      if (step.count > 0)
+        std::memcpy(out, address(step.source, step.offset), step.count * elementSize_);
     } else {
       finalizeAverage(operation_.type, out, step.count, size_);
     }

@@ -33,8 +33,7 @@ class ScratchPool {
 
 class Execution {
  public:
-  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
-            int size);
+  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch, int size);
   bool advance();
   bool finished() const { return remaining_ == 0; }
   void updatePoller(Poller& poller);

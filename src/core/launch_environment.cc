@@ -32,8 +32,8 @@ std::optional<int> firstInt(const Environment& environment,
 
 LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
   LaunchInfo info;
-  const auto rank = config.rank ? config.rank
-                                : firstInt(env, {"RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"});
+  const auto rank =
+      config.rank ? config.rank : firstInt(env, {"RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"});
   const auto size = config.worldSize
                         ? config.worldSize
                         : firstInt(env, {"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS"});
@@ -64,8 +64,8 @@ LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
     port = masterPort ? *masterPort + 1 : kDefaultRootPort;
   }
   info.id.root = {host, port};
-  info.id.token = jobTokenFromText(config.jobToken.empty() ? info.id.root.toString()
-                                                           : config.jobToken);
+  info.id.token =
+      jobTokenFromText(config.jobToken.empty() ? info.id.root.toString() : config.jobToken);
   return info;
 }
 

@@ -62,9 +62,12 @@ std::string expandPattern(const std::string& pattern, const std::string& host) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] == '%' && i + 1 < pattern.size()) {
       const char key = pattern[++i];
-      if (key == 'h') out += host;
-      else if (key == 'p') out += std::to_string(getpid());
-      else out += key;
+      if (key == 'h')
+        out += host;
+      else if (key == 'p')
+        out += std::to_string(getpid());
+      else
+        out += key;
     } else {
       out += pattern[i];
     }
@@ -103,7 +106,9 @@ bool logEnabled(LogLevel level, LogSubsys subsys) {
          (s.subsys.load(std::memory_order_relaxed) & static_cast<unsigned>(subsys)) != 0;
 }
 
-void setLogRank(int rank) { tlsRank = rank; }
+void setLogRank(int rank) {
+  tlsRank = rank;
+}
 
 void logLine(LogLevel level, LogSubsys, const std::string& message,
              const std::source_location& where) {

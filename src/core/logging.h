@@ -28,7 +28,8 @@ void setLogRank(int rank);
 
 template <typename... Parts>
 void logWarn(LogSubsys subsys, const std::source_location& where, const Parts&... parts) {
-  if (logEnabled(LogLevel::kWarn, subsys)) logLine(LogLevel::kWarn, subsys, strCat(parts...), where);
+  if (logEnabled(LogLevel::kWarn, subsys))
+    logLine(LogLevel::kWarn, subsys, strCat(parts...), where);
 }
 
 template <typename... Parts>
@@ -49,5 +50,4 @@ void logTrace(LogSubsys subsys, const Parts&... parts) {
 
 // Warnings name the file and line of the call; a macro is the only way to capture it while
 // keeping a variadic message.
-#define GCCL_WARN(subsys, ...) \
-  ::gccl::logWarn(subsys, std::source_location::current(), __VA_ARGS__)
+#define GCCL_WARN(subsys, ...) ::gccl::logWarn(subsys, std::source_location::current(), __VA_ARGS__)

@@ -13,7 +13,8 @@ void MemoryStore::set(const std::string& key, const std::string& value) {
 
 std::string MemoryStore::get(const std::string& key, const Deadline& deadline) {
   std::unique_lock lock(mutex_);
-  const bool found = changed_.wait_until(lock, deadline.at(), [&] { return values_.count(key) > 0; });
+  const bool found =
+      changed_.wait_until(lock, deadline.at(), [&] { return values_.count(key) > 0; });
   if (!found) fail(Status::kTimeout, "store key '", key, "' did not appear in time");
   return values_.at(key);
 }

@@ -1,5 +1,5 @@
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -64,7 +64,9 @@ void TcpStoreServer::serve() {
       try {
         keep = handleFrame(*client);
       } catch (const Error& e) {
-        if (!client->authenticated) GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ", client->peer.toString(), ": ", e.what());
+        if (!client->authenticated)
+          GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
+                    client->peer.toString(), ": ", e.what());
       }
       if (!keep) {
         clients_.erase(fds[i].fd);

@@ -51,7 +51,7 @@ inline uint16_t floatToHalf(float value) {
     return sign | 0x7e00u | static_cast<uint16_t>((magnitude >> 13) & 0x3ffu);
   }
   if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // inf, or rounds to >= 65520: overflow
-  if (magnitude < 0x38800000u) {                       // below the smallest normal half
+  if (magnitude < 0x38800000u) {                        // below the smallest normal half
     // Adding 0.5 (2^-1) aligns the mantissa so the FPU performs the RNE rounding to 2^-24.
     const float shifted = bitsToFloat(magnitude) + 0.5f;
     return sign | static_cast<uint16_t>(floatBits(shifted) - 0x3f000000u);
@@ -61,7 +61,9 @@ inline uint16_t floatToHalf(float value) {
   return sign | static_cast<uint16_t>(rounded >> 13);
 }
 
-inline float bfloat16ToFloat(uint16_t b) { return bitsToFloat(static_cast<uint32_t>(b) << 16); }
+inline float bfloat16ToFloat(uint16_t b) {
+  return bitsToFloat(static_cast<uint32_t>(b) << 16);
+}
 
 inline uint16_t floatToBfloat16(float value) {
   const uint32_t bits = floatBits(value);

@@ -11,7 +11,9 @@ inline __m128i loadHalfBits(const void* p) {
   return _mm_loadu_si128(static_cast<const __m128i*>(p));
 }
 
-inline void storeHalfBits(void* p, __m128i h) { _mm_storeu_si128(static_cast<__m128i*>(p), h); }
+inline void storeHalfBits(void* p, __m128i h) {
+  _mm_storeu_si128(static_cast<__m128i*>(p), h);
+}
 
 struct Float16Lanes {
   static constexpr int kExponent = 0x7c00;  // all ones: inf or NaN

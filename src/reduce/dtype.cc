@@ -27,11 +27,17 @@ constexpr std::array<std::string_view, kNumReduceOps> kOps = {"sum", "prod", "mi
 
 }  // namespace
 
-size_t dataTypeSize(DataType type) { return kTypes.at(static_cast<size_t>(type)).size; }
+size_t dataTypeSize(DataType type) {
+  return kTypes.at(static_cast<size_t>(type)).size;
+}
 
-std::string_view dataTypeName(DataType type) { return kTypes.at(static_cast<size_t>(type)).name; }
+std::string_view dataTypeName(DataType type) {
+  return kTypes.at(static_cast<size_t>(type)).name;
+}
 
-std::string_view reduceOpName(ReduceOp op) { return kOps.at(static_cast<size_t>(op)); }
+std::string_view reduceOpName(ReduceOp op) {
+  return kOps.at(static_cast<size_t>(op));
+}
 
 std::optional<DataType> parseDataType(std::string_view name) {
   // nccl-tests spellings are accepted too, so scripts can share flags.

@@ -34,8 +34,8 @@ std::optional<DataType> parseDataType(std::string_view name);
 std::optional<ReduceOp> parseReduceOp(std::string_view name);
 
 inline bool isFloatingPoint(DataType type) {
-  return type == DataType::kFloat16 || type == DataType::kBfloat16 ||
-         type == DataType::kFloat32 || type == DataType::kFloat64;
+  return type == DataType::kFloat16 || type == DataType::kBfloat16 || type == DataType::kFloat32 ||
+         type == DataType::kFloat64;
 }
 
 }  // namespace gccl

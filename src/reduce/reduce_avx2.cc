@@ -72,8 +72,7 @@ size_t divideVectorsFor(DataType type, Bytes* dst, size_t count, int divisor) {
   }
 }
 
-void reduceAvx2(DataType type, ReduceOp op, void* dst, const void* a, const void* b,
-                size_t count) {
+void reduceAvx2(DataType type, ReduceOp op, void* dst, const void* a, const void* b, size_t count) {
   auto* out = static_cast<Bytes*>(dst);
   const auto* x = static_cast<const Bytes*>(a);
   const auto* y = static_cast<const Bytes*>(b);

@@ -9,22 +9,30 @@ namespace gccl::kernels {
 
 struct SumOp {
   template <typename V>
-  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::add(a, b); }
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) {
+    return V::add(a, b);
+  }
 };
 
 struct ProdOp {
   template <typename V>
-  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::mul(a, b); }
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) {
+    return V::mul(a, b);
+  }
 };
 
 struct MinOp {
   template <typename V>
-  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::min(a, b); }
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) {
+    return V::min(a, b);
+  }
 };
 
 struct MaxOp {
   template <typename V>
-  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) { return V::max(a, b); }
+  static typename V::Vec apply(typename V::Vec a, typename V::Vec b) {
+    return V::max(a, b);
+  }
 };
 
 // Element-wise arithmetic on a pair of vectors, for types that widen one load into two.

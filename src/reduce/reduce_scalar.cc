@@ -55,22 +55,16 @@ T combine(ReduceOp op, T a, T b) {
       case ReduceOp::kProd:
         return static_cast<T>(static_cast<U>(static_cast<Wide>(static_cast<U>(a)) *
                                              static_cast<Wide>(static_cast<U>(b))));
-      case ReduceOp::kMin:
-        return b < a ? b : a;
-      case ReduceOp::kMax:
-        return b > a ? b : a;
+      case ReduceOp::kMin: return b < a ? b : a;
+      case ReduceOp::kMax: return b > a ? b : a;
     }
   } else {
     switch (op) {
       case ReduceOp::kSum:
-      case ReduceOp::kAvg:
-        return a + b;
-      case ReduceOp::kProd:
-        return a * b;
-      case ReduceOp::kMin:
-        return floatMin(a, b);
-      case ReduceOp::kMax:
-        return floatMax(a, b);
+      case ReduceOp::kAvg: return a + b;
+      case ReduceOp::kProd: return a * b;
+      case ReduceOp::kMin: return floatMin(a, b);
+      case ReduceOp::kMax: return floatMax(a, b);
     }
   }
   return a;

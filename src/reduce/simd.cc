@@ -14,7 +14,9 @@ namespace gccl {
 namespace {
 
 #if GCCL_X86
-bool bit(uint32_t reg, int index) { return (reg >> index) & 1u; }
+bool bit(uint32_t reg, int index) {
+  return (reg >> index) & 1u;
+}
 
 // Extended register state the OS saves on context switch; without it the registers are unusable
 // even if CPUID advertises the instructions.
@@ -32,32 +34,37 @@ SimdLevel detectFromCpuid() {
   const bool avx = bit(ecx, 28);
   const bool f16c = bit(ecx, 29);
   if (!osxsave || !avx || !f16c) return SimdLevel::kScalar;
-  constexpr uint64_t kYmmState = 0x6;    // SSE + AVX
-  constexpr uint64_t kZmmState = 0xe6;   // + opmask, ZMM0-15 high halves, ZMM16-31
+  constexpr uint64_t kYmmState = 0x6;   // SSE + AVX
+  constexpr uint64_t kZmmState = 0xe6;  // + opmask, ZMM0-15 high halves, ZMM16-31
   const uint64_t state = enabledXsaveState();
   if ((state & kYmmState) != kYmmState) return SimdLevel::kScalar;
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return SimdLevel::kScalar;
-  if (!bit(ebx, 5)) return SimdLevel::kScalar;  // AVX2
+  const bool avx2 = bit(ebx, 5);
+  if (!avx2) return SimdLevel::kScalar;
   const bool avx512 = bit(ebx, 16) && bit(ebx, 17) && bit(ebx, 30) && bit(ebx, 31);  // F DQ BW VL
   if (avx512 && (state & kZmmState) == kZmmState) return SimdLevel::kAvx512;
   return SimdLevel::kAvx2;
 }
 #else
-SimdLevel detectFromCpuid() { return SimdLevel::kScalar; }
+SimdLevel detectFromCpuid() {
+  return SimdLevel::kScalar;
+}
 #endif
 
 // TODO(core): route through the config registry
 std::optional<SimdLevel> simdLevelFromEnvironment() {
-  const char* value = std::getenv("GCCL_SIMD");
+  const char* value = std::getenv("GCCL_SIMD");  // NOLINT(concurrency-mt-unsafe): read once
   if (value == nullptr) return std::nullopt;
   return parseSimdLevel(value);  // "auto", "" or an unknown name: the detected level
 }
 
-SimdLevel clampToCpu(SimdLevel level) { return std::min(level, detectSimdLevel()); }
+SimdLevel clampToCpu(SimdLevel level) {
+  return std::min(level, detectSimdLevel());
+}
 
 std::atomic<SimdLevel>& activeLevel() {
-  static std::atomic<SimdLevel> level{clampToCpu(
-      simdLevelFromEnvironment().value_or(SimdLevel::kAvx512))};
+  static std::atomic<SimdLevel> level{
+      clampToCpu(simdLevelFromEnvironment().value_or(SimdLevel::kAvx512))};
   return level;
 }
 
@@ -68,7 +75,9 @@ SimdLevel detectSimdLevel() {
   return detected;
 }
 
-SimdLevel activeSimdLevel() { return activeLevel().load(std::memory_order_relaxed); }
+SimdLevel activeSimdLevel() {
+  return activeLevel().load(std::memory_order_relaxed);
+}
 
 SimdLevel setSimdLevel(SimdLevel level) {
   const SimdLevel clamped = clampToCpu(level);

@@ -100,7 +100,9 @@ struct PsOps {
   static __m256 bitAnd(__m256 a, __m256 b) { return _mm256_and_ps(a, b); }
   static __m256 blend(__m256 a, __m256 b, __m256 m) { return _mm256_blendv_ps(a, b, m); }
   template <int kPredicate>
-  static __m256 cmp(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, kPredicate); }
+  static __m256 cmp(__m256 a, __m256 b) {
+    return _mm256_cmp_ps(a, b, kPredicate);
+  }
   static __m256 quietBit() { return _mm256_castsi256_ps(_mm256_set1_epi32(0x400000)); }
 };
 
@@ -112,7 +114,9 @@ struct PdOps {
   static __m256d bitAnd(__m256d a, __m256d b) { return _mm256_and_pd(a, b); }
   static __m256d blend(__m256d a, __m256d b, __m256d m) { return _mm256_blendv_pd(a, b, m); }
   template <int kPredicate>
-  static __m256d cmp(__m256d a, __m256d b) { return _mm256_cmp_pd(a, b, kPredicate); }
+  static __m256d cmp(__m256d a, __m256d b) {
+    return _mm256_cmp_pd(a, b, kPredicate);
+  }
   static __m256d quietBit() { return _mm256_castsi256_pd(_mm256_set1_epi64x(1ll << 51)); }
 };
 

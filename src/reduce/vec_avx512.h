@@ -108,7 +108,9 @@ struct PsOps {
   static Vec min(Vec a, Vec b) { return _mm512_min_ps(a, b); }
   static Vec max(Vec a, Vec b) { return _mm512_max_ps(a, b); }
   template <int kPredicate>
-  static Mask cmp(Vec a, Vec b) { return _mm512_cmp_ps_mask(a, b, kPredicate); }
+  static Mask cmp(Vec a, Vec b) {
+    return _mm512_cmp_ps_mask(a, b, kPredicate);
+  }
   static Vec maskOr(Vec r, Mask m, Vec a, Vec b) { return _mm512_mask_or_ps(r, m, a, b); }
   static Vec maskAnd(Vec r, Mask m, Vec a, Vec b) { return _mm512_mask_and_ps(r, m, a, b); }
   static Vec maskMov(Vec r, Mask m, Vec a) { return _mm512_mask_mov_ps(r, m, a); }
@@ -121,7 +123,9 @@ struct PdOps {
   static Vec min(Vec a, Vec b) { return _mm512_min_pd(a, b); }
   static Vec max(Vec a, Vec b) { return _mm512_max_pd(a, b); }
   template <int kPredicate>
-  static Mask cmp(Vec a, Vec b) { return _mm512_cmp_pd_mask(a, b, kPredicate); }
+  static Mask cmp(Vec a, Vec b) {
+    return _mm512_cmp_pd_mask(a, b, kPredicate);
+  }
   static Vec maskOr(Vec r, Mask m, Vec a, Vec b) { return _mm512_mask_or_pd(r, m, a, b); }
   static Vec maskAnd(Vec r, Mask m, Vec a, Vec b) { return _mm512_mask_and_pd(r, m, a, b); }
   static Vec maskMov(Vec r, Mask m, Vec a) { return _mm512_mask_mov_pd(r, m, a); }

@@ -12,7 +12,8 @@ std::string describeFrame(const FrameHeader& h) {
   const std::string op = h.reduceOp < kNumReduceOps
                              ? std::string(reduceOpName(static_cast<ReduceOp>(h.reduceOp)))
                              : strCat("op#", int(h.reduceOp));
-  const std::string kind = h.collective == 1 ? "allreduce" : strCat("collective#", int(h.collective));
+  const std::string kind =
+      h.collective == 1 ? "allreduce" : strCat("collective#", int(h.collective));
   return strCat(kind, " #", h.sequence, " ", type, " ", op, " count ", h.count, " (message ",
                 h.bytes, " B)");
 }
@@ -22,11 +23,10 @@ void checkFrame(const FrameHeader& expected, const FrameHeader& received, const 
     fail(Status::kRemoteError, "malformed message from ", peer, " (bad magic 0x", std::hex,
          received.magic, ")");
   }
-  const bool sameCollective = received.collective == expected.collective &&
-                              received.dataType == expected.dataType &&
-                              received.reduceOp == expected.reduceOp &&
-                              received.sequence == expected.sequence &&
-                              received.count == expected.count;
+  const bool sameCollective =
+      received.collective == expected.collective && received.dataType == expected.dataType &&
+      received.reduceOp == expected.reduceOp && received.sequence == expected.sequence &&
+      received.count == expected.count;
   if (!sameCollective) {
     fail(Status::kInvalidUsage, "mismatched collective: this rank runs ", describeFrame(expected),
          " but ", peer, " sent ", describeFrame(received));

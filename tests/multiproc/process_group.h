@@ -36,7 +36,8 @@ struct ChildReport {
 class ProcessGroup {
  public:
   // body(rank, nranks, id, report) runs in the child; its return value is the exit code.
-  using Body = std::function<int(int rank, int nranks, const gcclUniqueId& id, std::string& report)>;
+  using Body =
+      std::function<int(int rank, int nranks, const gcclUniqueId& id, std::string& report)>;
 
   ProcessGroup(int nranks, const Body& body) {
     setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);
@@ -116,7 +117,8 @@ class ProcessGroup {
   static void drain(Child& child) {
     char buffer[4096];
     ssize_t n;
-    while ((n = read(child.pipe, buffer, sizeof buffer)) > 0) child.output.append(buffer, static_cast<size_t>(n));
+    while ((n = read(child.pipe, buffer, sizeof buffer)) > 0)
+      child.output.append(buffer, static_cast<size_t>(n));
   }
 
   std::vector<Child> children_;

@@ -83,9 +83,13 @@ void expectSurvivorsFailInTime(int victim, int signal) {
   EXPECT_TRUE(someoneNamedTheVictim) << "no survivor named rank " << victim;
 }
 
-TEST(Faults, KilledRankFailsEveryOtherRankInTime) { expectSurvivorsFailInTime(2, SIGKILL); }
+TEST(Faults, KilledRankFailsEveryOtherRankInTime) {
+  expectSurvivorsFailInTime(2, SIGKILL);
+}
 
-TEST(Faults, StoppedRankFailsEveryOtherRankInTime) { expectSurvivorsFailInTime(1, SIGSTOP); }
+TEST(Faults, StoppedRankFailsEveryOtherRankInTime) {
+  expectSurvivorsFailInTime(1, SIGSTOP);
+}
 
 }  // namespace
 }  // namespace gccl

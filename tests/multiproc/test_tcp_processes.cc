@@ -38,8 +38,9 @@ std::string checkedAllreduce(gcclComm_t comm, int rank, int nranks, size_t count
   if (result != gcclSuccess) return std::string("allreduce failed: ") + gcclGetLastError(comm);
   const size_t wrong = perf::countWrong(target, count, type, op, nranks);
   if (wrong != 0) {
-    return "rank " + std::to_string(rank) + ": " + std::to_string(wrong) + " wrong elements, type " +
-           std::to_string(type) + " op " + std::to_string(op) + " count " + std::to_string(count);
+    return "rank " + std::to_string(rank) + ": " + std::to_string(wrong) +
+           " wrong elements, type " + std::to_string(type) + " op " + std::to_string(op) +
+           " count " + std::to_string(count);
   }
   return "ok";
 }
@@ -55,63 +56,65 @@ class TcpAllreduce : public testing::TestWithParam<int> {};
 
 TEST_P(TcpAllreduce, EveryTypeAndOpIsExact) {
   ProcessGroup group(GetParam(), withComm([](gcclComm_t comm, int rank, int nranks) {
-    for (int type = 0; type < gcclNumTypes; ++type) {
-      for (int op = 0; op < gcclNumOps; ++op) {
-        for (size_t count : {size_t{1}, size_t{7}, size_t{1000}}) {
-          const std::string r = checkedAllreduce(comm, rank, nranks, count,
-                                                 static_cast<gcclDataType_t>(type),
-                                                 static_cast<gcclRedOp_t>(op), (type + op) % 2);
-          if (r != "ok") return r;
-        }
-      }
-    }
-    return std::string("ok");
-  }));
+                       for (int type = 0; type < gcclNumTypes; ++type) {
+                         for (int op = 0; op < gcclNumOps; ++op) {
+                           for (size_t count : {size_t{1}, size_t{7}, size_t{1000}}) {
+                             const std::string r = checkedAllreduce(
+                                 comm, rank, nranks, count, static_cast<gcclDataType_t>(type),
+                                 static_cast<gcclRedOp_t>(op), (type + op) % 2);
+                             if (r != "ok") return r;
+                           }
+                         }
+                       }
+                       return std::string("ok");
+                     }));
   expectAllOk(group.collect(120000));
 }
 
 TEST_P(TcpAllreduce, LargeBuffersAreExact) {
-  ProcessGroup group(GetParam(), withComm([](gcclComm_t comm, int rank, int nranks) {
-    const size_t count = (size_t{1} << 20) + 3;
-    for (auto [type, op] : {std::pair{gcclFloat32, gcclSum}, std::pair{gcclFloat16, gcclAvg},
-                            std::pair{gcclBfloat16, gcclMax}, std::pair{gcclInt64, gcclProd}}) {
-      for (bool inPlace : {false, true}) {
-        const std::string r = checkedAllreduce(comm, rank, nranks, count, type, op, inPlace);
-        if (r != "ok") return r;
-      }
-    }
-    return std::string("ok");
-  }));
+  ProcessGroup group(
+      GetParam(), withComm([](gcclComm_t comm, int rank, int nranks) {
+        const size_t count = (size_t{1} << 20) + 3;
+        for (auto [type, op] : {std::pair{gcclFloat32, gcclSum}, std::pair{gcclFloat16, gcclAvg},
+                                std::pair{gcclBfloat16, gcclMax}, std::pair{gcclInt64, gcclProd}}) {
+          for (bool inPlace : {false, true}) {
+            const std::string r = checkedAllreduce(comm, rank, nranks, count, type, op, inPlace);
+            if (r != "ok") return r;
+          }
+        }
+        return std::string("ok");
+      }));
   expectAllOk(group.collect(180000));
 }
 
 INSTANTIATE_TEST_SUITE_P(Ranks, TcpAllreduce, testing::Values(2, 3, 4, 5));
 
 TEST(TcpAsync, OutstandingRequestsCompleteWithWaitAndTest) {
-  ProcessGroup group(3, withComm([](gcclComm_t comm, int rank, int) {
-    constexpr int kRequests = 8;
-    std::vector<std::vector<int32_t>> buffers(kRequests, std::vector<int32_t>(10000, rank + 1));
-    std::vector<gcclRequest_t> requests(kRequests);
-    for (int i = 0; i < kRequests; ++i) {
-      if (gcclAllReduceAsync(buffers[i].data(), buffers[i].data(), 10000, gcclInt32, gcclSum,
-                             comm, &requests[i]) != gcclSuccess) {
-        return std::string("async start failed: ") + gcclGetLastError(comm);
-      }
-    }
-    int done = 0;
-    while (gcclTest(requests[0], &done) == gcclSuccess && !done) {
-    }
-    if (!done) return std::string("gcclTest failed: ") + gcclGetLastError(nullptr);
-    for (int i = 1; i < kRequests; ++i) {
-      if (gcclWait(requests[i]) != gcclSuccess) return std::string("wait failed");
-    }
-    for (const auto& buffer : buffers) {
-      for (int32_t v : buffer) {
-        if (v != 6) return "wrong value " + std::to_string(v);
-      }
-    }
-    return std::string("ok");
-  }));
+  ProcessGroup group(
+      3, withComm([](gcclComm_t comm, int rank, int) {
+        constexpr int kRequests = 8;
+        std::vector<std::vector<int32_t>> buffers(kRequests, std::vector<int32_t>(10000, rank + 1));
+        std::vector<gcclRequest_t> requests(kRequests);
+        for (int i = 0; i < kRequests; ++i) {
+          if (gcclAllReduceAsync(buffers[i].data(), buffers[i].data(), 10000, gcclInt32, gcclSum,
+                                 comm, &requests[i]) != gcclSuccess) {
+            return std::string("async start failed: ") + gcclGetLastError(comm);
+          }
+        }
+        int done = 0;
+        while (gcclTest(requests[0], &done) == gcclSuccess && !done) {
+        }
+        if (!done) return std::string("gcclTest failed: ") + gcclGetLastError(nullptr);
+        for (int i = 1; i < kRequests; ++i) {
+          if (gcclWait(requests[i]) != gcclSuccess) return std::string("wait failed");
+        }
+        for (const auto& buffer : buffers) {
+          for (int32_t v : buffer) {
+            if (v != 6) return "wrong value " + std::to_string(v);
+          }
+        }
+        return std::string("ok");
+      }));
   expectAllOk(group.collect(60000));
 }
 
@@ -144,15 +147,17 @@ TEST(TcpInit, FromEnvironment) {
 
 TEST(TcpMismatch, DifferentCountsFailOnEveryRank) {
   setenv("GCCL_TIMEOUT_MS", "10000", 1);
-  ProcessGroup group(2, withComm([](gcclComm_t comm, int rank, int) {
-    std::vector<float> data(200, 1.0f);
-    const gcclResult_t result =
-        gcclAllReduce(data.data(), data.data(), rank == 0 ? 100 : 200, gcclFloat32, gcclSum, comm);
-    if (result != gcclInvalidUsage) return std::string("expected gcclInvalidUsage, got ") + gcclGetErrorString(result);
-    const std::string message = gcclGetLastError(comm);
-    if (message.find("mismatched") == std::string::npos) return "message: " + message;
-    return std::string("ok");
-  }));
+  ProcessGroup group(
+      2, withComm([](gcclComm_t comm, int rank, int) {
+        std::vector<float> data(200, 1.0f);
+        const gcclResult_t result = gcclAllReduce(data.data(), data.data(), rank == 0 ? 100 : 200,
+                                                  gcclFloat32, gcclSum, comm);
+        if (result != gcclInvalidUsage)
+          return std::string("expected gcclInvalidUsage, got ") + gcclGetErrorString(result);
+        const std::string message = gcclGetLastError(comm);
+        if (message.find("mismatched") == std::string::npos) return "message: " + message;
+        return std::string("ok");
+      }));
   expectAllOk(group.collect(30000));
   unsetenv("GCCL_TIMEOUT_MS");
 }

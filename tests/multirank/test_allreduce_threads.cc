@@ -25,9 +25,8 @@ class ThreadRanks {
     transport::inproc::InprocTransport transport(
         std::make_shared<transport::inproc::InprocFabric>());
     for (int rank = 0; rank < size; ++rank) {
-      ranks_.push_back(std::make_unique<Communicator>(rank, size, config, JobToken{},
-                                                      std::make_unique<MemoryStore>(), nullptr,
-                                                      transport));
+      ranks_.push_back(std::make_unique<Communicator>(
+          rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
     }
   }
 
@@ -96,19 +95,21 @@ TEST_P(AllreduceSweep, ExactForEveryCountTypeOpAndPlacement) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Ranks, AllreduceSweep,
-    testing::Values(SweepCase{1, "ring"}, SweepCase{2, "ring"}, SweepCase{3, "ring"},
-                    SweepCase{4, "ring"}, SweepCase{5, "ring"}, SweepCase{7, "ring"},
-                    SweepCase{8, "ring"}, SweepCase{2, "recursive_doubling"},
-                    SweepCase{4, "recursive_doubling"}, SweepCase{8, "recursive_doubling"}),
-    [](const testing::TestParamInfo<SweepCase>& info) {
-      return info.param.algorithm + std::to_string(info.param.size);
-    });
+INSTANTIATE_TEST_SUITE_P(Ranks, AllreduceSweep,
+                         testing::Values(SweepCase{1, "ring"}, SweepCase{2, "ring"},
+                                         SweepCase{3, "ring"}, SweepCase{4, "ring"},
+                                         SweepCase{5, "ring"}, SweepCase{7, "ring"},
+                                         SweepCase{8, "ring"}, SweepCase{2, "recursive_doubling"},
+                                         SweepCase{4, "recursive_doubling"},
+                                         SweepCase{8, "recursive_doubling"}),
+                         [](const testing::TestParamInfo<SweepCase>& info) {
+                           return info.param.algorithm + std::to_string(info.param.size);
+                         });
 
 TEST(AllreduceThreads, ManyOutstandingOperationsCompleteInOrder) {
   ThreadRanks ranks(3, "auto", 4096);
-  for (int i = 0; i < 50; ++i) ASSERT_EQ(ranks.allreduce(513, DataType::kInt32, ReduceOp::kSum, i % 2), 0u);
+  for (int i = 0; i < 50; ++i)
+    ASSERT_EQ(ranks.allreduce(513, DataType::kInt32, ReduceOp::kSum, i % 2), 0u);
 }
 
 }  // namespace

@@ -7,15 +7,17 @@
 
 static int failures = 0;
 
-#define EXPECT(cond)                                                 \
-  do {                                                               \
-    if (!(cond)) {                                                   \
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
       fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                    \
-    }                                                                \
+      ++failures;                                                         \
+    }                                                                     \
   } while (0)
 
-static int mentions(const char* text, const char* word) { return strstr(text, word) != NULL; }
+static int mentions(const char* text, const char* word) {
+  return strstr(text, word) != NULL;
+}
 
 int main(void) {
   int version = 0;
@@ -67,7 +69,8 @@ int main(void) {
   gcclRequest_t request = NULL;
   EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, &request) == gcclSuccess);
   EXPECT(gcclWait(request) == gcclSuccess);
-  EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, NULL) == gcclInvalidArgument);
+  EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, NULL) ==
+         gcclInvalidArgument);
   EXPECT(gcclWait(NULL) == gcclInvalidArgument);
 
   gcclResult_t async = gcclInternalError;

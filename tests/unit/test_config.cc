@@ -24,8 +24,8 @@ TEST(Config, DefaultsWithoutVariables) {
 }
 
 TEST(Config, ReadsRegisteredVariables) {
-  const Config config = configFromEnvironment(
-      mapEnvironment({{"GCCL_TIMEOUT_MS", "1500"}, {"GCCL_ALGO", "ring"}, {"GCCL_CHUNK_BYTES", "4096"}}));
+  const Config config = configFromEnvironment(mapEnvironment(
+      {{"GCCL_TIMEOUT_MS", "1500"}, {"GCCL_ALGO", "ring"}, {"GCCL_CHUNK_BYTES", "4096"}}));
   EXPECT_EQ(config.timeoutMs, 1500);
   EXPECT_EQ(config.algorithm, "ring");
   EXPECT_EQ(config.chunkBytes, 4096u);
@@ -55,23 +55,29 @@ LaunchInfo launch(std::map<std::string, std::string> values) {
 }
 
 TEST(LaunchEnvironment, GcclVariables) {
-  const LaunchInfo info = launch({{"GCCL_RANK", "2"}, {"GCCL_WORLD_SIZE", "4"},
-                                  {"GCCL_ROOT_ADDR", "10.0.0.1"}, {"GCCL_ROOT_PORT", "4000"}});
+  const LaunchInfo info = launch({{"GCCL_RANK", "2"},
+                                  {"GCCL_WORLD_SIZE", "4"},
+                                  {"GCCL_ROOT_ADDR", "10.0.0.1"},
+                                  {"GCCL_ROOT_PORT", "4000"}});
   EXPECT_EQ(info.rank, 2);
   EXPECT_EQ(info.size, 4);
   EXPECT_EQ(info.id.root.toString(), "10.0.0.1:4000");
 }
 
 TEST(LaunchEnvironment, Torchrun) {
-  const LaunchInfo info = launch({{"RANK", "1"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
-                                  {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "29500"}});
+  const LaunchInfo info = launch({{"RANK", "1"},
+                                  {"WORLD_SIZE", "8"},
+                                  {"LOCAL_RANK", "1"},
+                                  {"MASTER_ADDR", "node0"},
+                                  {"MASTER_PORT", "29500"}});
   EXPECT_EQ(info.rank, 1);
   EXPECT_EQ(info.size, 8);
   EXPECT_EQ(info.id.root.toString(), "node0:29501");  // MASTER_PORT belongs to torch's store
 }
 
 TEST(LaunchEnvironment, OpenMpiOnOneHostUsesLoopback) {
-  const LaunchInfo info = launch({{"OMPI_COMM_WORLD_RANK", "3"}, {"OMPI_COMM_WORLD_SIZE", "4"},
+  const LaunchInfo info = launch({{"OMPI_COMM_WORLD_RANK", "3"},
+                                  {"OMPI_COMM_WORLD_SIZE", "4"},
                                   {"OMPI_COMM_WORLD_LOCAL_SIZE", "4"}});
   EXPECT_EQ(info.rank, 3);
   EXPECT_EQ(info.id.root.host, "127.0.0.1");
@@ -80,8 +86,10 @@ TEST(LaunchEnvironment, OpenMpiOnOneHostUsesLoopback) {
 
 TEST(LaunchEnvironment, SlurmNeedsARootAddress) {
   EXPECT_THROW(launch({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "16"}}), Error);
-  const LaunchInfo info = launch({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"},
-                                  {"GCCL_ROOT_ADDR", "n1"}, {"GCCL_ROOT_PORT", "7000"}});
+  const LaunchInfo info = launch({{"SLURM_PROCID", "5"},
+                                  {"SLURM_NTASKS", "16"},
+                                  {"GCCL_ROOT_ADDR", "n1"},
+                                  {"GCCL_ROOT_PORT", "7000"}});
   EXPECT_EQ(info.rank, 5);
   EXPECT_EQ(info.size, 16);
 }
@@ -93,8 +101,10 @@ TEST(LaunchEnvironment, RejectsMissingAndOutOfRange) {
 }
 
 TEST(LaunchEnvironment, SameTokenOnEveryRank) {
-  const auto a = launch({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
-  const auto b = launch({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
+  const auto a =
+      launch({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
+  const auto b =
+      launch({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
   EXPECT_EQ(a.id.token, b.id.token);
 }
 

@@ -48,7 +48,8 @@ void expectMatchingTraffic(Builder build, int size, size_t count, size_t slice) 
     const Schedule schedule = build(shapeOf(rank, size, count, slice));
     for (const Step& step : schedule.steps) {
       ASSERT_LE(step.offset + step.count, count) << describeSchedule(schedule);
-      for (int32_t dependency : step.after) ASSERT_LT(dependency, static_cast<int32_t>(schedule.steps.size()));
+      for (int32_t dependency : step.after)
+        ASSERT_LT(dependency, static_cast<int32_t>(schedule.steps.size()));
     }
     collect(schedule, rank, sends, recvs);
   }

@@ -29,10 +29,14 @@ void wake(Poller* poller) {
 }  // namespace
 
 InprocConnection::InprocConnection(int peer, std::shared_ptr<Lane> out, std::shared_ptr<Lane> in)
-    : peer_(peer), peerName_(strCat("rank ", peer, " (in-process)")), out_(std::move(out)),
+    : peer_(peer),
+      peerName_(strCat("rank ", peer, " (in-process)")),
+      out_(std::move(out)),
       in_(std::move(in)) {}
 
-InprocConnection::~InprocConnection() { abort(); }
+InprocConnection::~InprocConnection() {
+  abort();
+}
 
 void InprocConnection::postSend(Message& message) {
   message.header.bytes = static_cast<uint32_t>(message.bytes);

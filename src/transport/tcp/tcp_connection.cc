@@ -106,7 +106,8 @@ bool TcpConnection::progressRecvs() {
       moved = true;
       const bool headerWasIncomplete = m.moved < kHeaderBytes;
       m.moved += static_cast<size_t>(n);
-      if (headerWasIncomplete && m.moved >= kHeaderBytes) checkFrame(m.header, incoming_, peerName_);
+      if (headerWasIncomplete && m.moved >= kHeaderBytes)
+        checkFrame(m.header, incoming_, peerName_);
       if (m.moved < kHeaderBytes + m.bytes) return moved;  // the socket is drained
     }
     recvs_.pop_front();

@@ -30,10 +30,14 @@ std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int 
     return std::nullopt;
   }
   const char* reason = nullptr;
-  if (hello.magic != kHelloMagic) reason = "not a gccl peer (bad magic)";
-  else if (hello.token != token) reason = "wrong job token";
-  else if (hello.toRank != myRank) reason = "connection meant for another rank";
-  else if (hello.fromRank < 0 || hello.fromRank >= size) reason = "caller rank out of range";
+  if (hello.magic != kHelloMagic)
+    reason = "not a gccl peer (bad magic)";
+  else if (hello.token != token)
+    reason = "wrong job token";
+  else if (hello.toRank != myRank)
+    reason = "connection meant for another rank";
+  else if (hello.fromRank < 0 || hello.fromRank >= size)
+    reason = "caller rank out of range";
   if (reason != nullptr) {
     GCCL_WARN(LogSubsys::kInit, "rank ", myRank, " refused data connection from ", remote, ": ",
               reason);

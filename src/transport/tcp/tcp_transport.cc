@@ -12,7 +12,9 @@ namespace gccl::transport::tcp {
 
 namespace {
 
-std::string addressKey(int rank) { return strCat("tcp/address/", rank); }
+std::string addressKey(int rank) {
+  return strCat("tcp/address/", rank);
+}
 
 struct PeerAddress {
   SocketAddress address;
@@ -62,8 +64,8 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
       sendHello(socket, Hello{kHelloMagic, 1, request.token, request.rank, peer}, deadline);
       adopt(std::move(socket), peer, address);
     } catch (const Error& e) {
-      fail(e.status(), "rank ", request.rank, " could not connect to ",
-           describePeer(peer, address), ": ", e.what());
+      fail(e.status(), "rank ", request.rank, " could not connect to ", describePeer(peer, address),
+           ": ", e.what());
     }
   }
   while (!expected.empty()) {
