@@ -1,5 +1,7 @@
 #include "reduce/simd.h"
 
+#include "core/config.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -51,11 +53,12 @@ SimdLevel detectFromCpuid() {
 }
 #endif
 
-// TODO(core): route through the config registry
+// GCCL_SIMD, from the config registry's view of the environment. Read once, at first use:
+// kernels run before (and outside) any communicator, e.g. in kernels_bench.
 std::optional<SimdLevel> simdLevelFromEnvironment() {
-  const char* value = std::getenv("GCCL_SIMD");  // NOLINT(concurrency-mt-unsafe): read once
-  if (value == nullptr) return std::nullopt;
-  return parseSimdLevel(value);  // "auto", "" or an unknown name: the detected level
+  const auto value = processEnvironment()("GCCL_SIMD");
+  if (!value) return std::nullopt;
+  return parseSimdLevel(*value);  // "auto", "" or an unknown name: the detected level
 }
 
 SimdLevel clampToCpu(SimdLevel level) {
