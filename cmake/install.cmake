@@ -16,5 +16,7 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/gcclConfigVersion.cmake
 install(FILES ${CMAKE_BINARY_DIR}/gcclConfig.cmake ${CMAKE_BINARY_DIR}/gcclConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gccl)
 
+# The .pc file finds the prefix relative to itself, so the install can be moved.
+file(RELATIVE_PATH GCCL_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/gccl.pc.in ${CMAKE_BINARY_DIR}/gccl.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/gccl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

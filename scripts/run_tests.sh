@@ -16,6 +16,7 @@ run_ctest build
 # The example and the main job, quickly, as a user would run them.
 ./build/bin/allreduce_perf --np 3 -b 4 -e 4M -f 16 -n 3 -w 1 >/dev/null
 ./build/bin/allreduce_perf --print-config >/dev/null
+scripts/check_install.sh
 
 echo "=== ASan + UBSan build"
 scripts/build.sh asan
