@@ -1,0 +1,55 @@
+# Side-by-side baselines for gccl's allreduce_perf: the same sweep through Gloo (TCP) and
+# through MPI_Allreduce. Included by the top-level CMakeLists.txt. Both tools are optional:
+# a missing package skips its tool with a message, never fails the configure.
+
+option(GCCL_BUILD_BASELINES "Build the Gloo and MPI allreduce_perf baselines" ON)
+
+if(GCCL_BUILD_BASELINES)
+  set(_baselines_dir ${CMAKE_CURRENT_LIST_DIR})
+
+  # Flags, output folder and standard shared by both tools.
+  function(_gccl_baseline_tool target)
+    target_compile_features(${target} PRIVATE cxx_std_20)
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+    set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  endfunction()
+
+  add_library(gccl_perf_baseline_common STATIC
+    ${_baselines_dir}/perf_args.cc
+    ${_baselines_dir}/perf_report.cc
+    ${_baselines_dir}/perf_types.cc)
+  target_compile_features(gccl_perf_baseline_common PUBLIC cxx_std_20)
+  target_compile_options(gccl_perf_baseline_common PRIVATE -Wall -Wextra -Werror)
+
+  # Gloo: Debian's libgloo-dev is a shared library that carries its own hiredis and ibverbs
+  # dependencies, so only gloo itself and threads are linked here.
+  find_library(GLOO_LIBRARY gloo)
+  find_path(GLOO_INCLUDE_DIR gloo/context.h)
+  set(THREADS_PREFER_PTHREAD_FLAG ON)  # gloo runs a device thread: build with -pthread
+  find_package(Threads)
+  if(GLOO_LIBRARY AND GLOO_INCLUDE_DIR AND Threads_FOUND)
+    add_executable(gloo_allreduce_perf
+      ${_baselines_dir}/gloo_allreduce_perf.cc
+      ${_baselines_dir}/local_ranks.cc)
+    # SYSTEM: gloo's headers are not -Wextra clean and must not break -Werror.
+    target_include_directories(gloo_allreduce_perf SYSTEM PRIVATE ${GLOO_INCLUDE_DIR})
+    target_link_libraries(gloo_allreduce_perf PRIVATE
+      gccl_perf_baseline_common ${GLOO_LIBRARY} Threads::Threads)
+    _gccl_baseline_tool(gloo_allreduce_perf)
+    message(STATUS "baselines: gloo_allreduce_perf (${GLOO_LIBRARY})")
+  else()
+    message(STATUS "baselines: gloo not found, skipping gloo_allreduce_perf")
+  endif()
+
+  # MPI: only the C API is used; skipping the old C++ bindings keeps -Wextra quiet.
+  set(MPI_CXX_SKIP_MPICXX ON)
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    add_executable(mpi_allreduce_perf ${_baselines_dir}/mpi_allreduce_perf.cc)
+    target_link_libraries(mpi_allreduce_perf PRIVATE gccl_perf_baseline_common MPI::MPI_CXX)
+    _gccl_baseline_tool(mpi_allreduce_perf)
+    message(STATUS "baselines: mpi_allreduce_perf (MPI ${MPI_CXX_VERSION})")
+  else()
+    message(STATUS "baselines: MPI not found, skipping mpi_allreduce_perf")
+  endif()
+endif()

@@ -1,0 +1,45 @@
+// Command line of the baseline allreduce_perf tools: the nccl-tests flags that gccl's own
+// allreduce_perf takes, plus a few flags specific to one tool.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "perf_types.h"
+
+namespace baselines {
+
+enum class Tool { kGloo, kMpi };
+
+struct PerfArgs {
+  // Defaults as gccl's allreduce_perf.
+  size_t minBytes = 8;                 // -b
+  size_t maxBytes = size_t{64} << 20;  // -e
+  double factor = 2;                   // -f
+  int iters = 20;                      // -n
+  int warmup = 5;                      // -w
+  bool check = true;                   // -c
+  DType dtype = DType::kFloat32;       // -d
+  Op op = Op::kSum;                    // -o
+  std::string json;                    // --json FILE (written by rank 0)
+  // Gloo only.
+  std::string algo = "all";  // --algo ring_chunked|halving_doubling|bcube|all
+  int np = 2;                // --np: local ranks forked by the tool itself
+  int timeoutSec = 600;      // --timeout: the whole run, after which ranks are killed
+  // MPI only: the launcher picks the transport, so the caller tells us its name.
+  std::string transportLabel = "unknown";  // --transport-label
+};
+
+// Parses "4", "16K", "64M", "1.5G", "64MB" (powers of 1024), as gccl's allreduce_perf does.
+std::optional<size_t> parseSize(const std::string& text);
+
+// The swept sizes, as gccl's allreduce_perf steps them: minBytes, times factor, ..., the last
+// one capped at maxBytes.
+std::vector<size_t> sweepSizes(const PerfArgs& args);
+
+// Returns nullopt after printing the reason (or the usage for -h) to stderr.
+std::optional<PerfArgs> parseArgs(int argc, char** argv, Tool tool);
+
+}  // namespace baselines

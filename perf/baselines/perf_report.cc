@@ -1,0 +1,103 @@
+#include "perf_report.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace baselines {
+namespace {
+
+// The upper median for an even count, as gccl's allreduce_perf takes it.
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+void jsonTiming(FILE* f, const char* key, const Timing& t) {
+  std::fprintf(f, "\"%s\":{\"time_us\":%.3f,\"algbw\":%.6f,\"busbw\":%.6f,\"wrong\":%lld}", key,
+               t.timeUs, t.algbw, t.busbw, static_cast<long long>(t.wrong));
+}
+
+void jsonRun(FILE* f, const Run& run) {
+  const RunInfo& i = run.info;
+  std::fprintf(f,
+               "{\"library\":\"%s\",\"algorithm\":\"%s\",\"transport\":\"%s\",\"nranks\":%d,"
+               "\"dtype\":\"%s\",\"op\":\"%s\",\"results\":[",
+               i.library.c_str(), i.algorithm.c_str(), i.transport.c_str(), i.nranks,
+               dtypeName(i.dtype), opName(i.op));
+  for (size_t k = 0; k < run.results.size(); ++k) {
+    const SizeResult& r = run.results[k];
+    std::fprintf(f, "%s\n  {\"bytes\":%zu,\"count\":%zu,", k ? "," : "", r.bytes, r.count);
+    jsonTiming(f, "oop", r.oop);
+    std::fputc(',', f);
+    jsonTiming(f, "ip", r.ip);
+    std::fputc('}', f);
+  }
+  std::fprintf(f, "]}");
+}
+
+}  // namespace
+
+Timing makeTiming(size_t bytes, int nranks, std::vector<double> iterTimesUs, int64_t wrong) {
+  Timing t;
+  t.timeUs = median(std::move(iterTimesUs));
+  t.algbw = t.timeUs > 0 ? bytes / (t.timeUs * 1e3) : 0;  // B/us / 1e3 = GB/s
+  t.busbw = t.algbw * 2.0 * (nranks - 1) / nranks;
+  t.wrong = wrong;
+  return t;
+}
+
+// The formats below are those of gccl's allreduce_perf (perf/sweep.cc), so tables line up.
+void printHeader(const RunInfo& i) {
+  std::printf(
+      "# %s allreduce_perf: nranks %d, dtype %s, op %s, algo %s, iters %d, warmup %d, "
+      "check %d%s\n",
+      i.library.c_str(), i.nranks, dtypeName(i.dtype), opName(i.op), i.algorithm.c_str(), i.iters,
+      i.warmup, i.check ? 1 : 0, i.note.c_str());
+  std::printf("#\n");
+  std::printf("#%47s%37s\n", "out-of-place", "in-place");
+  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "size", "count", "type",
+              "redop", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "(B)", "(elements)", "", "",
+              "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  std::fflush(stdout);
+}
+
+void printRow(const RunInfo& info, const SizeResult& r) {
+  std::printf(" %11zu %12zu %8s %6s", r.bytes, r.count, dtypeName(info.dtype), opName(info.op));
+  for (const Timing* t : {&r.oop, &r.ip}) {
+    std::printf(" %8.2f %8.3f %8.3f %7lld", t->timeUs, t->algbw, t->busbw,
+                static_cast<long long>(t->wrong));
+  }
+  std::printf("\n");
+  std::fflush(stdout);  // progress stays visible when a later size hangs
+}
+
+// As nccl-tests: the mean busbw over every row, out-of-place and in-place alike.
+void printFooter(const std::vector<SizeResult>& results) {
+  double sum = 0;
+  int64_t wrong = 0;
+  for (const SizeResult& r : results) {
+    sum += (r.oop.busbw + r.ip.busbw) / 2;
+    wrong += r.oop.wrong + r.ip.wrong;
+  }
+  std::printf("# Out of bounds values : %lld %s\n", static_cast<long long>(wrong),
+              wrong == 0 ? "OK" : "FAILED");
+  std::printf("# Avg bus bandwidth    : %.4f\n", results.empty() ? 0.0 : sum / results.size());
+  std::fflush(stdout);
+}
+
+bool writeJson(const std::string& path, const std::vector<Run>& runs) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  if (runs.size() != 1) std::fputc('[', f);
+  for (size_t k = 0; k < runs.size(); ++k) {
+    if (k) std::fprintf(f, ",\n");
+    jsonRun(f, runs[k]);
+  }
+  if (runs.size() != 1) std::fputc(']', f);
+  std::fputc('\n', f);
+  return std::fclose(f) == 0;
+}
+
+}  // namespace baselines
