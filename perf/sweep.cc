@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "verifiable.h"
@@ -55,6 +56,8 @@ bool measure(const PerfOptions& options, const RankContext& ctx, size_t bytes, b
   // The timed iterations reduce their own output again: only the first result is checkable,
   // so check a separate, freshly filled run.
   if (options.check) {
+    // Poison the output: a collective that writes nothing must not pass on stale results.
+    if (!inPlace) std::memset(recv, 0xA5, bytes);
     if (!check(gcclAllReduce(send, target, count, options.dataType, options.op, ctx.comm), ctx)) {
       return false;
     }

@@ -12,13 +12,28 @@ namespace gccl::perf {
 
 namespace {
 
+// Inputs repeat every kPeriod elements. The period is prime, so no segment or slice size
+// lines it up, and values vary with both the position and the rank (their reduction is not a
+// constant): data landing at the wrong offset is caught.
+constexpr size_t kPeriod = 251;
+
+// Values stay below this bound so that every partial sum stays exact, even in bfloat16 (whose
+// integers are exact up to 256).
+double valueBound(int nranks) {
+  return std::clamp(256 / nranks, 2, 16);
+}
+
 // The input value of (rank, element) as an exact small integer.
 double inputValue(gcclRedOp_t op, int rank, int nranks, size_t i) {
+  const auto c = static_cast<double>(i % kPeriod);
+  const double r = rank;
+  const double m = valueBound(nranks);
   switch (op) {
-    case gcclProd: return i % static_cast<size_t>(nranks) == static_cast<size_t>(rank) ? 2 : 1;
+    // A product of ones and twos: exact powers of two, wrapping alike in every integer type.
+    case gcclProd: return std::fmod(c + r, r + 2) == 0 ? 2 : 1;
     case gcclMin:
-    case gcclMax: return static_cast<double>((static_cast<size_t>(rank) * 7 + i) % 11);
-    default: return static_cast<double>((static_cast<size_t>(rank) + i) % 4);
+    case gcclMax: return std::fmod(c * 5 + (r + 1) * 3, m);
+    default: return std::fmod((c + 1) * (r + 1) + r, m);
   }
 }
 
@@ -57,6 +72,19 @@ void store(void* buffer, size_t i, gcclDataType_t type, double value) {
   }
 }
 
+// An integer-valued double as the integer type holds it after two's-complement wrapping.
+double wrapped(gcclDataType_t type, double value) {
+  const auto bits = static_cast<uint64_t>(static_cast<int64_t>(value));
+  switch (type) {
+    case gcclInt8: return static_cast<int8_t>(bits);
+    case gcclUint8: return static_cast<uint8_t>(bits);
+    case gcclInt32: return static_cast<int32_t>(bits);
+    case gcclUint32: return static_cast<uint32_t>(bits);
+    case gcclInt64: return static_cast<double>(static_cast<int64_t>(bits));
+    default: return static_cast<double>(bits);
+  }
+}
+
 // The average as the kernels compute it: an exact sum, one division in the type's arithmetic.
 void storeAverage(void* buffer, size_t i, gcclDataType_t type, double sum, int nranks) {
   switch (type) {
@@ -67,18 +95,7 @@ void storeAverage(void* buffer, size_t i, gcclDataType_t type, double sum, int n
             static_cast<double>(static_cast<float>(sum) / static_cast<float>(nranks)));
       break;
     case gcclFloat64: store(buffer, i, type, sum / nranks); break;
-    default: store(buffer, i, type, std::trunc(sum / nranks)); break;
-  }
-}
-
-// Inputs and results repeat with this period in the element index, so one period is computed
-// and then tiled: checking 64 MiB costs about as much as comparing memory.
-size_t period(gcclRedOp_t op, int nranks) {
-  switch (op) {
-    case gcclProd: return static_cast<size_t>(nranks);
-    case gcclMin:
-    case gcclMax: return 11;
-    default: return 4;
+    default: store(buffer, i, type, std::trunc(wrapped(type, sum) / nranks)); break;
   }
 }
 
@@ -87,7 +104,7 @@ size_t period(gcclRedOp_t op, int nranks) {
 void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, int rank,
                int nranks) {
   const size_t elementSize = gcclTypeSize(type);
-  const size_t p = std::min(period(op, nranks), count);
+  const size_t p = std::min(kPeriod, count);
   for (size_t i = 0; i < p; ++i) store(buffer, i, type, inputValue(op, rank, nranks, i));
   auto* bytes = static_cast<unsigned char*>(buffer);
   for (size_t done = p; done < count;) {
@@ -100,7 +117,7 @@ void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, 
 size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
                   int nranks) {
   const size_t elementSize = gcclTypeSize(type);
-  const size_t p = period(op, nranks);
+  const size_t p = kPeriod;
   std::vector<unsigned char> expected(p * elementSize);
   for (size_t i = 0; i < p; ++i) {
     const double exact = exactResult(op, nranks, i);

@@ -25,6 +25,10 @@ const std::array<AllreduceAlgorithm, 2> kAlgorithms = {{
 // Measured crossover on loopback TCP: see docs/tuning.md.
 constexpr size_t kSmallMessageBytes = 32 * 1024;
 
+// Recursive doubling sends the whole buffer as one message and receives it into scratch; above
+// this size even a forced GCCL_ALGO=recursive_doubling runs the ring instead.
+constexpr size_t kMaxWholeMessageBytes = 16 << 20;
+
 }  // namespace
 
 std::span<const AllreduceAlgorithm> allreduceAlgorithms() {
@@ -47,7 +51,10 @@ const AllreduceAlgorithm& selectAllreduce(std::string_view requested, int size, 
     return bytes <= kSmallMessageBytes && doubling.supports(size) ? doubling : ring;
   }
   for (const auto& algorithm : kAlgorithms) {
-    if (algorithm.name == requested) return algorithm.supports(size) ? algorithm : ring;
+    if (algorithm.name != requested) continue;
+    const bool fits =
+        algorithm.id != AlgorithmId::kRecursiveDoubling || bytes <= kMaxWholeMessageBytes;
+    return algorithm.supports(size) && fits ? algorithm : ring;
   }
   fail(Status::kInvalidArgument, "GCCL_ALGO=", requested,
        " is not an allreduce algorithm (auto, ring, recursive_doubling)");

@@ -17,6 +17,12 @@ namespace gccl {
 //
 // Each segment is cut into the same number of slices, and slice j of step s+1 depends only
 // on slice j of step s, so receiving, reducing and sending overlap along the ring.
+//
+// No dependency protects the allgather's receive into segment r-s-1 from an earlier send of the
+// same memory (in place, reduce-scatter step 0 sends input segment r-1). Causality does: that
+// data can only arrive after it travelled the whole ring, which starts with this rank's send
+// having been consumed. This holds for any transport whose send completes once the bytes are
+// taken; one that completed receives early (speculatively) would need an explicit edge.
 
 namespace {
 

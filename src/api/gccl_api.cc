@@ -1,8 +1,10 @@
 // The C boundary: validate, call the core, catch everything, map it to gcclResult_t.
 #include <gccl/gccl.h>
 
+#include <cstddef>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "api/handles.h"
 #include "core/bootstrap.h"
@@ -38,6 +40,16 @@ gcclResult_t guarded(gcclComm* comm, Body&& body) {
   }
 }
 
+// The integer a C caller passed for an enum parameter. C may pass any int; in C++ merely
+// loading an enum object outside its range is undefined, so the bits are copied out instead.
+template <typename Enum>
+int rawValue(const Enum& value) {
+  std::underlying_type_t<Enum> raw;
+  static_assert(sizeof raw == sizeof value);
+  std::memcpy(&raw, &value, sizeof raw);
+  return static_cast<int>(raw);
+}
+
 template <typename T>
 void requirePointer(const T* pointer, const char* what) {
   if (pointer == nullptr) gccl::fail(Status::kInvalidArgument, what, " is NULL");
@@ -52,12 +64,16 @@ gccl::Config environmentConfig() {
 gccl::Config mergedConfig(const gcclConfig_t* user) {
   gccl::Config config = environmentConfig();
   if (user == nullptr) return config;
-  if (user->magic != GCCL_CONFIG_MAGIC || user->size < sizeof(gcclConfig_t)) {
+  // Any struct at least as large as version 1's is accepted: newer callers append fields.
+  constexpr size_t kVersion1Size = offsetof(gcclConfig_t, algorithm) + sizeof(const char*);
+  if (user->magic != GCCL_CONFIG_MAGIC || user->size < kVersion1Size) {
     gccl::fail(Status::kInvalidArgument,
                "config was not initialized with GCCL_CONFIG_INITIALIZER (bad magic or size)");
   }
-  if (user->timeoutMs < 0 || user->chunkBytes < 0) {
-    gccl::fail(Status::kInvalidArgument, "config timeoutMs and chunkBytes must be >= 0");
+  if (user->timeoutMs < 0) gccl::fail(Status::kInvalidArgument, "config timeoutMs must be >= 0");
+  if (user->chunkBytes != 0 && (user->chunkBytes < 64 || user->chunkBytes > (1 << 30))) {
+    gccl::fail(Status::kInvalidArgument, "config chunkBytes ", user->chunkBytes,
+               " must be 0 (default) or in [64, 2^30]");
   }
   if (user->timeoutMs > 0) config.timeoutMs = user->timeoutMs;
   if (user->chunkBytes > 0) config.chunkBytes = static_cast<size_t>(user->chunkBytes);
@@ -81,18 +97,18 @@ void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank
   *comm = handle.release();
 }
 
-void checkTypeAndOp(gcclDataType_t datatype, gcclRedOp_t op) {
-  if (static_cast<int>(datatype) < 0 || datatype >= gcclNumTypes) {
-    gccl::fail(Status::kInvalidArgument, "datatype ", static_cast<int>(datatype), " is invalid");
+void checkTypeAndOp(int datatype, int op) {
+  if (datatype < 0 || datatype >= gcclNumTypes) {
+    gccl::fail(Status::kInvalidArgument, "datatype ", datatype, " is invalid");
   }
-  if (static_cast<int>(op) < 0 || op >= gcclNumOps) {
-    gccl::fail(Status::kInvalidArgument, "reduction op ", static_cast<int>(op), " is invalid");
+  if (op < 0 || op >= gcclNumOps) {
+    gccl::fail(Status::kInvalidArgument, "reduction op ", op, " is invalid");
   }
 }
 
 std::shared_ptr<gccl::Request> startAllReduce(const void* sendbuf, void* recvbuf, size_t count,
-                                              gcclDataType_t datatype, gcclRedOp_t op,
-                                              gcclComm_t comm, bool blocking) {
+                                              int datatype, int op, gcclComm_t comm,
+                                              bool blocking) {
   gccl::Communicator& communicator = *liveHandle(comm).communicator;
   checkTypeAndOp(datatype, op);
   return communicator.allreduce(sendbuf, recvbuf, count, static_cast<gccl::DataType>(datatype),
@@ -111,7 +127,7 @@ gcclResult_t gcclGetVersion(int* version) {
 }
 
 const char* gcclGetErrorString(gcclResult_t result) {
-  if (static_cast<int>(result) < 0 || result >= gcclNumResults) return "unknown result code";
+  if (rawValue(result) < 0 || rawValue(result) >= gcclNumResults) return "unknown result code";
   return gccl::statusName(static_cast<Status>(result));
 }
 
@@ -192,8 +208,10 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return guarded(
-      comm, [&] { startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, true)->rethrow(); });
+  return guarded(comm, [&] {
+    startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), comm, true)
+        ->rethrow();
+  });
 }
 
 gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
@@ -202,7 +220,8 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
   return guarded(comm, [&] {
     requirePointer(request, "request (output pointer)");
     *request = nullptr;
-    auto started = startAllReduce(sendbuf, recvbuf, count, datatype, op, comm, false);
+    auto started =
+        startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), comm, false);
     *request = new gcclRequest{std::move(started), comm->communicator->config().spinUs};
   });
 }
@@ -228,7 +247,7 @@ gcclResult_t gcclTest(gcclRequest_t request, int* done) {
 }
 
 size_t gcclTypeSize(gcclDataType_t datatype) {
-  if (static_cast<int>(datatype) < 0 || datatype >= gcclNumTypes) return 0;
+  if (rawValue(datatype) < 0 || rawValue(datatype) >= gcclNumTypes) return 0;
   return gccl::dataTypeSize(static_cast<gccl::DataType>(datatype));
 }
 

@@ -17,6 +17,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
       engine_(config, rank, size) {
+  selectAllreduce(config.algorithm, size, 0);  // an unknown GCCL_ALGO fails init, not every call
   ConnectRequest request;
   request.rank = rank;
   request.size = size;
@@ -68,12 +69,15 @@ std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output
   operation->sequence = ++sequence_;
   operation->schedule = schedule(algorithm, shape);
   auto request = operation->request;
+  {
+    std::lock_guard lock(lastMutex_);
+    last_ = request;  // before running: a concurrent abort + destroy must wait for it
+  }
   if (blocking) {
     engine_.run(std::move(operation));
   } else {
     engine_.submit(std::move(operation));
   }
-  last_ = request;
   return request;
 }
 
@@ -91,7 +95,12 @@ std::shared_ptr<const Schedule> Communicator::schedule(const AllreduceAlgorithm&
 }
 
 void Communicator::drain() {
-  if (last_) last_->wait(config_.spinUs);
+  std::shared_ptr<Request> last;
+  {
+    std::lock_guard lock(lastMutex_);
+    last = last_;
+  }
+  if (last) last->wait(config_.spinUs);
 }
 
 void Communicator::abort(const std::string& reason) {

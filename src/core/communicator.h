@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <tuple>
 
 #include "algorithms/registry.h"
@@ -55,6 +56,7 @@ class Communicator {
   // Recently used schedules: training repeats the same few sizes every step.
   std::map<std::tuple<AlgorithmId, size_t, size_t, bool, bool>, std::shared_ptr<const Schedule>>
       schedules_;
+  std::mutex lastMutex_;  // drain() may run on another thread (abort from a watchdog)
   std::shared_ptr<Request> last_;
 };
 

@@ -34,6 +34,12 @@ Engine::~Engine() {
   workArrived_.notify_all();
   poller_.wake();
   if (thread_.joinable()) thread_.join();
+  {
+    // A blocking call may still be driving on another thread (gcclCommAbort from a watchdog):
+    // it notices the abort within kMaxSleepMs, or finishes within its timeout.
+    std::unique_lock lock(mutex_);
+    driverReleased_.wait(lock, [&] { return !busy_; });
+  }
   for (auto& [peer, connection] : connections_) connection->abort();
 }
 
@@ -71,13 +77,18 @@ void Engine::run(std::unique_ptr<Operation> operation) {
     busy_ = true;
   }
   complete(*operation);
+  releaseDriver();
+}
+
+void Engine::releaseDriver() {
   bool more = false;
   {
     std::lock_guard lock(mutex_);
     busy_ = false;
     more = !queue_.empty();
   }
-  if (more) workArrived_.notify_one();
+  driverReleased_.notify_all();
+  if (more || abortRequested_.load()) workArrived_.notify_one();
 }
 
 void Engine::abort(const std::string& reason) {
@@ -110,8 +121,7 @@ void Engine::progressThread() {
       continue;
     }
     complete(*operation);
-    std::lock_guard lock(mutex_);
-    busy_ = false;
+    releaseDriver();
   }
 }
 
@@ -125,39 +135,65 @@ std::unique_ptr<Operation> Engine::nextQueued() {
   return operation;
 }
 
-void Engine::complete(Operation& operation) {
+// Maps anything thrown while executing to an Error (nothing may escape: the request must
+// complete and the driver role must be released, or callers would wait for ever).
+void Engine::complete(Operation& operation) noexcept {
+  Status status = Status::kSuccess;
+  std::string message;
   try {
     execute(operation);
-    operation.request->complete(Status::kSuccess, "");
   } catch (const Error& e) {
-    const Error located(e.status(), strCat(operation.describe(), " on rank ", rank_, " (of ", size_,
-                                           "): ", e.what()));
-    GCCL_WARN(LogSubsys::kColl, located.what());
-    {
-      std::lock_guard lock(mutex_);
-      breakDown(located);
-    }
-    operation.request->complete(located.status(), located.what());
+    status = e.status();
+    message = e.what();
+  } catch (const std::bad_alloc&) {
+    status = Status::kSystemError;
+    message = "out of memory";
+  } catch (const std::exception& e) {
+    status = Status::kInternalError;
+    message = strCat("internal error: ", e.what());
   }
+  if (status == Status::kSuccess) {
+    operation.request->complete(status, "");
+    return;
+  }
+  const Error located(
+      status, strCat(operation.describe(), " on rank ", rank_, " (of ", size_, "): ", message));
+  GCCL_WARN(LogSubsys::kColl, located.what());
+  {
+    std::lock_guard lock(mutex_);
+    breakDown(located);
+  }
+  operation.request->complete(located.status(), located.what());
 }
 
 void Engine::sleepUntilWork() {
   const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
   while (Clock::now() < spinUntil) {
-    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load() ||
-        (abortRequested_.load() && !broken_.load())) {
-      return;
-    }
+    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load()) return;
     cpuRelax();
   }
   std::unique_lock lock(mutex_);
   workArrived_.wait(lock, [&] {
-    return (!queue_.empty() && !busy_) || stopping_.load() || (abortRequested_.load() && !error_);
+    // An abort while another thread drives is that thread's to handle: waking for it here
+    // would spin this thread until the driver notices.
+    return (!queue_.empty() && !busy_) || stopping_.load() ||
+           (abortRequested_.load() && !error_ && !busy_);
   });
 }
 
 void Engine::execute(Operation& operation) {
   Execution execution(operation, connections_, scratch_, size_);
+  try {
+    drive(execution);
+  } catch (...) {
+    // Close before `execution` (which owns the posted messages) dies: a peer thread of the
+    // in-process transport must not find our messages in a shared lane afterwards.
+    for (auto& [peer, connection] : connections_) connection->abort();
+    throw;
+  }
+}
+
+void Engine::drive(Execution& execution) {
   auto lastProgress = Clock::now();
   auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
   bool slept = false;

@@ -48,9 +48,11 @@ class Engine {
 
  private:
   void progressThread();
-  // Executes and completes the request; the caller holds the driver role (busy_).
-  void complete(Operation& operation);
+  // Executes and completes the request, whatever happens; the caller holds the driver role.
+  void complete(Operation& operation) noexcept;
   void execute(Operation& operation);
+  void drive(Execution& execution);
+  void releaseDriver();
   std::unique_ptr<Operation> nextQueued();  // takes the driver role when it returns one
   void sleepUntilWork();
   void breakDown(const Error& error);  // driver role + mutex_ held
@@ -65,6 +67,7 @@ class Engine {
   mutable std::mutex mutex_;
   std::deque<std::unique_ptr<Operation>> queue_;
   std::condition_variable workArrived_;
+  std::condition_variable driverReleased_;
   std::atomic<size_t> queued_{0};
   bool busy_ = false;  // some thread holds the driver role (guarded by mutex_)
   std::optional<Error> error_;

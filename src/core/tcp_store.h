@@ -41,6 +41,9 @@ class TcpStoreServer {
  private:
   struct Client;
   void serve();
+  bool serveOnce();  // false: the server is shutting down
+  void admit(Socket socket);
+  void dropStrangers();
   bool handleFrame(Client& client);  // false: drop the client
   void answerWaiters(const std::string& key);
 

@@ -16,9 +16,13 @@ using store_wire::Type;
 
 namespace {
 // A client gets this long to present the job token, and this long to finish a frame it began:
-// a silent or slow stranger costs the server at most that, never a hang.
+// a silent or slow stranger costs the server at most that, never a hang. Ranks send their
+// hello right after connecting, so unauthenticated clients get a much shorter frame budget,
+// and at most kMaxStrangers of them are kept (the oldest is dropped first).
 constexpr int kHelloTimeoutMs = 10000;
 constexpr int kFrameTimeoutMs = 2000;
+constexpr int kStrangerFrameTimeoutMs = 100;
+constexpr size_t kMaxStrangers = 64;
 }  // namespace
 
 struct TcpStoreServer::Client {
@@ -45,16 +49,47 @@ TcpStoreServer::~TcpStoreServer() {
 }
 
 void TcpStoreServer::serve() {
+  // The store must outlive any stranger: nothing thrown here may take rank 0 down.
   for (;;) {
+    try {
+      if (!serveOnce()) return;
+    } catch (const std::exception& e) {
+      GCCL_WARN(LogSubsys::kInit, "bootstrap store: ", e.what());
+    }
+  }
+}
+
+void TcpStoreServer::admit(Socket socket) {
+  size_t strangers = 0;
+  Client* oldest = nullptr;
+  for (auto& [fd, client] : clients_) {
+    if (client->authenticated) continue;
+    ++strangers;
+    if (oldest == nullptr || client->connectedAt < oldest->connectedAt) oldest = client;
+  }
+  if (strangers >= kMaxStrangers && oldest != nullptr) {
+    GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", oldest->peer.toString(),
+              ": too many unauthenticated connections");
+    clients_.erase(oldest->socket.fd());
+    delete oldest;
+  }
+  auto* client = new Client{std::move(socket), {}, false, Clock::now(), {}};
+  client->peer = client->socket.peerAddress();
+  clients_[client->socket.fd()] = client;
+}
+
+bool TcpStoreServer::serveOnce() {
+  {
     std::vector<pollfd> fds = {{wakePipe_[0], POLLIN, 0}, {listener_.fd(), POLLIN, 0}};
     for (auto& [fd, client] : clients_) fds.push_back({fd, POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return;
-    if (fds[0].revents != 0) return;
+    if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return false;
+    if (fds[0].revents != 0) return false;
     if (fds[1].revents != 0) {
-      if (auto socket = listener_.accept(Deadline::afterMs(0))) {
-        auto* client = new Client{std::move(*socket), {}, false, Clock::now(), {}};
-        client->peer = client->socket.peerAddress();
-        clients_[client->socket.fd()] = client;
+      try {
+        if (auto socket = listener_.accept(Deadline::afterMs(0))) admit(std::move(*socket));
+      } catch (const Error& e) {  // e.g. out of file descriptors: shed the strangers
+        GCCL_WARN(LogSubsys::kInit, "bootstrap store could not accept: ", e.what());
+        dropStrangers();
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -87,10 +122,23 @@ void TcpStoreServer::serve() {
       }
     }
   }
+  return true;
+}
+
+void TcpStoreServer::dropStrangers() {
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    if (it->second->authenticated) {
+      ++it;
+      continue;
+    }
+    delete it->second;
+    it = clients_.erase(it);
+  }
 }
 
 bool TcpStoreServer::handleFrame(Client& client) {
-  const Deadline deadline = Deadline::afterMs(kFrameTimeoutMs);
+  const Deadline deadline =
+      Deadline::afterMs(client.authenticated ? kFrameTimeoutMs : kStrangerFrameTimeoutMs);
   Header header{};
   try {
     client.socket.recvAll(&header, sizeof header, deadline);

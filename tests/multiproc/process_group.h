@@ -39,6 +39,12 @@ class ProcessGroup {
   using Body =
       std::function<int(int rank, int nranks, const gcclUniqueId& id, std::string& report)>;
 
+  // In a child: sends a line to the parent at once (e.g. "ready"), ahead of the final report.
+  static void say(const std::string& line) {
+    const std::string text = line + "\n";
+    [[maybe_unused]] ssize_t n = write(childPipe(), text.data(), text.size());
+  }
+
   ProcessGroup(int nranks, const Body& body) {
     setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);
     gcclUniqueId id;
@@ -50,6 +56,7 @@ class ProcessGroup {
       const pid_t pid = fork();
       if (pid == 0) {
         close(fds[0]);
+        childPipe() = fds[1];
         std::string report;
         const int code = body(rank, nranks, id, report);
         [[maybe_unused]] ssize_t n = write(fds[1], report.data(), report.size());
@@ -74,6 +81,21 @@ class ProcessGroup {
   }
 
   void signal(int rank, int signal) { kill(children_[rank].pid, signal); }
+
+  // Waits until every child has said `line`; false after timeoutMs.
+  bool waitForLine(const std::string& line, int timeoutMs) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    for (;;) {
+      bool all = true;
+      for (Child& child : children_) {
+        drain(child);
+        all &= child.output.find(line + "\n") != std::string::npos;
+      }
+      if (all) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 
   // Waits up to timeoutMs for every child not in `skip`; kills the rest.
   std::vector<ChildReport> collect(int timeoutMs, std::vector<int> skip = {}) {
@@ -106,6 +128,11 @@ class ProcessGroup {
   }
 
  private:
+  static int& childPipe() {
+    static int fd = -1;
+    return fd;
+  }
+
   struct Child {
     pid_t pid;
     int pipe;

@@ -3,8 +3,10 @@
 // out-of-place x algorithms, and checks every element of every rank exactly.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/communicator.h"
@@ -110,6 +112,87 @@ TEST(AllreduceThreads, ManyOutstandingOperationsCompleteInOrder) {
   ThreadRanks ranks(3, "auto", 4096);
   for (int i = 0; i < 50; ++i)
     ASSERT_EQ(ranks.allreduce(513, DataType::kInt32, ReduceOp::kSum, i % 2), 0u);
+}
+
+}  // namespace
+}  // namespace gccl
+
+namespace gccl {
+namespace {
+
+// Blocking calls from each rank's own thread (the caller-driven path of the engine), mixed with
+// queued asynchronous ones, several outstanding at once.
+TEST(AllreduceThreads, BlockingAndAsyncCallsFromRankThreads) {
+  constexpr int kSize = 4;
+  constexpr size_t kCount = 70001;
+  Config config;
+  config.chunkBytes = 16384;
+  config.timeoutMs = 20000;
+  transport::inproc::InprocTransport transport(std::make_shared<transport::inproc::InprocFabric>());
+  std::vector<std::unique_ptr<Communicator>> ranks;
+  for (int r = 0; r < kSize; ++r) {
+    ranks.push_back(std::make_unique<Communicator>(
+        r, kSize, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
+  }
+  std::vector<size_t> wrong(kSize, 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kSize; ++r) {
+    threads.emplace_back([&, r] {
+      std::vector<std::vector<int32_t>> buffers(5, std::vector<int32_t>(kCount));
+      for (int round = 0; round < 20; ++round) {
+        std::vector<std::shared_ptr<Request>> pending;
+        for (size_t b = 0; b < buffers.size(); ++b) {
+          perf::fillInput(buffers[b].data(), kCount, gcclInt32, gcclSum, r, kSize);
+          const bool blocking = (round + b) % 2 == 0;
+          pending.push_back(ranks[r]->allreduce(buffers[b].data(), buffers[b].data(), kCount,
+                                                DataType::kInt32, ReduceOp::kSum, blocking));
+        }
+        for (size_t b = 0; b < buffers.size(); ++b) {
+          pending[b]->wait(0);
+          if (pending[b]->status() != Status::kSuccess) ++wrong[r];
+          wrong[r] += perf::countWrong(buffers[b].data(), kCount, gcclInt32, gcclSum, kSize);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int r = 0; r < kSize; ++r) EXPECT_EQ(wrong[r], 0u) << "rank " << r;
+}
+
+// gcclCommAbort's path: a blocking call that can never complete (its peer never joins) is
+// failed by an abort from another thread, the communicator is then destroyed at once, and
+// later calls fail fast with the stored error.
+TEST(AllreduceThreads, AbortFromAnotherThreadEndsAHungBlockingCall) {
+  Config config;
+  config.timeoutMs = 60000;
+  transport::inproc::InprocTransport transport(std::make_shared<transport::inproc::InprocFabric>());
+  auto rank0 = std::make_unique<Communicator>(0, 2, config, JobToken{},
+                                              std::make_unique<MemoryStore>(), nullptr, transport);
+  auto rank1 = std::make_unique<Communicator>(1, 2, config, JobToken{},
+                                              std::make_unique<MemoryStore>(), nullptr, transport);
+  std::vector<float> data(1000, 1.0f);
+  std::shared_ptr<Request> request;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread caller([&] {
+    request = rank0->allreduce(data.data(), data.data(), data.size(), DataType::kFloat32,
+                               ReduceOp::kSum, true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  rank0->abort("test abort");
+  caller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  ASSERT_TRUE(request->isDone());
+  EXPECT_EQ(request->status(), Status::kInvalidUsage);
+  EXPECT_NE(request->message().find("test abort"), std::string::npos) << request->message();
+  ASSERT_TRUE(rank0->asyncError().has_value());
+  auto later = rank0->allreduce(data.data(), data.data(), 10, DataType::kFloat32, ReduceOp::kSum);
+  later->wait(0);
+  EXPECT_EQ(later->status(), Status::kInvalidUsage);
+  rank0.reset();
+  // The survivor's next collective fails because its peer is gone, instead of hanging.
+  auto orphan = rank1->allreduce(data.data(), data.data(), data.size(), DataType::kFloat32,
+                                 ReduceOp::kSum, true);
+  EXPECT_EQ(orphan->status(), Status::kRemoteError) << orphan->message();
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ void deliver(Lane& lane, Message& send, Message& recv, const std::string& sender
     lane.failureText = e.what();
     lane.closed = true;
   }
+  lane.delivered.fetch_add(1, std::memory_order_release);
   send.done.store(true, std::memory_order_release);
   recv.done.store(true, std::memory_order_release);
 }
@@ -40,7 +41,7 @@ InprocConnection::~InprocConnection() {
 
 void InprocConnection::postSend(Message& message) {
   message.header.bytes = static_cast<uint32_t>(message.bytes);
-  posted_.push_back(&message);
+  ++sendsPosted_;
   std::lock_guard lock(out_->mutex);
   if (!out_->recvs.empty() && !out_->closed) {
     Message* recv = out_->recvs.front();
@@ -55,7 +56,7 @@ void InprocConnection::postSend(Message& message) {
 
 void InprocConnection::postRecv(Message& message) {
   message.header.bytes = static_cast<uint32_t>(message.bytes);
-  posted_.push_back(&message);
+  ++recvsPosted_;
   std::lock_guard lock(in_->mutex);
   if (!in_->sends.empty() && !in_->closed) {
     Message* send = in_->sends.front();
@@ -67,27 +68,26 @@ void InprocConnection::postRecv(Message& message) {
   }
 }
 
-void InprocConnection::checkLane(Lane& lane) const {
+void InprocConnection::checkLane(Lane& lane, bool waiting) const {
   std::lock_guard lock(lane.mutex);
   if (lane.failure != Status::kSuccess) throw Error(lane.failure, lane.failureText);
-  if (lane.closed) {
+  if (lane.closed && waiting) {
     fail(Status::kRemoteError, "connection to ", peerName_,
          " closed by the peer (it failed or aborted)");
   }
 }
 
 bool InprocConnection::progress() {
-  bool completed = false;
-  while (!posted_.empty() && posted_.front()->done.load(std::memory_order_acquire)) {
-    posted_.pop_front();
-    completed = true;
-  }
-  // Completed messages may come from a failed match: check even when something completed.
-  if (!posted_.empty() || completed) {
-    checkLane(*out_);
-    checkLane(*in_);
-  }
-  return completed;
+  const uint64_t sent = out_->delivered.load(std::memory_order_acquire);
+  const uint64_t received = in_->delivered.load(std::memory_order_acquire);
+  const bool moved = sent != seenSent_ || received != seenReceived_;
+  seenSent_ = sent;
+  seenReceived_ = received;
+  const bool waitingToSend = sendsPosted_ > sent;
+  const bool waitingToReceive = recvsPosted_ > received;
+  if (moved || waitingToSend) checkLane(*out_, waitingToSend);
+  if (moved || waitingToReceive) checkLane(*in_, waitingToReceive);
+  return moved;
 }
 
 void InprocConnection::abort() {

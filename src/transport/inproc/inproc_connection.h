@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -21,7 +23,8 @@ struct Lane {
   Poller* senderPoller = nullptr;
   Poller* receiverPoller = nullptr;
   bool closed = false;
-  Status failure = Status::kSuccess;  // set when a match found a mismatched frame
+  std::atomic<uint64_t> delivered{0};  // messages matched so far
+  Status failure = Status::kSuccess;   // set when a match found a mismatched frame
   std::string failureText;
 };
 
@@ -39,13 +42,18 @@ class InprocConnection final : public Connection {
   void abort() override;
 
  private:
-  void checkLane(Lane& lane) const;
+  // Throws a recorded mismatch; throws "closed" only while this side still waits on the lane.
+  void checkLane(Lane& lane, bool waiting) const;
 
   int peer_;
   std::string peerName_;
   std::shared_ptr<Lane> out_;
   std::shared_ptr<Lane> in_;
-  std::deque<Message*> posted_;  // ours, in posting order, until seen done
+  // Counts, not pointers: a finished operation's messages are freed while the lanes live on.
+  uint64_t sendsPosted_ = 0;
+  uint64_t recvsPosted_ = 0;
+  uint64_t seenSent_ = 0;
+  uint64_t seenReceived_ = 0;
 };
 
 }  // namespace gccl::transport::inproc
