@@ -46,7 +46,7 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   ConnectionMap connections;
   auto adopt = [&](Socket socket, int peer, const PeerAddress& address) {
     socket.setNoDelay();
-    socket.setBufferBytes(socketBufferBytes_);
+    if (socketBufferBytes_ > 0) socket.setBufferBytes(socketBufferBytes_);
     connections[peer] =
         std::make_unique<TcpConnection>(std::move(socket), peer, describePeer(peer, address));
   };
