@@ -1,5 +1,7 @@
 #include "perf_options.h"
 
+#include "byte_size.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,31 +29,9 @@ const char* const kOpNames[] = {"sum", "prod", "min", "max", "avg"};
 }
 
 size_t parseBytes(const char* text) {
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || value < 0) usage("bad size");
-  double scale = 1;
-  switch (*end) {
-    case 'K':
-    case 'k':
-      scale = 1024.0;
-      ++end;
-      break;
-    case 'M':
-    case 'm':
-      scale = 1024.0 * 1024;
-      ++end;
-      break;
-    case 'G':
-    case 'g':
-      scale = 1024.0 * 1024 * 1024;
-      ++end;
-      break;
-    default: break;
-  }
-  if (*end == 'B') ++end;
-  if (*end != '\0') usage("bad size suffix");
-  return static_cast<size_t>(value * scale);
+  const auto bytes = parseByteSize(text);
+  if (!bytes) usage("bad size (examples: 8, 4K, 64M, 1G)");
+  return *bytes;
 }
 
 int parseInt(const char* text, int min) {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "table_header.h"
 #include "verifiable.h"
 
 namespace gccl::perf {
@@ -110,13 +111,7 @@ void printHeader(const PerfOptions& options, int nranks) {
   std::printf("# gccl allreduce_perf: nranks %d, dtype %s, op %s, iters %d, warmup %d, check %d\n",
               nranks, dataTypeName(options.dataType), opName(options.op), options.iterations,
               options.warmup, options.check ? 1 : 0);
-  std::printf("#\n");
-  std::printf("#%47s%37s\n", "out-of-place", "in-place");
-  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "size", "count", "type",
-              "redop", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
-  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "(B)", "(elements)", "", "",
-              "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
-  std::fflush(stdout);
+  printColumnHeaders();
 }
 
 void printRow(const PerfOptions& options, const SizeResult& r) {

@@ -1,5 +1,7 @@
 #include "perf_args.h"
 
+#include "../byte_size.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -50,7 +52,9 @@ std::optional<bool> parseZeroOne(const std::string& text) {
   return text == "1";
 }
 
-std::optional<std::string> anyText(const std::string& text) { return text; }
+std::optional<std::string> anyText(const std::string& text) {
+  return text;
+}
 
 std::map<std::string, Setter> settersFor(Tool tool) {
   std::map<std::string, Setter> s = {
@@ -77,31 +81,7 @@ std::map<std::string, Setter> settersFor(Tool tool) {
 }  // namespace
 
 std::optional<size_t> parseSize(const std::string& text) {
-  char* end = nullptr;
-  const double value = std::strtod(text.c_str(), &end);
-  if (end == text.c_str() || value < 0) return std::nullopt;
-  double scale = 1;
-  switch (*end) {
-    case 'K':
-    case 'k':
-      scale = 1024.0;
-      ++end;
-      break;
-    case 'M':
-    case 'm':
-      scale = 1024.0 * 1024;
-      ++end;
-      break;
-    case 'G':
-    case 'g':
-      scale = 1024.0 * 1024 * 1024;
-      ++end;
-      break;
-    default: break;
-  }
-  if (*end == 'B') ++end;
-  if (*end != '\0') return std::nullopt;
-  return static_cast<size_t>(value * scale);
+  return gccl::perf::parseByteSize(text);
 }
 
 std::vector<size_t> sweepSizes(const PerfArgs& args) {

@@ -1,5 +1,7 @@
 #include "perf_report.h"
 
+#include "../table_header.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -54,13 +56,7 @@ void printHeader(const RunInfo& i) {
       "check %d%s\n",
       i.library.c_str(), i.nranks, dtypeName(i.dtype), opName(i.op), i.algorithm.c_str(), i.iters,
       i.warmup, i.check ? 1 : 0, i.note.c_str());
-  std::printf("#\n");
-  std::printf("#%47s%37s\n", "out-of-place", "in-place");
-  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "size", "count", "type",
-              "redop", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
-  std::printf("#%11s %12s %8s %6s %8s %8s %8s %7s %8s %8s %8s %7s\n", "(B)", "(elements)", "", "",
-              "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
-  std::fflush(stdout);
+  gccl::perf::printColumnHeaders();
 }
 
 void printRow(const RunInfo& info, const SizeResult& r) {
