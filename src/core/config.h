@@ -17,9 +17,9 @@ struct Config {
   size_t chunkBytes = 1u << 20;    // pipeline slice of the ring
   std::string algorithm = "auto";  // GCCL_ALGO
   // Sockets
-  std::string socketAddr;  // address to bind and advertise; empty = automatic
+  std::string socketAddr;     // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;  // 0: kernel autotuning (measured faster on loopback)
-  int spinUs = 50;  // busy-poll before sleeping in epoll / futex
+  int spinUs = 50;            // busy-poll before sleeping in epoll / futex
   // Kernels
   std::string simd = "auto";
   // Logging
