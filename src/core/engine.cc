@@ -40,7 +40,12 @@ Engine::~Engine() {
     std::unique_lock lock(mutex_);
     driverReleased_.wait(lock, [&] { return !busy_; });
   }
-  for (auto& [peer, connection] : connections_) connection->abort();
+  // A clean shutdown closes gracefully: a completed send may still sit in the kernel's queue,
+  // and a reset would discard it before the peer has read its last bytes. Only failures reset.
+  if (error_ || abortRequested_.load()) {
+    for (auto& [peer, connection] : connections_) connection->abort();
+  }
+  connections_.clear();
 }
 
 void Engine::start(ConnectionMap connections) {

@@ -34,6 +34,8 @@ struct Message {
 
 class Connection {
  public:
+  // Closes gracefully: what completed sends handed over is still delivered, then the peer
+  // sees the close.
   virtual ~Connection() = default;
   virtual int peer() const = 0;
   // "rank 3 (host node1, 10.0.0.2:41234)": how errors name the peer.
