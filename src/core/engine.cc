@@ -40,11 +40,13 @@ Engine::~Engine() {
     std::unique_lock lock(mutex_);
     driverReleased_.wait(lock, [&] { return !busy_; });
   }
-  // A clean shutdown closes gracefully: a completed send may still sit in the kernel's queue,
-  // and a reset would discard it before the peer has read its last bytes. Only failures reset.
-  if (error_ || abortRequested_.load()) {
-    for (auto& [peer, connection] : connections_) connection->abort();
+  {
+    // An abort that nobody acted on yet still tells the peers.
+    std::lock_guard lock(mutex_);
+    if (abortRequested_.load() && !error_) breakDown(abortError());
   }
+  // A clean shutdown closes gracefully: a completed send may still sit in the kernel's queue,
+  // and a reset would discard it before the peer has read its last bytes.
   connections_.clear();
 }
 
@@ -117,8 +119,7 @@ void Engine::progressThread() {
     if (abortRequested_.load()) {
       std::lock_guard lock(mutex_);
       // An abort while idle still closes the connections, so peers learn of it at once.
-      if (!error_ && !busy_)
-        breakDown(Error(Status::kInvalidUsage, strCat("aborted: ", *abortReason_)));
+      if (!error_ && !busy_) breakDown(abortError());
     }
     std::unique_ptr<Operation> operation = nextQueued();
     if (!operation) {
@@ -140,35 +141,44 @@ std::unique_ptr<Operation> Engine::nextQueued() {
   return operation;
 }
 
-// Maps anything thrown while executing to an Error (nothing may escape: the request must
-// complete and the driver role must be released, or callers would wait for ever).
+// Nothing may escape: the request must complete and the driver role must be released, or
+// callers would wait for ever.
 void Engine::complete(Operation& operation) noexcept {
-  Status status = Status::kSuccess;
-  std::string message;
   try {
     execute(operation);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    if (!error_) breakDown(located(operation, std::current_exception()));  // failed to start
+    operation.request->complete(error_->status(), error_->what());
+    return;
+  }
+  operation.request->complete(Status::kSuccess, "");
+}
+
+Error Engine::located(const Operation& operation, std::exception_ptr thrown) const {
+  Status status = Status::kInternalError;
+  std::string message;
+  std::string origin;
+  try {
+    std::rethrow_exception(thrown);
   } catch (const Error& e) {
     status = e.status();
     message = e.what();
+    origin = e.origin();
   } catch (const std::bad_alloc&) {
     status = Status::kSystemError;
     message = "out of memory";
   } catch (const std::exception& e) {
-    status = Status::kInternalError;
     message = strCat("internal error: ", e.what());
   }
-  if (status == Status::kSuccess) {
-    operation.request->complete(status, "");
-    return;
-  }
-  const Error located(
-      status, strCat(operation.describe(), " on rank ", rank_, " (of ", size_, "): ", message));
-  GCCL_WARN(LogSubsys::kColl, located.what());
-  {
-    std::lock_guard lock(mutex_);
-    breakDown(located);
-  }
-  operation.request->complete(located.status(), located.what());
+  return Error(status,
+               strCat(operation.describe(), " on rank ", rank_, " (of ", size_, "): ", message),
+               std::move(origin));
+}
+
+Error Engine::abortError() const {
+  return Error(Status::kInvalidUsage,
+               strCat("rank ", rank_, " aborted: ", abortReason_.value_or("gcclCommAbort")));
 }
 
 void Engine::sleepUntilWork() {
@@ -193,7 +203,8 @@ void Engine::execute(Operation& operation) {
   } catch (...) {
     // Close before `execution` (which owns the posted messages) dies: a peer thread of the
     // in-process transport must not find our messages in a shared lane afterwards.
-    for (auto& [peer, connection] : connections_) connection->abort();
+    std::lock_guard lock(mutex_);
+    breakDown(located(operation, std::current_exception()));
     throw;
   }
 }
@@ -231,11 +242,16 @@ void Engine::drive(Execution& execution) {
 }
 
 void Engine::breakDown(const Error& error) {
+  GCCL_WARN(LogSubsys::kColl, error.what());
   error_ = error;
   broken_.store(true);
   // Closing tells every neighbour at once; each of them fails and closes in turn, so the
-  // whole job learns of the failure in microseconds instead of a timeout each.
-  for (auto& [peer, connection] : connections_) connection->abort();
+  // whole job learns of the failure in microseconds instead of a timeout each. The notice
+  // says why: peers report a mismatched collective as a usage error, anything else as remote.
+  const bool usageError = error.status() == Status::kInvalidUsage && !abortRequested_.load();
+  const Status noticeStatus = usageError ? Status::kInvalidUsage : Status::kRemoteError;
+  const std::string& notice = error.origin().empty() ? std::string(error.what()) : error.origin();
+  for (auto& [peer, connection] : connections_) connection->abort(noticeStatus, notice);
   for (auto& queued : queue_) {
     queued->request->complete(error.status(), strCat(queued->describe(), " on rank ", rank_,
                                                      " not started: ", error.what()));

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -56,6 +57,9 @@ class Engine {
   std::unique_ptr<Operation> nextQueued();  // takes the driver role when it returns one
   void sleepUntilWork();
   void breakDown(const Error& error);  // driver role + mutex_ held
+  // The error as the caller sees it: the operation, this rank and what went wrong.
+  Error located(const Operation& operation, std::exception_ptr thrown) const;
+  Error abortError() const;  // mutex_ held
 
   const int timeoutMs_;
   const int spinUs_;

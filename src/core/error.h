@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace gccl {
 
@@ -23,11 +24,16 @@ const char* statusName(Status status);
 
 class Error : public std::runtime_error {
  public:
-  Error(Status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Error(Status status, const std::string& message, std::string origin = {})
+      : std::runtime_error(message), status_(status), origin_(std::move(origin)) {}
   Status status() const { return status_; }
+  // Set when a peer reported this failure: the first failing rank's own words. A rank passes
+  // them on unchanged, so the text does not nest once per hop along a ring.
+  const std::string& origin() const { return origin_; }
 
  private:
   Status status_;
+  std::string origin_;
 };
 
 // Concatenates anything streamable: the core's only formatting helper (GCC 12 has no <format>).

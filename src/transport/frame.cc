@@ -1,5 +1,7 @@
 #include "transport/frame.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "reduce/dtype.h"
 
@@ -16,6 +18,14 @@ std::string describeFrame(const FrameHeader& h) {
       h.collective == 1 ? "allreduce" : strCat("collective#", int(h.collective));
   return strCat(kind, " #", h.sequence, " ", type, " ", op, " count ", h.count, " (message ",
                 h.bytes, " B)");
+}
+
+FrameHeader failureNoticeHeader(int status, uint32_t reasonBytes) {
+  FrameHeader header;
+  header.collective = kFailureNoticeKind;
+  header.bytes = std::min(reasonBytes, kMaxNoticeBytes);
+  header.detail = static_cast<uint32_t>(status);
+  return header;
 }
 
 void checkFrame(const FrameHeader& expected, const FrameHeader& received, const std::string& peer) {

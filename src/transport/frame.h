@@ -21,9 +21,20 @@ struct FrameHeader {
   uint64_t sequence = 0;  // collective number on the communicator, from 1
   uint64_t count = 0;     // elements of the whole collective
   uint32_t bytes = 0;     // payload bytes following this header
-  uint32_t reserved = 0;
+  uint32_t detail = 0;    // kind-specific: the Status of a failure notice
 };
 static_assert(sizeof(FrameHeader) == 32, "the wire layout is fixed");
+
+// A failing rank's last words, sent best-effort on each connection before it is reset: a frame
+// of this kind whose payload is the reason. Peers then report the cause (a mismatched
+// collective, an abort, a timeout further along the ring) instead of only "connection closed".
+inline constexpr uint8_t kFailureNoticeKind = 0xFF;
+inline constexpr uint32_t kMaxNoticeBytes = 2048;
+
+FrameHeader failureNoticeHeader(int status, uint32_t reasonBytes);
+inline bool isFailureNotice(const FrameHeader& header) {
+  return header.magic == kFrameMagic && header.collective == kFailureNoticeKind;
+}
 
 // "allreduce #5 float32 sum count 1000 (slice 4096 B)".
 std::string describeFrame(const FrameHeader& header);

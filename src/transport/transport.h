@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/deadline.h"
+#include "core/error.h"
 #include "core/job_token.h"
 #include "transport/frame.h"
 
@@ -48,8 +49,9 @@ class Connection {
   virtual bool progress() = 0;
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
-  // Closes at once; the peer's pending operations fail with a remote error.
-  virtual void abort() = 0;
+  // Closes at once, after a best-effort failure notice: the peer's pending operations fail
+  // with `noticeStatus` and `notice` (its text), or with a remote error if it never arrives.
+  virtual void abort(Status noticeStatus, const std::string& notice) = 0;
 };
 
 using ConnectionMap = std::map<int, std::unique_ptr<Connection>>;

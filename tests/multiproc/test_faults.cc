@@ -107,5 +107,40 @@ TEST(Faults, StoppedRankFailsEveryOtherRankWithinTheTimeout) {
   expectSurvivorsFailInTime(1, SIGSTOP, kTimeoutMs / 1000.0 + 1.5, -1);
 }
 
+// gcclCommAbort on one rank while the others are mid-collective: the aborting rank's notice
+// reaches every survivor (directly or passed along the ring), so each reports a remote error
+// that says who aborted, not only that a connection closed.
+TEST(Faults, AbortedRankTellsEveryOtherRankWhy) {
+  constexpr int kAborting = 2;
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  ProcessGroup group(kRanks, [](int rank, int nranks, const gcclUniqueId& id, std::string& report) {
+    if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report);
+    gcclComm_t comm = nullptr;
+    if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) return 1;
+    std::vector<float> data(1 << 20, 1.0f);
+    gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm);
+    ProcessGroup::say("ready");
+    // The others are blocked in their next allreduce, waiting for this rank.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    report = "0 0 aborted";
+    return gcclCommAbort(comm) == gcclSuccess ? 0 : 1;
+  });
+  unsetenv("GCCL_TIMEOUT_MS");
+  ASSERT_TRUE(group.waitForLine("ready", 30000)) << "ranks did not start";
+  const double startedAt = monotonicSeconds();
+  const auto reports = group.collect(30000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    if (r == kAborting) continue;
+    const Outcome outcome = parse(reports[r]);
+    EXPECT_EQ(outcome.result, gcclRemoteError) << outcome.message;
+    EXPECT_LT(outcome.failedAt - startedAt, 5.0) << "rank " << r << " waited for the timeout";
+    EXPECT_NE(outcome.message.find("on rank " + std::to_string(r)), std::string::npos)
+        << outcome.message;
+    EXPECT_NE(outcome.message.find("rank 2 aborted: gcclCommAbort was called"), std::string::npos)
+        << "rank " << r << ": " << outcome.message;
+  }
+}
+
 }  // namespace
 }  // namespace gccl

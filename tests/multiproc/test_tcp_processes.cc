@@ -145,22 +145,34 @@ TEST(TcpInit, FromEnvironment) {
   expectAllOk(group.collect(60000));
 }
 
-TEST(TcpMismatch, DifferentCountsFailOnEveryRank) {
+// One rank calls with another count. The ranks that receive its frames detect the mismatch;
+// their failure notices carry it to every other rank, so all of them report a usage error
+// that names the mismatch, not a closed connection.
+class TcpMismatch : public testing::TestWithParam<int> {};
+
+TEST_P(TcpMismatch, DifferentCountsFailOnEveryRankAsUsageErrors) {
   setenv("GCCL_TIMEOUT_MS", "10000", 1);
-  ProcessGroup group(
-      2, withComm([](gcclComm_t comm, int rank, int) {
-        std::vector<float> data(200, 1.0f);
-        const gcclResult_t result = gcclAllReduce(data.data(), data.data(), rank == 0 ? 100 : 200,
-                                                  gcclFloat32, gcclSum, comm);
-        if (result != gcclInvalidUsage)
-          return std::string("expected gcclInvalidUsage, got ") + gcclGetErrorString(result);
-        const std::string message = gcclGetLastError(comm);
-        if (message.find("mismatched") == std::string::npos) return "message: " + message;
-        return std::string("ok");
-      }));
+  ProcessGroup group(GetParam(), withComm([](gcclComm_t comm, int rank, int nranks) {
+                       const int odd = nranks / 2;
+                       std::vector<float> data(200, 1.0f);
+                       const gcclResult_t result =
+                           gcclAllReduce(data.data(), data.data(), rank == odd ? 100 : 200,
+                                         gcclFloat32, gcclSum, comm);
+                       if (result != gcclInvalidUsage) {
+                         return std::string("expected gcclInvalidUsage, got ") +
+                                gcclGetErrorString(result) + ": " + gcclGetLastError(comm);
+                       }
+                       const std::string message = gcclGetLastError(comm);
+                       if (message.find("mismatched collective") == std::string::npos ||
+                           message.find("on rank " + std::to_string(rank)) == std::string::npos)
+                         return "message: " + message;
+                       return std::string("ok");
+                     }));
   expectAllOk(group.collect(30000));
   unsetenv("GCCL_TIMEOUT_MS");
 }
+
+INSTANTIATE_TEST_SUITE_P(Ranks, TcpMismatch, testing::Values(2, 3, 5));
 
 }  // namespace
 }  // namespace gccl

@@ -189,10 +189,15 @@ TEST(AllreduceThreads, AbortFromAnotherThreadEndsAHungBlockingCall) {
   later->wait(0);
   EXPECT_EQ(later->status(), Status::kInvalidUsage);
   rank0.reset();
-  // The survivor's next collective fails because its peer is gone, instead of hanging.
+  // The survivor's next collective fails because its peer is gone, instead of hanging, and
+  // says why: the aborting rank left a notice.
   auto orphan = rank1->allreduce(data.data(), data.data(), data.size(), DataType::kFloat32,
                                  ReduceOp::kSum, true);
   EXPECT_EQ(orphan->status(), Status::kRemoteError) << orphan->message();
+  EXPECT_NE(orphan->message().find("rank 0 (in-process) reported: "), std::string::npos)
+      << orphan->message();
+  EXPECT_NE(orphan->message().find("on rank 0 (of 2): aborted: test abort"), std::string::npos)
+      << orphan->message();
 }
 
 }  // namespace

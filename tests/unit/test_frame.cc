@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/socket.h"
+#include "transport/frame.h"
 #include "transport/tcp/tcp_connection.h"
 
 namespace gccl {
@@ -87,6 +88,93 @@ TEST_F(ConnectionPair, PeerClosingIsARemoteError) {
     EXPECT_EQ(e.status(), Status::kRemoteError);
   }
   EXPECT_NE(text.find("closed by the peer"), std::string::npos) << text;
+}
+
+TEST_F(ConnectionPair, HeaderSplitAcrossReadsStillArrives) {
+  FrameHeader header = message.header;
+  header.bytes = 64;
+  std::vector<char> frame(sizeof header + 64, 'q');
+  std::memcpy(frame.data(), &header, sizeof header);
+  // One byte per read through the header, then the payload in two pieces.
+  for (size_t i = 0; i < sizeof header; ++i) {
+    remote.sendAll(frame.data() + i, 1, Deadline::afterMs(1000));
+    connection->progress();
+    EXPECT_FALSE(message.done);
+  }
+  remote.sendAll(frame.data() + sizeof header, 10, Deadline::afterMs(1000));
+  connection->progress();
+  EXPECT_FALSE(message.done);
+  EXPECT_EQ(feed(frame.data() + sizeof header + 10, 54), Status::kSuccess);
+  EXPECT_TRUE(message.done);
+  EXPECT_EQ(buffer[0], 'q');
+  EXPECT_EQ(buffer[63], 'q');
+}
+
+std::vector<char> noticeFrame(uint32_t status, const std::string& reason, uint32_t claimedBytes) {
+  FrameHeader header = failureNoticeHeader(static_cast<int>(status), 0);
+  header.bytes = claimedBytes;
+  std::vector<char> frame(sizeof header + reason.size());
+  std::memcpy(frame.data(), &header, sizeof header);
+  std::memcpy(frame.data() + sizeof header, reason.data(), reason.size());
+  return frame;
+}
+
+TEST_F(ConnectionPair, FailureNoticeReportsThePeersReason) {
+  const std::string reason = "allreduce #7 on rank 3 (of 4): mismatched collective";
+  const auto frame = noticeFrame(static_cast<uint32_t>(Status::kInvalidUsage), reason,
+                                 static_cast<uint32_t>(reason.size()));
+  remote.sendAll(frame.data(), frame.size(), Deadline::afterMs(1000));
+  try {
+    for (int i = 0; i < 100; ++i) connection->progress();
+    ADD_FAILURE() << "the notice was not reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidUsage);
+    EXPECT_EQ(std::string(e.what()), "rank 1 (test) reported: " + reason);
+    EXPECT_EQ(e.origin(), reason);  // passed on verbatim, not nested
+  }
+}
+
+TEST_F(ConnectionPair, NoticeCannotChooseAnyStatusButUsageOrRemote) {
+  for (uint32_t status : {uint32_t{5}, uint32_t{0}, uint32_t{999}}) {
+    SetUp();
+    const auto frame = noticeFrame(status, "x", 1);
+    EXPECT_EQ(feed(frame.data(), frame.size()), Status::kRemoteError) << status;
+  }
+}
+
+TEST_F(ConnectionPair, NoticeLengthIsBoundedAndItsTextSanitised) {
+  std::string reason(kMaxNoticeBytes + 500, 'a');
+  reason[3] = '\n';
+  reason[4] = '\x1b';
+  const auto frame = noticeFrame(static_cast<uint32_t>(Status::kRemoteError), reason, 0xffffffffu);
+  std::string text;
+  EXPECT_EQ(feed(frame.data(), frame.size(), &text), Status::kRemoteError);
+  const std::string prefix = "rank 1 (test) reported: ";
+  ASSERT_EQ(text.size(), prefix.size() + kMaxNoticeBytes);
+  EXPECT_EQ(text.substr(prefix.size(), 6), "aaa??a");
+}
+
+// The peer left a notice and reset before this rank read anything: the failed send reports
+// the notice rather than a bare "broken pipe".
+TEST_F(ConnectionPair, NoticeQueuedBeforeACloseExplainsTheFailedSend) {
+  const std::string reason = "rank 1 aborted: watchdog";
+  const auto frame = noticeFrame(static_cast<uint32_t>(Status::kRemoteError), reason,
+                                 static_cast<uint32_t>(reason.size()));
+  remote.sendAll(frame.data(), frame.size(), Deadline::afterMs(1000));
+  remote.close();
+  std::vector<char> payload(1 << 20, 's');  // larger than the socket buffer
+  Message send;
+  send.header = message.header;
+  send.data = payload.data();
+  send.bytes = payload.size();
+  std::string text;
+  try {
+    connection->postSend(send);
+    for (int i = 0; i < 100 && !send.done; ++i) connection->progress();
+  } catch (const Error& e) {
+    text = e.what();
+  }
+  EXPECT_EQ(text, "rank 1 (test) reported: " + reason);
 }
 
 }  // namespace

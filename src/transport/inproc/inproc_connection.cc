@@ -36,7 +36,8 @@ InprocConnection::InprocConnection(int peer, std::shared_ptr<Lane> out, std::sha
       in_(std::move(in)) {}
 
 InprocConnection::~InprocConnection() {
-  abort();
+  // Graceful as the interface asks: a send completes only once the receiver has the data.
+  close(Status::kSuccess, "");
 }
 
 void InprocConnection::postSend(Message& message) {
@@ -72,6 +73,10 @@ void InprocConnection::checkLane(Lane& lane, bool waiting) const {
   std::lock_guard lock(lane.mutex);
   if (lane.failure != Status::kSuccess) throw Error(lane.failure, lane.failureText);
   if (lane.closed && waiting) {
+    if (lane.noticeStatus != Status::kSuccess) {
+      throw Error(lane.noticeStatus, strCat(peerName_, " reported: ", lane.notice),
+                  lane.notice);
+    }
     fail(Status::kRemoteError, "connection to ", peerName_,
          " closed by the peer (it failed or aborted)");
   }
@@ -90,9 +95,17 @@ bool InprocConnection::progress() {
   return moved;
 }
 
-void InprocConnection::abort() {
+void InprocConnection::abort(Status noticeStatus, const std::string& notice) {
+  close(noticeStatus, notice);
+}
+
+void InprocConnection::close(Status noticeStatus, const std::string& notice) {
   for (Lane* lane : {out_.get(), in_.get()}) {
     std::lock_guard lock(lane->mutex);
+    if (!lane->closed && noticeStatus != Status::kSuccess) {
+      lane->noticeStatus = noticeStatus;
+      lane->notice = notice;
+    }
     lane->closed = true;
     lane->sends.clear();
     lane->recvs.clear();

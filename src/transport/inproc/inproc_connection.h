@@ -26,6 +26,8 @@ struct Lane {
   std::atomic<uint64_t> delivered{0};  // messages matched so far
   Status failure = Status::kSuccess;   // set when a match found a mismatched frame
   std::string failureText;
+  Status noticeStatus = Status::kSuccess;  // the closing side's failure notice, if any
+  std::string notice;
 };
 
 class InprocConnection final : public Connection {
@@ -39,9 +41,10 @@ class InprocConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void updatePoller(Poller&) override {}
-  void abort() override;
+  void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
+  void close(Status noticeStatus, const std::string& notice);
   // Throws a recorded mismatch; throws "closed" only while this side still waits on the lane.
   void checkLane(Lane& lane, bool waiting) const;
 

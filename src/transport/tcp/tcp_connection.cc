@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -106,8 +107,11 @@ bool TcpConnection::progressRecvs() {
       moved = true;
       const bool headerWasIncomplete = m.moved < kHeaderBytes;
       m.moved += static_cast<size_t>(n);
-      if (headerWasIncomplete && m.moved >= kHeaderBytes)
+      if (headerWasIncomplete && m.moved >= kHeaderBytes) {
+        if (isFailureNotice(incoming_))
+          throwNotice(static_cast<const std::byte*>(m.data), m.moved - kHeaderBytes);
         checkFrame(m.header, incoming_, peerName_);
+      }
       if (m.moved < kHeaderBytes + m.bytes) return moved;  // the socket is drained
     }
     recvs_.pop_front();
@@ -128,16 +132,63 @@ void TcpConnection::updatePoller(Poller& poller) {
   poller.setEvents(socket_.fd(), events);
 }
 
-void TcpConnection::abort() {
+void TcpConnection::abort(Status noticeStatus, const std::string& notice) {
   if (!socket_.valid()) return;
-  // A reset (linger 0) tells the peer at once, even with unsent data queued.
+  sendNotice(noticeStatus, notice);
+  // A reset (linger 0) tells the peer at once, even with unsent data queued. What the notice
+  // put in the peer's receive queue stays readable there.
   const linger hard{1, 0};
   ::setsockopt(socket_.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
   socket_.close();
   registered_ = false;
 }
 
+void TcpConnection::sendNotice(Status status, const std::string& notice) {
+  if (!sends_.empty() && sends_.front()->moved > 0) return;
+  FrameHeader header = failureNoticeHeader(static_cast<int>(status),
+                                           static_cast<uint32_t>(std::min<size_t>(
+                                               notice.size(), kMaxNoticeBytes)));
+  iovec iov[2] = {{&header, kHeaderBytes},
+                  {const_cast<char*>(notice.data()), header.bytes}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  // A full socket buffer drops the notice: the peer still learns of the failure from the reset.
+  (void)::sendmsg(socket_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+void TcpConnection::throwQueuedNotice() {
+  if (!recvs_.empty() && recvs_.front()->moved > 0) return;
+  const ssize_t n = ::recv(socket_.fd(), &incoming_, kHeaderBytes, MSG_DONTWAIT);
+  if (n == static_cast<ssize_t>(kHeaderBytes) && isFailureNotice(incoming_))
+    throwNotice(nullptr, 0);
+}
+
+void TcpConnection::throwNotice(const std::byte* start, size_t have) {
+  const size_t bytes = std::min<size_t>(incoming_.bytes, kMaxNoticeBytes);
+  std::string reason(bytes, '\0');
+  size_t got = std::min(have, bytes);
+  if (got > 0) std::memcpy(reason.data(), start, got);
+  // The sender wrote the notice in one call just before resetting: the rest is here already
+  // or never comes.
+  while (got < bytes) {
+    const ssize_t n = ::recv(socket_.fd(), reason.data() + got, bytes - got, MSG_DONTWAIT);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  reason.resize(got);
+  for (char& c : reason) {
+    if (c < ' ' || c > '~') c = '?';  // peer-controlled text goes into logs
+  }
+  // A peer may report a usage error; anything else is, to this rank, a remote error.
+  const Status status = incoming_.detail == static_cast<uint32_t>(Status::kInvalidUsage)
+                            ? Status::kInvalidUsage
+                            : Status::kRemoteError;
+  throw Error(status, strCat(peerName_, " reported: ", reason), reason);
+}
+
 void TcpConnection::failIo(const char* direction, int errnoValue) {
+  throwQueuedNotice();
   fail(Status::kRemoteError, "connection failed while ", direction, " ", peerName_, ": ",
        std::strerror(errnoValue), " (the peer exited, crashed or aborted)");
 }

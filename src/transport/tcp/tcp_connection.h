@@ -2,7 +2,9 @@
 // read the header first, check it, then land the payload directly in the destination buffer.
 #pragma once
 
+#include <cstddef>
 #include <deque>
+#include <string>
 
 #include "core/socket.h"
 #include "transport/transport.h"
@@ -20,11 +22,17 @@ class TcpConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void updatePoller(Poller& poller) override;
-  void abort() override;
+  void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
   bool progressSends();
   bool progressRecvs();
+  // Best effort, and only between two messages: inside a payload it would read as data.
+  void sendNotice(Status status, const std::string& notice);
+  // A peer that failed may have left a notice before resetting: it explains the reset.
+  void throwQueuedNotice();
+  // `incoming_` is a notice whose first `have` payload bytes are at `start`.
+  [[noreturn]] void throwNotice(const std::byte* start, size_t have);
   [[noreturn]] void failIo(const char* direction, int errnoValue);
 
   Socket socket_;
