@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/error.h"
+#include "core/locality.h"
 #include "core/logging.h"
 #include "core/tcp_store.h"
 #include "transport/tcp/tcp_transport.h"
@@ -89,25 +90,37 @@ UniqueId createUniqueId(const Config& config) {
 
 std::unique_ptr<Communicator> createTcpCommunicator(int rank, int size, const UniqueId& id,
                                                     const Config& config) {
-  const Deadline deadline = Deadline::afterMs(config.timeoutMs);
-  std::unique_ptr<TcpStoreServer> server;
-  if (rank == 0) {
-    Socket listener = takeReservedListener(id.token);
-    if (!listener.valid()) listener = Socket::listenOn(id.root.host, id.root.port);
-    server = std::make_unique<TcpStoreServer>(std::move(listener), id.token);
-  }
-  std::unique_ptr<TcpStoreClient> client;
   try {
-    client = std::make_unique<TcpStoreClient>(id.root, id.token, deadline);
+    std::unique_ptr<TcpStoreServer> server;
+    if (rank == 0) {
+      Socket listener = takeReservedListener(id.token);
+      if (!listener.valid()) listener = Socket::listenOn(id.root.host, id.root.port);
+      server = std::make_unique<TcpStoreServer>(std::move(listener), id.token);
+    }
+    std::unique_ptr<TcpStoreClient> client;
+    try {
+      client = std::make_unique<TcpStoreClient>(id.root, id.token, config.timeoutMs);
+    } catch (const Error& e) {
+      fail(e.status(), "could not reach the bootstrap store of rank 0 at ", id.root.toString(),
+           ": ", e.what());
+    }
+    Config resolved = config;
+    if (resolved.spinUs == kAutoSpinUs) {
+      const int local =
+          ranksOnThisMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs));
+      resolved.spinUs = autoSpinUs(local, usableCpus());
+      logInfo(LogSubsys::kInit, "rank ", rank, ": ", local, " rank(s) on this machine, ",
+              usableCpus(), " CPU(s): spinning ", resolved.spinUs, " us before sleeping");
+    }
+    const std::string bindHost =
+        config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
+    transport::tcp::TcpTransport transport(bindHost, resolved);
+    return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),
+                                          std::move(server), transport);
   } catch (const Error& e) {
-    fail(e.status(), "rank ", rank, " could not reach the bootstrap store of rank 0 at ",
-         id.root.toString(), ": ", e.what());
+    // Every init failure names the rank: in a job of many processes, the log is interleaved.
+    fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());
   }
-  const std::string bindHost =
-      config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
-  transport::tcp::TcpTransport transport(bindHost, config);
-  return std::make_unique<Communicator>(rank, size, config, id.token, std::move(client),
-                                        std::move(server), transport);
 }
 
 }  // namespace gccl

@@ -8,12 +8,23 @@
 
 namespace gccl {
 
+namespace {
+
+// Ranks as threads of one process (the in-process transport) skip the machine census of the
+// TCP bootstrap: they take the plain default.
+Config withDefaultSpin(Config config) {
+  if (config.spinUs == kAutoSpinUs) config.spinUs = kDefaultSpinUs;
+  return config;
+}
+
+}  // namespace
+
 Communicator::Communicator(int rank, int size, const Config& config, const JobToken& token,
                            std::unique_ptr<Store> store,
                            std::unique_ptr<TcpStoreServer> storeServer, Transport& transport)
     : rank_(rank),
       size_(size),
-      config_(config),
+      config_(withDefaultSpin(config)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
       engine_(config, rank, size) {

@@ -43,8 +43,12 @@ const std::array kSettings = {
     Setting{"GCCL_SOCKET_BUFFER_BYTES", "int", "0",
             "SO_SNDBUF / SO_RCVBUF of data sockets; 0 keeps the kernel's autotuning",
             GCCL_INT_SETTING("GCCL_SOCKET_BUFFER_BYTES", socketBufferBytes, 0, 1 << 30)},
-    Setting{"GCCL_SPIN_US", "int", "50", "busy-poll time before a thread sleeps",
-            GCCL_INT_SETTING("GCCL_SPIN_US", spinUs, 0, 1000000)},
+    Setting{"GCCL_SPIN_US", "int", "auto",
+            "busy-poll time before a thread sleeps; auto: 50, or 0 when the machine's ranks "
+            "outnumber its cores",
+            [](Config& c, std::string_view v) {
+              c.spinUs = v == "auto" ? kAutoSpinUs : parseInt("GCCL_SPIN_US", v, 0, 1000000);
+            }},
     Setting{"GCCL_SIMD", "string", "auto", "reduction kernels: auto, avx512, avx2, scalar",
             GCCL_STRING_SETTING(simd)},
     Setting{"GCCL_DEBUG", "string", "WARN", "log level: NONE, WARN, INFO, TRACE",

@@ -11,6 +11,9 @@
 
 namespace gccl {
 
+inline constexpr int kAutoSpinUs = -1;  // GCCL_SPIN_US=auto: decided per machine at init
+inline constexpr int kDefaultSpinUs = 50;
+
 struct Config {
   // Collectives
   int timeoutMs = 60000;           // peer silence that becomes Status::kTimeout
@@ -19,7 +22,7 @@ struct Config {
   // Sockets
   std::string socketAddr;     // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;  // 0: kernel autotuning (measured faster on loopback)
-  int spinUs = 50;            // busy-poll before sleeping in epoll / futex
+  int spinUs = kAutoSpinUs;   // busy-poll before sleeping in epoll / futex
   // Kernels
   std::string simd = "auto";
   // Logging

@@ -1,5 +1,6 @@
 #include "core/engine.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/logging.h"
@@ -24,7 +25,10 @@ constexpr int kMaxSleepMs = 50;
 }  // namespace
 
 Engine::Engine(const Config& config, int rank, int size)
-    : timeoutMs_(config.timeoutMs), spinUs_(config.spinUs), rank_(rank), size_(size) {}
+    : timeoutMs_(config.timeoutMs),
+      spinUs_(std::max(0, config.spinUs)),
+      rank_(rank),
+      size_(size) {}
 
 Engine::~Engine() {
   {

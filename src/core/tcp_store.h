@@ -58,7 +58,8 @@ class TcpStoreServer {
 
 class TcpStoreClient final : public Store {
  public:
-  TcpStoreClient(const SocketAddress& server, const JobToken& token, const Deadline& deadline);
+  // Connects and presents the token; `timeoutMs` bounds the connection and every set().
+  TcpStoreClient(const SocketAddress& server, const JobToken& token, int timeoutMs);
   void set(const std::string& key, const std::string& value) override;
   std::string get(const std::string& key, const Deadline& deadline) override;
   // The local address of the connection: the interface that reaches the root.
@@ -68,6 +69,7 @@ class TcpStoreClient final : public Store {
   void sendFrame(store_wire::Type type, const std::string& key, const std::string& value,
                  const Deadline& deadline);
   SocketAddress server_;
+  int timeoutMs_;
   Socket socket_;
 };
 

@@ -6,9 +6,10 @@ namespace gccl {
 using store_wire::Header;
 using store_wire::Type;
 
-TcpStoreClient::TcpStoreClient(const SocketAddress& server, const JobToken& token,
-                               const Deadline& deadline)
-    : server_(server), socket_(Socket::connectTo(server, deadline)) {
+TcpStoreClient::TcpStoreClient(const SocketAddress& server, const JobToken& token, int timeoutMs)
+    : server_(server), timeoutMs_(timeoutMs) {
+  const Deadline deadline = Deadline::afterMs(timeoutMs);
+  socket_ = Socket::connectTo(server, deadline);
   socket_.setNoDelay();
   sendFrame(Type::kHello, "", std::string(token.begin(), token.end()), deadline);
   Header reply{};
@@ -37,7 +38,7 @@ void TcpStoreClient::set(const std::string& key, const std::string& value) {
   if (key.size() > store_wire::kMaxKeyBytes || value.size() > store_wire::kMaxValueBytes) {
     fail(Status::kInvalidArgument, "store entry '", key, "' is too large");
   }
-  sendFrame(Type::kSet, key, value, Deadline::afterMs(30000));
+  sendFrame(Type::kSet, key, value, Deadline::afterMs(timeoutMs_));
 }
 
 std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline) {

@@ -1,6 +1,7 @@
 // Real processes over real TCP sockets, through the public C API only.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -143,6 +144,23 @@ TEST(TcpInit, FromEnvironment) {
     return report == "ok" ? 0 : 1;
   });
   expectAllOk(group.collect(60000));
+}
+
+// Rank 1 alone: the root's port listens (gcclGetUniqueId reserved it) but nobody serves the
+// store. Init must time out with the configured bound and name the rank.
+TEST(TcpInit, UnservedRootTimesOutNamingTheRank) {
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  gcclConfig_t config = GCCL_CONFIG_INITIALIZER;
+  config.timeoutMs = 300;
+  gcclComm_t comm = nullptr;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(gcclCommInitRankConfig(&comm, 2, id, 1, &config), gcclTimeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_EQ(comm, nullptr);
+  const std::string message = gcclGetLastError(nullptr);
+  EXPECT_EQ(message.rfind("initialising rank 1 (of 2): could not reach the bootstrap store", 0), 0)
+      << message;
 }
 
 // One rank calls with another count. The ranks that receive its frames detect the mismatch;

@@ -31,6 +31,15 @@ TEST(Config, ReadsRegisteredVariables) {
   EXPECT_EQ(config.chunkBytes, 4096u);
 }
 
+TEST(Config, SpinIsAutoUnlessANumberIsGiven) {
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({})).spinUs, kAutoSpinUs);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "auto"}})).spinUs, kAutoSpinUs);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "0"}})).spinUs, 0);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "120"}})).spinUs, 120);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "-1"}})), Error);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "fast"}})), Error);
+}
+
 TEST(Config, MalformedValueNamesTheVariable) {
   try {
     configFromEnvironment(mapEnvironment({{"GCCL_TIMEOUT_MS", "soon"}}));

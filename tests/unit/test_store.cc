@@ -18,16 +18,16 @@ struct StoreFixture : testing::Test {
 };
 
 TEST_F(StoreFixture, SetThenGet) {
-  TcpStoreClient a(address, token, Deadline::afterMs(5000));
-  TcpStoreClient b(address, token, Deadline::afterMs(5000));
+  TcpStoreClient a(address, token, 5000);
+  TcpStoreClient b(address, token, 5000);
   a.set("key", "value");
   EXPECT_EQ(b.get("key", Deadline::afterMs(5000)), "value");
 }
 
 TEST_F(StoreFixture, GetWaitsForALaterSet) {
-  TcpStoreClient a(address, token, Deadline::afterMs(5000));
+  TcpStoreClient a(address, token, 5000);
   std::thread setter([&] {
-    TcpStoreClient b(address, token, Deadline::afterMs(5000));
+    TcpStoreClient b(address, token, 5000);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     b.set("late", std::string(100000, 'x'));
   });
@@ -36,7 +36,7 @@ TEST_F(StoreFixture, GetWaitsForALaterSet) {
 }
 
 TEST_F(StoreFixture, GetTimesOut) {
-  TcpStoreClient a(address, token, Deadline::afterMs(5000));
+  TcpStoreClient a(address, token, 5000);
   try {
     a.get("never", Deadline::afterMs(200));
     FAIL();
@@ -49,8 +49,8 @@ TEST_F(StoreFixture, GetTimesOut) {
 TEST_F(StoreFixture, WrongTokenIsRefusedAndTheJobGoesOn) {
   JobToken wrong = token;
   wrong[0] ^= 1;
-  EXPECT_THROW(TcpStoreClient(address, wrong, Deadline::afterMs(3000)), Error);
-  TcpStoreClient good(address, token, Deadline::afterMs(5000));
+  EXPECT_THROW(TcpStoreClient(address, wrong, 3000), Error);
+  TcpStoreClient good(address, token, 5000);
   good.set("k", "v");
   EXPECT_EQ(good.get("k", Deadline::afterMs(5000)), "v");
 }
@@ -61,7 +61,7 @@ TEST_F(StoreFixture, StrangerSendingGarbageIsDropped) {
   stranger.sendAll(garbage.data(), garbage.size(), Deadline::afterMs(1000));
   char byte;
   EXPECT_THROW(stranger.recvAll(&byte, 1, Deadline::afterMs(3000)), Error);  // closed on us
-  TcpStoreClient good(address, token, Deadline::afterMs(5000));
+  TcpStoreClient good(address, token, 5000);
   good.set("still", "serving");
   EXPECT_EQ(good.get("still", Deadline::afterMs(5000)), "serving");
 }

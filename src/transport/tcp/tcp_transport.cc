@@ -64,14 +64,13 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
       sendHello(socket, Hello{kHelloMagic, 1, request.token, request.rank, peer}, deadline);
       adopt(std::move(socket), peer, address);
     } catch (const Error& e) {
-      fail(e.status(), "rank ", request.rank, " could not connect to ", describePeer(peer, address),
-           ": ", e.what());
+      fail(e.status(), "could not connect to ", describePeer(peer, address), ": ", e.what());
     }
   }
   while (!expected.empty()) {
     auto socket = listener.accept(deadline);
     if (!socket) {
-      fail(Status::kTimeout, "rank ", request.rank, " waited ", request.timeoutMs, " ms for ",
+      fail(Status::kTimeout, "waited ", request.timeoutMs, " ms for ",
            expected.size(), " peer(s) to connect, first missing: rank ", *expected.begin());
     }
     const auto peer = acceptHello(*socket, request.token, request.rank, request.size, deadline);
