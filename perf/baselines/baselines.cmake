@@ -21,6 +21,13 @@ if(GCCL_BUILD_BASELINES)
   target_compile_features(gccl_perf_baseline_common PUBLIC cxx_std_20)
   target_compile_options(gccl_perf_baseline_common PRIVATE -Wall -Wextra -Werror)
 
+  # The raw TCP ring: what the wire allows, with no library in the way.
+  add_executable(tcp_stream_perf
+    ${_baselines_dir}/tcp_stream_perf.cc
+    ${_baselines_dir}/local_ranks.cc)
+  target_link_libraries(tcp_stream_perf PRIVATE gccl_perf_baseline_common)
+  _gccl_baseline_tool(tcp_stream_perf)
+
   # Gloo: Debian's libgloo-dev is a shared library that carries its own hiredis and ibverbs
   # dependencies, so only gloo itself and threads are linked here.
   find_library(GLOO_LIBRARY gloo)

@@ -2,7 +2,8 @@
 """Runs gccl's allreduce_perf beside Gloo and Open MPI on the same sweep and tabulates them.
 
 For every rank count in --np, one "set" runs gccl, each Gloo algorithm, MPI over TCP and MPI
-over shared memory; the set is repeated --reps times, interleaved, so slow drifts of the
+over shared memory, and tcp_stream_perf (the raw TCP ring: the same bytes per link with no
+reduction, i.e. the wire's limit); the set is repeated --reps times, interleaved, so slow drifts of the
 machine hit every library alike. Per library and size the median time across reps is kept,
 and bus bandwidth is recomputed from it. Standard library only.
 
@@ -51,6 +52,7 @@ def parse_args():
     p.add_argument("--gccl-binary", default=os.path.join(bin_dir, "allreduce_perf"))
     p.add_argument("--gloo-binary", default=os.path.join(bin_dir, "gloo_allreduce_perf"))
     p.add_argument("--mpi-binary", default=os.path.join(bin_dir, "mpi_allreduce_perf"))
+    p.add_argument("--stream-binary", default=os.path.join(bin_dir, "tcp_stream_perf"))
     p.add_argument("--timeout", type=int, default=900, help="seconds per tool run")
     p.add_argument("--glibc-no-mmap", action="store_true",
                    help="run every tool with " + NO_MMAP_TEXT)
@@ -63,6 +65,7 @@ def library_runs(args, nranks):
     """(key, label, argv) for every library/algorithm/transport in one set."""
     sweep = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", args.w]
     runs = [("gccl", "gccl", [args.gccl_binary, "--np", str(nranks)] + sweep)]
+    runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks)] + sweep))
     for algo in GLOO_ALGORITHMS:
         argv = [args.gloo_binary, "--np", str(nranks), "--algo", algo,
                 "--timeout", str(max(1, args.timeout * 9 // 10))] + sweep  # fail before we kill
@@ -101,7 +104,8 @@ def run_tool(argv, timeout, env):
 def collect(args):
     """times[(nranks, key)][bytes]: times (us) across reps; seconds[(nranks, label)]: run times."""
     env = dict(os.environ, **(NO_MMAP_ENV if args.glibc_no_mmap else {}))
-    binaries = {"gccl": args.gccl_binary, "gloo": args.gloo_binary, "mpi": args.mpi_binary}
+    binaries = {"gccl": args.gccl_binary, "gloo": args.gloo_binary, "mpi": args.mpi_binary,
+                "stream": args.stream_binary}
     missing = {k for k, path in binaries.items() if not os.access(path, os.X_OK)}
     for k in sorted(missing):
         print(f"skipping {k}: {binaries[k]} not found (or not executable)")
@@ -177,11 +181,13 @@ def tables_for(nranks, med, args):
     bw_rows, lat_rows = [], []
     for b in sizes:
         gccl, tcp, sm = get("gccl", b), get("mpi:tcp", b), get("mpi:sm", b)
+        stream = get("stream", b)
         gloo, algo = best_gloo(med, nranks, b)
         bw = lambda t: None if t is None else busbw(b, t, nranks)
         bw_rows.append([human(b), fmt(bw(gccl)), f"{fmt(bw(gloo))} ({algo or '—'})",
-                        fmt(bw(tcp)), fmt(bw(sm)), fmt(ratio(bw(gccl), bw(gloo))),
-                        fmt(ratio(bw(gccl), bw(tcp)))])
+                        fmt(bw(tcp)), fmt(bw(sm)), fmt(bw(stream)),
+                        fmt(ratio(bw(gccl), bw(gloo))), fmt(ratio(bw(gccl), bw(tcp))),
+                        fmt(ratio(bw(gccl), bw(stream)))])
         if b <= args.small_max:
             lat_rows.append([human(b), fmt(gccl, 1), f"{fmt(gloo, 1)} ({algo or '—'})",
                              fmt(tcp, 1), fmt(sm, 1), fmt(ratio(gloo, gccl)),
@@ -189,7 +195,8 @@ def tables_for(nranks, med, args):
     mode = "in-place" if args.mode == "ip" else "out-of-place"
     title = f"### {nranks} ranks ({mode}, median of {args.reps} reps)"
     bw_table = table(["size", "gccl busbw", "best gloo busbw (algo)", "MPI-tcp busbw",
-                      "MPI-sm busbw", "gccl/gloo", "gccl/MPI-tcp"], bw_rows)
+                      "MPI-sm busbw", "TCP stream", "gccl/gloo", "gccl/MPI-tcp",
+                      "gccl/stream"], bw_rows)
     lat_table = table(["size", "gccl us", "best gloo us (algo)", "MPI-tcp us", "MPI-sm us",
                        "gloo/gccl", "MPI-tcp/gccl"], lat_rows)
     return (f"{title}\n\nBus bandwidth, GB/s (ratios > 1: gccl faster)\n\n{bw_table}\n\n"
@@ -202,7 +209,9 @@ def preamble(args):
     env = " with " + NO_MMAP_TEXT if args.glibc_no_mmap else ""
     return (f"Host: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}.\n"
             f"Sweep: -b {args.b} -e {args.e} -f {args.f} -n {args.n} -w {args.w}{env}. "
-            "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm).\n")
+            "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm). "
+            "TCP stream: tcp_stream_perf, the same bytes per link over raw loopback TCP with "
+            "no reduction (what the wire allows).\n")
 
 
 def run_times(seconds):

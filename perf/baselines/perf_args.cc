@@ -18,6 +18,16 @@ const char* kUsage =
 const char* kGlooUsage =
     "          [--algo ring_chunked|halving_doubling|bcube|all] [--np N] [--timeout SEC]\n";
 const char* kMpiUsage = "          [--transport-label NAME]   (run under mpirun)\n";
+const char* kStreamUsage = "          [--np N] [--timeout SEC]\n";
+
+const char* toolUsage(Tool tool) {
+  switch (tool) {
+    case Tool::kGloo: return kGlooUsage;
+    case Tool::kMpi: return kMpiUsage;
+    case Tool::kStream: break;
+  }
+  return kStreamUsage;
+}
 
 using Setter = std::function<bool(PerfArgs&, const std::string&)>;
 
@@ -68,13 +78,13 @@ std::map<std::string, Setter> settersFor(Tool tool) {
       {"-o", setParsed(&PerfArgs::op, parseOp)},
       {"--json", setParsed(&PerfArgs::json, anyText)},
   };
-  if (tool == Tool::kGloo) {
-    s["--algo"] = setParsed(&PerfArgs::algo, anyText);
+  if (tool == Tool::kMpi) {
+    s["--transport-label"] = setParsed(&PerfArgs::transportLabel, anyText);
+  } else {
     s["--np"] = setParsed(&PerfArgs::np, intAtLeast(1));
     s["--timeout"] = setParsed(&PerfArgs::timeoutSec, intAtLeast(1));
-  } else {
-    s["--transport-label"] = setParsed(&PerfArgs::transportLabel, anyText);
   }
+  if (tool == Tool::kGloo) s["--algo"] = setParsed(&PerfArgs::algo, anyText);
   return s;
 }
 
@@ -103,7 +113,7 @@ std::optional<PerfArgs> parseArgs(int argc, char** argv, Tool tool) {
     auto it = setters.find(flag);
     if (it == setters.end() || i + 1 >= argc) {
       if (flag != "-h" && flag != "--help") std::fprintf(stderr, "bad argument: %s\n", argv[i]);
-      std::fprintf(stderr, kUsage, argv[0], tool == Tool::kGloo ? kGlooUsage : kMpiUsage);
+      std::fprintf(stderr, kUsage, argv[0], toolUsage(tool));
       return std::nullopt;
     }
     if (!it->second(args, argv[++i])) {

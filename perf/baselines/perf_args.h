@@ -11,7 +11,8 @@
 
 namespace baselines {
 
-enum class Tool { kGloo, kMpi };
+// kStream: the raw TCP ring of tcp_stream_perf (forks its ranks, like the Gloo tool).
+enum class Tool { kGloo, kMpi, kStream };
 
 struct PerfArgs {
   // Defaults as gccl's allreduce_perf.
@@ -26,7 +27,8 @@ struct PerfArgs {
   std::string json;                    // --json FILE (written by rank 0)
   // Gloo only.
   std::string algo = "all";  // --algo ring_chunked|halving_doubling|bcube|all
-  int np = 2;                // --np: local ranks forked by the tool itself
+  // Gloo and stream: the tool forks its own local ranks.
+  int np = 2;                // --np
   int timeoutSec = 600;      // --timeout: the whole run, after which ranks are killed
   // MPI only: the launcher picks the transport, so the caller tells us its name.
   std::string transportLabel = "unknown";  // --transport-label
