@@ -2,6 +2,7 @@
 // or an allocation sized by the peer.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -23,8 +24,9 @@ struct ConnectionPair : testing::Test {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     remote = Socket(fds[1]);
-    connection =
-        std::make_unique<transport::tcp::TcpConnection>(Socket(fds[0]), 1, "rank 1 (test)");
+    // One socket serves as both of the connection's streams.
+    connection = std::make_unique<transport::tcp::TcpConnection>(Socket(fds[0]), Socket(::dup(fds[0])),
+                                                                 1, "rank 1 (test)");
     message.header.collective = 1;
     message.header.sequence = 7;
     message.header.count = 16;

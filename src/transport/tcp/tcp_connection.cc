@@ -17,9 +17,10 @@ namespace {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
 }
 
-TcpConnection::TcpConnection(Socket socket, int peer, std::string peerName)
-    : socket_(std::move(socket)), peer_(peer), peerName_(std::move(peerName)) {
-  socket_.setNonBlocking(true);
+TcpConnection::TcpConnection(Socket out, Socket in, int peer, std::string peerName)
+    : out_(std::move(out)), in_(std::move(in)), peer_(peer), peerName_(std::move(peerName)) {
+  out_.setNonBlocking(true);
+  in_.setNonBlocking(true);
 }
 
 TcpConnection::~TcpConnection() = default;
@@ -39,7 +40,7 @@ void TcpConnection::postRecv(Message& message) {
 }
 
 bool TcpConnection::progress() {
-  if (!socket_.valid()) {
+  if (!out_.valid()) {
     if (sends_.empty() && recvs_.empty()) return false;
     fail(Status::kRemoteError, "connection to ", peerName_, " was closed by this rank");
   }
@@ -64,7 +65,7 @@ bool TcpConnection::progressSends() {
     msghdr msg{};
     msg.msg_iov = iov;
     msg.msg_iovlen = static_cast<size_t>(count);
-    const ssize_t n = ::sendmsg(socket_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = ::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return moved;
       failIo("sending to", errno);
@@ -95,7 +96,7 @@ bool TcpConnection::progressRecvs() {
       iov[count++] = {static_cast<char*>(m.data) + payloadDone, m.bytes - payloadDone};
     }
     if (count > 0) {
-      const ssize_t n = ::readv(socket_.fd(), iov, count);
+      const ssize_t n = ::readv(in_.fd(), iov, count);
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return moved;
         failIo("receiving from", errno);
@@ -121,25 +122,26 @@ bool TcpConnection::progressRecvs() {
 }
 
 void TcpConnection::updatePoller(Poller& poller) {
-  if (!socket_.valid()) return;
+  if (!out_.valid()) return;
   if (!registered_) {
-    poller.watch(socket_.fd());
+    poller.watch(out_.fd());
+    poller.watch(in_.fd());
     registered_ = true;
   }
-  uint32_t events = 0;
-  if (!sends_.empty()) events |= EPOLLOUT;
-  if (!recvs_.empty()) events |= EPOLLIN;
-  poller.setEvents(socket_.fd(), events);
+  poller.setEvents(out_.fd(), sends_.empty() ? 0u : uint32_t{EPOLLOUT});
+  poller.setEvents(in_.fd(), recvs_.empty() ? 0u : uint32_t{EPOLLIN});
 }
 
 void TcpConnection::abort(Status noticeStatus, const std::string& notice) {
-  if (!socket_.valid()) return;
+  if (!out_.valid()) return;
   sendNotice(noticeStatus, notice);
   // A reset (linger 0) tells the peer at once, even with unsent data queued. What the notice
   // put in the peer's receive queue stays readable there.
   const linger hard{1, 0};
-  ::setsockopt(socket_.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-  socket_.close();
+  for (Socket* socket : {&out_, &in_}) {
+    ::setsockopt(socket->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    socket->close();
+  }
   registered_ = false;
 }
 
@@ -154,12 +156,12 @@ void TcpConnection::sendNotice(Status status, const std::string& notice) {
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
   // A full socket buffer drops the notice: the peer still learns of the failure from the reset.
-  (void)::sendmsg(socket_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void TcpConnection::throwQueuedNotice() {
   if (!recvs_.empty() && recvs_.front()->moved > 0) return;
-  const ssize_t n = ::recv(socket_.fd(), &incoming_, kHeaderBytes, MSG_DONTWAIT);
+  const ssize_t n = ::recv(in_.fd(), &incoming_, kHeaderBytes, MSG_DONTWAIT);
   if (n == static_cast<ssize_t>(kHeaderBytes) && isFailureNotice(incoming_))
     throwNotice(nullptr, 0);
 }
@@ -172,7 +174,7 @@ void TcpConnection::throwNotice(const std::byte* start, size_t have) {
   // The sender wrote the notice in one call just before resetting: the rest is here already
   // or never comes.
   while (got < bytes) {
-    const ssize_t n = ::recv(socket_.fd(), reason.data() + got, bytes - got, MSG_DONTWAIT);
+    const ssize_t n = ::recv(in_.fd(), reason.data() + got, bytes - got, MSG_DONTWAIT);
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }

@@ -1,5 +1,8 @@
-// One non-blocking TCP stream to a peer. Sends go out as header+payload in one sendmsg; receives
-// read the header first, check it, then land the payload directly in the destination buffer.
+// A peer over two non-blocking TCP streams, one per direction: this rank's sends go out on
+// `out`, the peer's arrive on `in`. (One socket carrying both directions makes each side's
+// sends and receives contend for one socket lock; measured on loopback, two streams move
+// ~15% more.) Sends go out as header+payload in one sendmsg; receives read the header first,
+// check it, then land the payload directly in the destination buffer.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +16,7 @@ namespace gccl::transport::tcp {
 
 class TcpConnection final : public Connection {
  public:
-  TcpConnection(Socket socket, int peer, std::string peerName);
+  TcpConnection(Socket out, Socket in, int peer, std::string peerName);
   ~TcpConnection() override;
 
   int peer() const override { return peer_; }
@@ -35,7 +38,8 @@ class TcpConnection final : public Connection {
   [[noreturn]] void throwNotice(const std::byte* start, size_t have);
   [[noreturn]] void failIo(const char* direction, int errnoValue);
 
-  Socket socket_;
+  Socket out_;
+  Socket in_;
   int peer_;
   std::string peerName_;
   std::deque<Message*> sends_;

@@ -32,6 +32,8 @@ std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int 
   const char* reason = nullptr;
   if (hello.magic != kHelloMagic)
     reason = "not a gccl peer (bad magic)";
+  else if (hello.version != kHelloVersion)
+    reason = "another gccl wire version";
   else if (hello.token != token)
     reason = "wrong job token";
   else if (hello.toRank != myRank)

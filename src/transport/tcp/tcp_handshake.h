@@ -11,10 +11,12 @@ namespace gccl::transport::tcp {
 
 inline constexpr uint32_t kHelloMagic = 0x47434849;  // "GCHI"
 inline constexpr uint32_t kAckMagic = 0x47434f4b;    // "GCOK"
+// 2: every connection carries data one way, from the dialling rank to the accepting one.
+inline constexpr uint32_t kHelloVersion = 2;
 
 struct Hello {
   uint32_t magic = kHelloMagic;
-  uint32_t version = 1;
+  uint32_t version = kHelloVersion;
   JobToken token{};
   int32_t fromRank = -1;
   int32_t toRank = -1;

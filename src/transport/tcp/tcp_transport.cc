@@ -1,5 +1,6 @@
 #include "transport/tcp/tcp_transport.h"
 
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -43,42 +44,56 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   store.set(addressKey(request.rank),
             strCat(bindHost_, ":", listener.localAddress().port, " ", localHostName()));
 
-  ConnectionMap connections;
-  auto adopt = [&](Socket socket, int peer, const PeerAddress& address) {
+  // Every rank dials each peer for its outgoing stream and accepts each peer's dial as its
+  // incoming one. Dialling the lower ranks, then accepting, then dialling the higher ranks
+  // leaves no cycle: a rank's accepting waits only for the lower ranks' last phase (and the
+  // higher ranks' first), and rank 0 has no lower ranks.
+  std::map<int, Socket> outgoing;
+  std::map<int, Socket> incoming;
+  auto prepare = [&](Socket& socket) {
     socket.setNoDelay();
     if (socketBufferBytes_ > 0) socket.setBufferBytes(socketBufferBytes_);
-    connections[peer] =
-        std::make_unique<TcpConnection>(std::move(socket), peer, describePeer(peer, address));
   };
-
-  // Lower ranks first: every rank only waits on lower ranks, which only accept, so no cycle.
-  std::set<int> expected;
-  for (int peer : request.peers) {
-    if (peer > request.rank) {
-      expected.insert(peer);
-      continue;
-    }
+  auto dial = [&](int peer) {
     const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
     try {
       Socket socket = Socket::connectTo(address.address, deadline);
-      sendHello(socket, Hello{kHelloMagic, 1, request.token, request.rank, peer}, deadline);
-      adopt(std::move(socket), peer, address);
+      sendHello(socket, Hello{kHelloMagic, kHelloVersion, request.token, request.rank, peer},
+                deadline);
+      prepare(socket);
+      outgoing[peer] = std::move(socket);
     } catch (const Error& e) {
       fail(e.status(), "could not connect to ", describePeer(peer, address), ": ", e.what());
     }
+  };
+
+  for (int peer : request.peers) {
+    if (peer < request.rank) dial(peer);
   }
+  std::set<int> expected(request.peers.begin(), request.peers.end());
   while (!expected.empty()) {
     auto socket = listener.accept(deadline);
     if (!socket) {
-      fail(Status::kTimeout, "waited ", request.timeoutMs, " ms for ",
-           expected.size(), " peer(s) to connect, first missing: rank ", *expected.begin());
+      fail(Status::kTimeout, "waited ", request.timeoutMs, " ms for ", expected.size(),
+           " peer(s) to connect, first missing: rank ", *expected.begin());
     }
     const auto peer = acceptHello(*socket, request.token, request.rank, request.size, deadline);
     if (!peer || expected.erase(*peer) == 0) {
       if (peer) GCCL_WARN(LogSubsys::kInit, "ignored unexpected connection from rank ", *peer);
       continue;
     }
-    adopt(std::move(*socket), *peer, parsePeer(store.get(addressKey(*peer), deadline)));
+    prepare(*socket);
+    incoming[*peer] = std::move(*socket);
+  }
+  for (int peer : request.peers) {
+    if (peer > request.rank) dial(peer);
+  }
+
+  ConnectionMap connections;
+  for (int peer : request.peers) {
+    const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
+    connections[peer] = std::make_unique<TcpConnection>(
+        std::move(outgoing[peer]), std::move(incoming[peer]), peer, describePeer(peer, address));
   }
   logInfo(LogSubsys::kInit, "rank ", request.rank, " connected to ", connections.size(),
           " peer(s) over tcp");

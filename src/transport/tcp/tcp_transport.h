@@ -1,6 +1,7 @@
-// TCP backend: each rank listens on one port, publishes "ip:port host" in the store, and for
-// every pair the higher rank connects to the lower one. A connection counts only after it
-// presents the job token and names the right ranks; anything else is refused with a warning.
+// TCP backend: each rank listens on one port and publishes "ip:port host" in the store. Every
+// pair of peers is joined by two connections, one per direction: each rank dials the other for
+// its outgoing stream. A connection counts only after it presents the job token and names the
+// right ranks; anything else is refused with a warning.
 #pragma once
 
 #include <string>
