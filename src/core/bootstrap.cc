@@ -88,6 +88,8 @@ UniqueId createUniqueId(const Config& config) {
   return id;
 }
 
+// Each phase (reaching the store, the machine census, connecting to the peers) is bounded by
+// the timeout on its own, so a failing init returns within three of them.
 std::unique_ptr<Communicator> createTcpCommunicator(int rank, int size, const UniqueId& id,
                                                     const Config& config) {
   try {
@@ -104,14 +106,13 @@ std::unique_ptr<Communicator> createTcpCommunicator(int rank, int size, const Un
       fail(e.status(), "could not reach the bootstrap store of rank 0 at ", id.root.toString(),
            ": ", e.what());
     }
+    // Every rank takes part in the census, whatever its own GCCL_SPIN_US: rank 0 waits for all.
+    const MachineShare share =
+        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs));
     Config resolved = config;
-    if (resolved.spinUs == kAutoSpinUs) {
-      const int local =
-          ranksOnThisMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs));
-      resolved.spinUs = autoSpinUs(local, usableCpus());
-      logInfo(LogSubsys::kInit, "rank ", rank, ": ", local, " rank(s) on this machine, ",
-              usableCpus(), " CPU(s): spinning ", resolved.spinUs, " us before sleeping");
-    }
+    if (resolved.spinUs == kAutoSpinUs) resolved.spinUs = autoSpinUs(share);
+    logInfo(LogSubsys::kInit, "rank ", rank, ": ", share.ranks, " rank(s) and ", share.cpus,
+            " CPU(s) on this machine; spinning ", resolved.spinUs, " us before sleeping");
     const std::string bindHost =
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
     transport::tcp::TcpTransport transport(bindHost, resolved);

@@ -27,7 +27,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       config_(withDefaultSpin(config)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
-      engine_(config, rank, size) {
+      engine_(config_, rank, size) {
   selectAllreduce(config.algorithm, size, 0);  // an unknown GCCL_ALGO fails init, not every call
   ConnectRequest request;
   request.rank = rank;

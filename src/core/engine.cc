@@ -44,10 +44,12 @@ Engine::~Engine() {
     std::unique_lock lock(mutex_);
     driverReleased_.wait(lock, [&] { return !busy_; });
   }
-  {
+  try {
     // An abort that nobody acted on yet still tells the peers.
     std::lock_guard lock(mutex_);
     if (abortRequested_.load() && !error_) breakDown(abortError());
+  } catch (const std::exception&) {
+    // Out of memory while telling them: the connections below still close.
   }
   // A clean shutdown closes gracefully: a completed send may still sit in the kernel's queue,
   // and a reset would discard it before the peer has read its last bytes.
@@ -174,10 +176,12 @@ Error Engine::located(const Operation& operation, std::exception_ptr thrown) con
     message = "out of memory";
   } catch (const std::exception& e) {
     message = strCat("internal error: ", e.what());
+  } catch (...) {
+    message = "internal error: an unknown exception";
   }
   return Error(status,
                strCat(operation.describe(), " on rank ", rank_, " (of ", size_, "): ", message),
-               std::move(origin));
+               origin);
 }
 
 Error Engine::abortError() const {
@@ -226,7 +230,7 @@ void Engine::drive(Execution& execution) {
     const auto now = Clock::now();
     if (abortRequested_.load()) {
       std::lock_guard lock(mutex_);
-      fail(Status::kInvalidUsage, "aborted: ", abortReason_.value_or("gcclCommAbort"));
+      throw abortError();
     }
     if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) {
       fail(Status::kTimeout, "no progress for ", timeoutMs_, " ms (GCCL_TIMEOUT_MS) waiting to ",
@@ -254,7 +258,8 @@ void Engine::breakDown(const Error& error) {
   // says why: peers report a mismatched collective as a usage error, anything else as remote.
   const bool usageError = error.status() == Status::kInvalidUsage && !abortRequested_.load();
   const Status noticeStatus = usageError ? Status::kInvalidUsage : Status::kRemoteError;
-  const std::string& notice = error.origin().empty() ? std::string(error.what()) : error.origin();
+  std::string notice = error.origin();
+  if (notice.empty()) notice = error.what();
   for (auto& [peer, connection] : connections_) connection->abort(noticeStatus, notice);
   for (auto& queued : queue_) {
     queued->request->complete(error.status(), strCat(queued->describe(), " on rank ", rank_,

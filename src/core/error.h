@@ -2,10 +2,10 @@
 // it; the C boundary maps it to gcclResult_t (Status values equal the C enum values).
 #pragma once
 
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <utility>
 
 namespace gccl {
 
@@ -24,16 +24,18 @@ const char* statusName(Status status);
 
 class Error : public std::runtime_error {
  public:
-  Error(Status status, const std::string& message, std::string origin = {})
-      : std::runtime_error(message), status_(status), origin_(std::move(origin)) {}
+  Error(Status status, const std::string& message, const std::string& origin = {})
+      : std::runtime_error(message),
+        status_(status),
+        origin_(origin.empty() ? nullptr : std::make_shared<const std::string>(origin)) {}
   Status status() const { return status_; }
   // Set when a peer reported this failure: the first failing rank's own words. A rank passes
   // them on unchanged, so the text does not nest once per hop along a ring.
-  const std::string& origin() const { return origin_; }
+  std::string origin() const { return origin_ ? *origin_ : std::string(); }
 
  private:
   Status status_;
-  std::string origin_;
+  std::shared_ptr<const std::string> origin_;  // shared: copying an exception must not throw
 };
 
 // Concatenates anything streamable: the core's only formatting helper (GCC 12 has no <format>).

@@ -1,10 +1,11 @@
 #include "core/locality.h"
 
 #include <sched.h>
-#include <unistd.h>
 
+#include <bitset>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <vector>
 
 #include "core/config.h"
@@ -12,6 +13,38 @@
 #include "core/socket.h"
 
 namespace gccl {
+namespace {
+
+using CpuSet = std::bitset<CPU_SETSIZE>;
+constexpr size_t kMaskDigits = CPU_SETSIZE / 4;
+
+CpuSet parseMask(const std::string& hex) {
+  CpuSet cpus;
+  if (hex.size() != kMaskDigits) fail(Status::kRemoteError, "malformed CPU mask in the store");
+  for (size_t i = 0; i < kMaskDigits; ++i) {
+    const char c = hex[kMaskDigits - 1 - i];
+    int nibble = 0;
+    if (c >= '0' && c <= '9') {
+      nibble = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      nibble = c - 'a' + 10;
+    } else {
+      fail(Status::kRemoteError, "malformed CPU mask in the store");
+    }
+    for (int bit = 0; bit < 4; ++bit) cpus[i * 4 + static_cast<size_t>(bit)] = (nibble >> bit) & 1;
+  }
+  return cpus;
+}
+
+std::string machineKey(int rank) {
+  return strCat("locality/machine/", rank);
+}
+
+std::string shareKey(int rank) {
+  return strCat("locality/share/", rank);
+}
+
+}  // namespace
 
 std::string machineId() {
   std::ifstream bootId("/proc/sys/kernel/random/boot_id");
@@ -20,36 +53,53 @@ std::string machineId() {
   return localHostName();
 }
 
-int ranksOnThisMachine(Store& store, int rank, int size, const Deadline& deadline) {
-  store.set(strCat("locality/machine/", rank), machineId());
-  if (rank == 0) {
-    std::vector<std::string> machines(static_cast<size_t>(size));
-    std::map<std::string, int> ranksPerMachine;
-    for (int r = 0; r < size; ++r) {
-      machines[r] = store.get(strCat("locality/machine/", r), deadline);
-      ++ranksPerMachine[machines[r]];
-    }
-    for (int r = 0; r < size; ++r)
-      store.set(strCat("locality/count/", r), std::to_string(ranksPerMachine[machines[r]]));
-  }
-  const std::string count = store.get(strCat("locality/count/", rank), deadline);
-  try {
-    return std::stoi(count);
-  } catch (const std::exception&) {
-    fail(Status::kRemoteError, "bootstrap store sent a malformed rank count '", count, "'");
-  }
-}
-
-int usableCpus() {
+std::string cpuMaskHex() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
-  return online > 0 ? static_cast<int>(online) : 1;
+  CpuSet cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (size_t cpu = 0; cpu < CPU_SETSIZE; ++cpu) cpus[cpu] = CPU_ISSET(cpu, &set);
+  } else {
+    cpus[0] = true;
+  }
+  std::string hex(kMaskDigits, '0');
+  for (size_t i = 0; i < kMaskDigits; ++i) {
+    int nibble = 0;
+    for (int bit = 0; bit < 4; ++bit) nibble |= cpus[i * 4 + static_cast<size_t>(bit)] << bit;
+    hex[kMaskDigits - 1 - i] = "0123456789abcdef"[nibble];
+  }
+  return hex;
 }
 
-int autoSpinUs(int ranksOnMachine, int cpus) {
-  return ranksOnMachine > cpus ? 0 : kDefaultSpinUs;
+MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline) {
+  store.set(machineKey(rank), machineId() + " " + cpuMaskHex());
+  if (rank == 0) {
+    std::vector<std::string> machineOf(static_cast<size_t>(size));
+    std::map<std::string, std::pair<int, CpuSet>> machines;  // id -> ranks, CPUs
+    for (int r = 0; r < size; ++r) {
+      const std::string value = store.get(machineKey(r), deadline);
+      const size_t space = value.rfind(' ');
+      if (space == std::string::npos)
+        fail(Status::kRemoteError, "malformed locality entry of rank ", r);
+      machineOf[r] = value.substr(0, space);
+      auto& [ranks, cpus] = machines[machineOf[r]];
+      ++ranks;
+      cpus |= parseMask(value.substr(space + 1));
+    }
+    for (int r = 0; r < size; ++r) {
+      const auto& [ranks, cpus] = machines[machineOf[r]];
+      store.set(shareKey(r), strCat(ranks, " ", cpus.count()));
+    }
+  }
+  std::istringstream answer(store.get(shareKey(rank), deadline));
+  MachineShare share;
+  if (!(answer >> share.ranks >> share.cpus) || share.ranks < 1 || share.cpus < 1)
+    fail(Status::kRemoteError, "malformed locality answer for rank ", rank);
+  return share;
+}
+
+int autoSpinUs(const MachineShare& share) {
+  return share.ranks > share.cpus ? 0 : kDefaultSpinUs;
 }
 
 }  // namespace gccl

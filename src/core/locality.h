@@ -1,7 +1,8 @@
-// Which ranks share a machine. Busy-polling cuts small-message latency only while every rank
-// has a core to itself; when a machine's ranks outnumber its cores, a spinning rank takes the
-// core its peer needs to answer, and sleeping at once is faster (measured: 4 ranks on 2 cores,
-// 4-byte allreduce 260 us spinning, 125 us not).
+// Which ranks share a machine, and how many CPUs they have between them. Busy-polling cuts
+// small-message latency only while every rank has a core to itself; when a machine's ranks
+// outnumber its cores, a spinning rank takes the core its peer needs to answer, and sleeping
+// at once is faster (measured: 4 ranks on 2 cores, 4-byte allreduce 260 us spinning, 125 us
+// not).
 #pragma once
 
 #include <string>
@@ -11,18 +12,24 @@
 
 namespace gccl {
 
+struct MachineShare {
+  int ranks = 1;  // ranks on this rank's machine, itself included
+  int cpus = 1;   // CPUs those ranks may run on: the union of their affinity masks
+};
+
 // Names this machine's kernel: processes and containers on one host agree, other hosts and
 // virtual machines differ.
 std::string machineId();
 
-// How many of the `size` ranks run on this rank's machine. Rank 0 gathers every rank's
-// machine id and answers each rank, so the store serves O(size) requests in all.
-int ranksOnThisMachine(Store& store, int rank, int size, const Deadline& deadline);
+// This process's CPU affinity mask, as hexadecimal digits (CPU 0 is the lowest bit of the last).
+std::string cpuMaskHex();
 
-// CPUs this process may run on (its affinity mask).
-int usableCpus();
+// Every rank calls this once at init. Rank 0 gathers each rank's machine id and CPU mask and
+// answers each rank, so the store serves O(size) requests in all. Ranks pinned to one core
+// each still add up to as many cores.
+MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline);
 
 // GCCL_SPIN_US=auto: the default spin, or none when the machine is oversubscribed.
-int autoSpinUs(int ranksOnMachine, int cpus);
+int autoSpinUs(const MachineShare& share);
 
 }  // namespace gccl

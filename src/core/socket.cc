@@ -47,7 +47,14 @@ SocketAddress toAddress(const sockaddr_in& sa) {
   return {text, ntohs(sa.sin_port)};
 }
 
-// Waits for `events` on fd; false when the deadline passed first.
+int newSocket() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) failErrno(errno, "socket");
+  return fd;
+}
+
+}  // namespace
+
 bool waitFor(int fd, short events, const Deadline& deadline) {
   for (;;) {
     pollfd p{fd, events, 0};
@@ -57,14 +64,6 @@ bool waitFor(int fd, short events, const Deadline& deadline) {
     if (deadline.expired()) return false;
   }
 }
-
-int newSocket() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) failErrno(errno, "socket");
-  return fd;
-}
-
-}  // namespace
 
 SocketAddress SocketAddress::parse(const std::string& text) {
   const size_t colon = text.rfind(':');

@@ -67,4 +67,7 @@ std::string defaultHostAddress();
 // Hostname of this machine, for messages that name a peer's host.
 std::string localHostName();
 
+// Waits for poll `events` on fd; false when the deadline passed first.
+bool waitFor(int fd, short events, const Deadline& deadline);
+
 }  // namespace gccl

@@ -50,7 +50,8 @@ class Connection {
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
   // Closes at once, after a best-effort failure notice: the peer's pending operations fail
-  // with `noticeStatus` and `notice` (its text), or with a remote error if it never arrives.
+  // with `noticeStatus` and "<this rank> reported: <notice>", or with a remote error if the
+  // notice never arrives.
   virtual void abort(Status noticeStatus, const std::string& notice) = 0;
 };
 
@@ -59,7 +60,7 @@ using ConnectionMap = std::map<int, std::unique_ptr<Connection>>;
 struct ConnectRequest {
   int rank = 0;
   int size = 1;
-  std::vector<int> peers;  // symmetric: if a needs b then b needs a
+  std::vector<int> peers;  // symmetric (if a needs b then b needs a), never the rank itself
   JobToken token{};
   int timeoutMs = 60000;
 };

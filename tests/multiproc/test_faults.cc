@@ -20,15 +20,16 @@ using testing_support::ProcessGroup;
 constexpr int kTimeoutMs = 3000;
 constexpr int kRanks = 4;
 
-// Each rank allreduces 4 MiB over and over until an error; reports
+// Each rank allreduces `count` floats (4 MiB by default) over and over until an error; reports
 // "<result> <failure time> <message>". Exit 0 only when it saw the expected kind of error.
-int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report) {
+int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
+                          size_t count = size_t{1} << 20) {
   gcclComm_t comm = nullptr;
   if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
     report = std::string("init failed: ") + gcclGetLastError(nullptr);
     return 1;
   }
-  std::vector<float> data(1 << 20, 1.0f);
+  std::vector<float> data(count, 1.0f);
   const double giveUp = monotonicSeconds() + 60;
   gcclResult_t result = gcclSuccess;
   for (int call = 0; result == gcclSuccess && monotonicSeconds() < giveUp; ++call) {
@@ -64,7 +65,9 @@ Outcome parse(ChildReport report) {
 // every survivor must return, or -1 for "remote error or timeout, at least one timeout".
 void expectSurvivorsFailInTime(int victim, int signal, double within, int expected) {
   setenv("GCCL_TIMEOUT_MS", std::to_string(kTimeoutMs).c_str(), 1);
-  ProcessGroup group(kRanks, allreduceUntilFailure);
+  ProcessGroup group(kRanks, [](int rank, int nranks, const gcclUniqueId& id, std::string& report) {
+    return allreduceUntilFailure(rank, nranks, id, report);
+  });
   unsetenv("GCCL_TIMEOUT_MS");
   ASSERT_TRUE(group.waitForLine("ready", 30000)) << "ranks did not start";
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // mid-stream
@@ -109,15 +112,17 @@ TEST(Faults, StoppedRankFailsEveryOtherRankWithinTheTimeout) {
 
 // gcclCommAbort on one rank while the others are mid-collective: the aborting rank's notice
 // reaches every survivor (directly or passed along the ring), so each reports a remote error
-// that says who aborted, not only that a connection closed.
+// that says who aborted, not only that a connection closed. Small messages: a notice is only
+// written between two messages, which a small collective always is at.
 TEST(Faults, AbortedRankTellsEveryOtherRankWhy) {
   constexpr int kAborting = 2;
+  constexpr size_t kCount = 1000;
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   ProcessGroup group(kRanks, [](int rank, int nranks, const gcclUniqueId& id, std::string& report) {
-    if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report);
+    if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report, kCount);
     gcclComm_t comm = nullptr;
     if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) return 1;
-    std::vector<float> data(1 << 20, 1.0f);
+    std::vector<float> data(kCount, 1.0f);
     gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm);
     ProcessGroup::say("ready");
     // The others are blocked in their next allreduce, waiting for this rank.

@@ -1,59 +1,96 @@
 // The machine census behind GCCL_SPIN_US=auto.
 #include <gtest/gtest.h>
 
+#include <exception>
 #include <thread>
 #include <vector>
 
 #include "core/config.h"
+#include "core/error.h"
 #include "core/locality.h"
 #include "core/store.h"
 
 namespace gccl {
 namespace {
 
-TEST(Locality, EveryRankOfOneMachineCountsAll) {
-  constexpr int kSize = 5;
-  MemoryStore store;
-  std::vector<int> counts(kSize, -1);
-  std::vector<std::thread> ranks;
-  for (int rank = 0; rank < kSize; ++rank) {
-    ranks.emplace_back([&, rank] {
-      counts[rank] = ranksOnThisMachine(store, rank, kSize, Deadline::afterMs(10000));
+// A mask with the given CPUs set, in cpuMaskHex()'s format.
+std::string maskOf(std::initializer_list<int> cpus) {
+  std::string hex(cpuMaskHex().size(), '0');
+  for (int cpu : cpus) {
+    char& digit = hex[hex.size() - 1 - static_cast<size_t>(cpu / 4)];
+    const int value = (digit >= 'a' ? digit - 'a' + 10 : digit - '0') | (1 << (cpu % 4));
+    digit = "0123456789abcdef"[value];
+  }
+  return hex;
+}
+
+// Runs the census for `ranks` as threads (the others must have published already) and
+// rethrows the first error one of them met.
+std::vector<MachineShare> census(MemoryStore& store, int size, std::vector<int> ranks) {
+  std::vector<MachineShare> shares(static_cast<size_t>(size));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(size));
+  std::vector<std::thread> threads;
+  for (int rank : ranks) {
+    threads.emplace_back([&, rank] {
+      try {
+        shares[rank] = shareOfMachine(store, rank, size, Deadline::afterMs(2000));
+      } catch (...) {
+        errors[rank] = std::current_exception();
+      }
     });
   }
-  for (auto& rank : ranks) rank.join();
-  for (int rank = 0; rank < kSize; ++rank) EXPECT_EQ(counts[rank], kSize) << "rank " << rank;
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors) {
+    if (error) std::rethrow_exception(error);
+  }
+  return shares;
+}
+
+TEST(Locality, EveryRankOfOneMachineCountsAllOfThem) {
+  MemoryStore store;
+  const auto shares = census(store, 5, {0, 1, 2, 3, 4});
+  for (int rank = 0; rank < 5; ++rank) EXPECT_EQ(shares[rank].ranks, 5) << "rank " << rank;
 }
 
 TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
-  // Ranks 1 and 3 pose as another machine by publishing its id before the census reads it.
+  // Ranks 1 and 3 pose as another machine with four CPUs of its own.
   MemoryStore store;
-  store.set("locality/machine/1", "elsewhere");
-  store.set("locality/machine/3", "elsewhere");
-  std::vector<int> counts(4, -1);
-  std::vector<std::thread> ranks;
-  for (int rank : {0, 2}) {
-    ranks.emplace_back([&, rank] {
-      counts[rank] = ranksOnThisMachine(store, rank, 4, Deadline::afterMs(10000));
-    });
-  }
-  for (auto& rank : ranks) rank.join();
-  EXPECT_EQ(counts[0], 2);
-  EXPECT_EQ(counts[2], 2);
-  EXPECT_EQ(store.get("locality/count/1", Deadline::afterMs(0)), "2");
+  store.set("locality/machine/1", "elsewhere " + maskOf({0, 1}));
+  store.set("locality/machine/3", "elsewhere " + maskOf({2, 3}));
+  const auto shares = census(store, 4, {0, 2});
+  EXPECT_EQ(shares[0].ranks, 2);
+  EXPECT_EQ(shares[2].ranks, 2);
+  EXPECT_EQ(store.get("locality/share/1", Deadline::afterMs(0)), "2 4");
 }
 
-TEST(Locality, MachineIdIsStableAndNonEmpty) {
+TEST(Locality, PinnedRanksAddUpTheirCores) {
+  // Four ranks pinned one core each: four cores between them, not one.
+  MemoryStore store;
+  for (int rank = 1; rank < 4; ++rank)
+    store.set("locality/machine/" + std::to_string(rank), machineId() + " " + maskOf({rank}));
+  const auto shares = census(store, 4, {0});
+  EXPECT_EQ(shares[0].ranks, 4);
+  EXPECT_EQ(store.get("locality/share/3", Deadline::afterMs(0)), "4 " + std::to_string(shares[0].cpus));
+  EXPECT_GE(shares[0].cpus, 3);  // cores 1-3 plus whatever this process may use
+}
+
+TEST(Locality, MalformedEntryIsAnErrorNotACrash) {
+  MemoryStore store;
+  store.set("locality/machine/1", "no-mask-here");
+  EXPECT_THROW(census(store, 2, {0}), Error);
+}
+
+TEST(Locality, MachineIdAndMaskDescribeThisProcess) {
   EXPECT_FALSE(machineId().empty());
   EXPECT_EQ(machineId(), machineId());
-  EXPECT_GE(usableCpus(), 1);
+  EXPECT_NE(cpuMaskHex().find_first_not_of('0'), std::string::npos);
 }
 
 TEST(Locality, SpinOnlyWhileEveryRankHasACore) {
-  EXPECT_EQ(autoSpinUs(2, 2), kDefaultSpinUs);
-  EXPECT_EQ(autoSpinUs(1, 64), kDefaultSpinUs);
-  EXPECT_EQ(autoSpinUs(3, 2), 0);
-  EXPECT_EQ(autoSpinUs(16, 8), 0);
+  EXPECT_EQ(autoSpinUs({2, 2}), kDefaultSpinUs);
+  EXPECT_EQ(autoSpinUs({1, 64}), kDefaultSpinUs);
+  EXPECT_EQ(autoSpinUs({3, 2}), 0);
+  EXPECT_EQ(autoSpinUs({16, 8}), 0);
 }
 
 }  // namespace

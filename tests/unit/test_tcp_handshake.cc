@@ -46,5 +46,20 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   EXPECT_NE(rank0.at(1)->peerName().find("rank 1"), std::string::npos);
 }
 
+TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
+  Config config;
+  MemoryStore store;
+  transport::tcp::TcpTransport transport("127.0.0.1", config);
+  Poller poller;
+  ConnectRequest request{0, 2, {1, 0}, randomJobToken(), 2000};
+  try {
+    transport.connect(request, store, poller);
+    FAIL() << "connected to itself";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInternalError);
+    EXPECT_NE(std::string(e.what()).find("itself"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace gccl

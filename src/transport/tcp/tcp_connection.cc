@@ -1,5 +1,6 @@
 #include "transport/tcp/tcp_connection.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -15,6 +16,7 @@ namespace gccl::transport::tcp {
 
 namespace {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
+constexpr int kNoticeWaitMs = 100;  // for the rest of a notice whose header has arrived
 }
 
 TcpConnection::TcpConnection(Socket out, Socket in, int peer, std::string peerName)
@@ -49,29 +51,33 @@ bool TcpConnection::progress() {
   return sent || received;
 }
 
+ssize_t TcpConnection::sendRest(Message& m) {
+  iovec iov[2];
+  int count = 0;
+  if (m.moved < kHeaderBytes) {
+    iov[count++] = {reinterpret_cast<char*>(&m.header) + m.moved, kHeaderBytes - m.moved};
+  }
+  const size_t payloadDone = m.moved > kHeaderBytes ? m.moved - kHeaderBytes : 0;
+  if (m.bytes > payloadDone) {
+    iov[count++] = {static_cast<char*>(m.data) + payloadDone, m.bytes - payloadDone};
+  }
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(count);
+  const ssize_t n = ::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n > 0) m.moved += static_cast<size_t>(n);
+  return n;
+}
+
 bool TcpConnection::progressSends() {
   bool moved = false;
   while (!sends_.empty()) {
     Message& m = *sends_.front();
-    iovec iov[2];
-    int count = 0;
-    if (m.moved < kHeaderBytes) {
-      iov[count++] = {reinterpret_cast<char*>(&m.header) + m.moved, kHeaderBytes - m.moved};
-    }
-    const size_t payloadDone = m.moved > kHeaderBytes ? m.moved - kHeaderBytes : 0;
-    if (m.bytes > payloadDone) {
-      iov[count++] = {static_cast<char*>(m.data) + payloadDone, m.bytes - payloadDone};
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(count);
-    const ssize_t n = ::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0) {
+    if (sendRest(m) < 0) {
       if (errno == EAGAIN || errno == EINTR) return moved;
       failIo("sending to", errno);
     }
     moved = true;
-    m.moved += static_cast<size_t>(n);
     if (m.moved < kHeaderBytes + m.bytes) return moved;  // socket buffer full
     sends_.pop_front();
     m.done.store(true, std::memory_order_release);
@@ -146,7 +152,14 @@ void TcpConnection::abort(Status noticeStatus, const std::string& notice) {
 }
 
 void TcpConnection::sendNotice(Status status, const std::string& notice) {
-  if (!sends_.empty() && sends_.front()->moved > 0) return;
+  // A message cut off mid-payload would make the notice read as data: finish it first if the
+  // socket takes the rest at once (its buffer is still the poster's until the engine returns).
+  if (!sends_.empty() && sends_.front()->moved > 0) {
+    Message& m = *sends_.front();
+    while (m.moved < kHeaderBytes + m.bytes && sendRest(m) > 0) {
+    }
+    if (m.moved < kHeaderBytes + m.bytes) return;
+  }
   FrameHeader header = failureNoticeHeader(static_cast<int>(status),
                                            static_cast<uint32_t>(std::min<size_t>(
                                                notice.size(), kMaxNoticeBytes)));
@@ -155,11 +168,15 @@ void TcpConnection::sendNotice(Status status, const std::string& notice) {
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
-  // A full socket buffer drops the notice: the peer still learns of the failure from the reset.
+  // Best effort: a full socket buffer drops the notice or cuts it short, and the reset that
+  // follows discards whatever the kernel has not sent yet (on loopback, delivery happens in
+  // this call). The peer then learns of the failure from the reset alone.
   (void)::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 void TcpConnection::throwQueuedNotice() {
+  // Only a notice at the head of the stream is found: one queued behind unread data is lost,
+  // and the caller reports the failure it saw instead.
   if (!recvs_.empty() && recvs_.front()->moved > 0) return;
   const ssize_t n = ::recv(in_.fd(), &incoming_, kHeaderBytes, MSG_DONTWAIT);
   if (n == static_cast<ssize_t>(kHeaderBytes) && isFailureNotice(incoming_))
@@ -171,12 +188,17 @@ void TcpConnection::throwNotice(const std::byte* start, size_t have) {
   std::string reason(bytes, '\0');
   size_t got = std::min(have, bytes);
   if (got > 0) std::memcpy(reason.data(), start, got);
-  // The sender wrote the notice in one call just before resetting: the rest is here already
-  // or never comes.
+  // The sender wrote the notice in one call just before resetting: the rest is here already,
+  // or (across a network) follows within moments, or never comes.
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
   while (got < bytes) {
     const ssize_t n = ::recv(in_.fd(), reason.data() + got, bytes - got, MSG_DONTWAIT);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
+    if (n > 0) {
+      got += static_cast<size_t>(n);
+    } else if (n == 0 || (errno != EAGAIN && errno != EINTR) ||
+               !waitFor(in_.fd(), POLLIN, deadline)) {
+      break;
+    }
   }
   reason.resize(got);
   for (char& c : reason) {

@@ -28,6 +28,8 @@ class TcpConnection final : public Connection {
   void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
+  // One sendmsg of what is left of `m`; returns its result (errno set when negative).
+  ssize_t sendRest(Message& m);
   bool progressSends();
   bool progressRecvs();
   // Best effort, and only between two messages: inside a payload it would read as data.

@@ -45,8 +45,11 @@ std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int 
               reason);
     return std::nullopt;
   }
-  socket.sendAll(&kAckMagic, sizeof kAckMagic, deadline);
   return hello.fromRank;
+}
+
+void sendAck(const Socket& socket, const Deadline& deadline) {
+  socket.sendAll(&kAckMagic, sizeof kAckMagic, deadline);
 }
 
 }  // namespace gccl::transport::tcp

@@ -30,4 +30,8 @@ void sendHello(const Socket& socket, const Hello& hello, const Deadline& deadlin
 std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int myRank, int size,
                                const Deadline& deadline);
 
+// Acceptor side: tells the caller its connection is taken (only then: a caller that gets no
+// ack fails its init instead of sending into a dropped socket).
+void sendAck(const Socket& socket, const Deadline& deadline);
+
 }  // namespace gccl::transport::tcp

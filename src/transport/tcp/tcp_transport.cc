@@ -48,6 +48,10 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   // incoming one. Dialling the lower ranks, then accepting, then dialling the higher ranks
   // leaves no cycle: a rank's accepting waits only for the lower ranks' last phase (and the
   // higher ranks' first), and rank 0 has no lower ranks.
+  const std::set<int> peers(request.peers.begin(), request.peers.end());
+  if (peers.count(request.rank) != 0) {
+    fail(Status::kInternalError, "rank ", request.rank, " was asked to connect to itself");
+  }
   std::map<int, Socket> outgoing;
   std::map<int, Socket> incoming;
   auto prepare = [&](Socket& socket) {
@@ -67,10 +71,10 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
     }
   };
 
-  for (int peer : request.peers) {
+  for (int peer : peers) {
     if (peer < request.rank) dial(peer);
   }
-  std::set<int> expected(request.peers.begin(), request.peers.end());
+  std::set<int> expected = peers;
   while (!expected.empty()) {
     auto socket = listener.accept(deadline);
     if (!socket) {
@@ -79,18 +83,19 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
     }
     const auto peer = acceptHello(*socket, request.token, request.rank, request.size, deadline);
     if (!peer || expected.erase(*peer) == 0) {
-      if (peer) GCCL_WARN(LogSubsys::kInit, "ignored unexpected connection from rank ", *peer);
+      if (peer) GCCL_WARN(LogSubsys::kInit, "refused an unexpected connection from rank ", *peer);
       continue;
     }
+    sendAck(*socket, deadline);
     prepare(*socket);
     incoming[*peer] = std::move(*socket);
   }
-  for (int peer : request.peers) {
+  for (int peer : peers) {
     if (peer > request.rank) dial(peer);
   }
 
   ConnectionMap connections;
-  for (int peer : request.peers) {
+  for (int peer : peers) {
     const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
     connections[peer] = std::make_unique<TcpConnection>(
         std::move(outgoing[peer]), std::move(incoming[peer]), peer, describePeer(peer, address));
