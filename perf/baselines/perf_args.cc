@@ -18,7 +18,7 @@ const char* kUsage =
 const char* kGlooUsage =
     "          [--algo ring_chunked|halving_doubling|bcube|all] [--np N] [--timeout SEC]\n";
 const char* kMpiUsage = "          [--transport-label NAME]   (run under mpirun)\n";
-const char* kStreamUsage = "          [--np N] [--timeout SEC]\n";
+const char* kStreamUsage = "          [--np N] [--timeout SEC] [--congestion auto|system|NAME]\n";
 
 const char* toolUsage(Tool tool) {
   switch (tool) {
@@ -85,6 +85,7 @@ std::map<std::string, Setter> settersFor(Tool tool) {
     s["--timeout"] = setParsed(&PerfArgs::timeoutSec, intAtLeast(1));
   }
   if (tool == Tool::kGloo) s["--algo"] = setParsed(&PerfArgs::algo, anyText);
+  if (tool == Tool::kStream) s["--congestion"] = setParsed(&PerfArgs::congestion, anyText);
   return s;
 }
 

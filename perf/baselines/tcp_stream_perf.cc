@@ -5,7 +5,8 @@
 // would see. Its busbw is the per-link throughput that a bandwidth-optimal TCP allreduce could
 // at best reach on this machine; compare.py puts it beside gccl, Gloo and Open MPI.
 //
-// Results are not reduced, so the check is always off.
+// Results are not reduced, so the check is always off. --congestion chooses the sockets'
+// congestion control as GCCL_SOCKET_CONGESTION does (default "auto": reno on loopback).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "local_ranks.h"
@@ -56,7 +58,8 @@ int portOf(int fd) {
 // One rank's two streams: to the right neighbour and from the left one.
 class Ring {
  public:
-  Ring(int rank, int nranks, const std::vector<int>& listeners, const std::vector<int>& ports)
+  Ring(int rank, int nranks, const std::vector<int>& listeners, const std::vector<int>& ports,
+       const std::string& congestion)
       : rank_(rank), nranks_(nranks) {
     if (nranks == 1) return;
     right_ = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -70,9 +73,15 @@ class Ring {
     if (left_ < 0) die("accept");
     for (int fd : listeners) ::close(fd);
     const int one = 1;
+    const std::string algorithm = congestion == "auto" ? "reno" : congestion;
     for (int fd : {left_, right_}) {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
+      if (congestion != "system" &&
+          ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algorithm.data(),
+                       static_cast<socklen_t>(algorithm.size())) != 0) {
+        die("TCP_CONGESTION");
+      }
     }
   }
   ~Ring() {
@@ -189,13 +198,14 @@ class StreamBackend final : public SweepBackend<float> {
 
 int runRank(PerfArgs args, int rank, const std::vector<int>& listeners,
             const std::vector<int>& ports) {
-  Ring ring(rank, args.np, listeners, ports);
+  Ring ring(rank, args.np, listeners, ports, args.congestion);
   StreamBackend backend(ring);
   args.check = false;  // nothing is reduced
   const RunInfo info{.library = "tcp-stream",
                      .algorithm = "ring",
                      .transport = "tcp",
-                     .note = ", raw TCP ring streaming: no reduction (the wire's limit)",
+                     .note = ", raw TCP ring streaming: no reduction (the wire's limit), "
+                             "congestion control " + args.congestion,
                      .nranks = args.np,
                      .dtype = DType::kFloat32,
                      .op = args.op,

@@ -43,6 +43,10 @@ const std::array kSettings = {
     Setting{"GCCL_SOCKET_BUFFER_BYTES", "int", "0",
             "SO_SNDBUF / SO_RCVBUF of data sockets; 0 keeps the kernel's autotuning",
             GCCL_INT_SETTING("GCCL_SOCKET_BUFFER_BYTES", socketBufferBytes, 0, 1 << 30)},
+    Setting{"GCCL_SOCKET_CONGESTION", "string", "auto",
+            "TCP congestion control of data sockets: auto (reno between ranks of one machine, "
+            "the system's choice otherwise), system, or an algorithm name (reno, cubic, bbr)",
+            GCCL_STRING_SETTING(socketCongestion)},
     Setting{"GCCL_SPIN_US", "int", "auto",
             "busy-poll time before a thread sleeps; auto: 50, or 0 when the machine's ranks "
             "outnumber its cores",

@@ -22,6 +22,7 @@ struct Config {
   // Sockets
   std::string socketAddr;     // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;  // 0: kernel autotuning (measured faster on loopback)
+  std::string socketCongestion = "auto";  // GCCL_SOCKET_CONGESTION
   int spinUs = kAutoSpinUs;   // busy-poll before sleeping in epoll / futex
   // Kernels
   std::string simd = "auto";

@@ -190,6 +190,11 @@ void Socket::setBufferBytes(int bytes) const {
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
 }
 
+bool Socket::setCongestionControl(const std::string& algorithm) const {
+  return ::setsockopt(fd_, IPPROTO_TCP, TCP_CONGESTION, algorithm.data(),
+                      static_cast<socklen_t>(algorithm.size())) == 0;
+}
+
 SocketAddress Socket::localAddress() const {
   sockaddr_in sa{};
   socklen_t len = sizeof sa;

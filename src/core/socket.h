@@ -43,6 +43,8 @@ class Socket {
   void setNonBlocking(bool enabled) const;
   void setNoDelay() const;
   void setBufferBytes(int bytes) const;
+  // TCP_CONGESTION; false (errno set) when the kernel lacks the algorithm or refuses it.
+  bool setCongestionControl(const std::string& algorithm) const;
 
   SocketAddress localAddress() const;
   SocketAddress peerAddress() const;

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/logging.h"
 #include "core/store.h"
+#include "transport/tcp/congestion.h"
 #include "transport/tcp/tcp_connection.h"
 #include "transport/tcp/tcp_handshake.h"
 
@@ -36,7 +37,9 @@ std::string describePeer(int rank, const PeerAddress& peer) {
 }  // namespace
 
 TcpTransport::TcpTransport(std::string bindHost, const Config& config)
-    : bindHost_(std::move(bindHost)), socketBufferBytes_(config.socketBufferBytes) {}
+    : bindHost_(std::move(bindHost)),
+      socketBufferBytes_(config.socketBufferBytes),
+      congestion_(config.socketCongestion) {}
 
 ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store, Poller&) {
   const Deadline deadline = Deadline::afterMs(request.timeoutMs);
@@ -54,9 +57,10 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   }
   std::map<int, Socket> outgoing;
   std::map<int, Socket> incoming;
-  auto prepare = [&](Socket& socket) {
+  auto prepare = [&](Socket& socket, const std::string& peerHost) {
     socket.setNoDelay();
     if (socketBufferBytes_ > 0) socket.setBufferBytes(socketBufferBytes_);
+    applyCongestion(socket, congestion_, peerHost, bindHost_);
   };
   auto dial = [&](int peer) {
     const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
@@ -64,7 +68,7 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
       Socket socket = Socket::connectTo(address.address, deadline);
       sendHello(socket, Hello{kHelloMagic, kHelloVersion, request.token, request.rank, peer},
                 deadline);
-      prepare(socket);
+      prepare(socket, address.address.host);
       outgoing[peer] = std::move(socket);
     } catch (const Error& e) {
       fail(e.status(), "could not connect to ", describePeer(peer, address), ": ", e.what());
@@ -87,7 +91,7 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
       continue;
     }
     sendAck(*socket, deadline);
-    prepare(*socket);
+    prepare(*socket, socket->peerAddress().host);
     incoming[*peer] = std::move(*socket);
   }
   for (int peer : peers) {

@@ -21,6 +21,7 @@ class TcpTransport final : public Transport {
  private:
   std::string bindHost_;
   int socketBufferBytes_;
+  std::string congestion_;  // GCCL_SOCKET_CONGESTION
 };
 
 }  // namespace gccl::transport::tcp
