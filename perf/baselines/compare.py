@@ -53,6 +53,9 @@ def parse_args():
     p.add_argument("--gloo-binary", default=os.path.join(bin_dir, "gloo_allreduce_perf"))
     p.add_argument("--mpi-binary", default=os.path.join(bin_dir, "mpi_allreduce_perf"))
     p.add_argument("--stream-binary", default=os.path.join(bin_dir, "tcp_stream_perf"))
+    p.add_argument("--stream-congestion", default="auto",
+                   help="congestion control of the raw TCP stream (auto: reno, as gccl picks "
+                        "within one machine; system: the kernel default)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per tool run")
     p.add_argument("--glibc-no-mmap", action="store_true",
                    help="run every tool with " + NO_MMAP_TEXT)
@@ -65,7 +68,8 @@ def library_runs(args, nranks):
     """(key, label, argv) for every library/algorithm/transport in one set."""
     sweep = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", args.w]
     runs = [("gccl", "gccl", [args.gccl_binary, "--np", str(nranks)] + sweep)]
-    runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks)] + sweep))
+    runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks),
+                                          "--congestion", args.stream_congestion] + sweep))
     for algo in GLOO_ALGORITHMS:
         argv = [args.gloo_binary, "--np", str(nranks), "--algo", algo,
                 "--timeout", str(max(1, args.timeout * 9 // 10))] + sweep  # fail before we kill
@@ -203,6 +207,14 @@ def tables_for(nranks, med, args):
             f"Latency up to {human(args.small_max)}, us (ratios > 1: gccl faster)\n\n{lat_table}\n")
 
 
+def system_congestion():
+    try:
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
 def preamble(args):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), platform.processor())
@@ -211,7 +223,8 @@ def preamble(args):
             f"Sweep: -b {args.b} -e {args.e} -f {args.f} -n {args.n} -w {args.w}{env}. "
             "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm). "
             "TCP stream: tcp_stream_perf, the same bytes per link over raw loopback TCP with "
-            "no reduction (what the wire allows).\n")
+            f"no reduction (what the wire allows), congestion control {args.stream_congestion}. "
+            f"System congestion control: {system_congestion()}.\n")
 
 
 def run_times(seconds):
