@@ -112,17 +112,21 @@ TEST(Faults, StoppedRankFailsEveryOtherRankWithinTheTimeout) {
 
 // gcclCommAbort on one rank while the others are mid-collective: the aborting rank's notice
 // reaches every survivor (directly or passed along the ring), so each reports a remote error
-// that says who aborted, not only that a connection closed. Small messages: a notice is only
-// written between two messages, which a small collective always is at.
-TEST(Faults, AbortedRankTellsEveryOtherRankWhy) {
+// that says who aborted, not only that a connection closed. Small and large collectives: a
+// rank that passes the notice on may be in the middle of a 1 MiB message, which it finishes
+// first.
+class AbortNotice : public testing::TestWithParam<size_t> {};
+
+TEST_P(AbortNotice, AbortedRankTellsEveryOtherRankWhy) {
   constexpr int kAborting = 2;
-  constexpr size_t kCount = 1000;
+  static size_t count;
+  count = GetParam();
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   ProcessGroup group(kRanks, [](int rank, int nranks, const gcclUniqueId& id, std::string& report) {
-    if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report, kCount);
+    if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report, count);
     gcclComm_t comm = nullptr;
     if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) return 1;
-    std::vector<float> data(kCount, 1.0f);
+    std::vector<float> data(count, 1.0f);
     gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm);
     ProcessGroup::say("ready");
     // The others are blocked in their next allreduce, waiting for this rank.
@@ -146,6 +150,8 @@ TEST(Faults, AbortedRankTellsEveryOtherRankWhy) {
         << "rank " << r << ": " << outcome.message;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Counts, AbortNotice, testing::Values(size_t{1000}, size_t{1} << 22));
 
 }  // namespace
 }  // namespace gccl

@@ -16,7 +16,7 @@ namespace gccl::transport::tcp {
 
 namespace {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
-constexpr int kNoticeWaitMs = 100;  // for the rest of a notice whose header has arrived
+constexpr int kNoticeWaitMs = 100;  // bounds each side of a failure notice's exchange
 }
 
 TcpConnection::TcpConnection(Socket out, Socket in, int peer, std::string peerName)
@@ -152,26 +152,32 @@ void TcpConnection::abort(Status noticeStatus, const std::string& notice) {
 }
 
 void TcpConnection::sendNotice(Status status, const std::string& notice) {
-  // A message cut off mid-payload would make the notice read as data: finish it first if the
-  // socket takes the rest at once (its buffer is still the poster's until the engine returns).
+  // Best effort within a short bound: a peer in the same collective is reading, so a full
+  // socket drains within moments; one that is stopped or gone costs kNoticeWaitMs at most.
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  auto writable = [&] {
+    return errno == EINTR || (errno == EAGAIN && waitFor(out_.fd(), POLLOUT, deadline));
+  };
+  // A message cut off mid-payload would make the notice read as data: finish it first (its
+  // buffer is still the poster's until the engine returns).
   if (!sends_.empty() && sends_.front()->moved > 0) {
     Message& m = *sends_.front();
-    while (m.moved < kHeaderBytes + m.bytes && sendRest(m) > 0) {
+    while (m.moved < kHeaderBytes + m.bytes) {
+      if (sendRest(m) < 0 && !writable()) return;
     }
-    if (m.moved < kHeaderBytes + m.bytes) return;
   }
   FrameHeader header = failureNoticeHeader(static_cast<int>(status),
                                            static_cast<uint32_t>(std::min<size_t>(
                                                notice.size(), kMaxNoticeBytes)));
-  iovec iov[2] = {{&header, kHeaderBytes},
-                  {const_cast<char*>(notice.data()), header.bytes}};
-  msghdr msg{};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 2;
-  // Best effort: a full socket buffer drops the notice or cuts it short, and the reset that
-  // follows discards whatever the kernel has not sent yet (on loopback, delivery happens in
-  // this call). The peer then learns of the failure from the reset alone.
-  (void)::sendmsg(out_.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  Message frame;
+  frame.header = header;
+  frame.data = const_cast<char*>(notice.data());
+  frame.bytes = header.bytes;
+  // The reset that follows discards whatever the kernel has not sent yet (on loopback,
+  // delivery happens in the call); the peer then learns of the failure from the reset alone.
+  while (frame.moved < kHeaderBytes + frame.bytes) {
+    if (sendRest(frame) < 0 && !writable()) return;
+  }
 }
 
 void TcpConnection::throwQueuedNotice() {
