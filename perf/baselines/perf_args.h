@@ -28,8 +28,8 @@ struct PerfArgs {
   // Gloo only.
   std::string algo = "all";  // --algo ring_chunked|halving_doubling|bcube|all
   // Gloo and stream: the tool forks its own local ranks.
-  int np = 2;                // --np
-  int timeoutSec = 600;      // --timeout: the whole run, after which ranks are killed
+  int np = 2;            // --np
+  int timeoutSec = 600;  // --timeout: the whole run, after which ranks are killed
   // Stream only: congestion control of its sockets, as GCCL_SOCKET_CONGESTION ("auto": reno,
   // which is what gccl picks between ranks of one machine; "system": the kernel's default).
   std::string congestion = "auto";  // --congestion

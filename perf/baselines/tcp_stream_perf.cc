@@ -77,9 +77,8 @@ class Ring {
     for (int fd : {left_, right_}) {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       ::fcntl(fd, F_SETFL, O_NONBLOCK);
-      if (congestion != "system" &&
-          ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algorithm.data(),
-                       static_cast<socklen_t>(algorithm.size())) != 0) {
+      if (congestion != "system" && ::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algorithm.data(),
+                                                 static_cast<socklen_t>(algorithm.size())) != 0) {
         die("TCP_CONGESTION");
       }
     }
@@ -201,11 +200,13 @@ int runRank(PerfArgs args, int rank, const std::vector<int>& listeners,
   Ring ring(rank, args.np, listeners, ports, args.congestion);
   StreamBackend backend(ring);
   args.check = false;  // nothing is reduced
+  const std::string note =
+      ", raw TCP ring streaming: no reduction (the wire's limit), congestion control " +
+      args.congestion;
   const RunInfo info{.library = "tcp-stream",
                      .algorithm = "ring",
                      .transport = "tcp",
-                     .note = ", raw TCP ring streaming: no reduction (the wire's limit), "
-                             "congestion control " + args.congestion,
+                     .note = note,
                      .nranks = args.np,
                      .dtype = DType::kFloat32,
                      .op = args.op,

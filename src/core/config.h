@@ -20,10 +20,10 @@ struct Config {
   size_t chunkBytes = 1u << 20;    // pipeline slice of the ring
   std::string algorithm = "auto";  // GCCL_ALGO
   // Sockets
-  std::string socketAddr;     // address to bind and advertise; empty = automatic
-  int socketBufferBytes = 0;  // 0: kernel autotuning (measured faster on loopback)
+  std::string socketAddr;                 // address to bind and advertise; empty = automatic
+  int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)
   std::string socketCongestion = "auto";  // GCCL_SOCKET_CONGESTION
-  int spinUs = kAutoSpinUs;   // busy-poll before sleeping in epoll / futex
+  int spinUs = kAutoSpinUs;               // busy-poll before sleeping in epoll / futex
   // Kernels
   std::string simd = "auto";
   // Logging

@@ -25,10 +25,7 @@ constexpr int kMaxSleepMs = 50;
 }  // namespace
 
 Engine::Engine(const Config& config, int rank, int size)
-    : timeoutMs_(config.timeoutMs),
-      spinUs_(std::max(0, config.spinUs)),
-      rank_(rank),
-      size_(size) {}
+    : timeoutMs_(config.timeoutMs), spinUs_(std::max(0, config.spinUs)), rank_(rank), size_(size) {}
 
 Engine::~Engine() {
   {

@@ -70,7 +70,8 @@ TEST(Locality, PinnedRanksAddUpTheirCores) {
     store.set("locality/machine/" + std::to_string(rank), machineId() + " " + maskOf({rank}));
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
-  EXPECT_EQ(store.get("locality/share/3", Deadline::afterMs(0)), "4 " + std::to_string(shares[0].cpus));
+  EXPECT_EQ(store.get("locality/share/3", Deadline::afterMs(0)),
+            "4 " + std::to_string(shares[0].cpus));
   EXPECT_GE(shares[0].cpus, 3);  // cores 1-3 plus whatever this process may use
 }
 

@@ -74,8 +74,7 @@ void InprocConnection::checkLane(Lane& lane, bool waiting) const {
   if (lane.failure != Status::kSuccess) throw Error(lane.failure, lane.failureText);
   if (lane.closed && waiting) {
     if (lane.noticeStatus != Status::kSuccess) {
-      throw Error(lane.noticeStatus, strCat(peerName_, " reported: ", lane.notice),
-                  lane.notice);
+      throw Error(lane.noticeStatus, strCat(peerName_, " reported: ", lane.notice), lane.notice);
     }
     fail(Status::kRemoteError, "connection to ", peerName_,
          " closed by the peer (it failed or aborted)");

@@ -23,8 +23,8 @@ std::string congestionFor(const std::string& setting, const std::string& peerHos
   return setting;
 }
 
-void applyCongestion(const Socket& socket, const std::string& setting,
-                     const std::string& peerHost, const std::string& localHost) {
+void applyCongestion(const Socket& socket, const std::string& setting, const std::string& peerHost,
+                     const std::string& localHost) {
   const std::string algorithm = congestionFor(setting, peerHost, localHost);
   if (algorithm.empty() || socket.setCongestionControl(algorithm)) return;
   if (setting == "auto") {

@@ -22,7 +22,7 @@ std::string congestionFor(const std::string& setting, const std::string& peerHos
 
 // Applies congestionFor() to `socket`. A named algorithm the kernel refuses is an
 // InvalidArgument error naming GCCL_SOCKET_CONGESTION; "auto" falls back silently.
-void applyCongestion(const Socket& socket, const std::string& setting,
-                     const std::string& peerHost, const std::string& localHost);
+void applyCongestion(const Socket& socket, const std::string& setting, const std::string& peerHost,
+                     const std::string& localHost);
 
 }  // namespace gccl::transport::tcp

@@ -17,7 +17,7 @@ namespace gccl::transport::tcp {
 namespace {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
 constexpr int kNoticeWaitMs = 100;  // bounds each side of a failure notice's exchange
-}
+}  // namespace
 
 TcpConnection::TcpConnection(Socket out, Socket in, int peer, std::string peerName)
     : out_(std::move(out)), in_(std::move(in)), peer_(peer), peerName_(std::move(peerName)) {
@@ -166,13 +166,11 @@ void TcpConnection::sendNotice(Status status, const std::string& notice) {
       if (sendRest(m) < 0 && !writable()) return;
     }
   }
-  FrameHeader header = failureNoticeHeader(static_cast<int>(status),
-                                           static_cast<uint32_t>(std::min<size_t>(
-                                               notice.size(), kMaxNoticeBytes)));
-  Message frame;
-  frame.header = header;
+  Message frame;  // failureNoticeHeader() bounds the length
+  frame.header = failureNoticeHeader(
+      static_cast<int>(status), static_cast<uint32_t>(std::min<size_t>(notice.size(), UINT32_MAX)));
   frame.data = const_cast<char*>(notice.data());
-  frame.bytes = header.bytes;
+  frame.bytes = frame.header.bytes;
   // The reset that follows discards whatever the kernel has not sent yet (on loopback,
   // delivery happens in the call); the peer then learns of the failure from the reset alone.
   while (frame.moved < kHeaderBytes + frame.bytes) {
