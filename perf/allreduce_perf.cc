@@ -7,7 +7,7 @@
 
 #include <gccl/gccl.h>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "local_launcher.h"
 #include "perf_options.h"
 #include "sweep.h"

@@ -22,7 +22,8 @@
 #include "fp16/codec.h"
 #include "fp16/half.h"
 #include "reduce/reduce.h"
-#include "reduce/simd.h"
+#include "base/config.h"
+#include "base/simd.h"
 
 namespace gccl {
 namespace {
@@ -150,6 +151,9 @@ void registerAll() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // The kernels read no configuration: GCCL_SIMD is applied here, as a communicator does.
+  const gccl::Config config = gccl::configFromEnvironment(gccl::processEnvironment());
+  if (const auto forced = gccl::parseSimdLevel(config.simd)) gccl::setSimdLevel(*forced);
   const std::string_view level = gccl::simdLevelName(gccl::activeSimdLevel());
   benchmark::AddCustomContext("gccl_simd", std::string(level));
   gccl::registerAll();

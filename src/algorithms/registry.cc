@@ -5,7 +5,7 @@
 
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/ring.h"
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

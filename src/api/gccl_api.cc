@@ -7,9 +7,9 @@
 #include <type_traits>
 
 #include "api/handles.h"
-#include "core/bootstrap.h"
-#include "core/launch_environment.h"
-#include "core/logging.h"
+#include "core/init.h"
+#include "bootstrap/launch_environment.h"
+#include "base/logging.h"
 
 using gccl::Error;
 using gccl::Status;
@@ -92,7 +92,7 @@ void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank
   gccl::setLogRank(rank);
   const gccl::UniqueId id = gccl::decodeUniqueId(commId.internal);
   auto handle = std::make_unique<gcclComm>();
-  handle->communicator = gccl::createTcpCommunicator(rank, nranks, id, config);
+  handle->communicator = gccl::createCommunicator(rank, nranks, id, config);
   gccl::api::registerHandle(handle.get());
   *comm = handle.release();
 }

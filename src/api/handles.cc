@@ -3,7 +3,7 @@
 #include <mutex>
 #include <set>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl::api {
 

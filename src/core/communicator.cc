@@ -3,8 +3,9 @@
 #include <limits>
 
 #include "algorithms/registry.h"
-#include "core/logging.h"
-#include "core/tcp_store.h"
+#include "base/logging.h"
+#include "base/simd.h"
+#include "bootstrap/tcp_store.h"
 
 namespace gccl {
 
@@ -21,13 +22,17 @@ Config withDefaultSpin(Config config) {
 
 Communicator::Communicator(int rank, int size, const Config& config, const JobToken& token,
                            std::unique_ptr<Store> store,
-                           std::unique_ptr<TcpStoreServer> storeServer, Transport& transport)
+                           std::unique_ptr<TcpStoreServer> storeServer,
+                           const TransportRouter& router)
     : rank_(rank),
       size_(size),
       config_(withDefaultSpin(config)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
       engine_(config_, rank, size) {
+  // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
+  // the level in force (the best the CPU has, unless a test or benchmark forced another).
+  if (const auto level = parseSimdLevel(config_.simd)) setSimdLevel(*level);
   selectAllreduce(config.algorithm, size, 0);  // an unknown GCCL_ALGO fails init, not every call
   ConnectRequest request;
   request.rank = rank;
@@ -35,8 +40,8 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.peers = allreducePeers(rank, size);
   request.token = token;
   request.timeoutMs = config.timeoutMs;
-  engine_.start(transport.connect(request, *store_, engine_.poller()));
-  logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready over ", transport.name());
+  engine_.start(router.connect(request, *store_, engine_.poller()));
+  logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready: ", router.describe(request.peers));
 }
 
 Communicator::~Communicator() {

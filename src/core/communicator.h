@@ -9,12 +9,12 @@
 #include <tuple>
 
 #include "algorithms/registry.h"
-#include "core/config.h"
+#include "base/config.h"
 #include "core/engine.h"
 #include "core/request.h"
-#include "core/store.h"
-#include "reduce/dtype.h"
-#include "transport/transport.h"
+#include "base/store.h"
+#include "base/dtype.h"
+#include "core/transport_router.h"
 
 namespace gccl {
 
@@ -22,11 +22,12 @@ class TcpStoreServer;
 
 class Communicator {
  public:
-  // Connects `rank` of `size` through `transport`, exchanging addresses in `store`.
+  // Connects `rank` of `size` to the peers its algorithms need, each through the transport the
+  // router picks for it, exchanging addresses in `store`.
   // `storeServer` (rank 0 of a TCP job) is kept alive as long as the communicator.
   Communicator(int rank, int size, const Config& config, const JobToken& token,
                std::unique_ptr<Store> store, std::unique_ptr<TcpStoreServer> storeServer,
-               Transport& transport);
+               const TransportRouter& router);
   ~Communicator();
 
   int rank() const { return rank_; }

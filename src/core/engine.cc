@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "core/logging.h"
+#include "base/logging.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

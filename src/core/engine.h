@@ -18,11 +18,11 @@
 #include <optional>
 #include <thread>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "base/config.h"
+#include "base/error.h"
 #include "core/execution.h"
 #include "core/operation.h"
-#include "core/poller.h"
+#include "base/poller.h"
 #include "transport/transport.h"
 
 namespace gccl {

@@ -1,6 +1,6 @@
 #include "core/operation.h"
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

@@ -8,7 +8,7 @@
 #include "algorithms/registry.h"
 #include "algorithms/schedule.h"
 #include "core/request.h"
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 #include "transport/frame.h"
 
 namespace gccl {

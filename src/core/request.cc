@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "core/deadline.h"
+#include "base/deadline.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -3,7 +3,7 @@
 
 #include "fp16/codec.h"
 #include "fp16/codec_kernels.h"
-#include "reduce/simd.h"
+#include "base/simd.h"
 
 namespace gccl {
 namespace {

@@ -3,7 +3,7 @@
 // inline functions must never be emitted into a file built for a lesser instruction set.
 #pragma once
 
-#include "reduce/x86_intrinsics.h"
+#include "base/x86_intrinsics.h"
 
 namespace gccl::avx2 {
 

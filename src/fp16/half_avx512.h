@@ -3,7 +3,7 @@
 // Loads and stores take a lane mask so loop tails need no scalar code.
 #pragma once
 
-#include "reduce/x86_intrinsics.h"
+#include "base/x86_intrinsics.h"
 
 namespace gccl::avx512 {
 

@@ -18,7 +18,7 @@
 
 #include <cstddef>
 
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 
 namespace gccl {
 

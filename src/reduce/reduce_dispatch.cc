@@ -3,7 +3,7 @@
 
 #include "reduce/reduce.h"
 #include "reduce/reduce_kernels.h"
-#include "reduce/simd.h"
+#include "base/simd.h"
 
 namespace gccl {
 namespace {

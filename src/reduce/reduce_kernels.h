@@ -5,7 +5,7 @@
 
 #include <cstddef>
 
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 
 namespace gccl::kernels {
 

@@ -3,7 +3,7 @@
 // (type, op) with no branch inside it.
 #pragma once
 
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 
 namespace gccl::kernels {
 

@@ -3,7 +3,7 @@
 // Include only from translation units compiled with -mavx2 -mf16c (see kernels.cmake).
 #pragma once
 
-#include "reduce/x86_intrinsics.h"
+#include "base/x86_intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

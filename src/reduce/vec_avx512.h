@@ -3,7 +3,7 @@
 // translation units compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq (kernels.cmake).
 #pragma once
 
-#include "reduce/x86_intrinsics.h"
+#include "base/x86_intrinsics.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "core/error.h"
-#include "reduce/dtype.h"
+#include "base/error.h"
+#include "base/dtype.h"
 
 namespace gccl {
 

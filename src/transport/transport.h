@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "core/deadline.h"
-#include "core/error.h"
-#include "core/job_token.h"
+#include "base/deadline.h"
+#include "base/error.h"
+#include "base/job_token.h"
 #include "transport/frame.h"
 
 namespace gccl {

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/socket.h"
+#include "base/socket.h"
 #include "multiproc/process_group.h"
 #include "verifiable.h"
 

@@ -10,7 +10,8 @@
 #include <vector>
 
 #include "core/communicator.h"
-#include "core/tcp_store.h"
+#include "bootstrap/memory_store.h"
+#include "bootstrap/tcp_store.h"
 #include "transport/inproc/inproc_transport.h"
 #include "verifiable.h"
 
@@ -24,8 +25,8 @@ class ThreadRanks {
     config.algorithm = algorithm;
     config.chunkBytes = chunkBytes;
     config.timeoutMs = 20000;
-    transport::inproc::InprocTransport transport(
-        std::make_shared<transport::inproc::InprocFabric>());
+    const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
+        std::make_shared<transport::inproc::InprocFabric>()));
     for (int rank = 0; rank < size; ++rank) {
       ranks_.push_back(std::make_unique<Communicator>(
           rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
@@ -128,7 +129,8 @@ TEST(AllreduceThreads, BlockingAndAsyncCallsFromRankThreads) {
   Config config;
   config.chunkBytes = 16384;
   config.timeoutMs = 20000;
-  transport::inproc::InprocTransport transport(std::make_shared<transport::inproc::InprocFabric>());
+  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
   std::vector<std::unique_ptr<Communicator>> ranks;
   for (int r = 0; r < kSize; ++r) {
     ranks.push_back(std::make_unique<Communicator>(
@@ -165,7 +167,8 @@ TEST(AllreduceThreads, BlockingAndAsyncCallsFromRankThreads) {
 TEST(AllreduceThreads, AbortFromAnotherThreadEndsAHungBlockingCall) {
   Config config;
   config.timeoutMs = 60000;
-  transport::inproc::InprocTransport transport(std::make_shared<transport::inproc::InprocFabric>());
+  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
   auto rank0 = std::make_unique<Communicator>(0, 2, config, JobToken{},
                                               std::make_unique<MemoryStore>(), nullptr, transport);
   auto rank1 = std::make_unique<Communicator>(1, 2, config, JobToken{},

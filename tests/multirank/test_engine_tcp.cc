@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/store.h"
+#include "bootstrap/memory_store.h"
 #include "transport/tcp/tcp_transport.h"
 
 namespace gccl {

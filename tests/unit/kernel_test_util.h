@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "reduce/simd.h"
+#include "base/simd.h"
 
 namespace gccl::testing {
 

@@ -15,7 +15,7 @@
 
 #include "fp16/half.h"
 #include "kernel_test_util.h"
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 
 namespace gccl::testing {
 

@@ -2,9 +2,9 @@
 
 #include <map>
 
-#include "core/config.h"
-#include "core/error.h"
-#include "core/launch_environment.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "bootstrap/launch_environment.h"
 
 namespace gccl {
 namespace {

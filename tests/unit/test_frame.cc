@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "core/error.h"
-#include "core/socket.h"
+#include "base/error.h"
+#include "base/socket.h"
 #include "transport/frame.h"
 #include "transport/tcp/tcp_connection.h"
 

@@ -1,14 +1,17 @@
 // The machine census behind GCCL_SPIN_US=auto.
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <exception>
+#include <fstream>
 #include <thread>
 #include <vector>
 
-#include "core/config.h"
-#include "core/error.h"
-#include "core/locality.h"
-#include "core/store.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "bootstrap/locality.h"
+#include "bootstrap/memory_store.h"
 
 namespace gccl {
 namespace {
@@ -60,7 +63,10 @@ TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   const auto shares = census(store, 4, {0, 2});
   EXPECT_EQ(shares[0].ranks, 2);
   EXPECT_EQ(shares[2].ranks, 2);
-  EXPECT_EQ(store.get("locality/share/1", Deadline::afterMs(0)), "2 4");
+  EXPECT_EQ(shares[0].localRanks, (std::vector<int>{0, 2}));
+  EXPECT_EQ(shares[2].localRanks, (std::vector<int>{0, 2}));
+  // The other machine's answer: its CPUs, then its ranks.
+  EXPECT_EQ(store.get("locality/share/1", Deadline::afterMs(0)), "4 1 3");
 }
 
 TEST(Locality, PinnedRanksAddUpTheirCores) {
@@ -70,8 +76,9 @@ TEST(Locality, PinnedRanksAddUpTheirCores) {
     store.set("locality/machine/" + std::to_string(rank), machineId() + " " + maskOf({rank}));
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
+  EXPECT_EQ(shares[0].localRanks, (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(store.get("locality/share/3", Deadline::afterMs(0)),
-            "4 " + std::to_string(shares[0].cpus));
+            std::to_string(shares[0].cpus) + " 0 1 2 3");
   EXPECT_GE(shares[0].cpus, 3);  // cores 1-3 plus whatever this process may use
 }
 
@@ -81,17 +88,47 @@ TEST(Locality, MalformedEntryIsAnErrorNotACrash) {
   EXPECT_THROW(census(store, 2, {0}), Error);
 }
 
-TEST(Locality, MachineIdAndMaskDescribeThisProcess) {
-  EXPECT_FALSE(machineId().empty());
-  EXPECT_EQ(machineId(), machineId());
-  EXPECT_NE(cpuMaskHex().find_first_not_of('0'), std::string::npos);
+TEST(Locality, MalformedAnswerIsAnErrorNotACrash) {
+  // Rank 0 answered rank 1 with a list that does not include rank 1.
+  MemoryStore store;
+  store.set("locality/share/1", "4 0 2");
+  EXPECT_THROW(shareOfMachine(store, 1, 3, Deadline::afterMs(1000)), Error);
+  MemoryStore garbage;
+  garbage.set("locality/share/1", "4 1 x");
+  EXPECT_THROW(shareOfMachine(garbage, 1, 3, Deadline::afterMs(1000)), Error);
+}
+
+TEST(Locality, MachineIdIsTheKernelBootId) {
+  std::ifstream bootId("/proc/sys/kernel/random/boot_id");
+  std::string expected;
+  ASSERT_TRUE(bootId >> expected) << "this test needs /proc/sys/kernel/random/boot_id";
+  EXPECT_EQ(machineId(), expected);
+  EXPECT_EQ(expected.size(), 36u);  // a UUID
+}
+
+TEST(Locality, CpuMaskIsThisProcessAffinity) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof set, &set), 0);
+  const std::string hex = cpuMaskHex();
+  for (int cpu = 0; cpu < 64; ++cpu) {
+    const char digit = hex[hex.size() - 1 - static_cast<size_t>(cpu / 4)];
+    const int nibble = digit >= 'a' ? digit - 'a' + 10 : digit - '0';
+    EXPECT_EQ((nibble >> (cpu % 4)) & 1, CPU_ISSET(cpu, &set) ? 1 : 0) << "cpu " << cpu;
+  }
 }
 
 TEST(Locality, SpinOnlyWhileEveryRankHasACore) {
-  EXPECT_EQ(autoSpinUs({2, 2}), kDefaultSpinUs);
-  EXPECT_EQ(autoSpinUs({1, 64}), kDefaultSpinUs);
-  EXPECT_EQ(autoSpinUs({3, 2}), 0);
-  EXPECT_EQ(autoSpinUs({16, 8}), 0);
+  auto share = [](int ranks, int cpus) {
+    MachineShare s;
+    s.ranks = ranks;
+    s.cpus = cpus;
+    return s;
+  };
+  EXPECT_EQ(autoSpinUs(share(2, 2)), kDefaultSpinUs);
+  EXPECT_EQ(autoSpinUs(share(1, 64)), kDefaultSpinUs);
+  EXPECT_EQ(autoSpinUs(share(3, 2)), 0);
+  EXPECT_EQ(autoSpinUs(share(16, 8)), 0);
 }
 
 }  // namespace

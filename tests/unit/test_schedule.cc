@@ -12,8 +12,8 @@
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
 #include "core/execution.h"
-#include "core/poller.h"
-#include "core/store.h"
+#include "base/poller.h"
+#include "bootstrap/memory_store.h"
 #include "transport/inproc/inproc_transport.h"
 
 namespace gccl {

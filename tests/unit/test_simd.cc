@@ -5,7 +5,11 @@
 #include <cstdlib>
 
 #include "kernel_test_util.h"
-#include "reduce/simd.h"
+#include "base/simd.h"
+#include "bootstrap/memory_store.h"
+#include "bootstrap/tcp_store.h"
+#include "core/communicator.h"
+#include "transport/inproc/inproc_transport.h"
 
 namespace gccl::testing {
 namespace {
@@ -38,24 +42,32 @@ TEST(Simd, ActiveLevelNeverExceedsDetection) {
   EXPECT_LE(activeSimdLevel(), detectSimdLevel());
 }
 
-// GCCL_SIMD is read once, at first use, so each case runs in a fresh child process.
-void expectDefaultFromEnvironment(const char* value, SimdLevel want) {
+// The kernels read no configuration: in a fresh process GCCL_SIMD changes nothing until a
+// communicator passes it in.
+TEST(SimdDeathTest, KernelsIgnoreTheEnvironment) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const SimdLevel detected = detectSimdLevel();
   EXPECT_EXIT(
       {
-        setenv("GCCL_SIMD", value, 1);                 // NOLINT(concurrency-mt-unsafe)
-        std::exit(activeSimdLevel() == want ? 0 : 1);  // NOLINT(concurrency-mt-unsafe)
+        setenv("GCCL_SIMD", "scalar", 1);                  // NOLINT(concurrency-mt-unsafe)
+        std::exit(activeSimdLevel() == detected ? 0 : 1);  // NOLINT(concurrency-mt-unsafe)
       },
-      ::testing::ExitedWithCode(0), "")
-      << "GCCL_SIMD=" << value;
+      ::testing::ExitedWithCode(0), "");
 }
 
-TEST(SimdDeathTest, EnvironmentChoosesTheDefault) {
-  const SimdLevel detected = detectSimdLevel();
-  expectDefaultFromEnvironment("scalar", SimdLevel::kScalar);
-  expectDefaultFromEnvironment("avx2", std::min(SimdLevel::kAvx2, detected));
-  expectDefaultFromEnvironment("avx512", detected);
-  expectDefaultFromEnvironment("bogus", detected);  // unknown names fall back to detection
+// A communicator is where GCCL_SIMD (Config::simd) reaches the kernels; "auto" keeps the level.
+TEST(Simd, CommunicatorPassesTheConfiguredLevelIn) {
+  ScopedSimdLevel restore(detectSimdLevel());
+  const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
+  Config config;
+  config.simd = "scalar";
+  Communicator scalar(0, 1, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, router);
+  EXPECT_EQ(activeSimdLevel(), SimdLevel::kScalar);
+  config.simd = "auto";
+  Communicator unchanged(0, 1, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr,
+                         router);
+  EXPECT_EQ(activeSimdLevel(), SimdLevel::kScalar);
 }
 
 }  // namespace

@@ -4,9 +4,9 @@
 
 #include <thread>
 
-#include "core/bootstrap.h"
-#include "core/error.h"
-#include "core/tcp_store.h"
+#include "bootstrap/unique_id.h"
+#include "base/error.h"
+#include "bootstrap/tcp_store.h"
 
 namespace gccl {
 namespace {

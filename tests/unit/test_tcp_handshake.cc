@@ -4,9 +4,9 @@
 
 #include <thread>
 
-#include "core/error.h"
-#include "core/poller.h"
-#include "core/store.h"
+#include "base/error.h"
+#include "base/poller.h"
+#include "bootstrap/memory_store.h"
 #include "transport/tcp/tcp_handshake.h"
 #include "transport/tcp/tcp_transport.h"
 

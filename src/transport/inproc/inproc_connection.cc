@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "core/poller.h"
+#include "base/poller.h"
 
 namespace gccl::transport::inproc {
 

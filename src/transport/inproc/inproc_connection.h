@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 #include "transport/transport.h"
 
 namespace gccl {

@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/logging.h"
+#include "base/error.h"
+#include "base/logging.h"
 
 namespace gccl::transport::tcp {
 

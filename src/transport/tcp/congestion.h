@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "core/socket.h"
+#include "base/socket.h"
 
 namespace gccl::transport::tcp {
 

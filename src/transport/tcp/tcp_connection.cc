@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/poller.h"
+#include "base/error.h"
+#include "base/poller.h"
 
 namespace gccl::transport::tcp {
 

@@ -9,7 +9,7 @@
 #include <deque>
 #include <string>
 
-#include "core/socket.h"
+#include "base/socket.h"
 #include "transport/transport.h"
 
 namespace gccl::transport::tcp {

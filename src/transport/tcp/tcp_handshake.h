@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/job_token.h"
-#include "core/socket.h"
+#include "base/job_token.h"
+#include "base/socket.h"
 
 namespace gccl::transport::tcp {
 

@@ -3,9 +3,9 @@
 #include <map>
 #include <set>
 
-#include "core/error.h"
-#include "core/logging.h"
-#include "core/store.h"
+#include "base/error.h"
+#include "base/logging.h"
+#include "base/store.h"
 #include "transport/tcp/congestion.h"
 #include "transport/tcp/tcp_connection.h"
 #include "transport/tcp/tcp_handshake.h"

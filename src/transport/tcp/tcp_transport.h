@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "core/config.h"
+#include "base/config.h"
 #include "transport/transport.h"
 
 namespace gccl::transport::tcp {

@@ -1,8 +1,8 @@
 // Who am I in the job, from whatever launched us: GCCL_* variables, torchrun, Open MPI or Slurm.
 #pragma once
 
-#include "core/bootstrap.h"
-#include "core/config.h"
+#include "bootstrap/unique_id.h"
+#include "base/config.h"
 
 namespace gccl {
 

@@ -1,4 +1,4 @@
-#include "core/logging.h"
+#include "base/logging.h"
 
 #include <unistd.h>
 
@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string_view>
 
-#include "core/config.h"
+#include "base/config.h"
 
 namespace gccl {
 namespace {

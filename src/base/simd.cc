@@ -1,6 +1,4 @@
-#include "reduce/simd.h"
-
-#include "core/config.h"
+#include "base/simd.h"
 
 #include <algorithm>
 #include <atomic>
@@ -53,21 +51,12 @@ SimdLevel detectFromCpuid() {
 }
 #endif
 
-// GCCL_SIMD, from the config registry's view of the environment. Read once, at first use:
-// kernels run before (and outside) any communicator, e.g. in kernels_bench.
-std::optional<SimdLevel> simdLevelFromEnvironment() {
-  const auto value = processEnvironment()("GCCL_SIMD");
-  if (!value) return std::nullopt;
-  return parseSimdLevel(*value);  // "auto", "" or an unknown name: the detected level
-}
-
 SimdLevel clampToCpu(SimdLevel level) {
   return std::min(level, detectSimdLevel());
 }
 
 std::atomic<SimdLevel>& activeLevel() {
-  static std::atomic<SimdLevel> level{
-      clampToCpu(simdLevelFromEnvironment().value_or(SimdLevel::kAvx512))};
+  static std::atomic<SimdLevel> level{detectSimdLevel()};
   return level;
 }
 

@@ -1,4 +1,4 @@
-#include "core/poller.h"
+#include "base/poller.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

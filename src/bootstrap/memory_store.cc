@@ -1,5 +1,5 @@
-#include "core/error.h"
-#include "core/store.h"
+#include "base/error.h"
+#include "bootstrap/memory_store.h"
 
 namespace gccl {
 

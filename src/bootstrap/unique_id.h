@@ -1,12 +1,11 @@
-// From a unique id (or the environment) to a connected TCP communicator.
+// The unique id: the root store's address and the job token, packed in the 128 bytes that
+// gcclGetUniqueId hands out and every rank passes to gcclCommInitRank.
 #pragma once
 
-#include <memory>
 
-#include "core/communicator.h"
-#include "core/config.h"
-#include "core/job_token.h"
-#include "core/socket.h"
+#include "base/config.h"
+#include "base/job_token.h"
+#include "base/socket.h"
 
 namespace gccl {
 
@@ -25,7 +24,8 @@ UniqueId decodeUniqueId(const char (&in)[kUniqueIdBytes]);
 // random token. The socket is kept for rank 0's communicator in this process (or its fork).
 UniqueId createUniqueId(const Config& config);
 
-std::unique_ptr<Communicator> createTcpCommunicator(int rank, int size, const UniqueId& id,
-                                                    const Config& config);
+// The listener createUniqueId reserved for this token in this process, or an invalid socket.
+Socket takeReservedListener(const JobToken& token);
+
 
 }  // namespace gccl

@@ -1,11 +1,11 @@
-#include "core/config.h"
+#include "base/config.h"
 
 #include <array>
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 namespace {

@@ -1,8 +1,8 @@
-#include "core/launch_environment.h"
+#include "bootstrap/launch_environment.h"
 
 #include <charconv>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

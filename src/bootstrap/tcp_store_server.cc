@@ -5,9 +5,9 @@
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "core/logging.h"
-#include "core/tcp_store.h"
+#include "base/error.h"
+#include "base/logging.h"
+#include "bootstrap/tcp_store.h"
 
 namespace gccl {
 

@@ -1,16 +1,17 @@
-#include "core/locality.h"
+#include "bootstrap/locality.h"
 
 #include <sched.h>
 
+#include <algorithm>
 #include <bitset>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <vector>
 
-#include "core/config.h"
-#include "core/error.h"
-#include "core/socket.h"
+#include "base/config.h"
+#include "base/error.h"
+#include "base/socket.h"
 
 namespace gccl {
 namespace {
@@ -75,26 +76,43 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
   store.set(machineKey(rank), machineId() + " " + cpuMaskHex());
   if (rank == 0) {
     std::vector<std::string> machineOf(static_cast<size_t>(size));
-    std::map<std::string, std::pair<int, CpuSet>> machines;  // id -> ranks, CPUs
+    struct Machine {
+      std::vector<int> ranks;
+      CpuSet cpus;
+    };
+    std::map<std::string, Machine> machines;
     for (int r = 0; r < size; ++r) {
       const std::string value = store.get(machineKey(r), deadline);
       const size_t space = value.rfind(' ');
       if (space == std::string::npos)
         fail(Status::kRemoteError, "malformed locality entry of rank ", r);
       machineOf[r] = value.substr(0, space);
-      auto& [ranks, cpus] = machines[machineOf[r]];
-      ++ranks;
-      cpus |= parseMask(value.substr(space + 1));
+      Machine& machine = machines[machineOf[r]];
+      machine.ranks.push_back(r);
+      machine.cpus |= parseMask(value.substr(space + 1));
     }
+    // Each answer lists only the ranks of that rank's machine: O(ranks per machine) bytes each,
+    // not O(size), so the census stays linear in the job's size.
     for (int r = 0; r < size; ++r) {
-      const auto& [ranks, cpus] = machines[machineOf[r]];
-      store.set(shareKey(r), strCat(ranks, " ", cpus.count()));
+      const Machine& machine = machines[machineOf[r]];
+      std::string answer = strCat(machine.cpus.count());
+      for (int local : machine.ranks) answer += strCat(" ", local);
+      store.set(shareKey(r), answer);
     }
   }
   std::istringstream answer(store.get(shareKey(rank), deadline));
   MachineShare share;
-  if (!(answer >> share.ranks >> share.cpus) || share.ranks < 1 || share.cpus < 1)
+  share.cpus = 0;
+  answer >> share.cpus;
+  for (int local = 0; answer >> local;) {
+    if (local < 0 || local >= size) break;
+    share.localRanks.push_back(local);
+  }
+  const bool listsItself =
+      std::find(share.localRanks.begin(), share.localRanks.end(), rank) != share.localRanks.end();
+  if (share.cpus < 1 || !answer.eof() || !listsItself)
     fail(Status::kRemoteError, "malformed locality answer for rank ", rank);
+  share.ranks = static_cast<int>(share.localRanks.size());
   return share;
 }
 

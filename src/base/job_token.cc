@@ -1,10 +1,10 @@
-#include "core/job_token.h"
+#include "base/job_token.h"
 
 #include <sys/random.h>
 
 #include <cerrno>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

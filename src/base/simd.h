@@ -1,6 +1,7 @@
-// Which vector instruction set the reduction kernels and fp16 codecs run on. Chosen once, at
-// first use: the best level the CPU supports, or GCCL_SIMD when it names a lower one. Tests and
-// benchmarks force a level with setSimdLevel to compare every path against the scalar one.
+// Which vector instruction set the reduction kernels and fp16 codecs run on: the best level the
+// CPU supports until someone sets another. The kernels read no configuration: the communicator
+// passes GCCL_SIMD in (setSimdLevel) at init, and tests and benchmarks force each level to
+// compare the paths. The level is process-wide because the CPU is.
 #pragma once
 
 #include <optional>

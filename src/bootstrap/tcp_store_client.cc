@@ -1,5 +1,5 @@
-#include "core/error.h"
-#include "core/tcp_store.h"
+#include "base/error.h"
+#include "bootstrap/tcp_store.h"
 
 namespace gccl {
 

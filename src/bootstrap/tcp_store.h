@@ -9,9 +9,9 @@
 #include <string>
 #include <thread>
 
-#include "core/job_token.h"
-#include "core/socket.h"
-#include "core/store.h"
+#include "base/job_token.h"
+#include "base/socket.h"
+#include "base/store.h"
 
 namespace gccl {
 

@@ -6,15 +6,17 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
-#include "core/deadline.h"
-#include "core/store.h"
+#include "base/deadline.h"
+#include "base/store.h"
 
 namespace gccl {
 
 struct MachineShare {
-  int ranks = 1;  // ranks on this rank's machine, itself included
-  int cpus = 1;   // CPUs those ranks may run on: the union of their affinity masks
+  int ranks = 1;                // ranks on this rank's machine, itself included
+  int cpus = 1;                 // CPUs those ranks may run on: the union of their affinity masks
+  std::vector<int> localRanks;  // those ranks, ascending (transports are chosen from this)
 };
 
 // Names this machine's kernel: processes and containers on one host agree, other hosts and

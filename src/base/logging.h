@@ -6,7 +6,7 @@
 #include <source_location>
 #include <string>
 
-#include "core/error.h"
+#include "base/error.h"
 
 namespace gccl {
 

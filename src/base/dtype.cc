@@ -1,4 +1,4 @@
-#include "reduce/dtype.h"
+#include "base/dtype.h"
 
 #include <array>
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "core/deadline.h"
+#include "base/deadline.h"
 
 namespace gccl {
 

@@ -1,0 +1,63 @@
+#include "core/init.h"
+
+#include "base/error.h"
+#include "base/logging.h"
+#include "bootstrap/locality.h"
+#include "bootstrap/tcp_store.h"
+#include "core/transport_router.h"
+#include "transport/tcp/tcp_transport.h"
+
+namespace gccl {
+
+namespace {
+
+std::unique_ptr<TcpStoreClient> reachStore(const UniqueId& id, int timeoutMs) {
+  try {
+    return std::make_unique<TcpStoreClient>(id.root, id.token, timeoutMs);
+  } catch (const Error& e) {
+    fail(e.status(), "could not reach the bootstrap store of rank 0 at ", id.root.toString(),
+         ": ", e.what());
+  }
+}
+
+// TCP serves every peer today. Ranks on this machine (share.localRanks) are where a shared
+// memory transport will take over: router.routeSameMachine(share.localRanks, shm).
+TransportRouter routePeers(const Config& config, const std::string& bindHost,
+                           const MachineShare& share) {
+  (void)share;
+  return TransportRouter(std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
+}
+
+}  // namespace
+
+// Each phase (reaching the store, the machine census, connecting to the peers) is bounded by
+// the timeout on its own, so a failing init returns within three of them.
+std::unique_ptr<Communicator> createCommunicator(int rank, int size, const UniqueId& id,
+                                                 const Config& config) {
+  try {
+    std::unique_ptr<TcpStoreServer> server;
+    if (rank == 0) {
+      Socket listener = takeReservedListener(id.token);
+      if (!listener.valid()) listener = Socket::listenOn(id.root.host, id.root.port);
+      server = std::make_unique<TcpStoreServer>(std::move(listener), id.token);
+    }
+    std::unique_ptr<TcpStoreClient> client = reachStore(id, config.timeoutMs);
+    // Every rank takes part in the census, whatever its own GCCL_SPIN_US: rank 0 waits for all.
+    const MachineShare share =
+        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs));
+    Config resolved = config;
+    if (resolved.spinUs == kAutoSpinUs) resolved.spinUs = autoSpinUs(share);
+    logInfo(LogSubsys::kInit, "rank ", rank, ": ", share.ranks, " rank(s) and ", share.cpus,
+            " CPU(s) on this machine; spinning ", resolved.spinUs, " us before sleeping");
+    const std::string bindHost =
+        config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
+    const TransportRouter router = routePeers(resolved, bindHost, share);
+    return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),
+                                          std::move(server), router);
+  } catch (const Error& e) {
+    // Every init failure names the rank: in a job of many processes, the log is interleaved.
+    fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());
+  }
+}
+
+}  // namespace gccl
