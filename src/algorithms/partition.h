@@ -5,12 +5,9 @@
 #include <algorithm>
 #include <cstddef>
 
-namespace gccl {
+#include "algorithms/schedule.h"
 
-struct Range {
-  size_t offset = 0;
-  size_t count = 0;
-};
+namespace gccl {
 
 inline Range balancedPiece(size_t count, size_t parts, size_t index) {
   const size_t base = count / parts;

@@ -16,10 +16,12 @@ std::vector<int> recursiveDoublingPeers(int rank, int size) {
 Schedule recursiveDoublingAllreduce(const ScheduleShape& shape) {
   Schedule schedule;
   int32_t previous = kNoStep;  // the last reduction: the partial result so far
+  const Range whole{0, shape.count};
   if (!shape.inPlace && shape.size == 1) {
     Step copy;
     copy.kind = StepKind::kCopy;
-    copy.count = shape.count;
+    copy.input = whole;
+    copy.output = whole;
     previous = schedule.add(copy);
   }
   for (int distance = 1; distance < shape.size; distance <<= 1) {
@@ -29,12 +31,16 @@ Schedule recursiveDoublingAllreduce(const ScheduleShape& shape) {
     send.kind = StepKind::kSend;
     send.source = current;
     send.peer = shape.rank ^ distance;
-    send.count = shape.count;
+    send.input = whole;
     send.after = {previous, kNoStep};
     const int32_t sent = schedule.add(send);
     // The reduction overwrites what the send reads when in place, so it waits for the send.
+    // Both partners combine the same two partials: the lower block's goes first on both, so
+    // they compute the same bits (min/max of NaNs, NaN payloads of sums).
     Step reduce = send;
     reduce.kind = StepKind::kRecvReduce;
+    reduce.output = whole;
+    reduce.receivedFirst = send.peer < shape.rank;
     reduce.after = {sent, previous};
     previous = schedule.add(reduce);
   }
@@ -42,7 +48,7 @@ Schedule recursiveDoublingAllreduce(const ScheduleShape& shape) {
     Step divide;
     divide.kind = StepKind::kDivide;
     divide.source = BufferRole::kOutput;
-    divide.count = shape.count;
+    divide.output = whole;
     divide.after = {previous, kNoStep};
     schedule.add(divide);
   }

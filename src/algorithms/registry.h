@@ -1,5 +1,5 @@
-// The one table of allreduce algorithms and the rule that picks one. A new algorithm is a new
-// schedule builder plus a row here.
+// The one table of algorithms, for every collective, and the rule that picks one. A new
+// algorithm is a new schedule builder plus a row here.
 #pragma once
 
 #include <cstdint>
@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "algorithms/schedule.h"
+#include "base/collective.h"
 
 namespace gccl {
 
+// Travels in frame headers (ranks must agree on it), so values are fixed.
 enum class AlgorithmId : uint8_t { kRing = 1, kRecursiveDoubling = 2 };
 
-struct AllreduceAlgorithm {
+struct Algorithm {
+  CollectiveKind collective;
   AlgorithmId id;
   std::string_view name;
   bool (*supports)(int size);
@@ -21,13 +24,18 @@ struct AllreduceAlgorithm {
   Schedule (*build)(const ScheduleShape& shape);
 };
 
-std::span<const AllreduceAlgorithm> allreduceAlgorithms();
+std::span<const Algorithm> algorithms();
 
 // Every peer any algorithm may talk to: the connections a communicator opens at init.
-std::vector<int> allreducePeers(int rank, int size);
+std::vector<int> connectionPeers(int rank, int size);
 
-// `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for an unknown
-// name; falls back to the ring (with no error) when the requested one cannot run at `size`.
-const AllreduceAlgorithm& selectAllreduce(std::string_view requested, int size, size_t bytes);
+// "ring"; "unknown" for a value not in the table.
+std::string_view algorithmName(AlgorithmId id);
+
+// `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for a name that is
+// no algorithm of `collective`; falls back to the default (with no error) when the requested one
+// cannot run at `size` or `bytes`.
+const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested, int size,
+                                 size_t bytes);
 
 }  // namespace gccl

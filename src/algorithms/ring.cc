@@ -18,6 +18,9 @@ namespace gccl {
 // Each segment is cut into the same number of slices, and slice j of step s+1 depends only
 // on slice j of step s, so receiving, reducing and sending overlap along the ring.
 //
+// The reduction order needs no care here: each segment is reduced once, along one chain of
+// ranks, and then copied to everyone, so every rank ends with the owner's bits.
+//
 // No dependency protects the allgather's receive into segment r-s-1 from an earlier send of the
 // same memory (in place, reduce-scatter step 0 sends input segment r-1). Causality does: that
 // data can only arrive after it travelled the whole ring, which starts with this rank's send
@@ -50,13 +53,14 @@ struct RingGeometry {
   }
 };
 
+// An allreduce step touches the same range of whichever buffers it reads and writes.
 Step transfer(StepKind kind, BufferRole source, int peer, Range range, int32_t after) {
   Step step;
   step.kind = kind;
   step.source = source;
   step.peer = peer;
-  step.offset = range.offset;
-  step.count = range.count;
+  if (kind != StepKind::kRecv && kind != StepKind::kDivide) step.input = range;
+  if (kind != StepKind::kSend) step.output = range;
   step.after = {after, kNoStep};
   return step;
 }
@@ -65,7 +69,10 @@ Step transfer(StepKind kind, BufferRole source, int peer, Range range, int32_t a
 
 std::vector<int> ringPeers(int rank, int size) {
   if (size == 1) return {};
-  const RingGeometry ring({rank, size, 0, 1, false, false});
+  ScheduleShape shape;
+  shape.rank = rank;
+  shape.size = size;
+  const RingGeometry ring(shape);
   if (ring.left == ring.right) return {ring.left};
   return {ring.left, ring.right};
 }

@@ -2,9 +2,11 @@
 // The engine executes the steps over real transports; tests execute them in-process; a
 // simulator can time them at thousands of ranks. Nothing here knows about sockets or types.
 //
-// Every step touches one element range [offset, offset + count) that is the same in the input
-// and the output buffer. Steps to or from one peer are matched in schedule order: the i-th
-// send this rank lists for peer p is the i-th receive that p lists for this rank.
+// A step reads an element range of one buffer (`input`, in the buffer named by `source`) and
+// writes an element range of the output buffer (`output`); the two differ in offset, so
+// allgather, reduce-scatter and broadcast place a block elsewhere than where it came from.
+// Steps to or from one peer are matched in schedule order: the i-th send this rank lists for
+// peer p is the i-th receive that p lists for this rank, with the same element count.
 #pragma once
 
 #include <array>
@@ -16,46 +18,71 @@
 namespace gccl {
 
 enum class StepKind : uint8_t {
-  kSend,        // send source[range] to peer
-  kRecv,        // output[range] = received
-  kRecvReduce,  // output[range] = source[range] op received
-  kCopy,        // output[range] = input[range]
-  kDivide,      // output[range] /= rank count (the one scaling step of an average)
+  kSend,        // send source[input] to peer
+  kRecv,        // output[output] = received
+  kRecvReduce,  // output[output] = source[input] op received (or received op source[input])
+  kCopy,        // output[output] = source[input]
+  kDivide,      // output[output] /= rank count (the one scaling step of an average)
 };
 
 enum class BufferRole : uint8_t { kInput, kOutput };
 
 inline constexpr int32_t kNoStep = -1;
 
-struct Step {
-  StepKind kind = StepKind::kCopy;
-  BufferRole source = BufferRole::kInput;
-  int32_t peer = -1;
+// A bound on one schedule's length, so that a tiny slice on a huge buffer is refused instead
+// of building tens of millions of steps (checked by Schedule::add and, earlier and with a
+// clearer message, by the communicator from the slice count).
+inline constexpr size_t kMaxScheduleSteps = size_t{1} << 19;
+
+struct Range {
   size_t offset = 0;
   size_t count = 0;
-  // Steps that must be complete before this one reads or writes its buffers. A RecvReduce may
-  // receive into scratch before its dependencies finish; only its reduction waits.
+  size_t end() const { return offset + count; }
+};
+
+struct Step {
+  StepKind kind = StepKind::kCopy;
+  BufferRole source = BufferRole::kInput;  // the buffer `input` is a range of
+  int32_t peer = -1;
+  Range input;   // read: send, recv-reduce, copy
+  Range output;  // written: recv, recv-reduce, copy, divide
+  // RecvReduce operand order. Two ranks that combine the same two partial results must get the
+  // same bits, and min/max (and NaN payloads in sum/prod) depend on the order: the partial of
+  // the lower ranks goes first, so a rank receiving it from below puts the received data left.
+  bool receivedFirst = false;
+  // Steps that must be complete before this one reads or writes its buffers (earlier steps
+  // only). A RecvReduce may receive into scratch before they finish; only its reduction waits.
   std::array<int32_t, 2> after = {kNoStep, kNoStep};
+
+  // Elements this step moves: what it sends, or what it writes.
+  size_t count() const { return kind == StepKind::kSend ? input.count : output.count; }
 };
 
 struct Schedule {
   std::vector<Step> steps;
 
-  int32_t add(const Step& step) {
-    steps.push_back(step);
-    return static_cast<int32_t>(steps.size() - 1);
-  }
+  // Appends and returns the step's index. Throws Error(kInvalidArgument) past kMaxScheduleSteps.
+  int32_t add(const Step& step);
 };
 
 // What an algorithm needs to know to plan one collective.
 struct ScheduleShape {
   int rank = 0;
   int size = 1;
-  size_t count = 0;          // elements
+  size_t count = 0;          // elements (the collective's count argument)
   size_t sliceElements = 1;  // pipeline granularity (> 0)
+  int root = 0;              // rooted collectives only
   bool average = false;      // append the division step of ReduceOp::kAvg
   bool inPlace = false;      // input and output are the same buffer
 };
+
+// Throws Error(kInternalError) naming the step unless every step is well formed for a rank
+// `rank` of `size` whose buffers hold `inputCount` and `outputCount` elements: dependencies
+// point to earlier steps, peers are other ranks (local steps have none), ranges lie inside
+// their buffers, and a step that reads and writes moves as many elements as it reads. The
+// engine trusts a checked schedule's indices and ranges.
+void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCount,
+                   size_t outputCount);
 
 // For tests and logs: one line per step.
 std::string describeSchedule(const Schedule& schedule);

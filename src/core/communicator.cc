@@ -1,5 +1,6 @@
 #include "core/communicator.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "algorithms/registry.h"
@@ -33,11 +34,12 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
   // the level in force (the best the CPU has, unless a test or benchmark forced another).
   if (const auto level = parseSimdLevel(config_.simd)) setSimdLevel(*level);
-  selectAllreduce(config.algorithm, size, 0);  // an unknown GCCL_ALGO fails init, not every call
+  // An unknown GCCL_ALGO fails init, not every call.
+  selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, size, 0);
   ConnectRequest request;
   request.rank = rank;
   request.size = size;
-  request.peers = allreducePeers(rank, size);
+  request.peers = connectionPeers(rank, size);
   request.token = token;
   request.timeoutMs = config.timeoutMs;
   engine_.start(router.connect(request, *store_, engine_.poller()));
@@ -50,40 +52,78 @@ Communicator::~Communicator() {
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
                                                  DataType type, ReduceOp op, bool blocking) {
-  const size_t elementSize = dataTypeSize(type);
-  if (count > std::numeric_limits<size_t>::max() / elementSize / 2) {
-    fail(Status::kInvalidArgument, "allreduce on rank ", rank_, ": count ", count,
+  CollectiveCall call;
+  call.kind = CollectiveKind::kAllreduce;
+  call.input = input;
+  call.output = output;
+  call.count = count;
+  call.type = type;
+  call.op = op;
+  call.inputCount = count;
+  call.outputCount = count;
+  return start(call, blocking);
+}
+
+void Communicator::validate(const CollectiveCall& call) const {
+  const std::string_view name = collectiveName(call.kind);
+  const size_t elementSize = dataTypeSize(call.type);
+  const size_t largest = std::max(call.inputCount, call.outputCount);
+  if (largest > std::numeric_limits<size_t>::max() / elementSize / 2) {
+    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": count ", call.count,
          " overflows the buffer size");
   }
-  if (count > 0 && (input == nullptr || output == nullptr)) {
-    fail(Status::kInvalidArgument, "allreduce on rank ", rank_, ": null ",
-         input == nullptr ? "send" : "receive", " buffer with count ", count);
+  if (isRooted(call.kind) && (call.root < 0 || call.root >= size_)) {
+    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": root ", call.root,
+         " is not a rank of ", size_);
   }
-  const size_t bytes = count * elementSize;
-  const auto* in = static_cast<const std::byte*>(input);
-  const auto* out = static_cast<const std::byte*>(output);
-  if (input != output && count > 0 && in < out + bytes && out < in + bytes) {
-    fail(Status::kInvalidArgument, "allreduce on rank ", rank_,
+  if ((call.inputCount > 0 && call.input == nullptr) ||
+      (call.outputCount > 0 && call.output == nullptr)) {
+    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": null ",
+         call.input == nullptr ? "send" : "receive", " buffer with count ", call.count);
+  }
+  const auto* in = static_cast<const std::byte*>(call.input);
+  const auto* out = static_cast<const std::byte*>(call.output);
+  const size_t inBytes = call.inputCount * elementSize;
+  const size_t outBytes = call.outputCount * elementSize;
+  if (in != out && inBytes > 0 && outBytes > 0 && in < out + outBytes && out < in + inBytes) {
+    fail(Status::kInvalidArgument, name, " on rank ", rank_,
          ": send and receive buffers overlap without being identical");
   }
-  const AllreduceAlgorithm& algorithm = selectAllreduce(config_.algorithm, size_, bytes);
+  // A tiny slice on a huge buffer would build a schedule of millions of steps.
+  const size_t slices = (largest * elementSize + config_.chunkBytes - 1) / config_.chunkBytes;
+  if (slices > kMaxSlicesPerCollective) {
+    fail(Status::kInvalidArgument, name, " on rank ", rank_, " of ", largest * elementSize,
+         " bytes would be cut into ", slices, " slices of GCCL_CHUNK_BYTES=", config_.chunkBytes,
+         " (at most ", kMaxSlicesPerCollective, "): raise GCCL_CHUNK_BYTES to at least ",
+         (largest * elementSize + kMaxSlicesPerCollective - 1) / kMaxSlicesPerCollective);
+  }
+}
+
+std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool blocking) {
+  validate(call);
+  const size_t elementSize = dataTypeSize(call.type);
+  const size_t bytes = std::max(call.inputCount, call.outputCount) * elementSize;
+  const Algorithm& algorithm = selectAlgorithm(call.kind, config_.algorithm, size_, bytes);
   ScheduleShape shape;
   shape.rank = rank_;
   shape.size = size_;
-  shape.count = count;
+  shape.count = call.count;
   shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
-  shape.average = op == ReduceOp::kAvg;
-  shape.inPlace = input == output;
+  shape.root = call.root;
+  shape.average = call.op == ReduceOp::kAvg;
+  shape.inPlace = call.input == call.output;
 
   auto operation = std::make_unique<Operation>();
-  operation->input = input;
-  operation->output = output;
-  operation->count = count;
-  operation->type = type;
-  operation->op = op;
+  operation->kind = call.kind;
+  operation->input = call.input;
+  operation->output = call.output;
+  operation->count = call.count;
+  operation->type = call.type;
+  operation->op = call.op;
+  operation->root = call.root;
   operation->algorithm = algorithm.id;
   operation->sequence = ++sequence_;
-  operation->schedule = schedule(algorithm, shape);
+  operation->schedule = schedule(call, algorithm, shape);
   auto request = operation->request;
   {
     std::lock_guard lock(lastMutex_);
@@ -97,15 +137,18 @@ std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output
   return request;
 }
 
-std::shared_ptr<const Schedule> Communicator::schedule(const AllreduceAlgorithm& algorithm,
+std::shared_ptr<const Schedule> Communicator::schedule(const CollectiveCall& call,
+                                                       const Algorithm& algorithm,
                                                        const ScheduleShape& shape) {
   constexpr size_t kCachedSchedules = 64;
-  const auto key =
-      std::make_tuple(algorithm.id, shape.count, shape.sliceElements, shape.average, shape.inPlace);
+  const ScheduleKey key{call.kind,       algorithm.id, shape.count,  shape.sliceElements,
+                        shape.root,      shape.average, shape.inPlace};
   auto found = schedules_.find(key);
   if (found != schedules_.end()) return found->second;
   if (schedules_.size() >= kCachedSchedules) schedules_.clear();
   auto built = std::make_shared<const Schedule>(algorithm.build(shape));
+  // Checked once per shape (then cached): the engine trusts indices, peers and ranges.
+  checkSchedule(*built, rank_, size_, call.inputCount, call.outputCount);
   schedules_.emplace(key, built);
   return built;
 }

@@ -20,6 +20,24 @@ namespace gccl {
 
 class TcpStoreServer;
 
+// Slices of GCCL_CHUNK_BYTES one collective may be cut into: bounds the schedule's length
+// (kMaxScheduleSteps) and the memory it takes.
+inline constexpr size_t kMaxSlicesPerCollective = size_t{1} << 16;
+
+// One collective as the caller asked for it. The extents are the elements each buffer holds
+// (allreduce: both `count`; allgather: the output holds size x count).
+struct CollectiveCall {
+  CollectiveKind kind = CollectiveKind::kAllreduce;
+  const void* input = nullptr;
+  void* output = nullptr;
+  size_t count = 0;
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+  size_t inputCount = 0;
+  size_t outputCount = 0;
+};
+
 class Communicator {
  public:
   // Connects `rank` of `size` to the peers its algorithms need, each through the transport the
@@ -38,6 +56,8 @@ class Communicator {
   // calls return with the request complete (run on the caller's thread when possible).
   std::shared_ptr<Request> allreduce(const void* input, void* output, size_t count, DataType type,
                                      ReduceOp op, bool blocking = false);
+  // Every collective goes through here: validation, algorithm, schedule, engine.
+  std::shared_ptr<Request> start(const CollectiveCall& call, bool blocking);
   // Waits for every started operation (bounded by the timeout).
   void drain();
   void abort(const std::string& reason);
@@ -50,13 +70,15 @@ class Communicator {
   std::unique_ptr<TcpStoreServer> storeServer_;
   std::unique_ptr<Store> store_;
   Engine engine_;
-  std::shared_ptr<const Schedule> schedule(const AllreduceAlgorithm& algorithm,
+  void validate(const CollectiveCall& call) const;
+  std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const Algorithm& algorithm,
                                            const ScheduleShape& shape);
 
   uint64_t sequence_ = 0;
   // Recently used schedules: training repeats the same few sizes every step.
-  std::map<std::tuple<AlgorithmId, size_t, size_t, bool, bool>, std::shared_ptr<const Schedule>>
-      schedules_;
+  using ScheduleKey =
+      std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;
+  std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
   std::mutex lastMutex_;  // drain() may run on another thread (abort from a watchdog)
   std::shared_ptr<Request> last_;
 };

@@ -25,7 +25,9 @@ constexpr int kMaxSleepMs = 50;
 }  // namespace
 
 Engine::Engine(const Config& config, int rank, int size)
-    : timeoutMs_(config.timeoutMs), spinUs_(std::max(0, config.spinUs)), rank_(rank), size_(size) {}
+    : timeoutMs_(config.timeoutMs),
+      scratchKeepBytes_(config.chunkBytes),
+      spinUs_(std::max(0, config.spinUs)), rank_(rank), size_(size) {}
 
 Engine::~Engine() {
   {
@@ -205,6 +207,7 @@ void Engine::execute(Operation& operation) {
   Execution execution(operation, connections_, scratch_, size_);
   try {
     drive(execution);
+    scratch_.trim(scratchKeepBytes_);
   } catch (...) {
     // Close before `execution` (which owns the posted messages) dies: a peer thread of the
     // in-process transport must not find our messages in a shared lane afterwards.

@@ -62,6 +62,7 @@ class Engine {
   Error abortError() const;  // mutex_ held
 
   const int timeoutMs_;
+  const size_t scratchKeepBytes_;  // per slot: one slice (GCCL_CHUNK_BYTES)
   const int spinUs_;
   const int rank_;
   const int size_;

@@ -1,6 +1,7 @@
 #include "core/execution.h"
 
 #include <cstring>
+#include <utility>
 
 #include "base/error.h"
 #include "reduce/reduce.h"
@@ -9,8 +10,15 @@ namespace gccl {
 
 void ScratchPool::reserve(size_t slotBytes) {
   if (slotBytes <= slotBytes_) return;
+  storage_.reset();  // never hold the old and the new block at once
   storage_ = std::make_unique<std::byte[]>(slotBytes * kSlots);
   slotBytes_ = slotBytes;
+}
+
+void ScratchPool::trim(size_t keepSlotBytes) {
+  if (slotBytes_ <= keepSlotBytes) return;
+  storage_.reset();
+  slotBytes_ = 0;
 }
 
 Execution::Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
@@ -43,7 +51,7 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections, Scr
     PeerQueue& queue = peers_[it->second];
     (step.kind == StepKind::kSend ? queue.sends : queue.recvs).push_back(static_cast<int32_t>(i));
     if (step.kind == StepKind::kRecvReduce) {
-      largestReceive = std::max(largestReceive, step.count * elementSize_);
+      largestReceive = std::max(largestReceive, step.count() * elementSize_);
     }
   }
   scratch_.reserve(largestReceive);
@@ -57,9 +65,9 @@ bool Execution::ready(const Step& step) const {
   return true;
 }
 
-std::byte* Execution::address(BufferRole role, size_t offset) const {
+std::byte* Execution::address(BufferRole role, Range range) const {
   const void* base = role == BufferRole::kInput ? operation_.input : operation_.output;
-  return static_cast<std::byte*>(const_cast<void*>(base)) + offset * elementSize_;
+  return static_cast<std::byte*>(const_cast<void*>(base)) + range.offset * elementSize_;
 }
 
 void Execution::finish(int32_t index) {
@@ -89,12 +97,13 @@ bool Execution::runLocalSteps() {
       ++i;
       continue;
     }
-    std::byte* out = address(BufferRole::kOutput, step.offset);
+    std::byte* out = address(BufferRole::kOutput, step.output);
     if (step.kind == StepKind::kCopy) {
-      if (step.count > 0)
-        std::memcpy(out, address(step.source, step.offset), step.count * elementSize_);
+      // memmove: a copy within one buffer (in place) may overlap itself.
+      if (step.count() > 0)
+        std::memmove(out, address(step.source, step.input), step.count() * elementSize_);
     } else {
-      finalizeAverage(operation_.type, out, step.count, size_);
+      finalizeAverage(operation_.type, out, step.count(), size_);
     }
     finish(local_[i]);
     local_.erase(local_.begin() + static_cast<long>(i));
@@ -111,8 +120,8 @@ bool Execution::postSends(PeerQueue& queue) {
     if (!ready(step)) break;
     Message& message = messages_[static_cast<size_t>(index)];
     message.header = operation_.frameHeader();
-    message.data = address(step.source, step.offset);
-    message.bytes = step.count * elementSize_;
+    message.data = address(step.source, step.input);
+    message.bytes = step.count() * elementSize_;
     queue.connection->postSend(message);
     ++queue.sendsPosted;
     posted = true;
@@ -128,7 +137,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
     Message& message = messages_[static_cast<size_t>(index)];
     if (step.kind == StepKind::kRecv) {
       if (!ready(step)) break;
-      message.data = address(BufferRole::kOutput, step.offset);
+      message.data = address(BufferRole::kOutput, step.output);
     } else {
       if (freeSlots_.empty()) break;
       slotOf_[static_cast<size_t>(index)] = static_cast<int8_t>(freeSlots_.back());
@@ -136,7 +145,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
       freeSlots_.pop_back();
     }
     message.header = operation_.frameHeader();
-    message.bytes = step.count * elementSize_;
+    message.bytes = step.count() * elementSize_;
     queue.connection->postRecv(message);
     ++queue.recvsPosted;
     posted = true;
@@ -165,8 +174,11 @@ bool Execution::completeRecvs(PeerQueue& queue) {
     if (!message.done.load(std::memory_order_acquire)) break;
     if (step.kind == StepKind::kRecvReduce) {
       if (!ready(step)) break;
-      reduce(operation_.type, operation_.op, address(BufferRole::kOutput, step.offset),
-             address(step.source, step.offset), message.data, step.count);
+      const void* local = address(step.source, step.input);
+      const void* received = message.data;
+      if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
+      reduce(operation_.type, operation_.op, address(BufferRole::kOutput, step.output), local,
+             received, step.count());
       freeSlots_.push_back(static_cast<size_t>(slotOf_[static_cast<size_t>(index)]));
     }
     finish(index);

@@ -24,7 +24,11 @@ class ScratchPool {
  public:
   static constexpr size_t kSlots = 4;
   void reserve(size_t slotBytes);
+  // Frees the slots if they grew beyond `keepSlotBytes` each: one large whole-buffer exchange
+  // must not pin its scratch for the communicator's lifetime.
+  void trim(size_t keepSlotBytes);
   void* slot(size_t index) { return storage_.get() + index * slotBytes_; }
+  size_t slotBytes() const { return slotBytes_; }
 
  private:
   std::unique_ptr<std::byte[]> storage_;
@@ -55,7 +59,7 @@ class Execution {
   bool completeSends(PeerQueue& queue);
   bool completeRecvs(PeerQueue& queue);
   void finish(int32_t index);
-  std::byte* address(BufferRole role, size_t offset) const;
+  std::byte* address(BufferRole role, Range range) const;
 
   const Operation& operation_;
   const Schedule& schedule_;

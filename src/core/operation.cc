@@ -10,15 +10,17 @@ FrameHeader Operation::frameHeader() const {
   header.dataType = static_cast<uint8_t>(type);
   header.reduceOp = static_cast<uint8_t>(op);
   header.algorithm = static_cast<uint8_t>(algorithm);
+  header.root = root;
   header.sequence = sequence;
   header.count = count;
   return header;
 }
 
 std::string Operation::describe() const {
-  const char* algorithmName = algorithm == AlgorithmId::kRing ? "ring" : "recursive_doubling";
-  return strCat("allreduce #", sequence, " (", dataTypeName(type), " ", reduceOpName(op), ", ",
-                count, " elements, ", algorithmName, ")");
+  const std::string rootText = isRooted(kind) ? strCat(", root ", root) : "";
+  return strCat(collectiveName(kind), " #", sequence, " (", dataTypeName(type), " ",
+                reduceOpName(op), ", ", count, " elements", rootText, ", ", algorithmName(algorithm),
+                ")");
 }
 
 }  // namespace gccl

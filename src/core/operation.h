@@ -17,9 +17,10 @@ struct Operation {
   CollectiveKind kind = CollectiveKind::kAllreduce;
   const void* input = nullptr;
   void* output = nullptr;
-  size_t count = 0;
+  size_t count = 0;  // the collective's count argument (what every rank must agree on)
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
+  int root = 0;  // rooted collectives only
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;
   std::shared_ptr<const Schedule> schedule;
@@ -27,7 +28,7 @@ struct Operation {
 
   // The header every message of this operation carries (bytes filled per message).
   FrameHeader frameHeader() const;
-  // "allreduce #5 (float32 sum, 1000 elements, ring)"
+  // "allreduce #5 (float32 sum, 1000 elements, ring)"; rooted collectives name the root.
   std::string describe() const;
 };
 

@@ -14,16 +14,19 @@ std::string describeFrame(const FrameHeader& h) {
   const std::string op = h.reduceOp < kNumReduceOps
                              ? std::string(reduceOpName(static_cast<ReduceOp>(h.reduceOp)))
                              : strCat("op#", int(h.reduceOp));
-  const std::string kind =
-      h.collective == 1 ? "allreduce" : strCat("collective#", int(h.collective));
-  return strCat(kind, " #", h.sequence, " ", type, " ", op, " count ", h.count, " (message ",
-                h.bytes, " B)");
+  const auto kind = static_cast<CollectiveKind>(h.collective);
+  const std::string name = collectiveName(kind) != "unknown collective"
+                               ? std::string(collectiveName(kind))
+                               : strCat("collective#", int(h.collective));
+  const std::string root = isRooted(kind) ? strCat(" root ", h.root) : "";
+  return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root,
+                " (message ", h.bytes, " B)");
 }
 
-FrameHeader failureNoticeHeader(int status, uint32_t reasonBytes) {
+FrameHeader failureNoticeHeader(int status, size_t reasonBytes) {
   FrameHeader header;
   header.collective = kFailureNoticeKind;
-  header.bytes = std::min(reasonBytes, kMaxNoticeBytes);
+  header.bytes = std::min<size_t>(reasonBytes, kMaxNoticeBytes);
   header.detail = static_cast<uint32_t>(status);
   return header;
 }
@@ -36,7 +39,7 @@ void checkFrame(const FrameHeader& expected, const FrameHeader& received, const 
   const bool sameCollective =
       received.collective == expected.collective && received.dataType == expected.dataType &&
       received.reduceOp == expected.reduceOp && received.sequence == expected.sequence &&
-      received.count == expected.count;
+      received.count == expected.count && received.root == expected.root;
   if (!sameCollective) {
     fail(Status::kInvalidUsage, "mismatched collective: this rank runs ", describeFrame(expected),
          " but ", peer, " sent ", describeFrame(received));

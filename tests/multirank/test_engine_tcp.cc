@@ -51,7 +51,8 @@ std::unique_ptr<Operation> oneStep(StepKind kind, int peer, std::vector<uint8_t>
   Step step;
   step.kind = kind;
   step.peer = peer;
-  step.count = buffer.size();
+  step.input = {0, buffer.size()};
+  step.output = {0, buffer.size()};
   schedule->add(step);
   auto operation = std::make_unique<Operation>();
   operation->input = buffer.data();

@@ -58,7 +58,7 @@ TEST_F(ConnectionPair, MatchingMessageArrives) {
 }
 
 TEST_F(ConnectionPair, GarbageIsAMalformedMessage) {
-  const char garbage[32] = "this is not a gccl frame header";
+  char garbage[sizeof(FrameHeader)] = "this is not a gccl frame header, no";
   std::string text;
   EXPECT_EQ(feed(garbage, sizeof garbage, &text), Status::kRemoteError);
   EXPECT_NE(text.find("malformed"), std::string::npos) << text;
@@ -76,8 +76,39 @@ TEST_F(ConnectionPair, OtherCollectiveIsAMismatch) {
 
 TEST_F(ConnectionPair, HugeLengthIsRejectedNotAllocated) {
   FrameHeader header = message.header;
-  header.bytes = 0xffffffffu;
+  header.bytes = UINT64_MAX;
   EXPECT_EQ(feed(&header, sizeof header), Status::kInvalidUsage);
+}
+
+// The length is 64 bits on the wire: a length that agrees only in its low 32 bits is a
+// mismatch, not a match.
+TEST_F(ConnectionPair, LengthIsComparedInFull) {
+  FrameHeader header = message.header;
+  header.bytes = message.bytes + (uint64_t{1} << 32);
+  std::string text;
+  EXPECT_EQ(feed(&header, sizeof header, &text), Status::kInvalidUsage);
+  EXPECT_NE(text.find(std::to_string(header.bytes) + " B"), std::string::npos) << text;
+}
+
+TEST(Frame, RootAndKindArePartOfTheCollective) {
+  FrameHeader expected;
+  expected.collective = static_cast<uint8_t>(CollectiveKind::kAllreduce);
+  expected.sequence = 3;
+  expected.count = 10;
+  expected.bytes = 40;
+  FrameHeader otherRoot = expected;
+  otherRoot.root = 2;
+  EXPECT_THROW(checkFrame(expected, otherRoot, "rank 1"), Error);
+  FrameHeader otherKind = expected;
+  otherKind.collective = 9;
+  try {
+    checkFrame(expected, otherKind, "rank 1");
+    ADD_FAILURE() << "another collective kind was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidUsage);
+    EXPECT_NE(std::string(e.what()).find("collective#9"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(checkFrame(expected, expected, "rank 1"));
 }
 
 TEST_F(ConnectionPair, PeerClosingIsARemoteError) {

@@ -11,6 +11,8 @@
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
+#include "bootstrap/tcp_store.h"
+#include "core/communicator.h"
 #include "core/execution.h"
 #include "base/poller.h"
 #include "bootstrap/memory_store.h"
@@ -33,11 +35,15 @@ using Builder = Schedule (*)(const ScheduleShape&);
 // (from, to) -> ranges in order.
 using Traffic = std::map<std::pair<int, int>, std::vector<std::pair<size_t, size_t>>>;
 
+// The contract is "the i-th send of a to b matches the i-th receive of b from a" in count; an
+// allreduce moreover places every block where it came from, so offsets match too.
 void collect(const Schedule& schedule, int rank, Traffic& sends, Traffic& recvs) {
   for (const Step& step : schedule.steps) {
-    if (step.kind == StepKind::kSend) sends[{rank, step.peer}].push_back({step.offset, step.count});
+    if (step.kind == StepKind::kSend) {
+      sends[{rank, step.peer}].push_back({step.input.offset, step.input.count});
+    }
     if (step.kind == StepKind::kRecv || step.kind == StepKind::kRecvReduce) {
-      recvs[{step.peer, rank}].push_back({step.offset, step.count});
+      recvs[{step.peer, rank}].push_back({step.output.offset, step.output.count});
     }
   }
 }
@@ -46,11 +52,8 @@ void expectMatchingTraffic(Builder build, int size, size_t count, size_t slice) 
   Traffic sends, recvs;
   for (int rank = 0; rank < size; ++rank) {
     const Schedule schedule = build(shapeOf(rank, size, count, slice));
-    for (const Step& step : schedule.steps) {
-      ASSERT_LE(step.offset + step.count, count) << describeSchedule(schedule);
-      for (int32_t dependency : step.after)
-        ASSERT_LT(dependency, static_cast<int32_t>(schedule.steps.size()));
-    }
+    ASSERT_NO_THROW(checkSchedule(schedule, rank, size, count, count))
+        << describeSchedule(schedule);
     collect(schedule, rank, sends, recvs);
   }
   EXPECT_EQ(sends, recvs) << "size " << size << " count " << count;
@@ -76,11 +79,11 @@ TEST(RingPattern, PeersAreTheNeighbours) {
   EXPECT_TRUE(ringPeers(0, 1).empty());
   EXPECT_EQ(ringPeers(0, 2), std::vector<int>({1}));
   EXPECT_EQ(ringPeers(0, 5), std::vector<int>({4, 1}));
-  EXPECT_EQ(allreducePeers(0, 8), std::vector<int>({1, 2, 4, 7}));
+  EXPECT_EQ(connectionPeers(0, 8), std::vector<int>({1, 2, 4, 7}));
 }
 
 // Runs every rank's executor in turn on this thread until all finish.
-void runRoundRobin(const AllreduceAlgorithm& algorithm, int size, size_t count, size_t slice,
+void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice,
                    ReduceOp op) {
   auto fabric = std::make_shared<transport::inproc::InprocFabric>();
   transport::inproc::InprocTransport transport(fabric);
@@ -135,27 +138,149 @@ void runRoundRobin(const AllreduceAlgorithm& algorithm, int size, size_t count, 
 
 TEST(ScheduleExecution, RingIsExactForEveryRankCountUpTo64) {
   for (int size = 1; size <= 64; ++size) {
-    runRoundRobin(allreduceAlgorithms()[0], size, size * 3 + 2, 2, ReduceOp::kSum);
+    runRoundRobin(algorithms()[0], size, size * 3 + 2, 2, ReduceOp::kSum);
   }
 }
 
 TEST(ScheduleExecution, RingAverageDividesOnce) {
-  for (int size : {2, 3, 7}) runRoundRobin(allreduceAlgorithms()[0], size, 100, 7, ReduceOp::kAvg);
+  for (int size : {2, 3, 7}) runRoundRobin(algorithms()[0], size, 100, 7, ReduceOp::kAvg);
 }
 
 TEST(ScheduleExecution, RecursiveDoublingIsExactForPowersOfTwo) {
   for (int size = 1; size <= 64; size *= 2) {
-    runRoundRobin(allreduceAlgorithms()[1], size, 37, 8, ReduceOp::kSum);
-    runRoundRobin(allreduceAlgorithms()[1], size, 37, 8, ReduceOp::kAvg);
+    runRoundRobin(algorithms()[1], size, 37, 8, ReduceOp::kSum);
+    runRoundRobin(algorithms()[1], size, 37, 8, ReduceOp::kAvg);
   }
 }
 
 TEST(Selection, SmallPowerOfTwoUsesRecursiveDoubling) {
-  EXPECT_EQ(selectAllreduce("auto", 4, 64).id, AlgorithmId::kRecursiveDoubling);
-  EXPECT_EQ(selectAllreduce("auto", 3, 64).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAllreduce("auto", 4, 64 << 20).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAllreduce("recursive_doubling", 3, 64).id, AlgorithmId::kRing);
-  EXPECT_THROW(selectAllreduce("bogus", 4, 64), Error);
+  constexpr auto kAllreduce = CollectiveKind::kAllreduce;
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 4, 64).id, AlgorithmId::kRecursiveDoubling);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 3, 64).id, AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 4, 64 << 20).id, AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", 3, 64).id, AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", 4, 64 << 20).id, AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "ring", 4, 64).id, AlgorithmId::kRing);
+  EXPECT_THROW(selectAlgorithm(kAllreduce, "bogus", 4, 64), Error);
+  EXPECT_EQ(algorithmName(AlgorithmId::kRecursiveDoubling), "recursive_doubling");
+}
+
+// Recursive doubling partners combine the same two partials; the lower block's goes left on
+// both sides, so both compute the same bits.
+TEST(RecursiveDoublingPattern, LowerBlockIsTheLeftOperandOnBothPartners) {
+  for (int rank = 0; rank < 8; ++rank) {
+    const Schedule schedule = recursiveDoublingAllreduce(shapeOf(rank, 8, 10, 10));
+    for (const Step& step : schedule.steps) {
+      if (step.kind != StepKind::kRecvReduce) continue;
+      EXPECT_EQ(step.receivedFirst, step.peer < rank) << "rank " << rank << " peer " << step.peer;
+    }
+  }
+}
+
+// checkSchedule is what lets the engine index without checking: each defect is refused.
+TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
+  auto refused = [](Step step, const std::string& what) {
+    Schedule schedule;
+    Step first;  // a harmless local copy, so that step 1 may depend on step 0
+    first.input = {0, 1};
+    first.output = {0, 1};
+    schedule.add(first);
+    schedule.add(step);
+    try {
+      checkSchedule(schedule, 1, 4, 10, 10);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::kInternalError);
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();
+      return;
+    }
+    ADD_FAILURE() << "accepted a step that " << what;
+  };
+  Step send;
+  send.kind = StepKind::kSend;
+  send.peer = 2;
+  send.input = {0, 10};
+  Schedule good;
+  good.add(send);
+  EXPECT_NO_THROW(checkSchedule(good, 1, 4, 10, 10));
+
+  Step later = send;
+  later.after = {1, kNoStep};  // itself
+  refused(later, "not an earlier step");
+  later.after = {kNoStep, 7};
+  refused(later, "not an earlier step");
+  Step self = send;
+  self.peer = 1;
+  refused(self, "not another rank");
+  Step outside = send;
+  outside.peer = 4;
+  refused(outside, "not another rank");
+  Step localWithPeer;
+  localWithPeer.peer = 2;
+  refused(localWithPeer, "local step names peer");
+  Step overRead = send;
+  overRead.input = {5, 6};
+  refused(overRead, "reads past");
+  Step wrapping = send;
+  wrapping.input = {SIZE_MAX - 1, 4};
+  refused(wrapping, "reads past");
+  Step overWrite;
+  overWrite.kind = StepKind::kRecv;
+  overWrite.peer = 0;
+  overWrite.output = {9, 2};
+  refused(overWrite, "writes past");
+  Step uneven;
+  uneven.kind = StepKind::kRecvReduce;
+  uneven.peer = 0;
+  uneven.input = {0, 3};
+  uneven.output = {0, 4};
+  refused(uneven, "different element counts");
+}
+
+TEST(Scratch, GrowsOnDemandAndShrinksBackAfterALargeExchange) {
+  ScratchPool scratch;
+  scratch.reserve(4096);
+  EXPECT_EQ(scratch.slotBytes(), 4096u);
+  scratch.trim(1 << 20);  // within what the communicator keeps: stays for the next operation
+  EXPECT_EQ(scratch.slotBytes(), 4096u);
+  scratch.reserve(16 << 20);  // a whole-buffer exchange
+  EXPECT_EQ(scratch.slotBytes(), size_t{16} << 20);
+  scratch.trim(1 << 20);
+  EXPECT_EQ(scratch.slotBytes(), 0u);
+}
+
+// A tiny slice on a huge buffer is refused before anything is built or touched, with the
+// setting to change in the message. One rank: the buffer is never read (validation comes
+// first, and a one-rank in-place allreduce has no steps), so a fake address is safe.
+TEST(ScheduleCheck, TooManySlicesAreRefusedNamingTheSetting) {
+  Config config;
+  config.chunkBytes = 64;
+  const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
+  Communicator communicator(0, 1, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr,
+                            router);
+  void* huge = reinterpret_cast<void*>(uintptr_t{1} << 40);
+  const size_t count = size_t{1} << 28;  // 1 GiB of float32 in 64-byte slices: 16M slices
+  try {
+    communicator.allreduce(huge, huge, count, DataType::kFloat32, ReduceOp::kSum, true);
+    ADD_FAILURE() << "16M slices were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("GCCL_CHUNK_BYTES=64"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at least 16384"), std::string::npos) << e.what();
+  }
+  // At the limit it runs (one rank: nothing to move).
+  const size_t atLimit = kMaxSlicesPerCollective * 64 / 4;
+  EXPECT_EQ(communicator.allreduce(huge, huge, atLimit, DataType::kFloat32, ReduceOp::kSum, true)
+                ->status(),
+            Status::kSuccess);
+}
+
+TEST(ScheduleCheck, LengthIsBounded) {
+  Schedule schedule;
+  schedule.steps.resize(kMaxScheduleSteps);
+  EXPECT_THROW(schedule.add(Step{}), Error);
+  EXPECT_EQ(schedule.steps.size(), kMaxScheduleSteps);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ InprocConnection::~InprocConnection() {
 }
 
 void InprocConnection::postSend(Message& message) {
-  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  message.header.bytes = message.bytes;
   ++sendsPosted_;
   std::lock_guard lock(out_->mutex);
   if (!out_->recvs.empty() && !out_->closed) {
@@ -56,7 +56,7 @@ void InprocConnection::postSend(Message& message) {
 }
 
 void InprocConnection::postRecv(Message& message) {
-  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  message.header.bytes = message.bytes;
   ++recvsPosted_;
   std::lock_guard lock(in_->mutex);
   if (!in_->sends.empty() && !in_->closed) {

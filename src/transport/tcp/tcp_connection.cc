@@ -29,7 +29,7 @@ TcpConnection::~TcpConnection() = default;
 
 void TcpConnection::postSend(Message& message) {
   message.moved = 0;
-  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  message.header.bytes = message.bytes;
   sends_.push_back(&message);
   // Try at once: a small message usually fits the socket buffer, saving a loop iteration.
   if (sends_.size() == 1) progressSends();
@@ -37,7 +37,7 @@ void TcpConnection::postSend(Message& message) {
 
 void TcpConnection::postRecv(Message& message) {
   message.moved = 0;
-  message.header.bytes = static_cast<uint32_t>(message.bytes);
+  message.header.bytes = message.bytes;
   recvs_.push_back(&message);
 }
 
@@ -167,8 +167,7 @@ void TcpConnection::sendNotice(Status status, const std::string& notice) {
     }
   }
   Message frame;  // failureNoticeHeader() bounds the length
-  frame.header = failureNoticeHeader(
-      static_cast<int>(status), static_cast<uint32_t>(std::min<size_t>(notice.size(), UINT32_MAX)));
+  frame.header = failureNoticeHeader(static_cast<int>(status), notice.size());
   frame.data = const_cast<char*>(notice.data());
   frame.bytes = frame.header.bytes;
   // The reset that follows discards whatever the kernel has not sent yet (on loopback,
