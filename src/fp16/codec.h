@@ -1,6 +1,6 @@
 // fp32 <-> float16 / bfloat16 codecs for compressed allreduce: gradients stay fp32 in memory and
 // travel as 16-bit values; every hop accumulates in fp32 and rounds once. Vectorised like the
-// reduction kernels (the level of reduce/simd.h applies) and bit-exact with half.h on every level.
+// reduction kernels (the level of base/simd.h applies) and bit-exact with half.h on every level.
 //
 // A ring reduce-scatter hop with pre-division by n (scale = 1/n), for one chunk:
 //

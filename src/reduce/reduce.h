@@ -1,6 +1,7 @@
 // Element-wise reduction kernels over type-erased buffers. The collective algorithms call only
-// these three functions; the instruction set that runs them (reduce/simd.h) is chosen once, at
-// first use, and every level gives bit-identical results.
+// these three functions; the instruction set that runs them is the active level of base/simd.h
+// (read per call, set by whoever owns the configuration), and every level gives bit-identical
+// results.
 //
 // Semantics, the same on every level (the scalar kernels in reduce_scalar.cc are the reference):
 //  - integer sum and prod wrap as two's complement;
