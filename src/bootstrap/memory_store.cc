@@ -19,4 +19,16 @@ std::string MemoryStore::get(const std::string& key, const Deadline& deadline) {
   return values_.at(key);
 }
 
+bool MemoryStore::trySet(const std::string& key, const std::string& value, const Deadline&) {
+  set(key, value);
+  return true;
+}
+
+StoreProbe MemoryStore::probe(const std::string& key, const Deadline&) {
+  std::lock_guard lock(mutex_);
+  const auto found = values_.find(key);
+  if (found == values_.end()) return {StoreProbe::Result::kAbsent, {}};
+  return {StoreProbe::Result::kFound, found->second};
+}
+
 }  // namespace gccl

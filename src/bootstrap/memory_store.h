@@ -14,6 +14,8 @@ class MemoryStore final : public Store {
  public:
   void set(const std::string& key, const std::string& value) override;
   std::string get(const std::string& key, const Deadline& deadline) override;
+  bool trySet(const std::string& key, const std::string& value, const Deadline&) override;
+  StoreProbe probe(const std::string& key, const Deadline&) override;
 
  private:
   std::mutex mutex_;

@@ -19,7 +19,17 @@ namespace store_wire {
 inline constexpr uint32_t kMagic = 0x47435354;  // "GCST"
 inline constexpr uint32_t kMaxKeyBytes = 1024;
 inline constexpr uint32_t kMaxValueBytes = 1 << 20;
-enum class Type : uint32_t { kHello = 1, kHelloOk = 2, kSet = 3, kGet = 4, kValue = 5 };
+// kProbe asks whether a key exists now: answered at once with kValue or kAbsent. A client
+// never probes while a get of its own is outstanding (the server drops one that does).
+enum class Type : uint32_t {
+  kHello = 1,
+  kHelloOk = 2,
+  kSet = 3,
+  kGet = 4,
+  kValue = 5,
+  kProbe = 6,
+  kAbsent = 7
+};
 struct Header {
   uint32_t magic;
   uint32_t type;
@@ -46,6 +56,7 @@ class TcpStoreServer {
   void dropStrangers();
   bool handleFrame(Client& client);  // false: drop the client
   void answerWaiters(const std::string& key);
+  bool answerProbe(Client& client, const std::string& key, const Deadline& deadline);
 
   Socket listener_;
   SocketAddress address_;
@@ -62,15 +73,22 @@ class TcpStoreClient final : public Store {
   TcpStoreClient(const SocketAddress& server, const JobToken& token, int timeoutMs);
   void set(const std::string& key, const std::string& value) override;
   std::string get(const std::string& key, const Deadline& deadline) override;
+  bool trySet(const std::string& key, const std::string& value, const Deadline& deadline) override;
+  StoreProbe probe(const std::string& key, const Deadline& deadline) override;
   // The local address of the connection: the interface that reaches the root.
   SocketAddress localAddress() const { return socket_.localAddress(); }
 
  private:
   void sendFrame(store_wire::Type type, const std::string& key, const std::string& value,
                  const Deadline& deadline);
+  store_wire::Header receiveReply(const std::string& key, const Deadline& deadline);
+  void requireInSync() const;
   SocketAddress server_;
   int timeoutMs_;
   Socket socket_;
+  // A request cut off by its deadline leaves the stream mid-frame or a reply in flight: nothing
+  // said on this connection afterwards could be trusted.
+  bool desynchronized_ = false;
 };
 
 }  // namespace gccl

@@ -34,30 +34,85 @@ void TcpStoreClient::sendFrame(Type type, const std::string& key, const std::str
   socket_.sendAll(frame.data(), frame.size(), deadline);
 }
 
+void TcpStoreClient::requireInSync() const {
+  if (desynchronized_) {
+    fail(Status::kRemoteError, "the bootstrap store at ", server_.toString(),
+         " did not answer an earlier request in time; the connection is no longer used");
+  }
+}
+
 void TcpStoreClient::set(const std::string& key, const std::string& value) {
   if (key.size() > store_wire::kMaxKeyBytes || value.size() > store_wire::kMaxValueBytes) {
     fail(Status::kInvalidArgument, "store entry '", key, "' is too large");
   }
+  requireInSync();
   sendFrame(Type::kSet, key, value, Deadline::afterMs(timeoutMs_));
 }
 
-std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline) {
-  sendFrame(Type::kGet, key, "", deadline);
+Header TcpStoreClient::receiveReply(const std::string& key, const Deadline& deadline) {
   Header reply{};
   try {
     socket_.recvAll(&reply, sizeof reply, deadline);
   } catch (const Error& e) {
+    desynchronized_ = true;
     fail(e.status(), "waiting for '", key, "' from the bootstrap store at ", server_.toString(),
          ": ", e.what());
   }
-  if (reply.magic != store_wire::kMagic || reply.type != static_cast<uint32_t>(Type::kValue) ||
+  const bool valueOrAbsent = reply.type == static_cast<uint32_t>(Type::kValue) ||
+                             reply.type == static_cast<uint32_t>(Type::kAbsent);
+  if (reply.magic != store_wire::kMagic || !valueOrAbsent ||
       reply.valueBytes > store_wire::kMaxValueBytes || reply.keyBytes != 0) {
+    desynchronized_ = true;
     fail(Status::kRemoteError, "bootstrap store at ", server_.toString(),
          " sent a malformed reply for '", key, "'");
+  }
+  return reply;
+}
+
+std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline) {
+  requireInSync();
+  sendFrame(Type::kGet, key, "", deadline);
+  const Header reply = receiveReply(key, deadline);
+  if (reply.type != static_cast<uint32_t>(Type::kValue)) {
+    desynchronized_ = true;
+    fail(Status::kRemoteError, "bootstrap store at ", server_.toString(),
+         " answered a get of '", key, "' with no value");
   }
   std::string value(reply.valueBytes, '\0');
   socket_.recvAll(value.data(), value.size(), deadline);
   return value;
+}
+
+bool TcpStoreClient::trySet(const std::string& key, const std::string& value,
+                            const Deadline& deadline) {
+  if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes ||
+      value.size() > store_wire::kMaxValueBytes) {
+    return false;
+  }
+  try {
+    sendFrame(Type::kSet, key, value, deadline);
+    return true;
+  } catch (const Error&) {
+    desynchronized_ = true;  // possibly cut off mid-frame
+    return false;
+  }
+}
+
+StoreProbe TcpStoreClient::probe(const std::string& key, const Deadline& deadline) {
+  if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes) return {};
+  try {
+    sendFrame(Type::kProbe, key, "", deadline);
+    const Header reply = receiveReply(key, deadline);
+    if (reply.type == static_cast<uint32_t>(Type::kAbsent)) {
+      return {StoreProbe::Result::kAbsent, {}};
+    }
+    std::string value(reply.valueBytes, '\0');
+    socket_.recvAll(value.data(), value.size(), deadline);
+    return {StoreProbe::Result::kFound, std::move(value)};
+  } catch (const Error&) {
+    desynchronized_ = true;
+    return {};
+  }
 }
 
 }  // namespace gccl

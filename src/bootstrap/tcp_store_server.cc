@@ -179,9 +179,28 @@ bool TcpStoreServer::handleFrame(Client& client) {
     answerWaiters(key);
     return true;
   }
+  if (type == Type::kProbe) return answerProbe(client, key, deadline);
   GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
             ": unexpected frame type ", header.type);
   return false;
+}
+
+bool TcpStoreServer::answerProbe(Client& client, const std::string& key, const Deadline& deadline) {
+  if (!client.waitingFor.empty()) {
+    // Replies go out in request order: answering this one now would overtake the get.
+    GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
+              ": a probe while a get was outstanding");
+    return false;
+  }
+  const auto found = values_.find(key);
+  const Type type = found == values_.end() ? Type::kAbsent : Type::kValue;
+  const std::string value = found == values_.end() ? std::string() : found->second;
+  const Header reply{store_wire::kMagic, static_cast<uint32_t>(type), 0,
+                     static_cast<uint32_t>(value.size())};
+  std::string frame(reinterpret_cast<const char*>(&reply), sizeof reply);
+  frame += value;
+  client.socket.sendAll(frame.data(), frame.size(), deadline);
+  return true;
 }
 
 void TcpStoreServer::answerWaiters(const std::string& key) {

@@ -192,6 +192,16 @@ void Execution::updatePoller(Poller& poller) {
   for (PeerQueue& queue : peers_) queue.connection->updatePoller(poller);
 }
 
+std::vector<int> Execution::waitedPeers() const {
+  std::vector<int> peers;
+  for (const PeerQueue& queue : peers_) {
+    if (queue.recvsDone < queue.recvs.size() || queue.sendsDone < queue.sendsPosted) {
+      peers.push_back(queue.connection->peer());
+    }
+  }
+  return peers;
+}
+
 std::string Execution::waitingOn() const {
   std::string text;
   for (const PeerQueue& queue : peers_) {

@@ -43,6 +43,8 @@ class Execution {
   void updatePoller(Poller& poller);
   // "receive from rank 2 (...)" for every peer with unfinished work: what a timeout names.
   std::string waitingOn() const;
+  // The ranks those are: the wait-for edges of a stall diagnosis.
+  std::vector<int> waitedPeers() const;
 
  private:
   struct PeerQueue {

@@ -2,6 +2,7 @@
 // with a warning, and the store keeps serving the job afterwards.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <thread>
 
 #include "bootstrap/unique_id.h"
@@ -44,6 +45,46 @@ TEST_F(StoreFixture, GetTimesOut) {
     EXPECT_EQ(e.status(), Status::kTimeout);
     EXPECT_NE(std::string(e.what()).find("never"), std::string::npos);
   }
+}
+
+TEST_F(StoreFixture, ProbeAnswersAtOnceWhetherAKeyExists) {
+  TcpStoreClient a(address, token, 5000);
+  EXPECT_EQ(a.probe("missing", Deadline::afterMs(2000)).result, StoreProbe::Result::kAbsent);
+  EXPECT_TRUE(a.trySet("present", "yes", Deadline::afterMs(2000)));
+  const StoreProbe found = a.probe("present", Deadline::afterMs(2000));
+  EXPECT_EQ(found.result, StoreProbe::Result::kFound);
+  EXPECT_EQ(found.value, "yes");
+  a.set("k", "v");  // the connection is still in step after probes
+  EXPECT_EQ(a.get("k", Deadline::afterMs(2000)), "v");
+}
+
+// A store whose server stopped answering (rank 0 stopped by SIGSTOP): a probe returns
+// kNoAnswer by its deadline, and the connection is not trusted afterwards.
+TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
+  const JobToken token = randomJobToken();
+  Socket listener = Socket::listenOn("127.0.0.1", 0);
+  const SocketAddress address = listener.localAddress();
+  std::optional<Socket> accepted;
+  std::thread server([&] {
+    accepted = listener.accept(Deadline::afterMs(5000));
+    if (!accepted) return;
+    // Answer the hello, then fall silent.
+    char hello[sizeof(store_wire::Header) + kJobTokenBytes];
+    accepted->recvAll(hello, sizeof hello, Deadline::afterMs(5000));
+    const store_wire::Header ok{store_wire::kMagic,
+                                static_cast<uint32_t>(store_wire::Type::kHelloOk), 0, 0};
+    accepted->sendAll(&ok, sizeof ok, Deadline::afterMs(5000));
+  });
+  TcpStoreClient client(address, token, 5000);
+  server.join();
+  const auto started = Clock::now();
+  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result,
+            StoreProbe::Result::kNoAnswer);
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(client.trySet("k", "v", Deadline::afterMs(200)));
+  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result,
+            StoreProbe::Result::kNoAnswer);
+  EXPECT_THROW(client.get("k", Deadline::afterMs(200)), Error);
 }
 
 TEST_F(StoreFixture, WrongTokenIsRefusedAndTheJobGoesOn) {

@@ -1,0 +1,207 @@
+#include "core/stall_diagnosis.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "base/error.h"
+#include "base/socket.h"
+
+namespace gccl {
+
+namespace {
+
+// Probing every rank's edge to count the waiters costs O(size) store requests per diagnosing
+// rank; above this size the count comes from the edges the walk saw ("at least").
+constexpr int kMaxRanksCounted = 128;
+constexpr auto kPollInterval = std::chrono::milliseconds(5);
+// A live store answers in microseconds; one that takes this long (beyond the grace) is silent.
+constexpr int kRoundTripMs = 100;
+
+// The bound for one store request: the grace, but never less than a round trip, so that a
+// probe made as the grace ends still gets its answer.
+Deadline roundTrip(const Deadline& grace) {
+  const Deadline minimum = Deadline::afterMs(kRoundTripMs);
+  return grace.at() > minimum.at() ? grace : minimum;
+}
+
+std::string edgeKey(uint64_t sequence, int rank) {
+  return strCat("stall/", sequence, "/", rank);
+}
+
+std::string hostKey(int rank) {
+  return strCat("host/", rank);
+}
+
+std::string encodeEdges(const std::vector<int>& peers) {
+  std::string text = "waits";
+  for (int peer : peers) text += strCat(" ", peer);
+  return text;
+}
+
+// Peers outside [0, size) are dropped: the store is the job's own, but a verdict must not
+// index anything with a value it did not check.
+std::vector<int> decodeEdges(const std::string& text, int size) {
+  std::istringstream in(text);
+  std::string word;
+  std::vector<int> peers;
+  if (!(in >> word) || word != "waits") return peers;
+  for (int peer; in >> peer;) {
+    if (peer >= 0 && peer < size) peers.push_back(peer);
+  }
+  return peers;
+}
+
+// Ranks whose edges lead to `target` (directly or through others).
+int countWaiters(const WaitGraph& edges, int target) {
+  std::set<int> waiting;
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (const auto& [rank, peers] : edges) {
+      if (rank == target || waiting.count(rank) != 0) continue;
+      for (int peer : peers) {
+        if (peer == target || waiting.count(peer) != 0) {
+          waiting.insert(rank);
+          grew = true;
+          break;
+        }
+      }
+    }
+  }
+  return static_cast<int>(waiting.size());
+}
+
+bool walk(int node, const WaitGraph& edges, std::vector<int>& path, std::set<int>& done,
+          StallVerdict& verdict) {
+  const auto found = edges.find(node);
+  if (found == edges.end()) {
+    verdict.kind = StallVerdict::Kind::kSilentRank;
+    verdict.silentRank = node;
+    return true;
+  }
+  path.push_back(node);
+  for (int peer : found->second) {
+    const auto onPath = std::find(path.begin(), path.end(), peer);
+    if (onPath != path.end()) {
+      verdict.kind = StallVerdict::Kind::kCycle;
+      verdict.cycle.assign(onPath, path.end());
+      verdict.cycle.push_back(peer);
+      return true;
+    }
+    if (done.count(peer) != 0) continue;
+    if (walk(peer, edges, path, done, verdict)) return true;
+  }
+  path.pop_back();
+  done.insert(node);
+  return false;
+}
+
+std::string describeCycle(const std::vector<int>& cycle) {
+  std::string text;
+  for (int rank : cycle) text += strCat(text.empty() ? "" : " -> ", rank);
+  return text;
+}
+
+}  // namespace
+
+StallVerdict judgeStall(int self, const WaitGraph& edges) {
+  StallVerdict verdict;
+  std::vector<int> path;
+  std::set<int> done;
+  walk(self, edges, path, done, verdict);
+  if (verdict.kind == StallVerdict::Kind::kSilentRank) {
+    verdict.waiters = countWaiters(edges, verdict.silentRank);
+  }
+  return verdict;
+}
+
+StallDiagnosis::StallDiagnosis(Store& store, int rank, int size, int timeoutMs)
+    : store_(store),
+      rank_(rank),
+      size_(size),
+      timeoutMs_(timeoutMs),
+      graceMs_(std::clamp(timeoutMs / 4, 1, 1000)) {}
+
+void StallDiagnosis::publishHost() {
+  store_.set(hostKey(rank_), localHostName());
+}
+
+void StallDiagnosis::publishWaiting(uint64_t sequence, const std::vector<int>& waitedPeers) {
+  if (published_ == sequence) return;
+  published_ = sequence;
+  store_.trySet(edgeKey(sequence, rank_), encodeEdges(waitedPeers), Deadline::afterMs(graceMs_));
+}
+
+StallDiagnosis::Lookup StallDiagnosis::awaitEdges(uint64_t sequence, int rank,
+                                                  const Deadline& deadline, WaitGraph& edges) {
+  for (;;) {
+    const StoreProbe probe = store_.probe(edgeKey(sequence, rank), roundTrip(deadline));
+    if (probe.result == StoreProbe::Result::kNoAnswer) return Lookup::kStoreSilent;
+    if (probe.result == StoreProbe::Result::kFound) {
+      edges[rank] = decodeEdges(probe.value, size_);
+      return Lookup::kFound;
+    }
+    if (deadline.expired()) return Lookup::kSilent;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+void StallDiagnosis::gatherAll(uint64_t sequence, const Deadline& deadline, WaitGraph& edges) {
+  if (size_ > kMaxRanksCounted) return;
+  for (int rank = 0; rank < size_; ++rank) {
+    if (edges.count(rank) != 0) continue;
+    const StoreProbe probe = store_.probe(edgeKey(sequence, rank), roundTrip(deadline));
+    if (probe.result == StoreProbe::Result::kNoAnswer) return;
+    if (probe.result == StoreProbe::Result::kFound) edges[rank] = decodeEdges(probe.value, size_);
+  }
+}
+
+std::string StallDiagnosis::hostOf(int rank, const Deadline& deadline) {
+  const StoreProbe probe = store_.probe(hostKey(rank), roundTrip(deadline));
+  if (probe.result != StoreProbe::Result::kFound) return "unknown";
+  std::string host = probe.value.substr(0, 255);
+  for (char& c : host) {
+    if (c < ' ' || c > '~') c = '?';
+  }
+  return host;
+}
+
+std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
+                                     const std::string& peerLevel) {
+  const Deadline deadline = Deadline::afterMs(graceMs_);
+  const std::string storeSilent =
+      strCat(peerLevel, "; the bootstrap store (rank 0) does not answer either, so the silent "
+                        "rank cannot be told apart from the ranks waiting on it");
+  published_.reset();
+  publishWaiting(sequence, waitedPeers);
+  WaitGraph edges;
+  edges[rank_] = waitedPeers;
+  // Follow the chain, waiting (up to the grace) for each rank on it to publish. The verdict
+  // needs only the edges on the path; judgeStall then walks what was gathered.
+  StallVerdict verdict;
+  for (;;) {
+    verdict = judgeStall(rank_, edges);
+    if (verdict.kind != StallVerdict::Kind::kSilentRank) break;
+    const Lookup lookup = awaitEdges(sequence, verdict.silentRank, deadline, edges);
+    if (lookup == Lookup::kStoreSilent) return storeSilent;
+    if (lookup == Lookup::kSilent) break;
+  }
+  if (verdict.kind == StallVerdict::Kind::kCycle) {
+    return strCat("ranks ", describeCycle(verdict.cycle),
+                  " wait for each other (a mismatched collective or a deadlock); ", peerLevel);
+  }
+  if (verdict.kind != StallVerdict::Kind::kSilentRank) return peerLevel;
+  gatherAll(sequence, deadline, edges);
+  verdict = judgeStall(rank_, edges);
+  if (verdict.kind != StallVerdict::Kind::kSilentRank) return peerLevel;
+  const int silent = verdict.silentRank;
+  const std::string counted = size_ > kMaxRanksCounted ? "at least " : "";
+  return strCat("rank ", silent, " (host ", hostOf(silent, deadline),
+                ") stopped responding: no progress and no report for ", timeoutMs_, " ms; ",
+                counted, verdict.waiters, verdict.waiters == 1 ? " rank waits" : " ranks wait",
+                " on it (this rank: ", peerLevel, ")");
+}
+
+}  // namespace gccl

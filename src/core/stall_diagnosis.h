@@ -1,0 +1,71 @@
+// Names the rank that went silent. In a ring or a tree every healthy rank ends up waiting on
+// some neighbour, so "the peer I waited on" is the wrong answer whenever the silent rank is not
+// that neighbour. When a wait reaches its timeout, this rank publishes a wait-for edge in the
+// bootstrap store ("in operation #k, rank r waits for ranks p, q"), then follows the edges the
+// others publish for a short grace period: the first rank on the chain that is waited on but
+// publishes nothing is the silent one; a chain that comes back to itself is a deadlock or a
+// mismatch. Nothing runs while collectives progress: the store is only touched on failure.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/store.h"
+
+namespace gccl {
+
+// Wait-for edges of one operation: rank -> the ranks it waits for.
+using WaitGraph = std::map<int, std::vector<int>>;
+
+// The conclusion drawn from the edges seen (pure, for tests).
+struct StallVerdict {
+  enum class Kind { kSilentRank, kCycle, kUnknown };
+  Kind kind = Kind::kUnknown;
+  int silentRank = -1;
+  std::vector<int> cycle;  // ranks in waiting order, first repeated at the end
+  int waiters = 0;         // ranks whose edges lead to the silent rank
+};
+
+// From `self`, depth first along `edges`: the first rank reached that published nothing
+// (absent from `edges`) is silent; reaching a rank on the current path is a cycle.
+StallVerdict judgeStall(int self, const WaitGraph& edges);
+
+class StallDiagnosis {
+ public:
+  StallDiagnosis(Store& store, int rank, int size, int timeoutMs);
+
+  // Publishes this rank's host name, so that a verdict can name the silent rank's host.
+  void publishHost();
+
+  // Called on the driver thread when operation `sequence` made no progress for the timeout
+  // while waiting for `waitedPeers`. Publishes the edge, gathers the others' for at most the
+  // grace period, and returns the message the timeout error should carry; `peerLevel` is what
+  // this rank alone can say (the peer it waited on), kept in the message as context.
+  std::string diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
+                       const std::string& peerLevel);
+
+  // Called when an operation fails otherwise (a notice, a closed connection) while waiting for
+  // `waitedPeers`: this rank is not silent, and whoever follows the chain through it goes on.
+  void publishWaiting(uint64_t sequence, const std::vector<int>& waitedPeers);
+
+  // min(1 s, timeout / 4): the most a diagnosis adds to the failure time.
+  int graceMs() const { return graceMs_; }
+
+ private:
+  enum class Lookup { kFound, kSilent, kStoreSilent };
+  Lookup awaitEdges(uint64_t sequence, int rank, const Deadline& deadline, WaitGraph& edges);
+  void gatherAll(uint64_t sequence, const Deadline& deadline, WaitGraph& edges);
+  std::string hostOf(int rank, const Deadline& deadline);
+
+  Store& store_;
+  const int rank_;
+  const int size_;
+  const int timeoutMs_;
+  const int graceMs_;
+  std::optional<uint64_t> published_;  // the last operation this rank published an edge for
+};
+
+}  // namespace gccl
