@@ -31,6 +31,9 @@ class Store {
   virtual bool trySet(const std::string& key, const std::string& value,
                       const Deadline& deadline) = 0;
   virtual StoreProbe probe(const std::string& key, const Deadline& deadline) = 0;
+
+  // "127.0.0.1:29511" (where it is served), or "in-process".
+  virtual std::string location() const = 0;
 };
 
 }  // namespace gccl

@@ -16,6 +16,7 @@ class MemoryStore final : public Store {
   std::string get(const std::string& key, const Deadline& deadline) override;
   bool trySet(const std::string& key, const std::string& value, const Deadline&) override;
   StoreProbe probe(const std::string& key, const Deadline&) override;
+  std::string location() const override { return "in-process"; }
 
  private:
   std::mutex mutex_;

@@ -75,6 +75,7 @@ class TcpStoreClient final : public Store {
   std::string get(const std::string& key, const Deadline& deadline) override;
   bool trySet(const std::string& key, const std::string& value, const Deadline& deadline) override;
   StoreProbe probe(const std::string& key, const Deadline& deadline) override;
+  std::string location() const override { return server_.toString(); }
   // The local address of the connection: the interface that reaches the root.
   SocketAddress localAddress() const { return socket_.localAddress(); }
 

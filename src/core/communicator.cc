@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <thread>
 
 #include "algorithms/registry.h"
 #include "base/logging.h"
@@ -30,6 +31,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       config_(withDefaultSpin(config)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
+      diagnosis_(*store_, rank, size, config_.timeoutMs),
       engine_(config_, rank, size) {
   // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
   // the level in force (the best the CPU has, unless a test or benchmark forced another).
@@ -42,12 +44,16 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.peers = connectionPeers(rank, size);
   request.token = token;
   request.timeoutMs = config.timeoutMs;
-  engine_.start(router.connect(request, *store_, engine_.poller()));
+  diagnosis_.publishHost();
+  engine_.start(router.connect(request, *store_, engine_.poller()), &diagnosis_);
   logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready: ", router.describe(request.peers));
 }
 
 Communicator::~Communicator() {
   drain();
+  // Rank 0 serves the store: after a failure the others may still be reading it to name the
+  // silent rank (at most two grace periods, never more than 2.6 s).
+  if (storeServer_) std::this_thread::sleep_until(diagnosis_.storeNeededUntil());
 }
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,

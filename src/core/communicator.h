@@ -69,6 +69,7 @@ class Communicator {
   const Config config_;
   std::unique_ptr<TcpStoreServer> storeServer_;
   std::unique_ptr<Store> store_;
+  StallDiagnosis diagnosis_;
   Engine engine_;
   void validate(const CollectiveCall& call) const;
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const Algorithm& algorithm,

@@ -55,8 +55,9 @@ Engine::~Engine() {
   connections_.clear();
 }
 
-void Engine::start(ConnectionMap connections) {
+void Engine::start(ConnectionMap connections, StallDiagnosis* diagnosis) {
   connections_ = std::move(connections);
+  diagnosis_ = diagnosis;
   thread_ = std::thread([this] { progressThread(); });
 }
 
@@ -209,6 +210,9 @@ void Engine::execute(Operation& operation) {
     drive(execution);
     scratch_.trim(scratchKeepBytes_);
   } catch (...) {
+    // Whatever failed, this rank is not the silent one: a diagnosing peer whose chain of
+    // waits runs through it follows on to whom it waited for (a timeout published already).
+    if (diagnosis_ != nullptr) diagnosis_->publishWaiting(operation.sequence, execution.waitedPeers());
     // Close before `execution` (which owns the posted messages) dies: a peer thread of the
     // in-process transport must not find our messages in a shared lane afterwards.
     std::lock_guard lock(mutex_);
@@ -232,10 +236,7 @@ void Engine::drive(Execution& execution) {
       std::lock_guard lock(mutex_);
       throw abortError();
     }
-    if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) {
-      fail(Status::kTimeout, "no progress for ", timeoutMs_, " ms (GCCL_TIMEOUT_MS) waiting to ",
-           execution.waitingOn(), ": the peer is stopped, hung or unreachable");
-    }
+    if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) timedOut(execution);
     if (now < spinUntil) {
       cpuRelax();
       continue;
@@ -247,6 +248,15 @@ void Engine::drive(Execution& execution) {
   // Nothing is pending now: clear the interest set, so that early data for the next operation
   // cannot make a later sleep return at once.
   if (slept) execution.updatePoller(poller_);
+}
+
+void Engine::timedOut(const Execution& execution) {
+  const std::string peerLevel =
+      strCat("no progress for ", timeoutMs_, " ms (GCCL_TIMEOUT_MS) waiting to ",
+             execution.waitingOn(), ": the peer is stopped, hung or unreachable");
+  if (diagnosis_ == nullptr) fail(Status::kTimeout, peerLevel);
+  fail(Status::kTimeout,
+       diagnosis_->diagnose(execution.sequence(), execution.waitedPeers(), peerLevel));
 }
 
 void Engine::breakDown(const Error& error) {

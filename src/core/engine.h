@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "core/execution.h"
 #include "core/operation.h"
+#include "core/stall_diagnosis.h"
 #include "base/poller.h"
 #include "transport/transport.h"
 
@@ -35,8 +36,9 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   Poller& poller() { return poller_; }
-  // Starts the progress thread, which owns the connections from now on.
-  void start(ConnectionMap connections);
+  // Starts the progress thread, which owns the connections from now on. `diagnosis` (may be
+  // null; it must outlive the engine) names the silent rank when a wait times out.
+  void start(ConnectionMap connections, StallDiagnosis* diagnosis = nullptr);
   // Queues the operation; its request completes (with an error if the engine is broken).
   void submit(std::unique_ptr<Operation> operation);
   // Runs the operation on the calling thread when the engine is idle, else queues it; returns
@@ -53,6 +55,8 @@ class Engine {
   void complete(Operation& operation) noexcept;
   void execute(Operation& operation);
   void drive(Execution& execution);
+  // Throws the timeout, with the silent rank named when the diagnosis can tell.
+  [[noreturn]] void timedOut(const Execution& execution);
   void releaseDriver();
   std::unique_ptr<Operation> nextQueued();  // takes the driver role when it returns one
   void sleepUntilWork();
@@ -68,6 +72,7 @@ class Engine {
   const int size_;
   Poller poller_;
   ConnectionMap connections_;
+  StallDiagnosis* diagnosis_ = nullptr;
   ScratchPool scratch_;
   mutable std::mutex mutex_;
   std::deque<std::unique_ptr<Operation>> queue_;

@@ -40,6 +40,7 @@ class Execution {
   Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch, int size);
   bool advance();
   bool finished() const { return remaining_ == 0; }
+  uint64_t sequence() const { return operation_.sequence; }
   void updatePoller(Poller& poller);
   // "receive from rank 2 (...)" for every peer with unfinished work: what a timeout names.
   std::string waitingOn() const;

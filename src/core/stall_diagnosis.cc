@@ -15,9 +15,10 @@ namespace {
 // Probing every rank's edge to count the waiters costs O(size) store requests per diagnosing
 // rank; above this size the count comes from the edges the walk saw ("at least").
 constexpr int kMaxRanksCounted = 128;
-constexpr auto kPollInterval = std::chrono::milliseconds(5);
-// A live store answers in microseconds; one that takes this long (beyond the grace) is silent.
-constexpr int kRoundTripMs = 100;
+constexpr auto kPollInterval = std::chrono::milliseconds(10);
+// A live store answers in microseconds, or in a few scheduler quanta on an oversubscribed
+// machine; one that takes this long (beyond the grace) is silent.
+constexpr int kRoundTripMs = 300;
 
 // The bound for one store request: the grace, but never less than a round trip, so that a
 // probe made as the grace ends still gets its answer.
@@ -26,16 +27,19 @@ Deadline roundTrip(const Deadline& grace) {
   return grace.at() > minimum.at() ? grace : minimum;
 }
 
-std::string edgeKey(uint64_t sequence, int rank) {
-  return strCat("stall/", sequence, "/", rank);
+// One key per rank, not per operation: ranks stall in different operations (a rank that
+// finished #81 waits in #82 on one still in #81), and the chain runs across them. A
+// communicator fails once, so each rank publishes at most once.
+std::string edgeKey(int rank) {
+  return strCat("stall/", rank);
 }
 
 std::string hostKey(int rank) {
   return strCat("host/", rank);
 }
 
-std::string encodeEdges(const std::vector<int>& peers) {
-  std::string text = "waits";
+std::string encodeEdges(uint64_t sequence, const std::vector<int>& peers) {
+  std::string text = strCat(sequence, " waits");
   for (int peer : peers) text += strCat(" ", peer);
   return text;
 }
@@ -44,9 +48,10 @@ std::string encodeEdges(const std::vector<int>& peers) {
 // index anything with a value it did not check.
 std::vector<int> decodeEdges(const std::string& text, int size) {
   std::istringstream in(text);
+  uint64_t sequence = 0;
   std::string word;
   std::vector<int> peers;
-  if (!(in >> word) || word != "waits") return peers;
+  if (!(in >> sequence >> word) || word != "waits") return peers;
   for (int peer; in >> peer;) {
     if (peer >= 0 && peer < size) peers.push_back(peer);
   }
@@ -129,15 +134,17 @@ void StallDiagnosis::publishHost() {
 }
 
 void StallDiagnosis::publishWaiting(uint64_t sequence, const std::vector<int>& waitedPeers) {
-  if (published_ == sequence) return;
-  published_ = sequence;
-  store_.trySet(edgeKey(sequence, rank_), encodeEdges(waitedPeers), Deadline::afterMs(graceMs_));
+  if (published_) return;
+  published_ = true;
+  // A rank that timed out up to a grace later than this one walks for a grace, then counts.
+  storeNeededUntil_ = Clock::now() + std::chrono::milliseconds(2 * graceMs_ + 2 * kRoundTripMs);
+  store_.trySet(edgeKey(rank_), encodeEdges(sequence, waitedPeers), Deadline::afterMs(graceMs_));
 }
 
-StallDiagnosis::Lookup StallDiagnosis::awaitEdges(uint64_t sequence, int rank,
-                                                  const Deadline& deadline, WaitGraph& edges) {
+StallDiagnosis::Lookup StallDiagnosis::awaitEdges(int rank, const Deadline& deadline,
+                                                  WaitGraph& edges) {
   for (;;) {
-    const StoreProbe probe = store_.probe(edgeKey(sequence, rank), roundTrip(deadline));
+    const StoreProbe probe = store_.probe(edgeKey(rank), roundTrip(deadline));
     if (probe.result == StoreProbe::Result::kNoAnswer) return Lookup::kStoreSilent;
     if (probe.result == StoreProbe::Result::kFound) {
       edges[rank] = decodeEdges(probe.value, size_);
@@ -148,18 +155,18 @@ StallDiagnosis::Lookup StallDiagnosis::awaitEdges(uint64_t sequence, int rank,
   }
 }
 
-void StallDiagnosis::gatherAll(uint64_t sequence, const Deadline& deadline, WaitGraph& edges) {
+void StallDiagnosis::gatherAll(const Deadline& deadline, WaitGraph& edges) {
   if (size_ > kMaxRanksCounted) return;
   for (int rank = 0; rank < size_; ++rank) {
     if (edges.count(rank) != 0) continue;
-    const StoreProbe probe = store_.probe(edgeKey(sequence, rank), roundTrip(deadline));
+    const StoreProbe probe = store_.probe(edgeKey(rank), deadline);
     if (probe.result == StoreProbe::Result::kNoAnswer) return;
     if (probe.result == StoreProbe::Result::kFound) edges[rank] = decodeEdges(probe.value, size_);
   }
 }
 
 std::string StallDiagnosis::hostOf(int rank, const Deadline& deadline) {
-  const StoreProbe probe = store_.probe(hostKey(rank), roundTrip(deadline));
+  const StoreProbe probe = store_.probe(hostKey(rank), deadline);
   if (probe.result != StoreProbe::Result::kFound) return "unknown";
   std::string host = probe.value.substr(0, 255);
   for (char& c : host) {
@@ -171,10 +178,11 @@ std::string StallDiagnosis::hostOf(int rank, const Deadline& deadline) {
 std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
                                      const std::string& peerLevel) {
   const Deadline deadline = Deadline::afterMs(graceMs_);
+  // The store is served by a thread of rank 0's process: if it is silent too, rank 0 is
+  // stopped or unreachable, though the ranks between it and this one cannot be told apart.
   const std::string storeSilent =
-      strCat(peerLevel, "; the bootstrap store (rank 0) does not answer either, so the silent "
-                        "rank cannot be told apart from the ranks waiting on it");
-  published_.reset();
+      strCat(peerLevel, "; the bootstrap store (rank 0, at ", store_.location(),
+             ") does not answer either: rank 0 is stopped or unreachable");
   publishWaiting(sequence, waitedPeers);
   WaitGraph edges;
   edges[rank_] = waitedPeers;
@@ -184,7 +192,7 @@ std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& 
   for (;;) {
     verdict = judgeStall(rank_, edges);
     if (verdict.kind != StallVerdict::Kind::kSilentRank) break;
-    const Lookup lookup = awaitEdges(sequence, verdict.silentRank, deadline, edges);
+    const Lookup lookup = awaitEdges(verdict.silentRank, deadline, edges);
     if (lookup == Lookup::kStoreSilent) return storeSilent;
     if (lookup == Lookup::kSilent) break;
   }
@@ -193,12 +201,14 @@ std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& 
                   " wait for each other (a mismatched collective or a deadlock); ", peerLevel);
   }
   if (verdict.kind != StallVerdict::Kind::kSilentRank) return peerLevel;
-  gatherAll(sequence, deadline, edges);
+  // Counting the waiters and naming the host take one more bounded round of probes.
+  const Deadline extra = roundTrip(deadline);
+  gatherAll(extra, edges);
   verdict = judgeStall(rank_, edges);
   if (verdict.kind != StallVerdict::Kind::kSilentRank) return peerLevel;
   const int silent = verdict.silentRank;
   const std::string counted = size_ > kMaxRanksCounted ? "at least " : "";
-  return strCat("rank ", silent, " (host ", hostOf(silent, deadline),
+  return strCat("rank ", silent, " (host ", hostOf(silent, extra),
                 ") stopped responding: no progress and no report for ", timeoutMs_, " ms; ",
                 counted, verdict.waiters, verdict.waiters == 1 ? " rank waits" : " ranks wait",
                 " on it (this rank: ", peerLevel, ")");

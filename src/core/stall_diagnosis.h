@@ -1,7 +1,7 @@
 // Names the rank that went silent. In a ring or a tree every healthy rank ends up waiting on
 // some neighbour, so "the peer I waited on" is the wrong answer whenever the silent rank is not
 // that neighbour. When a wait reaches its timeout, this rank publishes a wait-for edge in the
-// bootstrap store ("in operation #k, rank r waits for ranks p, q"), then follows the edges the
+// bootstrap store ("rank r, in operation #k, waits for ranks p, q"), then follows the edges the
 // others publish for a short grace period: the first rank on the chain that is waited on but
 // publishes nothing is the silent one; a chain that comes back to itself is a deadlock or a
 // mismatch. Nothing runs while collectives progress: the store is only touched on failure.
@@ -9,7 +9,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +42,8 @@ class StallDiagnosis {
   // Called on the driver thread when operation `sequence` made no progress for the timeout
   // while waiting for `waitedPeers`. Publishes the edge, gathers the others' for at most the
   // grace period, and returns the message the timeout error should carry; `peerLevel` is what
-  // this rank alone can say (the peer it waited on), kept in the message as context.
+  // this rank alone can say (the peer it waited on), kept in the message as context. When the
+  // store does not answer, the message is `peerLevel` plus the store's (and so rank 0's) silence.
   std::string diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
                        const std::string& peerLevel);
 
@@ -54,10 +54,15 @@ class StallDiagnosis {
   // min(1 s, timeout / 4): the most a diagnosis adds to the failure time.
   int graceMs() const { return graceMs_; }
 
+  // Until when the others may still be diagnosing, reading the store: the store's host (rank 0)
+  // keeps serving that long after its own failure, or a rank that timed out a moment later
+  // would find the store gone and could not name the silent rank. The past if nothing failed.
+  Clock::time_point storeNeededUntil() const { return storeNeededUntil_; }
+
  private:
   enum class Lookup { kFound, kSilent, kStoreSilent };
-  Lookup awaitEdges(uint64_t sequence, int rank, const Deadline& deadline, WaitGraph& edges);
-  void gatherAll(uint64_t sequence, const Deadline& deadline, WaitGraph& edges);
+  Lookup awaitEdges(int rank, const Deadline& deadline, WaitGraph& edges);
+  void gatherAll(const Deadline& deadline, WaitGraph& edges);
   std::string hostOf(int rank, const Deadline& deadline);
 
   Store& store_;
@@ -65,7 +70,8 @@ class StallDiagnosis {
   const int size_;
   const int timeoutMs_;
   const int graceMs_;
-  std::optional<uint64_t> published_;  // the last operation this rank published an edge for
+  bool published_ = false;  // a communicator fails once: one edge per rank
+  Clock::time_point storeNeededUntil_{};
 };
 
 }  // namespace gccl

@@ -57,7 +57,7 @@ void publishRing(Store& store, uint64_t sequence, int size, int silent, int skip
   for (int rank = 0; rank < size; ++rank) {
     store.set(strCat("host/", rank), strCat("h", rank));
     if (rank == silent || rank == skip) continue;
-    store.set(strCat("stall/", sequence, "/", rank), strCat("waits ", (rank + size - 1) % size));
+    store.set(strCat("stall/", rank), strCat(sequence, " waits ", (rank + size - 1) % size));
   }
 }
 
@@ -72,7 +72,7 @@ TEST(StallDiagnosis, NamesTheSilentRankItsHostAndItsWaiters) {
   EXPECT_NE(text.find("15 ranks wait on it"), std::string::npos) << text;
   EXPECT_NE(text.find("waiting to receive from rank 12"), std::string::npos) << text;
   // This rank's own edge is published for the others.
-  EXPECT_EQ(store.get("stall/43/13", Deadline::afterMs(0)), "waits 12");
+  EXPECT_EQ(store.get("stall/13", Deadline::afterMs(0)), "43 waits 12");
 }
 
 TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
@@ -80,7 +80,7 @@ TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
   publishRing(fresh, 7, 8, 3, 4);
   std::thread late([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
-    fresh.set("stall/7/4", "waits 3");
+    fresh.set("stall/4", "6 waits 3");  // a rank still one operation behind
   });
   StallDiagnosis diagnosis(fresh, 5, 8, 2000);  // grace 500 ms
   const std::string text = diagnosis.diagnose(7, {4}, "peer level");
@@ -90,7 +90,7 @@ TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
 
 TEST(StallDiagnosis, ACycleIsReportedAsSuch) {
   MemoryStore store;
-  store.set("stall/2/1", "waits 0");
+  store.set("stall/1", "2 waits 0");
   StallDiagnosis diagnosis(store, 0, 2, 400);
   const std::string text = diagnosis.diagnose(2, {1}, "peer level");
   EXPECT_NE(text.find("ranks 0 -> 1 -> 0 wait for each other"), std::string::npos) << text;
@@ -98,7 +98,7 @@ TEST(StallDiagnosis, ACycleIsReportedAsSuch) {
 
 TEST(StallDiagnosis, GarbageInTheStoreDoesNotMisleadIt) {
   MemoryStore store;
-  store.set("stall/9/1", "waits 999 -5 x");
+  store.set("stall/1", "9 waits 999 -5 x");
   StallDiagnosis diagnosis(store, 0, 4, 400);
   const std::string text = diagnosis.diagnose(9, {1}, "peer level");
   EXPECT_EQ(text, "peer level");  // rank 1 reported, waiting on nobody valid
@@ -114,8 +114,8 @@ TEST(StallDiagnosis, SilentStoreFallsBackToThePeerLevelMessage) {
   const auto started = Clock::now();
   const std::string text = diagnosis.diagnose(3, {0}, "waiting to receive from rank 0");
   EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1000));
-  EXPECT_NE(text.find("waiting to receive from rank 0; the bootstrap store (rank 0) does not "
-                      "answer either"),
+  EXPECT_NE(text.find("waiting to receive from rank 0; the bootstrap store (rank 0, at " +
+                      client.location() + ") does not answer either: rank 0 is stopped"),
             std::string::npos)
       << text;
 }

@@ -1,0 +1,157 @@
+// The rank that went silent is named by every survivor, not only by its neighbours: one or two
+// ranks are stopped (SIGSTOP) mid-collective in 3-, 8- and 16-rank jobs over TCP, ring and
+// recursive doubling, and every other rank's error must name a stopped rank and its host within
+// the timeout + the diagnosis grace + 2 s. A killed rank (SIGKILL) keeps the fast path.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "multiproc/process_group.h"
+
+namespace gccl {
+namespace {
+
+using testing_support::ChildReport;
+using testing_support::monotonicSeconds;
+using testing_support::ProcessGroup;
+
+constexpr int kTimeoutMs = 3000;
+constexpr double kGraceSeconds = 0.75;  // min(1 s, timeout / 4)
+
+struct Case {
+  int ranks;
+  const char* algorithm;
+  std::vector<int> stopped;
+  size_t count;  // floats per allreduce
+};
+
+// Allreduces until an error; reports "<result> <time> <message>" on one line.
+int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
+                          size_t count) {
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
+    report = std::string("init failed: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  std::vector<float> data(count, 1.0f);
+  const double giveUp = monotonicSeconds() + 60;
+  gcclResult_t result = gcclSuccess;
+  for (int call = 0; result == gcclSuccess && monotonicSeconds() < giveUp; ++call) {
+    result = gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclSum, comm);
+    if (call == 0 && result == gcclSuccess) ProcessGroup::say("ready");
+  }
+  report = std::to_string(static_cast<int>(result)) + " " + std::to_string(monotonicSeconds()) +
+           " " + gcclGetLastError(comm);
+  gcclCommAbort(comm);
+  return result == gcclRemoteError || result == gcclTimeout ? 0 : 1;
+}
+
+struct Outcome {
+  int result = -1;
+  double failedAt = 0;
+  std::string message;
+};
+
+Outcome parse(std::string text) {
+  Outcome outcome;
+  const std::string ready = "ready\n";
+  if (text.rfind(ready, 0) == 0) text.erase(0, ready.size());
+  const size_t first = text.find(' ');
+  const size_t second = text.find(' ', first + 1);
+  if (first == std::string::npos || second == std::string::npos) return outcome;
+  outcome.result = std::atoi(text.substr(0, first).c_str());
+  outcome.failedAt = std::atof(text.substr(first + 1, second - first - 1).c_str());
+  outcome.message = text.substr(second + 1);
+  return outcome;
+}
+
+// The verdict: "rank V (host h) stopped responding", or, when rank 0 (the store) is the silent
+// one, the store's silence naming rank 0.
+bool namesAStoppedRank(const std::string& message, const std::vector<int>& stopped) {
+  for (int victim : stopped) {
+    if (message.find("rank " + std::to_string(victim) + " (host ") != std::string::npos &&
+        message.find("stopped responding") != std::string::npos) {
+      return true;
+    }
+    if (victim == 0 && message.find("rank 0 is stopped or unreachable") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+class SilentRank : public testing::TestWithParam<Case> {};
+
+TEST_P(SilentRank, EverySurvivorNamesAStoppedRank) {
+  const Case c = GetParam();
+  static size_t count;
+  count = c.count;
+  setenv("GCCL_TIMEOUT_MS", std::to_string(kTimeoutMs).c_str(), 1);
+  setenv("GCCL_ALGO", c.algorithm, 1);
+  ProcessGroup group(c.ranks, [](int rank, int nranks, const gcclUniqueId& id, std::string& r) {
+    return allreduceUntilFailure(rank, nranks, id, r, count);
+  });
+  unsetenv("GCCL_TIMEOUT_MS");
+  unsetenv("GCCL_ALGO");
+  ASSERT_TRUE(group.waitForLine("ready", 60000)) << "ranks did not start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // mid-stream
+  const double stoppedAt = monotonicSeconds();
+  for (int victim : c.stopped) group.signal(victim, SIGSTOP);
+  const auto reports = group.collect(kTimeoutMs + 20000, c.stopped);
+  const double bound = kTimeoutMs / 1000.0 + kGraceSeconds + 2.0;
+  int named = 0;
+  for (int r = 0; r < c.ranks; ++r) {
+    if (std::count(c.stopped.begin(), c.stopped.end(), r) != 0) continue;
+    const Outcome outcome = parse(reports[r].text);
+    EXPECT_FALSE(reports[r].killedByParent) << "rank " << r << " hung";
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_LT(outcome.failedAt - stoppedAt, bound)
+        << "rank " << r << " failed too late: " << outcome.message;
+    const bool ok = namesAStoppedRank(outcome.message, c.stopped);
+    named += ok ? 1 : 0;
+    EXPECT_TRUE(ok) << "rank " << r << " blamed the wrong rank: " << outcome.message;
+  }
+  RecordProperty("survivors_naming_a_stopped_rank", named);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Jobs, SilentRank,
+    testing::Values(Case{3, "ring", {1}, 1 << 18}, Case{3, "ring", {2}, 1 << 18},
+                    Case{8, "ring", {3}, 1 << 16}, Case{8, "recursive_doubling", {5}, 1 << 12},
+                    Case{8, "ring", {0}, 1 << 16}, Case{8, "ring", {2, 6}, 1 << 16},
+                    Case{16, "ring", {11}, 1 << 14},
+                    Case{16, "recursive_doubling", {15}, 1 << 12}),
+    [](const testing::TestParamInfo<Case>& info) {
+      std::string name = std::to_string(info.param.ranks) + "ranks_" + info.param.algorithm;
+      for (int victim : info.param.stopped) name += "_stop" + std::to_string(victim);
+      return name;
+    });
+
+// A killed rank's sockets are reset by its kernel: nobody waits for the timeout or a diagnosis.
+TEST(SilentRankKilled, KilledRankStillFailsEveryoneAtOnce) {
+  setenv("GCCL_TIMEOUT_MS", std::to_string(kTimeoutMs).c_str(), 1);
+  ProcessGroup group(8, [](int rank, int nranks, const gcclUniqueId& id, std::string& r) {
+    return allreduceUntilFailure(rank, nranks, id, r, 1 << 16);
+  });
+  unsetenv("GCCL_TIMEOUT_MS");
+  ASSERT_TRUE(group.waitForLine("ready", 60000)) << "ranks did not start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const double killedAt = monotonicSeconds();
+  group.signal(3, SIGKILL);
+  const auto reports = group.collect(kTimeoutMs + 20000, {3});
+  for (int r = 0; r < 8; ++r) {
+    if (r == 3) continue;
+    const Outcome outcome = parse(reports[r].text);
+    EXPECT_EQ(outcome.result, static_cast<int>(gcclRemoteError)) << outcome.message;
+    EXPECT_LT(outcome.failedAt - killedAt, 1.5) << "rank " << r << ": " << outcome.message;
+  }
+}
+
+}  // namespace
+}  // namespace gccl
