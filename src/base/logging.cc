@@ -95,7 +95,8 @@ void configureLogging(const Config& config) {
     s.subsys = parseSubsys(config.debugSubsys);
     if (!config.debugFile.empty()) {
       const std::string path = expandPattern(config.debugFile, s.host);
-      if (FILE* f = std::fopen(path.c_str(), "a")) s.file = f;
+      // "e" (O_CLOEXEC): a child the application forks and execs must not inherit the log.
+      if (FILE* f = std::fopen(path.c_str(), "ae")) s.file = f;
     }
   });
 }

@@ -11,7 +11,6 @@ namespace gccl {
 class Poller {
  public:
   Poller();
-  ~Poller();
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
@@ -26,8 +25,22 @@ class Poller {
   void wake();
 
  private:
-  int epollFd_ = -1;
-  int eventFd_ = -1;
+  // Closes its descriptor when destroyed: a constructor that throws half-way (out of file
+  // descriptors, say) leaks nothing it opened.
+  class OwnedFd {
+   public:
+    explicit OwnedFd(int fd) : fd_(fd) {}
+    ~OwnedFd();
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+    int get() const { return fd_; }
+
+   private:
+    int fd_;
+  };
+
+  OwnedFd epollFd_;
+  OwnedFd eventFd_;
   std::unordered_map<int, uint32_t> events_;
 };
 

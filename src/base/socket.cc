@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "base/error.h"
@@ -20,7 +21,12 @@
 namespace gccl {
 namespace {
 
-sockaddr_in resolve(const SocketAddress& address) {
+// How long a refused connection waits before the next try, at most: the listener may not be up
+// yet, and a peer that comes up late should not find us asleep for long.
+constexpr auto kMaxConnectBackoff = std::chrono::milliseconds(100);
+
+// An IPv4 literal (or "" / "0.0.0.0" for every interface) needs no resolver.
+std::optional<sockaddr_in> numericAddress(const SocketAddress& address) {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_port = htons(static_cast<uint16_t>(address.port));
@@ -29,15 +35,42 @@ sockaddr_in resolve(const SocketAddress& address) {
     return sa;
   }
   if (inet_pton(AF_INET, address.host.c_str(), &sa.sin_addr) == 1) return sa;
+  return std::nullopt;
+}
+
+// getaddrinfo blocks for as long as the resolver takes (a dead DNS server costs its full retry
+// schedule, often seconds) and cannot be interrupted: callers with a deadline check it after.
+sockaddr_in resolveName(const SocketAddress& address) {
   addrinfo hints{};
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* result = nullptr;
-  if (getaddrinfo(address.host.c_str(), nullptr, &hints, &result) != 0 || result == nullptr) {
-    fail(Status::kInvalidArgument, "cannot resolve host '", address.host, "'");
+  const int rc = getaddrinfo(address.host.c_str(), nullptr, &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    fail(Status::kInvalidArgument, "cannot resolve host '", address.host,
+         "': ", rc != 0 ? gai_strerror(rc) : "no IPv4 address");
   }
-  sa.sin_addr = reinterpret_cast<sockaddr_in*>(result->ai_addr)->sin_addr;
+  sockaddr_in sa = *reinterpret_cast<sockaddr_in*>(result->ai_addr);
   freeaddrinfo(result);
+  sa.sin_port = htons(static_cast<uint16_t>(address.port));
+  return sa;
+}
+
+// Without a deadline: only for the address this rank binds, its own (an interface address or
+// GCCL_SOCKET_ADDR), which is normally numeric.
+sockaddr_in resolve(const SocketAddress& address) {
+  if (auto numeric = numericAddress(address)) return *numeric;
+  return resolveName(address);
+}
+
+// For a peer's address: the deadline is checked as soon as getaddrinfo returns.
+sockaddr_in resolveWithin(const SocketAddress& address, const Deadline& deadline) {
+  if (auto numeric = numericAddress(address)) return *numeric;
+  const sockaddr_in sa = resolveName(address);
+  if (deadline.expired()) {
+    fail(Status::kTimeout, "could not connect to ", address.toString(),
+         ": resolving the host name outlasted the deadline");
+  }
   return sa;
 }
 
@@ -51,6 +84,18 @@ int newSocket() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) failErrno(errno, "socket");
   return fd;
+}
+
+// One non-blocking connection attempt on fd: 0 once connected, else the errno that ended it
+// (ETIMEDOUT when the deadline passed while the handshake was in flight).
+int connectOnce(int fd, const sockaddr_in& sa, const Deadline& deadline) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return 0;
+  if (errno != EINPROGRESS) return errno;
+  if (!waitFor(fd, POLLOUT, deadline)) return ETIMEDOUT;
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return errno;
+  return error;
 }
 
 }  // namespace
@@ -107,30 +152,22 @@ Socket Socket::listenOn(const std::string& host, int port, int backlog) {
 }
 
 Socket Socket::connectTo(const SocketAddress& address, const Deadline& deadline) {
-  const sockaddr_in sa = resolve(address);
+  const sockaddr_in sa = resolveWithin(address, deadline);
   int lastErrno = 0;
   auto backoff = std::chrono::milliseconds(1);
   while (!deadline.expired()) {
     Socket s(newSocket());
     s.setNonBlocking(true);
-    int rc = ::connect(s.fd_, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
-    if (rc != 0 && errno == EINPROGRESS) {
-      if (!waitFor(s.fd_, POLLOUT, deadline)) break;
-      socklen_t len = sizeof lastErrno;
-      ::getsockopt(s.fd_, SOL_SOCKET, SO_ERROR, &lastErrno, &len);
-      rc = lastErrno == 0 ? 0 : -1;
-    } else if (rc != 0) {
-      lastErrno = errno;
-    }
-    if (rc == 0) {
+    lastErrno = connectOnce(s.fd_, sa, deadline);
+    if (lastErrno == 0) {
       s.setNonBlocking(false);
       return s;
     }
-    // Refused or reset: the listener may not be up yet; back off and retry.
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
+    // Refused or reset: the listener may not be up yet. Back off, but never past the deadline.
+    std::this_thread::sleep_until(std::min(Clock::now() + backoff, deadline.at()));
+    backoff = std::min(backoff * 2, kMaxConnectBackoff);
   }
-  fail(Status::kTimeout, "could not connect to ", address.toString(),
+  fail(Status::kTimeout, "could not connect to ", address.toString(), " before the deadline",
        lastErrno != 0 ? strCat(" (last error: ", strerror(lastErrno), ")") : std::string());
 }
 

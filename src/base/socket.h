@@ -31,7 +31,10 @@ class Socket {
 
   // host "" or "0.0.0.0" listens on every interface; port 0 picks an ephemeral port.
   static Socket listenOn(const std::string& host, int port, int backlog = 1024);
-  // Retries refused connections (the peer may not listen yet) until the deadline.
+  // Retries refused connections (the peer may not listen yet) until the deadline, then throws
+  // kTimeout naming the address. A numeric host needs no resolver; a name goes through
+  // getaddrinfo, which cannot be interrupted, so a slow resolver overruns the deadline by as
+  // long as it takes (the deadline is checked when it returns).
   static Socket connectTo(const SocketAddress& address, const Deadline& deadline);
   // Returns nullopt when the deadline passes first.
   std::optional<Socket> accept(const Deadline& deadline) const;

@@ -1,8 +1,12 @@
 // A stranger connecting to a rank's data port during init is refused with a warning, and the
-// ranks still connect.
+// ranks still connect, as soon as they would without it: hellos are read concurrently.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <exception>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/poller.h"
@@ -12,6 +16,42 @@
 
 namespace gccl {
 namespace {
+
+using std::chrono::milliseconds;
+
+// Where rank `rank` accepts data connections, once it has published it.
+SocketAddress dataAddress(Store& store, int rank) {
+  const std::string value = store.get(strCat("tcp/address/", rank), Deadline::afterMs(5000));
+  return SocketAddress::parse(value.substr(0, value.find(' ')));
+}
+
+// Runs one rank's connect on a thread and keeps what it threw.
+struct RankThread {
+  ConnectionMap connections;
+  std::exception_ptr failure;
+  std::thread thread;
+
+  RankThread(transport::tcp::TcpTransport& transport, const ConnectRequest& request, Store& store,
+             Poller& poller)
+      : thread([&transport, request, &store, &poller, this] {
+          try {
+            connections = transport.connect(request, store, poller);
+          } catch (...) {
+            failure = std::current_exception();
+          }
+        }) {}
+
+  // A test that fails half-way still waits for the rank (its connect deadline bounds it).
+  ~RankThread() {
+    if (thread.joinable()) thread.join();
+  }
+
+  // Rethrows what the rank threw.
+  void join() {
+    thread.join();
+    if (failure) std::rethrow_exception(failure);
+  }
+};
 
 TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   Config config;
@@ -23,10 +63,7 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   ConnectRequest request0{0, 2, {1}, token, 10000};
   std::thread acceptor([&] { rank0 = transport.connect(request0, store, poller0); });
 
-  const SocketAddress address = [&] {
-    const std::string value = store.get("tcp/address/0", Deadline::afterMs(5000));
-    return SocketAddress::parse(value.substr(0, value.find(' ')));
-  }();
+  const SocketAddress address = dataAddress(store, 0);
   // A stranger with the wrong token, then one that sends garbage, then one that hangs up.
   Socket wrongToken = Socket::connectTo(address, Deadline::afterMs(2000));
   transport::tcp::Hello hello;
@@ -44,6 +81,61 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   ASSERT_EQ(rank0.size(), 1u);
   ASSERT_EQ(rank1.size(), 1u);
   EXPECT_NE(rank0.at(1)->peerName().find("rank 1"), std::string::npos);
+}
+
+TEST(TcpHandshake, SilentStrangersDoNotDelayTheRanks) {
+  // Read one after the other, 20 silent strangers would hold rank 0 for 20 handshake timeouts,
+  // and rank 1 would time out waiting for its ack.
+  constexpr int kStrangers = 20;
+  constexpr int kTimeoutMs = 2 * transport::tcp::kHandshakeTimeoutMs;
+  Config config;
+  MemoryStore store;
+  const JobToken token = randomJobToken();
+  transport::tcp::TcpTransport transport("127.0.0.1", config);
+  Poller poller0, poller1;
+  const auto start = Clock::now();
+  RankThread rank0(transport, {0, 2, {1}, token, kTimeoutMs}, store, poller0);
+
+  const SocketAddress address = dataAddress(store, 0);
+  std::vector<Socket> strangers;
+  strangers.reserve(kStrangers + 1);
+  for (int i = 0; i < kStrangers; ++i) {
+    strangers.push_back(Socket::connectTo(address, Deadline::afterMs(2000)));
+  }
+  // And one that starts a hello and stops half-way.
+  strangers.push_back(Socket::connectTo(address, Deadline::afterMs(2000)));
+  const transport::tcp::Hello hello;
+  strangers.back().sendAll(&hello, sizeof hello / 2, Deadline::afterMs(1000));
+
+  ConnectionMap rank1 = transport.connect({1, 2, {0}, token, kTimeoutMs}, store, poller1);
+  rank0.join();
+  const auto elapsed = Clock::now() - start;
+  EXPECT_EQ(rank0.connections.size(), 1u);
+  EXPECT_EQ(rank1.size(), 1u);
+  EXPECT_LT(elapsed, milliseconds(transport::tcp::kHandshakeTimeoutMs));
+}
+
+TEST(TcpHandshake, StrangersDoNotStretchTheConnectDeadline) {
+  Config config;
+  MemoryStore store;
+  transport::tcp::TcpTransport transport("127.0.0.1", config);
+  Poller poller;
+  const auto start = Clock::now();
+  RankThread rank0(transport, {0, 2, {1}, randomJobToken(), 500}, store, poller);
+  const SocketAddress address = dataAddress(store, 0);
+  std::vector<Socket> strangers(5);
+  for (Socket& stranger : strangers) stranger = Socket::connectTo(address, Deadline::afterMs(2000));
+  std::optional<Error> failure;
+  try {
+    rank0.join();
+  } catch (const Error& e) {
+    failure = e;
+  }
+  EXPECT_LT(Clock::now() - start, milliseconds(2000));
+  ASSERT_TRUE(failure.has_value()) << "rank 0 connected without rank 1";
+  EXPECT_EQ(failure->status(), Status::kTimeout) << failure->what();
+  EXPECT_NE(std::string(failure->what()).find("first missing: rank 1"), std::string::npos)
+      << failure->what();
 }
 
 TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {

@@ -1,8 +1,11 @@
 // The first bytes on every data connection: who is calling, for whom, with which job token.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "base/job_token.h"
 #include "base/socket.h"
@@ -13,6 +16,13 @@ inline constexpr uint32_t kHelloMagic = 0x47434849;  // "GCHI"
 inline constexpr uint32_t kAckMagic = 0x47434f4b;    // "GCOK"
 // 2: every connection carries data one way, from the dialling rank to the accepting one.
 inline constexpr uint32_t kHelloVersion = 2;
+
+// An accepted connection gets this long to present its hello, then it is dropped with a
+// warning. Ranks send theirs right after connecting, so only strangers come near it.
+inline constexpr int kHandshakeTimeoutMs = 5000;
+// Accepted connections still without a complete hello, at most: past it the oldest is dropped,
+// so a flood of strangers costs a bounded number of file descriptors.
+inline constexpr size_t kMaxPendingHandshakes = 64;
 
 struct Hello {
   uint32_t magic = kHelloMagic;
@@ -25,13 +35,50 @@ struct Hello {
 // Connector side: sends the hello and waits for the acceptor's ack.
 void sendHello(const Socket& socket, const Hello& hello, const Deadline& deadline);
 
-// Acceptor side: reads and validates a hello. Returns the caller's rank, or nullopt (after a
-// warning naming the remote address and the reason) when the connection must be refused.
-std::optional<int> acceptHello(const Socket& socket, const JobToken& token, int myRank, int size,
-                               const Deadline& deadline);
-
 // Acceptor side: tells the caller its connection is taken (only then: a caller that gets no
 // ack fails its init instead of sending into a dropped socket).
 void sendAck(const Socket& socket, const Deadline& deadline);
+
+// A connection whose hello named this rank with the job token: `rank` is the caller's.
+struct Caller {
+  int rank = -1;
+  Socket socket;
+};
+
+// Acceptor side: accepts connections on a listener and reads their hellos together, as bytes
+// arrive, so a silent or slow stranger costs only its own handshake time, never a rank's.
+// A connection that hangs up, sends anything but a valid hello, or stays silent for
+// kHandshakeTimeoutMs is refused with a warning naming its address and the reason.
+class HelloAcceptor {
+ public:
+  HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size);
+
+  // The next caller with a valid hello, or nullopt once `deadline` has passed.
+  std::optional<Caller> next(const Deadline& deadline);
+
+ private:
+  struct Pending {
+    Socket socket;
+    std::string remote;  // "ip:port", for warnings
+    Deadline deadline;   // for its hello
+    Hello hello{};
+    size_t received = 0;  // bytes of `hello` read so far
+  };
+  enum class HelloState { kIncomplete, kValid, kRefused };
+
+  void acceptOne();
+  Pending take(size_t index);  // removes pending_[index]
+  HelloState readHello(Pending& pending) const;
+  const char* refusal(const Hello& hello) const;
+  void refuse(const Pending& pending, const std::string& reason) const;
+  void dropExpired();
+  int pollTimeoutMs(const Deadline& deadline) const;
+
+  const Socket& listener_;
+  JobToken token_;
+  int myRank_;
+  int size_;
+  std::vector<Pending> pending_;  // in the order accepted, so the oldest deadline is first
+};
 
 }  // namespace gccl::transport::tcp

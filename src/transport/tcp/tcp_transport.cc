@@ -78,21 +78,23 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   for (int peer : peers) {
     if (peer < request.rank) dial(peer);
   }
+  // Hellos are read as they arrive, each within its own handshake time: a stranger on the data
+  // port delays no peer.
+  HelloAcceptor acceptor(listener, request.token, request.rank, request.size);
   std::set<int> expected = peers;
   while (!expected.empty()) {
-    auto socket = listener.accept(deadline);
-    if (!socket) {
+    std::optional<Caller> caller = acceptor.next(deadline);
+    if (!caller) {
       fail(Status::kTimeout, "waited ", request.timeoutMs, " ms for ", expected.size(),
            " peer(s) to connect, first missing: rank ", *expected.begin());
     }
-    const auto peer = acceptHello(*socket, request.token, request.rank, request.size, deadline);
-    if (!peer || expected.erase(*peer) == 0) {
-      if (peer) GCCL_WARN(LogSubsys::kInit, "refused an unexpected connection from rank ", *peer);
+    if (expected.erase(caller->rank) == 0) {
+      GCCL_WARN(LogSubsys::kInit, "refused an unexpected connection from rank ", caller->rank);
       continue;
     }
-    sendAck(*socket, deadline);
-    prepare(*socket, socket->peerAddress().host);
-    incoming[*peer] = std::move(*socket);
+    sendAck(caller->socket, deadline);
+    prepare(caller->socket, caller->socket.peerAddress().host);
+    incoming[caller->rank] = std::move(caller->socket);
   }
   for (int peer : peers) {
     if (peer > request.rank) dial(peer);
