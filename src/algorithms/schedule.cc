@@ -25,9 +25,36 @@ bool talks(StepKind kind) {
   return kind == StepKind::kSend || kind == StepKind::kRecv || kind == StepKind::kRecvReduce;
 }
 
+const char* roleName(BufferRole role) {
+  switch (role) {
+    case BufferRole::kInput: return "input";
+    case BufferRole::kOutput: return "output";
+    case BufferRole::kWork: return "work buffer";
+  }
+  return "unknown buffer";
+}
+
+struct Extents {
+  size_t input;
+  size_t output;
+  size_t work;
+  // Elements in the buffer `role` names; SIZE_MAX marks an unknown role (always out of range).
+  size_t of(BufferRole role) const {
+    switch (role) {
+      case BufferRole::kInput: return input;
+      case BufferRole::kOutput: return output;
+      case BufferRole::kWork: return work;
+    }
+    return 0;
+  }
+};
+
+bool inside(Range range, size_t extent) {
+  return range.end() >= range.offset && range.end() <= extent;
+}
+
 // Empty when the step is well formed, else what is wrong with it.
-std::string defectOf(const Step& step, int32_t index, int rank, int size, size_t inputCount,
-                     size_t outputCount) {
+std::string defectOf(const Step& step, int32_t index, int rank, int size, const Extents& extents) {
   if (static_cast<uint8_t>(step.kind) > static_cast<uint8_t>(StepKind::kDivide)) {
     return "unknown kind";
   }
@@ -40,13 +67,14 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, size_t
     return strCat("peer ", step.peer, " is not another rank of ", size);
   }
   if (!talks(step.kind) && step.peer != -1) return strCat("a local step names peer ", step.peer);
-  const size_t sourceCount = step.source == BufferRole::kInput ? inputCount : outputCount;
-  if (reads(step.kind) && (step.input.end() < step.input.offset || step.input.end() > sourceCount)) {
-    return strCat("reads past its buffer of ", sourceCount, " elements");
+  if (reads(step.kind) && !inside(step.input, extents.of(step.source))) {
+    return strCat("reads past the ", roleName(step.source), " of ", extents.of(step.source),
+                  " elements");
   }
-  if (writes(step.kind) &&
-      (step.output.end() < step.output.offset || step.output.end() > outputCount)) {
-    return strCat("writes past the output of ", outputCount, " elements");
+  if (writes(step.kind) && step.target == BufferRole::kInput) return "writes the input";
+  if (writes(step.kind) && !inside(step.output, extents.of(step.target))) {
+    return strCat("writes past the ", roleName(step.target), " of ", extents.of(step.target),
+                  " elements");
   }
   if (reads(step.kind) && writes(step.kind) && step.input.count != step.output.count) {
     return "reads and writes different element counts";
@@ -67,9 +95,10 @@ int32_t Schedule::add(const Step& step) {
 
 void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCount,
                    size_t outputCount) {
+  const Extents extents{inputCount, outputCount, schedule.workElements};
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
-    const std::string defect = defectOf(schedule.steps[i], static_cast<int32_t>(i), rank, size,
-                                        inputCount, outputCount);
+    const std::string defect =
+        defectOf(schedule.steps[i], static_cast<int32_t>(i), rank, size, extents);
     if (!defect.empty()) {
       fail(Status::kInternalError, "malformed schedule for rank ", rank, " of ", size, ": step ",
            i, " (", kindName(schedule.steps[i].kind), ") ", defect);
@@ -81,10 +110,10 @@ std::string describeSchedule(const Schedule& schedule) {
   std::ostringstream out;
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
     const Step& s = schedule.steps[i];
-    out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in ["
-        << s.input.offset << ", +" << s.input.count << ") of "
-        << (s.source == BufferRole::kInput ? "input" : "output") << " out [" << s.output.offset
-        << ", +" << s.output.count << ")" << (s.receivedFirst ? " received-first" : "")
+    out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in [" << s.input.offset
+        << ", +" << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset
+        << ", +" << s.output.count << ") of " << roleName(s.target)
+        << (s.receivedFirst ? " received-first" : "")
         << " after " << s.after[0] << "," << s.after[1] << "\n";
   }
   return out.str();

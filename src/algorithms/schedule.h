@@ -3,8 +3,10 @@
 // simulator can time them at thousands of ranks. Nothing here knows about sockets or types.
 //
 // A step reads an element range of one buffer (`input`, in the buffer named by `source`) and
-// writes an element range of the output buffer (`output`); the two differ in offset, so
-// allgather, reduce-scatter and broadcast place a block elsewhere than where it came from.
+// writes an element range of another (`output`, in the buffer named by `target`); the two
+// differ in offset and buffer, so allgather, reduce-scatter and broadcast place a block elsewhere
+// than where it came from, and a rank with no output of its own (a non-root of a reduce) keeps
+// partial results in the schedule's work buffer.
 // Steps to or from one peer are matched in schedule order: the i-th send this rank lists for
 // peer p is the i-th receive that p lists for this rank, with the same element count.
 #pragma once
@@ -19,13 +21,15 @@ namespace gccl {
 
 enum class StepKind : uint8_t {
   kSend,        // send source[input] to peer
-  kRecv,        // output[output] = received
-  kRecvReduce,  // output[output] = source[input] op received (or received op source[input])
-  kCopy,        // output[output] = source[input]
-  kDivide,      // output[output] /= rank count (the one scaling step of an average)
+  kRecv,        // target[output] = received
+  kRecvReduce,  // target[output] = source[input] op received (or received op source[input])
+  kCopy,        // target[output] = source[input]
+  kDivide,      // target[output] /= rank count (the one scaling step of an average)
 };
 
-enum class BufferRole : uint8_t { kInput, kOutput };
+// The caller's send and receive buffers, and a work buffer of Schedule::workElements elements
+// the engine provides (reused across operations).
+enum class BufferRole : uint8_t { kInput, kOutput, kWork };
 
 inline constexpr int32_t kNoStep = -1;
 
@@ -42,7 +46,8 @@ struct Range {
 
 struct Step {
   StepKind kind = StepKind::kCopy;
-  BufferRole source = BufferRole::kInput;  // the buffer `input` is a range of
+  BufferRole source = BufferRole::kInput;   // the buffer `input` is a range of
+  BufferRole target = BufferRole::kOutput;  // the buffer `output` is a range of
   int32_t peer = -1;
   Range input;   // read: send, recv-reduce, copy
   Range output;  // written: recv, recv-reduce, copy, divide
@@ -60,6 +65,7 @@ struct Step {
 
 struct Schedule {
   std::vector<Step> steps;
+  size_t workElements = 0;  // the work buffer the steps use, if any
 
   // Appends and returns the step's index. Throws Error(kInvalidArgument) past kMaxScheduleSteps.
   int32_t add(const Step& step);
@@ -77,7 +83,8 @@ struct ScheduleShape {
 };
 
 // Throws Error(kInternalError) naming the step unless every step is well formed for a rank
-// `rank` of `size` whose buffers hold `inputCount` and `outputCount` elements: dependencies
+// `rank` of `size` whose buffers hold `inputCount` and `outputCount` elements (and the work
+// buffer Schedule::workElements, bounded by kMaxScheduleSteps' companion below): dependencies
 // point to earlier steps, peers are other ranks (local steps have none), ranges lie inside
 // their buffers, and a step that reads and writes moves as many elements as it reads. The
 // engine trusts a checked schedule's indices and ranges.

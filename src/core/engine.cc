@@ -19,6 +19,9 @@ void cpuRelax() {
 #endif
 }
 
+// The work buffer kept between operations, in slices: like the receive slots.
+constexpr size_t kScratchSlots = ScratchPool::kSlots;
+
 // The longest single sleep: bounds how late a timeout or an abort is noticed.
 constexpr int kMaxSleepMs = 50;
 
@@ -205,10 +208,11 @@ void Engine::sleepUntilWork() {
 }
 
 void Engine::execute(Operation& operation) {
-  Execution execution(operation, connections_, scratch_, size_);
+  Execution execution(operation, connections_, scratch_, work_, size_);
   try {
     drive(execution);
     scratch_.trim(scratchKeepBytes_);
+    work_.trim(kScratchSlots * scratchKeepBytes_);
   } catch (...) {
     // Whatever failed, this rank is not the silent one: a diagnosing peer whose chain of
     // waits runs through it follows on to whom it waited for (a timeout published already).

@@ -74,6 +74,7 @@ class Engine {
   ConnectionMap connections_;
   StallDiagnosis* diagnosis_ = nullptr;
   ScratchPool scratch_;
+  WorkBuffer work_;
   mutable std::mutex mutex_;
   std::deque<std::unique_ptr<Operation>> queue_;
   std::condition_variable workArrived_;

@@ -21,11 +21,27 @@ void ScratchPool::trim(size_t keepSlotBytes) {
   slotBytes_ = 0;
 }
 
+std::byte* WorkBuffer::reserve(size_t bytes) {
+  if (bytes > bytes_) {
+    storage_.reset();
+    storage_ = std::make_unique<std::byte[]>(bytes);
+    bytes_ = bytes;
+  }
+  return storage_.get();
+}
+
+void WorkBuffer::trim(size_t keepBytes) {
+  if (bytes_ <= keepBytes) return;
+  storage_.reset();
+  bytes_ = 0;
+}
+
 Execution::Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
-                     int size)
+                     WorkBuffer& work, int size)
     : operation_(operation),
       schedule_(*operation.schedule),
       scratch_(scratch),
+      work_(work.reserve(operation.schedule->workElements * dataTypeSize(operation.type))),
       size_(size),
       elementSize_(dataTypeSize(operation.type)),
       done_(schedule_.steps.size(), 0),
@@ -66,7 +82,9 @@ bool Execution::ready(const Step& step) const {
 }
 
 std::byte* Execution::address(BufferRole role, Range range) const {
-  const void* base = role == BufferRole::kInput ? operation_.input : operation_.output;
+  const void* base = role == BufferRole::kInput    ? operation_.input
+                     : role == BufferRole::kOutput ? operation_.output
+                                                   : work_;
   return static_cast<std::byte*>(const_cast<void*>(base)) + range.offset * elementSize_;
 }
 
@@ -97,7 +115,7 @@ bool Execution::runLocalSteps() {
       ++i;
       continue;
     }
-    std::byte* out = address(BufferRole::kOutput, step.output);
+    std::byte* out = address(step.target, step.output);
     if (step.kind == StepKind::kCopy) {
       // memmove: a copy within one buffer (in place) may overlap itself.
       if (step.count() > 0)
@@ -137,7 +155,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
     Message& message = messages_[static_cast<size_t>(index)];
     if (step.kind == StepKind::kRecv) {
       if (!ready(step)) break;
-      message.data = address(BufferRole::kOutput, step.output);
+      message.data = address(step.target, step.output);
     } else {
       if (freeSlots_.empty()) break;
       slotOf_[static_cast<size_t>(index)] = static_cast<int8_t>(freeSlots_.back());
@@ -177,8 +195,8 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       const void* local = address(step.source, step.input);
       const void* received = message.data;
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
-      reduce(operation_.type, operation_.op, address(BufferRole::kOutput, step.output), local,
-             received, step.count());
+      reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
+             step.count());
       freeSlots_.push_back(static_cast<size_t>(slotOf_[static_cast<size_t>(index)]));
     }
     finish(index);

@@ -35,9 +35,23 @@ class ScratchPool {
   size_t slotBytes_ = 0;
 };
 
+// The work buffer of schedules that keep partial results outside the caller's buffers.
+class WorkBuffer {
+ public:
+  std::byte* reserve(size_t bytes);
+  // Frees the buffer if it grew beyond `keepBytes`.
+  void trim(size_t keepBytes);
+  size_t bytes() const { return bytes_; }
+
+ private:
+  std::unique_ptr<std::byte[]> storage_;
+  size_t bytes_ = 0;
+};
+
 class Execution {
  public:
-  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch, int size);
+  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
+            WorkBuffer& work, int size);
   bool advance();
   bool finished() const { return remaining_ == 0; }
   uint64_t sequence() const { return operation_.sequence; }
@@ -67,6 +81,7 @@ class Execution {
   const Operation& operation_;
   const Schedule& schedule_;
   ScratchPool& scratch_;
+  std::byte* work_;
   int size_;
   size_t elementSize_;
   std::vector<PeerQueue> peers_;

@@ -91,6 +91,7 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
   std::vector<std::unique_ptr<Poller>> pollers;
   std::vector<ConnectionMap> connections(static_cast<size_t>(size));
   std::vector<ScratchPool> scratch(static_cast<size_t>(size));
+  std::vector<WorkBuffer> work(static_cast<size_t>(size));
   std::vector<std::vector<int64_t>> input(size), output(size);
   std::vector<Operation> operations(static_cast<size_t>(size));
   std::vector<std::unique_ptr<Execution>> executions;
@@ -115,7 +116,8 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
     operation.algorithm = algorithm.id;
     operation.sequence = 1;
     operation.schedule = std::make_shared<const Schedule>(algorithm.build(shape));
-    executions.push_back(std::make_unique<Execution>(operation, connections[r], scratch[r], size));
+    executions.push_back(
+        std::make_unique<Execution>(operation, connections[r], scratch[r], work[r], size));
   }
   for (int round = 0;; ++round) {
     bool allDone = true;
