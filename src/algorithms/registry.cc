@@ -15,10 +15,22 @@ bool always(int) {
   return true;
 }
 
-const std::array<Algorithm, 2> kAlgorithms = {{
-    {CollectiveKind::kAllreduce, AlgorithmId::kRing, "ring", always, ringPeers, ringAllreduce},
-    {CollectiveKind::kAllreduce, AlgorithmId::kRecursiveDoubling, "recursive_doubling",
-     recursiveDoublingSupports, recursiveDoublingPeers, recursiveDoublingAllreduce},
+using K = CollectiveKind;
+using A = AlgorithmId;
+
+// A barrier is an allreduce of nothing: no rank completes before every rank has sent.
+const std::array<Algorithm, 9> kAlgorithms = {{
+    {K::kAllreduce, A::kRing, "ring", always, ringPeers, ringAllreduce},
+    {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", recursiveDoublingSupports,
+     recursiveDoublingPeers, recursiveDoublingAllreduce},
+    {K::kBroadcast, A::kRing, "ring", always, ringPeers, ringBroadcast},
+    {K::kReduce, A::kRing, "ring", always, ringPeers, ringReduce},
+    {K::kAllgather, A::kRing, "ring", always, ringPeers, ringAllgather},
+    {K::kAllgatherV, A::kRing, "ring", always, ringPeers, ringAllgatherV},
+    {K::kReduceScatter, A::kRing, "ring", always, ringPeers, ringReduceScatter},
+    {K::kBarrier, A::kRing, "ring", always, ringPeers, ringAllreduce},
+    {K::kBarrier, A::kRecursiveDoubling, "recursive_doubling", recursiveDoublingSupports,
+     recursiveDoublingPeers, recursiveDoublingAllreduce},
 }};
 
 // Below this size latency dominates: log2(n) exchanges beat the ring's 2(n-1) steps.
@@ -29,11 +41,12 @@ constexpr size_t kSmallMessageBytes = 32 * 1024;
 // this size even a forced GCCL_ALGO=recursive_doubling runs the ring instead.
 constexpr size_t kMaxWholeMessageBytes = 16 << 20;
 
-const Algorithm& find(AlgorithmId id) {
+const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
   for (const auto& algorithm : kAlgorithms) {
-    if (algorithm.id == id) return algorithm;
+    if (algorithm.collective == collective && algorithm.id == id) return algorithm;
   }
-  fail(Status::kInternalError, "algorithm ", static_cast<int>(id), " is not in the table");
+  fail(Status::kInternalError, "no ", collectiveName(collective), " algorithm ",
+       static_cast<int>(id), " in the table");
 }
 
 bool fits(const Algorithm& algorithm, int size, size_t bytes) {
@@ -42,15 +55,11 @@ bool fits(const Algorithm& algorithm, int size, size_t bytes) {
 }
 
 const Algorithm& automatic(CollectiveKind collective, int size, size_t bytes) {
-  switch (collective) {
-    case CollectiveKind::kAllreduce: {
-      const Algorithm& doubling = find(AlgorithmId::kRecursiveDoubling);
-      return bytes <= kSmallMessageBytes && doubling.supports(size)
-                 ? doubling
-                 : find(AlgorithmId::kRing);
-    }
+  if (collective == K::kAllreduce || collective == K::kBarrier) {
+    const Algorithm& doubling = find(collective, A::kRecursiveDoubling);
+    if (bytes <= kSmallMessageBytes && doubling.supports(size)) return doubling;
   }
-  fail(Status::kInternalError, "no algorithm for collective ", static_cast<int>(collective));
+  return find(collective, A::kRing);
 }
 
 }  // namespace
@@ -75,19 +84,23 @@ std::string_view algorithmName(AlgorithmId id) {
   return "unknown";
 }
 
+// GCCL_ALGO names an algorithm of any collective; a collective that has no algorithm of that
+// name (or cannot run it here) takes its automatic choice, so one setting serves a whole job.
 const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested, int size,
                                  size_t bytes) {
   if (requested == "auto" || requested.empty()) return automatic(collective, size, bytes);
-  std::string known = "auto";
+  bool known = false;
   for (const auto& algorithm : kAlgorithms) {
-    if (algorithm.collective != collective) continue;
-    if (algorithm.name == requested) {
-      return fits(algorithm, size, bytes) ? algorithm : automatic(collective, size, bytes);
-    }
-    known += strCat(", ", algorithm.name);
+    if (algorithm.name != requested) continue;
+    known = true;
+    if (algorithm.collective == collective && fits(algorithm, size, bytes)) return algorithm;
   }
-  fail(Status::kInvalidArgument, "GCCL_ALGO=", requested, " is not an ", collectiveName(collective),
-       " algorithm (", known, ")");
+  if (known) return automatic(collective, size, bytes);
+  std::string names = "auto";
+  for (const auto& algorithm : kAlgorithms) {
+    if (names.find(algorithm.name) == std::string::npos) names += strCat(", ", algorithm.name);
+  }
+  fail(Status::kInvalidArgument, "GCCL_ALGO=", requested, " is not an algorithm (", names, ")");
 }
 
 }  // namespace gccl

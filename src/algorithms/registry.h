@@ -33,8 +33,8 @@ std::vector<int> connectionPeers(int rank, int size);
 std::string_view algorithmName(AlgorithmId id);
 
 // `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for a name that is
-// no algorithm of `collective`; falls back to the default (with no error) when the requested one
-// cannot run at `size` or `bytes`.
+// no algorithm at all; takes the automatic choice (with no error) when `collective` has no
+// algorithm of that name or it cannot run at `size` or `bytes`.
 const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested, int size,
                                  size_t bytes);
 

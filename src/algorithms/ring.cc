@@ -4,7 +4,7 @@
 
 namespace gccl {
 
-// The data flow for 4 ranks (segment k is the k-th quarter of the buffer):
+// The data flow of allreduce for 4 ranks (segment k is the k-th quarter of the buffer):
 //
 //   reduce-scatter step s: rank r sends segment r-s-1 to r+1, and receives segment r-s-2
 //   from r-1, reducing it into its output. After n-1 steps rank r owns the reduced segment r.
@@ -26,6 +26,9 @@ namespace gccl {
 // data can only arrive after it travelled the whole ring, which starts with this rank's send
 // having been consumed. This holds for any transport whose send completes once the bytes are
 // taken; one that completed receives early (speculatively) would need an explicit edge.
+//
+// Broadcast and reduce run along the same ring as a pipelined chain: from the root onwards
+// (broadcast) or towards it (reduce), slice j moving one hop while slice j+1 follows.
 
 namespace {
 
@@ -34,51 +37,125 @@ size_t wrap(long long value, int size) {
   return static_cast<size_t>(m < 0 ? m + size : m);
 }
 
+// The ring's neighbours and the segments it moves; every segment is cut into `slices` slices.
 struct RingGeometry {
-  ScheduleShape shape;
+  int rank;
+  int size;
+  std::vector<Range> segments;  // indexed by rank
   size_t slices;
   int right;
   int left;
 
-  explicit RingGeometry(const ScheduleShape& s)
-      : shape(s),
-        slices(slicesPerPiece(s.count, static_cast<size_t>(s.size), s.sliceElements)),
+  RingGeometry(const ScheduleShape& s, std::vector<Range> segmentsByRank)
+      : rank(s.rank),
+        size(s.size),
+        segments(std::move(segmentsByRank)),
+        slices(slicesFor(segments, s.sliceElements)),
         right(static_cast<int>(wrap(s.rank + 1, s.size))),
         left(static_cast<int>(wrap(s.rank - 1, s.size))) {}
 
+  static size_t slicesFor(const std::vector<Range>& segments, size_t sliceElements) {
+    size_t largest = 0;
+    for (const Range& segment : segments) largest = std::max(largest, segment.count);
+    return std::max<size_t>(1, (largest + sliceElements - 1) / sliceElements);
+  }
+
   Range sliceOf(long long segment, size_t j) const {
-    const Range piece =
-        balancedPiece(shape.count, static_cast<size_t>(shape.size), wrap(segment, shape.size));
-    return slice(piece, slices, j);
+    return slice(segments[wrap(segment, size)], slices, j);
+  }
+  // The same slice, counted from the start of its segment.
+  Range localSliceOf(long long segment, size_t j) const {
+    const Range within = sliceOf(segment, j);
+    return {within.offset - segments[wrap(segment, size)].offset, within.count};
   }
 };
 
-// An allreduce step touches the same range of whichever buffers it reads and writes.
-Step transfer(StepKind kind, BufferRole source, int peer, Range range, int32_t after) {
+// An allreduce's segments: the balanced split of the whole buffer.
+std::vector<Range> balancedSegments(const ScheduleShape& shape) {
+  std::vector<Range> segments;
+  for (int r = 0; r < shape.size; ++r) {
+    segments.push_back(balancedPiece(shape.count, static_cast<size_t>(shape.size),
+                                     static_cast<size_t>(r)));
+  }
+  return segments;
+}
+
+// Blocks of `count` elements, rank r's at r x count.
+std::vector<Range> equalBlocks(const ScheduleShape& shape) {
+  std::vector<Range> blocks;
+  for (int r = 0; r < shape.size; ++r) blocks.push_back({static_cast<size_t>(r) * shape.count,
+                                                          shape.count});
+  return blocks;
+}
+
+Step transfer(StepKind kind, BufferRole source, int peer, Range input, Range output,
+              int32_t after, BufferRole target = BufferRole::kOutput) {
   Step step;
   step.kind = kind;
   step.source = source;
+  step.target = target;
   step.peer = peer;
-  if (kind != StepKind::kRecv && kind != StepKind::kDivide) step.input = range;
-  if (kind != StepKind::kSend) step.output = range;
+  if (kind != StepKind::kRecv && kind != StepKind::kDivide) step.input = input;
+  if (kind != StepKind::kSend) step.output = output;
   step.after = {after, kNoStep};
   return step;
+}
+
+// An allreduce step touches the same range of whichever buffers it reads and writes.
+Step transfer(StepKind kind, BufferRole source, int peer, Range range, int32_t after) {
+  return transfer(kind, source, peer, range, range, after);
+}
+
+// Sends segment r-s and receives segment r-s-1 into the output, for s = 0 .. n-2; slice j of
+// the first send waits for ready[j].
+void appendAllgatherSteps(Schedule& schedule, const RingGeometry& ring,
+                          const std::vector<int32_t>& ready) {
+  const long long r = ring.rank;
+  std::vector<int32_t> previous = ready;
+  for (int s = 0; s + 1 < ring.size; ++s) {
+    for (size_t j = 0; j < ring.slices; ++j) {
+      schedule.add(transfer(StepKind::kSend, BufferRole::kOutput, ring.right,
+                            ring.sliceOf(r - s, j), previous[j]));
+      previous[j] = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, ring.left,
+                                          ring.sliceOf(r - s - 1, j), kNoStep));
+    }
+  }
+}
+
+// Allgather(v): this rank's input into its own block of the output (unless it is there
+// already), then the ring passes every block round.
+Schedule gatherAround(const ScheduleShape& shape, const RingGeometry& ring) {
+  Schedule schedule;
+  std::vector<int32_t> ready(ring.slices, kNoStep);
+  if (!shape.inPlace) {
+    const Range own = ring.segments[static_cast<size_t>(shape.rank)];
+    for (size_t j = 0; j < ring.slices; ++j) {
+      const Range part = slice(own, ring.slices, j);
+      ready[j] = schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1,
+                                       {part.offset - own.offset, part.count}, part, kNoStep));
+    }
+  }
+  appendAllgatherSteps(schedule, ring, ready);
+  return schedule;
+}
+
+// Position along the chain that starts at `first` and runs rightwards round the ring.
+int chainPosition(int rank, int first, int size) {
+  return static_cast<int>(wrap(rank - first, size));
 }
 
 }  // namespace
 
 std::vector<int> ringPeers(int rank, int size) {
   if (size == 1) return {};
-  ScheduleShape shape;
-  shape.rank = rank;
-  shape.size = size;
-  const RingGeometry ring(shape);
-  if (ring.left == ring.right) return {ring.left};
-  return {ring.left, ring.right};
+  const int right = static_cast<int>(wrap(rank + 1, size));
+  const int left = static_cast<int>(wrap(rank - 1, size));
+  if (left == right) return {left};
+  return {left, right};
 }
 
 std::vector<int32_t> appendRingReduceScatter(Schedule& schedule, const ScheduleShape& shape) {
-  const RingGeometry ring(shape);
+  const RingGeometry ring(shape, balancedSegments(shape));
   const long long r = shape.rank;
   std::vector<int32_t> reduced(ring.slices, kNoStep);  // last reduction per slice
   for (int s = 0; s + 1 < shape.size; ++s) {
@@ -95,17 +172,7 @@ std::vector<int32_t> appendRingReduceScatter(Schedule& schedule, const ScheduleS
 
 void appendRingAllgather(Schedule& schedule, const ScheduleShape& shape,
                          const std::vector<int32_t>& ready) {
-  const RingGeometry ring(shape);
-  const long long r = shape.rank;
-  std::vector<int32_t> previous = ready;
-  for (int s = 0; s + 1 < shape.size; ++s) {
-    for (size_t j = 0; j < ring.slices; ++j) {
-      schedule.add(transfer(StepKind::kSend, BufferRole::kOutput, ring.right,
-                            ring.sliceOf(r - s, j), previous[j]));
-      previous[j] = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, ring.left,
-                                          ring.sliceOf(r - s - 1, j), kNoStep));
-    }
-  }
+  appendAllgatherSteps(schedule, RingGeometry(shape, balancedSegments(shape)), ready);
 }
 
 Schedule ringAllreduce(const ScheduleShape& shape) {
@@ -118,13 +185,127 @@ Schedule ringAllreduce(const ScheduleShape& shape) {
   }
   std::vector<int32_t> ready = appendRingReduceScatter(schedule, shape);
   if (shape.average) {
-    const RingGeometry ring(shape);
+    const RingGeometry ring(shape, balancedSegments(shape));
     for (size_t j = 0; j < ring.slices; ++j) {
       ready[j] = schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1,
                                        ring.sliceOf(shape.rank, j), ready[j]));
     }
   }
   appendRingAllgather(schedule, shape, ready);
+  return schedule;
+}
+
+Schedule ringAllgather(const ScheduleShape& shape) {
+  return gatherAround(shape, RingGeometry(shape, equalBlocks(shape)));
+}
+
+Schedule ringAllgatherV(const ScheduleShape& shape) {
+  return gatherAround(shape, RingGeometry(shape, shape.blocks));
+}
+
+// Partial results roll through the work buffer (one segment long): the partial reduced at step s
+// is what step s+1 sends, so each reduction waits for the send that still reads its slot. The
+// last step writes the output, so the input is never written, in place or not.
+Schedule ringReduceScatter(const ScheduleShape& shape) {
+  const RingGeometry ring(shape, equalBlocks(shape));
+  const long long r = shape.rank;
+  Schedule schedule;
+  schedule.workElements = shape.size > 2 ? shape.count : 0;
+  if (shape.size == 1) {
+    if (!shape.inPlace) {
+      schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, {0, shape.count},
+                            {0, shape.count}, kNoStep));
+    }
+    return schedule;
+  }
+  std::vector<int32_t> reduced(ring.slices, kNoStep);
+  for (int s = 0; s + 1 < shape.size; ++s) {
+    const bool last = s + 2 == shape.size;
+    for (size_t j = 0; j < ring.slices; ++j) {
+      const Range local = ring.localSliceOf(r - s - 1, j);
+      const int32_t sent =
+          s == 0 ? schedule.add(transfer(StepKind::kSend, BufferRole::kInput, ring.right,
+                                         ring.sliceOf(r - 1, j), {}, kNoStep))
+                 : schedule.add(transfer(StepKind::kSend, BufferRole::kWork, ring.right, local,
+                                         {}, reduced[j]));
+      Step reduce = transfer(StepKind::kRecvReduce, BufferRole::kInput, ring.left,
+                             ring.sliceOf(r - s - 2, j), ring.localSliceOf(r - s - 2, j), sent,
+                             last ? BufferRole::kOutput : BufferRole::kWork);
+      reduce.after[1] = reduced[j];
+      reduced[j] = schedule.add(reduce);
+    }
+  }
+  if (shape.average) {
+    for (size_t j = 0; j < ring.slices; ++j) {
+      schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {},
+                            ring.localSliceOf(r, j), reduced[j]));
+    }
+  }
+  return schedule;
+}
+
+Schedule ringBroadcast(const ScheduleShape& shape) {
+  Schedule schedule;
+  const Range whole{0, shape.count};
+  const int position = chainPosition(shape.rank, shape.root, shape.size);
+  if (position == 0 && !shape.inPlace) {
+    schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, whole, kNoStep));
+  }
+  if (shape.size == 1) return schedule;
+  const size_t slices = std::max<size_t>(1, (shape.count + shape.sliceElements - 1) /
+                                                shape.sliceElements);
+  const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
+  const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
+  for (size_t j = 0; j < slices; ++j) {
+    const Range part = slice(whole, slices, j);
+    int32_t received = kNoStep;
+    if (position > 0) {
+      received =
+          schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, left, part, kNoStep));
+    }
+    if (position + 1 < shape.size) {
+      // The root sends from its input: no need to wait for its own copy.
+      const BufferRole from = position == 0 ? BufferRole::kInput : BufferRole::kOutput;
+      schedule.add(transfer(StepKind::kSend, from, right, part, received));
+    }
+  }
+  return schedule;
+}
+
+// The chain starts right of the root and ends at it; ranks in between reduce into the work
+// buffer and pass the partial on.
+Schedule ringReduce(const ScheduleShape& shape) {
+  Schedule schedule;
+  const Range whole{0, shape.count};
+  const bool root = shape.rank == shape.root;
+  if (shape.size == 1) {
+    if (!shape.inPlace) {
+      schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, whole, kNoStep));
+    }
+    return schedule;
+  }
+  const int position = chainPosition(shape.rank, shape.root + 1, shape.size);
+  const bool first = position == 0;
+  const BufferRole into = root ? BufferRole::kOutput : BufferRole::kWork;
+  if (!root && !first) schedule.workElements = shape.count;
+  const size_t slices = std::max<size_t>(1, (shape.count + shape.sliceElements - 1) /
+                                                shape.sliceElements);
+  const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
+  const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
+  for (size_t j = 0; j < slices; ++j) {
+    const Range part = slice(whole, slices, j);
+    int32_t partial = kNoStep;
+    if (!first) {
+      partial = schedule.add(transfer(StepKind::kRecvReduce, BufferRole::kInput, left, part, part,
+                                      kNoStep, into));
+    }
+    if (!root) {
+      schedule.add(transfer(StepKind::kSend, first ? BufferRole::kInput : BufferRole::kWork,
+                            right, part, part, partial));
+    } else if (shape.average) {
+      schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {}, part, partial));
+    }
+  }
   return schedule;
 }
 

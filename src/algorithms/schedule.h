@@ -79,12 +79,16 @@ struct ScheduleShape {
   size_t sliceElements = 1;  // pipeline granularity (> 0)
   int root = 0;              // rooted collectives only
   bool average = false;      // append the division step of ReduceOp::kAvg
-  bool inPlace = false;      // input and output are the same buffer
+  // In place: the input is where this rank's own part of the output lies (NCCL's rule: the
+  // same buffer for allreduce, broadcast, reduce; output + rank x count for allgather;
+  // input + rank x count for reduce-scatter).
+  bool inPlace = false;
+  std::vector<Range> blocks;  // allgatherv: where each rank's block lands in the output
 };
 
 // Throws Error(kInternalError) naming the step unless every step is well formed for a rank
 // `rank` of `size` whose buffers hold `inputCount` and `outputCount` elements (and the work
-// buffer Schedule::workElements, bounded by kMaxScheduleSteps' companion below): dependencies
+// buffer, Schedule::workElements): dependencies
 // point to earlier steps, peers are other ranks (local steps have none), ranges lie inside
 // their buffers, and a step that reads and writes moves as many elements as it reads. The
 // engine trusts a checked schedule's indices and ranges.

@@ -5,15 +5,18 @@ namespace gccl {
 std::string_view collectiveName(CollectiveKind kind) {
   switch (kind) {
     case CollectiveKind::kAllreduce: return "allreduce";
+    case CollectiveKind::kBroadcast: return "broadcast";
+    case CollectiveKind::kReduce: return "reduce";
+    case CollectiveKind::kAllgather: return "allgather";
+    case CollectiveKind::kAllgatherV: return "allgatherv";
+    case CollectiveKind::kReduceScatter: return "reduce-scatter";
+    case CollectiveKind::kBarrier: return "barrier";
   }
   return "unknown collective";
 }
 
 bool isRooted(CollectiveKind kind) {
-  switch (kind) {
-    case CollectiveKind::kAllreduce: return false;
-  }
-  return false;
+  return kind == CollectiveKind::kBroadcast || kind == CollectiveKind::kReduce;
 }
 
 }  // namespace gccl

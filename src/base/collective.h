@@ -8,7 +8,15 @@
 
 namespace gccl {
 
-enum class CollectiveKind : uint8_t { kAllreduce = 1 };
+enum class CollectiveKind : uint8_t {
+  kAllreduce = 1,
+  kBroadcast = 2,
+  kReduce = 3,
+  kAllgather = 4,
+  kAllgatherV = 5,
+  kReduceScatter = 6,
+  kBarrier = 7,
+};
 
 // "allreduce"; "collective#<n>" style names are the caller's for unknown values.
 std::string_view collectiveName(CollectiveKind kind);
