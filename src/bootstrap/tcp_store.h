@@ -47,6 +47,8 @@ class TcpStoreServer {
   TcpStoreServer& operator=(const TcpStoreServer&) = delete;
 
   SocketAddress address() const { return address_; }
+  // When a client last probed a key (diagnosing a failure), or the epoch.
+  Clock::time_point lastProbe() const { return lastProbe_.load(); }
 
  private:
   struct Client;
@@ -64,6 +66,7 @@ class TcpStoreServer {
   int wakePipe_[2] = {-1, -1};
   std::map<int, Client*> clients_;
   std::map<std::string, std::string> values_;
+  std::atomic<Clock::time_point> lastProbe_{};
   std::thread thread_;
 };
 

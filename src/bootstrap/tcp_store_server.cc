@@ -186,6 +186,7 @@ bool TcpStoreServer::handleFrame(Client& client) {
 }
 
 bool TcpStoreServer::answerProbe(Client& client, const std::string& key, const Deadline& deadline) {
+  lastProbe_.store(Clock::now());
   if (!client.waitingFor.empty()) {
     // Replies go out in request order: answering this one now would overtake the get.
     GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),

@@ -52,8 +52,10 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
 Communicator::~Communicator() {
   drain();
   // Rank 0 serves the store: after a failure the others may still be reading it to name the
-  // silent rank (at most two grace periods, never more than 2.6 s).
-  if (storeServer_) std::this_thread::sleep_until(diagnosis_.storeNeededUntil());
+  // silent rank (0.2 s when nobody is, at most two graces + 0.6 s).
+  while (storeServer_ && diagnosis_.othersMayNeedStore(storeServer_->lastProbe())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,

@@ -19,6 +19,8 @@ constexpr auto kPollInterval = std::chrono::milliseconds(10);
 // A live store answers in microseconds, or in a few scheduler quanta on an oversubscribed
 // machine; one that takes this long (beyond the grace) is silent.
 constexpr int kRoundTripMs = 300;
+// No probe for this long after a failure: nobody is diagnosing.
+constexpr int kQuietMs = 200;
 
 // The bound for one store request: the grace, but never less than a round trip, so that a
 // probe made as the grace ends still gets its answer.
@@ -136,8 +138,7 @@ void StallDiagnosis::publishHost() {
 void StallDiagnosis::publishWaiting(uint64_t sequence, const std::vector<int>& waitedPeers) {
   if (published_) return;
   published_ = true;
-  // A rank that timed out up to a grace later than this one walks for a grace, then counts.
-  storeNeededUntil_ = Clock::now() + std::chrono::milliseconds(2 * graceMs_ + 2 * kRoundTripMs);
+  failedAt_ = Clock::now();
   store_.trySet(edgeKey(rank_), encodeEdges(sequence, waitedPeers), Deadline::afterMs(graceMs_));
 }
 
@@ -175,8 +176,20 @@ std::string StallDiagnosis::hostOf(int rank, const Deadline& deadline) {
   return host;
 }
 
+bool StallDiagnosis::othersMayNeedStore(Clock::time_point lastProbe) const {
+  if (!published_) return false;
+  const auto now = Clock::now();
+  const auto grace = std::chrono::milliseconds(graceMs_);
+  // A rank that timed out up to a grace after this one walks for a grace, then counts.
+  if (now > failedAt_ + 2 * grace + std::chrono::milliseconds(2 * kRoundTripMs)) return false;
+  if (diagnosed_ && now < failedAt_ + grace) return true;
+  // Walkers probe every kPollInterval: a quiet store has nobody left walking.
+  return now - std::max(lastProbe, failedAt_) < std::chrono::milliseconds(kQuietMs);
+}
+
 std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
                                      const std::string& peerLevel) {
+  diagnosed_ = true;
   const Deadline deadline = Deadline::afterMs(graceMs_);
   // The store is served by a thread of rank 0's process: if it is silent too, rank 0 is
   // stopped or unreachable, though the ranks between it and this one cannot be told apart.

@@ -54,10 +54,13 @@ class StallDiagnosis {
   // min(1 s, timeout / 4): the most a diagnosis adds to the failure time.
   int graceMs() const { return graceMs_; }
 
-  // Until when the others may still be diagnosing, reading the store: the store's host (rank 0)
-  // keeps serving that long after its own failure, or a rank that timed out a moment later
-  // would find the store gone and could not name the silent rank. The past if nothing failed.
-  Clock::time_point storeNeededUntil() const { return storeNeededUntil_; }
+  // Whether the others may still need the store to diagnose, `lastProbe` being when a rank last
+  // probed it. The store's host (rank 0) keeps serving while this holds, or a rank that timed
+  // out a moment after it would find the store gone and could not name the silent rank:
+  //  - never after a clean run (nothing failed here);
+  //  - while probes keep coming (someone is walking the chain), up to two graces;
+  //  - for a grace at least if this rank itself timed out: the others' timeouts are near.
+  bool othersMayNeedStore(Clock::time_point lastProbe) const;
 
  private:
   enum class Lookup { kFound, kSilent, kStoreSilent };
@@ -71,7 +74,8 @@ class StallDiagnosis {
   const int timeoutMs_;
   const int graceMs_;
   bool published_ = false;  // a communicator fails once: one edge per rank
-  Clock::time_point storeNeededUntil_{};
+  bool diagnosed_ = false;  // this rank timed out and ran a diagnosis
+  Clock::time_point failedAt_{};
 };
 
 }  // namespace gccl
