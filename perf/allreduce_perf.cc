@@ -16,23 +16,45 @@ namespace {
 
 using gccl::perf::PerfOptions;
 
-int runRank(const PerfOptions& options, gcclComm_t comm) {
+// Runs the sweep; the report carries this rank's own wrong elements, which alone make its exit
+// status non-zero (under mpirun/torchrun, that is how a wrong element on any rank fails the job).
+gccl::perf::RankReport runRank(const PerfOptions& options, gcclComm_t comm) {
   int rank = 0, nranks = 0;
   gcclCommUserRank(comm, &rank);
   gcclCommCount(comm, &nranks);
   std::vector<gccl::perf::SizeResult> results;
-  const bool ok = gccl::perf::runSweep(options, comm, results);
-  if (!ok) {
+  if (!gccl::perf::runSweep(options, comm, results)) {
     gcclCommAbort(comm);
-    return 1;
+    return {};
   }
   gcclCommDestroy(comm);
-  size_t wrong = 0;
-  for (const auto& r : results) wrong += r.outOfPlace.wrong + r.inPlace.wrong;
-  if (rank == 0 && !options.jsonPath.empty() && !gccl::perf::writeJson(options, nranks, results)) {
-    return 1;
+  gccl::perf::RankReport report;
+  for (const auto& r : results) report.wrongElements += r.outOfPlace.wrong + r.inPlace.wrong;
+  const bool jsonOk =
+      rank != 0 || options.jsonPath.empty() || gccl::perf::writeJson(options, nranks, results);
+  report.exitStatus = jsonOk && report.wrongElements == 0 ? 0 : 1;
+  return report;
+}
+
+// --np: the launcher adds up the ranks' own counts (see local_launcher.h).
+int runLocally(const PerfOptions& options) {
+  const int nranks = options.localRanks.value_or(2);
+  const gccl::perf::LocalRun run = gccl::perf::runLocalRanks(
+      nranks, options.timeoutSeconds, [&](const gcclUniqueId& id, int rank, int size) {
+        gcclComm_t comm = nullptr;
+        if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {
+          std::fprintf(stderr, "rank %d: init failed: %s\n", rank, gcclGetLastError(nullptr));
+          return gccl::perf::RankReport{};
+        }
+        return runRank(options, comm);
+      });
+  if (options.check) {
+    std::printf("# Out of bounds values, all %d ranks : %llu %s (%d of %d ranks reported)\n",
+                nranks, static_cast<unsigned long long>(run.wrongElements),
+                run.wrongElements == 0 && run.reported == nranks ? "OK" : "FAILED", run.reported,
+                nranks);
   }
-  return wrong == 0 ? 0 : 1;
+  return run.allSucceeded && run.wrongElements == 0 ? 0 : 1;
 }
 
 bool launchedByLauncher() {
@@ -50,22 +72,11 @@ int main(int argc, char** argv) {
     std::fputs(gccl::describeSettings(gccl::processEnvironment()).c_str(), stdout);
     return 0;
   }
-  if (options.localRanks || !launchedByLauncher()) {
-    return gccl::perf::runLocalRanks(
-        options.localRanks.value_or(2), options.timeoutSeconds,
-        [&](const gcclUniqueId& id, int rank, int nranks) {
-          gcclComm_t comm = nullptr;
-          if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
-            std::fprintf(stderr, "rank %d: init failed: %s\n", rank, gcclGetLastError(nullptr));
-            return 1;
-          }
-          return runRank(options, comm);
-        });
-  }
+  if (options.localRanks || !launchedByLauncher()) return runLocally(options);
   gcclComm_t comm = nullptr;
   if (gcclCommInitFromEnv(&comm) != gcclSuccess) {
     std::fprintf(stderr, "allreduce_perf: init failed: %s\n", gcclGetLastError(nullptr));
     return 1;
   }
-  return runRank(options, comm);
+  return runRank(options, comm).exitStatus;
 }

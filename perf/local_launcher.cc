@@ -1,10 +1,13 @@
 #include "local_launcher.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -12,15 +15,49 @@
 
 namespace gccl::perf {
 
-int runLocalRanks(int nranks, int timeoutSeconds,
-                  const std::function<int(const gcclUniqueId&, int, int)>& rankMain) {
+namespace {
+
+// Each child writes one record, its wrong-element count, to the shared pipe. A record is far
+// below PIPE_BUF, so each write is atomic and records from different children never interleave.
+using Record = uint64_t;
+static_assert(sizeof(Record) <= PIPE_BUF);
+
+[[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd,
+                           const std::function<RankReport(const gcclUniqueId&, int, int)>& body) {
+  const RankReport report = body(id, rank, nranks);
+  const Record record = report.wrongElements;
+  const bool sent = write(reportFd, &record, sizeof record) == static_cast<ssize_t>(sizeof record);
+  std::fflush(stdout);
+  std::_Exit(sent ? report.exitStatus : 1);
+}
+
+// Adds up the records that have arrived. The read end is non-blocking.
+void readRecords(int fd, LocalRun& run) {
+  Record record = 0;
+  while (read(fd, &record, sizeof record) == static_cast<ssize_t>(sizeof record)) {
+    ++run.reported;
+    run.wrongElements += record;
+  }
+}
+
+}  // namespace
+
+LocalRun runLocalRanks(int nranks, int timeoutSeconds,
+                       const std::function<RankReport(const gcclUniqueId&, int, int)>& rankMain) {
+  LocalRun run;
   // Local ranks talk over loopback only.
   setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 0);
   gcclUniqueId id;
   if (gcclGetUniqueId(&id) != gcclSuccess) {
     std::fprintf(stderr, "allreduce_perf: %s\n", gcclGetLastError(nullptr));
-    return 1;
+    return run;
   }
+  int reports[2];
+  if (pipe(reports) != 0) {
+    std::perror("pipe");
+    return run;
+  }
+  fcntl(reports[0], F_SETFL, O_NONBLOCK);
   std::fflush(stdout);
   std::vector<pid_t> children;
   for (int rank = 0; rank < nranks; ++rank) {
@@ -28,27 +65,26 @@ int runLocalRanks(int nranks, int timeoutSeconds,
     if (pid < 0) {
       std::perror("fork");
       for (pid_t child : children) kill(child, SIGKILL);
-      return 1;
+      break;
     }
     if (pid == 0) {
-      const int status = rankMain(id, rank, nranks);
-      std::fflush(stdout);
-      std::_Exit(status);
+      close(reports[0]);
+      runChild(rank, nranks, id, reports[1], rankMain);
     }
     children.push_back(pid);
   }
-  int failures = 0;
+  close(reports[1]);
+  int failures = static_cast<int>(nranks - children.size());
   size_t remaining = children.size();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
   while (remaining > 0) {
+    readRecords(reports[0], run);  // keeps the pipe from filling up with many ranks
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
       --remaining;
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        ++failures;
-        // One rank failed: the others fail within GCCL_TIMEOUT_MS; no need to kill them.
-      }
+      // One rank failed: the others fail within GCCL_TIMEOUT_MS; no need to kill them.
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline) {
@@ -57,11 +93,15 @@ int runLocalRanks(int nranks, int timeoutSeconds,
       for (pid_t child : children) kill(child, SIGKILL);
       while (waitpid(-1, &status, 0) > 0) {
       }
-      return 1;
+      ++failures;
+      break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return failures == 0 ? 0 : 1;
+  readRecords(reports[0], run);
+  close(reports[0]);
+  run.allSucceeded = failures == 0 && run.reported == nranks;
+  return run;
 }
 
 }  // namespace gccl::perf

@@ -1,17 +1,33 @@
 // Starts N ranks of this program on this host (allreduce_perf --np N): the parent makes the
-// unique id, forks the ranks, and reaps them within a time bound.
+// unique id, forks the ranks, reaps them within a time bound, and collects what each rank
+// reports about its own result check.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include <gccl/gccl.h>
 
 namespace gccl::perf {
 
-// Runs `rankMain(id, rank, nranks)` in `nranks` child processes. Returns 0 when every child
-// exits 0; otherwise kills the rest and returns 1. Children still running after
-// `timeoutSeconds` are killed (the run then fails).
-int runLocalRanks(int nranks, int timeoutSeconds,
-                  const std::function<int(const gcclUniqueId&, int rank, int nranks)>& rankMain);
+// What one rank hands back to the launcher.
+struct RankReport {
+  int exitStatus = 1;
+  uint64_t wrongElements = 0;  // in this rank's own output, over the whole sweep
+};
+
+// What the launcher saw of all ranks. The wrong elements are summed here, through a pipe from
+// each child, never through the allreduce under test: a broken allreduce cannot hide its errors.
+struct LocalRun {
+  bool allSucceeded = false;  // every rank exited 0 and reported, none was killed
+  int reported = 0;           // ranks whose report arrived
+  uint64_t wrongElements = 0;
+};
+
+// Runs `rankMain(id, rank, nranks)` in `nranks` child processes. A child that fails makes the
+// others fail within GCCL_TIMEOUT_MS; children still running after `timeoutSeconds` are killed.
+LocalRun runLocalRanks(
+    int nranks, int timeoutSeconds,
+    const std::function<RankReport(const gcclUniqueId&, int rank, int nranks)>& rankMain);
 
 }  // namespace gccl::perf

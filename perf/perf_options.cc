@@ -20,11 +20,14 @@ const char* const kOpNames[] = {"sum", "prod", "min", "max", "avg"};
   std::fprintf(stderr,
                "usage: allreduce_perf [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
                "         [-w warmup] [-c 0|1] [-d dtype] [-o op] [--np N] [--json FILE]\n"
-               "         [--timeout SECONDS] [--print-config]\n"
+               "         [--timeout SECONDS] [--print-config] [--corrupt-rank R]\n"
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
                "  float16 bfloat16 float32 float64; op: sum prod min max avg.\n"
                "  Without --np, runs one rank per process under mpirun/torchrun/GCCL_* variables\n"
-               "  when they are set, else starts 2 local ranks.\n");
+               "  when they are set, else starts 2 local ranks.\n"
+               "  #wrong counts rank 0's output; every rank checks its own and exits non-zero on\n"
+               "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
+               "  (a test of the checker).\n");
   std::exit(2);
 }
 
@@ -98,6 +101,8 @@ PerfOptions parsePerfOptions(int argc, char** argv) {
       options.jsonPath = value;
     else if (flag == "--timeout")
       options.timeoutSeconds = parseInt(value, 1);
+    else if (flag == "--corrupt-rank")
+      options.corruptRank = parseInt(value, 0);
     else
       usage("unknown flag");
   }

@@ -1,5 +1,5 @@
 // allreduce_perf's command line, nccl-tests style: -b -e -f -n -w -c -d -o, plus --np, --json,
-// --print-config.
+// --timeout, --print-config and --corrupt-rank.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +23,9 @@ struct PerfOptions {
   std::string jsonPath;
   bool printConfig = false;
   int timeoutSeconds = 900;  // whole-run bound for --np children
+  // --corrupt-rank: this rank flips a bit of its checked output, to test that a wrong element
+  // on any rank fails the run (tests/CMake: allreduce_perf_detects_a_wrong_rank). -1: none.
+  int corruptRank = -1;
 };
 
 // Parses argv; on bad input prints the problem and the usage, and exits with status 2.

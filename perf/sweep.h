@@ -13,7 +13,11 @@ struct Measurement {
   double timeUs = 0;  // median over iterations of the slowest rank's time
   double algbw = 0;   // GB/s
   double busbw = 0;
-  size_t wrong = 0;  // summed over ranks
+  // Elements of this rank's own output that differ from the exact result. Never summed with
+  // gcclAllReduce: a broken allreduce could hide its own errors. The #wrong columns and the
+  // JSON show rank 0's; the local launcher adds up every rank's, and under mpirun/torchrun each
+  // rank reports its own and exits non-zero on any.
+  size_t wrong = 0;
 };
 
 struct SizeResult {
@@ -23,8 +27,9 @@ struct SizeResult {
   Measurement inPlace;
 };
 
-// Runs the sweep on `comm`; every rank returns the same results. Returns false (after printing
-// the gccl error) when a collective fails.
+// Runs the sweep on `comm`; every rank returns the same timings and its own wrong counts (a rank
+// with wrong elements says so on stderr). Returns false (after printing the gccl error) when a
+// collective fails.
 bool runSweep(const PerfOptions& options, gcclComm_t comm, std::vector<SizeResult>& results);
 
 void printHeader(const PerfOptions& options, int nranks);

@@ -1,9 +1,12 @@
 // A rank that dies (SIGKILL) or stops answering (SIGSTOP) mid-collective: every other rank
 // must return gcclRemoteError or gcclTimeout within GCCL_TIMEOUT_MS, with a message naming
-// the operation and a peer, and must not hang.
+// the operation and a peer, and must not hang. Then it must be able to let go of its
+// communicator: gcclCommDestroy and gcclCommAbort of a failed communicator both succeed at once.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,8 +23,15 @@ using testing_support::ProcessGroup;
 constexpr int kTimeoutMs = 3000;
 constexpr int kRanks = 4;
 
-// Each rank allreduces `count` floats (4 MiB by default) over and over until an error; reports
-// "<result> <failure time> <message>". Exit 0 only when it saw the expected kind of error.
+// How a survivor lets go of its communicator after the failure: even ranks destroy it, odd
+// ranks abort it, so every fault test covers both.
+bool destroysAfterFailure(int rank) {
+  return rank % 2 == 0;
+}
+
+// Each rank allreduces `count` floats (4 MiB by default) over and over until an error, then
+// destroys or aborts its communicator; reports "<result> <failure time> <teardown result>
+// <teardown seconds> <message>". Exit 0 only when it saw the expected kind of error.
 int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
                           size_t count = size_t{1} << 20) {
   gcclComm_t comm = nullptr;
@@ -36,15 +46,23 @@ int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::str
     result = gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm);
     if (call == 0 && result == gcclSuccess) ProcessGroup::say("ready");
   }
-  report = std::to_string(static_cast<int>(result)) + " " + std::to_string(monotonicSeconds()) +
-           " " + gcclGetLastError(comm);
-  gcclCommAbort(comm);
+  const double failedAt = monotonicSeconds();
+  const std::string message = gcclGetLastError(comm);
+  const gcclResult_t teardown =
+      destroysAfterFailure(rank) ? gcclCommDestroy(comm) : gcclCommAbort(comm);
+  const double teardownSeconds = monotonicSeconds() - failedAt;
+  std::ostringstream out;
+  out << std::fixed << result << " " << failedAt << " " << teardown << " " << teardownSeconds << " "
+      << message;
+  report = out.str();
   return result == gcclRemoteError || result == gcclTimeout ? 0 : 1;
 }
 
 struct Outcome {
   int result = -1;
   double failedAt = 0;
+  int teardownResult = -1;
+  double teardownSeconds = -1;
   std::string message;
 };
 
@@ -52,13 +70,21 @@ Outcome parse(ChildReport report) {
   Outcome outcome;
   const std::string ready = "ready\n";
   if (report.text.rfind(ready, 0) == 0) report.text.erase(0, ready.size());
-  const size_t first = report.text.find(' ');
-  const size_t second = report.text.find(' ', first + 1);
-  if (first == std::string::npos || second == std::string::npos) return outcome;
-  outcome.result = std::atoi(report.text.substr(0, first).c_str());
-  outcome.failedAt = std::atof(report.text.substr(first + 1, second - first - 1).c_str());
-  outcome.message = report.text.substr(second + 1);
+  std::istringstream in(report.text);
+  in >> outcome.result >> outcome.failedAt >> outcome.teardownResult >> outcome.teardownSeconds;
+  if (!in) return Outcome{};
+  in.get();  // the space before the message
+  std::getline(in, outcome.message, '\0');
   return outcome;
+}
+
+// Tearing a failed communicator down returns gcclSuccess: the collective already reported the
+// failure, and gccl_api.cc's destroy (drain, then free) and abort (abort, then free) throw
+// nothing for a broken communicator. Its connections are closed, so neither waits for a peer.
+void expectCleanTeardown(int rank, const Outcome& outcome) {
+  const char* call = destroysAfterFailure(rank) ? "gcclCommDestroy" : "gcclCommAbort";
+  EXPECT_EQ(outcome.teardownResult, gcclSuccess) << call << " on rank " << rank;
+  EXPECT_LT(outcome.teardownSeconds, 2.0) << call << " on rank " << rank << " was slow";
 }
 
 // `within`: how soon after the signal every survivor must have failed. `expected`: the result
@@ -91,6 +117,7 @@ void expectSurvivorsFailInTime(int victim, int signal, double within, int expect
     EXPECT_NE(outcome.message.find("on rank " + std::to_string(r)), std::string::npos)
         << outcome.message;
     EXPECT_NE(outcome.message.find("host"), std::string::npos) << outcome.message;
+    expectCleanTeardown(r, outcome);
     someoneNamedTheVictim |=
         outcome.message.find("rank " + std::to_string(victim) + " (host") != std::string::npos;
   }
@@ -117,6 +144,28 @@ TEST(Faults, StoppedRankFailsEveryOtherRankWithinTheTimeout) {
 // first.
 class AbortNotice : public testing::TestWithParam<size_t> {};
 
+// The aborting rank: one allreduce, then gcclCommAbort while the others wait in the next one.
+// Reports "<abort result> <destroy result>", the second from destroying the aborted handle.
+int abortMidCollective(int rank, int nranks, const gcclUniqueId& id, std::string& report,
+                       size_t count) {
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) return 1;
+  std::vector<float> data(count, 1.0f);
+  if (gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm) !=
+      gcclSuccess) {
+    report = std::string("first allreduce failed: ") + gcclGetLastError(comm);
+    return 1;
+  }
+  ProcessGroup::say("ready");
+  // The others are blocked in their next allreduce, waiting for this rank.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const gcclResult_t aborted = gcclCommAbort(comm);
+  // The handle is gone: the live-handle registry turns a second teardown into an error.
+  const gcclResult_t destroyed = gcclCommDestroy(comm);
+  report = std::to_string(aborted) + " " + std::to_string(destroyed);
+  return 0;
+}
+
 TEST_P(AbortNotice, AbortedRankTellsEveryOtherRankWhy) {
   constexpr int kAborting = 2;
   static size_t count;
@@ -124,15 +173,7 @@ TEST_P(AbortNotice, AbortedRankTellsEveryOtherRankWhy) {
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   ProcessGroup group(kRanks, [](int rank, int nranks, const gcclUniqueId& id, std::string& report) {
     if (rank != kAborting) return allreduceUntilFailure(rank, nranks, id, report, count);
-    gcclComm_t comm = nullptr;
-    if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) return 1;
-    std::vector<float> data(count, 1.0f);
-    gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclMin, comm);
-    ProcessGroup::say("ready");
-    // The others are blocked in their next allreduce, waiting for this rank.
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    report = "0 0 aborted";
-    return gcclCommAbort(comm) == gcclSuccess ? 0 : 1;
+    return abortMidCollective(rank, nranks, id, report, count);
   });
   unsetenv("GCCL_TIMEOUT_MS");
   ASSERT_TRUE(group.waitForLine("ready", 30000)) << "ranks did not start";
@@ -148,7 +189,14 @@ TEST_P(AbortNotice, AbortedRankTellsEveryOtherRankWhy) {
         << outcome.message;
     EXPECT_NE(outcome.message.find("rank 2 aborted: gcclCommAbort was called"), std::string::npos)
         << "rank " << r << ": " << outcome.message;
+    expectCleanTeardown(r, outcome);
   }
+  // Aborting a live communicator succeeds; the handle is then no longer live.
+  int aborted = -1, destroyed = -1;
+  ASSERT_EQ(std::sscanf(reports[kAborting].text.c_str(), "ready\n%d %d", &aborted, &destroyed), 2)
+      << reports[kAborting].text;
+  EXPECT_EQ(aborted, gcclSuccess) << "gcclCommAbort of a live communicator";
+  EXPECT_EQ(destroyed, gcclInvalidArgument) << "gcclCommDestroy of an aborted communicator";
 }
 
 INSTANTIATE_TEST_SUITE_P(Counts, AbortNotice, testing::Values(size_t{1000}, size_t{1} << 22));

@@ -3,6 +3,7 @@
 // out-of-place x algorithms, and checks every element of every rank exactly.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -109,10 +110,103 @@ INSTANTIATE_TEST_SUITE_P(Ranks, AllreduceSweep,
                            return info.param.algorithm + std::to_string(info.param.size);
                          });
 
+// One asynchronous allreduce on one rank: its own exact-result input, and an output poisoned
+// with a guard byte past the end.
+struct PendingAllreduce {
+  PendingAllreduce(size_t count, DataType type, ReduceOp op, bool inPlace)
+      : count(count), type(type), op(op), inPlace(inPlace) {}
+
+  size_t count;
+  DataType type;
+  ReduceOp op;
+  bool inPlace;
+  std::vector<unsigned char> input, output;
+  std::shared_ptr<Request> request;
+
+  void start(Communicator& comm) {
+    const size_t bytes = count * dataTypeSize(type);
+    input.resize(bytes + 1);
+    output.assign(bytes + 1, 0xAB);
+    perf::fillInput(input.data(), count, static_cast<gcclDataType_t>(type),
+                    static_cast<gcclRedOp_t>(op), comm.rank(), comm.size());
+    void* result = inPlace ? input.data() : output.data();
+    request = comm.allreduce(input.data(), result, count, type, op, /*blocking=*/false);
+  }
+  size_t wrongElements(int nranks) const {
+    return perf::countWrong(inPlace ? input.data() : output.data(), count,
+                            static_cast<gcclDataType_t>(type), static_cast<gcclRedOp_t>(op),
+                            nranks);
+  }
+};
+
+// Polls until every operation is done. Whenever one is seen done, every earlier one must be
+// done already (its completion happened before, on the same progress thread). Scanning from
+// the last one means a late operation that overtook an earlier one is seen first.
+void expectCompletionInOrder(const std::vector<PendingAllreduce>& ops, int rank) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  size_t done = 0;  // ops[0, done) are known to be complete
+  while (done < ops.size()) {
+    for (size_t i = ops.size(); i-- > done;) {
+      if (!ops[i].request->isDone()) continue;
+      for (size_t j = done; j < i; ++j) {
+        ASSERT_TRUE(ops[j].request->isDone())
+            << "rank " << rank << ": operation " << i << " completed before operation " << j;
+      }
+      done = i + 1;
+      break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "rank " << rank << ": operation " << done << " never completed";
+    std::this_thread::yield();
+  }
+}
+
+// Many asynchronous allreduces outstanding at once on every rank, each on its own buffers with
+// its own count, type, op and placement: all must give exact results, in submission order.
 TEST(AllreduceThreads, ManyOutstandingOperationsCompleteInOrder) {
-  ThreadRanks ranks(3, "auto", 4096);
-  for (int i = 0; i < 50; ++i)
-    ASSERT_EQ(ranks.allreduce(513, DataType::kInt32, ReduceOp::kSum, i % 2), 0u);
+  constexpr int kSize = 3;
+  constexpr int kOperations = 40;
+  constexpr std::array<size_t, 4> kCounts = {1, 7, 1000, 70001};
+  Config config;
+  config.chunkBytes = 4096;  // the large counts run a deep pipeline
+  config.timeoutMs = 20000;
+  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
+  std::vector<std::unique_ptr<Communicator>> comms;
+  std::vector<std::vector<PendingAllreduce>> pending(kSize);
+  for (int r = 0; r < kSize; ++r) {
+    comms.push_back(std::make_unique<Communicator>(
+        r, kSize, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
+    for (int i = 0; i < kOperations; ++i) {
+      pending[r].emplace_back(kCounts[i % kCounts.size()], static_cast<DataType>(i % kNumDataTypes),
+                              static_cast<ReduceOp>(i % kNumReduceOps), i % 3 == 1);
+    }
+  }
+  // Every rank but 0 submits everything first. Nothing can complete without rank 0's part, so
+  // all kOperations are outstanding on each of them at once.
+  for (int r = 1; r < kSize; ++r) {
+    for (PendingAllreduce& op : pending[r]) op.start(*comms[r]);
+  }
+  for (int r = 1; r < kSize; ++r) {
+    for (int i = 0; i < kOperations; ++i) {
+      EXPECT_FALSE(pending[r][i].request->isDone()) << "rank " << r << " op " << i;
+    }
+  }
+  for (PendingAllreduce& op : pending[0]) op.start(*comms[0]);
+  for (int r = 0; r < kSize; ++r) {
+    ASSERT_NO_FATAL_FAILURE(expectCompletionInOrder(pending[r], r));
+    for (int i = 0; i < kOperations; ++i) {
+      const PendingAllreduce& op = pending[r][i];
+      SCOPED_TRACE("rank " + std::to_string(r) + " op " + std::to_string(i) + ": " +
+                   std::string(dataTypeName(op.type)) + " " + std::string(reduceOpName(op.op)) +
+                   " count " + std::to_string(op.count) + (op.inPlace ? " in place" : ""));
+      ASSERT_EQ(op.request->status(), Status::kSuccess) << op.request->message();
+      EXPECT_EQ(op.wrongElements(kSize), 0u);
+      if (!op.inPlace) {
+        EXPECT_EQ(op.output.back(), 0xAB) << "wrote past the end";
+      }
+    }
+  }
 }
 
 }  // namespace

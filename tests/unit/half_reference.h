@@ -1,6 +1,7 @@
 // Independent reference conversions for the half tests, written with double arithmetic
 // (frexp / ldexp / nearbyint under the default round-to-nearest-even mode) rather than the bit
-// tricks of half.h, so the two implementations can check each other.
+// tricks of half.h, so the two implementations can check each other. Nothing here includes the
+// library: the reduction and codec tests build their expected values from these functions.
 #pragma once
 
 #include <cmath>
@@ -17,6 +18,19 @@ inline double referenceHalfValue(uint16_t h) {
   if (exponent == 0x1f) return mantissa ? std::nan("") : sign * INFINITY;
   if (exponent == 0) return sign * std::ldexp(mantissa, -24);
   return sign * std::ldexp(1024 + mantissa, exponent - 25);
+}
+
+// float16 -> float, exact. A NaN comes out quiet with its payload, as VCVTPH2PS does.
+inline float referenceHalfToFloat(uint16_t h) {
+  const double value = referenceHalfValue(h);
+  if (!std::isnan(value)) return static_cast<float>(value);
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  return floatOf(sign | 0x7fc00000u | (static_cast<uint32_t>(h & 0x3ff) << 13));
+}
+
+// bfloat16 -> float: by definition the top half of a float (a NaN keeps its bits).
+inline float referenceBfloat16ToFloat(uint16_t b) {
+  return floatOf(static_cast<uint32_t>(b) << 16);
 }
 
 // The IEEE exponent of |x| > 0: x in [2^e, 2^(e+1)).
@@ -63,5 +77,22 @@ inline uint16_t referenceFloatToBfloat16(float f) {
   if (rounded >= std::ldexp(1.0, 128)) return sign | 0x7f80;
   return sign | static_cast<uint16_t>(bitsOf(static_cast<float>(rounded)) >> 16);
 }
+
+// The two half formats behind one description, for tests that sweep both.
+struct HalfReference {
+  const char* name;
+  float (*widen)(uint16_t);
+  uint16_t (*narrow)(float);
+  uint16_t exponentMask;  // all ones: inf or NaN
+  uint16_t quietBit;      // the top mantissa bit
+
+  bool isNan(uint16_t h) const { return (h & 0x7fff) > exponentMask; }
+  bool isNonFinite(uint16_t h) const { return (h & exponentMask) == exponentMask; }
+};
+
+inline constexpr HalfReference kFloat16Reference = {"float16", referenceHalfToFloat,
+                                                    referenceFloatToHalf, 0x7c00, 0x0200};
+inline constexpr HalfReference kBfloat16Reference = {"bfloat16", referenceBfloat16ToFloat,
+                                                     referenceFloatToBfloat16, 0x7f80, 0x0040};
 
 }  // namespace gccl::testing

@@ -1,6 +1,6 @@
 // Inputs and comparisons for the reduction kernel tests: random buffers of any DataType with a
 // share of special values, and an element-wise comparison that knows which NaN payloads
-// reduce.h leaves unspecified.
+// reduce.h leaves unspecified. Built without the library's own conversions (half.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,9 +13,9 @@
 #include <sstream>
 #include <vector>
 
-#include "fp16/half.h"
-#include "kernel_test_util.h"
 #include "base/dtype.h"
+#include "half_reference.h"
+#include "kernel_test_util.h"
 
 namespace gccl::testing {
 
@@ -87,8 +87,8 @@ inline Buffer randomBuffer(DataType type, size_t count, std::mt19937_64& rng) {
       case DataType::kBfloat16: {
         const uint16_t bits = rng() % 2 ? uint16_t(rng()) : special(specialHalves(type));
         const float value = float(ordinary(rng));
-        const uint16_t plain =
-            type == DataType::kFloat16 ? floatToHalf(value) : floatToBfloat16(value);
+        const uint16_t plain = type == DataType::kFloat16 ? referenceFloatToHalf(value)
+                                                          : referenceFloatToBfloat16(value);
         put(out, i, pickSpecial ? bits : plain);
         break;
       }
@@ -97,6 +97,25 @@ inline Buffer randomBuffer(DataType type, size_t count, std::mt19937_64& rng) {
     }
   }
   return out;
+}
+
+// Two buffers that together hold every (x, y) with x from xs and y from ys (raw elements).
+struct Pairs {
+  Buffer a, b;
+  size_t count = 0;
+};
+
+inline Pairs everyPair(DataType type, const Buffer& xs, const Buffer& ys) {
+  const size_t size = dataTypeSize(type);
+  const size_t nx = xs.size() / size, ny = ys.size() / size;
+  Pairs pairs{Buffer(nx * ny * size), Buffer(nx * ny * size), nx * ny};
+  for (size_t i = 0; i < nx; ++i) {
+    for (size_t j = 0; j < ny; ++j) {
+      std::memcpy(&pairs.a[(i * ny + j) * size], &xs[i * size], size);
+      std::memcpy(&pairs.b[(i * ny + j) * size], &ys[j * size], size);
+    }
+  }
+  return pairs;
 }
 
 template <typename T>

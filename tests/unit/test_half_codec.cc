@@ -1,6 +1,7 @@
 // float16 / bfloat16 conversions: half.h and every SIMD level's codec against an independent
 // double-arithmetic reference (half_reference.h) — all 65536 bit patterns, every rounding
-// boundary (ties, overflow, subnormals), and a million random floats.
+// boundary (ties, overflow, subnormals), and a million random floats. half.h is not dispatched
+// by level, so its tests are plain TESTs; the codec's run once per level.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,81 +24,21 @@ std::vector<uint16_t> allPatterns() {
   return all;
 }
 
-uint16_t referenceEncode(HalfFormat format, float f) {
-  return format == HalfFormat::kFloat16 ? referenceFloatToHalf(f) : referenceFloatToBfloat16(f);
+const HalfReference& referenceOf(HalfFormat format) {
+  return format == HalfFormat::kFloat16 ? kFloat16Reference : kBfloat16Reference;
 }
 
-uint16_t scalarEncode(HalfFormat format, float f) {
+uint16_t halfHEncode(HalfFormat format, float f) {
   return format == HalfFormat::kFloat16 ? floatToHalf(f) : floatToBfloat16(f);
 }
 
-float scalarDecode(HalfFormat format, uint16_t h) {
+float halfHDecode(HalfFormat format, uint16_t h) {
   return format == HalfFormat::kFloat16 ? halfToFloat(h) : bfloat16ToFloat(h);
-}
-
-const char* nameOf(HalfFormat format) {
-  return format == HalfFormat::kFloat16 ? "float16" : "bfloat16";
-}
-
-// half.h and encode() on every level must both equal the reference for every input.
-void expectEncodeMatchesReference(HalfFormat format, const std::vector<float>& input) {
-  std::vector<uint16_t> want(input.size());
-  for (size_t i = 0; i < input.size(); ++i) {
-    want[i] = referenceEncode(format, input[i]);
-    ASSERT_EQ(scalarEncode(format, input[i]), want[i])
-        << nameOf(format) << " half.h, input bits 0x" << std::hex << bitsOf(input[i]);
-  }
-  for (SimdLevel level : supportedLevels()) {
-    ScopedSimdLevel scoped(level);
-    std::vector<uint16_t> got(input.size());
-    encode(format, got.data(), input.data(), input.size());
-    for (size_t i = 0; i < input.size(); ++i) {
-      ASSERT_EQ(got[i], want[i]) << nameOf(format) << " " << levelLabel(level) << ", input bits 0x"
-                                 << std::hex << bitsOf(input[i]);
-    }
-  }
-}
-
-TEST(HalfConversion, EveryFloat16PatternDecodesExactly) {
-  for (uint32_t h = 0; h < 65536; ++h) {
-    const float f = halfToFloat(static_cast<uint16_t>(h));
-    const double want = referenceHalfValue(static_cast<uint16_t>(h));
-    const uint32_t sign = (h & 0x8000u) << 16;
-    if (std::isnan(want)) {
-      // NaNs come out quiet with their payload, as VCVTPH2PS does.
-      EXPECT_EQ(bitsOf(f), sign | 0x7fc00000u | ((h & 0x3ffu) << 13)) << std::hex << h;
-    } else {
-      EXPECT_EQ(static_cast<double>(f), want) << std::hex << h;
-      EXPECT_EQ(bitsOf(f) & 0x80000000u, sign) << std::hex << h;
-    }
-  }
-}
-
-// decode then encode must return every pattern unchanged, except that NaNs come back quiet.
-TEST(HalfConversion, EveryPatternRoundTripsOnEveryLevel) {
-  const std::vector<uint16_t> all = allPatterns();
-  for (HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
-    const uint16_t quietBit = format == HalfFormat::kFloat16 ? 0x0200 : 0x0040;
-    const uint16_t exponent = format == HalfFormat::kFloat16 ? 0x7c00 : 0x7f80;
-    for (SimdLevel level : supportedLevels()) {
-      ScopedSimdLevel scoped(level);
-      std::vector<float> wide(all.size());
-      std::vector<uint16_t> back(all.size());
-      decode(format, wide.data(), all.data(), all.size());
-      encode(format, back.data(), wide.data(), wide.size());
-      for (size_t h = 0; h < all.size(); ++h) {
-        const float scalar = scalarDecode(format, all[h]);
-        ASSERT_EQ(bitsOf(wide[h]), bitsOf(scalar)) << nameOf(format) << " " << levelLabel(level);
-        const bool nan = (h & exponent) == exponent && (h & ~(exponent | 0x8000)) != 0;
-        ASSERT_EQ(back[h], nan ? (h | quietBit) : h) << nameOf(format) << " " << levelLabel(level);
-      }
-    }
-  }
 }
 
 // For each pair of neighbouring finite float16 values: the midpoint (a tie), one float ulp on
 // either side of it, and the value itself; the last midpoint is 65520, where overflow begins.
-TEST(HalfConversion, Float16RoundingBoundaries) {
+std::vector<float> float16Boundaries() {
   std::vector<float> input;
   for (uint16_t h = 0; h <= 0x7bff; ++h) {
     const double low = referenceHalfValue(h);
@@ -115,12 +56,12 @@ TEST(HalfConversion, Float16RoundingBoundaries) {
     input.push_back(f);
     input.push_back(-f);
   }
-  expectEncodeMatchesReference(HalfFormat::kFloat16, input);
+  return input;
 }
 
 // bfloat16 values are the top halves of floats: the midpoint of h and h + 1 has bits
 // (h << 16) | 0x8000. Covers subnormals and the overflow tie at the largest finite value.
-TEST(HalfConversion, Bfloat16RoundingBoundaries) {
+std::vector<float> bfloat16Boundaries() {
   std::vector<float> input;
   for (uint32_t h = 0; h <= 0x7f7f; ++h) {
     const uint32_t mid = (h << 16) | 0x8000u;
@@ -129,7 +70,7 @@ TEST(HalfConversion, Bfloat16RoundingBoundaries) {
       input.push_back(floatOf(bits | 0x80000000u));
     }
   }
-  expectEncodeMatchesReference(HalfFormat::kBfloat16, input);
+  return input;
 }
 
 // Half of the inputs are arbitrary bit patterns (NaN payloads, huge and tiny values); the other
@@ -145,11 +86,131 @@ std::vector<float> randomFloats(size_t count, uint64_t seed) {
   return out;
 }
 
-TEST(HalfConversion, MillionRandomFloatsMatchReference) {
+// half.h's scalar conversion must equal the reference for every input.
+void expectHalfHEncodeMatchesReference(HalfFormat format, const std::vector<float>& input) {
+  const HalfReference& reference = referenceOf(format);
+  for (float f : input) {
+    ASSERT_EQ(halfHEncode(format, f), reference.narrow(f))
+        << reference.name << " half.h, input bits 0x" << std::hex << bitsOf(f);
+  }
+}
+
+// encode() on the active level must equal the reference for every input.
+void expectEncodeMatchesReference(HalfFormat format, const std::vector<float>& input) {
+  const HalfReference& reference = referenceOf(format);
+  std::vector<uint16_t> got(input.size());
+  encode(format, got.data(), input.data(), input.size());
+  for (size_t i = 0; i < input.size(); ++i) {
+    ASSERT_EQ(got[i], reference.narrow(input[i]))
+        << reference.name << " " << levelLabel(activeSimdLevel()) << ", input bits 0x" << std::hex
+        << bitsOf(input[i]);
+  }
+}
+
+// Decoding is exact: bit-identical floats, NaNs quiet with their payload (float16) or unchanged
+// (bfloat16, whose decode is a shift).
+::testing::AssertionResult decodesLikeReference(HalfFormat format, uint16_t h, float got) {
+  const float want = referenceOf(format).widen(h);
+  if (bitsOf(got) == bitsOf(want)) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << referenceOf(format).name << " 0x" << std::hex << h
+                                       << ": got 0x" << bitsOf(got) << ", want 0x" << bitsOf(want);
+}
+
+TEST(HalfH, EveryPatternDecodesExactly) {
+  for (HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
+    for (uint16_t h : allPatterns()) {
+      ASSERT_TRUE(decodesLikeReference(format, h, halfHDecode(format, h)));
+    }
+  }
+}
+
+// The reference itself, on values worked out by hand.
+TEST(HalfH, ReferenceDecodesKnownPatterns) {
+  EXPECT_EQ(referenceHalfToFloat(0x3c00), 1.0f);
+  EXPECT_EQ(referenceHalfToFloat(0xc000), -2.0f);
+  EXPECT_EQ(referenceHalfToFloat(0x7bff), 65504.0f);
+  EXPECT_EQ(referenceHalfToFloat(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(referenceHalfToFloat(0x0400), std::ldexp(1.0f, -14));
+  EXPECT_EQ(bitsOf(referenceHalfToFloat(0x8000)), 0x80000000u);
+  EXPECT_EQ(bitsOf(referenceHalfToFloat(0xfc00)), 0xff800000u);
+  EXPECT_EQ(bitsOf(referenceHalfToFloat(0x7c01)), 0x7fc02000u);  // quieted, payload kept
+  EXPECT_EQ(referenceBfloat16ToFloat(0x3f80), 1.0f);
+  EXPECT_EQ(referenceBfloat16ToFloat(0xc040), -3.0f);
+}
+
+TEST(HalfH, ReferenceEncodesKnownValues) {
+  EXPECT_EQ(referenceFloatToHalf(1.0f), 0x3c00);
+  EXPECT_EQ(referenceFloatToHalf(65504.0f), 0x7bff);
+  EXPECT_EQ(referenceFloatToHalf(65519.0f), 0x7bff);
+  EXPECT_EQ(referenceFloatToHalf(65520.0f), 0x7c00);                      // the tie rounds to inf
+  EXPECT_EQ(referenceFloatToHalf(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie to even
+  EXPECT_EQ(referenceFloatToHalf(35000.0f), 0x7846);                      // 35008 is nearest
+  EXPECT_EQ(referenceFloatToHalf(std::ldexp(1.0f, -25)), 0x0000);         // tie to even 0
+  EXPECT_EQ(referenceFloatToHalf(floatOf(0x7f800001)), 0x7e00);  // quieted, low payload lost
+  EXPECT_EQ(referenceFloatToBfloat16(1.0f), 0x3f80);
+  EXPECT_EQ(referenceFloatToBfloat16(floatOf(0x3f808000)), 0x3f80);  // tie to even
+  EXPECT_EQ(referenceFloatToBfloat16(floatOf(0x3f818000)), 0x3f82);  // tie to even, upwards
+  EXPECT_EQ(referenceFloatToBfloat16(floatOf(0x7f7f8000)), 0x7f80);  // overflow tie: inf
+  EXPECT_EQ(referenceFloatToBfloat16(floatOf(0x00008000)), 0x0000);  // subnormal tie, kept
+  EXPECT_EQ(referenceFloatToBfloat16(floatOf(0xff800001)), 0xffc0);  // quieted
+}
+
+TEST(HalfH, EncodeMatchesReferenceAtRoundingBoundaries) {
+  expectHalfHEncodeMatchesReference(HalfFormat::kFloat16, float16Boundaries());
+  expectHalfHEncodeMatchesReference(HalfFormat::kBfloat16, bfloat16Boundaries());
+}
+
+TEST(HalfH, EncodeMatchesReferenceOnMillionRandomFloats) {
+  const std::vector<float> input = randomFloats(1000000, 42);
+  expectHalfHEncodeMatchesReference(HalfFormat::kFloat16, input);
+  expectHalfHEncodeMatchesReference(HalfFormat::kBfloat16, input);
+}
+
+class HalfCodec : public EachSimdLevel {};
+
+TEST_P(HalfCodec, EveryPatternDecodesExactly) {
+  const std::vector<uint16_t> all = allPatterns();
+  for (HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
+    std::vector<float> wide(all.size());
+    decode(format, wide.data(), all.data(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      ASSERT_TRUE(decodesLikeReference(format, all[i], wide[i])) << levelLabel(level());
+    }
+  }
+}
+
+// decode then encode must return every pattern unchanged, except that NaNs come back quiet.
+TEST_P(HalfCodec, EveryPatternRoundTrips) {
+  const std::vector<uint16_t> all = allPatterns();
+  for (HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
+    const HalfReference& reference = referenceOf(format);
+    std::vector<float> wide(all.size());
+    std::vector<uint16_t> back(all.size());
+    decode(format, wide.data(), all.data(), all.size());
+    encode(format, back.data(), wide.data(), wide.size());
+    for (uint16_t h : all) {
+      const uint16_t want = reference.isNan(h) ? h | reference.quietBit : h;
+      ASSERT_EQ(back[h], want) << reference.name << " " << levelLabel(level()) << " 0x" << std::hex
+                               << h;
+    }
+  }
+}
+
+TEST_P(HalfCodec, Float16RoundingBoundaries) {
+  expectEncodeMatchesReference(HalfFormat::kFloat16, float16Boundaries());
+}
+
+TEST_P(HalfCodec, Bfloat16RoundingBoundaries) {
+  expectEncodeMatchesReference(HalfFormat::kBfloat16, bfloat16Boundaries());
+}
+
+TEST_P(HalfCodec, MillionRandomFloatsMatchReference) {
   const std::vector<float> input = randomFloats(1000000, 42);
   expectEncodeMatchesReference(HalfFormat::kFloat16, input);
   expectEncodeMatchesReference(HalfFormat::kBfloat16, input);
 }
+
+INSTANTIATE_TEST_SUITE_P(Simd, HalfCodec, ::testing::ValuesIn(kAllSimdLevels), levelName);
 
 }  // namespace
 }  // namespace gccl::testing

@@ -1,5 +1,7 @@
-// finalizeAverage: the one division of an average, on every SIMD level. Integers truncate
-// toward zero in 64 bits; floats divide in the element type (half types in fp32, rounded once).
+// finalizeAverage: the one division of an average, on every SIMD level, on literal values with
+// hand-computed results and against the test's own reference (reduce_reference.h). Integers
+// truncate toward zero in 64 bits; floats divide in the element type (half types in fp32,
+// rounded once).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -7,10 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "fp16/half.h"
 #include "kernel_test_util.h"
 #include "reduce/reduce.h"
-#include "reduce/reduce_kernels.h"
+#include "reduce_reference.h"
 #include "reduce_test_data.h"
 
 namespace gccl::testing {
@@ -18,69 +19,81 @@ namespace {
 
 constexpr size_t kCopies = 67;  // more than one full vector of any type, plus a tail
 
+// finalizeAverage on the active level over kCopies copies of value: every copy must give `want`,
+// bit for bit; and so must the reference.
 template <typename T>
 void expectAverage(DataType type, T value, int divisor, T want) {
-  for (SimdLevel level : supportedLevels()) {
-    ScopedSimdLevel scoped(level);
-    std::vector<T> data(kCopies, value);
-    finalizeAverage(type, data.data(), kCopies, divisor);
-    for (size_t i = 0; i < kCopies; ++i) {
-      const auto* got = reinterpret_cast<const unsigned char*>(&data[i]);
-      const auto* expected = reinterpret_cast<const unsigned char*>(&want);
-      ASSERT_EQ(hexBytes(got, sizeof(T)), hexBytes(expected, sizeof(T)))
-          << levelLabel(level) << " " << dataTypeName(type) << " / " << divisor << " at " << i;
-    }
+  const auto* expected = reinterpret_cast<const unsigned char*>(&want);
+  T fromReference = value;
+  reference::finalizeAverage(type, &fromReference, 1, divisor);
+  EXPECT_EQ(hexBytes(reinterpret_cast<const unsigned char*>(&fromReference), sizeof(T)),
+            hexBytes(expected, sizeof(T)))
+      << "the reference: " << dataTypeName(type) << " / " << divisor;
+  std::vector<T> data(kCopies, value);
+  finalizeAverage(type, data.data(), kCopies, divisor);
+  for (size_t i = 0; i < kCopies; ++i) {
+    const auto* got = reinterpret_cast<const unsigned char*>(&data[i]);
+    ASSERT_EQ(hexBytes(got, sizeof(T)), hexBytes(expected, sizeof(T)))
+        << levelLabel(activeSimdLevel()) << " " << dataTypeName(type) << " / " << divisor << " at "
+        << i;
   }
 }
 
-TEST(ReduceAverage, IntegersTruncateTowardZero) {
+class ReduceAverage : public EachSimdLevel {};
+
+TEST_P(ReduceAverage, IntegersTruncateTowardZero) {
   expectAverage<int8_t>(DataType::kInt8, -7, 2, -3);
   expectAverage<int8_t>(DataType::kInt8, 7, 2, 3);
   expectAverage<int8_t>(DataType::kInt8, -128, 3, -42);
   expectAverage<uint8_t>(DataType::kUint8, 250, 200, 1);  // divisor wider than the type
   expectAverage<int32_t>(DataType::kInt32, -9, 4, -2);
   expectAverage<uint32_t>(DataType::kUint32, 0xffffffffu, 2, 0x7fffffffu);
-  expectAverage<int64_t>(DataType::kInt64, INT64_MIN, 7, INT64_MIN / 7);
-  expectAverage<uint64_t>(DataType::kUint64, UINT64_MAX, 3, UINT64_MAX / 3);
+  expectAverage<int64_t>(DataType::kInt64, INT64_MIN, 7, -1317624576693539401);
+  expectAverage<int64_t>(DataType::kInt64, -1, 2, 0);
+  expectAverage<uint64_t>(DataType::kUint64, UINT64_MAX, 3, 0x5555555555555555);
 }
 
-TEST(ReduceAverage, FloatsDivideAndRoundOnce) {
+TEST_P(ReduceAverage, FloatsDivideAndRoundOnce) {
   expectAverage<float>(DataType::kFloat32, 1.0f, 3, 1.0f / 3.0f);
   expectAverage<double>(DataType::kFloat64, 1.0, 3, 1.0 / 3.0);
   expectAverage<uint16_t>(DataType::kFloat16, 0x3c00, 3, 0x3555);   // 1/3
   expectAverage<uint16_t>(DataType::kBfloat16, 0x3f80, 3, 0x3eab);  // 1/3
   expectAverage<uint16_t>(DataType::kFloat16, 0x0001, 2, 0x0000);   // 2^-25: tie to even 0
   expectAverage<uint16_t>(DataType::kFloat16, 0x0003, 2, 0x0002);   // 1.5 * 2^-24: tie to 2
+  expectAverage<uint16_t>(DataType::kFloat16, 0xc200, 2, 0xbe00);   // -3 / 2 = -1.5
+  expectAverage<uint16_t>(DataType::kBfloat16, 0x0001, 2, 0x0000);  // 2^-134: tie to even 0
+  expectAverage<uint16_t>(DataType::kBfloat16, 0x0003, 2, 0x0002);  // tie to 2 * 2^-133
+  expectAverage<float>(DataType::kFloat32, floatOf(0x00000003), 2, floatOf(0x00000002));  // no FTZ
+  expectAverage<double>(DataType::kFloat64, -7.0, 2, -3.5);
 }
 
-TEST(ReduceAverage, DivisorOneLeavesDataUntouched) {
+TEST_P(ReduceAverage, DivisorOneLeavesDataUntouched) {
   const float signalling = std::numeric_limits<float>::signaling_NaN();
   expectAverage<float>(DataType::kFloat32, signalling, 1, signalling);
   expectAverage<int8_t>(DataType::kInt8, -128, 1, -128);
 }
 
-TEST(ReduceAverage, EveryLevelMatchesScalar) {
+TEST_P(ReduceAverage, MatchesReference) {
   std::mt19937_64 rng(3);
   for (DataType type : {DataType::kInt8, DataType::kUint8, DataType::kInt32, DataType::kUint32,
                         DataType::kInt64, DataType::kUint64, DataType::kFloat16,
                         DataType::kBfloat16, DataType::kFloat32, DataType::kFloat64}) {
     for (size_t count : {0, 1, 7, 63, 129, 100003}) {
       const Buffer input = randomBuffer(type, count, rng);
-      for (int divisor : {2, 3, 7, 200}) {
+      for (int divisor : {1, 2, 3, 7, 200}) {
         Buffer want = input;
-        kernels::finalizeAverageScalar(type, want.data(), count, divisor);
-        for (SimdLevel level : supportedLevels()) {
-          ScopedSimdLevel scoped(level);
-          Buffer got(input.size() + 1);  // misaligned by one byte
-          std::copy(input.begin(), input.end(), got.begin() + 1);
-          finalizeAverage(type, got.data() + 1, count, divisor);
-          ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, got.data() + 1, want.data(), count))
-              << levelLabel(level) << " " << dataTypeName(type) << " / " << divisor;
-        }
+        reference::finalizeAverage(type, want.data(), count, divisor);
+        Buffer got(input.size() + 1);  // misaligned by one byte
+        std::copy(input.begin(), input.end(), got.begin() + 1);
+        finalizeAverage(type, got.data() + 1, count, divisor);
+        ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, got.data() + 1, want.data(), count))
+            << levelLabel(level()) << " " << dataTypeName(type) << " / " << divisor;
       }
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Simd, ReduceAverage, ::testing::ValuesIn(kAllSimdLevels), levelName);
 
 }  // namespace
 }  // namespace gccl::testing

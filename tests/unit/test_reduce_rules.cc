@@ -1,16 +1,18 @@
-// The rules of reduce.h on concrete values, on every SIMD level: integer wrap, NaN and signed-zero
-// handling of min/max, half types rounded once, and the average's division. Buffers are long
-// enough (kCopies repeats) that the vector loops, not only the tails, produce the results.
+// The rules of reduce.h on literal inputs with hand-computed results, on every SIMD level: integer
+// wrap, NaN and signed-zero handling of min/max, half types rounded once. Buffers are long enough
+// (kCopies repeats) that the vector loops, not only the tails, produce the results. Each literal
+// case also checks the test's own reference (reduce_reference.h), which the random sweeps trust.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
-#include "fp16/half.h"
 #include "kernel_test_util.h"
 #include "reduce/reduce.h"
-#include "reduce/reduce_kernels.h"
+#include "reduce_reference.h"
 #include "reduce_test_data.h"
 
 namespace gccl::testing {
@@ -18,24 +20,33 @@ namespace {
 
 constexpr size_t kCopies = 67;  // more than one full vector of any type, plus a tail
 
-// reduce(op, a, b) with a and b repeated kCopies times; every copy must give `want`, bit for bit.
+template <typename T>
+::testing::AssertionResult sameBits(const T& got, const T& want) {
+  const auto* g = reinterpret_cast<const unsigned char*>(&got);
+  const auto* w = reinterpret_cast<const unsigned char*>(&want);
+  if (std::memcmp(g, w, sizeof(T)) == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "got 0x" << hexBytes(g, sizeof(T)) << ", want 0x" << hexBytes(w, sizeof(T));
+}
+
+// reduce(op, a, b) on the active level with a and b repeated kCopies times: every copy must give
+// `want`, bit for bit; and so must the reference.
 template <typename T>
 void expectReduce(DataType type, ReduceOp op, T a, T b, T want) {
-  for (SimdLevel level : supportedLevels()) {
-    ScopedSimdLevel scoped(level);
-    std::vector<T> x(kCopies, a), y(kCopies, b), out(kCopies);
-    reduce(type, op, out.data(), x.data(), y.data(), kCopies);
-    for (size_t i = 0; i < kCopies; ++i) {
-      const auto* got = reinterpret_cast<const unsigned char*>(&out[i]);
-      const auto* expected = reinterpret_cast<const unsigned char*>(&want);
-      ASSERT_EQ(hexBytes(got, sizeof(T)), hexBytes(expected, sizeof(T)))
-          << levelLabel(level) << " " << dataTypeName(type) << " " << reduceOpName(op)
-          << " element " << i;
-    }
+  SCOPED_TRACE(std::string(dataTypeName(type)) + " " + std::string(reduceOpName(op)));
+  T fromReference;
+  reference::reduce(type, op, &fromReference, &a, &b, 1);
+  EXPECT_TRUE(sameBits(fromReference, want)) << "the reference";
+  std::vector<T> x(kCopies, a), y(kCopies, b), out(kCopies);
+  reduce(type, op, out.data(), x.data(), y.data(), kCopies);
+  for (size_t i = 0; i < kCopies; ++i) {
+    ASSERT_TRUE(sameBits(out[i], want)) << levelLabel(activeSimdLevel()) << " element " << i;
   }
 }
 
-TEST(ReduceRules, IntegersWrapAsTwosComplement) {
+class ReduceRules : public EachSimdLevel {};
+
+TEST_P(ReduceRules, IntegersWrapAsTwosComplement) {
   expectReduce<int8_t>(DataType::kInt8, ReduceOp::kSum, 127, 1, -128);
   expectReduce<int8_t>(DataType::kInt8, ReduceOp::kProd, -128, -1, -128);
   expectReduce<int8_t>(DataType::kInt8, ReduceOp::kProd, 16, 17, 16);  // 272 mod 256
@@ -47,9 +58,15 @@ TEST(ReduceRules, IntegersWrapAsTwosComplement) {
   expectReduce<int64_t>(DataType::kInt64, ReduceOp::kProd, -3, 0x5555555555555556, -2);
   expectReduce<uint64_t>(DataType::kUint64, ReduceOp::kProd, 0xffffffffffffffff, 0xffffffffffffffff,
                          1);
+  expectReduce<int32_t>(DataType::kInt32, ReduceOp::kProd, INT32_MIN, -1, INT32_MIN);
+  expectReduce<uint32_t>(DataType::kUint32, ReduceOp::kSum, 0xfffffffeu, 3, 1);
+  expectReduce<int64_t>(DataType::kInt64, ReduceOp::kSum, INT64_MAX, INT64_MAX, -2);
+  expectReduce<uint64_t>(DataType::kUint64, ReduceOp::kSum, UINT64_MAX, 1, 0);
+  // avg reduces as a plain (wrapping) sum; its division comes later, in finalizeAverage.
+  expectReduce<int8_t>(DataType::kInt8, ReduceOp::kAvg, 100, 100, -56);
 }
 
-TEST(ReduceRules, IntegerMinMaxRespectSignedness) {
+TEST_P(ReduceRules, IntegerMinMaxRespectSignedness) {
   expectReduce<int8_t>(DataType::kInt8, ReduceOp::kMin, -1, 1, -1);
   expectReduce<uint8_t>(DataType::kUint8, ReduceOp::kMin, 255, 1, 1);
   expectReduce<int32_t>(DataType::kInt32, ReduceOp::kMax, -5, INT32_MIN, -5);
@@ -83,12 +100,12 @@ void expectFloatMinMaxRules(DataType type) {
   expectReduce<F>(type, ReduceOp::kMax, L::denorm_min(), pz, L::denorm_min());
 }
 
-TEST(ReduceRules, FloatMinMaxPropagateFirstNanAndOrderZeros) {
+TEST_P(ReduceRules, FloatMinMaxPropagateFirstNanAndOrderZeros) {
   expectFloatMinMaxRules<float>(DataType::kFloat32);
   expectFloatMinMaxRules<double>(DataType::kFloat64);
 }
 
-TEST(ReduceRules, HalfMinMaxFollowTheSameRules) {
+TEST_P(ReduceRules, HalfMinMaxFollowTheSameRules) {
   expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMin, 0x0000, 0x8000, 0x8000);
   expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMax, 0x8000, 0x0000, 0x0000);
   expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMin, 0x7e01, 0xfe02, 0x7e01);
@@ -96,9 +113,19 @@ TEST(ReduceRules, HalfMinMaxFollowTheSameRules) {
   expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kMin, 0x0000, 0x8000, 0x8000);
   expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kMax, 0x7f81, 0x3f80, 0x7fc1);
   expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kMin, 0x3f80, 0xffc5, 0xffc5);
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMin, 0x3c00, 0xfc01, 0xfe01);  // b, quieted
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMax, 0x0001, 0x8001, 0x0001);  // subnormals
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kMin, 0xfc00, 0xfbff, 0xfc00);  // -inf
+  expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kMax, 0x0000, 0x8000, 0x0000);
+  expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kMax, 0x4000, 0x4040, 0x4040);  // 2 < 3
 }
 
-TEST(ReduceRules, HalfTypesRoundOnceToNearestEven) {
+TEST_P(ReduceRules, HalfTypesRoundOnceToNearestEven) {
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kSum, 0x3c00, 0x3c00, 0x4000);    // 1 + 1
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kProd, 0x4000, 0x4200, 0x4600);   // 2 * 3
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kSum, 0x0001, 0x0001, 0x0002);    // no DAZ
+  expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kSum, 0x3c00, 0xbc00, 0x0000);    // +0
+  expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kProd, 0x4000, 0x4040, 0x40c0);  // 2 * 3
   // 1 + 2^-11 is halfway between 1 and the next float16: ties go to the even 1.
   expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kSum, 0x3c00, 0x1000, 0x3c00);
   expectReduce<uint16_t>(DataType::kFloat16, ReduceOp::kSum, 0x3c00, 0x1001, 0x3c01);
@@ -114,33 +141,45 @@ TEST(ReduceRules, HalfTypesRoundOnceToNearestEven) {
   expectReduce<uint16_t>(DataType::kBfloat16, ReduceOp::kProd, 0x0003, 0x3f00, 0x0002);
 }
 
-// Every pair of special values, on every level, against the scalar kernel.
-TEST(ReduceRules, SpecialValuePairsMatchScalar) {
+// fp32 and fp64 in the default MXCSR mode: round to nearest even, subnormals neither flushed
+// nor treated as zero.
+TEST_P(ReduceRules, FloatArithmeticIsPlainIeee) {
+  const auto f = floatOf;
+  const auto d = [](uint64_t bits) { return bitCast<double>(bits); };
+  // 1 + 2^-24 is a tie between 1 and 1 + 2^-23: to the even 1; from 1 + 2^-23 up to 1 + 2^-22.
+  expectReduce(DataType::kFloat32, ReduceOp::kSum, f(0x3f800000), f(0x33800000), f(0x3f800000));
+  expectReduce(DataType::kFloat32, ReduceOp::kSum, f(0x3f800001), f(0x33800000), f(0x3f800002));
+  expectReduce(DataType::kFloat32, ReduceOp::kSum, f(0x00000001), f(0x00000001), f(0x00000002));
+  // 1.5 * 2^-149 is a tie between 2^-149 and 2^-148: to the even 2^-148.
+  expectReduce(DataType::kFloat32, ReduceOp::kProd, f(0x00000001), f(0x3fc00000), f(0x00000002));
+  expectReduce(DataType::kFloat32, ReduceOp::kProd, f(0x7f7fffff), f(0x40000000), f(0x7f800000));
+  expectReduce(DataType::kFloat32, ReduceOp::kSum, f(0x3f800000), f(0xbf800000), f(0x00000000));
+  expectReduce(DataType::kFloat64, ReduceOp::kSum, d(0x3ff0000000000000), d(0x3ca0000000000000),
+               d(0x3ff0000000000000));  // 1 + 2^-53: tie to the even 1
+  expectReduce(DataType::kFloat64, ReduceOp::kSum, d(0x3ff0000000000001), d(0x3ca0000000000000),
+               d(0x3ff0000000000002));
+  expectReduce(DataType::kFloat64, ReduceOp::kProd, d(0x0000000000000003), d(0x3fe0000000000000),
+               d(0x0000000000000002));  // 1.5 * 2^-1074: tie to 2 * 2^-1074
+  expectReduce(DataType::kFloat64, ReduceOp::kProd, d(0xc000000000000000), d(0x4008000000000000),
+               d(0xc018000000000000));  // -2 * 3 = -6
+}
+
+// Every pair of special values against the reference.
+TEST_P(ReduceRules, SpecialValuePairsMatchReference) {
   for (DataType type :
        {DataType::kFloat16, DataType::kBfloat16, DataType::kFloat32, DataType::kFloat64}) {
-    const size_t size = dataTypeSize(type);
-    const Buffer specials = specialValues(type);
-    const size_t n = specials.size() / size;
-    Buffer a(n * n * size), b(n * n * size);
-    for (size_t i = 0; i < n; ++i) {
-      for (size_t j = 0; j < n; ++j) {
-        std::memcpy(&a[(i * n + j) * size], &specials[i * size], size);
-        std::memcpy(&b[(i * n + j) * size], &specials[j * size], size);
-      }
-    }
+    const Pairs pairs = everyPair(type, specialValues(type), specialValues(type));
     for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin, ReduceOp::kMax}) {
-      Buffer want(a.size());
-      kernels::reduceScalar(type, op, want.data(), a.data(), b.data(), n * n);
-      for (SimdLevel level : supportedLevels()) {
-        ScopedSimdLevel scoped(level);
-        Buffer got(a.size());
-        reduce(type, op, got.data(), a.data(), b.data(), n * n);
-        EXPECT_TRUE(sameElements(type, op, got.data(), want.data(), n * n))
-            << levelLabel(level) << " " << dataTypeName(type) << " " << reduceOpName(op);
-      }
+      Buffer want(pairs.a.size()), got(pairs.a.size());
+      reference::reduce(type, op, want.data(), pairs.a.data(), pairs.b.data(), pairs.count);
+      reduce(type, op, got.data(), pairs.a.data(), pairs.b.data(), pairs.count);
+      EXPECT_TRUE(sameElements(type, op, got.data(), want.data(), pairs.count))
+          << levelLabel(level()) << " " << dataTypeName(type) << " " << reduceOpName(op);
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Simd, ReduceRules, ::testing::ValuesIn(kAllSimdLevels), levelName);
 
 }  // namespace
 }  // namespace gccl::testing

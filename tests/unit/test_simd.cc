@@ -1,14 +1,22 @@
-// SimdLevel selection: names, parsing, and forcing a level within what the CPU supports.
+// SimdLevel selection: names, parsing, detection (checked against /proc/cpuinfo), and forcing a
+// level within what the CPU supports.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <initializer_list>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
 
-#include "kernel_test_util.h"
 #include "base/simd.h"
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
+#include "kernel_test_util.h"
 #include "transport/inproc/inproc_transport.h"
 
 namespace gccl::testing {
@@ -36,6 +44,44 @@ TEST(Simd, SetLevelClampsToTheCpu) {
   const SimdLevel avx2 = setSimdLevel(SimdLevel::kAvx2);
   EXPECT_EQ(avx2, detected < SimdLevel::kAvx2 ? detected : SimdLevel::kAvx2);
   EXPECT_EQ(activeSimdLevel(), avx2);
+}
+
+// The flags Linux reports for the first CPU. The kernel hides features whose register state it
+// does not save, which is what detection's XGETBV check is about.
+std::set<std::string> cpuinfoFlags(std::istream& cpuinfo) {
+  for (std::string line; std::getline(cpuinfo, line);) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    return {std::istream_iterator<std::string>(words), std::istream_iterator<std::string>()};
+  }
+  return {};
+}
+
+SimdLevel levelFromFlags(const std::set<std::string>& flags) {
+  const auto has = [&](std::initializer_list<const char*> names) {
+    return std::all_of(names.begin(), names.end(), [&](const char* n) { return flags.count(n); });
+  };
+  if (!has({"avx", "avx2", "f16c"})) return SimdLevel::kScalar;
+  if (has({"avx512f", "avx512dq", "avx512bw", "avx512vl"})) return SimdLevel::kAvx512;
+  return SimdLevel::kAvx2;
+}
+
+// Detection checked against the kernel's view of the CPU (CPUID read another way); and the one
+// line saying which levels the kernel tests run on this machine and which they skip.
+TEST(Simd, DetectionAgreesWithProcCpuinfo) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  if (!cpuinfo) GTEST_SKIP() << "no /proc/cpuinfo to compare detection with";
+  const std::set<std::string> flags = cpuinfoFlags(cpuinfo);
+  ASSERT_FALSE(flags.empty()) << "no flags line in /proc/cpuinfo";
+  EXPECT_EQ(detectSimdLevel(), levelFromFlags(flags));
+  std::string run, skipped;
+  for (SimdLevel level : kAllSimdLevels) {
+    (level <= detectSimdLevel() ? run : skipped).append(" ").append(simdLevelName(level));
+  }
+  std::cout << "[   SIMD   ] kernel tests run on:" << run
+            << "; skipped (CPU lacks):" << (skipped.empty() ? " none" : skipped) << std::endl;
+  RecordProperty("simd_levels_run", run);
+  RecordProperty("simd_levels_skipped", skipped);
 }
 
 TEST(Simd, ActiveLevelNeverExceedsDetection) {
