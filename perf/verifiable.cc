@@ -99,34 +99,11 @@ void storeAverage(void* buffer, size_t i, gcclDataType_t type, double sum, int n
   }
 }
 
-}  // namespace
-
-void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, int rank,
-               int nranks) {
-  const size_t elementSize = gcclTypeSize(type);
-  const size_t p = std::min(kPeriod, count);
-  for (size_t i = 0; i < p; ++i) store(buffer, i, type, inputValue(op, rank, nranks, i));
-  auto* bytes = static_cast<unsigned char*>(buffer);
-  for (size_t done = p; done < count;) {
-    const size_t chunk = std::min(done, count - done);  // doubling copies of whole periods
-    std::memcpy(bytes + done * elementSize, bytes, chunk * elementSize);
-    done += chunk;
-  }
-}
-
-size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
-                  int nranks) {
-  const size_t elementSize = gcclTypeSize(type);
+// Elements of `actual` that differ from `expected`, which holds one period (values repeat every
+// kPeriod elements, whatever the first element).
+size_t countDifferences(const unsigned char* actual, const std::vector<unsigned char>& expected,
+                        size_t count, size_t elementSize) {
   const size_t p = kPeriod;
-  std::vector<unsigned char> expected(p * elementSize);
-  for (size_t i = 0; i < p; ++i) {
-    const double exact = exactResult(op, nranks, i);
-    if (op == gcclAvg)
-      storeAverage(expected.data(), i, type, exact, nranks);
-    else
-      store(expected.data(), i, type, exact);
-  }
-  const auto* actual = static_cast<const unsigned char*>(output);
   size_t wrong = 0;
   for (size_t begin = 0; begin < count; begin += p) {
     const size_t n = std::min(p, count - begin);
@@ -137,6 +114,45 @@ size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRed
     }
   }
   return wrong;
+}
+
+}  // namespace
+
+void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, int rank,
+               int nranks, size_t first) {
+  const size_t elementSize = gcclTypeSize(type);
+  const size_t p = std::min(kPeriod, count);
+  for (size_t i = 0; i < p; ++i) store(buffer, i, type, inputValue(op, rank, nranks, first + i));
+  auto* bytes = static_cast<unsigned char*>(buffer);
+  for (size_t done = p; done < count;) {
+    const size_t chunk = std::min(done, count - done);  // doubling copies of whole periods
+    std::memcpy(bytes + done * elementSize, bytes, chunk * elementSize);
+    done += chunk;
+  }
+}
+
+size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
+                  int nranks, size_t first) {
+  const size_t elementSize = gcclTypeSize(type);
+  std::vector<unsigned char> expected(kPeriod * elementSize);
+  for (size_t i = 0; i < kPeriod; ++i) {
+    const double exact = exactResult(op, nranks, first + i);
+    if (op == gcclAvg)
+      storeAverage(expected.data(), i, type, exact, nranks);
+    else
+      store(expected.data(), i, type, exact);
+  }
+  return countDifferences(static_cast<const unsigned char*>(output), expected, count, elementSize);
+}
+
+size_t countWrongInput(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
+                       int rank, int nranks, size_t first) {
+  const size_t elementSize = gcclTypeSize(type);
+  std::vector<unsigned char> expected(kPeriod * elementSize);
+  for (size_t i = 0; i < kPeriod; ++i) {
+    store(expected.data(), i, type, inputValue(op, rank, nranks, first + i));
+  }
+  return countDifferences(static_cast<const unsigned char*>(output), expected, count, elementSize);
 }
 
 }  // namespace gccl::perf

@@ -8,12 +8,18 @@
 
 namespace gccl::perf {
 
-// Writes rank's input for elements [0, count).
+// Writes rank's input for elements [first, first + count) of its send buffer, at `buffer`.
 void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, int rank,
-               int nranks);
+               int nranks, size_t first = 0);
 
-// Number of elements of `output` that differ from the exact result.
+// Number of elements of `output` that differ from the exact reduction of elements
+// [first, first + count) of every rank's input.
 size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
-                  int nranks);
+                  int nranks, size_t first = 0);
+
+// Number of elements of `output` that differ from `rank`'s input [first, first + count): what a
+// broadcast from that root or an allgather's block of that rank must hold.
+size_t countWrongInput(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
+                       int rank, int nranks, size_t first = 0);
 
 }  // namespace gccl::perf

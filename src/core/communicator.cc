@@ -67,50 +67,13 @@ std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output
   call.count = count;
   call.type = type;
   call.op = op;
-  call.inputCount = count;
-  call.outputCount = count;
   return start(call, blocking);
 }
 
-void Communicator::validate(const CollectiveCall& call) const {
-  const std::string_view name = collectiveName(call.kind);
-  const size_t elementSize = dataTypeSize(call.type);
-  const size_t largest = std::max(call.inputCount, call.outputCount);
-  if (largest > std::numeric_limits<size_t>::max() / elementSize / 2) {
-    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": count ", call.count,
-         " overflows the buffer size");
-  }
-  if (isRooted(call.kind) && (call.root < 0 || call.root >= size_)) {
-    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": root ", call.root,
-         " is not a rank of ", size_);
-  }
-  if ((call.inputCount > 0 && call.input == nullptr) ||
-      (call.outputCount > 0 && call.output == nullptr)) {
-    fail(Status::kInvalidArgument, name, " on rank ", rank_, ": null ",
-         call.input == nullptr ? "send" : "receive", " buffer with count ", call.count);
-  }
-  const auto* in = static_cast<const std::byte*>(call.input);
-  const auto* out = static_cast<const std::byte*>(call.output);
-  const size_t inBytes = call.inputCount * elementSize;
-  const size_t outBytes = call.outputCount * elementSize;
-  if (in != out && inBytes > 0 && outBytes > 0 && in < out + outBytes && out < in + inBytes) {
-    fail(Status::kInvalidArgument, name, " on rank ", rank_,
-         ": send and receive buffers overlap without being identical");
-  }
-  // A tiny slice on a huge buffer would build a schedule of millions of steps.
-  const size_t slices = (largest * elementSize + config_.chunkBytes - 1) / config_.chunkBytes;
-  if (slices > kMaxSlicesPerCollective) {
-    fail(Status::kInvalidArgument, name, " on rank ", rank_, " of ", largest * elementSize,
-         " bytes would be cut into ", slices, " slices of GCCL_CHUNK_BYTES=", config_.chunkBytes,
-         " (at most ", kMaxSlicesPerCollective, "): raise GCCL_CHUNK_BYTES to at least ",
-         (largest * elementSize + kMaxSlicesPerCollective - 1) / kMaxSlicesPerCollective);
-  }
-}
-
 std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool blocking) {
-  validate(call);
+  const BufferLayout layout = checkCall(call, rank_, size_, config_.chunkBytes);
   const size_t elementSize = dataTypeSize(call.type);
-  const size_t bytes = std::max(call.inputCount, call.outputCount) * elementSize;
+  const size_t bytes = std::max(layout.inputCount, layout.outputCount) * elementSize;
   const Algorithm& algorithm = selectAlgorithm(call.kind, config_.algorithm, size_, bytes);
   ScheduleShape shape;
   shape.rank = rank_;
@@ -119,7 +82,8 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
   shape.root = call.root;
   shape.average = call.op == ReduceOp::kAvg;
-  shape.inPlace = call.input == call.output;
+  shape.inPlace = layout.inPlace;
+  shape.blocks = call.blocks;
 
   auto operation = std::make_unique<Operation>();
   operation->kind = call.kind;
@@ -129,9 +93,10 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->type = call.type;
   operation->op = call.op;
   operation->root = call.root;
+  operation->blocksHash = layout.blocksHash;
   operation->algorithm = algorithm.id;
   operation->sequence = ++sequence_;
-  operation->schedule = schedule(call, algorithm, shape);
+  operation->schedule = schedule(call, layout, algorithm, shape);
   auto request = operation->request;
   {
     std::lock_guard lock(lastMutex_);
@@ -146,17 +111,24 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
 }
 
 std::shared_ptr<const Schedule> Communicator::schedule(const CollectiveCall& call,
+                                                       const BufferLayout& layout,
                                                        const Algorithm& algorithm,
                                                        const ScheduleShape& shape) {
+  auto build = [&] {
+    auto built = std::make_shared<const Schedule>(algorithm.build(shape));
+    // Checked once per shape (then cached): the engine trusts indices, peers and ranges.
+    checkSchedule(*built, rank_, size_, layout.inputCount, layout.outputCount);
+    return built;
+  };
+  // Allgatherv's blocks change from call to call (and are not in the key): built each time.
+  if (call.kind == CollectiveKind::kAllgatherV) return build();
   constexpr size_t kCachedSchedules = 64;
-  const ScheduleKey key{call.kind,       algorithm.id, shape.count,  shape.sliceElements,
-                        shape.root,      shape.average, shape.inPlace};
+  const ScheduleKey key{call.kind,  algorithm.id,  shape.count,  shape.sliceElements,
+                        shape.root, shape.average, shape.inPlace};
   auto found = schedules_.find(key);
   if (found != schedules_.end()) return found->second;
   if (schedules_.size() >= kCachedSchedules) schedules_.clear();
-  auto built = std::make_shared<const Schedule>(algorithm.build(shape));
-  // Checked once per shape (then cached): the engine trusts indices, peers and ranges.
-  checkSchedule(*built, rank_, size_, call.inputCount, call.outputCount);
+  auto built = build();
   schedules_.emplace(key, built);
   return built;
 }

@@ -10,6 +10,7 @@
 
 #include "algorithms/registry.h"
 #include "base/config.h"
+#include "core/collective_call.h"
 #include "core/engine.h"
 #include "core/request.h"
 #include "base/store.h"
@@ -19,24 +20,6 @@
 namespace gccl {
 
 class TcpStoreServer;
-
-// Slices of GCCL_CHUNK_BYTES one collective may be cut into: bounds the schedule's length
-// (kMaxScheduleSteps) and the memory it takes.
-inline constexpr size_t kMaxSlicesPerCollective = size_t{1} << 16;
-
-// One collective as the caller asked for it. The extents are the elements each buffer holds
-// (allreduce: both `count`; allgather: the output holds size x count).
-struct CollectiveCall {
-  CollectiveKind kind = CollectiveKind::kAllreduce;
-  const void* input = nullptr;
-  void* output = nullptr;
-  size_t count = 0;
-  DataType type = DataType::kFloat32;
-  ReduceOp op = ReduceOp::kSum;
-  int root = 0;
-  size_t inputCount = 0;
-  size_t outputCount = 0;
-};
 
 class Communicator {
  public:
@@ -71,9 +54,8 @@ class Communicator {
   std::unique_ptr<Store> store_;
   StallDiagnosis diagnosis_;
   Engine engine_;
-  void validate(const CollectiveCall& call) const;
-  std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const Algorithm& algorithm,
-                                           const ScheduleShape& shape);
+  std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
+                                           const Algorithm& algorithm, const ScheduleShape& shape);
 
   uint64_t sequence_ = 0;
   // Recently used schedules: training repeats the same few sizes every step.

@@ -20,7 +20,8 @@ struct Operation {
   size_t count = 0;  // the collective's count argument (what every rank must agree on)
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
-  int root = 0;  // rooted collectives only
+  int root = 0;             // rooted collectives only
+  uint32_t blocksHash = 0;  // allgatherv: the blocks every rank must agree on
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;
   std::shared_ptr<const Schedule> schedule;

@@ -39,7 +39,8 @@ void checkFrame(const FrameHeader& expected, const FrameHeader& received, const 
   const bool sameCollective =
       received.collective == expected.collective && received.dataType == expected.dataType &&
       received.reduceOp == expected.reduceOp && received.sequence == expected.sequence &&
-      received.count == expected.count && received.root == expected.root;
+      received.count == expected.count && received.root == expected.root &&
+      received.detail == expected.detail;
   if (!sameCollective) {
     fail(Status::kInvalidUsage, "mismatched collective: this rank runs ", describeFrame(expected),
          " but ", peer, " sent ", describeFrame(received));

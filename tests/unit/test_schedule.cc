@@ -75,6 +75,66 @@ TEST(RecursiveDoublingPattern, SendsMatchReceivesForPowersOfTwo) {
   }
 }
 
+// Every collective's ring schedule, 1..64 ranks: sends and receives pair up in count (offsets
+// differ: a block lands elsewhere than it came from), every step is well formed for the
+// buffer extents of that collective, and roots anywhere.
+struct Extents {
+  size_t input;
+  size_t output;
+};
+
+void expectMatchingCounts(Schedule (*build)(const ScheduleShape&), int size, size_t count,
+                          int root, Extents (*extentsOf)(int rank, int size, size_t count,
+                                                         int root)) {
+  std::map<std::pair<int, int>, std::vector<size_t>> sends, recvs;
+  for (int rank = 0; rank < size; ++rank) {
+    ScheduleShape shape = shapeOf(rank, size, count, 3);
+    shape.root = root;
+    for (int b = 0; b < size; ++b) {
+      shape.blocks.push_back({static_cast<size_t>(size - 1 - b) * (count + 1), count});
+    }
+    const Schedule schedule = build(shape);
+    const Extents extents = extentsOf(rank, size, count, root);
+    ASSERT_NO_THROW(checkSchedule(schedule, rank, size, extents.input, extents.output))
+        << describeSchedule(schedule);
+    for (const Step& step : schedule.steps) {
+      if (step.kind == StepKind::kSend) sends[{rank, step.peer}].push_back(step.count());
+      if (step.kind == StepKind::kRecv || step.kind == StepKind::kRecvReduce) {
+        recvs[{step.peer, rank}].push_back(step.count());
+      }
+    }
+  }
+  EXPECT_EQ(sends, recvs) << "size " << size << " count " << count << " root " << root;
+}
+
+TEST(CollectivePatterns, SendsMatchReceivesForEveryCollectiveAndRankCount) {
+  using Shape = Extents (*)(int, int, size_t, int);
+  const Shape rooted = [](int rank, int, size_t count, int root) {
+    return Extents{count, rank == root ? count : size_t{0}};
+  };
+  const Shape broadcast = [](int rank, int, size_t count, int root) {
+    return Extents{rank == root ? count : size_t{0}, count};
+  };
+  const Shape gather = [](int, int size, size_t count, int) {
+    return Extents{count, static_cast<size_t>(size) * (count + 1)};
+  };
+  const Shape scatter = [](int, int size, size_t count, int) {
+    return Extents{static_cast<size_t>(size) * count, count};
+  };
+  for (int size = 1; size <= 64; ++size) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{100}}) {
+      for (int root : {0, size / 2, size - 1}) {
+        expectMatchingCounts(ringBroadcast, size, count, root, broadcast);
+        expectMatchingCounts(ringReduce, size, count, root, rooted);
+      }
+      expectMatchingCounts(ringAllgather, size, count, 0, gather);
+      expectMatchingCounts(ringAllgatherV, size, count, 0, gather);
+      expectMatchingCounts(ringReduceScatter, size, count, 0, scatter);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(RingPattern, PeersAreTheNeighbours) {
   EXPECT_TRUE(ringPeers(0, 1).empty());
   EXPECT_EQ(ringPeers(0, 2), std::vector<int>({1}));

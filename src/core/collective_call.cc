@@ -1,0 +1,145 @@
+#include "core/collective_call.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "base/error.h"
+
+namespace gccl {
+
+namespace {
+
+constexpr size_t kMaxBytes = std::numeric_limits<size_t>::max() / 4;
+
+// "allgather on rank 3: "
+std::string where(const CollectiveCall& call, int rank) {
+  return strCat(collectiveName(call.kind), " on rank ", rank, ": ");
+}
+
+// a x b, or an error when the product does not fit comfortably in a size_t.
+size_t product(const CollectiveCall& call, int rank, size_t a, size_t b) {
+  if (a != 0 && b > kMaxBytes / a) {
+    fail(Status::kInvalidArgument, where(call, rank), "count ", call.count,
+         " overflows the buffer size");
+  }
+  return a * b;
+}
+
+uint32_t hashBlocks(const std::vector<Range>& blocks) {
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a over the offsets and counts
+  auto mix = [&](size_t value) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (value >> (8 * byte)) & 0xff;
+      hash *= 1099511628211ull;
+    }
+  };
+  for (const Range& block : blocks) {
+    mix(block.offset);
+    mix(block.count);
+  }
+  return static_cast<uint32_t>(hash ^ (hash >> 32));
+}
+
+BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size,
+                              size_t elementSize) {
+  if (call.blocks.size() != static_cast<size_t>(size)) {
+    fail(Status::kInvalidArgument, where(call, rank), "needs one count and displacement per rank");
+  }
+  BufferLayout layout;
+  std::vector<Range> sorted;
+  for (const Range& block : call.blocks) {
+    if (block.count > kMaxBytes / elementSize || block.offset > kMaxBytes / elementSize ||
+        block.end() > kMaxBytes / elementSize) {
+      fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +",
+           block.count, ") overflows the buffer size");
+    }
+    layout.outputCount = std::max(layout.outputCount, block.end());
+    if (block.count > 0) sorted.push_back(block);
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Range& a, const Range& b) { return a.offset < b.offset; });
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    if (sorted[i].offset < sorted[i - 1].end()) {
+      fail(Status::kInvalidArgument, where(call, rank), "the blocks of two ranks overlap at ",
+           sorted[i].offset);
+    }
+  }
+  layout.inputCount = call.blocks[static_cast<size_t>(rank)].count;
+  layout.inPlace = call.input != nullptr &&
+                   call.input == static_cast<const std::byte*>(call.output) +
+                                     call.blocks[static_cast<size_t>(rank)].offset * elementSize;
+  layout.blocksHash = hashBlocks(call.blocks);
+  return layout;
+}
+
+BufferLayout layoutOf(const CollectiveCall& call, int rank, int size, size_t elementSize) {
+  const auto* in = static_cast<const std::byte*>(call.input);
+  const auto* out = static_cast<const std::byte*>(call.output);
+  const size_t n = static_cast<size_t>(size);
+  const size_t myOffset = static_cast<size_t>(rank) * call.count;
+  BufferLayout layout;
+  switch (call.kind) {
+    case CollectiveKind::kAllreduce:
+      layout = {call.count, call.count, in == out, 0};
+      break;
+    case CollectiveKind::kBroadcast:
+      layout = {rank == call.root ? call.count : 0, call.count, in == out, 0};
+      break;
+    case CollectiveKind::kReduce:
+      layout = {call.count, rank == call.root ? call.count : 0, in == out, 0};
+      break;
+    case CollectiveKind::kAllgather:
+      layout = {call.count, product(call, rank, call.count, n),
+                in != nullptr && in == out + myOffset * elementSize, 0};
+      break;
+    case CollectiveKind::kReduceScatter:
+      layout = {product(call, rank, call.count, n), call.count,
+                out != nullptr && out == in + myOffset * elementSize, 0};
+      break;
+    case CollectiveKind::kAllgatherV: return allgatherVLayout(call, rank, size, elementSize);
+    case CollectiveKind::kBarrier: break;
+  }
+  return layout;
+}
+
+}  // namespace
+
+BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t chunkBytes) {
+  if (isRooted(call.kind) && (call.root < 0 || call.root >= size)) {
+    fail(Status::kInvalidArgument, where(call, rank), "root ", call.root, " is not a rank of ",
+         size);
+  }
+  const size_t elementSize = dataTypeSize(call.type);
+  if (call.count > kMaxBytes / elementSize) {
+    fail(Status::kInvalidArgument, where(call, rank), "count ", call.count,
+         " overflows the buffer size");
+  }
+  const BufferLayout layout = layoutOf(call, rank, size, elementSize);
+  const size_t inBytes = product(call, rank, layout.inputCount, elementSize);
+  const size_t outBytes = product(call, rank, layout.outputCount, elementSize);
+  if ((inBytes > 0 && call.input == nullptr) || (outBytes > 0 && call.output == nullptr)) {
+    fail(Status::kInvalidArgument, where(call, rank), "null ",
+         inBytes > 0 && call.input == nullptr ? "send" : "receive", " buffer with count ",
+         call.count);
+  }
+  const auto* in = static_cast<const std::byte*>(call.input);
+  const auto* out = static_cast<const std::byte*>(call.output);
+  const bool overlap = inBytes > 0 && outBytes > 0 && in < out + outBytes && out < in + inBytes;
+  if (overlap && !layout.inPlace) {
+    fail(Status::kInvalidArgument, where(call, rank),
+         "send and receive buffers overlap other than in place");
+  }
+  // A tiny slice on a huge buffer would build a schedule of millions of steps.
+  const size_t bytes = std::max(inBytes, outBytes);
+  const size_t slices = (bytes + chunkBytes - 1) / chunkBytes;
+  if (slices > kMaxSlicesPerCollective) {
+    fail(Status::kInvalidArgument, where(call, rank), bytes, " bytes would be cut into ", slices,
+         " slices of GCCL_CHUNK_BYTES=", chunkBytes, " (at most ", kMaxSlicesPerCollective,
+         "): raise GCCL_CHUNK_BYTES to at least ",
+         (bytes + kMaxSlicesPerCollective - 1) / kMaxSlicesPerCollective);
+  }
+  return layout;
+}
+
+}  // namespace gccl

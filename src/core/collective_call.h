@@ -1,0 +1,44 @@
+// One collective as the caller asked for it, and what follows from the arguments alone: how
+// many elements each buffer holds on this rank, whether it runs in place, and whether the
+// arguments are acceptable. Pure: no communicator state, so every rule is unit-tested.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "algorithms/schedule.h"
+#include "base/collective.h"
+#include "base/dtype.h"
+
+namespace gccl {
+
+// Slices of GCCL_CHUNK_BYTES one collective may be cut into: bounds the schedule's length
+// (kMaxScheduleSteps) and the memory it takes.
+inline constexpr size_t kMaxSlicesPerCollective = size_t{1} << 16;
+
+struct CollectiveCall {
+  CollectiveKind kind = CollectiveKind::kAllreduce;
+  const void* input = nullptr;
+  void* output = nullptr;
+  size_t count = 0;  // NCCL's meaning: allgather sendcount, reduce-scatter recvcount
+  DataType type = DataType::kFloat32;
+  ReduceOp op = ReduceOp::kSum;
+  int root = 0;
+  std::vector<Range> blocks;  // allgatherv: each rank's block of the output
+};
+
+struct BufferLayout {
+  size_t inputCount = 0;   // elements this rank reads from its send buffer
+  size_t outputCount = 0;  // elements this rank writes in its receive buffer
+  bool inPlace = false;    // ScheduleShape::inPlace
+  uint32_t blocksHash = 0;  // allgatherv: every rank must pass the same blocks
+};
+
+// Throws Error(kInvalidArgument) naming the collective and the rank for a root out of range,
+// a count whose bytes overflow, allgatherv blocks that overflow, overlap or leave this rank no
+// room, a null buffer with elements to move, buffers that overlap other than in NCCL's in-place
+// way, or more than kMaxSlicesPerCollective slices of `chunkBytes`.
+BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t chunkBytes);
+
+}  // namespace gccl

@@ -1,0 +1,273 @@
+// Every collective, as ranks that are threads over the in-process transport: broadcast, reduce,
+// allgather, allgatherv, reduce-scatter and barrier, for rank counts 1..16 x counts x every
+// dtype x every op x in place / out of place x roots, with exact expected values on every rank
+// (integer-valued data, so every algorithm must agree to the bit).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bootstrap/memory_store.h"
+#include "bootstrap/tcp_store.h"
+#include "core/communicator.h"
+#include "transport/inproc/inproc_transport.h"
+#include "verifiable.h"
+
+namespace gccl {
+namespace {
+
+using Bytes = std::vector<unsigned char>;
+
+constexpr gcclDataType_t kTypes[] = {gcclInt8,    gcclUint8,   gcclInt32,   gcclUint32,
+                                     gcclInt64,   gcclUint64,  gcclFloat16, gcclBfloat16,
+                                     gcclFloat32, gcclFloat64};
+constexpr gcclRedOp_t kOps[] = {gcclSum, gcclProd, gcclMin, gcclMax, gcclAvg};
+
+class Ranks {
+ public:
+  explicit Ranks(int size) : size_(size) {
+    Config config;
+    config.chunkBytes = 4096;  // several slices per block at 1000 elements and above
+    config.timeoutMs = 20000;
+    const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
+        std::make_shared<transport::inproc::InprocFabric>()));
+    for (int r = 0; r < size; ++r) {
+      ranks_.push_back(std::make_unique<Communicator>(
+          r, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, router));
+    }
+  }
+
+  int size() const { return size_; }
+
+  // Starts calls[r] on every rank r, then waits for all; false (with a failure) on any error.
+  bool run(const std::vector<CollectiveCall>& calls) {
+    std::vector<std::shared_ptr<Request>> requests;
+    for (int r = 0; r < size_; ++r) requests.push_back(ranks_[r]->start(calls[r], false));
+    bool ok = true;
+    for (int r = 0; r < size_; ++r) {
+      requests[r]->wait(0);
+      if (requests[r]->status() != Status::kSuccess) {
+        ADD_FAILURE() << "rank " << r << ": " << requests[r]->message();
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+ private:
+  int size_;
+  std::vector<std::unique_ptr<Communicator>> ranks_;
+};
+
+size_t bytesOf(size_t count, gcclDataType_t type) {
+  return count * gcclTypeSize(type);
+}
+
+CollectiveCall callOf(CollectiveKind kind, const void* input, void* output, size_t count,
+                      gcclDataType_t type, gcclRedOp_t op, int root = 0) {
+  CollectiveCall call;
+  call.kind = kind;
+  call.input = input;
+  call.output = output;
+  call.count = count;
+  call.type = static_cast<DataType>(type);
+  call.op = static_cast<ReduceOp>(op);
+  call.root = root;
+  return call;
+}
+
+// Receive buffers start as garbage (0xAB) with one guard byte past the end.
+Bytes garbage(size_t bytes) {
+  return Bytes(bytes + 1, 0xAB);
+}
+
+std::string label(const char* what, int size, size_t count, gcclDataType_t type, gcclRedOp_t op,
+                  bool inPlace, int root = -1) {
+  return std::string(what) + " size " + std::to_string(size) + " count " +
+         std::to_string(count) + " type " + std::to_string(type) + " op " + std::to_string(op) +
+         (inPlace ? " in place" : "") + (root >= 0 ? " root " + std::to_string(root) : "");
+}
+
+void checkBroadcast(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace, int root) {
+  const int n = ranks.size();
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < n; ++r) {
+    out[r] = garbage(bytesOf(count, type));
+    in[r] = garbage(bytesOf(count, type));
+    if (r == root) perf::fillInput((inPlace ? out : in)[r].data(), count, type, gcclSum, r, n);
+    const void* input = r != root ? nullptr : inPlace ? out[r].data() : in[r].data();
+    calls.push_back(callOf(CollectiveKind::kBroadcast, input, out[r].data(), count, type,
+                           gcclSum, root));
+  }
+  const std::string what = label("broadcast", n, count, type, gcclSum, inPlace, root);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    ASSERT_EQ(perf::countWrongInput(out[r].data(), count, type, gcclSum, root, n), 0u)
+        << what << " rank " << r;
+    ASSERT_EQ(out[r][bytesOf(count, type)], 0xAB) << what << " wrote past the end";
+  }
+}
+
+void checkReduce(Ranks& ranks, size_t count, gcclDataType_t type, gcclRedOp_t op, bool inPlace,
+                 int root) {
+  const int n = ranks.size();
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < n; ++r) {
+    in[r] = garbage(bytesOf(count, type));
+    out[r] = garbage(bytesOf(count, type));
+    perf::fillInput(in[r].data(), count, type, op, r, n);
+    void* output = r != root ? nullptr : inPlace ? in[r].data() : out[r].data();
+    calls.push_back(callOf(CollectiveKind::kReduce, in[r].data(), output, count, type, op, root));
+  }
+  const std::string what = label("reduce", n, count, type, op, inPlace, root);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  const Bytes& result = inPlace ? in[root] : out[root];
+  ASSERT_EQ(perf::countWrong(result.data(), count, type, op, n), 0u) << what;
+  ASSERT_EQ(result[bytesOf(count, type)], 0xAB) << what << " wrote past the end";
+  for (int r = 0; r < n; ++r) {
+    if (r == root) continue;
+    ASSERT_EQ(perf::countWrongInput(in[r].data(), count, type, op, r, n), 0u)
+        << what << ": rank " << r << "'s input was written";
+  }
+}
+
+void checkAllgather(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace) {
+  const int n = ranks.size();
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  const size_t block = bytesOf(count, type);
+  for (int r = 0; r < n; ++r) {
+    in[r] = garbage(block);
+    out[r] = garbage(block * n);
+    unsigned char* mine = inPlace ? out[r].data() + block * r : in[r].data();
+    perf::fillInput(mine, count, type, gcclSum, r, n);
+    calls.push_back(callOf(CollectiveKind::kAllgather, mine, out[r].data(), count, type, gcclSum));
+  }
+  const std::string what = label("allgather", n, count, type, gcclSum, inPlace);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    for (int b = 0; b < n; ++b) {
+      ASSERT_EQ(perf::countWrongInput(out[r].data() + block * b, count, type, gcclSum, b, n), 0u)
+          << what << " rank " << r << " block " << b;
+    }
+    ASSERT_EQ(out[r][block * n], 0xAB) << what << " wrote past the end";
+  }
+}
+
+// Blocks of different lengths (some empty), laid out in reverse rank order with a one-element
+// gap before each.
+void checkAllgatherV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace) {
+  const int n = ranks.size();
+  std::vector<Range> blocks(n);
+  size_t end = 0;
+  for (int b = n - 1; b >= 0; --b) {
+    blocks[b] = {end + 1, (count * (b + 1)) % (count + 3)};
+    end = blocks[b].end();
+  }
+  const size_t es = gcclTypeSize(type);
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < n; ++r) {
+    in[r] = garbage(blocks[r].count * es);
+    out[r] = garbage(end * es);
+    unsigned char* mine = inPlace ? out[r].data() + blocks[r].offset * es : in[r].data();
+    perf::fillInput(mine, blocks[r].count, type, gcclSum, r, n);
+    CollectiveCall call =
+        callOf(CollectiveKind::kAllgatherV, mine, out[r].data(), 0, type, gcclSum);
+    call.blocks = blocks;
+    calls.push_back(call);
+  }
+  const std::string what = label("allgatherv", n, count, type, gcclSum, inPlace);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    for (int b = 0; b < n; ++b) {
+      ASSERT_EQ(perf::countWrongInput(out[r].data() + blocks[b].offset * es, blocks[b].count,
+                                      type, gcclSum, b, n),
+                0u)
+          << what << " rank " << r << " block " << b;
+    }
+    ASSERT_EQ(out[r][end * es], 0xAB) << what << " wrote past the end";
+  }
+}
+
+void checkReduceScatter(Ranks& ranks, size_t count, gcclDataType_t type, gcclRedOp_t op,
+                        bool inPlace) {
+  const int n = ranks.size();
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  const size_t block = bytesOf(count, type);
+  for (int r = 0; r < n; ++r) {
+    in[r] = garbage(block * n);
+    out[r] = garbage(block);
+    perf::fillInput(in[r].data(), count * n, type, op, r, n);
+    void* output = inPlace ? in[r].data() + block * r : out[r].data();
+    calls.push_back(callOf(CollectiveKind::kReduceScatter, in[r].data(), output, count, type, op));
+  }
+  const std::string what = label("reduce-scatter", n, count, type, op, inPlace);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    const unsigned char* result = inPlace ? in[r].data() + block * r : out[r].data();
+    ASSERT_EQ(perf::countWrong(result, count, type, op, n, count * r), 0u)
+        << what << " rank " << r;
+    if (!inPlace) {
+      ASSERT_EQ(out[r][block], 0xAB) << what << " wrote past the end";
+    }
+  }
+}
+
+class Collectives : public testing::TestWithParam<int> {};
+
+TEST_P(Collectives, ExactForEveryCountTypeOpPlacementAndRoot) {
+  Ranks ranks(GetParam());
+  const int n = ranks.size();
+  const std::vector<int> roots =
+      n > 2 ? std::vector<int>{0, n / 2, n - 1} : std::vector<int>{0, n - 1};
+  for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}}) {
+    for (gcclDataType_t type : kTypes) {
+      for (bool inPlace : {false, true}) {
+        for (int root : roots) checkBroadcast(ranks, count, type, inPlace, root);
+        checkAllgather(ranks, count, type, inPlace);
+        checkAllgatherV(ranks, count, type, inPlace);
+        for (gcclRedOp_t op : kOps) {
+          for (int root : roots) checkReduce(ranks, count, type, op, inPlace, root);
+          checkReduceScatter(ranks, count, type, op, inPlace);
+        }
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+// Many slices per block and a last slice shorter than the others.
+TEST_P(Collectives, ExactForLargePipelinedCounts) {
+  Ranks ranks(GetParam());
+  const size_t count = (size_t{1} << 16) + 3;
+  for (gcclDataType_t type : {gcclInt32, gcclFloat16, gcclFloat64}) {
+    for (bool inPlace : {false, true}) {
+      checkBroadcast(ranks, count, type, inPlace, ranks.size() - 1);
+      checkAllgather(ranks, count, type, inPlace);
+      checkReduce(ranks, count, type, gcclSum, inPlace, ranks.size() / 2);
+      checkReduceScatter(ranks, count, type, gcclAvg, inPlace);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+TEST_P(Collectives, BarrierCompletesOnEveryRank) {
+  Ranks ranks(GetParam());
+  std::vector<CollectiveCall> calls(ranks.size());
+  for (auto& call : calls) call.kind = CollectiveKind::kBarrier;
+  for (int round = 0; round < 3; ++round) ASSERT_TRUE(ranks.run(calls));
+}
+
+INSTANTIATE_TEST_SUITE_P(Ranks, Collectives, testing::Values(1, 2, 3, 4, 5, 7, 8, 13, 16),
+                         [](const testing::TestParamInfo<int>& info) {
+                           return "size" + std::to_string(info.param);
+                         });
+
+}  // namespace
+}  // namespace gccl
