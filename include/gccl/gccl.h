@@ -5,6 +5,11 @@
  * Every function returns a ::gcclResult_t. On failure, gcclGetLastError() returns a
  * human-readable message naming the rank, the peer and the operation involved.
  * No function blocks forever: waits on peers are bounded by GCCL_TIMEOUT_MS.
+ *
+ * Threads: gcclCommAbort, gcclCommGetAsyncError, gcclGetLastError, gcclCommCount and
+ * gcclCommUserRank may be called from any thread at any moment, also while another thread is
+ * blocked in a call on the same communicator. Collectives on one communicator must be issued
+ * by one thread at a time (docs/api.md, "Threads").
  */
 #ifndef GCCL_GCCL_H_
 #define GCCL_GCCL_H_
@@ -101,9 +106,11 @@ GCCL_EXPORT gcclResult_t gcclGetVersion(int* version);
 GCCL_EXPORT const char* gcclGetErrorString(gcclResult_t result);
 
 /**
- * @brief Returns the message of the last failed call on @p comm, or of the calling thread's
- * last failed call when @p comm is NULL (e.g. a failed init). Empty string if none.
- * The pointer stays valid until the next gccl call on the same thread.
+ * @brief Returns the message of the last failed call on @p comm (from any thread), or of the
+ * calling thread's last failed call when @p comm is NULL (e.g. a failed init) or no longer
+ * live (destroyed or aborted). Empty string if none. Safe from any thread at any moment: the
+ * text is copied into a buffer of the calling thread, so the pointer stays valid until that
+ * thread's next gccl call, whatever other threads do.
  */
 GCCL_EXPORT const char* gcclGetLastError(gcclComm_t comm);
 
@@ -133,12 +140,24 @@ GCCL_EXPORT gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gc
  */
 GCCL_EXPORT gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm);
 
-/** @brief Waits for outstanding operations, then frees @p comm. NULL is accepted. */
+/**
+ * @brief Waits for outstanding operations, then frees @p comm. NULL is accepted.
+ * Collectives started on other threads afterwards fail with gcclInvalidUsage; one already
+ * running on another thread is waited for (bounded by GCCL_TIMEOUT_MS). gcclCommAbort from
+ * another thread cuts the wait short. Returns gcclInvalidUsage, freeing nothing, when another
+ * thread is already destroying or aborting @p comm.
+ */
 GCCL_EXPORT gcclResult_t gcclCommDestroy(gcclComm_t comm);
 
 /**
  * @brief Fails every outstanding operation with gcclRemoteError/gcclInvalidUsage, closes
  * connections without waiting for peers, and frees @p comm. NULL is accepted.
+ * Safe from any thread at any moment (a watchdog): a call blocked on @p comm in another thread
+ * returns within milliseconds with gcclInvalidUsage and "aborted" in its message (a peer that
+ * does not read its failure notice adds up to 100 ms per connection), and @p comm is freed
+ * only once every call inside it has returned. Outstanding requests stay valid for
+ * gcclWait/gcclTest. When another thread is already destroying or aborting @p comm, this call
+ * cuts that short and leaves the freeing to it.
  */
 GCCL_EXPORT gcclResult_t gcclCommAbort(gcclComm_t comm);
 
@@ -150,7 +169,7 @@ GCCL_EXPORT gcclResult_t gcclCommUserRank(gcclComm_t comm, int* rank);
 
 /**
  * @brief Writes the error raised in the background (progress thread) to @p asyncError, or
- * gcclSuccess if none. Does not block.
+ * gcclSuccess if none. Does not block. Safe from any thread at any moment.
  */
 GCCL_EXPORT gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError);
 

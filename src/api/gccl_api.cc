@@ -13,7 +13,7 @@
 
 using gccl::Error;
 using gccl::Status;
-using gccl::api::liveHandle;
+using gccl::api::HandleCall;
 
 namespace {
 
@@ -107,9 +107,8 @@ void checkTypeAndOp(int datatype, int op) {
 }
 
 std::shared_ptr<gccl::Request> startAllReduce(const void* sendbuf, void* recvbuf, size_t count,
-                                              int datatype, int op, gcclComm_t comm,
-                                              bool blocking) {
-  gccl::Communicator& communicator = *liveHandle(comm).communicator;
+                                              int datatype, int op,
+                                              gccl::Communicator& communicator, bool blocking) {
   checkTypeAndOp(datatype, op);
   return communicator.allreduce(sendbuf, recvbuf, count, static_cast<gccl::DataType>(datatype),
                                 static_cast<gccl::ReduceOp>(op), blocking);
@@ -168,39 +167,57 @@ gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
 gcclResult_t gcclCommDestroy(gcclComm_t comm) {
   if (comm == nullptr) return gcclSuccess;
   return guarded(nullptr, [&] {
-    liveHandle(comm);
-    gccl::api::unregisterHandle(comm);
-    delete comm;  // drains outstanding operations first (bounded by the timeout)
+    {
+      HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+      if (!call.claim()) {
+        gccl::fail(Status::kInvalidUsage, "communicator ", static_cast<void*>(comm),
+                   " is being destroyed or aborted by another thread");
+      }
+      // Drained while the handle is still registered, so that gcclCommAbort from another
+      // thread can still enter and cut the wait short.
+      call.communicator().drain();
+    }
+    gccl::api::retire(comm);  // waits for collectives still inside on other threads
   });
 }
 
 gcclResult_t gcclCommAbort(gcclComm_t comm) {
   if (comm == nullptr) return gcclSuccess;
   return guarded(nullptr, [&] {
-    liveHandle(comm).communicator->abort("gcclCommAbort was called");
-    gccl::api::unregisterHandle(comm);
-    delete comm;
+    bool claimed = false;
+    {
+      HandleCall call(comm, HandleCall::Admit::kUntilRetired);
+      // Aborted before claiming: if the abort cannot even be built (out of memory), the
+      // handle stays usable and may be aborted or destroyed again.
+      call.communicator().abort("gcclCommAbort was called");
+      claimed = call.claim();
+    }
+    // Calls inside now return within moments: their operations have failed. When a destroy
+    // or abort on another thread claimed the handle first, that thread frees it (the abort
+    // above has cut its drain short).
+    if (claimed) gccl::api::retire(comm);
   });
 }
 
 gcclResult_t gcclCommCount(gcclComm_t comm, int* count) {
   return guarded(comm, [&] {
     requirePointer(count, "count");
-    *count = liveHandle(comm).communicator->size();
+    *count = HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().size();
   });
 }
 
 gcclResult_t gcclCommUserRank(gcclComm_t comm, int* rank) {
   return guarded(comm, [&] {
     requirePointer(rank, "rank");
-    *rank = liveHandle(comm).communicator->rank();
+    *rank = HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().rank();
   });
 }
 
 gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
   return guarded(comm, [&] {
     requirePointer(asyncError, "asyncError");
-    const auto error = liveHandle(comm).communicator->asyncError();
+    const auto error =
+        HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().asyncError();
     *asyncError = error ? static_cast<gcclResult_t>(error->status()) : gcclSuccess;
     if (error) gccl::api::recordError(comm, error->what());
   });
@@ -209,7 +226,9 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
   return guarded(comm, [&] {
-    startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), comm, true)
+    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), call.communicator(),
+                   true)
         ->rethrow();
   });
 }
@@ -220,9 +239,13 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
   return guarded(comm, [&] {
     requirePointer(request, "request (output pointer)");
     *request = nullptr;
-    auto started =
-        startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), comm, false);
-    *request = new gcclRequest{std::move(started), comm->communicator->config().spinUs};
+    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    // Allocated first: once started, the operation must reach the caller.
+    auto handle = std::make_unique<gcclRequest>();
+    handle->spinUs = call.communicator().config().spinUs;
+    handle->request = startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op),
+                                     call.communicator(), false);
+    *request = handle.release();
   });
 }
 

@@ -9,6 +9,10 @@ namespace gccl::api {
 
 namespace {
 
+// The one global of the C layer: a freed pointer cannot be told apart from a live one without
+// it, and "use after destroy" must be an error, not a crash. Its mutex also guards every
+// handle's bookkeeping: entering a handle checks that it is live and counts the call in one
+// step, or a retiring thread could free the handle in between.
 struct Registry {
   std::mutex mutex;
   std::set<gcclComm*> live;
@@ -19,7 +23,12 @@ Registry& registry() {
   return instance;
 }
 
-thread_local std::string threadLastError;
+bool isLive(gcclComm* comm) {  // registry mutex held
+  return comm != nullptr && registry().live.count(comm) > 0;
+}
+
+thread_local std::string threadLastError;  // this thread's last failure, whatever the handle
+thread_local std::string returnedError;    // what lastError() last returned to this thread
 
 }  // namespace
 
@@ -28,31 +37,65 @@ void registerHandle(gcclComm* comm) {
   registry().live.insert(comm);
 }
 
-void unregisterHandle(gcclComm* comm) {
-  std::lock_guard lock(registry().mutex);
-  registry().live.erase(comm);
-}
-
-gcclComm& liveHandle(gcclComm* comm) {
+HandleCall::HandleCall(gcclComm* comm, Admit admit) : comm_(comm) {
   if (comm == nullptr) fail(Status::kInvalidArgument, "communicator is NULL");
   std::lock_guard lock(registry().mutex);
-  if (registry().live.count(comm) == 0) {
+  if (!isLive(comm)) {
     fail(Status::kInvalidArgument, "communicator ", static_cast<void*>(comm),
          " is not live (already destroyed, or never created)");
   }
-  return *comm;
+  if (comm->closing && admit == Admit::kUnlessClosing) {
+    fail(Status::kInvalidUsage, "communicator ", static_cast<void*>(comm),
+         " is being destroyed or aborted by another thread");
+  }
+  ++comm->callsInside;
 }
 
-void recordError(gcclComm* comm, const std::string& message) {
-  threadLastError = message;
+HandleCall::~HandleCall() {
   std::lock_guard lock(registry().mutex);
-  if (comm != nullptr && registry().live.count(comm) > 0) comm->lastError = message;
+  // Notified under the mutex: the retiring thread frees the handle as soon as it can take the
+  // mutex back, so the handle must not be touched after the unlock.
+  if (--comm_->callsInside == 0 && comm_->closing) comm_->lastLeft.notify_all();
 }
 
-const char* lastError(gcclComm* comm) {
+bool HandleCall::claim() {
   std::lock_guard lock(registry().mutex);
-  if (comm != nullptr && registry().live.count(comm) > 0) return comm->lastError.c_str();
-  return threadLastError.c_str();
+  if (comm_->closing) return false;
+  comm_->closing = true;
+  return true;
+}
+
+void retire(gcclComm* comm) {
+  {
+    std::unique_lock lock(registry().mutex);
+    // Unregistered first, so that no call enters while we wait: a caller looping on
+    // gcclCommGetAsyncError cannot keep the handle alive for ever.
+    registry().live.erase(comm);
+    comm->lastLeft.wait(lock, [&] { return comm->callsInside == 0; });
+  }
+  // Freed outside the mutex: the communicator's destructor drains and closes its connections,
+  // and calls on other handles must not wait behind that.
+  delete comm;
+}
+
+void recordError(gcclComm* comm, const std::string& message) noexcept {
+  try {
+    threadLastError = message;
+    std::lock_guard lock(registry().mutex);
+    if (isLive(comm)) comm->lastError = message;
+  } catch (...) {
+    // Out of memory while copying the message: the result code still reports the failure.
+  }
+}
+
+const char* lastError(gcclComm* comm) noexcept {
+  try {
+    std::lock_guard lock(registry().mutex);
+    returnedError = isLive(comm) ? comm->lastError : threadLastError;
+    return returnedError.c_str();
+  } catch (...) {
+    return "out of memory while copying the last error";
+  }
 }
 
 }  // namespace gccl::api

@@ -1,7 +1,20 @@
 // What the opaque C handles point to, and the bookkeeping that lets the C boundary reject a
-// destroyed or foreign communicator instead of crashing.
+// destroyed or foreign communicator instead of crashing, and free one only once no call is
+// inside it.
+//
+// Lifetime of a communicator handle:
+//
+//   registered ──claim()──> closing ──retire()──> unregistered ──> freed
+//   (every call enters)     (only abort, async     (no call enters; the retiring thread
+//                            error, count, rank)    waits for those inside to leave)
+//
+// Every call on a handle holds a HandleCall while it uses the communicator. Destroy and abort
+// claim the handle (one of them wins), make the calls inside return — abort fails their
+// operations, destroy waits for them — and retire it: the handle is freed by the claiming
+// thread, after the last call has left.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <string>
 
@@ -10,7 +23,11 @@
 
 struct gcclComm {
   std::unique_ptr<gccl::Communicator> communicator;
+  // The rest is guarded by the registry's mutex (handles.cc).
   std::string lastError;
+  int callsInside = 0;
+  bool closing = false;              // a destroy or abort claimed it and will free it
+  std::condition_variable lastLeft;  // callsInside fell to 0 while closing
 };
 
 struct gcclRequest {
@@ -20,15 +37,40 @@ struct gcclRequest {
 
 namespace gccl::api {
 
-// Live communicator handles. The one global of the C layer: a freed pointer cannot be told
-// apart from a live one without it, and "use after destroy" must be an error, not a crash.
 void registerHandle(gcclComm* comm);
-void unregisterHandle(gcclComm* comm);
-// Throws Error(kInvalidArgument) for NULL or a handle that is not (or no longer) live.
-gcclComm& liveHandle(gcclComm* comm);
 
-// Records the message for gcclGetLastError (per handle, and per thread for NULL handles).
-void recordError(gcclComm* comm, const std::string& message);
-const char* lastError(gcclComm* comm);
+// One call inside a communicator handle: while it exists, the handle is not freed.
+class HandleCall {
+ public:
+  enum class Admit {
+    kUnlessClosing,  // a collective: refused once a destroy or abort has claimed the handle
+    kUntilRetired,   // abort, async error, count, rank: safe at any moment
+  };
+  // Throws Error(kInvalidArgument) for NULL or a handle that is not (or no longer) live, and
+  // Error(kInvalidUsage) for a closing one that `admit` refuses.
+  HandleCall(gcclComm* comm, Admit admit);
+  ~HandleCall();
+  HandleCall(const HandleCall&) = delete;
+  HandleCall& operator=(const HandleCall&) = delete;
+
+  Communicator& communicator() const { return *comm_->communicator; }
+  // Marks the handle closing, so that collectives are refused from now on. True for the
+  // first claim, whose thread must retire() the handle once this call has ended.
+  bool claim();
+
+ private:
+  gcclComm* comm_;
+};
+
+// Unregisters `comm` (no call enters any more), waits until every call inside has left and
+// frees it. Only the thread whose claim() won calls it, after its own HandleCall ended.
+void retire(gcclComm* comm);
+
+// Records the message for gcclGetLastError (per handle while it is registered, and per
+// thread).
+void recordError(gcclComm* comm, const std::string& message) noexcept;
+// A copy in the calling thread's own buffer, valid until its next lastError(): another thread
+// may record a new error on the handle at any moment.
+const char* lastError(gcclComm* comm) noexcept;
 
 }  // namespace gccl::api

@@ -29,6 +29,8 @@ class Communicator {
   Communicator(int rank, int size, const Config& config, const JobToken& token,
                std::unique_ptr<Store> store, std::unique_ptr<TcpStoreServer> storeServer,
                const TransportRouter& router);
+  // Drains, then closes. No other call may be running or start on another thread (the C API
+  // waits for its callers to leave first); an abort beforehand makes the drain prompt.
   ~Communicator();
 
   int rank() const { return rank_; }
@@ -41,9 +43,13 @@ class Communicator {
                                      ReduceOp op, bool blocking = false);
   // Every collective goes through here: validation, algorithm, schedule, engine.
   std::shared_ptr<Request> start(const CollectiveCall& call, bool blocking);
-  // Waits for every started operation (bounded by the timeout).
+  // Waits for every started operation (bounded by the timeout). Any thread; an operation that
+  // another thread is still starting may be missed, so the owner drains again once alone.
   void drain();
+  // Fails every unfinished operation promptly (also one another thread is blocked in) and
+  // every later one. Any thread, any moment until destruction; never waits for I/O.
   void abort(const std::string& reason);
+  // Any thread, any moment until destruction; never waits for I/O.
   std::optional<Error> asyncError() const { return engine_.error(); }
 
  private:

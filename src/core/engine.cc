@@ -22,7 +22,7 @@ void cpuRelax() {
 // The work buffer kept between operations, in slices: like the receive slots.
 constexpr size_t kScratchSlots = ScratchPool::kSlots;
 
-// The longest single sleep: bounds how late a timeout or an abort is noticed.
+// The longest single sleep: bounds how late a timeout is noticed (an abort wakes the poller).
 constexpr int kMaxSleepMs = 50;
 
 }  // namespace
@@ -36,25 +36,22 @@ Engine::~Engine() {
   {
     std::lock_guard lock(mutex_);
     stopping_.store(true);
+    workArrived_.notify_all();
   }
-  workArrived_.notify_all();
   poller_.wake();
   if (thread_.joinable()) thread_.join();
   {
-    // A blocking call may still be driving on another thread (gcclCommAbort from a watchdog):
-    // it notices the abort within kMaxSleepMs, or finishes within its timeout.
+    // A blocking call may still be driving on another thread (a C++ owner that destroys while
+    // a watchdog's abort ends that call; the C API instead waits for its callers to leave):
+    // it notices the abort at once, or finishes within its timeout.
     std::unique_lock lock(mutex_);
     driverReleased_.wait(lock, [&] { return !busy_; });
   }
-  try {
-    // An abort that nobody acted on yet still tells the peers.
-    std::lock_guard lock(mutex_);
-    if (abortRequested_.load() && !error_) breakDown(abortError());
-  } catch (const std::exception&) {
-    // Out of memory while telling them: the connections below still close.
-  }
-  // A clean shutdown closes gracefully: a completed send may still sit in the kernel's queue,
-  // and a reset would discard it before the peer has read its last bytes.
+  // Nobody drives any more, so the connections are ours. A broken engine (an abort nobody
+  // acted on yet included) resets them and tells the peers why; a clean shutdown closes
+  // gracefully: a completed send may still sit in the kernel's queue, and a reset would
+  // discard it before the peer has read its last bytes.
+  closeConnections();
   connections_.clear();
 }
 
@@ -97,71 +94,85 @@ void Engine::run(std::unique_ptr<Operation> operation) {
 }
 
 void Engine::releaseDriver() {
-  bool more = false;
-  {
-    std::lock_guard lock(mutex_);
-    busy_ = false;
-    more = !queue_.empty();
-  }
+  // Still the driver: an abort that came in while the operation finished (or while the
+  // progress thread took the role) leaves connections to close, and only the driver may.
+  closeConnections();
+  // The rest under the mutex: the destructor waits for !busy_ under it and then frees the
+  // condition variables, so nothing of this engine may be touched once it is released.
+  std::lock_guard lock(mutex_);
+  busy_ = false;
   driverReleased_.notify_all();
-  if (more || abortRequested_.load()) workArrived_.notify_one();
+  // An abort since closeConnections() above is the progress thread's to act on.
+  if (!queue_.empty() || closePending()) workArrived_.notify_one();
 }
 
 void Engine::abort(const std::string& reason) {
-  {
-    std::lock_guard lock(mutex_);
-    abortReason_ = reason;
-    abortRequested_.store(true);
-  }
+  std::lock_guard lock(mutex_);
+  breakDown(Error(Status::kInvalidUsage, strCat("rank ", rank_, " aborted: ", reason)),
+            Status::kRemoteError);
+  // The driver, if any, sees broken_ at its next step or wakes from the poller; an idle
+  // progress thread wakes to close the connections, so that peers learn of it at once.
   workArrived_.notify_all();
   poller_.wake();
 }
 
 std::optional<Error> Engine::error() const {
   std::lock_guard lock(mutex_);
-  return error_;
+  if (!error_) return std::nullopt;
+  // A copy that shares no storage with error_: copies of a std::runtime_error share the
+  // message through a reference count inside libstdc++, which TSan does not see, and this
+  // copy is read on another thread, possibly after the engine is gone.
+  return Error(error_->status(), error_->what(), error_->origin());
 }
 
 void Engine::progressThread() {
   setLogRank(rank_);
-  while (!stopping_.load()) {
-    if (abortRequested_.load()) {
-      std::lock_guard lock(mutex_);
-      // An abort while idle still closes the connections, so peers learn of it at once.
-      if (!error_ && !busy_) breakDown(abortError());
-    }
-    std::unique_ptr<Operation> operation = nextQueued();
-    if (!operation) {
-      sleepUntilWork();
-      continue;
-    }
-    complete(*operation);
+  for (;;) {
+    std::unique_ptr<Operation> operation;
+    if (!awaitDriverRole(operation)) return;
+    if (operation) complete(*operation);  // else only the connections of a broken engine
     releaseDriver();
   }
 }
 
-std::unique_ptr<Operation> Engine::nextQueued() {
-  std::lock_guard lock(mutex_);
-  if (busy_ || queue_.empty()) return nullptr;
-  std::unique_ptr<Operation> operation = std::move(queue_.front());
-  queue_.pop_front();
-  queued_.fetch_sub(1, std::memory_order_relaxed);
+bool Engine::awaitDriverRole(std::unique_ptr<Operation>& operation) {
+  spinForWork();
+  std::unique_lock lock(mutex_);
+  // While another thread drives, neither a queued operation nor an abort is ours: waking for
+  // them would spin this thread until the driver releases the role (it notifies then).
+  workArrived_.wait(
+      lock, [&] { return stopping_.load() || (!busy_ && (!queue_.empty() || closePending())); });
+  if (stopping_.load()) return false;
   busy_ = true;
-  return operation;
+  if (!queue_.empty()) {
+    operation = std::move(queue_.front());
+    queue_.pop_front();
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return true;
 }
 
-// Nothing may escape: the request must complete and the driver role must be released, or
-// callers would wait for ever.
-void Engine::complete(Operation& operation) noexcept {
-  try {
-    execute(operation);
-  } catch (...) {
-    std::lock_guard lock(mutex_);
-    if (!error_) breakDown(located(operation, std::current_exception()));  // failed to start
-    operation.request->complete(error_->status(), error_->what());
-    return;
+// Returns early when work (or the stop) arrives: the next submission after a blocking call
+// often comes within microseconds, and a condition-variable wake costs more than that.
+void Engine::spinForWork() const {
+  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
+  while (Clock::now() < spinUntil) {
+    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load()) return;
+    cpuRelax();
   }
-  operation.request->complete(Status::kSuccess, "");
+}
+
+bool Engine::closePending() const {
+  return error_.has_value() && connectionsOpen_;
+}
+
+void Engine::complete(Operation& operation) noexcept {
+  const std::optional<Error> failure = execute(operation);
+  if (failure) {
+    operation.request->complete(failure->status(), failure->what());
+  } else {
+    operation.request->complete(Status::kSuccess, "");
+  }
 }
 
 Error Engine::located(const Operation& operation, std::exception_ptr thrown) const {
@@ -187,41 +198,36 @@ Error Engine::located(const Operation& operation, std::exception_ptr thrown) con
                origin);
 }
 
-Error Engine::abortError() const {
-  return Error(Status::kInvalidUsage,
-               strCat("rank ", rank_, " aborted: ", abortReason_.value_or("gcclCommAbort")));
-}
-
-void Engine::sleepUntilWork() {
-  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
-  while (Clock::now() < spinUntil) {
-    if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load()) return;
-    cpuRelax();
-  }
-  std::unique_lock lock(mutex_);
-  workArrived_.wait(lock, [&] {
-    // An abort while another thread drives is that thread's to handle: waking for it here
-    // would spin this thread until the driver notices.
-    return (!queue_.empty() && !busy_) || stopping_.load() ||
-           (abortRequested_.load() && !error_ && !busy_);
-  });
-}
-
-void Engine::execute(Operation& operation) {
-  Execution execution(operation, connections_, scratch_, work_, size_);
+// Nothing may escape: the request must complete and the driver role must be released, or
+// callers would wait for ever.
+std::optional<Error> Engine::execute(Operation& operation) noexcept {
+  // Outside the try block, so that it outlives the handler: the connections are closed before
+  // the execution (which owns the posted messages) dies — a peer thread of the in-process
+  // transport must not find our messages in a shared lane afterwards, and a TCP failure
+  // notice first finishes the message it cut off.
+  std::optional<Execution> execution;
   try {
-    drive(execution);
+    execution.emplace(operation, connections_, scratch_, work_, size_);
+    drive(*execution);
     scratch_.trim(scratchKeepBytes_);
     work_.trim(kScratchSlots * scratchKeepBytes_);
+    return std::nullopt;
   } catch (...) {
+    Error error = located(operation, std::current_exception());
     // Whatever failed, this rank is not the silent one: a diagnosing peer whose chain of
     // waits runs through it follows on to whom it waited for (a timeout published already).
-    if (diagnosis_ != nullptr) diagnosis_->publishWaiting(operation.sequence, execution.waitedPeers());
-    // Close before `execution` (which owns the posted messages) dies: a peer thread of the
-    // in-process transport must not find our messages in a shared lane afterwards.
-    std::lock_guard lock(mutex_);
-    breakDown(located(operation, std::current_exception()));
-    throw;
+    if (diagnosis_ != nullptr && execution) {
+      diagnosis_->publishWaiting(operation.sequence, execution->waitedPeers());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      // A mismatched collective is the caller's mistake on every rank: peers report it as
+      // such. Anything else (this rank's timeout, a peer gone) is remote to them.
+      breakDown(error, error.status() == Status::kInvalidUsage ? Status::kInvalidUsage
+                                                               : Status::kRemoteError);
+    }
+    closeConnections();
+    return error;
   }
 }
 
@@ -230,16 +236,15 @@ void Engine::drive(Execution& execution) {
   auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
   bool slept = false;
   while (!execution.finished()) {
+    // Checked at every step, not only when stalled: a large operation that keeps moving
+    // would otherwise run to its end after an abort.
+    if (broken_.load(std::memory_order_relaxed)) throwBroken();
     if (execution.advance()) {
       lastProgress = Clock::now();
       spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
       continue;
     }
     const auto now = Clock::now();
-    if (abortRequested_.load()) {
-      std::lock_guard lock(mutex_);
-      throw abortError();
-    }
     if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) timedOut(execution);
     if (now < spinUntil) {
       cpuRelax();
@@ -263,24 +268,41 @@ void Engine::timedOut(const Execution& execution) {
        diagnosis_->diagnose(execution.sequence(), execution.waitedPeers(), peerLevel));
 }
 
-void Engine::breakDown(const Error& error) {
-  GCCL_WARN(LogSubsys::kColl, error.what());
+// Only abort() breaks the engine from outside the driver: the running operation fails with it.
+void Engine::throwBroken() const {
+  std::lock_guard lock(mutex_);
+  throw *error_;
+}
+
+void Engine::breakDown(const Error& error, Status noticeStatus) {
+  if (error_) return;  // the first error is the one every rank reports
   error_ = error;
+  noticeStatus_ = noticeStatus;
   broken_.store(true);
-  // Closing tells every neighbour at once; each of them fails and closes in turn, so the
-  // whole job learns of the failure in microseconds instead of a timeout each. The notice
-  // says why: peers report a mismatched collective as a usage error, anything else as remote.
-  const bool usageError = error.status() == Status::kInvalidUsage && !abortRequested_.load();
-  const Status noticeStatus = usageError ? Status::kInvalidUsage : Status::kRemoteError;
-  std::string notice = error.origin();
-  if (notice.empty()) notice = error.what();
-  for (auto& [peer, connection] : connections_) connection->abort(noticeStatus, notice);
   for (auto& queued : queue_) {
     queued->request->complete(error.status(), strCat(queued->describe(), " on rank ", rank_,
                                                      " not started: ", error.what()));
   }
   queue_.clear();
   queued_.store(0);
+}
+
+void Engine::closeConnections() {
+  std::optional<Error> error;
+  Status noticeStatus = Status::kRemoteError;
+  {
+    std::lock_guard lock(mutex_);
+    if (!closePending()) return;
+    connectionsOpen_ = false;
+    error = error_;
+    noticeStatus = noticeStatus_;
+  }
+  GCCL_WARN(LogSubsys::kColl, error->what());  // once per broken engine, and not under mutex_
+  // Closing tells every neighbour at once; each of them fails and closes in turn, so the
+  // whole job learns of the failure in microseconds instead of a timeout each. The notice
+  // says why, in the words of the rank that failed first.
+  const std::string notice = error->origin().empty() ? error->what() : error->origin();
+  for (auto& [peer, connection] : connections_) connection->abort(noticeStatus, notice);
 }
 
 }  // namespace gccl

@@ -7,6 +7,13 @@
 // Errors are stored in the operation's request (the caller's wait rethrows them) and break the
 // communicator: every later operation fails fast with the same error, and the connections are
 // closed so peers fail fast too.
+//
+// Threads. `abort()` and `error()` may be called from any thread at any moment, also while
+// another thread drives: they only take the mutex, which nobody holds across I/O. Breaking
+// down is split in two for that reason (see breakDown() and closeConnections()): recording
+// the error and failing the queue is quick and done under the mutex; closing the connections
+// (each may wait for a failure notice to drain) is done outside it, by whoever holds the
+// driver role — the only thread that may touch the connections.
 #pragma once
 
 #include <atomic>
@@ -31,6 +38,9 @@ namespace gccl {
 class Engine {
  public:
   Engine(const Config& config, int rank, int size);
+  // Waits for the driver role to be free (a blocking call on another thread finishes its
+  // operation first), then closes the connections: with a reset if the engine broke, else
+  // gracefully. No call may start once the destructor has.
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -44,26 +54,39 @@ class Engine {
   // Runs the operation on the calling thread when the engine is idle, else queues it; returns
   // once its request is complete either way.
   void run(std::unique_ptr<Operation> operation);
-  // Fails the running and queued operations with `reason` and closes the connections.
+  // Breaks the engine with "rank R aborted: <reason>": queued operations fail at once, the
+  // running one at the driver's next step (a sleeping driver is woken), and the connections
+  // are closed by the driver or the woken progress thread. Never waits for I/O.
   void abort(const std::string& reason);
-  // The error that broke the engine, if any.
+  // The error that broke the engine, if any. Never waits for I/O.
   std::optional<Error> error() const;
 
  private:
   void progressThread();
-  // Executes and completes the request, whatever happens; the caller holds the driver role.
+  // Sleeps until the progress thread has something to drive: a queued operation (returned),
+  // or the connections of a broken engine to close. Takes the driver role for it; false when
+  // the engine stops.
+  bool awaitDriverRole(std::unique_ptr<Operation>& operation);
+  void spinForWork() const;
+  bool closePending() const;  // mutex_ held
+  // Executes the operation and completes its request, whatever happens; driver role held.
   void complete(Operation& operation) noexcept;
-  void execute(Operation& operation);
+  // The error the operation failed with, if any, after breaking the engine down.
+  std::optional<Error> execute(Operation& operation) noexcept;
   void drive(Execution& execution);
   // Throws the timeout, with the silent rank named when the diagnosis can tell.
   [[noreturn]] void timedOut(const Execution& execution);
+  [[noreturn]] void throwBroken() const;
   void releaseDriver();
-  std::unique_ptr<Operation> nextQueued();  // takes the driver role when it returns one
-  void sleepUntilWork();
-  void breakDown(const Error& error);  // driver role + mutex_ held
+  // Records the first error and fails the queued operations (mutex_ held): quick, so that
+  // abort() may do it from any thread. `noticeStatus` is what peers will be told.
+  void breakDown(const Error& error, Status noticeStatus);
+  // Aborts the connections once the engine is broken, at most once. Driver role held (or the
+  // destructor's, with nobody left to drive), mutex_ not held: a failure notice may wait
+  // kNoticeWaitMs per connection for the socket to drain.
+  void closeConnections();
   // The error as the caller sees it: the operation, this rank and what went wrong.
   Error located(const Operation& operation, std::exception_ptr thrown) const;
-  Error abortError() const;  // mutex_ held
 
   const int timeoutMs_;
   const size_t scratchKeepBytes_;  // per slot: one slice (GCCL_CHUNK_BYTES)
@@ -71,20 +94,22 @@ class Engine {
   const int rank_;
   const int size_;
   Poller poller_;
-  ConnectionMap connections_;
+  ConnectionMap connections_;  // driver role only
   StallDiagnosis* diagnosis_ = nullptr;
-  ScratchPool scratch_;
-  WorkBuffer work_;
+  ScratchPool scratch_;  // driver role only
+  WorkBuffer work_;      // driver role only
   mutable std::mutex mutex_;
+  // Guarded by mutex_:
   std::deque<std::unique_ptr<Operation>> queue_;
+  bool busy_ = false;  // some thread holds the driver role
+  std::optional<Error> error_;
+  Status noticeStatus_ = Status::kRemoteError;
+  bool connectionsOpen_ = true;  // cleared by the driver that closes them
   std::condition_variable workArrived_;
   std::condition_variable driverReleased_;
+  // Readable without the mutex, on the hot paths:
   std::atomic<size_t> queued_{0};
-  bool busy_ = false;  // some thread holds the driver role (guarded by mutex_)
-  std::optional<Error> error_;
-  std::optional<std::string> abortReason_;
-  std::atomic<bool> abortRequested_{false};
-  std::atomic<bool> broken_{false};  // error_ is set (readable without the mutex)
+  std::atomic<bool> broken_{false};  // error_ is set
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
