@@ -264,8 +264,10 @@ void Engine::timedOut(const Execution& execution) {
       strCat("no progress for ", timeoutMs_, " ms (GCCL_TIMEOUT_MS) waiting to ",
              execution.waitingOn(), ": the peer is stopped, hung or unreachable");
   if (diagnosis_ == nullptr) fail(Status::kTimeout, peerLevel);
-  fail(Status::kTimeout,
-       diagnosis_->diagnose(execution.sequence(), execution.waitedPeers(), peerLevel));
+  const std::string verdict =
+      diagnosis_->diagnose(execution.sequence(), execution.waitedPeers(), peerLevel, broken_);
+  if (broken_.load()) throwBroken();  // aborted meanwhile: the abort is the first error
+  fail(Status::kTimeout, verdict);
 }
 
 // Only abort() breaks the engine from outside the driver: the running operation fails with it.

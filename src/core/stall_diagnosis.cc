@@ -143,6 +143,7 @@ void StallDiagnosis::publishWaiting(uint64_t sequence, const std::vector<int>& w
 }
 
 StallDiagnosis::Lookup StallDiagnosis::awaitEdges(int rank, const Deadline& deadline,
+                                                  const std::atomic<bool>& abandon,
                                                   WaitGraph& edges) {
   for (;;) {
     const StoreProbe probe = store_.probe(edgeKey(rank), roundTrip(deadline));
@@ -152,6 +153,7 @@ StallDiagnosis::Lookup StallDiagnosis::awaitEdges(int rank, const Deadline& dead
       return Lookup::kFound;
     }
     if (deadline.expired()) return Lookup::kSilent;
+    if (abandon.load(std::memory_order_relaxed)) return Lookup::kAbandoned;
     std::this_thread::sleep_for(kPollInterval);
   }
 }
@@ -188,7 +190,8 @@ bool StallDiagnosis::othersMayNeedStore(Clock::time_point lastProbe) const {
 }
 
 std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
-                                     const std::string& peerLevel) {
+                                     const std::string& peerLevel,
+                                     const std::atomic<bool>& abandon) {
   diagnosed_ = true;
   const Deadline deadline = Deadline::afterMs(graceMs_);
   // The store is served by a thread of rank 0's process: if it is silent too, rank 0 is
@@ -205,8 +208,9 @@ std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& 
   for (;;) {
     verdict = judgeStall(rank_, edges);
     if (verdict.kind != StallVerdict::Kind::kSilentRank) break;
-    const Lookup lookup = awaitEdges(verdict.silentRank, deadline, edges);
+    const Lookup lookup = awaitEdges(verdict.silentRank, deadline, abandon, edges);
     if (lookup == Lookup::kStoreSilent) return storeSilent;
+    if (lookup == Lookup::kAbandoned) return peerLevel;
     if (lookup == Lookup::kSilent) break;
   }
   if (verdict.kind == StallVerdict::Kind::kCycle) {

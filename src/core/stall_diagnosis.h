@@ -7,6 +7,7 @@
 // mismatch. Nothing runs while collectives progress: the store is only touched on failure.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -44,8 +45,9 @@ class StallDiagnosis {
   // grace period, and returns the message the timeout error should carry; `peerLevel` is what
   // this rank alone can say (the peer it waited on), kept in the message as context. When the
   // store does not answer, the message is `peerLevel` plus the store's (and so rank 0's) silence.
+  // `abandon` cuts it short (an abort from another thread): the peer-level message is returned.
   std::string diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
-                       const std::string& peerLevel);
+                       const std::string& peerLevel, const std::atomic<bool>& abandon);
 
   // Called when an operation fails otherwise (a notice, a closed connection) while waiting for
   // `waitedPeers`: this rank is not silent, and whoever follows the chain through it goes on.
@@ -63,8 +65,9 @@ class StallDiagnosis {
   bool othersMayNeedStore(Clock::time_point lastProbe) const;
 
  private:
-  enum class Lookup { kFound, kSilent, kStoreSilent };
-  Lookup awaitEdges(int rank, const Deadline& deadline, WaitGraph& edges);
+  enum class Lookup { kFound, kSilent, kStoreSilent, kAbandoned };
+  Lookup awaitEdges(int rank, const Deadline& deadline, const std::atomic<bool>& abandon,
+                    WaitGraph& edges);
   void gatherAll(const Deadline& deadline, WaitGraph& edges);
   std::string hostOf(int rank, const Deadline& deadline);
 

@@ -53,6 +53,8 @@ TEST(StallVerdict, NothingToBlameIsUnknown) {
   EXPECT_EQ(judgeStall(0, {{0, {1}}, {1, {}}}).kind, StallVerdict::Kind::kUnknown);
 }
 
+const std::atomic<bool> kGoOn{false};
+
 void publishRing(Store& store, uint64_t sequence, int size, int silent, int skip) {
   for (int rank = 0; rank < size; ++rank) {
     store.set(strCat("host/", rank), strCat("h", rank));
@@ -66,7 +68,7 @@ TEST(StallDiagnosis, NamesTheSilentRankItsHostAndItsWaiters) {
   publishRing(store, 43, 16, 11, 13);
   StallDiagnosis diagnosis(store, 13, 16, 400);
   const auto started = Clock::now();
-  const std::string text = diagnosis.diagnose(43, {12}, "waiting to receive from rank 12");
+  const std::string text = diagnosis.diagnose(43, {12}, "waiting to receive from rank 12", kGoOn);
   EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(100 + 1000));
   EXPECT_NE(text.find("rank 11 (host h11) stopped responding"), std::string::npos) << text;
   EXPECT_NE(text.find("15 ranks wait on it"), std::string::npos) << text;
@@ -83,7 +85,7 @@ TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
     fresh.set("stall/4", "6 waits 3");  // a rank still one operation behind
   });
   StallDiagnosis diagnosis(fresh, 5, 8, 2000);  // grace 500 ms
-  const std::string text = diagnosis.diagnose(7, {4}, "peer level");
+  const std::string text = diagnosis.diagnose(7, {4}, "peer level", kGoOn);
   late.join();
   EXPECT_NE(text.find("rank 3 (host h3) stopped responding"), std::string::npos) << text;
 }
@@ -92,7 +94,7 @@ TEST(StallDiagnosis, ACycleIsReportedAsSuch) {
   MemoryStore store;
   store.set("stall/1", "2 waits 0");
   StallDiagnosis diagnosis(store, 0, 2, 400);
-  const std::string text = diagnosis.diagnose(2, {1}, "peer level");
+  const std::string text = diagnosis.diagnose(2, {1}, "peer level", kGoOn);
   EXPECT_NE(text.find("ranks 0 -> 1 -> 0 wait for each other"), std::string::npos) << text;
 }
 
@@ -100,8 +102,24 @@ TEST(StallDiagnosis, GarbageInTheStoreDoesNotMisleadIt) {
   MemoryStore store;
   store.set("stall/1", "9 waits 999 -5 x");
   StallDiagnosis diagnosis(store, 0, 4, 400);
-  const std::string text = diagnosis.diagnose(9, {1}, "peer level");
+  const std::string text = diagnosis.diagnose(9, {1}, "peer level", kGoOn);
   EXPECT_EQ(text, "peer level");  // rank 1 reported, waiting on nobody valid
+}
+
+// An abort from another thread cuts the wait for the silent rank short.
+TEST(StallDiagnosis, AnAbortEndsItAtOnce) {
+  MemoryStore store;
+  std::atomic<bool> abandon{false};
+  StallDiagnosis diagnosis(store, 0, 4, 20000);  // grace 1 s
+  std::thread aborter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    abandon.store(true);
+  });
+  const auto started = Clock::now();
+  const std::string text = diagnosis.diagnose(5, {1}, "peer level", abandon);
+  aborter.join();
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(500));
+  EXPECT_EQ(text, "peer level");
 }
 
 // Rank 0 (the store's host) is the silent one: the store cannot help, and says so.
@@ -112,7 +130,7 @@ TEST(StallDiagnosis, SilentStoreFallsBackToThePeerLevelMessage) {
   server.reset();  // its connections close with it
   StallDiagnosis diagnosis(client, 1, 4, 400);
   const auto started = Clock::now();
-  const std::string text = diagnosis.diagnose(3, {0}, "waiting to receive from rank 0");
+  const std::string text = diagnosis.diagnose(3, {0}, "waiting to receive from rank 0", kGoOn);
   EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1000));
   EXPECT_NE(text.find("waiting to receive from rank 0; the bootstrap store (rank 0, at " +
                       client.location() + ") does not answer either: rank 0 is stopped"),
