@@ -190,6 +190,79 @@ GCCL_EXPORT gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, 
                                             gcclDataType_t datatype, gcclRedOp_t op,
                                             gcclComm_t comm, gcclRequest_t* request);
 
+/**
+ * @brief Copies @p count elements of @p sendbuf on rank @p root into @p recvbuf on every rank.
+ * @p sendbuf is read on the root only (NULL elsewhere is fine); in place when the root passes
+ * sendbuf == recvbuf. A root out of [0, nranks) is gcclInvalidArgument; ranks that disagree on
+ * the root or the count fail with gcclInvalidUsage.
+ */
+GCCL_EXPORT gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
+                                       gcclDataType_t datatype, int root, gcclComm_t comm);
+/** @brief gcclBroadcast started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                            gcclDataType_t datatype, int root, gcclComm_t comm,
+                                            gcclRequest_t* request);
+
+/**
+ * @brief Reduces @p count elements of every rank's @p sendbuf into @p recvbuf on rank @p root.
+ * @p recvbuf is written on the root only (NULL elsewhere is fine); in place when the root
+ * passes sendbuf == recvbuf. No rank's @p sendbuf is modified.
+ */
+GCCL_EXPORT gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count,
+                                    gcclDataType_t datatype, gcclRedOp_t op, int root,
+                                    gcclComm_t comm);
+/** @brief gcclReduce started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                         gcclDataType_t datatype, gcclRedOp_t op, int root,
+                                         gcclComm_t comm, gcclRequest_t* request);
+
+/**
+ * @brief Gathers @p sendcount elements from every rank: @p recvbuf (nranks x sendcount
+ * elements) holds rank r's @p sendbuf at element r x sendcount, on every rank. In place when
+ * sendbuf == recvbuf + rank x sendcount (in elements).
+ */
+GCCL_EXPORT gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                       gcclDataType_t datatype, gcclComm_t comm);
+/** @brief gcclAllGather started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                            gcclDataType_t datatype, gcclComm_t comm,
+                                            gcclRequest_t* request);
+
+/**
+ * @brief Allgather of blocks of different lengths (Horovod's allgather): rank r contributes
+ * recvcounts[r] elements, which land at element displs[r] of @p recvbuf on every rank.
+ * @p recvcounts and @p displs hold one entry per rank and must be the same on every rank (a
+ * difference is gcclInvalidUsage); @p sendcount must equal recvcounts[rank]; blocks may not
+ * overlap. In place when sendbuf == recvbuf + displs[rank] (in elements).
+ */
+GCCL_EXPORT gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf,
+                                        const size_t* recvcounts, const size_t* displs,
+                                        gcclDataType_t datatype, gcclComm_t comm);
+/** @brief gcclAllGatherV started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount,
+                                             void* recvbuf, const size_t* recvcounts,
+                                             const size_t* displs, gcclDataType_t datatype,
+                                             gcclComm_t comm, gcclRequest_t* request);
+
+/**
+ * @brief Reduces nranks x @p recvcount elements of every rank's @p sendbuf and leaves block r
+ * (recvcount elements at r x recvcount) of the result in rank r's @p recvbuf. In place when
+ * recvbuf == sendbuf + rank x recvcount (in elements); @p sendbuf is otherwise not modified.
+ */
+GCCL_EXPORT gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
+                                           gcclDataType_t datatype, gcclRedOp_t op,
+                                           gcclComm_t comm);
+/** @brief gcclReduceScatter started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf,
+                                                size_t recvcount, gcclDataType_t datatype,
+                                                gcclRedOp_t op, gcclComm_t comm,
+                                                gcclRequest_t* request);
+
+/** @brief Returns once every rank of @p comm has entered the barrier. */
+GCCL_EXPORT gcclResult_t gcclBarrier(gcclComm_t comm);
+/** @brief gcclBarrier started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* request);
+
 /** @brief Blocks until @p request completes, returns its result and frees it. */
 GCCL_EXPORT gcclResult_t gcclWait(gcclRequest_t request);
 

@@ -1,4 +1,4 @@
-// The C boundary: validate, call the core, catch everything, map it to gcclResult_t.
+// The C boundary for communicators, requests and errors (collectives: collectives_api.cc).
 #include <gccl/gccl.h>
 
 #include <cstddef>
@@ -6,6 +6,7 @@
 #include <new>
 #include <type_traits>
 
+#include "api/boundary.h"
 #include "api/handles.h"
 #include "core/init.h"
 #include "bootstrap/launch_environment.h"
@@ -13,47 +14,12 @@
 
 using gccl::Error;
 using gccl::Status;
+using gccl::api::guarded;
 using gccl::api::HandleCall;
+using gccl::api::rawValue;
+using gccl::api::requirePointer;
 
 namespace {
-
-static_assert(static_cast<int>(Status::kTimeout) == gcclTimeout);
-static_assert(static_cast<int>(Status::kInProgress) == gcclInProgress);
-
-template <typename Body>
-gcclResult_t guarded(gcclComm* comm, Body&& body) {
-  try {
-    body();
-    return gcclSuccess;
-  } catch (const Error& e) {
-    gccl::api::recordError(comm, e.what());
-    return static_cast<gcclResult_t>(e.status());
-  } catch (const std::bad_alloc&) {
-    gccl::api::recordError(comm, "out of memory");
-    return gcclSystemError;
-  } catch (const std::exception& e) {
-    gccl::api::recordError(comm, std::string("internal error: ") + e.what());
-    return gcclInternalError;
-  } catch (...) {
-    gccl::api::recordError(comm, "internal error: unknown exception");
-    return gcclInternalError;
-  }
-}
-
-// The integer a C caller passed for an enum parameter. C may pass any int; in C++ merely
-// loading an enum object outside its range is undefined, so the bits are copied out instead.
-template <typename Enum>
-int rawValue(const Enum& value) {
-  std::underlying_type_t<Enum> raw;
-  static_assert(sizeof raw == sizeof value);
-  std::memcpy(&raw, &value, sizeof raw);
-  return static_cast<int>(raw);
-}
-
-template <typename T>
-void requirePointer(const T* pointer, const char* what) {
-  if (pointer == nullptr) gccl::fail(Status::kInvalidArgument, what, " is NULL");
-}
 
 gccl::Config environmentConfig() {
   gccl::Config config = gccl::configFromEnvironment(gccl::processEnvironment());
@@ -95,23 +61,6 @@ void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank
   handle->communicator = gccl::createCommunicator(rank, nranks, id, config);
   gccl::api::registerHandle(handle.get());
   *comm = handle.release();
-}
-
-void checkTypeAndOp(int datatype, int op) {
-  if (datatype < 0 || datatype >= gcclNumTypes) {
-    gccl::fail(Status::kInvalidArgument, "datatype ", datatype, " is invalid");
-  }
-  if (op < 0 || op >= gcclNumOps) {
-    gccl::fail(Status::kInvalidArgument, "reduction op ", op, " is invalid");
-  }
-}
-
-std::shared_ptr<gccl::Request> startAllReduce(const void* sendbuf, void* recvbuf, size_t count,
-                                              int datatype, int op,
-                                              gccl::Communicator& communicator, bool blocking) {
-  checkTypeAndOp(datatype, op);
-  return communicator.allreduce(sendbuf, recvbuf, count, static_cast<gccl::DataType>(datatype),
-                                static_cast<gccl::ReduceOp>(op), blocking);
 }
 
 }  // namespace
@@ -220,32 +169,6 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
         HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().asyncError();
     *asyncError = error ? static_cast<gcclResult_t>(error->status()) : gcclSuccess;
     if (error) gccl::api::recordError(comm, error->what());
-  });
-}
-
-gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
-                           gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return guarded(comm, [&] {
-    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
-    startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op), call.communicator(),
-                   true)
-        ->rethrow();
-  });
-}
-
-gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
-                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
-                                gcclRequest_t* request) {
-  return guarded(comm, [&] {
-    requirePointer(request, "request (output pointer)");
-    *request = nullptr;
-    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
-    // Allocated first: once started, the operation must reach the caller.
-    auto handle = std::make_unique<gcclRequest>();
-    handle->spinUs = call.communicator().config().spinUs;
-    handle->request = startAllReduce(sendbuf, recvbuf, count, rawValue(datatype), rawValue(op),
-                                     call.communicator(), false);
-    *request = handle.release();
   });
 }
 

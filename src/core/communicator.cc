@@ -89,7 +89,8 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->kind = call.kind;
   operation->input = call.input;
   operation->output = call.output;
-  operation->count = call.count;
+  // What every rank must agree on: allgatherv's per-rank counts differ, its layout does not.
+  operation->count = call.kind == CollectiveKind::kAllgatherV ? layout.outputCount : call.count;
   operation->type = call.type;
   operation->op = call.op;
   operation->root = call.root;

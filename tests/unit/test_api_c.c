@@ -73,6 +73,36 @@ int main(void) {
          gcclInvalidArgument);
   EXPECT(gcclWait(NULL) == gcclInvalidArgument);
 
+  /* Every collective from C, one rank: each copies or reduces its input exactly. */
+  float gathered[4] = {0, 0, 0, 0};
+  EXPECT(gcclBroadcast(data, gathered, 4, gcclFloat32, 0, comm) == gcclSuccess);
+  EXPECT(gathered[2] == 3.0f);
+  EXPECT(gcclBroadcast(data, gathered, 4, gcclFloat32, 1, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "root 1"));
+  EXPECT(gcclReduce(data, gathered, 4, gcclFloat32, gcclMax, 0, comm) == gcclSuccess);
+  EXPECT(gcclReduce(data, NULL, 4, gcclFloat32, gcclMax, 0, comm) == gcclInvalidArgument);
+  EXPECT(gcclAllGather(data, gathered, 4, gcclFloat32, comm) == gcclSuccess);
+  EXPECT(gcclAllGather(data, data + 1, 2, gcclFloat32, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "overlap"));
+  size_t counts[1] = {3}, displs[1] = {1};
+  memset(gathered, 0, sizeof gathered);
+  EXPECT(gcclAllGatherV(data, 3, gathered, counts, displs, gcclFloat32, comm) == gcclSuccess);
+  EXPECT(gathered[0] == 0.0f && gathered[1] == 1.0f && gathered[3] == 3.0f);
+  EXPECT(gcclAllGatherV(data, 2, gathered, counts, displs, gcclFloat32, comm) ==
+         gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "sendcount 2"));
+  EXPECT(gcclAllGatherV(data, 3, gathered, NULL, displs, gcclFloat32, comm) ==
+         gcclInvalidArgument);
+  EXPECT(gcclReduceScatter(data, gathered, 4, gcclFloat32, gcclSum, comm) == gcclSuccess);
+  EXPECT(gcclReduceScatter(data, gathered, 4, gcclFloat32, (gcclRedOp_t)9, comm) ==
+         gcclInvalidArgument);
+  EXPECT(gcclBarrier(comm) == gcclSuccess);
+  EXPECT(gcclBarrierAsync(comm, &request) == gcclSuccess);
+  EXPECT(gcclWait(request) == gcclSuccess);
+  EXPECT(gcclBroadcastAsync(data, gathered, 4, gcclFloat32, 0, comm, &request) == gcclSuccess);
+  EXPECT(gcclWait(request) == gcclSuccess);
+  EXPECT(gcclBarrierAsync(comm, NULL) == gcclInvalidArgument);
+
   gcclResult_t async = gcclInternalError;
   EXPECT(gcclCommGetAsyncError(comm, &async) == gcclSuccess && async == gcclSuccess);
 

@@ -55,6 +55,7 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   if (peers.count(request.rank) != 0) {
     fail(Status::kInternalError, "rank ", request.rank, " was asked to connect to itself");
   }
+  std::map<int, PeerAddress> addresses;  // of every peer, read once when dialling it
   std::map<int, Socket> outgoing;
   std::map<int, Socket> incoming;
   auto prepare = [&](Socket& socket, const std::string& peerHost) {
@@ -63,7 +64,8 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
     applyCongestion(socket, congestion_, peerHost, bindHost_);
   };
   auto dial = [&](int peer) {
-    const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
+    const PeerAddress& address = addresses[peer] =
+        parsePeer(store.get(addressKey(peer), deadline));
     try {
       Socket socket = Socket::connectTo(address.address, deadline);
       sendHello(socket, Hello{kHelloMagic, kHelloVersion, request.token, request.rank, peer},
@@ -102,9 +104,11 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
 
   ConnectionMap connections;
   for (int peer : peers) {
-    const PeerAddress address = parsePeer(store.get(addressKey(peer), deadline));
-    connections[peer] = std::make_unique<TcpConnection>(
-        std::move(outgoing[peer]), std::move(incoming[peer]), peer, describePeer(peer, address));
+    // Every peer was dialled, so its address is known: the store is not asked again (rank 0
+    // may already be done with init, and its store is needed by nobody else).
+    connections[peer] = std::make_unique<TcpConnection>(std::move(outgoing[peer]),
+                                                        std::move(incoming[peer]), peer,
+                                                        describePeer(peer, addresses[peer]));
   }
   logInfo(LogSubsys::kInit, "rank ", request.rank, " connected to ", connections.size(),
           " peer(s) over tcp");

@@ -1,0 +1,196 @@
+// The C entry points of the collectives: each builds a CollectiveCall and runs it, blocking or
+// as a request. Argument rules are the core's (core/collective_call.cc); only what C can get
+// wrong beyond them (enum values, NULL arrays, counts that disagree) is checked here.
+#include <gccl/gccl.h>
+
+#include <memory>
+#include <vector>
+
+#include "api/boundary.h"
+#include "api/handles.h"
+
+using gccl::CollectiveCall;
+using gccl::CollectiveKind;
+using gccl::Status;
+using gccl::api::checkTypeAndOp;
+using gccl::api::guarded;
+using gccl::api::HandleCall;
+using gccl::api::rawValue;
+using gccl::api::requirePointer;
+
+namespace {
+
+// The enum arguments, checked; collectives without an op pass gcclSum.
+CollectiveCall callOf(CollectiveKind kind, const void* sendbuf, void* recvbuf, size_t count,
+                      gcclDataType_t datatype, gcclRedOp_t op, int root = 0) {
+  checkTypeAndOp(rawValue(datatype), rawValue(op));
+  CollectiveCall call;
+  call.kind = kind;
+  call.input = sendbuf;
+  call.output = recvbuf;
+  call.count = count;
+  call.type = static_cast<gccl::DataType>(rawValue(datatype));
+  call.op = static_cast<gccl::ReduceOp>(rawValue(op));
+  call.root = root;
+  return call;
+}
+
+// Runs `call` on `comm` to completion, or starts it and hands back a request when `request` is
+// not NULL. `describe` builds the call once the handle is known to be live.
+template <typename Describe>
+gcclResult_t run(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
+  return guarded(comm, [&] {
+    if (request != nullptr) *request = nullptr;
+    HandleCall handle(comm, HandleCall::Admit::kUnlessClosing);
+    const CollectiveCall call = describe(handle.communicator());
+    if (request == nullptr) {
+      handle.communicator().start(call, true)->rethrow();
+      return;
+    }
+    // Allocated first: once started, the operation must reach the caller.
+    auto owned = std::make_unique<gcclRequest>();
+    owned->spinUs = handle.communicator().config().spinUs;
+    owned->request = handle.communicator().start(call, false);
+    *request = owned.release();
+  });
+}
+
+template <typename Describe>
+gcclResult_t runAsync(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
+  if (request == nullptr) {
+    return guarded(comm, [] { requirePointer<gcclRequest_t>(nullptr, "request (output pointer)"); });
+  }
+  return run(comm, request, std::forward<Describe>(describe));
+}
+
+// Rank r's block of an allgatherv: recvcounts[r] elements at displs[r].
+std::vector<gccl::Range> blocksOf(const gccl::Communicator& communicator, size_t sendcount,
+                                  const size_t* recvcounts, const size_t* displs) {
+  requirePointer(recvcounts, "recvcounts");
+  requirePointer(displs, "displs");
+  std::vector<gccl::Range> blocks;
+  for (int r = 0; r < communicator.size(); ++r) blocks.push_back({displs[r], recvcounts[r]});
+  const size_t mine = recvcounts[communicator.rank()];
+  if (sendcount != mine) {
+    gccl::fail(Status::kInvalidArgument, "allgatherv on rank ", communicator.rank(),
+               ": sendcount ", sendcount, " differs from recvcounts[", communicator.rank(),
+               "] = ", mine);
+  }
+  return blocks;
+}
+
+}  // namespace
+
+extern "C" {
+
+gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
+                           gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, datatype, op);
+  });
+}
+
+gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
+                                gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, datatype, op);
+  });
+}
+
+gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
+                           gcclDataType_t datatype, int root, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, datatype, gcclSum, root);
+  });
+}
+
+gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                gcclDataType_t datatype, int root, gcclComm_t comm,
+                                gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, datatype, gcclSum, root);
+  });
+}
+
+gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
+                        gcclRedOp_t op, int root, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, datatype, op, root);
+  });
+}
+
+gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
+                             gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
+                             gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, datatype, op, root);
+  });
+}
+
+gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
+                           gcclDataType_t datatype, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+  });
+}
+
+gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                gcclDataType_t datatype, gcclComm_t comm,
+                                gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+  });
+}
+
+gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf,
+                            const size_t* recvcounts, const size_t* displs,
+                            gcclDataType_t datatype, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator& communicator) {
+    CollectiveCall call =
+        callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+    call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
+    return call;
+  });
+}
+
+gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* recvbuf,
+                                 const size_t* recvcounts, const size_t* displs,
+                                 gcclDataType_t datatype, gcclComm_t comm,
+                                 gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    CollectiveCall call =
+        callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+    call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
+    return call;
+  });
+}
+
+gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
+                               gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, datatype, op);
+  });
+}
+
+gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t recvcount,
+                                    gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
+                                    gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, datatype, op);
+  });
+}
+
+gcclResult_t gcclBarrier(gcclComm_t comm) {
+  return run(comm, nullptr, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
+  });
+}
+
+gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* request) {
+  return runAsync(comm, request, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,186 @@
+// Every collective through the C API, as real processes over TCP: results exact on every rank,
+// blocking and async, and the rules that span ranks — a root or a count that differs between
+// ranks, allgatherv blocks that differ — fail on every rank with gcclInvalidUsage.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "multiproc/process_group.h"
+#include "verifiable.h"
+
+namespace gccl {
+namespace {
+
+using testing_support::ProcessGroup;
+
+constexpr int kRanks = 4;
+
+gcclComm_t join(int rank, int nranks, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
+    report = std::string("init failed: ") + gcclGetLastError(nullptr);
+  }
+  return comm;
+}
+
+// Runs each collective once blocking and once async on 1000 int32 / float16 elements and
+// reports the first wrong result; exit code 0 when all were exact.
+int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  const size_t count = 1000;
+  auto fail = [&](const std::string& what) {
+    report = what + ": " + gcclGetLastError(comm);
+    gcclCommAbort(comm);
+    return 1;
+  };
+  for (gcclDataType_t type : {gcclInt32, gcclFloat16}) {
+    const size_t es = gcclTypeSize(type);
+    for (bool async : {false, true}) {
+      auto finish = [&](gcclResult_t started, gcclRequest_t request) {
+        if (started != gcclSuccess || !async) return started;
+        return gcclWait(request);
+      };
+      gcclRequest_t request = nullptr;
+      gcclRequest_t* maybe = async ? &request : nullptr;
+      std::vector<unsigned char> in(count * es * n), out(count * es * n, 0xAB);
+
+      perf::fillInput(in.data(), count, type, gcclSum, rank, n);
+      const int root = 2;
+      const gcclResult_t b = async ? gcclBroadcastAsync(in.data(), out.data(), count, type, root,
+                                                        comm, maybe)
+                                   : gcclBroadcast(in.data(), out.data(), count, type, root, comm);
+      if (finish(b, request) != gcclSuccess) return fail("broadcast");
+      if (perf::countWrongInput(out.data(), count, type, gcclSum, root, n) != 0)
+        return fail("broadcast result");
+
+      perf::fillInput(in.data(), count, type, gcclMax, rank, n);
+      const gcclResult_t r =
+          async ? gcclReduceAsync(in.data(), out.data(), count, type, gcclMax, 1, comm, maybe)
+                : gcclReduce(in.data(), out.data(), count, type, gcclMax, 1, comm);
+      if (finish(r, request) != gcclSuccess) return fail("reduce");
+      if (rank == 1 && perf::countWrong(out.data(), count, type, gcclMax, n) != 0)
+        return fail("reduce result");
+
+      perf::fillInput(in.data(), count, type, gcclSum, rank, n);
+      const gcclResult_t g = async ? gcclAllGatherAsync(in.data(), out.data(), count, type, comm,
+                                                        maybe)
+                                   : gcclAllGather(in.data(), out.data(), count, type, comm);
+      if (finish(g, request) != gcclSuccess) return fail("allgather");
+      for (int b2 = 0; b2 < n; ++b2) {
+        if (perf::countWrongInput(out.data() + b2 * count * es, count, type, gcclSum, b2, n) != 0)
+          return fail("allgather result");
+      }
+
+      std::vector<size_t> counts, displs;
+      size_t end = 0;
+      for (int b2 = 0; b2 < n; ++b2) {
+        counts.push_back(count / (b2 + 1));
+        displs.push_back(end);
+        end += counts.back();
+      }
+      const gcclResult_t v =
+          async ? gcclAllGatherVAsync(in.data(), counts[rank], out.data(), counts.data(),
+                                      displs.data(), type, comm, maybe)
+                : gcclAllGatherV(in.data(), counts[rank], out.data(), counts.data(),
+                                 displs.data(), type, comm);
+      if (finish(v, request) != gcclSuccess) return fail("allgatherv");
+      for (int b2 = 0; b2 < n; ++b2) {
+        if (perf::countWrongInput(out.data() + displs[b2] * es, counts[b2], type, gcclSum, b2,
+                                  n) != 0)
+          return fail("allgatherv result");
+      }
+
+      perf::fillInput(in.data(), count * n, type, gcclAvg, rank, n);
+      const gcclResult_t s =
+          async ? gcclReduceScatterAsync(in.data(), out.data(), count, type, gcclAvg, comm, maybe)
+                : gcclReduceScatter(in.data(), out.data(), count, type, gcclAvg, comm);
+      if (finish(s, request) != gcclSuccess) return fail("reduce-scatter");
+      if (perf::countWrong(out.data(), count, type, gcclAvg, n, count * rank) != 0)
+        return fail("reduce-scatter result");
+
+      const gcclResult_t w = async ? gcclBarrierAsync(comm, maybe) : gcclBarrier(comm);
+      if (finish(w, request) != gcclSuccess) return fail("barrier");
+    }
+  }
+  report = "ok";
+  return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
+}
+
+TEST(CollectivesTcp, EveryCollectiveIsExactOnEveryRank) {
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  ProcessGroup group(kRanks, everyCollective);
+  const auto reports = group.collect(60000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
+}
+
+// Rank 3 passes a different root, count or allgatherv layout from the others: every rank
+// returns gcclInvalidUsage naming a mismatch, in that collective or, for a rank whose part did
+// not depend on rank 3 (the start of a broadcast chain), in its next one.
+enum class Mismatch { kRoot, kCount, kBlocks };
+
+int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mismatch what) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  std::vector<float> in(64, 1.0f), out(64 * n, 0.0f);
+  const bool odd = rank == 3;
+  gcclResult_t result = gcclSuccess;
+  switch (what) {
+    case Mismatch::kRoot:
+      result = gcclBroadcast(in.data(), out.data(), 64, gcclFloat32, odd ? 1 : 0, comm);
+      break;
+    case Mismatch::kCount:
+      result = gcclAllGather(in.data(), out.data(), odd ? 32 : 64, gcclFloat32, comm);
+      break;
+    case Mismatch::kBlocks: {
+      std::vector<size_t> counts(n, 16), displs;
+      for (int b = 0; b < n; ++b) displs.push_back(static_cast<size_t>(b) * 16);
+      if (odd) displs = {48, 32, 16, 0};  // same lengths, another layout
+      result = gcclAllGatherV(in.data(), 16, out.data(), counts.data(), displs.data(),
+                              gcclFloat32, comm);
+      break;
+    }
+  }
+  if (result == gcclSuccess) result = gcclBarrier(comm);
+  report = std::to_string(static_cast<int>(result)) + " " + gcclGetLastError(comm);
+  gcclCommAbort(comm);
+  return result == gcclInvalidUsage ? 0 : 1;
+}
+
+class CollectiveMismatch : public testing::TestWithParam<Mismatch> {};
+
+TEST_P(CollectiveMismatch, FailsOnEveryRankAsAUsageError) {
+  static Mismatch what;
+  what = GetParam();
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  ProcessGroup group(kRanks, [](int rank, int n, const gcclUniqueId& id, std::string& report) {
+    return mismatched(rank, n, id, report, what);
+  });
+  const auto reports = group.collect(30000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_NE(reports[r].text.find("mismatch"), std::string::npos)
+        << "rank " << r << ": " << reports[r].text;
+  }
+}
+
+std::string mismatchName(const testing::TestParamInfo<Mismatch>& info) {
+  switch (info.param) {
+    case Mismatch::kRoot: return "root";
+    case Mismatch::kCount: return "count";
+    case Mismatch::kBlocks: return "blocks";
+  }
+  return "unknown";
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CollectiveMismatch,
+                         testing::Values(Mismatch::kRoot, Mismatch::kCount, Mismatch::kBlocks),
+                         mismatchName);
+
+}  // namespace
+}  // namespace gccl
