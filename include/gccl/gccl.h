@@ -141,6 +141,15 @@ GCCL_EXPORT gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gc
 GCCL_EXPORT gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm);
 
 /**
+ * @brief Splits @p comm (MPI_Comm_split): collective over @p comm. Ranks that pass the same
+ * @p color >= 0 form a new communicator, ranked by @p key and then by their rank in @p comm;
+ * a negative color is part of none (@p newcomm is set to NULL). The new communicator needs no
+ * rendezvous from the caller (it meets in @p comm's bootstrap store) and is independent of
+ * @p comm afterwards: both may be used concurrently, and destroyed in any order.
+ */
+GCCL_EXPORT gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newcomm);
+
+/**
  * @brief Waits for outstanding operations, then frees @p comm. NULL is accepted.
  * Collectives started on other threads afterwards fail with gcclInvalidUsage; one already
  * running on another thread is waited for (bounded by GCCL_TIMEOUT_MS). gcclCommAbort from

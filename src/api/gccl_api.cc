@@ -113,6 +113,20 @@ gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
   });
 }
 
+gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newcomm) {
+  return guarded(comm, [&] {
+    requirePointer(newcomm, "newcomm (output pointer)");
+    *newcomm = nullptr;
+    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    std::unique_ptr<gccl::Communicator> split = call.communicator().split(color, key);
+    if (!split) return;  // a negative color: part of no new communicator
+    auto handle = std::make_unique<gcclComm>();
+    handle->communicator = std::move(split);
+    gccl::api::registerHandle(handle.get());
+    *newcomm = handle.release();
+  });
+}
+
 gcclResult_t gcclCommDestroy(gcclComm_t comm) {
   if (comm == nullptr) return gcclSuccess;
   return guarded(nullptr, [&] {

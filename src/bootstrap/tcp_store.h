@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -89,6 +90,8 @@ class TcpStoreClient final : public Store {
   void requireInSync() const;
   SocketAddress server_;
   int timeoutMs_;
+  // One request at a time: a split communicator and its parent share this client.
+  std::mutex mutex_;
   Socket socket_;
   // A request cut off by its deadline leaves the stream mid-frame or a reply in flight: nothing
   // said on this connection afterwards could be trusted.

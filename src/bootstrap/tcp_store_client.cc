@@ -45,6 +45,7 @@ void TcpStoreClient::set(const std::string& key, const std::string& value) {
   if (key.size() > store_wire::kMaxKeyBytes || value.size() > store_wire::kMaxValueBytes) {
     fail(Status::kInvalidArgument, "store entry '", key, "' is too large");
   }
+  std::lock_guard lock(mutex_);
   requireInSync();
   sendFrame(Type::kSet, key, value, Deadline::afterMs(timeoutMs_));
 }
@@ -70,6 +71,7 @@ Header TcpStoreClient::receiveReply(const std::string& key, const Deadline& dead
 }
 
 std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline) {
+  std::lock_guard lock(mutex_);
   requireInSync();
   sendFrame(Type::kGet, key, "", deadline);
   const Header reply = receiveReply(key, deadline);
@@ -85,6 +87,7 @@ std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline
 
 bool TcpStoreClient::trySet(const std::string& key, const std::string& value,
                             const Deadline& deadline) {
+  std::lock_guard lock(mutex_);
   if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes ||
       value.size() > store_wire::kMaxValueBytes) {
     return false;
@@ -99,6 +102,7 @@ bool TcpStoreClient::trySet(const std::string& key, const std::string& value,
 }
 
 StoreProbe TcpStoreClient::probe(const std::string& key, const Deadline& deadline) {
+  std::lock_guard lock(mutex_);
   if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes) return {};
   try {
     sendFrame(Type::kProbe, key, "", deadline);

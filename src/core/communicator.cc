@@ -7,6 +7,8 @@
 #include "algorithms/registry.h"
 #include "base/logging.h"
 #include "base/simd.h"
+#include "bootstrap/locality.h"
+#include "bootstrap/prefixed_store.h"
 #include "bootstrap/tcp_store.h"
 
 namespace gccl {
@@ -23,12 +25,16 @@ Config withDefaultSpin(Config config) {
 }  // namespace
 
 Communicator::Communicator(int rank, int size, const Config& config, const JobToken& token,
-                           std::unique_ptr<Store> store,
-                           std::unique_ptr<TcpStoreServer> storeServer,
-                           const TransportRouter& router)
+                           std::shared_ptr<Store> store,
+                           std::shared_ptr<TcpStoreServer> storeServer,
+                           const TransportRouter& router, RouteFactory splitRoutes,
+                           std::string scope)
     : rank_(rank),
       size_(size),
       config_(withDefaultSpin(config)),
+      token_(token),
+      scope_(std::move(scope)),
+      splitRoutes_(std::move(splitRoutes)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
       diagnosis_(*store_, rank, size, config_.timeoutMs),
@@ -43,6 +49,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.size = size;
   request.peers = connectionPeers(rank, size);
   request.token = token;
+  request.scope = scope_;
   request.timeoutMs = config.timeoutMs;
   diagnosis_.publishHost();
   engine_.start(router.connect(request, *store_, engine_.poller()), &diagnosis_);
@@ -96,8 +103,12 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->root = call.root;
   operation->blocksHash = layout.blocksHash;
   operation->algorithm = algorithm.id;
-  operation->sequence = ++sequence_;
-  operation->schedule = schedule(call, layout, algorithm, shape);
+  {
+    // Concurrent callers are a usage error (their order is arbitrary), but not a data race.
+    std::lock_guard lock(startMutex_);
+    operation->sequence = ++sequence_;
+    operation->schedule = schedule(call, layout, algorithm, shape);
+  }
   auto request = operation->request;
   {
     std::lock_guard lock(lastMutex_);
@@ -132,6 +143,42 @@ std::shared_ptr<const Schedule> Communicator::schedule(const CollectiveCall& cal
   auto built = build();
   schedules_.emplace(key, built);
   return built;
+}
+
+std::unique_ptr<Communicator> Communicator::split(int color, int key) {
+  // Every rank learns every rank's (color, key): one allgather on this communicator.
+  const int64_t mine[2] = {color, key};
+  std::vector<int64_t> all(2 * static_cast<size_t>(size_));
+  CollectiveCall gather;
+  gather.kind = CollectiveKind::kAllgather;
+  gather.input = mine;
+  gather.output = all.data();
+  gather.count = 2;
+  gather.type = DataType::kInt64;
+  start(gather, true)->rethrow();
+  const uint64_t splitId = [&] {
+    std::lock_guard lock(startMutex_);
+    return ++splits_;
+  }();
+  if (color < 0) return nullptr;
+  std::vector<std::pair<int64_t, int>> members;  // (key, rank here)
+  for (int r = 0; r < size_; ++r) {
+    const size_t at = 2 * static_cast<size_t>(r);
+    if (all[at] == color) members.push_back({all[at + 1], r});
+  }
+  std::sort(members.begin(), members.end());
+  const int newSize = static_cast<int>(members.size());
+  const auto me = std::find(members.begin(), members.end(), std::pair<int64_t, int>(key, rank_));
+  const int newRank = static_cast<int>(me - members.begin());
+  if (!splitRoutes_) {
+    fail(Status::kInvalidUsage, "rank ", rank_, ": this communicator cannot be split");
+  }
+  const std::string scope = strCat(scope_, "split/", splitId, "/", color, "/");
+  auto store = std::make_shared<PrefixedStore>(store_, scope);
+  const MachineShare share =
+      shareOfMachine(*store, newRank, newSize, Deadline::afterMs(config_.timeoutMs));
+  return std::make_unique<Communicator>(newRank, newSize, config_, token_, std::move(store),
+                                        storeServer_, splitRoutes_(share), splitRoutes_, scope);
 }
 
 void Communicator::drain() {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,15 +22,21 @@
 namespace gccl {
 
 class TcpStoreServer;
+struct MachineShare;
+
+// How a communicator split from this one routes its peers, given its own machine census.
+using RouteFactory = std::function<TransportRouter(const MachineShare& share)>;
 
 class Communicator {
  public:
   // Connects `rank` of `size` to the peers its algorithms need, each through the transport the
   // router picks for it, exchanging addresses in `store`.
   // `storeServer` (rank 0 of a TCP job) is kept alive as long as the communicator.
+  // `splitRoutes` serves split(); `scope` is the store prefix of a split communicator.
   Communicator(int rank, int size, const Config& config, const JobToken& token,
-               std::unique_ptr<Store> store, std::unique_ptr<TcpStoreServer> storeServer,
-               const TransportRouter& router);
+               std::shared_ptr<Store> store, std::shared_ptr<TcpStoreServer> storeServer,
+               const TransportRouter& router, RouteFactory splitRoutes = {},
+               std::string scope = {});
   // Drains, then closes. No other call may be running or start on another thread (the C API
   // waits for its callers to leave first); an abort beforehand makes the drain prompt.
   ~Communicator();
@@ -43,6 +51,10 @@ class Communicator {
                                      ReduceOp op, bool blocking = false);
   // Every collective goes through here: validation, algorithm, schedule, engine.
   std::shared_ptr<Request> start(const CollectiveCall& call, bool blocking);
+  // MPI_Comm_split: collective over this communicator. Ranks passing the same color >= 0 form a
+  // new communicator, ordered by key then by rank here; nullptr for a negative color. The new
+  // one rendezvouses in this one's store (under its own prefix) and shares nothing else.
+  std::unique_ptr<Communicator> split(int color, int key);
   // Waits for every started operation (bounded by the timeout). Any thread; an operation that
   // another thread is still starting may be missed, so the owner drains again once alone.
   void drain();
@@ -56,14 +68,20 @@ class Communicator {
   const int rank_;
   const int size_;
   const Config config_;
-  std::unique_ptr<TcpStoreServer> storeServer_;
-  std::unique_ptr<Store> store_;
+  const JobToken token_;
+  const std::string scope_;
+  const RouteFactory splitRoutes_;
+  // Shared with communicators split from this one: rank 0's server lives as long as any of them.
+  std::shared_ptr<TcpStoreServer> storeServer_;
+  std::shared_ptr<Store> store_;
   StallDiagnosis diagnosis_;
   Engine engine_;
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
                                            const Algorithm& algorithm, const ScheduleShape& shape);
 
+  std::mutex startMutex_;  // guards sequence_, splits_ and the schedule cache
   uint64_t sequence_ = 0;
+  uint64_t splits_ = 0;  // split() calls so far: the same on every rank
   // Recently used schedules: training repeats the same few sizes every step.
   using ScheduleKey =
       std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;

@@ -21,11 +21,12 @@ std::unique_ptr<TcpStoreClient> reachStore(const UniqueId& id, int timeoutMs) {
 }
 
 // TCP serves every peer today. Ranks on this machine (share.localRanks) are where a shared
-// memory transport will take over: router.routeSameMachine(share.localRanks, shm).
-TransportRouter routePeers(const Config& config, const std::string& bindHost,
-                           const MachineShare& share) {
-  (void)share;
-  return TransportRouter(std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
+// memory transport will take over: router.routeSameMachine(share.localRanks, shm). Split
+// communicators route the same way, from their own census.
+RouteFactory routePeers(const Config& config, const std::string& bindHost) {
+  return [config, bindHost](const MachineShare&) {
+    return TransportRouter(std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
+  };
 }
 
 }  // namespace
@@ -51,9 +52,9 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
             " CPU(s) on this machine; spinning ", resolved.spinUs, " us before sleeping");
     const std::string bindHost =
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
-    const TransportRouter router = routePeers(resolved, bindHost, share);
+    const RouteFactory routes = routePeers(resolved, bindHost);
     return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),
-                                          std::move(server), router);
+                                          std::move(server), routes(share), routes);
   } catch (const Error& e) {
     // Every init failure names the rank: in a job of many processes, the log is interleaved.
     fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());

@@ -1,6 +1,7 @@
 #include "transport/frame.h"
 
 #include <algorithm>
+#include <sstream>
 
 #include "base/error.h"
 #include "base/dtype.h"
@@ -19,8 +20,10 @@ std::string describeFrame(const FrameHeader& h) {
                                ? std::string(collectiveName(kind))
                                : strCat("collective#", int(h.collective));
   const std::string root = isRooted(kind) ? strCat(" root ", h.root) : "";
+  std::ostringstream layout;  // allgatherv: which counts and displacements, as a hash
+  if (kind == CollectiveKind::kAllgatherV) layout << " layout #" << std::hex << h.detail;
   return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root,
-                " (message ", h.bytes, " B)");
+                layout.str(), " (message ", h.bytes, " B)");
 }
 
 FrameHeader failureNoticeHeader(int status, size_t reasonBytes) {

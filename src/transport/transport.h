@@ -63,6 +63,10 @@ struct ConnectRequest {
   std::vector<int> peers;  // symmetric (if a needs b then b needs a), never the rank itself
   JobToken token{};
   int timeoutMs = 60000;
+  // Tells apart the communicators of one job that share a fabric (a split and its parent):
+  // empty for the first, the store prefix for the others. Store-based transports need nothing
+  // of it (the store is already prefixed); the in-process one keys its lanes with it.
+  std::string scope;
 };
 
 class Transport {

@@ -119,6 +119,58 @@ TEST(CollectivesTcp, EveryCollectiveIsExactOnEveryRank) {
   }
 }
 
+// Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves
+// and on the parent with both outstanding at once.
+int splitAndReduce(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  gcclComm_t half = nullptr;
+  gcclComm_t none = nullptr;
+  int halfRank = -1, halfSize = -1;
+  if (gcclCommSplit(comm, rank % 2, rank, &half) != gcclSuccess ||
+      gcclCommSplit(comm, rank == 3 ? -1 : 0, 0, &none) != gcclSuccess ||
+      gcclCommUserRank(half, &halfRank) != gcclSuccess ||
+      gcclCommCount(half, &halfSize) != gcclSuccess) {
+    report = std::string("split: ") + gcclGetLastError(comm);
+    return 1;
+  }
+  if (halfRank != rank / 2 || halfSize != n / 2 || (rank == 3) != (none == nullptr)) {
+    report = "wrong split: rank " + std::to_string(halfRank) + " of " + std::to_string(halfSize);
+    return 1;
+  }
+  std::vector<int32_t> inHalf(4096, rank + 1), inAll(4096, rank + 1);
+  gcclRequest_t a = nullptr, b = nullptr;
+  if (gcclAllReduceAsync(inHalf.data(), inHalf.data(), inHalf.size(), gcclInt32, gcclSum, half,
+                         &a) != gcclSuccess ||
+      gcclAllReduceAsync(inAll.data(), inAll.data(), inAll.size(), gcclInt32, gcclSum, comm,
+                         &b) != gcclSuccess ||
+      gcclWait(a) != gcclSuccess || gcclWait(b) != gcclSuccess) {
+    report = std::string("allreduce: ") + gcclGetLastError(half);
+    return 1;
+  }
+  const int32_t halfSum = rank % 2 == 0 ? 1 + 3 : 2 + 4;
+  for (size_t i = 0; i < inHalf.size(); ++i) {
+    if (inHalf[i] != halfSum || inAll[i] != 10) {
+      report = "wrong sum at " + std::to_string(i);
+      return 1;
+    }
+  }
+  report = "ok";
+  // Parent first: the halves keep working without it.
+  if (gcclCommDestroy(comm) != gcclSuccess || gcclBarrier(half) != gcclSuccess) return 1;
+  return gcclCommDestroy(half) == gcclSuccess && gcclCommDestroy(none) == gcclSuccess ? 0 : 1;
+}
+
+TEST(CollectivesTcp, SplitCommunicatorsRunBesideTheirParent) {
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  ProcessGroup group(kRanks, splitAndReduce);
+  const auto reports = group.collect(60000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
+}
+
 // Rank 3 passes a different root, count or allgatherv layout from the others: every rank
 // returns gcclInvalidUsage naming a mismatch, in that collective or, for a rank whose part did
 // not depend on rank 3 (the start of a broadcast chain), in its next one.

@@ -60,7 +60,7 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   transport::tcp::TcpTransport transport("127.0.0.1", config);
   Poller poller0, poller1;
   ConnectionMap rank0, rank1;
-  ConnectRequest request0{0, 2, {1}, token, 10000};
+  ConnectRequest request0{0, 2, {1}, token, 10000, ""};
   std::thread acceptor([&] { rank0 = transport.connect(request0, store, poller0); });
 
   const SocketAddress address = dataAddress(store, 0);
@@ -75,7 +75,7 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
   garbage.sendAll(junk, sizeof junk, Deadline::afterMs(1000));
   { Socket hangUp = Socket::connectTo(address, Deadline::afterMs(2000)); }
 
-  ConnectRequest request1{1, 2, {0}, token, 10000};
+  ConnectRequest request1{1, 2, {0}, token, 10000, ""};
   rank1 = transport.connect(request1, store, poller1);
   acceptor.join();
   ASSERT_EQ(rank0.size(), 1u);
@@ -94,7 +94,7 @@ TEST(TcpHandshake, SilentStrangersDoNotDelayTheRanks) {
   transport::tcp::TcpTransport transport("127.0.0.1", config);
   Poller poller0, poller1;
   const auto start = Clock::now();
-  RankThread rank0(transport, {0, 2, {1}, token, kTimeoutMs}, store, poller0);
+  RankThread rank0(transport, {0, 2, {1}, token, kTimeoutMs, ""}, store, poller0);
 
   const SocketAddress address = dataAddress(store, 0);
   std::vector<Socket> strangers;
@@ -107,7 +107,7 @@ TEST(TcpHandshake, SilentStrangersDoNotDelayTheRanks) {
   const transport::tcp::Hello hello;
   strangers.back().sendAll(&hello, sizeof hello / 2, Deadline::afterMs(1000));
 
-  ConnectionMap rank1 = transport.connect({1, 2, {0}, token, kTimeoutMs}, store, poller1);
+  ConnectionMap rank1 = transport.connect({1, 2, {0}, token, kTimeoutMs, ""}, store, poller1);
   rank0.join();
   const auto elapsed = Clock::now() - start;
   EXPECT_EQ(rank0.connections.size(), 1u);
@@ -121,7 +121,7 @@ TEST(TcpHandshake, StrangersDoNotStretchTheConnectDeadline) {
   transport::tcp::TcpTransport transport("127.0.0.1", config);
   Poller poller;
   const auto start = Clock::now();
-  RankThread rank0(transport, {0, 2, {1}, randomJobToken(), 500}, store, poller);
+  RankThread rank0(transport, {0, 2, {1}, randomJobToken(), 500, ""}, store, poller);
   const SocketAddress address = dataAddress(store, 0);
   std::vector<Socket> strangers(5);
   for (Socket& stranger : strangers) stranger = Socket::connectTo(address, Deadline::afterMs(2000));
@@ -143,7 +143,7 @@ TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
   MemoryStore store;
   transport::tcp::TcpTransport transport("127.0.0.1", config);
   Poller poller;
-  ConnectRequest request{0, 2, {1, 0}, randomJobToken(), 2000};
+  ConnectRequest request{0, 2, {1, 0}, randomJobToken(), 2000, ""};
   try {
     transport.connect(request, store, poller);
     FAIL() << "connected to itself";

@@ -4,9 +4,9 @@
 
 namespace gccl::transport::inproc {
 
-std::shared_ptr<Lane> InprocFabric::lane(int from, int to) {
+std::shared_ptr<Lane> InprocFabric::lane(const std::string& scope, int from, int to) {
   std::lock_guard lock(mutex_);
-  auto& slot = lanes_[{from, to}];
+  auto& slot = lanes_[{scope, from, to}];
   if (!slot) slot = std::make_shared<Lane>();
   return slot;
 }
@@ -14,8 +14,8 @@ std::shared_ptr<Lane> InprocFabric::lane(int from, int to) {
 ConnectionMap InprocTransport::connect(const ConnectRequest& request, Store&, Poller& poller) {
   ConnectionMap connections;
   for (int peer : request.peers) {
-    auto out = fabric_->lane(request.rank, peer);
-    auto in = fabric_->lane(peer, request.rank);
+    auto out = fabric_->lane(request.scope, request.rank, peer);
+    auto in = fabric_->lane(request.scope, peer, request.rank);
     {
       std::lock_guard lock(out->mutex);
       out->senderPoller = &poller;

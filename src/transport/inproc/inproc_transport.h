@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <tuple>
 #include <utility>
 
 #include "transport/transport.h"
@@ -17,11 +19,11 @@ struct Lane;  // one direction between two ranks
 // Shared by all ranks of one in-process job.
 class InprocFabric {
  public:
-  std::shared_ptr<Lane> lane(int from, int to);
+  std::shared_ptr<Lane> lane(const std::string& scope, int from, int to);
 
  private:
   std::mutex mutex_;
-  std::map<std::pair<int, int>, std::shared_ptr<Lane>> lanes_;
+  std::map<std::tuple<std::string, int, int>, std::shared_ptr<Lane>> lanes_;
 };
 
 class InprocTransport final : public Transport {
