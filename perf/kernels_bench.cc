@@ -19,11 +19,11 @@
 #include <memory>
 #include <string>
 
+#include "base/config.h"
+#include "base/simd.h"
 #include "fp16/codec.h"
 #include "fp16/half.h"
 #include "reduce/reduce.h"
-#include "base/config.h"
-#include "base/simd.h"
 
 namespace gccl {
 namespace {

@@ -131,8 +131,8 @@ void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, 
   }
 }
 
-size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
-                  int nranks, size_t first) {
+size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op, int nranks,
+                  size_t first) {
   const size_t elementSize = gcclTypeSize(type);
   std::vector<unsigned char> expected(kPeriod * elementSize);
   for (size_t i = 0; i < kPeriod; ++i) {

@@ -14,8 +14,8 @@ void fillInput(void* buffer, size_t count, gcclDataType_t type, gcclRedOp_t op, 
 
 // Number of elements of `output` that differ from the exact reduction of elements
 // [first, first + count) of every rank's input.
-size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op,
-                  int nranks, size_t first = 0);
+size_t countWrong(const void* output, size_t count, gcclDataType_t type, gcclRedOp_t op, int nranks,
+                  size_t first = 0);
 
 // Number of elements of `output` that differ from `rank`'s input [first, first + count): what a
 // broadcast from that root or an allgather's block of that rank must hold.

@@ -248,10 +248,10 @@ GCCL_EXPORT gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, v
                                         const size_t* recvcounts, const size_t* displs,
                                         gcclDataType_t datatype, gcclComm_t comm);
 /** @brief gcclAllGatherV started as a request (see gcclAllReduceAsync). */
-GCCL_EXPORT gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount,
-                                             void* recvbuf, const size_t* recvcounts,
-                                             const size_t* displs, gcclDataType_t datatype,
-                                             gcclComm_t comm, gcclRequest_t* request);
+GCCL_EXPORT gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* recvbuf,
+                                             const size_t* recvcounts, const size_t* displs,
+                                             gcclDataType_t datatype, gcclComm_t comm,
+                                             gcclRequest_t* request);
 
 /**
  * @brief Reduces nranks x @p recvcount elements of every rank's @p sendbuf and leaves block r

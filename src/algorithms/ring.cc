@@ -74,8 +74,8 @@ struct RingGeometry {
 std::vector<Range> balancedSegments(const ScheduleShape& shape) {
   std::vector<Range> segments;
   for (int r = 0; r < shape.size; ++r) {
-    segments.push_back(balancedPiece(shape.count, static_cast<size_t>(shape.size),
-                                     static_cast<size_t>(r)));
+    segments.push_back(
+        balancedPiece(shape.count, static_cast<size_t>(shape.size), static_cast<size_t>(r)));
   }
   return segments;
 }
@@ -83,13 +83,13 @@ std::vector<Range> balancedSegments(const ScheduleShape& shape) {
 // Blocks of `count` elements, rank r's at r x count.
 std::vector<Range> equalBlocks(const ScheduleShape& shape) {
   std::vector<Range> blocks;
-  for (int r = 0; r < shape.size; ++r) blocks.push_back({static_cast<size_t>(r) * shape.count,
-                                                          shape.count});
+  for (int r = 0; r < shape.size; ++r)
+    blocks.push_back({static_cast<size_t>(r) * shape.count, shape.count});
   return blocks;
 }
 
-Step transfer(StepKind kind, BufferRole source, int peer, Range input, Range output,
-              int32_t after, BufferRole target = BufferRole::kOutput) {
+Step transfer(StepKind kind, BufferRole source, int peer, Range input, Range output, int32_t after,
+              BufferRole target = BufferRole::kOutput) {
   Step step;
   step.kind = kind;
   step.source = source;
@@ -226,8 +226,8 @@ Schedule ringReduceScatter(const ScheduleShape& shape) {
       const int32_t sent =
           s == 0 ? schedule.add(transfer(StepKind::kSend, BufferRole::kInput, ring.right,
                                          ring.sliceOf(r - 1, j), {}, kNoStep))
-                 : schedule.add(transfer(StepKind::kSend, BufferRole::kWork, ring.right, local,
-                                         {}, reduced[j]));
+                 : schedule.add(transfer(StepKind::kSend, BufferRole::kWork, ring.right, local, {},
+                                         reduced[j]));
       Step reduce = transfer(StepKind::kRecvReduce, BufferRole::kInput, ring.left,
                              ring.sliceOf(r - s - 2, j), ring.localSliceOf(r - s - 2, j), sent,
                              last ? BufferRole::kOutput : BufferRole::kWork);
@@ -237,8 +237,8 @@ Schedule ringReduceScatter(const ScheduleShape& shape) {
   }
   if (shape.average) {
     for (size_t j = 0; j < ring.slices; ++j) {
-      schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {},
-                            ring.localSliceOf(r, j), reduced[j]));
+      schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {}, ring.localSliceOf(r, j),
+                            reduced[j]));
     }
   }
   return schedule;
@@ -252,16 +252,15 @@ Schedule ringBroadcast(const ScheduleShape& shape) {
     schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, whole, kNoStep));
   }
   if (shape.size == 1) return schedule;
-  const size_t slices = std::max<size_t>(1, (shape.count + shape.sliceElements - 1) /
-                                                shape.sliceElements);
+  const size_t slices =
+      std::max<size_t>(1, (shape.count + shape.sliceElements - 1) / shape.sliceElements);
   const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
   const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
   for (size_t j = 0; j < slices; ++j) {
     const Range part = slice(whole, slices, j);
     int32_t received = kNoStep;
     if (position > 0) {
-      received =
-          schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, left, part, kNoStep));
+      received = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, left, part, kNoStep));
     }
     if (position + 1 < shape.size) {
       // The root sends from its input: no need to wait for its own copy.
@@ -288,20 +287,20 @@ Schedule ringReduce(const ScheduleShape& shape) {
   const bool first = position == 0;
   const BufferRole into = root ? BufferRole::kOutput : BufferRole::kWork;
   if (!root && !first) schedule.workElements = shape.count;
-  const size_t slices = std::max<size_t>(1, (shape.count + shape.sliceElements - 1) /
-                                                shape.sliceElements);
+  const size_t slices =
+      std::max<size_t>(1, (shape.count + shape.sliceElements - 1) / shape.sliceElements);
   const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
   const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
   for (size_t j = 0; j < slices; ++j) {
     const Range part = slice(whole, slices, j);
     int32_t partial = kNoStep;
     if (!first) {
-      partial = schedule.add(transfer(StepKind::kRecvReduce, BufferRole::kInput, left, part, part,
-                                      kNoStep, into));
+      partial = schedule.add(
+          transfer(StepKind::kRecvReduce, BufferRole::kInput, left, part, part, kNoStep, into));
     }
     if (!root) {
-      schedule.add(transfer(StepKind::kSend, first ? BufferRole::kInput : BufferRole::kWork,
-                            right, part, part, partial));
+      schedule.add(transfer(StepKind::kSend, first ? BufferRole::kInput : BufferRole::kWork, right,
+                            part, part, partial));
     } else if (shape.average) {
       schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {}, part, partial));
     }

@@ -100,8 +100,8 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
     const std::string defect =
         defectOf(schedule.steps[i], static_cast<int32_t>(i), rank, size, extents);
     if (!defect.empty()) {
-      fail(Status::kInternalError, "malformed schedule for rank ", rank, " of ", size, ": step ",
-           i, " (", kindName(schedule.steps[i].kind), ") ", defect);
+      fail(Status::kInternalError, "malformed schedule for rank ", rank, " of ", size, ": step ", i,
+           " (", kindName(schedule.steps[i].kind), ") ", defect);
     }
   }
 }
@@ -110,11 +110,11 @@ std::string describeSchedule(const Schedule& schedule) {
   std::ostringstream out;
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
     const Step& s = schedule.steps[i];
-    out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in [" << s.input.offset
-        << ", +" << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset
-        << ", +" << s.output.count << ") of " << roleName(s.target)
-        << (s.receivedFirst ? " received-first" : "")
-        << " after " << s.after[0] << "," << s.after[1] << "\n";
+    out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in [" << s.input.offset << ", +"
+        << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset << ", +"
+        << s.output.count << ") of " << roleName(s.target)
+        << (s.receivedFirst ? " received-first" : "") << " after " << s.after[0] << ","
+        << s.after[1] << "\n";
   }
   return out.str();
 }

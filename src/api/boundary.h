@@ -59,7 +59,8 @@ inline void checkTypeAndOp(int datatype, int op) {
   if (datatype < 0 || datatype >= gcclNumTypes) {
     fail(Status::kInvalidArgument, "datatype ", datatype, " is invalid");
   }
-  if (op < 0 || op >= gcclNumOps) fail(Status::kInvalidArgument, "reduction op ", op, " is invalid");
+  if (op < 0 || op >= gcclNumOps)
+    fail(Status::kInvalidArgument, "reduction op ", op, " is invalid");
 }
 
 }  // namespace gccl::api

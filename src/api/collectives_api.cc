@@ -58,7 +58,8 @@ gcclResult_t run(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
 template <typename Describe>
 gcclResult_t runAsync(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
   if (request == nullptr) {
-    return guarded(comm, [] { requirePointer<gcclRequest_t>(nullptr, "request (output pointer)"); });
+    return guarded(comm,
+                   [] { requirePointer<gcclRequest_t>(nullptr, "request (output pointer)"); });
   }
   return run(comm, request, std::forward<Describe>(describe));
 }
@@ -72,9 +73,8 @@ std::vector<gccl::Range> blocksOf(const gccl::Communicator& communicator, size_t
   for (int r = 0; r < communicator.size(); ++r) blocks.push_back({displs[r], recvcounts[r]});
   const size_t mine = recvcounts[communicator.rank()];
   if (sendcount != mine) {
-    gccl::fail(Status::kInvalidArgument, "allgatherv on rank ", communicator.rank(),
-               ": sendcount ", sendcount, " differs from recvcounts[", communicator.rank(),
-               "] = ", mine);
+    gccl::fail(Status::kInvalidArgument, "allgatherv on rank ", communicator.rank(), ": sendcount ",
+               sendcount, " differs from recvcounts[", communicator.rank(), "] = ", mine);
   }
   return blocks;
 }
@@ -136,16 +136,15 @@ gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
 }
 
 gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
-                                gcclDataType_t datatype, gcclComm_t comm,
-                                gcclRequest_t* request) {
+                                gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, datatype, gcclSum);
   });
 }
 
 gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf,
-                            const size_t* recvcounts, const size_t* displs,
-                            gcclDataType_t datatype, gcclComm_t comm) {
+                            const size_t* recvcounts, const size_t* displs, gcclDataType_t datatype,
+                            gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator& communicator) {
     CollectiveCall call =
         callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
@@ -156,8 +155,7 @@ gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf
 
 gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* recvbuf,
                                  const size_t* recvcounts, const size_t* displs,
-                                 gcclDataType_t datatype, gcclComm_t comm,
-                                 gcclRequest_t* request) {
+                                 gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
     CollectiveCall call =
         callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);

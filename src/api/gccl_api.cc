@@ -8,9 +8,9 @@
 
 #include "api/boundary.h"
 #include "api/handles.h"
-#include "core/init.h"
-#include "bootstrap/launch_environment.h"
 #include "base/logging.h"
+#include "bootstrap/launch_environment.h"
+#include "core/init.h"
 
 using gccl::Error;
 using gccl::Status;

@@ -1,8 +1,8 @@
 // Who am I in the job, from whatever launched us: GCCL_* variables, torchrun, Open MPI or Slurm.
 #pragma once
 
-#include "bootstrap/unique_id.h"
 #include "base/config.h"
+#include "bootstrap/unique_id.h"
 
 namespace gccl {
 

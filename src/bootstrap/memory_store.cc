@@ -1,5 +1,5 @@
-#include "base/error.h"
 #include "bootstrap/memory_store.h"
+#include "base/error.h"
 
 namespace gccl {
 

@@ -21,8 +21,7 @@ class PrefixedStore final : public Store {
   std::string get(const std::string& key, const Deadline& deadline) override {
     return inner_->get(prefix_ + key, deadline);
   }
-  bool trySet(const std::string& key, const std::string& value,
-              const Deadline& deadline) override {
+  bool trySet(const std::string& key, const std::string& value, const Deadline& deadline) override {
     return inner_->trySet(prefix_ + key, value, deadline);
   }
   StoreProbe probe(const std::string& key, const Deadline& deadline) override {

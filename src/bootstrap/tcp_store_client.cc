@@ -77,8 +77,8 @@ std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline
   const Header reply = receiveReply(key, deadline);
   if (reply.type != static_cast<uint32_t>(Type::kValue)) {
     desynchronized_ = true;
-    fail(Status::kRemoteError, "bootstrap store at ", server_.toString(),
-         " answered a get of '", key, "' with no value");
+    fail(Status::kRemoteError, "bootstrap store at ", server_.toString(), " answered a get of '",
+         key, "' with no value");
   }
   std::string value(reply.valueBytes, '\0');
   socket_.recvAll(value.data(), value.size(), deadline);

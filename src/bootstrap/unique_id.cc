@@ -84,5 +84,4 @@ Socket takeReservedListener(const JobToken& token) {
   return socket;
 }
 
-
 }  // namespace gccl

@@ -2,7 +2,6 @@
 // gcclGetUniqueId hands out and every rank passes to gcclCommInitRank.
 #pragma once
 
-
 #include "base/config.h"
 #include "base/job_token.h"
 #include "base/socket.h"
@@ -26,6 +25,5 @@ UniqueId createUniqueId(const Config& config);
 
 // The listener createUniqueId reserved for this token in this process, or an invalid socket.
 Socket takeReservedListener(const JobToken& token);
-
 
 }  // namespace gccl

@@ -41,8 +41,7 @@ uint32_t hashBlocks(const std::vector<Range>& blocks) {
   return static_cast<uint32_t>(hash ^ (hash >> 32));
 }
 
-BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size,
-                              size_t elementSize) {
+BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, size_t elementSize) {
   if (call.blocks.size() != static_cast<size_t>(size)) {
     fail(Status::kInvalidArgument, where(call, rank), "needs one count and displacement per rank");
   }
@@ -51,8 +50,8 @@ BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size,
   for (const Range& block : call.blocks) {
     if (block.count > kMaxBytes / elementSize || block.offset > kMaxBytes / elementSize ||
         block.end() > kMaxBytes / elementSize) {
-      fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +",
-           block.count, ") overflows the buffer size");
+      fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +", block.count,
+           ") overflows the buffer size");
     }
     layout.outputCount = std::max(layout.outputCount, block.end());
     if (block.count > 0) sorted.push_back(block);
@@ -80,9 +79,7 @@ BufferLayout layoutOf(const CollectiveCall& call, int rank, int size, size_t ele
   const size_t myOffset = static_cast<size_t>(rank) * call.count;
   BufferLayout layout;
   switch (call.kind) {
-    case CollectiveKind::kAllreduce:
-      layout = {call.count, call.count, in == out, 0};
-      break;
+    case CollectiveKind::kAllreduce: layout = {call.count, call.count, in == out, 0}; break;
     case CollectiveKind::kBroadcast:
       layout = {rank == call.root ? call.count : 0, call.count, in == out, 0};
       break;

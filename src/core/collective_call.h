@@ -29,9 +29,9 @@ struct CollectiveCall {
 };
 
 struct BufferLayout {
-  size_t inputCount = 0;   // elements this rank reads from its send buffer
-  size_t outputCount = 0;  // elements this rank writes in its receive buffer
-  bool inPlace = false;    // ScheduleShape::inPlace
+  size_t inputCount = 0;    // elements this rank reads from its send buffer
+  size_t outputCount = 0;   // elements this rank writes in its receive buffer
+  bool inPlace = false;     // ScheduleShape::inPlace
   uint32_t blocksHash = 0;  // allgatherv: every rank must pass the same blocks
 };
 

@@ -53,7 +53,8 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.timeoutMs = config.timeoutMs;
   diagnosis_.publishHost();
   engine_.start(router.connect(request, *store_, engine_.poller()), &diagnosis_);
-  logInfo(LogSubsys::kInit, "rank ", rank, " of ", size, " ready: ", router.describe(request.peers));
+  logInfo(LogSubsys::kInit, "rank ", rank, " of ", size,
+          " ready: ", router.describe(request.peers));
 }
 
 Communicator::~Communicator() {

@@ -4,19 +4,19 @@
 
 #include <cstdint>
 #include <functional>
-#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "algorithms/registry.h"
 #include "base/config.h"
+#include "base/dtype.h"
+#include "base/store.h"
 #include "core/collective_call.h"
 #include "core/engine.h"
 #include "core/request.h"
-#include "base/store.h"
-#include "base/dtype.h"
 #include "core/transport_router.h"
 
 namespace gccl {
@@ -83,8 +83,7 @@ class Communicator {
   uint64_t sequence_ = 0;
   uint64_t splits_ = 0;  // split() calls so far: the same on every rank
   // Recently used schedules: training repeats the same few sizes every step.
-  using ScheduleKey =
-      std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;
+  using ScheduleKey = std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;
   std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
   std::mutex lastMutex_;  // drain() may run on another thread (abort from a watchdog)
   std::shared_ptr<Request> last_;

@@ -30,7 +30,9 @@ constexpr int kMaxSleepMs = 50;
 Engine::Engine(const Config& config, int rank, int size)
     : timeoutMs_(config.timeoutMs),
       scratchKeepBytes_(config.chunkBytes),
-      spinUs_(std::max(0, config.spinUs)), rank_(rank), size_(size) {}
+      spinUs_(std::max(0, config.spinUs)),
+      rank_(rank),
+      size_(size) {}
 
 Engine::~Engine() {
   {

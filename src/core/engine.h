@@ -27,10 +27,10 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "base/poller.h"
 #include "core/execution.h"
 #include "core/operation.h"
 #include "core/stall_diagnosis.h"
-#include "base/poller.h"
 #include "transport/transport.h"
 
 namespace gccl {

@@ -15,8 +15,8 @@ std::unique_ptr<TcpStoreClient> reachStore(const UniqueId& id, int timeoutMs) {
   try {
     return std::make_unique<TcpStoreClient>(id.root, id.token, timeoutMs);
   } catch (const Error& e) {
-    fail(e.status(), "could not reach the bootstrap store of rank 0 at ", id.root.toString(),
-         ": ", e.what());
+    fail(e.status(), "could not reach the bootstrap store of rank 0 at ", id.root.toString(), ": ",
+         e.what());
   }
 }
 

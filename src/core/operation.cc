@@ -20,8 +20,8 @@ FrameHeader Operation::frameHeader() const {
 std::string Operation::describe() const {
   const std::string rootText = isRooted(kind) ? strCat(", root ", root) : "";
   return strCat(collectiveName(kind), " #", sequence, " (", dataTypeName(type), " ",
-                reduceOpName(op), ", ", count, " elements", rootText, ", ", algorithmName(algorithm),
-                ")");
+                reduceOpName(op), ", ", count, " elements", rootText, ", ",
+                algorithmName(algorithm), ")");
 }
 
 }  // namespace gccl

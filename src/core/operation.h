@@ -7,8 +7,8 @@
 
 #include "algorithms/registry.h"
 #include "algorithms/schedule.h"
-#include "core/request.h"
 #include "base/dtype.h"
+#include "core/request.h"
 #include "transport/frame.h"
 
 namespace gccl {

@@ -1,9 +1,9 @@
 // The public codec.h entry points: one table row per SimdLevel, indexed by the active level.
 #include <array>
 
+#include "base/simd.h"
 #include "fp16/codec.h"
 #include "fp16/codec_kernels.h"
-#include "base/simd.h"
 
 namespace gccl {
 namespace {

@@ -1,9 +1,9 @@
 // The public reduce.h entry points: one table row per SimdLevel, indexed by the active level.
 #include <array>
 
+#include "base/simd.h"
 #include "reduce/reduce.h"
 #include "reduce/reduce_kernels.h"
-#include "base/simd.h"
 
 namespace gccl {
 namespace {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
-#include "base/error.h"
 #include "base/dtype.h"
+#include "base/error.h"
 
 namespace gccl {
 
@@ -22,8 +22,8 @@ std::string describeFrame(const FrameHeader& h) {
   const std::string root = isRooted(kind) ? strCat(" root ", h.root) : "";
   std::ostringstream layout;  // allgatherv: which counts and displacements, as a hash
   if (kind == CollectiveKind::kAllgatherV) layout << " layout #" << std::hex << h.detail;
-  return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root,
-                layout.str(), " (message ", h.bytes, " B)");
+  return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root, layout.str(),
+                " (message ", h.bytes, " B)");
 }
 
 FrameHeader failureNoticeHeader(int status, size_t reasonBytes) {

@@ -49,9 +49,9 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
 
       perf::fillInput(in.data(), count, type, gcclSum, rank, n);
       const int root = 2;
-      const gcclResult_t b = async ? gcclBroadcastAsync(in.data(), out.data(), count, type, root,
-                                                        comm, maybe)
-                                   : gcclBroadcast(in.data(), out.data(), count, type, root, comm);
+      const gcclResult_t b =
+          async ? gcclBroadcastAsync(in.data(), out.data(), count, type, root, comm, maybe)
+                : gcclBroadcast(in.data(), out.data(), count, type, root, comm);
       if (finish(b, request) != gcclSuccess) return fail("broadcast");
       if (perf::countWrongInput(out.data(), count, type, gcclSum, root, n) != 0)
         return fail("broadcast result");
@@ -65,9 +65,9 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
         return fail("reduce result");
 
       perf::fillInput(in.data(), count, type, gcclSum, rank, n);
-      const gcclResult_t g = async ? gcclAllGatherAsync(in.data(), out.data(), count, type, comm,
-                                                        maybe)
-                                   : gcclAllGather(in.data(), out.data(), count, type, comm);
+      const gcclResult_t g =
+          async ? gcclAllGatherAsync(in.data(), out.data(), count, type, comm, maybe)
+                : gcclAllGather(in.data(), out.data(), count, type, comm);
       if (finish(g, request) != gcclSuccess) return fail("allgather");
       for (int b2 = 0; b2 < n; ++b2) {
         if (perf::countWrongInput(out.data() + b2 * count * es, count, type, gcclSum, b2, n) != 0)
@@ -84,12 +84,12 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       const gcclResult_t v =
           async ? gcclAllGatherVAsync(in.data(), counts[rank], out.data(), counts.data(),
                                       displs.data(), type, comm, maybe)
-                : gcclAllGatherV(in.data(), counts[rank], out.data(), counts.data(),
-                                 displs.data(), type, comm);
+                : gcclAllGatherV(in.data(), counts[rank], out.data(), counts.data(), displs.data(),
+                                 type, comm);
       if (finish(v, request) != gcclSuccess) return fail("allgatherv");
       for (int b2 = 0; b2 < n; ++b2) {
-        if (perf::countWrongInput(out.data() + displs[b2] * es, counts[b2], type, gcclSum, b2,
-                                  n) != 0)
+        if (perf::countWrongInput(out.data() + displs[b2] * es, counts[b2], type, gcclSum, b2, n) !=
+            0)
           return fail("allgatherv result");
       }
 
@@ -142,8 +142,8 @@ int splitAndReduce(int rank, int n, const gcclUniqueId& id, std::string& report)
   gcclRequest_t a = nullptr, b = nullptr;
   if (gcclAllReduceAsync(inHalf.data(), inHalf.data(), inHalf.size(), gcclInt32, gcclSum, half,
                          &a) != gcclSuccess ||
-      gcclAllReduceAsync(inAll.data(), inAll.data(), inAll.size(), gcclInt32, gcclSum, comm,
-                         &b) != gcclSuccess ||
+      gcclAllReduceAsync(inAll.data(), inAll.data(), inAll.size(), gcclInt32, gcclSum, comm, &b) !=
+          gcclSuccess ||
       gcclWait(a) != gcclSuccess || gcclWait(b) != gcclSuccess) {
     report = std::string("allreduce: ") + gcclGetLastError(half);
     return 1;
@@ -193,8 +193,8 @@ int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mis
       std::vector<size_t> counts(n, 16), displs;
       for (int b = 0; b < n; ++b) displs.push_back(static_cast<size_t>(b) * 16);
       if (odd) displs = {48, 32, 16, 0};  // same lengths, another layout
-      result = gcclAllGatherV(in.data(), 16, out.data(), counts.data(), displs.data(),
-                              gcclFloat32, comm);
+      result = gcclAllGatherV(in.data(), 16, out.data(), counts.data(), displs.data(), gcclFloat32,
+                              comm);
       break;
     }
   }

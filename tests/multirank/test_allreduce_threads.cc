@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "core/communicator.h"
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
+#include "core/communicator.h"
 #include "transport/inproc/inproc_transport.h"
 #include "verifiable.h"
 

@@ -20,8 +20,8 @@ namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-constexpr gcclDataType_t kTypes[] = {gcclInt8,    gcclUint8,   gcclInt32,   gcclUint32,
-                                     gcclInt64,   gcclUint64,  gcclFloat16, gcclBfloat16,
+constexpr gcclDataType_t kTypes[] = {gcclInt8,    gcclUint8,  gcclInt32,   gcclUint32,
+                                     gcclInt64,   gcclUint64, gcclFloat16, gcclBfloat16,
                                      gcclFloat32, gcclFloat64};
 constexpr gcclRedOp_t kOps[] = {gcclSum, gcclProd, gcclMin, gcclMax, gcclAvg};
 
@@ -85,8 +85,8 @@ Bytes garbage(size_t bytes) {
 
 std::string label(const char* what, int size, size_t count, gcclDataType_t type, gcclRedOp_t op,
                   bool inPlace, int root = -1) {
-  return std::string(what) + " size " + std::to_string(size) + " count " +
-         std::to_string(count) + " type " + std::to_string(type) + " op " + std::to_string(op) +
+  return std::string(what) + " size " + std::to_string(size) + " count " + std::to_string(count) +
+         " type " + std::to_string(type) + " op " + std::to_string(op) +
          (inPlace ? " in place" : "") + (root >= 0 ? " root " + std::to_string(root) : "");
 }
 
@@ -99,8 +99,8 @@ void checkBroadcast(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlac
     in[r] = garbage(bytesOf(count, type));
     if (r == root) perf::fillInput((inPlace ? out : in)[r].data(), count, type, gcclSum, r, n);
     const void* input = r != root ? nullptr : inPlace ? out[r].data() : in[r].data();
-    calls.push_back(callOf(CollectiveKind::kBroadcast, input, out[r].data(), count, type,
-                           gcclSum, root));
+    calls.push_back(
+        callOf(CollectiveKind::kBroadcast, input, out[r].data(), count, type, gcclSum, root));
   }
   const std::string what = label("broadcast", n, count, type, gcclSum, inPlace, root);
   ASSERT_TRUE(ranks.run(calls)) << what;
@@ -185,8 +185,8 @@ void checkAllgatherV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPla
   ASSERT_TRUE(ranks.run(calls)) << what;
   for (int r = 0; r < n; ++r) {
     for (int b = 0; b < n; ++b) {
-      ASSERT_EQ(perf::countWrongInput(out[r].data() + blocks[b].offset * es, blocks[b].count,
-                                      type, gcclSum, b, n),
+      ASSERT_EQ(perf::countWrongInput(out[r].data() + blocks[b].offset * es, blocks[b].count, type,
+                                      gcclSum, b, n),
                 0u)
           << what << " rank " << r << " block " << b;
     }
@@ -211,8 +211,7 @@ void checkReduceScatter(Ranks& ranks, size_t count, gcclDataType_t type, gcclRed
   ASSERT_TRUE(ranks.run(calls)) << what;
   for (int r = 0; r < n; ++r) {
     const unsigned char* result = inPlace ? in[r].data() + block * r : out[r].data();
-    ASSERT_EQ(perf::countWrong(result, count, type, op, n, count * r), 0u)
-        << what << " rank " << r;
+    ASSERT_EQ(perf::countWrong(result, count, type, op, n, count * r), 0u) << what << " rank " << r;
     if (!inPlace) {
       ASSERT_EQ(out[r][block], 0xAB) << what << " wrote past the end";
     }

@@ -103,9 +103,8 @@ TEST(CommSplit, MembersOrderAndConcurrentUseWithTheParent) {
   ranks.clear();
   for (int r = 0; r < 6; ++r) {
     threads.emplace_back([&, r] {
-      if (!sumsExactly(*grandchildren[r], r % 2 == 0 ? std::vector<int>{0, 2, 4}
-                                                     : std::vector<int>{1, 3, 5},
-                       r)) {
+      if (!sumsExactly(*grandchildren[r],
+                       r % 2 == 0 ? std::vector<int>{0, 2, 4} : std::vector<int>{1, 3, 5}, r)) {
         ++wrong[r];
       }
     });

@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/engine.h"
 #include "bootstrap/memory_store.h"
+#include "core/engine.h"
 #include "transport/tcp/tcp_transport.h"
 
 namespace gccl {

@@ -24,11 +24,11 @@ struct FloatBits {
   DataType type;
   size_t bytes;
   uint64_t signBit;
-  uint64_t infinity;   // +inf
-  uint64_t quietBit;   // the top mantissa bit
-  uint64_t one;        // 1.0
-  uint64_t two;        // 2.0
-  uint64_t exponent;   // all exponent bits
+  uint64_t infinity;  // +inf
+  uint64_t quietBit;  // the top mantissa bit
+  uint64_t one;       // 1.0
+  uint64_t two;       // 2.0
+  uint64_t exponent;  // all exponent bits
 
   uint64_t nan(uint64_t payload, bool negative) const {
     const uint64_t bits = infinity | quietBit | (payload & (quietBit - 1));
@@ -42,15 +42,16 @@ struct FloatBits {
   }
 };
 
-const FloatBits kFloat32{DataType::kFloat32, 4, 0x80000000u, 0x7f800000u, 0x00400000u,
-                         0x3f800000u, 0x40000000u, 0x7f800000u};
-const FloatBits kFloat64{DataType::kFloat64, 8, 0x8000000000000000u, 0x7ff0000000000000u,
-                         0x0008000000000000u, 0x3ff0000000000000u, 0x4000000000000000u,
-                         0x7ff0000000000000u};
-const FloatBits kFloat16{DataType::kFloat16, 2, 0x8000u, 0x7c00u, 0x0200u, 0x3c00u, 0x4000u,
-                         0x7c00u};
-const FloatBits kBfloat16{DataType::kBfloat16, 2, 0x8000u, 0x7f80u, 0x0040u, 0x3f80u, 0x4000u,
-                          0x7f80u};
+const FloatBits kFloat32{DataType::kFloat32, 4,           0x80000000u, 0x7f800000u,
+                         0x00400000u,        0x3f800000u, 0x40000000u, 0x7f800000u};
+const FloatBits kFloat64{DataType::kFloat64,  8,
+                         0x8000000000000000u, 0x7ff0000000000000u,
+                         0x0008000000000000u, 0x3ff0000000000000u,
+                         0x4000000000000000u, 0x7ff0000000000000u};
+const FloatBits kFloat16{
+    DataType::kFloat16, 2, 0x8000u, 0x7c00u, 0x0200u, 0x3c00u, 0x4000u, 0x7c00u};
+const FloatBits kBfloat16{
+    DataType::kBfloat16, 2, 0x8000u, 0x7f80u, 0x0040u, 0x3f80u, 0x4000u, 0x7f80u};
 
 enum Pattern : size_t {
   kNanEverywhere,     // a different payload (and sign) on every rank
@@ -68,8 +69,8 @@ uint64_t inputBits(const FloatBits& f, Pattern pattern, int rank, int size, size
   const uint64_t payload = static_cast<uint64_t>(rank) * 37 + element % 11 + 1;
   switch (pattern) {
     case kNanEverywhere: return f.nan(payload, rank % 2 == 1);
-    case kNanOnOneRank: return rank == static_cast<int>(element % size) ? f.nan(payload, false)
-                                                                         : f.one;
+    case kNanOnOneRank:
+      return rank == static_cast<int>(element % size) ? f.nan(payload, false) : f.one;
     case kSignedZeros: return rank % 2 == 0 ? 0 : f.signBit;
     case kNegativeZeros: return f.signBit;
     case kInfinityAndOnes: return rank == 0 ? f.infinity : f.two;
@@ -154,9 +155,8 @@ void runCase(const std::string& algorithm, int size, const FloatBits& f, ReduceO
       std::make_shared<transport::inproc::InprocFabric>()));
   std::vector<std::unique_ptr<Communicator>> ranks;
   for (int r = 0; r < size; ++r) {
-    ranks.push_back(std::make_unique<Communicator>(r, size, config, JobToken{},
-                                                   std::make_unique<MemoryStore>(), nullptr,
-                                                   router));
+    ranks.push_back(std::make_unique<Communicator>(
+        r, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, router));
   }
   std::vector<std::vector<unsigned char>> in(size), out(size);
   std::vector<std::shared_ptr<Request>> requests;
@@ -178,16 +178,16 @@ void runCase(const std::string& algorithm, int size, const FloatBits& f, ReduceO
     const auto& result = inPlace ? in[r] : out[r];
     for (size_t i = 0; i < kCount; ++i) {
       ASSERT_EQ(load(result, i, f.bytes), load(first, i, f.bytes))
-          << algorithm << " " << dataTypeName(f.type) << " " << reduceOpName(op) << " at "
-          << size << " ranks: rank " << r << " differs from rank 0 at element " << i
-          << " (pattern " << i % kPatterns << ")";
+          << algorithm << " " << dataTypeName(f.type) << " " << reduceOpName(op) << " at " << size
+          << " ranks: rank " << r << " differs from rank 0 at element " << i << " (pattern "
+          << i % kPatterns << ")";
     }
   }
   for (size_t i = 0; i < kCount; ++i) {
     expectValue(f, op, static_cast<Pattern>(i % kPatterns), size, load(first, i, f.bytes),
                 algorithm + " " + std::string(dataTypeName(f.type)) + " " +
-                    std::string(reduceOpName(op)) + " size " + std::to_string(size) +
-                    " element " + std::to_string(i));
+                    std::string(reduceOpName(op)) + " size " + std::to_string(size) + " element " +
+                    std::to_string(i));
   }
 }
 
@@ -195,12 +195,12 @@ TEST(SpecialValues, EveryRankEndsWithTheSameBits) {
   for (const char* algorithm : {"ring", "recursive_doubling"}) {
     for (int size : {1, 2, 3, 4, 5, 8}) {
       for (const FloatBits* f : {&kFloat32, &kFloat64, &kFloat16, &kBfloat16}) {
-        for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin, ReduceOp::kMax,
-                            ReduceOp::kAvg}) {
+        for (ReduceOp op :
+             {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin, ReduceOp::kMax, ReduceOp::kAvg}) {
           for (bool inPlace : {true, false}) {
-            SCOPED_TRACE(testing::Message() << algorithm << " size " << size << " "
-                                            << dataTypeName(f->type) << " "
-                                            << reduceOpName(op) << (inPlace ? " in place" : ""));
+            SCOPED_TRACE(testing::Message()
+                         << algorithm << " size " << size << " " << dataTypeName(f->type) << " "
+                         << reduceOpName(op) << (inPlace ? " in place" : ""));
             runCase(algorithm, size, *f, op, inPlace);
             if (HasFatalFailure()) return;
           }

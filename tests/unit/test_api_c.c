@@ -91,8 +91,7 @@ int main(void) {
   EXPECT(gcclAllGatherV(data, 2, gathered, counts, displs, gcclFloat32, comm) ==
          gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(comm), "sendcount 2"));
-  EXPECT(gcclAllGatherV(data, 3, gathered, NULL, displs, gcclFloat32, comm) ==
-         gcclInvalidArgument);
+  EXPECT(gcclAllGatherV(data, 3, gathered, NULL, displs, gcclFloat32, comm) == gcclInvalidArgument);
   EXPECT(gcclReduceScatter(data, gathered, 4, gcclFloat32, gcclSum, comm) == gcclSuccess);
   EXPECT(gcclReduceScatter(data, gathered, 4, gcclFloat32, (gcclRedOp_t)9, comm) ==
          gcclInvalidArgument);

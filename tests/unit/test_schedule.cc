@@ -11,11 +11,11 @@
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
+#include "base/poller.h"
+#include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
 #include "core/execution.h"
-#include "base/poller.h"
-#include "bootstrap/memory_store.h"
 #include "transport/inproc/inproc_transport.h"
 
 namespace gccl {
@@ -83,9 +83,8 @@ struct Extents {
   size_t output;
 };
 
-void expectMatchingCounts(Schedule (*build)(const ScheduleShape&), int size, size_t count,
-                          int root, Extents (*extentsOf)(int rank, int size, size_t count,
-                                                         int root)) {
+void expectMatchingCounts(Schedule (*build)(const ScheduleShape&), int size, size_t count, int root,
+                          Extents (*extentsOf)(int rank, int size, size_t count, int root)) {
   std::map<std::pair<int, int>, std::vector<size_t>> sends, recvs;
   for (int rank = 0; rank < size; ++rank) {
     ScheduleShape shape = shapeOf(rank, size, count, 3);
@@ -143,8 +142,7 @@ TEST(RingPattern, PeersAreTheNeighbours) {
 }
 
 // Runs every rank's executor in turn on this thread until all finish.
-void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice,
-                   ReduceOp op) {
+void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op) {
   auto fabric = std::make_shared<transport::inproc::InprocFabric>();
   transport::inproc::InprocTransport transport(fabric);
   MemoryStore store;

@@ -5,9 +5,9 @@
 #include <optional>
 #include <thread>
 
-#include "bootstrap/unique_id.h"
 #include "base/error.h"
 #include "bootstrap/tcp_store.h"
+#include "bootstrap/unique_id.h"
 
 namespace gccl {
 namespace {
@@ -78,12 +78,10 @@ TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
   TcpStoreClient client(address, token, 5000);
   server.join();
   const auto started = Clock::now();
-  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result,
-            StoreProbe::Result::kNoAnswer);
+  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result, StoreProbe::Result::kNoAnswer);
   EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1500));
   EXPECT_FALSE(client.trySet("k", "v", Deadline::afterMs(200)));
-  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result,
-            StoreProbe::Result::kNoAnswer);
+  EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result, StoreProbe::Result::kNoAnswer);
   EXPECT_THROW(client.get("k", Deadline::afterMs(200)), Error);
 }
 

@@ -64,8 +64,7 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
     applyCongestion(socket, congestion_, peerHost, bindHost_);
   };
   auto dial = [&](int peer) {
-    const PeerAddress& address = addresses[peer] =
-        parsePeer(store.get(addressKey(peer), deadline));
+    const PeerAddress& address = addresses[peer] = parsePeer(store.get(addressKey(peer), deadline));
     try {
       Socket socket = Socket::connectTo(address.address, deadline);
       sendHello(socket, Hello{kHelloMagic, kHelloVersion, request.token, request.rank, peer},
@@ -106,9 +105,9 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
   for (int peer : peers) {
     // Every peer was dialled, so its address is known: the store is not asked again (rank 0
     // may already be done with init, and its store is needed by nobody else).
-    connections[peer] = std::make_unique<TcpConnection>(std::move(outgoing[peer]),
-                                                        std::move(incoming[peer]), peer,
-                                                        describePeer(peer, addresses[peer]));
+    connections[peer] =
+        std::make_unique<TcpConnection>(std::move(outgoing[peer]), std::move(incoming[peer]), peer,
+                                        describePeer(peer, addresses[peer]));
   }
   logInfo(LogSubsys::kInit, "rank ", request.rank, " connected to ", connections.size(),
           " peer(s) over tcp");
