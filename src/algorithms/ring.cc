@@ -139,10 +139,24 @@ Schedule gatherAround(const ScheduleShape& shape, const RingGeometry& ring) {
   return schedule;
 }
 
-// Position along the chain that starts at `first` and runs rightwards round the ring.
-int chainPosition(int rank, int first, int size) {
-  return static_cast<int>(wrap(rank - first, size));
-}
+// A pipelined chain round the ring, starting at rank `first`: this rank's place on it, its
+// neighbours, and the slices of the whole buffer that move along it.
+struct Chain {
+  int position;
+  int left;
+  int right;
+  size_t slices;
+  Range whole;
+
+  Chain(const ScheduleShape& shape, int first)
+      : position(static_cast<int>(wrap(shape.rank - first, shape.size))),
+        left(static_cast<int>(wrap(shape.rank - 1, shape.size))),
+        right(static_cast<int>(wrap(shape.rank + 1, shape.size))),
+        slices(std::max<size_t>(1, (shape.count + shape.sliceElements - 1) / shape.sliceElements)),
+        whole{0, shape.count} {}
+
+  Range part(size_t j) const { return slice(whole, slices, j); }
+};
 
 }  // namespace
 
@@ -246,26 +260,21 @@ Schedule ringReduceScatter(const ScheduleShape& shape) {
 
 Schedule ringBroadcast(const ScheduleShape& shape) {
   Schedule schedule;
-  const Range whole{0, shape.count};
-  const int position = chainPosition(shape.rank, shape.root, shape.size);
-  if (position == 0 && !shape.inPlace) {
-    schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, whole, kNoStep));
+  const Chain chain(shape, shape.root);
+  if (chain.position == 0 && !shape.inPlace) {
+    schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, chain.whole, kNoStep));
   }
   if (shape.size == 1) return schedule;
-  const size_t slices =
-      std::max<size_t>(1, (shape.count + shape.sliceElements - 1) / shape.sliceElements);
-  const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
-  const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
-  for (size_t j = 0; j < slices; ++j) {
-    const Range part = slice(whole, slices, j);
+  for (size_t j = 0; j < chain.slices; ++j) {
     int32_t received = kNoStep;
-    if (position > 0) {
-      received = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, left, part, kNoStep));
+    if (chain.position > 0) {
+      received = schedule.add(
+          transfer(StepKind::kRecv, BufferRole::kOutput, chain.left, chain.part(j), kNoStep));
     }
-    if (position + 1 < shape.size) {
+    if (chain.position + 1 < shape.size) {
       // The root sends from its input: no need to wait for its own copy.
-      const BufferRole from = position == 0 ? BufferRole::kInput : BufferRole::kOutput;
-      schedule.add(transfer(StepKind::kSend, from, right, part, received));
+      const BufferRole from = chain.position == 0 ? BufferRole::kInput : BufferRole::kOutput;
+      schedule.add(transfer(StepKind::kSend, from, chain.right, chain.part(j), received));
     }
   }
   return schedule;
@@ -275,32 +284,28 @@ Schedule ringBroadcast(const ScheduleShape& shape) {
 // buffer and pass the partial on.
 Schedule ringReduce(const ScheduleShape& shape) {
   Schedule schedule;
-  const Range whole{0, shape.count};
   const bool root = shape.rank == shape.root;
   if (shape.size == 1) {
     if (!shape.inPlace) {
+      const Range whole{0, shape.count};
       schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1, whole, kNoStep));
     }
     return schedule;
   }
-  const int position = chainPosition(shape.rank, shape.root + 1, shape.size);
-  const bool first = position == 0;
+  const Chain chain(shape, shape.root + 1);
+  const bool first = chain.position == 0;
   const BufferRole into = root ? BufferRole::kOutput : BufferRole::kWork;
   if (!root && !first) schedule.workElements = shape.count;
-  const size_t slices =
-      std::max<size_t>(1, (shape.count + shape.sliceElements - 1) / shape.sliceElements);
-  const int right = static_cast<int>(wrap(shape.rank + 1, shape.size));
-  const int left = static_cast<int>(wrap(shape.rank - 1, shape.size));
-  for (size_t j = 0; j < slices; ++j) {
-    const Range part = slice(whole, slices, j);
+  for (size_t j = 0; j < chain.slices; ++j) {
+    const Range part = chain.part(j);
     int32_t partial = kNoStep;
     if (!first) {
-      partial = schedule.add(
-          transfer(StepKind::kRecvReduce, BufferRole::kInput, left, part, part, kNoStep, into));
+      partial = schedule.add(transfer(StepKind::kRecvReduce, BufferRole::kInput, chain.left, part,
+                                      part, kNoStep, into));
     }
     if (!root) {
-      schedule.add(transfer(StepKind::kSend, first ? BufferRole::kInput : BufferRole::kWork, right,
-                            part, part, partial));
+      schedule.add(transfer(StepKind::kSend, first ? BufferRole::kInput : BufferRole::kWork,
+                            chain.right, part, part, partial));
     } else if (shape.average) {
       schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {}, part, partial));
     }

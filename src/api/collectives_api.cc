@@ -20,17 +20,19 @@ using gccl::api::requirePointer;
 
 namespace {
 
-// The enum arguments, checked; collectives without an op pass gcclSum.
+// The enum arguments as the integers the caller passed (see rawValue: a C caller may pass any
+// value, and loading an out-of-range enum is undefined in C++), checked; collectives without
+// an op pass gcclSum.
 CollectiveCall callOf(CollectiveKind kind, const void* sendbuf, void* recvbuf, size_t count,
-                      gcclDataType_t datatype, gcclRedOp_t op, int root = 0) {
-  checkTypeAndOp(rawValue(datatype), rawValue(op));
+                      int datatype, int op, int root = 0) {
+  checkTypeAndOp(datatype, op);
   CollectiveCall call;
   call.kind = kind;
   call.input = sendbuf;
   call.output = recvbuf;
   call.count = count;
-  call.type = static_cast<gccl::DataType>(rawValue(datatype));
-  call.op = static_cast<gccl::ReduceOp>(rawValue(op));
+  call.type = static_cast<gccl::DataType>(datatype);
+  call.op = static_cast<gccl::ReduceOp>(op);
   call.root = root;
   return call;
 }
@@ -79,6 +81,15 @@ std::vector<gccl::Range> blocksOf(const gccl::Communicator& communicator, size_t
   return blocks;
 }
 
+CollectiveCall allgatherVCall(const gccl::Communicator& communicator, const void* sendbuf,
+                              size_t sendcount, void* recvbuf, const size_t* recvcounts,
+                              const size_t* displs, int datatype) {
+  CollectiveCall call =
+      callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+  call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
+  return call;
+}
+
 }  // namespace
 
 extern "C" {
@@ -86,7 +97,8 @@ extern "C" {
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, datatype, op);
+    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op));
   });
 }
 
@@ -94,14 +106,16 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
                                 gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                 gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, datatype, op);
+    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op));
   });
 }
 
 gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, int root, gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, datatype, gcclSum, root);
+    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
+                  root);
   });
 }
 
@@ -109,14 +123,16 @@ gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count
                                 gcclDataType_t datatype, int root, gcclComm_t comm,
                                 gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, datatype, gcclSum, root);
+    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
+                  root);
   });
 }
 
 gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
                         gcclRedOp_t op, int root, gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, datatype, op, root);
+    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op), root);
   });
 }
 
@@ -124,21 +140,24 @@ gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
                              gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
                              gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, datatype, op, root);
+    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op), root);
   });
 }
 
 gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
                            gcclDataType_t datatype, gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
+                  gcclSum);
   });
 }
 
 gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
                                 gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
+                  gcclSum);
   });
 }
 
@@ -146,10 +165,8 @@ gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf
                             const size_t* recvcounts, const size_t* displs, gcclDataType_t datatype,
                             gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator& communicator) {
-    CollectiveCall call =
-        callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
-    call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
-    return call;
+    return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
+                          rawValue(datatype));
   });
 }
 
@@ -157,17 +174,16 @@ gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* re
                                  const size_t* recvcounts, const size_t* displs,
                                  gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
-    CollectiveCall call =
-        callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
-    call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
-    return call;
+    return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
+                          rawValue(datatype));
   });
 }
 
 gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
   return run(comm, nullptr, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, datatype, op);
+    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
+                  rawValue(op));
   });
 }
 
@@ -175,7 +191,8 @@ gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t r
                                     gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                     gcclRequest_t* request) {
   return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, datatype, op);
+    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
+                  rawValue(op));
   });
 }
 

@@ -12,13 +12,16 @@
 #include <thread>
 #include <vector>
 
+#include "multiproc/failing_rank.h"
 #include "multiproc/process_group.h"
 
 namespace gccl {
 namespace {
 
-using testing_support::ChildReport;
+using testing_support::allreduceUntilFailure;
 using testing_support::monotonicSeconds;
+using testing_support::Outcome;
+using testing_support::parse;
 using testing_support::ProcessGroup;
 
 constexpr int kTimeoutMs = 3000;
@@ -30,46 +33,6 @@ struct Case {
   std::vector<int> stopped;
   size_t count;  // floats per allreduce
 };
-
-// Allreduces until an error; reports "<result> <time> <message>" on one line.
-int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
-                          size_t count) {
-  gcclComm_t comm = nullptr;
-  if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
-    report = std::string("init failed: ") + gcclGetLastError(nullptr);
-    return 1;
-  }
-  std::vector<float> data(count, 1.0f);
-  const double giveUp = monotonicSeconds() + 60;
-  gcclResult_t result = gcclSuccess;
-  for (int call = 0; result == gcclSuccess && monotonicSeconds() < giveUp; ++call) {
-    result = gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, gcclSum, comm);
-    if (call == 0 && result == gcclSuccess) ProcessGroup::say("ready");
-  }
-  report = std::to_string(static_cast<int>(result)) + " " + std::to_string(monotonicSeconds()) +
-           " " + gcclGetLastError(comm);
-  gcclCommAbort(comm);
-  return result == gcclRemoteError || result == gcclTimeout ? 0 : 1;
-}
-
-struct Outcome {
-  int result = -1;
-  double failedAt = 0;
-  std::string message;
-};
-
-Outcome parse(std::string text) {
-  Outcome outcome;
-  const std::string ready = "ready\n";
-  if (text.rfind(ready, 0) == 0) text.erase(0, ready.size());
-  const size_t first = text.find(' ');
-  const size_t second = text.find(' ', first + 1);
-  if (first == std::string::npos || second == std::string::npos) return outcome;
-  outcome.result = std::atoi(text.substr(0, first).c_str());
-  outcome.failedAt = std::atof(text.substr(first + 1, second - first - 1).c_str());
-  outcome.message = text.substr(second + 1);
-  return outcome;
-}
 
 // The verdict: "rank V (host h) stopped responding", or, when rank 0 (the store) is the silent
 // one, the store's silence naming rank 0.
@@ -95,7 +58,7 @@ TEST_P(SilentRank, EverySurvivorNamesAStoppedRank) {
   setenv("GCCL_TIMEOUT_MS", std::to_string(kTimeoutMs).c_str(), 1);
   setenv("GCCL_ALGO", c.algorithm, 1);
   ProcessGroup group(c.ranks, [](int rank, int nranks, const gcclUniqueId& id, std::string& r) {
-    return allreduceUntilFailure(rank, nranks, id, r, count);
+    return allreduceUntilFailure(rank, nranks, id, r, count, gcclSum);
   });
   unsetenv("GCCL_TIMEOUT_MS");
   unsetenv("GCCL_ALGO");
@@ -108,7 +71,7 @@ TEST_P(SilentRank, EverySurvivorNamesAStoppedRank) {
   int named = 0;
   for (int r = 0; r < c.ranks; ++r) {
     if (std::count(c.stopped.begin(), c.stopped.end(), r) != 0) continue;
-    const Outcome outcome = parse(reports[r].text);
+    const Outcome outcome = parse(reports[r]);
     EXPECT_FALSE(reports[r].killedByParent) << "rank " << r << " hung";
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
     EXPECT_LT(outcome.failedAt - stoppedAt, bound)
@@ -136,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(SilentRankKilled, KilledRankStillFailsEveryoneAtOnce) {
   setenv("GCCL_TIMEOUT_MS", std::to_string(kTimeoutMs).c_str(), 1);
   ProcessGroup group(8, [](int rank, int nranks, const gcclUniqueId& id, std::string& r) {
-    return allreduceUntilFailure(rank, nranks, id, r, 1 << 16);
+    return allreduceUntilFailure(rank, nranks, id, r, 1 << 16, gcclSum);
   });
   unsetenv("GCCL_TIMEOUT_MS");
   ASSERT_TRUE(group.waitForLine("ready", 60000)) << "ranks did not start";
@@ -146,7 +109,7 @@ TEST(SilentRankKilled, KilledRankStillFailsEveryoneAtOnce) {
   const auto reports = group.collect(kTimeoutMs + 20000, {3});
   for (int r = 0; r < 8; ++r) {
     if (r == 3) continue;
-    const Outcome outcome = parse(reports[r].text);
+    const Outcome outcome = parse(reports[r]);
     EXPECT_EQ(outcome.result, static_cast<int>(gcclRemoteError)) << outcome.message;
     EXPECT_LT(outcome.failedAt - killedAt, 1.5) << "rank " << r << ": " << outcome.message;
   }
