@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,10 @@ namespace {
 // below PIPE_BUF, so each write is atomic and records from different children never interleave.
 using Record = uint64_t;
 static_assert(sizeof(Record) <= PIPE_BUF);
+
+// How long the other ranks get once one has failed: they fail within GCCL_TIMEOUT_MS plus the
+// stall diagnosis's grace; only a rank that is itself stopped or hung is still running after.
+constexpr auto kAfterFailure = std::chrono::seconds(70);
 
 [[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd,
                            const std::function<RankReport(const gcclUniqueId&, int, int)>& body) {
@@ -76,20 +81,28 @@ LocalRun runLocalRanks(int nranks, int timeoutSeconds,
   close(reports[1]);
   int failures = static_cast<int>(nranks - children.size());
   size_t remaining = children.size();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
+  bool shortened = false;
   while (remaining > 0) {
     readRecords(reports[0], run);  // keeps the pipe from filling up with many ranks
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
       --remaining;
-      // One rank failed: the others fail within GCCL_TIMEOUT_MS; no need to kill them.
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+      // One rank failed: the others fail within GCCL_TIMEOUT_MS (and name the rank that went
+      // silent); a rank that is stopped never exits, so it gets a bounded time, not the run's.
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        ++failures;
+        deadline = std::min(deadline, std::chrono::steady_clock::now() + kAfterFailure);
+        shortened = true;
+      }
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "allreduce_perf: ranks still running after %d s; killing them\n",
-                   timeoutSeconds);
+      std::fprintf(stderr, "allreduce_perf: %zu rank(s) still running %s; killing them\n",
+                   remaining,
+                   shortened ? "70 s after another rank failed (stopped or hung?)"
+                             : ("after " + std::to_string(timeoutSeconds) + " s").c_str());
       for (pid_t child : children) kill(child, SIGKILL);
       while (waitpid(-1, &status, 0) > 0) {
       }
