@@ -136,9 +136,9 @@ void StallDiagnosis::publishHost() {
 }
 
 void StallDiagnosis::publishWaiting(uint64_t sequence, const std::vector<int>& waitedPeers) {
-  if (published_) return;
-  published_ = true;
-  failedAt_ = Clock::now();
+  if (published_.load()) return;
+  failedAt_.store(Clock::now());
+  published_.store(true);
   store_.trySet(edgeKey(rank_), encodeEdges(sequence, waitedPeers), Deadline::afterMs(graceMs_));
 }
 
@@ -179,20 +179,21 @@ std::string StallDiagnosis::hostOf(int rank, const Deadline& deadline) {
 }
 
 bool StallDiagnosis::othersMayNeedStore(Clock::time_point lastProbe) const {
-  if (!published_) return false;
+  if (!published_.load()) return false;
+  const auto failedAt = failedAt_.load();
   const auto now = Clock::now();
   const auto grace = std::chrono::milliseconds(graceMs_);
   // A rank that timed out up to a grace after this one walks for a grace, then counts.
-  if (now > failedAt_ + 2 * grace + std::chrono::milliseconds(2 * kRoundTripMs)) return false;
-  if (diagnosed_ && now < failedAt_ + grace) return true;
+  if (now > failedAt + 2 * grace + std::chrono::milliseconds(2 * kRoundTripMs)) return false;
+  if (diagnosed_.load() && now < failedAt + grace) return true;
   // Walkers probe every kPollInterval: a quiet store has nobody left walking.
-  return now - std::max(lastProbe, failedAt_) < std::chrono::milliseconds(kQuietMs);
+  return now - std::max(lastProbe, failedAt) < std::chrono::milliseconds(kQuietMs);
 }
 
 std::string StallDiagnosis::diagnose(uint64_t sequence, const std::vector<int>& waitedPeers,
                                      const std::string& peerLevel,
                                      const std::atomic<bool>& abandon) {
-  diagnosed_ = true;
+  diagnosed_.store(true);
   const Deadline deadline = Deadline::afterMs(graceMs_);
   // The store is served by a thread of rank 0's process: if it is silent too, rank 0 is
   // stopped or unreachable, though the ranks between it and this one cannot be told apart.

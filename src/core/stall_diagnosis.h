@@ -76,9 +76,11 @@ class StallDiagnosis {
   const int size_;
   const int timeoutMs_;
   const int graceMs_;
-  bool published_ = false;  // a communicator fails once: one edge per rank
-  bool diagnosed_ = false;  // this rank timed out and ran a diagnosis
-  Clock::time_point failedAt_{};
+  // Written by the driver thread, read by othersMayNeedStore() from the thread destroying
+  // the communicator, which an abort lets run while the driver is still failing.
+  std::atomic<bool> published_{false};  // a communicator fails once: one edge per rank
+  std::atomic<bool> diagnosed_{false};  // this rank timed out and ran a diagnosis
+  std::atomic<Clock::time_point> failedAt_{};
 };
 
 }  // namespace gccl
