@@ -147,6 +147,11 @@ std::shared_ptr<const Schedule> Communicator::schedule(const CollectiveCall& cal
 }
 
 std::unique_ptr<Communicator> Communicator::split(int color, int key) {
+  // Before any exchange: every rank of a communicator has the same factory (or none), so all
+  // fail alike here instead of leaving the others waiting for this one in the new rendezvous.
+  if (!splitRoutes_) {
+    fail(Status::kInvalidUsage, "rank ", rank_, ": this communicator cannot be split");
+  }
   // Every rank learns every rank's (color, key): one allgather on this communicator.
   const int64_t mine[2] = {color, key};
   std::vector<int64_t> all(2 * static_cast<size_t>(size_));
@@ -171,9 +176,6 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
   const int newSize = static_cast<int>(members.size());
   const auto me = std::find(members.begin(), members.end(), std::pair<int64_t, int>(key, rank_));
   const int newRank = static_cast<int>(me - members.begin());
-  if (!splitRoutes_) {
-    fail(Status::kInvalidUsage, "rank ", rank_, ": this communicator cannot be split");
-  }
   const std::string scope = strCat(scope_, "split/", splitId, "/", color, "/");
   auto store = std::make_shared<PrefixedStore>(store_, scope);
   const MachineShare share =
