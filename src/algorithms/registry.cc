@@ -11,8 +11,20 @@ namespace gccl {
 
 namespace {
 
-bool always(int) {
+bool always(const ScheduleShape&) {
   return true;
+}
+
+std::vector<int> ringNeighbours(const ScheduleShape& shape) {
+  return ringPeers(shape.rank, shape.size);
+}
+
+bool powerOfTwo(const ScheduleShape& shape) {
+  return recursiveDoublingSupports(shape.size);
+}
+
+std::vector<int> doublingPartners(const ScheduleShape& shape) {
+  return recursiveDoublingPeers(shape.rank, shape.size);
 }
 
 using K = CollectiveKind;
@@ -20,17 +32,17 @@ using A = AlgorithmId;
 
 // A barrier is an allreduce of nothing: no rank completes before every rank has sent.
 const std::array<Algorithm, 9> kAlgorithms = {{
-    {K::kAllreduce, A::kRing, "ring", always, ringPeers, ringAllreduce},
-    {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", recursiveDoublingSupports,
-     recursiveDoublingPeers, recursiveDoublingAllreduce},
-    {K::kBroadcast, A::kRing, "ring", always, ringPeers, ringBroadcast},
-    {K::kReduce, A::kRing, "ring", always, ringPeers, ringReduce},
-    {K::kAllgather, A::kRing, "ring", always, ringPeers, ringAllgather},
-    {K::kAllgatherV, A::kRing, "ring", always, ringPeers, ringAllgatherV},
-    {K::kReduceScatter, A::kRing, "ring", always, ringPeers, ringReduceScatter},
-    {K::kBarrier, A::kRing, "ring", always, ringPeers, ringAllreduce},
-    {K::kBarrier, A::kRecursiveDoubling, "recursive_doubling", recursiveDoublingSupports,
-     recursiveDoublingPeers, recursiveDoublingAllreduce},
+    {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
+    {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
+     recursiveDoublingAllreduce},
+    {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
+    {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
+    {K::kAllgather, A::kRing, "ring", always, ringNeighbours, ringAllgather},
+    {K::kAllgatherV, A::kRing, "ring", always, ringNeighbours, ringAllgatherV},
+    {K::kReduceScatter, A::kRing, "ring", always, ringNeighbours, ringReduceScatter},
+    {K::kBarrier, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
+    {K::kBarrier, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
+     recursiveDoublingAllreduce},
 }};
 
 // Below this size latency dominates: log2(n) exchanges beat the ring's 2(n-1) steps.
@@ -49,15 +61,15 @@ const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
        static_cast<int>(id), " in the table");
 }
 
-bool fits(const Algorithm& algorithm, int size, size_t bytes) {
-  if (!algorithm.supports(size)) return false;
+bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes) {
+  if (!algorithm.supports(shape)) return false;
   return algorithm.id != AlgorithmId::kRecursiveDoubling || bytes <= kMaxWholeMessageBytes;
 }
 
-const Algorithm& automatic(CollectiveKind collective, int size, size_t bytes) {
+const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape, size_t bytes) {
   if (collective == K::kAllreduce || collective == K::kBarrier) {
     const Algorithm& doubling = find(collective, A::kRecursiveDoubling);
-    if (bytes <= kSmallMessageBytes && doubling.supports(size)) return doubling;
+    if (bytes <= kSmallMessageBytes && doubling.supports(shape)) return doubling;
   }
   return find(collective, A::kRing);
 }
@@ -68,11 +80,11 @@ std::span<const Algorithm> algorithms() {
   return kAlgorithms;
 }
 
-std::vector<int> connectionPeers(int rank, int size) {
+std::vector<int> connectionPeers(const ScheduleShape& shape) {
   std::set<int> peers;
   for (const auto& algorithm : kAlgorithms) {
-    if (!algorithm.supports(size)) continue;
-    for (int peer : algorithm.peers(rank, size)) peers.insert(peer);
+    if (!algorithm.supports(shape)) continue;
+    for (int peer : algorithm.peers(shape)) peers.insert(peer);
   }
   return {peers.begin(), peers.end()};
 }
@@ -86,16 +98,16 @@ std::string_view algorithmName(AlgorithmId id) {
 
 // GCCL_ALGO names an algorithm of any collective; a collective that has no algorithm of that
 // name (or cannot run it here) takes its automatic choice, so one setting serves a whole job.
-const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested, int size,
-                                 size_t bytes) {
-  if (requested == "auto" || requested.empty()) return automatic(collective, size, bytes);
+const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested,
+                                 const ScheduleShape& shape, size_t bytes) {
+  if (requested == "auto" || requested.empty()) return automatic(collective, shape, bytes);
   bool known = false;
   for (const auto& algorithm : kAlgorithms) {
     if (algorithm.name != requested) continue;
     known = true;
-    if (algorithm.collective == collective && fits(algorithm, size, bytes)) return algorithm;
+    if (algorithm.collective == collective && fits(algorithm, shape, bytes)) return algorithm;
   }
-  if (known) return automatic(collective, size, bytes);
+  if (known) return automatic(collective, shape, bytes);
   std::string names = "auto";
   for (const auto& algorithm : kAlgorithms) {
     if (names.find(algorithm.name) == std::string::npos) names += strCat(", ", algorithm.name);

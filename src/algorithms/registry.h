@@ -13,21 +13,28 @@
 namespace gccl {
 
 // Travels in frame headers (ranks must agree on it), so values are fixed.
-enum class AlgorithmId : uint8_t { kRing = 1, kRecursiveDoubling = 2 };
+enum class AlgorithmId : uint8_t {
+  kRing = 1,
+  kRecursiveDoubling = 2,
+  kTree = 3,
+  kHalvingDoubling = 4,
+  kHierarchical = 5,
+};
 
+// supports and peers read the shape's rank, size and hostOf only.
 struct Algorithm {
   CollectiveKind collective;
   AlgorithmId id;
   std::string_view name;
-  bool (*supports)(int size);
-  std::vector<int> (*peers)(int rank, int size);
+  bool (*supports)(const ScheduleShape& shape);
+  std::vector<int> (*peers)(const ScheduleShape& shape);
   Schedule (*build)(const ScheduleShape& shape);
 };
 
 std::span<const Algorithm> algorithms();
 
 // Every peer any algorithm may talk to: the connections a communicator opens at init.
-std::vector<int> connectionPeers(int rank, int size);
+std::vector<int> connectionPeers(const ScheduleShape& shape);
 
 // "ring"; "unknown" for a value not in the table.
 std::string_view algorithmName(AlgorithmId id);
@@ -35,7 +42,8 @@ std::string_view algorithmName(AlgorithmId id);
 // `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for a name that is
 // no algorithm at all; takes the automatic choice (with no error) when `collective` has no
 // algorithm of that name or it cannot run at `size` or `bytes`.
-const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested, int size,
-                                 size_t bytes);
+// The shape's size and hostOf matter, not its rank: every rank makes the same choice.
+const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested,
+                                 const ScheduleShape& shape, size_t bytes);
 
 }  // namespace gccl

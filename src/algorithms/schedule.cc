@@ -9,7 +9,7 @@ namespace gccl {
 namespace {
 
 const char* kindName(StepKind kind) {
-  static const char* const kNames[] = {"send", "recv", "recv-reduce", "copy", "divide"};
+  static const char* const kNames[] = {"send", "recv", "recv-reduce", "copy", "divide", "wait"};
   return kNames[static_cast<int>(kind)];
 }
 
@@ -18,7 +18,7 @@ bool reads(StepKind kind) {
 }
 
 bool writes(StepKind kind) {
-  return kind != StepKind::kSend;
+  return kind != StepKind::kSend && kind != StepKind::kWait;
 }
 
 bool talks(StepKind kind) {
@@ -55,7 +55,7 @@ bool inside(Range range, size_t extent) {
 
 // Empty when the step is well formed, else what is wrong with it.
 std::string defectOf(const Step& step, int32_t index, int rank, int size, const Extents& extents) {
-  if (static_cast<uint8_t>(step.kind) > static_cast<uint8_t>(StepKind::kDivide)) {
+  if (static_cast<uint8_t>(step.kind) > static_cast<uint8_t>(StepKind::kWait)) {
     return "unknown kind";
   }
   for (int32_t dependency : step.after) {

@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ enum class StepKind : uint8_t {
   kRecvReduce,  // target[output] = source[input] op received (or received op source[input])
   kCopy,        // target[output] = source[input]
   kDivide,      // target[output] /= rank count (the one scaling step of an average)
+  kWait,        // nothing: completes once its dependencies have (joins more than two steps)
 };
 
 // The caller's send and receive buffers, and a work buffer of Schedule::workElements elements
@@ -84,6 +86,8 @@ struct ScheduleShape {
   // input + rank x count for reduce-scatter).
   bool inPlace = false;
   std::vector<Range> blocks;  // allgatherv: where each rank's block lands in the output
+  // The host of every rank (hierarchical algorithms); null when all share one host.
+  std::shared_ptr<const std::vector<int>> hostOf;
 };
 
 // Throws Error(kInternalError) naming the step unless every step is well formed for a rank

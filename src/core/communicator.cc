@@ -43,11 +43,11 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   // the level in force (the best the CPU has, unless a test or benchmark forced another).
   if (const auto level = parseSimdLevel(config_.simd)) setSimdLevel(*level);
   // An unknown GCCL_ALGO fails init, not every call.
-  selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, size, 0);
+  selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, baseShape(), 0);
   ConnectRequest request;
   request.rank = rank;
   request.size = size;
-  request.peers = connectionPeers(rank, size);
+  request.peers = connectionPeers(baseShape());
   request.token = token;
   request.scope = scope_;
   request.timeoutMs = config.timeoutMs;
@@ -66,6 +66,14 @@ Communicator::~Communicator() {
   }
 }
 
+ScheduleShape Communicator::baseShape() const {
+  ScheduleShape shape;
+  shape.rank = rank_;
+  shape.size = size_;
+  shape.hostOf = hostOf_;
+  return shape;
+}
+
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
                                                  DataType type, ReduceOp op, bool blocking) {
   CollectiveCall call;
@@ -82,10 +90,8 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   const BufferLayout layout = checkCall(call, rank_, size_, config_.chunkBytes);
   const size_t elementSize = dataTypeSize(call.type);
   const size_t bytes = std::max(layout.inputCount, layout.outputCount) * elementSize;
-  const Algorithm& algorithm = selectAlgorithm(call.kind, config_.algorithm, size_, bytes);
-  ScheduleShape shape;
-  shape.rank = rank_;
-  shape.size = size_;
+  ScheduleShape shape = baseShape();
+  const Algorithm& algorithm = selectAlgorithm(call.kind, config_.algorithm, shape, bytes);
   shape.count = call.count;
   shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
   shape.root = call.root;

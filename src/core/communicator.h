@@ -74,8 +74,12 @@ class Communicator {
   // Shared with communicators split from this one: rank 0's server lives as long as any of them.
   std::shared_ptr<TcpStoreServer> storeServer_;
   std::shared_ptr<Store> store_;
+  // The host of every rank, for hierarchical algorithms; null while all share one host.
+  std::shared_ptr<const std::vector<int>> hostOf_;
   StallDiagnosis diagnosis_;
   Engine engine_;
+  // Rank, size and host map: what algorithm choice and peers depend on.
+  ScheduleShape baseShape() const;
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
                                            const Algorithm& algorithm, const ScheduleShape& shape);
 

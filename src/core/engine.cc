@@ -19,8 +19,9 @@ void cpuRelax() {
 #endif
 }
 
-// The work buffer kept between operations, in slices: like the receive slots.
-constexpr size_t kScratchSlots = ScratchPool::kSlots;
+// Scratch kept between operations, in slices (GCCL_CHUNK_BYTES): every slot of two receiving
+// peers (a tree's children). The work buffer keeps as much.
+constexpr size_t kSlicesKept = 2 * kScratchSlotsPerPeer;
 
 // The longest single sleep: bounds how late a timeout is noticed (an abort wakes the poller).
 constexpr int kMaxSleepMs = 50;
@@ -29,7 +30,7 @@ constexpr int kMaxSleepMs = 50;
 
 Engine::Engine(const Config& config, int rank, int size)
     : timeoutMs_(config.timeoutMs),
-      scratchKeepBytes_(config.chunkBytes),
+      scratchKeepBytes_(kSlicesKept * config.chunkBytes),
       spinUs_(std::max(0, config.spinUs)),
       rank_(rank),
       size_(size) {}
@@ -212,7 +213,7 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
     execution.emplace(operation, connections_, scratch_, work_, size_);
     drive(*execution);
     scratch_.trim(scratchKeepBytes_);
-    work_.trim(kScratchSlots * scratchKeepBytes_);
+    work_.trim(scratchKeepBytes_);
     return std::nullopt;
   } catch (...) {
     Error error = located(operation, std::current_exception());

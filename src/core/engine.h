@@ -89,15 +89,15 @@ class Engine {
   Error located(const Operation& operation, std::exception_ptr thrown) const;
 
   const int timeoutMs_;
-  const size_t scratchKeepBytes_;  // per slot: one slice (GCCL_CHUNK_BYTES)
+  const size_t scratchKeepBytes_;  // scratch and work kept between operations
   const int spinUs_;
   const int rank_;
   const int size_;
   Poller poller_;
   ConnectionMap connections_;  // driver role only
   StallDiagnosis* diagnosis_ = nullptr;
-  ScratchPool scratch_;  // driver role only
-  WorkBuffer work_;      // driver role only
+  ReusableBuffer scratch_;  // driver role only
+  ReusableBuffer work_;     // driver role only
   mutable std::mutex mutex_;
   // Guarded by mutex_:
   std::deque<std::unique_ptr<Operation>> queue_;

@@ -8,51 +8,36 @@
 
 namespace gccl {
 
-void ScratchPool::reserve(size_t slotBytes) {
-  if (slotBytes <= slotBytes_) return;
-  storage_.reset();  // never hold the old and the new block at once
-  storage_ = std::make_unique<std::byte[]>(slotBytes * kSlots);
-  slotBytes_ = slotBytes;
-}
-
-void ScratchPool::trim(size_t keepSlotBytes) {
-  if (slotBytes_ <= keepSlotBytes) return;
-  storage_.reset();
-  slotBytes_ = 0;
-}
-
-std::byte* WorkBuffer::reserve(size_t bytes) {
+std::byte* ReusableBuffer::reserve(size_t bytes) {
   if (bytes > bytes_) {
-    storage_.reset();
+    storage_.reset();  // never hold the old and the new block at once
     storage_ = std::make_unique<std::byte[]>(bytes);
     bytes_ = bytes;
   }
   return storage_.get();
 }
 
-void WorkBuffer::trim(size_t keepBytes) {
+void ReusableBuffer::trim(size_t keepBytes) {
   if (bytes_ <= keepBytes) return;
   storage_.reset();
   bytes_ = 0;
 }
 
-Execution::Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
-                     WorkBuffer& work, int size)
+Execution::Execution(const Operation& operation, ConnectionMap& connections,
+                     ReusableBuffer& scratch, ReusableBuffer& work, int size)
     : operation_(operation),
       schedule_(*operation.schedule),
-      scratch_(scratch),
       work_(work.reserve(operation.schedule->workElements * dataTypeSize(operation.type))),
       size_(size),
       elementSize_(dataTypeSize(operation.type)),
       done_(schedule_.steps.size(), 0),
       messages_(std::make_unique<Message[]>(schedule_.steps.size())),
-      slotOf_(schedule_.steps.size(), -1),
       remaining_(schedule_.steps.size()) {
   std::map<int, size_t> peerIndex;
-  size_t largestReceive = 0;
   for (size_t i = 0; i < schedule_.steps.size(); ++i) {
     const Step& step = schedule_.steps[i];
-    if (step.kind == StepKind::kCopy || step.kind == StepKind::kDivide) {
+    if (step.kind == StepKind::kCopy || step.kind == StepKind::kDivide ||
+        step.kind == StepKind::kWait) {
       local_.push_back(static_cast<int32_t>(i));
       continue;
     }
@@ -62,16 +47,38 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections, Scr
       if (connection == connections.end()) {
         fail(Status::kInternalError, operation.describe(), ": no connection to rank ", step.peer);
       }
-      peers_.push_back({connection->second.get(), {}, {}});
+      peers_.push_back({connection->second.get(), {}, {}, 0, 0, 0, 0, {}});
     }
     PeerQueue& queue = peers_[it->second];
     (step.kind == StepKind::kSend ? queue.sends : queue.recvs).push_back(static_cast<int32_t>(i));
-    if (step.kind == StepKind::kRecvReduce) {
-      largestReceive = std::max(largestReceive, step.count() * elementSize_);
+  }
+  carveScratch(scratch);
+}
+
+// Each peer gets as many slots as it has RecvReduce steps, at most kScratchSlotsPerPeer, each
+// as large as its largest one: a ring's left neighbour four slices, each partner of recursive
+// doubling one whole buffer.
+void Execution::carveScratch(ReusableBuffer& scratch) {
+  std::vector<std::pair<size_t, size_t>> layout;  // per peer: slots, bytes per slot
+  size_t total = 0;
+  for (const PeerQueue& queue : peers_) {
+    size_t receives = 0, largest = 0;
+    for (int32_t index : queue.recvs) {
+      const Step& step = schedule_.steps[static_cast<size_t>(index)];
+      if (step.kind != StepKind::kRecvReduce) continue;
+      ++receives;
+      largest = std::max(largest, step.count() * elementSize_);
+    }
+    layout.emplace_back(std::min(receives, kScratchSlotsPerPeer), largest);
+    total += layout.back().first * largest;
+  }
+  std::byte* next = scratch.reserve(total);
+  for (size_t p = 0; p < peers_.size(); ++p) {
+    for (size_t slot = 0; slot < layout[p].first; ++slot) {
+      peers_[p].freeSlots.push_back(next);
+      next += layout[p].second;
     }
   }
-  scratch_.reserve(largestReceive);
-  for (size_t slot = 0; slot < ScratchPool::kSlots; ++slot) freeSlots_.push_back(slot);
 }
 
 bool Execution::ready(const Step& step) const {
@@ -120,7 +127,7 @@ bool Execution::runLocalSteps() {
       // memmove: a copy within one buffer (in place) may overlap itself.
       if (step.count() > 0)
         std::memmove(out, address(step.source, step.input), step.count() * elementSize_);
-    } else {
+    } else if (step.kind == StepKind::kDivide) {
       finalizeAverage(operation_.type, out, step.count(), size_);
     }
     finish(local_[i]);
@@ -157,10 +164,9 @@ bool Execution::postRecvs(PeerQueue& queue) {
       if (!ready(step)) break;
       message.data = address(step.target, step.output);
     } else {
-      if (freeSlots_.empty()) break;
-      slotOf_[static_cast<size_t>(index)] = static_cast<int8_t>(freeSlots_.back());
-      message.data = scratch_.slot(freeSlots_.back());
-      freeSlots_.pop_back();
+      if (queue.freeSlots.empty()) break;
+      message.data = queue.freeSlots.back();
+      queue.freeSlots.pop_back();
     }
     message.header = operation_.frameHeader();
     message.bytes = step.count() * elementSize_;
@@ -197,7 +203,7 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
       reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
              step.count());
-      freeSlots_.push_back(static_cast<size_t>(slotOf_[static_cast<size_t>(index)]));
+      queue.freeSlots.push_back(static_cast<std::byte*>(message.data));
     }
     finish(index);
     ++queue.recvsDone;

@@ -3,8 +3,14 @@
 //
 // Per peer, sends are posted in schedule order and receives likewise (the transport's
 // ordering contract makes the i-th send match the peer's i-th receive). A step is posted once
-// its dependencies are complete; a RecvReduce is posted as soon as a scratch slot is free and
-// reduced once its dependencies are complete.
+// its dependencies are complete; a RecvReduce is posted as soon as one of its peer's scratch
+// slots is free and reduced once its dependencies are complete.
+//
+// Each peer has slots of its own. With one pool shared by all peers, a peer whose receives
+// need nothing (a tree's first child) could take every slot for later slices while the
+// receive that the others wait for (the second child's, or the same slice from the other tree)
+// found none: a deadlock. Per peer, receives take slots in schedule order, so a receive that
+// waits for a slot waits only for earlier receives from the same peer.
 #pragma once
 
 #include <cstddef>
@@ -19,24 +25,12 @@ namespace gccl {
 
 class Poller;
 
-// Receive buffers for RecvReduce steps, reused across operations.
-class ScratchPool {
- public:
-  static constexpr size_t kSlots = 4;
-  void reserve(size_t slotBytes);
-  // Frees the slots if they grew beyond `keepSlotBytes` each: one large whole-buffer exchange
-  // must not pin its scratch for the communicator's lifetime.
-  void trim(size_t keepSlotBytes);
-  void* slot(size_t index) { return storage_.get() + index * slotBytes_; }
-  size_t slotBytes() const { return slotBytes_; }
+// Receive slots per peer: enough to keep a pipeline of slices in flight.
+inline constexpr size_t kScratchSlotsPerPeer = 4;
 
- private:
-  std::unique_ptr<std::byte[]> storage_;
-  size_t slotBytes_ = 0;
-};
-
-// The work buffer of schedules that keep partial results outside the caller's buffers.
-class WorkBuffer {
+// Memory reused across operations: the scratch slots of RecvReduce steps, and the work buffer
+// of schedules that keep partial results outside the caller's buffers.
+class ReusableBuffer {
  public:
   std::byte* reserve(size_t bytes);
   // Frees the buffer if it grew beyond `keepBytes`.
@@ -50,8 +44,8 @@ class WorkBuffer {
 
 class Execution {
  public:
-  Execution(const Operation& operation, ConnectionMap& connections, ScratchPool& scratch,
-            WorkBuffer& work, int size);
+  Execution(const Operation& operation, ConnectionMap& connections, ReusableBuffer& scratch,
+            ReusableBuffer& work, int size);
   bool advance();
   bool finished() const { return remaining_ == 0; }
   uint64_t sequence() const { return operation_.sequence; }
@@ -67,6 +61,7 @@ class Execution {
     std::vector<int32_t> sends;
     std::vector<int32_t> recvs;
     size_t sendsPosted = 0, sendsDone = 0, recvsPosted = 0, recvsDone = 0;
+    std::vector<std::byte*> freeSlots;  // this peer's scratch slots not holding a receive
   };
 
   bool ready(const Step& step) const;
@@ -78,9 +73,10 @@ class Execution {
   void finish(int32_t index);
   std::byte* address(BufferRole role, Range range) const;
 
+  void carveScratch(ReusableBuffer& scratch);
+
   const Operation& operation_;
   const Schedule& schedule_;
-  ScratchPool& scratch_;
   std::byte* work_;
   int size_;
   size_t elementSize_;
@@ -88,8 +84,6 @@ class Execution {
   std::vector<int32_t> local_;  // copy / divide steps not yet run
   std::vector<uint8_t> done_;
   std::unique_ptr<Message[]> messages_;
-  std::vector<int8_t> slotOf_;  // scratch slot of each posted RecvReduce
-  std::vector<size_t> freeSlots_;
   size_t remaining_;
 };
 

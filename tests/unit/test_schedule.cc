@@ -138,7 +138,7 @@ TEST(RingPattern, PeersAreTheNeighbours) {
   EXPECT_TRUE(ringPeers(0, 1).empty());
   EXPECT_EQ(ringPeers(0, 2), std::vector<int>({1}));
   EXPECT_EQ(ringPeers(0, 5), std::vector<int>({4, 1}));
-  EXPECT_EQ(connectionPeers(0, 8), std::vector<int>({1, 2, 4, 7}));
+  EXPECT_EQ(connectionPeers(shapeOf(0, 8, 0, 1)), std::vector<int>({1, 2, 4, 7}));
 }
 
 // Runs every rank's executor in turn on this thread until all finish.
@@ -148,8 +148,8 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
   MemoryStore store;
   std::vector<std::unique_ptr<Poller>> pollers;
   std::vector<ConnectionMap> connections(static_cast<size_t>(size));
-  std::vector<ScratchPool> scratch(static_cast<size_t>(size));
-  std::vector<WorkBuffer> work(static_cast<size_t>(size));
+  std::vector<ReusableBuffer> scratch(static_cast<size_t>(size));
+  std::vector<ReusableBuffer> work(static_cast<size_t>(size));
   std::vector<std::vector<int64_t>> input(size), output(size);
   std::vector<Operation> operations(static_cast<size_t>(size));
   std::vector<std::unique_ptr<Execution>> executions;
@@ -158,7 +158,7 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
     ConnectRequest request;
     request.rank = r;
     request.size = size;
-    request.peers = algorithm.peers(r, size);
+    request.peers = algorithm.peers(shapeOf(r, size, count, slice));
     connections[r] = transport.connect(request, store, *pollers.back());
     input[r].resize(count);
     output[r].assign(count, -1);
@@ -215,13 +215,17 @@ TEST(ScheduleExecution, RecursiveDoublingIsExactForPowersOfTwo) {
 
 TEST(Selection, SmallPowerOfTwoUsesRecursiveDoubling) {
   constexpr auto kAllreduce = CollectiveKind::kAllreduce;
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 4, 64).id, AlgorithmId::kRecursiveDoubling);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 3, 64).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", 4, 64 << 20).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", 3, 64).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", 4, 64 << 20).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "ring", 4, 64).id, AlgorithmId::kRing);
-  EXPECT_THROW(selectAlgorithm(kAllreduce, "bogus", 4, 64), Error);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 4, 0, 1), 64).id,
+            AlgorithmId::kRecursiveDoubling);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 3, 0, 1), 64).id, AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 4, 0, 1), 64 << 20).id,
+            AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", shapeOf(0, 3, 0, 1), 64).id,
+            AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", shapeOf(0, 4, 0, 1), 64 << 20).id,
+            AlgorithmId::kRing);
+  EXPECT_EQ(selectAlgorithm(kAllreduce, "ring", shapeOf(0, 4, 0, 1), 64).id, AlgorithmId::kRing);
+  EXPECT_THROW(selectAlgorithm(kAllreduce, "bogus", shapeOf(0, 4, 0, 1), 64), Error);
   EXPECT_EQ(algorithmName(AlgorithmId::kRecursiveDoubling), "recursive_doubling");
 }
 
@@ -298,15 +302,15 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
 }
 
 TEST(Scratch, GrowsOnDemandAndShrinksBackAfterALargeExchange) {
-  ScratchPool scratch;
+  ReusableBuffer scratch;
   scratch.reserve(4096);
-  EXPECT_EQ(scratch.slotBytes(), 4096u);
+  EXPECT_EQ(scratch.bytes(), 4096u);
   scratch.trim(1 << 20);  // within what the communicator keeps: stays for the next operation
-  EXPECT_EQ(scratch.slotBytes(), 4096u);
+  EXPECT_EQ(scratch.bytes(), 4096u);
   scratch.reserve(16 << 20);  // a whole-buffer exchange
-  EXPECT_EQ(scratch.slotBytes(), size_t{16} << 20);
+  EXPECT_EQ(scratch.bytes(), size_t{16} << 20);
   scratch.trim(1 << 20);
-  EXPECT_EQ(scratch.slotBytes(), 0u);
+  EXPECT_EQ(scratch.bytes(), 0u);
 }
 
 // A tiny slice on a huge buffer is refused before anything is built or touched, with the
