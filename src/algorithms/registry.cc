@@ -3,6 +3,8 @@
 #include <array>
 #include <set>
 
+#include "algorithms/double_tree.h"
+#include "algorithms/halving_doubling.h"
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/ring.h"
 #include "base/error.h"
@@ -27,14 +29,25 @@ std::vector<int> doublingPartners(const ScheduleShape& shape) {
   return recursiveDoublingPeers(shape.rank, shape.size);
 }
 
+std::vector<int> treeNeighbours(const ScheduleShape& shape) {
+  return doubleTreePeers(shape.rank, shape.size);
+}
+
+std::vector<int> halvingPartners(const ScheduleShape& shape) {
+  return halvingDoublingPeers(shape.rank, shape.size);
+}
+
 using K = CollectiveKind;
 using A = AlgorithmId;
 
 // A barrier is an allreduce of nothing: no rank completes before every rank has sent.
-const std::array<Algorithm, 9> kAlgorithms = {{
+const std::array<Algorithm, 11> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
+    {K::kAllreduce, A::kTree, "tree", always, treeNeighbours, doubleTreeAllreduce},
+    {K::kAllreduce, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
+     halvingDoublingAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
     {K::kAllgather, A::kRing, "ring", always, ringNeighbours, ringAllgather},

@@ -93,6 +93,22 @@ int32_t Schedule::add(const Step& step) {
   return static_cast<int32_t>(steps.size() - 1);
 }
 
+int32_t Schedule::join(const std::vector<int32_t>& dependencies) {
+  int32_t joined = kNoStep;
+  for (const int32_t dependency : dependencies) {
+    if (dependency == kNoStep) continue;
+    if (joined == kNoStep) {
+      joined = dependency;
+      continue;
+    }
+    Step wait;
+    wait.kind = StepKind::kWait;
+    wait.after = {joined, dependency};
+    joined = add(wait);
+  }
+  return joined;
+}
+
 void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCount,
                    size_t outputCount) {
   const Extents extents{inputCount, outputCount, schedule.workElements};

@@ -71,6 +71,9 @@ struct Schedule {
 
   // Appends and returns the step's index. Throws Error(kInvalidArgument) past kMaxScheduleSteps.
   int32_t add(const Step& step);
+  // A step that completes once all of `steps` have (kNoStep entries ignored): the step itself
+  // for one, a chain of waits for more, kNoStep for none.
+  int32_t join(const std::vector<int32_t>& steps);
 };
 
 // What an algorithm needs to know to plan one collective.

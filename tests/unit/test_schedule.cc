@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "algorithms/double_tree.h"
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
@@ -210,6 +211,64 @@ TEST(ScheduleExecution, RecursiveDoublingIsExactForPowersOfTwo) {
   for (int size = 1; size <= 64; size *= 2) {
     runRoundRobin(algorithms()[1], size, 37, 8, ReduceOp::kSum);
     runRoundRobin(algorithms()[1], size, 37, 8, ReduceOp::kAvg);
+  }
+}
+
+const Algorithm& allreduceNamed(std::string_view name) {
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective == CollectiveKind::kAllreduce && algorithm.name == name) {
+      return algorithm;
+    }
+  }
+  throw std::runtime_error("no allreduce algorithm " + std::string(name));
+}
+
+// Counts below, at and above the rank count and the slice: empty blocks, one slice, many.
+TEST(ScheduleExecution, TreeAndHalvingDoublingAreExactForEveryRankCountUpTo64) {
+  for (const char* name : {"tree", "halving_doubling"}) {
+    const Algorithm& algorithm = allreduceNamed(name);
+    for (int size = 1; size <= 64; ++size) {
+      for (size_t count : {size_t{0}, size_t{1}, size_t(size) * 3 + 2}) {
+        expectMatchingTraffic(algorithm.build, size, count, 2);
+        runRoundRobin(algorithm, size, count, 2, ReduceOp::kSum);
+      }
+      runRoundRobin(algorithm, size, 100, 7, ReduceOp::kAvg);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// Each tree spans every rank once (parents and children agree, one root), and the two trees
+// have different roots, and no rank (one for odd sizes) is an inner node of both: the load is
+// shared.
+TEST(DoubleTree, TwoComplementarySpanningTrees) {
+  for (int size = 2; size <= 64; ++size) {
+    int roots[2] = {-1, -1};
+    for (int tree = 0; tree < 2; ++tree) {
+      for (int rank = 0; rank < size; ++rank) {
+        const TreeNode node = treeNode(tree, rank, size);
+        if (node.parent < 0) {
+          ASSERT_EQ(roots[tree], -1) << "two roots, size " << size;
+          roots[tree] = rank;
+        } else {
+          const TreeNode parent = treeNode(tree, node.parent, size);
+          ASSERT_TRUE(parent.left == rank || parent.right == rank) << size << " " << rank;
+        }
+        for (const int child : {node.left, node.right}) {
+          if (child >= 0) {
+            ASSERT_EQ(treeNode(tree, child, size).parent, rank);
+          }
+        }
+      }
+      ASSERT_NE(roots[tree], -1);
+    }
+    EXPECT_NE(roots[0], roots[1]) << "size " << size;
+    int innerInBoth = 0;
+    for (int rank = 0; rank < size; ++rank) {
+      const TreeNode a = treeNode(0, rank, size), b = treeNode(1, rank, size);
+      innerInBoth += (a.left >= 0 || a.right >= 0) && (b.left >= 0 || b.right >= 0);
+    }
+    EXPECT_LE(innerInBoth, size % 2) << "size " << size;
   }
 }
 
