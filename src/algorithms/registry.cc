@@ -5,6 +5,7 @@
 
 #include "algorithms/double_tree.h"
 #include "algorithms/halving_doubling.h"
+#include "algorithms/hierarchical.h"
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/ring.h"
 #include "base/error.h"
@@ -41,13 +42,15 @@ using K = CollectiveKind;
 using A = AlgorithmId;
 
 // A barrier is an allreduce of nothing: no rank completes before every rank has sent.
-const std::array<Algorithm, 11> kAlgorithms = {{
+const std::array<Algorithm, 12> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
     {K::kAllreduce, A::kTree, "tree", always, treeNeighbours, doubleTreeAllreduce},
     {K::kAllreduce, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
      halvingDoublingAllreduce},
+    {K::kAllreduce, A::kHierarchical, "hierarchical", hierarchicalSupports, hierarchicalPeers,
+     hierarchicalAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
     {K::kAllgather, A::kRing, "ring", always, ringNeighbours, ringAllgather},

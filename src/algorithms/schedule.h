@@ -8,7 +8,9 @@
 // than where it came from, and a rank with no output of its own (a non-root of a reduce) keeps
 // partial results in the schedule's work buffer.
 // Steps to or from one peer are matched in schedule order: the i-th send this rank lists for
-// peer p is the i-th receive that p lists for this rank, with the same element count.
+// peer p is the i-th receive that p lists for this rank, with the same element count. They also
+// complete in that order (sends among sends, receives among receives), so the last one stands
+// for all of them.
 #pragma once
 
 #include <array>

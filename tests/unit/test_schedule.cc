@@ -22,8 +22,11 @@
 namespace gccl {
 namespace {
 
-ScheduleShape shapeOf(int rank, int size, size_t count, size_t slice) {
+using HostMap = std::shared_ptr<const std::vector<int>>;
+
+ScheduleShape shapeOf(int rank, int size, size_t count, size_t slice, HostMap hostOf = nullptr) {
   ScheduleShape shape;
+  shape.hostOf = std::move(hostOf);
   shape.rank = rank;
   shape.size = size;
   shape.count = count;
@@ -49,10 +52,11 @@ void collect(const Schedule& schedule, int rank, Traffic& sends, Traffic& recvs)
   }
 }
 
-void expectMatchingTraffic(Builder build, int size, size_t count, size_t slice) {
+void expectMatchingTraffic(Builder build, int size, size_t count, size_t slice,
+                           HostMap hostOf = nullptr) {
   Traffic sends, recvs;
   for (int rank = 0; rank < size; ++rank) {
-    const Schedule schedule = build(shapeOf(rank, size, count, slice));
+    const Schedule schedule = build(shapeOf(rank, size, count, slice, hostOf));
     ASSERT_NO_THROW(checkSchedule(schedule, rank, size, count, count))
         << describeSchedule(schedule);
     collect(schedule, rank, sends, recvs);
@@ -143,7 +147,8 @@ TEST(RingPattern, PeersAreTheNeighbours) {
 }
 
 // Runs every rank's executor in turn on this thread until all finish.
-void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op) {
+void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op,
+                   HostMap hostOf = nullptr) {
   auto fabric = std::make_shared<transport::inproc::InprocFabric>();
   transport::inproc::InprocTransport transport(fabric);
   MemoryStore store;
@@ -159,12 +164,12 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
     ConnectRequest request;
     request.rank = r;
     request.size = size;
-    request.peers = algorithm.peers(shapeOf(r, size, count, slice));
+    request.peers = algorithm.peers(shapeOf(r, size, count, slice, hostOf));
     connections[r] = transport.connect(request, store, *pollers.back());
     input[r].resize(count);
     output[r].assign(count, -1);
     for (size_t i = 0; i < count; ++i) input[r][i] = static_cast<int64_t>((r + 1) * (i % 13 + 1));
-    ScheduleShape shape = shapeOf(r, size, count, slice);
+    ScheduleShape shape = shapeOf(r, size, count, slice, hostOf);
     shape.average = op == ReduceOp::kAvg;
     Operation& operation = operations[r];
     operation.input = input[r].data();
@@ -236,6 +241,43 @@ TEST(ScheduleExecution, TreeAndHalvingDoublingAreExactForEveryRankCountUpTo64) {
       if (HasFatalFailure()) return;
     }
   }
+}
+
+// Hosts of equal size, as blocks of consecutive ranks and dealt round-robin; segments that fit
+// one slice (halving-doubling between hosts) and segments of several (a ring between hosts).
+TEST(ScheduleExecution, HierarchicalIsExactForEveryUniformHostLayout) {
+  const Algorithm& algorithm = allreduceNamed("hierarchical");
+  for (int hosts = 2; hosts <= 5; ++hosts) {
+    for (int perHost = 1; perHost <= 4; ++perHost) {
+      const int size = hosts * perHost;
+      for (bool dealt : {false, true}) {
+        auto hostOf = std::make_shared<std::vector<int>>();
+        for (int r = 0; r < size; ++r) hostOf->push_back(dealt ? r % hosts : r / perHost);
+        ASSERT_TRUE(algorithm.supports(shapeOf(0, size, 0, 1, hostOf)));
+        for (size_t count : {size_t{0}, size_t{1}, size_t(size) * 3 + 2, size_t(size) * 40}) {
+          expectMatchingTraffic(algorithm.build, size, count, 16, hostOf);
+          runRoundRobin(algorithm, size, count, 16, ReduceOp::kSum, hostOf);
+        }
+        runRoundRobin(algorithm, size, 100, 7, ReduceOp::kAvg, hostOf);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(Hierarchical, NeedsTwoHostsOfEqualSize) {
+  const Algorithm& algorithm = allreduceNamed("hierarchical");
+  const auto layout = [](std::vector<int> hosts) {
+    return std::make_shared<const std::vector<int>>(std::move(hosts));
+  };
+  EXPECT_FALSE(algorithm.supports(shapeOf(0, 4, 0, 1)));
+  EXPECT_FALSE(algorithm.supports(shapeOf(0, 4, 0, 1, layout({0, 0, 0, 0}))));
+  EXPECT_FALSE(algorithm.supports(shapeOf(0, 3, 0, 1, layout({0, 0, 1}))));
+  EXPECT_TRUE(algorithm.supports(shapeOf(0, 4, 0, 1, layout({1, 0, 1, 0}))));
+  // Automatic choice never picks what cannot run: one host falls back to another algorithm.
+  EXPECT_NE(selectAlgorithm(CollectiveKind::kAllreduce, "hierarchical", shapeOf(0, 4, 0, 1), 64)
+                .id,
+            AlgorithmId::kHierarchical);
 }
 
 // Each tree spans every rank once (parents and children agree, one root), and the two trees
