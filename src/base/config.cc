@@ -35,8 +35,24 @@ const std::array kSettings = {
             [](Config& c, std::string_view v) {
               c.chunkBytes = static_cast<size_t>(parseInt("GCCL_CHUNK_BYTES", v, 64, 1 << 30));
             }},
-    Setting{"GCCL_ALGO", "string", "auto", "allreduce algorithm: auto, ring, recursive_doubling",
+    Setting{"GCCL_ALGO", "string", "auto",
+            "algorithm of every collective: auto (the cost model's choice), ring, "
+            "recursive_doubling, tree, halving_doubling, hierarchical; a collective without "
+            "the named algorithm takes its automatic choice",
             GCCL_STRING_SETTING(algorithm)},
+    Setting{"GCCL_HOST_ID", "string", "",
+            "the host this rank is on, for hierarchical algorithms (default: its machine); "
+            "differing values fake several hosts on one machine",
+            [](Config& c, std::string_view v) {
+              if (v.find_first_of(" \t\n") != std::string_view::npos) {
+                fail(Status::kInvalidArgument, "GCCL_HOST_ID=", v, ": must not contain spaces");
+              }
+              c.hostId = std::string(v);
+            }},
+    Setting{"GCCL_TUNE_FILE", "string", "",
+            "cost model figures written by allreduce_perf --tune; read by rank 0 and shared "
+            "at init (default: built-in figures)",
+            GCCL_STRING_SETTING(tuneFile)},
     Setting{"GCCL_SOCKET_ADDR", "string", "",
             "IPv4 address to bind and advertise (default: the address that reaches the root)",
             GCCL_STRING_SETTING(socketAddr)},

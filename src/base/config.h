@@ -19,6 +19,8 @@ struct Config {
   int timeoutMs = 60000;           // peer silence that becomes Status::kTimeout
   size_t chunkBytes = 1u << 20;    // pipeline slice of the ring
   std::string algorithm = "auto";  // GCCL_ALGO
+  std::string hostId;              // GCCL_HOST_ID: overrides the machine as the host (hierarchy)
+  std::string tuneFile;            // GCCL_TUNE_FILE: rank 0's cost model figures
   // Sockets
   std::string socketAddr;                 // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)

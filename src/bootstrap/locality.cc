@@ -45,6 +45,24 @@ std::string shareKey(int rank) {
   return strCat("locality/share/", rank);
 }
 
+constexpr const char* kHostsKey = "locality/hosts";
+
+// "H" for one host, else "H h0 h1 ... h(n-1)".
+std::vector<int> parseHosts(const std::string& text, int size) {
+  std::istringstream in(text);
+  int hosts = 0;
+  in >> hosts;
+  std::vector<int> hostOf;
+  for (int host = 0; in >> host;) {
+    if (host < 0 || host >= hosts) break;
+    hostOf.push_back(host);
+  }
+  const bool valid = hosts >= 1 && in.eof() &&
+                     (hosts == 1 ? hostOf.empty() : hostOf.size() == static_cast<size_t>(size));
+  if (!valid) fail(Status::kRemoteError, "malformed host map in the store");
+  return hostOf;
+}
+
 }  // namespace
 
 std::string machineId() {
@@ -72,25 +90,32 @@ std::string cpuMaskHex() {
   return hex;
 }
 
-MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline) {
-  store.set(machineKey(rank), machineId() + " " + cpuMaskHex());
+MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
+                            const std::string& hostId) {
+  const std::string machine = machineId();
+  store.set(machineKey(rank),
+            strCat(machine, " ", hostId.empty() ? machine : hostId, " ", cpuMaskHex()));
   if (rank == 0) {
     std::vector<std::string> machineOf(static_cast<size_t>(size));
+    std::map<std::string, int> hostIndex;
+    std::string hostMap;
     struct Machine {
       std::vector<int> ranks;
       CpuSet cpus;
     };
     std::map<std::string, Machine> machines;
     for (int r = 0; r < size; ++r) {
-      const std::string value = store.get(machineKey(r), deadline);
-      const size_t space = value.rfind(' ');
-      if (space == std::string::npos)
+      std::istringstream entry(store.get(machineKey(r), deadline));
+      std::string host, mask;
+      if (!(entry >> machineOf[r] >> host >> mask) || !(entry >> std::ws).eof())
         fail(Status::kRemoteError, "malformed locality entry of rank ", r);
-      machineOf[r] = value.substr(0, space);
       Machine& machine = machines[machineOf[r]];
       machine.ranks.push_back(r);
-      machine.cpus |= parseMask(value.substr(space + 1));
+      machine.cpus |= parseMask(mask);
+      const auto index = hostIndex.try_emplace(host, static_cast<int>(hostIndex.size())).first;
+      hostMap += strCat(" ", index->second);
     }
+    store.set(kHostsKey, hostIndex.size() == 1 ? "1" : strCat(hostIndex.size(), hostMap));
     // Each answer lists only the ranks of that rank's machine: O(ranks per machine) bytes each,
     // not O(size), so the census stays linear in the job's size.
     for (int r = 0; r < size; ++r) {
@@ -113,6 +138,7 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
   if (share.cpus < 1 || !answer.eof() || !listsItself)
     fail(Status::kRemoteError, "malformed locality answer for rank ", rank);
   share.ranks = static_cast<int>(share.localRanks.size());
+  share.hostOf = parseHosts(store.get(kHostsKey, deadline), size);
   return share;
 }
 

@@ -17,6 +17,10 @@ struct MachineShare {
   int ranks = 1;                // ranks on this rank's machine, itself included
   int cpus = 1;                 // CPUs those ranks may run on: the union of their affinity masks
   std::vector<int> localRanks;  // those ranks, ascending (transports are chosen from this)
+  // The host index of every rank (hosts numbered by their lowest rank), for hierarchical
+  // algorithms; empty when every rank is on one host. A host is a machine unless GCCL_HOST_ID
+  // says otherwise.
+  std::vector<int> hostOf;
 };
 
 // Names this machine's kernel: processes and containers on one host agree, other hosts and
@@ -26,10 +30,12 @@ std::string machineId();
 // This process's CPU affinity mask, as hexadecimal digits (CPU 0 is the lowest bit of the last).
 std::string cpuMaskHex();
 
-// Every rank calls this once at init. Rank 0 gathers each rank's machine id and CPU mask and
-// answers each rank, so the store serves O(size) requests in all. Ranks pinned to one core
-// each still add up to as many cores.
-MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline);
+// Every rank calls this once at init. Rank 0 gathers each rank's machine id, host id (`hostId`,
+// or the machine's when empty) and CPU mask and answers each rank, so the store serves O(size)
+// requests in all (the host map, O(size) for every rank, only when there are several hosts).
+// Ranks pinned to one core each still add up to as many cores.
+MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
+                            const std::string& hostId = {});
 
 // GCCL_SPIN_US=auto: the default spin, or none when the machine is oversubscribed.
 int autoSpinUs(const MachineShare& share);

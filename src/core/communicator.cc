@@ -28,7 +28,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
                            std::shared_ptr<Store> store,
                            std::shared_ptr<TcpStoreServer> storeServer,
                            const TransportRouter& router, RouteFactory splitRoutes,
-                           std::string scope)
+                           std::string scope, std::vector<int> hostOf)
     : rank_(rank),
       size_(size),
       config_(withDefaultSpin(config)),
@@ -37,6 +37,8 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       splitRoutes_(std::move(splitRoutes)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
+      hostOf_(hostOf.empty() ? nullptr
+                             : std::make_shared<const std::vector<int>>(std::move(hostOf))),
       diagnosis_(*store_, rank, size, config_.timeoutMs),
       engine_(config_, rank, size) {
   // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
@@ -184,10 +186,11 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
   const int newRank = static_cast<int>(me - members.begin());
   const std::string scope = strCat(scope_, "split/", splitId, "/", color, "/");
   auto store = std::make_shared<PrefixedStore>(store_, scope);
-  const MachineShare share =
-      shareOfMachine(*store, newRank, newSize, Deadline::afterMs(config_.timeoutMs));
+  const MachineShare share = shareOfMachine(*store, newRank, newSize,
+                                            Deadline::afterMs(config_.timeoutMs), config_.hostId);
   return std::make_unique<Communicator>(newRank, newSize, config_, token_, std::move(store),
-                                        storeServer_, splitRoutes_(share), splitRoutes_, scope);
+                                        storeServer_, splitRoutes_(share), splitRoutes_, scope,
+                                        share.hostOf);
 }
 
 void Communicator::drain() {

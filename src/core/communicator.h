@@ -33,10 +33,11 @@ class Communicator {
   // router picks for it, exchanging addresses in `store`.
   // `storeServer` (rank 0 of a TCP job) is kept alive as long as the communicator.
   // `splitRoutes` serves split(); `scope` is the store prefix of a split communicator.
+  // `hostOf`: every rank's host (MachineShare::hostOf), empty when all share one.
   Communicator(int rank, int size, const Config& config, const JobToken& token,
                std::shared_ptr<Store> store, std::shared_ptr<TcpStoreServer> storeServer,
-               const TransportRouter& router, RouteFactory splitRoutes = {},
-               std::string scope = {});
+               const TransportRouter& router, RouteFactory splitRoutes = {}, std::string scope = {},
+               std::vector<int> hostOf = {});
   // Drains, then closes. No other call may be running or start on another thread (the C API
   // waits for its callers to leave first); an abort beforehand makes the drain prompt.
   ~Communicator();

@@ -45,7 +45,7 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
     std::unique_ptr<TcpStoreClient> client = reachStore(id, config.timeoutMs);
     // Every rank takes part in the census, whatever its own GCCL_SPIN_US: rank 0 waits for all.
     const MachineShare share =
-        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs));
+        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs), config.hostId);
     Config resolved = config;
     if (resolved.spinUs == kAutoSpinUs) resolved.spinUs = autoSpinUs(share);
     logInfo(LogSubsys::kInit, "rank ", rank, ": ", share.ranks, " rank(s) and ", share.cpus,
@@ -54,7 +54,8 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
     const RouteFactory routes = routePeers(resolved, bindHost);
     return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),
-                                          std::move(server), routes(share), routes);
+                                          std::move(server), routes(share), routes, std::string(),
+                                          share.hostOf);
   } catch (const Error& e) {
     // Every init failure names the rank: in a job of many processes, the log is interleaved.
     fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());

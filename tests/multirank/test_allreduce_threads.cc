@@ -21,16 +21,20 @@ namespace {
 
 class ThreadRanks {
  public:
-  ThreadRanks(int size, const std::string& algorithm, size_t chunkBytes) {
+  // hosts > 1: ranks dealt round-robin over that many fake hosts (for hierarchical).
+  ThreadRanks(int size, const std::string& algorithm, size_t chunkBytes, int hosts = 1) {
     Config config;
     config.algorithm = algorithm;
     config.chunkBytes = chunkBytes;
     config.timeoutMs = 20000;
     const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
         std::make_shared<transport::inproc::InprocFabric>()));
+    std::vector<int> hostOf;
+    for (int rank = 0; hosts > 1 && rank < size; ++rank) hostOf.push_back(rank % hosts);
     for (int rank = 0; rank < size; ++rank) {
-      ranks_.push_back(std::make_unique<Communicator>(
-          rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
+      ranks_.push_back(std::make_unique<Communicator>(rank, size, config, JobToken{},
+                                                      std::make_unique<MemoryStore>(), nullptr,
+                                                      transport, RouteFactory{}, "", hostOf));
     }
   }
 
@@ -75,6 +79,7 @@ class ThreadRanks {
 struct SweepCase {
   int size;
   std::string algorithm;
+  int hosts = 1;
 };
 
 class AllreduceSweep : public testing::TestWithParam<SweepCase> {};
@@ -82,7 +87,7 @@ class AllreduceSweep : public testing::TestWithParam<SweepCase> {};
 TEST_P(AllreduceSweep, ExactForEveryCountTypeOpAndPlacement) {
   const SweepCase& sweep = GetParam();
   // A small slice size so that the large count runs a deep pipeline.
-  ThreadRanks ranks(sweep.size, sweep.algorithm, 64 * 1024);
+  ThreadRanks ranks(sweep.size, sweep.algorithm, 64 * 1024, sweep.hosts);
   for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{1000}, (size_t{1} << 20) + 3}) {
     for (int type = 0; type < kNumDataTypes; ++type) {
       for (int op = 0; op < kNumReduceOps; ++op) {
@@ -99,16 +104,21 @@ TEST_P(AllreduceSweep, ExactForEveryCountTypeOpAndPlacement) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Ranks, AllreduceSweep,
-                         testing::Values(SweepCase{1, "ring"}, SweepCase{2, "ring"},
-                                         SweepCase{3, "ring"}, SweepCase{4, "ring"},
-                                         SweepCase{5, "ring"}, SweepCase{7, "ring"},
-                                         SweepCase{8, "ring"}, SweepCase{2, "recursive_doubling"},
-                                         SweepCase{4, "recursive_doubling"},
-                                         SweepCase{8, "recursive_doubling"}),
-                         [](const testing::TestParamInfo<SweepCase>& info) {
-                           return info.param.algorithm + std::to_string(info.param.size);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Ranks, AllreduceSweep,
+    testing::Values(SweepCase{1, "ring"}, SweepCase{2, "ring"}, SweepCase{3, "ring"},
+                    SweepCase{4, "ring"}, SweepCase{5, "ring"}, SweepCase{7, "ring"},
+                    SweepCase{8, "ring"}, SweepCase{2, "recursive_doubling"},
+                    SweepCase{4, "recursive_doubling"}, SweepCase{8, "recursive_doubling"},
+                    SweepCase{2, "tree"}, SweepCase{3, "tree"}, SweepCase{6, "tree"},
+                    SweepCase{3, "halving_doubling"}, SweepCase{4, "halving_doubling"},
+                    SweepCase{7, "halving_doubling"}, SweepCase{4, "hierarchical", 2},
+                    SweepCase{6, "hierarchical", 3}, SweepCase{6, "hierarchical", 2}),
+    [](const testing::TestParamInfo<SweepCase>& info) {
+      const auto& c = info.param;
+      return c.algorithm + std::to_string(c.size) +
+             (c.hosts > 1 ? "on" + std::to_string(c.hosts) + "hosts" : "");
+    });
 
 // One asynchronous allreduce on one rank: its own exact-result input, and an output poisoned
 // with a guard byte past the end.

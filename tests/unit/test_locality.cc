@@ -29,14 +29,16 @@ std::string maskOf(std::initializer_list<int> cpus) {
 
 // Runs the census for `ranks` as threads (the others must have published already) and
 // rethrows the first error one of them met.
-std::vector<MachineShare> census(MemoryStore& store, int size, std::vector<int> ranks) {
+std::vector<MachineShare> census(MemoryStore& store, int size, std::vector<int> ranks,
+                                 std::vector<std::string> hostIds = {}) {
+  hostIds.resize(static_cast<size_t>(size));
   std::vector<MachineShare> shares(static_cast<size_t>(size));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(size));
   std::vector<std::thread> threads;
   for (int rank : ranks) {
     threads.emplace_back([&, rank] {
       try {
-        shares[rank] = shareOfMachine(store, rank, size, Deadline::afterMs(2000));
+        shares[rank] = shareOfMachine(store, rank, size, Deadline::afterMs(2000), hostIds[rank]);
       } catch (...) {
         errors[rank] = std::current_exception();
       }
@@ -58,8 +60,8 @@ TEST(Locality, EveryRankOfOneMachineCountsAllOfThem) {
 TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   // Ranks 1 and 3 pose as another machine with four CPUs of its own.
   MemoryStore store;
-  store.set("locality/machine/1", "elsewhere " + maskOf({0, 1}));
-  store.set("locality/machine/3", "elsewhere " + maskOf({2, 3}));
+  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}));
+  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}));
   const auto shares = census(store, 4, {0, 2});
   EXPECT_EQ(shares[0].ranks, 2);
   EXPECT_EQ(shares[2].ranks, 2);
@@ -69,11 +71,36 @@ TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   EXPECT_EQ(store.get("locality/share/1", Deadline::afterMs(0)), "4 1 3");
 }
 
+// Machines are hosts unless GCCL_HOST_ID says otherwise; hosts are numbered by first rank.
+TEST(Locality, HostMapFollowsTheHostIdsAndIsEmptyForOneHost) {
+  MemoryStore one;
+  for (const auto& share : census(one, 3, {0, 1, 2})) EXPECT_TRUE(share.hostOf.empty());
+  MemoryStore faked;
+  const auto shares = census(faked, 4, {0, 1, 2, 3}, {"b", "a", "b", "a"});
+  for (const auto& share : shares) {
+    EXPECT_EQ(share.hostOf, (std::vector<int>{0, 1, 0, 1}));
+    EXPECT_EQ(share.ranks, 4);  // still one machine: transports may treat them as local
+  }
+  MemoryStore machines;
+  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}));
+  EXPECT_EQ(census(machines, 2, {0})[0].hostOf, (std::vector<int>{0, 1}));
+}
+
+TEST(Locality, MalformedHostMapIsAnError) {
+  for (const char* map : {"2 0 1 1", "2 0 5", "0", "x", "1 0"}) {
+    MemoryStore store;
+    store.set("locality/share/1", "4 1");
+    store.set("locality/hosts", map);
+    EXPECT_THROW(shareOfMachine(store, 1, 2, Deadline::afterMs(1000)), Error) << map;
+  }
+}
+
 TEST(Locality, PinnedRanksAddUpTheirCores) {
   // Four ranks pinned one core each: four cores between them, not one.
   MemoryStore store;
   for (int rank = 1; rank < 4; ++rank)
-    store.set("locality/machine/" + std::to_string(rank), machineId() + " " + maskOf({rank}));
+    store.set("locality/machine/" + std::to_string(rank),
+              machineId() + " " + machineId() + " " + maskOf({rank}));
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
   EXPECT_EQ(shares[0].localRanks, (std::vector<int>{0, 1, 2, 3}));
