@@ -115,10 +115,10 @@ Schedule hierarchicalAllreduce(const ScheduleShape& shape) {
   const auto across = static_cast<int32_t>(schedule.steps.size());
   const ScheduleShape between = groupShape(shape, groups.hostIndex, groups.across.size(),
                                            segment.count, segmentInOutput || shape.inPlace);
-  const Schedule exchange = segment.count <= shape.sliceElements
-                                ? halvingDoublingAllreduce(between)
-                                : ringAllreduce(between);
-  appendPart(schedule, exchange, Placement{groups.across, segment.offset, segmentInOutput, scattered});
+  const Schedule exchange = segment.count <= shape.sliceElements ? halvingDoublingAllreduce(between)
+                                                                 : ringAllreduce(between);
+  appendPart(schedule, exchange,
+             Placement{groups.across, segment.offset, segmentInOutput, scattered});
   int32_t reduced = joinFrom(schedule, across);
   if (shape.average) {
     Step divide;

@@ -1,6 +1,8 @@
 #include "algorithms/registry.h"
 
+#include <algorithm>
 #include <array>
+#include <map>
 #include <set>
 
 #include "algorithms/double_tree.h"
@@ -42,7 +44,7 @@ using K = CollectiveKind;
 using A = AlgorithmId;
 
 // A barrier is an allreduce of nothing: no rank completes before every rank has sent.
-const std::array<Algorithm, 12> kAlgorithms = {{
+const std::array<Algorithm, 13> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -59,11 +61,9 @@ const std::array<Algorithm, 12> kAlgorithms = {{
     {K::kBarrier, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kBarrier, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
+    {K::kBarrier, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
+     halvingDoublingAllreduce},
 }};
-
-// Below this size latency dominates: log2(n) exchanges beat the ring's 2(n-1) steps.
-// Measured crossover on loopback TCP: see docs/tuning.md.
-constexpr size_t kSmallMessageBytes = 32 * 1024;
 
 // Recursive doubling sends the whole buffer as one message and receives it into scratch; above
 // this size even a forced GCCL_ALGO=recursive_doubling runs the ring instead.
@@ -78,16 +78,24 @@ const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
 }
 
 bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes) {
-  if (!algorithm.supports(shape)) return false;
-  return algorithm.id != AlgorithmId::kRecursiveDoubling || bytes <= kMaxWholeMessageBytes;
+  if (algorithm.build == recursiveDoublingAllreduce && bytes > kMaxWholeMessageBytes) return false;
+  return algorithm.supports(shape);
 }
 
-const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape, size_t bytes) {
-  if (collective == K::kAllreduce || collective == K::kBarrier) {
-    const Algorithm& doubling = find(collective, A::kRecursiveDoubling);
-    if (bytes <= kSmallMessageBytes && doubling.supports(shape)) return doubling;
+const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape,
+                           const CostInputs& costs) {
+  const Algorithm* best = nullptr;
+  double bestMicros = 0;
+  for (const auto& algorithm : kAlgorithms) {
+    if (algorithm.collective != collective || !fits(algorithm, shape, costs.bytes)) continue;
+    const std::optional<double> micros = predictMicros(collective, algorithm.id, costs);
+    if (!micros) continue;
+    if (best == nullptr || *micros < bestMicros) {
+      best = &algorithm;
+      bestMicros = *micros;
+    }
   }
-  return find(collective, A::kRing);
+  return best != nullptr ? *best : find(collective, A::kRing);
 }
 
 }  // namespace
@@ -115,20 +123,41 @@ std::string_view algorithmName(AlgorithmId id) {
 // GCCL_ALGO names an algorithm of any collective; a collective that has no algorithm of that
 // name (or cannot run it here) takes its automatic choice, so one setting serves a whole job.
 const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested,
-                                 const ScheduleShape& shape, size_t bytes) {
-  if (requested == "auto" || requested.empty()) return automatic(collective, shape, bytes);
+                                 const ScheduleShape& shape, const CostInputs& costs) {
+  if (requested == "auto" || requested.empty()) return automatic(collective, shape, costs);
   bool known = false;
   for (const auto& algorithm : kAlgorithms) {
     if (algorithm.name != requested) continue;
     known = true;
-    if (algorithm.collective == collective && fits(algorithm, shape, bytes)) return algorithm;
+    if (algorithm.collective == collective && fits(algorithm, shape, costs.bytes)) {
+      return algorithm;
+    }
   }
-  if (known) return automatic(collective, shape, bytes);
+  if (known) return automatic(collective, shape, costs);
   std::string names = "auto";
   for (const auto& algorithm : kAlgorithms) {
     if (names.find(algorithm.name) == std::string::npos) names += strCat(", ", algorithm.name);
   }
   fail(Status::kInvalidArgument, "GCCL_ALGO=", requested, " is not an algorithm (", names, ")");
+}
+
+CostInputs costInputsOf(const ScheduleShape& shape, size_t sliceBytes, const CostFigures& figures) {
+  CostInputs costs;
+  costs.size = shape.size;
+  costs.sliceBytes = sliceBytes;
+  costs.figures = figures;
+  if (shape.hostOf && !shape.hostOf->empty()) {
+    std::map<int, int> ranksOn;
+    for (int host : *shape.hostOf) ++ranksOn[host];
+    costs.hosts = static_cast<int>(ranksOn.size());
+    const int first = ranksOn.begin()->second;
+    const bool uniform = std::all_of(ranksOn.begin(), ranksOn.end(),
+                                     [&](const auto& host) { return host.second == first; });
+    costs.ranksPerHost = uniform ? first : 0;
+  } else {
+    costs.ranksPerHost = shape.size;
+  }
+  return costs;
 }
 
 }  // namespace gccl

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "algorithms/cost_model.h"
 #include "algorithms/schedule.h"
 #include "base/collective.h"
 
@@ -41,9 +42,14 @@ std::string_view algorithmName(AlgorithmId id);
 
 // `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for a name that is
 // no algorithm at all; takes the automatic choice (with no error) when `collective` has no
-// algorithm of that name or it cannot run at `size` or `bytes`.
-// The shape's size and hostOf matter, not its rank: every rank makes the same choice.
+// algorithm of that name or it cannot run here. The automatic choice is the algorithm with
+// the least predicted time (cost_model.h) among those that can run (ties: table order).
+// The shape's size and hostOf matter, not its rank; `costs` holds the bytes, slice, host
+// counts and figures: the same on every rank, so every rank makes the same choice.
 const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested,
-                                 const ScheduleShape& shape, size_t bytes);
+                                 const ScheduleShape& shape, const CostInputs& costs);
+
+// The cost inputs of a job laid out as `shape` (size, hostOf) says.
+CostInputs costInputsOf(const ScheduleShape& shape, size_t sliceBytes, const CostFigures& figures);
 
 }  // namespace gccl

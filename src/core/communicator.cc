@@ -1,6 +1,7 @@
 #include "core/communicator.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <thread>
 
@@ -28,7 +29,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
                            std::shared_ptr<Store> store,
                            std::shared_ptr<TcpStoreServer> storeServer,
                            const TransportRouter& router, RouteFactory splitRoutes,
-                           std::string scope, std::vector<int> hostOf)
+                           std::string scope, JobLayout layout)
     : rank_(rank),
       size_(size),
       config_(withDefaultSpin(config)),
@@ -37,15 +38,18 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       splitRoutes_(std::move(splitRoutes)),
       storeServer_(std::move(storeServer)),
       store_(std::move(store)),
-      hostOf_(hostOf.empty() ? nullptr
-                             : std::make_shared<const std::vector<int>>(std::move(hostOf))),
+      hostOf_(layout.hostOf.empty()
+                  ? nullptr
+                  : std::make_shared<const std::vector<int>>(std::move(layout.hostOf))),
+      figures_(layout.figures),
+      costs_(costInputsOf(baseShape(), config_.chunkBytes, figures_)),
       diagnosis_(*store_, rank, size, config_.timeoutMs),
       engine_(config_, rank, size) {
   // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
   // the level in force (the best the CPU has, unless a test or benchmark forced another).
   if (const auto level = parseSimdLevel(config_.simd)) setSimdLevel(*level);
   // An unknown GCCL_ALGO fails init, not every call.
-  selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, baseShape(), 0);
+  selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, baseShape(), costs_);
   ConnectRequest request;
   request.rank = rank;
   request.size = size;
@@ -66,6 +70,28 @@ Communicator::~Communicator() {
   while (storeServer_ && diagnosis_.othersMayNeedStore(storeServer_->lastProbe())) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+}
+
+const Algorithm& Communicator::algorithmFor(CollectiveKind kind, size_t bytes) {
+  std::lock_guard lock(startMutex_);
+  const auto key = std::make_pair(kind, bytes);
+  if (const auto found = choices_.find(key); found != choices_.end()) return *found->second;
+  CostInputs costs = costs_;
+  costs.bytes = bytes;
+  const Algorithm& chosen = selectAlgorithm(kind, config_.algorithm, baseShape(), costs);
+  constexpr size_t kCachedChoices = 256;
+  if (choices_.size() >= kCachedChoices) choices_.clear();
+  choices_.emplace(key, &chosen);
+  // Once per collective and power of two of the size: enough to see the crossovers.
+  const int sizeClass = bytes == 0 ? -1 : static_cast<int>(std::bit_width(bytes));
+  if (loggedChoices_.insert({kind, sizeClass}).second) {
+    const std::optional<double> micros = predictMicros(kind, chosen.id, costs);
+    logInfo(LogSubsys::kColl, "rank ", rank_, ": ", collectiveName(kind), " of ", bytes,
+            " bytes on ", size_, " ranks (", costs.hosts, " host(s)): ", chosen.name,
+            micros ? strCat(", predicted ", static_cast<long long>(*micros), " us") : std::string(),
+            config_.algorithm == "auto" ? "" : strCat(" (GCCL_ALGO=", config_.algorithm, ")"));
+  }
+  return chosen;
 }
 
 ScheduleShape Communicator::baseShape() const {
@@ -93,7 +119,7 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   const size_t elementSize = dataTypeSize(call.type);
   const size_t bytes = std::max(layout.inputCount, layout.outputCount) * elementSize;
   ScheduleShape shape = baseShape();
-  const Algorithm& algorithm = selectAlgorithm(call.kind, config_.algorithm, shape, bytes);
+  const Algorithm& algorithm = algorithmFor(call.kind, bytes);
   shape.count = call.count;
   shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
   shape.root = call.root;
@@ -190,7 +216,7 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
                                             Deadline::afterMs(config_.timeoutMs), config_.hostId);
   return std::make_unique<Communicator>(newRank, newSize, config_, token_, std::move(store),
                                         storeServer_, splitRoutes_(share), splitRoutes_, scope,
-                                        share.hostOf);
+                                        JobLayout{share.hostOf, figures_});
 }
 
 void Communicator::drain() {

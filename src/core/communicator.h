@@ -7,8 +7,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "algorithms/registry.h"
 #include "base/config.h"
@@ -27,17 +29,23 @@ struct MachineShare;
 // How a communicator split from this one routes its peers, given its own machine census.
 using RouteFactory = std::function<TransportRouter(const MachineShare& share)>;
 
+// What init learned about the job beyond the ranks' addresses.
+struct JobLayout {
+  std::vector<int> hostOf;  // every rank's host (MachineShare::hostOf); empty: one host
+  CostFigures figures;      // rank 0's cost model figures (GCCL_TUNE_FILE or defaults)
+};
+
 class Communicator {
  public:
   // Connects `rank` of `size` to the peers its algorithms need, each through the transport the
   // router picks for it, exchanging addresses in `store`.
   // `storeServer` (rank 0 of a TCP job) is kept alive as long as the communicator.
   // `splitRoutes` serves split(); `scope` is the store prefix of a split communicator.
-  // `hostOf`: every rank's host (MachineShare::hostOf), empty when all share one.
+  // `layout`: what init learned about the job (hosts, rank 0's cost figures).
   Communicator(int rank, int size, const Config& config, const JobToken& token,
                std::shared_ptr<Store> store, std::shared_ptr<TcpStoreServer> storeServer,
                const TransportRouter& router, RouteFactory splitRoutes = {}, std::string scope = {},
-               std::vector<int> hostOf = {});
+               JobLayout layout = {});
   // Drains, then closes. No other call may be running or start on another thread (the C API
   // waits for its callers to leave first); an abort beforehand makes the drain prompt.
   ~Communicator();
@@ -45,6 +53,10 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   const Config& config() const { return config_; }
+
+  // The algorithm this communicator runs `kind` of `bytes` (the larger of one rank's input and
+  // output) with: GCCL_ALGO's, or the cost model's choice. The same on every rank.
+  const Algorithm& algorithmFor(CollectiveKind kind, size_t bytes);
 
   // Runs an allreduce; in place when input == output. Arguments are validated here. Blocking
   // calls return with the request complete (run on the caller's thread when possible).
@@ -77,6 +89,8 @@ class Communicator {
   std::shared_ptr<Store> store_;
   // The host of every rank, for hierarchical algorithms; null while all share one host.
   std::shared_ptr<const std::vector<int>> hostOf_;
+  const CostFigures figures_;  // rank 0's, shared at init
+  const CostInputs costs_;     // all but the bytes of a call
   StallDiagnosis diagnosis_;
   Engine engine_;
   // Rank, size and host map: what algorithm choice and peers depend on.
@@ -84,12 +98,16 @@ class Communicator {
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
                                            const Algorithm& algorithm, const ScheduleShape& shape);
 
-  std::mutex startMutex_;  // guards sequence_, splits_ and the schedule cache
+  std::mutex startMutex_;  // guards sequence_, splits_, the choices and the schedule cache
   uint64_t sequence_ = 0;
   uint64_t splits_ = 0;  // split() calls so far: the same on every rank
   // Recently used schedules: training repeats the same few sizes every step.
   using ScheduleKey = std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;
   std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
+  // Choices made so far (a size is logged once per power of two); a shape's host map may be
+  // walked by a choice, so it is made once per (collective, bytes).
+  std::map<std::pair<CollectiveKind, size_t>, const Algorithm*> choices_;
+  std::set<std::pair<CollectiveKind, int>> loggedChoices_;
   std::mutex lastMutex_;  // drain() may run on another thread (abort from a watchdog)
   std::shared_ptr<Request> last_;
 };

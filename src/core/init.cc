@@ -1,5 +1,8 @@
 #include "core/init.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "base/error.h"
 #include "base/logging.h"
 #include "bootstrap/locality.h"
@@ -29,6 +32,37 @@ RouteFactory routePeers(const Config& config, const std::string& bindHost) {
   };
 }
 
+// Every rank predicts with rank 0's figures: ranks predicting with different ones could choose
+// different algorithms and wait for each other for ever. A tune file rank 0 cannot use fails
+// every rank's init promptly, with rank 0's reason.
+CostFigures shareCostFigures(Store& store, int rank, const Config& config,
+                             const Deadline& deadline) {
+  constexpr const char* kKey = "tune/figures";
+  constexpr std::string_view kError = "error ";
+  if (rank == 0) {
+    try {
+      CostFigures figures;
+      if (!config.tuneFile.empty()) {
+        std::ifstream file(config.tuneFile);
+        std::stringstream text;
+        text << file.rdbuf();
+        if (!file) fail(Status::kInvalidArgument, "cannot read it");
+        figures = parseCostFigures(text.str());
+      }
+      store.set(kKey, formatCostFigures(figures));
+    } catch (const Error& e) {
+      store.set(kKey, strCat(kError, e.what()));
+      fail(e.status(), "GCCL_TUNE_FILE=", config.tuneFile, ": ", e.what());
+    }
+  }
+  const std::string shared = store.get(kKey, deadline);
+  if (shared.starts_with(kError)) {
+    fail(Status::kInvalidArgument,
+         "rank 0's GCCL_TUNE_FILE is unusable: ", shared.substr(kError.size()));
+  }
+  return parseCostFigures(shared);
+}
+
 }  // namespace
 
 // Each phase (reaching the store, the machine census, connecting to the peers) is bounded by
@@ -53,9 +87,11 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
     const std::string bindHost =
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
     const RouteFactory routes = routePeers(resolved, bindHost);
+    JobLayout layout{share.hostOf,
+                     shareCostFigures(*client, rank, config, Deadline::afterMs(config.timeoutMs))};
     return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),
                                           std::move(server), routes(share), routes, std::string(),
-                                          share.hostOf);
+                                          std::move(layout));
   } catch (const Error& e) {
     // Every init failure names the rank: in a job of many processes, the log is interleaved.
     fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());

@@ -32,9 +32,9 @@ class ThreadRanks {
     std::vector<int> hostOf;
     for (int rank = 0; hosts > 1 && rank < size; ++rank) hostOf.push_back(rank % hosts);
     for (int rank = 0; rank < size; ++rank) {
-      ranks_.push_back(std::make_unique<Communicator>(rank, size, config, JobToken{},
-                                                      std::make_unique<MemoryStore>(), nullptr,
-                                                      transport, RouteFactory{}, "", hostOf));
+      ranks_.push_back(std::make_unique<Communicator>(
+          rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport,
+          RouteFactory{}, "", JobLayout{hostOf, {}}));
     }
   }
 

@@ -275,9 +275,10 @@ TEST(Hierarchical, NeedsTwoHostsOfEqualSize) {
   EXPECT_FALSE(algorithm.supports(shapeOf(0, 3, 0, 1, layout({0, 0, 1}))));
   EXPECT_TRUE(algorithm.supports(shapeOf(0, 4, 0, 1, layout({1, 0, 1, 0}))));
   // Automatic choice never picks what cannot run: one host falls back to another algorithm.
-  EXPECT_NE(selectAlgorithm(CollectiveKind::kAllreduce, "hierarchical", shapeOf(0, 4, 0, 1), 64)
-                .id,
-            AlgorithmId::kHierarchical);
+  const CostInputs costs = costInputsOf(shapeOf(0, 4, 0, 1), 1 << 20, CostFigures{});
+  EXPECT_NE(
+      selectAlgorithm(CollectiveKind::kAllreduce, "hierarchical", shapeOf(0, 4, 0, 1), costs).id,
+      AlgorithmId::kHierarchical);
 }
 
 // Each tree spans every rank once (parents and children agree, one root), and the two trees
@@ -314,19 +315,22 @@ TEST(DoubleTree, TwoComplementarySpanningTrees) {
   }
 }
 
-TEST(Selection, SmallPowerOfTwoUsesRecursiveDoubling) {
+// GCCL_ALGO: a name forces the algorithm where it can run; elsewhere the automatic choice.
+TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
   constexpr auto kAllreduce = CollectiveKind::kAllreduce;
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 4, 0, 1), 64).id,
-            AlgorithmId::kRecursiveDoubling);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 3, 0, 1), 64).id, AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "auto", shapeOf(0, 4, 0, 1), 64 << 20).id,
-            AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", shapeOf(0, 3, 0, 1), 64).id,
-            AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "recursive_doubling", shapeOf(0, 4, 0, 1), 64 << 20).id,
-            AlgorithmId::kRing);
-  EXPECT_EQ(selectAlgorithm(kAllreduce, "ring", shapeOf(0, 4, 0, 1), 64).id, AlgorithmId::kRing);
-  EXPECT_THROW(selectAlgorithm(kAllreduce, "bogus", shapeOf(0, 4, 0, 1), 64), Error);
+  const auto select = [](std::string_view name, int size, size_t bytes) {
+    const ScheduleShape shape = shapeOf(0, size, 0, 1);
+    CostInputs costs = costInputsOf(shape, 1 << 20, CostFigures{});
+    costs.bytes = bytes;
+    return selectAlgorithm(kAllreduce, name, shape, costs).id;
+  };
+  EXPECT_EQ(select("auto", 4, 64), AlgorithmId::kRecursiveDoubling);
+  EXPECT_NE(select("recursive_doubling", 3, 64), AlgorithmId::kRecursiveDoubling);
+  EXPECT_NE(select("recursive_doubling", 4, 64 << 20), AlgorithmId::kRecursiveDoubling);
+  EXPECT_EQ(select("ring", 4, 64), AlgorithmId::kRing);
+  EXPECT_EQ(select("tree", 5, 64 << 20), AlgorithmId::kTree);
+  EXPECT_EQ(select("halving_doubling", 6, 64), AlgorithmId::kHalvingDoubling);
+  EXPECT_THROW(select("bogus", 4, 64), Error);
   EXPECT_EQ(algorithmName(AlgorithmId::kRecursiveDoubling), "recursive_doubling");
 }
 

@@ -1,0 +1,177 @@
+#include "algorithms/cost_model.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <sstream>
+
+#include "algorithms/registry.h"
+#include "base/error.h"
+
+namespace gccl {
+
+namespace {
+
+using K = CollectiveKind;
+using A = AlgorithmId;
+
+double log2Ceil(int n) {
+  return n <= 1 ? 0.0 : std::ceil(std::log2(n));
+}
+
+int powerOfTwoBelow(int n) {
+  return static_cast<int>(std::bit_floor(static_cast<unsigned>(std::max(1, n))));
+}
+
+// The closed forms, with n ranks, B bytes, link (a, b) and reduction g.
+struct Model {
+  double n, B, s, a, b, g;
+
+  double ringAllreduce() const { return 2 * (n - 1) * a + (n - 1) / n * B * (2 * b + g); }
+  double recursiveDoublingAllreduce() const { return log2Ceil(int(n)) * (a + B * (b + g)); }
+  double halvingDoublingAllreduce() const {
+    const double p = powerOfTwoBelow(int(n));
+    const double fold = n > p ? 2 * (a + B * b) + B * g : 0.0;
+    return fold + 2 * std::log2(p) * a + (p - 1) / p * B * (2 * b + g);
+  }
+  // Two trees of depth D, each moving half the buffer in slices: the pipeline fills in 2D
+  // slice times, and an inner node moves about twice the buffer, as in a ring.
+  double treeAllreduce() const {
+    const double depth = log2Ceil(int(n));
+    const double slice = std::min(s, B / 2);
+    return 2 * depth * (a + 2 * slice * b) + B * (2 * b + g);
+  }
+  // A chain of n - 1 hops, slice after slice.
+  double chain(double reduce) const {
+    const double slice = std::min(s, B);
+    const double slices = std::max(1.0, std::ceil(B / std::max(1.0, s)));
+    return (n - 1 + slices - 1) * (a + slice * (b + reduce));
+  }
+  double binomial(double reduce) const { return log2Ceil(int(n)) * (a + B * (b + reduce)); }
+  double ringGather(double reduce) const { return (n - 1) * a + (n - 1) / n * B * (b + reduce); }
+  double bruckGather() const { return log2Ceil(int(n)) * a + (n - 1) / n * B * b; }
+  double halvingScatter() const {
+    const double p = powerOfTwoBelow(int(n));
+    const double fold = n > p ? 2 * a + B * (b + g) + B / n * b : 0.0;
+    return fold + std::log2(p) * a + (p - 1) / p * B * (b + g);
+  }
+};
+
+// Reduce-scatter within hosts, allreduce of one segment between them, allgather within.
+double hierarchicalAllreduce(const CostInputs& in) {
+  const double m = in.ranksPerHost, B = static_cast<double>(in.bytes);
+  const auto& intra = in.figures.intraHost;
+  const auto& inter = in.figures.interHost;
+  const double g = in.figures.gammaUsPerByte, s = static_cast<double>(in.sliceBytes);
+  const double local =
+      m > 1 ? 2 * (m - 1) * intra.alphaUs + (m - 1) / m * B * (2 * intra.betaUsPerByte + g) : 0.0;
+  const Model between{static_cast<double>(in.hosts), B / m, s, inter.alphaUs,
+                      inter.betaUsPerByte,           g};
+  // The schedule's rule: halving-doubling when the segment fits in one slice.
+  return local + (B / m <= s ? between.halvingDoublingAllreduce() : between.ringAllreduce());
+}
+
+}  // namespace
+
+std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
+                                    const CostInputs& in) {
+  if (algorithm == A::kHierarchical) {
+    if (collective != K::kAllreduce || in.hosts < 2 || in.ranksPerHost < 1) return std::nullopt;
+    return hierarchicalAllreduce(in);
+  }
+  // A flat algorithm spanning hosts runs at the speed of its slowest links.
+  const LinkCost& link = in.hosts > 1 ? in.figures.interHost : in.figures.intraHost;
+  const Model m{static_cast<double>(in.size),
+                static_cast<double>(in.bytes),
+                static_cast<double>(std::max<size_t>(1, in.sliceBytes)),
+                link.alphaUs,
+                link.betaUsPerByte,
+                in.figures.gammaUsPerByte};
+  if (in.size <= 1) return 0.0;
+  switch (collective) {
+    case K::kAllreduce:
+    case K::kBarrier:
+      switch (algorithm) {
+        case A::kRing: return m.ringAllreduce();
+        case A::kRecursiveDoubling: return m.recursiveDoublingAllreduce();
+        case A::kHalvingDoubling: return m.halvingDoublingAllreduce();
+        case A::kTree: return m.treeAllreduce();
+        default: return std::nullopt;
+      }
+    case K::kBroadcast:
+    case K::kReduce: {
+      const double reduce = collective == K::kReduce ? m.g : 0.0;
+      if (algorithm == A::kRing) return m.chain(reduce);
+      if (algorithm == A::kTree) return m.binomial(reduce);
+      return std::nullopt;
+    }
+    case K::kAllgather:
+    case K::kAllgatherV:
+      if (algorithm == A::kRing) return m.ringGather(0.0);
+      if (algorithm == A::kRecursiveDoubling) return m.bruckGather();
+      return std::nullopt;
+    case K::kReduceScatter:
+      if (algorithm == A::kRing) return m.ringGather(m.g);
+      if (algorithm == A::kHalvingDoubling) return m.halvingScatter();
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+CostFigures parseCostFigures(const std::string& text) {
+  CostFigures figures;
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  bool header = false;
+  while (std::getline(in, line)) {
+    ++number;
+    line = line.substr(0, line.find('#'));
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (line.empty()) continue;
+    if (!header) {
+      if (line != "gccl-tune 1") {
+        fail(Status::kInvalidArgument, "tune file line ", number, ": expected 'gccl-tune 1'");
+      }
+      header = true;
+      continue;
+    }
+    const size_t equals = line.find('=');
+    const std::string key = line.substr(0, equals);
+    double value = 0;
+    std::istringstream number_text(equals == std::string::npos ? "" : line.substr(equals + 1));
+    if (!(number_text >> value) || !(number_text >> std::ws).eof() || !(value > 0) ||
+        !std::isfinite(value)) {
+      fail(Status::kInvalidArgument, "tune file line ", number, ": expected key=positive number");
+    }
+    if (key == "intra_alpha_us")
+      figures.intraHost.alphaUs = value;
+    else if (key == "intra_beta_us_per_byte")
+      figures.intraHost.betaUsPerByte = value;
+    else if (key == "inter_alpha_us")
+      figures.interHost.alphaUs = value;
+    else if (key == "inter_beta_us_per_byte")
+      figures.interHost.betaUsPerByte = value;
+    else if (key == "gamma_us_per_byte")
+      figures.gammaUsPerByte = value;
+    else
+      fail(Status::kInvalidArgument, "tune file line ", number, ": unknown key '", key, "'");
+  }
+  if (!header) fail(Status::kInvalidArgument, "tune file is empty");
+  return figures;
+}
+
+std::string formatCostFigures(const CostFigures& f) {
+  std::ostringstream out;
+  out.precision(17);  // round-trips a double exactly
+  out << "gccl-tune 1\n"
+      << "intra_alpha_us=" << f.intraHost.alphaUs << "\n"
+      << "intra_beta_us_per_byte=" << f.intraHost.betaUsPerByte << "\n"
+      << "inter_alpha_us=" << f.interHost.alphaUs << "\n"
+      << "inter_beta_us_per_byte=" << f.interHost.betaUsPerByte << "\n"
+      << "gamma_us_per_byte=" << f.gammaUsPerByte << "\n";
+  return out.str();
+}
+
+}  // namespace gccl

@@ -1,0 +1,50 @@
+// The alpha-beta-gamma model behind automatic algorithm choice: a message costs alpha plus
+// beta per byte on its link, a reduction gamma per byte. Each (collective, algorithm) has a
+// closed form of its critical path; the selector takes the cheapest algorithm that can run.
+// Figures come from `allreduce_perf --tune` (a file named by GCCL_TUNE_FILE, read by rank 0 and
+// shared at init, so that every rank predicts the same) or from the defaults below.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "base/collective.h"
+
+namespace gccl {
+
+enum class AlgorithmId : uint8_t;
+
+struct LinkCost {
+  double alphaUs = 0;        // per message: latency and per-message overhead
+  double betaUsPerByte = 0;  // per byte: 1 / bandwidth
+};
+
+struct CostFigures {
+  // Loopback TCP on one machine; 10 Gbit/s Ethernet between hosts; an AVX2 float sum.
+  LinkCost intraHost{15.0, 1.0 / 2000};
+  LinkCost interHost{25.0, 1.0 / 1250};
+  double gammaUsPerByte = 1.0 / 4000;
+};
+
+// "gccl-tune 1" then key=value lines (intra_alpha_us, intra_beta_us_per_byte, inter_alpha_us,
+// inter_beta_us_per_byte, gamma_us_per_byte); '#' starts a comment. Missing keys keep the
+// defaults; a malformed file throws Error(kInvalidArgument) naming the line.
+CostFigures parseCostFigures(const std::string& text);
+std::string formatCostFigures(const CostFigures& figures);
+
+// What a prediction depends on besides the algorithm: the same on every rank.
+struct CostInputs {
+  int size = 1;
+  size_t bytes = 0;       // the larger of one rank's input and output
+  size_t sliceBytes = 0;  // GCCL_CHUNK_BYTES
+  int hosts = 1;          // distinct hosts
+  int ranksPerHost = 1;   // when uniform; else 0
+  CostFigures figures;
+};
+
+// Microseconds on the critical path, or nullopt for a pair the model does not know.
+std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
+                                    const CostInputs& inputs);
+
+}  // namespace gccl

@@ -1,0 +1,124 @@
+// The cost model and the automatic choice it drives: figures parsed and written back, errors
+// named by line, predictions that behave (positive, growing with size), and choices that follow
+// them — latency-bound sizes take a log-depth algorithm, bandwidth-bound ones avoid sending
+// the whole buffer log(n) times, slow links between hosts make the hierarchy pay.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "algorithms/cost_model.h"
+#include "algorithms/registry.h"
+#include "base/error.h"
+
+namespace gccl {
+namespace {
+
+using K = CollectiveKind;
+
+ScheduleShape layout(int size, int hosts = 1) {
+  ScheduleShape shape;
+  shape.size = size;
+  if (hosts > 1) {
+    auto hostOf = std::make_shared<std::vector<int>>();
+    for (int r = 0; r < size; ++r) hostOf->push_back(r / (size / hosts));
+    shape.hostOf = hostOf;
+  }
+  return shape;
+}
+
+AlgorithmId automaticChoice(K collective, const ScheduleShape& shape, size_t bytes,
+                            const CostFigures& figures = {}) {
+  CostInputs costs = costInputsOf(shape, 1 << 20, figures);
+  costs.bytes = bytes;
+  return selectAlgorithm(collective, "auto", shape, costs).id;
+}
+
+TEST(CostFigures, RoundTripAndDefaultsForMissingKeys) {
+  CostFigures figures;
+  figures.intraHost = {3.5, 1.0 / 9000};
+  figures.gammaUsPerByte = 1.0 / 12000;
+  const CostFigures back = parseCostFigures(formatCostFigures(figures));
+  EXPECT_DOUBLE_EQ(back.intraHost.alphaUs, 3.5);
+  EXPECT_DOUBLE_EQ(back.intraHost.betaUsPerByte, 1.0 / 9000);
+  EXPECT_DOUBLE_EQ(back.gammaUsPerByte, 1.0 / 12000);
+  const CostFigures partial = parseCostFigures("# measured\ngccl-tune 1\nintra_alpha_us=7\n");
+  EXPECT_DOUBLE_EQ(partial.intraHost.alphaUs, 7);
+  EXPECT_DOUBLE_EQ(partial.interHost.alphaUs, CostFigures{}.interHost.alphaUs);
+}
+
+TEST(CostFigures, MalformedFilesNameTheLine) {
+  const auto message = [](const std::string& text) {
+    try {
+      parseCostFigures(text);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message("").find("empty"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 2\n").find("line 1"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nintra_alpha_us=-1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nintra_alpha_us=1x\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\n\nwarp=3\n").find("unknown key 'warp'"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\ngamma_us_per_byte=nan\n").find("line 2"), std::string::npos);
+}
+
+TEST(CostModel, EveryAlgorithmHasAPredictionThatGrowsWithSize) {
+  for (const Algorithm& algorithm : algorithms()) {
+    for (int size : {2, 3, 8, 64}) {
+      CostInputs costs = costInputsOf(layout(size, size % 2 == 0 ? 2 : 1), 1 << 20, {});
+      double previous = -1;
+      for (size_t bytes : {size_t{0}, size_t{4096}, size_t{1} << 20, size_t{64} << 20}) {
+        costs.bytes = bytes;
+        const auto micros = predictMicros(algorithm.collective, algorithm.id, costs);
+        if (algorithm.id == AlgorithmId::kHierarchical && costs.hosts < 2) continue;
+        ASSERT_TRUE(micros) << algorithm.name << " of " << collectiveName(algorithm.collective);
+        EXPECT_GT(*micros, previous) << algorithm.name << " " << size << " ranks " << bytes;
+        previous = *micros;
+      }
+    }
+  }
+}
+
+// The choice is the cheapest prediction among what can run.
+TEST(CostModel, AutomaticChoiceIsTheCheapestPrediction) {
+  for (int size : {2, 3, 4, 6, 8, 16, 64, 512}) {
+    for (size_t bytes = 4; bytes <= (size_t{256} << 20); bytes *= 8) {
+      const ScheduleShape shape = layout(size);
+      CostInputs costs = costInputsOf(shape, 1 << 20, {});
+      costs.bytes = bytes;
+      const Algorithm& chosen = selectAlgorithm(K::kAllreduce, "auto", shape, costs);
+      const double best = *predictMicros(K::kAllreduce, chosen.id, costs);
+      for (const Algorithm& other : algorithms()) {
+        if (other.collective != K::kAllreduce || !other.supports(shape)) continue;
+        if (other.id == AlgorithmId::kRecursiveDoubling && bytes > (size_t{16} << 20)) continue;
+        EXPECT_LE(best, *predictMicros(K::kAllreduce, other.id, costs))
+            << chosen.name << " over " << other.name << " at " << size << " ranks, " << bytes;
+      }
+    }
+  }
+}
+
+TEST(CostModel, SmallSizesTakeLogDepthAndLargeOnesAvoidWholeBufferExchanges) {
+  for (int size : {8, 12, 64, 256}) {
+    EXPECT_NE(automaticChoice(K::kAllreduce, layout(size), 4096), AlgorithmId::kRing) << size;
+    EXPECT_NE(automaticChoice(K::kAllreduce, layout(size), 64 << 20),
+              AlgorithmId::kRecursiveDoubling)
+        << size;
+  }
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(8), 8), AlgorithmId::kRecursiveDoubling);
+}
+
+// Between hosts 10x slower than within: the hierarchy sends 1/m of the data over them.
+TEST(CostModel, SlowLinksBetweenHostsChooseTheHierarchy) {
+  CostFigures figures;
+  figures.interHost = {50.0, 1.0 / 200};
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(16, 2), 64 << 20, figures),
+            AlgorithmId::kHierarchical);
+  EXPECT_NE(automaticChoice(K::kAllreduce, layout(16), 64 << 20, figures),
+            AlgorithmId::kHierarchical);
+}
+
+}  // namespace
+}  // namespace gccl
