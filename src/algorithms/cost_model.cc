@@ -71,10 +71,8 @@ double hierarchicalAllreduce(const CostInputs& in) {
   return local + (B / m <= s ? between.halvingDoublingAllreduce() : between.ringAllreduce());
 }
 
-}  // namespace
-
-std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
-                                    const CostInputs& in) {
+std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorithm,
+                                 const CostInputs& in) {
   if (algorithm == A::kHierarchical) {
     if (collective != K::kAllreduce || in.hosts < 2 || in.ranksPerHost < 1) return std::nullopt;
     return hierarchicalAllreduce(in);
@@ -118,6 +116,71 @@ std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algor
   return std::nullopt;
 }
 
+constexpr CollectiveKind kCollectives[] = {K::kAllreduce, K::kBroadcast,  K::kReduce,
+                                           K::kAllgather, K::kAllgatherV, K::kReduceScatter,
+                                           K::kBarrier};
+constexpr AlgorithmId kAlgorithmIds[] = {A::kRing, A::kRecursiveDoubling, A::kTree,
+                                         A::kHalvingDoubling, A::kHierarchical};
+
+// "scale.allreduce.tree" -> (allreduce, tree); nullopt for names that are no such pair.
+std::optional<std::pair<CollectiveKind, AlgorithmId>> scaleKey(std::string_view key) {
+  for (const CollectiveKind kind : kCollectives) {
+    for (const AlgorithmId id : kAlgorithmIds) {
+      if (key == strCat("scale.", collectiveName(kind), ".", algorithmName(id))) {
+        return std::make_pair(kind, id);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
+                                    const CostInputs& in) {
+  CostInputs latencyOnly = in, bandwidthOnly = in;
+  for (LinkCost* link : {&latencyOnly.figures.intraHost, &latencyOnly.figures.interHost}) {
+    link->betaUsPerByte = 0;
+  }
+  latencyOnly.figures.gammaUsPerByte = 0;
+  for (LinkCost* link : {&bandwidthOnly.figures.intraHost, &bandwidthOnly.figures.interHost}) {
+    link->alphaUs = 0;
+  }
+  const auto latency = closedForm(collective, algorithm, latencyOnly);
+  const auto bandwidth = closedForm(collective, algorithm, bandwidthOnly);
+  if (!latency || !bandwidth) return std::nullopt;
+  const auto found = in.figures.scales.find({collective, algorithm});
+  const Scale scale = found != in.figures.scales.end() ? found->second : Scale{};
+  return scale.latency * *latency + scale.bandwidth * *bandwidth;
+}
+
+namespace {
+
+double positive(std::istringstream& in, int line) {
+  double value = 0;
+  if (!(in >> value) || !(value > 0) || !std::isfinite(value)) {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": expected a positive number");
+  }
+  return value;
+}
+
+Scale parseScale(const std::string& text, int line) {
+  std::istringstream in(text);
+  Scale scale;
+  scale.latency = positive(in, line);
+  char comma = 0;
+  if (!(in >> comma) || comma != ',') {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": expected <latency>,<bandwidth>");
+  }
+  scale.bandwidth = positive(in, line);
+  if (!(in >> std::ws).eof()) {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": trailing characters");
+  }
+  return scale;
+}
+
+}  // namespace
+
 CostFigures parseCostFigures(const std::string& text) {
   CostFigures figures;
   std::istringstream in(text);
@@ -139,6 +202,10 @@ CostFigures parseCostFigures(const std::string& text) {
     }
     const size_t equals = line.find('=');
     const std::string key = line.substr(0, equals);
+    if (const auto pair = scaleKey(key)) {
+      figures.scales[*pair] = parseScale(line.substr(equals + 1), number);
+      continue;
+    }
     double value = 0;
     std::istringstream number_text(equals == std::string::npos ? "" : line.substr(equals + 1));
     if (!(number_text >> value) || !(number_text >> std::ws).eof() || !(value > 0) ||
@@ -171,6 +238,10 @@ std::string formatCostFigures(const CostFigures& f) {
       << "inter_alpha_us=" << f.interHost.alphaUs << "\n"
       << "inter_beta_us_per_byte=" << f.interHost.betaUsPerByte << "\n"
       << "gamma_us_per_byte=" << f.gammaUsPerByte << "\n";
+  for (const auto& [pair, scale] : f.scales) {
+    out << "scale." << collectiveName(pair.first) << "." << algorithmName(pair.second) << "="
+        << scale.latency << "," << scale.bandwidth << "\n";
+  }
   return out.str();
 }
 

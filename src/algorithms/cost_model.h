@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "base/collective.h"
 
@@ -20,16 +22,27 @@ struct LinkCost {
   double betaUsPerByte = 0;  // per byte: 1 / bandwidth
 };
 
+// How far one algorithm's measured times stray from its closed form: its latency part (alpha
+// terms) and its bandwidth part (beta and gamma terms) are multiplied by these. A closed form
+// cannot know that a ring of 4 ranks on 2 cores waits for the scheduler at every hop, or that
+// two trees share one loopback; a measurement does.
+struct Scale {
+  double latency = 1;
+  double bandwidth = 1;
+};
+
 struct CostFigures {
   // Loopback TCP on one machine; 10 Gbit/s Ethernet between hosts; an AVX2 float sum.
   LinkCost intraHost{15.0, 1.0 / 2000};
   LinkCost interHost{25.0, 1.0 / 1250};
   double gammaUsPerByte = 1.0 / 4000;
+  std::map<std::pair<CollectiveKind, AlgorithmId>, Scale> scales;  // absent: 1, 1
 };
 
 // "gccl-tune 1" then key=value lines (intra_alpha_us, intra_beta_us_per_byte, inter_alpha_us,
-// inter_beta_us_per_byte, gamma_us_per_byte); '#' starts a comment. Missing keys keep the
-// defaults; a malformed file throws Error(kInvalidArgument) naming the line.
+// inter_beta_us_per_byte, gamma_us_per_byte, and scale.<collective>.<algorithm>=<latency>,
+// <bandwidth>); '#' starts a comment. Missing keys keep the defaults; a malformed file throws
+// Error(kInvalidArgument) naming the line.
 CostFigures parseCostFigures(const std::string& text);
 std::string formatCostFigures(const CostFigures& figures);
 
@@ -43,7 +56,7 @@ struct CostInputs {
   CostFigures figures;
 };
 
-// Microseconds on the critical path, or nullopt for a pair the model does not know.
+// Microseconds on the critical path (scaled), or nullopt for a pair the model does not know.
 std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
                                     const CostInputs& inputs);
 

@@ -47,6 +47,19 @@ TEST(CostFigures, RoundTripAndDefaultsForMissingKeys) {
   EXPECT_DOUBLE_EQ(partial.interHost.alphaUs, CostFigures{}.interHost.alphaUs);
 }
 
+TEST(CostFigures, ScalesRoundTripAndSteerTheChoice) {
+  const CostFigures figures =
+      parseCostFigures("gccl-tune 1\nscale.allreduce.tree=0.5,0.25\nscale.broadcast.ring=2,3\n");
+  ASSERT_EQ(figures.scales.size(), 2u);
+  const Scale tree = figures.scales.at({K::kAllreduce, AlgorithmId::kTree});
+  EXPECT_DOUBLE_EQ(tree.latency, 0.5);
+  EXPECT_DOUBLE_EQ(tree.bandwidth, 0.25);
+  EXPECT_EQ(parseCostFigures(formatCostFigures(figures)).scales.size(), 2u);
+  // Unscaled, 64 MiB on 6 ranks is not the tree's; measured four times faster, it is.
+  EXPECT_NE(automaticChoice(K::kAllreduce, layout(6), 64 << 20), AlgorithmId::kTree);
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(6), 64 << 20, figures), AlgorithmId::kTree);
+}
+
 TEST(CostFigures, MalformedFilesNameTheLine) {
   const auto message = [](const std::string& text) {
     try {
@@ -62,6 +75,9 @@ TEST(CostFigures, MalformedFilesNameTheLine) {
   EXPECT_NE(message("gccl-tune 1\nintra_alpha_us=1x\n").find("line 2"), std::string::npos);
   EXPECT_NE(message("gccl-tune 1\n\nwarp=3\n").find("unknown key 'warp'"), std::string::npos);
   EXPECT_NE(message("gccl-tune 1\ngamma_us_per_byte=nan\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree=1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree=1,0\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.warp=1,1\n").find("line 2"), std::string::npos);
 }
 
 TEST(CostModel, EveryAlgorithmHasAPredictionThatGrowsWithSize) {
