@@ -34,10 +34,6 @@ Range blockSpan(size_t count, int blocks, int first, int last) {
   return {a.offset, b.end() - a.offset};
 }
 
-size_t slicesOf(Range range, size_t sliceElements) {
-  return std::max<size_t>(1, (range.count + sliceElements - 1) / sliceElements);
-}
-
 // Builds one rank's schedule; every exchange starts after the whole previous one (a join), so
 // no step reads or overwrites memory an earlier exchange still uses.
 class Builder {
@@ -114,25 +110,23 @@ class Builder {
                 StepKind receive) {
     std::vector<int32_t> steps;
     if (give) {
-      const size_t slices = slicesOf(*give, shape_.sliceElements);
-      for (size_t j = 0; j < slices; ++j) {
+      for (const Range part : slicesOf(*give, shape_.sliceElements)) {
         Step send;
         send.kind = StepKind::kSend;
         send.source = from;
         send.peer = peer;
-        send.input = slice(*give, slices, j);
+        send.input = part;
         send.after = {previous_, kNoStep};
         steps.push_back(schedule_.add(send));
       }
     }
     if (take) {
-      const size_t slices = slicesOf(*take, shape_.sliceElements);
-      for (size_t j = 0; j < slices; ++j) {
+      for (const Range part : slicesOf(*take, shape_.sliceElements)) {
         Step recv;
         recv.kind = receive;
         recv.source = current_;
         recv.peer = peer;
-        recv.output = slice(*take, slices, j);
+        recv.output = part;
         if (receive == StepKind::kRecvReduce) recv.input = recv.output;
         recv.receivedFirst = peer < shape_.rank;  // the lower ranks' partial on the left
         recv.after = {previous_, kNoStep};

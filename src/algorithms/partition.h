@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <vector>
 
 #include "algorithms/schedule.h"
 
@@ -25,6 +26,16 @@ inline size_t slicesPerPiece(size_t count, size_t parts, size_t sliceElements) {
 inline Range slice(Range piece, size_t slices, size_t index) {
   const Range inner = balancedPiece(piece.count, slices, index);
   return {piece.offset + inner.offset, inner.count};
+}
+
+// `range` cut into balanced slices of at most sliceElements: at least one (possibly empty), so
+// that a message is sent even when nothing moves. Both ends of a transfer cut alike.
+inline std::vector<Range> slicesOf(Range range, size_t sliceElements) {
+  const size_t slices = slicesPerPiece(range.count, 1, sliceElements);
+  std::vector<Range> out;
+  out.reserve(slices);
+  for (size_t j = 0; j < slices; ++j) out.push_back(slice(range, slices, j));
+  return out;
 }
 
 }  // namespace gccl

@@ -5,10 +5,13 @@
 #include <map>
 #include <set>
 
+#include "algorithms/binomial.h"
+#include "algorithms/bruck.h"
 #include "algorithms/double_tree.h"
 #include "algorithms/halving_doubling.h"
 #include "algorithms/hierarchical.h"
 #include "algorithms/recursive_doubling.h"
+#include "algorithms/recursive_halving.h"
 #include "algorithms/ring.h"
 #include "base/error.h"
 
@@ -40,11 +43,24 @@ std::vector<int> halvingPartners(const ScheduleShape& shape) {
   return halvingDoublingPeers(shape.rank, shape.size);
 }
 
+std::vector<int> binomialNeighbours(const ScheduleShape& shape) {
+  return binomialPeers(shape.rank, shape.size);
+}
+
+std::vector<int> bruckPartners(const ScheduleShape& shape) {
+  return bruckPeers(shape.rank, shape.size);
+}
+
+std::vector<int> halvingScatterPartners(const ScheduleShape& shape) {
+  return recursiveHalvingPeers(shape.rank, shape.size);
+}
+
 using K = CollectiveKind;
 using A = AlgorithmId;
 
-// A barrier is an allreduce of nothing: no rank completes before every rank has sent.
-const std::array<Algorithm, 13> kAlgorithms = {{
+// Per collective: the ring first, then the others. A barrier is an allreduce of nothing: no rank
+// completes before every rank has sent.
+const std::array<Algorithm, 18> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -54,10 +70,18 @@ const std::array<Algorithm, 13> kAlgorithms = {{
     {K::kAllreduce, A::kHierarchical, "hierarchical", hierarchicalSupports, hierarchicalPeers,
      hierarchicalAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
+    {K::kBroadcast, A::kTree, "tree", always, binomialNeighbours, binomialBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
+    {K::kReduce, A::kTree, "tree", always, binomialNeighbours, binomialReduce},
     {K::kAllgather, A::kRing, "ring", always, ringNeighbours, ringAllgather},
+    {K::kAllgather, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
+     bruckAllgather},
     {K::kAllgatherV, A::kRing, "ring", always, ringNeighbours, ringAllgatherV},
+    {K::kAllgatherV, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
+     bruckAllgatherV},
     {K::kReduceScatter, A::kRing, "ring", always, ringNeighbours, ringReduceScatter},
+    {K::kReduceScatter, A::kHalvingDoubling, "halving_doubling", always, halvingScatterPartners,
+     recursiveHalvingReduceScatter},
     {K::kBarrier, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kBarrier, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -65,8 +89,9 @@ const std::array<Algorithm, 13> kAlgorithms = {{
      halvingDoublingAllreduce},
 }};
 
-// Recursive doubling sends the whole buffer as one message and receives it into scratch; above
-// this size even a forced GCCL_ALGO=recursive_doubling runs the ring instead.
+// Recursive doubling allreduce sends the whole buffer as one message and receives it into
+// scratch; above this size even a forced GCCL_ALGO=recursive_doubling runs another algorithm.
+// (Bruck's allgather, under the same name, sends slices: no bound.)
 constexpr size_t kMaxWholeMessageBytes = 16 << 20;
 
 const Algorithm& find(CollectiveKind collective, AlgorithmId id) {

@@ -6,10 +6,14 @@
 
 #include <map>
 #include <numeric>
+#include <set>
 #include <vector>
 
+#include "algorithms/binomial.h"
+#include "algorithms/bruck.h"
 #include "algorithms/double_tree.h"
 #include "algorithms/recursive_doubling.h"
+#include "algorithms/recursive_halving.h"
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
 #include "base/poller.h"
@@ -88,53 +92,143 @@ struct Extents {
   size_t output;
 };
 
+// Allgatherv blocks of `count` elements in reverse rank order, a one-element gap before each.
+std::vector<Range> reversedBlocks(int size, size_t count) {
+  std::vector<Range> blocks;
+  for (int b = 0; b < size; ++b) {
+    blocks.push_back({static_cast<size_t>(size - 1 - b) * (count + 1), count});
+  }
+  return blocks;
+}
+
+// `peers`, when given, is the algorithm's peers function: a schedule must talk to no other rank.
 void expectMatchingCounts(Schedule (*build)(const ScheduleShape&), int size, size_t count, int root,
-                          Extents (*extentsOf)(int rank, int size, size_t count, int root)) {
+                          Extents (*extentsOf)(int rank, int size, size_t count, int root),
+                          const std::vector<Range>& blocks = {},
+                          std::vector<int> (*peers)(int rank, int size) = nullptr) {
   std::map<std::pair<int, int>, std::vector<size_t>> sends, recvs;
   for (int rank = 0; rank < size; ++rank) {
     ScheduleShape shape = shapeOf(rank, size, count, 3);
     shape.root = root;
-    for (int b = 0; b < size; ++b) {
-      shape.blocks.push_back({static_cast<size_t>(size - 1 - b) * (count + 1), count});
-    }
+    shape.blocks = blocks.empty() ? reversedBlocks(size, count) : blocks;
     const Schedule schedule = build(shape);
-    const Extents extents = extentsOf(rank, size, count, root);
+    Extents extents = extentsOf(rank, size, count, root);
+    if (!blocks.empty()) {  // allgatherv with blocks of its own
+      extents = {blocks[static_cast<size_t>(rank)].count, 0};
+      for (const Range& block : blocks) extents.output = std::max(extents.output, block.end());
+    }
     ASSERT_NO_THROW(checkSchedule(schedule, rank, size, extents.input, extents.output))
         << describeSchedule(schedule);
+    const std::vector<int> allowed = peers ? peers(rank, size) : std::vector<int>{};
     for (const Step& step : schedule.steps) {
       if (step.kind == StepKind::kSend) sends[{rank, step.peer}].push_back(step.count());
       if (step.kind == StepKind::kRecv || step.kind == StepKind::kRecvReduce) {
         recvs[{step.peer, rank}].push_back(step.count());
+      }
+      if (peers && step.peer >= 0) {
+        ASSERT_TRUE(std::count(allowed.begin(), allowed.end(), step.peer) == 1)
+            << "rank " << rank << " of " << size << " talks to " << step.peer
+            << ", not in its peers";
       }
     }
   }
   EXPECT_EQ(sends, recvs) << "size " << size << " count " << count << " root " << root;
 }
 
+Extents rootedExtents(int rank, int, size_t count, int root) {
+  return {count, rank == root ? count : size_t{0}};
+}
+Extents broadcastExtents(int rank, int, size_t count, int root) {
+  return {rank == root ? count : size_t{0}, count};
+}
+Extents gatherExtents(int, int size, size_t count, int) {
+  return {count, static_cast<size_t>(size) * (count + 1)};
+}
+Extents scatterExtents(int, int size, size_t count, int) {
+  return {static_cast<size_t>(size) * count, count};
+}
+
 TEST(CollectivePatterns, SendsMatchReceivesForEveryCollectiveAndRankCount) {
-  using Shape = Extents (*)(int, int, size_t, int);
-  const Shape rooted = [](int rank, int, size_t count, int root) {
-    return Extents{count, rank == root ? count : size_t{0}};
-  };
-  const Shape broadcast = [](int rank, int, size_t count, int root) {
-    return Extents{rank == root ? count : size_t{0}, count};
-  };
-  const Shape gather = [](int, int size, size_t count, int) {
-    return Extents{count, static_cast<size_t>(size) * (count + 1)};
-  };
-  const Shape scatter = [](int, int size, size_t count, int) {
-    return Extents{static_cast<size_t>(size) * count, count};
-  };
   for (int size = 1; size <= 64; ++size) {
     for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{100}}) {
       for (int root : {0, size / 2, size - 1}) {
-        expectMatchingCounts(ringBroadcast, size, count, root, broadcast);
-        expectMatchingCounts(ringReduce, size, count, root, rooted);
+        expectMatchingCounts(ringBroadcast, size, count, root, broadcastExtents);
+        expectMatchingCounts(ringReduce, size, count, root, rootedExtents);
       }
-      expectMatchingCounts(ringAllgather, size, count, 0, gather);
-      expectMatchingCounts(ringAllgatherV, size, count, 0, gather);
-      expectMatchingCounts(ringReduceScatter, size, count, 0, scatter);
+      expectMatchingCounts(ringAllgather, size, count, 0, gatherExtents);
+      expectMatchingCounts(ringAllgatherV, size, count, 0, gatherExtents);
+      expectMatchingCounts(ringReduceScatter, size, count, 0, scatterExtents);
       if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// Uneven allgatherv blocks, some empty: in rank order and touching (so that runs of them
+// travel as one message), or in reverse order with gaps.
+std::vector<Range> unevenBlocks(int size, size_t count, bool touching) {
+  std::vector<Range> blocks(static_cast<size_t>(size));
+  size_t end = 0;
+  for (int i = 0; i < size; ++i) {
+    const int b = touching ? i : size - 1 - i;
+    blocks[static_cast<size_t>(b)] = {end + (touching ? 0 : 1), (count * (b + 1)) % (count + 3)};
+    end = blocks[static_cast<size_t>(b)].end();
+  }
+  return blocks;
+}
+
+// The log(n) algorithms of every collective but allreduce, 1..64 ranks, as above; and every
+// step talks to a rank that the algorithm's peers function lists (the connections opened).
+TEST(CollectivePatterns, LogarithmicAlgorithmsMatchForEveryCollectiveAndRankCount) {
+  for (int size = 1; size <= 64; ++size) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t{7}, size_t{100}}) {
+      for (int root : {0, size / 2, size - 1}) {
+        expectMatchingCounts(binomialBroadcast, size, count, root, broadcastExtents, {},
+                             binomialPeers);
+        expectMatchingCounts(binomialReduce, size, count, root, rootedExtents, {}, binomialPeers);
+      }
+      expectMatchingCounts(bruckAllgather, size, count, 0, gatherExtents, {}, bruckPeers);
+      expectMatchingCounts(bruckAllgatherV, size, count, 0, gatherExtents, {}, bruckPeers);
+      for (bool touching : {false, true}) {
+        expectMatchingCounts(bruckAllgatherV, size, count, 0, gatherExtents,
+                             unevenBlocks(size, count, touching), bruckPeers);
+      }
+      expectMatchingCounts(recursiveHalvingReduceScatter, size, count, 0, scatterExtents, {},
+                           recursiveHalvingPeers);
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// The peers functions list no rank that no schedule talks to: every connection is used (a tree
+// by the trees of some root).
+TEST(CollectivePatterns, EveryListedPeerIsTalkedTo) {
+  using Peers = std::vector<int> (*)(int, int);
+  auto talked = [](Schedule (*build)(const ScheduleShape&), int rank, int size, int roots) {
+    std::set<int> peers;
+    for (int root = 0; root < roots; ++root) {
+      ScheduleShape shape = shapeOf(rank, size, 1, 1);
+      shape.root = root;
+      shape.blocks = reversedBlocks(size, 1);
+      for (const Step& step : build(shape).steps) {
+        if (step.peer >= 0) peers.insert(step.peer);
+      }
+    }
+    return std::vector<int>(peers.begin(), peers.end());
+  };
+  const struct {
+    Schedule (*build)(const ScheduleShape&);
+    Peers peers;
+    bool rooted;
+  } cases[] = {{binomialBroadcast, binomialPeers, true},
+               {binomialReduce, binomialPeers, true},
+               {bruckAllgather, bruckPeers, false},
+               {recursiveHalvingReduceScatter, recursiveHalvingPeers, false}};
+  for (int size = 1; size <= 24; ++size) {
+    for (int rank = 0; rank < size; ++rank) {
+      for (const auto& c : cases) {
+        EXPECT_EQ(talked(c.build, rank, size, c.rooted ? size : 1), c.peers(rank, size))
+            << "rank " << rank << " of " << size;
+      }
     }
   }
 }
@@ -143,12 +237,22 @@ TEST(RingPattern, PeersAreTheNeighbours) {
   EXPECT_TRUE(ringPeers(0, 1).empty());
   EXPECT_EQ(ringPeers(0, 2), std::vector<int>({1}));
   EXPECT_EQ(ringPeers(0, 5), std::vector<int>({4, 1}));
-  EXPECT_EQ(connectionPeers(shapeOf(0, 8, 0, 1)), std::vector<int>({1, 2, 4, 7}));
+  // The ring's, recursive doubling's (1, 2, 4) and the trees' and Bruck's (+-1, +-2, 4).
+  EXPECT_EQ(connectionPeers(shapeOf(0, 8, 0, 1)), std::vector<int>({1, 2, 4, 6, 7}));
 }
 
-// Runs every rank's executor in turn on this thread until all finish.
-void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op,
-                   HostMap hostOf = nullptr) {
+// One rank's buffers, and what its output must hold afterwards.
+struct RankData {
+  std::vector<int64_t> input;
+  std::vector<int64_t> output;
+  std::vector<int64_t> expected;
+};
+
+// Runs every rank's executor in turn on this thread until all finish (a deadlock shows as no
+// end), then compares every output with what it must hold.
+void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape>& shapes,
+                     std::vector<RankData>& data, ReduceOp op) {
+  const int size = static_cast<int>(shapes.size());
   auto fabric = std::make_shared<transport::inproc::InprocFabric>();
   transport::inproc::InprocTransport transport(fabric);
   MemoryStore store;
@@ -156,7 +260,6 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
   std::vector<ConnectionMap> connections(static_cast<size_t>(size));
   std::vector<ReusableBuffer> scratch(static_cast<size_t>(size));
   std::vector<ReusableBuffer> work(static_cast<size_t>(size));
-  std::vector<std::vector<int64_t>> input(size), output(size);
   std::vector<Operation> operations(static_cast<size_t>(size));
   std::vector<std::unique_ptr<Execution>> executions;
   for (int r = 0; r < size; ++r) {
@@ -164,22 +267,19 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
     ConnectRequest request;
     request.rank = r;
     request.size = size;
-    request.peers = algorithm.peers(shapeOf(r, size, count, slice, hostOf));
+    request.peers = algorithm.peers(shapes[r]);
     connections[r] = transport.connect(request, store, *pollers.back());
-    input[r].resize(count);
-    output[r].assign(count, -1);
-    for (size_t i = 0; i < count; ++i) input[r][i] = static_cast<int64_t>((r + 1) * (i % 13 + 1));
-    ScheduleShape shape = shapeOf(r, size, count, slice, hostOf);
-    shape.average = op == ReduceOp::kAvg;
     Operation& operation = operations[r];
-    operation.input = input[r].data();
-    operation.output = output[r].data();
-    operation.count = count;
+    operation.kind = algorithm.collective;
+    operation.input = data[r].input.data();
+    operation.output = data[r].output.data();
+    operation.count = shapes[r].count;
     operation.type = DataType::kInt64;
     operation.op = op;
+    operation.root = shapes[r].root;
     operation.algorithm = algorithm.id;
     operation.sequence = 1;
-    operation.schedule = std::make_shared<const Schedule>(algorithm.build(shape));
+    operation.schedule = std::make_shared<const Schedule>(algorithm.build(shapes[r]));
     executions.push_back(
         std::make_unique<Execution>(operation, connections[r], scratch[r], work[r], size));
   }
@@ -192,14 +292,92 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
     if (allDone) break;
     ASSERT_LT(round, 1000000) << "schedule deadlocked at " << size << " ranks";
   }
-  const int64_t rankSum = static_cast<int64_t>(size) * (size + 1) / 2;
   for (int r = 0; r < size; ++r) {
+    ASSERT_EQ(data[r].output, data[r].expected) << "rank " << r << " of " << size;
+  }
+}
+
+// Rank r's input element i; their sum over all ranks is rankSum x (i % 13 + 1).
+int64_t valueOf(int r, size_t i) {
+  return static_cast<int64_t>(r + 1) * static_cast<int64_t>(i % 13 + 1);
+}
+
+void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op,
+                   HostMap hostOf = nullptr) {
+  const int64_t rankSum = static_cast<int64_t>(size) * (size + 1) / 2;
+  std::vector<ScheduleShape> shapes;
+  std::vector<RankData> data(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    shapes.push_back(shapeOf(r, size, count, slice, hostOf));
+    shapes.back().average = op == ReduceOp::kAvg;
+    data[r].output.assign(count, -1);
     for (size_t i = 0; i < count; ++i) {
-      int64_t expected = rankSum * static_cast<int64_t>(i % 13 + 1);
-      if (op == ReduceOp::kAvg) expected /= size;
-      ASSERT_EQ(output[r][i], expected) << "rank " << r << " of " << size << " element " << i;
+      data[r].input.push_back(valueOf(r, i));
+      data[r].expected.push_back(rankSum * static_cast<int64_t>(i % 13 + 1) /
+                                 (op == ReduceOp::kAvg ? size : 1));
     }
   }
+  driveRoundRobin(algorithm, shapes, data, op);
+}
+
+// Any collective but allreduce, out of place: each rank's buffers as NCCL sizes them, filled
+// with valueOf, the output with -1 (what stays in the gaps between allgatherv blocks).
+void runCollectiveRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice,
+                             int root, ReduceOp op) {
+  using K = CollectiveKind;
+  const int64_t divisor = op == ReduceOp::kAvg ? size : 1;
+  const int64_t rankSum = static_cast<int64_t>(size) * (size + 1) / 2;
+  const std::vector<Range> blocks = unevenBlocks(size, count, false);
+  size_t blocksEnd = 0;
+  for (const Range& block : blocks) blocksEnd = std::max(blocksEnd, block.end());
+  const size_t n = static_cast<size_t>(size);
+  std::vector<ScheduleShape> shapes;
+  std::vector<RankData> data(n);
+  for (int r = 0; r < size; ++r) {
+    ScheduleShape shape = shapeOf(r, size, count, slice);
+    shape.root = root;
+    shape.average = op == ReduceOp::kAvg;
+    shape.blocks = blocks;
+    shapes.push_back(shape);
+    RankData& d = data[static_cast<size_t>(r)];
+    auto fill = [&](size_t elements, size_t first) {
+      for (size_t i = 0; i < elements; ++i) d.input.push_back(valueOf(r, first + i));
+    };
+    switch (algorithm.collective) {
+      case K::kBroadcast:
+        if (r == root) fill(count, 0);
+        for (size_t i = 0; i < count; ++i) d.expected.push_back(valueOf(root, i));
+        break;
+      case K::kReduce:
+        fill(count, 0);
+        for (size_t i = 0; i < count && r == root; ++i) {
+          d.expected.push_back(rankSum * static_cast<int64_t>(i % 13 + 1) / divisor);
+        }
+        break;
+      case K::kAllgather:
+        fill(count, 0);
+        for (size_t i = 0; i < n * count; ++i) d.expected.push_back(valueOf(i / count, i % count));
+        break;
+      case K::kAllgatherV:
+        fill(blocks[r].count, 0);
+        d.expected.assign(blocksEnd, -1);
+        for (int b = 0; b < size; ++b) {
+          for (size_t i = 0; i < blocks[b].count; ++i)
+            d.expected[blocks[b].offset + i] = valueOf(b, i);
+        }
+        break;
+      case K::kReduceScatter:
+        fill(n * count, 0);
+        for (size_t i = 0; i < count; ++i) {
+          const size_t at = static_cast<size_t>(r) * count + i;
+          d.expected.push_back(rankSum * static_cast<int64_t>(at % 13 + 1) / divisor);
+        }
+        break;
+      default: FAIL() << "not a collective of this test";
+    }
+    d.output.assign(d.expected.size(), -1);
+  }
+  driveRoundRobin(algorithm, shapes, data, op);
 }
 
 TEST(ScheduleExecution, RingIsExactForEveryRankCountUpTo64) {
@@ -315,6 +493,30 @@ TEST(DoubleTree, TwoComplementarySpanningTrees) {
   }
 }
 
+// Every algorithm of every collective but allreduce, 1..64 ranks, several slices per message,
+// roots at either end: runs to the end on one thread (no deadlock) with exact results.
+TEST(ScheduleExecution, EveryCollectiveIsExactForEveryRankCountUpTo64) {
+  for (const Algorithm& algorithm : algorithms()) {
+    const CollectiveKind kind = algorithm.collective;
+    if (kind == CollectiveKind::kAllreduce || kind == CollectiveKind::kBarrier) continue;
+    const bool reduces = kind == CollectiveKind::kReduce || kind == CollectiveKind::kReduceScatter;
+    for (int size = 1; size <= 64; ++size) {
+      const size_t count = static_cast<size_t>(size % 5) * 3 + 2;
+      for (int root : {0, size - 1}) {
+        if (root > 0 && !isRooted(kind)) break;
+        for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kAvg}) {
+          if (op == ReduceOp::kAvg && !reduces) continue;
+          runCollectiveRoundRobin(algorithm, size, count, 2, root, op);
+          if (HasFatalFailure()) {
+            FAIL() << algorithm.name << " " << collectiveName(kind) << " at " << size
+                   << " ranks, root " << root;
+          }
+        }
+      }
+    }
+  }
+}
+
 // GCCL_ALGO: a name forces the algorithm where it can run; elsewhere the automatic choice.
 TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
   constexpr auto kAllreduce = CollectiveKind::kAllreduce;
@@ -332,6 +534,33 @@ TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
   EXPECT_EQ(select("halving_doubling", 6, 64), AlgorithmId::kHalvingDoubling);
   EXPECT_THROW(select("bogus", 4, 64), Error);
   EXPECT_EQ(algorithmName(AlgorithmId::kRecursiveDoubling), "recursive_doubling");
+}
+
+// GCCL_ALGO names an algorithm of any collective: each log(n) one is taken where it exists,
+// at any rank count and size (they slice); the other collectives take their automatic choice.
+TEST(Selection, LogarithmicAlgorithmsAreTakenWhereTheyExist) {
+  using K = CollectiveKind;
+  for (int size : {3, 4}) {
+    const ScheduleShape shape = shapeOf(0, size, 0, 1);
+    for (size_t bytes : {size_t{64}, size_t{64} << 20}) {
+      CostInputs costs = costInputsOf(shape, 1 << 20, CostFigures{});
+      costs.bytes = bytes;
+      EXPECT_EQ(selectAlgorithm(K::kBroadcast, "tree", shape, costs).id, AlgorithmId::kTree);
+      EXPECT_EQ(selectAlgorithm(K::kReduce, "tree", shape, costs).id, AlgorithmId::kTree);
+      EXPECT_EQ(selectAlgorithm(K::kAllgather, "recursive_doubling", shape, costs).id,
+                AlgorithmId::kRecursiveDoubling);
+      EXPECT_EQ(selectAlgorithm(K::kAllgatherV, "recursive_doubling", shape, costs).id,
+                AlgorithmId::kRecursiveDoubling);
+      EXPECT_EQ(selectAlgorithm(K::kReduceScatter, "halving_doubling", shape, costs).id,
+                AlgorithmId::kHalvingDoubling);
+      EXPECT_EQ(selectAlgorithm(K::kAllgather, "tree", shape, costs).id,
+                selectAlgorithm(K::kAllgather, "auto", shape, costs).id);
+      EXPECT_EQ(selectAlgorithm(K::kBroadcast, "halving_doubling", shape, costs).id,
+                selectAlgorithm(K::kBroadcast, "auto", shape, costs).id);
+    }
+  }
+  EXPECT_EQ(algorithmName(AlgorithmId::kTree), "tree");
+  EXPECT_EQ(algorithmName(AlgorithmId::kHalvingDoubling), "halving_doubling");
 }
 
 // Recursive doubling partners combine the same two partials; the lower block's goes left on

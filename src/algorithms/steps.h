@@ -1,0 +1,89 @@
+// One line per step kind for the schedule builders that need many kinds (trees, Bruck, recursive
+// halving), and a join of any number of steps. Each returns the index of the step it appended.
+#pragma once
+
+#include <vector>
+
+#include "algorithms/schedule.h"
+
+namespace gccl {
+
+inline int32_t addSend(Schedule& schedule, int peer, BufferRole source, Range input,
+                       int32_t after) {
+  Step step;
+  step.kind = StepKind::kSend;
+  step.source = source;
+  step.peer = peer;
+  step.input = input;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+inline int32_t addRecv(Schedule& schedule, int peer, BufferRole target, Range output,
+                       int32_t after) {
+  Step step;
+  step.kind = StepKind::kRecv;
+  step.target = target;
+  step.peer = peer;
+  step.output = output;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+// target[output] = source[input] op received, or received op source[input] if receivedFirst.
+inline int32_t addRecvReduce(Schedule& schedule, int peer, BufferRole source, Range input,
+                             BufferRole target, Range output, bool receivedFirst, int32_t after) {
+  Step step;
+  step.kind = StepKind::kRecvReduce;
+  step.source = source;
+  step.target = target;
+  step.peer = peer;
+  step.input = input;
+  step.output = output;
+  step.receivedFirst = receivedFirst;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+inline int32_t addCopy(Schedule& schedule, BufferRole source, Range input, BufferRole target,
+                       Range output, int32_t after) {
+  Step step;
+  step.kind = StepKind::kCopy;
+  step.source = source;
+  step.target = target;
+  step.input = input;
+  step.output = output;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+// Divides output[range] by the rank count: the last step of an average.
+inline int32_t addDivide(Schedule& schedule, Range output, int32_t after) {
+  Step step;
+  step.kind = StepKind::kDivide;
+  step.source = BufferRole::kOutput;
+  step.target = BufferRole::kOutput;
+  step.output = output;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+// A step complete once all of `steps` are (kNoStep entries ignored): a chain of waits, two
+// dependencies each. kNoStep when there is nothing to wait for; the step itself when only one.
+inline int32_t addJoin(Schedule& schedule, const std::vector<int32_t>& steps) {
+  int32_t joined = kNoStep;
+  for (int32_t index : steps) {
+    if (index == kNoStep) continue;
+    if (joined == kNoStep) {
+      joined = index;
+      continue;
+    }
+    Step wait;
+    wait.kind = StepKind::kWait;
+    wait.after = {joined, index};
+    joined = schedule.add(wait);
+  }
+  return joined;
+}
+
+}  // namespace gccl
