@@ -47,14 +47,14 @@ void readRecords(int fd, LocalRun& run) {
 
 }  // namespace
 
-LocalRun runLocalRanks(int nranks, int timeoutSeconds,
+LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
                        const std::function<RankReport(const gcclUniqueId&, int, int)>& rankMain) {
   LocalRun run;
   // Local ranks talk over loopback only.
   setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 0);
   gcclUniqueId id;
   if (gcclGetUniqueId(&id) != gcclSuccess) {
-    std::fprintf(stderr, "allreduce_perf: %s\n", gcclGetLastError(nullptr));
+    std::fprintf(stderr, "%s: %s\n", tool, gcclGetLastError(nullptr));
     return run;
   }
   int reports[2];
@@ -99,8 +99,7 @@ LocalRun runLocalRanks(int nranks, int timeoutSeconds,
       continue;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      std::fprintf(stderr, "allreduce_perf: %zu rank(s) still running %s; killing them\n",
-                   remaining,
+      std::fprintf(stderr, "%s: %zu rank(s) still running %s; killing them\n", tool, remaining,
                    shortened ? "70 s after another rank failed (stopped or hung?)"
                              : ("after " + std::to_string(timeoutSeconds) + " s").c_str());
       for (pid_t child : children) kill(child, SIGKILL);

@@ -1,4 +1,4 @@
-// Starts N ranks of this program on this host (allreduce_perf --np N): the parent makes the
+// Starts N ranks of this program on this host (<collective>_perf --np N): the parent makes the
 // unique id, forks the ranks, reaps them within a time bound, and collects what each rank
 // reports about its own result check.
 #pragma once
@@ -17,7 +17,7 @@ struct RankReport {
 };
 
 // What the launcher saw of all ranks. The wrong elements are summed here, through a pipe from
-// each child, never through the allreduce under test: a broken allreduce cannot hide its errors.
+// each child, never through gccl: a broken collective cannot hide its errors.
 struct LocalRun {
   bool allSucceeded = false;  // every rank exited 0 and reported, none was killed
   int reported = 0;           // ranks whose report arrived
@@ -26,8 +26,9 @@ struct LocalRun {
 
 // Runs `rankMain(id, rank, nranks)` in `nranks` child processes. A child that fails makes the
 // others fail within GCCL_TIMEOUT_MS; children still running after `timeoutSeconds` are killed.
+// `tool` names the program in messages.
 LocalRun runLocalRanks(
-    int nranks, int timeoutSeconds,
+    const char* tool, int nranks, int timeoutSeconds,
     const std::function<RankReport(const gcclUniqueId&, int rank, int nranks)>& rankMain);
 
 }  // namespace gccl::perf

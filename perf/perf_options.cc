@@ -1,10 +1,13 @@
 #include "perf_options.h"
 
+#include "algorithms/registry.h"
 #include "byte_size.h"
+#include "collective.h"
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace gccl::perf {
@@ -14,38 +17,55 @@ namespace {
 const char* const kTypeNames[] = {"int8",   "uint8",   "int32",    "uint32",  "int64",
                                   "uint64", "float16", "bfloat16", "float32", "float64"};
 const char* const kOpNames[] = {"sum", "prod", "min", "max", "avg"};
+const char* const kBadSize = "bad size (examples: 8, 4K, 64M, 1G)";
 
-[[noreturn]] void usage(const char* problem) {
-  if (problem != nullptr) std::fprintf(stderr, "allreduce_perf: %s\n", problem);
+// "auto" and every name in gccl's algorithm table, which is what GCCL_ALGO accepts.
+std::string algorithmNames() {
+  std::string names = "auto";
+  for (const Algorithm& algorithm : algorithms()) {
+    if (names.find(algorithm.name) == std::string::npos)
+      names += ", " + std::string(algorithm.name);
+  }
+  return names;
+}
+
+std::optional<std::string> knownAlgorithm(std::string_view name) {
+  if (name == "auto") return std::string(name);
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.name == name) return std::string(name);
+  }
+  return std::nullopt;
+}
+
+[[noreturn]] void usage(const CollectiveSpec& spec, const char* problem) {
+  if (problem != nullptr) std::fprintf(stderr, "%s: %s\n", spec.tool, problem);
   std::fprintf(stderr,
-               "usage: allreduce_perf [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
-               "         [-w warmup] [-c 0|1] [-d dtype] [-o op] [--np N] [--json FILE]\n"
-               "         [--timeout SECONDS] [--print-config] [--corrupt-rank R]\n"
+               "usage: %s [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
+               "         [-w warmup] [-c 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
+               "         [--json FILE] [--timeout SECONDS] [--print-config] [--corrupt-rank R]\n"
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
-               "  float16 bfloat16 float32 float64; op: sum prod min max avg.\n"
+               "  float16 bfloat16 float32 float64%s.\n"
+               "  -a/--algo sets GCCL_ALGO for the ranks: %s.\n"
                "  Without --np, runs one rank per process under mpirun/torchrun/GCCL_* variables\n"
                "  when they are set, else starts 2 local ranks.\n"
-               "  #wrong counts rank 0's output; every rank checks its own and exits non-zero on\n"
+               "  #wrong counts rank %s's output; every rank checks its own and exits non-zero on\n"
                "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
-               "  (a test of the checker).\n");
+               "  (a test of the checker).\n",
+               spec.tool, spec.reduces ? " [-o op]" : "", spec.rooted ? " [-r root]" : "",
+               spec.reduces ? "; op: sum prod min max avg" : "", algorithmNames().c_str(),
+               spec.rooted ? "root" : "0");
   std::exit(2);
 }
 
-size_t parseBytes(const char* text) {
-  const auto bytes = parseByteSize(text);
-  if (!bytes) usage("bad size (examples: 8, 4K, 64M, 1G)");
-  return *bytes;
-}
-
-int parseInt(const char* text, int min) {
+std::optional<int> parseInt(const char* text, int min) {
   char* end = nullptr;
   const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0' || value < min || value > 1000000000) usage("bad number");
+  if (end == text || *end != '\0' || value < min || value > 1000000000) return std::nullopt;
   return static_cast<int>(value);
 }
 
 template <typename Enum, size_t N>
-Enum parseName(const char* text, const char* const (&names)[N], const char* what) {
+std::optional<Enum> parseName(const char* text, const char* const (&names)[N]) {
   std::string_view name(text);
   if (name == "float" || name == "half" || name == "double" || name == "bf16") {
     name = name == "float"    ? "float32"
@@ -56,7 +76,14 @@ Enum parseName(const char* text, const char* const (&names)[N], const char* what
   for (size_t i = 0; i < N; ++i) {
     if (name == names[i]) return static_cast<Enum>(i);
   }
-  usage(what);
+  return std::nullopt;
+}
+
+// A parsed value, or the usage with `problem`.
+template <typename T>
+T orUsage(const CollectiveSpec& spec, std::optional<T> value, const char* problem) {
+  if (!value) usage(spec, problem);
+  return *value;
 }
 
 }  // namespace
@@ -68,7 +95,7 @@ const char* opName(gcclRedOp_t op) {
   return kOpNames[op];
 }
 
-PerfOptions parsePerfOptions(int argc, char** argv) {
+PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) {
   PerfOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag(argv[i]);
@@ -76,38 +103,46 @@ PerfOptions parsePerfOptions(int argc, char** argv) {
       options.printConfig = true;
       continue;
     }
-    if (flag == "-h" || flag == "--help") usage(nullptr);
-    if (i + 1 >= argc) usage("missing value after a flag");
+    if (flag == "-h" || flag == "--help") usage(spec, nullptr);
+    if (i + 1 >= argc) usage(spec, "missing value after a flag");
     const char* value = argv[++i];
+    auto number = [&](int min) { return orUsage(spec, parseInt(value, min), "bad number"); };
     if (flag == "-b")
-      options.minBytes = parseBytes(value);
+      options.minBytes = orUsage(spec, parseByteSize(value), kBadSize);
     else if (flag == "-e")
-      options.maxBytes = parseBytes(value);
+      options.maxBytes = orUsage(spec, parseByteSize(value), kBadSize);
     else if (flag == "-f")
       options.factor = std::strtod(value, nullptr);
     else if (flag == "-n")
-      options.iterations = parseInt(value, 1);
+      options.iterations = number(1);
     else if (flag == "-w")
-      options.warmup = parseInt(value, 0);
+      options.warmup = number(0);
     else if (flag == "-c")
-      options.check = parseInt(value, 0) != 0;
+      options.check = number(0) != 0;
     else if (flag == "-d")
-      options.dataType = parseName<gcclDataType_t>(value, kTypeNames, "bad dtype");
-    else if (flag == "-o")
-      options.op = parseName<gcclRedOp_t>(value, kOpNames, "bad op");
+      options.dataType = orUsage(spec, parseName<gcclDataType_t>(value, kTypeNames), "bad dtype");
+    else if (flag == "-o" && spec.reduces)
+      options.op = orUsage(spec, parseName<gcclRedOp_t>(value, kOpNames), "bad op");
+    else if (flag == "-r" && spec.rooted)
+      options.root = number(0);
+    else if (flag == "-a" || flag == "--algo")
+      options.algorithm = orUsage(spec, knownAlgorithm(value), "unknown algorithm (see -h)");
     else if (flag == "--np")
-      options.localRanks = parseInt(value, 1);
+      options.localRanks = number(1);
     else if (flag == "--json")
       options.jsonPath = value;
     else if (flag == "--timeout")
-      options.timeoutSeconds = parseInt(value, 1);
+      options.timeoutSeconds = number(1);
     else if (flag == "--corrupt-rank")
-      options.corruptRank = parseInt(value, 0);
+      options.corruptRank = number(0);
     else
-      usage("unknown flag");
+      usage(spec, ("unknown flag " + std::string(flag)).c_str());
   }
-  if (options.factor <= 1.0 && options.minBytes != options.maxBytes) usage("-f must be > 1");
-  if (options.minBytes > options.maxBytes) usage("-b must be <= -e");
+  if (options.factor <= 1.0 && options.minBytes != options.maxBytes) usage(spec, "-f must be > 1");
+  if (options.minBytes > options.maxBytes) usage(spec, "-b must be <= -e");
+  // Under a launcher the rank count is known only at init, where gccl refuses such a root.
+  if (options.root >= options.localRanks.value_or(options.root + 1))
+    usage(spec, "-r must be < --np");
   return options;
 }
 

@@ -1,5 +1,5 @@
-// allreduce_perf's command line, nccl-tests style: -b -e -f -n -w -c -d -o, plus --np, --json,
-// --timeout, --print-config and --corrupt-rank.
+// The perf tools' command line, nccl-tests style: -b -e -f -n -w -c -d -o (-r for rooted
+// collectives), plus -a/--algo, --np, --json, --timeout, --print-config and --corrupt-rank.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,8 @@
 
 namespace gccl::perf {
 
+struct CollectiveSpec;
+
 struct PerfOptions {
   size_t minBytes = 8;
   size_t maxBytes = 64u << 20;
@@ -19,6 +21,10 @@ struct PerfOptions {
   bool check = true;
   gcclDataType_t dataType = gcclFloat32;
   gcclRedOp_t op = gcclSum;
+  int root = 0;  // -r, broadcast and reduce only
+  // -a/--algo: exported as GCCL_ALGO before init; else GCCL_ALGO as found. Empty: neither set,
+  // and the header and JSON say nothing (gccl chooses).
+  std::string algorithm;
   std::optional<int> localRanks;  // --np: start this many ranks here
   std::string jsonPath;
   bool printConfig = false;
@@ -28,8 +34,9 @@ struct PerfOptions {
   int corruptRank = -1;
 };
 
-// Parses argv; on bad input prints the problem and the usage, and exits with status 2.
-PerfOptions parsePerfOptions(int argc, char** argv);
+// Parses argv for `spec`'s tool; on bad input prints the problem and the usage, and exits with
+// status 2. An -a name is checked against gccl's algorithm table.
+PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv);
 
 const char* dataTypeName(gcclDataType_t type);
 const char* opName(gcclRedOp_t op);

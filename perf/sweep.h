@@ -1,10 +1,11 @@
-// One rank's part of the allreduce_perf sweep, and the report rank 0 prints.
+// One rank's part of a perf tool's sweep: per size, a checked call, then timed calls.
 #pragma once
 
 #include <vector>
 
 #include <gccl/gccl.h>
 
+#include "collective.h"
 #include "perf_options.h"
 
 namespace gccl::perf {
@@ -14,27 +15,27 @@ struct Measurement {
   double algbw = 0;   // GB/s
   double busbw = 0;
   // Elements of this rank's own output that differ from the exact result. Never summed with
-  // gcclAllReduce: a broken allreduce could hide its own errors. The #wrong columns and the
-  // JSON show rank 0's; the local launcher adds up every rank's, and under mpirun/torchrun each
-  // rank reports its own and exits non-zero on any.
+  // gccl: a broken collective could hide its own errors. The #wrong columns and the JSON show
+  // the reporting rank's; the local launcher adds up every rank's, and under mpirun/torchrun
+  // each rank reports its own and exits non-zero on any.
   size_t wrong = 0;
 };
 
 struct SizeResult {
-  size_t bytes = 0;
-  size_t count = 0;
+  size_t bytes = 0;  // the size column (collective.h)
+  size_t count = 0;  // the call's count argument
   Measurement outOfPlace;
   Measurement inPlace;
 };
 
+// The rank that prints the table and writes the JSON: the root of a rooted collective (whose
+// output is the one reduce defines), else rank 0.
+int reportingRank(const CollectiveSpec& spec, const PerfOptions& options);
+
 // Runs the sweep on `comm`; every rank returns the same timings and its own wrong counts (a rank
 // with wrong elements says so on stderr). Returns false (after printing the gccl error) when a
 // collective fails.
-bool runSweep(const PerfOptions& options, gcclComm_t comm, std::vector<SizeResult>& results);
-
-void printHeader(const PerfOptions& options, int nranks);
-void printRow(const PerfOptions& options, const SizeResult& result);
-void printFooter(const std::vector<SizeResult>& results);
-bool writeJson(const PerfOptions& options, int nranks, const std::vector<SizeResult>& results);
+bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm,
+              std::vector<SizeResult>& results);
 
 }  // namespace gccl::perf

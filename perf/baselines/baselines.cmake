@@ -1,6 +1,7 @@
-# Side-by-side baselines for gccl's allreduce_perf: the same sweep through Gloo (TCP) and
-# through MPI_Allreduce. Included by the top-level CMakeLists.txt. Both tools are optional:
-# a missing package skips its tool with a message, never fails the configure.
+# Side-by-side baselines for gccl's perf tools: the same sweeps through Gloo (TCP) and through
+# Open MPI, allreduce by default, the other collectives with --collective NAME. Included by
+# perf/CMakeLists.txt. Both tools are optional: a missing package skips its tool with a
+# message, never fails the configure.
 
 option(GCCL_BUILD_BASELINES "Build the Gloo and MPI allreduce_perf baselines" ON)
 
@@ -16,6 +17,7 @@ if(GCCL_BUILD_BASELINES)
 
   add_library(gccl_perf_baseline_common STATIC
     ${_baselines_dir}/perf_args.cc
+    ${_baselines_dir}/perf_collective.cc
     ${_baselines_dir}/perf_report.cc
     ${_baselines_dir}/perf_types.cc)
   target_compile_features(gccl_perf_baseline_common PUBLIC cxx_std_20)

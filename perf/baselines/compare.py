@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Runs gccl's allreduce_perf beside Gloo and Open MPI on the same sweep and tabulates them.
+"""Runs gccl's perf tools beside Gloo and Open MPI on the same sweep and tabulates them.
 
-For every rank count in --np, one "set" runs gccl, each Gloo algorithm, MPI over TCP and MPI
-over shared memory, and tcp_stream_perf (the raw TCP ring: the same bytes per link with no
-reduction, i.e. the wire's limit); the set is repeated --reps times, interleaved, so slow drifts of the
-machine hit every library alike. Per library and size the median time across reps is kept,
-and bus bandwidth is recomputed from it. Standard library only.
+For every collective in --collectives (default allreduce) and rank count in --np, one "set"
+runs gccl's <collective>_perf, each Gloo algorithm of the collective, MPI over TCP and MPI over
+shared memory, and for allreduce tcp_stream_perf (the raw TCP ring: the same bytes per link with
+no reduction, i.e. the wire's limit); the set is repeated --reps times, interleaved, so slow
+drifts of the machine hit every library alike. Per library and size the median time across reps
+is kept, and bus bandwidth is recomputed from it with the collective's nccl-tests factor. Tables
+are grouped by collective (the JSON's "collective" key; allreduce where it is absent). Standard
+library only.
 
   perf/baselines/compare.py --np "2 4" --reps 3 --markdown /tmp/benchmarks.md
+  perf/baselines/compare.py --collectives "broadcast allgather" --np 4 -b 16M -e 16M
 """
 import argparse
 import json
@@ -22,7 +26,16 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-GLOO_ALGORITHMS = ["ring_chunked", "halving_doubling", "bcube"]
+COLLECTIVES = ["allreduce", "broadcast", "reduce", "allgather", "reduce_scatter"]
+# gccl's tool per collective (nccl-tests names), beside allreduce_perf.
+GCCL_TOOLS = {"allreduce": "allreduce_perf", "broadcast": "broadcast_perf",
+              "reduce": "reduce_perf", "allgather": "all_gather_perf",
+              "reduce_scatter": "reduce_scatter_perf"}
+ROOTED = {"broadcast", "reduce"}
+# Gloo's implementations per collective (gloo_collectives.h).
+GLOO_ALGORITHMS = {"allreduce": ["ring_chunked", "halving_doubling", "bcube"],
+                   "broadcast": ["binomial_tree"], "reduce": ["ring"], "allgather": ["ring"],
+                   "reduce_scatter": ["halving_doubling"]}
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 # pml ob1 matters: with UCX installed Open MPI would otherwise pick the UCX pml.
 MPI_TRANSPORTS = {
@@ -38,6 +51,9 @@ NO_MMAP_TEXT = " ".join(f"{k}={v}" for k, v in NO_MMAP_ENV.items())
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--np", default="2 4", help='rank counts, e.g. "2 4"')
+    p.add_argument("--collectives", default="allreduce",
+                   help='collectives, e.g. "allreduce broadcast" (of: ' + " ".join(COLLECTIVES) + ")")
+    p.add_argument("-r", "--root", default="0", help="root of broadcast and reduce")
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("-b", default="4")
     p.add_argument("-e", default="64M")
@@ -49,7 +65,8 @@ def parse_args():
     p.add_argument("--small-max", type=int, default=64 << 10,
                    help="sizes up to this many bytes also get a latency table")
     bin_dir = os.path.join(REPO, "build", "bin")
-    p.add_argument("--gccl-binary", default=os.path.join(bin_dir, "allreduce_perf"))
+    p.add_argument("--gccl-binary", default=os.path.join(bin_dir, "allreduce_perf"),
+                   help="allreduce_perf; the other collectives' tools are taken beside it")
     p.add_argument("--gloo-binary", default=os.path.join(bin_dir, "gloo_allreduce_perf"))
     p.add_argument("--mpi-binary", default=os.path.join(bin_dir, "mpi_allreduce_perf"))
     p.add_argument("--stream-binary", default=os.path.join(bin_dir, "tcp_stream_perf"))
@@ -64,20 +81,31 @@ def parse_args():
     return p.parse_args()
 
 
-def library_runs(args, nranks):
-    """(key, label, argv) for every library/algorithm/transport in one set."""
+def gccl_binary(args, collective):
+    return os.path.join(os.path.dirname(args.gccl_binary), GCCL_TOOLS[collective]) \
+        if collective != "allreduce" else args.gccl_binary
+
+
+def library_runs(args, nranks, collective):
+    """(key, label, argv) for every library/algorithm/transport in one set of `collective`.
+    Allreduce's commands are those from before the other collectives."""
     sweep = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", args.w]
-    runs = [("gccl", "gccl", [args.gccl_binary, "--np", str(nranks)] + sweep)]
-    runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks),
-                                          "--congestion", args.stream_congestion] + sweep))
-    for algo in GLOO_ALGORITHMS:
-        argv = [args.gloo_binary, "--np", str(nranks), "--algo", algo,
+    rooted = ["-r", args.root] if collective in ROOTED else []
+    chosen = ["--collective", collective] + rooted if collective != "allreduce" else []
+    suffix = "" if collective == "allreduce" else f" {collective}"
+    runs = [("gccl", f"gccl{suffix}",
+             [gccl_binary(args, collective), "--np", str(nranks)] + rooted + sweep)]
+    if collective == "allreduce":  # the stream is a ring allreduce's bytes
+        runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks),
+                                              "--congestion", args.stream_congestion] + sweep))
+    for algo in GLOO_ALGORITHMS[collective]:
+        argv = [args.gloo_binary, "--np", str(nranks)] + chosen + ["--algo", algo,
                 "--timeout", str(max(1, args.timeout * 9 // 10))] + sweep  # fail before we kill
-        runs.append((f"gloo:{algo}", f"gloo {algo}", argv))
+        runs.append((f"gloo:{algo}", f"gloo {algo}{suffix}", argv))
     for transport, mca in MPI_TRANSPORTS.items():
         argv = MPIRUN + ["-np", str(nranks)] + mca + [args.mpi_binary, "--transport-label",
-                                                      transport] + sweep
-        runs.append((f"mpi:{transport}", f"MPI {transport}", argv))
+                                                      transport] + chosen + sweep
+        runs.append((f"mpi:{transport}", f"MPI {transport}{suffix}", argv))
     return runs
 
 
@@ -106,7 +134,8 @@ def run_tool(argv, timeout, env):
 
 
 def collect(args):
-    """times[(nranks, key)][bytes]: times (us) across reps; seconds[(nranks, label)]: run times."""
+    """times[(collective, nranks, key)][bytes]: times (us) across reps;
+    seconds[(nranks, label)]: run times."""
     env = dict(os.environ, **(NO_MMAP_ENV if args.glibc_no_mmap else {}))
     binaries = {"gccl": args.gccl_binary, "gloo": args.gloo_binary, "mpi": args.mpi_binary,
                 "stream": args.stream_binary}
@@ -118,9 +147,12 @@ def collect(args):
         missing.add("mpi")
     times, seconds = {}, {}
     for rep in range(args.reps):
-        for nranks in args.nps:
-            for key, label, argv in library_runs(args, nranks):
+        for collective, nranks in [(c, n) for c in args.collectives for n in args.nps]:
+            for key, label, argv in library_runs(args, nranks, collective):
                 if key.split(":")[0] in missing:
+                    continue
+                if key == "gccl" and not os.access(argv[0], os.X_OK):
+                    print(f"skipping {label}: {argv[0]} not found (or not executable)")
                     continue
                 start = time.monotonic()
                 print(f"[rep {rep + 1}/{args.reps}] N={nranks} {label} ...", end="", flush=True)
@@ -131,9 +163,14 @@ def collect(args):
                 print(f" {elapsed:.1f} s", flush=True)
                 seconds.setdefault((nranks, label), []).append(elapsed)
                 # The command, not the JSON's library/algorithm keys, says what ran: gccl's
-                # JSON may leave those out.
+                # JSON may leave those out. Its collective key is checked, as a wrong binary
+                # would otherwise land in the wrong table.
+                ran = runs[0].get("collective", "allreduce")
+                if ran != collective:
+                    print(f"    ran {ran}, not {collective}: left out", flush=True)
+                    continue
                 for result in runs[0]["results"]:
-                    slot = times.setdefault((nranks, key), {})
+                    slot = times.setdefault((collective, nranks, key), {})
                     slot.setdefault(result["bytes"], []).append(result[args.mode]["time_us"])
     return times, seconds
 
@@ -142,8 +179,20 @@ def median_times(times):
     return {k: {b: statistics.median(v) for b, v in per.items()} for k, per in times.items()}
 
 
-def busbw(nbytes, time_us, nranks):
-    return nbytes / (time_us * 1e3) * 2 * (nranks - 1) / nranks if time_us > 0 else 0.0
+def bus_factor(collective, nranks):
+    """nccl-tests' busbw / algbw (perf/collectives.cc, perf_collective.cc)."""
+    if collective == "allreduce":
+        return 2 * (nranks - 1) / nranks
+    if collective in ("allgather", "reduce_scatter"):
+        return (nranks - 1) / nranks
+    return 1.0
+
+
+def busbw(nbytes, time_us, nranks, collective="allreduce"):
+    """`nbytes` is the size column: nccl-tests' convention, as every tool writes it."""
+    if time_us <= 0:
+        return 0.0
+    return nbytes / (time_us * 1e3) * bus_factor(collective, nranks)
 
 
 def human(nbytes):
@@ -161,10 +210,11 @@ def ratio(a, b):
     return None if a is None or b is None or b == 0 else a / b
 
 
-def best_gloo(med, nranks, nbytes):
+def best_gloo(med, collective, nranks, nbytes):
     """(time, algorithm) of the fastest Gloo algorithm at this size, or (None, None)."""
-    found = [(med[(nranks, f"gloo:{a}")][nbytes], a) for a in GLOO_ALGORITHMS
-             if nbytes in med.get((nranks, f"gloo:{a}"), {})]
+    found = [(med[(collective, nranks, f"gloo:{a}")][nbytes], a)
+             for a in GLOO_ALGORITHMS[collective]
+             if nbytes in med.get((collective, nranks, f"gloo:{a}"), {})]
     return min(found) if found else (None, None)
 
 
@@ -179,28 +229,35 @@ def table(header, rows):
     return "\n".join([line(header), sep] + [line(r) for r in rows])
 
 
-def tables_for(nranks, med, args):
-    get = lambda key, b: med.get((nranks, key), {}).get(b)
-    sizes = sorted({b for (n, _), per in med.items() if n == nranks for b in per})
+def tables_for(collective, nranks, med, args):
+    get = lambda key, b: med.get((collective, nranks, key), {}).get(b)
+    sizes = sorted({b for (c, n, _), per in med.items() if (c, n) == (collective, nranks)
+                    for b in per})
+    with_stream = collective == "allreduce"
     bw_rows, lat_rows = [], []
     for b in sizes:
         gccl, tcp, sm = get("gccl", b), get("mpi:tcp", b), get("mpi:sm", b)
         stream = get("stream", b)
-        gloo, algo = best_gloo(med, nranks, b)
-        bw = lambda t: None if t is None else busbw(b, t, nranks)
+        gloo, algo = best_gloo(med, collective, nranks, b)
+        bw = lambda t: None if t is None else busbw(b, t, nranks, collective)
         bw_rows.append([human(b), fmt(bw(gccl)), f"{fmt(bw(gloo))} ({algo or '—'})",
-                        fmt(bw(tcp)), fmt(bw(sm)), fmt(bw(stream)),
-                        fmt(ratio(bw(gccl), bw(gloo))), fmt(ratio(bw(gccl), bw(tcp))),
-                        fmt(ratio(bw(gccl), bw(stream)))])
+                        fmt(bw(tcp)), fmt(bw(sm))]
+                       + ([fmt(bw(stream))] if with_stream else [])
+                       + [fmt(ratio(bw(gccl), bw(gloo))), fmt(ratio(bw(gccl), bw(tcp)))]
+                       + ([fmt(ratio(bw(gccl), bw(stream)))] if with_stream else []))
         if b <= args.small_max:
             lat_rows.append([human(b), fmt(gccl, 1), f"{fmt(gloo, 1)} ({algo or '—'})",
                              fmt(tcp, 1), fmt(sm, 1), fmt(ratio(gloo, gccl)),
                              fmt(ratio(tcp, gccl))])
     mode = "in-place" if args.mode == "ip" else "out-of-place"
-    title = f"### {nranks} ranks ({mode}, median of {args.reps} reps)"
+    # Allreduce alone keeps the titles it had before the other collectives.
+    what = "" if args.collectives == ["allreduce"] else f"{collective}, "
+    root = f", root {args.root}" if collective in ROOTED else ""
+    title = f"### {what}{nranks} ranks{root} ({mode}, median of {args.reps} reps)"
     bw_table = table(["size", "gccl busbw", "best gloo busbw (algo)", "MPI-tcp busbw",
-                      "MPI-sm busbw", "TCP stream", "gccl/gloo", "gccl/MPI-tcp",
-                      "gccl/stream"], bw_rows)
+                      "MPI-sm busbw"] + (["TCP stream"] if with_stream else [])
+                     + ["gccl/gloo", "gccl/MPI-tcp"] + (["gccl/stream"] if with_stream else []),
+                     bw_rows)
     lat_table = table(["size", "gccl us", "best gloo us (algo)", "MPI-tcp us", "MPI-sm us",
                        "gloo/gccl", "MPI-tcp/gccl"], lat_rows)
     return (f"{title}\n\nBus bandwidth, GB/s (ratios > 1: gccl faster)\n\n{bw_table}\n\n"
@@ -236,15 +293,23 @@ def run_times(seconds):
 def main():
     args = parse_args()
     args.nps = [int(x) for x in args.np.split()]
+    args.collectives = args.collectives.split()
+    unknown = [c for c in args.collectives if c not in COLLECTIVES]
+    if unknown:
+        print(f"unknown collective(s) {' '.join(unknown)} (of: {' '.join(COLLECTIVES)})")
+        return 2
     times, seconds = collect(args)
     med = median_times(times)
-    text = preamble(args) + "\n" + "\n".join(tables_for(n, med, args) for n in args.nps)
+    text = preamble(args) + "\n" + "\n".join(tables_for(c, n, med, args)
+                                              for c in args.collectives for n in args.nps)
     print("\n" + text + "\n" + run_times(seconds))
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
     if args.raw:
-        raw = {f"{n} {key}": per for (n, key), per in med.items()}
+        # Allreduce's keys as before the other collectives: "4 gccl".
+        raw = {(f"{n} {key}" if c == "allreduce" else f"{c} {n} {key}"): per
+               for (c, n, key), per in med.items()}
         with open(args.raw, "w") as f:
             json.dump(raw, f, indent=1, sort_keys=True)
     return 0 if times else 1

@@ -1,13 +1,10 @@
 // Gloo's allreduce algorithms over its TCP transport, swept like gccl's allreduce_perf, for
-// side-by-side numbers. The tool forks its own ranks (--np N, on 127.0.0.1); they meet
-// through a FileStore in a fresh temporary directory.
-//
-// Gloo's algorithms reduce in place on the pointers they were built over. Out-of-place
-// therefore copies the input into the output buffer and reduces that, and the timed region
-// includes the copy, as a caller keeping its input would have to. In-place reduces directly.
-#include <gloo/allreduce_bcube.h>
-#include <gloo/allreduce_halving_doubling.h>
-#include <gloo/allreduce_ring_chunked.h>
+// side-by-side numbers; --collective broadcast|reduce|allgather|reduce_scatter sweeps Gloo's
+// implementation of that collective like gccl's other perf tools instead (gloo_collectives.h).
+// The tool forks its own ranks (--np N, on 127.0.0.1); they meet through a FileStore in a
+// fresh temporary directory.
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/file_store.h>
 #include <gloo/transport/tcp/device.h>
@@ -23,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "gloo_collectives.h"
 #include "gloo_flushing_barrier.h"
 #include "local_ranks.h"
 #include "perf_args.h"
@@ -31,84 +29,72 @@
 namespace baselines {
 namespace {
 
-const std::vector<std::string> kAlgorithms = {"ring_chunked", "halving_doubling", "bcube"};
-const char* const kHeaderNote = ", transport tcp (out-of-place time includes the input copy)";
-
-template <typename T>
-const gloo::ReductionFunction<T>* glooOp(Op op) {
-  switch (op) {
-    case Op::kProd: return gloo::ReductionFunction<T>::product;
-    case Op::kMin: return gloo::ReductionFunction<T>::min;
-    case Op::kMax: return gloo::ReductionFunction<T>::max;
-    case Op::kSum: break;
-  }
-  return gloo::ReductionFunction<T>::sum;
-}
-
-// Builds the algorithm; construction pairs up buffers, so it stays outside the timed loop.
-template <typename T>
-std::unique_ptr<gloo::Algorithm> makeAlgorithm(const std::string& name,
-                                               const std::shared_ptr<gloo::Context>& context,
-                                               T* data, int count, Op op) {
-  const std::vector<T*> ptrs = {data};
-  if (name == "halving_doubling") {
-    return std::make_unique<gloo::AllreduceHalvingDoubling<T>>(context, ptrs, count, glooOp<T>(op));
-  }
-  if (name == "bcube") {
-    return std::make_unique<gloo::AllreduceBcube<T>>(context, ptrs, count, glooOp<T>(op));
-  }
-  return std::make_unique<gloo::AllreduceRingChunked<T>>(context, ptrs, count, glooOp<T>(op));
-}
-
 template <typename T>
 class GlooBackend : public SweepBackend<T> {
  public:
-  GlooBackend(std::shared_ptr<gloo::Context> context, std::string algorithm, Op op)
-      : context_(std::move(context)),
-        algorithm_(std::move(algorithm)),
-        op_(op),
-        barrier_(*context_) {}
-  int rank() const override { return context_->rank; }
-  int nranks() const override { return context_->size; }
+  GlooBackend(Collective collective, GlooCallArgs args)
+      : collective_(collective), args_(std::move(args)), barrier_(*args_.context) {}
+  int rank() const override { return args_.context->rank; }
+  int nranks() const override { return args_.context->size; }
 
   void prepare(T* input, T* output, size_t count) override {
     // Gloo keeps counts and byte sizes in int.
-    if (count * sizeof(T) > INT_MAX) throw std::runtime_error("message exceeds Gloo's int sizes");
-    input_ = input;
-    output_ = output;
-    count_ = count;
-    barrier_.run();  // the previous algorithm's sends are out: it may be destroyed
-    allreduce_ = makeAlgorithm(algorithm_, context_, output, static_cast<int>(count), op_);
+    const size_t elements = count * blocksPerRow(collective_, nranks());
+    if (elements * sizeof(T) > INT_MAX) {
+      throw std::runtime_error("message exceeds Gloo's int sizes");
+    }
+    barrier();  // the previous size's sends are out: its objects may be destroyed
+    args_.count = count;
+    calls_ = makeGlooCalls(collective_, args_, input, output);
   }
-  void allreduceOutOfPlace() override {
-    std::memcpy(output_, input_, count_ * sizeof(T));  // timed: see the file comment
-    allreduce_->run();
+  void runOutOfPlace() override { calls_.outOfPlace(); }
+  void runInPlace() override { calls_.inPlace(); }
+  // See glooUsesUnboundBuffers for why the sweep's own collectives follow the one under test.
+  void barrier() override {
+    if (!unbound_) return barrier_.run();
+    gloo::BarrierOptions options(args_.context);
+    gloo::barrier(options);
   }
-  void allreduceInPlace() override { allreduce_->run(); }
-  void barrier() override { barrier_.run(); }
   // Each flushes before its temporary algorithm object is destroyed.
   void maxAcrossRanks(std::vector<double>& values) override {
-    gloo::AllreduceRingChunked<double>(context_, {values.data()}, static_cast<int>(values.size()),
+    if (unbound_) return unboundAllreduce(values.data(), values.size(), Op::kMax);
+    gloo::AllreduceRingChunked<double>(args_.context, {values.data()},
+                                       static_cast<int>(values.size()),
                                        gloo::ReductionFunction<double>::max)
         .run();
     barrier_.run();
   }
   int64_t sumAcrossRanks(int64_t value) override {
-    gloo::AllreduceRingChunked<int64_t>(context_, {&value}, 1).run();
+    if (unbound_) {
+      unboundAllreduce(&value, 1, Op::kSum);
+      return value;
+    }
+    gloo::AllreduceRingChunked<int64_t>(args_.context, {&value}, 1).run();
     barrier_.run();
     return value;
   }
 
  private:
-  std::shared_ptr<gloo::Context> context_;
-  std::string algorithm_;
-  Op op_;
+  // In place; returns with its sends done.
+  template <typename V>
+  void unboundAllreduce(V* data, size_t count, Op op) {
+    gloo::AllreduceOptions options(args_.context);
+    options.setOutput(data, count);
+    options.setReduceFunction(glooReduceFunction<V>(op));
+    gloo::allreduce(options);
+  }
+
+  Collective collective_;
+  GlooCallArgs args_;
+  bool unbound_ = glooUsesUnboundBuffers(collective_);
   FlushingBarrier barrier_;
-  std::unique_ptr<gloo::Algorithm> allreduce_;
-  T* input_ = nullptr;
-  T* output_ = nullptr;
-  size_t count_ = 0;
+  GlooCalls calls_;
 };
+
+std::string headerNote(Collective c) {
+  return std::string(", transport tcp") +
+         (glooCopiesInput(c) ? " (out-of-place time includes the input copy)" : "");
+}
 
 std::shared_ptr<gloo::Context> connect(const PerfArgs& args, gloo::rendezvous::Store& store,
                                        int rank) {
@@ -135,16 +121,19 @@ void leaveTogether(gloo::rendezvous::Store& store, int rank, int nranks) {
 int runRank(const PerfArgs& args, const std::string& storeDir, int rank) {
   gloo::rendezvous::FileStore store(storeDir);
   auto context = connect(args, store, rank);
-  const auto algorithms = args.algo == "all" ? kAlgorithms : std::vector<std::string>{args.algo};
+  const auto algorithms =
+      args.algo == "all" ? glooAlgorithms(args.collective) : std::vector<std::string>{args.algo};
   std::vector<Run> runs;
   for (const std::string& algorithm : algorithms) {
     visitDType(args.dtype, [&](auto zero) {
       using T = decltype(zero);
-      GlooBackend<T> backend(context, algorithm, args.op);
-      const RunInfo info{.library = "gloo",
+      GlooBackend<T> backend(args.collective, {context, algorithm, args.op, args.root, 0});
+      const RunInfo info{.collective = args.collective,
+                         .root = args.root,
+                         .library = "gloo",
                          .algorithm = algorithm,
                          .transport = "tcp",
-                         .note = kHeaderNote,
+                         .note = headerNote(args.collective),
                          .nranks = args.np,
                          .dtype = args.dtype,
                          .op = args.op,
@@ -165,9 +154,9 @@ int runRank(const PerfArgs& args, const std::string& storeDir, int rank) {
   return 0;
 }
 
-bool knownAlgorithm(const std::string& name) {
+bool knownAlgorithm(Collective c, const std::string& name) {
   if (name == "all") return true;
-  for (const std::string& a : kAlgorithms) {
+  for (const std::string& a : glooAlgorithms(c)) {
     if (a == name) return true;
   }
   return false;
@@ -180,9 +169,15 @@ int main(int argc, char** argv) {
   using namespace baselines;
   const auto args = parseArgs(argc, argv, Tool::kGloo);
   if (!args) return 2;
-  if (!knownAlgorithm(args->algo)) {
-    std::fprintf(stderr, "unknown --algo %s (ring_chunked|halving_doubling|bcube|all)\n",
-                 args->algo.c_str());
+  if (!knownAlgorithm(args->collective, args->algo)) {
+    std::string names;
+    for (const std::string& a : glooAlgorithms(args->collective)) names += a + "|";
+    std::fprintf(stderr, "unknown --algo %s for %s (%sall)\n", args->algo.c_str(),
+                 collectiveName(args->collective), names.c_str());
+    return 2;
+  }
+  if (args->root >= args->np) {
+    std::fprintf(stderr, "-r %d: not a rank of --np %d\n", args->root, args->np);
     return 2;
   }
   char dirTemplate[] = "/tmp/gloo_allreduce_perf.XXXXXX";

@@ -1,5 +1,7 @@
-// MPI_Allreduce swept like gccl's allreduce_perf, for side-by-side numbers. Run it under
-// mpirun; the launcher's --mca flags choose the transport and --transport-label names it:
+// MPI_Allreduce swept like gccl's allreduce_perf, for side-by-side numbers; --collective
+// broadcast|reduce|allgather|reduce_scatter sweeps MPI_Bcast, MPI_Reduce, MPI_Allgather or
+// MPI_Reduce_scatter_block like gccl's other perf tools instead. Run it under mpirun; the
+// launcher's --mca flags choose the transport and --transport-label names it:
 //
 //   mpirun --allow-run-as-root --oversubscribe -np 4 --mca pml ob1 --mca btl tcp,self
 //       --mca btl_tcp_if_include lo mpi_allreduce_perf --transport-label tcp -b 4 -e 64M
@@ -13,6 +15,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <type_traits>
 
@@ -39,10 +42,17 @@ MPI_Op mpiOp(Op op) {
   return MPI_SUM;
 }
 
+// MPI_Bcast has one buffer: out of place, the root first copies its input into it, inside the
+// timed call, as a caller keeping its input would have to.
+const char* headerNote(Collective c) {
+  return c == Collective::kBroadcast ? " (out-of-place time includes the root's input copy)" : "";
+}
+
 template <typename T>
 class MpiBackend : public SweepBackend<T> {
  public:
-  explicit MpiBackend(Op op) : op_(mpiOp(op)) {
+  MpiBackend(Collective collective, Op op, int root)
+      : collective_(collective), op_(mpiOp(op)), root_(root) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
   }
@@ -55,12 +65,8 @@ class MpiBackend : public SweepBackend<T> {
     output_ = output;
     count_ = static_cast<int>(count);
   }
-  void allreduceOutOfPlace() override {
-    MPI_Allreduce(input_, output_, count_, mpiType<T>(), op_, MPI_COMM_WORLD);
-  }
-  void allreduceInPlace() override {
-    MPI_Allreduce(MPI_IN_PLACE, output_, count_, mpiType<T>(), op_, MPI_COMM_WORLD);
-  }
+  void runOutOfPlace() override { run(input_); }
+  void runInPlace() override { run(MPI_IN_PLACE); }
   void barrier() override { MPI_Barrier(MPI_COMM_WORLD); }
   void maxAcrossRanks(std::vector<double>& values) override {
     MPI_Allreduce(MPI_IN_PLACE, values.data(), static_cast<int>(values.size()), MPI_DOUBLE, MPI_MAX,
@@ -72,7 +78,37 @@ class MpiBackend : public SweepBackend<T> {
   }
 
  private:
+  // `send` is input_ out of place, MPI_IN_PLACE in place.
+  void run(const void* send) {
+    const MPI_Datatype type = mpiType<T>();
+    const bool inPlace = send == MPI_IN_PLACE;
+    switch (collective_) {
+      case Collective::kBroadcast:
+        if (!inPlace && rank_ == root_) std::memcpy(output_, input_, count_ * sizeof(T));
+        MPI_Bcast(output_, count_, type, root_, MPI_COMM_WORLD);
+        return;
+      case Collective::kReduce:
+        // Only the root passes MPI_IN_PLACE; the others' input is in output_.
+        if (rank_ != root_) {
+          MPI_Reduce(inPlace ? output_ : send, nullptr, count_, type, op_, root_, MPI_COMM_WORLD);
+        } else {
+          MPI_Reduce(send, output_, count_, type, op_, root_, MPI_COMM_WORLD);
+        }
+        return;
+      case Collective::kAllgather:
+        MPI_Allgather(send, count_, type, output_, count_, type, MPI_COMM_WORLD);
+        return;
+      case Collective::kReduceScatter:
+        MPI_Reduce_scatter_block(send, output_, count_, type, op_, MPI_COMM_WORLD);
+        return;
+      case Collective::kAllreduce: break;
+    }
+    MPI_Allreduce(send, output_, count_, type, op_, MPI_COMM_WORLD);
+  }
+
+  Collective collective_;
   MPI_Op op_;
+  int root_;
   int rank_ = 0;
   int nranks_ = 0;
   T* input_ = nullptr;
@@ -83,11 +119,17 @@ class MpiBackend : public SweepBackend<T> {
 int runAll(const PerfArgs& args) {
   return visitDType(args.dtype, [&](auto zero) {
     using T = decltype(zero);
-    MpiBackend<T> backend(args.op);
-    const RunInfo info{.library = "openmpi",
+    MpiBackend<T> backend(args.collective, args.op, args.root);
+    if (args.root >= backend.nranks()) {
+      if (backend.rank() == 0) std::fprintf(stderr, "-r %d: not a rank\n", args.root);
+      return 2;
+    }
+    const RunInfo info{.collective = args.collective,
+                       .root = args.root,
+                       .library = "openmpi",
                        .algorithm = "default",
                        .transport = args.transportLabel,
-                       .note = ", transport " + args.transportLabel,
+                       .note = ", transport " + args.transportLabel + headerNote(args.collective),
                        .nranks = backend.nranks(),
                        .dtype = args.dtype,
                        .op = args.op,

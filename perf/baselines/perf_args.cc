@@ -15,8 +15,12 @@ const char* kUsage =
     "usage: %s [-b MINBYTES] [-e MAXBYTES] [-f FACTOR] [-n ITERS] [-w WARMUP]\n"
     "          [-c 0|1] [-d float32|float64|int32] [-o sum|prod|min|max] [--json FILE]\n"
     "%s";
+const char* kCollectiveUsage =
+    "          [--collective allreduce|broadcast|reduce|allgather|reduce_scatter] [-r ROOT]\n";
 const char* kGlooUsage =
-    "          [--algo ring_chunked|halving_doubling|bcube|all] [--np N] [--timeout SEC]\n";
+    "          [--algo NAME|all] [--np N] [--timeout SEC]\n"
+    "          (allreduce: ring_chunked halving_doubling bcube; broadcast: binomial_tree;\n"
+    "           reduce, allgather: ring; reduce_scatter: halving_doubling)\n";
 const char* kMpiUsage = "          [--transport-label NAME]   (run under mpirun)\n";
 const char* kStreamUsage = "          [--np N] [--timeout SEC] [--congestion auto|system|NAME]\n";
 
@@ -80,7 +84,12 @@ std::map<std::string, Setter> settersFor(Tool tool) {
   };
   if (tool == Tool::kMpi) {
     s["--transport-label"] = setParsed(&PerfArgs::transportLabel, anyText);
-  } else {
+  }
+  if (tool != Tool::kStream) {
+    s["--collective"] = setParsed(&PerfArgs::collective, parseCollective);
+    s["-r"] = setParsed(&PerfArgs::root, intAtLeast(0));
+  }
+  if (tool != Tool::kMpi) {
     s["--np"] = setParsed(&PerfArgs::np, intAtLeast(1));
     s["--timeout"] = setParsed(&PerfArgs::timeoutSec, intAtLeast(1));
   }
@@ -114,7 +123,8 @@ std::optional<PerfArgs> parseArgs(int argc, char** argv, Tool tool) {
     auto it = setters.find(flag);
     if (it == setters.end() || i + 1 >= argc) {
       if (flag != "-h" && flag != "--help") std::fprintf(stderr, "bad argument: %s\n", argv[i]);
-      std::fprintf(stderr, kUsage, argv[0], toolUsage(tool));
+      std::fprintf(stderr, kUsage, argv[0], tool == Tool::kStream ? "" : kCollectiveUsage);
+      std::fputs(toolUsage(tool), stderr);
       return std::nullopt;
     }
     if (!it->second(args, argv[++i])) {

@@ -1,5 +1,5 @@
-// Command line of the baseline allreduce_perf tools: the nccl-tests flags that gccl's own
-// allreduce_perf takes, plus a few flags specific to one tool.
+// Command line of the baseline perf tools: the nccl-tests flags that gccl's own perf tools
+// take, plus a few flags specific to one tool.
 #pragma once
 
 #include <cstddef>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "perf_collective.h"
 #include "perf_types.h"
 
 namespace baselines {
@@ -25,8 +26,11 @@ struct PerfArgs {
   DType dtype = DType::kFloat32;       // -d
   Op op = Op::kSum;                    // -o
   std::string json;                    // --json FILE (written by rank 0)
-  // Gloo only.
-  std::string algo = "all";  // --algo ring_chunked|halving_doubling|bcube|all
+  // Gloo and MPI: which collective; allreduce's table and JSON are as before the others.
+  Collective collective = Collective::kAllreduce;  // --collective
+  int root = 0;                                    // -r, broadcast and reduce
+  // Gloo only: one of the collective's algorithms (gloo_collectives.h) or all.
+  std::string algo = "all";  // --algo
   // Gloo and stream: the tool forks its own local ranks.
   int np = 2;            // --np
   int timeoutSec = 600;  // --timeout: the whole run, after which ranks are killed

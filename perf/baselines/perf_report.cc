@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 namespace baselines {
 namespace {
@@ -20,13 +21,21 @@ void jsonTiming(FILE* f, const char* key, const Timing& t) {
                t.timeUs, t.algbw, t.busbw, static_cast<long long>(t.wrong));
 }
 
+const char* opColumn(const RunInfo& info) {
+  return reduces(info.collective) ? opName(info.op) : "none";
+}
+
 void jsonRun(FILE* f, const Run& run) {
   const RunInfo& i = run.info;
-  std::fprintf(f,
-               "{\"library\":\"%s\",\"algorithm\":\"%s\",\"transport\":\"%s\",\"nranks\":%d,"
-               "\"dtype\":\"%s\",\"op\":\"%s\",\"results\":[",
-               i.library.c_str(), i.algorithm.c_str(), i.transport.c_str(), i.nranks,
-               dtypeName(i.dtype), opName(i.op));
+  std::fprintf(f, "{\"library\":\"%s\",", i.library.c_str());
+  if (i.collective != Collective::kAllreduce) {
+    std::fprintf(f, "\"collective\":\"%s\",", collectiveName(i.collective));
+  }
+  std::fprintf(
+      f, "\"algorithm\":\"%s\",\"transport\":\"%s\",\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",",
+      i.algorithm.c_str(), i.transport.c_str(), i.nranks, dtypeName(i.dtype), opColumn(i));
+  if (rooted(i.collective)) std::fprintf(f, "\"root\":%d,", i.root);
+  std::fprintf(f, "\"results\":[");
   for (size_t k = 0; k < run.results.size(); ++k) {
     const SizeResult& r = run.results[k];
     std::fprintf(f, "%s\n  {\"bytes\":%zu,\"count\":%zu,", k ? "," : "", r.bytes, r.count);
@@ -40,27 +49,29 @@ void jsonRun(FILE* f, const Run& run) {
 
 }  // namespace
 
-Timing makeTiming(size_t bytes, int nranks, std::vector<double> iterTimesUs, int64_t wrong) {
+Timing makeTiming(Collective c, size_t bytes, int nranks, std::vector<double> iterTimesUs,
+                  int64_t wrong) {
   Timing t;
   t.timeUs = median(std::move(iterTimesUs));
   t.algbw = t.timeUs > 0 ? bytes / (t.timeUs * 1e3) : 0;  // B/us / 1e3 = GB/s
-  t.busbw = t.algbw * 2.0 * (nranks - 1) / nranks;
+  t.busbw = busBw(c, t.algbw, nranks);
   t.wrong = wrong;
   return t;
 }
 
-// The formats below are those of gccl's allreduce_perf (perf/sweep.cc), so tables line up.
+// The formats below are those of gccl's perf tools (perf/report.cc), so tables line up.
 void printHeader(const RunInfo& i) {
-  std::printf(
-      "# %s allreduce_perf: nranks %d, dtype %s, op %s, algo %s, iters %d, warmup %d, "
-      "check %d%s\n",
-      i.library.c_str(), i.nranks, dtypeName(i.dtype), opName(i.op), i.algorithm.c_str(), i.iters,
-      i.warmup, i.check ? 1 : 0, i.note.c_str());
+  const std::string op = reduces(i.collective) ? std::string(", op ") + opName(i.op) : "";
+  const std::string root = rooted(i.collective) ? ", root " + std::to_string(i.root) : "";
+  std::printf("# %s %s: nranks %d, dtype %s%s%s, algo %s, iters %d, warmup %d, check %d%s\n",
+              i.library.c_str(), toolName(i.collective), i.nranks, dtypeName(i.dtype), op.c_str(),
+              root.c_str(), i.algorithm.c_str(), i.iters, i.warmup, i.check ? 1 : 0,
+              i.note.c_str());
   gccl::perf::printColumnHeaders();
 }
 
 void printRow(const RunInfo& info, const SizeResult& r) {
-  std::printf(" %11zu %12zu %8s %6s", r.bytes, r.count, dtypeName(info.dtype), opName(info.op));
+  std::printf(" %11zu %12zu %8s %6s", r.bytes, r.count, dtypeName(info.dtype), opColumn(info));
   for (const Timing* t : {&r.oop, &r.ip}) {
     std::printf(" %8.2f %8.3f %8.3f %7lld", t->timeUs, t->algbw, t->busbw,
                 static_cast<long long>(t->wrong));

@@ -1,5 +1,5 @@
-// Results of an allreduce sweep, and their two outputs: the nccl-tests style table that
-// gccl's allreduce_perf prints, and the JSON file that compare.py reads.
+// Results of a sweep, and their two outputs: the nccl-tests style table that gccl's perf tools
+// print, and the JSON file that compare.py reads.
 #pragma once
 
 #include <cstddef>
@@ -7,18 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "perf_collective.h"
 #include "perf_types.h"
 
 namespace baselines {
 
 struct RunInfo {
+  Collective collective = Collective::kAllreduce;
+  int root = 0;           // rooted collectives only
   std::string library;    // "gloo", "openmpi"
   std::string algorithm;  // "ring_chunked", ..., "default"
   std::string transport;  // "tcp", "sm"
   std::string note;       // appended to the table's first line
   int nranks = 0;
   DType dtype = DType::kFloat32;
-  Op op = Op::kSum;
+  Op op = Op::kSum;  // shown as "none" for collectives that reduce nothing
   int iters = 0;
   int warmup = 0;
   bool check = true;
@@ -44,13 +47,16 @@ struct Run {
 };
 
 // iterTimesUs holds, per timed iteration, the max over ranks; the median of those is the time.
-Timing makeTiming(size_t bytes, int nranks, std::vector<double> iterTimesUs, int64_t wrong);
+// `bytes` is the size column.
+Timing makeTiming(Collective c, size_t bytes, int nranks, std::vector<double> iterTimesUs,
+                  int64_t wrong);
 
 void printHeader(const RunInfo& info);
 void printRow(const RunInfo& info, const SizeResult& result);
 void printFooter(const std::vector<SizeResult>& results);
 
-// One JSON object for a single run, a list of objects for several (gloo --algo all).
+// One JSON object for a single run, a list of objects for several (gloo --algo all). Keys as
+// gccl's tools write them: "collective" only when not allreduce, "root" for rooted ones.
 bool writeJson(const std::string& path, const std::vector<Run>& runs);
 
 }  // namespace baselines

@@ -1,6 +1,6 @@
-// The allreduce sweep itself, written once over a small backend interface so that the Gloo
-// and MPI tools time, check and report in the same way, and the way gccl's allreduce_perf does
-// (perf/sweep.cc): same sizes, check scheme, back-to-back timing and median.
+// The sweep itself, written once over a small backend interface so that the Gloo and MPI tools
+// time, check and report in the same way, and the way gccl's perf tools do (perf/sweep.cc):
+// same sizes, check scheme, back-to-back timing and median.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "perf_args.h"
+#include "perf_collective.h"
 #include "perf_report.h"
 #include "perf_types.h"
 
@@ -21,10 +22,11 @@ class SweepBackend {
   virtual ~SweepBackend() = default;
   virtual int rank() const = 0;
   virtual int nranks() const = 0;
-  // Untimed set-up for one size (Gloo builds its algorithm objects over `output` here).
+  // Untimed set-up for one size of the collective under test (Gloo builds its algorithm
+  // objects here). `count` is the call's count: a block, for allgather and reduce-scatter.
   virtual void prepare(T* input, T* output, size_t count) = 0;
-  virtual void allreduceOutOfPlace() = 0;  // input -> output
-  virtual void allreduceInPlace() = 0;     // output -> output
+  virtual void runOutOfPlace() = 0;  // input -> output
+  virtual void runInPlace() = 0;     // output -> output, laid out as perf_collective.h says
   // Returns once every rank entered it and none of this rank's earlier sends is in flight.
   virtual void barrier() = 0;
   // Collectives on the sweep's own bookkeeping, done with the library under test. Like
@@ -35,64 +37,86 @@ class SweepBackend {
 
 namespace detail {
 
-// One call in the mode under test: out-of-place reduces input into output, in-place reduces
-// output (which the caller refilled from the pristine input).
+// One row's call, as the sweep sees it.
+struct Call {
+  Collective collective;
+  Op op;  // the op the input is filled for: sum for collectives that reduce nothing
+  int root;
+  size_t count;
+  bool inPlace;
+};
+
 template <typename T>
-void run(SweepBackend<T>& lib, bool inPlace) {
-  inPlace ? lib.allreduceInPlace() : lib.allreduceOutOfPlace();
+void run(SweepBackend<T>& lib, const Call& call) {
+  call.inPlace ? lib.runInPlace() : lib.runOutOfPlace();
 }
 
-// Checks one freshly filled call. The timed calls reduce their own output again, so only a
-// separate first call is checkable (the same scheme as gccl's allreduce_perf).
+// In place, the call finds this rank's input in the output (allreduce: the output refilled
+// from the pristine input).
 template <typename T>
-int64_t checkOnce(SweepBackend<T>& lib, const PerfArgs& args, const T* input, T* output,
-                  size_t count, bool inPlace) {
+void placeInput(SweepBackend<T>& lib, const Call& call, const T* input, T* output) {
+  if (!call.inPlace || !readsInput(call.collective, lib.rank(), call.root)) return;
+  std::memcpy(output + inPlaceInputOffset(call.collective, call.count, lib.rank()), input,
+              inputElements(call.collective, call.count, lib.nranks()) * sizeof(T));
+}
+
+// Checks one freshly filled call. The timed calls work on their own output again, so only a
+// separate first call is checkable (the same scheme as gccl's perf tools).
+template <typename T>
+int64_t checkOnce(SweepBackend<T>& lib, const PerfArgs& args, const Call& call, const T* input,
+                  T* output) {
   if (!args.check) return 0;
-  if (inPlace) {
-    std::memcpy(output, input, count * sizeof(T));
-  } else {
-    std::fill(output, output + count, static_cast<T>(-1));  // no allreduce produces -1
-  }
-  run(lib, inPlace);
-  return lib.sumAcrossRanks(countWrong(output, count, args.op, lib.nranks()));
+  // No collective produces -1 from these inputs: what it should write but does not is wrong.
+  const size_t rowElements = call.count * blocksPerRow(call.collective, lib.nranks());
+  std::fill(output, output + rowElements, static_cast<T>(-1));
+  placeInput(lib, call, input, output);
+  run(lib, call);
+  return lib.sumAcrossRanks(countWrongOutput(call.collective, output, call.count, call.op,
+                                             lib.rank(), lib.nranks(), call.root));
 }
 
-// Times back-to-back calls, as gccl's allreduce_perf does: no barrier between them; each call's
-// time is the max over ranks, and the reported time the median call (the upper one for even -n).
+// Times back-to-back calls, as gccl's perf tools do: no barrier between them; each call's time
+// is the max over ranks, and the reported time the median call (the upper one for even -n).
 template <typename T>
-Timing timeMode(SweepBackend<T>& lib, const PerfArgs& args, const T* input, T* output, size_t count,
-                bool inPlace) {
+Timing timeMode(SweepBackend<T>& lib, const PerfArgs& args, const Call& call, const T* input,
+                T* output) {
   using Clock = std::chrono::steady_clock;
   // Backends' collectives flush (see SweepBackend::barrier), so no peer still reads output here.
-  const int64_t wrong = checkOnce(lib, args, input, output, count, inPlace);
-  if (inPlace) std::memcpy(output, input, count * sizeof(T));
-  for (int i = 0; i < args.warmup; ++i) run(lib, inPlace);
+  const int64_t wrong = checkOnce(lib, args, call, input, output);
+  placeInput(lib, call, input, output);
+  for (int i = 0; i < args.warmup; ++i) run(lib, call);
   std::vector<double> timesUs(args.iters);
   for (double& t : timesUs) {
     const auto start = Clock::now();
-    run(lib, inPlace);
+    run(lib, call);
     t = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   }
   lib.maxAcrossRanks(timesUs);
-  return makeTiming(count * sizeof(T), lib.nranks(), std::move(timesUs), wrong);
+  const size_t rowBytes = call.count * blocksPerRow(call.collective, lib.nranks()) * sizeof(T);
+  return makeTiming(call.collective, rowBytes, lib.nranks(), std::move(timesUs), wrong);
 }
 
 }  // namespace detail
 
-// Runs every size of the sweep; rank 0 prints the table.
+// Runs every size of the sweep; rank 0 prints the table. Sizes become counts as in gccl's
+// tools: a row of n bytes is blocksPerRow calls' worth of n / blocks / sizeof(T) elements.
 template <typename T>
 Run runSweep(SweepBackend<T>& lib, const PerfArgs& args, const RunInfo& info) {
   const size_t maxCount = args.maxBytes / sizeof(T);
   std::vector<T> input(maxCount), output(maxCount);
-  fillInput(input.data(), maxCount, args.op, lib.rank());
+  const Op op = reduces(info.collective) ? args.op : Op::kSum;
+  fillInput(input.data(), maxCount, op, lib.rank());
+  const size_t blocks = static_cast<size_t>(blocksPerRow(info.collective, lib.nranks()));
   Run run{info, {}};
   if (lib.rank() == 0) printHeader(info);
   for (size_t bytes : sweepSizes(args)) {
-    const size_t count = bytes / sizeof(T);
+    const size_t count = bytes / sizeof(T) / blocks;
     lib.prepare(input.data(), output.data(), count);
-    SizeResult r{count * sizeof(T), count, {}, {}};
-    r.oop = detail::timeMode(lib, args, input.data(), output.data(), count, false);
-    r.ip = detail::timeMode(lib, args, input.data(), output.data(), count, true);
+    SizeResult r{count * blocks * sizeof(T), count, {}, {}};
+    detail::Call call{info.collective, op, info.root, count, false};
+    r.oop = detail::timeMode(lib, args, call, input.data(), output.data());
+    call.inPlace = true;
+    r.ip = detail::timeMode(lib, args, call, input.data(), output.data());
     if (lib.rank() == 0) printRow(info, r);
     run.results.push_back(r);
   }

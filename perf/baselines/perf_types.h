@@ -1,4 +1,4 @@
-// Element types and reduction ops shared by the baseline allreduce_perf tools, plus the
+// Element types and reduction ops shared by the baseline perf tools, plus the
 // exact-result input pattern used to count wrong elements.
 #pragma once
 
@@ -56,14 +56,28 @@ void fillInput(T* data, size_t count, Op op, int rank) {
   for (size_t i = 0; i < count; ++i) data[i] = static_cast<T>(inputValue(op, rank, i));
 }
 
-// The pattern repeats every 7 elements, so the expected values are tabulated once.
-template <typename T>
-int64_t countWrong(const T* data, size_t count, Op op, int nranks) {
-  T expected[7];
-  for (size_t k = 0; k < 7; ++k) expected[k] = static_cast<T>(expectedValue(op, nranks, k));
+// Elements of `data` that differ from `expected` at elements [first, first + count) of the
+// pattern. It repeats every 7 elements, so the expected values are tabulated once.
+template <typename T, typename Expected>
+int64_t countDifferences(const T* data, size_t count, size_t first, Expected expected) {
+  T table[7];
+  for (size_t k = 0; k < 7; ++k) table[k] = static_cast<T>(expected(k));
   int64_t wrong = 0;
-  for (size_t i = 0; i < count; ++i) wrong += data[i] != expected[i % 7];
+  for (size_t i = 0; i < count; ++i) wrong += data[i] != table[(first + i) % 7];
   return wrong;
+}
+
+// Against the reduction of every rank's input (allreduce, reduce, a reduce-scatter block).
+template <typename T>
+int64_t countWrong(const T* data, size_t count, Op op, int nranks, size_t first = 0) {
+  return countDifferences(data, count, first,
+                          [&](size_t k) { return expectedValue(op, nranks, k); });
+}
+
+// Against `rank`'s input (a broadcast from that root, an allgather block of that rank).
+template <typename T>
+int64_t countWrongInput(const T* data, size_t count, Op op, int rank) {
+  return countDifferences(data, count, 0, [&](size_t k) { return inputValue(op, rank, k); });
 }
 
 }  // namespace baselines

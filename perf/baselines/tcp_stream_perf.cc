@@ -153,10 +153,10 @@ class StreamBackend final : public SweepBackend<float> {
     const int n = ring_.nranks();
     linkBytes_ = bytes_ * 2 * static_cast<size_t>(n - 1) / static_cast<size_t>(n);
   }
-  void allreduceOutOfPlace() override {
+  void runOutOfPlace() override {
     ring_.stream(input_, output_, std::max<size_t>(bytes_, 1), linkBytes_);
   }
-  void allreduceInPlace() override {
+  void runInPlace() override {
     ring_.stream(output_, output_, std::max<size_t>(bytes_, 1), linkBytes_);
   }
   // A token round the ring: it trails every byte sent before it.

@@ -1,0 +1,179 @@
+// The five descriptors of collective.h. Each checks exactly what tests/multirank/
+// test_collectives.cc checks of the same collective, with the same exact inputs.
+#include "collective.h"
+
+#include "verifiable.h"
+
+namespace gccl::perf {
+
+namespace {
+
+size_t bytesOf(const CallSetup& call, size_t elements) {
+  return elements * gcclTypeSize(call.type);
+}
+
+int oneBlock(int) {
+  return 1;
+}
+int blockPerRank(int nranks) {
+  return nranks;
+}
+
+// nccl-tests' factors: the bytes a rank sends or receives per byte of the size column, on the
+// busiest link of an ideal algorithm.
+double allreduceBusBw(double algbw, int n) {
+  return algbw * 2.0 * (n - 1) / n;
+}
+double blocksBusBw(double algbw, int n) {
+  return algbw * (n - 1) / n;
+}
+double wholeBufferBusBw(double algbw, int) {
+  return algbw;
+}
+
+// allreduce, broadcast, reduce: in place is one buffer.
+Placement sameBuffer(const CallSetup& call, unsigned char* a, unsigned char* b) {
+  return {a, call.inPlace ? a : b};
+}
+
+std::span<unsigned char> recvBlock(const CallSetup& call, Placement where) {
+  return {where.recv, bytesOf(call, call.count)};
+}
+
+// Everyone's input is the whole call: allreduce, reduce.
+void fillAll(const CallSetup& call, Placement where) {
+  fillInput(where.send, call.count, call.type, call.op, call.rank, call.nranks);
+}
+
+}  // namespace
+
+const CollectiveSpec kAllreduceSpec{
+    .name = "allreduce",
+    .tool = "allreduce_perf",
+    .kind = CollectiveKind::kAllreduce,
+    .reduces = true,
+    .rooted = false,
+    .blocksPerRow = oneBlock,
+    .busBw = allreduceBusBw,
+    .place = sameBuffer,
+    .fill = fillAll,
+    .run = [](const CallSetup& c,
+              Placement w) { return gcclAllReduce(w.send, w.recv, c.count, c.type, c.op, c.comm); },
+    .result = recvBlock,
+    .countWrong =
+        [](const CallSetup& c, Placement w) {
+          return perf::countWrong(w.recv, c.count, c.type, c.op, c.nranks);
+        },
+};
+
+// Only the root's send buffer is read; every rank's output must equal the root's input.
+const CollectiveSpec kBroadcastSpec{
+    .name = "broadcast",
+    .tool = "broadcast_perf",
+    .kind = CollectiveKind::kBroadcast,
+    .reduces = false,
+    .rooted = true,
+    .blocksPerRow = oneBlock,
+    .busBw = wholeBufferBusBw,
+    .place = sameBuffer,
+    .fill =
+        [](const CallSetup& c, Placement w) {
+          if (c.rank == c.root) fillInput(w.send, c.count, c.type, c.op, c.root, c.nranks);
+        },
+    .run =
+        [](const CallSetup& c, Placement w) {
+          return gcclBroadcast(w.send, w.recv, c.count, c.type, c.root, c.comm);
+        },
+    .result = recvBlock,
+    .countWrong =
+        [](const CallSetup& c, Placement w) {
+          return countWrongInput(w.recv, c.count, c.type, c.op, c.root, c.nranks);
+        },
+};
+
+// Only the root's output is defined, so only the root checks (as nccl-tests does).
+const CollectiveSpec kReduceSpec{
+    .name = "reduce",
+    .tool = "reduce_perf",
+    .kind = CollectiveKind::kReduce,
+    .reduces = true,
+    .rooted = true,
+    .blocksPerRow = oneBlock,
+    .busBw = wholeBufferBusBw,
+    .place = sameBuffer,
+    .fill = fillAll,
+    .run =
+        [](const CallSetup& c, Placement w) {
+          return gcclReduce(w.send, w.recv, c.count, c.type, c.op, c.root, c.comm);
+        },
+    .result =
+        [](const CallSetup& c, Placement w) {
+          return c.rank == c.root ? recvBlock(c, w) : std::span<unsigned char>();
+        },
+    .countWrong = [](const CallSetup& c, Placement w) -> size_t {
+      if (c.rank != c.root) return 0;
+      return perf::countWrong(w.recv, c.count, c.type, c.op, c.nranks);
+    },
+};
+
+// In place, a rank's input is its own block of the output.
+const CollectiveSpec kAllgatherSpec{
+    .name = "allgather",
+    .tool = "all_gather_perf",
+    .kind = CollectiveKind::kAllgather,
+    .reduces = false,
+    .rooted = false,
+    .blocksPerRow = blockPerRank,
+    .busBw = blocksBusBw,
+    .place = [](const CallSetup& c, unsigned char* a, unsigned char* b) -> Placement {
+      return {c.inPlace ? b + bytesOf(c, c.count * c.rank) : a, b};
+    },
+    .fill = [](const CallSetup& c,
+               Placement w) { fillInput(w.send, c.count, c.type, c.op, c.rank, c.nranks); },
+    .run = [](const CallSetup& c,
+              Placement w) { return gcclAllGather(w.send, w.recv, c.count, c.type, c.comm); },
+    .result =
+        [](const CallSetup& c, Placement w) {
+          return std::span<unsigned char>(w.recv, bytesOf(c, c.count * c.nranks));
+        },
+    .countWrong =
+        [](const CallSetup& c, Placement w) {
+          size_t wrong = 0;
+          for (int block = 0; block < c.nranks; ++block) {
+            wrong += countWrongInput(w.recv + bytesOf(c, c.count * block), c.count, c.type, c.op,
+                                     block, c.nranks);
+          }
+          return wrong;
+        },
+};
+
+// Every rank contributes nranks blocks; rank r keeps the reduction of block r, whose exact
+// values are those at element offset r x count of the input pattern. In place, that block of
+// the send buffer is the output.
+const CollectiveSpec kReduceScatterSpec{
+    .name = "reduce_scatter",
+    .tool = "reduce_scatter_perf",
+    .kind = CollectiveKind::kReduceScatter,
+    .reduces = true,
+    .rooted = false,
+    .blocksPerRow = blockPerRank,
+    .busBw = blocksBusBw,
+    .place = [](const CallSetup& c, unsigned char* a, unsigned char* b) -> Placement {
+      return {a, c.inPlace ? a + bytesOf(c, c.count * c.rank) : b};
+    },
+    .fill =
+        [](const CallSetup& c, Placement w) {
+          fillInput(w.send, c.count * c.nranks, c.type, c.op, c.rank, c.nranks);
+        },
+    .run =
+        [](const CallSetup& c, Placement w) {
+          return gcclReduceScatter(w.send, w.recv, c.count, c.type, c.op, c.comm);
+        },
+    .result = recvBlock,
+    .countWrong =
+        [](const CallSetup& c, Placement w) {
+          return perf::countWrong(w.recv, c.count, c.type, c.op, c.nranks, c.count * c.rank);
+        },
+};
+
+}  // namespace gccl::perf

@@ -1,0 +1,95 @@
+#include "perf_main.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include <gccl/gccl.h>
+
+#include "base/config.h"
+#include "local_launcher.h"
+#include "perf_options.h"
+#include "report.h"
+#include "sweep.h"
+
+namespace gccl::perf {
+
+namespace {
+
+// Runs the sweep; the report carries this rank's own wrong elements, which alone make its exit
+// status non-zero (under mpirun/torchrun, that is how a wrong element on any rank fails the job).
+RankReport runRank(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm) {
+  int rank = 0, nranks = 0;
+  gcclCommUserRank(comm, &rank);
+  gcclCommCount(comm, &nranks);
+  std::vector<SizeResult> results;
+  if (!runSweep(spec, options, comm, results)) {
+    gcclCommAbort(comm);
+    return {};
+  }
+  gcclCommDestroy(comm);
+  RankReport report;
+  for (const auto& r : results) report.wrongElements += r.outOfPlace.wrong + r.inPlace.wrong;
+  const bool jsonOk = rank != reportingRank(spec, options) || options.jsonPath.empty() ||
+                      writeJson(spec, options, nranks, results);
+  report.exitStatus = jsonOk && report.wrongElements == 0 ? 0 : 1;
+  return report;
+}
+
+// --np: the launcher adds up the ranks' own counts (see local_launcher.h).
+int runLocally(const CollectiveSpec& spec, const PerfOptions& options) {
+  const int nranks = options.localRanks.value_or(2);
+  const LocalRun run = runLocalRanks(
+      spec.tool, nranks, options.timeoutSeconds, [&](const gcclUniqueId& id, int rank, int size) {
+        gcclComm_t comm = nullptr;
+        if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {
+          std::fprintf(stderr, "rank %d: init failed: %s\n", rank, gcclGetLastError(nullptr));
+          return RankReport{};
+        }
+        return runRank(spec, options, comm);
+      });
+  if (options.check) {
+    std::printf("# Out of bounds values, all %d ranks : %llu %s (%d of %d ranks reported)\n",
+                nranks, static_cast<unsigned long long>(run.wrongElements),
+                run.wrongElements == 0 && run.reported == nranks ? "OK" : "FAILED", run.reported,
+                nranks);
+  }
+  return run.allSucceeded && run.wrongElements == 0 ? 0 : 1;
+}
+
+bool launchedByLauncher() {
+  for (const char* name : {"GCCL_RANK", "RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
+// -a becomes GCCL_ALGO before any rank's init reads it (forked ranks inherit it); without -a
+// the header still names a GCCL_ALGO found in the environment.
+void applyAlgorithm(PerfOptions& options) {
+  if (!options.algorithm.empty()) {
+    setenv("GCCL_ALGO", options.algorithm.c_str(), 1);
+  } else {
+    options.algorithm = processEnvironment()("GCCL_ALGO").value_or("");
+  }
+}
+
+}  // namespace
+
+int perfMain(const CollectiveSpec& spec, int argc, char** argv) {
+  PerfOptions options = parsePerfOptions(spec, argc, argv);
+  applyAlgorithm(options);
+  if (options.printConfig) {
+    std::fputs(describeSettings(processEnvironment()).c_str(), stdout);
+    return 0;
+  }
+  if (options.localRanks || !launchedByLauncher()) return runLocally(spec, options);
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitFromEnv(&comm) != gcclSuccess) {
+    std::fprintf(stderr, "%s: init failed: %s\n", spec.tool, gcclGetLastError(nullptr));
+    return 1;
+  }
+  return runRank(spec, options, comm).exitStatus;
+}
+
+}  // namespace gccl::perf

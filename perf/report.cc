@@ -1,0 +1,104 @@
+#include "report.h"
+
+#include <cstdio>
+#include <string>
+
+#include "algorithms/registry.h"
+#include "table_header.h"
+
+namespace gccl::perf {
+
+namespace {
+
+const char* opColumn(const CollectiveSpec& spec, const PerfOptions& options) {
+  return spec.reduces ? opName(options.op) : "none";
+}
+
+// GCCL_ALGO names an algorithm of any collective and a collective without one of that name
+// takes its automatic choice (algorithms/registry.h): say so rather than suggest it ran.
+std::string algorithmNote(const CollectiveSpec& spec, const std::string& requested) {
+  if (requested.empty()) return "";
+  std::string note = ", algo " + requested;
+  if (requested == "auto") return note;
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective == spec.kind && algorithm.name == requested) return note;
+  }
+  return note + " (no " + spec.name + " variant: automatic choice)";
+}
+
+}  // namespace
+
+void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nranks) {
+  const std::string op = spec.reduces ? std::string(", op ") + opName(options.op) : "";
+  const std::string root = spec.rooted ? ", root " + std::to_string(options.root) : "";
+  std::printf("# gccl %s: nranks %d, dtype %s%s%s, iters %d, warmup %d, check %d%s\n", spec.tool,
+              nranks, dataTypeName(options.dataType), op.c_str(), root.c_str(), options.iterations,
+              options.warmup, options.check ? 1 : 0,
+              algorithmNote(spec, options.algorithm).c_str());
+  std::printf(
+      "# #wrong: wrong elements in rank %d's output. Every rank checks its own, names any wrong\n"
+      "# size on stderr and exits non-zero; --np sums all ranks' counts at the end.\n",
+      reportingRank(spec, options));
+  if (spec.kind == CollectiveKind::kReduce) {
+    std::printf("# Only the root's output is defined, so only the root checks.\n");
+  }
+  printColumnHeaders();
+}
+
+void printRow(const CollectiveSpec& spec, const PerfOptions& options, const SizeResult& r) {
+  std::printf(" %11zu %12zu %8s %6s %8.2f %8.3f %8.3f %7zu %8.2f %8.3f %8.3f %7zu\n", r.bytes,
+              r.count, dataTypeName(options.dataType), opColumn(spec, options), r.outOfPlace.timeUs,
+              r.outOfPlace.algbw, r.outOfPlace.busbw, r.outOfPlace.wrong, r.inPlace.timeUs,
+              r.inPlace.algbw, r.inPlace.busbw, r.inPlace.wrong);
+  std::fflush(stdout);
+}
+
+void printFooter(const CollectiveSpec& spec, const PerfOptions& options,
+                 const std::vector<SizeResult>& results) {
+  double sum = 0;
+  size_t wrong = 0;
+  for (const SizeResult& r : results) {
+    sum += (r.outOfPlace.busbw + r.inPlace.busbw) / 2;
+    wrong += r.outOfPlace.wrong + r.inPlace.wrong;
+  }
+  std::printf("# Out of bounds values : %zu %s (rank %d)\n", wrong, wrong == 0 ? "OK" : "FAILED",
+              reportingRank(spec, options));
+  std::printf("# Avg bus bandwidth    : %.4f\n", results.empty() ? 0.0 : sum / results.size());
+  std::fflush(stdout);
+}
+
+bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nranks,
+               const std::vector<SizeResult>& results) {
+  FILE* file = std::fopen(options.jsonPath.c_str(), "w");
+  if (file == nullptr) {
+    std::perror(options.jsonPath.c_str());
+    return false;
+  }
+  auto measurement = [&](const Measurement& m) {
+    std::fprintf(file, "{\"time_us\":%.3f,\"algbw\":%.6f,\"busbw\":%.6f,\"wrong\":%zu}", m.timeUs,
+                 m.algbw, m.busbw, m.wrong);
+  };
+  std::fprintf(file, "{\"library\":\"gccl\",");
+  if (spec.kind != CollectiveKind::kAllreduce) {
+    std::fprintf(file, "\"collective\":\"%s\",", spec.name);
+  }
+  if (!options.algorithm.empty()) {
+    std::fprintf(file, "\"algorithm\":\"%s\",", options.algorithm.c_str());
+  }
+  std::fprintf(file, "\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",", nranks,
+               dataTypeName(options.dataType), opColumn(spec, options));
+  if (spec.rooted) std::fprintf(file, "\"root\":%d,", options.root);
+  std::fprintf(file, "\"results\":[");
+  for (size_t i = 0; i < results.size(); ++i) {
+    std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",
+                 results[i].bytes, results[i].count);
+    measurement(results[i].outOfPlace);
+    std::fprintf(file, ",\"ip\":");
+    measurement(results[i].inPlace);
+    std::fprintf(file, "}");
+  }
+  std::fprintf(file, "]}\n");
+  return std::fclose(file) == 0;
+}
+
+}  // namespace gccl::perf
