@@ -11,6 +11,7 @@
 #include "perf_options.h"
 #include "report.h"
 #include "sweep.h"
+#include "tune.h"
 
 namespace gccl::perf {
 
@@ -83,6 +84,7 @@ int perfMain(const CollectiveSpec& spec, int argc, char** argv) {
     std::fputs(describeSettings(processEnvironment()).c_str(), stdout);
     return 0;
   }
+  if (!options.tunePath.empty()) return runTune(options, options.tunePath.c_str());
   if (options.localRanks || !launchedByLauncher()) return runLocally(spec, options);
   gcclComm_t comm = nullptr;
   if (gcclCommInitFromEnv(&comm) != gcclSuccess) {

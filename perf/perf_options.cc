@@ -50,7 +50,9 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                "  when they are set, else starts 2 local ranks.\n"
                "  #wrong counts rank %s's output; every rank checks its own and exits non-zero on\n"
                "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
-               "  (a test of the checker).\n",
+               "  (a test of the checker).\n"
+               "  allreduce_perf --tune FILE --np N calibrates the cost model on this machine\n"
+               "  and writes FILE for GCCL_TUNE_FILE (docs/tuning.md).\n",
                spec.tool, spec.reduces ? " [-o op]" : "", spec.rooted ? " [-r root]" : "",
                spec.reduces ? "; op: sum prod min max avg" : "", algorithmNames().c_str(),
                spec.rooted ? "root" : "0");
@@ -131,6 +133,8 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
       options.localRanks = number(1);
     else if (flag == "--json")
       options.jsonPath = value;
+    else if (flag == "--tune" && std::string_view(spec.tool) == "allreduce_perf")
+      options.tunePath = value;
     else if (flag == "--timeout")
       options.timeoutSeconds = number(1);
     else if (flag == "--corrupt-rank")

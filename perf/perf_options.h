@@ -27,6 +27,7 @@ struct PerfOptions {
   std::string algorithm;
   std::optional<int> localRanks;  // --np: start this many ranks here
   std::string jsonPath;
+  std::string tunePath;  // --tune FILE (allreduce_perf): calibrate instead of sweeping
   bool printConfig = false;
   int timeoutSeconds = 900;  // whole-run bound for --np children
   // --corrupt-rank: this rank flips a bit of its checked output, to test that a wrong element

@@ -136,8 +136,8 @@ std::optional<std::pair<CollectiveKind, AlgorithmId>> scaleKey(std::string_view 
 
 }  // namespace
 
-std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
-                                    const CostInputs& in) {
+std::optional<CostParts> predictParts(CollectiveKind collective, AlgorithmId algorithm,
+                                      const CostInputs& in) {
   CostInputs latencyOnly = in, bandwidthOnly = in;
   for (LinkCost* link : {&latencyOnly.figures.intraHost, &latencyOnly.figures.interHost}) {
     link->betaUsPerByte = 0;
@@ -149,9 +149,16 @@ std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algor
   const auto latency = closedForm(collective, algorithm, latencyOnly);
   const auto bandwidth = closedForm(collective, algorithm, bandwidthOnly);
   if (!latency || !bandwidth) return std::nullopt;
+  return CostParts{*latency, *bandwidth};
+}
+
+std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
+                                    const CostInputs& in) {
+  const std::optional<CostParts> parts = predictParts(collective, algorithm, in);
+  if (!parts) return std::nullopt;
   const auto found = in.figures.scales.find({collective, algorithm});
   const Scale scale = found != in.figures.scales.end() ? found->second : Scale{};
-  return scale.latency * *latency + scale.bandwidth * *bandwidth;
+  return scale.latency * parts->latencyUs + scale.bandwidth * parts->bandwidthUs;
 }
 
 namespace {

@@ -56,6 +56,14 @@ struct CostInputs {
   CostFigures figures;
 };
 
+// The closed form's two parts, unscaled: its alpha terms, and its beta and gamma terms.
+struct CostParts {
+  double latencyUs = 0;
+  double bandwidthUs = 0;
+};
+std::optional<CostParts> predictParts(CollectiveKind collective, AlgorithmId algorithm,
+                                      const CostInputs& inputs);
+
 // Microseconds on the critical path (scaled), or nullopt for a pair the model does not know.
 std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algorithm,
                                     const CostInputs& inputs);
