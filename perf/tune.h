@@ -5,8 +5,8 @@
 //      local ranks, solved from the ring's closed form;
 //   3. per algorithm, how far its measured times stray from its closed form: the latency
 //      and bandwidth scales of each allreduce algorithm (and the barrier, an empty allreduce).
-// One machine's loopback gives both the intra- and the inter-host figures; between hosts, run
-// it with one rank per host and keep its inter_* lines (docs/tuning.md).
+// It runs local ranks: one machine's loopback gives both the intra- and the inter-host figures
+// (docs/tuning.md says how to set the inter_* lines for a cluster).
 #pragma once
 
 #include "perf_options.h"
