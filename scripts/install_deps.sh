@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(cmake make g++ pkg-config python3 libgtest-dev libgmock-dev libbenchmark-dev
-          libgloo-dev libopenmpi-dev openmpi-bin iproute2)
+          libgloo-dev libopenmpi-dev openmpi-bin iproute2 libucx-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

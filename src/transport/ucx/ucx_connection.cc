@@ -1,0 +1,221 @@
+#include "transport/ucx/ucx_connection.h"
+
+#include <chrono>
+
+#include "base/error.h"
+#include "base/logging.h"
+
+namespace gccl::transport::ucx {
+
+namespace {
+
+// The sender's rank in the high bits, the message's index on this pair below: tags of two
+// peers never collide, and per pair they arrive in the order posted.
+constexpr int kIndexBits = 40;
+
+ucp_tag_t tagOf(int sender, uint64_t index) {
+  return (static_cast<ucp_tag_t>(sender) << kIndexBits) |
+         (index & ((ucp_tag_t{1} << kIndexBits) - 1));
+}
+
+constexpr ucp_tag_t kWholeTag = ~ucp_tag_t{0};
+
+// A request still running, a finished one (null), or an error encoded in the pointer.
+void* requestOf(ucs_status_ptr_t result, ucs_status_t& status) {
+  if (UCS_PTR_IS_ERR(result)) {
+    status = UCS_PTR_STATUS(result);
+    return nullptr;
+  }
+  status = result == nullptr ? UCS_OK : UCS_INPROGRESS;
+  return result;
+}
+
+}  // namespace
+
+UcxConnection::UcxConnection(std::shared_ptr<UcxWorker> worker, const std::string& peerAddress,
+                             int rank, int peer, std::string peerName)
+    : worker_(std::move(worker)), rank_(rank), peer_(peer), peerName_(std::move(peerName)) {
+  ucp_ep_params_t params{};
+  params.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                      UCP_EP_PARAM_FIELD_ERR_HANDLER;
+  params.address = reinterpret_cast<const ucp_address_t*>(peerAddress.data());
+  // Peer failure mode: a peer that dies fails our operations instead of leaving them pending.
+  params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
+  params.err_handler.cb = &UcxConnection::onEndpointError;
+  params.err_handler.arg = this;
+  ucs_status_t status = ucp_ep_create(worker_->handle(), &params, &endpoint_);
+  if (status == UCS_ERR_UNREACHABLE) {
+    // Shared-memory transports of UCX 1.13 cannot report a peer's failure, and refuse an
+    // endpoint that asks them to: take one without; the engine's timeout still bounds a wait
+    // on a dead peer.
+    params.field_mask &= ~(UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER);
+    status = ucp_ep_create(worker_->handle(), &params, &endpoint_);
+    if (status == UCS_OK) {
+      logInfo(LogSubsys::kNet, "UCX: no peer-failure detection towards ", peerName_,
+              " on these transports: a dead peer is found by the timeout");
+    }
+  }
+  if (status != UCS_OK) {
+    fail(Status::kSystemError, "UCX: cannot reach ", peerName_, ": ", describe(status));
+  }
+}
+
+UcxConnection::~UcxConnection() {
+  releaseRequests();
+  closeEndpoint(false);
+}
+
+void UcxConnection::onEndpointError(void* self, ucp_ep_h, ucs_status_t status) {
+  static_cast<UcxConnection*>(self)->endpointError_ = status;
+}
+
+size_t UcxConnection::describeIov(Pending& pending, FrameHeader& header) {
+  pending.iov[0] = {&header, sizeof header};
+  pending.iov[1] = {pending.message->data, pending.message->bytes};
+  return pending.message->bytes > 0 ? 2 : 1;
+}
+
+// A header alone goes as contiguous bytes: UCX reports no length for a one-piece iov message.
+ucp_datatype_t UcxConnection::datatypeOf(const Pending& pending) {
+  return pending.message->bytes > 0 ? ucp_dt_make_iov() : ucp_dt_make_contig(1);
+}
+
+const void* UcxConnection::bufferOf(const Pending& pending) {
+  return pending.message->bytes > 0 ? static_cast<const void*>(pending.iov.data())
+                                    : pending.iov[0].buffer;
+}
+
+void UcxConnection::postSend(Message& message) {
+  Pending& pending = sends_.emplace_back();
+  pending.message = &message;
+  const size_t pieces = describeIov(pending, message.header);
+  ucp_request_param_t params{};
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE;
+  params.datatype = datatypeOf(pending);
+  const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
+  pending.request = requestOf(
+      ucp_tag_send_nbx(endpoint_, bufferOf(pending), count, tagOf(rank_, sent_++), &params),
+      pending.status);
+}
+
+void UcxConnection::postRecv(Message& message) {
+  Pending& pending = recvs_.emplace_back();
+  pending.message = &message;
+  const size_t pieces = describeIov(pending, pending.header);
+  ucp_request_param_t params{};
+  // Always a request: UCX 1.13 leaves tag_info unfilled when a receive completes at once, and
+  // the length it reports is how a short message is told from a header-only one.
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+  params.datatype = datatypeOf(pending);
+  const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
+  pending.request =
+      requestOf(ucp_tag_recv_nbx(worker_->handle(), const_cast<void*>(bufferOf(pending)), count,
+                                 tagOf(peer_, received_++), kWholeTag, &params),
+                pending.status);
+}
+
+bool UcxConnection::progress() {
+  bool moved = worker_->progress();
+  if (endpointError_ != UCS_OK) failWith("the connection failed", endpointError_);
+  moved |= completeSends();
+  moved |= completeRecvs();
+  return moved;
+}
+
+bool UcxConnection::completeSends() {
+  bool completed = false;
+  while (!sends_.empty()) {
+    Pending& front = sends_.front();
+    if (front.request != nullptr) {
+      front.status = ucp_request_check_status(front.request);
+      if (front.status == UCS_INPROGRESS) break;
+      ucp_request_free(front.request);
+      front.request = nullptr;
+    }
+    if (front.status != UCS_OK) failWith("a send failed", front.status);
+    front.message->done.store(true, std::memory_order_release);
+    sends_.pop_front();
+    completed = true;
+  }
+  return completed;
+}
+
+bool UcxConnection::completeRecvs() {
+  bool completed = false;
+  while (!recvs_.empty()) {
+    Pending& front = recvs_.front();
+    if (front.request != nullptr) {
+      front.status = ucp_tag_recv_request_test(front.request, &front.info);
+      if (front.status == UCS_INPROGRESS) break;
+      ucp_request_free(front.request);
+      front.request = nullptr;
+    }
+    if (front.status == UCS_ERR_MESSAGE_TRUNCATED) {
+      fail(Status::kInvalidUsage, peerName_, " sent a message longer than the ",
+           front.message->bytes, " bytes expected (mismatched collectives)");
+    }
+    if (front.status != UCS_OK) failWith("a receive failed", front.status);
+    if (front.info.length < sizeof(FrameHeader)) {
+      fail(Status::kRemoteError, peerName_, " sent a malformed message of ", front.info.length,
+           " bytes");
+    }
+    checkFrame(front.message->header, front.header, peerName_);
+    if (front.info.length != sizeof(FrameHeader) + front.message->bytes) {
+      fail(Status::kRemoteError, peerName_, " sent ", front.info.length - sizeof(FrameHeader),
+           " payload bytes where its header announced ", front.message->bytes);
+    }
+    front.message->done.store(true, std::memory_order_release);
+    recvs_.pop_front();
+    completed = true;
+  }
+  return completed;
+}
+
+void UcxConnection::updatePoller(Poller& poller) {
+  worker_->prepareToSleep(poller);
+}
+
+// UCX has no stream to leave a notice in between messages: peers learn of the failure from
+// their endpoints' error handlers (the connection goes away), or from their own timeout.
+void UcxConnection::abort(Status, const std::string&) {
+  releaseRequests();
+  closeEndpoint(true);
+}
+
+void UcxConnection::releaseRequests() {
+  for (auto* queue : {&sends_, &recvs_}) {
+    for (Pending& pending : *queue) {
+      if (pending.request == nullptr) continue;
+      // Freed now, released by UCX once the cancellation completes: nothing waits for I/O.
+      ucp_request_cancel(worker_->handle(), pending.request);
+      ucp_request_free(pending.request);
+      pending.request = nullptr;
+    }
+    queue->clear();
+  }
+}
+
+// A graceful close flushes what completed sends handed over (bounded: a dead peer never
+// answers); an abort closes at once.
+void UcxConnection::closeEndpoint(bool force) {
+  if (closed_ || endpoint_ == nullptr) return;
+  closed_ = true;
+  ucp_request_param_t params{};
+  params.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  params.flags = force || endpointError_ != UCS_OK ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+  ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint_, &params);
+  if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
+  const auto giveUp =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(force ? 10 : 1000);
+  while (ucp_request_check_status(request) == UCS_INPROGRESS &&
+         std::chrono::steady_clock::now() < giveUp) {
+    ucp_worker_progress(worker_->handle());
+  }
+  ucp_request_free(request);
+}
+
+void UcxConnection::failWith(const char* what, ucs_status_t status) {
+  fail(Status::kRemoteError, peerName_, ": ", what, " (UCX: ", describe(status), ")");
+}
+
+}  // namespace gccl::transport::ucx

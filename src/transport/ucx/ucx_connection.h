@@ -1,0 +1,69 @@
+// A peer over a UCP endpoint, tag-matched: each message is the 40-byte frame header and the
+// payload as one two-piece (iov) tagged message, tagged with the sender's rank and the
+// message's index on this pair, so the i-th send matches the i-th receive whatever UCX
+// reorders. The receiver checks the header like TCP does: a different collective, count or
+// length is a mismatch naming the peer.
+#pragma once
+
+#include <ucp/api/ucp.h>
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "transport/transport.h"
+#include "transport/ucx/ucx_worker.h"
+
+namespace gccl::transport::ucx {
+
+class UcxConnection final : public Connection {
+ public:
+  // Creates the endpoint to `peerAddress` (a worker address from the store).
+  UcxConnection(std::shared_ptr<UcxWorker> worker, const std::string& peerAddress, int rank,
+                int peer, std::string peerName);
+  ~UcxConnection() override;
+
+  int peer() const override { return peer_; }
+  const std::string& peerName() const override { return peerName_; }
+  void postSend(Message& message) override;
+  void postRecv(Message& message) override;
+  bool progress() override;
+  void updatePoller(Poller& poller) override;
+  void abort(Status noticeStatus, const std::string& notice) override;
+
+ private:
+  struct Pending {
+    Message* message = nullptr;
+    FrameHeader header{};  // receives: what arrived
+    std::array<ucp_dt_iov_t, 2> iov{};
+    void* request = nullptr;  // null once complete (or when it completed at once)
+    ucs_status_t status = UCS_INPROGRESS;
+    ucp_tag_recv_info_t info{};
+  };
+
+  static void onEndpointError(void* self, ucp_ep_h endpoint, ucs_status_t status);
+  // The pieces of `message`: its header (or where a received one lands) and its payload.
+  static size_t describeIov(Pending& pending, FrameHeader& header);
+  static ucp_datatype_t datatypeOf(const Pending& pending);
+  static const void* bufferOf(const Pending& pending);
+  bool completeSends();
+  bool completeRecvs();
+  void releaseRequests();
+  void closeEndpoint(bool force);
+  [[noreturn]] void failWith(const char* what, ucs_status_t status);
+
+  std::shared_ptr<UcxWorker> worker_;
+  ucp_ep_h endpoint_ = nullptr;
+  int rank_;
+  int peer_;
+  std::string peerName_;
+  uint64_t sent_ = 0;      // messages posted to the peer so far: the next send's index
+  uint64_t received_ = 0;  // likewise for receives
+  std::deque<Pending> sends_;
+  std::deque<Pending> recvs_;
+  ucs_status_t endpointError_ = UCS_OK;  // set by UCX when the peer is gone
+  bool closed_ = false;
+};
+
+}  // namespace gccl::transport::ucx

@@ -1,0 +1,16 @@
+// UCX (UCP tag matching) for fabrics with RDMA — InfiniBand, RoCE — and whatever else UCX
+// drives (UCX_TLS picks: tcp, sm, rc, ud, ...). One worker per communicator, worker addresses
+// exchanged through the store, connections progressed by the engine like any other.
+#pragma once
+
+#include "transport/transport.h"
+
+namespace gccl::transport::ucx {
+
+class UcxTransport final : public Transport {
+ public:
+  std::string name() const override { return "ucx"; }
+  ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) override;
+};
+
+}  // namespace gccl::transport::ucx

@@ -1,0 +1,153 @@
+// The UCX transport, with the TCP and the shared-memory transports of UCX (this machine has no
+// RDMA device): ranks as threads of this process, each with its own UCP worker, addresses
+// exchanged through one store. Every collective exact; mismatched collectives fail as usage
+// errors; an init that UCX refuses says why.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/memory_store.h"
+#include "core/communicator.h"
+#include "transport/ucx/ucx_transport.h"
+#include "verifiable.h"
+
+namespace gccl {
+namespace {
+
+constexpr int kRanks = 3;
+
+// Communicators over UCX with UCX_TLS=tls, built concurrently (each waits for the others'
+// addresses in the store).
+std::vector<std::unique_ptr<Communicator>> ucxRanks(const std::string& tls,
+                                                    const std::string& algorithm = "auto",
+                                                    int timeoutMs = 20000) {
+  setenv("UCX_TLS", tls.c_str(), 1);  // NOLINT(concurrency-mt-unsafe): before any thread
+  Config config;
+  config.timeoutMs = timeoutMs;
+  config.chunkBytes = 64 * 1024;  // several slices at the larger counts
+  config.algorithm = algorithm;
+  auto store = std::make_shared<MemoryStore>();
+  const TransportRouter router(std::make_shared<transport::ucx::UcxTransport>());
+  std::vector<std::unique_ptr<Communicator>> ranks(kRanks);
+  std::vector<std::string> errors(kRanks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kRanks; ++r) {
+    threads.emplace_back([&, r] {
+      try {
+        ranks[r] =
+            std::make_unique<Communicator>(r, kRanks, config, JobToken{}, store, nullptr, router);
+      } catch (const Error& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int r = 0; r < kRanks; ++r) {
+    if (!errors[r].empty()) throw Error(Status::kSystemError, errors[r]);
+  }
+  return ranks;
+}
+
+// Runs calls[r] on rank r; returns the ranks' statuses.
+std::vector<Status> run(std::vector<std::unique_ptr<Communicator>>& ranks,
+                        const std::vector<CollectiveCall>& calls) {
+  std::vector<std::shared_ptr<Request>> requests;
+  for (int r = 0; r < kRanks; ++r) requests.push_back(ranks[r]->start(calls[r], false));
+  std::vector<Status> statuses;
+  for (auto& request : requests) {
+    request->wait(0);
+    statuses.push_back(request->status());
+  }
+  return statuses;
+}
+
+CollectiveCall call(CollectiveKind kind, const void* in, void* out, size_t count,
+                    gcclDataType_t type, gcclRedOp_t op = gcclSum) {
+  CollectiveCall c;
+  c.kind = kind;
+  c.input = in;
+  c.output = out;
+  c.count = count;
+  c.type = static_cast<DataType>(type);
+  c.op = static_cast<ReduceOp>(op);
+  c.root = kRanks - 1;
+  return c;
+}
+
+class Ucx : public testing::TestWithParam<std::string> {};
+
+TEST_P(Ucx, EveryCollectiveIsExact) {
+  for (const char* algorithm : {"ring", "tree", "halving_doubling"}) {
+    auto ranks = ucxRanks(GetParam(), algorithm);
+    for (size_t count : {size_t{0}, size_t{1}, size_t{1000}, (size_t{1} << 18) + 3}) {
+      for (gcclDataType_t type : {gcclInt32, gcclFloat16, gcclFloat32}) {
+        const std::string what = std::string(algorithm) + ", " + std::to_string(count) +
+                                 " elements of type " + std::to_string(type);
+        const size_t es = gcclTypeSize(type);
+        std::vector<std::vector<unsigned char>> in(kRanks), out(kRanks);
+        std::vector<CollectiveCall> calls;
+        for (int r = 0; r < kRanks; ++r) {
+          in[r].resize(count * es * kRanks + 1);
+          out[r].assign(count * es * kRanks + 1, 0xAB);
+          perf::fillInput(in[r].data(), count, type, gcclSum, r, kRanks);
+          calls.push_back(
+              call(CollectiveKind::kAllreduce, in[r].data(), out[r].data(), count, type));
+        }
+        for (Status s : run(ranks, calls)) ASSERT_EQ(s, Status::kSuccess) << what;
+        for (int r = 0; r < kRanks; ++r) {
+          ASSERT_EQ(perf::countWrong(out[r].data(), count, type, gcclSum, kRanks), 0u) << what;
+        }
+        // Allgather: block r of every output is rank r's input.
+        for (int r = 0; r < kRanks; ++r) {
+          perf::fillInput(in[r].data(), count, type, gcclSum, r, kRanks);
+          calls[r] = call(CollectiveKind::kAllgather, in[r].data(), out[r].data(), count, type);
+        }
+        for (Status s : run(ranks, calls)) ASSERT_EQ(s, Status::kSuccess) << what;
+        for (int r = 0; r < kRanks; ++r) {
+          for (int b = 0; b < kRanks; ++b) {
+            ASSERT_EQ(perf::countWrongInput(out[r].data() + b * count * es, count, type, gcclSum, b,
+                                            kRanks),
+                      0u)
+                << what << ", allgather block " << b << " on rank " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+// One rank sends more than the others expect: every rank fails (UCX has no failure notices,
+// so a rank that saw nothing wrong itself learns of it by its timeout: a short one here).
+TEST_P(Ucx, MismatchedCountsFailEveryRank) {
+  auto ranks = ucxRanks(GetParam(), "ring", 2000);
+  std::vector<std::vector<float>> data(kRanks, std::vector<float>(4096, 1.0f));
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < kRanks; ++r) {
+    calls.push_back(call(CollectiveKind::kAllreduce, data[r].data(), data[r].data(),
+                         r == 0 ? 4096 : 1024, gcclFloat32));
+  }
+  for (Status s : run(ranks, calls)) EXPECT_NE(s, Status::kSuccess);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, Ucx, testing::Values("tcp", "sm,self"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param == "tcp" ? std::string("tcp") : std::string("sm");
+                         });
+
+TEST(UcxInit, RefusalSaysWhy) {
+  try {
+    ucxRanks("no_such_transport");
+    FAIL() << "UCX accepted UCX_TLS=no_such_transport";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("UCX"), std::string::npos) << message;
+    EXPECT_NE(message.find("no_such_transport"), std::string::npos) << message;
+  }
+}
+
+}  // namespace
+}  // namespace gccl
