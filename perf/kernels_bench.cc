@@ -1,5 +1,7 @@
 // Throughput of the reduction kernels and fp16/bf16 codecs beside memcpy, at a cache-resident
-// and a memory-bound size. Runs on activeSimdLevel(): GCCL_SIMD=avx512|avx2|scalar picks it.
+// size, at gccl's default slice (1 MiB, what the ring reduces at a time; the simulator's
+// calibration reads it) and at a memory-bound size. Runs on activeSimdLevel():
+// GCCL_SIMD=avx512|avx2|scalar picks it.
 //
 // Names are kernel/dtype/bytes, `bytes` being the size of the one buffer of `dtype` elements
 // (for codecs the 16-bit buffer; the fp32 side is twice as large). bytes_per_second counts every
@@ -28,7 +30,7 @@
 namespace gccl {
 namespace {
 
-constexpr size_t kSizes[] = {size_t{4} << 10, size_t{64} << 20};
+constexpr size_t kSizes[] = {size_t{4} << 10, size_t{1} << 20, size_t{64} << 20};
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }

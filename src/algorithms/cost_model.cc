@@ -77,8 +77,13 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
     if (collective != K::kAllreduce || in.hosts < 2 || in.ranksPerHost < 1) return std::nullopt;
     return hierarchicalAllreduce(in);
   }
-  // A flat algorithm spanning hosts runs at the speed of its slowest links.
-  const LinkCost& link = in.hosts > 1 ? in.figures.interHost : in.figures.intraHost;
+  // A flat algorithm spanning hosts has links of both kinds on its path and runs at the speed
+  // of the slower (usually the network; loopback TCP can be slower than a fast fabric).
+  const LinkCost& intra = in.figures.intraHost;
+  const LinkCost& inter = in.figures.interHost;
+  const LinkCost link = in.hosts > 1 ? LinkCost{std::max(intra.alphaUs, inter.alphaUs),
+                                                std::max(intra.betaUsPerByte, inter.betaUsPerByte)}
+                                     : intra;
   const Model m{static_cast<double>(in.size),
                 static_cast<double>(in.bytes),
                 static_cast<double>(std::max<size_t>(1, in.sliceBytes)),
