@@ -2,7 +2,9 @@
 // side-by-side numbers; --collective broadcast|reduce|allgather|reduce_scatter sweeps Gloo's
 // implementation of that collective like gccl's other perf tools instead (gloo_collectives.h).
 // The tool forks its own ranks (--np N, on 127.0.0.1); they meet through a FileStore in a
-// fresh temporary directory.
+// fresh temporary directory. With GLOO_PERF_RANK, GLOO_PERF_STORE (a directory every rank
+// shares) and GLOO_PERF_ADDR (the address to bind) set, it runs that one rank of --np instead:
+// how tests/netns/netns_run.sh runs it on several (namespaced) hosts.
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
 #include <gloo/rendezvous/context.h>
@@ -97,8 +99,8 @@ std::string headerNote(Collective c) {
 }
 
 std::shared_ptr<gloo::Context> connect(const PerfArgs& args, gloo::rendezvous::Store& store,
-                                       int rank) {
-  gloo::transport::tcp::attr attr("127.0.0.1");
+                                       int rank, const char* address) {
+  gloo::transport::tcp::attr attr(address);
   attr.ai_family = AF_INET;
   auto device = gloo::transport::tcp::CreateDevice(attr);
   auto context = std::make_shared<gloo::rendezvous::Context>(rank, args.np);
@@ -118,9 +120,10 @@ void leaveTogether(gloo::rendezvous::Store& store, int rank, int nranks) {
   store.wait(keys);
 }
 
-int runRank(const PerfArgs& args, const std::string& storeDir, int rank) {
+int runRank(const PerfArgs& args, const std::string& storeDir, int rank,
+            const char* address = "127.0.0.1") {
   gloo::rendezvous::FileStore store(storeDir);
-  auto context = connect(args, store, rank);
+  auto context = connect(args, store, rank, address);
   const auto algorithms =
       args.algo == "all" ? glooAlgorithms(args.collective) : std::vector<std::string>{args.algo};
   std::vector<Run> runs;
@@ -179,6 +182,18 @@ int main(int argc, char** argv) {
   if (args->root >= args->np) {
     std::fprintf(stderr, "-r %d: not a rank of --np %d\n", args->root, args->np);
     return 2;
+  }
+  const char* oneRank = std::getenv("GLOO_PERF_RANK");
+  if (oneRank != nullptr) {
+    const char* store = std::getenv("GLOO_PERF_STORE");
+    const char* address = std::getenv("GLOO_PERF_ADDR");
+    const int rank = std::atoi(oneRank);
+    if (store == nullptr || address == nullptr || rank < 0 || rank >= args->np) {
+      std::fprintf(stderr,
+                   "GLOO_PERF_RANK needs GLOO_PERF_STORE, GLOO_PERF_ADDR and a rank < --np\n");
+      return 2;
+    }
+    return runRank(*args, store, rank, address);
   }
   char dirTemplate[] = "/tmp/gloo_allreduce_perf.XXXXXX";
   if (!mkdtemp(dirTemplate)) {

@@ -63,6 +63,11 @@ const std::array kSettings = {
             "TCP congestion control of data sockets: auto (reno between ranks of one machine, "
             "the system's choice otherwise), system, or an algorithm name (reno, cubic, bbr)",
             GCCL_STRING_SETTING(socketCongestion)},
+    Setting{"GCCL_NSOCKS", "int", "1",
+            "TCP sockets per direction per peer; a message of 128 KiB or more is striped across "
+            "them (at least 64 KiB each), so one socket's window or one core's copy does not cap "
+            "a fast link; every rank must set the same value",
+            GCCL_INT_SETTING("GCCL_NSOCKS", nsocks, 1, kMaxNsocks)},
     Setting{"GCCL_SPIN_US", "int", "auto",
             "busy-poll time before a thread sleeps; auto: 50, or 0 when the machine's ranks "
             "outnumber its cores",

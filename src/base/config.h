@@ -13,6 +13,7 @@ namespace gccl {
 
 inline constexpr int kAutoSpinUs = -1;  // GCCL_SPIN_US=auto: decided per machine at init
 inline constexpr int kDefaultSpinUs = 50;
+inline constexpr int kMaxNsocks = 16;  // GCCL_NSOCKS; the stripe split relies on it (stripes.h)
 
 struct Config {
   // Collectives
@@ -25,6 +26,7 @@ struct Config {
   std::string socketAddr;                 // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)
   std::string socketCongestion = "auto";  // GCCL_SOCKET_CONGESTION
+  int nsocks = 1;                         // GCCL_NSOCKS: data sockets per direction per peer
   int spinUs = kAutoSpinUs;               // busy-poll before sleeping in epoll / futex
   // Kernels
   std::string simd = "auto";

@@ -25,12 +25,11 @@ gcclComm_t join(int rank, int nranks, const gcclUniqueId& id, std::string& repor
   return comm;
 }
 
-// Runs each collective once blocking and once async on 1000 int32 / float16 elements and
+// Runs each collective once blocking and once async on `count` int32 / float16 elements and
 // reports the first wrong result; exit code 0 when all were exact.
-int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report) {
+int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report, size_t count) {
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
-  const size_t count = 1000;
   auto fail = [&](const std::string& what) {
     report = what + ": " + gcclGetLastError(comm);
     gcclCommAbort(comm);
@@ -109,15 +108,43 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
   return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
 }
 
-TEST(CollectivesTcp, EveryCollectiveIsExactOnEveryRank) {
+// GCCL_NSOCKS and a count: with 4 sockets, 70001 elements make messages of several stripes
+// (stripes.h), so every collective's sends cross the lanes and are reassembled.
+struct Striping {
+  int nsocks;
+  size_t count;
+};
+
+class CollectivesTcpStriped : public testing::TestWithParam<Striping> {};
+
+TEST_P(CollectivesTcpStriped, EveryCollectiveIsExactOnEveryRank) {
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
-  ProcessGroup group(kRanks, everyCollective);
+  // Restored afterwards: a run of the whole binary under GCCL_NSOCKS=4 keeps it for the rest.
+  const char* outer = std::getenv("GCCL_NSOCKS");
+  const std::string saved = outer != nullptr ? outer : "";
+  setenv("GCCL_NSOCKS", std::to_string(GetParam().nsocks).c_str(), 1);
+  const size_t count = GetParam().count;
+  ProcessGroup group(kRanks, [count](int rank, int n, const gcclUniqueId& id, std::string& report) {
+    return everyCollective(rank, n, id, report, count);
+  });
   const auto reports = group.collect(60000);
+  if (outer != nullptr) {
+    setenv("GCCL_NSOCKS", saved.c_str(), 1);
+  } else {
+    unsetenv("GCCL_NSOCKS");
+  }
   for (int r = 0; r < kRanks; ++r) {
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Sockets, CollectivesTcpStriped,
+                         testing::Values(Striping{1, 1000}, Striping{4, 1000}, Striping{4, 70001}),
+                         [](const testing::TestParamInfo<Striping>& info) {
+                           return "nsocks" + std::to_string(info.param.nsocks) + "_count" +
+                                  std::to_string(info.param.count);
+                         });
 
 // Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves
 // and on the parent with both outstanding at once.

@@ -40,6 +40,13 @@ TEST(Config, SpinIsAutoUnlessANumberIsGiven) {
   EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "fast"}})), Error);
 }
 
+TEST(Config, SocketCountIsOneUnlessSetWithinItsRange) {
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({})).nsocks, 1);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_NSOCKS", "4"}})).nsocks, 4);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_NSOCKS", "0"}})), Error);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_NSOCKS", "17"}})), Error);
+}
+
 TEST(Config, MalformedValueNamesTheVariable) {
   try {
     configFromEnvironment(mapEnvironment({{"GCCL_TIMEOUT_MS", "soon"}}));

@@ -25,8 +25,11 @@ struct ConnectionPair : testing::Test {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     remote = Socket(fds[1]);
     // One socket serves as both of the connection's streams.
-    connection = std::make_unique<transport::tcp::TcpConnection>(
-        Socket(fds[0]), Socket(::dup(fds[0])), 1, "rank 1 (test)");
+    std::vector<Socket> out, in;
+    out.emplace_back(fds[0]);
+    in.emplace_back(::dup(fds[0]));
+    connection = std::make_unique<transport::tcp::TcpConnection>(std::move(out), std::move(in), 1,
+                                                                 "rank 1 (test)");
     message.header.collective = 1;
     message.header.sequence = 7;
     message.header.count = 16;

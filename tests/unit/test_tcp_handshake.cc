@@ -6,6 +6,7 @@
 #include <exception>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -136,6 +137,48 @@ TEST(TcpHandshake, StrangersDoNotStretchTheConnectDeadline) {
   EXPECT_EQ(failure->status(), Status::kTimeout) << failure->what();
   EXPECT_NE(std::string(failure->what()).find("first missing: rank 1"), std::string::npos)
       << failure->what();
+}
+
+// Ranks with different GCCL_NSOCKS would wait for sockets that never come: both fail init at
+// once, each naming the other and the setting.
+TEST(TcpHandshake, SocketCountMismatchFailsBothRanksNamingThePeer) {
+  Config one, four;
+  four.nsocks = 4;
+  MemoryStore store;
+  const JobToken token = randomJobToken();
+  transport::tcp::TcpTransport transport0("127.0.0.1", one), transport1("127.0.0.1", four);
+  Poller poller0, poller1;
+  const auto start = Clock::now();
+  RankThread rank0(transport0, {0, 2, {1}, token, 10000, ""}, store, poller0);
+  RankThread rank1(transport1, {1, 2, {0}, token, 10000, ""}, store, poller1);
+  for (auto [rank, peer] : {std::pair{&rank0, "rank 1"}, std::pair{&rank1, "rank 0"}}) {
+    try {
+      rank->join();
+      ADD_FAILURE() << "connected with different socket counts";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::kInvalidUsage) << e.what();
+      EXPECT_NE(std::string(e.what()).find("GCCL_NSOCKS"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(peer), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_LT(Clock::now() - start, milliseconds(2000));
+}
+
+TEST(TcpHandshake, StripedRanksConnectWithEverySocket) {
+  Config config;
+  config.nsocks = 3;
+  MemoryStore store;
+  const JobToken token = randomJobToken();
+  transport::tcp::TcpTransport transport("127.0.0.1", config);
+  Poller poller0, poller1, poller2;
+  RankThread rank0(transport, {0, 3, {1, 2}, token, 10000, ""}, store, poller0);
+  RankThread rank1(transport, {1, 3, {0, 2}, token, 10000, ""}, store, poller1);
+  ConnectionMap rank2 = transport.connect({2, 3, {0, 1}, token, 10000, ""}, store, poller2);
+  rank0.join();
+  rank1.join();
+  EXPECT_EQ(rank0.connections.size(), 2u);
+  EXPECT_EQ(rank1.connections.size(), 2u);
+  EXPECT_EQ(rank2.size(), 2u);
 }
 
 TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {

@@ -1,13 +1,16 @@
-// A peer over two non-blocking TCP streams, one per direction: this rank's sends go out on
-// `out`, the peer's arrive on `in`. (One socket carrying both directions makes each side's
-// sends and receives contend for one socket lock; measured on loopback, two streams move
-// ~15% more.) Sends go out as header+payload in one sendmsg; receives read the header first,
-// check it, then land the payload directly in the destination buffer.
+// A peer over non-blocking TCP streams, GCCL_NSOCKS of them per direction: this rank's sends go
+// out on the `out_` lanes, the peer's arrive on the `in_` lanes. (One socket carrying both
+// directions makes each side's sends and receives contend for one socket lock; measured on
+// loopback, separate streams move ~15% more.) A message goes out as stripes (stripes.h), stripe
+// i on lane i, each as header+payload in one sendmsg; a receiver reads each lane's header first,
+// checks it, then lands that stripe's payload directly in the destination buffer. Lanes move
+// independently; a message is done when all its stripes are.
 #pragma once
 
 #include <cstddef>
 #include <deque>
 #include <string>
+#include <vector>
 
 #include "base/socket.h"
 #include "transport/transport.h"
@@ -16,7 +19,8 @@ namespace gccl::transport::tcp {
 
 class TcpConnection final : public Connection {
  public:
-  TcpConnection(Socket out, Socket in, int peer, std::string peerName);
+  // `out[i]` and `in[i]` are lane i; both hold the same number of sockets, at least one.
+  TcpConnection(std::vector<Socket> out, std::vector<Socket> in, int peer, std::string peerName);
   ~TcpConnection() override;
 
   int peer() const override { return peer_; }
@@ -28,25 +32,41 @@ class TcpConnection final : public Connection {
   void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
-  // One sendmsg of what is left of `m`; returns its result (errno set when negative).
-  ssize_t sendRest(Message& m);
-  bool progressSends();
-  bool progressRecvs();
-  // Best effort, and only between two messages: inside a payload it would read as data.
+  // One message's part on one lane. `header` is the message's (what goes out, or what must
+  // arrive); `moved` counts this stripe's header + payload bytes.
+  struct Stripe {
+    Message* message = nullptr;
+    std::byte* data = nullptr;
+    size_t bytes = 0;
+    FrameHeader* header = nullptr;
+    size_t moved = 0;
+  };
+  struct Lane {
+    Socket socket;
+    std::deque<Stripe> stripes;
+    FrameHeader incoming{};  // in lanes: the header being received
+  };
+
+  void post(Message& message, std::vector<Lane>& lanes);
+  // Adds a finished stripe's bytes to its message; marks the message done with its last one.
+  void finish(const Stripe& stripe) const;
+  // One sendmsg of what is left of `s`; returns its result (errno set when negative).
+  static ssize_t sendRest(const Socket& socket, Stripe& s);
+  bool progressSends(Lane& lane);
+  bool progressRecvs(Lane& lane);
+  // Best effort, and only between two stripes: inside a payload it would read as data.
   void sendNotice(Status status, const std::string& notice);
   // A peer that failed may have left a notice before resetting: it explains the reset.
   void throwQueuedNotice();
-  // `incoming_` is a notice whose first `have` payload bytes are at `start`.
-  [[noreturn]] void throwNotice(const std::byte* start, size_t have);
+  // `lane.incoming` is a notice whose first `have` payload bytes are at `start`.
+  [[noreturn]] void throwNotice(Lane& lane, const std::byte* start, size_t have);
   [[noreturn]] void failIo(const char* direction, int errnoValue);
 
-  Socket out_;
-  Socket in_;
+  std::vector<Lane> out_;
+  std::vector<Lane> in_;
   int peer_;
   std::string peerName_;
-  std::deque<Message*> sends_;
-  std::deque<Message*> recvs_;
-  FrameHeader incoming_{};  // header of the message being received
+  bool aborted_ = false;
   bool registered_ = false;
 };
 

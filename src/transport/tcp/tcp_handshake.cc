@@ -23,8 +23,9 @@ void sendAck(const Socket& socket, const Deadline& deadline) {
   socket.sendAll(&kAckMagic, sizeof kAckMagic, deadline);
 }
 
-HelloAcceptor::HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size)
-    : listener_(listener), token_(token), myRank_(myRank), size_(size) {}
+HelloAcceptor::HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size,
+                             int nsocks)
+    : listener_(listener), token_(token), myRank_(myRank), size_(size), nsocks_(nsocks) {}
 
 std::optional<Caller> HelloAcceptor::next(const Deadline& deadline) {
   for (;;) {
@@ -40,7 +41,9 @@ std::optional<Caller> HelloAcceptor::next(const Deadline& deadline) {
       const HelloState state = readHello(pending_[i]);
       if (state == HelloState::kIncomplete) continue;
       Pending done = take(i);  // closed when refused
-      if (state == HelloState::kValid) return Caller{done.hello.fromRank, std::move(done.socket)};
+      if (state == HelloState::kValid) {
+        return Caller{done.hello.fromRank, done.hello.lane, std::move(done.socket)};
+      }
     }
     if (fds[0].revents != 0) acceptOne();
     dropExpired();
@@ -89,6 +92,10 @@ const char* HelloAcceptor::refusal(const Hello& hello) const {
   if (hello.token != token_) return "wrong job token";
   if (hello.toRank != myRank_) return "connection meant for another rank";
   if (hello.fromRank < 0 || hello.fromRank >= size_) return "caller rank out of range";
+  // Ranks compare GCCL_NSOCKS through the store first and fail init naming the peer; this
+  // only keeps a confused caller's sockets out of the lanes.
+  if (hello.nsocks != nsocks_) return "another GCCL_NSOCKS";
+  if (hello.lane < 0 || hello.lane >= nsocks_) return "socket lane out of range";
   return nullptr;
 }
 

@@ -15,7 +15,8 @@ namespace gccl::transport::tcp {
 inline constexpr uint32_t kHelloMagic = 0x47434849;  // "GCHI"
 inline constexpr uint32_t kAckMagic = 0x47434f4b;    // "GCOK"
 // 2: every connection carries data one way, from the dialling rank to the accepting one.
-inline constexpr uint32_t kHelloVersion = 2;
+// 3: GCCL_NSOCKS connections per direction, each hello naming its lane and the count.
+inline constexpr uint32_t kHelloVersion = 3;
 
 // An accepted connection gets this long to present its hello, then it is dropped with a
 // warning. Ranks send theirs right after connecting, so only strangers come near it.
@@ -30,6 +31,8 @@ struct Hello {
   JobToken token{};
   int32_t fromRank = -1;
   int32_t toRank = -1;
+  int32_t lane = 0;    // which of the caller's sockets to this rank, from 0
+  int32_t nsocks = 1;  // the caller's GCCL_NSOCKS
 };
 
 // Connector side: sends the hello and waits for the acceptor's ack.
@@ -42,6 +45,7 @@ void sendAck(const Socket& socket, const Deadline& deadline);
 // A connection whose hello named this rank with the job token: `rank` is the caller's.
 struct Caller {
   int rank = -1;
+  int lane = 0;
   Socket socket;
 };
 
@@ -51,7 +55,8 @@ struct Caller {
 // kHandshakeTimeoutMs is refused with a warning naming its address and the reason.
 class HelloAcceptor {
  public:
-  HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size);
+  HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size,
+                int nsocks = 1);
 
   // The next caller with a valid hello, or nullopt once `deadline` has passed.
   std::optional<Caller> next(const Deadline& deadline);
@@ -78,6 +83,7 @@ class HelloAcceptor {
   JobToken token_;
   int myRank_;
   int size_;
+  int nsocks_;
   std::vector<Pending> pending_;  // in the order accepted, so the oldest deadline is first
 };
 

@@ -1,7 +1,8 @@
-// TCP backend: each rank listens on one port and publishes "ip:port host" in the store. Every
-// pair of peers is joined by two connections, one per direction: each rank dials the other for
-// its outgoing stream. A connection counts only after it presents the job token and names the
-// right ranks; anything else is refused with a warning.
+// TCP backend: each rank listens on one port and publishes "ip:port nsocks host" in the store.
+// Every pair of peers is joined by GCCL_NSOCKS connections per direction: each rank dials the
+// other for its outgoing streams. A connection counts only after it presents the job token and
+// names the right ranks and lane; anything else is refused with a warning. Ranks whose
+// GCCL_NSOCKS differ fail init, each naming the other, before any connection is made.
 #pragma once
 
 #include <string>
@@ -22,6 +23,7 @@ class TcpTransport final : public Transport {
   std::string bindHost_;
   int socketBufferBytes_;
   std::string congestion_;  // GCCL_SOCKET_CONGESTION
+  int nsocks_;              // GCCL_NSOCKS
 };
 
 }  // namespace gccl::transport::tcp
