@@ -53,6 +53,25 @@ const std::array kSettings = {
             "cost model figures written by allreduce_perf --tune; read by rank 0 and shared "
             "at init (default: built-in figures)",
             GCCL_STRING_SETTING(tuneFile)},
+    Setting{"GCCL_TRANSPORT", "string", "auto",
+            "auto: shared memory between ranks of one machine (when it allows it), UCX "
+            "between machines when an RDMA device is present and gccl has UCX, else tcp; "
+            "shm: shared memory within a machine (or init fails), tcp between; tcp: tcp for "
+            "every peer; ucx: UCX for every peer (UCX_TLS picks its transports)",
+            [](Config& c, std::string_view v) {
+              if (v != "auto" && v != "tcp" && v != "shm" && v != "ucx") {
+                fail(Status::kInvalidArgument, "GCCL_TRANSPORT=", v,
+                     ": expected auto, tcp, shm or ucx");
+              }
+              c.transport = std::string(v);
+            }},
+    Setting{"GCCL_SHM_SINGLE_COPY", "int", "1",
+            "1: shared-memory messages of 64 KiB or more are copied once, straight from the "
+            "sender's buffer (process_vm_readv), where the kernel allows it; 0: every message "
+            "goes through the rings",
+            [](Config& c, std::string_view v) {
+              c.shmSingleCopy = parseInt("GCCL_SHM_SINGLE_COPY", v, 0, 1) == 1;
+            }},
     Setting{"GCCL_SOCKET_ADDR", "string", "",
             "IPv4 address to bind and advertise (default: the address that reaches the root)",
             GCCL_STRING_SETTING(socketAddr)},

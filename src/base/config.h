@@ -22,6 +22,8 @@ struct Config {
   std::string algorithm = "auto";  // GCCL_ALGO
   std::string hostId;              // GCCL_HOST_ID: overrides the machine as the host (hierarchy)
   std::string tuneFile;            // GCCL_TUNE_FILE: rank 0's cost model figures
+  std::string transport = "auto";  // GCCL_TRANSPORT: auto, tcp or shm
+  bool shmSingleCopy = true;       // GCCL_SHM_SINGLE_COPY: large shm messages by process_vm_readv
   // Sockets
   std::string socketAddr;                 // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)

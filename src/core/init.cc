@@ -1,5 +1,6 @@
 #include "core/init.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -8,7 +9,11 @@
 #include "bootstrap/locality.h"
 #include "bootstrap/tcp_store.h"
 #include "core/transport_router.h"
+#include "transport/shm/shm_transport.h"
 #include "transport/tcp/tcp_transport.h"
+#ifdef GCCL_HAVE_UCX
+#include "transport/ucx/ucx_transport.h"
+#endif
 
 namespace gccl {
 
@@ -23,12 +28,52 @@ std::unique_ptr<TcpStoreClient> reachStore(const UniqueId& id, int timeoutMs) {
   }
 }
 
-// TCP serves every peer today. Ranks on this machine (share.localRanks) are where a shared
-// memory transport will take over: router.routeSameMachine(share.localRanks, shm). Split
-// communicators route the same way, from their own census.
+#ifdef GCCL_HAVE_UCX
+constexpr bool kHaveUcx = true;
+#else
+constexpr bool kHaveUcx = false;
+#endif
+
+// An RDMA device the kernel knows of (InfiniBand, RoCE, iWARP): where UCX beats TCP.
+bool rdmaDevicePresent() {
+  std::error_code ignored;
+  std::filesystem::directory_iterator devices("/sys/class/infiniband", ignored);
+  return !ignored && devices != std::filesystem::directory_iterator();
+}
+
+std::shared_ptr<Transport> ucxTransport() {
+#ifdef GCCL_HAVE_UCX
+  return std::make_shared<transport::ucx::UcxTransport>();
+#else
+  fail(Status::kInvalidUsage,
+       "GCCL_TRANSPORT=ucx: this gccl was built without UCX (install libucx-dev and rebuild)");
+#endif
+}
+
+// Between machines: UCX under GCCL_TRANSPORT=ucx, or under auto when an RDMA device is present
+// and gccl was built with UCX; TCP otherwise. Within a machine (share.localRanks), under auto or
+// shm, shared memory; under ucx, UCX's own shared memory. Split communicators route the same
+// way, from their own census. Every rank of a machine sees the same /dev/shm and devices, so
+// under auto they agree (containers that share a kernel but not /dev/shm are a machine to the
+// census: they need GCCL_TRANSPORT=tcp).
 RouteFactory routePeers(const Config& config, const std::string& bindHost) {
-  return [config, bindHost](const MachineShare&) {
-    return TransportRouter(std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
+  return [config, bindHost](const MachineShare& share) {
+    const bool ucx = config.transport == "ucx" ||
+                     (config.transport == "auto" && kHaveUcx && rdmaDevicePresent());
+    TransportRouter router(ucx ? ucxTransport()
+                               : std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
+    if (config.transport == "tcp" || config.transport == "ucx" || share.localRanks.size() < 2) {
+      return router;
+    }
+    std::string why;
+    if (config.transport == "auto" && !transport::shm::sharedMemoryUsable(&why)) {
+      logInfo(LogSubsys::kInit, "shared memory unusable (", why, "): ", ucx ? "ucx" : "tcp",
+              " for every peer");
+      return router;
+    }
+    router.routeSameMachine(share.localRanks,
+                            std::make_shared<transport::shm::ShmTransport>(config.shmSingleCopy));
+    return router;
   };
 }
 

@@ -47,11 +47,17 @@ ConnectionMap TransportRouter::connect(const ConnectRequest& request, Store& sto
 std::string TransportRouter::describe(const std::vector<int>& peers) const {
   std::string text;
   for (const Route& route : routes_) {
+    std::string ranks;
     size_t served = 0;
-    for (int peer : peers) served += &routeFor(peer) == &route ? 1 : 0;
+    for (int peer : peers) {
+      if (&routeFor(peer) != &route) continue;
+      ranks += strCat(served == 0 ? "" : " ", peer);
+      ++served;
+    }
     if (served == 0) continue;
-    text += strCat(text.empty() ? "" : ", ", route.transport->name(), " for ", served,
-                   served == 1 ? " peer" : " peers");
+    text +=
+        strCat(text.empty() ? "" : ", ", route.transport->name(), " for ", served,
+               served == 1 ? " peer" : " peers", " (rank", served == 1 ? " " : "s ", ranks, ")");
   }
   return text.empty() ? "no peers" : text;
 }

@@ -28,7 +28,7 @@ class TransportRouter {
   // Connects `request.peers`, each through its transport, into one map.
   ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) const;
 
-  // "tcp" or "shm for 3 peers, tcp for 4 peers": for the init log line.
+  // "shm for 2 peers (ranks 1 3), tcp for 1 peer (rank 4)": for the init log line.
   std::string describe(const std::vector<int>& peers) const;
 
  private:

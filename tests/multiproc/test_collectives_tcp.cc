@@ -1,9 +1,11 @@
-// Every collective through the C API, as real processes over TCP: results exact on every rank,
-// blocking and async, and the rules that span ranks — a root or a count that differs between
-// ranks, allgatherv blocks that differ — fail on every rank with gcclInvalidUsage.
+// Every collective through the C API, as real processes over TCP and over shared memory
+// (GCCL_TRANSPORT): results exact on every rank, blocking and async, and the rules that span ranks
+// — a root or a count that differs between ranks, allgatherv blocks that differ — fail on every
+// rank with gcclInvalidUsage.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,43 +110,89 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
   return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
 }
 
-// GCCL_NSOCKS and a count: with 4 sockets, 70001 elements make messages of several stripes
-// (stripes.h), so every collective's sends cross the lanes and are reassembled.
-struct Striping {
+// How the ranks (all on this machine) talk, and how much: tcp with GCCL_NSOCKS sockets (4
+// sockets and 70001 elements make messages of several stripes, stripes.h), or shared memory with
+// or without single-copy (2^17+3 elements pass its 64 KiB threshold).
+struct Wiring {
+  const char* transport;  // tcp, shm, or shm_rings: shared memory, large messages in the rings
   int nsocks;
   size_t count;
 };
 
-class CollectivesTcpStriped : public testing::TestWithParam<Striping> {};
+// Sets a variable for the forked ranks and restores it afterwards: a run of the whole binary
+// under an outer GCCL_NSOCKS or GCCL_TRANSPORT keeps it for the other tests.
+class ScopedVariable {
+ public:
+  ScopedVariable(const char* name, const std::string& value) : name_(name) {
+    const char* outer = std::getenv(name);
+    if (outer != nullptr) saved_ = outer;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedVariable() {
+    if (saved_) {
+      setenv(name_, saved_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
 
-TEST_P(CollectivesTcpStriped, EveryCollectiveIsExactOnEveryRank) {
-  setenv("GCCL_TIMEOUT_MS", "20000", 1);
-  // Restored afterwards: a run of the whole binary under GCCL_NSOCKS=4 keeps it for the rest.
-  const char* outer = std::getenv("GCCL_NSOCKS");
-  const std::string saved = outer != nullptr ? outer : "";
-  setenv("GCCL_NSOCKS", std::to_string(GetParam().nsocks).c_str(), 1);
-  const size_t count = GetParam().count;
+ private:
+  const char* name_;
+  std::optional<std::string> saved_;
+};
+
+class CollectivesOver : public testing::TestWithParam<Wiring> {};
+
+// The transport alone: tcp, shm or shm_rings.
+class OverTransport : public testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    const std::string transport = GetParam();
+    route_.emplace("GCCL_TRANSPORT", transport.substr(0, 3));
+    singleCopy_.emplace("GCCL_SHM_SINGLE_COPY", transport == "shm_rings" ? "0" : "1");
+  }
+  void TearDown() override {
+    singleCopy_.reset();
+    route_.reset();
+  }
+
+ private:
+  std::optional<ScopedVariable> route_;
+  std::optional<ScopedVariable> singleCopy_;
+};
+
+TEST_P(CollectivesOver, EveryCollectiveIsExactOnEveryRank) {
+  const Wiring wiring = GetParam();
+  const std::string transport = wiring.transport;
+  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
+  const ScopedVariable sockets("GCCL_NSOCKS", std::to_string(wiring.nsocks));
+  const ScopedVariable route("GCCL_TRANSPORT", transport.substr(0, 3));
+  const ScopedVariable singleCopy("GCCL_SHM_SINGLE_COPY", transport == "shm_rings" ? "0" : "1");
+  const size_t count = wiring.count;
   ProcessGroup group(kRanks, [count](int rank, int n, const gcclUniqueId& id, std::string& report) {
     return everyCollective(rank, n, id, report, count);
   });
   const auto reports = group.collect(60000);
-  if (outer != nullptr) {
-    setenv("GCCL_NSOCKS", saved.c_str(), 1);
-  } else {
-    unsetenv("GCCL_NSOCKS");
-  }
   for (int r = 0; r < kRanks; ++r) {
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Sockets, CollectivesTcpStriped,
-                         testing::Values(Striping{1, 1000}, Striping{4, 1000}, Striping{4, 70001}),
-                         [](const testing::TestParamInfo<Striping>& info) {
-                           return "nsocks" + std::to_string(info.param.nsocks) + "_count" +
-                                  std::to_string(info.param.count);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Wirings, CollectivesOver,
+    testing::Values(Wiring{"tcp", 1, 1000}, Wiring{"tcp", 4, 1000}, Wiring{"tcp", 4, 70001},
+                    Wiring{"shm", 1, 1000}, Wiring{"shm", 1, (size_t{1} << 17) + 3},
+                    Wiring{"shm_rings", 1, 1000}, Wiring{"shm_rings", 1, (size_t{1} << 17) + 3}
+#ifdef GCCL_TEST_UCX
+                    ,
+                    Wiring{"ucx", 1, 1000}, Wiring{"ucx", 1, (size_t{1} << 17) + 3}
+#endif
+                    ),
+    [](const testing::TestParamInfo<Wiring>& info) {
+      return std::string(info.param.transport) + "_nsocks" + std::to_string(info.param.nsocks) +
+             "_count" + std::to_string(info.param.count);
+    });
 
 // Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves
 // and on the parent with both outstanding at once.
@@ -188,7 +236,7 @@ int splitAndReduce(int rank, int n, const gcclUniqueId& id, std::string& report)
   return gcclCommDestroy(half) == gcclSuccess && gcclCommDestroy(none) == gcclSuccess ? 0 : 1;
 }
 
-TEST(CollectivesTcp, SplitCommunicatorsRunBesideTheirParent) {
+TEST_P(OverTransport, SplitCommunicatorsRunBesideTheirParent) {
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   ProcessGroup group(kRanks, splitAndReduce);
   const auto reports = group.collect(60000);
@@ -197,6 +245,11 @@ TEST(CollectivesTcp, SplitCommunicatorsRunBesideTheirParent) {
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, OverTransport, testing::Values("tcp", "shm", "shm_rings"),
+                         [](const testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
+                         });
 
 // Rank 3 passes a different root, count or allgatherv layout from the others: every rank
 // returns gcclInvalidUsage naming a mismatch, in that collective or, for a rank whose part did

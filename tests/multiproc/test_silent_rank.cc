@@ -18,6 +18,10 @@
 namespace gccl {
 namespace {
 
+// These tests are about TCP: ranks of one machine would otherwise take shared memory
+// (test_shm_processes covers that). A GCCL_TRANSPORT set outside runs them over that instead.
+[[maybe_unused]] const bool kOverTcp = setenv("GCCL_TRANSPORT", "tcp", 0) == 0;
+
 using testing_support::allreduceUntilFailure;
 using testing_support::monotonicSeconds;
 using testing_support::Outcome;

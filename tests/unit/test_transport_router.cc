@@ -46,8 +46,8 @@ TEST(TransportRouter, EachPeerGoesThroughItsRoute) {
   EXPECT_EQ(&router.transportFor(1), local.get());
   EXPECT_EQ(&router.transportFor(3), local.get());
   EXPECT_EQ(&router.transportFor(2), everyPeer.get());
-  EXPECT_EQ(router.describe({1, 2, 3}), "near for 2 peers, far for 1 peer");
-  EXPECT_EQ(router.describe({2}), "far for 1 peer");
+  EXPECT_EQ(router.describe({1, 2, 3}), "near for 2 peers (ranks 1 3), far for 1 peer (rank 2)");
+  EXPECT_EQ(router.describe({2}), "far for 1 peer (rank 2)");
 }
 
 TEST(TransportRouter, CollectivesRunOverTwoTransportsAtOnce) {

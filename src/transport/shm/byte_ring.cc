@@ -1,0 +1,52 @@
+#include "transport/shm/byte_ring.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace gccl::transport::shm {
+
+size_t ByteRing::readable() const {
+  return control_->head.load(std::memory_order_acquire) -
+         control_->tail.load(std::memory_order_relaxed);
+}
+
+size_t ByteRing::writable() const {
+  return capacity_ - (control_->head.load(std::memory_order_relaxed) -
+                      control_->tail.load(std::memory_order_acquire));
+}
+
+size_t ByteRing::write(const void* from, size_t bytes) {
+  const size_t n = std::min(bytes, writable());
+  if (n == 0) return 0;
+  const uint64_t head = control_->head.load(std::memory_order_relaxed);
+  const size_t at = head % capacity_;
+  const size_t first = std::min(n, capacity_ - at);
+  std::memcpy(data_ + at, from, first);
+  std::memcpy(data_, static_cast<const std::byte*>(from) + first, n - first);
+  control_->head.store(head + n, std::memory_order_release);
+  return n;
+}
+
+void ByteRing::copyOut(uint64_t at, void* into, size_t bytes) const {
+  const size_t offset = at % capacity_;
+  const size_t first = std::min(bytes, capacity_ - offset);
+  std::memcpy(into, data_ + offset, first);
+  std::memcpy(static_cast<std::byte*>(into) + first, data_, bytes - first);
+}
+
+size_t ByteRing::read(void* into, size_t bytes) {
+  const size_t n = std::min(bytes, readable());
+  if (n == 0) return 0;
+  const uint64_t tail = control_->tail.load(std::memory_order_relaxed);
+  copyOut(tail, into, n);
+  control_->tail.store(tail + n, std::memory_order_release);
+  return n;
+}
+
+bool ByteRing::peek(void* into, size_t bytes) const {
+  if (readable() < bytes) return false;
+  copyOut(control_->tail.load(std::memory_order_relaxed), into, bytes);
+  return true;
+}
+
+}  // namespace gccl::transport::shm

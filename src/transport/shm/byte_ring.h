@@ -1,0 +1,53 @@
+// A single-producer / single-consumer byte ring in memory shared by two processes. The
+// counters only grow (wrap-around is `counter % capacity`), so full and empty never look
+// alike. The producer publishes bytes with a release store of `head`, the consumer frees
+// them with a release store of `tail`.
+//
+//   data:  [..... consumed ....|tail ... readable ... head| ... free ... ]  (mod capacity)
+//
+// Besides the bytes, each ring carries what the two ends need to sleep in epoll and be woken
+// (the doorbell protocol, see shm_connection.cc) and the count of single-copy reads the
+// consumer finished (the producer's buffer is free again only then).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace gccl::transport::shm {
+
+struct alignas(64) RingControl {
+  alignas(64) std::atomic<uint64_t> head{0};  // bytes ever written; producer only
+  alignas(64) std::atomic<uint64_t> tail{0};  // bytes ever consumed; consumer only
+  // Set by an end about to sleep, cleared by whoever rings it (or by the end itself on waking).
+  alignas(64) std::atomic<uint32_t> consumerSleeping{0};
+  std::atomic<uint32_t> producerSleeping{0};
+  alignas(64) std::atomic<uint64_t> acked{0};  // single-copy reads done; consumer only
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared between processes");
+
+class ByteRing {
+ public:
+  ByteRing() = default;
+  ByteRing(RingControl* control, std::byte* data, size_t capacity)
+      : control_(control), data_(data), capacity_(capacity) {}
+
+  RingControl& control() const { return *control_; }
+  size_t readable() const;  // consumer side
+  size_t writable() const;  // producer side
+
+  // Copy up to `bytes`, as many as fit / are there; return how many moved.
+  size_t write(const void* from, size_t bytes);
+  size_t read(void* into, size_t bytes);
+  // Copies without consuming; false when fewer than `bytes` are readable.
+  bool peek(void* into, size_t bytes) const;
+
+ private:
+  void copyOut(uint64_t at, void* into, size_t bytes) const;
+
+  RingControl* control_ = nullptr;
+  std::byte* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+}  // namespace gccl::transport::shm

@@ -1,0 +1,310 @@
+#include "transport/shm/shm_connection.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "base/error.h"
+#include "base/poller.h"
+
+namespace gccl::transport::shm {
+
+namespace {
+constexpr size_t kHeaderBytes = sizeof(FrameHeader);
+constexpr int kNoticeWaitMs = 100;  // bounds each side of a failure notice's exchange
+}  // namespace
+
+// The doorbell protocol. An end about to sleep sets its flag (consumerSleeping for a reader,
+// producerSleeping for a writer waiting for room or an ack), then, after a full fence, looks
+// at the ring once more. An end that publishes (head, tail or acked), after a full fence,
+// looks at the flag and rings the socket if it takes the flag. Of the two loads at least one
+// sees the other's store, so a wake-up is never lost: either the sleeper sees the bytes and
+// does not sleep, or the publisher sees the flag and rings.
+
+ShmConnection::ShmConnection(PairSetup setup)
+    : bell_(std::move(setup.bell)),
+      segment_(std::move(setup.segment)),
+      out_(segment_.ring(setup.sendRing)),
+      in_(segment_.ring(1 - setup.sendRing)),
+      peer_(setup.peer),
+      peerName_(std::move(setup.peerName)),
+      peerPid_(setup.peerPid),
+      cmaSend_(setup.cmaSend),
+      cmaReceive_(setup.cmaReceive) {
+  bell_.setNonBlocking(true);
+}
+
+// Graceful: what completed sends put in the ring stays readable in the peer's mapping; the
+// socket's close tells the peer this end is gone.
+ShmConnection::~ShmConnection() = default;
+
+bool ShmConnection::singleCopy(size_t payloadBytes, bool sending) const {
+  return (sending ? cmaSend_ : cmaReceive_) && payloadBytes >= kCmaMinBytes;
+}
+
+void ShmConnection::postSend(Message& message) {
+  message.moved = 0;
+  message.header.bytes = message.bytes;
+  sends_.push_back(&message);
+  // Try at once: a small message usually fits the ring, saving a loop iteration.
+  if (sends_.size() == 1 && !closed_) progressSends();
+}
+
+void ShmConnection::postRecv(Message& message) {
+  message.moved = 0;
+  message.header.bytes = message.bytes;
+  recvs_.push_back(&message);
+}
+
+bool ShmConnection::progress() {
+  if (closed_) {
+    if (!sending() && recvs_.empty()) return false;
+    fail(Status::kRemoteError, "connection to ", peerName_, " was closed by this rank");
+  }
+  if (armed_) {
+    // Awake again: clear the flags (saves the peer a needless ring) and eat the rings so far.
+    // The socket is read only after a sleep, so spinning costs no system call.
+    armed_ = false;
+    in_.control().consumerSleeping.store(0, std::memory_order_relaxed);
+    out_.control().producerSleeping.store(0, std::memory_order_relaxed);
+    drainBell();
+  }
+  const bool sent = sending() && progressSends();
+  const bool received = !recvs_.empty() && progressRecvs();
+  if (!sent && !received && peerClosed_ && (sending() || !recvs_.empty())) {
+    throwQueuedNotice();
+    fail(Status::kRemoteError, "connection to ", peerName_,
+         " closed by the peer (it exited, crashed or aborted)");
+  }
+  return sent || received;
+}
+
+bool ShmConnection::writeRest(Message& m) {
+  const bool cma = singleCopy(m.bytes, true);
+  if (cma && m.moved == 0) outgoing_ = {reinterpret_cast<uint64_t>(m.data), m.bytes};
+  const size_t body = cma ? sizeof outgoing_ : m.bytes;
+  while (m.moved < kHeaderBytes + body) {
+    size_t n = 0;
+    if (m.moved < kHeaderBytes) {
+      n = out_.write(reinterpret_cast<const char*>(&m.header) + m.moved, kHeaderBytes - m.moved);
+    } else {
+      const char* from =
+          cma ? reinterpret_cast<const char*>(&outgoing_) : static_cast<const char*>(m.data);
+      const size_t done = m.moved - kHeaderBytes;
+      n = out_.write(from + done, body - done);
+    }
+    if (n == 0) return false;  // the ring is full
+    m.moved += n;
+  }
+  return true;
+}
+
+bool ShmConnection::progressSends() {
+  bool moved = false;
+  while (!sends_.empty()) {
+    Message& m = *sends_.front();
+    const size_t before = m.moved;
+    const bool whole = writeRest(m);
+    moved |= m.moved != before;
+    if (!whole) break;
+    if (singleCopy(m.bytes, true)) ++singleCopiesSent_;
+    written_.push_back({&m, singleCopiesSent_});
+    sends_.pop_front();
+  }
+  if (moved) wakeConsumer();
+  // A single-copy send completes only when the peer has read the buffer: the poster may
+  // reuse it as soon as `done` is set.
+  const uint64_t acked = out_.control().acked.load(std::memory_order_acquire);
+  while (!written_.empty() && written_.front().ack <= acked) {
+    written_.front().message->done.store(true, std::memory_order_release);
+    written_.pop_front();
+    moved = true;
+  }
+  return moved;
+}
+
+bool ShmConnection::progressRecvs() {
+  bool moved = false;
+  while (!recvs_.empty()) {
+    Message& m = *recvs_.front();
+    if (m.moved < kHeaderBytes) {
+      const size_t n =
+          in_.read(reinterpret_cast<char*>(&incoming_) + m.moved, kHeaderBytes - m.moved);
+      m.moved += n;
+      moved |= n > 0;
+      if (m.moved < kHeaderBytes) break;
+      if (isFailureNotice(incoming_)) throwNotice();
+      checkFrame(m.header, incoming_, peerName_);
+    }
+    const size_t before = m.moved;
+    const bool whole = readBody(m);
+    moved |= whole || m.moved != before;
+    if (!whole) break;
+    recvs_.pop_front();
+    m.done.store(true, std::memory_order_release);
+  }
+  if (moved) wakeProducer();
+  return moved;
+}
+
+bool ShmConnection::readBody(Message& m) {
+  const size_t done = m.moved - kHeaderBytes;
+  if (!singleCopy(m.bytes, false)) {
+    m.moved += in_.read(static_cast<char*>(m.data) + done, m.bytes - done);
+    return m.moved == kHeaderBytes + m.bytes;
+  }
+  m.moved += in_.read(reinterpret_cast<char*>(&descriptor_) + done, sizeof descriptor_ - done);
+  if (m.moved < kHeaderBytes + sizeof descriptor_) return false;
+  if (descriptor_.bytes != m.bytes) {
+    fail(Status::kRemoteError, "malformed message from ", peerName_, " (single-copy of ",
+         descriptor_.bytes, " B for a message of ", m.bytes, " B)");
+  }
+  if (const int error = readRemote(peerPid_, descriptor_.address, m.data, m.bytes)) {
+    // A peer that failed while this read was due left its notice right behind the descriptor.
+    throwNoticeAtHead();
+    fail(Status::kRemoteError, "single-copy read from ", peerName_,
+         " failed: ", std::strerror(error), " (the peer exited, crashed or aborted)");
+  }
+  // Only this end writes `acked`; the release lets the peer reuse its buffer.
+  RingControl& control = in_.control();
+  control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  return true;
+}
+
+bool ShmConnection::sendCouldMove() const {
+  if (!written_.empty() &&
+      out_.control().acked.load(std::memory_order_acquire) >= written_.front().ack) {
+    return true;
+  }
+  return !sends_.empty() && out_.writable() > 0;
+}
+
+void ShmConnection::wakeConsumer() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  auto& sleeping = out_.control().consumerSleeping;
+  if (sleeping.load(std::memory_order_relaxed) != 0 && sleeping.exchange(0) != 0) ringBell();
+}
+
+void ShmConnection::wakeProducer() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  auto& sleeping = in_.control().producerSleeping;
+  if (sleeping.load(std::memory_order_relaxed) != 0 && sleeping.exchange(0) != 0) ringBell();
+}
+
+void ShmConnection::ringBell() {
+  // A full socket already holds rings the peer has not eaten; a gone peer is found on read.
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = ::send(bell_.fd(), &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void ShmConnection::drainBell() {
+  char bytes[64];
+  for (;;) {
+    const ssize_t n = ::recv(bell_.fd(), bytes, sizeof bytes, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    peerClosed_ = true;  // end of stream, or a reset
+    return;
+  }
+}
+
+void ShmConnection::updatePoller(Poller& poller) {
+  if (closed_) return;
+  if (!registered_) {
+    poller.watch(bell_.fd());
+    registered_ = true;
+  }
+  const bool waiting = sending() || !recvs_.empty();
+  poller.setEvents(bell_.fd(), waiting ? uint32_t{EPOLLIN} : 0u);
+  if (!waiting) {
+    // Idle until the next operation: the peer need not ring for it.
+    in_.control().consumerSleeping.store(0, std::memory_order_relaxed);
+    out_.control().producerSleeping.store(0, std::memory_order_relaxed);
+    return;
+  }
+  if (!recvs_.empty()) in_.control().consumerSleeping.store(1, std::memory_order_relaxed);
+  if (sending()) out_.control().producerSleeping.store(1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  armed_ = true;
+  // What arrived between the last progress and the flags would ring no bell: do not sleep.
+  if ((!recvs_.empty() && in_.readable() > 0) || (sending() && sendCouldMove())) {
+    poller.wake();
+  }
+}
+
+void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
+  if (closed_) return;
+  sendNotice(noticeStatus, notice);
+  ringBell();
+  // The close tells the peer at once; the notice stays readable in its mapping.
+  ::shutdown(bell_.fd(), SHUT_RDWR);
+  bell_.close();
+  closed_ = true;
+  registered_ = false;
+}
+
+void ShmConnection::sendNotice(Status status, const std::string& notice) {
+  // Best effort within a short bound: a peer in the same collective is reading, so a full ring
+  // drains within moments; one that is stopped or gone costs kNoticeWaitMs at most.
+  if (peerClosed_) return;  // nobody would read it
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  auto roomFor = [&](size_t bytes) {
+    while (out_.writable() < bytes) {
+      wakeConsumer();
+      if (deadline.expired()) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  };
+  // A record cut off mid-body would make the notice read as data: finish it first (its buffer
+  // is still the poster's until the engine returns).
+  if (!sends_.empty() && sends_.front()->moved > 0) {
+    Message& m = *sends_.front();
+    while (!writeRest(m)) {
+      if (!roomFor(1)) return;
+    }
+  }
+  const FrameHeader header = failureNoticeHeader(static_cast<int>(status), notice.size());
+  if (!roomFor(kHeaderBytes + header.bytes)) return;
+  out_.write(&header, kHeaderBytes);
+  out_.write(notice.data(), header.bytes);
+  wakeConsumer();
+}
+
+void ShmConnection::throwQueuedNotice() {
+  // Only a notice at the head of the ring is found: one queued behind unread data is lost,
+  // and the caller reports the failure it saw instead.
+  if (!recvs_.empty() && recvs_.front()->moved > 0) return;
+  throwNoticeAtHead();
+}
+
+void ShmConnection::throwNoticeAtHead() {
+  FrameHeader head;
+  if (!in_.peek(&head, kHeaderBytes) || !isFailureNotice(head)) return;
+  in_.read(&incoming_, kHeaderBytes);
+  throwNotice();
+}
+
+void ShmConnection::throwNotice() {
+  const size_t bytes = std::min<size_t>(incoming_.bytes, kMaxNoticeBytes);
+  // The sender writes the notice right after its header: it is there, or within moments.
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  while (in_.readable() < bytes && !deadline.expired()) std::this_thread::yield();
+  std::string reason(std::min(bytes, in_.readable()), '\0');
+  in_.read(reason.data(), reason.size());
+  for (char& c : reason) {
+    if (c < ' ' || c > '~') c = '?';  // peer-controlled text goes into logs
+  }
+  // A peer may report a usage error; anything else is, to this rank, a remote error.
+  const Status status = incoming_.detail == static_cast<uint32_t>(Status::kInvalidUsage)
+                            ? Status::kInvalidUsage
+                            : Status::kRemoteError;
+  throw Error(status, strCat(peerName_, " reported: ", reason), reason);
+}
+
+}  // namespace gccl::transport::shm

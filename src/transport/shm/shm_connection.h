@@ -1,0 +1,99 @@
+// A peer on this machine over shared memory: this rank's sends go into one byte ring of the
+// pair's segment, the peer's arrive in the other, as the same frames TCP carries (header, then
+// payload), checked the same way. Large payloads go single-copy when the kernel allows it: the
+// ring then carries the sender's buffer address, the receiver reads it with
+// process_vm_readv and acks through the segment.
+//
+// The engine sleeps in epoll, and rings make no file descriptor ready, so the pair also keeps
+// a Unix socket: a doorbell a writer rings when it finds the reader asleep, and the peer's
+// lifeline — a killed peer's socket closes, and what waits for it fails naming it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <deque>
+#include <string>
+
+#include "base/socket.h"
+#include "transport/shm/byte_ring.h"
+#include "transport/shm/cma.h"
+#include "transport/shm/shm_segment.h"
+#include "transport/transport.h"
+
+namespace gccl::transport::shm {
+
+struct PairSetup {
+  Socket bell;
+  SharedSegment segment;
+  int sendRing = 0;  // 0 for the lower rank of the pair, 1 for the higher
+  int peer = -1;
+  std::string peerName;
+  pid_t peerPid = 0;
+  bool cmaSend = false;     // the peer can read this rank's memory
+  bool cmaReceive = false;  // this rank can read the peer's
+};
+
+class ShmConnection final : public Connection {
+ public:
+  explicit ShmConnection(PairSetup setup);
+  ~ShmConnection() override;
+
+  int peer() const override { return peer_; }
+  const std::string& peerName() const override { return peerName_; }
+  void postSend(Message& message) override;
+  void postRecv(Message& message) override;
+  bool progress() override;
+  void updatePoller(Poller& poller) override;
+  void abort(Status noticeStatus, const std::string& notice) override;
+
+ private:
+  // Both ends apply one rule, so the receiver knows what follows a header.
+  bool singleCopy(size_t payloadBytes, bool sending) const;
+  // Writes what fits of `m`'s record (header, then payload or descriptor); true when whole.
+  bool writeRest(Message& m);
+  bool progressSends();
+  bool progressRecvs();
+  // Lands the rest of the front receive's body; true when it is complete.
+  bool readBody(Message& m);
+  bool sendCouldMove() const;
+  bool sending() const { return !sends_.empty() || !written_.empty(); }
+  // Doorbells: after publishing bytes (or freeing room / acking), wake the peer if it sleeps.
+  void wakeConsumer();
+  void wakeProducer();
+  void ringBell();
+  void drainBell();
+  void sendNotice(Status status, const std::string& notice);
+  void throwQueuedNotice();
+  void throwNoticeAtHead();  // if the next record in the ring is a failure notice
+  [[noreturn]] void throwNotice();
+
+  Socket bell_;
+  SharedSegment segment_;
+  ByteRing out_;
+  ByteRing in_;
+  int peer_;
+  std::string peerName_;
+  pid_t peerPid_;
+  bool cmaSend_;
+  bool cmaReceive_;
+  // Sends wait here until their record is whole in the ring, then in `written_` until every
+  // single-copy read up to theirs is acked: single-copy sends pipeline, and sends still
+  // complete in posting order.
+  struct Written {
+    Message* message;
+    uint64_t ack;  // `acked` this send needs
+  };
+  std::deque<Message*> sends_;
+  std::deque<Written> written_;
+  std::deque<Message*> recvs_;
+  FrameHeader incoming_{};      // header of the message being received
+  CmaDescriptor outgoing_{};    // descriptor of the front send, when single-copy
+  CmaDescriptor descriptor_{};  // descriptor of the front receive, when single-copy
+  uint64_t singleCopiesSent_ = 0;
+  bool armed_ = false;  // sleeping flags set: drain the bell on the next progress
+  bool registered_ = false;
+  bool peerClosed_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace gccl::transport::shm

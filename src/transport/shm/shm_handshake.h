@@ -1,0 +1,54 @@
+// Setting up a pair's doorbell socket: a Unix stream socket in the abstract namespace (no file
+// to leave behind), which anyone on the machine could dial, so the caller presents the job
+// token first, like a TCP data connection's hello. Then each end tries to read the other's
+// memory with cross-memory attach and tells it whether that worked.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "base/job_token.h"
+#include "base/socket.h"
+
+namespace gccl::transport::shm {
+
+inline constexpr uint32_t kShmHelloMagic = 0x47435348;  // "GCSH"
+inline constexpr uint32_t kShmAckMagic = 0x4743534b;    // "GCSK"
+inline constexpr uint32_t kShmHelloVersion = 1;
+// An accepted caller gets this long to present its hello, then it is dropped with a warning.
+inline constexpr int kShmHandshakeTimeoutMs = 5000;
+
+struct ShmHello {
+  uint32_t magic = kShmHelloMagic;
+  uint32_t version = kShmHelloVersion;
+  JobToken token{};
+  int32_t fromRank = -1;
+  int32_t toRank = -1;
+};
+
+Socket listenAbstract(const std::string& name);
+// Retries while nobody listens yet; throws kTimeout at the deadline.
+Socket dialAbstract(const std::string& name, const Deadline& deadline);
+
+// Higher rank: presents the hello and waits for the ack.
+void sendShmHello(const Socket& socket, const ShmHello& hello, const Deadline& deadline);
+// Lower rank: the first caller on `listener` whose hello is `peer`'s with the job token, acked;
+// anyone else is refused with a warning. Throws kTimeout at the deadline.
+Socket acceptShmHello(const Socket& listener, const JobToken& token, int myRank, int peer,
+                      const Deadline& deadline);
+
+// The process at the other end of a Unix socket, as the kernel saw it connect.
+pid_t peerPid(const Socket& socket);
+
+// Both ends call it after the hello: whether this end can read the peer's memory (it receives
+// single-copy) and whether the peer can read this end's (it sends single-copy). `peer` 0:
+// this end does not try (GCCL_SHM_SINGLE_COPY=0), and the pair keeps to the rings that way.
+struct CmaAbility {
+  bool receive = false;
+  bool send = false;
+};
+CmaAbility probeCma(const Socket& socket, pid_t peer, const Deadline& deadline);
+
+}  // namespace gccl::transport::shm

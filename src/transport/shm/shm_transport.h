@@ -1,0 +1,34 @@
+// Shared-memory backend for ranks on one machine. Each pair gets a segment with one byte ring
+// per direction and a doorbell socket; the lower rank of a pair creates both, the higher one
+// dials, proves it holds the job token, maps the segment and unlinks its name — nothing stays
+// in /dev/shm once a pair is connected, whatever happens to the processes afterwards.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "transport/transport.h"
+
+namespace gccl::transport::shm {
+
+// Per direction of a pair: small messages and single-copy descriptors live here, and the whole
+// traffic when the kernel refuses single-copy.
+inline constexpr size_t kRingBytes = size_t{1} << 20;
+
+class ShmTransport final : public Transport {
+ public:
+  // `singleCopy` (GCCL_SHM_SINGLE_COPY): read peers' buffers with cross-memory attach. Decided
+  // per direction: a rank without it receives everything through the rings.
+  explicit ShmTransport(bool singleCopy) : singleCopy_(singleCopy) {}
+  std::string name() const override { return "shm"; }
+  ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) override;
+
+ private:
+  bool singleCopy_;
+};
+
+// Whether this process can create a segment at all (a /dev/shm that is missing or read-only
+// cannot): GCCL_TRANSPORT=auto then keeps to TCP.
+bool sharedMemoryUsable(std::string* why = nullptr);
+
+}  // namespace gccl::transport::shm
