@@ -281,6 +281,115 @@ GCCL_EXPORT gcclResult_t gcclWait(gcclRequest_t request);
  */
 GCCL_EXPORT gcclResult_t gcclTest(gcclRequest_t request, int* done);
 
+/* ---------------------------------------------------------------------------------------------
+ * Gradient sync: lazy, bucketed allreduce of a model's gradients (docs/api.md, "Gradient sync").
+ *
+ *   create -> register (backward order) ... -> finalize -> per step: markReady ... -> wait
+ *
+ * The gradients live in one contiguous pool of aligned views (or, in copy mode, in the
+ * framework's own buffers, copied through the pool). A static plan groups them into buckets of
+ * about bucketBytes; a bucket starts as an asynchronous allreduce once its gradients and every
+ * earlier bucket are marked ready, so the collectives are the same on every rank whatever order
+ * gradients arrive in, and overlap the rest of backward.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Opaque gradient sync handle. */
+typedef struct gcclGradSync* gcclGradSync_t;
+
+/** How fp32 gradients travel: as they are, or encoded to 16 bits (accumulated in fp32). */
+typedef enum {
+  gcclWireNone = 0,
+  gcclWireFloat16 = 1,
+  gcclWireBfloat16 = 2,
+  gcclNumWireFormats = 3
+} gcclWireFormat_t;
+
+#define GCCL_GRAD_SYNC_CONFIG_MAGIC 0x67726164u /* "grad" */
+/** Gradient sync settings. Always start from GCCL_GRAD_SYNC_CONFIG_INITIALIZER. */
+typedef struct {
+  size_t size;                  /**< sizeof(gcclGradSyncConfig_t), set by the initializer. */
+  unsigned int magic;           /**< GCCL_GRAD_SYNC_CONFIG_MAGIC, set by the initializer. */
+  unsigned int version;         /**< GCCL_VERSION_CODE, set by the initializer. */
+  size_t bucketBytes;           /**< Threshold theta: a bucket closes at the first gradient
+                                     where its span reaches it; 0 = one bucket per gradient.
+                                     Default 25 MiB. */
+  size_t alignment;             /**< Of each gradient's offset in the pool, a power of 2 up to
+                                     4096; 0 = 64 (the default). */
+  gcclWireFormat_t compression; /**< fp32 buckets on the wire; default gcclWireNone. */
+  int average;                  /**< Nonzero (default): divide the sum by nranks. */
+  int preDivide;                /**< Nonzero: divide by nranks before the allreduce (needs
+                                     average), so that loss-scaled fp16 sums stay in range. */
+  int copyMode;                 /**< Nonzero: gradients stay in the caller's buffers, given to
+                                     gcclGradSyncMarkReady and written back by gcclGradSyncWait. */
+} gcclGradSyncConfig_t;
+
+#define GCCL_GRAD_SYNC_CONFIG_INITIALIZER                                         \
+  {                                                                               \
+    sizeof(gcclGradSyncConfig_t), GCCL_GRAD_SYNC_CONFIG_MAGIC, GCCL_VERSION_CODE, \
+        (size_t)25 << 20, 64, gcclWireNone, 1, 0, 0                               \
+  }
+
+/** What one step did: the same on every rank. */
+typedef struct {
+  size_t wireBytes; /**< Bytes this rank handed to allreduce, in the wire format (a ring sends
+                         2 (n-1)/n of them). */
+  size_t buckets;   /**< Allreduces issued. */
+  int nonFinite;    /**< 1 if any reduced gradient is inf or NaN (an fp16 overflow included):
+                         every rank sees the same value, so all can skip the same step. */
+} gcclGradSyncStats_t;
+
+/**
+ * @brief Creates a gradient sync on @p comm (NULL @p config: the defaults). The handle outlives
+ * the communicator: after it is destroyed or aborted, markReady fails, while wait, reset and
+ * destroy still work. A bad config is gcclInvalidArgument.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* config,
+                                            gcclGradSync_t* sync);
+
+/**
+ * @brief Registers the next gradient in backward order (the order backward produces them) and
+ * writes its index (0, 1, ...) to @p index. @p name may be NULL; a name registered before is
+ * gcclInvalidArgument. After gcclGradSyncFinalize: gcclInvalidUsage. Every rank must register
+ * the same gradients in the same order.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* name, size_t count,
+                                              gcclDataType_t datatype, size_t* index);
+
+/**
+ * @brief Lays out the pool and plans the buckets; writes the pool's address and size when
+ * @p pool / @p poolBytes are not NULL. The pool is zeroed; its padding must stay zero. Once.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* poolBytes);
+
+/** @brief Writes the address of gradient @p index in the pool (after finalize) to @p data. */
+GCCL_EXPORT gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** data);
+
+/**
+ * @brief Gradient @p index is written for this step. View mode: @p buffer is NULL (or the
+ * gradient's view). Copy mode: @p buffer holds the gradient; it is copied now and the result is
+ * written back into it by gcclGradSyncWait, so it must stay valid until then. Starts every
+ * bucket that became ready, in plan order, and returns without waiting. Before finalize, or
+ * twice in one step: gcclInvalidUsage; an unknown index or a bad buffer: gcclInvalidArgument.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buffer);
+
+/**
+ * @brief Waits until every bucket is reduced (averaged, decoded, copied back) and begins the
+ * next step; writes the step's figures to @p stats when not NULL. Before every gradient was
+ * marked ready: gcclInvalidUsage, and nothing changes. A failed allreduce returns its error
+ * after every bucket has finished, and the step is over.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats);
+
+/**
+ * @brief Abandons the current step: waits for the buckets in flight and forgets which
+ * gradients were marked ready. Every rank must have started the same buckets.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncReset(gcclGradSync_t sync);
+
+/** @brief Waits for the buckets in flight, then frees @p sync. NULL is accepted. */
+GCCL_EXPORT gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync);
+
 /** @brief Returns the size in bytes of one element of @p datatype, or 0 if invalid. */
 GCCL_EXPORT size_t gcclTypeSize(gcclDataType_t datatype);
 

@@ -1,0 +1,144 @@
+// The C boundary of the gradient sync (lazy/gradient_sync.h). The handle keeps the
+// communicator's handle, not the communicator: each call that needs it enters it like any
+// collective, so a destroyed or aborted communicator is an error, never a dangling pointer,
+// while wait, reset and destroy (which only wait for requests) keep working.
+#include <gccl/gccl.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "api/boundary.h"
+#include "api/handles.h"
+#include "lazy/gradient_sync.h"
+
+using gccl::GradientSync;
+using gccl::GradientSyncOptions;
+using gccl::Status;
+using gccl::WireFormat;
+using gccl::api::guarded;
+using gccl::api::HandleCall;
+using gccl::api::rawValue;
+using gccl::api::requirePointer;
+
+struct gcclGradSync {
+  gcclComm* comm;
+  std::unique_ptr<GradientSync> sync;
+};
+
+namespace {
+
+GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
+  GradientSyncOptions options;
+  if (config == nullptr) return options;
+  // Any struct at least as large as version 1's is accepted: newer callers append fields.
+  constexpr size_t kVersion1Size = offsetof(gcclGradSyncConfig_t, copyMode) + sizeof(int);
+  if (config->magic != GCCL_GRAD_SYNC_CONFIG_MAGIC || config->size < kVersion1Size) {
+    gccl::fail(Status::kInvalidArgument, "gradient sync config was not initialized with ",
+               "GCCL_GRAD_SYNC_CONFIG_INITIALIZER (bad magic or size)");
+  }
+  const int compression = rawValue(config->compression);
+  if (compression < 0 || compression >= gcclNumWireFormats) {
+    gccl::fail(Status::kInvalidArgument, "gradient sync compression ", compression, " is invalid");
+  }
+  options.thetaBytes = config->bucketBytes;
+  if (config->alignment != 0) options.alignment = config->alignment;
+  options.wire = static_cast<WireFormat>(compression);
+  options.average = config->average != 0;
+  options.preDivide = config->preDivide != 0;
+  options.copyMode = config->copyMode != 0;
+  gccl::checkOptions(options);
+  return options;
+}
+
+gcclComm* commOf(gcclGradSync_t sync) {
+  return sync == nullptr ? nullptr : sync->comm;
+}
+
+GradientSync& syncOf(gcclGradSync_t sync) {
+  requirePointer(sync, "gradient sync");
+  return *sync->sync;
+}
+
+}  // namespace
+
+static_assert(static_cast<int>(WireFormat::kFloat16) == gcclWireFloat16);
+static_assert(static_cast<int>(WireFormat::kBfloat16) == gcclWireBfloat16);
+
+extern "C" {
+
+gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* config,
+                                gcclGradSync_t* sync) {
+  return guarded(comm, [&] {
+    requirePointer(sync, "sync (output pointer)");
+    *sync = nullptr;
+    const GradientSyncOptions options = optionsOf(config);
+    HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    const gccl::Communicator& communicator = call.communicator();
+    auto handle = std::make_unique<gcclGradSync>();
+    handle->comm = comm;
+    handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
+                                                  communicator.config().spinUs, options);
+    *sync = handle.release();
+  });
+}
+
+gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* name, size_t count,
+                                  gcclDataType_t datatype, size_t* index) {
+  return guarded(commOf(sync), [&] {
+    GradientSync& gradients = syncOf(sync);
+    requirePointer(index, "index (output pointer)");
+    const int type = rawValue(datatype);
+    if (type < 0 || type >= gcclNumTypes) {
+      gccl::fail(Status::kInvalidArgument, "datatype ", type, " is invalid");
+    }
+    *index = gradients.registerTensor(name == nullptr ? std::string() : std::string(name), count,
+                                      static_cast<gccl::DataType>(type));
+  });
+}
+
+gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* poolBytes) {
+  return guarded(commOf(sync), [&] {
+    GradientSync& gradients = syncOf(sync);
+    gradients.finalize();
+    if (pool != nullptr) *pool = gradients.pool();
+    if (poolBytes != nullptr) *poolBytes = gradients.poolBytes();
+  });
+}
+
+gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** data) {
+  return guarded(commOf(sync), [&] {
+    GradientSync& gradients = syncOf(sync);
+    requirePointer(data, "data (output pointer)");
+    *data = gradients.tensorData(index);
+  });
+}
+
+gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buffer) {
+  return guarded(commOf(sync), [&] {
+    GradientSync& gradients = syncOf(sync);
+    HandleCall call(sync->comm, HandleCall::Admit::kUnlessClosing);
+    gradients.markReady(call.communicator(), index, buffer);
+  });
+}
+
+gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
+  return guarded(commOf(sync), [&] {
+    const gccl::StepStats step = syncOf(sync).wait();
+    if (stats == nullptr) return;
+    stats->wireBytes = step.wireBytes;
+    stats->buckets = step.buckets;
+    stats->nonFinite = step.nonFinite ? 1 : 0;
+  });
+}
+
+gcclResult_t gcclGradSyncReset(gcclGradSync_t sync) {
+  return guarded(commOf(sync), [&] { syncOf(sync).reset(); });
+}
+
+gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync) {
+  if (sync == nullptr) return gcclSuccess;
+  return guarded(commOf(sync), [&] { delete sync; });
+}
+
+}  // extern "C"

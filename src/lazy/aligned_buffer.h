@@ -1,0 +1,28 @@
+// The memory behind the gradient pool (and the fusion buffer of copy mode): one zeroed,
+// aligned allocation whose padding stays zero, so buckets may reduce across it.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace gccl {
+
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  // Zeroed; never null, also for 0 bytes (collectives take a null buffer only when empty, and a
+  // view of an empty tensor is still a pointer the framework may hold). Alignment: a power of 2.
+  AlignedBuffer(size_t bytes, size_t alignment);
+
+  std::byte* data() const { return memory_.get(); }
+  size_t size() const { return bytes_; }
+
+ private:
+  struct Free {
+    void operator()(std::byte* memory) const;
+  };
+  std::unique_ptr<std::byte, Free> memory_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace gccl

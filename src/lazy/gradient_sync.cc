@@ -1,0 +1,233 @@
+#include "lazy/gradient_sync.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "base/error.h"
+#include "fp16/codec.h"
+#include "reduce/reduce.h"
+
+namespace gccl {
+
+namespace {
+
+constexpr size_t kMaxAlignment = 4096;
+constexpr size_t kPoolAlignment = 64;  // at least a cache line, whatever the tensors ask for
+
+}  // namespace
+
+void checkOptions(const GradientSyncOptions& options) {
+  const size_t a = options.alignment;
+  if (a == 0 || a > kMaxAlignment || (a & (a - 1)) != 0) {
+    fail(Status::kInvalidArgument, "gradient sync alignment ", a,
+         " must be a power of 2 in [1, 4096]");
+  }
+  if (options.preDivide && !options.average) {
+    fail(Status::kInvalidArgument, "gradient sync preDivide needs average (it divides by nranks)");
+  }
+}
+
+GradientSync::GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options)
+    : rank_(rank), size_(size), spinUs_(spinUs), options_(options) {
+  checkOptions(options);
+}
+
+GradientSync::~GradientSync() {
+  waitStarted();
+}
+
+std::string GradientSync::describe(size_t tensor) const {
+  if (names_[tensor].empty()) return strCat("tensor ", tensor);
+  return strCat("tensor ", tensor, " ('", names_[tensor], "')");
+}
+
+void GradientSync::requireFinalized(const char* call) const {
+  if (!finalized_) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": ", call, " before finalize");
+  }
+}
+
+size_t GradientSync::registerTensor(const std::string& name, size_t count, DataType type) {
+  std::lock_guard lock(mutex_);
+  const size_t index = tensors_.size();
+  if (finalized_) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": registering tensor ", index,
+         name.empty() ? "" : strCat(" ('", name, "')"), " after finalize");
+  }
+  if (count > std::numeric_limits<size_t>::max() / dataTypeSize(type)) {
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": tensor ", index, " count ",
+         count, " overflows its byte size");
+  }
+  if (!name.empty() && !usedNames_.insert(name).second) {
+    const size_t first = std::find(names_.begin(), names_.end(), name) - names_.begin();
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": '", name,
+         "' is already registered as tensor ", first);
+  }
+  tensors_.push_back({count, type});
+  names_.push_back(name);
+  return index;
+}
+
+void GradientSync::finalize() {
+  std::lock_guard lock(mutex_);
+  if (finalized_) fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": finalized twice");
+  layout_ = layoutPool(tensors_, options_.alignment);
+  buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
+  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, kPoolAlignment));
+  size_t wireBytes = 0;
+  for (const Bucket& bucket : buckets_) {
+    wireOffsets_.push_back(wireBytes);
+    if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
+  }
+  wire_ = AlignedBuffer(wireBytes, kPoolAlignment);
+  tracker_ = ReadyTracker(buckets_, tensors_.size());
+  requests_.resize(buckets_.size());
+  copyTargets_.assign(tensors_.size(), nullptr);
+  finalized_ = true;
+}
+
+std::byte* GradientSync::pool() const {
+  std::lock_guard lock(mutex_);
+  requireFinalized("pool");
+  return pool_.data();
+}
+
+size_t GradientSync::poolBytes() const {
+  std::lock_guard lock(mutex_);
+  requireFinalized("poolBytes");
+  return layout_.bytes;
+}
+
+std::byte* GradientSync::tensorData(size_t index) const {
+  std::lock_guard lock(mutex_);
+  requireFinalized("tensor view");
+  if (index >= tensors_.size()) {
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": unknown tensor index ",
+         index, " (", tensors_.size(), " registered)");
+  }
+  return pool_.data() + layout_.offsets[index];
+}
+
+std::vector<Bucket> GradientSync::buckets() const {
+  std::lock_guard lock(mutex_);
+  requireFinalized("buckets");
+  return buckets_;
+}
+
+void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
+  std::lock_guard lock(mutex_);
+  requireFinalized("markReady");
+  if (index >= tensors_.size()) {
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": markReady of unknown ",
+         "tensor index ", index, " (", tensors_.size(), " registered)");
+  }
+  if (tracker_.isReady(index)) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": ", describe(index),
+         " marked ready twice in step ", step_);
+  }
+  std::byte* view = pool_.data() + layout_.offsets[index];
+  const size_t bytes = tensors_[index].count * dataTypeSize(tensors_[index].type);
+  if (options_.copyMode) {
+    if (buffer == nullptr && bytes > 0) {
+      fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
+           " marked ready without its buffer (copy mode)");
+    }
+    if (bytes > 0) std::memcpy(view, buffer, bytes);
+    copyTargets_[index] = buffer;
+  } else if (buffer != nullptr && buffer != view) {
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
+         " marked ready with a buffer other than its pool view (view mode)");
+  }
+  tracker_.markReady(index);
+  // In plan order only: a ready bucket behind an unready one waits (ready_tracker.h).
+  while (const auto bucket = tracker_.nextStartable()) {
+    requests_[*bucket] = startBucket(comm, *bucket);
+    tracker_.started();
+  }
+}
+
+std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b) {
+  const Bucket& bucket = buckets_[b];
+  std::byte* data = pool_.data() + bucket.offset;
+  // Pre-division makes the allreduce a plain sum of terms already divided by n: a loss-scaled
+  // fp16 sum then stays in range where the sum of the undivided terms would overflow.
+  const ReduceOp op = options_.average && !options_.preDivide ? ReduceOp::kAvg : ReduceOp::kSum;
+  if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
+    std::byte* wire = wire_.data() + wireOffsets_[b];
+    const float scale = options_.preDivide ? 1.0f / static_cast<float>(size_) : 1.0f;
+    encode(*half, wire, reinterpret_cast<const float*>(data), bucket.count, scale);
+    return comm.allreduce(wire, wire, bucket.count, wireType(options_.wire, bucket.type), op);
+  }
+  if (options_.preDivide) finalizeAverage(bucket.type, data, bucket.count, size_);
+  return comm.allreduce(data, data, bucket.count, bucket.type, op);
+}
+
+void GradientSync::finishBucket(size_t b, StepStats& stats) {
+  const Bucket& bucket = buckets_[b];
+  std::byte* data = pool_.data() + bucket.offset;
+  const DataType onWire = wireType(options_.wire, bucket.type);
+  if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
+    // Every rank decodes the same 16-bit result (the allgather copies the owner's bits), so
+    // every rank's fp32 gradients, and its non-finite flag, are the same.
+    decode(*half, reinterpret_cast<float*>(data), wire_.data() + wireOffsets_[b], bucket.count,
+           &stats.nonFinite);
+  } else if (hasNonFinite(bucket.type, data, bucket.count)) {
+    stats.nonFinite = true;
+  }
+  stats.wireBytes += bucket.count * dataTypeSize(onWire);
+  if (!options_.copyMode) return;
+  for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
+    const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
+    if (bytes > 0) std::memcpy(copyTargets_[t], pool_.data() + layout_.offsets[t], bytes);
+  }
+}
+
+StepStats GradientSync::wait() {
+  std::lock_guard lock(mutex_);
+  requireFinalized("wait");
+  if (const auto missing = tracker_.firstMissing()) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": wait in step ", step_,
+         " before ", describe(*missing), " was marked ready");
+  }
+  StepStats stats;
+  stats.buckets = buckets_.size();
+  std::optional<Error> failure;
+  for (size_t b = 0; b < tracker_.startedCount(); ++b) {
+    requests_[b]->wait(spinUs_);
+    if (requests_[b]->status() != Status::kSuccess) {
+      if (!failure) failure.emplace(requests_[b]->status(), requests_[b]->message());
+    } else if (!failure) {
+      finishBucket(b, stats);
+    }
+  }
+  const bool allStarted = tracker_.startedCount() == buckets_.size();
+  const uint64_t step = step_;
+  endStep();
+  if (failure) throw *failure;
+  if (!allStarted) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": step ", step,
+         " abandoned: a bucket failed to start in markReady (see its error)");
+  }
+  return stats;
+}
+
+void GradientSync::reset() {
+  std::lock_guard lock(mutex_);
+  if (!finalized_) return;
+  waitStarted();
+  endStep();
+}
+
+void GradientSync::waitStarted() {
+  for (size_t b = 0; b < tracker_.startedCount(); ++b) requests_[b]->wait(spinUs_);
+}
+
+void GradientSync::endStep() {
+  tracker_.reset();
+  std::fill(requests_.begin(), requests_.end(), nullptr);
+  std::fill(copyTargets_.begin(), copyTargets_.end(), nullptr);
+  ++step_;
+}
+
+}  // namespace gccl

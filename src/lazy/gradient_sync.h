@@ -1,0 +1,119 @@
+// Lazy allreduce of a model's gradients (docs/api.md, "Gradient sync"): the framework registers
+// its gradients in backward order, gets views into one contiguous pool (or, in copy mode, keeps
+// its own memory and gccl copies through the pool), and marks each gradient ready as backward
+// writes it. A bucket of the static plan (bucket_plan.h) starts as an asynchronous allreduce as
+// soon as its gradients and every earlier bucket are ready, so communication overlaps the rest
+// of backward; wait() returns when every bucket is reduced.
+//
+//   backward:  g7 g6 g5 g4 g3 g2 g1 g0          markReady(i) as each gradient is written
+//   buckets:   [  b0  ][  b1   ][ b2 ]          b0 starts when g7..g6 are ready, b1 after b0 ...
+//   wire:         ~~~b0~~~ ~~~b1~~~ ~~b2~~      wait(): decode, flag non-finite, copy out
+//
+// One object serves one communicator; calls are serialised by a mutex, so markReady may come
+// from several backward threads. Every rank must register the same tensors in the same order
+// (a difference fails the first mismatched bucket with kInvalidUsage on the ranks involved).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/dtype.h"
+#include "core/communicator.h"
+#include "core/request.h"
+#include "lazy/aligned_buffer.h"
+#include "lazy/bucket_plan.h"
+#include "lazy/ready_tracker.h"
+#include "lazy/wire_format.h"
+
+namespace gccl {
+
+struct GradientSyncOptions {
+  size_t thetaBytes = size_t{25} << 20;  // bucket threshold (bucket_plan.h); 0: one per tensor
+  size_t alignment = 64;                 // of every tensor's offset in the pool; a power of 2
+  WireFormat wire = WireFormat::kNone;   // fp32 buckets on the wire as fp16 / bf16
+  bool average = true;                   // divide the sum by the rank count
+  bool preDivide = false;                // divide before the allreduce (needs average)
+  bool copyMode = false;                 // the framework's buffers, copied in and out
+};
+
+// Throws Error(kInvalidArgument) for an alignment that is not a power of 2 in [1, 4096], or
+// preDivide without average.
+void checkOptions(const GradientSyncOptions& options);
+
+// What one step did, the same on every rank.
+struct StepStats {
+  size_t wireBytes = 0;  // bytes this rank handed to allreduce, in the wire format
+  size_t buckets = 0;    // allreduces issued
+  bool nonFinite = false;
+};
+
+class GradientSync {
+ public:
+  // `rank`, `size` and `spinUs` are the communicator's that markReady() will be given.
+  GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options);
+  // Waits for the buckets still in flight: the engine writes into the pool until they finish.
+  ~GradientSync();
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
+
+  // The next tensor in backward order; returns its index. `name` may be empty; a non-empty one
+  // must be new (kInvalidArgument). After finalize(): kInvalidUsage.
+  size_t registerTensor(const std::string& name, size_t count, DataType type);
+  // Lays out the pool and plans the buckets. Once (kInvalidUsage after that).
+  void finalize();
+
+  // After finalize() (kInvalidUsage before).
+  std::byte* pool() const;
+  size_t poolBytes() const;
+  std::byte* tensorData(size_t index) const;  // kInvalidArgument for an unknown index
+  std::vector<Bucket> buckets() const;
+
+  // Tensor `index` is written. Copy mode: `buffer` is the framework's tensor, copied into the
+  // pool now and the result copied back in wait(); it must stay valid until then. View mode:
+  // `buffer` is null or the tensor's view. Starts every bucket that became startable, on
+  // `comm`. kInvalidUsage before finalize() or for a tensor already ready this step;
+  // kInvalidArgument for an unknown index or a bad buffer.
+  void markReady(Communicator& comm, size_t index, void* buffer = nullptr);
+  // Waits for every bucket, finishes them (decode, non-finite flag, copy out) and starts a new
+  // step. kInvalidUsage, changing nothing, while a tensor is not ready; a failed allreduce is
+  // rethrown (after every bucket has finished, the step then is over too).
+  StepStats wait();
+  // Abandons the step: waits for the buckets in flight and forgets which tensors were ready.
+  void reset();
+
+ private:
+  std::string describe(size_t tensor) const;
+  void requireFinalized(const char* call) const;
+  std::shared_ptr<Request> startBucket(Communicator& comm, size_t bucket);
+  void finishBucket(size_t bucket, StepStats& stats);
+  void waitStarted();  // ignores failures
+  void endStep();
+
+  const int rank_;
+  const int size_;
+  const int spinUs_;
+  const GradientSyncOptions options_;
+
+  mutable std::mutex mutex_;
+  std::vector<TensorSpec> tensors_;
+  std::vector<std::string> names_;
+  std::set<std::string> usedNames_;
+  bool finalized_ = false;
+  PoolLayout layout_;
+  std::vector<Bucket> buckets_;
+  AlignedBuffer pool_;
+  AlignedBuffer wire_;               // 16-bit copies of the compressed buckets
+  std::vector<size_t> wireOffsets_;  // bucket -> byte offset in wire_
+
+  // The step.
+  uint64_t step_ = 0;
+  ReadyTracker tracker_;
+  std::vector<std::shared_ptr<Request>> requests_;  // per started bucket
+  std::vector<void*> copyTargets_;                  // copy mode: per tensor
+};
+
+}  // namespace gccl

@@ -1,0 +1,378 @@
+// The lazy allreduce with ranks as threads over the in-process transport: every rank marks its
+// gradients ready in its own random order, and every rank must end with the same, exact result
+// (integer-valued data), or within the wire format's rounding and bit-identical across ranks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "bootstrap/memory_store.h"
+#include "core/communicator.h"
+#include "lazy/gradient_sync.h"
+#include "transport/inproc/inproc_transport.h"
+
+namespace gccl {
+namespace {
+
+std::vector<std::unique_ptr<Communicator>> makeRanks(int size) {
+  Config config;
+  config.timeoutMs = 20000;
+  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
+      std::make_shared<transport::inproc::InprocFabric>()));
+  std::vector<std::unique_ptr<Communicator>> ranks;
+  for (int rank = 0; rank < size; ++rank) {
+    ranks.push_back(std::make_unique<Communicator>(
+        rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
+  }
+  return ranks;
+}
+
+// Runs `body(rank, communicator)` on one thread per rank.
+void onEveryRank(std::vector<std::unique_ptr<Communicator>>& ranks,
+                 const std::function<void(int, Communicator&)>& body) {
+  std::vector<std::thread> threads;
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    threads.emplace_back([&, r] { body(static_cast<int>(r), *ranks[r]); });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+// A small model: odd sizes, an empty tensor, one large enough for a pipelined allreduce.
+const std::vector<size_t> kModel = {1, 7, 1000, 0, 3, 40000, 33, 256, 17, 5000};
+
+size_t registerModel(GradientSync& sync) {
+  for (size_t i = 0; i < kModel.size(); ++i) {
+    sync.registerTensor(strCat("t", i), kModel[i], DataType::kFloat32);
+  }
+  sync.finalize();
+  return kModel.size();
+}
+
+// Small integers: every sum is exact in fp32 (and in fp16 for the small ones).
+float exactValue(int rank, size_t tensor, size_t i, int step) {
+  return static_cast<float>(static_cast<int>((rank * 7 + tensor * 3 + i * 5 + step) % 23) - 11);
+}
+
+float* view(GradientSync& sync, size_t tensor) {
+  return reinterpret_cast<float*>(sync.tensorData(tensor));
+}
+
+// The bytes of every bucket in `wireElementSize`-byte elements (padding between buckets is
+// not sent).
+size_t bucketBytes(const GradientSync& sync, size_t wireElementSize) {
+  size_t bytes = 0;
+  for (const Bucket& bucket : sync.buckets()) bytes += bucket.count * wireElementSize;
+  return bytes;
+}
+
+std::vector<size_t> shuffled(size_t count, unsigned seed) {
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937 random(seed);
+  std::shuffle(order.begin(), order.end(), random);
+  return order;
+}
+
+struct ExactCase {
+  int size;
+  size_t theta;
+  bool average;
+};
+
+class LazyExact : public testing::TestWithParam<ExactCase> {};
+
+TEST_P(LazyExact, AnyArrivalOrderGivesTheExactResultOnEveryRank) {
+  const ExactCase c = GetParam();
+  auto ranks = makeRanks(c.size);
+  GradientSyncOptions options;
+  options.thetaBytes = c.theta;
+  options.average = c.average;
+  std::vector<size_t> bucketCounts(c.size);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, c.size, 0, options);
+    registerModel(sync);
+    bucketCounts[rank] = sync.buckets().size();
+    for (int step = 0; step < 3; ++step) {
+      for (size_t t = 0; t < kModel.size(); ++t) {
+        for (size_t i = 0; i < kModel[t]; ++i) view(sync, t)[i] = exactValue(rank, t, i, step);
+      }
+      for (size_t t : shuffled(kModel.size(), rank * 1000 + step)) {
+        sync.markReady(comm, t);
+        if (t % 3 == 0) std::this_thread::yield();  // let buckets run while "backward" goes on
+      }
+      const StepStats stats = sync.wait();
+      EXPECT_EQ(stats.buckets, sync.buckets().size());
+      EXPECT_FALSE(stats.nonFinite);
+      EXPECT_EQ(stats.wireBytes, bucketBytes(sync, 4));
+      size_t wrong = 0;
+      for (size_t t = 0; t < kModel.size(); ++t) {
+        for (size_t i = 0; i < kModel[t]; ++i) {
+          float sum = 0;
+          for (int r = 0; r < c.size; ++r) sum += exactValue(r, t, i, step);
+          const float expected = c.average ? sum / static_cast<float>(c.size) : sum;
+          wrong += view(sync, t)[i] != expected;
+        }
+      }
+      EXPECT_EQ(wrong, 0u) << "rank " << rank << " step " << step;
+    }
+  });
+  for (int r = 1; r < c.size; ++r) EXPECT_EQ(bucketCounts[r], bucketCounts[0]);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Plans, LazyExact,
+    testing::Values(ExactCase{1, 0, true}, ExactCase{2, 0, true}, ExactCase{3, 4096, true},
+                    ExactCase{4, 4096, false}, ExactCase{5, 1 << 20, true}, ExactCase{4, 64, true},
+                    ExactCase{3, ~size_t{0}, false}, ExactCase{8, 16384, true}),
+    [](const testing::TestParamInfo<ExactCase>& info) {
+      const auto& c = info.param;
+      return std::to_string(c.size) + "ranks_theta" +
+             (c.theta == ~size_t{0} ? std::string("Huge") : std::to_string(c.theta)) +
+             (c.average ? "_avg" : "_sum");
+    });
+
+// Real-valued data in [-4, 4): the result is within the wire format's rounding of the exact
+// average (each input rounded once when encoded, each hop once) and bit-identical on every rank.
+void checkHalfWire(WireFormat wire, int size, bool preDivide) {
+  auto ranks = makeRanks(size);
+  GradientSyncOptions options;
+  options.thetaBytes = 8192;
+  options.wire = wire;
+  options.preDivide = preDivide;
+  const double epsilon = wire == WireFormat::kFloat16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8);
+  // inputs[rank][tensor][i], drawn before the ranks start.
+  std::vector<std::vector<std::vector<float>>> inputs(size);
+  std::mt19937 random(static_cast<unsigned>(size * 10 + static_cast<int>(wire)));
+  std::uniform_real_distribution<float> uniform(-4.0f, 4.0f);
+  for (auto& tensors : inputs) {
+    for (size_t count : kModel) {
+      tensors.emplace_back(count);
+      for (float& v : tensors.back()) v = uniform(random);
+    }
+  }
+  auto value = [&](int rank, size_t t, size_t i) { return inputs[rank][t][i]; };
+  std::vector<std::vector<float>> results(size);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, size, 0, options);
+    registerModel(sync);
+    for (size_t t = 0; t < kModel.size(); ++t) {
+      for (size_t i = 0; i < kModel[t]; ++i) view(sync, t)[i] = value(rank, t, i);
+    }
+    for (size_t t : shuffled(kModel.size(), rank + 17)) sync.markReady(comm, t);
+    const StepStats stats = sync.wait();
+    EXPECT_EQ(stats.wireBytes, bucketBytes(sync, 2));
+    EXPECT_FALSE(stats.nonFinite);
+    size_t wrong = 0;
+    for (size_t t = 0; t < kModel.size(); ++t) {
+      for (size_t i = 0; i < kModel[t]; ++i) {
+        double exact = 0, magnitude = 0;
+        for (int r = 0; r < size; ++r) {
+          exact += value(r, t, i);
+          magnitude += std::fabs(value(r, t, i));
+        }
+        const double bound = (size + 2) * epsilon * magnitude / size + 1e-6;
+        const float got = view(sync, t)[i];
+        if (std::fabs(got - exact / size) > bound) {
+          if (wrong++ < 5)
+            ADD_FAILURE() << "tensor " << t << "[" << i << "] = " << got << ", exact "
+                          << exact / size << " on rank " << rank;
+        }
+      }
+    }
+    EXPECT_EQ(wrong, 0u);
+    const float* pool = reinterpret_cast<const float*>(sync.pool());
+    results[rank].assign(pool, pool + sync.poolBytes() / sizeof(float));
+  });
+  for (int r = 1; r < size; ++r) {
+    EXPECT_EQ(std::memcmp(results[r].data(), results[0].data(), results[0].size() * 4), 0)
+        << "rank " << r << " differs from rank 0";
+  }
+}
+
+TEST(LazyHalfWire, Float16WithinRoundingAndIdenticalOnEveryRank) {
+  for (int size : {2, 3, 4}) checkHalfWire(WireFormat::kFloat16, size, false);
+}
+
+TEST(LazyHalfWire, Bfloat16WithinRoundingAndIdenticalOnEveryRank) {
+  for (int size : {2, 3, 5}) checkHalfWire(WireFormat::kBfloat16, size, false);
+}
+
+TEST(LazyHalfWire, PreDividedWithinRounding) {
+  checkHalfWire(WireFormat::kFloat16, 4, true);
+  checkHalfWire(WireFormat::kBfloat16, 3, true);
+}
+
+// Runs one step of one tensor of `count` floats per rank; returns the agreed flags and rank
+// 0's result.
+struct FlagRun {
+  std::vector<int> nonFinite;
+  std::vector<float> result;
+};
+
+FlagRun runOneTensor(int size, const GradientSyncOptions& options,
+                     const std::function<float(int, size_t)>& value, size_t count) {
+  auto ranks = makeRanks(size);
+  FlagRun run{std::vector<int>(size), {}};
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, size, 0, options);
+    sync.registerTensor("g", count, DataType::kFloat32);
+    sync.registerTensor("h", 5, DataType::kFloat32);
+    sync.finalize();
+    for (size_t i = 0; i < count; ++i) view(sync, 0)[i] = value(rank, i);
+    sync.markReady(comm, 1);
+    sync.markReady(comm, 0);
+    run.nonFinite[rank] = sync.wait().nonFinite;
+    if (rank == 0) run.result.assign(view(sync, 0), view(sync, 0) + count);
+  });
+  return run;
+}
+
+TEST(LazyHalfWire, PreDivisionKeepsLossScaledSumsInRange) {
+  // 4 ranks x 40000: the sum (160000) overflows fp16 (65504); divided first, it does not.
+  GradientSyncOptions options;
+  options.wire = WireFormat::kFloat16;
+  auto large = [](int, size_t) { return 40000.0f; };
+  FlagRun overflow = runOneTensor(4, options, large, 100);
+  EXPECT_EQ(overflow.nonFinite, (std::vector<int>{1, 1, 1, 1}));
+  options.preDivide = true;
+  FlagRun divided = runOneTensor(4, options, large, 100);
+  EXPECT_EQ(divided.nonFinite, (std::vector<int>{0, 0, 0, 0}));
+  for (float v : divided.result) EXPECT_EQ(v, 40000.0f);  // 10000 and 40000 are exact in fp16
+}
+
+TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (WireFormat wire : {WireFormat::kNone, WireFormat::kFloat16, WireFormat::kBfloat16}) {
+    GradientSyncOptions options;
+    options.wire = wire;
+    options.thetaBytes = 0;
+    auto oneInf = [&](int rank, size_t i) { return rank == 2 && i == 77 ? inf : 1.0f; };
+    EXPECT_EQ(runOneTensor(3, options, oneInf, 300).nonFinite, (std::vector<int>{1, 1, 1}));
+    auto finite = [](int rank, size_t) { return static_cast<float>(rank); };
+    FlagRun clean = runOneTensor(3, options, finite, 300);
+    EXPECT_EQ(clean.nonFinite, (std::vector<int>{0, 0, 0}));
+    for (float v : clean.result) EXPECT_EQ(v, 1.0f);  // (0 + 1 + 2) / 3
+  }
+}
+
+TEST(LazyCopyMode, CopiesInAtMarkReadyAndOutAtWait) {
+  const int size = 3;
+  auto ranks = makeRanks(size);
+  GradientSyncOptions options;
+  options.copyMode = true;
+  options.thetaBytes = 4096;
+  options.average = false;
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, size, 0, options);
+    registerModel(sync);
+    std::vector<std::vector<float>> mine(kModel.size());
+    for (int step = 0; step < 2; ++step) {
+      for (size_t t = 0; t < kModel.size(); ++t) {
+        mine[t].resize(kModel[t] + 1);
+        for (size_t i = 0; i < kModel[t]; ++i) mine[t][i] = exactValue(rank, t, i, step);
+        mine[t][kModel[t]] = -99.0f;  // beyond the tensor: never written
+      }
+      for (size_t t : shuffled(kModel.size(), rank * 31 + step)) {
+        sync.markReady(comm, t, mine[t].data());
+      }
+      sync.wait();
+      for (size_t t = 0; t < kModel.size(); ++t) {
+        for (size_t i = 0; i < kModel[t]; ++i) {
+          float sum = 0;
+          for (int r = 0; r < size; ++r) sum += exactValue(r, t, i, step);
+          ASSERT_EQ(mine[t][i], sum) << "rank " << rank << " tensor " << t << "[" << i << "]";
+        }
+        EXPECT_EQ(mine[t][kModel[t]], -99.0f);
+      }
+    }
+  });
+}
+
+TEST(LazyMixedTypes, HalfTensorsTravelAsTheyAreBesideCompressedOnes) {
+  const int size = 2;
+  auto ranks = makeRanks(size);
+  GradientSyncOptions options;
+  options.wire = WireFormat::kBfloat16;
+  options.average = false;
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, size, 0, options);
+    sync.registerTensor("a", 10, DataType::kFloat32);
+    sync.registerTensor("b", 10, DataType::kFloat16);
+    sync.registerTensor("c", 10, DataType::kFloat64);
+    sync.finalize();
+    ASSERT_EQ(sync.buckets().size(), 3u);
+    auto* a = reinterpret_cast<float*>(sync.tensorData(0));
+    auto* b = reinterpret_cast<uint16_t*>(sync.tensorData(1));
+    auto* c = reinterpret_cast<double*>(sync.tensorData(2));
+    for (int i = 0; i < 10; ++i) {
+      a[i] = static_cast<float>(i + rank);
+      b[i] = 0x3c00;  // 1.0
+      c[i] = 0.1 * (rank + 1);
+    }
+    sync.markReady(comm, 2);
+    sync.markReady(comm, 0);
+    sync.markReady(comm, 1);
+    const StepStats stats = sync.wait();
+    EXPECT_EQ(stats.wireBytes, 10u * 2 + 10u * 2 + 10u * 8);
+    for (int i = 0; i < 10; ++i) {
+      EXPECT_EQ(a[i], static_cast<float>(2 * i + 1));
+      EXPECT_EQ(b[i], 0x4000);  // 2.0
+      EXPECT_EQ(c[i], 0.1 + 0.2);
+    }
+  });
+}
+
+TEST(LazyErrors, WrongOrderAndUnknownTensorsAreRefusedWithoutHarm) {
+  auto ranks = makeRanks(1);
+  Communicator& comm = *ranks[0];
+  GradientSync sync(0, 1, 0, {});
+  sync.registerTensor("w", 4, DataType::kFloat32);
+  sync.registerTensor("b", 2, DataType::kFloat32);
+  auto expectStatus = [](Status status, const std::function<void()>& call, const char* word) {
+    try {
+      call();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), status) << e.what();
+      EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
+    }
+  };
+  expectStatus(
+      Status::kInvalidUsage, [&] { sync.markReady(comm, 0); }, "before finalize");
+  expectStatus(
+      Status::kInvalidArgument, [&] { sync.registerTensor("w", 1, DataType::kFloat32); },
+      "already registered as tensor 0");
+  sync.finalize();
+  expectStatus(
+      Status::kInvalidUsage, [&] { sync.registerTensor("x", 1, DataType::kFloat32); },
+      "after finalize");
+  expectStatus(
+      Status::kInvalidUsage, [&] { sync.finalize(); }, "twice");
+  expectStatus(
+      Status::kInvalidArgument, [&] { sync.markReady(comm, 2); }, "unknown");
+  view(sync, 0)[0] = 5;
+  sync.markReady(comm, 0);
+  expectStatus(
+      Status::kInvalidUsage, [&] { sync.markReady(comm, 0); }, "'w') marked ready twice");
+  expectStatus(
+      Status::kInvalidUsage, [&] { sync.wait(); }, "before tensor 1 ('b')");
+  sync.markReady(comm, 1);
+  EXPECT_EQ(sync.wait().buckets, 1u);
+  EXPECT_EQ(view(sync, 0)[0], 5.0f);
+  // reset abandons a step; the next one starts clean.
+  sync.markReady(comm, 1);
+  sync.reset();
+  sync.markReady(comm, 0);
+  sync.markReady(comm, 1);
+  EXPECT_NO_THROW(sync.wait());
+}
+
+}  // namespace
+}  // namespace gccl

@@ -1,0 +1,181 @@
+/* The gradient sync API from C99: argument and call-order errors on one rank, then two ranks as
+ * threads over TCP marking their gradients ready in different orders, fp16 on the wire. */
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#include <gccl/gccl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static pthread_mutex_t failuresMutex = PTHREAD_MUTEX_INITIALIZER;
+
+#define EXPECT(cond)                                                      \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
+      fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+      pthread_mutex_lock(&failuresMutex);                                 \
+      ++failures;                                                         \
+      pthread_mutex_unlock(&failuresMutex);                               \
+    }                                                                     \
+  } while (0)
+
+static int mentions(const char* text, const char* word) {
+  return strstr(text, word) != NULL;
+}
+
+static void configErrors(gcclComm_t comm) {
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  config.magic = 0;
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclInvalidArgument && sync == NULL);
+  EXPECT(mentions(gcclGetLastError(comm), "GCCL_GRAD_SYNC_CONFIG_INITIALIZER"));
+  gcclGradSyncConfig_t wire = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  wire.compression = (gcclWireFormat_t)7;
+  EXPECT(gcclGradSyncCreate(comm, &wire, &sync) == gcclInvalidArgument);
+  gcclGradSyncConfig_t divide = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  divide.average = 0;
+  divide.preDivide = 1;
+  EXPECT(gcclGradSyncCreate(comm, &divide, &sync) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "preDivide"));
+  gcclGradSyncConfig_t align = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  align.alignment = 3;
+  EXPECT(gcclGradSyncCreate(comm, &align, &sync) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncCreate(NULL, NULL, &sync) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncCreate(comm, NULL, NULL) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncRegister(NULL, "x", 1, gcclFloat32, NULL) == gcclInvalidArgument);
+}
+
+/* Call order, unknown and repeated tensors on one rank; nothing is corrupted by a refusal. */
+static void usageErrors(gcclComm_t comm) {
+  gcclGradSync_t sync = NULL;
+  size_t w = 99, b = 99, index = 0;
+  void* pool = NULL;
+  size_t poolBytes = 0;
+  gcclGradSyncStats_t stats;
+  void* view = NULL;
+  float* wv;
+  float* bv;
+  EXPECT(gcclGradSyncCreate(comm, NULL, &sync) == gcclSuccess && sync != NULL);
+  EXPECT(gcclGradSyncRegister(sync, "w", 4, gcclFloat32, &w) == gcclSuccess && w == 0);
+  EXPECT(gcclGradSyncRegister(sync, "w", 4, gcclFloat32, &index) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "already registered"));
+  EXPECT(gcclGradSyncRegister(sync, "x", 4, (gcclDataType_t)42, &index) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncRegister(sync, "x", 4, gcclFloat32, NULL) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncRegister(sync, NULL, 2, gcclFloat32, &b) == gcclSuccess && b == 1);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidUsage);
+  EXPECT(mentions(gcclGetLastError(comm), "before finalize"));
+  EXPECT(gcclGradSyncGetTensor(sync, w, &view) == gcclInvalidUsage);
+  EXPECT(gcclGradSyncFinalize(sync, &pool, &poolBytes) == gcclSuccess);
+  EXPECT(pool != NULL && poolBytes == 64 + 2 * sizeof(float));
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclInvalidUsage);
+  EXPECT(gcclGradSyncRegister(sync, "late", 1, gcclFloat32, &index) == gcclInvalidUsage);
+  EXPECT(mentions(gcclGetLastError(comm), "after finalize"));
+  EXPECT(gcclGradSyncGetTensor(sync, 2, &view) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncGetTensor(sync, w, &view) == gcclSuccess && view == pool);
+  wv = (float*)view;
+  EXPECT(gcclGradSyncGetTensor(sync, b, &view) == gcclSuccess);
+  bv = (float*)view;
+  wv[0] = 3.0f;
+  bv[1] = 4.0f;
+  EXPECT(gcclGradSyncMarkReady(sync, 7, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "unknown"));
+  EXPECT(gcclGradSyncMarkReady(sync, w, bv) == gcclInvalidArgument); /* not its view */
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidUsage);
+  EXPECT(mentions(gcclGetLastError(comm), "twice"));
+  EXPECT(gcclGradSyncWait(sync, &stats) == gcclInvalidUsage);
+  EXPECT(mentions(gcclGetLastError(comm), "tensor 1"));
+  EXPECT(gcclGradSyncMarkReady(sync, b, bv) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, &stats) == gcclSuccess);
+  EXPECT(stats.buckets == 1 && stats.nonFinite == 0 && stats.wireBytes == poolBytes);
+  EXPECT(wv[0] == 3.0f && bv[1] == 4.0f);
+  EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncReset(sync) == gcclSuccess);
+
+  /* The handle outlives its communicator: marking fails, wait and destroy still work. */
+  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+  EXPECT(gcclGradSyncDestroy(NULL) == gcclSuccess);
+}
+
+#define TENSORS 3
+static const size_t kCounts[TENSORS] = {5, 1000, 77};
+
+typedef struct {
+  gcclUniqueId id;
+  int rank;
+} RankArgs;
+
+static void* runRank(void* argument) {
+  const RankArgs* args = (const RankArgs*)argument;
+  gcclComm_t comm = NULL;
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  float* views[TENSORS];
+  size_t t, i, index, wire = 0;
+  int step;
+  config.bucketBytes = 0;
+  config.compression = gcclWireFloat16;
+  EXPECT(gcclCommInitRank(&comm, 2, args->id, args->rank) == gcclSuccess);
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  for (t = 0; t < TENSORS; ++t) {
+    EXPECT(gcclGradSyncRegister(sync, NULL, kCounts[t], gcclFloat32, &index) == gcclSuccess);
+    wire += kCounts[t] * 2;
+  }
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  for (t = 0; t < TENSORS; ++t) {
+    void* view = NULL;
+    EXPECT(gcclGradSyncGetTensor(sync, t, &view) == gcclSuccess);
+    views[t] = (float*)view;
+  }
+  for (step = 0; step < 2; ++step) {
+    gcclGradSyncStats_t stats;
+    for (t = 0; t < TENSORS; ++t) {
+      for (i = 0; i < kCounts[t]; ++i) views[t][i] = (float)((args->rank + 1) * (int)(i % 7));
+    }
+    if (step == 1 && args->rank == 1) views[1][500] = (float)HUGE_VAL;
+    /* Rank 0 marks forwards, rank 1 backwards: the buckets still start in one order. */
+    for (t = 0; t < TENSORS; ++t) {
+      const size_t mark = args->rank == 0 ? t : TENSORS - 1 - t;
+      EXPECT(gcclGradSyncMarkReady(sync, mark, NULL) == gcclSuccess);
+    }
+    EXPECT(gcclGradSyncWait(sync, &stats) == gcclSuccess);
+    EXPECT(stats.buckets == TENSORS && stats.wireBytes == wire);
+    EXPECT(stats.nonFinite == (step == 1));
+    if (step == 0) {
+      for (i = 0; i < kCounts[1]; ++i) EXPECT(views[1][i] == 1.5f * (float)(i % 7));
+    }
+  }
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+  return NULL;
+}
+
+int main(void) {
+  gcclUniqueId id;
+  gcclComm_t comm = NULL;
+  RankArgs args[2];
+  pthread_t threads[2];
+  int r;
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);
+  EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+  EXPECT(gcclCommInitRank(&comm, 1, id, 0) == gcclSuccess);
+  configErrors(comm);
+  usageErrors(comm); /* destroys comm */
+
+  EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+  for (r = 0; r < 2; ++r) {
+    args[r].id = id;
+    args[r].rank = r;
+    pthread_create(&threads[r], NULL, runRank, &args[r]);
+  }
+  for (r = 0; r < 2; ++r) pthread_join(threads[r], NULL);
+
+  if (failures == 0) printf("test_grad_sync_c: all checks passed\n");
+  return failures == 0 ? 0 : 1;
+}
