@@ -1,5 +1,6 @@
 #include "algorithms/double_tree.h"
 
+#include <algorithm>
 #include <bit>
 #include <set>
 
@@ -22,12 +23,19 @@ int positionOf(int tree, int rank, int size) {
   return size % 2 == 0 ? size - 1 - rank : (rank + size - 1) % size;
 }
 
-// The steps of one slice on one tree: reduce up, then broadcast down. Every element is reduced
-// once, along its tree, and copied from the root: every rank ends with the same bits.
-void appendTreeSlice(Schedule& schedule, const ScheduleShape& shape, const TreeNode& node,
-                     Range part) {
-  BufferRole partial = BufferRole::kInput;
+// Where a slice stands after its way up: the last reduction into it and the send that hands it
+// to the parent (kNoStep where there is none).
+struct Climbed {
   int32_t reduced = kNoStep;
+  int32_t sent = kNoStep;
+};
+
+// A slice's way up one tree: the children's partials reduced into it, then sent to the parent.
+// Every element is reduced once, along its tree, and copied down from the root: every rank ends
+// with the same bits.
+Climbed appendUp(Schedule& schedule, const TreeNode& node, Range part) {
+  BufferRole partial = BufferRole::kInput;
+  Climbed climbed;
   for (const int child : {node.left, node.right}) {
     if (child < 0) continue;
     Step reduce;
@@ -38,31 +46,40 @@ void appendTreeSlice(Schedule& schedule, const ScheduleShape& shape, const TreeN
     reduce.output = part;
     // The left subtree holds the lower positions: its partial is the left operand.
     reduce.receivedFirst = child == node.left;
-    reduce.after = {reduced, kNoStep};
-    reduced = schedule.add(reduce);
+    reduce.after = {climbed.reduced, kNoStep};
+    climbed.reduced = schedule.add(reduce);
     partial = BufferRole::kOutput;
   }
-  int32_t result = reduced;
   if (node.parent >= 0) {
     Step up;
     up.kind = StepKind::kSend;
     up.source = partial;
     up.peer = node.parent;
     up.input = part;
-    up.after = {reduced, kNoStep};
-    const int32_t sent = schedule.add(up);
+    up.after = {climbed.reduced, kNoStep};
+    climbed.sent = schedule.add(up);
+  }
+  return climbed;
+}
+
+// Its way down: the result from the parent (or, at the root, the reduction itself, averaged
+// there once), then on to the children.
+void appendDown(Schedule& schedule, const ScheduleShape& shape, const TreeNode& node, Range part,
+                const Climbed& climbed) {
+  int32_t result = climbed.reduced;
+  if (node.parent >= 0) {
     Step down;
     down.kind = StepKind::kRecv;
     down.peer = node.parent;
     down.output = part;
-    down.after = {sent, kNoStep};  // in place, it overwrites what the send reads
+    down.after = {climbed.sent, kNoStep};  // in place, it overwrites what the send reads
     result = schedule.add(down);
   } else if (shape.average) {
     Step divide;
     divide.kind = StepKind::kDivide;
     divide.source = BufferRole::kOutput;
     divide.output = part;
-    divide.after = {reduced, kNoStep};
+    divide.after = {climbed.reduced, kNoStep};
     result = schedule.add(divide);
   }
   for (const int child : {node.left, node.right}) {
@@ -119,8 +136,8 @@ std::vector<int> doubleTreePeers(int rank, int size) {
 }
 
 // Slices of the two halves alternate in the schedule, so both trees are busy at once; a pair of
-// ranks neighbours in both trees lists its messages in the same (slice, tree) order on both
-// sides, which keeps the i-th send matched with the i-th receive.
+// ranks neighbours in both trees lists its messages in the same order on both sides (every rank
+// lists by the same rule), which keeps the i-th send matched with the i-th receive.
 Schedule doubleTreeAllreduce(const ScheduleShape& shape) {
   Schedule schedule;
   const Range whole{0, shape.count};
@@ -137,10 +154,25 @@ Schedule doubleTreeAllreduce(const ScheduleShape& shape) {
   const TreeNode nodes[2] = {treeNode(0, shape.rank, shape.size),
                              treeNode(1, shape.rank, shape.size)};
   const size_t slices = slicesPerPiece(shape.count, 2, shape.sliceElements);
-  for (size_t j = 0; j < slices; ++j) {
+  // Slice k's way down is listed `lag` slices after its way up. A pair of ranks neighbours in
+  // both trees sends its messages in listed order, so a down-send listed right after the
+  // up-send of the same slice would hold back the next slice's up-send until the other tree
+  // had reduced and broadcast that slice: the trees would run in lock-step (the simulator
+  // showed half the bandwidth at two ranks). With the lag, a slice's way down is due about
+  // when its up and down trips (2 x depth hops) have had time to happen.
+  const size_t lag =
+      std::min<size_t>(slices, 2 * std::bit_width(static_cast<unsigned>(shape.size)));
+  std::vector<Climbed> climbed(2 * slices);
+  const auto part = [&](int tree, size_t j) {
+    return slice(balancedPiece(shape.count, 2, static_cast<size_t>(tree)), slices, j);
+  };
+  for (size_t k = 0; k < slices + lag; ++k) {
     for (int tree = 0; tree < 2; ++tree) {
-      const Range half = balancedPiece(shape.count, 2, static_cast<size_t>(tree));
-      appendTreeSlice(schedule, shape, nodes[tree], slice(half, slices, j));
+      if (k < slices) climbed[2 * k + tree] = appendUp(schedule, nodes[tree], part(tree, k));
+      if (k >= lag) {
+        const size_t j = k - lag;
+        appendDown(schedule, shape, nodes[tree], part(tree, j), climbed[2 * j + tree]);
+      }
     }
   }
   return schedule;
