@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -68,8 +69,17 @@ std::vector<int> parseHosts(const std::string& text, int size) {
 std::string machineId() {
   std::ifstream bootId("/proc/sys/kernel/random/boot_id");
   std::string id;
-  if (bootId >> id && !id.empty()) return id;
-  return localHostName();
+  if (!(bootId >> id) || id.empty()) id = localHostName();
+  // Network namespaces of one kernel cannot reach each other's abstract Unix sockets (shared
+  // memory's doorbells): a rank in another namespace is another machine to the transports.
+  std::error_code ignored;
+  const std::string network = std::filesystem::read_symlink("/proc/self/ns/net", ignored);
+  const size_t open = network.find('['), close = network.find(']');
+  if (open != std::string::npos && close > open) {
+    id.push_back('/');
+    id.append(network, open + 1, close - open - 1);
+  }
+  return id;
 }
 
 std::string cpuMaskHex() {

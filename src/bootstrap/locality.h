@@ -23,8 +23,9 @@ struct MachineShare {
   std::vector<int> hostOf;
 };
 
-// Names this machine's kernel: processes and containers on one host agree, other hosts and
-// virtual machines differ.
+// Names this machine's kernel and network namespace: processes and containers on one host
+// agree, other hosts, virtual machines and other network namespaces (which cannot reach this
+// one's abstract Unix sockets) differ.
 std::string machineId();
 
 // This process's CPU affinity mask, as hexadecimal digits (CPU 0 is the lowest bit of the last).

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -125,12 +126,16 @@ TEST(Locality, MalformedAnswerIsAnErrorNotACrash) {
   EXPECT_THROW(shareOfMachine(garbage, 1, 3, Deadline::afterMs(1000)), Error);
 }
 
-TEST(Locality, MachineIdIsTheKernelBootId) {
+// The kernel's boot id and this process's network namespace: ranks in other namespaces of one
+// kernel (the netns testbed, containers) cannot share abstract Unix sockets.
+TEST(Locality, MachineIdIsTheKernelBootIdAndTheNetworkNamespace) {
   std::ifstream bootId("/proc/sys/kernel/random/boot_id");
   std::string expected;
   ASSERT_TRUE(bootId >> expected) << "this test needs /proc/sys/kernel/random/boot_id";
-  EXPECT_EQ(machineId(), expected);
-  EXPECT_EQ(expected.size(), 36u);  // a UUID
+  EXPECT_EQ(expected.size(), 36u);                                                 // a UUID
+  const std::string network = std::filesystem::read_symlink("/proc/self/ns/net");  // net:[N]
+  const std::string inode = network.substr(5, network.size() - 6);
+  EXPECT_EQ(machineId(), expected + "/" + inode);
 }
 
 TEST(Locality, CpuMaskIsThisProcessAffinity) {
