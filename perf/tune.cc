@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "base/config.h"
 #include "local_launcher.h"
 #include "reduce/reduce.h"
 
@@ -102,6 +103,8 @@ int runTune(const PerfOptions& options, const char* path) {
   }
   ScheduleShape shape;
   shape.size = nranks;
+  // The slice the measured runs used: the tree's closed form depends on it.
+  const size_t chunkBytes = configFromEnvironment(processEnvironment()).chunkBytes;
   CostFigures figures;
   figures.gammaUsPerByte = measureGammaUsPerByte();
 
@@ -131,7 +134,7 @@ int runTune(const PerfOptions& options, const char* path) {
   std::printf("# %-20s %12s %12s %14s %14s\n", "algorithm", "8 B (us)", "16 MiB (us)",
               "latency scale", "bandwidth scale");
   for (const auto& [algorithm, m] : measured) {
-    CostInputs inputs = costInputsOf(shape, 1u << 20, figures);
+    CostInputs inputs = costInputsOf(shape, chunkBytes, figures);
     inputs.bytes = kSmallBytes;
     const CostParts small = *predictParts(CollectiveKind::kAllreduce, algorithm->id, inputs);
     inputs.bytes = kLargeBytes;

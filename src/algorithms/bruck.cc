@@ -82,7 +82,7 @@ Schedule bruck(const ScheduleShape& shape, const std::vector<Range>& blocks) {
     for (const Range& part : messagesOf(blocks, from, blocksToMove, shape.sliceElements)) {
       received.push_back(addRecv(schedule, from, BufferRole::kOutput, part, kNoStep));
     }
-    if (2 * d < n) held = addJoin(schedule, received);  // the next round forwards them
+    if (2 * d < n) held = schedule.join(received);  // the next round forwards them
   }
   return schedule;
 }

@@ -27,12 +27,14 @@ int powerOfTwoBelow(int n) {
 struct Model {
   double n, B, s, a, b, g;
 
+  // Messages of at most one slice: sliced exchanges pay alpha per slice, not per round.
+  double slices() const { return std::max(1.0, std::ceil(B / std::max(1.0, s))); }
   double ringAllreduce() const { return 2 * (n - 1) * a + (n - 1) / n * B * (2 * b + g); }
   double recursiveDoublingAllreduce() const { return log2Ceil(int(n)) * (a + B * (b + g)); }
   double halvingDoublingAllreduce() const {
     const double p = powerOfTwoBelow(int(n));
     const double fold = n > p ? 2 * (a + B * b) + B * g : 0.0;
-    return fold + 2 * std::log2(p) * a + (p - 1) / p * B * (2 * b + g);
+    return fold + (2 * std::log2(p) + 2 * (slices() - 1)) * a + (p - 1) / p * B * (2 * b + g);
   }
   // Two trees of depth D, each moving half the buffer in slices: the pipeline fills in 2D
   // slice times, and an inner node moves about twice the buffer, as in a ring.
@@ -44,16 +46,18 @@ struct Model {
   // A chain of n - 1 hops, slice after slice.
   double chain(double reduce) const {
     const double slice = std::min(s, B);
-    const double slices = std::max(1.0, std::ceil(B / std::max(1.0, s)));
-    return (n - 1 + slices - 1) * (a + slice * (b + reduce));
+    return (n - 1 + slices() - 1) * (a + slice * (b + reduce));
   }
-  double binomial(double reduce) const { return log2Ceil(int(n)) * (a + B * (b + reduce)); }
+  // The root sends every slice to each of its log2(n) children in turn.
+  double binomial(double reduce) const {
+    return log2Ceil(int(n)) * (slices() * a + B * (b + reduce));
+  }
   double ringGather(double reduce) const { return (n - 1) * a + (n - 1) / n * B * (b + reduce); }
-  double bruckGather() const { return log2Ceil(int(n)) * a + (n - 1) / n * B * b; }
+  double bruckGather() const { return (log2Ceil(int(n)) + slices() - 1) * a + (n - 1) / n * B * b; }
   double halvingScatter() const {
     const double p = powerOfTwoBelow(int(n));
     const double fold = n > p ? 2 * a + B * (b + g) + B / n * b : 0.0;
-    return fold + std::log2(p) * a + (p - 1) / p * B * (b + g);
+    return fold + (std::log2(p) + slices() - 1) * a + (p - 1) / p * B * (b + g);
   }
 };
 

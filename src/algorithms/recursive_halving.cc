@@ -89,7 +89,7 @@ void appendHandOver(Schedule& schedule, const ScheduleShape& shape) {
     sent.push_back(addSend(schedule, shape.rank + 1, BufferRole::kInput, part, kNoStep));
   }
   // In place the result overwrites the input's own block: only once the input has gone.
-  const int32_t handed = addJoin(schedule, sent);
+  const int32_t handed = schedule.join(sent);
   for (const Range& part : slicesOf({0, shape.count}, shape.sliceElements)) {
     const int32_t got = addRecv(schedule, shape.rank + 1, BufferRole::kOutput, part, handed);
     if (shape.average) addDivide(schedule, part, got);
@@ -106,7 +106,7 @@ int32_t appendFoldIn(Schedule& schedule, const ScheduleShape& shape, Partial& pa
     reduced.push_back(addRecvReduce(schedule, shape.rank - 1, BufferRole::kInput, part,
                                     BufferRole::kWork, partial.at(part), true, kNoStep));
   }
-  return addJoin(schedule, reduced);
+  return schedule.join(reduced);
 }
 
 // A reduction of the last exchange: into the output (this rank's block) or into the work buffer
@@ -182,7 +182,7 @@ Schedule recursiveHalvingReduceScatter(const ScheduleShape& shape) {
                                       peer < shape.rank, ready));
       if (last) finished.push_back({target, reduced.back(), mine});
     }
-    if (!last) ready = addJoin(schedule, reduced);
+    if (!last) ready = schedule.join(reduced);
   }
   for (const Finished& piece : finished) {
     if (!piece.mine) {

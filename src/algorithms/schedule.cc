@@ -1,5 +1,7 @@
 #include "algorithms/schedule.h"
 
+#include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "base/error.h"
@@ -93,10 +95,26 @@ int32_t Schedule::add(const Step& step) {
   return static_cast<int32_t>(steps.size() - 1);
 }
 
+// A peer's sends complete in the order listed, and its receives likewise: of those, only the
+// latest listed of each peer and direction needs a wait, so joining a sliced exchange costs one
+// or two waits, not one per slice (which would double the schedule's length).
 int32_t Schedule::join(const std::vector<int32_t>& dependencies) {
-  int32_t joined = kNoStep;
+  std::map<std::pair<int, bool>, int32_t> latest;  // (peer, sends?) -> latest listed
+  std::vector<int32_t> needed;
   for (const int32_t dependency : dependencies) {
     if (dependency == kNoStep) continue;
+    const Step& step = steps[static_cast<size_t>(dependency)];
+    if (step.peer < 0) {
+      needed.push_back(dependency);
+      continue;
+    }
+    int32_t& last =
+        latest.try_emplace({step.peer, step.kind == StepKind::kSend}, dependency).first->second;
+    last = std::max(last, dependency);
+  }
+  for (const auto& [key, last] : latest) needed.push_back(last);
+  int32_t joined = kNoStep;
+  for (const int32_t dependency : needed) {
     if (joined == kNoStep) {
       joined = dependency;
       continue;

@@ -74,7 +74,8 @@ struct Schedule {
   // Appends and returns the step's index. Throws Error(kInvalidArgument) past kMaxScheduleSteps.
   int32_t add(const Step& step);
   // A step that completes once all of `steps` have (kNoStep entries ignored): the step itself
-  // for one, a chain of waits for more, kNoStep for none.
+  // for one, a chain of waits for more, kNoStep for none. Of a peer's sends (or receives) only
+  // the latest listed is waited for: they complete in order.
   int32_t join(const std::vector<int32_t>& steps);
 };
 

@@ -68,22 +68,4 @@ inline int32_t addDivide(Schedule& schedule, Range output, int32_t after) {
   return schedule.add(step);
 }
 
-// A step complete once all of `steps` are (kNoStep entries ignored): a chain of waits, two
-// dependencies each. kNoStep when there is nothing to wait for; the step itself when only one.
-inline int32_t addJoin(Schedule& schedule, const std::vector<int32_t>& steps) {
-  int32_t joined = kNoStep;
-  for (int32_t index : steps) {
-    if (index == kNoStep) continue;
-    if (joined == kNoStep) {
-      joined = index;
-      continue;
-    }
-    Step wait;
-    wait.kind = StepKind::kWait;
-    wait.after = {joined, index};
-    joined = schedule.add(wait);
-  }
-  return joined;
-}
-
 }  // namespace gccl

@@ -19,9 +19,10 @@ void cpuRelax() {
 #endif
 }
 
-// Scratch kept between operations, in slices (GCCL_CHUNK_BYTES): every slot of two receiving
-// peers (a tree's children). The work buffer keeps as much.
-constexpr size_t kSlicesKept = 2 * kScratchSlotsPerPeer;
+// Scratch kept between operations, in slices (GCCL_CHUNK_BYTES): halving-doubling at 64 ranks
+// needs 13 slots of its partners, a tree 8 of its children; more (recursive doubling's whole
+// buffers) is freed after the operation. The work buffer keeps as much.
+constexpr size_t kSlicesKept = 4 * kScratchSlotsPerPeer;
 
 // The longest single sleep: bounds how late a timeout is noticed (an abort wakes the poller).
 constexpr int kMaxSleepMs = 50;

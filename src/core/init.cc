@@ -50,16 +50,17 @@ std::shared_ptr<Transport> ucxTransport() {
 #endif
 }
 
-// Between machines: UCX under GCCL_TRANSPORT=ucx, or under auto when an RDMA device is present
-// and gccl was built with UCX; TCP otherwise. Within a machine (share.localRanks), under auto or
-// shm, shared memory; under ucx, UCX's own shared memory. Split communicators route the same
-// way, from their own census. Every rank of a machine sees the same /dev/shm and devices, so
-// under auto they agree (containers that share a kernel but not /dev/shm are a machine to the
-// census: they need GCCL_TRANSPORT=tcp).
-RouteFactory routePeers(const Config& config, const std::string& bindHost) {
-  return [config, bindHost](const MachineShare& share) {
-    const bool ucx = config.transport == "ucx" ||
-                     (config.transport == "auto" && kHaveUcx && rdmaDevicePresent());
+// Between machines: UCX under GCCL_TRANSPORT=ucx, or under auto when rank 0 has an RDMA device
+// and UCX (`ucxBetweenMachines`, rank 0's finding shared with all: the two ends of a link must
+// agree, and machines may differ); TCP otherwise. Within a machine (share.localRanks), under
+// auto or shm, shared memory; under ucx, UCX's own. Split communicators route the same way,
+// from their own census. Every rank of a machine sees the same /dev/shm, so under auto they
+// agree on shared memory (containers that share a kernel and a network namespace but not
+// /dev/shm are a machine to the census: they need GCCL_TRANSPORT=tcp).
+RouteFactory routePeers(const Config& config, const std::string& bindHost,
+                        bool ucxBetweenMachines) {
+  return [config, bindHost, ucxBetweenMachines](const MachineShare& share) {
+    const bool ucx = config.transport == "ucx" || ucxBetweenMachines;
     TransportRouter router(ucx ? ucxTransport()
                                : std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
     if (config.transport == "tcp" || config.transport == "ucx" || share.localRanks.size() < 2) {
@@ -75,6 +76,14 @@ RouteFactory routePeers(const Config& config, const std::string& bindHost) {
                             std::make_shared<transport::shm::ShmTransport>(config.shmSingleCopy));
     return router;
   };
+}
+
+// GCCL_TRANSPORT=auto between machines: rank 0 looks for an RDMA device and tells everyone.
+bool shareUcxChoice(Store& store, int rank, const Config& config, const Deadline& deadline) {
+  if (config.transport != "auto") return false;
+  constexpr const char* kKey = "transport/between-machines";
+  if (rank == 0) store.set(kKey, kHaveUcx && rdmaDevicePresent() ? "ucx" : "tcp");
+  return store.get(kKey, deadline) == "ucx";
 }
 
 // Every rank predicts with rank 0's figures: ranks predicting with different ones could choose
@@ -126,7 +135,9 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
             " CPU(s) on this machine; spinning ", resolved.spinUs, " us before sleeping");
     const std::string bindHost =
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
-    const RouteFactory routes = routePeers(resolved, bindHost);
+    const bool ucxBetweenMachines =
+        shareUcxChoice(*client, rank, config, Deadline::afterMs(config.timeoutMs));
+    const RouteFactory routes = routePeers(resolved, bindHost, ucxBetweenMachines);
     JobLayout layout{share.hostOf,
                      shareCostFigures(*client, rank, config, Deadline::afterMs(config.timeoutMs))};
     return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),

@@ -5,9 +5,11 @@
 
 namespace gccl::transport::shm {
 
+// Never more than the ring holds, whatever a broken or hostile peer wrote into `head`: the
+// frame check then refuses the garbage, and no copy runs past the ring.
 size_t ByteRing::readable() const {
-  return control_->head.load(std::memory_order_acquire) -
-         control_->tail.load(std::memory_order_relaxed);
+  return std::min<uint64_t>(capacity_, control_->head.load(std::memory_order_acquire) -
+                                           control_->tail.load(std::memory_order_relaxed));
 }
 
 size_t ByteRing::writable() const {

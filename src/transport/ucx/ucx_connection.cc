@@ -60,11 +60,6 @@ UcxConnection::UcxConnection(std::shared_ptr<UcxWorker> worker, const std::strin
   }
 }
 
-UcxConnection::~UcxConnection() {
-  releaseRequests();
-  closeEndpoint(false);
-}
-
 void UcxConnection::onEndpointError(void* self, ucp_ep_h, ucs_status_t status) {
   static_cast<UcxConnection*>(self)->endpointError_ = status;
 }
@@ -178,16 +173,30 @@ void UcxConnection::updatePoller(Poller& poller) {
 // UCX has no stream to leave a notice in between messages: peers learn of the failure from
 // their endpoints' error handlers (the connection goes away), or from their own timeout.
 void UcxConnection::abort(Status, const std::string&) {
-  releaseRequests();
   closeEndpoint(true);
+  releaseRequests();
 }
 
+UcxConnection::~UcxConnection() {
+  closeEndpoint(false);
+  releaseRequests();
+}
+
+// The messages' memory goes back to the engine when this returns, so UCX must be done with it:
+// the endpoint is closed first (a forced close fails what is pending on it), requests still
+// running are cancelled, and the worker is progressed until every request has completed.
+// Bounded, for a transport that never answers; what remains then is freed anyway (UCX frees a
+// request when it completes).
 void UcxConnection::releaseRequests() {
+  const auto giveUp = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   for (auto* queue : {&sends_, &recvs_}) {
     for (Pending& pending : *queue) {
       if (pending.request == nullptr) continue;
-      // Freed now, released by UCX once the cancellation completes: nothing waits for I/O.
       ucp_request_cancel(worker_->handle(), pending.request);
+      while (ucp_request_check_status(pending.request) == UCS_INPROGRESS &&
+             std::chrono::steady_clock::now() < giveUp) {
+        ucp_worker_progress(worker_->handle());
+      }
       ucp_request_free(pending.request);
       pending.request = nullptr;
     }
@@ -196,7 +205,8 @@ void UcxConnection::releaseRequests() {
 }
 
 // A graceful close flushes what completed sends handed over (bounded: a dead peer never
-// answers); an abort closes at once.
+// answers); an abort closes at once. The error handler is not called after the close returns
+// (UCX releases the endpoint with the close request).
 void UcxConnection::closeEndpoint(bool force) {
   if (closed_ || endpoint_ == nullptr) return;
   closed_ = true;
@@ -206,7 +216,7 @@ void UcxConnection::closeEndpoint(bool force) {
   ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint_, &params);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
   const auto giveUp =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(force ? 10 : 1000);
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(force ? 100 : 1000);
   while (ucp_request_check_status(request) == UCS_INPROGRESS &&
          std::chrono::steady_clock::now() < giveUp) {
     ucp_worker_progress(worker_->handle());
