@@ -321,19 +321,29 @@ typedef struct {
                                      average), so that loss-scaled fp16 sums stay in range. */
   int copyMode;                 /**< Nonzero: gradients stay in the caller's buffers, given to
                                      gcclGradSyncMarkReady and written back by gcclGradSyncWait. */
+  /* Revision 2 (recognised by size: a revision-1 struct still works, sparse off). Sparse
+   * gradients, coarse-grained with error feedback (docs/api.md, "Sparse gradients"). */
+  int sparse;                     /**< Nonzero: fp32 buckets send only their largest chunks and
+                                       keep the rest in a residual; default 0 (dense). */
+  size_t sparseChunk;             /**< Chunk size C in elements; 0 = 1024 (the default). */
+  double sparseDensity;           /**< rho in (0, 1]: ceil(rho K) of a bucket's K chunks are sent
+                                       per step (plus exempt ones); default 0.01. */
+  size_t sparseWarmupSteps;       /**< W: the first W steps are dense; default 0. */
+  float sparseMomentum;           /**< m in [0, 1): momentum correction when > 0; default 0. */
+  gcclWireFormat_t sparsePayload; /**< gcclWireFloat16 (default) or gcclWireNone (fp32). */
 } gcclGradSyncConfig_t;
 
-#define GCCL_GRAD_SYNC_CONFIG_INITIALIZER                                         \
-  {                                                                               \
-    sizeof(gcclGradSyncConfig_t), GCCL_GRAD_SYNC_CONFIG_MAGIC, GCCL_VERSION_CODE, \
-        (size_t)25 << 20, 64, gcclWireNone, 1, 0, 0                               \
+#define GCCL_GRAD_SYNC_CONFIG_INITIALIZER                                                    \
+  {                                                                                          \
+    sizeof(gcclGradSyncConfig_t), GCCL_GRAD_SYNC_CONFIG_MAGIC, GCCL_VERSION_CODE,            \
+        (size_t)25 << 20, 64, gcclWireNone, 1, 0, 0, 0, 1024, 0.01, 0, 0.0f, gcclWireFloat16 \
   }
 
 /** What one step did: the same on every rank. */
 typedef struct {
   size_t wireBytes; /**< Bytes this rank handed to allreduce, in the wire format (a ring sends
                          2 (n-1)/n of them). */
-  size_t buckets;   /**< Allreduces issued. */
+  size_t buckets;   /**< Buckets reduced (a sparse bucket issues two allreduces). */
   int nonFinite;    /**< 1 if any reduced gradient is inf or NaN (an fp16 overflow included):
                          every rank sees the same value, so all can skip the same step. */
 } gcclGradSyncStats_t;
@@ -361,6 +371,21 @@ GCCL_EXPORT gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* n
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* poolBytes);
 
+/**
+ * @brief Sparse mode: gradient @p index is always sent whole (biases, norm weights). Between
+ * register and finalize (after finalize: gcclInvalidUsage); an unknown index is
+ * gcclInvalidArgument. Every rank must mark the same gradients. No effect in dense mode.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncSetExempt(gcclGradSync_t sync, size_t index);
+
+/**
+ * @brief Sparse mode: of the last step completed by gcclGradSyncWait, the chunks sent and the
+ * chunks there were, summed over the sparse buckets (both 0 in dense and warm-up steps); the
+ * same on every rank. Either pointer may be NULL.
+ */
+GCCL_EXPORT gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent,
+                                                    size_t* chunks);
+
 /** @brief Writes the address of gradient @p index in the pool (after finalize) to @p data. */
 GCCL_EXPORT gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** data);
 
@@ -383,7 +408,8 @@ GCCL_EXPORT gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats
 
 /**
  * @brief Abandons the current step: waits for the buckets in flight and forgets which
- * gradients were marked ready. Every rank must have started the same buckets.
+ * gradients were marked ready; in sparse mode, also zeroes every residual (the warm-up is not
+ * repeated). Every rank must have started the same buckets.
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncReset(gcclGradSync_t sync);
 

@@ -24,9 +24,27 @@ using gccl::api::requirePointer;
 struct gcclGradSync {
   gcclComm* comm;
   std::unique_ptr<GradientSync> sync;
+  gccl::StepStats last;  // of the last wait(), for gcclGradSyncGetSparseStats
 };
 
 namespace {
+
+void sparseOptionsOf(const gcclGradSyncConfig_t& config, gccl::SparseOptions& sparse) {
+  sparse.enabled = config.sparse != 0;
+  if (config.sparseChunk != 0) sparse.chunkElements = config.sparseChunk;
+  sparse.density = config.sparseDensity;
+  sparse.warmupSteps = config.sparseWarmupSteps;
+  sparse.momentum = config.sparseMomentum;
+  const int payload = rawValue(config.sparsePayload);
+  if (payload == gcclWireFloat16) {
+    sparse.payload = gccl::SparsePayload::kFloat16;
+  } else if (payload == gcclWireNone) {
+    sparse.payload = gccl::SparsePayload::kFloat32;
+  } else {
+    gccl::fail(Status::kInvalidArgument, "gradient sync sparsePayload ", payload,
+               " is invalid (gcclWireFloat16 or gcclWireNone)");
+  }
+}
 
 GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
   GradientSyncOptions options;
@@ -47,6 +65,9 @@ GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
   options.average = config->average != 0;
   options.preDivide = config->preDivide != 0;
   options.copyMode = config->copyMode != 0;
+  constexpr size_t kVersion2Size =
+      offsetof(gcclGradSyncConfig_t, sparsePayload) + sizeof(gcclWireFormat_t);
+  if (config->size >= kVersion2Size) sparseOptionsOf(*config, options.sparse);
   gccl::checkOptions(options);
   return options;
 }
@@ -106,6 +127,18 @@ gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* pool
   });
 }
 
+gcclResult_t gcclGradSyncSetExempt(gcclGradSync_t sync, size_t index) {
+  return guarded(commOf(sync), [&] { syncOf(sync).setExempt(index); });
+}
+
+gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent, size_t* chunks) {
+  return guarded(commOf(sync), [&] {
+    syncOf(sync);
+    if (chunksSent != nullptr) *chunksSent = sync->last.sparseChunks;
+    if (chunks != nullptr) *chunks = sync->last.sparseChunksTotal;
+  });
+}
+
 gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** data) {
   return guarded(commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
@@ -125,6 +158,7 @@ gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buff
 gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
   return guarded(commOf(sync), [&] {
     const gccl::StepStats step = syncOf(sync).wait();
+    sync->last = step;
     if (stats == nullptr) return;
     stats->wireBytes = step.wireBytes;
     stats->buckets = step.buckets;

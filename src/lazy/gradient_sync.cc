@@ -26,6 +26,7 @@ void checkOptions(const GradientSyncOptions& options) {
   if (options.preDivide && !options.average) {
     fail(Status::kInvalidArgument, "gradient sync preDivide needs average (it divides by nranks)");
   }
+  checkSparseOptions(options.sparse);
 }
 
 GradientSync::GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options)
@@ -66,7 +67,40 @@ size_t GradientSync::registerTensor(const std::string& name, size_t count, DataT
   }
   tensors_.push_back({count, type});
   names_.push_back(name);
+  exempt_.push_back(false);
   return index;
+}
+
+void GradientSync::setExempt(size_t index) {
+  std::lock_guard lock(mutex_);
+  if (finalized_) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": setExempt after finalize");
+  }
+  if (index >= tensors_.size()) {
+    fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": setExempt of unknown ",
+         "tensor index ", index, " (", tensors_.size(), " registered)");
+  }
+  exempt_[index] = true;
+}
+
+// A chunk is exempt when any element of an exempt tensor lies in it (chunks are over the
+// bucket, padding included, so a chunk may straddle two tensors).
+void GradientSync::makeSparseBuckets() {
+  sparse_.resize(buckets_.size());
+  if (!options_.sparse.enabled) return;
+  const size_t chunk = options_.sparse.chunkElements;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    const Bucket& bucket = buckets_[b];
+    if (bucket.type != DataType::kFloat32 || bucket.count == 0) continue;
+    std::vector<bool> exempt((bucket.count + chunk - 1) / chunk, false);
+    for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
+      if (!exempt_[t] || tensors_[t].count == 0) continue;
+      const size_t first = (layout_.offsets[t] - bucket.offset) / sizeof(float);
+      const size_t last = first + tensors_[t].count - 1;
+      for (size_t c = first / chunk; c <= last / chunk; ++c) exempt[c] = true;
+    }
+    sparse_[b] = std::make_unique<SparseBucket>(bucket.count, options_.sparse, std::move(exempt));
+  }
 }
 
 void GradientSync::finalize() {
@@ -81,8 +115,10 @@ void GradientSync::finalize() {
     if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
   }
   wire_ = AlignedBuffer(wireBytes, kPoolAlignment);
+  makeSparseBuckets();
   tracker_ = ReadyTracker(buckets_, tensors_.size());
   requests_.resize(buckets_.size());
+  sentSparse_.assign(buckets_.size(), false);
   copyTargets_.assign(tensors_.size(), nullptr);
   finalized_ = true;
 }
@@ -150,6 +186,12 @@ void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
 std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b) {
   const Bucket& bucket = buckets_[b];
   std::byte* data = pool_.data() + bucket.offset;
+  // Sparse after the warm-up, counted in steps ended by wait() or reset(): the same on every
+  // rank. Synchronous norms phase, asynchronous payload (sparse_exchange.h).
+  sentSparse_[b] = sparse_[b] != nullptr && step_ >= options_.sparse.warmupSteps;
+  if (sentSparse_[b]) {
+    return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, spinUs_);
+  }
   // Pre-division makes the allreduce a plain sum of terms already divided by n: a loss-scaled
   // fp16 sum then stays in range where the sum of the undivided terms would overflow.
   const ReduceOp op = options_.average && !options_.preDivide ? ReduceOp::kAvg : ReduceOp::kSum;
@@ -167,7 +209,12 @@ void GradientSync::finishBucket(size_t b, StepStats& stats) {
   const Bucket& bucket = buckets_[b];
   std::byte* data = pool_.data() + bucket.offset;
   const DataType onWire = wireType(options_.wire, bucket.type);
-  if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
+  if (sentSparse_[b]) {
+    sparse_[b]->finish(reinterpret_cast<float*>(data), &stats.nonFinite);
+    stats.wireBytes += sparse_[b]->sentBytes();
+    stats.sparseChunks += sparse_[b]->pickedChunks();
+    stats.sparseChunksTotal += sparse_[b]->chunks();
+  } else if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
     // Every rank decodes the same 16-bit result (the allgather copies the owner's bits), so
     // every rank's fp32 gradients, and its non-finite flag, are the same.
     decode(*half, reinterpret_cast<float*>(data), wire_.data() + wireOffsets_[b], bucket.count,
@@ -175,7 +222,7 @@ void GradientSync::finishBucket(size_t b, StepStats& stats) {
   } else if (hasNonFinite(bucket.type, data, bucket.count)) {
     stats.nonFinite = true;
   }
-  stats.wireBytes += bucket.count * dataTypeSize(onWire);
+  if (!sentSparse_[b]) stats.wireBytes += bucket.count * dataTypeSize(onWire);
   if (!options_.copyMode) return;
   for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
     const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
@@ -217,6 +264,16 @@ void GradientSync::reset() {
   if (!finalized_) return;
   waitStarted();
   endStep();
+  for (const auto& sparse : sparse_) {
+    if (sparse) sparse->clearResidual();
+  }
+}
+
+std::vector<float> GradientSync::sparseResidual(size_t b) const {
+  std::lock_guard lock(mutex_);
+  requireFinalized("sparseResidual");
+  if (b >= sparse_.size() || !sparse_[b]) return {};
+  return sparse_[b]->residual();
 }
 
 void GradientSync::waitStarted() {

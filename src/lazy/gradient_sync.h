@@ -27,6 +27,7 @@
 #include "lazy/aligned_buffer.h"
 #include "lazy/bucket_plan.h"
 #include "lazy/ready_tracker.h"
+#include "lazy/sparse_exchange.h"
 #include "lazy/wire_format.h"
 
 namespace gccl {
@@ -38,17 +39,20 @@ struct GradientSyncOptions {
   bool average = true;                   // divide the sum by the rank count
   bool preDivide = false;                // divide before the allreduce (needs average)
   bool copyMode = false;                 // the framework's buffers, copied in and out
+  SparseOptions sparse;                  // fp32 buckets sparse with error feedback
 };
 
 // Throws Error(kInvalidArgument) for an alignment that is not a power of 2 in [1, 4096], or
-// preDivide without average.
+// preDivide without average, and for bad sparse options (checkSparseOptions).
 void checkOptions(const GradientSyncOptions& options);
 
 // What one step did, the same on every rank.
 struct StepStats {
   size_t wireBytes = 0;  // bytes this rank handed to allreduce, in the wire format
-  size_t buckets = 0;    // allreduces issued
+  size_t buckets = 0;    // buckets reduced (a sparse one issues two allreduces: norms, payload)
   bool nonFinite = false;
+  size_t sparseChunks = 0;       // chunks sent by the sparse buckets (0 in dense steps)
+  size_t sparseChunksTotal = 0;  // chunks of the sparse buckets
 };
 
 class GradientSync {
@@ -63,6 +67,9 @@ class GradientSync {
   // The next tensor in backward order; returns its index. `name` may be empty; a non-empty one
   // must be new (kInvalidArgument). After finalize(): kInvalidUsage.
   size_t registerTensor(const std::string& name, size_t count, DataType type);
+  // Sparse mode: tensor `index` is always sent whole (biases, norms). Before finalize()
+  // (kInvalidUsage after); kInvalidArgument for an unknown index. Every rank must agree.
+  void setExempt(size_t index);
   // Lays out the pool and plans the buckets. Once (kInvalidUsage after that).
   void finalize();
 
@@ -82,14 +89,18 @@ class GradientSync {
   // step. kInvalidUsage, changing nothing, while a tensor is not ready; a failed allreduce is
   // rethrown (after every bucket has finished, the step then is over too).
   StepStats wait();
-  // Abandons the step: waits for the buckets in flight and forgets which tensors were ready.
+  // Abandons the step: waits for the buckets in flight and forgets which tensors were ready;
+  // clears the sparse residuals (the warm-up is not repeated).
   void reset();
+  // Sparse mode: a copy of bucket `b`'s residual V (empty for a dense bucket). For tests.
+  std::vector<float> sparseResidual(size_t b) const;
 
  private:
   std::string describe(size_t tensor) const;
   void requireFinalized(const char* call) const;
   std::shared_ptr<Request> startBucket(Communicator& comm, size_t bucket);
   void finishBucket(size_t bucket, StepStats& stats);
+  void makeSparseBuckets();
   void waitStarted();  // ignores failures
   void endStep();
 
@@ -102,18 +113,21 @@ class GradientSync {
   std::vector<TensorSpec> tensors_;
   std::vector<std::string> names_;
   std::set<std::string> usedNames_;
+  std::vector<bool> exempt_;  // per tensor
   bool finalized_ = false;
   PoolLayout layout_;
   std::vector<Bucket> buckets_;
   AlignedBuffer pool_;
-  AlignedBuffer wire_;               // 16-bit copies of the compressed buckets
-  std::vector<size_t> wireOffsets_;  // bucket -> byte offset in wire_
+  AlignedBuffer wire_;                                 // 16-bit copies of the compressed buckets
+  std::vector<size_t> wireOffsets_;                    // bucket -> byte offset in wire_
+  std::vector<std::unique_ptr<SparseBucket>> sparse_;  // per bucket; null: always dense
 
   // The step.
   uint64_t step_ = 0;
   ReadyTracker tracker_;
   std::vector<std::shared_ptr<Request>> requests_;  // per started bucket
   std::vector<void*> copyTargets_;                  // copy mode: per tensor
+  std::vector<bool> sentSparse_;                    // per started bucket, this step
 };
 
 }  // namespace gccl

@@ -4,6 +4,7 @@
 #include <gccl/gccl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,25 @@ static void configErrors(gcclComm_t comm) {
   gcclGradSyncConfig_t align = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
   align.alignment = 3;
   EXPECT(gcclGradSyncCreate(comm, &align, &sync) == gcclInvalidArgument);
+  {
+    gcclGradSyncConfig_t sparse = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+    sparse.sparse = 1;
+    sparse.sparseDensity = 0.0;
+    EXPECT(gcclGradSyncCreate(comm, &sparse, &sync) == gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "density"));
+    sparse.sparseDensity = 0.5;
+    sparse.sparseMomentum = 1.0f;
+    EXPECT(gcclGradSyncCreate(comm, &sparse, &sync) == gcclInvalidArgument);
+    sparse.sparseMomentum = 0.9f;
+    sparse.sparsePayload = gcclWireBfloat16;
+    EXPECT(gcclGradSyncCreate(comm, &sparse, &sync) == gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "sparsePayload"));
+    /* A revision-1 caller's struct ends before the sparse fields: whatever follows is ignored. */
+    sparse.size = offsetof(gcclGradSyncConfig_t, sparse);
+    EXPECT(gcclGradSyncCreate(comm, &sparse, &sync) == gcclSuccess);
+    EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+    sync = NULL;
+  }
   EXPECT(gcclGradSyncCreate(NULL, NULL, &sync) == gcclInvalidArgument);
   EXPECT(gcclGradSyncCreate(comm, NULL, NULL) == gcclInvalidArgument);
   EXPECT(gcclGradSyncRegister(NULL, "x", 1, gcclFloat32, NULL) == gcclInvalidArgument);
@@ -101,6 +121,75 @@ static void usageErrors(gcclComm_t comm) {
   EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
   EXPECT(gcclGradSyncDestroy(NULL) == gcclSuccess);
+}
+
+static void writeRamp(float* w, float start) {
+  int i;
+  for (i = 0; i < 16; ++i) w[i] = start * (float)i;
+}
+
+/* Sparse on one rank, fp32 payload. One bucket of 18 elements (w: 16, b: 2, exempt), chunks of
+ * 4: norms of w = i are 6, 22, 38, 54 (chunk 4 is b's); ceil(0.25 * 5) = 2 chunks of w are
+ * sent, the rest stays in the residual until sent or cleared by gcclGradSyncReset. */
+static void sparseOneRank(gcclComm_t comm) {
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  size_t w = 0, b = 0, sent = 0, chunks = 0;
+  void* view = NULL;
+  float* wv;
+  float* bv;
+  int i;
+  config.sparse = 1;
+  config.sparseChunk = 4;
+  config.sparseDensity = 0.25;
+  config.sparsePayload = gcclWireNone;
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  EXPECT(gcclGradSyncRegister(sync, "w", 16, gcclFloat32, &w) == gcclSuccess);
+  EXPECT(gcclGradSyncRegister(sync, "b", 2, gcclFloat32, &b) == gcclSuccess);
+  EXPECT(gcclGradSyncSetExempt(sync, 2) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncSetExempt(sync, b) == gcclSuccess);
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncSetExempt(sync, w) == gcclInvalidUsage);
+  EXPECT(gcclGradSyncGetTensor(sync, w, &view) == gcclSuccess);
+  wv = (float*)view;
+  EXPECT(gcclGradSyncGetTensor(sync, b, &view) == gcclSuccess);
+  bv = (float*)view;
+
+  writeRamp(wv, 1.0f);
+  bv[0] = 5.0f;
+  bv[1] = 6.0f;
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  for (i = 0; i < 16; ++i) EXPECT(wv[i] == (i < 8 ? 0.0f : (float)i));
+  EXPECT(bv[0] == 5.0f && bv[1] == 6.0f);
+  EXPECT(gcclGradSyncGetSparseStats(sync, &sent, &chunks) == gcclSuccess);
+  EXPECT(sent == 3 && chunks == 5);
+
+  /* Zero gradients: the residual (chunks 0 and 1) is what goes out now. */
+  writeRamp(wv, 0.0f);
+  bv[0] = bv[1] = 0.0f;
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  for (i = 0; i < 16; ++i) EXPECT(wv[i] == (i < 8 ? (float)i : 0.0f));
+
+  /* A step abandoned by reset (its bucket never started), then zeros: nothing left over. */
+  writeRamp(wv, 1.0f);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncReset(sync) == gcclSuccess);
+  writeRamp(wv, 1.0f);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncReset(sync) == gcclSuccess); /* clears chunks 0 and 1 */
+  writeRamp(wv, 0.0f);
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  for (i = 0; i < 16; ++i) EXPECT(wv[i] == 0.0f);
+  EXPECT(gcclGradSyncGetSparseStats(NULL, &sent, &chunks) == gcclInvalidArgument);
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
 }
 
 #define TENSORS 3
@@ -166,6 +255,7 @@ int main(void) {
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
   EXPECT(gcclCommInitRank(&comm, 1, id, 0) == gcclSuccess);
   configErrors(comm);
+  sparseOneRank(comm);
   usageErrors(comm); /* destroys comm */
 
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);

@@ -1,0 +1,51 @@
+#include "sparse/chunk_select.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace gccl {
+
+size_t chunkCount(size_t count, size_t chunk) {
+  return count / chunk + (count % chunk != 0 ? 1 : 0);
+}
+
+void chunkNorms(const float* v, size_t count, size_t chunk, float* norms) {
+  for (size_t c = 0, begin = 0; begin < count; ++c, begin += chunk) {
+    const size_t end = std::min(count, begin + chunk);
+    float sum = 0.0f;
+    for (size_t i = begin; i < end; ++i) sum += std::fabs(v[i]);
+    norms[c] = sum;
+  }
+}
+
+size_t topCount(size_t chunks, double rho) {
+  // ceil in double, then clamped: rho = 1 sends all, a tiny positive rho still sends one.
+  const double k = std::ceil(rho * static_cast<double>(chunks));
+  return std::min(chunks, static_cast<size_t>(std::max(0.0, k)));
+}
+
+std::vector<size_t> selectChunks(const std::vector<float>& norms, double rho,
+                                 const std::vector<bool>& exempt) {
+  std::vector<size_t> candidates;
+  std::vector<size_t> picked;
+  for (size_t i = 0; i < norms.size(); ++i) {
+    (i < exempt.size() && exempt[i] ? picked : candidates).push_back(i);
+  }
+  // A strict weak order even with NaN: NaN maps to +inf, the index breaks every tie.
+  const auto key = [&](size_t i) {
+    return std::isnan(norms[i]) ? std::numeric_limits<float>::infinity() : norms[i];
+  };
+  const size_t k = std::min(candidates.size(), topCount(norms.size(), rho));
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(k),
+                    candidates.end(), [&](size_t a, size_t b) {
+                      const float ka = key(a), kb = key(b);
+                      return ka != kb ? ka > kb : a < b;
+                    });
+  picked.insert(picked.end(), candidates.begin(),
+                candidates.begin() + static_cast<std::ptrdiff_t>(k));
+  std::sort(picked.begin(), picked.end());
+  return picked;
+}
+
+}  // namespace gccl

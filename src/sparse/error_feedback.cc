@@ -1,0 +1,75 @@
+#include "sparse/error_feedback.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "fp16/codec.h"
+
+namespace gccl {
+
+size_t payloadElementSize(SparsePayload payload) {
+  return payload == SparsePayload::kFloat16 ? 2 : 4;
+}
+
+void accumulateResidual(float* v, float* u, const float* g, size_t count, float momentum) {
+  if (momentum == 0.0f || u == nullptr) {
+    for (size_t i = 0; i < count; ++i) v[i] += g[i];
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    u[i] = momentum * u[i] + g[i];
+    v[i] += u[i];
+  }
+}
+
+size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t count, size_t chunk,
+                  const std::vector<size_t>& picked) {
+  auto* out = static_cast<std::byte*>(wire);
+  const size_t element = payloadElementSize(payload);
+  std::vector<float> sent(payload == SparsePayload::kFloat16 ? chunk : 0);
+  size_t packed = 0;
+  for (const size_t c : picked) {
+    const size_t begin = c * chunk;
+    const size_t n = std::min(count, begin + chunk) - begin;
+    std::byte* dst = out + packed * element;
+    if (payload == SparsePayload::kFloat32) {
+      std::memcpy(dst, v + begin, n * sizeof(float));
+      std::fill(v + begin, v + begin + n, 0.0f);
+    } else {
+      // What the peers will see is widen(round(V)); the difference is the error fed back.
+      encode(HalfFormat::kFloat16, dst, v + begin, n);
+      decode(HalfFormat::kFloat16, sent.data(), dst, n);
+      for (size_t i = 0; i < n; ++i) {
+        v[begin + i] = std::isfinite(sent[i]) ? v[begin + i] - sent[i] : 0.0f;
+      }
+    }
+    if (u != nullptr) std::fill(u + begin, u + begin + n, 0.0f);
+    packed += n;
+  }
+  return packed;
+}
+
+void unpackChunks(SparsePayload payload, float* grad, const void* wire, size_t count, size_t chunk,
+                  const std::vector<size_t>& picked, bool* nonFinite) {
+  const auto* in = static_cast<const std::byte*>(wire);
+  const size_t element = payloadElementSize(payload);
+  std::fill(grad, grad + count, 0.0f);
+  size_t packed = 0;
+  for (const size_t c : picked) {
+    const size_t begin = c * chunk;
+    const size_t n = std::min(count, begin + chunk) - begin;
+    const std::byte* src = in + packed * element;
+    if (payload == SparsePayload::kFloat32) {
+      std::memcpy(grad + begin, src, n * sizeof(float));
+      for (size_t i = 0; i < n && nonFinite != nullptr; ++i) {
+        if (!std::isfinite(grad[begin + i])) *nonFinite = true;
+      }
+    } else {
+      decode(HalfFormat::kFloat16, grad + begin, src, n, nonFinite);
+    }
+    packed += n;
+  }
+}
+
+}  // namespace gccl

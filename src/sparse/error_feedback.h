@@ -1,0 +1,39 @@
+// The residual of a sparse bucket and its error feedback: whatever a rank has not transmitted
+// stays in its residual V and competes again next step, so no gradient is lost, only delayed.
+//
+//   accumulate   m = 0:  V += g                 m > 0:  U = m U + g;  V += U   (momentum
+//                                                        correction: the momentum, not the raw
+//                                                        gradient, is what is delayed)
+//   pack         wire_c = P(V_c) for each picked chunk c, P = fp32 copy or fp16 rounding
+//                V_c   -= widen(P(V_c))  (0 for fp32; the fp16 rounding error otherwise)
+//                U_c    = 0               (momentum factor masking: the sent part restarts)
+//   unpack       grad = the reduced chunks in their places, 0 elsewhere
+//
+// Conservation, per rank: sum of g over steps = sum of widen(P(V_c)) sent + the final V.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace gccl {
+
+enum class SparsePayload { kFloat16, kFloat32 };
+
+size_t payloadElementSize(SparsePayload payload);
+
+// V += g, or with momentum > 0: U = momentum * U + g, V += U (u may be null when momentum is 0).
+void accumulateResidual(float* v, float* u, const float* g, size_t count, float momentum);
+
+// Packs the picked chunks of V (ascending, chunks of `chunk` over `count`) back to back into
+// `wire` (payloadElementSize each) and leaves the packing error in V; clears U on them (u may be
+// null). Returns the number of elements packed. A value beyond fp16's range packs as inf (the
+// step is flagged non-finite) and leaves 0 in V, so the residual itself stays finite.
+size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t count, size_t chunk,
+                  const std::vector<size_t>& picked);
+
+// grad = the packed chunks widened to fp32 at their places, 0 elsewhere (the layout of
+// packChunks). Sets *nonFinite when a value written is inf or NaN (if not null).
+void unpackChunks(SparsePayload payload, float* grad, const void* wire, size_t count, size_t chunk,
+                  const std::vector<size_t>& picked, bool* nonFinite);
+
+}  // namespace gccl

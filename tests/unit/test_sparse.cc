@@ -1,0 +1,126 @@
+// The pure pieces of sparse gradients (src/sparse): chunk norms, top-k with deterministic ties,
+// pack/unpack and the residual update, each checked against values worked out by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "sparse/chunk_select.h"
+#include "sparse/error_feedback.h"
+
+namespace gccl {
+namespace {
+
+TEST(SparseChunks, CountCoversTheShortLastChunk) {
+  EXPECT_EQ(chunkCount(0, 4), 0u);
+  EXPECT_EQ(chunkCount(4, 4), 1u);
+  EXPECT_EQ(chunkCount(5, 4), 2u);
+  EXPECT_EQ(chunkCount(9, 4), 3u);
+}
+
+TEST(SparseChunks, NormsAreL1PerChunk) {
+  const std::vector<float> v = {1, -2, 3, -4, 0.5f, -0.5f, 7};
+  std::vector<float> norms(chunkCount(v.size(), 3));
+  chunkNorms(v.data(), v.size(), 3, norms.data());
+  EXPECT_EQ(norms, (std::vector<float>{6, 5, 7}));
+}
+
+TEST(SparseChunks, TopCountIsCeilClamped) {
+  EXPECT_EQ(topCount(100, 0.01), 1u);
+  EXPECT_EQ(topCount(101, 0.01), 2u);
+  EXPECT_EQ(topCount(7, 1.0), 7u);
+  EXPECT_EQ(topCount(0, 0.5), 0u);
+  EXPECT_EQ(topCount(3, 1e-9), 1u);
+}
+
+TEST(SparseChunks, SelectsLargestWithTiesToLowerIndex) {
+  const std::vector<float> norms = {1, 5, 3, 5, 0, 3};
+  // k = ceil(0.34 * 6) = 3: the two 5s, then the 3 at index 2 before the 3 at index 5.
+  EXPECT_EQ(selectChunks(norms, 0.34, {}), (std::vector<size_t>{1, 2, 3}));
+}
+
+TEST(SparseChunks, TiesBreakToLowerIndex) {
+  const std::vector<float> norms = {2, 2, 2, 2};
+  EXPECT_EQ(selectChunks(norms, 0.5, {}), (std::vector<size_t>{0, 1}));
+  const std::vector<float> some = {1, 3, 3, 3, 9};
+  EXPECT_EQ(selectChunks(some, 0.3, {}), (std::vector<size_t>{1, 4}));  // k = ceil(1.5)
+}
+
+TEST(SparseChunks, ExemptChunksAreAddedOnTop) {
+  const std::vector<float> norms = {0, 9, 1, 8};
+  // k = ceil(0.25 * 4) = 1 among the non-exempt {0, 2, 3}: chunk 3; plus exempt 0 and 1.
+  EXPECT_EQ(selectChunks(norms, 0.25, {true, true, false, false}), (std::vector<size_t>{0, 1, 3}));
+}
+
+TEST(SparseChunks, NanNormIsPicked) {
+  const std::vector<float> norms = {5, std::numeric_limits<float>::quiet_NaN(), 9};
+  EXPECT_EQ(selectChunks(norms, 0.3, {}), (std::vector<size_t>{1}));
+}
+
+TEST(SparseResidual, AccumulateWithoutMomentum) {
+  std::vector<float> v = {1, 2}, g = {3, -5};
+  accumulateResidual(v.data(), nullptr, g.data(), 2, 0.0f);
+  EXPECT_EQ(v, (std::vector<float>{4, -3}));
+}
+
+TEST(SparseResidual, MomentumCorrectionByHand) {
+  // m = 0.5: U = 0.5 U + g, V += U.  U0 = 0, V0 = 0.
+  // step 1, g = 2: U = 2,           V = 2
+  // step 2, g = 4: U = 1 + 4 = 5,   V = 7
+  std::vector<float> v = {0}, u = {0};
+  const float g1 = 2, g2 = 4;
+  accumulateResidual(v.data(), u.data(), &g1, 1, 0.5f);
+  EXPECT_EQ(u[0], 2.0f);
+  EXPECT_EQ(v[0], 2.0f);
+  accumulateResidual(v.data(), u.data(), &g2, 1, 0.5f);
+  EXPECT_EQ(u[0], 5.0f);
+  EXPECT_EQ(v[0], 7.0f);
+}
+
+TEST(SparseResidual, PackFp32ClearsSentChunksExactly) {
+  std::vector<float> v = {1, 2, 3, 4, 5, 6, 7}, u = {9, 9, 9, 9, 9, 9, 9};
+  std::vector<float> wire(7, -1);
+  const size_t packed =
+      packChunks(SparsePayload::kFloat32, wire.data(), v.data(), u.data(), v.size(), 3, {0, 2});
+  EXPECT_EQ(packed, 4u);
+  EXPECT_EQ(std::vector<float>(wire.begin(), wire.begin() + 4), (std::vector<float>{1, 2, 3, 7}));
+  EXPECT_EQ(v, (std::vector<float>{0, 0, 0, 4, 5, 6, 0}));
+  EXPECT_EQ(u, (std::vector<float>{0, 0, 0, 9, 9, 9, 0}));
+
+  std::vector<float> grad(7, 42);
+  bool nonFinite = false;
+  unpackChunks(SparsePayload::kFloat32, grad.data(), wire.data(), grad.size(), 3, {0, 2},
+               &nonFinite);
+  EXPECT_EQ(grad, (std::vector<float>{1, 2, 3, 0, 0, 0, 7}));
+  EXPECT_FALSE(nonFinite);
+}
+
+TEST(SparseResidual, PackFp16KeepsTheRoundingError) {
+  // 1 + 2^-12 is not an fp16 value (11-bit significand): it rounds to 1 (ties to even), and
+  // 2^-12 stays in the residual. 2049 rounds to 2048 (ties to even), leaving 1.
+  const float tiny = std::ldexp(1.0f, -12);
+  std::vector<float> v = {1.0f + tiny, 2049.0f, 3.0f};
+  std::vector<uint16_t> wire(3);
+  EXPECT_EQ(packChunks(SparsePayload::kFloat16, wire.data(), v.data(), nullptr, 3, 2, {0}), 2u);
+  EXPECT_EQ(v, (std::vector<float>{tiny, 1.0f, 3.0f}));
+  std::vector<float> grad(3, 5);
+  unpackChunks(SparsePayload::kFloat16, grad.data(), wire.data(), 3, 2, {0}, nullptr);
+  EXPECT_EQ(grad, (std::vector<float>{1.0f, 2048.0f, 0.0f}));
+}
+
+TEST(SparseResidual, Fp16OverflowLeavesFiniteResidualAndFlags) {
+  std::vector<float> v = {1e6f};
+  uint16_t wire = 0;
+  packChunks(SparsePayload::kFloat16, &wire, v.data(), nullptr, 1, 1, {0});
+  EXPECT_EQ(v[0], 0.0f);
+  float grad = 0;
+  bool nonFinite = false;
+  unpackChunks(SparsePayload::kFloat16, &grad, &wire, 1, 1, {0}, &nonFinite);
+  EXPECT_TRUE(std::isinf(grad));
+  EXPECT_TRUE(nonFinite);
+}
+
+}  // namespace
+}  // namespace gccl
