@@ -16,33 +16,16 @@
 #include "bootstrap/memory_store.h"
 #include "core/communicator.h"
 #include "lazy/gradient_sync.h"
-#include "transport/inproc/inproc_transport.h"
+#include "multirank/thread_ranks.h"
 
 namespace gccl {
 namespace {
 
 std::vector<std::unique_ptr<Communicator>> makeRanks(int size) {
-  Config config;
-  config.timeoutMs = 20000;
-  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
-      std::make_shared<transport::inproc::InprocFabric>()));
-  std::vector<std::unique_ptr<Communicator>> ranks;
-  for (int rank = 0; rank < size; ++rank) {
-    ranks.push_back(std::make_unique<Communicator>(
-        rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
-  }
-  return ranks;
+  return testing_support::makeThreadRanks(size);
 }
 
-// Runs `body(rank, communicator)` on one thread per rank.
-void onEveryRank(std::vector<std::unique_ptr<Communicator>>& ranks,
-                 const std::function<void(int, Communicator&)>& body) {
-  std::vector<std::thread> threads;
-  for (size_t r = 0; r < ranks.size(); ++r) {
-    threads.emplace_back([&, r] { body(static_cast<int>(r), *ranks[r]); });
-  }
-  for (std::thread& thread : threads) thread.join();
-}
+using testing_support::onEveryRank;
 
 // A small model: odd sizes, an empty tensor, one large enough for a pipelined allreduce.
 const std::vector<size_t> kModel = {1, 7, 1000, 0, 3, 40000, 33, 256, 17, 5000};
