@@ -5,6 +5,7 @@
 #include <set>
 
 #include "algorithms/partition.h"
+#include "algorithms/steps.h"
 
 namespace gccl {
 
@@ -38,26 +39,13 @@ Climbed appendUp(Schedule& schedule, const TreeNode& node, Range part) {
   Climbed climbed;
   for (const int child : {node.left, node.right}) {
     if (child < 0) continue;
-    Step reduce;
-    reduce.kind = StepKind::kRecvReduce;
-    reduce.source = partial;
-    reduce.peer = child;
-    reduce.input = part;
-    reduce.output = part;
     // The left subtree holds the lower positions: its partial is the left operand.
-    reduce.receivedFirst = child == node.left;
-    reduce.after = {climbed.reduced, kNoStep};
-    climbed.reduced = schedule.add(reduce);
+    climbed.reduced = addRecvReduce(schedule, child, partial, part, BufferRole::kOutput, part,
+                                    child == node.left, climbed.reduced);
     partial = BufferRole::kOutput;
   }
   if (node.parent >= 0) {
-    Step up;
-    up.kind = StepKind::kSend;
-    up.source = partial;
-    up.peer = node.parent;
-    up.input = part;
-    up.after = {climbed.reduced, kNoStep};
-    climbed.sent = schedule.add(up);
+    climbed.sent = addSend(schedule, node.parent, partial, part, climbed.reduced);
   }
   return climbed;
 }
@@ -68,29 +56,13 @@ void appendDown(Schedule& schedule, const ScheduleShape& shape, const TreeNode& 
                 const Climbed& climbed) {
   int32_t result = climbed.reduced;
   if (node.parent >= 0) {
-    Step down;
-    down.kind = StepKind::kRecv;
-    down.peer = node.parent;
-    down.output = part;
-    down.after = {climbed.sent, kNoStep};  // in place, it overwrites what the send reads
-    result = schedule.add(down);
+    // In place, it overwrites what the send up reads: after it.
+    result = addRecv(schedule, node.parent, BufferRole::kOutput, part, climbed.sent);
   } else if (shape.average) {
-    Step divide;
-    divide.kind = StepKind::kDivide;
-    divide.source = BufferRole::kOutput;
-    divide.output = part;
-    divide.after = {climbed.reduced, kNoStep};
-    result = schedule.add(divide);
+    result = addDivide(schedule, part, climbed.reduced);
   }
   for (const int child : {node.left, node.right}) {
-    if (child < 0) continue;
-    Step send;
-    send.kind = StepKind::kSend;
-    send.source = BufferRole::kOutput;
-    send.peer = child;
-    send.input = part;
-    send.after = {result, kNoStep};
-    schedule.add(send);
+    if (child >= 0) addSend(schedule, child, BufferRole::kOutput, part, result);
   }
 }
 
@@ -143,11 +115,7 @@ Schedule doubleTreeAllreduce(const ScheduleShape& shape) {
   const Range whole{0, shape.count};
   if (shape.size == 1) {
     if (!shape.inPlace) {
-      Step copy;
-      copy.kind = StepKind::kCopy;
-      copy.input = whole;
-      copy.output = whole;
-      schedule.add(copy);
+      addCopy(schedule, BufferRole::kInput, whole, BufferRole::kOutput, whole, kNoStep);
     }
     return schedule;
   }

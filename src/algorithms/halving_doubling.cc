@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "algorithms/partition.h"
+#include "algorithms/steps.h"
 
 namespace gccl {
 
@@ -81,13 +82,7 @@ class Builder {
       (lower ? hi : lo) = mid;
     }
     if (shape_.average) {
-      const Range own = blockSpan(shape_.count, p, v, v + 1);
-      Step divide;
-      divide.kind = StepKind::kDivide;
-      divide.source = BufferRole::kOutput;
-      divide.output = own;
-      divide.after = {previous_, kNoStep};
-      previous_ = schedule_.add(divide);
+      previous_ = addDivide(schedule_, blockSpan(shape_.count, p, v, v + 1), previous_);
     }
   }
 
@@ -111,26 +106,16 @@ class Builder {
     std::vector<int32_t> steps;
     if (give) {
       for (const Range part : slicesOf(*give, shape_.sliceElements)) {
-        Step send;
-        send.kind = StepKind::kSend;
-        send.source = from;
-        send.peer = peer;
-        send.input = part;
-        send.after = {previous_, kNoStep};
-        steps.push_back(schedule_.add(send));
+        steps.push_back(addSend(schedule_, peer, from, part, previous_));
       }
     }
     if (take) {
       for (const Range part : slicesOf(*take, shape_.sliceElements)) {
-        Step recv;
-        recv.kind = receive;
-        recv.source = current_;
-        recv.peer = peer;
-        recv.output = part;
-        if (receive == StepKind::kRecvReduce) recv.input = recv.output;
-        recv.receivedFirst = peer < shape_.rank;  // the lower ranks' partial on the left
-        recv.after = {previous_, kNoStep};
-        steps.push_back(schedule_.add(recv));
+        // The lower ranks' partial on the left.
+        steps.push_back(receive == StepKind::kRecvReduce
+                            ? addRecvReduce(schedule_, peer, current_, part, BufferRole::kOutput,
+                                            part, peer < shape_.rank, previous_)
+                            : addRecv(schedule_, peer, BufferRole::kOutput, part, previous_));
       }
       if (receive == StepKind::kRecvReduce) current_ = BufferRole::kOutput;
     }
@@ -138,11 +123,8 @@ class Builder {
   }
 
   void copyWhole() {
-    Step copy;
-    copy.kind = StepKind::kCopy;
-    copy.input = {0, shape_.count};
-    copy.output = copy.input;
-    schedule_.add(copy);
+    const Range whole{0, shape_.count};
+    addCopy(schedule_, BufferRole::kInput, whole, BufferRole::kOutput, whole, kNoStep);
   }
 
   const ScheduleShape& shape_;

@@ -7,6 +7,7 @@
 #include "algorithms/halving_doubling.h"
 #include "algorithms/partition.h"
 #include "algorithms/ring.h"
+#include "algorithms/steps.h"
 
 namespace gccl {
 
@@ -120,14 +121,7 @@ Schedule hierarchicalAllreduce(const ScheduleShape& shape) {
   appendPart(schedule, exchange,
              Placement{groups.across, segment.offset, segmentInOutput, scattered});
   int32_t reduced = joinFrom(schedule, across);
-  if (shape.average) {
-    Step divide;
-    divide.kind = StepKind::kDivide;
-    divide.source = BufferRole::kOutput;
-    divide.output = segment;
-    divide.after = {reduced, kNoStep};
-    reduced = schedule.add(divide);
-  }
+  if (shape.average) reduced = addDivide(schedule, segment, reduced);
   if (localSize == 1) return schedule;
 
   // 3. Allgather within the host, once everything before is complete.
