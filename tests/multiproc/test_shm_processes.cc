@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/poller.h"
@@ -151,6 +153,28 @@ TEST(ShmNames, DependOnTokenScopeAndPairOnly) {
     EXPECT_EQ(name.find("aaaa"), std::string::npos) << name;
     EXPECT_EQ(name.find("61616161"), std::string::npos) << name;
   }
+}
+
+// Ranks that are threads of one process probe /dev/shm at the same time: every probe must
+// succeed, or a rank would talk TCP to peers that wait for it on shared memory.
+TEST(ShmProbe, ThreadsProbingAtOnceAllFindSharedMemoryUsable) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 200;
+  std::atomic<int> failures{0};
+  std::atomic<int> arrived{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      arrived++;
+      while (arrived.load() < kThreads) std::this_thread::yield();
+      for (int round = 0; round < kRounds; ++round) {
+        std::string why;
+        if (!sharedMemoryUsable(&why)) failures++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 // The lower rank of a pair waits for its peer; a stranger with another token finds neither its

@@ -49,6 +49,15 @@ struct Job {
     for (auto& thread : threads) thread.join();
   }
 
+  // Every rank's init error: the first to fail is often not the one that names the cause.
+  std::string failures() const {
+    std::string text;
+    for (int r = 0; r < kRanks; ++r) {
+      if (!errors[r].empty()) text += "\n  rank " + std::to_string(r) + ": " + errors[r];
+    }
+    return text;
+  }
+
   // One float32 sum allreduce of `count` elements on every rank; true when every rank has the
   // exact sum (rank r contributes r + 1 + i % 7 at element i).
   bool allreduceIsExact(size_t count) {
@@ -89,7 +98,7 @@ TEST(JobLayout, EveryRankChoosesWithRankZerosFigures) {
     return config;
   });
   for (int r = 0; r < kRanks; ++r) {
-    ASSERT_NE(job.ranks[r], nullptr) << job.errors[r];
+    ASSERT_NE(job.ranks[r], nullptr) << job.failures();
     for (size_t bytes : {size_t{8}, size_t{1} << 20, size_t{64} << 20}) {
       EXPECT_EQ(job.ranks[r]->algorithmFor(CollectiveKind::kAllreduce, bytes).name, "tree")
           << "rank " << r << ", " << bytes << " bytes";
@@ -112,7 +121,7 @@ TEST(JobLayout, HostIdsFakeTwoHostsForTheHierarchy) {
       return config;
     });
     for (int r = 0; r < kRanks; ++r) {
-      ASSERT_NE(job.ranks[r], nullptr) << job.errors[r];
+      ASSERT_NE(job.ranks[r], nullptr) << job.failures();
       EXPECT_EQ(job.ranks[r]->algorithmFor(CollectiveKind::kAllreduce, 4 << 20).name,
                 "hierarchical")
           << algorithm << ", rank " << r;
@@ -136,7 +145,7 @@ TEST(JobLayout, UnusableTuneFileOfRankZeroMeansDefaultsEverywhere) {
       return config;
     });
     for (int r = 0; r < kRanks; ++r) {
-      ASSERT_NE(job.ranks[r], nullptr) << job.errors[r];
+      ASSERT_NE(job.ranks[r], nullptr) << job.failures();
       for (size_t bytes : {size_t{8}, size_t{64} << 20}) {
         EXPECT_EQ(job.ranks[r]->algorithmFor(CollectiveKind::kAllreduce, bytes).name,
                   defaults.ranks[0]->algorithmFor(CollectiveKind::kAllreduce, bytes).name)

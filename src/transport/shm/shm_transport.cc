@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <set>
 
@@ -99,7 +101,11 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
 }
 
 bool sharedMemoryUsable(std::string* why) {
-  const std::string name = strCat("/", kSegmentPrefix, "probe-", ::getpid());
+  // A name of its own per call: ranks that are threads of one process probe at the same time,
+  // and a probe that found another's segment would send its rank over TCP while its peers
+  // wait for it on shared memory.
+  static std::atomic<uint64_t> probes{0};
+  const std::string name = strCat("/", kSegmentPrefix, "probe-", ::getpid(), "-", probes++);
   try {
     SharedSegment segment = SharedSegment::create(name, 4096);
     SharedSegment::unlink(name);
