@@ -72,6 +72,11 @@ Communicator::~Communicator() {
   }
 }
 
+uint64_t Communicator::collectivesStarted() {
+  std::lock_guard lock(startMutex_);
+  return sequence_;
+}
+
 const Algorithm& Communicator::algorithmFor(CollectiveKind kind, size_t bytes) {
   std::lock_guard lock(startMutex_);
   const auto key = std::make_pair(kind, bytes);

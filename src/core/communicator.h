@@ -76,6 +76,10 @@ class Communicator {
   void abort(const std::string& reason);
   // Any thread, any moment until destruction; never waits for I/O.
   std::optional<Error> asyncError() const { return engine_.error(); }
+  // Counters, for statistics and tests: collectives started on this communicator, and the
+  // payload bytes its completed ones sent from this rank.
+  uint64_t collectivesStarted();
+  uint64_t payloadBytesSent() const { return engine_.payloadBytesSent(); }
 
  private:
   const int rank_;

@@ -213,6 +213,7 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
   try {
     execution.emplace(operation, connections_, scratch_, work_, size_);
     drive(*execution);
+    payloadBytesSent_.fetch_add(execution->sentBytes(), std::memory_order_relaxed);
     scratch_.trim(scratchKeepBytes_);
     work_.trim(scratchKeepBytes_);
     return std::nullopt;

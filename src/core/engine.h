@@ -60,6 +60,9 @@ class Engine {
   void abort(const std::string& reason);
   // The error that broke the engine, if any. Never waits for I/O.
   std::optional<Error> error() const;
+  // Payload bytes this rank's completed operations sent (headers not counted). Updated before
+  // an operation's request completes, so a waiter sees its bytes included.
+  uint64_t payloadBytesSent() const { return payloadBytesSent_.load(std::memory_order_relaxed); }
 
  private:
   void progressThread();
@@ -111,6 +114,7 @@ class Engine {
   std::atomic<size_t> queued_{0};
   std::atomic<bool> broken_{false};  // error_ is set
   std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> payloadBytesSent_{0};
   std::thread thread_;
 };
 

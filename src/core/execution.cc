@@ -148,6 +148,7 @@ bool Execution::postSends(PeerQueue& queue) {
     message.data = address(step.source, step.input);
     message.bytes = step.count() * elementSize_;
     queue.connection->postSend(message);
+    sentBytes_ += message.bytes;
     ++queue.sendsPosted;
     posted = true;
   }

@@ -54,6 +54,8 @@ class Execution {
   std::string waitingOn() const;
   // The ranks those are: the wait-for edges of a stall diagnosis.
   std::vector<int> waitedPeers() const;
+  // Payload bytes posted to the transports so far (headers not counted).
+  uint64_t sentBytes() const { return sentBytes_; }
 
  private:
   struct PeerQueue {
@@ -75,6 +77,7 @@ class Execution {
 
   void carveScratch(ReusableBuffer& scratch);
 
+  uint64_t sentBytes_ = 0;
   const Operation& operation_;
   const Schedule& schedule_;
   std::byte* work_;

@@ -269,6 +269,15 @@ void GradientSync::reset() {
   }
 }
 
+size_t GradientSync::bucketsCompleted() const {
+  std::lock_guard lock(mutex_);
+  size_t completed = 0;
+  for (size_t b = 0; b < tracker_.startedCount(); ++b) {
+    if (requests_[b] != nullptr && requests_[b]->isDone()) ++completed;
+  }
+  return completed;
+}
+
 std::vector<float> GradientSync::sparseResidual(size_t b) const {
   std::lock_guard lock(mutex_);
   requireFinalized("sparseResidual");

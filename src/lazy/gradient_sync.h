@@ -94,6 +94,9 @@ class GradientSync {
   void reset();
   // Sparse mode: a copy of bucket `b`'s residual V (empty for a dense bucket). For tests.
   std::vector<float> sparseResidual(size_t b) const;
+  // Buckets of this step whose allreduce has completed, wait() or not: how far communication
+  // has got while backward runs (tests of the overlap, progress displays).
+  size_t bucketsCompleted() const;
 
  private:
   std::string describe(size_t tensor) const;

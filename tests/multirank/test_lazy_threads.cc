@@ -3,6 +3,7 @@
 // (integer-valued data), or within the wire format's rounding and bit-identical across ranks.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -86,12 +87,15 @@ TEST_P(LazyExact, AnyArrivalOrderGivesTheExactResultOnEveryRank) {
       for (size_t t = 0; t < kModel.size(); ++t) {
         for (size_t i = 0; i < kModel[t]; ++i) view(sync, t)[i] = exactValue(rank, t, i, step);
       }
+      const uint64_t collectivesBefore = comm.collectivesStarted();
       for (size_t t : shuffled(kModel.size(), rank * 1000 + step)) {
         sync.markReady(comm, t);
         if (t % 3 == 0) std::this_thread::yield();  // let buckets run while "backward" goes on
       }
       const StepStats stats = sync.wait();
       EXPECT_EQ(stats.buckets, sync.buckets().size());
+      // Fused: one allreduce per bucket, not one per tensor.
+      EXPECT_EQ(comm.collectivesStarted() - collectivesBefore, sync.buckets().size());
       EXPECT_FALSE(stats.nonFinite);
       EXPECT_EQ(stats.wireBytes, bucketBytes(sync, 4));
       size_t wrong = 0;
@@ -120,6 +124,50 @@ INSTANTIATE_TEST_SUITE_P(
              (c.theta == ~size_t{0} ? std::string("Huge") : std::to_string(c.theta)) +
              (c.average ? "_avg" : "_sum");
     });
+
+// A backward that releases its gradients over time: the first bucket's allreduce completes,
+// straight into the pool views, before backward has written the last gradient. Were buckets
+// started only in wait(), or reduced in a staging buffer copied back there, neither could be
+// seen before the last markReady.
+TEST(LazyOverlap, FirstBucketIsReducedInPlaceBeforeBackwardEnds) {
+  constexpr int kSize = 3;
+  constexpr size_t kTensors = 6;
+  constexpr size_t kCount = 4096;  // 16 KiB: one bucket per tensor at theta 16 KiB
+  auto ranks = makeRanks(kSize);
+  GradientSyncOptions options;
+  options.thetaBytes = kCount * sizeof(float);
+  options.average = false;
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, kSize, 0, options);
+    for (size_t t = 0; t < kTensors; ++t) sync.registerTensor("", kCount, DataType::kFloat32);
+    sync.finalize();
+    ASSERT_EQ(sync.buckets().size(), kTensors);
+    for (size_t t = 0; t < kTensors; ++t) {
+      for (size_t i = 0; i < kCount; ++i) view(sync, t)[i] = exactValue(rank, t, i, 0);
+    }
+    for (size_t t = 0; t + 1 < kTensors; ++t) {
+      sync.markReady(comm, t);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the rest of backward
+    }
+    // Every rank has released the first bucket; its allreduce runs on the engine's threads.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (sync.bucketsCompleted() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_GE(sync.bucketsCompleted(), 1u) << "rank " << rank;
+    size_t wrong = 0;
+    for (size_t i = 0; i < kCount; ++i) {
+      float sum = 0;
+      for (int r = 0; r < kSize; ++r) sum += exactValue(r, 0, i, 0);
+      wrong += view(sync, 0)[i] != sum;
+    }
+    EXPECT_EQ(wrong, 0u) << "rank " << rank << ": first bucket not reduced in the pool";
+    sync.markReady(comm, kTensors - 1);
+    const StepStats stats = sync.wait();
+    EXPECT_EQ(stats.buckets, kTensors);
+    EXPECT_EQ(sync.bucketsCompleted(), 0u);  // a new step
+  });
+}
 
 // Real-valued data in [-4, 4): the result is within the wire format's rounding of the exact
 // average (each input rounded once when encoded, each hop once) and bit-identical on every rank.

@@ -4,6 +4,7 @@
 // against the dense allreduce, and momentum correction on an example worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -219,6 +220,157 @@ TEST(SparseThreads, DensityOneEqualsDenseAllreduceBitwise) {
         ASSERT_EQ(0, std::memcmp(sparse.pool(), dense.pool(), dense.poolBytes()));
       }
     });
+  }
+}
+
+// The chunks sent are exactly ceil(rho * K) of the K chunks of the non-exempt tensors, plus
+// every chunk holding part of an exempt one; with every norm equal the ties go to the lower
+// chunk indices, on every rank alike.
+TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
+  constexpr size_t kChunk = 64;
+  for (const int size : {2, 3}) {
+    for (const double density : {0.01, 0.1, 0.25, 0.5}) {
+      SCOPED_TRACE(strCat(size, " ranks, density ", density));
+      auto ranks = makeRanks(size);
+      onEveryRank(ranks, [&](int rank, Communicator& comm) {
+        GradientSync sync(rank, size, 0, sparseOptions(SparsePayload::kFloat32, density));
+        sync.registerTensor("w", 50 * kChunk, DataType::kFloat32);
+        sync.finalize();
+        auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+        std::fill(data, data + 50 * kChunk, 1.0f);  // every chunk's norm ties
+        sync.markReady(comm, 0);
+        const StepStats stats = sync.wait();
+        const auto expected = static_cast<size_t>(std::ceil(density * 50));
+        EXPECT_EQ(stats.sparseChunksTotal, 50u);
+        EXPECT_EQ(stats.sparseChunks, expected);
+        for (size_t i = 0; i < 50 * kChunk; ++i) {
+          const float sent = i < expected * kChunk ? static_cast<float>(size) : 0.0f;
+          ASSERT_EQ(data[i], sent) << "rank " << rank << " element " << i;
+        }
+      });
+    }
+  }
+  // Exempt chunks come on top: tensor 1 (3 elements) and tensor 3 (17) share chunks with
+  // others or sit alone; the count is ceil(rho * non-exempt) + exempt.
+  auto ranks = makeRanks(2);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, 2, 0, sparseOptions(SparsePayload::kFloat32, 0.1));
+    registerModel(sync, {1, 3});
+    const StepStats stats = runStep(sync, comm);
+    std::vector<bool> exempt(stats.sparseChunksTotal, false);
+    for (const size_t t : {size_t{1}, size_t{3}}) {
+      const size_t first = static_cast<size_t>(reinterpret_cast<float*>(sync.tensorData(t)) -
+                                               reinterpret_cast<float*>(sync.pool()));
+      for (size_t c = first / 64; c <= (first + kModel[t] - 1) / 64; ++c) exempt[c] = true;
+    }
+    const auto exemptCount = static_cast<size_t>(std::count(exempt.begin(), exempt.end(), true));
+    const size_t others = stats.sparseChunksTotal - exemptCount;
+    EXPECT_EQ(stats.sparseChunks,
+              static_cast<size_t>(std::ceil(0.1 * static_cast<double>(others))) + exemptCount)
+        << "rank " << rank;
+  });
+}
+
+// Chunks are ranked by the sum of every rank's own norm, not by the norm of the summed
+// gradient: here rank 0 has {3, 2} and rank 1 {-3, 2}. The summed norms {6, 4} send chunk 0,
+// whose sum is 0; the norm of the sum {0, 4} would have sent chunk 1.
+TEST(SparseThreads, PicksBySummedLocalNormsNotByTheNormOfTheSum) {
+  auto ranks = makeRanks(2);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
+    options.sparse.chunkElements = 1;
+    GradientSync sync(rank, 2, 0, options);
+    sync.registerTensor("w", 2, DataType::kFloat32);
+    sync.finalize();
+    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    data[0] = rank == 0 ? 3.0f : -3.0f;
+    data[1] = 2.0f;
+    sync.markReady(comm, 0);
+    sync.wait();
+    EXPECT_EQ(std::vector<float>(data, data + 2), (std::vector<float>{0.0f, 0.0f}));
+    EXPECT_EQ(sync.sparseResidual(0), (std::vector<float>{0.0f, 2.0f})) << "rank " << rank;
+  });
+}
+
+// SGD over many steps with fp16 payloads of arbitrary values: every rank applies the same
+// update, so the weights stay bit-identical.
+TEST(SparseThreads, WeightsStayIdenticalOnEveryRankOverManySteps) {
+  constexpr int kSize = 3;
+  constexpr int kSteps = 40;
+  auto ranks = makeRanks(kSize);
+  std::vector<std::vector<float>> weights(kSize);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat16, 0.1);
+    options.average = true;
+    options.sparse.momentum = 0.9f;
+    options.sparse.warmupSteps = 3;
+    GradientSync sync(rank, kSize, 0, options);
+    registerModel(sync, {1});
+    const size_t floats = sync.poolBytes() / sizeof(float);
+    std::vector<float> w(floats, 0.5f);
+    std::mt19937 random(static_cast<unsigned>(rank + 1));
+    std::normal_distribution<float> noise(0.0f, 1.0f);
+    auto* pool = reinterpret_cast<float*>(sync.pool());
+    for (int step = 0; step < kSteps; ++step) {
+      // A gradient that depends on the weights (pulling them to 0) plus per-rank noise.
+      for (size_t t = 0; t < kModel.size(); ++t) {
+        const auto offset =
+            static_cast<size_t>(reinterpret_cast<float*>(sync.tensorData(t)) - pool);
+        for (size_t i = 0; i < kModel[t]; ++i) {
+          pool[offset + i] = w[offset + i] + 0.1f * noise(random);
+        }
+      }
+      runStep(sync, comm);
+      for (size_t i = 0; i < floats; ++i) w[i] -= 0.05f * pool[i];
+    }
+    weights[rank] = w;
+  });
+  for (int r = 1; r < kSize; ++r) {
+    EXPECT_EQ(std::memcmp(weights[r].data(), weights[0].data(), weights[0].size() * 4), 0)
+        << "rank " << r << " differs from rank 0";
+  }
+}
+
+// What a sparse step puts on the wire, counted by the engine: with a ring allreduce every rank
+// sends 2(n-1)/n of each buffer, so the ranks together send 2(n-1) * (4K + payload) bytes: K
+// fp32 norms, then the picked chunks as fp16 (the last chunk of the pool may be short).
+TEST(SparseThreads, WireBytesAreTheRingsShareOfNormsAndPayload) {
+  constexpr size_t kChunk = 64;
+  for (const int size : {2, 3, 5}) {
+    SCOPED_TRACE(strCat(size, " ranks"));
+    auto ranks = testing_support::makeThreadRanks(size, "ring");
+    std::vector<uint64_t> sent(size);
+    std::vector<size_t> expected(size);
+    onEveryRank(ranks, [&](int rank, Communicator& comm) {
+      GradientSync sync(rank, size, 0, sparseOptions(SparsePayload::kFloat16, 0.1));
+      registerModel(sync);
+      const size_t floats = sync.poolBytes() / sizeof(float);
+      writeGradients(sync, rank, 0, 1.0f);
+      const uint64_t before = comm.payloadBytesSent();
+      const StepStats stats = runStep(sync, comm);
+      sent[rank] = comm.payloadBytesSent() - before;
+      // The payload: the picked chunks' elements, read off the residual (an fp32 payload
+      // would clear them; here the fp16 rounding of integers is exact, so they are 0).
+      const auto v = sync.sparseResidual(0);
+      const size_t chunks = (floats + kChunk - 1) / kChunk;
+      size_t payloadElements = 0;
+      for (size_t c = 0; c < chunks; ++c) {
+        const size_t end = std::min(floats, (c + 1) * kChunk);
+        bool cleared = true, nonzero = false;
+        const auto* pool = reinterpret_cast<const float*>(sync.pool());
+        for (size_t i = c * kChunk; i < end; ++i) {
+          cleared &= v[i] == 0.0f;
+          nonzero |= pool[i] != 0.0f;
+        }
+        if (cleared && nonzero) payloadElements += end - c * kChunk;
+      }
+      EXPECT_EQ(stats.sparseChunksTotal, chunks);
+      expected[rank] = 4 * chunks + 2 * payloadElements;
+      EXPECT_EQ(stats.wireBytes, expected[rank]) << "rank " << rank;
+    });
+    uint64_t total = 0;
+    for (int r = 0; r < size; ++r) total += sent[r];
+    EXPECT_EQ(total, 2u * static_cast<uint64_t>(size - 1) * expected[0]);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -13,9 +14,12 @@
 
 namespace gccl::testing_support {
 
-inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(int size) {
+// `algorithm`: GCCL_ALGO's value for every rank ("auto": the cost model's choice).
+inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(
+    int size, const std::string& algorithm = "auto") {
   Config config;
   config.timeoutMs = 20000;
+  config.algorithm = algorithm;
   const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
       std::make_shared<transport::inproc::InprocFabric>()));
   std::vector<std::unique_ptr<Communicator>> ranks;
