@@ -46,8 +46,16 @@ if(GCCL_BUILD_BASELINES)
       gccl_perf_baseline_common ${GLOO_LIBRARY} Threads::Threads)
     _gccl_baseline_tool(gloo_allreduce_perf)
     message(STATUS "baselines: gloo_allreduce_perf (${GLOO_LIBRARY})")
+    # grad_bench's Gloo row: the same model tensors (grad_models.cc, no gccl inside).
+    add_executable(gloo_grad_bench
+      ${_baselines_dir}/gloo_grad_bench.cc
+      ${_baselines_dir}/local_ranks.cc
+      ${_baselines_dir}/../grad_models.cc)
+    target_include_directories(gloo_grad_bench SYSTEM PRIVATE ${GLOO_INCLUDE_DIR})
+    target_link_libraries(gloo_grad_bench PRIVATE ${GLOO_LIBRARY} Threads::Threads)
+    _gccl_baseline_tool(gloo_grad_bench)
   else()
-    message(STATUS "baselines: gloo not found, skipping gloo_allreduce_perf")
+    message(STATUS "baselines: gloo not found, skipping gloo_allreduce_perf and gloo_grad_bench")
   endif()
 
   # MPI: only the C API is used; skipping the old C++ bindings keeps -Wextra quiet.

@@ -14,6 +14,7 @@ library only.
   perf/baselines/compare.py --collectives "broadcast allgather" --np 4 -b 16M -e 16M
 """
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -272,6 +273,22 @@ def system_congestion():
         return "unknown"
 
 
+def memcpy_gbps(size=64 << 20, reps=5):
+    """One core's memcpy of `size` bytes, best of `reps`: the ceiling of any transfer between
+    the ranks of one machine."""
+    src = ctypes.create_string_buffer(b"\1" * size, size)
+    dst = ctypes.create_string_buffer(size)
+    ctypes.memmove(dst, src, size)  # fault the pages in first
+    best = min(timed(lambda: ctypes.memmove(dst, src, size)) for _ in range(reps))
+    return size / best / 1e9
+
+
+def timed(action):
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
 def preamble(args):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), platform.processor())
@@ -281,7 +298,8 @@ def preamble(args):
             "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm). "
             "TCP stream: tcp_stream_perf, the same bytes per link over raw loopback TCP with "
             f"no reduction (what the wire allows), congestion control {args.stream_congestion}. "
-            f"System congestion control: {system_congestion()}.\n")
+            f"System congestion control: {system_congestion()}. "
+            f"memcpy, one core, 64 MiB (the ceiling within a machine): {memcpy_gbps():.2f} GB/s.\n")
 
 
 def run_times(seconds):

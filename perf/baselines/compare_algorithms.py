@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-ALGOS = ["auto", "ring", "recursive_doubling", "tree", "halving_doubling"]
+ALGOS = ["auto", "ring", "recursive_doubling", "tree", "halving_doubling", "direct"]
 
 
 def run_json(argv, env):

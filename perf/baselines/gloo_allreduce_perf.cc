@@ -7,10 +7,7 @@
 // how tests/netns/netns_run.sh runs it on several (namespaced) hosts.
 #include <gloo/allreduce.h>
 #include <gloo/barrier.h>
-#include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/file_store.h>
-#include <gloo/transport/tcp/device.h>
-#include <sys/socket.h>
 
 #include <climits>
 #include <cstdio>
@@ -23,6 +20,7 @@
 #include <vector>
 
 #include "gloo_collectives.h"
+#include "gloo_context.h"
 #include "gloo_flushing_barrier.h"
 #include "local_ranks.h"
 #include "perf_args.h"
@@ -98,32 +96,10 @@ std::string headerNote(Collective c) {
          (glooCopiesInput(c) ? " (out-of-place time includes the input copy)" : "");
 }
 
-std::shared_ptr<gloo::Context> connect(const PerfArgs& args, gloo::rendezvous::Store& store,
-                                       int rank, const char* address) {
-  gloo::transport::tcp::attr attr(address);
-  attr.ai_family = AF_INET;
-  auto device = gloo::transport::tcp::CreateDevice(attr);
-  auto context = std::make_shared<gloo::rendezvous::Context>(rank, args.np);
-  context->setTimeout(std::chrono::seconds(args.timeoutSec));
-  context->connectFullMesh(store, device);
-  return context;
-}
-
-// Ranks leave together, meeting through the store rather than the sockets. A rank closing its
-// sockets while a peer still waits in the final barrier fails that peer with "Connection
-// closed by peer" even though the awaited message did arrive: Gloo checks the pair's error
-// before the completion.
-void leaveTogether(gloo::rendezvous::Store& store, int rank, int nranks) {
-  store.set("exit/" + std::to_string(rank), {1});
-  std::vector<std::string> keys;
-  for (int r = 0; r < nranks; ++r) keys.push_back("exit/" + std::to_string(r));
-  store.wait(keys);
-}
-
 int runRank(const PerfArgs& args, const std::string& storeDir, int rank,
             const char* address = "127.0.0.1") {
   gloo::rendezvous::FileStore store(storeDir);
-  auto context = connect(args, store, rank, address);
+  auto context = connectGloo(store, rank, args.np, args.timeoutSec, address);
   const auto algorithms =
       args.algo == "all" ? glooAlgorithms(args.collective) : std::vector<std::string>{args.algo};
   std::vector<Run> runs;

@@ -43,6 +43,12 @@ struct Model {
     const double slice = std::min(s, B / 2);
     return 2 * depth * (a + 2 * slice * b) + B * (2 * b + g);
   }
+  // Two rounds of n - 1 messages each way, posted at once (slices too: no pipeline to fill):
+  // every message beyond the first is charged a quarter alpha, its posting and wake-up
+  // overlapping the others' transfers.
+  double directAllreduce() const {
+    return 2 * (a + (n - 2) * a / 4) + (n - 1) / n * B * (2 * b + g);
+  }
   // A chain of n - 1 hops, slice after slice.
   double chain(double reduce) const {
     const double slice = std::min(s, B);
@@ -103,6 +109,9 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
         case A::kRecursiveDoubling: return m.recursiveDoublingAllreduce();
         case A::kHalvingDoubling: return m.halvingDoublingAllreduce();
         case A::kTree: return m.treeAllreduce();
+        case A::kDirect:
+          if (in.hosts > 1 || collective != K::kAllreduce) return std::nullopt;
+          return m.directAllreduce();
         default: return std::nullopt;
       }
     case K::kBroadcast:
@@ -128,8 +137,8 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
 constexpr CollectiveKind kCollectives[] = {K::kAllreduce, K::kBroadcast,  K::kReduce,
                                            K::kAllgather, K::kAllgatherV, K::kReduceScatter,
                                            K::kBarrier};
-constexpr AlgorithmId kAlgorithmIds[] = {A::kRing, A::kRecursiveDoubling, A::kTree,
-                                         A::kHalvingDoubling, A::kHierarchical};
+constexpr AlgorithmId kAlgorithmIds[] = {
+    A::kRing, A::kRecursiveDoubling, A::kTree, A::kHalvingDoubling, A::kHierarchical, A::kDirect};
 
 // "scale.allreduce.tree" -> (allreduce, tree); nullopt for names that are no such pair.
 std::optional<std::pair<CollectiveKind, AlgorithmId>> scaleKey(std::string_view key) {

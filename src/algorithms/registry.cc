@@ -7,6 +7,7 @@
 
 #include "algorithms/binomial.h"
 #include "algorithms/bruck.h"
+#include "algorithms/direct.h"
 #include "algorithms/double_tree.h"
 #include "algorithms/halving_doubling.h"
 #include "algorithms/hierarchical.h"
@@ -60,7 +61,7 @@ using A = AlgorithmId;
 
 // Per collective: the ring first, then the others. A barrier is an allreduce of nothing: no rank
 // completes before every rank has sent.
-const std::array<Algorithm, 18> kAlgorithms = {{
+const std::array<Algorithm, 19> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -69,6 +70,7 @@ const std::array<Algorithm, 18> kAlgorithms = {{
      halvingDoublingAllreduce},
     {K::kAllreduce, A::kHierarchical, "hierarchical", hierarchicalSupports, hierarchicalPeers,
      hierarchicalAllreduce},
+    {K::kAllreduce, A::kDirect, "direct", directSupports, directPeers, directAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
     {K::kBroadcast, A::kTree, "tree", always, binomialNeighbours, binomialBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},

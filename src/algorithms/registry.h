@@ -20,6 +20,7 @@ enum class AlgorithmId : uint8_t {
   kTree = 3,
   kHalvingDoubling = 4,
   kHierarchical = 5,
+  kDirect = 6,
 };
 
 // supports and peers read the shape's rank, size and hostOf only.

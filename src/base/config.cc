@@ -35,11 +35,12 @@ const std::array kSettings = {
             [](Config& c, std::string_view v) {
               c.chunkBytes = static_cast<size_t>(parseInt("GCCL_CHUNK_BYTES", v, 64, 1 << 30));
             }},
-    Setting{"GCCL_ALGO", "string", "auto",
-            "algorithm of every collective: auto (the cost model's choice), ring, "
-            "recursive_doubling, tree, halving_doubling, hierarchical; a collective without "
-            "the named algorithm takes its automatic choice",
-            GCCL_STRING_SETTING(algorithm)},
+    Setting{
+        "GCCL_ALGO", "string", "auto",
+        "algorithm of every collective: auto (the cost model's choice), ring, "
+        "recursive_doubling, tree, halving_doubling, hierarchical, direct; a collective without "
+        "the named algorithm takes its automatic choice",
+        GCCL_STRING_SETTING(algorithm)},
     Setting{"GCCL_HOST_ID", "string", "",
             "the host this rank is on, for hierarchical algorithms (default: its machine); "
             "differing values fake several hosts on one machine",

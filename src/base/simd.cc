@@ -60,6 +60,11 @@ std::atomic<SimdLevel>& activeLevel() {
   return level;
 }
 
+std::atomic<bool>& levelForced() {
+  static std::atomic<bool> forced{false};
+  return forced;
+}
+
 }  // namespace
 
 SimdLevel detectSimdLevel() {
@@ -73,8 +78,16 @@ SimdLevel activeSimdLevel() {
 
 SimdLevel setSimdLevel(SimdLevel level) {
   const SimdLevel clamped = clampToCpu(level);
+  levelForced().store(true, std::memory_order_relaxed);
   activeLevel().store(clamped, std::memory_order_relaxed);
   return clamped;
+}
+
+SimdLevel adoptDefaultSimdLevel(SimdLevel level) {
+  if (!levelForced().load(std::memory_order_relaxed)) {
+    activeLevel().store(clampToCpu(level), std::memory_order_relaxed);
+  }
+  return activeSimdLevel();
 }
 
 std::optional<SimdLevel> parseSimdLevel(std::string_view name) {

@@ -25,6 +25,11 @@ SimdLevel activeSimdLevel();
 // Safe to call concurrently with running kernels (each call reads the level once).
 SimdLevel setSimdLevel(SimdLevel level);
 
+// The level of GCCL_SIMD=auto (the measured faster one, reduce/simd_calibration.h): set only
+// while nobody has forced one with setSimdLevel, which wins for the rest of the process.
+// Returns the active level.
+SimdLevel adoptDefaultSimdLevel(SimdLevel level);
+
 // "avx512" | "avx2" | "scalar"; anything else (the config's "auto" included) is nullopt.
 std::optional<SimdLevel> parseSimdLevel(std::string_view name);
 std::string_view simdLevelName(SimdLevel level);

@@ -11,6 +11,7 @@
 #include "bootstrap/locality.h"
 #include "bootstrap/prefixed_store.h"
 #include "bootstrap/tcp_store.h"
+#include "reduce/simd_calibration.h"
 
 namespace gccl {
 
@@ -45,9 +46,14 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
       costs_(costInputsOf(baseShape(), config_.chunkBytes, figures_)),
       diagnosis_(*store_, rank, size, config_.timeoutMs),
       engine_(config_, rank, size) {
-  // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" keeps
-  // the level in force (the best the CPU has, unless a test or benchmark forced another).
-  if (const auto level = parseSimdLevel(config_.simd)) setSimdLevel(*level);
+  // GCCL_SIMD reaches the kernels here: they read no configuration themselves. "auto" takes
+  // the level measured fastest on this machine, unless a test, a benchmark or an earlier
+  // communicator's GCCL_SIMD forced one.
+  if (const auto level = parseSimdLevel(config_.simd)) {
+    setSimdLevel(*level);
+  } else {
+    adoptDefaultSimdLevel(calibrateSimdLevel().chosen);
+  }
   // An unknown GCCL_ALGO fails init, not every call.
   selectAlgorithm(CollectiveKind::kAllreduce, config.algorithm, baseShape(), costs_);
   ConnectRequest request;

@@ -113,7 +113,9 @@ INSTANTIATE_TEST_SUITE_P(
                     SweepCase{2, "tree"}, SweepCase{3, "tree"}, SweepCase{6, "tree"},
                     SweepCase{3, "halving_doubling"}, SweepCase{4, "halving_doubling"},
                     SweepCase{7, "halving_doubling"}, SweepCase{4, "hierarchical", 2},
-                    SweepCase{6, "hierarchical", 3}, SweepCase{6, "hierarchical", 2}),
+                    SweepCase{6, "hierarchical", 3}, SweepCase{6, "hierarchical", 2},
+                    SweepCase{2, "direct"}, SweepCase{3, "direct"}, SweepCase{5, "direct"},
+                    SweepCase{16, "direct"}),
     [](const testing::TestParamInfo<SweepCase>& info) {
       const auto& c = info.param;
       return c.algorithm + std::to_string(c.size) +

@@ -89,6 +89,10 @@ TEST(CostModel, EveryAlgorithmHasAPredictionThatGrowsWithSize) {
         costs.bytes = bytes;
         const auto micros = predictMicros(algorithm.collective, algorithm.id, costs);
         if (algorithm.id == AlgorithmId::kHierarchical && costs.hosts < 2) continue;
+        if (algorithm.id == AlgorithmId::kDirect && costs.hosts > 1) {  // one machine only
+          EXPECT_FALSE(micros) << size << " ranks";
+          continue;
+        }
         ASSERT_TRUE(micros) << algorithm.name << " of " << collectiveName(algorithm.collective);
         EXPECT_GT(*micros, previous) << algorithm.name << " " << size << " ranks " << bytes;
         previous = *micros;

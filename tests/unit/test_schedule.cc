@@ -237,8 +237,12 @@ TEST(RingPattern, PeersAreTheNeighbours) {
   EXPECT_TRUE(ringPeers(0, 1).empty());
   EXPECT_EQ(ringPeers(0, 2), std::vector<int>({1}));
   EXPECT_EQ(ringPeers(0, 5), std::vector<int>({4, 1}));
-  // The ring's, recursive doubling's (1, 2, 4) and the trees' and Bruck's (+-1, +-2, 4).
-  EXPECT_EQ(connectionPeers(shapeOf(0, 8, 0, 1)), std::vector<int>({1, 2, 4, 6, 7}));
+  // Up to kMaxDirectRanks on one host, the direct allreduce talks to every other rank.
+  EXPECT_EQ(connectionPeers(shapeOf(0, 8, 0, 1)), std::vector<int>({1, 2, 3, 4, 5, 6, 7}));
+  // Beyond, the ring's, recursive doubling's (1, 2, 4, 8, 16) and the trees' and Bruck's
+  // (+-1, +-2, +-4, ...): log(n) peers, not n - 1.
+  EXPECT_EQ(connectionPeers(shapeOf(0, 32, 0, 1)),
+            std::vector<int>({1, 2, 4, 8, 16, 24, 28, 30, 31}));
 }
 
 // One rank's buffers, and what its output must hold afterwards.

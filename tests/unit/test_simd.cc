@@ -17,6 +17,7 @@
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
 #include "kernel_test_util.h"
+#include "reduce/simd_calibration.h"
 #include "transport/inproc/inproc_transport.h"
 
 namespace gccl::testing {
@@ -114,6 +115,43 @@ TEST(Simd, CommunicatorPassesTheConfiguredLevelIn) {
   Communicator unchanged(0, 1, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr,
                          router);
   EXPECT_EQ(activeSimdLevel(), SimdLevel::kScalar);
+}
+
+// GCCL_SIMD=auto takes the level that summed float32 faster, both levels timed once per process.
+TEST(Simd, CalibrationChoosesTheFasterMeasuredLevel) {
+  const SimdCalibration& calibration = calibrateSimdLevel();
+  EXPECT_EQ(&calibration, &calibrateSimdLevel());  // measured once
+  if (detectSimdLevel() != SimdLevel::kAvx512) {
+    EXPECT_EQ(calibration.chosen, detectSimdLevel());
+    EXPECT_EQ(calibration.avx2GBps, 0.0);
+    return;
+  }
+  EXPECT_GT(calibration.avx2GBps, 0.0);
+  EXPECT_GT(calibration.avx512GBps, 0.0);
+  EXPECT_EQ(calibration.chosen,
+            calibration.avx2GBps > calibration.avx512GBps ? SimdLevel::kAvx2 : SimdLevel::kAvx512);
+}
+
+// In a process where nobody forced a level, an "auto" communicator adopts the calibrated one;
+// a forced level then stays, whatever later "auto" communicators measure.
+TEST(SimdDeathTest, AutoAdoptsTheCalibratedLevelUnlessOneWasForced) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto communicator = [](const char* simd) {
+    const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
+        std::make_shared<transport::inproc::InprocFabric>()));
+    Config config;
+    config.simd = simd;
+    Communicator comm(0, 1, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, router);
+  };
+  EXPECT_EXIT(
+      {
+        communicator("auto");
+        const bool adopted = activeSimdLevel() == calibrateSimdLevel().chosen;
+        communicator("scalar");
+        communicator("auto");
+        std::exit(adopted && activeSimdLevel() == SimdLevel::kScalar ? 0 : 1);  // NOLINT
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

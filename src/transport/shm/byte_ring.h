@@ -23,6 +23,9 @@ struct alignas(64) RingControl {
   alignas(64) std::atomic<uint32_t> consumerSleeping{0};
   std::atomic<uint32_t> producerSleeping{0};
   alignas(64) std::atomic<uint64_t> acked{0};  // single-copy reads done; consumer only
+  // Set by the producer when it aborts, before its caller gets its buffers back: a single-copy
+  // read that finds it set afterwards may have copied a buffer already being reused.
+  std::atomic<uint32_t> producerAborted{0};
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "shared between processes");
 

@@ -183,6 +183,14 @@ bool ShmConnection::readBody(Message& m) {
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " failed: ", std::strerror(error), " (the peer exited, crashed or aborted)");
   }
+  // The peer aborted, so its caller may have reused the buffer while it was read: what was
+  // copied cannot be trusted. (Set before the abort returns; seen here after the copy.)
+  fullFence();
+  if (in_.control().producerAborted.load(std::memory_order_acquire) != 0) {
+    throwNoticeAtHead();
+    fail(Status::kRemoteError, "single-copy read from ", peerName_,
+         " cut short: the peer aborted while its buffer was being read");
+  }
   // Only this end writes `acked`; the release lets the peer reuse its buffer.
   RingControl& control = in_.control();
   control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
@@ -253,6 +261,10 @@ void ShmConnection::updatePoller(Poller& poller) {
 
 void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   if (closed_) return;
+  // First of all: from here on the buffers of unacknowledged single-copy sends go back to the
+  // caller, and the peer must not trust a read of them.
+  out_.control().producerAborted.store(1, std::memory_order_release);
+  fullFence();
   sendNotice(noticeStatus, notice);
   ringBell();
   // The close tells the peer at once; the notice stays readable in its mapping.
