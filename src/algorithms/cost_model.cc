@@ -23,18 +23,42 @@ int powerOfTwoBelow(int n) {
   return static_cast<int>(std::bit_floor(static_cast<unsigned>(std::max(1, n))));
 }
 
-// The closed forms, with n ranks, B bytes, link (a, b) and reduction g.
+// The closed forms, with n ranks, B bytes, link (a, b) and reduction g. Recursive doubling
+// and halving-doubling know which exchanges stay on a host: those at a distance below
+// `nearDistance` take the `near` link (intra-host), the others `far`, where every rank of a
+// host crosses at once and they share its NIC. Every other algorithm's lock-step path runs at
+// the slower of the links, (a, b) throughout.
 struct Model {
   double n, B, s, a, b, g;
+  double nearDistance = 0;  // 0: one link for every exchange, (a, b)
+  LinkCost near{0, 0};
+  LinkCost far{0, 0};
+
+  LinkCost linkAt(double distance) const {
+    if (nearDistance == 0) return {a, b};
+    return distance < nearDistance ? near : far;
+  }
 
   // Messages of at most one slice: sliced exchanges pay alpha per slice, not per round.
   double slices() const { return std::max(1.0, std::ceil(B / std::max(1.0, s))); }
   double ringAllreduce() const { return 2 * (n - 1) * a + (n - 1) / n * B * (2 * b + g); }
-  double recursiveDoublingAllreduce() const { return log2Ceil(int(n)) * (a + B * (b + g)); }
+  double recursiveDoublingAllreduce() const {
+    double total = 0;
+    for (double d = 1; d < n; d *= 2)
+      total += linkAt(d).alphaUs + B * (linkAt(d).betaUsPerByte + g);
+    return total;
+  }
+  // Round d of the halving (and of the doubling) moves B d / p; the folds pair ranks 2i, 2i+1.
   double halvingDoublingAllreduce() const {
     const double p = powerOfTwoBelow(int(n));
-    const double fold = n > p ? 2 * (a + B * b) + B * g : 0.0;
-    return fold + (2 * std::log2(p) + 2 * (slices() - 1)) * a + (p - 1) / p * B * (2 * b + g);
+    const LinkCost pair = linkAt(1);
+    const double fold = n > p ? 2 * (pair.alphaUs + B * pair.betaUsPerByte) + B * g : 0.0;
+    double rounds = 0;
+    for (double d = 1; d < p; d *= 2) {
+      rounds += 2 * (linkAt(d).alphaUs + B * d / p * linkAt(d).betaUsPerByte);
+    }
+    // The sliced rounds are the first (largest) ones, at the widest distance.
+    return fold + rounds + 2 * (slices() - 1) * linkAt(p / 2).alphaUs + (p - 1) / p * B * g;
   }
   // Two trees of depth D, each moving half the buffer in slices: the pipeline fills in 2D
   // slice times, and an inner node moves about twice the buffer, as in a ring.
@@ -81,6 +105,12 @@ double hierarchicalAllreduce(const CostInputs& in) {
   return local + (B / m <= s ? between.halvingDoublingAllreduce() : between.ringAllreduce());
 }
 
+// Ranks sharing a host's NIC (an average where hosts differ).
+double ranksPerHost(const CostInputs& in) {
+  if (in.ranksPerHost > 0) return in.ranksPerHost;
+  return static_cast<double>(in.size) / std::max(1, in.hosts);
+}
+
 std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorithm,
                                  const CostInputs& in) {
   if (algorithm == A::kHierarchical) {
@@ -99,7 +129,10 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
                 static_cast<double>(std::max<size_t>(1, in.sliceBytes)),
                 link.alphaUs,
                 link.betaUsPerByte,
-                in.figures.gammaUsPerByte};
+                in.figures.gammaUsPerByte,
+                in.hosts > 1 ? static_cast<double>(in.sameHostDistance) : 0.0,
+                intra,
+                LinkCost{inter.alphaUs, inter.betaUsPerByte * ranksPerHost(in)}};
   if (in.size <= 1) return 0.0;
   switch (collective) {
     case K::kAllreduce:

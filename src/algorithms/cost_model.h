@@ -53,6 +53,10 @@ struct CostInputs {
   size_t sliceBytes = 0;  // GCCL_CHUNK_BYTES
   int hosts = 1;          // distinct hosts
   int ranksPerHost = 1;   // when uniform; else 0
+  // The largest power of two D such that every rank's partner at each distance d < D (rank ^ d)
+  // is on its own host: the exchanges of recursive doubling and halving-doubling that stay
+  // within a host (8 for hosts of 8 consecutive ranks, 1 for ranks dealt round-robin).
+  int sameHostDistance = 1;
   CostFigures figures;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <map>
 #include <set>
 
@@ -168,6 +169,25 @@ const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view req
   fail(Status::kInvalidArgument, "GCCL_ALGO=", requested, " is not an algorithm (", names, ")");
 }
 
+namespace {
+
+int sameHostDistance(const std::vector<int>& hostOf) {
+  const int size = static_cast<int>(hostOf.size());
+  int distance = 1;
+  for (;; distance *= 2) {
+    for (int rank = 0; rank < size; ++rank) {
+      const int partner = rank ^ distance;
+      if (partner < size &&
+          hostOf[static_cast<size_t>(partner)] != hostOf[static_cast<size_t>(rank)]) {
+        return distance;
+      }
+    }
+    if (distance >= size) return distance;
+  }
+}
+
+}  // namespace
+
 CostInputs costInputsOf(const ScheduleShape& shape, size_t sliceBytes, const CostFigures& figures) {
   CostInputs costs;
   costs.size = shape.size;
@@ -181,8 +201,10 @@ CostInputs costInputsOf(const ScheduleShape& shape, size_t sliceBytes, const Cos
     const bool uniform = std::all_of(ranksOn.begin(), ranksOn.end(),
                                      [&](const auto& host) { return host.second == first; });
     costs.ranksPerHost = uniform ? first : 0;
+    costs.sameHostDistance = sameHostDistance(*shape.hostOf);
   } else {
     costs.ranksPerHost = shape.size;
+    costs.sameHostDistance = static_cast<int>(std::bit_ceil(static_cast<unsigned>(shape.size)));
   }
   return costs;
 }

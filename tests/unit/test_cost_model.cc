@@ -140,5 +140,33 @@ TEST(CostModel, SlowLinksBetweenHostsChooseTheHierarchy) {
             AlgorithmId::kHierarchical);
 }
 
+// Recursive doubling and halving-doubling pay each exchange on the link it takes: partners at
+// a distance below the hosts' block of consecutive ranks stay on the host; the others cross,
+// all ranks of a host at once through one NIC.
+TEST(CostModel, LogDepthExchangesPayTheLinkOfTheirDistance) {
+  EXPECT_EQ(costInputsOf(layout(64, 8), 1 << 20, {}).sameHostDistance, 8);
+  EXPECT_EQ(costInputsOf(layout(12), 1 << 20, {}).sameHostDistance, 16);
+  ScheduleShape dealt = layout(8);
+  dealt.hostOf = std::make_shared<std::vector<int>>(std::vector<int>{0, 1, 0, 1, 0, 1, 0, 1});
+  EXPECT_EQ(costInputsOf(dealt, 1 << 20, {}).sameHostDistance, 1);
+
+  CostFigures figures;
+  figures.intraHost = {10.0, 1.0 / 5000};
+  figures.interHost = {2.0, 1.0 / 12500};
+  figures.gammaUsPerByte = 1.0 / 8000;
+  CostInputs costs = costInputsOf(layout(64, 8), 1 << 20, figures);
+  costs.bytes = 16384;
+  const double B = 16384, g = B / 8000;
+  // Distances 1, 2, 4 within the host; 8, 16, 32 across, eight ranks sharing the NIC.
+  const double expected = 3 * (10.0 + B / 5000 + g) + 3 * (2.0 + 8 * B / 12500 + g);
+  EXPECT_NEAR(*predictMicros(K::kAllreduce, AlgorithmId::kRecursiveDoubling, costs), expected,
+              1e-9);
+  // Dealt round-robin, every exchange crosses.
+  CostInputs crossing = costInputsOf(dealt, 1 << 20, figures);
+  crossing.bytes = 16384;
+  EXPECT_NEAR(*predictMicros(K::kAllreduce, AlgorithmId::kRecursiveDoubling, crossing),
+              3 * (2.0 + 4 * B / 12500 + g), 1e-9);
+}
+
 }  // namespace
 }  // namespace gccl
