@@ -4,6 +4,7 @@
 
 #include "base/deadline.h"
 #include "base/error.h"
+#include "base/socket.h"
 #include "base/store.h"
 #include "transport/ucx/ucx_connection.h"
 #include "transport/ucx/ucx_worker.h"
@@ -16,17 +17,37 @@ std::string addressKey(int rank) {
   return strCat("ucx/address/", rank);
 }
 
+std::string hostKey(int rank) {
+  return strCat("ucx/host/", rank);
+}
+
+// A value every peer publishes on entering connect: a missing one is a rank that never came.
+std::string peerValue(Store& store, const std::string& key, int peer, const ConnectRequest& request,
+                      const Deadline& deadline) {
+  try {
+    return store.get(key, deadline);
+  } catch (const Error& e) {
+    if (e.status() != Status::kTimeout) throw;
+    fail(Status::kTimeout, "waited ", request.timeoutMs, " ms for peers to connect over UCX, ",
+         "first missing: rank ", peer, " (it never published its worker address)");
+  }
+}
+
 }  // namespace
 
 ConnectionMap UcxTransport::connect(const ConnectRequest& request, Store& store, Poller&) {
   auto worker = std::make_shared<UcxWorker>();
+  store.set(hostKey(request.rank), localHostName());
   store.set(addressKey(request.rank), worker->address());
   const Deadline deadline = Deadline::afterMs(request.timeoutMs);
   ConnectionMap connections;
   for (int peer : request.peers) {
-    const std::string address = store.get(addressKey(peer), deadline);
-    connections.emplace(peer, std::make_unique<UcxConnection>(worker, address, request.rank, peer,
-                                                              strCat("rank ", peer, " (ucx)")));
+    const std::string address = peerValue(store, addressKey(peer), peer, request, deadline);
+    // Published before the address: there once the address is.
+    const std::string host = peerValue(store, hostKey(peer), peer, request, deadline);
+    connections.emplace(
+        peer, std::make_unique<UcxConnection>(worker, address, request.rank, peer,
+                                              strCat("rank ", peer, " (host ", host, ", ucx)")));
   }
   return connections;
 }
