@@ -35,8 +35,8 @@ SparseBucket::SparseBucket(size_t count, const SparseOptions& options,
 
 std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* grad, bool average,
                                              int spinUs) {
-  accumulateResidual(v_.data(), u_.empty() ? nullptr : u_.data(), grad, count_, options_.momentum);
-  chunkNorms(v_.data(), count_, options_.chunkElements, norms_.data());
+  accumulateResidualAndNorms(v_.data(), u_.empty() ? nullptr : u_.data(), grad, count_,
+                             options_.momentum, options_.chunkElements, norms_.data());
   const auto normsDone = comm.allreduce(norms_.data(), norms_.data(), norms_.size(),
                                         DataType::kFloat32, ReduceOp::kSum);
   normsDone->wait(spinUs);

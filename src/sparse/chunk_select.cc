@@ -10,12 +10,20 @@ size_t chunkCount(size_t count, size_t chunk) {
   return count / chunk + (count % chunk != 0 ? 1 : 0);
 }
 
+float l1Norm(const float* v, size_t n) {
+  constexpr size_t kLanes = 8;
+  float lane[kLanes] = {};
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) lane[j] += std::fabs(v[i + j]);
+  }
+  for (size_t j = 0; i < n; ++i, ++j) lane[j] += std::fabs(v[i]);
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 void chunkNorms(const float* v, size_t count, size_t chunk, float* norms) {
   for (size_t c = 0, begin = 0; begin < count; ++c, begin += chunk) {
-    const size_t end = std::min(count, begin + chunk);
-    float sum = 0.0f;
-    for (size_t i = begin; i < end; ++i) sum += std::fabs(v[i]);
-    norms[c] = sum;
+    norms[c] = l1Norm(v + begin, std::min(count, begin + chunk) - begin);
   }
 }
 

@@ -15,8 +15,13 @@ namespace gccl {
 // Chunks of `chunk` elements covering `count` elements (the last may be short); chunk > 0.
 size_t chunkCount(size_t count, size_t chunk);
 
-// norms[i] = sum of |v[j]| over chunk i, accumulated in fp32 in element order (so the same on
-// every machine for the same input). `norms` holds chunkCount(count, chunk) values.
+// The fp32 sum of |v[i]| over n elements in a fixed order: eight running sums (element i into
+// sum i % 8, so the compiler may keep them in one vector register), then combined pairwise.
+// The same on every machine for the same input; each rank's own norms only need to be
+// deterministic, since what every rank picks by is their allreduced sum.
+float l1Norm(const float* v, size_t n);
+
+// norms[i] = l1Norm of chunk i. `norms` holds chunkCount(count, chunk) values.
 void chunkNorms(const float* v, size_t count, size_t chunk, float* norms);
 
 // How many non-exempt chunks a step sends: ceil(rho * chunks), at most `chunks`. rho in (0, 1].

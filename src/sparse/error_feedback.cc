@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fp16/codec.h"
+#include "sparse/chunk_select.h"
 
 namespace gccl {
 
@@ -20,6 +21,15 @@ void accumulateResidual(float* v, float* u, const float* g, size_t count, float 
   for (size_t i = 0; i < count; ++i) {
     u[i] = momentum * u[i] + g[i];
     v[i] += u[i];
+  }
+}
+
+void accumulateResidualAndNorms(float* v, float* u, const float* g, size_t count, float momentum,
+                                size_t chunk, float* norms) {
+  for (size_t c = 0, begin = 0; begin < count; ++c, begin += chunk) {
+    const size_t n = std::min(count, begin + chunk) - begin;
+    accumulateResidual(v + begin, u == nullptr ? nullptr : u + begin, g + begin, n, momentum);
+    norms[c] = l1Norm(v + begin, n);
   }
 }
 

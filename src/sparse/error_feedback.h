@@ -24,6 +24,11 @@ size_t payloadElementSize(SparsePayload payload);
 // V += g, or with momentum > 0: U = momentum * U + g, V += U (u may be null when momentum is 0).
 void accumulateResidual(float* v, float* u, const float* g, size_t count, float momentum);
 
+// accumulateResidual, then chunkNorms of the new V, chunk by chunk: each chunk's norm is taken
+// while the chunk is still in cache, one pass over memory instead of two.
+void accumulateResidualAndNorms(float* v, float* u, const float* g, size_t count, float momentum,
+                                size_t chunk, float* norms);
+
 // Packs the picked chunks of V (ascending, chunks of `chunk` over `count`) back to back into
 // `wire` (payloadElementSize each) and leaves the packing error in V; clears U on them (u may be
 // null). Returns the number of elements packed. A value beyond fp16's range packs as inf (the

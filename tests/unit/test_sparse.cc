@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "sparse/chunk_select.h"
@@ -25,6 +26,41 @@ TEST(SparseChunks, NormsAreL1PerChunk) {
   std::vector<float> norms(chunkCount(v.size(), 3));
   chunkNorms(v.data(), v.size(), 3, norms.data());
   EXPECT_EQ(norms, (std::vector<float>{6, 5, 7}));
+}
+
+// Eight running sums, element i into sum i % 8, combined pairwise: a fixed order, spelled out.
+TEST(SparseChunks, L1NormSumsInEightLanesThenPairwise) {
+  std::vector<float> v(21);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = (i % 2 == 0 ? 1.0f : -1.0f) * (0.1f + i * 1e-3f);
+  float lane[8] = {};
+  for (size_t i = 0; i < v.size(); ++i) lane[i % 8] += std::fabs(v[i]);
+  const float expected =
+      ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  EXPECT_EQ(l1Norm(v.data(), v.size()), expected);
+  EXPECT_EQ(l1Norm(v.data(), 0), 0.0f);
+}
+
+// The fused pass gives exactly what accumulating and then taking the norms gives.
+TEST(SparseResidual, FusedAccumulateAndNormsEqualsTheTwoPasses) {
+  std::mt19937 random(7);
+  std::uniform_real_distribution<float> value(-3.0f, 3.0f);
+  for (const float momentum : {0.0f, 0.9f}) {
+    const size_t count = 1000, chunk = 64;
+    std::vector<float> g(count), v1(count), u1(count), v2, u2;
+    for (auto* x : {&g, &v1, &u1}) {
+      for (float& e : *x) e = value(random);
+    }
+    v2 = v1;
+    u2 = u1;
+    std::vector<float> norms1(chunkCount(count, chunk)), norms2(norms1.size());
+    accumulateResidual(v1.data(), u1.data(), g.data(), count, momentum);
+    chunkNorms(v1.data(), count, chunk, norms1.data());
+    accumulateResidualAndNorms(v2.data(), u2.data(), g.data(), count, momentum, chunk,
+                               norms2.data());
+    EXPECT_EQ(v1, v2);
+    EXPECT_EQ(u1, u2);
+    EXPECT_EQ(norms1, norms2);
+  }
 }
 
 TEST(SparseChunks, TopCountIsCeilClamped) {
