@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "bootstrap/locality.h"
 #include "bootstrap/tcp_store.h"
+#include "core/shm_agreement.h"
 #include "core/transport_router.h"
 #include "transport/shm/shm_transport.h"
 #include "transport/tcp/tcp_transport.h"
@@ -54,28 +55,35 @@ std::shared_ptr<Transport> ucxTransport() {
 // and UCX (`ucxBetweenMachines`, rank 0's finding shared with all: the two ends of a link must
 // agree, and machines may differ); TCP otherwise. Within a machine (share.localRanks), under
 // auto or shm, shared memory; under ucx, UCX's own. Split communicators route the same way,
-// from their own census. Every rank of a machine sees the same /dev/shm, so under auto they
-// agree on shared memory (containers that share a kernel and a network namespace but not
-// /dev/shm are a machine to the census: they need GCCL_TRANSPORT=tcp).
-RouteFactory routePeers(const Config& config, const std::string& bindHost,
-                        bool ucxBetweenMachines) {
-  return [config, bindHost, ucxBetweenMachines](const MachineShare& share) {
+// from their own census. Under auto, shared memory only when every rank of the machine could
+// map it (`sharedMemoryAgreed`). Containers that share a kernel and a network namespace but
+// not /dev/shm are one machine to the census and each maps its own: they need
+// GCCL_TRANSPORT=tcp.
+RouteFactory routePeers(const Config& config, const std::string& bindHost, bool ucxBetweenMachines,
+                        bool sharedMemoryAgreed) {
+  return [config, bindHost, ucxBetweenMachines, sharedMemoryAgreed](const MachineShare& share) {
     const bool ucx = config.transport == "ucx" || ucxBetweenMachines;
     TransportRouter router(ucx ? ucxTransport()
                                : std::make_shared<transport::tcp::TcpTransport>(bindHost, config));
     if (config.transport == "tcp" || config.transport == "ucx" || share.localRanks.size() < 2) {
       return router;
     }
-    std::string why;
-    if (config.transport == "auto" && !transport::shm::sharedMemoryUsable(&why)) {
-      logInfo(LogSubsys::kInit, "shared memory unusable (", why, "): ", ucx ? "ucx" : "tcp",
-              " for every peer");
-      return router;
-    }
+    if (config.transport == "auto" && !sharedMemoryAgreed) return router;
     router.routeSameMachine(share.localRanks,
                             std::make_shared<transport::shm::ShmTransport>(config.shmSingleCopy));
     return router;
   };
+}
+
+// GCCL_TRANSPORT=auto within a machine: shared memory only if every rank of the machine can
+// map it (shm_agreement.h). Split communicators keep this answer: their ranks on a machine are
+// some of these.
+bool agreeOnSharedMemory(Store& store, int rank, const Config& config, const MachineShare& share,
+                         const Deadline& deadline) {
+  if (config.transport != "auto" || share.localRanks.size() < 2) return true;
+  std::string why;
+  const bool usable = transport::shm::sharedMemoryUsable(&why);
+  return machineAgreesOnSharedMemory(store, rank, usable, why, share.localRanks, deadline);
 }
 
 // GCCL_TRANSPORT=auto between machines: rank 0 looks for an RDMA device and tells everyone.
@@ -137,7 +145,9 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
     const bool ucxBetweenMachines =
         shareUcxChoice(*client, rank, config, Deadline::afterMs(config.timeoutMs));
-    const RouteFactory routes = routePeers(resolved, bindHost, ucxBetweenMachines);
+    const bool sharedMemory =
+        agreeOnSharedMemory(*client, rank, config, share, Deadline::afterMs(config.timeoutMs));
+    const RouteFactory routes = routePeers(resolved, bindHost, ucxBetweenMachines, sharedMemory);
     JobLayout layout{share.hostOf,
                      shareCostFigures(*client, rank, config, Deadline::afterMs(config.timeoutMs))};
     return std::make_unique<Communicator>(rank, size, resolved, id.token, std::move(client),

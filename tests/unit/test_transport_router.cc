@@ -7,11 +7,14 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
+#include "core/shm_agreement.h"
 #include "core/transport_router.h"
 #include "transport/inproc/inproc_transport.h"
 
@@ -91,6 +94,40 @@ TEST(TransportRouter, CollectivesRunOverTwoTransportsAtOnce) {
     for (size_t i = 0; i < data[r].size(); ++i) {
       ASSERT_EQ(data[r][i], static_cast<int32_t>(i) * 10) << "rank " << r << " element " << i;
     }
+  }
+}
+
+// Every rank of a machine takes the same decision on shared memory: all say yes, or one rank
+// that cannot map it (here rank 2) sends the whole machine over the network transport.
+TEST(SharedMemoryAgreement, OneRankThatCannotMapItTurnsItOffForTheWholeMachine) {
+  for (const int refusing : {-1, 2}) {
+    MemoryStore store;
+    const std::vector<int> local = {0, 1, 2, 3};
+    std::vector<int> agreed(local.size(), -1);
+    std::vector<std::thread> ranks;
+    for (const int rank : local) {
+      ranks.emplace_back([&, rank] {
+        agreed[static_cast<size_t>(rank)] =
+            machineAgreesOnSharedMemory(store, rank, rank != refusing, "no space left on /dev/shm",
+                                        local, Deadline::afterMs(10000));
+      });
+    }
+    for (auto& thread : ranks) thread.join();
+    for (const int rank : local) {
+      EXPECT_EQ(agreed[static_cast<size_t>(rank)], refusing < 0 ? 1 : 0)
+          << "rank " << rank << ", refusing rank " << refusing;
+    }
+  }
+}
+
+// A local rank that never answers is a timeout, not a hang.
+TEST(SharedMemoryAgreement, ASilentLocalRankIsATimeout) {
+  MemoryStore store;
+  try {
+    machineAgreesOnSharedMemory(store, 0, true, "", {0, 1}, Deadline::afterMs(100));
+    FAIL() << "expected a timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kTimeout) << e.what();
   }
 }
 
