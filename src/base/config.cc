@@ -73,6 +73,20 @@ const std::array kSettings = {
             [](Config& c, std::string_view v) {
               c.shmSingleCopy = parseInt("GCCL_SHM_SINGLE_COPY", v, 0, 1) == 1;
             }},
+    Setting{"GCCL_GPU_STAGING_BYTES", "int", "8388608",
+            "pinned host memory one GPU allreduce stages its slices through, in bytes: "
+            "GCCL_GPU_STAGING_BYTES / GCCL_GPU_SLICE_BYTES slices in flight at once",
+            [](Config& c, std::string_view v) {
+              c.gpuStagingBytes =
+                  static_cast<size_t>(parseInt("GCCL_GPU_STAGING_BYTES", v, 64, 1 << 30));
+            }},
+    Setting{"GCCL_GPU_SLICE_BYTES", "int", "1048576",
+            "slice of a GPU buffer copied to the host and allreduced as one collective; "
+            "must agree on all ranks",
+            [](Config& c, std::string_view v) {
+              c.gpuSliceBytes =
+                  static_cast<size_t>(parseInt("GCCL_GPU_SLICE_BYTES", v, 64, 1 << 30));
+            }},
     Setting{"GCCL_SOCKET_ADDR", "string", "",
             "IPv4 address to bind and advertise (default: the address that reaches the root)",
             GCCL_STRING_SETTING(socketAddr)},

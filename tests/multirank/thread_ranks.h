@@ -14,12 +14,8 @@
 
 namespace gccl::testing_support {
 
-// `algorithm`: GCCL_ALGO's value for every rank ("auto": the cost model's choice).
-inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(
-    int size, const std::string& algorithm = "auto") {
-  Config config;
-  config.timeoutMs = 20000;
-  config.algorithm = algorithm;
+// Every rank with `config`.
+inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(int size, const Config& config) {
   const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
       std::make_shared<transport::inproc::InprocFabric>()));
   std::vector<std::unique_ptr<Communicator>> ranks;
@@ -28,6 +24,15 @@ inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(
         rank, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
   }
   return ranks;
+}
+
+// `algorithm`: GCCL_ALGO's value for every rank ("auto": the cost model's choice).
+inline std::vector<std::unique_ptr<Communicator>> makeThreadRanks(
+    int size, const std::string& algorithm = "auto") {
+  Config config;
+  config.timeoutMs = 20000;
+  config.algorithm = algorithm;
+  return makeThreadRanks(size, config);
 }
 
 // Runs `body(rank, communicator)` on one thread per rank, and waits for all.

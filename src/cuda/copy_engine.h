@@ -1,0 +1,35 @@
+// Asynchronous copies between device memory and pinned host staging memory: all that the
+// staging pipeline (staged_allreduce.h) knows of a GPU. CudaCopyEngine runs them on a CUDA
+// stream; HostCopyEngine stands in for it in tests, on machines without a GPU.
+//
+// Contract: copies may complete in any order. A ticket is settled once: after done() returned
+// true or threw, or wait() returned or threw, the ticket is forgotten and must not be asked
+// again. Until a copy is settled its buffers must stay alive (the engine may still write them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace gccl {
+
+using CopyTicket = uint64_t;
+
+class CopyEngine {
+ public:
+  virtual ~CopyEngine() = default;
+
+  // True when `pointer` is device memory this engine can copy from and to.
+  virtual bool isDevice(const void* pointer) const = 0;
+  // Pinned host memory for staging (copies from and to it may run asynchronously).
+  virtual std::byte* allocateStaging(size_t bytes) = 0;
+  virtual void freeStaging(std::byte* staging) = 0;
+
+  virtual CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) = 0;
+  virtual CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) = 0;
+  // Never blocks: true once the copy finished. Throws Error naming the copy if it failed.
+  virtual bool done(CopyTicket ticket) = 0;
+  // Blocks until the copy finished; throws like done().
+  virtual void wait(CopyTicket ticket) = 0;
+};
+
+}  // namespace gccl

@@ -1,0 +1,53 @@
+// The CopyEngine of a CUDA device: pinned staging from cudaHostAlloc, copies by
+// cudaMemcpyAsync on a stream of its own, one CUDA event per ticket. Built only when CMake finds
+// the CUDA toolkit (src/CMakeLists.txt); this header keeps cuda_runtime.h to the .cc.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda/copy_engine.h"
+
+struct CUstream_st;
+struct CUevent_st;
+
+namespace gccl {
+
+class CudaCopyEngine final : public CopyEngine {
+ public:
+  // On `device` (-1: the calling thread's current device). Throws Error(kSystemError) starting
+  // "no CUDA device" when the machine has none (or no driver).
+  explicit CudaCopyEngine(int device = -1);
+  // Waits for the stream, then releases it and the events.
+  ~CudaCopyEngine() override;
+  CudaCopyEngine(const CudaCopyEngine&) = delete;
+  CudaCopyEngine& operator=(const CudaCopyEngine&) = delete;
+
+  bool isDevice(const void* pointer) const override;
+  std::byte* allocateStaging(size_t bytes) override;
+  void freeStaging(std::byte* staging) override;
+  CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
+  CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
+  bool done(CopyTicket ticket) override;
+  void wait(CopyTicket ticket) override;
+
+ private:
+  struct Pending {
+    CUevent_st* event;  // recorded after the copy
+    std::string what;   // "copy 3 (device->host, 4096 bytes)"
+  };
+  CopyTicket copy(void* dst, const void* src, size_t bytes, bool toHost);
+  Pending& pending(CopyTicket ticket, const char* call);  // lock held
+  void settle(CopyTicket ticket, int result);             // lock held; throws a failure
+
+  int device_ = 0;
+  CUstream_st* stream_ = nullptr;
+  std::mutex mutex_;
+  std::map<CopyTicket, Pending> pending_;  // until settled
+  std::vector<CUevent_st*> spare_;         // settled tickets' events, reused
+  CopyTicket nextTicket_ = 0;
+};
+
+}  // namespace gccl

@@ -1,0 +1,189 @@
+#include "cuda/host_copy_engine.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "base/error.h"
+
+namespace gccl {
+
+HostCopyEngine::HostCopyEngine(HostCopyFaults faults)
+    : faults_(faults), random_(faults.shuffleSeed), thread_([this] { worker(); }) {}
+
+HostCopyEngine::~HostCopyEngine() {
+  {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] {
+      return std::none_of(copies_.begin(), copies_.end(),
+                          [](const auto& entry) { return entry.second.state == State::kQueued; });
+    });
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+  for (const auto& [pointer, bytes] : device_) ::operator delete(const_cast<std::byte*>(pointer));
+  for (const auto& [pointer, bytes] : staging_) ::operator delete(const_cast<std::byte*>(pointer));
+}
+
+std::byte* HostCopyEngine::allocateDevice(size_t bytes) {
+  auto* device = static_cast<std::byte*>(::operator new(std::max<size_t>(bytes, 1)));
+  std::memset(device, 0, bytes);
+  std::lock_guard lock(mutex_);
+  device_[device] = bytes;
+  return device;
+}
+
+void HostCopyEngine::freeDevice(std::byte* device) {
+  std::lock_guard lock(mutex_);
+  if (device_.erase(device) == 0) fail(Status::kInvalidArgument, "freeDevice: not device memory");
+  ::operator delete(device);
+}
+
+void HostCopyEngine::setFaults(const HostCopyFaults& faults) {
+  std::lock_guard lock(mutex_);
+  faults_ = faults;
+  random_.seed(faults.shuffleSeed);
+}
+
+size_t HostCopyEngine::stagingHighWater() const {
+  std::lock_guard lock(mutex_);
+  return stagingHighWater_;
+}
+
+uint64_t HostCopyEngine::copiesQueued() const {
+  std::lock_guard lock(mutex_);
+  return nextTicket_;
+}
+
+size_t HostCopyEngine::copiesUnsettled() const {
+  std::lock_guard lock(mutex_);
+  return copies_.size();
+}
+
+uint64_t HostCopyEngine::completedOutOfOrder() const {
+  std::lock_guard lock(mutex_);
+  return outOfOrder_;
+}
+
+bool HostCopyEngine::isDevice(const void* pointer) const {
+  const auto* address = static_cast<const std::byte*>(pointer);
+  std::lock_guard lock(mutex_);
+  auto after = device_.upper_bound(address);  // the first allocation starting past `address`
+  if (after == device_.begin()) return false;
+  const auto& [start, bytes] = *std::prev(after);
+  return address < start + std::max<size_t>(bytes, 1);
+}
+
+std::byte* HostCopyEngine::allocateStaging(size_t bytes) {
+  auto* staging = static_cast<std::byte*>(::operator new(std::max<size_t>(bytes, 1)));
+  std::lock_guard lock(mutex_);
+  staging_[staging] = bytes;
+  stagingBytes_ += bytes;
+  stagingHighWater_ = std::max(stagingHighWater_, stagingBytes_);
+  return staging;
+}
+
+void HostCopyEngine::freeStaging(std::byte* staging) {
+  std::lock_guard lock(mutex_);
+  auto found = staging_.find(staging);
+  if (found == staging_.end()) fail(Status::kInvalidArgument, "freeStaging: not staging memory");
+  stagingBytes_ -= found->second;
+  staging_.erase(found);
+  ::operator delete(staging);
+}
+
+CopyTicket HostCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
+  return queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host");
+}
+
+CopyTicket HostCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) {
+  return queue(deviceDst, hostSrc, bytes, deviceDst, "host->device");
+}
+
+CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const void* device,
+                                 const char* direction) {
+  if (!isDevice(device)) fail(Status::kInvalidArgument, direction, " copy: not device memory");
+  std::lock_guard lock(mutex_);
+  const CopyTicket ticket = nextTicket_++;
+  auto latency = faults_.delay;
+  if (faults_.jitter.count() > 0) {
+    latency += std::chrono::microseconds(random_() % (faults_.jitter.count() + 1));
+  }
+  copies_[ticket] = Copy{dst,
+                         src,
+                         bytes,
+                         device,
+                         Clock::now() + latency,
+                         State::kQueued,
+                         strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)")};
+  changed_.notify_all();
+  return ticket;
+}
+
+bool HostCopyEngine::settle(std::map<CopyTicket, Copy>::iterator copy) {
+  if (copy->second.state == State::kQueued) return false;
+  const bool failed = copy->second.state == State::kFailed;
+  const std::string what = copy->second.what;
+  copies_.erase(copy);
+  if (failed) fail(Status::kSystemError, what, " failed (injected)");
+  return true;
+}
+
+bool HostCopyEngine::done(CopyTicket ticket) {
+  std::lock_guard lock(mutex_);
+  auto copy = copies_.find(ticket);
+  if (copy == copies_.end()) fail(Status::kInvalidUsage, "copy ", ticket, ": unknown or settled");
+  return settle(copy);
+}
+
+void HostCopyEngine::wait(CopyTicket ticket) {
+  std::unique_lock lock(mutex_);
+  auto copy = copies_.find(ticket);
+  if (copy == copies_.end()) fail(Status::kInvalidUsage, "copy ", ticket, ": unknown or settled");
+  // std::map iterators stay valid while other entries come and go.
+  changed_.wait(lock, [&] { return copy->second.state != State::kQueued; });
+  settle(copy);
+}
+
+void HostCopyEngine::worker() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    std::vector<std::map<CopyTicket, Copy>::iterator> ready;
+    auto next = Clock::time_point::max();
+    const auto now = Clock::now();
+    for (auto copy = copies_.begin(); copy != copies_.end(); ++copy) {
+      if (copy->second.state != State::kQueued) continue;
+      if (copy->second.readyAt <= now) ready.push_back(copy);
+      next = std::min(next, copy->second.readyAt);
+    }
+    if (ready.empty()) {
+      if (stopping_) return;
+      if (next == Clock::time_point::max()) {
+        changed_.wait(lock);
+      } else {
+        changed_.wait_until(lock, next);
+      }
+      continue;
+    }
+    auto copy = ready.front();
+    if (faults_.shuffleSeed != 0) copy = ready[random_() % ready.size()];
+    if (copy != ready.front() || std::any_of(copies_.begin(), copy, [](const auto& earlier) {
+          return earlier.second.state == State::kQueued;
+        })) {
+      ++outOfOrder_;
+    }
+    Copy& c = copy->second;
+    const auto* device = static_cast<const std::byte*>(c.device);
+    const auto* poison = static_cast<const std::byte*>(faults_.failAddress);
+    const bool fails = static_cast<int64_t>(copy->first) == faults_.failCopy ||
+                       (poison != nullptr && poison >= device && poison < device + c.bytes);
+    // The copy runs under the lock: the buffers are the caller's until it settles the ticket,
+    // and tests copy little.
+    if (!fails) std::memcpy(c.dst, c.src, c.bytes);
+    c.state = fails ? State::kFailed : State::kDone;
+    changed_.notify_all();
+  }
+}
+
+}  // namespace gccl

@@ -1,0 +1,94 @@
+// A CopyEngine over host memory: the stand-in for a GPU in tests. "Device" memory is what
+// allocateDevice() returned, so isDevice() is exact. Copies are memcpy on one worker thread,
+// each no earlier than its injected latency after it was queued: like a DMA engine, several
+// copies are in flight at once and a pipeline that overlaps them finishes sooner.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda/copy_engine.h"
+
+namespace gccl {
+
+// Test hooks.
+struct HostCopyFaults {
+  std::chrono::microseconds delay{0};   // latency of every copy
+  std::chrono::microseconds jitter{0};  // plus a random extra in [0, jitter] per copy
+  // Nonzero: of the copies ready at once, a random one (from this seed) completes next, so
+  // completions come out of order. Zero: the oldest ready one.
+  uint64_t shuffleSeed = 0;
+  int64_t failCopy = -1;              // the copy with this index (from 0, in queue order) fails
+  const void* failAddress = nullptr;  // copies whose device range holds this address fail
+};
+
+class HostCopyEngine final : public CopyEngine {
+ public:
+  explicit HostCopyEngine(HostCopyFaults faults = {});
+  // Waits for the queued copies (their buffers must still be alive).
+  ~HostCopyEngine() override;
+
+  // Test helpers: "device" memory, zero-filled.
+  std::byte* allocateDevice(size_t bytes);
+  void freeDevice(std::byte* device);
+  // Replaces the hooks for the copies queued from now on (the failure ones apply to queued
+  // copies too); a test may thus aim a failure at memory it allocated with this engine.
+  void setFaults(const HostCopyFaults& faults);
+  // The most staging memory allocated at once, in bytes.
+  size_t stagingHighWater() const;
+  uint64_t copiesQueued() const;
+  // Copies queued or finished whose tickets are not settled yet: 0 once a caller drained.
+  size_t copiesUnsettled() const;
+  // Copies that completed while an earlier-queued one was still pending.
+  uint64_t completedOutOfOrder() const;
+
+  bool isDevice(const void* pointer) const override;
+  std::byte* allocateStaging(size_t bytes) override;
+  void freeStaging(std::byte* staging) override;
+  CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
+  CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
+  bool done(CopyTicket ticket) override;
+  void wait(CopyTicket ticket) override;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class State { kQueued, kDone, kFailed };
+  struct Copy {
+    void* dst;
+    const void* src;
+    size_t bytes;
+    const void* device;  // the device side, for failAddress
+    Clock::time_point readyAt;
+    State state = State::kQueued;
+    std::string what;  // "copy 3 (device->host, 4096 bytes)"
+  };
+
+  CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
+                   const char* direction);
+  bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
+  void worker();
+
+  HostCopyFaults faults_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::mt19937_64 random_;
+  std::map<CopyTicket, Copy> copies_;  // queued and finished-but-unsettled, by ticket
+  CopyTicket nextTicket_ = 0;
+  std::map<const std::byte*, size_t> device_;   // allocation -> bytes
+  std::map<const std::byte*, size_t> staging_;  // allocation -> bytes
+  size_t stagingBytes_ = 0;
+  size_t stagingHighWater_ = 0;
+  uint64_t outOfOrder_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the rest is constructed
+};
+
+}  // namespace gccl
