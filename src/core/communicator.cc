@@ -78,7 +78,7 @@ Communicator::~Communicator() {
   }
 }
 
-uint64_t Communicator::collectivesStarted() {
+uint64_t Communicator::collectivesStarted() const {
   std::lock_guard lock(startMutex_);
   return sequence_;
 }

@@ -78,7 +78,7 @@ class Communicator {
   std::optional<Error> asyncError() const { return engine_.error(); }
   // Counters, for statistics and tests: collectives started on this communicator, and the
   // payload bytes its completed ones sent from this rank.
-  uint64_t collectivesStarted();
+  uint64_t collectivesStarted() const;
   uint64_t payloadBytesSent() const { return engine_.payloadBytesSent(); }
 
  private:
@@ -102,7 +102,7 @@ class Communicator {
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
                                            const Algorithm& algorithm, const ScheduleShape& shape);
 
-  std::mutex startMutex_;  // guards sequence_, splits_, the choices and the schedule cache
+  mutable std::mutex startMutex_;  // guards sequence_, splits_, the choices and the schedule cache
   uint64_t sequence_ = 0;
   uint64_t splits_ = 0;  // split() calls so far: the same on every rank
   // Recently used schedules: training repeats the same few sizes every step.

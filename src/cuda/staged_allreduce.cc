@@ -245,7 +245,14 @@ StagedAllreduce::~StagedAllreduce() {
 
 void StagedAllreduce::run(const void* input, void* output, size_t count, DataType type,
                           ReduceOp op) {
-  if (count > 0 && (!engine_.isDevice(input) || !engine_.isDevice(output))) {
+  // Both ends of both buffers: a host buffer that merely starts inside a device allocation
+  // would be copied out of bounds.
+  const size_t last = count == 0 ? 0 : count * dataTypeSize(type) - 1;
+  const auto deviceRange = [&](const void* buffer) {
+    return engine_.isDevice(buffer) &&
+           engine_.isDevice(static_cast<const std::byte*>(buffer) + last);
+  };
+  if (count > 0 && (!deviceRange(input) || !deviceRange(output))) {
     fail(Status::kInvalidArgument, "staged allreduce on rank ", comm_.rank(),
          ": input and output must be device memory");
   }

@@ -13,6 +13,7 @@
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
+#include "multirank/thread_ranks.h"
 #include "transport/inproc/inproc_transport.h"
 #include "verifiable.h"
 
@@ -182,13 +183,10 @@ TEST(AllreduceThreads, ManyOutstandingOperationsCompleteInOrder) {
   Config config;
   config.chunkBytes = 4096;  // the large counts run a deep pipeline
   config.timeoutMs = 20000;
-  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
-      std::make_shared<transport::inproc::InprocFabric>()));
-  std::vector<std::unique_ptr<Communicator>> comms;
+  std::vector<std::unique_ptr<Communicator>> comms =
+      testing_support::makeThreadRanks(kSize, config);
   std::vector<std::vector<PendingAllreduce>> pending(kSize);
   for (int r = 0; r < kSize; ++r) {
-    comms.push_back(std::make_unique<Communicator>(
-        r, kSize, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
     for (int i = 0; i < kOperations; ++i) {
       pending[r].emplace_back(kCounts[i % kCounts.size()], static_cast<DataType>(i % kNumDataTypes),
                               static_cast<ReduceOp>(i % kNumReduceOps), i % 3 == 1);
@@ -235,13 +233,8 @@ TEST(AllreduceThreads, BlockingAndAsyncCallsFromRankThreads) {
   Config config;
   config.chunkBytes = 16384;
   config.timeoutMs = 20000;
-  const TransportRouter transport(std::make_shared<transport::inproc::InprocTransport>(
-      std::make_shared<transport::inproc::InprocFabric>()));
-  std::vector<std::unique_ptr<Communicator>> ranks;
-  for (int r = 0; r < kSize; ++r) {
-    ranks.push_back(std::make_unique<Communicator>(
-        r, kSize, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, transport));
-  }
+  std::vector<std::unique_ptr<Communicator>> ranks =
+      testing_support::makeThreadRanks(kSize, config);
   std::vector<size_t> wrong(kSize, 0);
   std::vector<std::thread> threads;
   for (int r = 0; r < kSize; ++r) {

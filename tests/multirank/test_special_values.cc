@@ -11,10 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
-#include "transport/inproc/inproc_transport.h"
+#include "multirank/thread_ranks.h"
 
 namespace gccl {
 namespace {
@@ -151,13 +150,7 @@ void runCase(const std::string& algorithm, int size, const FloatBits& f, ReduceO
   config.algorithm = algorithm;
   config.chunkBytes = 64;  // several slices per segment in the ring
   config.timeoutMs = 20000;
-  const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
-      std::make_shared<transport::inproc::InprocFabric>()));
-  std::vector<std::unique_ptr<Communicator>> ranks;
-  for (int r = 0; r < size; ++r) {
-    ranks.push_back(std::make_unique<Communicator>(
-        r, size, config, JobToken{}, std::make_unique<MemoryStore>(), nullptr, router));
-  }
+  std::vector<std::unique_ptr<Communicator>> ranks = testing_support::makeThreadRanks(size, config);
   std::vector<std::vector<unsigned char>> in(size), out(size);
   std::vector<std::shared_ptr<Request>> requests;
   for (int r = 0; r < size; ++r) {

@@ -146,6 +146,16 @@ TEST(StagedAllreduce, RejectsHostMemory) {
   } catch (const Error& e) {
     EXPECT_EQ(e.status(), Status::kInvalidArgument);
   }
+  // A count that runs past the end of its device allocation is refused too, before any copy.
+  std::byte* device = engine.allocateDevice(10 * sizeof(float));
+  try {
+    staged.run(device, device, 11, DataType::kFloat32, ReduceOp::kSum);
+    FAIL() << "a buffer past its device allocation accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidArgument);
+  }
+  EXPECT_EQ(engine.copiesQueued(), 0u);
+  engine.freeDevice(device);
 }
 
 // The copies of `failingSlice` fail on `failingRank`: it reports that slice, and the others
