@@ -26,7 +26,9 @@ size_t product(const CollectiveCall& call, int rank, size_t a, size_t b) {
   return a * b;
 }
 
-uint32_t hashBlocks(const std::vector<Range>& blocks) {
+}  // namespace
+
+uint32_t hashRanges(const std::vector<Range>& ranges) {
   uint64_t hash = 1469598103934665603ull;  // FNV-1a over the offsets and counts
   auto mix = [&](size_t value) {
     for (int byte = 0; byte < 8; ++byte) {
@@ -34,12 +36,14 @@ uint32_t hashBlocks(const std::vector<Range>& blocks) {
       hash *= 1099511628211ull;
     }
   };
-  for (const Range& block : blocks) {
-    mix(block.offset);
-    mix(block.count);
+  for (const Range& range : ranges) {
+    mix(range.offset);
+    mix(range.count);
   }
   return static_cast<uint32_t>(hash ^ (hash >> 32));
 }
+
+namespace {
 
 BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, size_t elementSize) {
   if (call.blocks.size() != static_cast<size_t>(size)) {
@@ -68,7 +72,7 @@ BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, si
   layout.inPlace = call.input != nullptr &&
                    call.input == static_cast<const std::byte*>(call.output) +
                                      call.blocks[static_cast<size_t>(rank)].offset * elementSize;
-  layout.blocksHash = hashBlocks(call.blocks);
+  layout.agreementHash = hashRanges(call.blocks);
   return layout;
 }
 
@@ -112,7 +116,8 @@ BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t ch
     fail(Status::kInvalidArgument, where(call, rank), "count ", call.count,
          " overflows the buffer size");
   }
-  const BufferLayout layout = layoutOf(call, rank, size, elementSize);
+  BufferLayout layout = layoutOf(call, rank, size, elementSize);
+  layout.agreementHash ^= call.agreement;
   const size_t inBytes = product(call, rank, layout.inputCount, elementSize);
   const size_t outBytes = product(call, rank, layout.outputCount, elementSize);
   if ((inBytes > 0 && call.input == nullptr) || (outBytes > 0 && call.output == nullptr)) {

@@ -26,13 +26,16 @@ struct CollectiveCall {
   ReduceOp op = ReduceOp::kSum;
   int root = 0;
   std::vector<Range> blocks;  // allgatherv: each rank's block of the output
+  // Any value every rank must pass the same, checked like the count: a staged slice carries
+  // its whole call's count here, so that ranks disagreeing on it fail on the first slice.
+  uint32_t agreement = 0;
 };
 
 struct BufferLayout {
-  size_t inputCount = 0;    // elements this rank reads from its send buffer
-  size_t outputCount = 0;   // elements this rank writes in its receive buffer
-  bool inPlace = false;     // ScheduleShape::inPlace
-  uint32_t blocksHash = 0;  // allgatherv: every rank must pass the same blocks
+  size_t inputCount = 0;       // elements this rank reads from its send buffer
+  size_t outputCount = 0;      // elements this rank writes in its receive buffer
+  bool inPlace = false;        // ScheduleShape::inPlace
+  uint32_t agreementHash = 0;  // of what every rank must pass the same: blocks, agreement
 };
 
 // Throws Error(kInvalidArgument) naming the collective and the rank for a root out of range,
@@ -40,5 +43,8 @@ struct BufferLayout {
 // room, a null buffer with elements to move, buffers that overlap other than in NCCL's in-place
 // way, or more than kMaxSlicesPerCollective slices of `chunkBytes`.
 BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t chunkBytes);
+
+// FNV-1a over the ranges' offsets and counts.
+uint32_t hashRanges(const std::vector<Range>& ranges);
 
 }  // namespace gccl

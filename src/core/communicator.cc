@@ -147,7 +147,7 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->type = call.type;
   operation->op = call.op;
   operation->root = call.root;
-  operation->blocksHash = layout.blocksHash;
+  operation->agreementHash = layout.agreementHash;
   operation->algorithm = algorithm.id;
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.

@@ -11,7 +11,7 @@ FrameHeader Operation::frameHeader() const {
   header.reduceOp = static_cast<uint8_t>(op);
   header.algorithm = static_cast<uint8_t>(algorithm);
   header.root = root;
-  header.detail = blocksHash;
+  header.detail = agreementHash;
   header.sequence = sequence;
   header.count = count;
   return header;

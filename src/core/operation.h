@@ -21,7 +21,7 @@ struct Operation {
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;             // rooted collectives only
-  uint32_t blocksHash = 0;  // allgatherv: the blocks every rank must agree on
+  uint32_t agreementHash = 0;  // BufferLayout::agreementHash: every rank's must be equal
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;
   std::shared_ptr<const Schedule> schedule;

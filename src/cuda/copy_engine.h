@@ -1,5 +1,5 @@
 // Asynchronous copies between device memory and pinned host staging memory: all that the
-// staging pipeline (staged_allreduce.h) knows of a GPU. CudaCopyEngine runs them on a CUDA
+// staging pipeline (staged_collectives.h) knows of a GPU. CudaCopyEngine runs them on a CUDA
 // stream; HostCopyEngine stands in for it in tests, on machines without a GPU.
 //
 // Contract: copies may complete in any order. A ticket is settled once: after done() returned

@@ -20,8 +20,10 @@ std::string describeFrame(const FrameHeader& h) {
                                ? std::string(collectiveName(kind))
                                : strCat("collective#", int(h.collective));
   const std::string root = isRooted(kind) ? strCat(" root ", h.root) : "";
-  std::ostringstream layout;  // allgatherv: which counts and displacements, as a hash
-  if (kind == CollectiveKind::kAllgatherV) layout << " layout #" << std::hex << h.detail;
+  // What else the ranks must agree on, as a hash: allgatherv's counts and displacements, a
+  // staged slice's whole call.
+  std::ostringstream layout;
+  if (h.detail != 0) layout << " layout #" << std::hex << h.detail;
   return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root, layout.str(),
                 " (message ", h.bytes, " B)");
 }

@@ -19,7 +19,7 @@ struct FrameHeader {
   uint8_t reduceOp = 0;
   uint8_t algorithm = 0;
   int32_t root = 0;       // the root of a rooted collective (broadcast, reduce); 0 otherwise
-  uint32_t detail = 0;    // kind-specific: a failure notice's Status; allgatherv's blocks hash
+  uint32_t detail = 0;    // a failure notice's Status; else a hash of what ranks must agree on
   uint64_t sequence = 0;  // collective number on the communicator, from 1
   uint64_t count = 0;     // the collective's count argument (elements)
   uint64_t bytes = 0;     // payload bytes following this header

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cuda/cuda_copy_engine.h"
-#include "cuda/staged_allreduce.h"
+#include "cuda/staged_collectives.h"
 #include "multirank/thread_ranks.h"
 #include "verifiable.h"
 
@@ -62,14 +62,14 @@ TEST(CudaCopyEngine, StagedAllreduceOnTwoRanks) {
   auto ranks = testing_support::makeThreadRanks(2, config);
   testing_support::onEveryRank(ranks, [&](int rank, Communicator& comm) {
     CudaCopyEngine engine;
-    StagedAllreduce staged(comm, engine, StagingOptions{.sliceBytes = 256 << 10, .slots = 4});
+    StagedCollectives staged(comm, engine, StagingOptions{.sliceBytes = 256 << 10, .slots = 4});
     std::vector<float> host(kCount);
     perf::fillInput(host.data(), kCount, gcclFloat32, gcclAvg, rank, 2);
     void* device = nullptr;
     ASSERT_EQ(cudaMalloc(&device, kCount * sizeof(float)), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(device, host.data(), kCount * sizeof(float), cudaMemcpyHostToDevice),
               cudaSuccess);
-    staged.run(device, device, kCount, DataType::kFloat32, ReduceOp::kAvg);
+    staged.allreduce(device, device, kCount, DataType::kFloat32, ReduceOp::kAvg);
     ASSERT_EQ(cudaMemcpy(host.data(), device, kCount * sizeof(float), cudaMemcpyDeviceToHost),
               cudaSuccess);
     EXPECT_EQ(perf::countWrong(host.data(), kCount, gcclFloat32, gcclAvg, 2), 0u);

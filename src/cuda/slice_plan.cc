@@ -1,0 +1,121 @@
+#include "cuda/slice_plan.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace gccl {
+
+namespace {
+
+bool isBlockwise(CollectiveKind kind) {
+  return kind == CollectiveKind::kAllgather || kind == CollectiveKind::kAllgatherV ||
+         kind == CollectiveKind::kReduceScatter;
+}
+
+// The whole call, as the value every slice's collective carries for the ranks to agree on.
+uint32_t wholeCallAgreement(const CollectiveCall& call) {
+  if (call.kind == CollectiveKind::kAllgatherV) return hashRanges(call.blocks) | 1u;
+  return hashRanges({Range{0, call.count}}) | 1u;  // never 0: 0 is "nothing to agree on"
+}
+
+// Elements of each rank's block that slice s covers: [first, first + length).
+struct Span {
+  size_t first = 0;
+  size_t length = 0;
+};
+
+Span spanOf(size_t index, size_t sliceElements, size_t blockCount) {
+  const size_t first = index * sliceElements;
+  return {first, first < blockCount ? std::min(sliceElements, blockCount - first) : 0};
+}
+
+}  // namespace
+
+SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes)
+    : call_(call), rank_(rank), size_(size), elementSize_(dataTypeSize(call.type)) {
+  // Blockwise collectives pack one piece per rank into a slot.
+  const size_t pieces = isBlockwise(call.kind) ? static_cast<size_t>(size) : 1;
+  sliceElements_ = slotBytes / (elementSize_ * pieces);
+  if (sliceElements_ == 0) {
+    fail(Status::kInvalidArgument, collectiveName(call.kind), " on rank ", rank,
+         ": a staging slot of ", slotBytes, " bytes holds no element per rank for ", size,
+         " ranks; raise GCCL_GPU_SLICE_BYTES");
+  }
+  size_t longest = call.count;  // the longest block a slice walks through
+  if (call.kind == CollectiveKind::kAllgatherV) {
+    longest = 0;
+    for (const Range& block : call.blocks) longest = std::max(longest, block.count);
+  }
+  slices_ = (longest + sliceElements_ - 1) / sliceElements_;
+  call_.agreement = wholeCallAgreement(call);
+}
+
+SliceWork SlicePlanner::slice(size_t index, std::byte* slot) const {
+  return isBlockwise(call_.kind) ? blockwise(index, slot) : rootedOrAllreduce(index, slot);
+}
+
+// One contiguous piece of the buffer, in place in the slot.
+SliceWork SlicePlanner::rootedOrAllreduce(size_t index, std::byte* slot) const {
+  const Span span = spanOf(index, sliceElements_, call_.count);
+  const CopyPiece piece{span.first * elementSize_, 0, span.length * elementSize_};
+  const bool root = rank_ == call_.root;
+  SliceWork work;
+  // Broadcast reads only the root's input; reduce writes only the root's output.
+  if (call_.kind != CollectiveKind::kBroadcast || root) work.in.push_back(piece);
+  if (call_.kind != CollectiveKind::kReduce || root) work.out.push_back(piece);
+  work.call = call_;
+  work.call.input = slot;
+  work.call.output = slot;
+  work.call.count = span.length;
+  return work;
+}
+
+// Piece r of the slot is rank r's part of the slice, packed: its offset is the lengths of the
+// pieces before it. The slot's collective runs in NCCL's in-place layout.
+SliceWork SlicePlanner::blockwise(size_t index, std::byte* slot) const {
+  const size_t n = static_cast<size_t>(size_);
+  const size_t me = static_cast<size_t>(rank_);
+  std::vector<Range> blocks;  // in the device output (allgather(v)) or input (reduce-scatter)
+  for (size_t r = 0; r < n; ++r) {
+    blocks.push_back(call_.kind == CollectiveKind::kAllgatherV
+                         ? call_.blocks[r]
+                         : Range{r * call_.count, call_.count});
+  }
+  std::vector<Range> pieces;  // in the slot
+  size_t packed = 0;
+  for (const Range& block : blocks) {
+    const Span span = spanOf(index, sliceElements_, block.count);
+    pieces.push_back({packed, span.length});
+    packed += span.length;
+  }
+  const size_t first = index * sliceElements_;
+  const auto bytes = [&](size_t elements) { return elements * elementSize_; };
+  const auto devicePiece = [&](size_t r) {  // rank r's piece of the slice, in the block buffer
+    return CopyPiece{bytes(blocks[r].offset + first), bytes(pieces[r].offset),
+                     bytes(pieces[r].count)};
+  };
+  const CopyPiece own{bytes(first), bytes(pieces[me].offset), bytes(pieces[me].count)};
+
+  SliceWork work;
+  work.call = call_;
+  work.call.count = pieces[me].count;
+  if (call_.kind == CollectiveKind::kReduceScatter) {
+    for (size_t r = 0; r < n; ++r) work.in.push_back(devicePiece(r));
+    work.call.input = slot;
+    work.call.output = slot + own.slot;
+    work.out.push_back(own);
+  } else {
+    work.in.push_back(own);
+    work.call.input = slot + own.slot;
+    work.call.output = slot;
+    for (size_t r = 0; r < n; ++r) work.out.push_back(devicePiece(r));
+    if (call_.kind == CollectiveKind::kAllgatherV) work.call.blocks = pieces;
+  }
+  // Empty pieces copy nothing (a rank whose allgatherv block ended earlier).
+  std::erase_if(work.in, [](const CopyPiece& piece) { return piece.bytes == 0; });
+  std::erase_if(work.out, [](const CopyPiece& piece) { return piece.bytes == 0; });
+  return work;
+}
+
+}  // namespace gccl

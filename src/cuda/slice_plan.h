@@ -1,0 +1,56 @@
+// How a collective over device buffers is cut into slices that each fit one pinned staging
+// slot: per slice, the pieces copied from the device input into the slot, the host collective
+// run on the slot, and the pieces copied from the slot back to the device output.
+//
+//   allreduce, broadcast, reduce: slice s is elements [sE, sE+E) of the buffer
+//   allgather(v), reduce-scatter: slice s is elements [sE, sE+E) of every rank's block, so a
+//                                 slot holds one piece per rank, packed
+//
+// Every rank derives the same slices from the same arguments, so the k-th collective of every
+// rank is the same slice; each slice's call carries the whole call's count (or blocks) in its
+// agreement field, so ranks that disagree on the whole call fail on the first slice.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "core/collective_call.h"
+
+namespace gccl {
+
+// Bytes: `device` from the start of the device buffer, `slot` from the start of the slot.
+struct CopyPiece {
+  size_t device = 0;
+  size_t slot = 0;
+  size_t bytes = 0;
+};
+
+struct SliceWork {
+  std::vector<CopyPiece> in;   // device input -> slot, before the collective
+  CollectiveCall call;         // on the slot (its buffers point into it)
+  std::vector<CopyPiece> out;  // slot -> device output, after it
+};
+
+class SlicePlanner {
+ public:
+  // `call` over device buffers, already checked (checkCall). Throws Error(kInvalidArgument)
+  // when one element per rank does not fit a slot of `slotBytes`.
+  SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes);
+
+  size_t slices() const { return slices_; }
+  // Slice `index` (< slices()) with its collective's buffers in `slot`.
+  SliceWork slice(size_t index, std::byte* slot) const;
+
+ private:
+  SliceWork rootedOrAllreduce(size_t index, std::byte* slot) const;
+  SliceWork blockwise(size_t index, std::byte* slot) const;
+
+  CollectiveCall call_;
+  int rank_;
+  int size_;
+  size_t elementSize_;
+  size_t sliceElements_ = 0;  // per rank's block for the blockwise collectives
+  size_t slices_ = 0;
+};
+
+}  // namespace gccl
