@@ -1,6 +1,7 @@
 #include "perf_options.h"
 
 #include "algorithms/registry.h"
+#include "buffer_space.h"
 #include "byte_size.h"
 #include "collective.h"
 
@@ -42,7 +43,8 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   std::fprintf(stderr,
                "usage: %s [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
                "         [-w warmup] [-c 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
-               "         [--json FILE] [--timeout SECONDS] [--print-config] [--corrupt-rank R]\n"
+               "         [--device host|cuda|standin] [--json FILE] [--timeout SECONDS]\n"
+               "         [--print-config] [--corrupt-rank R]\n"
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
                "  float16 bfloat16 float32 float64%s.\n"
                "  -a/--algo sets GCCL_ALGO for the ranks: %s.\n"
@@ -51,6 +53,9 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                "  #wrong counts rank %s's output; every rank checks its own and exits non-zero on\n"
                "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
                "  (a test of the checker).\n"
+               "  --device cuda puts the buffers in GPU memory (rank r on device r %% devices;\n"
+               "  results checked on the host); standin in the host stand-in GPU, which runs\n"
+               "  the same staging path without one.\n"
                "  allreduce_perf --tune FILE --np N calibrates the cost model on this machine\n"
                "  and writes FILE for GCCL_TUNE_FILE (docs/tuning.md).\n",
                spec.tool, spec.reduces ? " [-o op]" : "", spec.rooted ? " [-r root]" : "",
@@ -139,9 +144,12 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
       options.timeoutSeconds = number(1);
     else if (flag == "--corrupt-rank")
       options.corruptRank = number(0);
+    else if (flag == "--device")
+      options.device = isDeviceName(value) ? value : "";
     else
       usage(spec, ("unknown flag " + std::string(flag)).c_str());
   }
+  if (options.device.empty()) usage(spec, "--device takes host, cuda or standin");
   if (options.factor <= 1.0 && options.minBytes != options.maxBytes) usage(spec, "-f must be > 1");
   if (options.minBytes > options.maxBytes) usage(spec, "-b must be <= -e");
   // Under a launcher the rank count is known only at init, where gccl refuses such a root.

@@ -1,5 +1,6 @@
 // The perf tools' command line, nccl-tests style: -b -e -f -n -w -c -d -o (-r for rooted
-// collectives), plus -a/--algo, --np, --json, --timeout, --print-config and --corrupt-rank.
+// collectives), plus -a/--algo, --np, --device, --json, --timeout, --print-config and
+// --corrupt-rank.
 #pragma once
 
 #include <cstddef>
@@ -33,6 +34,8 @@ struct PerfOptions {
   // --corrupt-rank: this rank flips a bit of its checked output, to test that a wrong element
   // on any rank fails the run (tests/CMake: allreduce_perf_detects_a_wrong_rank). -1: none.
   int corruptRank = -1;
+  // --device: where the buffers live, host, cuda or standin (buffer_space.h).
+  std::string device = "host";
 };
 
 // Parses argv for `spec`'s tool; on bad input prints the problem and the usage, and exits with

@@ -42,6 +42,10 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
   if (spec.kind == CollectiveKind::kReduce) {
     std::printf("# Only the root's output is defined, so only the root checks.\n");
   }
+  if (options.device != "host") {
+    std::printf("# Buffers in %s device memory, staged by gccl; checked on the host.\n",
+                options.device.c_str());
+  }
   printColumnHeaders();
 }
 
@@ -88,6 +92,7 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   std::fprintf(file, "\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",", nranks,
                dataTypeName(options.dataType), opColumn(spec, options));
   if (spec.rooted) std::fprintf(file, "\"root\":%d,", options.root);
+  std::fprintf(file, "\"device\":\"%s\",", options.device.c_str());
   std::fprintf(file, "\"results\":[");
   for (size_t i = 0; i < results.size(); ++i) {
     std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",

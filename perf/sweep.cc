@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "buffer_space.h"
 #include "report.h"
 
 namespace gccl::perf {
@@ -19,7 +20,37 @@ struct RankContext {
   gcclComm_t comm;
   int rank;
   int nranks;
+  // --device: the buffers the calls take, beside the host mirrors a and b that are filled and
+  // checked. Without a device space the calls take the mirrors themselves.
+  BufferSpace* space = nullptr;
+  unsigned char* hostA = nullptr;
+  unsigned char* hostB = nullptr;
+  unsigned char* deviceA = nullptr;
+  unsigned char* deviceB = nullptr;
 };
+
+// `where` (pointers into the mirrors) as the call takes it.
+Placement callPlacement(const RankContext& ctx, Placement where) {
+  if (ctx.space == nullptr) return where;
+  const auto moved = [&](unsigned char* pointer) -> unsigned char* {
+    if (pointer == nullptr) return nullptr;
+    const bool inA = pointer >= ctx.hostA && pointer < ctx.hostB;
+    return inA ? ctx.deviceA + (pointer - ctx.hostA) : ctx.deviceB + (pointer - ctx.hostB);
+  };
+  return {moved(where.send), moved(where.recv)};
+}
+
+void mirrorsToDevice(const RankContext& ctx, size_t bytes) {
+  if (ctx.space == nullptr) return;
+  ctx.space->toDevice(ctx.deviceA, ctx.hostA, bytes);
+  ctx.space->toDevice(ctx.deviceB, ctx.hostB, bytes);
+}
+
+void mirrorsToHost(const RankContext& ctx, size_t bytes) {
+  if (ctx.space == nullptr) return;
+  ctx.space->toHost(ctx.hostA, ctx.deviceA, bytes);
+  ctx.space->toHost(ctx.hostB, ctx.deviceB, bytes);
+}
 
 bool check(gcclResult_t result, const RankContext& ctx) {
   if (result == gcclSuccess) return true;
@@ -59,7 +90,9 @@ bool checkOnce(const RankContext& ctx, const CallSetup& call, Placement where, s
   std::memset(a, 0xA5, bytes);
   std::memset(b, 0xA5, bytes);
   ctx.spec.fill(call, where);
-  if (!check(ctx.spec.run(call, where), ctx)) return false;
+  mirrorsToDevice(ctx, bytes);
+  if (!check(ctx.spec.run(call, callPlacement(ctx, where)), ctx)) return false;
+  mirrorsToHost(ctx, bytes);
   const std::span<unsigned char> result = ctx.spec.result(call, where);
   if (ctx.rank == ctx.options.corruptRank && !result.empty()) result[0] ^= 1;  // tests the checker
   wrong = ctx.spec.countWrong(call, where);
@@ -83,8 +116,9 @@ bool measure(const RankContext& ctx, const SizeResult& row, bool inPlace, unsign
   // so check a separate, freshly filled run.
   if (ctx.options.check && !checkOnce(ctx, call, where, row.bytes, a, b, out.wrong)) return false;
   ctx.spec.fill(call, where);
+  mirrorsToDevice(ctx, row.bytes);
   std::vector<double> times;
-  if (!timeIterations(ctx, call, where, times)) return false;
+  if (!timeIterations(ctx, call, callPlacement(ctx, where), times)) return false;
   std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
   out.timeUs = times[times.size() / 2];
   out.algbw = out.timeUs > 0 ? static_cast<double>(row.bytes) / out.timeUs / 1e3 : 0;
@@ -98,34 +132,58 @@ int reportingRank(const CollectiveSpec& spec, const PerfOptions& options) {
   return spec.rooted ? options.root : 0;
 }
 
+namespace {
+
+// The sweep over the sizes, once the buffers are in place.
+bool sweepSizes(RankContext& ctx, std::vector<SizeResult>& results) {
+  const bool reports = ctx.rank == reportingRank(ctx.spec, ctx.options);
+  const size_t elementSize = gcclTypeSize(ctx.options.dataType);
+  const size_t blocks = static_cast<size_t>(ctx.spec.blocksPerRow(ctx.nranks));
+  if (reports) printHeader(ctx.spec, ctx.options, ctx.nranks);
+  for (double size = static_cast<double>(ctx.options.minBytes);;) {
+    SizeResult row;
+    row.count = static_cast<size_t>(size) / elementSize / blocks;
+    row.bytes = row.count * blocks * elementSize;
+    if (!measure(ctx, row, false, ctx.hostA, ctx.hostB, row.outOfPlace) ||
+        !measure(ctx, row, true, ctx.hostA, ctx.hostB, row.inPlace)) {
+      return false;
+    }
+    results.push_back(row);
+    if (reports) printRow(ctx.spec, ctx.options, row);
+    if (size >= static_cast<double>(ctx.options.maxBytes) || ctx.options.factor <= 1.0) break;
+    size = std::min(size * ctx.options.factor, static_cast<double>(ctx.options.maxBytes));
+  }
+  if (reports) printFooter(ctx.spec, ctx.options, results);
+  return true;
+}
+
+}  // namespace
+
 bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm,
               std::vector<SizeResult>& results) {
   RankContext ctx{spec, options, comm, 0, 1};
   gcclCommUserRank(comm, &ctx.rank);
   gcclCommCount(comm, &ctx.nranks);
-  const bool reports = ctx.rank == reportingRank(spec, options);
-  const size_t elementSize = gcclTypeSize(options.dataType);
-  // Every row's buffers fit in the size column's bytes (collective.h).
-  const size_t capacity = std::max(options.maxBytes, elementSize);
-  auto a = std::make_unique<unsigned char[]>(capacity);
-  auto b = std::make_unique<unsigned char[]>(capacity);
-  const size_t blocks = static_cast<size_t>(spec.blocksPerRow(ctx.nranks));
-  if (reports) printHeader(spec, options, ctx.nranks);
-  for (double size = static_cast<double>(options.minBytes);;) {
-    SizeResult row;
-    row.count = static_cast<size_t>(size) / elementSize / blocks;
-    row.bytes = row.count * blocks * elementSize;
-    if (!measure(ctx, row, false, a.get(), b.get(), row.outOfPlace) ||
-        !measure(ctx, row, true, a.get(), b.get(), row.inPlace)) {
-      return false;
-    }
-    results.push_back(row);
-    if (reports) printRow(spec, options, row);
-    if (size >= static_cast<double>(options.maxBytes) || options.factor <= 1.0) break;
-    size = std::min(size * options.factor, static_cast<double>(options.maxBytes));
+  // Every row's buffers fit in the size column's bytes (collective.h). One allocation holds
+  // both mirrors, so that a pointer into either is told apart by address (callPlacement).
+  const size_t capacity = std::max(options.maxBytes, gcclTypeSize(options.dataType));
+  auto mirrors = std::make_unique<unsigned char[]>(2 * capacity);
+  ctx.hostA = mirrors.get();
+  ctx.hostB = mirrors.get() + capacity;
+  try {
+    const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comm, ctx.rank);
+    if (!space) return sweepSizes(ctx, results);
+    ctx.space = space.get();
+    ctx.deviceA = space->allocate(capacity);
+    ctx.deviceB = space->allocate(capacity);
+    const bool swept = sweepSizes(ctx, results);
+    space->release(ctx.deviceA);
+    space->release(ctx.deviceB);
+    return swept;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s rank %d: %s\n", spec.tool, ctx.rank, e.what());
+    return false;
   }
-  if (reports) printFooter(spec, options, results);
-  return true;
 }
 
 }  // namespace gccl::perf

@@ -272,6 +272,48 @@ GCCL_EXPORT gcclResult_t gcclBarrier(gcclComm_t comm);
 /** @brief gcclBarrier started as a request (see gcclAllReduceAsync). */
 GCCL_EXPORT gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* request);
 
+/**
+ * @name Device buffers (CUDA)
+ * Every collective above also takes CUDA device memory, told from host memory per call. Both
+ * buffers of a call are then device memory (for their whole length); they travel through a
+ * bounded pinned host staging area in slices (GCCL_GPU_STAGING_BYTES, GCCL_GPU_SLICE_BYTES),
+ * copies overlapping the wire. The blocking forms start after the work queued on the legacy
+ * default stream (and so on every blocking stream) and return once the result is in device
+ * memory. The Async forms take host buffers only (gcclInvalidUsage otherwise).
+ *
+ * The OnStream forms order the call on @p stream, a cudaStream_t passed as void* so that this
+ * header needs no CUDA header (NULL: the legacy default stream), as NCCL does: the call
+ * starts after the work already queued on the stream, later work on the stream sees its result,
+ * and the function returns at once (or, on a GPU without stream memory operations, once the
+ * call is done). Argument errors are returned at once; a failure later in the call is the
+ * communicator's asynchronous error (gcclCommGetAsyncError) and fails the next call on it.
+ * A host-buffer call waits for the stream-ordered calls made before it to finish.
+ * A gccl built without CUDA returns gcclSystemError for a device buffer. docs/api.md, "GPU
+ * buffers".
+ * @{
+ */
+GCCL_EXPORT gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                               gcclDataType_t datatype, gcclRedOp_t op,
+                                               gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                               gcclDataType_t datatype, int root,
+                                               gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                            gcclDataType_t datatype, gcclRedOp_t op, int root,
+                                            gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf,
+                                               size_t sendcount, gcclDataType_t datatype,
+                                               gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount,
+                                                void* recvbuf, const size_t* recvcounts,
+                                                const size_t* displs, gcclDataType_t datatype,
+                                                gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf,
+                                                   size_t recvcount, gcclDataType_t datatype,
+                                                   gcclRedOp_t op, gcclComm_t comm,
+                                                   void* stream);
+/** @} */
+
 /** @brief Blocks until @p request completes, returns its result and frees it. */
 GCCL_EXPORT gcclResult_t gcclWait(gcclRequest_t request);
 

@@ -1,12 +1,14 @@
-// The C entry points of the collectives: each builds a CollectiveCall and runs it, blocking or
-// as a request. Argument rules are the core's (core/collective_call.cc); only what C can get
-// wrong beyond them (enum values, NULL arrays, counts that disagree) is checked here.
+// The C entry points of the collectives: each builds a CollectiveCall and runs it, blocking, as
+// a request, or on a stream; calls with device buffers go through the staging path. Argument rules
+// are the core's (core/collective_call.cc); only what C can get wrong beyond them (enum values,
+// NULL arrays, counts that disagree) is checked here.
 #include <gccl/gccl.h>
 
 #include <memory>
 #include <vector>
 
 #include "api/boundary.h"
+#include "api/device_buffers.h"
 #include "api/handles.h"
 
 using gccl::CollectiveCall;
@@ -37,15 +39,46 @@ CollectiveCall callOf(CollectiveKind kind, const void* sendbuf, void* recvbuf, s
   return call;
 }
 
-// Runs `call` on `comm` to completion, or starts it and hands back a request when `request` is
-// not NULL. `describe` builds the call once the handle is known to be live.
+enum class Form {
+  kBlocking,  // gcclAllReduce
+  kAsync,     // gcclAllReduceAsync: host buffers only
+  kOnStream,  // gcclAllReduceOnStream: device buffers only
+};
+
+// The device path: the staging pipeline, in the order of the caller's stream.
+void runOnDevice(gcclComm& comm, const CollectiveCall& call, Form form, void* stream) {
+  if (form == Form::kAsync) {
+    gccl::fail(Status::kInvalidUsage, gccl::collectiveName(call.kind), " on rank ",
+               comm.communicator->rank(),
+               ": the Async form takes host buffers; device buffers take the blocking form or the "
+               "OnStream form");
+  }
+  gccl::DeviceCollectives& device = gccl::api::deviceCollectives(comm, call);
+  if (form == Form::kOnStream) {
+    device.enqueue(call, stream);
+  } else {
+    device.run(call, nullptr);
+  }
+}
+
+// Runs the call `describe` builds (once the handle is known to be live) in `form`: to
+// completion, as a request handed back in `request`, or on `stream`.
 template <typename Describe>
-gcclResult_t run(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
+gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* stream,
+                 Describe&& describe) {
   return guarded(comm, [&] {
-    if (request != nullptr) *request = nullptr;
+    if (form == Form::kAsync) {
+      requirePointer<gcclRequest_t>(request, "request (output pointer)");
+      *request = nullptr;
+    }
     HandleCall handle(comm, HandleCall::Admit::kUnlessClosing);
     const CollectiveCall call = describe(handle.communicator());
-    if (request == nullptr) {
+    if (form == Form::kOnStream || gccl::api::hasDeviceBuffer(*comm, call)) {
+      runOnDevice(*comm, call, form, stream);
+      return;
+    }
+    gccl::api::finishDeviceCalls(*comm);  // stream-ordered calls made before this one go first
+    if (form == Form::kBlocking) {
       handle.communicator().start(call, true)->rethrow();
       return;
     }
@@ -58,12 +91,18 @@ gcclResult_t run(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
 }
 
 template <typename Describe>
+gcclResult_t runBlocking(gcclComm_t comm, Describe&& describe) {
+  return run(comm, Form::kBlocking, nullptr, nullptr, std::forward<Describe>(describe));
+}
+
+template <typename Describe>
 gcclResult_t runAsync(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
-  if (request == nullptr) {
-    return guarded(comm,
-                   [] { requirePointer<gcclRequest_t>(nullptr, "request (output pointer)"); });
-  }
-  return run(comm, request, std::forward<Describe>(describe));
+  return run(comm, Form::kAsync, request, nullptr, std::forward<Describe>(describe));
+}
+
+template <typename Describe>
+gcclResult_t runOnStream(gcclComm_t comm, void* stream, Describe&& describe) {
+  return run(comm, Form::kOnStream, nullptr, stream, std::forward<Describe>(describe));
 }
 
 // Rank r's block of an allgatherv: recvcounts[r] elements at displs[r].
@@ -96,7 +135,7 @@ extern "C" {
 
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
                   rawValue(op));
   });
@@ -113,7 +152,7 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
 
 gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, int root, gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
                   root);
   });
@@ -130,7 +169,7 @@ gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count
 
 gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
                         gcclRedOp_t op, int root, gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
                   rawValue(op), root);
   });
@@ -147,7 +186,7 @@ gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
 
 gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
                            gcclDataType_t datatype, gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
                   gcclSum);
   });
@@ -164,7 +203,7 @@ gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendc
 gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf,
                             const size_t* recvcounts, const size_t* displs, gcclDataType_t datatype,
                             gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator& communicator) {
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
     return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
                           rawValue(datatype));
   });
@@ -181,7 +220,7 @@ gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* re
 
 gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
                   rawValue(op));
   });
@@ -196,8 +235,61 @@ gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t r
   });
 }
 
+gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                   gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
+                                   void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op));
+  });
+}
+
+gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                   gcclDataType_t datatype, int root, gcclComm_t comm,
+                                   void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
+                  root);
+  });
+}
+
+gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
+                                void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
+                  rawValue(op), root);
+  });
+}
+
+gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                   gcclDataType_t datatype, gcclComm_t comm, void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
+                  gcclSum);
+  });
+}
+
+gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount, void* recvbuf,
+                                    const size_t* recvcounts, const size_t* displs,
+                                    gcclDataType_t datatype, gcclComm_t comm, void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
+                          rawValue(datatype));
+  });
+}
+
+gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf, size_t recvcount,
+                                       gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
+                                       void* stream) {
+  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
+    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
+                  rawValue(op));
+  });
+}
+
 gcclResult_t gcclBarrier(gcclComm_t comm) {
-  return run(comm, nullptr, [&](const gccl::Communicator&) {
+  return runBlocking(comm, [&](const gccl::Communicator&) {
     return callOf(CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
   });
 }

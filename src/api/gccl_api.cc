@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "api/boundary.h"
+#include "api/device_buffers.h"
 #include "api/handles.h"
 #include "base/logging.h"
 #include "bootstrap/launch_environment.h"
@@ -137,7 +138,12 @@ gcclResult_t gcclCommDestroy(gcclComm_t comm) {
                    " is being destroyed or aborted by another thread");
       }
       // Drained while the handle is still registered, so that gcclCommAbort from another
-      // thread can still enter and cut the wait short.
+      // thread can still enter and cut the wait short. A stream-ordered call's failure was
+      // the communicator's asynchronous error already: destroy frees it all the same.
+      try {
+        gccl::api::finishDeviceCalls(*comm);
+      } catch (const gccl::Error&) {
+      }
       call.communicator().drain();
     }
     gccl::api::retire(comm);  // waits for collectives still inside on other threads

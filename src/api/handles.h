@@ -16,13 +16,21 @@
 
 #include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/communicator.h"
 #include "core/request.h"
+#include "cuda/copy_engine.h"
+#include "cuda/device_collectives.h"
 
 struct gcclComm {
   std::unique_ptr<gccl::Communicator> communicator;
+  // Device buffers (api/device_buffers.h), made by the first call that has some; declared
+  // after the communicator, so destroyed (its queued calls finished) before it.
+  std::mutex deviceMutex;
+  std::shared_ptr<gccl::CopyEngine> copyEngine;  // CUDA's, or a test's stand-in
+  std::unique_ptr<gccl::DeviceCollectives> device;
   // The rest is guarded by the registry's mutex (handles.cc).
   std::string lastError;
   int callsInside = 0;

@@ -1,6 +1,7 @@
-// Asynchronous copies between device memory and pinned host staging memory: all that the
-// staging pipeline (staged_collectives.h) knows of a GPU. CudaCopyEngine runs them on a CUDA
-// stream; HostCopyEngine stands in for it in tests, on machines without a GPU.
+// Asynchronous copies between device memory and pinned host staging memory, and the caller's
+// stream order: all that the staging pipeline (staged_collectives.h) and the stream-ordered
+// calls (device_collectives.h) know of a GPU. CudaCopyEngine runs the copies on a CUDA stream;
+// HostCopyEngine stands in for it in tests, on machines without a GPU.
 //
 // Contract: copies may complete in any order. A ticket is settled once: after done() returned
 // true or threw, or wait() returned or threw, the ticket is forgotten and must not be asked
@@ -9,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace gccl {
 
@@ -30,6 +32,20 @@ class CopyEngine {
   virtual bool done(CopyTicket ticket) = 0;
   // Blocks until the copy finished; throws like done().
   virtual void wait(CopyTicket ticket) = 0;
+
+  // The caller's stream order. `stream` is a cudaStream_t (null: the legacy default stream)
+  // or, for HostCopyEngine, a HostStream.
+  // A ticket, settled like a copy's, done once the work queued on `stream` so far has finished.
+  virtual CopyTicket streamReached(void* stream) = 0;
+  // Makes the work queued on `stream` after this call wait until releaseStreams(h) with
+  // h >= `hold`. Holds are made with rising numbers. False when this engine cannot hold a
+  // stream (the caller then runs the call before returning).
+  virtual bool holdStream(void* stream, uint64_t hold) = 0;
+  virtual void releaseStreams(uint64_t through) = 0;
 };
+
+// The engine of CUDA device `device`. Throws Error(kSystemError) when gccl was built without
+// CUDA or the machine has no such device.
+std::unique_ptr<CopyEngine> makeCudaCopyEngine(int device);
 
 }  // namespace gccl

@@ -1,7 +1,10 @@
 #include "cuda/cuda_copy_engine.h"
 
+#include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include <atomic>
+#include <limits>
 #include <utility>
 
 #include "base/error.h"
@@ -15,6 +18,28 @@ void check(cudaError_t result, const char* what) {
          cudaGetErrorString(result), ")");
   }
 }
+
+// Makes `device` current on the calling thread for one call and restores the thread's own
+// afterwards: calls come from the user's threads too, whose current device is theirs. A failure
+// to switch shows in the CUDA call that follows.
+class CurrentDevice {
+ public:
+  explicit CurrentDevice(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess || previous_ == device) {
+      previous_ = -1;
+      return;
+    }
+    cudaSetDevice(device);
+  }
+  ~CurrentDevice() {
+    if (previous_ >= 0) cudaSetDevice(previous_);
+  }
+  CurrentDevice(const CurrentDevice&) = delete;
+  CurrentDevice& operator=(const CurrentDevice&) = delete;
+
+ private:
+  int previous_ = -1;
+};
 
 }  // namespace
 
@@ -32,16 +57,57 @@ CudaCopyEngine::CudaCopyEngine(int device) {
   } else {
     device_ = device;
   }
-  check(cudaSetDevice(device_), "cudaSetDevice");
+  const CurrentDevice current(device_);
   cudaStream_t stream = nullptr;
   // Non-blocking: the copies must not serialize behind the legacy default stream's work.
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   stream_ = stream;
+  resolveStreamHolds();
+}
+
+// Holding a caller's stream needs the driver's stream memory operations (64-bit ones: a hold
+// number never wraps). Without them holdStream() says so and the caller runs synchronously.
+void CudaCopyEngine::resolveStreamHolds() {
+  const auto driverFunction = [](const char* name) -> void* {
+    void* function = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    if (cudaGetDriverEntryPointByVersion(name, &function, 12000, cudaEnableDefault, &found) !=
+            cudaSuccess ||
+        found != cudaDriverEntryPointSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return function;
+  };
+  using GetAttribute = CUresult (*)(int*, CUdevice_attribute, CUdevice);
+  const auto getAttribute = reinterpret_cast<GetAttribute>(driverFunction("cuDeviceGetAttribute"));
+  void* waitValue = driverFunction("cuStreamWaitValue64");
+  int supported = 0;
+  if (getAttribute == nullptr || waitValue == nullptr ||
+      getAttribute(&supported, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS, device_) !=
+          CUDA_SUCCESS ||
+      supported == 0) {
+    return;
+  }
+  void* host = nullptr;
+  check(cudaHostAlloc(&host, sizeof(uint64_t), cudaHostAllocMapped), "cudaHostAlloc (hold word)");
+  releasedHost_ = static_cast<uint64_t*>(host);
+  *releasedHost_ = 0;
+  void* device = nullptr;
+  check(cudaHostGetDevicePointer(&device, host, 0), "cudaHostGetDevicePointer");
+  releasedDevice_ = reinterpret_cast<unsigned long long>(device);
+  waitValue_ = waitValue;
 }
 
 CudaCopyEngine::~CudaCopyEngine() {
   // Errors are dropped: a destructor cannot report them, and the copies' owners already have.
-  cudaSetDevice(device_);
+  const CurrentDevice current(device_);
+  // No caller's stream may wait on a word about to be freed: release every hold, then wait.
+  if (releasedHost_ != nullptr) {
+    releaseStreams(std::numeric_limits<uint64_t>::max());
+    cudaDeviceSynchronize();
+    cudaFreeHost(releasedHost_);
+  }
   cudaStreamSynchronize(stream_);
   for (const auto& [ticket, copy] : pending_) cudaEventDestroy(copy.event);
   for (CUevent_st* event : spare_) cudaEventDestroy(event);
@@ -58,8 +124,9 @@ bool CudaCopyEngine::isDevice(const void* pointer) const {
 }
 
 std::byte* CudaCopyEngine::allocateStaging(size_t bytes) {
+  const CurrentDevice current(device_);
   void* staging = nullptr;
-  check(cudaHostAlloc(&staging, bytes, cudaHostAllocDefault), "cudaHostAlloc");
+  check(cudaHostAlloc(&staging, bytes, cudaHostAllocPortable), "cudaHostAlloc");
   return static_cast<std::byte*>(staging);
 }
 
@@ -77,8 +144,42 @@ CopyTicket CudaCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, si
 
 CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool toHost) {
   std::lock_guard lock(mutex_);
-  // The calling thread's current device may be another: the stream belongs to device_.
-  check(cudaSetDevice(device_), "cudaSetDevice");
+  const CurrentDevice current(device_);  // the stream belongs to device_
+  std::string what = strCat("copy ", nextTicket_, " (", toHost ? "device->host" : "host->device",
+                            ", ", bytes, " bytes)");
+  check(cudaMemcpyAsync(dst, src, bytes, toHost ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
+                        stream_),
+        what.c_str());
+  return record(stream_, std::move(what));
+}
+
+CopyTicket CudaCopyEngine::streamReached(void* stream) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  return record(static_cast<cudaStream_t>(stream), strCat("stream mark ", nextTicket_));
+}
+
+bool CudaCopyEngine::holdStream(void* stream, uint64_t hold) {
+  if (waitValue_ == nullptr) return false;
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  using WaitValue = CUresult (*)(CUstream, CUdeviceptr, cuuint64_t, unsigned int);
+  const CUresult result = reinterpret_cast<WaitValue>(waitValue_)(
+      static_cast<CUstream>(stream), releasedDevice_, hold, CU_STREAM_WAIT_VALUE_GEQ);
+  if (result != CUDA_SUCCESS) {
+    fail(Status::kSystemError, "cuStreamWaitValue64 (holding the caller's stream) failed: error ",
+         static_cast<int>(result));
+  }
+  return true;
+}
+
+void CudaCopyEngine::releaseStreams(uint64_t through) {
+  if (releasedHost_ == nullptr) return;
+  // The GPU reads the word over the bus; the release orders the staged results before it.
+  std::atomic_ref<uint64_t>(*releasedHost_).store(through, std::memory_order_release);
+}
+
+CopyTicket CudaCopyEngine::record(CUstream_st* stream, std::string what) {
   cudaEvent_t event = nullptr;
   if (spare_.empty()) {
     // Timing off: the event only marks completion, and untimed events are cheaper to record.
@@ -87,16 +188,12 @@ CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool t
     event = spare_.back();
     spare_.pop_back();
   }
-  const CopyTicket ticket = nextTicket_++;
-  std::string what = strCat("copy ", ticket, " (", toHost ? "device->host" : "host->device", ", ",
-                            bytes, " bytes)");
-  const cudaError_t queued = cudaMemcpyAsync(
-      dst, src, bytes, toHost ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, stream_);
-  const cudaError_t recorded = queued == cudaSuccess ? cudaEventRecord(event, stream_) : queued;
+  const cudaError_t recorded = cudaEventRecord(event, stream);
   if (recorded != cudaSuccess) {
     spare_.push_back(event);
     check(recorded, what.c_str());
   }
+  const CopyTicket ticket = nextTicket_++;
   pending_[ticket] = Pending{event, std::move(what)};
   return ticket;
 }
@@ -133,6 +230,10 @@ void CudaCopyEngine::wait(CopyTicket ticket) {
   const cudaError_t state = cudaEventSynchronize(event);
   std::lock_guard lock(mutex_);
   settle(ticket, state);
+}
+
+std::unique_ptr<CopyEngine> makeCudaCopyEngine(int device) {
+  return std::make_unique<CudaCopyEngine>(device);
 }
 
 }  // namespace gccl

@@ -1,6 +1,8 @@
 // The CopyEngine of a CUDA device: pinned staging from cudaHostAlloc, copies by
-// cudaMemcpyAsync on a stream of its own, one CUDA event per ticket. Built only when CMake finds
-// the CUDA toolkit (src/CMakeLists.txt); this header keeps cuda_runtime.h to the .cc.
+// cudaMemcpyAsync on a stream of its own, one CUDA event per ticket (a copy's, or a mark on the
+// caller's stream). A caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned
+// memory that releaseStreams() raises. Built only when CMake finds the CUDA toolkit
+// (src/CMakeLists.txt); this header keeps the CUDA headers to the .cc.
 #pragma once
 
 #include <map>
@@ -32,6 +34,9 @@ class CudaCopyEngine final : public CopyEngine {
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
+  CopyTicket streamReached(void* stream) override;
+  bool holdStream(void* stream, uint64_t hold) override;
+  void releaseStreams(uint64_t through) override;
 
  private:
   struct Pending {
@@ -39,6 +44,8 @@ class CudaCopyEngine final : public CopyEngine {
     std::string what;   // "copy 3 (device->host, 4096 bytes)"
   };
   CopyTicket copy(void* dst, const void* src, size_t bytes, bool toHost);
+  CopyTicket record(CUstream_st* stream, std::string what);  // lock held
+  void resolveStreamHolds();
   Pending& pending(CopyTicket ticket, const char* call);  // lock held
   void settle(CopyTicket ticket, int result);             // lock held; throws a failure
 
@@ -48,6 +55,10 @@ class CudaCopyEngine final : public CopyEngine {
   std::map<CopyTicket, Pending> pending_;  // until settled
   std::vector<CUevent_st*> spare_;         // settled tickets' events, reused
   CopyTicket nextTicket_ = 0;
+  // cuStreamWaitValue64, or null when the driver or device lacks stream memory operations.
+  void* waitValue_ = nullptr;
+  uint64_t* releasedHost_ = nullptr;       // mapped pinned memory: the highest released hold
+  unsigned long long releasedDevice_ = 0;  // its device address
 };
 
 }  // namespace gccl

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "base/error.h"
+#include "cuda/host_stream.h"
 
 namespace gccl {
 
@@ -15,8 +16,9 @@ HostCopyEngine::~HostCopyEngine() {
   {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] {
-      return std::none_of(copies_.begin(), copies_.end(),
-                          [](const auto& entry) { return entry.second.state == State::kQueued; });
+      return std::none_of(copies_.begin(), copies_.end(), [](const auto& entry) {
+        return entry.second.state == State::kQueued && !entry.second.streamMark;
+      });
     });
     stopping_ = true;
   }
@@ -116,7 +118,8 @@ CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const
                          device,
                          Clock::now() + latency,
                          State::kQueued,
-                         strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)")};
+                         strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)"),
+                         /*streamMark=*/false};
   changed_.notify_all();
   return ticket;
 }
@@ -146,6 +149,44 @@ void HostCopyEngine::wait(CopyTicket ticket) {
   settle(copy);
 }
 
+CopyTicket HostCopyEngine::streamReached(void* stream) {
+  std::lock_guard lock(mutex_);
+  const CopyTicket ticket = nextTicket_++;
+  Copy& mark = copies_[ticket];
+  mark.what = strCat("stream mark ", ticket);
+  mark.streamMark = true;
+  mark.state = stream == nullptr ? State::kDone : State::kQueued;
+  if (stream != nullptr) {
+    static_cast<HostStream*>(stream)->enqueue([this, ticket] {
+      std::lock_guard lock(mutex_);
+      copies_.at(ticket).state = State::kDone;
+      changed_.notify_all();
+    });
+  }
+  return ticket;
+}
+
+bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!faults_.holdsStreams) return false;
+  }
+  if (stream == nullptr) return true;  // no work can follow on it
+  static_cast<HostStream*>(stream)->enqueue([this, hold] {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return released_ >= hold; });
+  });
+  return true;
+}
+
+void HostCopyEngine::releaseStreams(uint64_t through) {
+  {
+    std::lock_guard lock(mutex_);
+    released_ = std::max(released_, through);
+  }
+  changed_.notify_all();
+}
+
 void HostCopyEngine::worker() {
   std::unique_lock lock(mutex_);
   while (true) {
@@ -153,7 +194,7 @@ void HostCopyEngine::worker() {
     auto next = Clock::time_point::max();
     const auto now = Clock::now();
     for (auto copy = copies_.begin(); copy != copies_.end(); ++copy) {
-      if (copy->second.state != State::kQueued) continue;
+      if (copy->second.state != State::kQueued || copy->second.streamMark) continue;
       if (copy->second.readyAt <= now) ready.push_back(copy);
       next = std::min(next, copy->second.readyAt);
     }
@@ -169,7 +210,7 @@ void HostCopyEngine::worker() {
     auto copy = ready.front();
     if (faults_.shuffleSeed != 0) copy = ready[random_() % ready.size()];
     if (copy != ready.front() || std::any_of(copies_.begin(), copy, [](const auto& earlier) {
-          return earlier.second.state == State::kQueued;
+          return earlier.second.state == State::kQueued && !earlier.second.streamMark;
         })) {
       ++outOfOrder_;
     }

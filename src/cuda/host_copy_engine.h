@@ -1,7 +1,8 @@
 // A CopyEngine over host memory: the stand-in for a GPU in tests. "Device" memory is what
 // allocateDevice() returned, so isDevice() is exact. Copies are memcpy on one worker thread,
 // each no earlier than its injected latency after it was queued: like a DMA engine, several
-// copies are in flight at once and a pipeline that overlaps them finishes sooner.
+// copies are in flight at once and a pipeline that overlaps them finishes sooner. Streams are
+// HostStreams (host_stream.h); a null stream has no work queued on it.
 #pragma once
 
 #include <chrono>
@@ -28,6 +29,7 @@ struct HostCopyFaults {
   uint64_t shuffleSeed = 0;
   int64_t failCopy = -1;              // the copy with this index (from 0, in queue order) fails
   const void* failAddress = nullptr;  // copies whose device range holds this address fail
+  bool holdsStreams = true;  // false: holdStream() refuses, like a GPU without stream memory ops
 };
 
 class HostCopyEngine final : public CopyEngine {
@@ -57,6 +59,9 @@ class HostCopyEngine final : public CopyEngine {
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
+  CopyTicket streamReached(void* stream) override;
+  bool holdStream(void* stream, uint64_t hold) override;
+  void releaseStreams(uint64_t through) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -68,7 +73,8 @@ class HostCopyEngine final : public CopyEngine {
     const void* device;  // the device side, for failAddress
     Clock::time_point readyAt;
     State state = State::kQueued;
-    std::string what;  // "copy 3 (device->host, 4096 bytes)"
+    std::string what;         // "copy 3 (device->host, 4096 bytes)"
+    bool streamMark = false;  // not a copy: done by its stream's task (streamReached)
   };
 
   CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
@@ -87,6 +93,7 @@ class HostCopyEngine final : public CopyEngine {
   size_t stagingBytes_ = 0;
   size_t stagingHighWater_ = 0;
   uint64_t outOfOrder_ = 0;
+  uint64_t released_ = 0;  // releaseStreams' highest hold
   bool stopping_ = false;
   std::thread thread_;  // last: started once the rest is constructed
 };

@@ -266,7 +266,10 @@ StagedCollectives::~StagedCollectives() {
   engine_.freeStaging(staging_);
 }
 
-void StagedCollectives::checkDeviceBuffers(const CollectiveCall& call) const {
+void StagedCollectives::check(const CollectiveCall& call) const {
+  if (call.kind == CollectiveKind::kBarrier) {
+    fail(Status::kInvalidArgument, "a barrier has no buffers to stage");
+  }
   const BufferLayout layout = checkCall(call, comm_.rank(), comm_.size(), options_.sliceBytes);
   const size_t elementSize = dataTypeSize(call.type);
   // Both ends of each buffer: a host buffer that merely starts inside a device allocation
@@ -281,13 +284,11 @@ void StagedCollectives::checkDeviceBuffers(const CollectiveCall& call) const {
     fail(Status::kInvalidArgument, collectiveName(call.kind), " on rank ", comm_.rank(),
          ": send and receive buffers must both be device memory, for their whole length");
   }
+  [[maybe_unused]] const SlicePlanner fits(call, comm_.rank(), comm_.size(), options_.sliceBytes);
 }
 
 void StagedCollectives::run(const CollectiveCall& call) {
-  if (call.kind == CollectiveKind::kBarrier) {
-    fail(Status::kInvalidArgument, "a barrier has no buffers to stage");
-  }
-  checkDeviceBuffers(call);
+  check(call);
   Pipeline(comm_, engine_, options_, staging_, call).run();
 }
 

@@ -47,6 +47,8 @@ class StagedCollectives {
   // failure (a copy) also aborts the communicator, whose collective sequence then differs from
   // its peers'.
   void run(const CollectiveCall& call);
+  // run()'s argument checks alone, with no copy and no collective.
+  void check(const CollectiveCall& call) const;
 
   // The allreduce of `count` elements from `input` into `output` (in place when equal).
   void allreduce(const void* input, void* output, size_t count, DataType type, ReduceOp op);
@@ -54,8 +56,6 @@ class StagedCollectives {
   size_t stagingBytes() const { return options_.slots * options_.sliceBytes; }
 
  private:
-  void checkDeviceBuffers(const CollectiveCall& call) const;
-
   Communicator& comm_;
   CopyEngine& engine_;
   const StagingOptions options_;

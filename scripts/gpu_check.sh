@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Issue 15 on a GPU machine: builds a Release tree in build-gpu, runs the GPU tests, times gccl's
+# allreduce with host and with device buffers beside torch.distributed's gloo on CUDA tensors,
+# and prints one summary (scripts/gpu_summary.py). Every step runs under `timeout` and all of
+# them share one budget (GPU_CHECK_BUDGET_S, default 280 s), so the script ends within 5 minutes
+# whatever hangs; a step the budget no longer allows is reported NOTRUN. When the build fails
+# only on warnings (-Werror, e.g. a newer compiler's), that is reported as a failure and the
+# build is redone with exactly those warnings non-fatal, so that the measurements still come.
+#
+#   scripts/gpu_check.sh                             # on the GPU machine
+#   scripts/gpu_check.sh --dry-run-host build/bin    # no GPU: no build, no tests; the host runs
+#                                                    # of an existing build and torch on the CPU
+#
+# Results go to $OUT when set (the remote runner collects it), else /tmp/gccl-gpu-check:
+# logs/<step>.log, json/<run>.json, steps.tsv, gpu.txt, summary.txt. PYTHON picks the interpreter
+# that has PyTorch (default python3). Exit status: 0 when every step that ran passed, 1 when one
+# failed, timed out or was not reached, 2 when no GPU was found (without --dry-run-host).
+set -uo pipefail  # not -e: a failing step is recorded and the summary still comes
+cd "$(dirname "$0")/.." || exit 1
+
+budget=${GPU_CHECK_BUDGET_S:-280}
+out_dir=${OUT:-/tmp/gccl-gpu-check}
+json_dir=$out_dir/json
+python=${PYTHON:-python3}
+build_dir="build-gpu"
+bin_dir=$build_dir/bin
+dry_run=0
+nps=(2 4)
+sweep=(-b 16M -e 64M -f 4 -n 10 -w 3)
+reserve=15  # seconds kept back for the summary and for `timeout`'s grace period
+
+usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"  # the header
+  exit "${1:-2}"
+}
+
+parse_args() {
+  while (($#)); do
+    case $1 in
+      --dry-run-host)
+        (($# >= 2)) || usage
+        dry_run=1 bin_dir=$2
+        shift 2 ;;
+      -h|--help) usage 0 ;;
+      *) echo "unknown argument: $1" >&2; usage ;;
+    esac
+  done
+}
+
+# One line per step in steps.tsv: name, status (PASS FAIL TIMEOUT SKIP NOTRUN), seconds, detail.
+record() {
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//[$'\t\n']/ }" >>"$out_dir/steps.tsv"
+}
+
+# Seconds a step may run: its own cap, or what the budget has left once the reserve is kept.
+allowance() {
+  local cap=$1 left=$((budget - SECONDS - reserve))
+  echo $((left < cap ? left : cap))
+}
+
+# The last non-blank line of a log: what ran when a step was stopped.
+last_line() {
+  grep -v '^[[:space:]]*$' "$1" | tail -n 1 | sed 's/^[[:space:]]*//'
+}
+
+# Why a step failed: its first "error:"/"Error:" line (a compiler's, an exception's), else its
+# last line (make's and ctest's closing lines say little).
+failure_line() {
+  grep -m 1 'rror:' "$1" | sed 's/^[[:space:]]*//' | grep . || last_line "$1"
+}
+
+# run_step NAME CAP COMMAND...: COMMAND under `timeout`, its output in logs/NAME.log.
+run_step() {
+  local name=$1 cap start rc log=$out_dir/logs/$1.log
+  cap=$(allowance "$2")
+  shift 2
+  if ((cap < 5)); then
+    record "$name" NOTRUN 0 "budget of ${budget}s spent"
+    return 1
+  fi
+  echo "== $name (at most ${cap}s): $*"
+  start=$SECONDS
+  timeout --kill-after=5 "$cap" "$@" >"$log" 2>&1
+  rc=$?
+  local took=$((SECONDS - start))
+  case $rc in
+    0) record "$name" PASS "$took" "" ;;
+    124|137) record "$name" TIMEOUT "$took" "stopped after ${cap}s: $(last_line "$log")" ;;
+    *) record "$name" FAIL "$took" "exit $rc: $(failure_line "$log")" ;;
+  esac
+  return "$rc"
+}
+
+# True when nvidia-smi lists a GPU; gpu.txt says which, or why none.
+detect_gpu() {
+  local listed
+  if ! command -v nvidia-smi >/dev/null; then
+    echo "none (nvidia-smi not found)" >"$out_dir/gpu.txt"
+    return 1
+  fi
+  if ! listed=$(timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version \
+                  --format=csv,noheader 2>&1) || [[ -z $listed ]]; then
+    echo "none (nvidia-smi: ${listed:-no GPU listed})" >"$out_dir/gpu.txt"
+    return 1
+  fi
+  echo "$listed" >"$out_dir/gpu.txt"
+}
+
+# True when the configured tree defines TARGET (any generator writes this list).
+has_target() {
+  grep -q "/$1\.dir\$" "$build_dir/CMakeFiles/TargetDirectories.txt" 2>/dev/null
+}
+
+# The warnings a failed build turned into errors, as -Wno-error=NAME flags ("" when none).
+werror_flags() {
+  grep -o '\[-Werror=[A-Za-z0-9_-]*' "$1" | sed 's/^\[-Werror=/-Wno-error=/' | sort -u |
+    tr '\n' ' ' | sed 's/ $//'
+}
+
+build() {
+  local configure=(cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release) targets optional relaxed
+  # A hint only: FindCUDAToolkit also looks there, but not when another nvcc is first on PATH.
+  [[ -d /usr/local/cuda ]] && configure+=(-DCUDAToolkit_ROOT=/usr/local/cuda)
+  # Empty flags: a cached relaxed configuration of an earlier run must not carry over.
+  run_step configure 90 "${configure[@]}" -DCMAKE_CXX_FLAGS= -DCMAKE_C_FLAGS= || return 1
+  targets=(allreduce_perf test_staged_collectives)
+  for optional in test_cuda_copy_engine test_device_collectives; do
+    if has_target "$optional"; then
+      targets+=("$optional")
+    else
+      record "target $optional" SKIP 0 "not defined by this tree's CMake"
+    fi
+  done
+  local build=(cmake --build "$build_dir" -j"$(nproc)" --target "${targets[@]}")
+  run_step build 180 "${build[@]}" && return 0
+  # This compiler may warn where the one the project is developed with does not (-Werror).
+  # The build stays FAIL in the summary, but the device measurements should not be lost to it:
+  # once more with exactly those warnings left as warnings.
+  relaxed=$(werror_flags "$out_dir/logs/build.log")
+  [[ -n $relaxed ]] || return 1
+  record "warnings as errors" FAIL 0 "$("${CXX:-c++}" -dumpfullversion 2>/dev/null): $relaxed"
+  run_step configure_relaxed 60 "${configure[@]}" "-DCMAKE_CXX_FLAGS=$relaxed" \
+    "-DCMAKE_C_FLAGS=$relaxed" && run_step build_relaxed 180 "${build[@]}"
+}
+
+# The GPU tests; on a GPU machine the CUDA copy engine's tests must have run, not skipped.
+gpu_tests() {
+  local have_gpu=$1 log=$out_dir/logs/gpu_tests.log passed skipped
+  # --timeout covers tests registered without a TIMEOUT of their own; gtest_discover_tests gives
+  # each discovered test 600 s (tests/CMakeLists.txt), so the step's cap is what bounds those.
+  run_step gpu_tests 120 ctest --test-dir "$build_dir" -R 'Cuda|Staged|Device' \
+    --output-on-failure --no-tests=error --timeout 90
+  ((have_gpu)) || return 0
+  if ! has_target test_cuda_copy_engine; then
+    record "CUDA tests ran" FAIL 0 "CMake found no CUDA toolkit: test_cuda_copy_engine not built"
+    return 1
+  fi
+  passed=$(grep -cE 'CudaCopyEngine\.[A-Za-z0-9_]+ .*Passed' "$log")
+  skipped=$(grep -ciE 'CudaCopyEngine\.[A-Za-z0-9_]+ .*(skipped|not run)' "$log")
+  if ((skipped == 0 && passed > 0)); then
+    record "CUDA tests ran" PASS 0 "$passed CudaCopyEngine tests passed"
+  else
+    record "CUDA tests ran" FAIL 0 "$passed passed, $skipped skipped on a machine with a GPU"
+  fi
+}
+
+# gccl with host buffers, gccl with device buffers, torch-gloo: one rank count, interleaved so
+# that every library sees the machine in the same state.
+bench() {
+  local np=$1 have_gpu=$2 torch_device=cpu cap
+  run_step "gccl_host_np$np" 45 "$bin_dir/allreduce_perf" --np "$np" "${sweep[@]}" \
+    --json "$json_dir/gccl_host_np$np.json"
+  if ((have_gpu)); then
+    torch_device=cuda
+    run_step "gccl_device_np$np" 45 "$bin_dir/allreduce_perf" --device cuda --np "$np" \
+      "${sweep[@]}" --json "$json_dir/gccl_device_np$np.json"
+  else
+    record "gccl_device_np$np" SKIP 0 "no GPU"
+  fi
+  # The tool's own bound sits inside the step's, so it kills its ranks itself first.
+  cap=$(allowance 75)
+  run_step "torch_gloo_${torch_device}_np$np" 75 "$python" \
+    perf/baselines/torch_gloo_allreduce_perf.py --device "$torch_device" --np "$np" \
+    "${sweep[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
+    --json "$json_dir/torch_gloo_${torch_device}_np$np.json"
+}
+
+summary() {
+  local have_gpu=$1 rc torch_device=cpu
+  ((have_gpu)) && torch_device=cuda
+  timeout 30 "$python" scripts/gpu_summary.py --dir "$out_dir" --np "${nps[*]}" \
+    --have-gpu "$have_gpu" --dry-run "$dry_run" --torch-device "$torch_device" \
+    | tee "$out_dir/summary.txt"
+  rc=${PIPESTATUS[0]}
+  if ((rc != 0 && rc != 1 && rc != 2)); then  # the helper itself broke: the raw steps then
+    echo "gpu_summary.py failed (exit $rc); steps:"
+    cat "$out_dir/steps.tsv"
+    rc=1
+  fi
+  return "$rc"
+}
+
+main() {
+  parse_args "$@"
+  rm -rf "$json_dir"  # only this script's folder: no result of an earlier run may be read
+  mkdir -p "$out_dir/logs" "$json_dir"
+  : >"$out_dir/steps.tsv"
+  local have_gpu=0 built=0 np
+  detect_gpu && have_gpu=1
+  if ((dry_run)); then
+    record build SKIP 0 "--dry-run-host: using $bin_dir"
+    built=1
+  elif build; then
+    built=1
+    gpu_tests "$have_gpu"
+  fi
+  # Never a binary left by an earlier run: only what this run built (or was pointed at).
+  if ((built)) && [[ -x $bin_dir/allreduce_perf ]]; then
+    for np in "${nps[@]}"; do bench "$np" "$have_gpu"; done
+  else
+    record benchmarks NOTRUN 0 "no allreduce_perf built by this run"
+  fi
+  summary "$have_gpu"
+}
+
+main "$@"

@@ -1,0 +1,370 @@
+// Device buffers through the C API, with ranks as threads and HostCopyEngine standing in for
+// each rank's GPU (HostStream for its streams): every collective's blocking form on device
+// buffers, the OnStream forms' order on the caller's stream (they start after the work queued
+// before them and later work sees their result), host calls waiting for queued stream calls,
+// the synchronous fallback, argument errors returned at once, and a failed stream call
+// becoming the communicator's asynchronous error without leaving the stream held.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <gccl/gccl.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/device_buffers.h"
+#include "cuda/host_copy_engine.h"
+#include "cuda/host_stream.h"
+#include "verifiable.h"
+
+namespace gccl {
+namespace {
+
+constexpr int kTimeoutMs = 10000;
+
+class DeviceCollectivesApi : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Before any thread starts: small slices, so that a few hundred elements make many.
+    setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
+    setenv("GCCL_GPU_SLICE_BYTES", "256", 1);    // NOLINT(concurrency-mt-unsafe)
+    setenv("GCCL_GPU_STAGING_BYTES", "768", 1);  // NOLINT(concurrency-mt-unsafe)
+  }
+};
+
+// One rank: its communicator, its stand-in GPU and a stream on it.
+struct Rank {
+  gcclComm_t comm = nullptr;
+  std::shared_ptr<HostCopyEngine> gpu;
+  std::unique_ptr<HostStream> stream = std::make_unique<HostStream>();
+};
+
+std::vector<Rank> initRanks(int size, const HostCopyFaults& faults = {}, int failingRank = -1,
+                            const HostCopyFaults& failing = {}) {
+  gcclUniqueId id;
+  EXPECT_EQ(gcclGetUniqueId(&id), gcclSuccess) << gcclGetLastError(nullptr);
+  std::vector<Rank> ranks(size);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < size; ++rank) {
+    threads.emplace_back([&, rank] {
+      gcclConfig_t config = GCCL_CONFIG_INITIALIZER;
+      config.timeoutMs = kTimeoutMs;
+      EXPECT_EQ(gcclCommInitRankConfig(&ranks[rank].comm, size, id, rank, &config), gcclSuccess)
+          << gcclGetLastError(nullptr);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int rank = 0; rank < size; ++rank) {
+    ranks[rank].gpu = std::make_shared<HostCopyEngine>(rank == failingRank ? failing : faults);
+    api::attachCopyEngine(ranks[rank].comm, ranks[rank].gpu);
+  }
+  return ranks;
+}
+
+void destroyRanks(std::vector<Rank>& ranks) {
+  // Communicators first: destroying one finishes its queued calls, which releases the holds
+  // its stream's tasks wait on.
+  for (Rank& rank : ranks) EXPECT_EQ(gcclCommDestroy(rank.comm), gcclSuccess);
+  for (Rank& rank : ranks) rank.stream.reset();
+}
+
+template <typename Body>
+void onEveryRank(std::vector<Rank>& ranks, const Body& body) {
+  std::vector<std::thread> threads;
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    threads.emplace_back([&, r] { body(static_cast<int>(r), ranks[r]); });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+// "Device" memory of the rank's stand-in GPU.
+struct DeviceBuffer {
+  HostCopyEngine& gpu;
+  std::byte* data;
+  DeviceBuffer(HostCopyEngine& engine, size_t bytes)
+      : gpu(engine), data(engine.allocateDevice(std::max<size_t>(bytes, 1))) {}
+  ~DeviceBuffer() { gpu.freeDevice(data); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+};
+
+constexpr size_t kCount = 300;  // 5 slices of 64 float32 for the allreduce
+
+TEST_F(DeviceCollectivesApi, BlockingFormsStageEveryCollective) {
+  constexpr int kRanks = 3;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    HostCopyEngine& gpu = *me.gpu;
+    const size_t bytes = kCount * sizeof(float);
+    DeviceBuffer send(gpu, kRanks * bytes);
+    DeviceBuffer recv(gpu, kRanks * bytes);
+    const auto fill = [&](size_t count) {
+      perf::fillInput(send.data, count, gcclFloat32, gcclSum, rank, kRanks);
+    };
+
+    fill(kCount);
+    ASSERT_EQ(gcclAllReduce(send.data, recv.data, kCount, gcclFloat32, gcclSum, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrong(recv.data, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    EXPECT_GT(gpu.copiesQueued(), 0u);  // it took the staging path
+
+    ASSERT_EQ(gcclBroadcast(send.data, recv.data, kCount, gcclFloat32, 1, me.comm), gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrongInput(recv.data, kCount, gcclFloat32, gcclSum, 1, kRanks), 0u);
+
+    ASSERT_EQ(gcclReduce(send.data, recv.data, kCount, gcclFloat32, gcclSum, 2, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    if (rank == 2) {
+      EXPECT_EQ(perf::countWrong(recv.data, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    }
+
+    ASSERT_EQ(gcclAllGather(send.data, recv.data, kCount, gcclFloat32, me.comm), gcclSuccess)
+        << gcclGetLastError(me.comm);
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(
+          perf::countWrongInput(recv.data + r * bytes, kCount, gcclFloat32, gcclSum, r, kRanks),
+          0u);
+    }
+
+    const std::vector<size_t> counts{7, 130, 0};
+    const std::vector<size_t> displs{200, 0, 190};
+    fill(counts[rank]);
+    ASSERT_EQ(gcclAllGatherV(send.data, counts[rank], recv.data, counts.data(), displs.data(),
+                             gcclFloat32, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(perf::countWrongInput(recv.data + displs[r] * sizeof(float), counts[r], gcclFloat32,
+                                      gcclSum, r, kRanks),
+                0u);
+    }
+
+    fill(kRanks * kCount);
+    ASSERT_EQ(gcclReduceScatter(send.data, recv.data, kCount, gcclFloat32, gcclSum, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrong(recv.data, kCount, gcclFloat32, gcclSum, kRanks, rank * kCount), 0u);
+
+    // Host buffers on the same communicator take the host path: no copy.
+    const uint64_t copies = gpu.copiesQueued();
+    std::vector<float> host(kCount);
+    perf::fillInput(host.data(), kCount, gcclFloat32, gcclSum, rank, kRanks);
+    ASSERT_EQ(gcclAllReduce(host.data(), host.data(), kCount, gcclFloat32, gcclSum, me.comm),
+              gcclSuccess);
+    EXPECT_EQ(perf::countWrong(host.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    EXPECT_EQ(gpu.copiesQueued(), copies);
+  });
+  destroyRanks(ranks);
+}
+
+// A "kernel" on the rank's stream that writes the rank's input once `go` is set: a call that
+// did not wait for the stream would read zeros.
+void queueInputKernel(Rank& me, std::byte* device, size_t count, int rank, int size,
+                      std::shared_future<void> go) {
+  me.stream->enqueue([=] {
+    go.wait_for(std::chrono::seconds(20));
+    perf::fillInput(device, count, gcclFloat32, gcclSum, rank, size);
+  });
+}
+
+TEST_F(DeviceCollectivesApi, StreamFormsRunInTheStreamsOrder) {
+  constexpr int kRanks = 3;
+  HostCopyFaults faults;
+  faults.jitter = std::chrono::microseconds(200);
+  faults.shuffleSeed = 3;
+  std::vector<Rank> ranks = initRanks(kRanks, faults);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    const size_t bytes = kCount * sizeof(float);
+    DeviceBuffer input(*me.gpu, bytes);
+    DeviceBuffer reduced(*me.gpu, bytes);
+    DeviceBuffer gathered(*me.gpu, kRanks * bytes);
+    std::promise<void> go;
+    queueInputKernel(me, input.data, kCount, rank, kRanks, go.get_future().share());
+    ASSERT_EQ(gcclAllReduceOnStream(input.data, reduced.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    ASSERT_EQ(gcclAllGatherOnStream(input.data, gathered.data, kCount, gcclFloat32, me.comm,
+                                    me.stream.get()),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    // Returned while the kernel before them still waits: the calls were queued, not run.
+    std::vector<std::byte> seenReduced(bytes);
+    std::vector<std::byte> seenGathered(kRanks * bytes);
+    me.stream->enqueue([&] {  // later work on the stream reads the results
+      std::memcpy(seenReduced.data(), reduced.data, bytes);
+      std::memcpy(seenGathered.data(), gathered.data, kRanks * bytes);
+    });
+    // Long enough for a call that did not wait for the kernel to have read its zeros.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    go.set_value();
+    me.stream->synchronize();
+    EXPECT_EQ(perf::countWrong(seenReduced.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u)
+        << "rank " << rank;
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(perf::countWrongInput(seenGathered.data() + r * bytes, kCount, gcclFloat32, gcclSum,
+                                      r, kRanks),
+                0u)
+          << "rank " << rank << " block " << r;
+    }
+  });
+  destroyRanks(ranks);
+}
+
+// A host call made after a stream call goes after it on every rank: when it returns, the
+// stream call's result is already in device memory.
+TEST_F(DeviceCollectivesApi, HostCallWaitsForQueuedStreamCalls) {
+  constexpr int kRanks = 2;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
+    std::promise<void> go;
+    queueInputKernel(me, buffer.data, kCount, rank, kRanks, go.get_future().share());
+    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess);
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      go.set_value();
+    });
+    std::vector<int32_t> host(16);
+    perf::fillInput(host.data(), host.size(), gcclInt32, gcclSum, rank, kRanks);
+    EXPECT_EQ(gcclAllReduce(host.data(), host.data(), host.size(), gcclInt32, gcclSum, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrong(buffer.data, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    EXPECT_EQ(perf::countWrong(host.data(), host.size(), gcclInt32, gcclSum, kRanks), 0u);
+    releaser.join();
+  });
+  destroyRanks(ranks);
+}
+
+// An engine that cannot hold a stream: the stream form runs before it returns, still after the
+// stream's earlier work.
+TEST_F(DeviceCollectivesApi, WithoutStreamHoldsTheStreamFormRunsBeforeReturning) {
+  constexpr int kRanks = 2;
+  HostCopyFaults faults;
+  faults.holdsStreams = false;
+  std::vector<Rank> ranks = initRanks(kRanks, faults);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
+    std::promise<void> go;
+    go.set_value();
+    queueInputKernel(me, buffer.data, kCount, rank, kRanks, go.get_future().share());
+    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrong(buffer.data, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+  });
+  destroyRanks(ranks);
+}
+
+TEST_F(DeviceCollectivesApi, ArgumentErrorsAreReturnedAtOnce) {
+  std::vector<Rank> ranks = initRanks(1);
+  Rank& me = ranks[0];
+  DeviceBuffer device(*me.gpu, kCount * sizeof(float));
+  std::vector<float> host(kCount);
+  gcclRequest_t request = nullptr;
+
+  EXPECT_EQ(
+      gcclAllReduceAsync(device.data, device.data, kCount, gcclFloat32, gcclSum, me.comm, &request),
+      gcclInvalidUsage);
+  EXPECT_NE(std::string(gcclGetLastError(me.comm)).find("OnStream form"), std::string::npos)
+      << gcclGetLastError(me.comm);
+  EXPECT_EQ(request, nullptr);
+
+  EXPECT_EQ(gcclAllReduceOnStream(host.data(), host.data(), kCount, gcclFloat32, gcclSum, me.comm,
+                                  me.stream.get()),
+            gcclInvalidArgument);
+  EXPECT_NE(std::string(gcclGetLastError(me.comm)).find("must both be device memory"),
+            std::string::npos)
+      << gcclGetLastError(me.comm);
+
+  // One device and one host buffer.
+  EXPECT_EQ(gcclAllReduce(device.data, host.data(), kCount, gcclFloat32, gcclSum, me.comm),
+            gcclInvalidArgument);
+  // Past the end of the device allocation.
+  EXPECT_EQ(gcclAllReduce(device.data, device.data, kCount + 1, gcclFloat32, gcclSum, me.comm),
+            gcclInvalidArgument);
+  // A bad root is the caller's error now, not an asynchronous one later.
+  EXPECT_EQ(gcclBroadcastOnStream(device.data, device.data, kCount, gcclFloat32, 1, me.comm,
+                                  me.stream.get()),
+            gcclInvalidArgument);
+  EXPECT_EQ(me.gpu->copiesQueued(), 0u);
+
+  // The communicator is unharmed.
+  perf::fillInput(device.data, kCount, gcclFloat32, gcclSum, 0, 1);
+  EXPECT_EQ(gcclAllReduceOnStream(device.data, device.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                  me.stream.get()),
+            gcclSuccess)
+      << gcclGetLastError(me.comm);
+  me.stream->synchronize();
+  EXPECT_EQ(perf::countWrong(device.data, kCount, gcclFloat32, gcclSum, 1), 0u);
+  gcclResult_t asyncError = gcclInternalError;
+  EXPECT_EQ(gcclCommGetAsyncError(me.comm, &asyncError), gcclSuccess);
+  EXPECT_EQ(asyncError, gcclSuccess);
+  destroyRanks(ranks);
+}
+
+// Rank 1's copies fail: its stream call fails after returning success. Both ranks see an
+// asynchronous error, their streams are released (synchronize returns), and the next call
+// fails naming the earlier one.
+TEST_F(DeviceCollectivesApi, FailedStreamCallIsTheAsyncError) {
+  constexpr int kRanks = 2;
+  HostCopyFaults failing;
+  failing.failCopy = 2;
+  std::vector<Rank> ranks = initRanks(kRanks, {}, 1, failing);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
+    perf::fillInput(buffer.data, kCount, gcclFloat32, gcclSum, rank, kRanks);
+    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    me.stream->synchronize();  // released, failed or not
+    gcclResult_t asyncError = gcclSuccess;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (asyncError == gcclSuccess && std::chrono::steady_clock::now() < deadline) {
+      EXPECT_EQ(gcclCommGetAsyncError(me.comm, &asyncError), gcclSuccess);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_NE(asyncError, gcclSuccess) << "rank " << rank;
+    EXPECT_NE(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess);
+    if (rank == 1) {
+      EXPECT_NE(std::string(gcclGetLastError(me.comm)).find("copy 2 ("), std::string::npos)
+          << gcclGetLastError(me.comm);
+    }
+  });
+  for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
+  for (Rank& rank : ranks) rank.stream.reset();
+}
+
+// A process that never touched CUDA pays nothing for device buffers: host calls do not load
+// the driver (on a GPU machine as here).
+TEST(DevicePointers, HostBuffersNeverLoadTheCudaDriver) {
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  gcclComm_t comm = nullptr;
+  ASSERT_EQ(gcclCommInitRank(&comm, 1, id, 0), gcclSuccess) << gcclGetLastError(nullptr);
+  std::vector<float> host(64, 1.0f);
+  EXPECT_EQ(gcclAllReduce(host.data(), host.data(), host.size(), gcclFloat32, gcclSum, comm),
+            gcclSuccess);
+  EXPECT_EQ(dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD), nullptr);
+  EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
+}
+
+}  // namespace
+}  // namespace gccl
