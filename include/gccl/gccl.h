@@ -287,7 +287,9 @@ GCCL_EXPORT gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* reques
  * and the function returns at once (or, on a GPU without stream memory operations, once the
  * call is done). Argument errors are returned at once; a failure later in the call is the
  * communicator's asynchronous error (gcclCommGetAsyncError) and fails the next call on it.
- * A host-buffer call waits for the stream-ordered calls made before it to finish.
+ * A host-buffer call (and gcclCommSplit, gcclGradSyncMarkReady) waits for the stream-ordered
+ * calls made before it to finish. A stream capturing a CUDA graph is gcclInvalidUsage. A
+ * communicator serves one device: that of its first device call's buffers.
  * A gccl built without CUDA returns gcclSystemError for a device buffer. docs/api.md, "GPU
  * buffers".
  * @{
@@ -362,7 +364,9 @@ typedef struct {
   int preDivide;                /**< Nonzero: divide by nranks before the allreduce (needs
                                      average), so that loss-scaled fp16 sums stay in range. */
   int copyMode;                 /**< Nonzero: gradients stay in the caller's buffers, given to
-                                     gcclGradSyncMarkReady and written back by gcclGradSyncWait. */
+                                     gcclGradSyncMarkReady and written back by gcclGradSyncWait.
+                                     A buffer may be CUDA device memory: copied in after the
+                                     work queued on the legacy default stream, back in wait. */
   /* Revision 2 (recognised by size: a revision-1 struct still works, sparse off). Sparse
    * gradients, coarse-grained with error feedback (docs/api.md, "Sparse gradients"). */
   int sparse;                     /**< Nonzero: fp32 buckets send only their largest chunks and

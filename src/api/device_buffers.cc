@@ -1,12 +1,15 @@
 #include "api/device_buffers.h"
 
+#include <cstring>
+#include <initializer_list>
+#include <mutex>
+#include <set>
+
 #include "cuda/device_pointers.h"
 
 namespace gccl::api {
 
-namespace {
-
-bool isDevice(gcclComm& comm, const void* pointer) {
+bool isDeviceBuffer(gcclComm& comm, const void* pointer) {
   if (pointer == nullptr) return false;
   std::shared_ptr<CopyEngine> engine;
   {
@@ -16,23 +19,93 @@ bool isDevice(gcclComm& comm, const void* pointer) {
   return engine ? engine->isDevice(pointer) : locatePointer(pointer).device;
 }
 
-}  // namespace
-
 bool hasDeviceBuffer(gcclComm& comm, const CollectiveCall& call) {
-  return isDevice(comm, call.input) || isDevice(comm, call.output);
+  return isDeviceBuffer(comm, call.input) || isDeviceBuffer(comm, call.output);
 }
 
-DeviceCollectives& deviceCollectives(gcclComm& comm, const CollectiveCall& call) {
+namespace {
+
+// Made on first use, with CUDA's engine on the device of the first of `buffers` that is device
+// memory (the calling thread's current device if none is), unless a test attached one. A
+// communicator serves one device: its engine's stream, events and pinned memory live there.
+DeviceCollectives& madeOnFirstUse(gcclComm& comm, std::initializer_list<const void*> buffers) {
+  int ordinal = -1;
+  for (const void* buffer : buffers) {
+    const PointerLocation location = locatePointer(buffer);
+    if (location.device) {
+      ordinal = location.ordinal;
+      break;
+    }
+  }
   std::lock_guard lock(comm.deviceMutex);
   if (!comm.device) {
     if (!comm.copyEngine) {
-      PointerLocation location = locatePointer(call.input);
-      if (!location.device) location = locatePointer(call.output);
-      comm.copyEngine = makeCudaCopyEngine(location.device ? location.ordinal : -1);
+      comm.copyEngine = makeCudaCopyEngine(ordinal);
+      comm.deviceOrdinal = ordinal;
     }
     comm.device = std::make_unique<DeviceCollectives>(*comm.communicator, comm.copyEngine);
+  } else if (ordinal >= 0 && comm.deviceOrdinal >= 0 && ordinal != comm.deviceOrdinal) {
+    fail(Status::kInvalidArgument, "rank ", comm.communicator->rank(), ": buffers on CUDA device ",
+         ordinal, ", but this communicator serves device ", comm.deviceOrdinal,
+         " (one device per communicator)");
   }
   return *comm.device;
+}
+
+}  // namespace
+
+DeviceCollectives& deviceCollectives(gcclComm& comm, const CollectiveCall& call) {
+  return madeOnFirstUse(comm, {call.input, call.output});
+}
+
+std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer) {
+  madeOnFirstUse(comm, {deviceBuffer});
+  std::lock_guard lock(comm.deviceMutex);
+  return comm.copyEngine;
+}
+
+namespace {
+
+// The state both copies share: which buffers of this step were device memory, and the engine
+// that copied them in (kept here, so that copying out needs no communicator).
+struct DeviceTensors {
+  std::mutex mutex;
+  std::shared_ptr<CopyEngine> engine;
+  std::set<const void*> staged;
+};
+
+}  // namespace
+
+void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
+  auto tensors = std::make_shared<DeviceTensors>();
+  options.copyIn = [comm, tensors](void* view, const void* buffer, size_t bytes) {
+    if (!isDeviceBuffer(*comm, buffer)) {
+      std::memcpy(view, buffer, bytes);
+      return;
+    }
+    std::shared_ptr<CopyEngine> engine = copyEngine(*comm, buffer);
+    if (!engine->isDeviceRange(buffer, bytes)) {
+      fail(Status::kInvalidArgument, "gradient sync on rank ", comm->communicator->rank(),
+           ": a device tensor of ", bytes, " bytes runs past the end of its allocation");
+    }
+    engine->wait(engine->streamReached(nullptr));
+    engine->wait(engine->copyToHost(view, buffer, bytes));
+    std::lock_guard lock(tensors->mutex);
+    tensors->engine = std::move(engine);
+    tensors->staged.insert(buffer);
+  };
+  options.copyOut = [tensors](void* buffer, const void* view, size_t bytes) {
+    std::shared_ptr<CopyEngine> engine;
+    {
+      std::lock_guard lock(tensors->mutex);
+      if (tensors->staged.erase(buffer) > 0) engine = tensors->engine;
+    }
+    if (engine) {
+      engine->wait(engine->copyToDevice(buffer, view, bytes));
+    } else {
+      std::memcpy(buffer, view, bytes);
+    }
+  };
 }
 
 void finishDeviceCalls(gcclComm& comm) {

@@ -8,17 +8,29 @@
 #include "core/collective_call.h"
 #include "cuda/copy_engine.h"
 #include "cuda/device_collectives.h"
+#include "lazy/gradient_sync.h"
 
 namespace gccl::api {
 
-// Whether a buffer of `call` is device memory: asked of the communicator's engine once it has
-// one, else of the CUDA driver (cuda/device_pointers.h).
+// Whether `pointer` is device memory: asked of the communicator's engine once it has one, else
+// of the CUDA driver (cuda/device_pointers.h).
+bool isDeviceBuffer(gcclComm& comm, const void* pointer);
+// Whether a buffer of `call` is.
 bool hasDeviceBuffer(gcclComm& comm, const CollectiveCall& call);
 
 // The communicator's device collectives, made on first use: with the engine a test attached,
 // else with CUDA's for the device of the call's buffers. Throws Error(kSystemError) without
 // CUDA (or a GPU).
 DeviceCollectives& deviceCollectives(gcclComm& comm, const CollectiveCall& call);
+// Its engine, for copies of `deviceBuffer` outside a collective.
+std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer);
+
+// The gradient sync's copy mode with framework tensors that may be device memory: a device
+// tensor comes into the pool after the work queued on the legacy default stream (as a blocking
+// collective starts) and goes back in wait(), through the communicator's copy engine; a host
+// tensor by memcpy. copyIn runs inside a call on `comm` (markReady); copyOut touches no
+// communicator, since wait() works after its destroy.
+void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options);
 
 // Before a host-buffer collective, and at destroy: the stream-ordered calls queued so far
 // finish first, so that every rank issues the collectives in the order they were called.

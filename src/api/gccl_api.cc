@@ -119,6 +119,7 @@ gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newc
     requirePointer(newcomm, "newcomm (output pointer)");
     *newcomm = nullptr;
     HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    gccl::api::finishDeviceCalls(*comm);  // the split's exchange goes after stream-ordered calls
     std::unique_ptr<gccl::Communicator> split = call.communicator().split(color, key);
     if (!split) return;  // a negative color: part of no new communicator
     auto handle = std::make_unique<gcclComm>();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/boundary.h"
+#include "api/device_buffers.h"
 #include "api/handles.h"
 #include "lazy/gradient_sync.h"
 
@@ -23,6 +24,7 @@ using gccl::api::requirePointer;
 
 struct gcclGradSync {
   gcclComm* comm;
+  uint64_t commSerial;  // comm->serial at create: a new handle at the same address is not ours
   std::unique_ptr<GradientSync> sync;
   gccl::StepStats last;  // of the last wait(), for gcclGradSyncGetSparseStats
 };
@@ -93,11 +95,13 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
   return guarded(comm, [&] {
     requirePointer(sync, "sync (output pointer)");
     *sync = nullptr;
-    const GradientSyncOptions options = optionsOf(config);
+    GradientSyncOptions options = optionsOf(config);
     HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
+    if (options.copyMode) gccl::api::useDeviceAwareCopies(comm, options);
     const gccl::Communicator& communicator = call.communicator();
     auto handle = std::make_unique<gcclGradSync>();
     handle->comm = comm;
+    handle->commSerial = comm->serial;
     handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
                                                   communicator.config().spinUs, options);
     *sync = handle.release();
@@ -151,6 +155,12 @@ gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buff
   return guarded(commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     HandleCall call(sync->comm, HandleCall::Admit::kUnlessClosing);
+    if (sync->comm->serial != sync->commSerial) {
+      gccl::fail(Status::kInvalidArgument,
+                 "the communicator of this gradient sync was destroyed (a newer one lives at its "
+                 "address)");
+    }
+    gccl::api::finishDeviceCalls(*sync->comm);  // stream-ordered calls made before go first
     gradients.markReady(call.communicator(), index, buffer);
   });
 }

@@ -16,6 +16,7 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::set<gcclComm*> live;
+  uint64_t registered = 0;  // handles ever registered: the next one's serial
 };
 
 Registry& registry() {
@@ -34,6 +35,7 @@ thread_local std::string returnedError;    // what lastError() last returned to 
 
 void registerHandle(gcclComm* comm) {
   std::lock_guard lock(registry().mutex);
+  comm->serial = ++registry().registered;
   registry().live.insert(comm);
 }
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,10 +27,14 @@
 
 struct gcclComm {
   std::unique_ptr<gccl::Communicator> communicator;
+  // Set once by registerHandle, unique in the process: a handle made later at a freed handle's
+  // address is told apart from it (gcclGradSync keeps the number beside the pointer).
+  uint64_t serial = 0;
   // Device buffers (api/device_buffers.h), made by the first call that has some; declared
   // after the communicator, so destroyed (its queued calls finished) before it.
   std::mutex deviceMutex;
   std::shared_ptr<gccl::CopyEngine> copyEngine;  // CUDA's, or a test's stand-in
+  int deviceOrdinal = -1;                        // CUDA's engine's device; -1: a stand-in
   std::unique_ptr<gccl::DeviceCollectives> device;
   // The rest is guarded by the registry's mutex (handles.cc).
   std::string lastError;

@@ -22,6 +22,9 @@ class CopyEngine {
 
   // True when `pointer` is device memory this engine can copy from and to.
   virtual bool isDevice(const void* pointer) const = 0;
+  // True when [pointer, pointer + bytes) lies within one allocation of such memory: a range
+  // running into a neighbouring allocation, or a gap, would fault the copy.
+  virtual bool isDeviceRange(const void* pointer, size_t bytes) const = 0;
   // Pinned host memory for staging (copies from and to it may run asynchronously).
   virtual std::byte* allocateStaging(size_t bytes) = 0;
   virtual void freeStaging(std::byte* staging) = 0;

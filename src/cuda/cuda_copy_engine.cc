@@ -4,10 +4,10 @@
 #include <cuda_runtime_api.h>
 
 #include <atomic>
-#include <limits>
 #include <utility>
 
 #include "base/error.h"
+#include "cuda/device_pointers.h"
 
 namespace gccl {
 namespace {
@@ -19,15 +19,40 @@ void check(cudaError_t result, const char* what) {
   }
 }
 
-// Makes `device` current on the calling thread for one call and restores the thread's own
-// afterwards: calls come from the user's threads too, whose current device is theirs. A failure
-// to switch shows in the CUDA call that follows.
+// A driver function by name, or null (no driver, or one too old for it).
+void* driverFunction(const char* name) {
+  void* function = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050
+  const cudaError_t result =
+      cudaGetDriverEntryPointByVersion(name, &function, 12000, cudaEnableDefault, &found);
+#else
+  const cudaError_t result = cudaGetDriverEntryPoint(name, &function, cudaEnableDefault, &found);
+#endif
+  if (result != cudaSuccess || found != cudaDriverEntryPointSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return function;
+}
+
+// Makes `device` current on the calling thread for one call, and gives a thread that had a
+// device of its own that device back afterwards: calls come from the user's threads too. A
+// thread with no context bound (the proxy, a fresh user thread) keeps ours: "restoring" the
+// device 0 that cudaGetDevice reports there would create a context on GPU 0 in every rank. A
+// failure to switch shows in the CUDA call that follows.
 class CurrentDevice {
  public:
   explicit CurrentDevice(int device) {
-    if (cudaGetDevice(&previous_) != cudaSuccess || previous_ == device) {
-      previous_ = -1;
-      return;
+    using GetCurrent = CUresult (*)(CUcontext*);
+    static const auto getCurrent = reinterpret_cast<GetCurrent>(driverFunction("cuCtxGetCurrent"));
+    CUcontext context = nullptr;
+    const bool bound =
+        getCurrent != nullptr && getCurrent(&context) == CUDA_SUCCESS && context != nullptr;
+    int current = -1;
+    if (bound && cudaGetDevice(&current) == cudaSuccess) {
+      if (current == device) return;
+      previous_ = current;
     }
     cudaSetDevice(device);
   }
@@ -38,7 +63,7 @@ class CurrentDevice {
   CurrentDevice& operator=(const CurrentDevice&) = delete;
 
  private:
-  int previous_ = -1;
+  int previous_ = -1;  // the thread's own device, to give back; -1: none
 };
 
 }  // namespace
@@ -62,23 +87,17 @@ CudaCopyEngine::CudaCopyEngine(int device) {
   // Non-blocking: the copies must not serialize behind the legacy default stream's work.
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   stream_ = stream;
-  resolveStreamHolds();
+  try {
+    resolveStreamHolds();
+  } catch (const Error&) {
+    cudaStreamDestroy(stream_);
+    throw;
+  }
 }
 
 // Holding a caller's stream needs the driver's stream memory operations (64-bit ones: a hold
 // number never wraps). Without them holdStream() says so and the caller runs synchronously.
 void CudaCopyEngine::resolveStreamHolds() {
-  const auto driverFunction = [](const char* name) -> void* {
-    void* function = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    if (cudaGetDriverEntryPointByVersion(name, &function, 12000, cudaEnableDefault, &found) !=
-            cudaSuccess ||
-        found != cudaDriverEntryPointSuccess) {
-      cudaGetLastError();
-      return nullptr;
-    }
-    return function;
-  };
   using GetAttribute = CUresult (*)(int*, CUdevice_attribute, CUdevice);
   const auto getAttribute = reinterpret_cast<GetAttribute>(driverFunction("cuDeviceGetAttribute"));
   void* waitValue = driverFunction("cuStreamWaitValue64");
@@ -102,12 +121,10 @@ void CudaCopyEngine::resolveStreamHolds() {
 CudaCopyEngine::~CudaCopyEngine() {
   // Errors are dropped: a destructor cannot report them, and the copies' owners already have.
   const CurrentDevice current(device_);
-  // No caller's stream may wait on a word about to be freed: release every hold, then wait.
-  if (releasedHost_ != nullptr) {
-    releaseStreams(std::numeric_limits<uint64_t>::max());
-    cudaDeviceSynchronize();
-    cudaFreeHost(releasedHost_);
-  }
+  // Every hold released (each call releases its own; this is the net for one that did not).
+  // The word itself is never freed: a caller's stream may reach a released hold only after
+  // this engine is gone, and must still read it (8 bytes per engine, for the process's life).
+  if (releasedHost_ != nullptr) releaseStreams(lastHold_);
   cudaStreamSynchronize(stream_);
   for (const auto& [ticket, copy] : pending_) cudaEventDestroy(copy.event);
   for (CUevent_st* event : spare_) cudaEventDestroy(event);
@@ -121,6 +138,10 @@ bool CudaCopyEngine::isDevice(const void* pointer) const {
     return false;
   }
   return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+}
+
+bool CudaCopyEngine::isDeviceRange(const void* pointer, size_t bytes) const {
+  return gccl::isDeviceRange(pointer, bytes);
 }
 
 std::byte* CudaCopyEngine::allocateStaging(size_t bytes) {
@@ -156,6 +177,15 @@ CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool t
 CopyTicket CudaCopyEngine::streamReached(void* stream) {
   std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
+  // A stream capturing a CUDA graph would record the mark into the graph: the call would run
+  // now, on data the graph has not computed, and every replay would skip it.
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capturing),
+        "cudaStreamIsCapturing");
+  if (capturing != cudaStreamCaptureStatusNone) {
+    fail(Status::kInvalidUsage, "the stream is capturing a CUDA graph: gccl's stream-ordered ",
+         "calls cannot be captured (call them outside the capture)");
+  }
   return record(static_cast<cudaStream_t>(stream), strCat("stream mark ", nextTicket_));
 }
 
@@ -170,12 +200,15 @@ bool CudaCopyEngine::holdStream(void* stream, uint64_t hold) {
     fail(Status::kSystemError, "cuStreamWaitValue64 (holding the caller's stream) failed: error ",
          static_cast<int>(result));
   }
+  lastHold_ = hold;
   return true;
 }
 
 void CudaCopyEngine::releaseStreams(uint64_t through) {
   if (releasedHost_ == nullptr) return;
-  // The GPU reads the word over the bus; the release orders the staged results before it.
+  // The GPU reads the word over the bus; the release orders the staged results before it. The
+  // driver compares cyclically ((int64_t)(word - hold) >= 0), so only holds issued may be
+  // released: a larger value would read as "before" them.
   std::atomic_ref<uint64_t>(*releasedHost_).store(through, std::memory_order_release);
 }
 

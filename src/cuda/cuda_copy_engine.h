@@ -28,6 +28,7 @@ class CudaCopyEngine final : public CopyEngine {
   CudaCopyEngine& operator=(const CudaCopyEngine&) = delete;
 
   bool isDevice(const void* pointer) const override;
+  bool isDeviceRange(const void* pointer, size_t bytes) const override;
   std::byte* allocateStaging(size_t bytes) override;
   void freeStaging(std::byte* staging) override;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
@@ -59,6 +60,7 @@ class CudaCopyEngine final : public CopyEngine {
   void* waitValue_ = nullptr;
   uint64_t* releasedHost_ = nullptr;       // mapped pinned memory: the highest released hold
   unsigned long long releasedDevice_ = 0;  // its device address
+  uint64_t lastHold_ = 0;                  // the highest hold issued
 };
 
 }  // namespace gccl

@@ -1,5 +1,9 @@
 #include "cuda/device_collectives.h"
 
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
 #include <utility>
 
 #include "base/error.h"
@@ -46,22 +50,33 @@ void DeviceCollectives::enqueue(const CollectiveCall& call, void* stream) {
   staged_.check(call);
   std::unique_lock lock(mutex_);
   throwIfFailed();
-  // The mark first: a hold queued before it would make the mark wait for the call itself.
-  Job job{call, engine_->streamReached(stream), nextHold_};
+  // The mark first: a hold queued before it would make the mark wait for the call itself. The
+  // job is queued before the stream is held (the proxy cannot take it while this thread has
+  // the lock), so that a held stream always has a job that will release it.
+  queue_.push_back(Job{call, engine_->streamReached(stream), nextHold_});
   bool held = false;
   try {
-    held = engine_->holdStream(stream, job.hold);
+    held = engine_->holdStream(stream, nextHold_);
   } catch (const Error&) {
-    engine_->wait(job.reached);
-    throw;
+    const CopyTicket reached = queue_.back().reached;
+    queue_.pop_back();
+    // Unlocked: the stream may first have to pass an earlier call's hold, which the proxy
+    // releases under this lock.
+    lock.unlock();
+    try {
+      engine_->wait(reached);
+    } catch (const Error&) {
+    }
+    throw;  // holdStream's error
   }
   if (held) {
     ++nextHold_;
-    queue_.push_back(std::move(job));
     changed_.notify_all();
     return;
   }
   // The stream cannot be held: run the call now, in order after those already queued.
+  Job job = std::move(queue_.back());
+  queue_.pop_back();
   job.hold = 0;
   changed_.wait(lock, [this] { return queue_.empty() && !busy_; });
   busy_ = true;
@@ -92,14 +107,26 @@ std::optional<Error> DeviceCollectives::execute(const Job& job) {
     if (!failedBefore) staged_.run(job.call);
   } catch (const Error& e) {
     failed = e;
+  } catch (const std::exception& e) {  // out of memory, a system error: still an answer
+    failed.emplace(Status::kInternalError,
+                   strCat("stream-ordered call on rank ", comm_.rank(), ": ", e.what()));
   }
+  // Its peers must not wait for the rest of this rank's calls (a no-op when the communicator
+  // already failed), and the caller's stream must go on.
+  if (failed) comm_.abort(failed->what());
   if (job.hold != 0) engine_->releaseStreams(job.hold);
   return failed;
 }
 
 void DeviceCollectives::waitForStream(CopyTicket reached) {
   try {
-    engine_->wait(reached);
+    // Polled, not waited on: the wait may last as long as the caller's kernels, and a CUDA
+    // event wait would spin a core for all of it.
+    auto pause = std::chrono::microseconds(2);
+    while (!engine_->done(reached)) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(200));
+    }
   } catch (const Error& e) {
     // This rank will not issue the call: its peers must not wait for it.
     const std::string what =

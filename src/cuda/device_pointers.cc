@@ -17,6 +17,8 @@ using GetAttribute = int (*)(void*, int, unsigned long long);
 constexpr int kSuccess = 0;
 constexpr int kAttributeMemoryType = 2;     // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
 constexpr int kAttributeDeviceOrdinal = 9;  // CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
+constexpr int kAttributeRangeStart = 11;    // CU_POINTER_ATTRIBUTE_RANGE_START_ADDR
+constexpr int kAttributeRangeSize = 12;     // CU_POINTER_ATTRIBUTE_RANGE_SIZE
 constexpr unsigned kMemoryTypeDevice = 2;   // CU_MEMORYTYPE_DEVICE
 
 // dl_iterate_phdr's count of objects ever loaded: unchanged means no driver came since the
@@ -71,10 +73,25 @@ PointerLocation locatePointer(const void* pointer) {
     return location;
   }
   int ordinal = -1;
-  if (getAttribute(&ordinal, kAttributeDeviceOrdinal, address) != kSuccess) return location;
+  unsigned long long rangeStart = 0;
+  size_t rangeBytes = 0;
+  if (getAttribute(&ordinal, kAttributeDeviceOrdinal, address) != kSuccess ||
+      getAttribute(&rangeStart, kAttributeRangeStart, address) != kSuccess ||
+      getAttribute(&rangeBytes, kAttributeRangeSize, address) != kSuccess) {
+    return location;
+  }
   location.device = true;
   location.ordinal = ordinal;
+  location.rangeStart = static_cast<uintptr_t>(rangeStart);
+  location.rangeBytes = rangeBytes;
   return location;
+}
+
+bool isDeviceRange(const void* pointer, size_t bytes) {
+  const PointerLocation location = locatePointer(pointer);
+  const auto start = reinterpret_cast<uintptr_t>(pointer);
+  return location.device && start - location.rangeStart <= location.rangeBytes &&
+         bytes <= location.rangeBytes - (start - location.rangeStart);
 }
 
 }  // namespace gccl

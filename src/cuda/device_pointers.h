@@ -5,13 +5,22 @@
 // device pointer from a host one and refuses it clearly.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 namespace gccl {
 
 struct PointerLocation {
   bool device = false;  // the driver calls it device memory
   int ordinal = -1;     // its CUDA device, when device
+  // The allocation holding it, when device: [rangeStart, rangeStart + rangeBytes).
+  uintptr_t rangeStart = 0;
+  size_t rangeBytes = 0;
 };
 
 PointerLocation locatePointer(const void* pointer);
+
+// Whether [pointer, pointer + bytes) lies within one device allocation.
+bool isDeviceRange(const void* pointer, size_t bytes);
 
 }  // namespace gccl

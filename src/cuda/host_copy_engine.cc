@@ -77,6 +77,16 @@ bool HostCopyEngine::isDevice(const void* pointer) const {
   return address < start + std::max<size_t>(bytes, 1);
 }
 
+bool HostCopyEngine::isDeviceRange(const void* pointer, size_t bytes) const {
+  const auto* address = static_cast<const std::byte*>(pointer);
+  std::lock_guard lock(mutex_);
+  auto after = device_.upper_bound(address);
+  if (after == device_.begin()) return false;
+  const auto& [start, size] = *std::prev(after);
+  const size_t offset = static_cast<size_t>(address - start);
+  return offset < std::max<size_t>(size, 1) && bytes <= size - std::min(offset, size);
+}
+
 std::byte* HostCopyEngine::allocateStaging(size_t bytes) {
   auto* staging = static_cast<std::byte*>(::operator new(std::max<size_t>(bytes, 1)));
   std::lock_guard lock(mutex_);
@@ -169,12 +179,14 @@ CopyTicket HostCopyEngine::streamReached(void* stream) {
 bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
   {
     std::lock_guard lock(mutex_);
+    if (faults_.failHolds) fail(Status::kSystemError, "holding the stream failed (injected)");
     if (!faults_.holdsStreams) return false;
   }
   if (stream == nullptr) return true;  // no work can follow on it
   static_cast<HostStream*>(stream)->enqueue([this, hold] {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return released_ >= hold; });
+    // Cyclic, as the CUDA driver compares: a release past the holds issued would not count.
+    changed_.wait(lock, [&] { return static_cast<int64_t>(released_ - hold) >= 0; });
   });
   return true;
 }
@@ -182,7 +194,7 @@ bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
 void HostCopyEngine::releaseStreams(uint64_t through) {
   {
     std::lock_guard lock(mutex_);
-    released_ = std::max(released_, through);
+    released_ = through;
   }
   changed_.notify_all();
 }

@@ -30,6 +30,7 @@ struct HostCopyFaults {
   int64_t failCopy = -1;              // the copy with this index (from 0, in queue order) fails
   const void* failAddress = nullptr;  // copies whose device range holds this address fail
   bool holdsStreams = true;  // false: holdStream() refuses, like a GPU without stream memory ops
+  bool failHolds = false;    // holdStream() throws, like a failed cuStreamWaitValue64
 };
 
 class HostCopyEngine final : public CopyEngine {
@@ -53,6 +54,7 @@ class HostCopyEngine final : public CopyEngine {
   uint64_t completedOutOfOrder() const;
 
   bool isDevice(const void* pointer) const override;
+  bool isDeviceRange(const void* pointer, size_t bytes) const override;
   std::byte* allocateStaging(size_t bytes) override;
   void freeStaging(std::byte* staging) override;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;

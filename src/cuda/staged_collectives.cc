@@ -272,12 +272,10 @@ void StagedCollectives::check(const CollectiveCall& call) const {
   }
   const BufferLayout layout = checkCall(call, comm_.rank(), comm_.size(), options_.sliceBytes);
   const size_t elementSize = dataTypeSize(call.type);
-  // Both ends of each buffer: a host buffer that merely starts inside a device allocation
-  // would be copied out of bounds.
+  // The whole of each buffer in one allocation: a host buffer that merely starts inside a
+  // device allocation, or a count that runs past it, would be copied out of bounds.
   const auto isDeviceRange = [&](const void* buffer, size_t count) {
-    if (count == 0) return true;
-    const auto* first = static_cast<const std::byte*>(buffer);
-    return engine_.isDevice(first) && engine_.isDevice(first + count * elementSize - 1);
+    return count == 0 || engine_.isDeviceRange(buffer, count * elementSize);
   };
   if (!isDeviceRange(call.input, layout.inputCount) ||
       !isDeviceRange(call.output, layout.outputCount)) {

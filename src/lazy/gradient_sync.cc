@@ -138,11 +138,21 @@ size_t GradientSync::poolBytes() const {
 std::byte* GradientSync::tensorData(size_t index) const {
   std::lock_guard lock(mutex_);
   requireFinalized("tensor view");
+  requireTensor(index);
+  return pool_.data() + layout_.offsets[index];
+}
+
+size_t GradientSync::tensorBytes(size_t index) const {
+  std::lock_guard lock(mutex_);
+  requireTensor(index);
+  return tensors_[index].count * dataTypeSize(tensors_[index].type);
+}
+
+void GradientSync::requireTensor(size_t index) const {
   if (index >= tensors_.size()) {
     fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": unknown tensor index ",
          index, " (", tensors_.size(), " registered)");
   }
-  return pool_.data() + layout_.offsets[index];
 }
 
 std::vector<Bucket> GradientSync::buckets() const {
@@ -169,7 +179,11 @@ void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
       fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
            " marked ready without its buffer (copy mode)");
     }
-    if (bytes > 0) std::memcpy(view, buffer, bytes);
+    if (bytes > 0 && options_.copyIn) {
+      options_.copyIn(view, buffer, bytes);
+    } else if (bytes > 0) {
+      std::memcpy(view, buffer, bytes);
+    }
     copyTargets_[index] = buffer;
   } else if (buffer != nullptr && buffer != view) {
     fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
@@ -226,7 +240,12 @@ void GradientSync::finishBucket(size_t b, StepStats& stats) {
   if (!options_.copyMode) return;
   for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
     const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
-    if (bytes > 0) std::memcpy(copyTargets_[t], pool_.data() + layout_.offsets[t], bytes);
+    const std::byte* view = pool_.data() + layout_.offsets[t];
+    if (bytes > 0 && options_.copyOut) {
+      options_.copyOut(copyTargets_[t], view, bytes);
+    } else if (bytes > 0) {
+      std::memcpy(copyTargets_[t], view, bytes);
+    }
   }
 }
 
@@ -245,7 +264,13 @@ StepStats GradientSync::wait() {
     if (requests_[b]->status() != Status::kSuccess) {
       if (!failure) failure.emplace(requests_[b]->status(), requests_[b]->message());
     } else if (!failure) {
-      finishBucket(b, stats);
+      // A failed copy out (a device buffer) fails the step like a failed allreduce: the
+      // later buckets are still waited for, and the step ends.
+      try {
+        finishBucket(b, stats);
+      } catch (const Error& e) {
+        failure.emplace(e);
+      }
     }
   }
   const bool allStarted = tracker_.startedCount() == buckets_.size();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,6 +33,11 @@
 
 namespace gccl {
 
+// How copy mode moves a tensor between the framework's buffer and the pool (dst, src, bytes):
+// memcpy when empty. The C API's copies stage device buffers through the communicator's
+// copy engine, which this layer does not know.
+using TensorCopy = std::function<void(void*, const void*, size_t)>;
+
 struct GradientSyncOptions {
   size_t thetaBytes = size_t{25} << 20;  // bucket threshold (bucket_plan.h); 0: one per tensor
   size_t alignment = 64;                 // of every tensor's offset in the pool; a power of 2
@@ -39,6 +45,8 @@ struct GradientSyncOptions {
   bool average = true;                   // divide the sum by the rank count
   bool preDivide = false;                // divide before the allreduce (needs average)
   bool copyMode = false;                 // the framework's buffers, copied in and out
+  TensorCopy copyIn;                     // buffer -> pool, in markReady
+  TensorCopy copyOut;                    // pool -> buffer, in wait
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
 };
 
@@ -77,6 +85,7 @@ class GradientSync {
   std::byte* pool() const;
   size_t poolBytes() const;
   std::byte* tensorData(size_t index) const;  // kInvalidArgument for an unknown index
+  size_t tensorBytes(size_t index) const;     // likewise
   std::vector<Bucket> buckets() const;
 
   // Tensor `index` is written. Copy mode: `buffer` is the framework's tensor, copied into the
@@ -101,6 +110,7 @@ class GradientSync {
  private:
   std::string describe(size_t tensor) const;
   void requireFinalized(const char* call) const;
+  void requireTensor(size_t index) const;  // lock held
   std::shared_ptr<Request> startBucket(Communicator& comm, size_t bucket);
   void finishBucket(size_t bucket, StepStats& stats);
   void makeSparseBuckets();

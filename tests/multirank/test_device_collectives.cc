@@ -248,6 +248,82 @@ TEST_F(DeviceCollectivesApi, HostCallWaitsForQueuedStreamCalls) {
   destroyRanks(ranks);
 }
 
+// Destroy and split go after the stream calls queued before them, like a host call.
+TEST_F(DeviceCollectivesApi, DestroyAndSplitFinishQueuedCalls) {
+  constexpr int kRanks = 2;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  std::vector<std::unique_ptr<DeviceBuffer>> buffers;
+  for (Rank& me : ranks) {
+    buffers.push_back(std::make_unique<DeviceBuffer>(*me.gpu, kCount * sizeof(float)));
+  }
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    std::byte* buffer = buffers[rank]->data;
+    for (int call = 0; call < 2; ++call) {  // before the split, then before the destroy
+      std::promise<void> go;
+      queueInputKernel(me, buffer, kCount, rank, kRanks, go.get_future().share());
+      ASSERT_EQ(gcclAllReduceOnStream(buffer, buffer, kCount, gcclFloat32, gcclSum, me.comm,
+                                      me.stream.get()),
+                gcclSuccess);
+      std::thread releaser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        go.set_value();
+      });
+      if (call == 0) {
+        gcclComm_t half = nullptr;
+        EXPECT_EQ(gcclCommSplit(me.comm, 0, rank, &half), gcclSuccess) << gcclGetLastError(me.comm);
+        EXPECT_EQ(gcclCommDestroy(half), gcclSuccess);
+      } else {
+        EXPECT_EQ(gcclCommDestroy(me.comm), gcclSuccess);
+        me.comm = nullptr;
+      }
+      EXPECT_EQ(perf::countWrong(buffer, kCount, gcclFloat32, gcclSum, kRanks), 0u)
+          << "rank " << rank << (call == 0 ? " after the split" : " after the destroy");
+      releaser.join();
+    }
+  });
+  for (Rank& rank : ranks) rank.stream.reset();
+  buffers.clear();  // the engines outlive the communicators here: the test holds them
+}
+
+// holdStream failing while an earlier call still waits for the same stream: the call returns
+// the error once the earlier call released the stream (the proxy is not locked out), and the
+// communicator goes on.
+TEST_F(DeviceCollectivesApi, FailedHoldReturnsWithoutBlockingTheProxy) {
+  constexpr int kRanks = 2;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
+    std::promise<void> go;
+    queueInputKernel(me, buffer.data, kCount, rank, kRanks, go.get_future().share());
+    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSuccess);
+    HostCopyFaults failing;
+    failing.failHolds = true;
+    me.gpu->setFaults(failing);
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      go.set_value();
+    });
+    EXPECT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
+                                    me.stream.get()),
+              gcclSystemError);
+    EXPECT_NE(std::string(gcclGetLastError(me.comm)).find("injected"), std::string::npos)
+        << gcclGetLastError(me.comm);
+    releaser.join();
+    me.stream->synchronize();
+    EXPECT_EQ(perf::countWrong(buffer.data, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    me.gpu->setFaults({});
+    std::vector<int32_t> host(8);
+    perf::fillInput(host.data(), host.size(), gcclInt32, gcclSum, rank, kRanks);
+    EXPECT_EQ(gcclAllReduce(host.data(), host.data(), host.size(), gcclInt32, gcclSum, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_EQ(perf::countWrong(host.data(), host.size(), gcclInt32, gcclSum, kRanks), 0u);
+  });
+  destroyRanks(ranks);
+}
+
 // An engine that cannot hold a stream: the stream form runs before it returns, still after the
 // stream's earlier work.
 TEST_F(DeviceCollectivesApi, WithoutStreamHoldsTheStreamFormRunsBeforeReturning) {
@@ -349,6 +425,53 @@ TEST_F(DeviceCollectivesApi, FailedStreamCallIsTheAsyncError) {
   });
   for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
   for (Rank& rank : ranks) rank.stream.reset();
+}
+
+// The gradient sync's copy mode with device tensors (and one host tensor beside them): each is
+// copied into the pool at markReady, reduced in its bucket and copied back by wait.
+TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{100, 37, 260};
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+    config.copyMode = 1;
+    config.average = 0;
+    config.bucketBytes = 512;  // several buckets
+    gcclGradSync_t sync = nullptr;
+    ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
+        << gcclGetLastError(me.comm);
+    std::vector<std::unique_ptr<DeviceBuffer>> device;
+    std::vector<float> host(counts[1]);
+    for (size_t t = 0; t < counts.size(); ++t) {
+      size_t index = 0;
+      ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+      device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
+    }
+    ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+    for (int step = 0; step < 2; ++step) {
+      for (size_t t = 0; t < counts.size(); ++t) {
+        void* buffer = t == 1 ? static_cast<void*>(host.data()) : device[t]->data;
+        perf::fillInput(buffer, counts[t], gcclFloat32, gcclSum, rank, kRanks, step);
+        ASSERT_EQ(gcclGradSyncMarkReady(sync, t, buffer), gcclSuccess) << gcclGetLastError(me.comm);
+      }
+      ASSERT_EQ(gcclGradSyncWait(sync, nullptr), gcclSuccess) << gcclGetLastError(me.comm);
+      for (size_t t = 0; t < counts.size(); ++t) {
+        const void* buffer = t == 1 ? static_cast<void*>(host.data()) : device[t]->data;
+        EXPECT_EQ(perf::countWrong(buffer, counts[t], gcclFloat32, gcclSum, kRanks, step), 0u)
+            << "rank " << rank << " step " << step << " tensor " << t;
+      }
+    }
+    EXPECT_GT(me.gpu->copiesQueued(), 0u);
+    // A device tensor shorter than its registered count is refused before any copy.
+    const uint64_t copies = me.gpu->copiesQueued();
+    DeviceBuffer tooShort(*me.gpu, 8);
+    EXPECT_EQ(gcclGradSyncMarkReady(sync, 0, tooShort.data), gcclInvalidArgument);
+    EXPECT_EQ(me.gpu->copiesQueued(), copies);
+    EXPECT_EQ(gcclGradSyncReset(sync), gcclSuccess);
+    EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+  });
+  destroyRanks(ranks);
 }
 
 // A process that never touched CUDA pays nothing for device buffers: host calls do not load

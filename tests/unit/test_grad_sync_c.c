@@ -67,6 +67,30 @@ static void configErrors(gcclComm_t comm) {
   EXPECT(gcclGradSyncRegister(NULL, "x", 1, gcclFloat32, NULL) == gcclInvalidArgument);
 }
 
+/* Communicators made after `destroyed` was freed, until one lands at its address (the
+ * allocator reuses the block at once; ASan's quarantine never does, and then every new one is
+ * elsewhere and marking still fails as "not live"): marking must not run on it. */
+static void markingFailsOnANewCommunicatorAtTheSameAddress(gcclGradSync_t sync, size_t w,
+                                                           gcclComm_t destroyed) {
+  gcclComm_t made[16];
+  int count = 0;
+  int reused = 0;
+  int i;
+  while (count < 16 && !reused) {
+    gcclUniqueId id;
+    EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+    EXPECT(gcclCommInitRank(&made[count], 1, id, 0) == gcclSuccess);
+    reused = made[count++] == destroyed;
+  }
+  EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidArgument);
+  if (reused) {
+    EXPECT(mentions(gcclGetLastError(NULL), "was destroyed"));
+  } else {
+    EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  }
+  for (i = 0; i < count; ++i) EXPECT(gcclCommDestroy(made[i]) == gcclSuccess);
+}
+
 /* Call order, unknown and repeated tensors on one rank; nothing is corrupted by a refusal. */
 static void usageErrors(gcclComm_t comm) {
   gcclGradSync_t sync = NULL;
@@ -118,6 +142,7 @@ static void usageErrors(gcclComm_t comm) {
   EXPECT(gcclCommDestroy(comm) == gcclSuccess);
   EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  markingFailsOnANewCommunicatorAtTheSameAddress(sync, w, comm);
   EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
   EXPECT(gcclGradSyncDestroy(NULL) == gcclSuccess);
