@@ -106,6 +106,18 @@ BufferLayout layoutOf(const CollectiveCall& call, int rank, int size, size_t ele
 
 }  // namespace
 
+CollectiveCall allreduceCall(const void* input, void* output, size_t count, DataType type,
+                             ReduceOp op) {
+  CollectiveCall call;
+  call.kind = CollectiveKind::kAllreduce;
+  call.input = input;
+  call.output = output;
+  call.count = count;
+  call.type = type;
+  call.op = op;
+  return call;
+}
+
 BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t chunkBytes) {
   if (isRooted(call.kind) && (call.root < 0 || call.root >= size)) {
     fail(Status::kInvalidArgument, where(call, rank), "root ", call.root, " is not a rank of ",

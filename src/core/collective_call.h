@@ -31,6 +31,10 @@ struct CollectiveCall {
   uint32_t agreement = 0;
 };
 
+// An allreduce of `count` elements from `input` into `output`.
+CollectiveCall allreduceCall(const void* input, void* output, size_t count, DataType type,
+                             ReduceOp op);
+
 struct BufferLayout {
   size_t inputCount = 0;       // elements this rank reads from its send buffer
   size_t outputCount = 0;      // elements this rank writes in its receive buffer

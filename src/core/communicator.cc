@@ -115,14 +115,7 @@ ScheduleShape Communicator::baseShape() const {
 
 std::shared_ptr<Request> Communicator::allreduce(const void* input, void* output, size_t count,
                                                  DataType type, ReduceOp op, bool blocking) {
-  CollectiveCall call;
-  call.kind = CollectiveKind::kAllreduce;
-  call.input = input;
-  call.output = output;
-  call.count = count;
-  call.type = type;
-  call.op = op;
-  return start(call, blocking);
+  return start(allreduceCall(input, output, count, type, op), blocking);
 }
 
 std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool blocking) {

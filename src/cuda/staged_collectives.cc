@@ -292,14 +292,7 @@ void StagedCollectives::run(const CollectiveCall& call) {
 
 void StagedCollectives::allreduce(const void* input, void* output, size_t count, DataType type,
                                   ReduceOp op) {
-  CollectiveCall call;
-  call.kind = CollectiveKind::kAllreduce;
-  call.input = input;
-  call.output = output;
-  call.count = count;
-  call.type = type;
-  call.op = op;
-  run(call);
+  run(allreduceCall(input, output, count, type, op));
 }
 
 }  // namespace gccl

@@ -176,6 +176,25 @@ void queueInputKernel(Rank& me, std::byte* device, size_t count, int rank, int s
   });
 }
 
+// A kernel on the rank's stream that writes its input once `go` is set, and an in-place
+// allreduce of `buffer` queued behind it.
+void allreduceAfterKernel(Rank& me, std::byte* buffer, int rank, int size,
+                          std::shared_future<void> go) {
+  queueInputKernel(me, buffer, kCount, rank, size, std::move(go));
+  ASSERT_EQ(
+      gcclAllReduceOnStream(buffer, buffer, kCount, gcclFloat32, gcclSum, me.comm, me.stream.get()),
+      gcclSuccess)
+      << gcclGetLastError(me.comm);
+}
+
+// Sets `go` from another thread after a while: a call made meanwhile must wait for it.
+std::thread setLater(std::promise<void>& go) {
+  return std::thread([&go] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    go.set_value();
+  });
+}
+
 TEST_F(DeviceCollectivesApi, StreamFormsRunInTheStreamsOrder) {
   constexpr int kRanks = 3;
   HostCopyFaults faults;
@@ -228,14 +247,8 @@ TEST_F(DeviceCollectivesApi, HostCallWaitsForQueuedStreamCalls) {
   onEveryRank(ranks, [&](int rank, Rank& me) {
     DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
     std::promise<void> go;
-    queueInputKernel(me, buffer.data, kCount, rank, kRanks, go.get_future().share());
-    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
-                                    me.stream.get()),
-              gcclSuccess);
-    std::thread releaser([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      go.set_value();
-    });
+    allreduceAfterKernel(me, buffer.data, rank, kRanks, go.get_future().share());
+    std::thread releaser = setLater(go);
     std::vector<int32_t> host(16);
     perf::fillInput(host.data(), host.size(), gcclInt32, gcclSum, rank, kRanks);
     EXPECT_EQ(gcclAllReduce(host.data(), host.data(), host.size(), gcclInt32, gcclSum, me.comm),
@@ -260,14 +273,8 @@ TEST_F(DeviceCollectivesApi, DestroyAndSplitFinishQueuedCalls) {
     std::byte* buffer = buffers[rank]->data;
     for (int call = 0; call < 2; ++call) {  // before the split, then before the destroy
       std::promise<void> go;
-      queueInputKernel(me, buffer, kCount, rank, kRanks, go.get_future().share());
-      ASSERT_EQ(gcclAllReduceOnStream(buffer, buffer, kCount, gcclFloat32, gcclSum, me.comm,
-                                      me.stream.get()),
-                gcclSuccess);
-      std::thread releaser([&] {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        go.set_value();
-      });
+      allreduceAfterKernel(me, buffer, rank, kRanks, go.get_future().share());
+      std::thread releaser = setLater(go);
       if (call == 0) {
         gcclComm_t half = nullptr;
         EXPECT_EQ(gcclCommSplit(me.comm, 0, rank, &half), gcclSuccess) << gcclGetLastError(me.comm);
@@ -294,17 +301,11 @@ TEST_F(DeviceCollectivesApi, FailedHoldReturnsWithoutBlockingTheProxy) {
   onEveryRank(ranks, [&](int rank, Rank& me) {
     DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
     std::promise<void> go;
-    queueInputKernel(me, buffer.data, kCount, rank, kRanks, go.get_future().share());
-    ASSERT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
-                                    me.stream.get()),
-              gcclSuccess);
+    allreduceAfterKernel(me, buffer.data, rank, kRanks, go.get_future().share());
     HostCopyFaults failing;
     failing.failHolds = true;
     me.gpu->setFaults(failing);
-    std::thread releaser([&] {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      go.set_value();
-    });
+    std::thread releaser = setLater(go);
     EXPECT_EQ(gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm,
                                     me.stream.get()),
               gcclSystemError);
