@@ -5,14 +5,17 @@
 #include <new>
 
 #include "base/error.h"
-#include "cuda/host_stream.h"
 
 namespace gccl {
 
 HostCopyEngine::HostCopyEngine(HostCopyFaults faults)
-    : faults_(faults), random_(faults.shuffleSeed), thread_([this] { worker(); }) {}
+    : faults_(faults),
+      random_(faults.shuffleSeed),
+      defaultStream_(std::make_unique<HostStream>()),
+      thread_([this] { worker(); }) {}
 
 HostCopyEngine::~HostCopyEngine() {
+  defaultStream_.reset();  // its queued marks and holds use this engine
   {
     std::unique_lock lock(mutex_);
     changed_.wait(lock, [this] {
@@ -159,20 +162,21 @@ void HostCopyEngine::wait(CopyTicket ticket) {
   settle(copy);
 }
 
+HostStream& HostCopyEngine::streamOf(void* stream) {
+  return stream == nullptr ? *defaultStream_ : *static_cast<HostStream*>(stream);
+}
+
 CopyTicket HostCopyEngine::streamReached(void* stream) {
   std::lock_guard lock(mutex_);
   const CopyTicket ticket = nextTicket_++;
   Copy& mark = copies_[ticket];
   mark.what = strCat("stream mark ", ticket);
   mark.streamMark = true;
-  mark.state = stream == nullptr ? State::kDone : State::kQueued;
-  if (stream != nullptr) {
-    static_cast<HostStream*>(stream)->enqueue([this, ticket] {
-      std::lock_guard lock(mutex_);
-      copies_.at(ticket).state = State::kDone;
-      changed_.notify_all();
-    });
-  }
+  streamOf(stream).enqueue([this, ticket] {
+    std::lock_guard lock(mutex_);
+    copies_.at(ticket).state = State::kDone;
+    changed_.notify_all();
+  });
   return ticket;
 }
 
@@ -182,8 +186,7 @@ bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
     if (faults_.failHolds) fail(Status::kSystemError, "holding the stream failed (injected)");
     if (!faults_.holdsStreams) return false;
   }
-  if (stream == nullptr) return true;  // no work can follow on it
-  static_cast<HostStream*>(stream)->enqueue([this, hold] {
+  streamOf(stream).enqueue([this, hold] {
     std::unique_lock lock(mutex_);
     // Cyclic, as the CUDA driver compares: a release past the holds issued would not count.
     changed_.wait(lock, [&] { return static_cast<int64_t>(released_ - hold) >= 0; });

@@ -2,7 +2,8 @@
 // allocateDevice() returned, so isDevice() is exact. Copies are memcpy on one worker thread,
 // each no earlier than its injected latency after it was queued: like a DMA engine, several
 // copies are in flight at once and a pipeline that overlaps them finishes sooner. Streams are
-// HostStreams (host_stream.h); a null stream has no work queued on it.
+// HostStreams (host_stream.h); a null stream names the engine's own default stream, as it names
+// the legacy default stream in CUDA.
 #pragma once
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "cuda/copy_engine.h"
+#include "cuda/host_stream.h"
 
 namespace gccl {
 
@@ -39,6 +42,8 @@ class HostCopyEngine final : public CopyEngine {
   // Waits for the queued copies (their buffers must still be alive).
   ~HostCopyEngine() override;
 
+  // What a null stream names.
+  HostStream& defaultStream() { return *defaultStream_; }
   // Test helpers: "device" memory, zero-filled.
   std::byte* allocateDevice(size_t bytes);
   void freeDevice(std::byte* device);
@@ -82,6 +87,7 @@ class HostCopyEngine final : public CopyEngine {
   CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
                    const char* direction);
   bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
+  HostStream& streamOf(void* stream);
   void worker();
 
   HostCopyFaults faults_;
@@ -97,6 +103,7 @@ class HostCopyEngine final : public CopyEngine {
   uint64_t outOfOrder_ = 0;
   uint64_t released_ = 0;  // releaseStreams' highest hold
   bool stopping_ = false;
+  std::unique_ptr<HostStream> defaultStream_;
   std::thread thread_;  // last: started once the rest is constructed
 };
 

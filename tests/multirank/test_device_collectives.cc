@@ -239,6 +239,39 @@ TEST_F(DeviceCollectivesApi, StreamFormsRunInTheStreamsOrder) {
   destroyRanks(ranks);
 }
 
+// A null stream is the legacy default stream: the blocking form starts after the work queued
+// on it, and so does an OnStream call given NULL, whose result later work on it sees.
+TEST_F(DeviceCollectivesApi, NullStreamIsTheDefaultStream) {
+  constexpr int kRanks = 2;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kCount * sizeof(float));
+    HostStream& defaultStream = me.gpu->defaultStream();
+    for (bool onStream : {false, true}) {
+      std::promise<void> go;
+      std::shared_future<void> started = go.get_future().share();
+      defaultStream.enqueue([&, started] {
+        started.wait_for(std::chrono::seconds(20));
+        perf::fillInput(buffer.data, kCount, gcclFloat32, gcclSum, rank, kRanks);
+      });
+      std::thread releaser = setLater(go);
+      ASSERT_EQ(
+          onStream ? gcclAllReduceOnStream(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum,
+                                           me.comm, nullptr)
+                   : gcclAllReduce(buffer.data, buffer.data, kCount, gcclFloat32, gcclSum, me.comm),
+          gcclSuccess)
+          << gcclGetLastError(me.comm);
+      std::vector<float> seen(kCount);
+      defaultStream.enqueue([&] { std::memcpy(seen.data(), buffer.data, kCount * sizeof(float)); });
+      defaultStream.synchronize();
+      EXPECT_EQ(perf::countWrong(seen.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u)
+          << "rank " << rank << (onStream ? " OnStream(NULL)" : " blocking");
+      releaser.join();
+    }
+  });
+  destroyRanks(ranks);
+}
+
 // A host call made after a stream call goes after it on every rank: when it returns, the
 // stream call's result is already in device memory.
 TEST_F(DeviceCollectivesApi, HostCallWaitsForQueuedStreamCalls) {
