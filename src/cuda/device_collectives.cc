@@ -39,6 +39,9 @@ void DeviceCollectives::run(const CollectiveCall& call, void* stream) {
     staged_.run(call);
   } catch (const Error& e) {
     failed = e;
+  } catch (const std::exception& e) {  // whatever it is, the proxy must not stay locked out
+    failed.emplace(Status::kInternalError,
+                   strCat("device call on rank ", comm_.rank(), ": ", e.what()));
   }
   lock.lock();
   busy_ = false;
