@@ -183,6 +183,13 @@ bench() {
     perf/baselines/torch_gloo_allreduce_perf.py --device "$torch_device" --np "$np" \
     "${sweep[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
     --json "$json_dir/torch_gloo_${torch_device}_np$np.json"
+  # The slice size, for the next session to tune: 4 MiB slices (32 MiB staging) beside the
+  # default 1 MiB, last so that the budget spares the runs the summary compares. JSON only.
+  if ((have_gpu)); then
+    GCCL_GPU_SLICE_BYTES=4194304 GCCL_GPU_STAGING_BYTES=33554432 \
+      run_step "gccl_device_slice4m_np$np" 45 "$bin_dir/allreduce_perf" --device cuda \
+      --np "$np" "${sweep[@]}" --json "$json_dir/gccl_device_slice4m_np$np.json"
+  fi
 }
 
 summary() {
