@@ -298,22 +298,21 @@ GCCL_EXPORT gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbu
                                                gcclDataType_t datatype, gcclRedOp_t op,
                                                gcclComm_t comm, void* stream);
 GCCL_EXPORT gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t count,
-                                               gcclDataType_t datatype, int root,
-                                               gcclComm_t comm, void* stream);
+                                               gcclDataType_t datatype, int root, gcclComm_t comm,
+                                               void* stream);
 GCCL_EXPORT gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                             gcclDataType_t datatype, gcclRedOp_t op, int root,
                                             gcclComm_t comm, void* stream);
-GCCL_EXPORT gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf,
-                                               size_t sendcount, gcclDataType_t datatype,
-                                               gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                               gcclDataType_t datatype, gcclComm_t comm,
+                                               void* stream);
 GCCL_EXPORT gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount,
                                                 void* recvbuf, const size_t* recvcounts,
                                                 const size_t* displs, gcclDataType_t datatype,
                                                 gcclComm_t comm, void* stream);
 GCCL_EXPORT gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf,
                                                    size_t recvcount, gcclDataType_t datatype,
-                                                   gcclRedOp_t op, gcclComm_t comm,
-                                                   void* stream);
+                                                   gcclRedOp_t op, gcclComm_t comm, void* stream);
 /** @} */
 
 /** @brief Blocks until @p request completes, returns its result and frees it. */

@@ -20,7 +20,7 @@ struct Operation {
   size_t count = 0;  // the collective's count argument (what every rank must agree on)
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
-  int root = 0;             // rooted collectives only
+  int root = 0;                // rooted collectives only
   uint32_t agreementHash = 0;  // BufferLayout::agreementHash: every rank's must be equal
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;
