@@ -16,5 +16,6 @@ function(gccl_layer target)
   target_include_directories(${target} PUBLIC $<BUILD_INTERFACE:${view}>)
   target_link_libraries(${target} PUBLIC ${LAYER_DEPENDS})
   set_target_properties(${target} PROPERTIES CXX_VISIBILITY_PRESET hidden
+                                             CUDA_VISIBILITY_PRESET hidden
                                              VISIBILITY_INLINES_HIDDEN ON)
 endfunction()

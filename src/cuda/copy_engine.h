@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "fp16/codec.h"
+
 namespace gccl {
 
 using CopyTicket = uint64_t;
@@ -31,6 +33,17 @@ class CopyEngine {
 
   virtual CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) = 0;
   virtual CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) = 0;
+
+  // Converting copies, for fp32 gradients that travel as 16-bit values: the device converts,
+  // so only half the bytes cross the bus. Bit for bit fp16/codec.h's encode and decode.
+  // False from convertsHalf(): this engine cannot (CUDA's without its kernels).
+  virtual bool convertsHalf() const = 0;
+  // hostDst[i] = round(deviceSrc[i] * scale) in `format` (2 * count bytes).
+  virtual CopyTicket encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
+                                  HalfFormat format, float scale) = 0;
+  // deviceDst[i] = widen(hostSrc[i]).
+  virtual CopyTicket decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
+                                    HalfFormat format) = 0;
   // Never blocks: true once the copy finished. Throws Error naming the copy if it failed.
   virtual bool done(CopyTicket ticket) = 0;
   // Blocks until the copy finished; throws like done().

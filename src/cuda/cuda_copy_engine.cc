@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "cuda/device_pointers.h"
+#include "cuda/half_kernels.h"
 
 namespace gccl {
 namespace {
@@ -173,6 +174,68 @@ CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool t
         what.c_str());
   return record(stream_, std::move(what));
 }
+
+bool CudaCopyEngine::convertsHalf() const {
+#ifdef GCCL_HALF_KERNELS
+  return true;
+#else
+  return false;
+#endif
+}
+
+#ifdef GCCL_HALF_KERNELS
+
+// The scratch is freed in stream order whether the kernel or the copy failed or not: the
+// queued work that reads it still runs before the free.
+CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
+                                        HalfFormat format, float scale) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  std::string what =
+      strCat("copy ", nextTicket_, " (device->host, ", count, " floats encoded to 16 bits)");
+  if (count == 0) return record(stream_, std::move(what));
+  void* scratch = nullptr;
+  check(cudaMallocAsync(&scratch, count * 2, stream_), what.c_str());
+  cudaError_t result =
+      static_cast<cudaError_t>(encodeOnDevice(stream_, scratch, deviceSrc, count, format, scale));
+  if (result == cudaSuccess) {
+    result = cudaMemcpyAsync(hostDst, scratch, count * 2, cudaMemcpyDeviceToHost, stream_);
+  }
+  cudaFreeAsync(scratch, stream_);
+  check(result, what.c_str());
+  return record(stream_, std::move(what));
+}
+
+CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
+                                          HalfFormat format) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  std::string what =
+      strCat("copy ", nextTicket_, " (host->device, ", count, " 16-bit values decoded)");
+  if (count == 0) return record(stream_, std::move(what));
+  void* scratch = nullptr;
+  check(cudaMallocAsync(&scratch, count * 2, stream_), what.c_str());
+  cudaError_t result =
+      cudaMemcpyAsync(scratch, hostSrc, count * 2, cudaMemcpyHostToDevice, stream_);
+  if (result == cudaSuccess) {
+    result = static_cast<cudaError_t>(decodeOnDevice(stream_, deviceDst, scratch, count, format));
+  }
+  cudaFreeAsync(scratch, stream_);
+  check(result, what.c_str());
+  return record(stream_, std::move(what));
+}
+
+#else
+
+CopyTicket CudaCopyEngine::encodeToHost(void*, const float*, size_t, HalfFormat, float) {
+  fail(Status::kInternalError, "encodeToHost: gccl was built without CUDA kernels");
+}
+
+CopyTicket CudaCopyEngine::decodeToDevice(float*, const void*, size_t, HalfFormat) {
+  fail(Status::kInternalError, "decodeToDevice: gccl was built without CUDA kernels");
+}
+
+#endif
 
 CopyTicket CudaCopyEngine::streamReached(void* stream) {
   std::lock_guard lock(mutex_);

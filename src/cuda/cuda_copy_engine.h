@@ -1,8 +1,10 @@
 // The CopyEngine of a CUDA device: pinned staging from cudaHostAlloc, copies by
 // cudaMemcpyAsync on a stream of its own, one CUDA event per ticket (a copy's, or a mark on the
-// caller's stream). A caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned
-// memory that releaseStreams() raises. Built only when CMake finds the CUDA toolkit
-// (src/CMakeLists.txt); this header keeps the CUDA headers to the .cc.
+// caller's stream). A converting copy runs its kernel (half_kernels.h) on that stream too, on
+// 16-bit scratch that cudaMallocAsync takes from the device's pool and gives back in order. A
+// caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned memory that
+// releaseStreams() raises. Built only when CMake finds the CUDA toolkit (src/CMakeLists.txt); this
+// header keeps the CUDA headers to the .cc.
 #pragma once
 
 #include <map>
@@ -33,6 +35,11 @@ class CudaCopyEngine final : public CopyEngine {
   void freeStaging(std::byte* staging) override;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
+  bool convertsHalf() const override;
+  CopyTicket encodeToHost(void* hostDst, const float* deviceSrc, size_t count, HalfFormat format,
+                          float scale) override;
+  CopyTicket decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
+                            HalfFormat format) override;
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;

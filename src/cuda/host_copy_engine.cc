@@ -71,6 +71,11 @@ uint64_t HostCopyEngine::completedOutOfOrder() const {
   return outOfOrder_;
 }
 
+uint64_t HostCopyEngine::busBytes() const {
+  std::lock_guard lock(mutex_);
+  return busBytes_;
+}
+
 bool HostCopyEngine::isDevice(const void* pointer) const {
   const auto* address = static_cast<const std::byte*>(pointer);
   std::lock_guard lock(mutex_);
@@ -109,15 +114,34 @@ void HostCopyEngine::freeStaging(std::byte* staging) {
 }
 
 CopyTicket HostCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
-  return queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host");
+  return queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host", Conversion{});
 }
 
 CopyTicket HostCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) {
-  return queue(deviceDst, hostSrc, bytes, deviceDst, "host->device");
+  return queue(deviceDst, hostSrc, bytes, deviceDst, "host->device", Conversion{});
+}
+
+bool HostCopyEngine::convertsHalf() const {
+  std::lock_guard lock(mutex_);
+  return faults_.convertsHalf;
+}
+
+CopyTicket HostCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
+                                        HalfFormat format, float scale) {
+  if (!convertsHalf()) fail(Status::kInvalidUsage, "encodeToHost: this engine does not convert");
+  return queue(hostDst, deviceSrc, count * sizeof(float), deviceSrc, "device->host, encoded",
+               {Kind::kEncode, format, scale});
+}
+
+CopyTicket HostCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
+                                          HalfFormat format) {
+  if (!convertsHalf()) fail(Status::kInvalidUsage, "decodeToDevice: this engine does not convert");
+  return queue(deviceDst, hostSrc, count * sizeof(float), deviceDst, "host->device, decoded",
+               {Kind::kDecode, format, 1.0f});
 }
 
 CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const void* device,
-                                 const char* direction) {
+                                 const char* direction, Conversion conversion) {
   if (!isDevice(device)) fail(Status::kInvalidArgument, direction, " copy: not device memory");
   std::lock_guard lock(mutex_);
   const CopyTicket ticket = nextTicket_++;
@@ -129,6 +153,7 @@ CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const
                          src,
                          bytes,
                          device,
+                         conversion,
                          Clock::now() + latency,
                          State::kQueued,
                          strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)"),
@@ -236,10 +261,28 @@ void HostCopyEngine::worker() {
                        (poison != nullptr && poison >= device && poison < device + c.bytes);
     // The copy runs under the lock: the buffers are the caller's until it settles the ticket,
     // and tests copy little.
-    if (!fails) std::memcpy(c.dst, c.src, c.bytes);
+    if (!fails) run(c);
     c.state = fails ? State::kFailed : State::kDone;
     changed_.notify_all();
   }
+}
+
+void HostCopyEngine::run(const Copy& copy) {
+  const size_t count = copy.bytes / sizeof(float);
+  switch (copy.conversion.kind) {
+    case Kind::kPlain:
+      std::memcpy(copy.dst, copy.src, copy.bytes);
+      busBytes_ += copy.bytes;
+      return;
+    case Kind::kEncode:
+      encode(copy.conversion.format, copy.dst, static_cast<const float*>(copy.src), count,
+             copy.conversion.scale);
+      break;
+    case Kind::kDecode:
+      decode(copy.conversion.format, static_cast<float*>(copy.dst), copy.src, count);
+      break;
+  }
+  busBytes_ += count * 2;
 }
 
 }  // namespace gccl

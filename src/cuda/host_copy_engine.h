@@ -33,6 +33,7 @@ struct HostCopyFaults {
   int64_t failCopy = -1;              // the copy with this index (from 0, in queue order) fails
   const void* failAddress = nullptr;  // copies whose device range holds this address fail
   bool holdsStreams = true;  // false: holdStream() refuses, like a GPU without stream memory ops
+  bool convertsHalf = true;  // false: no converting copies, like CUDA's engine without kernels
   bool failHolds = false;    // holdStream() throws, like a failed cuStreamWaitValue64
 };
 
@@ -57,6 +58,9 @@ class HostCopyEngine final : public CopyEngine {
   size_t copiesUnsettled() const;
   // Copies that completed while an earlier-queued one was still pending.
   uint64_t completedOutOfOrder() const;
+  // Bytes the completed copies moved across the "bus", both ways: 2 per value of a converting
+  // copy, whose device side holds 4.
+  uint64_t busBytes() const;
 
   bool isDevice(const void* pointer) const override;
   bool isDeviceRange(const void* pointer, size_t bytes) const override;
@@ -64,6 +68,11 @@ class HostCopyEngine final : public CopyEngine {
   void freeStaging(std::byte* staging) override;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
+  bool convertsHalf() const override;
+  CopyTicket encodeToHost(void* hostDst, const float* deviceSrc, size_t count, HalfFormat format,
+                          float scale) override;
+  CopyTicket decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
+                            HalfFormat format) override;
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;
@@ -73,11 +82,18 @@ class HostCopyEngine final : public CopyEngine {
  private:
   using Clock = std::chrono::steady_clock;
   enum class State { kQueued, kDone, kFailed };
+  enum class Kind { kPlain, kEncode, kDecode };
+  struct Conversion {
+    Kind kind = Kind::kPlain;
+    HalfFormat format = HalfFormat::kFloat16;
+    float scale = 1.0f;
+  };
   struct Copy {
     void* dst;
     const void* src;
-    size_t bytes;
+    size_t bytes;        // of the device side: 4 per value of a converting copy
     const void* device;  // the device side, for failAddress
+    Conversion conversion;
     Clock::time_point readyAt;
     State state = State::kQueued;
     std::string what;         // "copy 3 (device->host, 4096 bytes)"
@@ -85,7 +101,8 @@ class HostCopyEngine final : public CopyEngine {
   };
 
   CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
-                   const char* direction);
+                   const char* direction, Conversion conversion);
+  void run(const Copy& copy);                              // lock held
   bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
   HostStream& streamOf(void* stream);
   void worker();
@@ -101,6 +118,7 @@ class HostCopyEngine final : public CopyEngine {
   size_t stagingBytes_ = 0;
   size_t stagingHighWater_ = 0;
   uint64_t outOfOrder_ = 0;
+  uint64_t busBytes_ = 0;
   uint64_t released_ = 0;  // releaseStreams' highest hold
   bool stopping_ = false;
   std::unique_ptr<HostStream> defaultStream_;

@@ -47,12 +47,20 @@ SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_
     longest = 0;
     for (const Range& block : call.blocks) longest = std::max(longest, block.count);
   }
-  slices_ = (longest + sliceElements_ - 1) / sliceElements_;
+  // At least one: an empty call still runs one empty collective, which carries the agreement,
+  // so a rank that passes 0 where its peers pass more fails with them at once instead of
+  // leaving them to time out.
+  slices_ = std::max<size_t>(1, (longest + sliceElements_ - 1) / sliceElements_);
   call_.agreement = wholeCallAgreement(call);
 }
 
 SliceWork SlicePlanner::slice(size_t index, std::byte* slot) const {
-  return isBlockwise(call_.kind) ? blockwise(index, slot) : rootedOrAllreduce(index, slot);
+  SliceWork work =
+      isBlockwise(call_.kind) ? blockwise(index, slot) : rootedOrAllreduce(index, slot);
+  // Empty pieces copy nothing (a rank whose allgatherv block ended earlier, an empty call).
+  std::erase_if(work.in, [](const CopyPiece& piece) { return piece.bytes == 0; });
+  std::erase_if(work.out, [](const CopyPiece& piece) { return piece.bytes == 0; });
+  return work;
 }
 
 // One contiguous piece of the buffer, in place in the slot.
@@ -112,9 +120,6 @@ SliceWork SlicePlanner::blockwise(size_t index, std::byte* slot) const {
     for (size_t r = 0; r < n; ++r) work.out.push_back(devicePiece(r));
     if (call_.kind == CollectiveKind::kAllgatherV) work.call.blocks = pieces;
   }
-  // Empty pieces copy nothing (a rank whose allgatherv block ended earlier).
-  std::erase_if(work.in, [](const CopyPiece& piece) { return piece.bytes == 0; });
-  std::erase_if(work.out, [](const CopyPiece& piece) { return piece.bytes == 0; });
   return work;
 }
 

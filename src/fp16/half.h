@@ -9,26 +9,35 @@
 //    rather than VCVTNEPS2BF16, which flushes subnormal inputs to zero.
 // The subnormal half path leans on one fp32 addition, so it assumes the default MXCSR (round to
 // nearest, no FTZ/DAZ), as do the hardware conversions it mirrors.
+//
+// The CUDA conversion kernels (src/cuda/half_kernels.cu) compile these same functions for the
+// device, so a GPU encodes bit for bit as the host does (nvcc's default: no flush to zero).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#if defined(__CUDACC__)
+#define GCCL_HOST_DEVICE __host__ __device__
+#else
+#define GCCL_HOST_DEVICE
+#endif
+
 namespace gccl {
 
-inline uint32_t floatBits(float value) {
+GCCL_HOST_DEVICE inline uint32_t floatBits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
   return bits;
 }
 
-inline float bitsToFloat(uint32_t bits) {
+GCCL_HOST_DEVICE inline float bitsToFloat(uint32_t bits) {
   float value;
   std::memcpy(&value, &bits, sizeof value);
   return value;
 }
 
-inline float halfToFloat(uint16_t h) {
+GCCL_HOST_DEVICE inline float halfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   const uint32_t exponent = (h >> 10) & 0x1fu;
   const uint32_t mantissa = h & 0x3ffu;
@@ -43,7 +52,7 @@ inline float halfToFloat(uint16_t h) {
   return bitsToFloat(sign | floatBits(magnitude));
 }
 
-inline uint16_t floatToHalf(float value) {
+GCCL_HOST_DEVICE inline uint16_t floatToHalf(float value) {
   const uint32_t bits = floatBits(value);
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t magnitude = bits & 0x7fffffffu;
@@ -61,11 +70,11 @@ inline uint16_t floatToHalf(float value) {
   return sign | static_cast<uint16_t>(rounded >> 13);
 }
 
-inline float bfloat16ToFloat(uint16_t b) {
+GCCL_HOST_DEVICE inline float bfloat16ToFloat(uint16_t b) {
   return bitsToFloat(static_cast<uint32_t>(b) << 16);
 }
 
-inline uint16_t floatToBfloat16(float value) {
+GCCL_HOST_DEVICE inline uint16_t floatToBfloat16(float value) {
   const uint32_t bits = floatBits(value);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
   const uint32_t lsb = (bits >> 16) & 1u;

@@ -26,6 +26,9 @@ void checkOptions(const GradientSyncOptions& options) {
   if (options.preDivide && !options.average) {
     fail(Status::kInvalidArgument, "gradient sync preDivide needs average (it divides by nranks)");
   }
+  if (static_cast<bool>(options.encodeIn) != static_cast<bool>(options.decodeOut)) {
+    fail(Status::kInvalidArgument, "gradient sync encodeIn and decodeOut come together");
+  }
   checkSparseOptions(options.sparse);
 }
 
@@ -115,11 +118,15 @@ void GradientSync::finalize() {
     if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
   }
   wire_ = AlignedBuffer(wireBytes, kPoolAlignment);
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    bucketOf_.insert(bucketOf_.end(), buckets_[b].endTensor - buckets_[b].firstTensor, b);
+  }
   makeSparseBuckets();
   tracker_ = ReadyTracker(buckets_, tensors_.size());
   requests_.resize(buckets_.size());
   sentSparse_.assign(buckets_.size(), false);
   copyTargets_.assign(tensors_.size(), nullptr);
+  encodedIn_.assign(tensors_.size(), false);
   finalized_ = true;
 }
 
@@ -179,11 +186,7 @@ void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
       fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
            " marked ready without its buffer (copy mode)");
     }
-    if (bytes > 0 && options_.copyIn) {
-      options_.copyIn(view, buffer, bytes);
-    } else if (bytes > 0) {
-      std::memcpy(view, buffer, bytes);
-    }
+    if (bytes > 0) copyIn(index, buffer);
     copyTargets_[index] = buffer;
   } else if (buffer != nullptr && buffer != view) {
     fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": ", describe(index),
@@ -194,6 +197,92 @@ void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
   while (const auto bucket = tracker_.nextStartable()) {
     requests_[*bucket] = startBucket(comm, *bucket);
     tracker_.started();
+  }
+}
+
+float GradientSync::encodeScale() const {
+  return options_.preDivide ? 1.0f / static_cast<float>(size_) : 1.0f;
+}
+
+std::byte* GradientSync::wireOf(size_t b, size_t t) const {
+  const size_t element = (layout_.offsets[t] - buckets_[b].offset) / sizeof(float);
+  return wire_.data() + wireOffsets_[b] + element * 2;
+}
+
+bool GradientSync::anyEncodedIn(size_t b) const {
+  const Bucket& bucket = buckets_[b];
+  return std::any_of(encodedIn_.begin() + static_cast<ptrdiff_t>(bucket.firstTensor),
+                     encodedIn_.begin() + static_cast<ptrdiff_t>(bucket.endTensor),
+                     [](bool encoded) { return encoded; });
+}
+
+void GradientSync::copyIn(size_t t, const void* buffer) {
+  const size_t b = bucketOf_[t];
+  const auto half = halfFormatFor(options_.wire, buckets_[b].type);
+  // A sparse bucket keeps its fp32 residual in the pool: its tensors always come through it.
+  if (half && sparse_[b] == nullptr && options_.encodeIn &&
+      options_.encodeIn(wireOf(b, t), buffer, tensors_[t].count, *half, encodeScale())) {
+    encodedIn_[t] = true;
+    return;
+  }
+  std::byte* view = pool_.data() + layout_.offsets[t];
+  const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
+  if (options_.copyIn) {
+    options_.copyIn(view, buffer, bytes);
+  } else {
+    std::memcpy(view, buffer, bytes);
+  }
+}
+
+void GradientSync::copyOut(size_t b, size_t t) {
+  const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
+  if (bytes == 0) return;
+  if (encodedIn_[t]) {
+    options_.decodeOut(copyTargets_[t], wireOf(b, t), tensors_[t].count,
+                       *halfFormatFor(options_.wire, buckets_[b].type));
+    return;
+  }
+  const std::byte* view = pool_.data() + layout_.offsets[t];
+  if (options_.copyOut) {
+    options_.copyOut(copyTargets_[t], view, bytes);
+  } else {
+    std::memcpy(copyTargets_[t], view, bytes);
+  }
+}
+
+void GradientSync::encodeBucket(size_t b, HalfFormat half, float scale) {
+  const Bucket& bucket = buckets_[b];
+  if (!anyEncodedIn(b)) {
+    encode(half, wire_.data() + wireOffsets_[b],
+           reinterpret_cast<const float*>(pool_.data() + bucket.offset), bucket.count, scale);
+    return;
+  }
+  // Around the tensors encodeIn wrote. The padding between tensors stays 0 on the wire: wire_
+  // starts zeroed, a whole-bucket encode writes the pool's zeros there, and zeros sum to 0.
+  for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
+    if (encodedIn_[t]) continue;
+    encode(half, wireOf(b, t), reinterpret_cast<const float*>(pool_.data() + layout_.offsets[t]),
+           tensors_[t].count, scale);
+  }
+}
+
+void GradientSync::decodeBucket(size_t b, HalfFormat half, bool* nonFinite) {
+  const Bucket& bucket = buckets_[b];
+  if (!anyEncodedIn(b)) {
+    decode(half, reinterpret_cast<float*>(pool_.data() + bucket.offset),
+           wire_.data() + wireOffsets_[b], bucket.count, nonFinite);
+    return;
+  }
+  // A tensor encodeIn wrote is decoded by decodeOut, into its own buffer; here it is only
+  // checked, on its 16-bit values.
+  const DataType type = wireType(options_.wire, bucket.type);
+  for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
+    if (!encodedIn_[t]) {
+      decode(half, reinterpret_cast<float*>(pool_.data() + layout_.offsets[t]), wireOf(b, t),
+             tensors_[t].count, nonFinite);
+    } else if (hasNonFinite(type, wireOf(b, t), tensors_[t].count)) {
+      *nonFinite = true;
+    }
   }
 }
 
@@ -211,8 +300,7 @@ std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b)
   const ReduceOp op = options_.average && !options_.preDivide ? ReduceOp::kAvg : ReduceOp::kSum;
   if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
     std::byte* wire = wire_.data() + wireOffsets_[b];
-    const float scale = options_.preDivide ? 1.0f / static_cast<float>(size_) : 1.0f;
-    encode(*half, wire, reinterpret_cast<const float*>(data), bucket.count, scale);
+    encodeBucket(b, *half, encodeScale());
     return comm.allreduce(wire, wire, bucket.count, wireType(options_.wire, bucket.type), op);
   }
   if (options_.preDivide) finalizeAverage(bucket.type, data, bucket.count, size_);
@@ -231,22 +319,13 @@ void GradientSync::finishBucket(size_t b, StepStats& stats) {
   } else if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
     // Every rank decodes the same 16-bit result (the allgather copies the owner's bits), so
     // every rank's fp32 gradients, and its non-finite flag, are the same.
-    decode(*half, reinterpret_cast<float*>(data), wire_.data() + wireOffsets_[b], bucket.count,
-           &stats.nonFinite);
+    decodeBucket(b, *half, &stats.nonFinite);
   } else if (hasNonFinite(bucket.type, data, bucket.count)) {
     stats.nonFinite = true;
   }
   if (!sentSparse_[b]) stats.wireBytes += bucket.count * dataTypeSize(onWire);
   if (!options_.copyMode) return;
-  for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
-    const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
-    const std::byte* view = pool_.data() + layout_.offsets[t];
-    if (bytes > 0 && options_.copyOut) {
-      options_.copyOut(copyTargets_[t], view, bytes);
-    } else if (bytes > 0) {
-      std::memcpy(copyTargets_[t], view, bytes);
-    }
-  }
+  for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) copyOut(b, t);
 }
 
 StepStats GradientSync::wait() {
@@ -318,6 +397,7 @@ void GradientSync::endStep() {
   tracker_.reset();
   std::fill(requests_.begin(), requests_.end(), nullptr);
   std::fill(copyTargets_.begin(), copyTargets_.end(), nullptr);
+  std::fill(encodedIn_.begin(), encodedIn_.end(), false);
   ++step_;
 }
 

@@ -37,6 +37,14 @@ namespace gccl {
 // memcpy when empty. The C API's copies stage device buffers through the communicator's
 // copy engine, which this layer does not know.
 using TensorCopy = std::function<void(void*, const void*, size_t)>;
+// Copy mode, for an fp32 tensor in a bucket that travels as 16-bit values: moves the
+// framework's tensor straight into the bucket's wire copy (wire, buffer, count, format, scale:
+// wire[i] = round(buffer[i] * scale)), so that a device converts it before the copy. True when
+// it did (the way back is then HalfCopyOut); false to take TensorCopy through the pool instead.
+using HalfCopyIn = std::function<bool(void*, const void*, size_t, HalfFormat, float)>;
+// The way back of a tensor HalfCopyIn took: buffer[i] = widen(wire[i]) (buffer, wire, count,
+// format).
+using HalfCopyOut = std::function<void(void*, const void*, size_t, HalfFormat)>;
 
 struct GradientSyncOptions {
   size_t thetaBytes = size_t{25} << 20;  // bucket threshold (bucket_plan.h); 0: one per tensor
@@ -47,6 +55,8 @@ struct GradientSyncOptions {
   bool copyMode = false;                 // the framework's buffers, copied in and out
   TensorCopy copyIn;                     // buffer -> pool, in markReady
   TensorCopy copyOut;                    // pool -> buffer, in wait
+  HalfCopyIn encodeIn;                   // buffer -> wire, in markReady; empty: never
+  HalfCopyOut decodeOut;                 // wire -> buffer, in wait
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
 };
 
@@ -112,6 +122,15 @@ class GradientSync {
   void requireFinalized(const char* call) const;
   void requireTensor(size_t index) const;  // lock held
   std::shared_ptr<Request> startBucket(Communicator& comm, size_t bucket);
+  // Copy mode: tensor `index` from `buffer` into the pool, or encoded into its wire copy.
+  void copyIn(size_t index, const void* buffer);
+  void copyOut(size_t bucket, size_t tensor);
+  // fp32 -> 16 bits for the bucket's tensors that encodeIn did not take, or the other way.
+  void encodeBucket(size_t bucket, HalfFormat half, float scale);
+  void decodeBucket(size_t bucket, HalfFormat half, bool* nonFinite);
+  std::byte* wireOf(size_t bucket, size_t tensor) const;  // the tensor's 16-bit copy
+  float encodeScale() const;                              // 1/n with pre-division
+  bool anyEncodedIn(size_t bucket) const;
   void finishBucket(size_t bucket, StepStats& stats);
   void makeSparseBuckets();
   void waitStarted();  // ignores failures
@@ -133,6 +152,7 @@ class GradientSync {
   AlignedBuffer pool_;
   AlignedBuffer wire_;                                 // 16-bit copies of the compressed buckets
   std::vector<size_t> wireOffsets_;                    // bucket -> byte offset in wire_
+  std::vector<size_t> bucketOf_;                       // tensor -> its bucket
   std::vector<std::unique_ptr<SparseBucket>> sparse_;  // per bucket; null: always dense
 
   // The step.
@@ -140,6 +160,7 @@ class GradientSync {
   ReadyTracker tracker_;
   std::vector<std::shared_ptr<Request>> requests_;  // per started bucket
   std::vector<void*> copyTargets_;                  // copy mode: per tensor
+  std::vector<bool> encodedIn_;                     // per tensor: taken by encodeIn this step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
 };
 

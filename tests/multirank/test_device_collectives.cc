@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -506,6 +507,84 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
     EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
   });
   destroyRanks(ranks);
+}
+
+// With a 16-bit wire the device converts: a device tensor crosses the bus as 16-bit values
+// both ways (2 bytes per value each way), a host tensor in the same bucket is encoded on the
+// host, and every result is exact (integer-valued gradients, halved by the average). An engine
+// that cannot convert moves fp32 through the pool (4 bytes each way) to the same result.
+// Rank 0's inf in a device tensor reaches every rank's non-finite flag.
+TEST_F(DeviceCollectivesApi, GradientSyncEncodesDeviceTensorsOnTheDevice) {
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{100, 37, 260};  // buckets {0, 1} and {2}; tensor 1 on the host
+  const size_t deviceValues = counts[0] + counts[2];
+  const auto gradient = [](int rank, size_t t, size_t i) {
+    return static_cast<float>(static_cast<int>((i * 7 + t * 3 + rank) % 17) - 8);
+  };
+  struct Case {
+    gcclWireFormat_t wire;
+    int preDivide;
+    bool converts;
+  };
+  for (const Case c : {Case{gcclWireFloat16, 1, true}, Case{gcclWireBfloat16, 0, true},
+                       Case{gcclWireFloat16, 0, false}}) {
+    SCOPED_TRACE(testing::Message() << "wire " << c.wire << " preDivide " << c.preDivide
+                                    << " converts " << c.converts);
+    HostCopyFaults faults;
+    faults.convertsHalf = c.converts;
+    faults.delay = std::chrono::microseconds(50);
+    std::vector<Rank> ranks = initRanks(kRanks, faults);
+    onEveryRank(ranks, [&](int rank, Rank& me) {
+      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+      config.copyMode = 1;
+      config.compression = c.wire;
+      config.preDivide = c.preDivide;
+      config.bucketBytes = 512;
+      gcclGradSync_t sync = nullptr;
+      ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
+          << gcclGetLastError(me.comm);
+      std::vector<std::vector<float>> values(counts.size());
+      std::vector<std::unique_ptr<DeviceBuffer>> device;
+      for (size_t t = 0; t < counts.size(); ++t) {
+        size_t index = 0;
+        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+        values[t].resize(counts[t]);
+        device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
+      }
+      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+      const auto bufferOf = [&](size_t t) -> void* {
+        return t == 1 ? static_cast<void*>(values[1].data()) : device[t]->data;
+      };
+      for (int step = 0; step < 2; ++step) {
+        const uint64_t busBefore = me.gpu->busBytes();
+        for (size_t t = 0; t < counts.size(); ++t) {
+          for (size_t i = 0; i < counts[t]; ++i) values[t][i] = gradient(rank, t, i);
+          if (step == 1 && rank == 0 && t == 2) values[t][5] = INFINITY;
+          std::memcpy(bufferOf(t), values[t].data(), counts[t] * sizeof(float));
+          ASSERT_EQ(gcclGradSyncMarkReady(sync, t, bufferOf(t)), gcclSuccess)
+              << gcclGetLastError(me.comm);
+        }
+        gcclGradSyncStats_t stats{};
+        ASSERT_EQ(gcclGradSyncWait(sync, &stats), gcclSuccess) << gcclGetLastError(me.comm);
+        EXPECT_EQ(stats.nonFinite, step == 1 ? 1 : 0) << "rank " << rank << " step " << step;
+        EXPECT_EQ(me.gpu->busBytes() - busBefore, deviceValues * (c.converts ? 4 : 8))
+            << "rank " << rank << " step " << step;
+        for (size_t t = 0; t < counts.size(); ++t) {
+          std::vector<float> result(counts[t]);
+          std::memcpy(result.data(), bufferOf(t), counts[t] * sizeof(float));
+          size_t wrong = 0;
+          for (size_t i = 0; i < counts[t]; ++i) {
+            float expected = (gradient(0, t, i) + gradient(1, t, i)) / 2;
+            if (step == 1 && t == 2 && i == 5) expected = INFINITY;
+            wrong += result[i] != expected;
+          }
+          EXPECT_EQ(wrong, 0u) << "rank " << rank << " step " << step << " tensor " << t;
+        }
+      }
+      EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+    });
+    destroyRanks(ranks);
+  }
 }
 
 // A process that never touched CUDA pays nothing for device buffers: host calls do not load

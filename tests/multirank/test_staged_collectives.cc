@@ -104,9 +104,13 @@ TEST(StagedCollectives, SlicesCoverTheBufferAndCarryTheWholeCall) {
   EXPECT_EQ(last.call.count, 1000u - 62 * 16);
   ASSERT_EQ(last.in.size(), 1u);
   EXPECT_EQ(last.in[0].device, 62u * 16 * 4);
-  EXPECT_EQ(
-      SlicePlanner(callOf(CollectiveKind::kAllreduce, 0, DataType::kFloat32), 0, 1, 64).slices(),
-      0u);
+  // An empty call is one empty slice that copies nothing, carrying the agreement.
+  const SlicePlanner empty(callOf(CollectiveKind::kAllreduce, 0, DataType::kFloat32), 0, 1, 64);
+  ASSERT_EQ(empty.slices(), 1u);
+  EXPECT_EQ(empty.slice(0, slot).call.count, 0u);
+  EXPECT_TRUE(empty.slice(0, slot).in.empty());
+  EXPECT_TRUE(empty.slice(0, slot).out.empty());
+  EXPECT_NE(empty.slice(0, slot).call.agreement, allreduce.slice(0, slot).call.agreement);
   // The whole count travels with every slice: 1000 and 1001 elements differ on slice 0.
   const SlicePlanner longer(callOf(CollectiveKind::kAllreduce, 1001, DataType::kInt32), 0, 3,
                             kSmall.sliceBytes);
@@ -286,14 +290,19 @@ TEST(StagedCollectives, ExactResultsOfEveryCollective) {
   }
 }
 
-// Ranks that disagree on the whole count fail on the first slice, though its count agrees.
-TEST(StagedCollectives, DisagreeingCountFailsOnEveryRank) {
-  Ranks ranks = makeThreadRanks(2, testConfig(5000));
+// Ranks that disagree on the whole count fail on the first slice, though its count agrees; a
+// rank with nothing to reduce fails with its peer at once too (its one empty slice), long
+// before the 60 s timeout.
+class DisagreeingCount : public testing::TestWithParam<size_t> {};
+
+TEST_P(DisagreeingCount, FailsOnEveryRank) {
+  Ranks ranks = makeThreadRanks(2, testConfig(60000));
   auto gpus = makeGpus(ranks, kSmall);
   std::vector<std::string> errors(2);
+  const auto start = std::chrono::steady_clock::now();
   onEveryRank(ranks, [&](int rank, Communicator&) {
     Gpu& gpu = *gpus[rank];
-    const size_t count = rank == 0 ? 32 : 16;  // 2 slices of 16 int32, or 1
+    const size_t count = rank == 0 ? GetParam() : 16;  // 2 slices of 16 int32, 1, or 0
     std::byte* buffer = gpu.engine.allocateDevice(32 * sizeof(int32_t));
     try {
       gpu.staged.allreduce(buffer, buffer, count, DataType::kInt32, ReduceOp::kSum);
@@ -309,7 +318,10 @@ TEST(StagedCollectives, DisagreeingCountFailsOnEveryRank) {
     // its pipeline had started meanwhile and which fails on the broken communicator.
     EXPECT_NE(errors[rank].find("allreduce #1 "), std::string::npos) << errors[rank];
   }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
+
+INSTANTIATE_TEST_SUITE_P(StagedCollectives, DisagreeingCount, testing::Values(32u, 0u));
 
 TEST(StagedCollectives, CopiesLateAndOutOfOrder) {
   HostCopyFaults faults;

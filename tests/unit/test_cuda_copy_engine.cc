@@ -1,12 +1,15 @@
 // CudaCopyEngine: without a GPU it refuses cleanly ("no CUDA device"); with one, copies round
 // trip, isDevice tells device from host memory, a staged allreduce of device buffers is exact
 // on 2 ranks (threads sharing the GPU, one engine each), and the C API takes cudaMalloc'd
-// buffers: the blocking forms, and the OnStream forms ordered on real CUDA streams.
+// buffers: the blocking forms, and the OnStream forms ordered on real CUDA streams. The
+// converting copies' kernels match the host codec bit for bit, and the gradient sync's 16-bit
+// wire converts cudaMalloc'd tensors on the GPU to exact results.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime_api.h>
 #include <gccl/gccl.h>
 
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -16,6 +19,7 @@
 #include "cuda/cuda_copy_engine.h"
 #include "cuda/device_pointers.h"
 #include "cuda/staged_collectives.h"
+#include "fp16/codec.h"
 #include "multirank/thread_ranks.h"
 #include "verifiable.h"
 
@@ -158,6 +162,116 @@ TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
       EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
       EXPECT_EQ(cudaFree(gathered), cudaSuccess);
       EXPECT_EQ(cudaFree(device), cudaSuccess);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+// Every 16-bit pattern decodes, and a spread of fp32 patterns (every exponent, NaNs and
+// subnormals included) encodes at three scales, to exactly the host codec's bits.
+TEST(CudaCopyEngine, ConvertsBitForBitWithTheHostCodec) {
+  std::string why;
+  auto engine = engineOrSkip(why);
+  if (!engine) GTEST_SKIP() << why;
+  ASSERT_TRUE(engine->convertsHalf()) << "built without the CUDA kernels (no nvcc?)";
+  constexpr size_t kHalves = 1 << 16;
+  constexpr size_t kFloats = 1 << 22;
+  std::vector<uint16_t> halves(kHalves);
+  for (size_t i = 0; i < kHalves; ++i) halves[i] = static_cast<uint16_t>(i);
+  std::vector<float> floats(kFloats);
+  for (size_t i = 0; i < kFloats; ++i) {
+    const auto bits = static_cast<uint32_t>(i * 1024 + (i * 2654435761u) % 1024);
+    std::memcpy(&floats[i], &bits, sizeof bits);
+  }
+  void* memory = nullptr;
+  ASSERT_EQ(cudaMalloc(&memory, kFloats * sizeof(float)), cudaSuccess);
+  auto* device = static_cast<float*>(memory);
+  for (const HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
+    const int f = static_cast<int>(format);
+    std::vector<float> expected(kHalves);
+    std::vector<float> decoded(kHalves);
+    decode(format, expected.data(), halves.data(), kHalves);
+    engine->wait(engine->decodeToDevice(device, halves.data(), kHalves, format));
+    ASSERT_EQ(cudaMemcpy(decoded.data(), device, kHalves * sizeof(float), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    EXPECT_EQ(std::memcmp(decoded.data(), expected.data(), kHalves * sizeof(float)), 0)
+        << "format " << f;
+
+    ASSERT_EQ(cudaMemcpy(device, floats.data(), kFloats * sizeof(float), cudaMemcpyHostToDevice),
+              cudaSuccess);
+    for (const float scale : {1.0f, 0.5f, 1.0f / 3}) {
+      std::vector<uint16_t> want(kFloats);
+      std::vector<uint16_t> got(kFloats);
+      encode(format, want.data(), floats.data(), kFloats, scale);
+      engine->wait(engine->encodeToHost(got.data(), device, kFloats, format, scale));
+      size_t wrong = 0;
+      for (size_t i = 0; i < kFloats; ++i) wrong += got[i] != want[i];
+      EXPECT_EQ(wrong, 0u) << "format " << f << " scale " << scale;
+    }
+  }
+  EXPECT_EQ(cudaFree(device), cudaSuccess);
+}
+
+// The gradient sync's copy mode with a float16 wire and pre-division on cudaMalloc'd tensors:
+// converted on the GPU, exact on integer-valued gradients.
+TEST(CudaCopyEngine, GradientSyncConvertsOnTheGpu) {
+  std::string why;
+  if (!engineOrSkip(why)) GTEST_SKIP() << why;
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{(1 << 20) + 3, 17, 5000};
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  const auto gradient = [](int rank, size_t t, size_t i) {
+    return static_cast<float>(static_cast<int>((i * 7 + t * 3 + rank) % 61) - 30);
+  };
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < kRanks; ++rank) {
+    threads.emplace_back([&, rank] {
+      gcclComm_t comm = nullptr;
+      ASSERT_EQ(gcclCommInitRank(&comm, kRanks, id, rank), gcclSuccess)
+          << gcclGetLastError(nullptr);
+      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+      config.copyMode = 1;
+      config.compression = gcclWireFloat16;
+      config.preDivide = 1;
+      config.bucketBytes = 1 << 20;
+      gcclGradSync_t sync = nullptr;
+      ASSERT_EQ(gcclGradSyncCreate(comm, &config, &sync), gcclSuccess) << gcclGetLastError(comm);
+      std::vector<float*> device(counts.size());
+      for (size_t t = 0; t < counts.size(); ++t) {
+        size_t index = 0;
+        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+        void* memory = nullptr;
+        ASSERT_EQ(cudaMalloc(&memory, counts[t] * sizeof(float)), cudaSuccess);
+        device[t] = static_cast<float*>(memory);
+      }
+      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+      for (size_t t = 0; t < counts.size(); ++t) {
+        std::vector<float> values(counts[t]);
+        for (size_t i = 0; i < counts[t]; ++i) values[i] = gradient(rank, t, i);
+        ASSERT_EQ(
+            cudaMemcpy(device[t], values.data(), counts[t] * sizeof(float), cudaMemcpyHostToDevice),
+            cudaSuccess);
+        ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]), gcclSuccess) << gcclGetLastError(comm);
+      }
+      gcclGradSyncStats_t stats{};
+      ASSERT_EQ(gcclGradSyncWait(sync, &stats), gcclSuccess) << gcclGetLastError(comm);
+      EXPECT_EQ(stats.nonFinite, 0);
+      for (size_t t = 0; t < counts.size(); ++t) {
+        std::vector<float> result(counts[t]);
+        ASSERT_EQ(
+            cudaMemcpy(result.data(), device[t], counts[t] * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+        size_t wrong = 0;
+        for (size_t i = 0; i < counts[t]; ++i) {
+          wrong += result[i] != (gradient(0, t, i) + gradient(1, t, i)) / 2;
+        }
+        EXPECT_EQ(wrong, 0u) << "rank " << rank << " tensor " << t;
+        EXPECT_EQ(cudaFree(device[t]), cudaSuccess);
+      }
+      EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+      EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
     });
   }
   for (auto& thread : threads) thread.join();
