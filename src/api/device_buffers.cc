@@ -85,33 +85,36 @@ void requireDeviceRange(gcclComm& comm, CopyEngine& engine, const void* buffer, 
 
 void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
   auto tensors = std::make_shared<DeviceTensors>();
-  options.copyIn = [comm, tensors](void* view, const void* buffer, size_t bytes) {
+  // A device tensor's copy is queued behind the legacy default stream and left running: the
+  // gradient sync waits for it when the tensor's bucket starts.
+  options.copyIn = [comm, tensors](void* view, const void* buffer, size_t bytes) -> CopyWait {
     if (!isDeviceBuffer(*comm, buffer)) {
       std::memcpy(view, buffer, bytes);
-      return;
+      return nullptr;
     }
     std::shared_ptr<CopyEngine> engine = copyEngine(*comm, buffer);
     requireDeviceRange(*comm, *engine, buffer, bytes);
-    engine->wait(engine->streamReached(nullptr));
-    engine->wait(engine->copyToHost(view, buffer, bytes));
+    engine->orderAfter(nullptr);
+    const CopyTicket copy = engine->copyToHost(view, buffer, bytes);
     std::lock_guard lock(tensors->mutex);
-    tensors->engine = std::move(engine);
+    tensors->engine = engine;
     tensors->staged.insert(buffer);
+    return [engine, copy] { engine->wait(copy); };
   };
   // fp32 tensors of a bucket sent as 16-bit values: a device tensor converts on the device,
   // halving the bytes over the bus, when the engine can (else it comes through copyIn).
   options.encodeIn = [comm, tensors](void* wire, const void* buffer, size_t count,
-                                     HalfFormat format, float scale) {
-    if (!isDeviceBuffer(*comm, buffer)) return false;
+                                     HalfFormat format, float scale) -> std::optional<CopyWait> {
+    if (!isDeviceBuffer(*comm, buffer)) return std::nullopt;
     std::shared_ptr<CopyEngine> engine = copyEngine(*comm, buffer);
-    if (!engine->convertsHalf()) return false;
+    if (!engine->convertsHalf()) return std::nullopt;
     requireDeviceRange(*comm, *engine, buffer, count * sizeof(float));
-    engine->wait(engine->streamReached(nullptr));
-    engine->wait(
-        engine->encodeToHost(wire, static_cast<const float*>(buffer), count, format, scale));
+    engine->orderAfter(nullptr);
+    const CopyTicket copy =
+        engine->encodeToHost(wire, static_cast<const float*>(buffer), count, format, scale);
     std::lock_guard lock(tensors->mutex);
-    tensors->engine = std::move(engine);
-    return true;
+    tensors->engine = engine;
+    return [engine, copy] { engine->wait(copy); };
   };
   options.decodeOut = [tensors](void* buffer, const void* wire, size_t count, HalfFormat format) {
     std::shared_ptr<CopyEngine> engine;

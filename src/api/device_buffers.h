@@ -27,8 +27,9 @@ std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer)
 
 // The gradient sync's copy mode with framework tensors that may be device memory: a device
 // tensor comes into the pool after the work queued on the legacy default stream (as a blocking
-// collective starts) and goes back in wait(), through the communicator's copy engine; a host
-// tensor by memcpy. With a 16-bit wire format a device tensor is converted on the device and
+// collective starts), by a copy that markReady queues and leaves running (its bucket waits for
+// it), and goes back in wait(), through the communicator's copy engine; a host tensor by
+// memcpy. With a 16-bit wire format a device tensor is converted on the device and
 // crosses the bus as 16-bit values (encodeIn / decodeOut), when the engine can convert. The
 // copies in run inside a call on `comm` (markReady); those out touch no communicator, since
 // wait() works after its destroy.

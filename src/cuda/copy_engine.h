@@ -53,6 +53,9 @@ class CopyEngine {
   // or, for HostCopyEngine, a HostStream.
   // A ticket, settled like a copy's, done once the work queued on `stream` so far has finished.
   virtual CopyTicket streamReached(void* stream) = 0;
+  // The copies queued from now on start only after the work queued on `stream` so far, without
+  // the caller waiting for it: a gradient's copy queued as backward hands it over.
+  virtual void orderAfter(void* stream) = 0;
   // Makes the work queued on `stream` after this call wait until releaseStreams(h) with
   // h >= `hold`. Holds are made with rising numbers. False when this engine cannot hold a
   // stream (the caller then runs the call before returning).

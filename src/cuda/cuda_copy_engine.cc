@@ -237,19 +237,34 @@ CopyTicket CudaCopyEngine::decodeToDevice(float*, const void*, size_t, HalfForma
 
 #endif
 
-CopyTicket CudaCopyEngine::streamReached(void* stream) {
-  std::lock_guard lock(mutex_);
-  const CurrentDevice current(device_);
-  // A stream capturing a CUDA graph would record the mark into the graph: the call would run
-  // now, on data the graph has not computed, and every replay would skip it.
+// A stream capturing a CUDA graph would record the mark into the graph: the call would run
+// now, on data the graph has not computed, and every replay would skip it.
+void CudaCopyEngine::refuseCapture(CUstream_st* stream) {
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-  check(cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capturing),
-        "cudaStreamIsCapturing");
+  check(cudaStreamIsCapturing(stream, &capturing), "cudaStreamIsCapturing");
   if (capturing != cudaStreamCaptureStatusNone) {
     fail(Status::kInvalidUsage, "the stream is capturing a CUDA graph: gccl's stream-ordered ",
          "calls cannot be captured (call them outside the capture)");
   }
+}
+
+CopyTicket CudaCopyEngine::streamReached(void* stream) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  refuseCapture(static_cast<cudaStream_t>(stream));
   return record(static_cast<cudaStream_t>(stream), strCat("stream mark ", nextTicket_));
+}
+
+// The wait takes the event's record as it is now, so the event is free again at once.
+void CudaCopyEngine::orderAfter(void* stream) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  refuseCapture(static_cast<cudaStream_t>(stream));
+  cudaEvent_t event = spareEvent();
+  cudaError_t result = cudaEventRecord(event, static_cast<cudaStream_t>(stream));
+  if (result == cudaSuccess) result = cudaStreamWaitEvent(stream_, event, 0);
+  spare_.push_back(event);
+  check(result, "ordering the copies after the caller's stream");
 }
 
 bool CudaCopyEngine::holdStream(void* stream, uint64_t hold) {
@@ -275,7 +290,7 @@ void CudaCopyEngine::releaseStreams(uint64_t through) {
   std::atomic_ref<uint64_t>(*releasedHost_).store(through, std::memory_order_release);
 }
 
-CopyTicket CudaCopyEngine::record(CUstream_st* stream, std::string what) {
+CUevent_st* CudaCopyEngine::spareEvent() {
   cudaEvent_t event = nullptr;
   if (spare_.empty()) {
     // Timing off: the event only marks completion, and untimed events are cheaper to record.
@@ -284,6 +299,11 @@ CopyTicket CudaCopyEngine::record(CUstream_st* stream, std::string what) {
     event = spare_.back();
     spare_.pop_back();
   }
+  return event;
+}
+
+CopyTicket CudaCopyEngine::record(CUstream_st* stream, std::string what) {
+  cudaEvent_t event = spareEvent();
   const cudaError_t recorded = cudaEventRecord(event, stream);
   if (recorded != cudaSuccess) {
     spare_.push_back(event);

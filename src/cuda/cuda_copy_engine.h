@@ -43,6 +43,7 @@ class CudaCopyEngine final : public CopyEngine {
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;
+  void orderAfter(void* stream) override;
   bool holdStream(void* stream, uint64_t hold) override;
   void releaseStreams(uint64_t through) override;
 
@@ -53,6 +54,8 @@ class CudaCopyEngine final : public CopyEngine {
   };
   CopyTicket copy(void* dst, const void* src, size_t bytes, bool toHost);
   CopyTicket record(CUstream_st* stream, std::string what);  // lock held
+  CUevent_st* spareEvent();                                  // lock held
+  void refuseCapture(CUstream_st* stream);                   // lock held
   void resolveStreamHolds();
   Pending& pending(CopyTicket ticket, const char* call);  // lock held
   void settle(CopyTicket ticket, int result);             // lock held; throws a failure

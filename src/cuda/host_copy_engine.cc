@@ -157,7 +157,8 @@ CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const
                          Clock::now() + latency,
                          State::kQueued,
                          strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)"),
-                         /*streamMark=*/false};
+                         /*streamMark=*/false,
+                         gatesIssued_};
   changed_.notify_all();
   return ticket;
 }
@@ -205,6 +206,21 @@ CopyTicket HostCopyEngine::streamReached(void* stream) {
   return ticket;
 }
 
+void HostCopyEngine::orderAfter(void* stream) {
+  std::lock_guard lock(mutex_);
+  const uint64_t gate = gatesIssued_++;
+  closedGates_.insert(gate);
+  streamOf(stream).enqueue([this, gate] {
+    std::lock_guard lock(mutex_);
+    closedGates_.erase(gate);
+    changed_.notify_all();
+  });
+}
+
+bool HostCopyEngine::gatesOpen(const Copy& copy) const {
+  return closedGates_.empty() || *closedGates_.begin() >= copy.gates;
+}
+
 bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
   {
     std::lock_guard lock(mutex_);
@@ -235,6 +251,7 @@ void HostCopyEngine::worker() {
     const auto now = Clock::now();
     for (auto copy = copies_.begin(); copy != copies_.end(); ++copy) {
       if (copy->second.state != State::kQueued || copy->second.streamMark) continue;
+      if (!gatesOpen(copy->second)) continue;  // opening a gate notifies
       if (copy->second.readyAt <= now) ready.push_back(copy);
       next = std::min(next, copy->second.readyAt);
     }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,7 @@ class HostCopyEngine final : public CopyEngine {
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;
+  void orderAfter(void* stream) override;
   bool holdStream(void* stream, uint64_t hold) override;
   void releaseStreams(uint64_t through) override;
 
@@ -98,12 +100,14 @@ class HostCopyEngine final : public CopyEngine {
     State state = State::kQueued;
     std::string what;         // "copy 3 (device->host, 4096 bytes)"
     bool streamMark = false;  // not a copy: done by its stream's task (streamReached)
+    uint64_t gates = 0;       // orderAfter() gates issued before it: it waits for them all
   };
 
   CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
                    const char* direction, Conversion conversion);
   void run(const Copy& copy);                              // lock held
   bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
+  bool gatesOpen(const Copy& copy) const;                  // lock held
   HostStream& streamOf(void* stream);
   void worker();
 
@@ -119,7 +123,9 @@ class HostCopyEngine final : public CopyEngine {
   size_t stagingHighWater_ = 0;
   uint64_t outOfOrder_ = 0;
   uint64_t busBytes_ = 0;
-  uint64_t released_ = 0;  // releaseStreams' highest hold
+  uint64_t gatesIssued_ = 0;
+  std::set<uint64_t> closedGates_;  // orderAfter() gates whose stream has not reached them
+  uint64_t released_ = 0;           // releaseStreams' highest hold
   bool stopping_ = false;
   std::unique_ptr<HostStream> defaultStream_;
   std::thread thread_;  // last: started once the rest is constructed

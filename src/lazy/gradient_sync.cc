@@ -127,6 +127,7 @@ void GradientSync::finalize() {
   sentSparse_.assign(buckets_.size(), false);
   copyTargets_.assign(tensors_.size(), nullptr);
   encodedIn_.assign(tensors_.size(), false);
+  copiesIn_.assign(tensors_.size(), nullptr);
   finalized_ = true;
 }
 
@@ -220,18 +221,36 @@ void GradientSync::copyIn(size_t t, const void* buffer) {
   const size_t b = bucketOf_[t];
   const auto half = halfFormatFor(options_.wire, buckets_[b].type);
   // A sparse bucket keeps its fp32 residual in the pool: its tensors always come through it.
-  if (half && sparse_[b] == nullptr && options_.encodeIn &&
-      options_.encodeIn(wireOf(b, t), buffer, tensors_[t].count, *half, encodeScale())) {
-    encodedIn_[t] = true;
-    return;
+  if (half && sparse_[b] == nullptr && options_.encodeIn) {
+    if (auto wait =
+            options_.encodeIn(wireOf(b, t), buffer, tensors_[t].count, *half, encodeScale())) {
+      encodedIn_[t] = true;
+      copiesIn_[t] = std::move(*wait);
+      return;
+    }
   }
   std::byte* view = pool_.data() + layout_.offsets[t];
   const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
   if (options_.copyIn) {
-    options_.copyIn(view, buffer, bytes);
+    copiesIn_[t] = options_.copyIn(view, buffer, bytes);
   } else {
     std::memcpy(view, buffer, bytes);
   }
+}
+
+void GradientSync::finishCopiesIn(size_t first, size_t end) {
+  std::optional<Error> failure;
+  for (size_t t = first; t < end; ++t) {
+    if (!copiesIn_[t]) continue;
+    const CopyWait wait = std::move(copiesIn_[t]);
+    copiesIn_[t] = nullptr;
+    try {
+      wait();
+    } catch (const Error& e) {
+      if (!failure) failure.emplace(e);
+    }
+  }
+  if (failure) throw *failure;
 }
 
 void GradientSync::copyOut(size_t b, size_t t) {
@@ -288,6 +307,17 @@ void GradientSync::decodeBucket(size_t b, HalfFormat half, bool* nonFinite) {
 
 std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b) {
   const Bucket& bucket = buckets_[b];
+  if (failedCopyIn_) throw *failedCopyIn_;
+  try {
+    finishCopiesIn(bucket.firstTensor, bucket.endTensor);
+  } catch (const Error& e) {
+    // The bucket cannot start, this step nor any later one of it (a retry would send what the
+    // copy left): the peers' allreduces of it would wait for a timeout, so fail them now.
+    failedCopyIn_.emplace(e);
+    comm.abort(
+        strCat("gradient sync on rank ", rank_, ": copying bucket ", b, " in failed: ", e.what()));
+    throw;
+  }
   std::byte* data = pool_.data() + bucket.offset;
   // Sparse after the warm-up, counted in steps ended by wait() or reset(): the same on every
   // rank. Synchronous norms phase, asynchronous payload (sparse_exchange.h).
@@ -337,7 +367,7 @@ StepStats GradientSync::wait() {
   }
   StepStats stats;
   stats.buckets = buckets_.size();
-  std::optional<Error> failure;
+  std::optional<Error> failure = failedCopyIn_;
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
     requests_[b]->wait(spinUs_);
     if (requests_[b]->status() != Status::kSuccess) {
@@ -354,6 +384,11 @@ StepStats GradientSync::wait() {
   }
   const bool allStarted = tracker_.startedCount() == buckets_.size();
   const uint64_t step = step_;
+  try {
+    finishCopiesIn(0, tensors_.size());  // those of a bucket that failed to start
+  } catch (const Error&) {
+    // That bucket's own failure is the one reported below.
+  }
   endStep();
   if (failure) throw *failure;
   if (!allStarted) {
@@ -391,6 +426,11 @@ std::vector<float> GradientSync::sparseResidual(size_t b) const {
 
 void GradientSync::waitStarted() {
   for (size_t b = 0; b < tracker_.startedCount(); ++b) requests_[b]->wait(spinUs_);
+  try {
+    finishCopiesIn(0, copiesIn_.size());
+  } catch (const Error&) {
+    // Abandoned with the step: only their buffers mattered, and they are free again now.
+  }
 }
 
 void GradientSync::endStep() {
@@ -398,6 +438,7 @@ void GradientSync::endStep() {
   std::fill(requests_.begin(), requests_.end(), nullptr);
   std::fill(copyTargets_.begin(), copyTargets_.end(), nullptr);
   std::fill(encodedIn_.begin(), encodedIn_.end(), false);
+  failedCopyIn_.reset();
   ++step_;
 }
 

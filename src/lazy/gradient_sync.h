@@ -18,11 +18,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/dtype.h"
+#include "base/error.h"
 #include "core/communicator.h"
 #include "core/request.h"
 #include "lazy/aligned_buffer.h"
@@ -36,12 +38,20 @@ namespace gccl {
 // How copy mode moves a tensor between the framework's buffer and the pool (dst, src, bytes):
 // memcpy when empty. The C API's copies stage device buffers through the communicator's
 // copy engine, which this layer does not know.
+//
+// A copy in may still be running when it returns: it then returns how to wait for it (which
+// throws if the copy failed), called before the tensor's bucket starts, so that markReady
+// returns while the copy waits for the GPU and the copies of a bucket's tensors overlap.
+using CopyWait = std::function<void()>;  // empty: the copy is done
+using TensorCopyIn = std::function<CopyWait(void*, const void*, size_t)>;
 using TensorCopy = std::function<void(void*, const void*, size_t)>;
 // Copy mode, for an fp32 tensor in a bucket that travels as 16-bit values: moves the
 // framework's tensor straight into the bucket's wire copy (wire, buffer, count, format, scale:
-// wire[i] = round(buffer[i] * scale)), so that a device converts it before the copy. True when
-// it did (the way back is then HalfCopyOut); false to take TensorCopy through the pool instead.
-using HalfCopyIn = std::function<bool(void*, const void*, size_t, HalfFormat, float)>;
+// wire[i] = round(buffer[i] * scale)), so that a device converts it before the copy. The wait
+// when it did (the way back is then HalfCopyOut); nullopt to take TensorCopyIn through the
+// pool instead.
+using HalfCopyIn =
+    std::function<std::optional<CopyWait>(void*, const void*, size_t, HalfFormat, float)>;
 // The way back of a tensor HalfCopyIn took: buffer[i] = widen(wire[i]) (buffer, wire, count,
 // format).
 using HalfCopyOut = std::function<void(void*, const void*, size_t, HalfFormat)>;
@@ -53,9 +63,9 @@ struct GradientSyncOptions {
   bool average = true;                   // divide the sum by the rank count
   bool preDivide = false;                // divide before the allreduce (needs average)
   bool copyMode = false;                 // the framework's buffers, copied in and out
-  TensorCopy copyIn;                     // buffer -> pool, in markReady
+  TensorCopyIn copyIn;                   // buffer -> pool, from markReady
   TensorCopy copyOut;                    // pool -> buffer, in wait
-  HalfCopyIn encodeIn;                   // buffer -> wire, in markReady; empty: never
+  HalfCopyIn encodeIn;                   // buffer -> wire, from markReady; empty: never
   HalfCopyOut decodeOut;                 // wire -> buffer, in wait
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
 };
@@ -125,6 +135,9 @@ class GradientSync {
   // Copy mode: tensor `index` from `buffer` into the pool, or encoded into its wire copy.
   void copyIn(size_t index, const void* buffer);
   void copyOut(size_t bucket, size_t tensor);
+  // Waits for the copies in of tensors [first, end) still running; throws the first failure
+  // after waiting for them all.
+  void finishCopiesIn(size_t first, size_t end);
   // fp32 -> 16 bits for the bucket's tensors that encodeIn did not take, or the other way.
   void encodeBucket(size_t bucket, HalfFormat half, float scale);
   void decodeBucket(size_t bucket, HalfFormat half, bool* nonFinite);
@@ -133,7 +146,7 @@ class GradientSync {
   bool anyEncodedIn(size_t bucket) const;
   void finishBucket(size_t bucket, StepStats& stats);
   void makeSparseBuckets();
-  void waitStarted();  // ignores failures
+  void waitStarted();  // and the copies in; ignores failures
   void endStep();
 
   const int rank_;
@@ -161,6 +174,8 @@ class GradientSync {
   std::vector<std::shared_ptr<Request>> requests_;  // per started bucket
   std::vector<void*> copyTargets_;                  // copy mode: per tensor
   std::vector<bool> encodedIn_;                     // per tensor: taken by encodeIn this step
+  std::vector<CopyWait> copiesIn_;                  // per tensor: its copy in, still running
+  std::optional<Error> failedCopyIn_;               // fails the rest of the step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
 };
 

@@ -509,6 +509,102 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
   destroyRanks(ranks);
 }
 
+// markReady leaves a device tensor's copy running behind the legacy default stream: it returns
+// before the stream has produced the gradient, nothing crosses the bus until the stream gets
+// there, and the bucket carries what the stream wrote. With and without a 16-bit wire.
+TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{100, 37, 260};  // buckets {0, 1} and {2}
+  for (const gcclWireFormat_t wire : {gcclWireNone, gcclWireFloat16}) {
+    SCOPED_TRACE(testing::Message() << "wire " << wire);
+    std::vector<Rank> ranks = initRanks(kRanks);
+    onEveryRank(ranks, [&](int rank, Rank& me) {
+      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+      config.copyMode = 1;
+      config.average = 0;
+      config.compression = wire;
+      config.bucketBytes = 512;
+      gcclGradSync_t sync = nullptr;
+      ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
+          << gcclGetLastError(me.comm);
+      std::vector<std::unique_ptr<DeviceBuffer>> device;
+      for (size_t t = 0; t < counts.size(); ++t) {
+        size_t index = 0;
+        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+        device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
+      }
+      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+      // The "kernel" that computes gradient 0 waits on the default stream for the go.
+      std::promise<void> go;
+      std::shared_future<void> started = go.get_future().share();
+      me.gpu->defaultStream().enqueue([&, started] {
+        started.wait();
+        perf::fillInput(device[0]->data, counts[0], gcclFloat32, gcclSum, rank, kRanks);
+      });
+      const uint64_t busBefore = me.gpu->busBytes();
+      auto marked = std::async(std::launch::async,
+                               [&] { return gcclGradSyncMarkReady(sync, 0, device[0]->data); });
+      const bool returned = marked.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+      EXPECT_TRUE(returned) << "markReady waited for the default stream";
+      EXPECT_EQ(me.gpu->busBytes(), busBefore) << "copied before the stream produced it";
+      go.set_value();
+      ASSERT_EQ(marked.get(), gcclSuccess) << gcclGetLastError(me.comm);
+      for (size_t t = 1; t < counts.size(); ++t) {
+        perf::fillInput(device[t]->data, counts[t], gcclFloat32, gcclSum, rank, kRanks);
+        ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]->data), gcclSuccess)
+            << gcclGetLastError(me.comm);
+      }
+      ASSERT_EQ(gcclGradSyncWait(sync, nullptr), gcclSuccess) << gcclGetLastError(me.comm);
+      for (size_t t = 0; t < counts.size(); ++t) {
+        EXPECT_EQ(perf::countWrong(device[t]->data, counts[t], gcclFloat32, gcclSum, kRanks), 0u)
+            << "rank " << rank << " tensor " << t;
+      }
+      EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+    });
+    destroyRanks(ranks);
+  }
+}
+
+// A device tensor's copy that fails fails its bucket's start on that rank, naming the copy, and
+// aborts the communicator, so that the peer's allreduce of the bucket fails too instead of
+// waiting for the timeout; both ranks' wait reports the failed step.
+TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{100, 37, 260};
+  std::vector<Rank> ranks = initRanks(kRanks);
+  std::vector<std::string> markErrors(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+    config.copyMode = 1;
+    config.bucketBytes = 512;
+    gcclGradSync_t sync = nullptr;
+    ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess);
+    std::vector<std::unique_ptr<DeviceBuffer>> device;
+    for (size_t t = 0; t < counts.size(); ++t) {
+      size_t index = 0;
+      ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+      device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
+    }
+    ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+    if (rank == 0) {
+      HostCopyFaults faults;
+      faults.failAddress = device[2]->data + 8;
+      me.gpu->setFaults(faults);
+    }
+    for (size_t t = 0; t < counts.size(); ++t) {
+      if (gcclGradSyncMarkReady(sync, t, device[t]->data) != gcclSuccess) {
+        markErrors[rank] = gcclGetLastError(me.comm);
+        break;
+      }
+    }
+    EXPECT_NE(gcclGradSyncWait(sync, nullptr), gcclSuccess) << "rank " << rank;
+    EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+  });
+  EXPECT_NE(markErrors[0].find("failed (injected)"), std::string::npos) << markErrors[0];
+  for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
+  for (Rank& rank : ranks) rank.stream.reset();
+}
+
 // With a 16-bit wire the device converts: a device tensor crosses the bus as 16-bit values
 // both ways (2 bytes per value each way), a host tensor in the same bucket is encoded on the
 // host, and every result is exact (integer-valued gradients, halved by the average). An engine
