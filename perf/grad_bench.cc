@@ -6,6 +6,11 @@
 //
 //   grad_bench [--np N] [--model resnet50|transformer] [-n 10] [-w 2] [--backward-ms X]
 //              [--modes per_tensor,lazy,...] [--json FILE] [--timeout S]
+//              [--device host|cuda|standin]
+//
+// --device cuda (or standin, the host stand-in GPU) keeps each rank's gradients in device
+// memory and runs the lazy modes in copy mode: what a framework training on a GPU gets,
+// lazy_fp16 converting on the GPU. per_tensor and Gloo take host buffers only.
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -28,7 +33,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: grad_bench [--np N] [--model resnet50|transformer] [-n ITERS] [-w WARMUP]\n"
-    "                  [--backward-ms X] [--modes a,b,...] [--json FILE] [--timeout S]\n";
+    "                  [--backward-ms X] [--modes a,b,...] [--json FILE] [--timeout S]\n"
+    "                  [--device host|cuda|standin]\n";
 
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr, "grad_bench: %s\n%s", problem.c_str(), kUsage);
@@ -55,9 +61,24 @@ std::vector<std::string> splitModes(const std::string& list) {
   return modes;
 }
 
+// --device: the lazy modes only (by default all of them; asking for another is an error).
+void keepDeviceModes(GradBenchOptions& options, bool modesGiven) {
+  if (options.device == "host") return;
+  std::vector<std::string> kept;
+  for (const std::string& name : options.modes) {
+    if (findGradMode(name)->kind == GradModeKind::kLazy) {
+      kept.push_back(name);
+    } else if (modesGiven) {
+      usage("--device " + options.device + ": " + name + " takes host buffers only");
+    }
+  }
+  options.modes = kept;
+}
+
 GradBenchOptions parseOptions(int argc, char** argv) {
   GradBenchOptions options;
   for (const GradMode& mode : gradModes()) options.modes.push_back(mode.name);
+  bool modesGiven = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "-h" || flag == "--help") {
@@ -78,6 +99,10 @@ GradBenchOptions parseOptions(int argc, char** argv) {
       options.backwardMs = number(value, flag, 0);
     } else if (flag == "--modes") {
       options.modes = splitModes(value);
+      modesGiven = true;
+    } else if (flag == "--device") {
+      if (!isDeviceName(value)) usage("--device: unknown device '" + std::string(value) + "'");
+      options.device = value;
     } else if (flag == "--json") {
       options.jsonPath = value;
     } else if (flag == "--timeout") {
@@ -87,6 +112,7 @@ GradBenchOptions parseOptions(int argc, char** argv) {
     }
   }
   if (!gradModel(options.model)) usage("unknown model '" + options.model + "'");
+  keepDeviceModes(options, modesGiven);
   return options;
 }
 
@@ -98,10 +124,12 @@ RankReport runModes(const GradBenchOptions& options, const std::vector<GradTenso
   gcclCommUserRank(comm, &rank);
   RankReport report;
   try {
+    // Before the first call: the stand-in attaches itself to the communicator.
+    const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comm, rank);
     for (const std::string& name : options.modes) {
       const GradMode& mode = *findGradMode(name);
       if (mode.kind == GradModeKind::kGloo) continue;
-      rows.push_back(runGradMode(mode, options, model, comm));
+      rows.push_back(runGradMode(mode, options, model, comm, space.get()));
       report.wrongElements += rows.back().wrong;
     }
   } catch (const std::exception& e) {
@@ -133,7 +161,7 @@ std::vector<GradResult> ordered(const GradBenchOptions& options,
 bool report(const GradBenchOptions& options, const std::vector<GradTensor>& model, int nranks,
             const std::vector<GradResult>& rows) {
   printGradTable(options, model, nranks, rows);
-  return options.jsonPath.empty() || writeGradJson(options.jsonPath, options.model, nranks, rows);
+  return options.jsonPath.empty() || writeGradJson(options.jsonPath, options, nranks, rows);
 }
 
 bool wantsGloo(const GradBenchOptions& options) {

@@ -11,6 +11,7 @@
 
 #include <gccl/gccl.h>
 
+#include "buffer_space.h"
 #include "grad_models.h"
 
 namespace gccl::perf {
@@ -24,6 +25,9 @@ struct GradBenchOptions {
   std::vector<std::string> modes;  // --modes, in table order
   std::string jsonPath;
   int timeoutSeconds = 600;
+  // --device cuda|standin: the gradients live in device memory and the gradient sync runs in
+  // copy mode (its lazy modes only); "host": views into the pool, as a framework on CPU.
+  std::string device = "host";
 };
 
 enum class GradModeKind { kPerTensor, kLazy, kGloo };
@@ -49,8 +53,9 @@ struct GradResult {
   uint64_t wrong = 0;      // this rank's failed checks, summed over every step
 };
 
-// Runs `mode` (not Gloo) over `comm` for warmup + iterations steps and checks each step.
+// Runs `mode` (not Gloo) over `comm` for warmup + iterations steps and checks each step. With
+// `space` (--device) the lazy modes' gradients live there.
 GradResult runGradMode(const GradMode& mode, const GradBenchOptions& options,
-                       const std::vector<GradTensor>& model, gcclComm_t comm);
+                       const std::vector<GradTensor>& model, gcclComm_t comm, BufferSpace* space);
 
 }  // namespace gccl::perf

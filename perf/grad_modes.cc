@@ -1,5 +1,7 @@
 // The gccl modes of grad_bench: one step is write the gradients, barrier, then (timed) mark
-// every tensor ready in backward order -- or start its allreduce, per_tensor -- and wait.
+// every tensor ready in backward order -- or start its allreduce, per_tensor -- and wait. With
+// --device the lazy modes keep the gradients in device memory (written from host mirrors before
+// the barrier, read back after the step) and the gradient sync copies them in and out.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -65,6 +67,8 @@ class Stepper {
  public:
   virtual ~Stepper() = default;
   virtual float* gradient(size_t t) = 0;
+  // After the gradients were written, before the timed part.
+  virtual void prepare() {}
   virtual void markReady(size_t t) = 0;
   virtual void wait(GradResult& row) = 0;
   // Checks the step's result, counting wrong elements (or failed stats).
@@ -108,10 +112,12 @@ class PerTensor : public Stepper {
 
 class Lazy : public Stepper {
  public:
-  Lazy(const GradMode& mode, const std::vector<GradTensor>& model, gcclComm_t comm)
-      : model_(model), comm_(comm), views_(model.size()) {
+  Lazy(const GradMode& mode, const std::vector<GradTensor>& model, gcclComm_t comm,
+       BufferSpace* space)
+      : model_(model), comm_(comm), space_(space), views_(model.size()) {
     gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
     config.compression = mode.compression;
+    config.copyMode = space != nullptr;
     if (mode.density > 0) {
       config.sparse = 1;
       config.sparseDensity = mode.density;
@@ -129,16 +135,32 @@ class Lazy : public Stepper {
       }
     }
     check(gcclGradSyncFinalize(sync_, nullptr, nullptr), "gcclGradSyncFinalize", comm);
+    mirrors_.reserve(space_ != nullptr ? model.size() : 0);
     for (size_t t = 0; t < model.size(); ++t) {
+      if (space_ != nullptr) {
+        mirrors_.emplace_back(model[t].count);
+        views_[t] = mirrors_.back().data();
+        device_.push_back(space_->allocate(bytes(t)));
+        continue;
+      }
       void* view = nullptr;
       check(gcclGradSyncGetTensor(sync_, t, &view), "gcclGradSyncGetTensor", comm);
       views_[t] = static_cast<float*>(view);
     }
   }
-  ~Lazy() override { gcclGradSyncDestroy(sync_); }
+  ~Lazy() override {
+    gcclGradSyncDestroy(sync_);
+    for (unsigned char* buffer : device_) space_->release(buffer);
+  }
   float* gradient(size_t t) override { return views_[t]; }
+  void prepare() override {
+    for (size_t t = 0; t < device_.size(); ++t) {
+      space_->toDevice(device_[t], reinterpret_cast<unsigned char*>(views_[t]), bytes(t));
+    }
+  }
   void markReady(size_t t) override {
-    check(gcclGradSyncMarkReady(sync_, t, nullptr), "gcclGradSyncMarkReady", comm_);
+    check(gcclGradSyncMarkReady(sync_, t, space_ != nullptr ? device_[t] : nullptr),
+          "gcclGradSyncMarkReady", comm_);
   }
   void wait(GradResult& row) override {
     check(gcclGradSyncWait(sync_, &stats_), "gcclGradSyncWait", comm_);
@@ -146,6 +168,9 @@ class Lazy : public Stepper {
     row.buckets = stats_.buckets;
   }
   uint64_t verify(const Expected& expected) override {
+    for (size_t t = 0; t < device_.size(); ++t) {
+      space_->toHost(reinterpret_cast<unsigned char*>(views_[t]), device_[t], bytes(t));
+    }
     if (!expectedChunks_) {
       uint64_t wrong = 0;
       for (size_t t = 0; t < model_.size(); ++t) {
@@ -181,9 +206,14 @@ class Lazy : public Stepper {
     return wrong;
   }
 
+  size_t bytes(size_t t) const { return model_[t].count * sizeof(float); }
+
   const std::vector<GradTensor>& model_;
   gcclComm_t comm_;
+  BufferSpace* space_;  // --device; null: the gradients are pool views
   gcclGradSync_t sync_ = nullptr;
+  std::vector<std::vector<float>> mirrors_;  // --device: written and checked on the host
+  std::vector<unsigned char*> device_;       // --device: the gradients the sync copies
   std::vector<float*> views_;
   gcclGradSyncStats_t stats_{};
   std::optional<SparseChunks> expectedChunks_;
@@ -216,7 +246,7 @@ const GradMode* findGradMode(const std::string& name) {
 }
 
 GradResult runGradMode(const GradMode& mode, const GradBenchOptions& options,
-                       const std::vector<GradTensor>& model, gcclComm_t comm) {
+                       const std::vector<GradTensor>& model, gcclComm_t comm, BufferSpace* space) {
   int rank = 0, nranks = 0;
   gcclCommUserRank(comm, &rank);
   gcclCommCount(comm, &nranks);
@@ -224,7 +254,7 @@ GradResult runGradMode(const GradMode& mode, const GradBenchOptions& options,
   if (mode.kind == GradModeKind::kPerTensor) {
     stepper = std::make_unique<PerTensor>(model, comm);
   } else {
-    stepper = std::make_unique<Lazy>(mode, model, comm);
+    stepper = std::make_unique<Lazy>(mode, model, comm, space);
   }
   const Expected expected(nranks);
   GradResult row;
@@ -234,6 +264,7 @@ GradResult runGradMode(const GradMode& mode, const GradBenchOptions& options,
     for (size_t t = 0; t < model.size(); ++t) {
       fillGradient(stepper->gradient(t), model[t].count, t, rank, nranks);
     }
+    stepper->prepare();
     check(gcclBarrier(comm), "gcclBarrier", comm);
     const Clock::time_point start = Clock::now();
     for (size_t t = 0; t < model.size(); ++t) {

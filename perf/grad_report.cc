@@ -22,9 +22,9 @@ void printGradTable(const GradBenchOptions& options, const std::vector<GradTenso
   const size_t parameters = totalParameters(model);
   std::printf(
       "# grad_bench: %s, %zu fp32 tensors, %zu parameters (%.2f MiB), %d ranks, median of %d "
-      "steps after %d warm-up, backward %g ms\n",
+      "steps after %d warm-up, backward %g ms, gradients in %s memory\n",
       options.model.c_str(), model.size(), parameters, parameters * 4.0 / 1048576, nranks,
-      options.iterations, options.warmup, options.backwardMs);
+      options.iterations, options.warmup, options.backwardMs, options.device.c_str());
   std::printf("# %-16s %10s %8s %14s %8s %7s\n", "mode", "step_ms", "speedup", "wire_bytes",
               "buckets", "#wrong");
   const double base = perTensorMs(rows);
@@ -40,14 +40,15 @@ void printGradTable(const GradBenchOptions& options, const std::vector<GradTenso
   std::fflush(stdout);
 }
 
-bool writeGradJson(const std::string& path, const std::string& model, int nranks,
+bool writeGradJson(const std::string& path, const GradBenchOptions& options, int nranks,
                    const std::vector<GradResult>& rows) {
   FILE* file = std::fopen(path.c_str(), "w");
   if (file == nullptr) {
     std::perror(path.c_str());
     return false;
   }
-  std::fprintf(file, "{\"nranks\":%d,\"model\":\"%s\",\"results\":[", nranks, model.c_str());
+  std::fprintf(file, "{\"nranks\":%d,\"model\":\"%s\",\"device\":\"%s\",\"results\":[", nranks,
+               options.model.c_str(), options.device.c_str());
   for (size_t i = 0; i < rows.size(); ++i) {
     const GradResult& row = rows[i];
     std::fprintf(

@@ -10,8 +10,9 @@ namespace gccl::perf {
 void printGradTable(const GradBenchOptions& options, const std::vector<GradTensor>& model,
                     int nranks, const std::vector<GradResult>& rows);
 
-// {"nranks":N,"model":"resnet50","results":[{"mode":"per_tensor","step_ms":T,...}, ...]}
-bool writeGradJson(const std::string& path, const std::string& model, int nranks,
+// {"nranks":N,"model":"resnet50","device":"host","results":[{"mode":"per_tensor",
+//  "step_ms":T,...}, ...]}
+bool writeGradJson(const std::string& path, const GradBenchOptions& options, int nranks,
                    const std::vector<GradResult>& rows);
 
 }  // namespace gccl::perf

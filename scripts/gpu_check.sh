@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 15 on a GPU machine: builds a Release tree in build-gpu, runs the GPU tests, times gccl's
 # allreduce with host and with device buffers beside torch.distributed's gloo on CUDA tensors,
-# and prints one summary (scripts/gpu_summary.py). Every step runs under `timeout` and all of
+# then the gradient sync (grad_bench) with gradients in host and in GPU memory, and prints one
+# summary (scripts/gpu_summary.py). Every step runs under `timeout` and all of
 # them share one budget (GPU_CHECK_BUDGET_S, default 280 s), so the script ends within 5 minutes
 # whatever hangs; a step the budget no longer allows is reported NOTRUN. When the build fails
 # only on warnings (-Werror, e.g. a newer compiler's), that is reported as a failure and the
@@ -123,7 +124,7 @@ build() {
   [[ -d /usr/local/cuda ]] && configure+=(-DCUDAToolkit_ROOT=/usr/local/cuda)
   # Empty flags: a cached relaxed configuration of an earlier run must not carry over.
   run_step configure 90 "${configure[@]}" -DCMAKE_CXX_FLAGS= -DCMAKE_C_FLAGS= || return 1
-  targets=(allreduce_perf test_staged_collectives)
+  targets=(allreduce_perf grad_bench test_staged_collectives)
   for optional in test_cuda_copy_engine test_device_collectives; do
     if has_target "$optional"; then
       targets+=("$optional")
@@ -192,6 +193,17 @@ bench() {
   fi
 }
 
+# The gradient sync with ResNet-50's gradients in GPU memory (copy mode; lazy_fp16 converts on
+# the GPU, halving the PCIe bytes) beside the same modes on host memory, 2 ranks. Last: the
+# allreduce comparison above is the issue's target.
+grad_runs() {
+  local device=$1 cap
+  cap=$(allowance 40)
+  run_step "grad_bench_${device}_np2" 40 "$bin_dir/grad_bench" --np 2 --device "$device" \
+    --modes lazy,lazy_fp16 -n 5 -w 1 --timeout $((cap > 10 ? cap - 5 : 5)) \
+    --json "$json_dir/grad_bench_$device.json"
+}
+
 summary() {
   local have_gpu=$1 rc torch_device=cpu
   ((have_gpu)) && torch_device=cuda
@@ -224,6 +236,10 @@ main() {
   # Never a binary left by an earlier run: only what this run built (or was pointed at).
   if ((built)) && [[ -x $bin_dir/allreduce_perf ]]; then
     for np in "${nps[@]}"; do bench "$np" "$have_gpu"; done
+    if [[ -x $bin_dir/grad_bench ]]; then
+      grad_runs host
+      if ((have_gpu)); then grad_runs cuda; else record grad_bench_cuda_np2 SKIP 0 "no GPU"; fi
+    fi
   else
     record benchmarks NOTRUN 0 "no allreduce_perf built by this run"
   fi

@@ -118,6 +118,20 @@ def target_line(name, outcomes):
     return f"  {name}: met in {met} of {len(outcomes)} rows"
 
 
+def grad_rows(folder):
+    """grad_bench's step times per mode, gradients in host memory beside device memory."""
+    times = {}
+    for device in ("host", "cuda"):
+        try:
+            with open(os.path.join(folder, "json", f"grad_bench_{device}.json")) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        for r in data.get("results", []):
+            times.setdefault(r["mode"], {})[device] = r["step_ms"]
+    return [[mode, fmt(t.get("host")), fmt(t.get("cuda"))] for mode, t in times.items()]
+
+
 def verdict(steps, have_gpu, dry_run):
     """(exit status, line) from the steps' outcomes."""
     bad = [f"{name} ({status})" for name, status, _, _ in steps if status in BAD_STATUSES]
@@ -153,6 +167,11 @@ def main():
     print(target_line(f"gccl device / gccl host >= {DEVICE_VS_HOST_TARGET}", outcomes["host"]))
     print(target_line(f"gccl device / torch-gloo {device} >= {DEVICE_VS_TORCH_TARGET}",
                       outcomes["torch"]))
+    grads = grad_rows(args.dir)
+    if grads:
+        print("\nGradient sync step, ms (grad_bench, ResNet-50, 2 ranks, median; device: copy "
+              "mode from GPU memory, lazy_fp16 converting on the GPU)\n")
+        print(table(["mode", "host memory", "GPU memory"], grads))
     status, line = verdict(steps, args.have_gpu, args.dry_run)
     print(f"\nResult: {line}")
     print(f"Logs and JSON: {args.dir}")

@@ -2,9 +2,11 @@
 
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <mutex>
 #include <set>
 
+#include "base/logging.h"
 #include "cuda/device_pointers.h"
 
 namespace gccl::api {
@@ -66,12 +68,30 @@ std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer)
 
 namespace {
 
-// The state both copies share: which buffers of this step were device memory, and the engine
-// that copied them in (kept here, so that copying out needs no communicator).
+// The state the copies share: which buffers of this step were device memory, the engine that
+// copied them in (kept here, so that copying out needs no communicator), and the gradient
+// sync's host buffers, pinned for that engine so that the copies into them run asynchronously.
 struct DeviceTensors {
   std::mutex mutex;
   std::shared_ptr<CopyEngine> engine;
   std::set<const void*> staged;
+  std::map<std::byte*, size_t> hostBuffers;  // announced
+  std::set<std::byte*> pinned;               // of those, the ones the engine pinned
+
+  // The first device tensor names the engine (one per communicator); lock held.
+  void use(const std::shared_ptr<CopyEngine>& first) {
+    if (engine) return;
+    engine = first;
+    for (const auto& [buffer, bytes] : hostBuffers) {
+      if (bytes == 0) continue;
+      if (engine->pinHost(buffer, bytes)) {
+        pinned.insert(buffer);
+      } else {
+        GCCL_WARN(LogSubsys::kColl, "gradient sync: pinning ", bytes, " bytes of its host ",
+                  "buffers failed: device tensors' copies into them wait for the GPU");
+      }
+    }
+  }
 };
 
 void requireDeviceRange(gcclComm& comm, CopyEngine& engine, const void* buffer, size_t bytes) {
@@ -94,10 +114,10 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
     }
     std::shared_ptr<CopyEngine> engine = copyEngine(*comm, buffer);
     requireDeviceRange(*comm, *engine, buffer, bytes);
+    std::lock_guard lock(tensors->mutex);
+    tensors->use(engine);
     engine->orderAfter(nullptr);
     const CopyTicket copy = engine->copyToHost(view, buffer, bytes);
-    std::lock_guard lock(tensors->mutex);
-    tensors->engine = engine;
     tensors->staged.insert(buffer);
     return [engine, copy] { engine->wait(copy); };
   };
@@ -109,11 +129,11 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
     std::shared_ptr<CopyEngine> engine = copyEngine(*comm, buffer);
     if (!engine->convertsHalf()) return std::nullopt;
     requireDeviceRange(*comm, *engine, buffer, count * sizeof(float));
+    std::lock_guard lock(tensors->mutex);
+    tensors->use(engine);
     engine->orderAfter(nullptr);
     const CopyTicket copy =
         engine->encodeToHost(wire, static_cast<const float*>(buffer), count, format, scale);
-    std::lock_guard lock(tensors->mutex);
-    tensors->engine = engine;
     return [engine, copy] { engine->wait(copy); };
   };
   options.decodeOut = [tensors](void* buffer, const void* wire, size_t count, HalfFormat format) {
@@ -123,6 +143,21 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
       engine = tensors->engine;
     }
     engine->wait(engine->decodeToDevice(static_cast<float*>(buffer), wire, count, format));
+  };
+  options.announceHostBuffer = [tensors](std::byte* buffer, size_t bytes) {
+    std::lock_guard lock(tensors->mutex);
+    tensors->hostBuffers[buffer] = bytes;
+  };
+  options.withdrawHostBuffer = [tensors](std::byte* buffer, size_t) {
+    std::lock_guard lock(tensors->mutex);
+    tensors->hostBuffers.erase(buffer);
+    if (tensors->pinned.erase(buffer) == 0) return;
+    try {
+      tensors->engine->unpinHost(buffer);
+    } catch (const Error& e) {
+      // From a destructor: the memory is freed next either way.
+      GCCL_WARN(LogSubsys::kColl, "gradient sync: unpinning its host buffer failed: ", e.what());
+    }
   };
   options.copyOut = [tensors](void* buffer, const void* view, size_t bytes) {
     std::shared_ptr<CopyEngine> engine;

@@ -30,6 +30,11 @@ class CopyEngine {
   // Pinned host memory for staging (copies from and to it may run asynchronously).
   virtual std::byte* allocateStaging(size_t bytes) = 0;
   virtual void freeStaging(std::byte* staging) = 0;
+  // Pins host memory allocated elsewhere, as staging memory is: a copy from the device into
+  // memory that is not pinned finishes before copyToHost returns (CUDA's rule for pageable
+  // memory). False when it cannot (the memory stays usable, unpinned). Unpin before freeing.
+  virtual bool pinHost(void* pointer, size_t bytes) = 0;
+  virtual void unpinHost(void* pointer) = 0;
 
   virtual CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) = 0;
   virtual CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) = 0;

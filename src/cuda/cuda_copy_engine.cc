@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <atomic>
+#include <cstdint>
 #include <utility>
 
 #include "base/error.h"
@@ -127,6 +128,7 @@ CudaCopyEngine::~CudaCopyEngine() {
   // this engine is gone, and must still read it (8 bytes per engine, for the process's life).
   if (releasedHost_ != nullptr) releaseStreams(lastHold_);
   cudaStreamSynchronize(stream_);
+  if (scratchPool_ != nullptr) cudaMemPoolDestroy(scratchPool_);
   for (const auto& [ticket, copy] : pending_) cudaEventDestroy(copy.event);
   for (CUevent_st* event : spare_) cudaEventDestroy(event);
   cudaStreamDestroy(stream_);
@@ -154,6 +156,20 @@ std::byte* CudaCopyEngine::allocateStaging(size_t bytes) {
 
 void CudaCopyEngine::freeStaging(std::byte* staging) {
   check(cudaFreeHost(staging), "cudaFreeHost");
+}
+
+bool CudaCopyEngine::pinHost(void* pointer, size_t bytes) {
+  const CurrentDevice current(device_);
+  // Portable: the pinning serves the copies of every context, as staging memory does.
+  if (cudaHostRegister(pointer, bytes, cudaHostRegisterPortable) != cudaSuccess) {
+    cudaGetLastError();  // unpinned still works: copies into it are synchronous
+    return false;
+  }
+  return true;
+}
+
+void CudaCopyEngine::unpinHost(void* pointer) {
+  check(cudaHostUnregister(pointer), "cudaHostUnregister");
 }
 
 CopyTicket CudaCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
@@ -185,6 +201,28 @@ bool CudaCopyEngine::convertsHalf() const {
 
 #ifdef GCCL_HALF_KERNELS
 
+void* CudaCopyEngine::allocateScratch(size_t bytes, const std::string& what) {
+  if (scratchPool_ == nullptr) {
+    cudaMemPoolProps properties{};
+    properties.allocType = cudaMemAllocationTypePinned;
+    properties.location.type = cudaMemLocationTypeDevice;
+    properties.location.id = device_;
+    cudaMemPool_t pool = nullptr;
+    check(cudaMemPoolCreate(&pool, &properties), "cudaMemPoolCreate (conversion scratch)");
+    uint64_t keepAll = UINT64_MAX;
+    const cudaError_t set =
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
+    if (set != cudaSuccess) {
+      cudaMemPoolDestroy(pool);
+      check(set, "cudaMemPoolSetAttribute (conversion scratch)");
+    }
+    scratchPool_ = pool;
+  }
+  void* scratch = nullptr;
+  check(cudaMallocFromPoolAsync(&scratch, bytes, scratchPool_, stream_), what.c_str());
+  return scratch;
+}
+
 // The scratch is freed in stream order whether the kernel or the copy failed or not: the
 // queued work that reads it still runs before the free.
 CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
@@ -194,8 +232,7 @@ CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, s
   std::string what =
       strCat("copy ", nextTicket_, " (device->host, ", count, " floats encoded to 16 bits)");
   if (count == 0) return record(stream_, std::move(what));
-  void* scratch = nullptr;
-  check(cudaMallocAsync(&scratch, count * 2, stream_), what.c_str());
+  void* scratch = allocateScratch(count * 2, what);
   cudaError_t result =
       static_cast<cudaError_t>(encodeOnDevice(stream_, scratch, deviceSrc, count, format, scale));
   if (result == cudaSuccess) {
@@ -213,8 +250,7 @@ CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc,
   std::string what =
       strCat("copy ", nextTicket_, " (host->device, ", count, " 16-bit values decoded)");
   if (count == 0) return record(stream_, std::move(what));
-  void* scratch = nullptr;
-  check(cudaMallocAsync(&scratch, count * 2, stream_), what.c_str());
+  void* scratch = allocateScratch(count * 2, what);
   cudaError_t result =
       cudaMemcpyAsync(scratch, hostSrc, count * 2, cudaMemcpyHostToDevice, stream_);
   if (result == cudaSuccess) {

@@ -1,7 +1,9 @@
 // The CopyEngine of a CUDA device: pinned staging from cudaHostAlloc, copies by
 // cudaMemcpyAsync on a stream of its own, one CUDA event per ticket (a copy's, or a mark on the
 // caller's stream). A converting copy runs its kernel (half_kernels.h) on that stream too, on
-// 16-bit scratch that cudaMallocAsync takes from the device's pool and gives back in order. A
+// 16-bit scratch allocated and freed in stream order from a memory pool of the engine's own,
+// which keeps what it took (the device's default pool would hand it back at every
+// synchronisation, and is the application's to configure). A
 // caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned memory that
 // releaseStreams() raises. Built only when CMake finds the CUDA toolkit (src/CMakeLists.txt); this
 // header keeps the CUDA headers to the .cc.
@@ -16,6 +18,7 @@
 
 struct CUstream_st;
 struct CUevent_st;
+struct CUmemPoolHandle_st;
 
 namespace gccl {
 
@@ -33,6 +36,8 @@ class CudaCopyEngine final : public CopyEngine {
   bool isDeviceRange(const void* pointer, size_t bytes) const override;
   std::byte* allocateStaging(size_t bytes) override;
   void freeStaging(std::byte* staging) override;
+  bool pinHost(void* pointer, size_t bytes) override;
+  void unpinHost(void* pointer) override;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
   bool convertsHalf() const override;
@@ -53,9 +58,10 @@ class CudaCopyEngine final : public CopyEngine {
     std::string what;   // "copy 3 (device->host, 4096 bytes)"
   };
   CopyTicket copy(void* dst, const void* src, size_t bytes, bool toHost);
-  CopyTicket record(CUstream_st* stream, std::string what);  // lock held
-  CUevent_st* spareEvent();                                  // lock held
-  void refuseCapture(CUstream_st* stream);                   // lock held
+  CopyTicket record(CUstream_st* stream, std::string what);      // lock held
+  CUevent_st* spareEvent();                                      // lock held
+  void* allocateScratch(size_t bytes, const std::string& what);  // lock held; stream ordered
+  void refuseCapture(CUstream_st* stream);                       // lock held
   void resolveStreamHolds();
   Pending& pending(CopyTicket ticket, const char* call);  // lock held
   void settle(CopyTicket ticket, int result);             // lock held; throws a failure
@@ -68,9 +74,10 @@ class CudaCopyEngine final : public CopyEngine {
   CopyTicket nextTicket_ = 0;
   // cuStreamWaitValue64, or null when the driver or device lacks stream memory operations.
   void* waitValue_ = nullptr;
-  uint64_t* releasedHost_ = nullptr;       // mapped pinned memory: the highest released hold
-  unsigned long long releasedDevice_ = 0;  // its device address
-  uint64_t lastHold_ = 0;                  // the highest hold issued
+  uint64_t* releasedHost_ = nullptr;           // mapped pinned memory: the highest released hold
+  unsigned long long releasedDevice_ = 0;      // its device address
+  uint64_t lastHold_ = 0;                      // the highest hold issued
+  CUmemPoolHandle_st* scratchPool_ = nullptr;  // made by the first converting copy
 };
 
 }  // namespace gccl

@@ -23,8 +23,12 @@ __global__ void encodeKernel(uint16_t* dst, const float* src, size_t count, floa
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
        i += stride) {
-    // __fmul_rn: one fp32 product rounded to nearest, never contracted, as on the host.
-    const float value = __fmul_rn(src[i], scale);
+    // __fmul_rn: one fp32 product rounded to nearest, never contracted, as on the host. A NaN
+    // skips it: the GPU's multiply returns the canonical NaN, while the host's (x86) keeps the
+    // operand's sign and payload and sets the quiet bit, which is what this does.
+    const uint32_t bits = floatBits(src[i]);
+    const float value = (bits & 0x7fffffffu) > 0x7f800000u ? bitsToFloat(bits | 0x00400000u)
+                                                           : __fmul_rn(src[i], scale);
     dst[i] = kBfloat16 ? floatToBfloat16(value) : floatToHalf(value);
   }
 }
@@ -38,6 +42,15 @@ __global__ void decodeKernel(float* dst, const uint16_t* src, size_t count) {
   }
 }
 
+// cudaLaunchKernel returns this launch's own error; cudaGetLastError after a <<<>>> launch
+// would also return one an earlier call of the application left on this thread.
+template <typename... Args>
+cudaError_t launch(void (*kernel)(Args...), size_t count, cudaStream_t stream, Args... args) {
+  void* pointers[] = {&args...};
+  return cudaLaunchKernel(reinterpret_cast<const void*>(kernel), dim3(blocksFor(count)),
+                          dim3(kThreads), pointers, 0, stream);
+}
+
 }  // namespace
 
 int encodeOnDevice(void* stream, void* dst, const float* src, size_t count, HalfFormat format,
@@ -45,24 +58,17 @@ int encodeOnDevice(void* stream, void* dst, const float* src, size_t count, Half
   if (count == 0) return cudaSuccess;
   const auto s = static_cast<cudaStream_t>(stream);
   auto* out = static_cast<uint16_t*>(dst);
-  if (format == HalfFormat::kBfloat16) {
-    encodeKernel<true><<<blocksFor(count), kThreads, 0, s>>>(out, src, count, scale);
-  } else {
-    encodeKernel<false><<<blocksFor(count), kThreads, 0, s>>>(out, src, count, scale);
-  }
-  return cudaGetLastError();
+  return format == HalfFormat::kBfloat16
+             ? launch(encodeKernel<true>, count, s, out, src, count, scale)
+             : launch(encodeKernel<false>, count, s, out, src, count, scale);
 }
 
 int decodeOnDevice(void* stream, float* dst, const void* src, size_t count, HalfFormat format) {
   if (count == 0) return cudaSuccess;
   const auto s = static_cast<cudaStream_t>(stream);
   const auto* in = static_cast<const uint16_t*>(src);
-  if (format == HalfFormat::kBfloat16) {
-    decodeKernel<true><<<blocksFor(count), kThreads, 0, s>>>(dst, in, count);
-  } else {
-    decodeKernel<false><<<blocksFor(count), kThreads, 0, s>>>(dst, in, count);
-  }
-  return cudaGetLastError();
+  return format == HalfFormat::kBfloat16 ? launch(decodeKernel<true>, count, s, dst, in, count)
+                                         : launch(decodeKernel<false>, count, s, dst, in, count);
 }
 
 }  // namespace gccl

@@ -113,8 +113,45 @@ void HostCopyEngine::freeStaging(std::byte* staging) {
   ::operator delete(staging);
 }
 
+bool HostCopyEngine::pinHost(void* pointer, size_t bytes) {
+  std::lock_guard lock(mutex_);
+  return pinned_.emplace(static_cast<const std::byte*>(pointer), bytes).second;
+}
+
+void HostCopyEngine::unpinHost(void* pointer) {
+  std::lock_guard lock(mutex_);
+  if (pinned_.erase(static_cast<const std::byte*>(pointer)) == 0) {
+    fail(Status::kInvalidArgument, "unpinHost: not pinned");
+  }
+}
+
+size_t HostCopyEngine::pinnedBuffers() const {
+  std::lock_guard lock(mutex_);
+  return pinned_.size();
+}
+
+bool HostCopyEngine::isPinned(const void* host) const {
+  const auto* address = static_cast<const std::byte*>(host);
+  for (const auto* ranges : {&staging_, &pinned_}) {
+    auto after = ranges->upper_bound(address);
+    if (after == ranges->begin()) continue;
+    const auto& [start, bytes] = *std::prev(after);
+    if (address < start + bytes) return true;
+  }
+  return false;
+}
+
+CopyTicket HostCopyEngine::toHost(CopyTicket ticket, const void* host) {
+  std::unique_lock lock(mutex_);
+  if (!isPinned(host)) {
+    auto copy = copies_.find(ticket);
+    changed_.wait(lock, [&] { return copy->second.state != State::kQueued; });
+  }
+  return ticket;
+}
+
 CopyTicket HostCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
-  return queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host", Conversion{});
+  return toHost(queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host", Conversion{}), hostDst);
 }
 
 CopyTicket HostCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) {
@@ -129,8 +166,9 @@ bool HostCopyEngine::convertsHalf() const {
 CopyTicket HostCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
                                         HalfFormat format, float scale) {
   if (!convertsHalf()) fail(Status::kInvalidUsage, "encodeToHost: this engine does not convert");
-  return queue(hostDst, deviceSrc, count * sizeof(float), deviceSrc, "device->host, encoded",
-               {Kind::kEncode, format, scale});
+  return toHost(queue(hostDst, deviceSrc, count * sizeof(float), deviceSrc, "device->host, encoded",
+                      {Kind::kEncode, format, scale}),
+                hostDst);
 }
 
 CopyTicket HostCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,

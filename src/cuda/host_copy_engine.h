@@ -3,7 +3,8 @@
 // each no earlier than its injected latency after it was queued: like a DMA engine, several
 // copies are in flight at once and a pipeline that overlaps them finishes sooner. Streams are
 // HostStreams (host_stream.h); a null stream names the engine's own default stream, as it names
-// the legacy default stream in CUDA.
+// the legacy default stream in CUDA. As in CUDA, a copy from the device into host memory that is
+// neither staging nor pinned (pinHost) finishes before the call that queued it returns.
 #pragma once
 
 #include <chrono>
@@ -67,6 +68,9 @@ class HostCopyEngine final : public CopyEngine {
   bool isDeviceRange(const void* pointer, size_t bytes) const override;
   std::byte* allocateStaging(size_t bytes) override;
   void freeStaging(std::byte* staging) override;
+  bool pinHost(void* pointer, size_t bytes) override;
+  void unpinHost(void* pointer) override;
+  size_t pinnedBuffers() const;
   CopyTicket copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) override;
   CopyTicket copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) override;
   bool convertsHalf() const override;
@@ -108,6 +112,9 @@ class HostCopyEngine final : public CopyEngine {
   void run(const Copy& copy);                              // lock held
   bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
   bool gatesOpen(const Copy& copy) const;                  // lock held
+  // A copy into `host`: returns once it finished unless `host` is staging or pinned memory.
+  CopyTicket toHost(CopyTicket ticket, const void* host);
+  bool isPinned(const void* host) const;  // lock held
   HostStream& streamOf(void* stream);
   void worker();
 
@@ -119,6 +126,7 @@ class HostCopyEngine final : public CopyEngine {
   CopyTicket nextTicket_ = 0;
   std::map<const std::byte*, size_t> device_;   // allocation -> bytes
   std::map<const std::byte*, size_t> staging_;  // allocation -> bytes
+  std::map<const std::byte*, size_t> pinned_;   // pinHost() -> bytes
   size_t stagingBytes_ = 0;
   size_t stagingHighWater_ = 0;
   uint64_t outOfOrder_ = 0;

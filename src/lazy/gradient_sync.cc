@@ -14,6 +14,9 @@ namespace {
 
 constexpr size_t kMaxAlignment = 4096;
 constexpr size_t kPoolAlignment = 64;  // at least a cache line, whatever the tensors ask for
+// Copy mode's host buffers may be pinned (announceHostBuffer), which works in whole pages: each
+// then has pages of its own, shared with no other allocation.
+constexpr size_t kPageBytes = 4096;
 
 }  // namespace
 
@@ -26,8 +29,12 @@ void checkOptions(const GradientSyncOptions& options) {
   if (options.preDivide && !options.average) {
     fail(Status::kInvalidArgument, "gradient sync preDivide needs average (it divides by nranks)");
   }
-  if (static_cast<bool>(options.encodeIn) != static_cast<bool>(options.decodeOut)) {
-    fail(Status::kInvalidArgument, "gradient sync encodeIn and decodeOut come together");
+  if (static_cast<bool>(options.encodeIn) != static_cast<bool>(options.decodeOut) ||
+      static_cast<bool>(options.announceHostBuffer) !=
+          static_cast<bool>(options.withdrawHostBuffer)) {
+    fail(Status::kInvalidArgument,
+         "gradient sync hooks come in pairs: encodeIn with decodeOut, announceHostBuffer with ",
+         "withdrawHostBuffer");
   }
   checkSparseOptions(options.sparse);
 }
@@ -39,6 +46,10 @@ GradientSync::GradientSync(int rank, int size, int spinUs, const GradientSyncOpt
 
 GradientSync::~GradientSync() {
   waitStarted();
+  if (finalized_ && options_.copyMode && options_.withdrawHostBuffer) {
+    options_.withdrawHostBuffer(pool_.data(), pool_.size());
+    options_.withdrawHostBuffer(wire_.data(), wire_.size());
+  }
 }
 
 std::string GradientSync::describe(size_t tensor) const {
@@ -111,13 +122,14 @@ void GradientSync::finalize() {
   if (finalized_) fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": finalized twice");
   layout_ = layoutPool(tensors_, options_.alignment);
   buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
-  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, kPoolAlignment));
+  const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
+  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment));
   size_t wireBytes = 0;
   for (const Bucket& bucket : buckets_) {
     wireOffsets_.push_back(wireBytes);
     if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
   }
-  wire_ = AlignedBuffer(wireBytes, kPoolAlignment);
+  wire_ = AlignedBuffer(wireBytes, bufferAlignment);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     bucketOf_.insert(bucketOf_.end(), buckets_[b].endTensor - buckets_[b].firstTensor, b);
   }
@@ -129,6 +141,10 @@ void GradientSync::finalize() {
   encodedIn_.assign(tensors_.size(), false);
   copiesIn_.assign(tensors_.size(), nullptr);
   finalized_ = true;
+  if (options_.copyMode && options_.announceHostBuffer) {
+    options_.announceHostBuffer(pool_.data(), pool_.size());
+    options_.announceHostBuffer(wire_.data(), wire_.size());
+  }
 }
 
 std::byte* GradientSync::pool() const {
@@ -248,6 +264,8 @@ void GradientSync::finishCopiesIn(size_t first, size_t end) {
       wait();
     } catch (const Error& e) {
       if (!failure) failure.emplace(e);
+    } catch (const std::exception& e) {  // every copy must be waited for, whatever the failure
+      if (!failure) failure.emplace(Status::kInternalError, e.what());
     }
   }
   if (failure) throw *failure;

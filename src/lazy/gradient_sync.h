@@ -55,6 +55,10 @@ using HalfCopyIn =
 // The way back of a tensor HalfCopyIn took: buffer[i] = widen(wire[i]) (buffer, wire, count,
 // format).
 using HalfCopyOut = std::function<void(void*, const void*, size_t, HalfFormat)>;
+// Copy mode: the host buffers the copies write (the pool, the wire buffer; pointer, bytes),
+// announced by finalize() and withdrawn before they are freed, so that the copies' owner may
+// pin them (a GPU's copy into memory that is not pinned makes the caller wait for it).
+using HostBufferNotice = std::function<void(std::byte*, size_t)>;
 
 struct GradientSyncOptions {
   size_t thetaBytes = size_t{25} << 20;  // bucket threshold (bucket_plan.h); 0: one per tensor
@@ -67,6 +71,8 @@ struct GradientSyncOptions {
   TensorCopy copyOut;                    // pool -> buffer, in wait
   HalfCopyIn encodeIn;                   // buffer -> wire, from markReady; empty: never
   HalfCopyOut decodeOut;                 // wire -> buffer, in wait
+  HostBufferNotice announceHostBuffer;   // at finalize; empty: none
+  HostBufferNotice withdrawHostBuffer;   // before freeing (bytes as announced)
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
 };
 
@@ -87,7 +93,8 @@ class GradientSync {
  public:
   // `rank`, `size` and `spinUs` are the communicator's that markReady() will be given.
   GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options);
-  // Waits for the buckets still in flight: the engine writes into the pool until they finish.
+  // Waits for the buckets still in flight (the engine writes into the pool until they finish)
+  // and the copies in, then withdraws the host buffers announced.
   ~GradientSync();
   GradientSync(const GradientSync&) = delete;
   GradientSync& operator=(const GradientSync&) = delete;

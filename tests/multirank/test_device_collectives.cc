@@ -511,7 +511,9 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
 
 // markReady leaves a device tensor's copy running behind the legacy default stream: it returns
 // before the stream has produced the gradient, nothing crosses the bus until the stream gets
-// there, and the bucket carries what the stream wrote. With and without a 16-bit wire.
+// there, and the bucket carries what the stream wrote. With and without a 16-bit wire. That
+// takes the host buffers pinned (the stand-in, as CUDA, finishes a copy into unpinned memory
+// before returning): pinned at the first device tensor, unpinned at destroy.
 TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
   constexpr int kRanks = 2;
   const std::vector<size_t> counts{100, 37, 260};  // buckets {0, 1} and {2}
@@ -541,6 +543,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
         started.wait();
         perf::fillInput(device[0]->data, counts[0], gcclFloat32, gcclSum, rank, kRanks);
       });
+      EXPECT_EQ(me.gpu->pinnedBuffers(), 0u);
       const uint64_t busBefore = me.gpu->busBytes();
       auto marked = std::async(std::launch::async,
                                [&] { return gcclGradSyncMarkReady(sync, 0, device[0]->data); });
@@ -549,6 +552,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
       EXPECT_EQ(me.gpu->busBytes(), busBefore) << "copied before the stream produced it";
       go.set_value();
       ASSERT_EQ(marked.get(), gcclSuccess) << gcclGetLastError(me.comm);
+      EXPECT_EQ(me.gpu->pinnedBuffers(), wire == gcclWireNone ? 1u : 2u);  // pool (, wire)
       for (size_t t = 1; t < counts.size(); ++t) {
         perf::fillInput(device[t]->data, counts[t], gcclFloat32, gcclSum, rank, kRanks);
         ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]->data), gcclSuccess)
@@ -560,6 +564,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
             << "rank " << rank << " tensor " << t;
       }
       EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+      EXPECT_EQ(me.gpu->pinnedBuffers(), 0u);
     });
     destroyRanks(ranks);
   }
