@@ -462,6 +462,20 @@ TEST_F(DeviceCollectivesApi, FailedStreamCallIsTheAsyncError) {
   for (Rank& rank : ranks) rank.stream.reset();
 }
 
+// A finalized gradient sync on the rank's communicator, and one float32 stand-in device tensor
+// of each of `counts`, registered in that order.
+void makeDeviceGradients(Rank& me, const gcclGradSyncConfig_t& config,
+                         const std::vector<size_t>& counts, gcclGradSync_t& sync,
+                         std::vector<std::unique_ptr<DeviceBuffer>>& device) {
+  ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess) << gcclGetLastError(me.comm);
+  for (const size_t count : counts) {
+    size_t index = 0;
+    ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, count, gcclFloat32, &index), gcclSuccess);
+    device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, count * sizeof(float)));
+  }
+  ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+}
+
 // The gradient sync's copy mode with device tensors (and one host tensor beside them): each is
 // copied into the pool at markReady, reduced in its bucket and copied back by wait.
 TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
@@ -474,16 +488,9 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
     config.average = 0;
     config.bucketBytes = 512;  // several buckets
     gcclGradSync_t sync = nullptr;
-    ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
-        << gcclGetLastError(me.comm);
     std::vector<std::unique_ptr<DeviceBuffer>> device;
+    ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
     std::vector<float> host(counts[1]);
-    for (size_t t = 0; t < counts.size(); ++t) {
-      size_t index = 0;
-      ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
-      device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
-    }
-    ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
     for (int step = 0; step < 2; ++step) {
       for (size_t t = 0; t < counts.size(); ++t) {
         void* buffer = t == 1 ? static_cast<void*>(host.data()) : device[t]->data;
@@ -527,15 +534,8 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
       config.compression = wire;
       config.bucketBytes = 512;
       gcclGradSync_t sync = nullptr;
-      ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
-          << gcclGetLastError(me.comm);
       std::vector<std::unique_ptr<DeviceBuffer>> device;
-      for (size_t t = 0; t < counts.size(); ++t) {
-        size_t index = 0;
-        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
-        device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
-      }
-      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+      ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
       // The "kernel" that computes gradient 0 waits on the default stream for the go.
       std::promise<void> go;
       std::shared_future<void> started = go.get_future().share();
@@ -583,14 +583,8 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
     config.copyMode = 1;
     config.bucketBytes = 512;
     gcclGradSync_t sync = nullptr;
-    ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess);
     std::vector<std::unique_ptr<DeviceBuffer>> device;
-    for (size_t t = 0; t < counts.size(); ++t) {
-      size_t index = 0;
-      ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
-      device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
-    }
-    ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+    ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
     if (rank == 0) {
       HostCopyFaults faults;
       faults.failAddress = device[2]->data + 8;
@@ -642,17 +636,10 @@ TEST_F(DeviceCollectivesApi, GradientSyncEncodesDeviceTensorsOnTheDevice) {
       config.preDivide = c.preDivide;
       config.bucketBytes = 512;
       gcclGradSync_t sync = nullptr;
-      ASSERT_EQ(gcclGradSyncCreate(me.comm, &config, &sync), gcclSuccess)
-          << gcclGetLastError(me.comm);
-      std::vector<std::vector<float>> values(counts.size());
       std::vector<std::unique_ptr<DeviceBuffer>> device;
-      for (size_t t = 0; t < counts.size(); ++t) {
-        size_t index = 0;
-        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
-        values[t].resize(counts[t]);
-        device.push_back(std::make_unique<DeviceBuffer>(*me.gpu, counts[t] * sizeof(float)));
-      }
-      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+      ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
+      std::vector<std::vector<float>> values;
+      for (size_t count : counts) values.emplace_back(count);
       const auto bufferOf = [&](size_t t) -> void* {
         return t == 1 ? static_cast<void*>(values[1].data()) : device[t]->data;
       };
