@@ -136,13 +136,16 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
         engine->encodeToHost(wire, static_cast<const float*>(buffer), count, format, scale);
     return [engine, copy] { engine->wait(copy); };
   };
-  options.decodeOut = [tensors](void* buffer, const void* wire, size_t count, HalfFormat format) {
+  options.decodeOut = [tensors](void* buffer, const void* wire, size_t count,
+                                HalfFormat format) -> CopyWait {
     std::shared_ptr<CopyEngine> engine;
     {
       std::lock_guard lock(tensors->mutex);
       engine = tensors->engine;
     }
-    engine->wait(engine->decodeToDevice(static_cast<float*>(buffer), wire, count, format));
+    const CopyTicket copy =
+        engine->decodeToDevice(static_cast<float*>(buffer), wire, count, format);
+    return [engine, copy] { engine->wait(copy); };
   };
   options.announceHostBuffer = [tensors](std::byte* buffer, size_t bytes) {
     std::lock_guard lock(tensors->mutex);
@@ -159,17 +162,19 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
       GCCL_WARN(LogSubsys::kColl, "gradient sync: unpinning its host buffer failed: ", e.what());
     }
   };
-  options.copyOut = [tensors](void* buffer, const void* view, size_t bytes) {
+  // Queued and left running: wait() waits for all of them at once.
+  options.copyOut = [tensors](void* buffer, const void* view, size_t bytes) -> CopyWait {
     std::shared_ptr<CopyEngine> engine;
     {
       std::lock_guard lock(tensors->mutex);
       if (tensors->staged.erase(buffer) > 0) engine = tensors->engine;
     }
-    if (engine) {
-      engine->wait(engine->copyToDevice(buffer, view, bytes));
-    } else {
+    if (!engine) {
       std::memcpy(buffer, view, bytes);
+      return nullptr;
     }
+    const CopyTicket copy = engine->copyToDevice(buffer, view, bytes);
+    return [engine, copy] { engine->wait(copy); };
   };
 }
 

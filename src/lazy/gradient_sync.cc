@@ -18,6 +18,25 @@ constexpr size_t kPoolAlignment = 64;  // at least a cache line, whatever the te
 // then has pages of its own, shared with no other allocation.
 constexpr size_t kPageBytes = 4096;
 
+// Waits for copies [first, end) still running and forgets them; throws the first failure once
+// every one was waited for (their buffers must outlive them all).
+void waitForCopies(std::vector<CopyWait>& copies, size_t first, size_t end) {
+  std::optional<Error> failure;
+  for (size_t i = first; i < end; ++i) {
+    if (!copies[i]) continue;
+    const CopyWait wait = std::move(copies[i]);
+    copies[i] = nullptr;
+    try {
+      wait();
+    } catch (const Error& e) {
+      if (!failure) failure.emplace(e);
+    } catch (const std::exception& e) {
+      if (!failure) failure.emplace(Status::kInternalError, e.what());
+    }
+  }
+  if (failure) throw *failure;
+}
+
 }  // namespace
 
 void checkOptions(const GradientSyncOptions& options) {
@@ -255,33 +274,20 @@ void GradientSync::copyIn(size_t t, const void* buffer) {
 }
 
 void GradientSync::finishCopiesIn(size_t first, size_t end) {
-  std::optional<Error> failure;
-  for (size_t t = first; t < end; ++t) {
-    if (!copiesIn_[t]) continue;
-    const CopyWait wait = std::move(copiesIn_[t]);
-    copiesIn_[t] = nullptr;
-    try {
-      wait();
-    } catch (const Error& e) {
-      if (!failure) failure.emplace(e);
-    } catch (const std::exception& e) {  // every copy must be waited for, whatever the failure
-      if (!failure) failure.emplace(Status::kInternalError, e.what());
-    }
-  }
-  if (failure) throw *failure;
+  waitForCopies(copiesIn_, first, end);
 }
 
 void GradientSync::copyOut(size_t b, size_t t) {
   const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
   if (bytes == 0) return;
   if (encodedIn_[t]) {
-    options_.decodeOut(copyTargets_[t], wireOf(b, t), tensors_[t].count,
-                       *halfFormatFor(options_.wire, buckets_[b].type));
+    copiesOut_.push_back(options_.decodeOut(copyTargets_[t], wireOf(b, t), tensors_[t].count,
+                                            *halfFormatFor(options_.wire, buckets_[b].type)));
     return;
   }
   const std::byte* view = pool_.data() + layout_.offsets[t];
   if (options_.copyOut) {
-    options_.copyOut(copyTargets_[t], view, bytes);
+    copiesOut_.push_back(options_.copyOut(copyTargets_[t], view, bytes));
   } else {
     std::memcpy(copyTargets_[t], view, bytes);
   }
@@ -400,6 +406,12 @@ StepStats GradientSync::wait() {
       }
     }
   }
+  try {
+    waitForCopies(copiesOut_, 0, copiesOut_.size());
+  } catch (const Error& e) {
+    if (!failure) failure.emplace(e);
+  }
+  copiesOut_.clear();
   const bool allStarted = tracker_.startedCount() == buckets_.size();
   const uint64_t step = step_;
   try {

@@ -39,22 +39,23 @@ namespace gccl {
 // memcpy when empty. The C API's copies stage device buffers through the communicator's
 // copy engine, which this layer does not know.
 //
-// A copy in may still be running when it returns: it then returns how to wait for it (which
-// throws if the copy failed), called before the tensor's bucket starts, so that markReady
-// returns while the copy waits for the GPU and the copies of a bucket's tensors overlap.
+// A copy may still be running when it returns: it then returns how to wait for it (which
+// throws if the copy failed). A copy in is waited for before the tensor's bucket starts, so
+// that markReady returns while the copy waits for the GPU and the copies of a bucket's tensors
+// overlap; the copies out of a step all run at once and wait() waits for them before it
+// returns.
 using CopyWait = std::function<void()>;  // empty: the copy is done
-using TensorCopyIn = std::function<CopyWait(void*, const void*, size_t)>;
-using TensorCopy = std::function<void(void*, const void*, size_t)>;
+using TensorCopy = std::function<CopyWait(void*, const void*, size_t)>;
 // Copy mode, for an fp32 tensor in a bucket that travels as 16-bit values: moves the
 // framework's tensor straight into the bucket's wire copy (wire, buffer, count, format, scale:
 // wire[i] = round(buffer[i] * scale)), so that a device converts it before the copy. The wait
-// when it did (the way back is then HalfCopyOut); nullopt to take TensorCopyIn through the
-// pool instead.
+// when it did (the way back is then HalfCopyOut); nullopt to take copyIn through the pool
+// instead.
 using HalfCopyIn =
     std::function<std::optional<CopyWait>(void*, const void*, size_t, HalfFormat, float)>;
 // The way back of a tensor HalfCopyIn took: buffer[i] = widen(wire[i]) (buffer, wire, count,
 // format).
-using HalfCopyOut = std::function<void(void*, const void*, size_t, HalfFormat)>;
+using HalfCopyOut = std::function<CopyWait(void*, const void*, size_t, HalfFormat)>;
 // Copy mode: the host buffers the copies write (the pool, the wire buffer; pointer, bytes),
 // announced by finalize() and withdrawn before they are freed, so that the copies' owner may
 // pin them (a GPU's copy into memory that is not pinned makes the caller wait for it).
@@ -67,7 +68,7 @@ struct GradientSyncOptions {
   bool average = true;                   // divide the sum by the rank count
   bool preDivide = false;                // divide before the allreduce (needs average)
   bool copyMode = false;                 // the framework's buffers, copied in and out
-  TensorCopyIn copyIn;                   // buffer -> pool, from markReady
+  TensorCopy copyIn;                     // buffer -> pool, from markReady
   TensorCopy copyOut;                    // pool -> buffer, in wait
   HalfCopyIn encodeIn;                   // buffer -> wire, from markReady; empty: never
   HalfCopyOut decodeOut;                 // wire -> buffer, in wait
@@ -182,6 +183,7 @@ class GradientSync {
   std::vector<void*> copyTargets_;                  // copy mode: per tensor
   std::vector<bool> encodedIn_;                     // per tensor: taken by encodeIn this step
   std::vector<CopyWait> copiesIn_;                  // per tensor: its copy in, still running
+  std::vector<CopyWait> copiesOut_;                 // in wait(): the copies out still running
   std::optional<Error> failedCopyIn_;               // fails the rest of the step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
 };

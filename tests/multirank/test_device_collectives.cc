@@ -604,6 +604,51 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
   for (Rank& rank : ranks) rank.stream.reset();
 }
 
+// The copies out of a step are queued together and wait() waits for all of them: one that
+// fails fails that rank's wait, naming the copy, after the others finished (their results are
+// in place); the peer, whose copies succeeded, is unaffected.
+TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyOutFailsTheWait) {
+  constexpr int kRanks = 2;
+  const std::vector<size_t> counts{100, 37, 260};
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+    config.copyMode = 1;
+    config.average = 0;
+    config.bucketBytes = 512;
+    gcclGradSync_t sync = nullptr;
+    std::vector<std::unique_ptr<DeviceBuffer>> device;
+    ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
+    for (size_t t = 0; t < counts.size(); ++t) {
+      perf::fillInput(device[t]->data, counts[t], gcclFloat32, gcclSum, rank, kRanks);
+      ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]->data), gcclSuccess)
+          << gcclGetLastError(me.comm);
+    }
+    // Every copy in has finished (each bucket waited for its own): this fails a copy out.
+    if (rank == 0) {
+      HostCopyFaults faults;
+      faults.failAddress = device[0]->data + 8;
+      me.gpu->setFaults(faults);
+    }
+    const gcclResult_t waited = gcclGradSyncWait(sync, nullptr);
+    if (rank == 0) {
+      EXPECT_NE(waited, gcclSuccess);
+      const std::string error = gcclGetLastError(me.comm);
+      EXPECT_NE(error.find("host->device"), std::string::npos) << error;
+      EXPECT_NE(error.find("failed (injected)"), std::string::npos) << error;
+    } else {
+      EXPECT_EQ(waited, gcclSuccess) << gcclGetLastError(me.comm);
+    }
+    for (size_t t = rank == 0 ? 1 : 0; t < counts.size(); ++t) {
+      EXPECT_EQ(perf::countWrong(device[t]->data, counts[t], gcclFloat32, gcclSum, kRanks), 0u)
+          << "rank " << rank << " tensor " << t;
+    }
+    EXPECT_EQ(me.gpu->copiesUnsettled(), 0u);
+    EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+  });
+  destroyRanks(ranks);
+}
+
 // With a 16-bit wire the device converts: a device tensor crosses the bus as 16-bit values
 // both ways (2 bytes per value each way), a host tensor in the same bucket is encoded on the
 // host, and every result is exact (integer-valued gradients, halved by the average). An engine
