@@ -89,6 +89,9 @@ CudaCopyEngine::CudaCopyEngine(int device) {
   // Non-blocking: the copies must not serialize behind the legacy default stream's work.
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   stream_ = stream;
+#ifdef GCCL_HALF_KERNELS
+  convertsHalf_ = halfKernelsRunHere();
+#endif
   try {
     resolveStreamHolds();
   } catch (const Error&) {
@@ -192,11 +195,7 @@ CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool t
 }
 
 bool CudaCopyEngine::convertsHalf() const {
-#ifdef GCCL_HALF_KERNELS
-  return true;
-#else
-  return false;
-#endif
+  return convertsHalf_;
 }
 
 #ifdef GCCL_HALF_KERNELS
@@ -227,6 +226,8 @@ void* CudaCopyEngine::allocateScratch(size_t bytes, const std::string& what) {
 // queued work that reads it still runs before the free.
 CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
                                         HalfFormat format, float scale) {
+  if (!convertsHalf_)
+    fail(Status::kInvalidUsage, "encodeToHost: the kernels do not run on this GPU");
   std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   std::string what =
@@ -245,6 +246,8 @@ CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, s
 
 CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
                                           HalfFormat format) {
+  if (!convertsHalf_)
+    fail(Status::kInvalidUsage, "decodeToDevice: the kernels do not run on this GPU");
   std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   std::string what =

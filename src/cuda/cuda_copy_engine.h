@@ -78,6 +78,7 @@ class CudaCopyEngine final : public CopyEngine {
   unsigned long long releasedDevice_ = 0;      // its device address
   uint64_t lastHold_ = 0;                      // the highest hold issued
   CUmemPoolHandle_st* scratchPool_ = nullptr;  // made by the first converting copy
+  bool convertsHalf_ = false;  // built with the kernels, and they run on this device
 };
 
 }  // namespace gccl

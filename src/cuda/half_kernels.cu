@@ -53,6 +53,21 @@ cudaError_t launch(void (*kernel)(Args...), size_t count, cudaStream_t stream, A
 
 }  // namespace
 
+bool halfKernelsRunHere() {
+  // Asks for every kernel: each is its own image.
+  cudaFuncAttributes attributes{};
+  for (const void* kernel : {reinterpret_cast<const void*>(encodeKernel<false>),
+                             reinterpret_cast<const void*>(encodeKernel<true>),
+                             reinterpret_cast<const void*>(decodeKernel<false>),
+                             reinterpret_cast<const void*>(decodeKernel<true>)}) {
+    if (cudaFuncGetAttributes(&attributes, kernel) != cudaSuccess) {
+      cudaGetLastError();  // the query's own error, which it leaves sticky until read
+      return false;
+    }
+  }
+  return true;
+}
+
 int encodeOnDevice(void* stream, void* dst, const float* src, size_t count, HalfFormat format,
                    float scale) {
   if (count == 0) return cudaSuccess;

@@ -10,6 +10,11 @@
 
 namespace gccl {
 
+// True when the current device can run the kernels: the library carries code for its
+// architecture (SASS, or PTX the driver can compile). A GPU it cannot serve makes the
+// converting copies unavailable rather than failing each one.
+bool halfKernelsRunHere();
+
 // Queue on `stream` (a cudaStream_t): dst[i] = round(src[i] * scale), as codec.h's encode.
 // Returns the launch's cudaError_t.
 int encodeOnDevice(void* stream, void* dst, const float* src, size_t count, HalfFormat format,
