@@ -116,8 +116,7 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
     requireDeviceRange(*comm, *engine, buffer, bytes);
     std::lock_guard lock(tensors->mutex);
     tensors->use(engine);
-    engine->orderAfter(nullptr);
-    const CopyTicket copy = engine->copyToHost(view, buffer, bytes);
+    const CopyTicket copy = engine->copyToHostAfter(nullptr, view, buffer, bytes);
     tensors->staged.insert(buffer);
     return [engine, copy] { engine->wait(copy); };
   };
@@ -131,9 +130,8 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
     requireDeviceRange(*comm, *engine, buffer, count * sizeof(float));
     std::lock_guard lock(tensors->mutex);
     tensors->use(engine);
-    engine->orderAfter(nullptr);
-    const CopyTicket copy =
-        engine->encodeToHost(wire, static_cast<const float*>(buffer), count, format, scale);
+    const CopyTicket copy = engine->encodeToHostAfter(
+        nullptr, wire, static_cast<const float*>(buffer), count, format, scale);
     return [engine, copy] { engine->wait(copy); };
   };
   options.decodeOut = [tensors](void* buffer, const void* wire, size_t count,

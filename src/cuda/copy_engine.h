@@ -49,6 +49,15 @@ class CopyEngine {
   // deviceDst[i] = widen(hostSrc[i]).
   virtual CopyTicket decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
                                     HalfFormat format) = 0;
+
+  // As copyToHost and encodeToHost, started only once the work queued on `stream` so far has
+  // finished (see streamReached), without the caller waiting for it: a gradient's copy queued
+  // as backward hands it over. They run apart from the other copies (CUDA: on a stream of their
+  // own), so a stream that a stream-ordered call holds cannot hold up that call's staging.
+  virtual CopyTicket copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
+                                     size_t bytes) = 0;
+  virtual CopyTicket encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc,
+                                       size_t count, HalfFormat format, float scale) = 0;
   // Never blocks: true once the copy finished. Throws Error naming the copy if it failed.
   virtual bool done(CopyTicket ticket) = 0;
   // Blocks until the copy finished; throws like done().
@@ -58,9 +67,6 @@ class CopyEngine {
   // or, for HostCopyEngine, a HostStream.
   // A ticket, settled like a copy's, done once the work queued on `stream` so far has finished.
   virtual CopyTicket streamReached(void* stream) = 0;
-  // The copies queued from now on start only after the work queued on `stream` so far, without
-  // the caller waiting for it: a gradient's copy queued as backward hands it over.
-  virtual void orderAfter(void* stream) = 0;
   // Makes the work queued on `stream` after this call wait until releaseStreams(h) with
   // h >= `hold`. Holds are made with rising numbers. False when this engine cannot hold a
   // stream (the caller then runs the call before returning).

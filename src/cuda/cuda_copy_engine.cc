@@ -85,16 +85,19 @@ CudaCopyEngine::CudaCopyEngine(int device) {
     device_ = device;
   }
   const CurrentDevice current(device_);
-  cudaStream_t stream = nullptr;
   // Non-blocking: the copies must not serialize behind the legacy default stream's work.
+  cudaStream_t stream = nullptr;
   check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   stream_ = stream;
-#ifdef GCCL_HALF_KERNELS
-  convertsHalf_ = halfKernelsRunHere();
-#endif
   try {
+    check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    afterStream_ = stream;
+#ifdef GCCL_HALF_KERNELS
+    convertsHalf_ = halfKernelsRunHere();
+#endif
     resolveStreamHolds();
   } catch (const Error&) {
+    if (afterStream_ != nullptr) cudaStreamDestroy(afterStream_);
     cudaStreamDestroy(stream_);
     throw;
   }
@@ -131,9 +134,11 @@ CudaCopyEngine::~CudaCopyEngine() {
   // this engine is gone, and must still read it (8 bytes per engine, for the process's life).
   if (releasedHost_ != nullptr) releaseStreams(lastHold_);
   cudaStreamSynchronize(stream_);
+  cudaStreamSynchronize(afterStream_);
   if (scratchPool_ != nullptr) cudaMemPoolDestroy(scratchPool_);
   for (const auto& [ticket, copy] : pending_) cudaEventDestroy(copy.event);
   for (CUevent_st* event : spare_) cudaEventDestroy(event);
+  cudaStreamDestroy(afterStream_);
   cudaStreamDestroy(stream_);
 }
 
@@ -176,22 +181,44 @@ void CudaCopyEngine::unpinHost(void* pointer) {
 }
 
 CopyTicket CudaCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
-  return copy(hostDst, deviceSrc, bytes, true);
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);  // the streams belong to device_
+  return copy(stream_, hostDst, deviceSrc, bytes, true);
 }
 
 CopyTicket CudaCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) {
-  return copy(deviceDst, hostSrc, bytes, false);
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  return copy(stream_, deviceDst, hostSrc, bytes, false);
 }
 
-CopyTicket CudaCopyEngine::copy(void* dst, const void* src, size_t bytes, bool toHost) {
+CopyTicket CudaCopyEngine::copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
+                                           size_t bytes) {
   std::lock_guard lock(mutex_);
-  const CurrentDevice current(device_);  // the stream belongs to device_
+  const CurrentDevice current(device_);
+  follow(static_cast<cudaStream_t>(stream));
+  return copy(afterStream_, hostDst, deviceSrc, bytes, true);
+}
+
+CopyTicket CudaCopyEngine::copy(CUstream_st* on, void* dst, const void* src, size_t bytes,
+                                bool toHost) {
   std::string what = strCat("copy ", nextTicket_, " (", toHost ? "device->host" : "host->device",
                             ", ", bytes, " bytes)");
   check(cudaMemcpyAsync(dst, src, bytes, toHost ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
-                        stream_),
+                        on),
         what.c_str());
-  return record(stream_, std::move(what));
+  return record(on, std::move(what));
+}
+
+// afterStream_ waits for the work queued on `stream` so far. The wait takes the event's record
+// as it is now, so the event is free again at once.
+void CudaCopyEngine::follow(CUstream_st* stream) {
+  refuseCapture(stream);
+  cudaEvent_t event = spareEvent();
+  cudaError_t result = cudaEventRecord(event, stream);
+  if (result == cudaSuccess) result = cudaStreamWaitEvent(afterStream_, event, 0);
+  spare_.push_back(event);
+  check(result, "ordering a copy after the caller's stream");
 }
 
 bool CudaCopyEngine::convertsHalf() const {
@@ -200,7 +227,7 @@ bool CudaCopyEngine::convertsHalf() const {
 
 #ifdef GCCL_HALF_KERNELS
 
-void* CudaCopyEngine::allocateScratch(size_t bytes, const std::string& what) {
+void* CudaCopyEngine::allocateScratch(CUstream_st* on, size_t bytes, const std::string& what) {
   if (scratchPool_ == nullptr) {
     cudaMemPoolProps properties{};
     properties.allocType = cudaMemAllocationTypePinned;
@@ -218,30 +245,44 @@ void* CudaCopyEngine::allocateScratch(size_t bytes, const std::string& what) {
     scratchPool_ = pool;
   }
   void* scratch = nullptr;
-  check(cudaMallocFromPoolAsync(&scratch, bytes, scratchPool_, stream_), what.c_str());
+  check(cudaMallocFromPoolAsync(&scratch, bytes, scratchPool_, on), what.c_str());
   return scratch;
+}
+
+CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
+                                        HalfFormat format, float scale) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  return encode(stream_, hostDst, deviceSrc, count, format, scale);
+}
+
+CopyTicket CudaCopyEngine::encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc,
+                                             size_t count, HalfFormat format, float scale) {
+  std::lock_guard lock(mutex_);
+  const CurrentDevice current(device_);
+  follow(static_cast<cudaStream_t>(stream));
+  return encode(afterStream_, hostDst, deviceSrc, count, format, scale);
 }
 
 // The scratch is freed in stream order whether the kernel or the copy failed or not: the
 // queued work that reads it still runs before the free.
-CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
-                                        HalfFormat format, float scale) {
-  if (!convertsHalf_)
+CopyTicket CudaCopyEngine::encode(CUstream_st* on, void* hostDst, const float* deviceSrc,
+                                  size_t count, HalfFormat format, float scale) {
+  if (!convertsHalf_) {
     fail(Status::kInvalidUsage, "encodeToHost: the kernels do not run on this GPU");
-  std::lock_guard lock(mutex_);
-  const CurrentDevice current(device_);
+  }
   std::string what =
       strCat("copy ", nextTicket_, " (device->host, ", count, " floats encoded to 16 bits)");
-  if (count == 0) return record(stream_, std::move(what));
-  void* scratch = allocateScratch(count * 2, what);
+  if (count == 0) return record(on, std::move(what));
+  void* scratch = allocateScratch(on, count * 2, what);
   cudaError_t result =
-      static_cast<cudaError_t>(encodeOnDevice(stream_, scratch, deviceSrc, count, format, scale));
+      static_cast<cudaError_t>(encodeOnDevice(on, scratch, deviceSrc, count, format, scale));
   if (result == cudaSuccess) {
-    result = cudaMemcpyAsync(hostDst, scratch, count * 2, cudaMemcpyDeviceToHost, stream_);
+    result = cudaMemcpyAsync(hostDst, scratch, count * 2, cudaMemcpyDeviceToHost, on);
   }
-  cudaFreeAsync(scratch, stream_);
+  cudaFreeAsync(scratch, on);
   check(result, what.c_str());
-  return record(stream_, std::move(what));
+  return record(on, std::move(what));
 }
 
 CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
@@ -253,7 +294,7 @@ CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc,
   std::string what =
       strCat("copy ", nextTicket_, " (host->device, ", count, " 16-bit values decoded)");
   if (count == 0) return record(stream_, std::move(what));
-  void* scratch = allocateScratch(count * 2, what);
+  void* scratch = allocateScratch(stream_, count * 2, what);
   cudaError_t result =
       cudaMemcpyAsync(scratch, hostSrc, count * 2, cudaMemcpyHostToDevice, stream_);
   if (result == cudaSuccess) {
@@ -267,6 +308,11 @@ CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc,
 #else
 
 CopyTicket CudaCopyEngine::encodeToHost(void*, const float*, size_t, HalfFormat, float) {
+  fail(Status::kInternalError, "encodeToHost: gccl was built without CUDA kernels");
+}
+
+CopyTicket CudaCopyEngine::encodeToHostAfter(void*, void*, const float*, size_t, HalfFormat,
+                                             float) {
   fail(Status::kInternalError, "encodeToHost: gccl was built without CUDA kernels");
 }
 
@@ -292,18 +338,6 @@ CopyTicket CudaCopyEngine::streamReached(void* stream) {
   const CurrentDevice current(device_);
   refuseCapture(static_cast<cudaStream_t>(stream));
   return record(static_cast<cudaStream_t>(stream), strCat("stream mark ", nextTicket_));
-}
-
-// The wait takes the event's record as it is now, so the event is free again at once.
-void CudaCopyEngine::orderAfter(void* stream) {
-  std::lock_guard lock(mutex_);
-  const CurrentDevice current(device_);
-  refuseCapture(static_cast<cudaStream_t>(stream));
-  cudaEvent_t event = spareEvent();
-  cudaError_t result = cudaEventRecord(event, static_cast<cudaStream_t>(stream));
-  if (result == cudaSuccess) result = cudaStreamWaitEvent(stream_, event, 0);
-  spare_.push_back(event);
-  check(result, "ordering the copies after the caller's stream");
 }
 
 bool CudaCopyEngine::holdStream(void* stream, uint64_t hold) {

@@ -1,12 +1,13 @@
 // The CopyEngine of a CUDA device: pinned staging from cudaHostAlloc, copies by
 // cudaMemcpyAsync on a stream of its own, one CUDA event per ticket (a copy's, or a mark on the
-// caller's stream). A converting copy runs its kernel (half_kernels.h) on that stream too, on
-// 16-bit scratch allocated and freed in stream order from a memory pool of the engine's own,
-// which keeps what it took (the device's default pool would hand it back at every
-// synchronisation, and is the application's to configure). A
-// caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned memory that
-// releaseStreams() raises. Built only when CMake finds the CUDA toolkit (src/CMakeLists.txt); this
-// header keeps the CUDA headers to the .cc.
+// caller's stream). The ...After() copies run on a second stream, made to wait for the
+// caller's stream by an event, so that they never hold up the staging copies. A converting
+// copy runs its kernel (half_kernels.h) on its copy's stream, on 16-bit scratch allocated and
+// freed in stream order from a memory pool of the engine's own, which keeps what it took (the
+// device's default pool would hand it back at every synchronisation, and is the application's
+// to configure). A caller's stream is held by cuStreamWaitValue64 on a word of mapped pinned
+// memory that releaseStreams() raises. Built only when CMake finds the CUDA toolkit
+// (src/CMakeLists.txt); this header keeps the CUDA headers to the .cc.
 #pragma once
 
 #include <map>
@@ -45,10 +46,13 @@ class CudaCopyEngine final : public CopyEngine {
                           float scale) override;
   CopyTicket decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
                             HalfFormat format) override;
+  CopyTicket copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
+                             size_t bytes) override;
+  CopyTicket encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc, size_t count,
+                               HalfFormat format, float scale) override;
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;
-  void orderAfter(void* stream) override;
   bool holdStream(void* stream, uint64_t hold) override;
   void releaseStreams(uint64_t through) override;
 
@@ -57,17 +61,22 @@ class CudaCopyEngine final : public CopyEngine {
     CUevent_st* event;  // recorded after the copy
     std::string what;   // "copy 3 (device->host, 4096 bytes)"
   };
-  CopyTicket copy(void* dst, const void* src, size_t bytes, bool toHost);
-  CopyTicket record(CUstream_st* stream, std::string what);      // lock held
-  CUevent_st* spareEvent();                                      // lock held
-  void* allocateScratch(size_t bytes, const std::string& what);  // lock held; stream ordered
-  void refuseCapture(CUstream_st* stream);                       // lock held
+  // On stream `on`, lock held and device_ current.
+  CopyTicket copy(CUstream_st* on, void* dst, const void* src, size_t bytes, bool toHost);
+  CopyTicket encode(CUstream_st* on, void* hostDst, const float* deviceSrc, size_t count,
+                    HalfFormat format, float scale);
+  void follow(CUstream_st* stream);  // afterStream_ waits for `stream`'s work so far
+  CopyTicket record(CUstream_st* stream, std::string what);                       // lock held
+  CUevent_st* spareEvent();                                                       // lock held
+  void* allocateScratch(CUstream_st* on, size_t bytes, const std::string& what);  // stream ordered
+  void refuseCapture(CUstream_st* stream);                                        // lock held
   void resolveStreamHolds();
   Pending& pending(CopyTicket ticket, const char* call);  // lock held
   void settle(CopyTicket ticket, int result);             // lock held; throws a failure
 
   int device_ = 0;
   CUstream_st* stream_ = nullptr;
+  CUstream_st* afterStream_ = nullptr;  // the ...After() copies, behind a caller's stream
   std::mutex mutex_;
   std::map<CopyTicket, Pending> pending_;  // until settled
   std::vector<CUevent_st*> spare_;         // settled tickets' events, reused

@@ -178,8 +178,25 @@ CopyTicket HostCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc,
                {Kind::kDecode, format, 1.0f});
 }
 
+CopyTicket HostCopyEngine::copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
+                                           size_t bytes) {
+  return toHost(queue(hostDst, deviceSrc, bytes, deviceSrc, "device->host, after the stream",
+                      Conversion{}, gateOn(stream)),
+                hostDst);
+}
+
+CopyTicket HostCopyEngine::encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc,
+                                             size_t count, HalfFormat format, float scale) {
+  if (!convertsHalf()) fail(Status::kInvalidUsage, "encodeToHost: this engine does not convert");
+  return toHost(queue(hostDst, deviceSrc, count * sizeof(float), deviceSrc,
+                      "device->host, encoded, after the stream", {Kind::kEncode, format, scale},
+                      gateOn(stream)),
+                hostDst);
+}
+
 CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const void* device,
-                                 const char* direction, Conversion conversion) {
+                                 const char* direction, Conversion conversion,
+                                 std::optional<uint64_t> gate) {
   if (!isDevice(device)) fail(Status::kInvalidArgument, direction, " copy: not device memory");
   std::lock_guard lock(mutex_);
   const CopyTicket ticket = nextTicket_++;
@@ -196,7 +213,7 @@ CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const
                          State::kQueued,
                          strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)"),
                          /*streamMark=*/false,
-                         gatesIssued_};
+                         gate};
   changed_.notify_all();
   return ticket;
 }
@@ -244,7 +261,7 @@ CopyTicket HostCopyEngine::streamReached(void* stream) {
   return ticket;
 }
 
-void HostCopyEngine::orderAfter(void* stream) {
+uint64_t HostCopyEngine::gateOn(void* stream) {
   std::lock_guard lock(mutex_);
   const uint64_t gate = gatesIssued_++;
   closedGates_.insert(gate);
@@ -253,10 +270,11 @@ void HostCopyEngine::orderAfter(void* stream) {
     closedGates_.erase(gate);
     changed_.notify_all();
   });
+  return gate;
 }
 
-bool HostCopyEngine::gatesOpen(const Copy& copy) const {
-  return closedGates_.empty() || *closedGates_.begin() >= copy.gates;
+bool HostCopyEngine::gateOpen(const Copy& copy) const {
+  return !copy.gate || !closedGates_.contains(*copy.gate);
 }
 
 bool HostCopyEngine::holdStream(void* stream, uint64_t hold) {
@@ -289,7 +307,7 @@ void HostCopyEngine::worker() {
     const auto now = Clock::now();
     for (auto copy = copies_.begin(); copy != copies_.end(); ++copy) {
       if (copy->second.state != State::kQueued || copy->second.streamMark) continue;
-      if (!gatesOpen(copy->second)) continue;  // opening a gate notifies
+      if (!gateOpen(copy->second)) continue;  // opening a gate notifies
       if (copy->second.readyAt <= now) ready.push_back(copy);
       next = std::min(next, copy->second.readyAt);
     }

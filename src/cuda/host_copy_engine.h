@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -81,7 +82,10 @@ class HostCopyEngine final : public CopyEngine {
   bool done(CopyTicket ticket) override;
   void wait(CopyTicket ticket) override;
   CopyTicket streamReached(void* stream) override;
-  void orderAfter(void* stream) override;
+  CopyTicket copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
+                             size_t bytes) override;
+  CopyTicket encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc, size_t count,
+                               HalfFormat format, float scale) override;
   bool holdStream(void* stream, uint64_t hold) override;
   void releaseStreams(uint64_t through) override;
 
@@ -102,16 +106,19 @@ class HostCopyEngine final : public CopyEngine {
     Conversion conversion;
     Clock::time_point readyAt;
     State state = State::kQueued;
-    std::string what;         // "copy 3 (device->host, 4096 bytes)"
-    bool streamMark = false;  // not a copy: done by its stream's task (streamReached)
-    uint64_t gates = 0;       // orderAfter() gates issued before it: it waits for them all
+    std::string what;              // "copy 3 (device->host, 4096 bytes)"
+    bool streamMark = false;       // not a copy: done by its stream's task (streamReached)
+    std::optional<uint64_t> gate;  // the ...After() copies: runs once its stream opened it
   };
 
   CopyTicket queue(void* dst, const void* src, size_t bytes, const void* device,
-                   const char* direction, Conversion conversion);
+                   const char* direction, Conversion conversion,
+                   std::optional<uint64_t> gate = std::nullopt);
+  // A gate that `stream` opens once it gets to the work queued on it so far.
   void run(const Copy& copy);                              // lock held
   bool settle(std::map<CopyTicket, Copy>::iterator copy);  // lock held; erases unless queued
-  bool gatesOpen(const Copy& copy) const;                  // lock held
+  uint64_t gateOn(void* stream);
+  bool gateOpen(const Copy& copy) const;  // lock held
   // A copy into `host`: returns once it finished unless `host` is staging or pinned memory.
   CopyTicket toHost(CopyTicket ticket, const void* host);
   bool isPinned(const void* host) const;  // lock held
@@ -132,7 +139,7 @@ class HostCopyEngine final : public CopyEngine {
   uint64_t outOfOrder_ = 0;
   uint64_t busBytes_ = 0;
   uint64_t gatesIssued_ = 0;
-  std::set<uint64_t> closedGates_;  // orderAfter() gates whose stream has not reached them
+  std::set<uint64_t> closedGates_;  // gates whose stream has not reached them
   uint64_t released_ = 0;           // releaseStreams' highest hold
   bool stopping_ = false;
   std::unique_ptr<HostStream> defaultStream_;

@@ -720,6 +720,31 @@ TEST_F(DeviceCollectivesApi, GradientSyncEncodesDeviceTensorsOnTheDevice) {
   }
 }
 
+// A copy queued behind a stream waits for that stream alone: another copy runs meanwhile, as
+// the staging copies of a stream-ordered call must while its stream is held (a gradient's copy
+// queued behind that stream would otherwise wait for the call, and the call for the copy).
+TEST(HostCopyEngine, CopyAfterAStreamHoldsUpNoOtherCopy) {
+  HostCopyEngine gpu;
+  std::byte* device = gpu.allocateDevice(64);
+  std::byte* staging = gpu.allocateStaging(128);
+  auto stream = std::make_unique<HostStream>();
+  std::promise<void> go;
+  std::shared_future<void> started = go.get_future().share();
+  stream->enqueue([started] { started.wait(); });
+  const CopyTicket after = gpu.copyToHostAfter(stream.get(), staging, device, 64);
+  const CopyTicket plain = gpu.copyToHost(staging + 64, device, 64);
+  auto waited = std::async(std::launch::async, [&] { gpu.wait(plain); });
+  EXPECT_EQ(waited.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "a plain copy waited for another copy's stream";
+  EXPECT_FALSE(gpu.done(after));
+  go.set_value();
+  waited.get();
+  gpu.wait(after);
+  stream.reset();
+  gpu.freeStaging(staging);
+  gpu.freeDevice(device);
+}
+
 // A process that never touched CUDA pays nothing for device buffers: host calls do not load
 // the driver (on a GPU machine as here).
 TEST(DevicePointers, HostBuffersNeverLoadTheCudaDriver) {
