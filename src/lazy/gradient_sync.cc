@@ -18,25 +18,6 @@ constexpr size_t kPoolAlignment = 64;  // at least a cache line, whatever the te
 // then has pages of its own, shared with no other allocation.
 constexpr size_t kPageBytes = 4096;
 
-// Waits for copies [first, end) still running and forgets them; throws the first failure once
-// every one was waited for (their buffers must outlive them all).
-void waitForCopies(std::vector<CopyWait>& copies, size_t first, size_t end) {
-  std::optional<Error> failure;
-  for (size_t i = first; i < end; ++i) {
-    if (!copies[i]) continue;
-    const CopyWait wait = std::move(copies[i]);
-    copies[i] = nullptr;
-    try {
-      wait();
-    } catch (const Error& e) {
-      if (!failure) failure.emplace(e);
-    } catch (const std::exception& e) {
-      if (!failure) failure.emplace(Status::kInternalError, e.what());
-    }
-  }
-  if (failure) throw *failure;
-}
-
 }  // namespace
 
 void checkOptions(const GradientSyncOptions& options) {
@@ -159,6 +140,7 @@ void GradientSync::finalize() {
   copyTargets_.assign(tensors_.size(), nullptr);
   encodedIn_.assign(tensors_.size(), false);
   copiesIn_.assign(tensors_.size(), nullptr);
+  copiesOut_.assign(tensors_.size(), nullptr);
   finalized_ = true;
   if (options_.copyMode && options_.announceHostBuffer) {
     options_.announceHostBuffer(pool_.data(), pool_.size());
@@ -273,21 +255,42 @@ void GradientSync::copyIn(size_t t, const void* buffer) {
   }
 }
 
+// Every copy is waited for before the first failure is thrown: their buffers must outlive them.
+void GradientSync::waitForCopies(std::vector<CopyWait>& copies, size_t first, size_t end,
+                                 const char* direction) {
+  std::optional<Error> failure;
+  for (size_t t = first; t < end; ++t) {
+    if (!copies[t]) continue;
+    const CopyWait wait = std::move(copies[t]);
+    copies[t] = nullptr;
+    try {
+      wait();
+    } catch (const std::exception& e) {
+      if (failure) continue;
+      const auto* error = dynamic_cast<const Error*>(&e);
+      failure.emplace(error != nullptr ? error->status() : Status::kInternalError,
+                      strCat("gradient sync on rank ", rank_, " step ", step_, ": copying ",
+                             describe(t), " ", direction, ": ", e.what()));
+    }
+  }
+  if (failure) throw *failure;
+}
+
 void GradientSync::finishCopiesIn(size_t first, size_t end) {
-  waitForCopies(copiesIn_, first, end);
+  waitForCopies(copiesIn_, first, end, "in");
 }
 
 void GradientSync::copyOut(size_t b, size_t t) {
   const size_t bytes = tensors_[t].count * dataTypeSize(tensors_[t].type);
   if (bytes == 0) return;
   if (encodedIn_[t]) {
-    copiesOut_.push_back(options_.decodeOut(copyTargets_[t], wireOf(b, t), tensors_[t].count,
-                                            *halfFormatFor(options_.wire, buckets_[b].type)));
+    copiesOut_[t] = options_.decodeOut(copyTargets_[t], wireOf(b, t), tensors_[t].count,
+                                       *halfFormatFor(options_.wire, buckets_[b].type));
     return;
   }
   const std::byte* view = pool_.data() + layout_.offsets[t];
   if (options_.copyOut) {
-    copiesOut_.push_back(options_.copyOut(copyTargets_[t], view, bytes));
+    copiesOut_[t] = options_.copyOut(copyTargets_[t], view, bytes);
   } else {
     std::memcpy(copyTargets_[t], view, bytes);
   }
@@ -338,8 +341,7 @@ std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b)
     // The bucket cannot start, this step nor any later one of it (a retry would send what the
     // copy left): the peers' allreduces of it would wait for a timeout, so fail them now.
     failedCopyIn_.emplace(e);
-    comm.abort(
-        strCat("gradient sync on rank ", rank_, ": copying bucket ", b, " in failed: ", e.what()));
+    comm.abort(strCat(e.what(), " (bucket ", b, " cannot start)"));
     throw;
   }
   std::byte* data = pool_.data() + bucket.offset;
@@ -407,11 +409,10 @@ StepStats GradientSync::wait() {
     }
   }
   try {
-    waitForCopies(copiesOut_, 0, copiesOut_.size());
+    waitForCopies(copiesOut_, 0, copiesOut_.size(), "out");
   } catch (const Error& e) {
     if (!failure) failure.emplace(e);
   }
-  copiesOut_.clear();
   const bool allStarted = tracker_.startedCount() == buckets_.size();
   const uint64_t step = step_;
   try {

@@ -146,6 +146,10 @@ class GradientSync {
   // Waits for the copies in of tensors [first, end) still running; throws the first failure
   // after waiting for them all.
   void finishCopiesIn(size_t first, size_t end);
+  // Waits for tensors [first, end)'s copies still running in `copies`; throws the first
+  // failure, naming the tensor, once every one finished.
+  void waitForCopies(std::vector<CopyWait>& copies, size_t first, size_t end,
+                     const char* direction);
   // fp32 -> 16 bits for the bucket's tensors that encodeIn did not take, or the other way.
   void encodeBucket(size_t bucket, HalfFormat half, float scale);
   void decodeBucket(size_t bucket, HalfFormat half, bool* nonFinite);
@@ -183,7 +187,7 @@ class GradientSync {
   std::vector<void*> copyTargets_;                  // copy mode: per tensor
   std::vector<bool> encodedIn_;                     // per tensor: taken by encodeIn this step
   std::vector<CopyWait> copiesIn_;                  // per tensor: its copy in, still running
-  std::vector<CopyWait> copiesOut_;                 // in wait(): the copies out still running
+  std::vector<CopyWait> copiesOut_;                 // per tensor, in wait(): likewise
   std::optional<Error> failedCopyIn_;               // fails the rest of the step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
 };

@@ -462,6 +462,14 @@ TEST_F(DeviceCollectivesApi, FailedStreamCallIsTheAsyncError) {
   for (Rank& rank : ranks) rank.stream.reset();
 }
 
+// Copy mode, with buckets of at most 512 bytes: the tests' few hundred floats make several.
+gcclGradSyncConfig_t copyModeConfig() {
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  config.copyMode = 1;
+  config.bucketBytes = 512;
+  return config;
+}
+
 // A finalized gradient sync on the rank's communicator, and one float32 stand-in device tensor
 // of each of `counts`, registered in that order.
 void makeDeviceGradients(Rank& me, const gcclGradSyncConfig_t& config,
@@ -483,10 +491,8 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesDeviceTensors) {
   const std::vector<size_t> counts{100, 37, 260};
   std::vector<Rank> ranks = initRanks(kRanks);
   onEveryRank(ranks, [&](int rank, Rank& me) {
-    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-    config.copyMode = 1;
+    gcclGradSyncConfig_t config = copyModeConfig();
     config.average = 0;
-    config.bucketBytes = 512;  // several buckets
     gcclGradSync_t sync = nullptr;
     std::vector<std::unique_ptr<DeviceBuffer>> device;
     ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
@@ -528,11 +534,9 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
     SCOPED_TRACE(testing::Message() << "wire " << wire);
     std::vector<Rank> ranks = initRanks(kRanks);
     onEveryRank(ranks, [&](int rank, Rank& me) {
-      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-      config.copyMode = 1;
+      gcclGradSyncConfig_t config = copyModeConfig();
       config.average = 0;
       config.compression = wire;
-      config.bucketBytes = 512;
       gcclGradSync_t sync = nullptr;
       std::vector<std::unique_ptr<DeviceBuffer>> device;
       ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
@@ -579,9 +583,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
   std::vector<Rank> ranks = initRanks(kRanks);
   std::vector<std::string> markErrors(kRanks);
   onEveryRank(ranks, [&](int rank, Rank& me) {
-    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-    config.copyMode = 1;
-    config.bucketBytes = 512;
+    gcclGradSyncConfig_t config = copyModeConfig();
     gcclGradSync_t sync = nullptr;
     std::vector<std::unique_ptr<DeviceBuffer>> device;
     ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
@@ -600,6 +602,8 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
     EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
   });
   EXPECT_NE(markErrors[0].find("failed (injected)"), std::string::npos) << markErrors[0];
+  EXPECT_NE(markErrors[0].find("rank 0 step 0: copying tensor 2 in"), std::string::npos)
+      << markErrors[0];
   for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
   for (Rank& rank : ranks) rank.stream.reset();
 }
@@ -612,10 +616,8 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyOutFailsTheWait) {
   const std::vector<size_t> counts{100, 37, 260};
   std::vector<Rank> ranks = initRanks(kRanks);
   onEveryRank(ranks, [&](int rank, Rank& me) {
-    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-    config.copyMode = 1;
+    gcclGradSyncConfig_t config = copyModeConfig();
     config.average = 0;
-    config.bucketBytes = 512;
     gcclGradSync_t sync = nullptr;
     std::vector<std::unique_ptr<DeviceBuffer>> device;
     ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
@@ -636,6 +638,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyOutFailsTheWait) {
       const std::string error = gcclGetLastError(me.comm);
       EXPECT_NE(error.find("host->device"), std::string::npos) << error;
       EXPECT_NE(error.find("failed (injected)"), std::string::npos) << error;
+      EXPECT_NE(error.find("rank 0 step 0: copying tensor 0 out"), std::string::npos) << error;
     } else {
       EXPECT_EQ(waited, gcclSuccess) << gcclGetLastError(me.comm);
     }
@@ -675,11 +678,9 @@ TEST_F(DeviceCollectivesApi, GradientSyncEncodesDeviceTensorsOnTheDevice) {
     faults.delay = std::chrono::microseconds(50);
     std::vector<Rank> ranks = initRanks(kRanks, faults);
     onEveryRank(ranks, [&](int rank, Rank& me) {
-      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-      config.copyMode = 1;
+      gcclGradSyncConfig_t config = copyModeConfig();
       config.compression = c.wire;
       config.preDivide = c.preDivide;
-      config.bucketBytes = 512;
       gcclGradSync_t sync = nullptr;
       std::vector<std::unique_ptr<DeviceBuffer>> device;
       ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));

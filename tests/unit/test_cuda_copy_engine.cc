@@ -38,6 +38,24 @@ std::unique_ptr<CudaCopyEngine> engineOrSkip(std::string& why) {
   }
 }
 
+// Runs body(rank, comm) on `size` ranks as threads, each with a communicator made through the
+// C API over loopback; the body destroys it.
+template <typename Body>
+void onCApiRanks(int size, const Body& body) {
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < size; ++rank) {
+    threads.emplace_back([&, rank] {
+      gcclComm_t comm = nullptr;
+      ASSERT_EQ(gcclCommInitRank(&comm, size, id, rank), gcclSuccess) << gcclGetLastError(nullptr);
+      body(rank, comm);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
 TEST(CudaCopyEngine, RoundTrip) {
   std::string why;
   auto engine = engineOrSkip(why);
@@ -107,64 +125,54 @@ TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
   std::string why;
   if (!engineOrSkip(why)) GTEST_SKIP() << why;
   constexpr int kRanks = 2;
-  constexpr size_t kCount = (3 << 20) + 5;     // several default slices
-  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
-  gcclUniqueId id;
-  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < kRanks; ++rank) {
-    threads.emplace_back([&, rank] {
-      gcclComm_t comm = nullptr;
-      ASSERT_EQ(gcclCommInitRank(&comm, kRanks, id, rank), gcclSuccess)
-          << gcclGetLastError(nullptr);
-      const size_t bytes = kCount * sizeof(float);
-      std::vector<float> input(kCount);
-      std::vector<float> output(kRanks * kCount);
-      perf::fillInput(input.data(), kCount, gcclFloat32, gcclSum, rank, kRanks);
-      void* device = nullptr;
-      void* gathered = nullptr;
-      ASSERT_EQ(cudaMalloc(&device, bytes), cudaSuccess);
-      ASSERT_EQ(cudaMalloc(&gathered, kRanks * bytes), cudaSuccess);
-      cudaStream_t stream = nullptr;
-      ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  constexpr size_t kCount = (3 << 20) + 5;  // several default slices
+  onCApiRanks(kRanks, [&](int rank, gcclComm_t comm) {
+    const size_t bytes = kCount * sizeof(float);
+    std::vector<float> input(kCount);
+    std::vector<float> output(kRanks * kCount);
+    perf::fillInput(input.data(), kCount, gcclFloat32, gcclSum, rank, kRanks);
+    void* device = nullptr;
+    void* gathered = nullptr;
+    ASSERT_EQ(cudaMalloc(&device, bytes), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&gathered, kRanks * bytes), cudaSuccess);
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
 
-      ASSERT_EQ(cudaMemcpyAsync(device, input.data(), bytes, cudaMemcpyHostToDevice, stream),
-                cudaSuccess);
-      EXPECT_EQ(gcclAllGatherOnStream(device, gathered, kCount, gcclFloat32, comm, stream),
-                gcclSuccess)
-          << gcclGetLastError(comm);
-      EXPECT_EQ(gcclAllReduceOnStream(device, device, kCount, gcclFloat32, gcclSum, comm, stream),
-                gcclSuccess)
-          << gcclGetLastError(comm);
-      ASSERT_EQ(cudaMemcpyAsync(output.data(), device, bytes, cudaMemcpyDeviceToHost, stream),
-                cudaSuccess);
-      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-      EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
-      ASSERT_EQ(cudaMemcpy(output.data(), gathered, kRanks * bytes, cudaMemcpyDeviceToHost),
-                cudaSuccess);
-      for (int r = 0; r < kRanks; ++r) {
-        EXPECT_EQ(perf::countWrongInput(output.data() + r * kCount, kCount, gcclFloat32, gcclSum, r,
-                                        kRanks),
-                  0u);
-      }
+    ASSERT_EQ(cudaMemcpyAsync(device, input.data(), bytes, cudaMemcpyHostToDevice, stream),
+              cudaSuccess);
+    EXPECT_EQ(gcclAllGatherOnStream(device, gathered, kCount, gcclFloat32, comm, stream),
+              gcclSuccess)
+        << gcclGetLastError(comm);
+    EXPECT_EQ(gcclAllReduceOnStream(device, device, kCount, gcclFloat32, gcclSum, comm, stream),
+              gcclSuccess)
+        << gcclGetLastError(comm);
+    ASSERT_EQ(cudaMemcpyAsync(output.data(), device, bytes, cudaMemcpyDeviceToHost, stream),
+              cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    ASSERT_EQ(cudaMemcpy(output.data(), gathered, kRanks * bytes, cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(perf::countWrongInput(output.data() + r * kCount, kCount, gcclFloat32, gcclSum, r,
+                                      kRanks),
+                0u);
+    }
 
-      // The blocking form: after the legacy default stream's work, done on return.
-      ASSERT_EQ(cudaMemcpy(device, input.data(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
-      EXPECT_EQ(gcclAllReduce(device, device, kCount, gcclFloat32, gcclSum, comm), gcclSuccess)
-          << gcclGetLastError(comm);
-      ASSERT_EQ(cudaMemcpy(output.data(), device, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-      EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    // The blocking form: after the legacy default stream's work, done on return.
+    ASSERT_EQ(cudaMemcpy(device, input.data(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(gcclAllReduce(device, device, kCount, gcclFloat32, gcclSum, comm), gcclSuccess)
+        << gcclGetLastError(comm);
+    ASSERT_EQ(cudaMemcpy(output.data(), device, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
 
-      gcclResult_t asyncError = gcclInternalError;
-      EXPECT_EQ(gcclCommGetAsyncError(comm, &asyncError), gcclSuccess);
-      EXPECT_EQ(asyncError, gcclSuccess);
-      EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
-      EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
-      EXPECT_EQ(cudaFree(gathered), cudaSuccess);
-      EXPECT_EQ(cudaFree(device), cudaSuccess);
-    });
-  }
-  for (auto& thread : threads) thread.join();
+    gcclResult_t asyncError = gcclInternalError;
+    EXPECT_EQ(gcclCommGetAsyncError(comm, &asyncError), gcclSuccess);
+    EXPECT_EQ(asyncError, gcclSuccess);
+    EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
+    EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+    EXPECT_EQ(cudaFree(gathered), cudaSuccess);
+    EXPECT_EQ(cudaFree(device), cudaSuccess);
+  });
 }
 
 // Every 16-bit pattern decodes, and a spread of fp32 patterns (every exponent, NaNs and
@@ -219,62 +227,52 @@ TEST(CudaCopyEngine, GradientSyncConvertsOnTheGpu) {
   if (!engineOrSkip(why)) GTEST_SKIP() << why;
   constexpr int kRanks = 2;
   const std::vector<size_t> counts{(1 << 20) + 3, 17, 5000};
-  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
-  gcclUniqueId id;
-  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
   const auto gradient = [](int rank, size_t t, size_t i) {
     return static_cast<float>(static_cast<int>((i * 7 + t * 3 + rank) % 61) - 30);
   };
-  std::vector<std::thread> threads;
-  for (int rank = 0; rank < kRanks; ++rank) {
-    threads.emplace_back([&, rank] {
-      gcclComm_t comm = nullptr;
-      ASSERT_EQ(gcclCommInitRank(&comm, kRanks, id, rank), gcclSuccess)
-          << gcclGetLastError(nullptr);
-      gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-      config.copyMode = 1;
-      config.compression = gcclWireFloat16;
-      config.preDivide = 1;
-      config.bucketBytes = 1 << 20;
-      gcclGradSync_t sync = nullptr;
-      ASSERT_EQ(gcclGradSyncCreate(comm, &config, &sync), gcclSuccess) << gcclGetLastError(comm);
-      std::vector<float*> device(counts.size());
-      for (size_t t = 0; t < counts.size(); ++t) {
-        size_t index = 0;
-        ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
-        void* memory = nullptr;
-        ASSERT_EQ(cudaMalloc(&memory, counts[t] * sizeof(float)), cudaSuccess);
-        device[t] = static_cast<float*>(memory);
+  onCApiRanks(kRanks, [&](int rank, gcclComm_t comm) {
+    gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+    config.copyMode = 1;
+    config.compression = gcclWireFloat16;
+    config.preDivide = 1;
+    config.bucketBytes = 1 << 20;
+    gcclGradSync_t sync = nullptr;
+    ASSERT_EQ(gcclGradSyncCreate(comm, &config, &sync), gcclSuccess) << gcclGetLastError(comm);
+    std::vector<float*> device(counts.size());
+    for (size_t t = 0; t < counts.size(); ++t) {
+      size_t index = 0;
+      ASSERT_EQ(gcclGradSyncRegister(sync, nullptr, counts[t], gcclFloat32, &index), gcclSuccess);
+      void* memory = nullptr;
+      ASSERT_EQ(cudaMalloc(&memory, counts[t] * sizeof(float)), cudaSuccess);
+      device[t] = static_cast<float*>(memory);
+    }
+    ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
+    for (size_t t = 0; t < counts.size(); ++t) {
+      std::vector<float> values(counts[t]);
+      for (size_t i = 0; i < counts[t]; ++i) values[i] = gradient(rank, t, i);
+      ASSERT_EQ(
+          cudaMemcpy(device[t], values.data(), counts[t] * sizeof(float), cudaMemcpyHostToDevice),
+          cudaSuccess);
+      ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]), gcclSuccess) << gcclGetLastError(comm);
+    }
+    gcclGradSyncStats_t stats{};
+    ASSERT_EQ(gcclGradSyncWait(sync, &stats), gcclSuccess) << gcclGetLastError(comm);
+    EXPECT_EQ(stats.nonFinite, 0);
+    for (size_t t = 0; t < counts.size(); ++t) {
+      std::vector<float> result(counts[t]);
+      ASSERT_EQ(
+          cudaMemcpy(result.data(), device[t], counts[t] * sizeof(float), cudaMemcpyDeviceToHost),
+          cudaSuccess);
+      size_t wrong = 0;
+      for (size_t i = 0; i < counts[t]; ++i) {
+        wrong += result[i] != (gradient(0, t, i) + gradient(1, t, i)) / 2;
       }
-      ASSERT_EQ(gcclGradSyncFinalize(sync, nullptr, nullptr), gcclSuccess);
-      for (size_t t = 0; t < counts.size(); ++t) {
-        std::vector<float> values(counts[t]);
-        for (size_t i = 0; i < counts[t]; ++i) values[i] = gradient(rank, t, i);
-        ASSERT_EQ(
-            cudaMemcpy(device[t], values.data(), counts[t] * sizeof(float), cudaMemcpyHostToDevice),
-            cudaSuccess);
-        ASSERT_EQ(gcclGradSyncMarkReady(sync, t, device[t]), gcclSuccess) << gcclGetLastError(comm);
-      }
-      gcclGradSyncStats_t stats{};
-      ASSERT_EQ(gcclGradSyncWait(sync, &stats), gcclSuccess) << gcclGetLastError(comm);
-      EXPECT_EQ(stats.nonFinite, 0);
-      for (size_t t = 0; t < counts.size(); ++t) {
-        std::vector<float> result(counts[t]);
-        ASSERT_EQ(
-            cudaMemcpy(result.data(), device[t], counts[t] * sizeof(float), cudaMemcpyDeviceToHost),
-            cudaSuccess);
-        size_t wrong = 0;
-        for (size_t i = 0; i < counts[t]; ++i) {
-          wrong += result[i] != (gradient(0, t, i) + gradient(1, t, i)) / 2;
-        }
-        EXPECT_EQ(wrong, 0u) << "rank " << rank << " tensor " << t;
-        EXPECT_EQ(cudaFree(device[t]), cudaSuccess);
-      }
-      EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
-      EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
-    });
-  }
-  for (auto& thread : threads) thread.join();
+      EXPECT_EQ(wrong, 0u) << "rank " << rank << " tensor " << t;
+      EXPECT_EQ(cudaFree(device[t]), cudaSuccess);
+    }
+    EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
+    EXPECT_EQ(gcclCommDestroy(comm), gcclSuccess);
+  });
 }
 
 }  // namespace
