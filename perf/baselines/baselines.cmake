@@ -8,10 +8,9 @@ option(GCCL_BUILD_BASELINES "Build the Gloo and MPI allreduce_perf baselines" ON
 if(GCCL_BUILD_BASELINES)
   set(_baselines_dir ${CMAKE_CURRENT_LIST_DIR})
 
-  # Flags, output folder and standard shared by both tools.
+  # Standard and output folder shared by the tools (warning flags: the project's).
   function(_gccl_baseline_tool target)
     target_compile_features(${target} PRIVATE cxx_std_20)
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
     set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
   endfunction()
 
@@ -21,7 +20,6 @@ if(GCCL_BUILD_BASELINES)
     ${_baselines_dir}/perf_report.cc
     ${_baselines_dir}/perf_types.cc)
   target_compile_features(gccl_perf_baseline_common PUBLIC cxx_std_20)
-  target_compile_options(gccl_perf_baseline_common PRIVATE -Wall -Wextra -Werror)
 
   # The raw TCP ring: what the wire allows, with no library in the way.
   add_executable(tcp_stream_perf

@@ -94,9 +94,11 @@ CudaCopyEngine::CudaCopyEngine(int device) {
     afterStream_ = stream;
 #ifdef GCCL_HALF_KERNELS
     convertsHalf_ = halfKernelsRunHere();
+    if (convertsHalf_) createScratchPool();
 #endif
     resolveStreamHolds();
   } catch (const Error&) {
+    if (scratchPool_ != nullptr) cudaMemPoolDestroy(scratchPool_);
     if (afterStream_ != nullptr) cudaStreamDestroy(afterStream_);
     cudaStreamDestroy(stream_);
     throw;
@@ -143,6 +145,7 @@ CudaCopyEngine::~CudaCopyEngine() {
 }
 
 bool CudaCopyEngine::isDevice(const void* pointer) const {
+  const CurrentDevice current(device_);  // a runtime call binds a context: ours, not GPU 0's
   cudaPointerAttributes attributes{};
   if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
     cudaGetLastError();  // clear the sticky-until-read error of an unknown pointer
@@ -163,6 +166,7 @@ std::byte* CudaCopyEngine::allocateStaging(size_t bytes) {
 }
 
 void CudaCopyEngine::freeStaging(std::byte* staging) {
+  const CurrentDevice current(device_);
   check(cudaFreeHost(staging), "cudaFreeHost");
 }
 
@@ -177,24 +181,26 @@ bool CudaCopyEngine::pinHost(void* pointer, size_t bytes) {
 }
 
 void CudaCopyEngine::unpinHost(void* pointer) {
+  const CurrentDevice current(device_);
   check(cudaHostUnregister(pointer), "cudaHostUnregister");
 }
 
+// The lock guards the engine's bookkeeping only, never a CUDA call that may block: a copy into
+// pageable memory returns once it is done, which for an ...After() copy is once the caller's
+// stream gets there, which may be once a stream hold is released, which the proxy does after
+// done() and wait(), which need the lock.
 CopyTicket CudaCopyEngine::copyToHost(void* hostDst, const void* deviceSrc, size_t bytes) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);  // the streams belong to device_
   return copy(stream_, hostDst, deviceSrc, bytes, true);
 }
 
 CopyTicket CudaCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, size_t bytes) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   return copy(stream_, deviceDst, hostSrc, bytes, false);
 }
 
 CopyTicket CudaCopyEngine::copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
                                            size_t bytes) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   follow(static_cast<cudaStream_t>(stream));
   return copy(afterStream_, hostDst, deviceSrc, bytes, true);
@@ -202,18 +208,20 @@ CopyTicket CudaCopyEngine::copyToHostAfter(void* stream, void* hostDst, const vo
 
 CopyTicket CudaCopyEngine::copy(CUstream_st* on, void* dst, const void* src, size_t bytes,
                                 bool toHost) {
-  std::string what = strCat("copy ", nextTicket_, " (", toHost ? "device->host" : "host->device",
-                            ", ", bytes, " bytes)");
+  const CopyTicket ticket = reserveTicket();
+  std::string what = strCat("copy ", ticket, " (", toHost ? "device->host" : "host->device", ", ",
+                            bytes, " bytes)");
   check(cudaMemcpyAsync(dst, src, bytes, toHost ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
                         on),
         what.c_str());
-  return record(on, std::move(what));
+  return record(on, ticket, std::move(what));
 }
 
 // afterStream_ waits for the work queued on `stream` so far. The wait takes the event's record
 // as it is now, so the event is free again at once.
 void CudaCopyEngine::follow(CUstream_st* stream) {
   refuseCapture(stream);
+  std::lock_guard lock(mutex_);
   cudaEvent_t event = spareEvent();
   cudaError_t result = cudaEventRecord(event, stream);
   if (result == cudaSuccess) result = cudaStreamWaitEvent(afterStream_, event, 0);
@@ -227,23 +235,31 @@ bool CudaCopyEngine::convertsHalf() const {
 
 #ifdef GCCL_HALF_KERNELS
 
-void* CudaCopyEngine::allocateScratch(CUstream_st* on, size_t bytes, const std::string& what) {
-  if (scratchPool_ == nullptr) {
-    cudaMemPoolProps properties{};
-    properties.allocType = cudaMemAllocationTypePinned;
-    properties.location.type = cudaMemLocationTypeDevice;
-    properties.location.id = device_;
-    cudaMemPool_t pool = nullptr;
-    check(cudaMemPoolCreate(&pool, &properties), "cudaMemPoolCreate (conversion scratch)");
-    uint64_t keepAll = UINT64_MAX;
-    const cudaError_t set =
-        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
-    if (set != cudaSuccess) {
-      cudaMemPoolDestroy(pool);
-      check(set, "cudaMemPoolSetAttribute (conversion scratch)");
-    }
-    scratchPool_ = pool;
+// Internal dependencies off: reusing a block freed on the other stream would make this stream
+// wait for that one, tying the staging copies to the ...After() copies again, and those may
+// wait behind a held caller's stream that only the staging copies' completion releases.
+void CudaCopyEngine::createScratchPool() {
+  cudaMemPoolProps properties{};
+  properties.allocType = cudaMemAllocationTypePinned;
+  properties.location.type = cudaMemLocationTypeDevice;
+  properties.location.id = device_;
+  cudaMemPool_t pool = nullptr;
+  check(cudaMemPoolCreate(&pool, &properties), "cudaMemPoolCreate (conversion scratch)");
+  uint64_t keepAll = UINT64_MAX;
+  int noCrossStreamWaits = 0;
+  cudaError_t set = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
+  if (set == cudaSuccess) {
+    set = cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies,
+                                  &noCrossStreamWaits);
   }
+  if (set != cudaSuccess) {
+    cudaMemPoolDestroy(pool);
+    check(set, "cudaMemPoolSetAttribute (conversion scratch)");
+  }
+  scratchPool_ = pool;
+}
+
+void* CudaCopyEngine::allocateScratch(CUstream_st* on, size_t bytes, const std::string& what) {
   void* scratch = nullptr;
   check(cudaMallocFromPoolAsync(&scratch, bytes, scratchPool_, on), what.c_str());
   return scratch;
@@ -251,14 +267,12 @@ void* CudaCopyEngine::allocateScratch(CUstream_st* on, size_t bytes, const std::
 
 CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, size_t count,
                                         HalfFormat format, float scale) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   return encode(stream_, hostDst, deviceSrc, count, format, scale);
 }
 
 CopyTicket CudaCopyEngine::encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc,
                                              size_t count, HalfFormat format, float scale) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   follow(static_cast<cudaStream_t>(stream));
   return encode(afterStream_, hostDst, deviceSrc, count, format, scale);
@@ -271,9 +285,10 @@ CopyTicket CudaCopyEngine::encode(CUstream_st* on, void* hostDst, const float* d
   if (!convertsHalf_) {
     fail(Status::kInvalidUsage, "encodeToHost: the kernels do not run on this GPU");
   }
+  const CopyTicket ticket = reserveTicket();
   std::string what =
-      strCat("copy ", nextTicket_, " (device->host, ", count, " floats encoded to 16 bits)");
-  if (count == 0) return record(on, std::move(what));
+      strCat("copy ", ticket, " (device->host, ", count, " floats encoded to 16 bits)");
+  if (count == 0) return record(on, ticket, std::move(what));
   void* scratch = allocateScratch(on, count * 2, what);
   cudaError_t result =
       static_cast<cudaError_t>(encodeOnDevice(on, scratch, deviceSrc, count, format, scale));
@@ -282,18 +297,17 @@ CopyTicket CudaCopyEngine::encode(CUstream_st* on, void* hostDst, const float* d
   }
   cudaFreeAsync(scratch, on);
   check(result, what.c_str());
-  return record(on, std::move(what));
+  return record(on, ticket, std::move(what));
 }
 
 CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc, size_t count,
                                           HalfFormat format) {
   if (!convertsHalf_)
     fail(Status::kInvalidUsage, "decodeToDevice: the kernels do not run on this GPU");
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
-  std::string what =
-      strCat("copy ", nextTicket_, " (host->device, ", count, " 16-bit values decoded)");
-  if (count == 0) return record(stream_, std::move(what));
+  const CopyTicket ticket = reserveTicket();
+  std::string what = strCat("copy ", ticket, " (host->device, ", count, " 16-bit values decoded)");
+  if (count == 0) return record(stream_, ticket, std::move(what));
   void* scratch = allocateScratch(stream_, count * 2, what);
   cudaError_t result =
       cudaMemcpyAsync(scratch, hostSrc, count * 2, cudaMemcpyHostToDevice, stream_);
@@ -302,7 +316,7 @@ CopyTicket CudaCopyEngine::decodeToDevice(float* deviceDst, const void* hostSrc,
   }
   cudaFreeAsync(scratch, stream_);
   check(result, what.c_str());
-  return record(stream_, std::move(what));
+  return record(stream_, ticket, std::move(what));
 }
 
 #else
@@ -334,10 +348,10 @@ void CudaCopyEngine::refuseCapture(CUstream_st* stream) {
 }
 
 CopyTicket CudaCopyEngine::streamReached(void* stream) {
-  std::lock_guard lock(mutex_);
   const CurrentDevice current(device_);
   refuseCapture(static_cast<cudaStream_t>(stream));
-  return record(static_cast<cudaStream_t>(stream), strCat("stream mark ", nextTicket_));
+  const CopyTicket ticket = reserveTicket();
+  return record(static_cast<cudaStream_t>(stream), ticket, strCat("stream mark ", ticket));
 }
 
 bool CudaCopyEngine::holdStream(void* stream, uint64_t hold) {
@@ -375,14 +389,21 @@ CUevent_st* CudaCopyEngine::spareEvent() {
   return event;
 }
 
-CopyTicket CudaCopyEngine::record(CUstream_st* stream, std::string what) {
+CopyTicket CudaCopyEngine::reserveTicket() {
+  std::lock_guard lock(mutex_);
+  return nextTicket_++;
+}
+
+// Tickets are settled one by one, never assumed done because a later one is: threads queue
+// copies on one stream concurrently, so ticket order need not be stream order.
+CopyTicket CudaCopyEngine::record(CUstream_st* stream, CopyTicket ticket, std::string what) {
+  std::lock_guard lock(mutex_);
   cudaEvent_t event = spareEvent();
   const cudaError_t recorded = cudaEventRecord(event, stream);
   if (recorded != cudaSuccess) {
     spare_.push_back(event);
     check(recorded, what.c_str());
   }
-  const CopyTicket ticket = nextTicket_++;
   pending_[ticket] = Pending{event, std::move(what)};
   return ticket;
 }
@@ -402,6 +423,7 @@ void CudaCopyEngine::settle(CopyTicket ticket, int result) {
 }
 
 bool CudaCopyEngine::done(CopyTicket ticket) {
+  const CurrentDevice current(device_);  // the proxy's first runtime call must not bind GPU 0
   std::lock_guard lock(mutex_);
   const cudaError_t state = cudaEventQuery(pending(ticket, "done").event);
   if (state == cudaErrorNotReady) return false;
@@ -410,6 +432,7 @@ bool CudaCopyEngine::done(CopyTicket ticket) {
 }
 
 void CudaCopyEngine::wait(CopyTicket ticket) {
+  const CurrentDevice current(device_);
   cudaEvent_t event = nullptr;
   {
     std::lock_guard lock(mutex_);

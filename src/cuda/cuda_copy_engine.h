@@ -61,23 +61,26 @@ class CudaCopyEngine final : public CopyEngine {
     CUevent_st* event;  // recorded after the copy
     std::string what;   // "copy 3 (device->host, 4096 bytes)"
   };
-  // On stream `on`, lock held and device_ current.
+  // On stream `on`, device_ current; the lock is taken for the bookkeeping only.
   CopyTicket copy(CUstream_st* on, void* dst, const void* src, size_t bytes, bool toHost);
   CopyTicket encode(CUstream_st* on, void* hostDst, const float* deviceSrc, size_t count,
                     HalfFormat format, float scale);
   void follow(CUstream_st* stream);  // afterStream_ waits for `stream`'s work so far
-  CopyTicket record(CUstream_st* stream, std::string what);                       // lock held
-  CUevent_st* spareEvent();                                                       // lock held
+  CopyTicket reserveTicket();
+  // The ticket's event, recorded on `stream` after the work queued there.
+  CopyTicket record(CUstream_st* stream, CopyTicket ticket, std::string what);
+  CUevent_st* spareEvent();  // lock held
+  void createScratchPool();
   void* allocateScratch(CUstream_st* on, size_t bytes, const std::string& what);  // stream ordered
-  void refuseCapture(CUstream_st* stream);                                        // lock held
+  void refuseCapture(CUstream_st* stream);
   void resolveStreamHolds();
   Pending& pending(CopyTicket ticket, const char* call);  // lock held
   void settle(CopyTicket ticket, int result);             // lock held; throws a failure
 
   int device_ = 0;
   CUstream_st* stream_ = nullptr;
-  CUstream_st* afterStream_ = nullptr;  // the ...After() copies, behind a caller's stream
-  std::mutex mutex_;
+  CUstream_st* afterStream_ = nullptr;     // the ...After() copies, behind a caller's stream
+  std::mutex mutex_;                       // guards what follows, up to nextTicket_, and lastHold_
   std::map<CopyTicket, Pending> pending_;  // until settled
   std::vector<CUevent_st*> spare_;         // settled tickets' events, reused
   CopyTicket nextTicket_ = 0;
@@ -86,7 +89,7 @@ class CudaCopyEngine final : public CopyEngine {
   uint64_t* releasedHost_ = nullptr;           // mapped pinned memory: the highest released hold
   unsigned long long releasedDevice_ = 0;      // its device address
   uint64_t lastHold_ = 0;                      // the highest hold issued
-  CUmemPoolHandle_st* scratchPool_ = nullptr;  // made by the first converting copy
+  CUmemPoolHandle_st* scratchPool_ = nullptr;  // when convertsHalf_
   bool convertsHalf_ = false;  // built with the kernels, and they run on this device
 };
 

@@ -121,6 +121,11 @@ TEST(CudaCopyEngine, PointersAreLocatedByTheDriver) {
 
 // Two ranks (threads) through the C API with cudaMalloc'd buffers: the input is written by a
 // copy queued on the stream before the call and the result read by one queued after it.
+// The ranks are threads of one process, so their host buffers are pinned: a copy into pageable
+// memory from a held stream blocks in the driver until the collective ends, and may stall the
+// other rank's cudaMalloc or cudaHostAlloc (the driver's lock) before it joins the collective.
+// The blocking call comes first for the same reason: it makes both ranks' engines and staging
+// (cudaHostAlloc) before any stream is held, and, being a collective, lines the ranks up.
 TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
   std::string why;
   if (!engineOrSkip(why)) GTEST_SKIP() << why;
@@ -128,42 +133,44 @@ TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
   constexpr size_t kCount = (3 << 20) + 5;  // several default slices
   onCApiRanks(kRanks, [&](int rank, gcclComm_t comm) {
     const size_t bytes = kCount * sizeof(float);
-    std::vector<float> input(kCount);
-    std::vector<float> output(kRanks * kCount);
-    perf::fillInput(input.data(), kCount, gcclFloat32, gcclSum, rank, kRanks);
+    void* pinnedInput = nullptr;
+    void* pinnedOutput = nullptr;
     void* device = nullptr;
     void* gathered = nullptr;
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaMallocHost(&pinnedInput, bytes), cudaSuccess);
+    ASSERT_EQ(cudaMallocHost(&pinnedOutput, kRanks * bytes), cudaSuccess);
+    auto* input = static_cast<float*>(pinnedInput);
+    auto* output = static_cast<float*>(pinnedOutput);
     ASSERT_EQ(cudaMalloc(&device, bytes), cudaSuccess);
     ASSERT_EQ(cudaMalloc(&gathered, kRanks * bytes), cudaSuccess);
-    cudaStream_t stream = nullptr;
     ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    perf::fillInput(input, kCount, gcclFloat32, gcclSum, rank, kRanks);
 
-    ASSERT_EQ(cudaMemcpyAsync(device, input.data(), bytes, cudaMemcpyHostToDevice, stream),
-              cudaSuccess);
+    // The blocking form: after the legacy default stream's work, done on return.
+    ASSERT_EQ(cudaMemcpy(device, input, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+    EXPECT_EQ(gcclAllReduce(device, device, kCount, gcclFloat32, gcclSum, comm), gcclSuccess)
+        << gcclGetLastError(comm);
+    ASSERT_EQ(cudaMemcpy(output, device, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(perf::countWrong(output, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+
+    // The stream-ordered forms, queued behind a copy and ahead of one on the same stream.
+    std::memset(output, 0, kRanks * bytes);
+    ASSERT_EQ(cudaMemcpyAsync(device, input, bytes, cudaMemcpyHostToDevice, stream), cudaSuccess);
     EXPECT_EQ(gcclAllGatherOnStream(device, gathered, kCount, gcclFloat32, comm, stream),
               gcclSuccess)
         << gcclGetLastError(comm);
     EXPECT_EQ(gcclAllReduceOnStream(device, device, kCount, gcclFloat32, gcclSum, comm, stream),
               gcclSuccess)
         << gcclGetLastError(comm);
-    ASSERT_EQ(cudaMemcpyAsync(output.data(), device, bytes, cudaMemcpyDeviceToHost, stream),
-              cudaSuccess);
+    ASSERT_EQ(cudaMemcpyAsync(output, device, bytes, cudaMemcpyDeviceToHost, stream), cudaSuccess);
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
-    ASSERT_EQ(cudaMemcpy(output.data(), gathered, kRanks * bytes, cudaMemcpyDeviceToHost),
-              cudaSuccess);
+    EXPECT_EQ(perf::countWrong(output, kCount, gcclFloat32, gcclSum, kRanks), 0u);
+    ASSERT_EQ(cudaMemcpy(output, gathered, kRanks * bytes, cudaMemcpyDeviceToHost), cudaSuccess);
     for (int r = 0; r < kRanks; ++r) {
-      EXPECT_EQ(perf::countWrongInput(output.data() + r * kCount, kCount, gcclFloat32, gcclSum, r,
-                                      kRanks),
+      EXPECT_EQ(perf::countWrongInput(output + r * kCount, kCount, gcclFloat32, gcclSum, r, kRanks),
                 0u);
     }
-
-    // The blocking form: after the legacy default stream's work, done on return.
-    ASSERT_EQ(cudaMemcpy(device, input.data(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
-    EXPECT_EQ(gcclAllReduce(device, device, kCount, gcclFloat32, gcclSum, comm), gcclSuccess)
-        << gcclGetLastError(comm);
-    ASSERT_EQ(cudaMemcpy(output.data(), device, bytes, cudaMemcpyDeviceToHost), cudaSuccess);
-    EXPECT_EQ(perf::countWrong(output.data(), kCount, gcclFloat32, gcclSum, kRanks), 0u);
 
     gcclResult_t asyncError = gcclInternalError;
     EXPECT_EQ(gcclCommGetAsyncError(comm, &asyncError), gcclSuccess);
@@ -172,6 +179,8 @@ TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
     EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
     EXPECT_EQ(cudaFree(gathered), cudaSuccess);
     EXPECT_EQ(cudaFree(device), cudaSuccess);
+    EXPECT_EQ(cudaFreeHost(output), cudaSuccess);
+    EXPECT_EQ(cudaFreeHost(input), cudaSuccess);
   });
 }
 
