@@ -1,13 +1,14 @@
 // The shared-memory transport between real processes, where it differs from TCP: a killed
 // peer fails the others at once and leaves no segment behind, a stopped peer is a timeout, a
-// process without the job token can neither find nor join a pair, and a rank killed while
-// connecting leaves no name in /dev/shm once its peer gives up.
+// process without the job token can neither find nor join a pair, silent callers delay no
+// rank, another user's process is trusted neither as listener nor as caller, and a rank killed
+// while connecting fails its peer and leaves nothing.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -140,23 +146,20 @@ JobToken tokenOf(char fill) {
   return token;
 }
 
-// A pair's names come from the token: another token names nothing of this job's.
+// A pair's doorbell name comes from the token: another token names nothing of this job's.
 TEST(ShmNames, DependOnTokenScopeAndPairOnly) {
-  const PairNames names = pairNames(tokenOf('a'), "", 0, 1);
-  EXPECT_EQ(names.segment, pairNames(tokenOf('a'), "", 1, 0).segment);
-  EXPECT_NE(names.segment, pairNames(tokenOf('b'), "", 0, 1).segment);
-  EXPECT_NE(names.socket, pairNames(tokenOf('b'), "", 0, 1).socket);
-  EXPECT_NE(names.segment, pairNames(tokenOf('a'), "split/1/0/", 0, 1).segment);
-  EXPECT_NE(names.segment, pairNames(tokenOf('a'), "", 0, 2).segment);
-  // Neither the token nor its hex digits ('a' is 0x61) show in a name.
-  for (const std::string& name : {names.segment, names.socket}) {
-    EXPECT_EQ(name.find("aaaa"), std::string::npos) << name;
-    EXPECT_EQ(name.find("61616161"), std::string::npos) << name;
-  }
+  const std::string name = doorbellName(tokenOf('a'), "", 0, 1);
+  EXPECT_EQ(name, doorbellName(tokenOf('a'), "", 1, 0));
+  EXPECT_NE(name, doorbellName(tokenOf('b'), "", 0, 1));
+  EXPECT_NE(name, doorbellName(tokenOf('a'), "split/1/0/", 0, 1));
+  EXPECT_NE(name, doorbellName(tokenOf('a'), "", 0, 2));
+  // Neither the token nor its hex digits ('a' is 0x61) show in it.
+  EXPECT_EQ(name.find("aaaa"), std::string::npos) << name;
+  EXPECT_EQ(name.find("61616161"), std::string::npos) << name;
 }
 
-// Ranks that are threads of one process probe /dev/shm at the same time: every probe must
-// succeed, or a rank would talk TCP to peers that wait for it on shared memory.
+// Ranks that are threads of one process probe for shared memory at the same time: every probe
+// must succeed, or a rank would talk TCP to peers that wait for it on shared memory.
 TEST(ShmProbe, ThreadsProbingAtOnceAllFindSharedMemoryUsable) {
   constexpr int kThreads = 8;
   constexpr int kRounds = 200;
@@ -177,44 +180,153 @@ TEST(ShmProbe, ThreadsProbingAtOnceAllFindSharedMemoryUsable) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-// The lower rank of a pair waits for its peer; a stranger with another token finds neither its
-// segment nor its socket under the names it can compute, and one that learned the socket name
-// (it is listed in /proc/net/unix) is refused for its token, while the real peer gets in.
-TEST(ShmStranger, CannotOpenOrJoinAPair) {
+// The lower rank's side of a pair: admits one caller, then hands it a segment whose ring 0
+// says "welcome".
+void admitOne(const Socket& listener, const JobToken& job, const Deadline& deadline) {
+  Socket bell = acceptShmHello(listener, job, 0, 1, deadline);
+  SharedSegment segment = SharedSegment::create(4096);
+  const char welcome[] = "welcome";
+  segment.ring(0).write(welcome, sizeof welcome);
+  sendShmAck(bell, segment.fd(), deadline);
+}
+
+// The higher rank's side: presents the job's hello and reads ring 0 of the segment it gets.
+std::string joinPair(const std::string& name, const JobToken& job) {
+  Socket bell = dialAbstract(name, Deadline::afterMs(5000));
+  const int fd = presentShmHello(bell, ShmHello{kShmHelloMagic, kShmHelloVersion, job, 1, 0},
+                                 Deadline::afterMs(5000));
+  SharedSegment segment = SharedSegment::adopt(fd, 4096);
+  char got[8] = {};
+  segment.ring(0).read(got, sizeof got);
+  return got;
+}
+
+// A stranger with another token finds no socket under the name it can compute, and one that
+// learned the name (/proc/net/unix lists it) is refused for its token, while the real peer gets
+// in and is handed the pair's segment, which has no name anywhere.
+TEST(ShmStranger, CannotJoinAPair) {
+  const std::set<std::string> before = gcclSegments();
   const JobToken job = tokenOf('j');
-  const PairNames names = pairNames(job, "", 0, 1);
-  SharedSegment segment = SharedSegment::create(names.segment, 4096);
-  struct stat info {};
-  const int fd = shm_open(names.segment.c_str(), O_RDONLY, 0);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(fstat(fd, &info), 0);
-  close(fd);
-  EXPECT_EQ(info.st_mode & 0077, 0u) << "the segment must be the owner's only";
-  Socket listener = listenAbstract(names.socket);
+  const std::string name = doorbellName(job, "", 0, 1);
+  Socket listener = listenAbstract(name);
+  EXPECT_THROW(dialAbstract(doorbellName(tokenOf('s'), "", 0, 1), Deadline::afterMs(50)), Error);
 
-  const PairNames guessed = pairNames(tokenOf('s'), "", 0, 1);
-  EXPECT_LT(shm_open(guessed.segment.c_str(), O_RDWR, 0), 0);
-  EXPECT_EQ(errno, ENOENT);
-  EXPECT_THROW(dialAbstract(guessed.socket, Deadline::afterMs(50)), Error);
-
-  std::thread lowerRank([&] {
-    Socket bell = acceptShmHello(listener, job, 0, 1, Deadline::afterMs(10000));
-    const uint8_t welcome = 7;
-    bell.sendAll(&welcome, 1, Deadline::afterMs(10000));
-  });
-  Socket stranger = dialAbstract(names.socket, Deadline::afterMs(5000));
+  std::thread lowerRank([&] { admitOne(listener, job, Deadline::afterMs(10000)); });
+  Socket stranger = dialAbstract(name, Deadline::afterMs(5000));
   EXPECT_THROW(
-      sendShmHello(stranger, ShmHello{kShmHelloMagic, kShmHelloVersion, tokenOf('s'), 1, 0},
-                   Deadline::afterMs(5000)),
+      presentShmHello(stranger, ShmHello{kShmHelloMagic, kShmHelloVersion, tokenOf('s'), 1, 0},
+                      Deadline::afterMs(5000)),
       Error);
-  Socket peer = dialAbstract(names.socket, Deadline::afterMs(5000));
-  sendShmHello(peer, ShmHello{kShmHelloMagic, kShmHelloVersion, job, 1, 0},
-               Deadline::afterMs(5000));
-  uint8_t welcome = 0;
-  peer.recvAll(&welcome, 1, Deadline::afterMs(5000));
-  EXPECT_EQ(welcome, 7);
+  EXPECT_EQ(joinPair(name, job), "welcome");
   lowerRank.join();
-  SharedSegment::unlink(names.segment);
+  EXPECT_EQ(gcclSegments(), before);
+}
+
+// Callers that connect and say nothing hold up nobody: the real peer is let in while they wait
+// (one at a time, each silent caller would cost kShmHandshakeTimeoutMs).
+TEST(ShmStranger, SilentCallersDelayNobody) {
+  const JobToken job = tokenOf('q');
+  const std::string name = doorbellName(job, "", 0, 1);
+  Socket listener = listenAbstract(name);
+  std::vector<Socket> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(dialAbstract(name, Deadline::afterMs(5000)));
+  const auto start = std::chrono::steady_clock::now();
+  std::thread lowerRank([&] { admitOne(listener, job, Deadline::afterMs(30000)); });
+  EXPECT_EQ(joinPair(name, job), "welcome");
+  lowerRank.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(kShmHandshakeTimeoutMs));
+}
+
+// Runs `body` in a child process as user nobody; `ready` is written once it is set up.
+pid_t asNobody(const std::function<int(int ready)>& body, int& readyFd) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+    _exit(body(fds[1]));
+  }
+  close(fds[1]);
+  readyFd = fds[0];
+  return child;
+}
+
+bool waitReady(int readyFd) {
+  char byte = 0;
+  const bool ready = read(readyFd, &byte, 1) == 1;
+  close(readyFd);
+  return ready;
+}
+
+// A connection to the abstract socket `name` without dialAbstract's checks: a stranger's.
+int rawDial(const std::string& name) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path + 1, name.data(), name.size());
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&address), length) != 0) return -1;
+  return fd;
+}
+
+// A stranger that took the doorbell's name first (another user: the name is in
+// /proc/net/unix once a socket listens under it, or computable when the token is) gets no
+// hello — the job token never leaves — and the dialling rank says who holds the name.
+TEST(ShmStranger, ListenerOfAnotherUserGetsNoHello) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a process as another user";
+  const std::string name = doorbellName(tokenOf('u'), "", 0, 1);
+  int readyFd = -1;
+  const pid_t squatter = asNobody(
+      [&](int ready) {
+        Socket listener = listenAbstract(name);
+        (void)!write(ready, "r", 1);
+        std::optional<Socket> caller = listener.accept(Deadline::afterMs(5000));
+        if (!caller) return 2;
+        char byte = 0;
+        return recv(caller->fd(), &byte, 1, 0) > 0 ? 1 : 0;  // 1: it was told something
+      },
+      readyFd);
+  ASSERT_GT(squatter, 0);
+  ASSERT_TRUE(waitReady(readyFd));
+  try {
+    dialAbstract(name, Deadline::afterMs(2000));
+    ADD_FAILURE() << "dialled a listener of another user";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another user (uid 65534"), std::string::npos) << e.what();
+  }
+  int status = 0;
+  waitpid(squatter, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
+// A caller of another user is refused even with the job token (a leaked or derived token is
+// no key to another user's memory), and the rank waits on for its real peer.
+TEST(ShmStranger, CallerOfAnotherUserIsRefusedEvenWithTheToken) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a process as another user";
+  const JobToken job = tokenOf('v');
+  const std::string name = doorbellName(job, "", 0, 1);
+  Socket listener = listenAbstract(name);
+  std::thread lowerRank([&] { admitOne(listener, job, Deadline::afterMs(10000)); });
+  int readyFd = -1;
+  const pid_t stranger = asNobody(
+      [&](int) {
+        const int fd = rawDial(name);
+        const ShmHello hello{kShmHelloMagic, kShmHelloVersion, job, 1, 0};
+        if (fd < 0 || write(fd, &hello, sizeof hello) != sizeof hello) return 2;
+        char byte = 0;
+        return recv(fd, &byte, 1, 0) == 0 ? 0 : 1;  // 0: closed without an ack
+      },
+      readyFd);
+  ASSERT_GT(stranger, 0);
+  close(readyFd);
+  int status = 0;
+  waitpid(stranger, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_EQ(joinPair(name, job), "welcome");
+  lowerRank.join();
 }
 
 ConnectRequest pairRequest(int rank, const JobToken& token, int timeoutMs) {
@@ -227,11 +339,22 @@ ConnectRequest pairRequest(int rank, const JobToken& token, int timeoutMs) {
   return request;
 }
 
-// The one window where a name exists: the lower rank created the segment and waits for its
-// peer. Killed there, it leaves the name to the peer, which removes it when it gives up.
-TEST(ShmInit, KilledLowerRankLeavesNoSegmentOnceItsPeerGivesUp) {
+// Whether an abstract socket named `name` is listed (listening) on this machine.
+bool doorbellListed(const std::string& name) {
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  while (std::getline(table, line)) {
+    if (line.find("@" + name) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A lower rank killed while it waits for its peer: the peer fails (no listener, then its
+// timeout) instead of hanging, and nothing of the pair is left anywhere.
+TEST(ShmInit, KilledLowerRankFailsItsPeerAndLeavesNothing) {
+  const std::set<std::string> before = gcclSegments();
   const JobToken token = tokenOf('k');
-  const std::string path = "/dev/shm" + pairNames(token, "", 0, 1).segment;
+  const std::string name = doorbellName(token, "", 0, 1);
   std::fflush(nullptr);
   const pid_t lower = fork();
   if (lower == 0) {
@@ -240,18 +363,19 @@ TEST(ShmInit, KilledLowerRankLeavesNoSegmentOnceItsPeerGivesUp) {
     ShmTransport(true).connect(pairRequest(0, token, 60000), store, poller);
     _exit(0);
   }
-  bool created = false;
-  for (int i = 0; i < 500 && !created; ++i) {
-    created = access(path.c_str(), F_OK) == 0;
-    if (!created) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool listening = false;
+  for (int i = 0; i < 500 && !listening; ++i) {
+    listening = doorbellListed(name);
+    if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   kill(lower, SIGKILL);
   waitpid(lower, nullptr, 0);
-  ASSERT_TRUE(created) << "the lower rank never created " << path;
+  ASSERT_TRUE(listening) << "the lower rank never listened on @" << name;
+  EXPECT_FALSE(doorbellListed(name));
   MemoryStore store;
   Poller poller;
   EXPECT_THROW(ShmTransport(true).connect(pairRequest(1, token, 300), store, poller), Error);
-  EXPECT_NE(access(path.c_str(), F_OK), 0) << path << " was left behind";
+  EXPECT_EQ(gcclSegments(), before);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // nothing more, and two mappings of one segment see each other's bytes.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,18 +39,21 @@ TEST(ByteRing, KeepsOrderAcrossTheWrapAndStopsWhenFull) {
   EXPECT_EQ(ring.readable(), 64u);
 }
 
-TEST(SharedSegment, TwoMappingsShareTheRingsAndTheNameGoes) {
-  const std::string name = "/gccl-test-" + std::to_string(getpid());
-  SharedSegment creator = SharedSegment::create(name, 4096);
-  SharedSegment opener = SharedSegment::open(name, 4096);
-  SharedSegment::unlink(name);
-  EXPECT_THROW(SharedSegment::open(name, 4096), Error);
+// What the peer maps from the descriptor is the creator's memory; anything else is refused.
+TEST(SharedSegment, AdoptedDescriptorSharesTheRings) {
+  SharedSegment creator = SharedSegment::create(4096);
+  SharedSegment adopter = SharedSegment::adopt(dup(creator.fd()), 4096);
   const char text[] = "over shared memory";
   EXPECT_EQ(creator.ring(0).write(text, sizeof text), sizeof text);
   char got[sizeof text] = {};
-  EXPECT_EQ(opener.ring(0).read(got, sizeof got), sizeof text);
+  EXPECT_EQ(adopter.ring(0).read(got, sizeof got), sizeof text);
   EXPECT_STREQ(got, text);
-  EXPECT_EQ(opener.ring(1).readable(), 0u);
+  EXPECT_EQ(adopter.ring(1).readable(), 0u);
+  EXPECT_THROW(SharedSegment::adopt(dup(creator.fd()), 8192), Error);  // other ring sizes
+  const int file = memfd_create("not-a-segment", MFD_CLOEXEC);
+  ASSERT_GE(file, 0);
+  ASSERT_EQ(ftruncate(file, 4096 + 2 * 4096), 0);  // the right size, but no gccl magic
+  EXPECT_THROW(SharedSegment::adopt(file, 4096), Error);
 }
 
 }  // namespace

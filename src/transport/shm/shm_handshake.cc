@@ -1,5 +1,6 @@
 #include "transport/shm/shm_handshake.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "transport/hello_gate.h"
 #include "transport/shm/cma.h"
 
 namespace gccl::transport::shm {
@@ -64,6 +66,11 @@ Socket dialAbstract(const std::string& name, const Deadline& deadline) {
   for (;;) {
     Socket socket = newUnixSocket();
     if (::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), length) == 0) {
+      const PeerCredentials listener = peerCredentials(socket);
+      if (listener.uid != ::geteuid()) {
+        fail(Status::kSystemError, "@", name, " is held by another user (uid ", listener.uid,
+             ", pid ", listener.pid, "), not by the peer: the job token is not sent to it");
+      }
       return socket;
     }
     // Refused: the lower rank does not listen yet (it is still connecting to its own lower
@@ -76,43 +83,82 @@ Socket dialAbstract(const std::string& name, const Deadline& deadline) {
   }
 }
 
-void sendShmHello(const Socket& socket, const ShmHello& hello, const Deadline& deadline) {
+int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline& deadline) {
   socket.sendAll(&hello, sizeof hello, deadline);
+  if (!waitFor(socket.fd(), POLLIN, deadline)) fail(Status::kTimeout, "no handshake reply");
+  // The ack and its descriptor leave in one sendmsg of 4 bytes, so they arrive together.
   uint32_t ack = 0;
-  socket.recvAll(&ack, sizeof ack, deadline);
-  if (ack != kShmAckMagic) fail(Status::kRemoteError, "bad handshake reply");
+  iovec data{&ack, sizeof ack};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  const ssize_t n = ::recvmsg(socket.fd(), &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0) failErrno(errno, "receiving the handshake reply");
+  int segmentFd = -1;
+  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS &&
+      header->cmsg_len == CMSG_LEN(sizeof(int))) {
+    std::memcpy(&segmentFd, CMSG_DATA(header), sizeof segmentFd);
+  }
+  if (n != sizeof ack || ack != kShmAckMagic || segmentFd < 0 ||
+      (message.msg_flags & MSG_CTRUNC) != 0) {
+    if (segmentFd >= 0) ::close(segmentFd);
+    fail(Status::kRemoteError, n == 0 ? "connection closed by peer" : "bad handshake reply");
+  }
+  return segmentFd;
+}
+
+void sendShmAck(const Socket& socket, int segmentFd, const Deadline& deadline) {
+  uint32_t ack = kShmAckMagic;
+  iovec data{&ack, sizeof ack};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &segmentFd, sizeof segmentFd);
+  if (!waitFor(socket.fd(), POLLOUT, deadline)) fail(Status::kTimeout, "send timed out");
+  if (::sendmsg(socket.fd(), &message, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof ack) {
+    failErrno(errno, "handing the shared segment to the peer");
+  }
 }
 
 Socket acceptShmHello(const Socket& listener, const JobToken& token, int myRank, int peer,
                       const Deadline& deadline) {
-  for (;;) {
-    std::optional<Socket> caller = listener.accept(deadline);
-    if (!caller) fail(Status::kTimeout, "rank ", peer, " did not connect");
-    // A caller that stays silent costs only its own handshake time, never the whole init.
-    const Deadline helloBy(std::min(deadline.at(), Deadline::afterMs(kShmHandshakeTimeoutMs).at()));
+  HelloGate::Rules rules;
+  rules.helloBytes = sizeof(ShmHello);
+  rules.helloTimeoutMs = kShmHandshakeTimeoutMs;
+  rules.maxPending = kShmMaxPendingHandshakes;
+  rules.judge = [&](const std::byte* bytes, const Socket& caller) -> const char* {
+    if (peerCredentials(caller).uid != ::geteuid()) return "another user's process";
     ShmHello hello;
-    const char* reason = nullptr;
-    try {
-      caller->recvAll(&hello, sizeof hello, helloBy);
-      reason = refusal(hello, token, myRank, peer);
-    } catch (const Error&) {
-      reason = "no valid hello";
-    }
-    if (reason != nullptr) {
-      GCCL_WARN(LogSubsys::kInit, "rank ", myRank, " refused a shared-memory connection (pid ",
-                peerPid(*caller), "): ", reason);
-      continue;
-    }
-    caller->sendAll(&kShmAckMagic, sizeof kShmAckMagic, deadline);
-    return std::move(*caller);
-  }
+    std::memcpy(&hello, bytes, sizeof hello);
+    return refusal(hello, token, myRank, peer);
+  };
+  rules.describe = [](const Socket& caller) {
+    const PeerCredentials who = peerCredentials(caller);
+    return strCat("(pid ", who.pid, ", uid ", who.uid, ")");
+  };
+  rules.refuser = strCat("rank ", myRank, " refused a shared-memory connection");
+  HelloGate gate(listener, std::move(rules));
+  std::optional<HelloGate::Admitted> caller = gate.next(deadline);
+  if (!caller) fail(Status::kTimeout, "rank ", peer, " did not connect");
+  return std::move(caller->socket);
 }
 
-pid_t peerPid(const Socket& socket) {
+PeerCredentials peerCredentials(const Socket& socket) {
   ucred credentials{};
   socklen_t length = sizeof credentials;
-  if (::getsockopt(socket.fd(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return 0;
-  return credentials.pid;
+  if (::getsockopt(socket.fd(), SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return {};
+  return {credentials.pid, credentials.uid};
 }
 
 CmaAbility probeCma(const Socket& socket, pid_t peer, const Deadline& deadline) {

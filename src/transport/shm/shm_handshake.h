@@ -1,7 +1,10 @@
 // Setting up a pair's doorbell socket: a Unix stream socket in the abstract namespace (no file
-// to leave behind), which anyone on the machine could dial, so the caller presents the job
-// token first, like a TCP data connection's hello. Then each end tries to read the other's
-// memory with cross-memory attach and tells it whether that worked.
+// to leave behind), which anyone on the machine could dial or, knowing its name, take first.
+// So each end checks the other's user as the kernel reports it (SO_PEERCRED): the dialling
+// rank presents the job token only to a listener of its own user, and the listening rank
+// admits only callers of its own user with the token, reading every caller's hello at once
+// (HelloGate). Its ack carries the pair's segment as a descriptor (SCM_RIGHTS). Then each end
+// tries to read the other's memory with cross-memory attach and tells it whether that worked.
 #pragma once
 
 #include <sys/types.h>
@@ -16,9 +19,12 @@ namespace gccl::transport::shm {
 
 inline constexpr uint32_t kShmHelloMagic = 0x47435348;  // "GCSH"
 inline constexpr uint32_t kShmAckMagic = 0x4743534b;    // "GCSK"
-inline constexpr uint32_t kShmHelloVersion = 1;
+// 2: the ack carries the segment's descriptor; segments have no names.
+inline constexpr uint32_t kShmHelloVersion = 2;
 // An accepted caller gets this long to present its hello, then it is dropped with a warning.
 inline constexpr int kShmHandshakeTimeoutMs = 5000;
+// Callers still without a complete hello, at most: past it the oldest is dropped.
+inline constexpr size_t kShmMaxPendingHandshakes = 64;
 
 struct ShmHello {
   uint32_t magic = kShmHelloMagic;
@@ -29,18 +35,29 @@ struct ShmHello {
 };
 
 Socket listenAbstract(const std::string& name);
-// Retries while nobody listens yet; throws kTimeout at the deadline.
+// Retries while nobody listens yet; throws kTimeout at the deadline, and kSystemError when
+// the listener is another user's (a stranger took the name).
 Socket dialAbstract(const std::string& name, const Deadline& deadline);
 
-// Higher rank: presents the hello and waits for the ack.
-void sendShmHello(const Socket& socket, const ShmHello& hello, const Deadline& deadline);
-// Lower rank: the first caller on `listener` whose hello is `peer`'s with the job token, acked;
-// anyone else is refused with a warning. Throws kTimeout at the deadline.
+// Higher rank: presents the hello; returns the descriptor of the pair's segment that comes
+// with the ack (the caller owns it).
+int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline& deadline);
+// Lower rank: the first caller on `listener` of this user whose hello is `peer`'s with the job
+// token; anyone else is refused with a warning. Throws kTimeout at the deadline.
 Socket acceptShmHello(const Socket& listener, const JobToken& token, int myRank, int peer,
                       const Deadline& deadline);
+// Lower rank: acks an accepted hello, handing over the pair's segment.
+void sendShmAck(const Socket& socket, int segmentFd, const Deadline& deadline);
 
-// The process at the other end of a Unix socket, as the kernel saw it connect.
-pid_t peerPid(const Socket& socket);
+// The process at the other end of a Unix socket, as the kernel saw it connect (or listen).
+struct PeerCredentials {
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+};
+PeerCredentials peerCredentials(const Socket& socket);
+inline pid_t peerPid(const Socket& socket) {
+  return peerCredentials(socket).pid;
+}
 
 // Both ends call it after the hello: whether this end can read the peer's memory (it receives
 // single-copy) and whether the peer can read this end's (it sends single-copy). `peer` 0:

@@ -11,10 +11,10 @@ namespace gccl::transport::shm {
 namespace {
 
 // FNV-1a over the token, the scope and the ranks, twice with different offsets: 128 bits.
-// The token itself never appears in a name, because /dev/shm and /proc/net/unix are readable
-// by every local user and the token authenticates the job's TCP connections. The digest need
-// not be a MAC: the segment is mode 0600 and the socket checks the token itself; the names
-// only have to be ones a stranger cannot compute.
+// The token itself never appears in the name, because /proc/net/unix is readable by every
+// local user and the token authenticates the job's connections. The digest need not be a MAC:
+// the socket checks its callers itself; the name only has to be one a stranger cannot compute
+// before the socket listens (and so cannot take first).
 uint64_t fnv1a(uint64_t hash, const std::string& bytes) {
   for (const char c : bytes) {
     hash ^= static_cast<unsigned char>(c);
@@ -31,7 +31,7 @@ std::string hex64(uint64_t value) {
 
 }  // namespace
 
-PairNames pairNames(const JobToken& token, const std::string& scope, int rankA, int rankB) {
+std::string doorbellName(const JobToken& token, const std::string& scope, int rankA, int rankB) {
   const int lo = std::min(rankA, rankB);
   const int hi = std::max(rankA, rankB);
   // The scope is hashed with the token: a split communicator's pair (0, 1) is another pair.
@@ -39,8 +39,7 @@ PairNames pairNames(const JobToken& token, const std::string& scope, int rankA, 
       strCat(std::string(token.begin(), token.end()), "\n", scope, "\n", lo, "\n", hi);
   const std::string digest =
       hex64(fnv1a(0xcbf29ce484222325ULL, key)) + hex64(fnv1a(0x84222325cbf29ce4ULL, key + "#"));
-  const std::string stem = strCat(kSegmentPrefix, digest, "-", lo, "-", hi);
-  return {"/" + stem, stem + ".bell"};
+  return strCat(kSegmentPrefix, digest, "-", lo, "-", hi, ".bell");
 }
 
 }  // namespace gccl::transport::shm

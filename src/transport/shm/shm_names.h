@@ -1,7 +1,8 @@
-// Where a pair of ranks meets: the name of its shared segment and of its doorbell socket.
-// Both are derived from the job token, the communicator's scope and the two ranks, so the two
-// ranks of a pair find each other and nobody else finds them: a process without the token
-// cannot compute the names (a stranger's token gives other names).
+// Where a pair of ranks meets: the name of its doorbell socket (abstract namespace), derived
+// from the job token, the communicator's scope and the two ranks, so the two ranks of a pair
+// find each other and a process without the token cannot compute it. The name is no secret
+// once the socket listens (/proc/net/unix lists it): the socket checks its callers' user and
+// token, and its segment travels as a descriptor, never under a name.
 #pragma once
 
 #include <string>
@@ -10,14 +11,10 @@
 
 namespace gccl::transport::shm {
 
-struct PairNames {
-  std::string segment;  // for shm_open: "/gccl-<digest>-<lo>-<hi>"
-  std::string socket;   // abstract Unix socket name, without the leading NUL
-};
+// Without the leading NUL: "gccl-<digest>-<lo>-<hi>.bell".
+std::string doorbellName(const JobToken& token, const std::string& scope, int rankA, int rankB);
 
-PairNames pairNames(const JobToken& token, const std::string& scope, int rankA, int rankB);
-
-// The common prefix of every segment gccl creates, for tests that check /dev/shm is clean.
+// The prefix of gccl's names, for tests that check /dev/shm holds nothing of gccl's.
 inline constexpr const char* kSegmentPrefix = "gccl-";
 
 }  // namespace gccl::transport::shm

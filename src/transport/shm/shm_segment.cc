@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <new>
 #include <utility>
 
@@ -31,71 +30,69 @@ size_t segmentBytes(size_t ringBytes) {
   return kControlBytes + 2 * ringBytes;
 }
 
-void* mapFd(int fd, size_t bytes, const std::string& name) {
+// Closes `fd` when mapping fails.
+void* mapFd(int fd, size_t bytes) {
   void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  const int error = errno;
-  ::close(fd);
-  if (base == MAP_FAILED) failErrno(error, strCat("mmap of shared segment ", name));
+  if (base == MAP_FAILED) {
+    const int error = errno;
+    ::close(fd);
+    failErrno(error, "mmap of a shared segment");
+  }
   return base;
 }
 
 }  // namespace
 
-SharedSegment SharedSegment::create(const std::string& name, size_t ringBytes) {
-  int fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0 && errno == EEXIST) {
-    // Left by an earlier job with the same token whose lower rank died before the higher one
-    // had mapped it (nobody else can name it): it is ours to replace.
-    ::shm_unlink(name.c_str());
-    fd = ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-  }
-  if (fd < 0) failErrno(errno, strCat("shm_open(", name, ", O_CREAT | O_EXCL)"));
+SharedSegment SharedSegment::create(size_t ringBytes) {
+  const int fd = ::memfd_create("gccl-pair", MFD_CLOEXEC);
+  if (fd < 0) failErrno(errno, "memfd_create");
   const size_t bytes = segmentBytes(ringBytes);
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
     const int error = errno;
     ::close(fd);
-    ::shm_unlink(name.c_str());
-    failErrno(error, strCat("ftruncate of shared segment ", name));
+    failErrno(error, "ftruncate of a shared segment");
   }
-  SharedSegment segment(mapFd(fd, bytes, name), bytes, ringBytes);
+  SharedSegment segment(fd, mapFd(fd, bytes), bytes, ringBytes);
   auto* layout = new (segment.base_) Layout;
   layout->ringBytes = static_cast<uint32_t>(ringBytes);
   layout->magic.store(kSegmentMagic, std::memory_order_release);
   return segment;
 }
 
-SharedSegment SharedSegment::open(const std::string& name, size_t ringBytes) {
-  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (fd < 0) {
-    fail(Status::kRemoteError, "cannot open shared segment ", name, ": ", std::strerror(errno));
-  }
+SharedSegment SharedSegment::adopt(int fd, size_t ringBytes) {
   struct stat info {};
   const size_t bytes = segmentBytes(ringBytes);
-  if (::fstat(fd, &info) != 0 || static_cast<size_t>(info.st_size) != bytes) {
-    ::close(fd);
-    fail(Status::kRemoteError, "shared segment ", name, " has the wrong size");
+  const char* wrong = nullptr;
+  if (::fstat(fd, &info) != 0) {
+    wrong = "cannot be inspected";
+  } else if (!S_ISREG(info.st_mode) || static_cast<size_t>(info.st_size) != bytes) {
+    wrong = "has the wrong size";
+  } else if (info.st_uid != ::geteuid()) {
+    wrong = "belongs to another user";
   }
-  SharedSegment segment(mapFd(fd, bytes, name), bytes, ringBytes);
+  if (wrong != nullptr) {
+    ::close(fd);
+    fail(Status::kRemoteError, "the peer's shared segment ", wrong);
+  }
+  SharedSegment segment(fd, mapFd(fd, bytes), bytes, ringBytes);
   const auto* layout = static_cast<const Layout*>(segment.base_);
   if (layout->magic.load(std::memory_order_acquire) != kSegmentMagic ||
       layout->ringBytes != ringBytes) {
-    fail(Status::kRemoteError, "shared segment ", name, " is not a gccl pair's");
+    fail(Status::kRemoteError, "the peer's shared segment is not a gccl pair's");
   }
   return segment;
 }
 
-void SharedSegment::unlink(const std::string& name) {
-  ::shm_unlink(name.c_str());
-}
-
 SharedSegment::SharedSegment(SharedSegment&& other) noexcept
-    : base_(std::exchange(other.base_, nullptr)),
+    : fd_(std::exchange(other.fd_, -1)),
+      base_(std::exchange(other.base_, nullptr)),
       bytes_(other.bytes_),
       ringBytes_(other.ringBytes_) {}
 
 SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
   if (this != &other) {
-    if (base_ != nullptr) ::munmap(base_, bytes_);
+    release();
+    fd_ = std::exchange(other.fd_, -1);
     base_ = std::exchange(other.base_, nullptr);
     bytes_ = other.bytes_;
     ringBytes_ = other.ringBytes_;
@@ -104,7 +101,14 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
 }
 
 SharedSegment::~SharedSegment() {
+  release();
+}
+
+void SharedSegment::release() {
   if (base_ != nullptr) ::munmap(base_, bytes_);
+  if (fd_ >= 0) ::close(fd_);
+  base_ = nullptr;
+  fd_ = -1;
 }
 
 ByteRing SharedSegment::ring(int index) const {

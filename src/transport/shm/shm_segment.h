@@ -1,11 +1,11 @@
 // The shared memory of one pair of ranks: a control page, then one byte ring per direction.
-// The lower rank creates it (O_EXCL, mode 0600), the higher one opens it, and the name is
-// unlinked as soon as both have it mapped: from then on nothing of it is in /dev/shm, and the
-// kernel frees it when the last of the two processes exits, however it exits.
+// The lower rank creates it as an anonymous memory file (memfd_create: no name in /dev/shm,
+// ever) and hands the descriptor to its peer over their doorbell socket once the peer proved
+// the job token; nobody else can reach it, and the kernel frees it when the last of the two
+// processes exits, however it exits.
 #pragma once
 
 #include <cstddef>
-#include <string>
 
 #include "transport/shm/byte_ring.h"
 
@@ -14,11 +14,10 @@ namespace gccl::transport::shm {
 class SharedSegment {
  public:
   // Ring 0 carries the lower rank's sends, ring 1 the higher rank's.
-  static SharedSegment create(const std::string& name, size_t ringBytes);
-  // Throws Error(kRemoteError) when there is no such segment or it is not a gccl pair's.
-  static SharedSegment open(const std::string& name, size_t ringBytes);
-  // Harmless when the name is gone already.
-  static void unlink(const std::string& name);
+  static SharedSegment create(size_t ringBytes);
+  // Maps a segment whose descriptor came from the peer; takes ownership of `fd`. Throws
+  // Error(kRemoteError) when it is not a gccl pair's segment of this user with these rings.
+  static SharedSegment adopt(int fd, size_t ringBytes);
 
   SharedSegment() = default;
   SharedSegment(SharedSegment&& other) noexcept;
@@ -28,11 +27,14 @@ class SharedSegment {
   ~SharedSegment();
 
   ByteRing ring(int index) const;
+  int fd() const { return fd_; }  // to hand to the peer; open while the segment lives
 
  private:
-  SharedSegment(void* base, size_t bytes, size_t ringBytes)
-      : base_(base), bytes_(bytes), ringBytes_(ringBytes) {}
+  SharedSegment(int fd, void* base, size_t bytes, size_t ringBytes)
+      : fd_(fd), base_(base), bytes_(bytes), ringBytes_(ringBytes) {}
+  void release();
 
+  int fd_ = -1;
   void* base_ = nullptr;
   size_t bytes_ = 0;
   size_t ringBytes_ = 0;

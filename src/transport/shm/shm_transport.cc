@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -22,10 +21,9 @@ std::string describePeer(int rank, pid_t pid) {
   return strCat("rank ", rank, " (host ", localHostName(), ", shm, pid ", pid, ")");
 }
 
-// One pair while it connects. The segment name is unlinked by whoever maps it last, and by
-// both ends when connecting fails, so a rank that dies during init leaves nothing either.
+// One pair while it connects.
 struct Pending {
-  PairNames names;
+  std::string bellName;
   SharedSegment segment;
   Socket listener;  // lower rank only, until the peer's hello
   Socket bell;
@@ -33,10 +31,11 @@ struct Pending {
 
 }  // namespace
 
-// Connection order, as in TCP: every rank first creates the segments and listeners of the
-// pairs where it is the lower rank (no waiting), then dials its lower peers in ascending
-// order, then accepts its higher peers in ascending order. A rank waits only for pairs that
-// come earlier in (lower rank, higher rank) order, so there is no cycle.
+// Connection order, as in TCP: every rank first listens on the doorbells of the pairs where it
+// is the lower rank (no waiting), then dials its lower peers in ascending order, then accepts
+// its higher peers in ascending order. A rank waits only for pairs that come earlier in
+// (lower rank, higher rank) order, so there is no cycle. A segment exists only once its peer
+// proved the token, and only as descriptors: a rank that dies at any point leaves nothing.
 ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Poller&) {
   const Deadline deadline = Deadline::afterMs(request.timeoutMs);
   const std::set<int> peers(request.peers.begin(), request.peers.end());
@@ -64,21 +63,19 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
       if (peer < request.rank) continue;
       current = peer;
       Pending& pair = pending[peer];
-      pair.names = pairNames(request.token, request.scope, request.rank, peer);
-      pair.segment = SharedSegment::create(pair.names.segment, kRingBytes);
-      pair.listener = listenAbstract(pair.names.socket);
+      pair.bellName = doorbellName(request.token, request.scope, request.rank, peer);
+      pair.listener = listenAbstract(pair.bellName);
     }
     for (int peer : peers) {
       if (peer > request.rank) continue;
       current = peer;
       Pending& pair = pending[peer];
-      pair.names = pairNames(request.token, request.scope, request.rank, peer);
-      pair.bell = dialAbstract(pair.names.socket, deadline);
-      sendShmHello(pair.bell,
-                   ShmHello{kShmHelloMagic, kShmHelloVersion, request.token, request.rank, peer},
-                   deadline);
-      pair.segment = SharedSegment::open(pair.names.segment, kRingBytes);
-      SharedSegment::unlink(pair.names.segment);  // both ends have it mapped now
+      pair.bellName = doorbellName(request.token, request.scope, request.rank, peer);
+      pair.bell = dialAbstract(pair.bellName, deadline);
+      const int segmentFd = presentShmHello(
+          pair.bell, ShmHello{kShmHelloMagic, kShmHelloVersion, request.token, request.rank, peer},
+          deadline);
+      pair.segment = SharedSegment::adopt(segmentFd, kRingBytes);
       finish(peer, pair);
     }
     for (int peer : peers) {
@@ -87,12 +84,11 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
       Pending& pair = pending[peer];
       pair.bell = acceptShmHello(pair.listener, request.token, request.rank, peer, deadline);
       pair.listener.close();
-      // The peer maps the segment and unlinks its name after our ack, before its probe
-      // reaches finish(): from then on the name is gone.
+      pair.segment = SharedSegment::create(kRingBytes);
+      sendShmAck(pair.bell, pair.segment.fd(), deadline);
       finish(peer, pair);
     }
   } catch (const Error& e) {
-    for (auto& [peer, pair] : pending) SharedSegment::unlink(pair.names.segment);
     fail(e.status(), "could not connect to rank ", current, " over shared memory: ", e.what());
   }
   logInfo(LogSubsys::kInit, "rank ", request.rank, " connected to ", connections.size(),
@@ -101,17 +97,10 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
 }
 
 bool sharedMemoryUsable(std::string* why) {
-  // A name of its own per call: ranks that are threads of one process probe at the same time,
-  // and a probe that found another's segment would send its rank over TCP while its peers
-  // wait for it on shared memory.
-  static std::atomic<uint64_t> probes{0};
-  const std::string name = strCat("/", kSegmentPrefix, "probe-", ::getpid(), "-", probes++);
   try {
-    SharedSegment segment = SharedSegment::create(name, 4096);
-    SharedSegment::unlink(name);
+    SharedSegment segment = SharedSegment::create(4096);
     return true;
   } catch (const Error& e) {
-    SharedSegment::unlink(name);
     if (why != nullptr) *why = e.what();
     return false;
   }

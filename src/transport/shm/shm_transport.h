@@ -1,7 +1,7 @@
 // Shared-memory backend for ranks on one machine. Each pair gets a segment with one byte ring
-// per direction and a doorbell socket; the lower rank of a pair creates both, the higher one
-// dials, proves it holds the job token, maps the segment and unlinks its name — nothing stays
-// in /dev/shm once a pair is connected, whatever happens to the processes afterwards.
+// per direction and a doorbell socket; the lower rank of a pair listens, the higher one dials
+// and proves it holds the job token, and the lower one hands it the segment as a descriptor
+// (shm_segment.h): nothing is ever in /dev/shm, whatever happens to the processes.
 #pragma once
 
 #include <cstddef>
@@ -27,8 +27,8 @@ class ShmTransport final : public Transport {
   bool singleCopy_;
 };
 
-// Whether this process can create a segment at all (a /dev/shm that is missing or read-only
-// cannot): GCCL_TRANSPORT=auto then keeps to TCP.
+// Whether this process can create a segment at all (a kernel without memfd_create, or a
+// seccomp profile that forbids it, cannot): GCCL_TRANSPORT=auto then keeps to TCP.
 bool sharedMemoryUsable(std::string* why = nullptr);
 
 }  // namespace gccl::transport::shm

@@ -1,10 +1,5 @@
 #include "transport/tcp/tcp_handshake.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "base/error.h"
@@ -23,67 +18,38 @@ void sendAck(const Socket& socket, const Deadline& deadline) {
   socket.sendAll(&kAckMagic, sizeof kAckMagic, deadline);
 }
 
+namespace {
+
+Hello helloOf(const std::byte* bytes) {
+  Hello hello;
+  std::memcpy(&hello, bytes, sizeof hello);
+  return hello;
+}
+
+}  // namespace
+
 HelloAcceptor::HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size,
                              int nsocks)
-    : listener_(listener), token_(token), myRank_(myRank), size_(size), nsocks_(nsocks) {}
+    : token_(token),
+      myRank_(myRank),
+      size_(size),
+      nsocks_(nsocks),
+      gate_(listener,
+            HelloGate::Rules{
+                .helloBytes = sizeof(Hello),
+                .helloTimeoutMs = kHandshakeTimeoutMs,
+                .maxPending = kMaxPendingHandshakes,
+                .judge = [this](const std::byte* bytes,
+                                const Socket&) { return refusal(helloOf(bytes)); },
+                .describe = [](const Socket& caller) { return caller.peerAddress().toString(); },
+                .refuser = strCat("rank ", myRank, " refused data connection from"),
+            }) {}
 
 std::optional<Caller> HelloAcceptor::next(const Deadline& deadline) {
-  for (;;) {
-    // One poll over the listener and every pending hello: pollfd i + 1 is pending_[i].
-    std::vector<pollfd> fds{{listener_.fd(), POLLIN, 0}};
-    for (const Pending& pending : pending_) fds.push_back({pending.socket.fd(), POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), pollTimeoutMs(deadline)) < 0 && errno != EINTR) {
-      failErrno(errno, "poll");
-    }
-    // From the back, so that erasing keeps the indices still to visit.
-    for (size_t i = pending_.size(); i-- > 0;) {
-      if (fds[i + 1].revents == 0) continue;
-      const HelloState state = readHello(pending_[i]);
-      if (state == HelloState::kIncomplete) continue;
-      Pending done = take(i);  // closed when refused
-      if (state == HelloState::kValid) {
-        return Caller{done.hello.fromRank, done.hello.lane, std::move(done.socket)};
-      }
-    }
-    if (fds[0].revents != 0) acceptOne();
-    dropExpired();
-    if (deadline.expired()) return std::nullopt;
-  }
-}
-
-HelloAcceptor::Pending HelloAcceptor::take(size_t index) {
-  Pending pending = std::move(pending_[index]);
-  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(index));
-  return pending;
-}
-
-void HelloAcceptor::acceptOne() {
-  std::optional<Socket> socket = listener_.accept(Deadline::afterMs(0));
-  if (!socket) return;  // the caller gave up between poll and accept
-  if (pending_.size() >= kMaxPendingHandshakes) {
-    refuse(take(0), "too many connections without a hello");
-  }
-  std::string remote = socket->peerAddress().toString();
-  pending_.push_back(
-      {std::move(*socket), std::move(remote), Deadline::afterMs(kHandshakeTimeoutMs)});
-}
-
-HelloAcceptor::HelloState HelloAcceptor::readHello(Pending& pending) const {
-  auto* into = reinterpret_cast<char*>(&pending.hello) + pending.received;
-  const ssize_t n =
-      ::recv(pending.socket.fd(), into, sizeof pending.hello - pending.received, MSG_DONTWAIT);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return HelloState::kIncomplete;
-  if (n <= 0) {
-    refuse(pending, n == 0 ? "closed before its hello" : std::strerror(errno));
-    return HelloState::kRefused;
-  }
-  pending.received += static_cast<size_t>(n);
-  if (pending.received < sizeof pending.hello) return HelloState::kIncomplete;
-  if (const char* reason = refusal(pending.hello)) {
-    refuse(pending, reason);
-    return HelloState::kRefused;
-  }
-  return HelloState::kValid;
+  std::optional<HelloGate::Admitted> admitted = gate_.next(deadline);
+  if (!admitted) return std::nullopt;
+  const Hello hello = helloOf(admitted->hello.data());
+  return Caller{hello.fromRank, hello.lane, std::move(admitted->socket)};
 }
 
 const char* HelloAcceptor::refusal(const Hello& hello) const {
@@ -97,23 +63,6 @@ const char* HelloAcceptor::refusal(const Hello& hello) const {
   if (hello.nsocks != nsocks_) return "another GCCL_NSOCKS";
   if (hello.lane < 0 || hello.lane >= nsocks_) return "socket lane out of range";
   return nullptr;
-}
-
-void HelloAcceptor::refuse(const Pending& pending, const std::string& reason) const {
-  GCCL_WARN(LogSubsys::kInit, "rank ", myRank_, " refused data connection from ", pending.remote,
-            ": ", reason);
-}
-
-void HelloAcceptor::dropExpired() {
-  while (!pending_.empty() && pending_.front().deadline.expired()) {
-    refuse(take(0), strCat("no hello within ", kHandshakeTimeoutMs, " ms"));
-  }
-}
-
-int HelloAcceptor::pollTimeoutMs(const Deadline& deadline) const {
-  const int untilDeadline = deadline.remainingMs();
-  if (pending_.empty()) return untilDeadline;
-  return std::min(untilDeadline, pending_.front().deadline.remainingMs());
 }
 
 }  // namespace gccl::transport::tcp

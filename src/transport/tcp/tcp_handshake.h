@@ -9,6 +9,7 @@
 
 #include "base/job_token.h"
 #include "base/socket.h"
+#include "transport/hello_gate.h"
 
 namespace gccl::transport::tcp {
 
@@ -21,8 +22,7 @@ inline constexpr uint32_t kHelloVersion = 3;
 // An accepted connection gets this long to present its hello, then it is dropped with a
 // warning. Ranks send theirs right after connecting, so only strangers come near it.
 inline constexpr int kHandshakeTimeoutMs = 5000;
-// Accepted connections still without a complete hello, at most: past it the oldest is dropped,
-// so a flood of strangers costs a bounded number of file descriptors.
+// Accepted connections still without a complete hello, at most (HelloGate).
 inline constexpr size_t kMaxPendingHandshakes = 64;
 
 struct Hello {
@@ -49,42 +49,27 @@ struct Caller {
   Socket socket;
 };
 
-// Acceptor side: accepts connections on a listener and reads their hellos together, as bytes
-// arrive, so a silent or slow stranger costs only its own handshake time, never a rank's.
-// A connection that hangs up, sends anything but a valid hello, or stays silent for
-// kHandshakeTimeoutMs is refused with a warning naming its address and the reason.
+// Acceptor side: the callers whose hello names this rank with the job token (a HelloGate:
+// hellos read together as bytes arrive, so a silent or slow stranger costs only its own
+// handshake time, never a rank's; strangers refused with a warning naming their address).
 class HelloAcceptor {
  public:
   HelloAcceptor(const Socket& listener, const JobToken& token, int myRank, int size,
                 int nsocks = 1);
+  HelloAcceptor(const HelloAcceptor&) = delete;  // the gate's judge holds `this`
+  HelloAcceptor& operator=(const HelloAcceptor&) = delete;
 
   // The next caller with a valid hello, or nullopt once `deadline` has passed.
   std::optional<Caller> next(const Deadline& deadline);
 
  private:
-  struct Pending {
-    Socket socket;
-    std::string remote;  // "ip:port", for warnings
-    Deadline deadline;   // for its hello
-    Hello hello{};
-    size_t received = 0;  // bytes of `hello` read so far
-  };
-  enum class HelloState { kIncomplete, kValid, kRefused };
-
-  void acceptOne();
-  Pending take(size_t index);  // removes pending_[index]
-  HelloState readHello(Pending& pending) const;
   const char* refusal(const Hello& hello) const;
-  void refuse(const Pending& pending, const std::string& reason) const;
-  void dropExpired();
-  int pollTimeoutMs(const Deadline& deadline) const;
 
-  const Socket& listener_;
   JobToken token_;
   int myRank_;
   int size_;
   int nsocks_;
-  std::vector<Pending> pending_;  // in the order accepted, so the oldest deadline is first
+  HelloGate gate_;
 };
 
 }  // namespace gccl::transport::tcp
