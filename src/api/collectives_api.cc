@@ -86,6 +86,7 @@ gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* strea
     auto owned = std::make_unique<gcclRequest>();
     owned->spinUs = handle.communicator().config().spinUs;
     owned->request = handle.communicator().start(call, false);
+    gccl::api::registerLive(owned.get());
     *request = owned.release();
   });
 }

@@ -195,7 +195,8 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 
 gcclResult_t gcclWait(gcclRequest_t request) {
   return guarded(nullptr, [&] {
-    requirePointer(request, "request");
+    gccl::api::requireLive(request, "request");
+    gccl::api::unregisterLive(request);
     std::unique_ptr<gcclRequest> owned(request);
     owned->request->wait(owned->spinUs);
     owned->request->rethrow();
@@ -204,10 +205,11 @@ gcclResult_t gcclWait(gcclRequest_t request) {
 
 gcclResult_t gcclTest(gcclRequest_t request, int* done) {
   return guarded(nullptr, [&] {
-    requirePointer(request, "request");
+    gccl::api::requireLive(request, "request");
     requirePointer(done, "done");
     *done = request->request->isDone() ? 1 : 0;
     if (*done == 0) return;
+    gccl::api::unregisterLive(request);
     std::unique_ptr<gcclRequest> owned(request);
     owned->request->rethrow();
   });

@@ -74,12 +74,13 @@ GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
   return options;
 }
 
+// Null for a handle that is not live: its error is then the thread's only.
 gcclComm* commOf(gcclGradSync_t sync) {
-  return sync == nullptr ? nullptr : sync->comm;
+  return gccl::api::isLiveHandle(sync) ? sync->comm : nullptr;
 }
 
 GradientSync& syncOf(gcclGradSync_t sync) {
-  requirePointer(sync, "gradient sync");
+  gccl::api::requireLive(sync, "gradient sync");
   return *sync->sync;
 }
 
@@ -104,6 +105,7 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
     handle->commSerial = comm->serial;
     handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
                                                   communicator.config().spinUs, options);
+    gccl::api::registerLive(handle.get());
     *sync = handle.release();
   });
 }
@@ -182,7 +184,11 @@ gcclResult_t gcclGradSyncReset(gcclGradSync_t sync) {
 
 gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync) {
   if (sync == nullptr) return gcclSuccess;
-  return guarded(commOf(sync), [&] { delete sync; });
+  return guarded(commOf(sync), [&] {
+    gccl::api::requireLive(sync, "gradient sync");
+    gccl::api::unregisterLive(sync);
+    delete sync;
+  });
 }
 
 }  // extern "C"

@@ -16,7 +16,8 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::set<gcclComm*> live;
-  uint64_t registered = 0;  // handles ever registered: the next one's serial
+  uint64_t registered = 0;       // handles ever registered: the next one's serial
+  std::set<const void*> others;  // live requests and gradient syncs
 };
 
 Registry& registry() {
@@ -78,6 +79,29 @@ void retire(gcclComm* comm) {
   // Freed outside the mutex: the communicator's destructor drains and closes its connections,
   // and calls on other handles must not wait behind that.
   delete comm;
+}
+
+void registerLive(const void* handle) {
+  std::lock_guard lock(registry().mutex);
+  registry().others.insert(handle);
+}
+
+bool isLiveHandle(const void* handle) {
+  std::lock_guard lock(registry().mutex);
+  return registry().others.count(handle) > 0;
+}
+
+void requireLive(const void* handle, const char* what) {
+  if (handle == nullptr) fail(Status::kInvalidArgument, what, " is NULL");
+  if (!isLiveHandle(handle)) {
+    fail(Status::kInvalidArgument, what, " ", handle,
+         " is not live (already completed or destroyed, or never created)");
+  }
+}
+
+void unregisterLive(const void* handle) {
+  std::lock_guard lock(registry().mutex);
+  registry().others.erase(handle);
 }
 
 void recordError(gcclComm* comm, const std::string& message) noexcept {

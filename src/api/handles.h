@@ -79,6 +79,14 @@ class HandleCall {
 // frees it. Only the thread whose claim() won calls it, after its own HandleCall ended.
 void retire(gcclComm* comm);
 
+// Requests and gradient syncs: the handles made and not yet freed, so that a freed or foreign
+// one is an error (kInvalidArgument naming `what`) instead of a crash. A handle is not
+// checked against another thread freeing it at the same moment: that is the caller's race.
+void registerLive(const void* handle);
+void requireLive(const void* handle, const char* what);
+bool isLiveHandle(const void* handle);
+void unregisterLive(const void* handle);
+
 // Records the message for gcclGetLastError (per handle while it is registered, and per
 // thread).
 void recordError(gcclComm* comm, const std::string& message) noexcept;

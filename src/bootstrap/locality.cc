@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bitset>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -47,6 +48,14 @@ std::string shareKey(int rank) {
 }
 
 constexpr const char* kHostsKey = "locality/hosts";
+constexpr const char* kSizeKey = "locality/size";  // rank 0's nranks
+// An answer starting with this carries rank 0's reason for failing the census.
+constexpr char kRefusal = '!';
+
+std::string sizeMismatch(int rank, int size, int rootSize) {
+  return strCat("rank ", rank, " was started with nranks ", size, ", rank 0 with nranks ", rootSize,
+                ": every rank must pass the same nranks");
+}
 
 // "H" for one host, else "H h0 h1 ... h(n-1)".
 std::vector<int> parseHosts(const std::string& text, int size) {
@@ -103,8 +112,17 @@ std::string cpuMaskHex() {
 MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
                             const std::string& hostId) {
   const std::string machine = machineId();
+  if (rank == 0) store.set(kSizeKey, strCat(size));
   store.set(machineKey(rank),
-            strCat(machine, " ", hostId.empty() ? machine : hostId, " ", cpuMaskHex()));
+            strCat(machine, " ", hostId.empty() ? machine : hostId, " ", cpuMaskHex(), " ", size));
+  // Ranks that disagree on nranks would wait for ranks that never come, or connect to the
+  // wrong ones: each checks rank 0's, and rank 0 checks everyone's it waits for.
+  if (rank != 0) {
+    const std::string rootSize = store.get(kSizeKey, deadline);
+    if (rootSize != strCat(size)) {
+      fail(Status::kInvalidUsage, sizeMismatch(rank, size, std::atoi(rootSize.c_str())));
+    }
+  }
   if (rank == 0) {
     std::vector<std::string> machineOf(static_cast<size_t>(size));
     std::map<std::string, int> hostIndex;
@@ -117,8 +135,14 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     for (int r = 0; r < size; ++r) {
       std::istringstream entry(store.get(machineKey(r), deadline));
       std::string host, mask;
-      if (!(entry >> machineOf[r] >> host >> mask) || !(entry >> std::ws).eof())
+      int rankSize = 0;
+      if (!(entry >> machineOf[r] >> host >> mask >> rankSize) || !(entry >> std::ws).eof())
         fail(Status::kRemoteError, "malformed locality entry of rank ", r);
+      if (rankSize != size) {
+        const std::string reason = sizeMismatch(r, rankSize, size);
+        for (int other = 1; other < size; ++other) store.set(shareKey(other), kRefusal + reason);
+        fail(Status::kInvalidUsage, reason);
+      }
       Machine& machine = machines[machineOf[r]];
       machine.ranks.push_back(r);
       machine.cpus |= parseMask(mask);
@@ -136,7 +160,9 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
       store.set(shareKey(r), answer);
     }
   }
-  std::istringstream answer(store.get(shareKey(rank), deadline));
+  const std::string text = store.get(shareKey(rank), deadline);
+  if (!text.empty() && text[0] == kRefusal) fail(Status::kInvalidUsage, text.substr(1));
+  std::istringstream answer(text);
   MachineShare share;
   share.cpus = 0;
   answer >> share.cpus;

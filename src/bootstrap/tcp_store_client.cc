@@ -6,6 +6,17 @@ namespace gccl {
 using store_wire::Header;
 using store_wire::Type;
 
+namespace {
+
+// What a failed exchange with the store most likely means, for the message: the store lives
+// in rank 0, so a connection it closed is rank 0 gone.
+std::string whyStoreFailed(const Error& e) {
+  if (e.status() == Status::kTimeout) return e.what();
+  return strCat(e.what(), " (rank 0, which serves it, has failed or exited)");
+}
+
+}  // namespace
+
 TcpStoreClient::TcpStoreClient(const SocketAddress& server, const JobToken& token, int timeoutMs)
     : server_(server), timeoutMs_(timeoutMs) {
   const Deadline deadline = Deadline::afterMs(timeoutMs);
@@ -16,8 +27,12 @@ TcpStoreClient::TcpStoreClient(const SocketAddress& server, const JobToken& toke
   try {
     socket_.recvAll(&reply, sizeof reply, deadline);
   } catch (const Error& e) {
+    if (e.status() == Status::kTimeout) {
+      fail(e.status(), "bootstrap store at ", server.toString(), " did not answer this rank's ",
+           "hello within ", timeoutMs, " ms (rank 0 busy or stopped, or not a gccl store)");
+    }
     fail(e.status(), "bootstrap store at ", server.toString(),
-         " refused this rank (wrong job token or not a gccl store): ", e.what());
+         " refused this rank (wrong job token, not a gccl store, or rank 0 failed): ", e.what());
   }
   if (reply.magic != store_wire::kMagic || reply.type != static_cast<uint32_t>(Type::kHelloOk)) {
     fail(Status::kRemoteError, "bootstrap store at ", server.toString(), " sent a malformed reply");
@@ -47,7 +62,13 @@ void TcpStoreClient::set(const std::string& key, const std::string& value) {
   }
   std::lock_guard lock(mutex_);
   requireInSync();
-  sendFrame(Type::kSet, key, value, Deadline::afterMs(timeoutMs_));
+  try {
+    sendFrame(Type::kSet, key, value, Deadline::afterMs(timeoutMs_));
+  } catch (const Error& e) {
+    desynchronized_ = true;  // possibly cut off mid-frame
+    fail(e.status(), "publishing '", key, "' to the bootstrap store at ", server_.toString(), ": ",
+         whyStoreFailed(e));
+  }
 }
 
 Header TcpStoreClient::receiveReply(const std::string& key, const Deadline& deadline) {
@@ -57,7 +78,7 @@ Header TcpStoreClient::receiveReply(const std::string& key, const Deadline& dead
   } catch (const Error& e) {
     desynchronized_ = true;
     fail(e.status(), "waiting for '", key, "' from the bootstrap store at ", server_.toString(),
-         ": ", e.what());
+         ": ", whyStoreFailed(e));
   }
   const bool valueOrAbsent = reply.type == static_cast<uint32_t>(Type::kValue) ||
                              reply.type == static_cast<uint32_t>(Type::kAbsent);
@@ -73,7 +94,13 @@ Header TcpStoreClient::receiveReply(const std::string& key, const Deadline& dead
 std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline) {
   std::lock_guard lock(mutex_);
   requireInSync();
-  sendFrame(Type::kGet, key, "", deadline);
+  try {
+    sendFrame(Type::kGet, key, "", deadline);
+  } catch (const Error& e) {
+    desynchronized_ = true;
+    fail(e.status(), "asking for '", key, "' from the bootstrap store at ", server_.toString(),
+         ": ", whyStoreFailed(e));
+  }
   const Header reply = receiveReply(key, deadline);
   if (reply.type != static_cast<uint32_t>(Type::kValue)) {
     desynchronized_ = true;

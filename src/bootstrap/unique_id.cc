@@ -1,8 +1,10 @@
 #include "bootstrap/unique_id.h"
 
+#include <algorithm>
 #include <cstring>
-#include <map>
+#include <deque>
 #include <mutex>
+#include <utility>
 
 #include "base/error.h"
 
@@ -21,11 +23,16 @@ struct PackedId {
 };
 static_assert(sizeof(PackedId) <= kUniqueIdBytes);
 
-// Listening sockets reserved by createUniqueId, by job token. Process-wide by nature: the id
-// is created before any communicator exists and travels out of band.
+// Listening sockets reserved by createUniqueId, by job token, oldest first. Process-wide by
+// nature: the id is created before any communicator exists and travels out of band. At most
+// kMaxReservedListeners are kept: a process that makes ids it never uses (one per retry) must
+// not run out of descriptors. An id whose reservation went still works: rank 0 binds its port
+// again at init, unless another process took the port meanwhile.
+constexpr size_t kMaxReservedListeners = 8;
+
 struct ReservedListeners {
   std::mutex mutex;
-  std::map<JobToken, Socket> sockets;
+  std::deque<std::pair<JobToken, Socket>> sockets;
 };
 
 ReservedListeners& reserved() {
@@ -70,14 +77,16 @@ UniqueId createUniqueId(const Config& config) {
   id.root = {host, listener.localAddress().port};
   ReservedListeners& r = reserved();
   std::lock_guard lock(r.mutex);
-  r.sockets[id.token] = std::move(listener);
+  if (r.sockets.size() == kMaxReservedListeners) r.sockets.pop_front();
+  r.sockets.emplace_back(id.token, std::move(listener));
   return id;
 }
 
 Socket takeReservedListener(const JobToken& token) {
   ReservedListeners& r = reserved();
   std::lock_guard lock(r.mutex);
-  auto it = r.sockets.find(token);
+  auto it = std::find_if(r.sockets.begin(), r.sockets.end(),
+                         [&](const auto& entry) { return entry.first == token; });
   if (it == r.sockets.end()) return Socket();
   Socket socket = std::move(it->second);
   r.sockets.erase(it);

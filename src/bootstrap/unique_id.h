@@ -20,7 +20,8 @@ void encodeUniqueId(const UniqueId& id, char (&out)[kUniqueIdBytes]);
 UniqueId decodeUniqueId(const char (&in)[kUniqueIdBytes]);
 
 // Reserves the root's listening socket now (so the port cannot be lost to a race) and draws a
-// random token. The socket is kept for rank 0's communicator in this process (or its fork).
+// random token. The socket is kept for rank 0's communicator in this process (or its fork);
+// only the last few ids' sockets are kept (unique_id.cc).
 UniqueId createUniqueId(const Config& config);
 
 // The listener createUniqueId reserved for this token in this process, or an invalid socket.

@@ -69,6 +69,18 @@ int main(void) {
   gcclRequest_t request = NULL;
   EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, &request) == gcclSuccess);
   EXPECT(gcclWait(request) == gcclSuccess);
+  /* A request is freed by the wait (or the test) that completes it: using it again is an
+   * error, not a crash. */
+  EXPECT(gcclWait(request) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  {
+    int done = 0;
+    EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, &request) == gcclSuccess);
+    while (done == 0) EXPECT(gcclTest(request, &done) == gcclSuccess);
+    EXPECT(gcclTest(request, &done) == gcclInvalidArgument);
+    EXPECT(gcclWait(request) == gcclInvalidArgument);
+    EXPECT(gcclWait((gcclRequest_t)&done) == gcclInvalidArgument); /* never a request */
+  }
   EXPECT(gcclAllReduceAsync(data, data, 4, gcclFloat32, gcclMax, comm, NULL) ==
          gcclInvalidArgument);
   EXPECT(gcclWait(NULL) == gcclInvalidArgument);

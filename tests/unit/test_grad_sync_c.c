@@ -146,6 +146,10 @@ static void usageErrors(gcclComm_t comm) {
   EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
   EXPECT(gcclGradSyncDestroy(NULL) == gcclSuccess);
+  /* Destroyed: another destroy, or any call, is an error, not a double free. */
+  EXPECT(gcclGradSyncDestroy(sync) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  EXPECT(gcclGradSyncReset(sync) == gcclInvalidArgument);
 }
 
 static void writeRamp(float* w, float start) {

@@ -61,8 +61,8 @@ TEST(Locality, EveryRankOfOneMachineCountsAllOfThem) {
 TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   // Ranks 1 and 3 pose as another machine with four CPUs of its own.
   MemoryStore store;
-  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}));
-  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}));
+  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}) + " 4");
+  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}) + " 4");
   const auto shares = census(store, 4, {0, 2});
   EXPECT_EQ(shares[0].ranks, 2);
   EXPECT_EQ(shares[2].ranks, 2);
@@ -83,13 +83,14 @@ TEST(Locality, HostMapFollowsTheHostIdsAndIsEmptyForOneHost) {
     EXPECT_EQ(share.ranks, 4);  // still one machine: transports may treat them as local
   }
   MemoryStore machines;
-  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}));
+  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}) + " 2");
   EXPECT_EQ(census(machines, 2, {0})[0].hostOf, (std::vector<int>{0, 1}));
 }
 
 TEST(Locality, MalformedHostMapIsAnError) {
   for (const char* map : {"2 0 1 1", "2 0 5", "0", "x", "1 0"}) {
     MemoryStore store;
+    store.set("locality/size", "2");
     store.set("locality/share/1", "4 1");
     store.set("locality/hosts", map);
     EXPECT_THROW(shareOfMachine(store, 1, 2, Deadline::afterMs(1000)), Error) << map;
@@ -101,7 +102,7 @@ TEST(Locality, PinnedRanksAddUpTheirCores) {
   MemoryStore store;
   for (int rank = 1; rank < 4; ++rank)
     store.set("locality/machine/" + std::to_string(rank),
-              machineId() + " " + machineId() + " " + maskOf({rank}));
+              machineId() + " " + machineId() + " " + maskOf({rank}) + " 4");
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
   EXPECT_EQ(shares[0].localRanks, (std::vector<int>{0, 1, 2, 3}));
@@ -119,11 +120,39 @@ TEST(Locality, MalformedEntryIsAnErrorNotACrash) {
 TEST(Locality, MalformedAnswerIsAnErrorNotACrash) {
   // Rank 0 answered rank 1 with a list that does not include rank 1.
   MemoryStore store;
+  store.set("locality/size", "3");
   store.set("locality/share/1", "4 0 2");
   EXPECT_THROW(shareOfMachine(store, 1, 3, Deadline::afterMs(1000)), Error);
   MemoryStore garbage;
+  garbage.set("locality/size", "3");
   garbage.set("locality/share/1", "4 1 x");
   EXPECT_THROW(shareOfMachine(garbage, 1, 3, Deadline::afterMs(1000)), Error);
+}
+
+// Ranks started with different nranks fail the census at once, every one of them naming the
+// odd rank, instead of waiting for ranks that never come (or connecting to the wrong ones).
+TEST(Locality, RanksThatDisagreeOnNranksAllFailNamingIt) {
+  // Rank 1 says 2, ranks 0 and 2 say 3: rank 1 sees rank 0's nranks, rank 0 sees rank 1's and
+  // tells rank 2.
+  MemoryStore store;
+  std::vector<std::string> messages(3);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 3; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        shareOfMachine(store, rank, rank == 1 ? 2 : 3, Deadline::afterMs(5000));
+      } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::kInvalidUsage) << e.what();
+        messages[rank] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_NE(messages[rank].find("rank 1 was started with nranks 2, rank 0 with nranks 3"),
+              std::string::npos)
+        << "rank " << rank << ": '" << messages[rank] << "'";
+  }
 }
 
 // The kernel's boot id and this process's network namespace: ranks in other namespaces of one

@@ -2,8 +2,11 @@
 // with a warning, and the store keeps serving the job afterwards.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <iterator>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "bootstrap/tcp_store.h"
@@ -124,6 +127,24 @@ TEST(UniqueId, RoundTripsAndRejectsGarbage) {
   EXPECT_EQ(back.token, id.token);
   char zeros[kUniqueIdBytes] = {};
   EXPECT_THROW(decodeUniqueId(zeros), Error);
+}
+
+// Ids made and never used hold the sockets of the last few only, not one each for ever; an
+// id whose reservation went can still have its port bound by rank 0.
+TEST(UniqueId, UnusedIdsHoldABoundedNumberOfSockets) {
+  const auto openDescriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = openDescriptors();
+  Config config;
+  config.socketAddr = "127.0.0.1";
+  std::vector<UniqueId> ids;
+  for (int i = 0; i < 100; ++i) ids.push_back(createUniqueId(config));
+  EXPECT_LE(openDescriptors(), before + 8);
+  EXPECT_TRUE(takeReservedListener(ids.back().token).valid());
+  EXPECT_FALSE(takeReservedListener(ids.front().token).valid());
+  EXPECT_TRUE(Socket::listenOn(ids.front().root.host, ids.front().root.port).valid());
 }
 
 }  // namespace
