@@ -57,7 +57,11 @@ class TcpStoreServer {
   bool serveOnce();  // false: the server is shutting down
   void admit(Socket socket);
   void dropStrangers();
-  bool handleFrame(Client& client);  // false: drop the client
+  // Each false: drop the client.
+  bool handleReadable(Client& client);  // reads what arrived, never waiting
+  bool handleFrames(Client& client);    // handles the whole frames received
+  bool handleFrame(Client& client, store_wire::Type type, const std::string& key,
+                   std::string value);
   void answerWaiters(const std::string& key);
   bool answerProbe(Client& client, const std::string& key, const Deadline& deadline);
 

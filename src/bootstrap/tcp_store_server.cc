@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,14 +16,15 @@ using store_wire::Header;
 using store_wire::Type;
 
 namespace {
-// A client gets this long to present the job token, and this long to finish a frame it began:
-// a silent or slow stranger costs the server at most that, never a hang. Ranks send their
-// hello right after connecting, so unauthenticated clients get a much shorter frame budget,
-// and at most kMaxStrangers of them are kept (the oldest is dropped first).
+// The server never waits for a client's bytes: it reads what has arrived and keeps a partial
+// frame for later, so a silent or slow stranger (or many) costs it nothing but a descriptor
+// and a bounded buffer. A client gets kHelloTimeoutMs to present the job token; at most
+// kMaxStrangers are kept without one (the oldest is dropped first). Replies to ranks may wait
+// up to kReplyTimeoutMs for room in their socket.
 constexpr int kHelloTimeoutMs = 10000;
-constexpr int kFrameTimeoutMs = 2000;
-constexpr int kStrangerFrameTimeoutMs = 100;
+constexpr int kReplyTimeoutMs = 2000;
 constexpr size_t kMaxStrangers = 64;
+constexpr size_t kReadBytes = 64 << 10;
 }  // namespace
 
 struct TcpStoreServer::Client {
@@ -30,6 +32,7 @@ struct TcpStoreServer::Client {
   SocketAddress peer;
   bool authenticated = false;
   Clock::time_point connectedAt = Clock::now();
+  std::string inbox;                    // bytes received that are not yet a whole frame
   std::vector<std::string> waitingFor;  // keys of outstanding gets, answered in order
 };
 
@@ -73,7 +76,7 @@ void TcpStoreServer::admit(Socket socket) {
     clients_.erase(oldest->socket.fd());
     delete oldest;
   }
-  auto* client = new Client{std::move(socket), {}, false, Clock::now(), {}};
+  auto* client = new Client{std::move(socket), {}, false, Clock::now(), {}, {}};
   client->peer = client->socket.peerAddress();
   clients_[client->socket.fd()] = client;
 }
@@ -94,10 +97,12 @@ bool TcpStoreServer::serveOnce() {
     }
     for (size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      Client* client = clients_.at(fds[i].fd);
+      const auto found = clients_.find(fds[i].fd);
+      if (found == clients_.end()) continue;  // dropped by admit() in this round
+      Client* client = found->second;
       bool keep = false;
       try {
-        keep = handleFrame(*client);
+        keep = handleReadable(*client);
       } catch (const Error& e) {
         if (!client->authenticated)
           GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
@@ -136,30 +141,56 @@ void TcpStoreServer::dropStrangers() {
   }
 }
 
-bool TcpStoreServer::handleFrame(Client& client) {
-  const Deadline deadline =
-      Deadline::afterMs(client.authenticated ? kFrameTimeoutMs : kStrangerFrameTimeoutMs);
-  Header header{};
-  try {
-    client.socket.recvAll(&header, sizeof header, deadline);
-  } catch (const Error&) {
-    return false;  // a rank that finished bootstrap and left, or a stranger hanging up
+bool TcpStoreServer::handleReadable(Client& client) {
+  char buffer[kReadBytes];
+  for (;;) {
+    const ssize_t n = ::recv(client.socket.fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+    if (n == 0) return false;  // a rank that finished bootstrap and left, or a stranger
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK;  // else the connection failed
+    }
+    client.inbox.append(buffer, static_cast<size_t>(n));
+    if (!handleFrames(client)) return false;
+    if (static_cast<size_t>(n) < sizeof buffer) return true;
   }
-  if (header.magic != store_wire::kMagic || header.keyBytes > store_wire::kMaxKeyBytes ||
-      header.valueBytes > store_wire::kMaxValueBytes) {
-    GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
-              ": malformed frame (magic ", header.magic, ", key ", header.keyBytes, " B, value ",
-              header.valueBytes, " B)");
-    return false;
+}
+
+bool TcpStoreServer::handleFrames(Client& client) {
+  while (client.inbox.size() >= sizeof(Header)) {
+    Header header{};
+    std::memcpy(&header, client.inbox.data(), sizeof header);
+    if (header.magic != store_wire::kMagic || header.keyBytes > store_wire::kMaxKeyBytes ||
+        header.valueBytes > store_wire::kMaxValueBytes) {
+      GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
+                ": malformed frame (magic ", header.magic, ", key ", header.keyBytes, " B, value ",
+                header.valueBytes, " B)");
+      return false;
+    }
+    // Before the token, only a hello of the token's length: nothing else is buffered.
+    if (!client.authenticated && (header.type != static_cast<uint32_t>(Type::kHello) ||
+                                  header.keyBytes != 0 || header.valueBytes != token_.size())) {
+      GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
+                client.peer.toString(), ": no job token");
+      return false;
+    }
+    const size_t frameBytes = sizeof header + header.keyBytes + header.valueBytes;
+    if (client.inbox.size() < frameBytes) return true;  // the rest comes later
+    std::string key = client.inbox.substr(sizeof header, header.keyBytes);
+    std::string value = client.inbox.substr(sizeof header + header.keyBytes, header.valueBytes);
+    client.inbox.erase(0, frameBytes);
+    if (!handleFrame(client, static_cast<Type>(header.type), key, std::move(value))) {
+      return false;
+    }
   }
-  std::string key(header.keyBytes, '\0');
-  std::string value(header.valueBytes, '\0');
-  client.socket.recvAll(key.data(), key.size(), deadline);
-  client.socket.recvAll(value.data(), value.size(), deadline);
-  const auto type = static_cast<Type>(header.type);
+  return true;
+}
+
+bool TcpStoreServer::handleFrame(Client& client, Type type, const std::string& key,
+                                 std::string value) {
+  const Deadline deadline = Deadline::afterMs(kReplyTimeoutMs);
   if (!client.authenticated) {
-    if (type != Type::kHello || value.size() != token_.size() ||
-        std::memcmp(value.data(), token_.data(), token_.size()) != 0) {
+    if (std::memcmp(value.data(), token_.data(), token_.size()) != 0) {
       GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
                 client.peer.toString(), ": wrong job token");
       return false;
@@ -181,7 +212,7 @@ bool TcpStoreServer::handleFrame(Client& client) {
   }
   if (type == Type::kProbe) return answerProbe(client, key, deadline);
   GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
-            ": unexpected frame type ", header.type);
+            ": unexpected frame type ", static_cast<uint32_t>(type));
   return false;
 }
 
@@ -216,7 +247,7 @@ void TcpStoreServer::answerWaiters(const std::string& key) {
       std::string frame(reinterpret_cast<const char*>(&reply), sizeof reply);
       frame += value;
       try {
-        client->socket.sendAll(frame.data(), frame.size(), Deadline::afterMs(kFrameTimeoutMs));
+        client->socket.sendAll(frame.data(), frame.size(), Deadline::afterMs(kReplyTimeoutMs));
       } catch (const Error& e) {
         GCCL_WARN(LogSubsys::kInit, "bootstrap store could not answer ", client->peer.toString(),
                   ": ", e.what());

@@ -2,6 +2,7 @@
 // with a warning, and the store keeps serving the job afterwards.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <iterator>
 #include <optional>
@@ -106,6 +107,28 @@ TEST_F(StoreFixture, StrangerSendingGarbageIsDropped) {
   TcpStoreClient good(address, token, 5000);
   good.set("still", "serving");
   EXPECT_EQ(good.get("still", Deadline::afterMs(5000)), "serving");
+}
+
+// Strangers that trickle bytes (a header's first byte, again and again) cost the store no
+// waiting: ranks arriving among them are served at once, not after each stranger's pause.
+TEST_F(StoreFixture, TricklingStrangersDelayNoRank) {
+  std::vector<Socket> strangers;
+  for (int i = 0; i < 60; ++i) {
+    strangers.push_back(Socket::connectTo(address, Deadline::afterMs(3000)));
+  }
+  TcpStoreClient early(address, token, 5000);  // all strangers admitted by now
+  for (int round = 0; round < 3; ++round) {
+    for (Socket& stranger : strangers) {
+      const char byte = static_cast<char>(store_wire::kMagic & 0xff);
+      stranger.sendAll(&byte, 1, Deadline::afterMs(1000));
+    }
+  }
+  const auto start = std::chrono::steady_clock::now();
+  TcpStoreClient late(address, token, 5000);
+  late.set("key", "value");
+  EXPECT_EQ(early.get("key", Deadline::afterMs(5000)), "value");
+  // Waiting 100 ms per trickling stranger, as a blocking read of their frames would, is 6 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
 TEST_F(StoreFixture, HugeLengthIsRefusedWithoutAllocating) {
