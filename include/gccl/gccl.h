@@ -203,7 +203,9 @@ GCCL_EXPORT gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, 
  * @brief Copies @p count elements of @p sendbuf on rank @p root into @p recvbuf on every rank.
  * @p sendbuf is read on the root only (NULL elsewhere is fine); in place when the root passes
  * sendbuf == recvbuf. A root out of [0, nranks) is gcclInvalidArgument; ranks that disagree on
- * the root or the count fail with gcclInvalidUsage.
+ * the count fail with gcclInvalidUsage. Ranks that disagree on the root fail where data crosses
+ * the disagreement: a rank that wrongly believes it is the root receives nothing in this call
+ * and returns with its own data, and learns of it in its next call (docs/api.md).
  */
 GCCL_EXPORT gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
                                        gcclDataType_t datatype, int root, gcclComm_t comm);
