@@ -10,6 +10,8 @@
 #include "api/boundary.h"
 #include "api/device_buffers.h"
 #include "api/handles.h"
+#include "base/error.h"
+#include "core/collective_call.h"
 
 using gccl::CollectiveCall;
 using gccl::CollectiveKind;
@@ -25,9 +27,15 @@ namespace {
 // The enum arguments as the integers the caller passed (see rawValue: a C caller may pass any
 // value, and loading an out-of-range enum is undefined in C++), checked; collectives without
 // an op pass gcclSum.
-CollectiveCall callOf(CollectiveKind kind, const void* sendbuf, void* recvbuf, size_t count,
-                      int datatype, int op, int root = 0) {
-  checkTypeAndOp(datatype, op);
+CollectiveCall callOf(const gccl::Communicator& communicator, CollectiveKind kind,
+                      const void* sendbuf, void* recvbuf, size_t count, int datatype, int op,
+                      int root = 0) {
+  try {
+    checkTypeAndOp(datatype, op);
+  } catch (const gccl::Error& e) {
+    gccl::fail(e.status(), gccl::collectiveName(kind), " on rank ", communicator.rank(), ": ",
+               e.what());
+  }
   CollectiveCall call;
   call.kind = kind;
   call.input = sendbuf;
@@ -53,11 +61,22 @@ void runOnDevice(gcclComm& comm, const CollectiveCall& call, Form form, void* st
                ": the Async form takes host buffers; device buffers take the blocking form or the "
                "OnStream form");
   }
-  gccl::DeviceCollectives& device = gccl::api::deviceCollectives(comm, call);
+  // The arguments first, as for host buffers (the staging checks them again, with its device
+  // ranges): a machine without a GPU must not hide a bad root or a NULL buffer behind its own.
+  const gccl::Communicator& communicator = *comm.communicator;
+  gccl::checkCall(call, communicator.rank(), communicator.size(),
+                  communicator.config().gpuSliceBytes);
+  gccl::DeviceCollectives* device = nullptr;
+  try {
+    device = &gccl::api::deviceCollectives(comm, call);
+  } catch (const gccl::Error& e) {
+    gccl::fail(e.status(), gccl::collectiveName(call.kind), " on rank ", communicator.rank(),
+               ": device buffers: ", e.what());
+  }
   if (form == Form::kOnStream) {
-    device.enqueue(call, stream);
+    device->enqueue(call, stream);
   } else {
-    device.run(call, nullptr);
+    device->run(call, nullptr);
   }
 }
 
@@ -124,8 +143,8 @@ std::vector<gccl::Range> blocksOf(const gccl::Communicator& communicator, size_t
 CollectiveCall allgatherVCall(const gccl::Communicator& communicator, const void* sendbuf,
                               size_t sendcount, void* recvbuf, const size_t* recvcounts,
                               const size_t* displs, int datatype) {
-  CollectiveCall call =
-      callOf(CollectiveKind::kAllgatherV, sendbuf, recvbuf, sendcount, datatype, gcclSum);
+  CollectiveCall call = callOf(communicator, CollectiveKind::kAllgatherV, sendbuf, recvbuf,
+                               sendcount, datatype, gcclSum);
   call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
   return call;
 }
@@ -136,68 +155,68 @@ extern "C" {
 
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op));
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                 gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op));
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, int root, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
-                  root);
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum, root);
   });
 }
 
 gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, int root, gcclComm_t comm,
                                 gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
-                  root);
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum, root);
   });
 }
 
 gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
                         gcclRedOp_t op, int root, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op), root);
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op), root);
   });
 }
 
 gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
                              gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
                              gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op), root);
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op), root);
   });
 }
 
 gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
                            gcclDataType_t datatype, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
-                  gcclSum);
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
+                  rawValue(datatype), gcclSum);
   });
 }
 
 gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
                                 gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
-                  gcclSum);
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
+                  rawValue(datatype), gcclSum);
   });
 }
 
@@ -221,53 +240,53 @@ gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* re
 
 gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
-                  rawValue(op));
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t recvcount,
                                     gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                     gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
-                  rawValue(op));
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                    gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                    void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllreduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op));
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                    gcclDataType_t datatype, int root, gcclComm_t comm,
                                    void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBroadcast, sendbuf, recvbuf, count, rawValue(datatype), gcclSum,
-                  root);
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum, root);
   });
 }
 
 gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
                                 void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduce, sendbuf, recvbuf, count, rawValue(datatype),
-                  rawValue(op), root);
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
+                  rawValue(datatype), rawValue(op), root);
   });
 }
 
 gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf, size_t sendcount,
                                    gcclDataType_t datatype, gcclComm_t comm, void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount, rawValue(datatype),
-                  gcclSum);
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
+                  rawValue(datatype), gcclSum);
   });
 }
 
@@ -283,21 +302,21 @@ gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount, void*
 gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf, size_t recvcount,
                                        gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                        void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount, rawValue(datatype),
-                  rawValue(op));
+  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
+                  rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclBarrier(gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
+  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
   });
 }
 
 gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator&) {
-    return callOf(CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
+  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
   });
 }
 

@@ -60,7 +60,7 @@ int main(void) {
   EXPECT(gcclAllReduce(data, NULL, 4, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
   EXPECT(gcclAllReduce(NULL, NULL, 0, gcclFloat32, gcclSum, comm) == gcclSuccess);
   EXPECT(gcclAllReduce(data, out, 4, (gcclDataType_t)77, gcclSum, comm) == gcclInvalidArgument);
-  EXPECT(mentions(gcclGetLastError(comm), "datatype"));
+  EXPECT(mentions(gcclGetLastError(comm), "allreduce on rank 0: datatype 77"));
   EXPECT(gcclAllReduce(data, out, 4, gcclFloat32, (gcclRedOp_t)-1, comm) == gcclInvalidArgument);
   EXPECT(gcclAllReduce(data, out, (size_t)-1, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(comm), "overflow"));
@@ -91,6 +91,13 @@ int main(void) {
   EXPECT(gathered[2] == 3.0f);
   EXPECT(gcclBroadcast(data, gathered, 4, gcclFloat32, 1, comm) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(comm), "root 1"));
+  /* The stream-ordered form checks its arguments first, GPU or not. */
+  EXPECT(gcclBroadcastOnStream(data, gathered, 4, gcclFloat32, 7, comm, NULL) ==
+         gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "broadcast on rank 0: root 7"));
+  EXPECT(gcclAllReduceOnStream(NULL, gathered, 4, gcclFloat32, gcclSum, comm, NULL) ==
+         gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "null send buffer"));
   EXPECT(gcclReduce(data, gathered, 4, gcclFloat32, gcclMax, 0, comm) == gcclSuccess);
   EXPECT(gcclReduce(data, NULL, 4, gcclFloat32, gcclMax, 0, comm) == gcclInvalidArgument);
   EXPECT(gcclAllGather(data, gathered, 4, gcclFloat32, comm) == gcclSuccess);
