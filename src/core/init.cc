@@ -42,6 +42,15 @@ bool rdmaDevicePresent() {
   return !ignored && devices != std::filesystem::directory_iterator();
 }
 
+// UCX is loaded only when used (transport/ucx/ucx_library.h): a build with UCX runs without it.
+bool ucxLoadable() {
+#ifdef GCCL_HAVE_UCX
+  return transport::ucx::ucxLoadable();
+#else
+  return false;
+#endif
+}
+
 std::shared_ptr<Transport> ucxTransport() {
 #ifdef GCCL_HAVE_UCX
   return std::make_shared<transport::ucx::UcxTransport>();
@@ -90,7 +99,7 @@ bool agreeOnSharedMemory(Store& store, int rank, const Config& config, const Mac
 bool shareUcxChoice(Store& store, int rank, const Config& config, const Deadline& deadline) {
   if (config.transport != "auto") return false;
   constexpr const char* kKey = "transport/between-machines";
-  if (rank == 0) store.set(kKey, kHaveUcx && rdmaDevicePresent() ? "ucx" : "tcp");
+  if (rank == 0) store.set(kKey, kHaveUcx && rdmaDevicePresent() && ucxLoadable() ? "ucx" : "tcp");
   return store.get(kKey, deadline) == "ucx";
 }
 

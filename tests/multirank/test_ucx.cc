@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,6 +51,30 @@ std::vector<std::unique_ptr<Communicator>> ucxRanks(const std::string& tls,
     if (!errors[r].empty()) throw Error(Status::kSystemError, errors[r]);
   }
   return ranks;
+}
+
+// Whether UCX's libraries are mapped into this process.
+bool ucxMapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("libucp") != std::string::npos || line.find("libucs") != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// gccl loads UCX when a communicator first uses it, not with itself: a process that never
+// does keeps its memory functions and its signal handlers (UCX's constructors replace both).
+// Each test runs in a process of its own (ctest), so nothing loaded UCX before this one.
+TEST(UcxLibrary, IsLoadedOnlyByTheFirstCommunicatorThatUsesIt) {
+  ASSERT_FALSE(ucxMapped()) << "UCX was loaded with gccl";
+  std::string why;
+  ASSERT_TRUE(transport::ucx::ucxLoadable(&why)) << why;
+  EXPECT_TRUE(ucxMapped());
+  auto ranks = ucxRanks("tcp");
+  EXPECT_EQ(ranks.size(), static_cast<size_t>(kRanks));
 }
 
 // Runs calls[r] on rank r; returns the ranks' statuses.

@@ -43,13 +43,13 @@ UcxConnection::UcxConnection(std::shared_ptr<UcxWorker> worker, const std::strin
   params.err_mode = UCP_ERR_HANDLING_MODE_PEER;
   params.err_handler.cb = &UcxConnection::onEndpointError;
   params.err_handler.arg = this;
-  ucs_status_t status = ucp_ep_create(worker_->handle(), &params, &endpoint_);
+  ucs_status_t status = ucx().ucp_ep_create(worker_->handle(), &params, &endpoint_);
   if (status == UCS_ERR_UNREACHABLE) {
     // Shared-memory transports of UCX 1.13 cannot report a peer's failure, and refuse an
     // endpoint that asks them to: take one without; the engine's timeout still bounds a wait
     // on a dead peer.
     params.field_mask &= ~(UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER);
-    status = ucp_ep_create(worker_->handle(), &params, &endpoint_);
+    status = ucx().ucp_ep_create(worker_->handle(), &params, &endpoint_);
     if (status == UCS_OK) {
       logInfo(LogSubsys::kNet, "UCX: no peer-failure detection towards ", peerName_,
               " on these transports: a dead peer is found by the timeout");
@@ -89,7 +89,7 @@ void UcxConnection::postSend(Message& message) {
   params.datatype = datatypeOf(pending);
   const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
   pending.request = requestOf(
-      ucp_tag_send_nbx(endpoint_, bufferOf(pending), count, tagOf(rank_, sent_++), &params),
+      ucx().ucp_tag_send_nbx(endpoint_, bufferOf(pending), count, tagOf(rank_, sent_++), &params),
       pending.status);
 }
 
@@ -104,8 +104,8 @@ void UcxConnection::postRecv(Message& message) {
   params.datatype = datatypeOf(pending);
   const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
   pending.request =
-      requestOf(ucp_tag_recv_nbx(worker_->handle(), const_cast<void*>(bufferOf(pending)), count,
-                                 tagOf(peer_, received_++), kWholeTag, &params),
+      requestOf(ucx().ucp_tag_recv_nbx(worker_->handle(), const_cast<void*>(bufferOf(pending)),
+                                       count, tagOf(peer_, received_++), kWholeTag, &params),
                 pending.status);
 }
 
@@ -122,9 +122,9 @@ bool UcxConnection::completeSends() {
   while (!sends_.empty()) {
     Pending& front = sends_.front();
     if (front.request != nullptr) {
-      front.status = ucp_request_check_status(front.request);
+      front.status = ucx().ucp_request_check_status(front.request);
       if (front.status == UCS_INPROGRESS) break;
-      ucp_request_free(front.request);
+      ucx().ucp_request_free(front.request);
       front.request = nullptr;
     }
     if (front.status != UCS_OK) failWith("a send failed", front.status);
@@ -140,9 +140,9 @@ bool UcxConnection::completeRecvs() {
   while (!recvs_.empty()) {
     Pending& front = recvs_.front();
     if (front.request != nullptr) {
-      front.status = ucp_tag_recv_request_test(front.request, &front.info);
+      front.status = ucx().ucp_tag_recv_request_test(front.request, &front.info);
       if (front.status == UCS_INPROGRESS) break;
-      ucp_request_free(front.request);
+      ucx().ucp_request_free(front.request);
       front.request = nullptr;
     }
     if (front.status == UCS_ERR_MESSAGE_TRUNCATED) {
@@ -192,12 +192,12 @@ void UcxConnection::releaseRequests() {
   for (auto* queue : {&sends_, &recvs_}) {
     for (Pending& pending : *queue) {
       if (pending.request == nullptr) continue;
-      ucp_request_cancel(worker_->handle(), pending.request);
-      while (ucp_request_check_status(pending.request) == UCS_INPROGRESS &&
+      ucx().ucp_request_cancel(worker_->handle(), pending.request);
+      while (ucx().ucp_request_check_status(pending.request) == UCS_INPROGRESS &&
              std::chrono::steady_clock::now() < giveUp) {
-        ucp_worker_progress(worker_->handle());
+        ucx().ucp_worker_progress(worker_->handle());
       }
-      ucp_request_free(pending.request);
+      ucx().ucp_request_free(pending.request);
       pending.request = nullptr;
     }
     queue->clear();
@@ -213,15 +213,15 @@ void UcxConnection::closeEndpoint(bool force) {
   ucp_request_param_t params{};
   params.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   params.flags = force || endpointError_ != UCS_OK ? UCP_EP_CLOSE_FLAG_FORCE : 0;
-  ucs_status_ptr_t request = ucp_ep_close_nbx(endpoint_, &params);
+  ucs_status_ptr_t request = ucx().ucp_ep_close_nbx(endpoint_, &params);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
   const auto giveUp =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(force ? 100 : 1000);
-  while (ucp_request_check_status(request) == UCS_INPROGRESS &&
+  while (ucx().ucp_request_check_status(request) == UCS_INPROGRESS &&
          std::chrono::steady_clock::now() < giveUp) {
-    ucp_worker_progress(worker_->handle());
+    ucx().ucp_worker_progress(worker_->handle());
   }
-  ucp_request_free(request);
+  ucx().ucp_request_free(request);
 }
 
 void UcxConnection::failWith(const char* what, ucs_status_t status) {

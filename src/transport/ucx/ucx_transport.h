@@ -3,6 +3,8 @@
 // exchanged through the store, connections progressed by the engine like any other.
 #pragma once
 
+#include <string>
+
 #include "transport/transport.h"
 
 namespace gccl::transport::ucx {
@@ -12,5 +14,9 @@ class UcxTransport final : public Transport {
   std::string name() const override { return "ucx"; }
   ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) override;
 };
+
+// Whether UCX's library loads in this process (it is loaded on first use, not with gccl);
+// `why` says why not.
+bool ucxLoadable(std::string* why = nullptr);
 
 }  // namespace gccl::transport::ucx

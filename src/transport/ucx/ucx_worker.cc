@@ -20,12 +20,12 @@ std::string tlsSetting() {
 }  // namespace
 
 std::string describe(ucs_status_t status) {
-  return ucs_status_string(status);
+  return ucx().ucs_status_string(status);
 }
 
 UcxWorker::UcxWorker() {
   ucp_config_t* config = nullptr;
-  ucs_status_t status = ucp_config_read(nullptr, nullptr, &config);
+  ucs_status_t status = ucx().ucp_config_read(nullptr, nullptr, &config);
   if (status != UCS_OK) {
     fail(Status::kSystemError, "UCX: cannot read its configuration (", tlsSetting(),
          "): ", describe(status));
@@ -33,8 +33,8 @@ UcxWorker::UcxWorker() {
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
   params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
-  status = ucp_init(&params, config, &context_);
-  ucp_config_release(config);
+  status = ucx().ucp_init_version(UCP_API_MAJOR, UCP_API_MINOR, &params, config, &context_);
+  ucx().ucp_config_release(config);
   if (status != UCS_OK) {
     fail(Status::kSystemError, "UCX: ucp_init failed (", tlsSetting(), "): ", describe(status));
   }
@@ -43,37 +43,37 @@ UcxWorker::UcxWorker() {
   ucp_worker_params_t workerParams{};
   workerParams.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE;
   workerParams.thread_mode = UCS_THREAD_MODE_SERIALIZED;
-  status = ucp_worker_create(context_, &workerParams, &worker_);
+  status = ucx().ucp_worker_create(context_, &workerParams, &worker_);
   if (status != UCS_OK) {
-    ucp_cleanup(context_);
+    ucx().ucp_cleanup(context_);
     fail(Status::kSystemError, "UCX: cannot create a worker (", tlsSetting(),
          "): ", describe(status));
   }
   ucp_address_t* address = nullptr;
   size_t length = 0;
-  status = ucp_worker_get_address(worker_, &address, &length);
+  status = ucx().ucp_worker_get_address(worker_, &address, &length);
   if (status == UCS_OK) {
     address_.assign(reinterpret_cast<const char*>(address), length);
-    ucp_worker_release_address(worker_, address);
-    status = ucp_worker_get_efd(worker_, &wakeupFd_);
+    ucx().ucp_worker_release_address(worker_, address);
+    status = ucx().ucp_worker_get_efd(worker_, &wakeupFd_);
   }
   if (status != UCS_OK) {
-    ucp_worker_destroy(worker_);
-    ucp_cleanup(context_);
+    ucx().ucp_worker_destroy(worker_);
+    ucx().ucp_cleanup(context_);
     fail(Status::kSystemError, "UCX: worker set-up failed: ", describe(status));
   }
 }
 
 UcxWorker::~UcxWorker() {
   if (watchedBy_ != nullptr) watchedBy_->forget(wakeupFd_);
-  ucp_worker_destroy(worker_);
-  ucp_cleanup(context_);
+  ucx().ucp_worker_destroy(worker_);
+  ucx().ucp_cleanup(context_);
 }
 
 bool UcxWorker::progress() {
   bool moved = false;
   // Bounded: a flood of incoming messages must not keep one call here for ever.
-  for (int round = 0; round < 64 && ucp_worker_progress(worker_) != 0; ++round) moved = true;
+  for (int round = 0; round < 64 && ucx().ucp_worker_progress(worker_) != 0; ++round) moved = true;
   return moved;
 }
 
@@ -83,7 +83,7 @@ void UcxWorker::prepareToSleep(Poller& poller) {
     watchedBy_ = &poller;
   }
   poller.setEvents(wakeupFd_, EPOLLIN);
-  if (ucp_worker_arm(worker_) == UCS_ERR_BUSY) poller.wake();
+  if (ucx().ucp_worker_arm(worker_) == UCS_ERR_BUSY) poller.wake();
 }
 
 }  // namespace gccl::transport::ucx

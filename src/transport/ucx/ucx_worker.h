@@ -3,9 +3,9 @@
 // from any connection progresses them all.
 #pragma once
 
-#include <ucp/api/ucp.h>
-
 #include <string>
+
+#include "transport/ucx/ucx_library.h"
 
 namespace gccl {
 class Poller;
