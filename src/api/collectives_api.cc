@@ -101,11 +101,16 @@ gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* strea
       handle.communicator().start(call, true)->rethrow();
       return;
     }
-    // Allocated first: once started, the operation must reach the caller.
+    // Allocated and registered first: once started, the operation must reach the caller.
     auto owned = std::make_unique<gcclRequest>();
     owned->spinUs = handle.communicator().config().spinUs;
-    owned->request = handle.communicator().start(call, false);
-    gccl::api::registerLive(owned.get());
+    gccl::api::registerLive(owned.get(), gccl::api::HandleKind::kRequest);
+    try {
+      owned->request = handle.communicator().start(call, false);
+    } catch (...) {
+      gccl::api::unregisterLive(owned.get());
+      throw;
+    }
     *request = owned.release();
   });
 }

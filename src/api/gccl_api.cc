@@ -53,6 +53,12 @@ void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank
   requirePointer(comm, "comm (output pointer)");
   *comm = nullptr;
   if (nranks < 1) gccl::fail(Status::kInvalidArgument, "nranks ", nranks, " must be >= 1");
+  // Rank 0's bootstrap store serves every rank, and per-rank tables are sized at init: beyond
+  // this a job is a mistake (a garbage nranks), not a size gccl's bootstrap can serve.
+  constexpr int kMaxRanks = 1 << 20;
+  if (nranks > kMaxRanks) {
+    gccl::fail(Status::kInvalidArgument, "nranks ", nranks, " exceeds gccl's limit of ", kMaxRanks);
+  }
   if (rank < 0 || rank >= nranks) {
     gccl::fail(Status::kInvalidArgument, "rank ", rank, " is out of range [0, ", nranks, ")");
   }
@@ -120,7 +126,13 @@ gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newc
     *newcomm = nullptr;
     HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
     gccl::api::finishDeviceCalls(*comm);  // the split's exchange goes after stream-ordered calls
-    std::unique_ptr<gccl::Communicator> split = call.communicator().split(color, key);
+    std::unique_ptr<gccl::Communicator> split;
+    try {
+      split = call.communicator().split(color, key);
+    } catch (const gccl::Error& e) {
+      gccl::fail(e.status(), "gcclCommSplit (color ", color, ", key ", key, ") on rank ",
+                 call.communicator().rank(), ": ", e.what());
+    }
     if (!split) return;  // a negative color: part of no new communicator
     auto handle = std::make_unique<gcclComm>();
     handle->communicator = std::move(split);
@@ -195,8 +207,7 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 
 gcclResult_t gcclWait(gcclRequest_t request) {
   return guarded(nullptr, [&] {
-    gccl::api::requireLive(request, "request");
-    gccl::api::unregisterLive(request);
+    gccl::api::takeLive(request, gccl::api::HandleKind::kRequest, "request");
     std::unique_ptr<gcclRequest> owned(request);
     owned->request->wait(owned->spinUs);
     owned->request->rethrow();
@@ -205,11 +216,11 @@ gcclResult_t gcclWait(gcclRequest_t request) {
 
 gcclResult_t gcclTest(gcclRequest_t request, int* done) {
   return guarded(nullptr, [&] {
-    gccl::api::requireLive(request, "request");
+    gccl::api::requireLive(request, gccl::api::HandleKind::kRequest, "request");
     requirePointer(done, "done");
     *done = request->request->isDone() ? 1 : 0;
     if (*done == 0) return;
-    gccl::api::unregisterLive(request);
+    gccl::api::takeLive(request, gccl::api::HandleKind::kRequest, "request");
     std::unique_ptr<gcclRequest> owned(request);
     owned->request->rethrow();
   });

@@ -76,11 +76,11 @@ GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
 
 // Null for a handle that is not live: its error is then the thread's only.
 gcclComm* commOf(gcclGradSync_t sync) {
-  return gccl::api::isLiveHandle(sync) ? sync->comm : nullptr;
+  return gccl::api::isLiveHandle(sync, gccl::api::HandleKind::kGradientSync) ? sync->comm : nullptr;
 }
 
 GradientSync& syncOf(gcclGradSync_t sync) {
-  gccl::api::requireLive(sync, "gradient sync");
+  gccl::api::requireLive(sync, gccl::api::HandleKind::kGradientSync, "gradient sync");
   return *sync->sync;
 }
 
@@ -105,7 +105,7 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
     handle->commSerial = comm->serial;
     handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
                                                   communicator.config().spinUs, options);
-    gccl::api::registerLive(handle.get());
+    gccl::api::registerLive(handle.get(), gccl::api::HandleKind::kGradientSync);
     *sync = handle.release();
   });
 }
@@ -185,8 +185,7 @@ gcclResult_t gcclGradSyncReset(gcclGradSync_t sync) {
 gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync) {
   if (sync == nullptr) return gcclSuccess;
   return guarded(commOf(sync), [&] {
-    gccl::api::requireLive(sync, "gradient sync");
-    gccl::api::unregisterLive(sync);
+    gccl::api::takeLive(sync, gccl::api::HandleKind::kGradientSync, "gradient sync");
     delete sync;
   });
 }

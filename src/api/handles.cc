@@ -1,5 +1,6 @@
 #include "api/handles.h"
 
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -16,8 +17,8 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::set<gcclComm*> live;
-  uint64_t registered = 0;       // handles ever registered: the next one's serial
-  std::set<const void*> others;  // live requests and gradient syncs
+  uint64_t registered = 0;                   // handles ever registered: the next one's serial
+  std::map<const void*, HandleKind> others;  // live requests and gradient syncs
 };
 
 Registry& registry() {
@@ -81,22 +82,41 @@ void retire(gcclComm* comm) {
   delete comm;
 }
 
-void registerLive(const void* handle) {
+void registerLive(const void* handle, HandleKind kind) {
   std::lock_guard lock(registry().mutex);
-  registry().others.insert(handle);
+  registry().others.emplace(handle, kind);
 }
 
-bool isLiveHandle(const void* handle) {
+bool isLiveHandle(const void* handle, HandleKind kind) {
   std::lock_guard lock(registry().mutex);
-  return registry().others.count(handle) > 0;
+  const auto found = registry().others.find(handle);
+  return found != registry().others.end() && found->second == kind;
 }
 
-void requireLive(const void* handle, const char* what) {
+namespace {
+
+[[noreturn]] void notLive(const void* handle, const char* what) {
   if (handle == nullptr) fail(Status::kInvalidArgument, what, " is NULL");
-  if (!isLiveHandle(handle)) {
-    fail(Status::kInvalidArgument, what, " ", handle,
-         " is not live (already completed or destroyed, or never created)");
+  fail(Status::kInvalidArgument, what, " ", handle,
+       " is not live (already completed or destroyed, or never created as one)");
+}
+
+}  // namespace
+
+void requireLive(const void* handle, HandleKind kind, const char* what) {
+  if (!isLiveHandle(handle, kind)) notLive(handle, what);
+}
+
+void takeLive(const void* handle, HandleKind kind, const char* what) {
+  {
+    std::lock_guard lock(registry().mutex);
+    const auto found = registry().others.find(handle);
+    if (found != registry().others.end() && found->second == kind) {
+      registry().others.erase(found);
+      return;
+    }
   }
+  notLive(handle, what);
 }
 
 void unregisterLive(const void* handle) {

@@ -79,12 +79,15 @@ class HandleCall {
 // frees it. Only the thread whose claim() won calls it, after its own HandleCall ended.
 void retire(gcclComm* comm);
 
-// Requests and gradient syncs: the handles made and not yet freed, so that a freed or foreign
-// one is an error (kInvalidArgument naming `what`) instead of a crash. A handle is not
-// checked against another thread freeing it at the same moment: that is the caller's race.
-void registerLive(const void* handle);
-void requireLive(const void* handle, const char* what);
-bool isLiveHandle(const void* handle);
+// Requests and gradient syncs: the handles made and not yet freed, by kind, so that a freed,
+// foreign or other-kind one is an error (kInvalidArgument naming `what`) instead of a crash.
+// takeLive checks and unregisters in one step: of two threads freeing one handle at once,
+// one gets it and the other an error.
+enum class HandleKind { kRequest, kGradientSync };
+void registerLive(const void* handle, HandleKind kind);
+bool isLiveHandle(const void* handle, HandleKind kind);
+void requireLive(const void* handle, HandleKind kind, const char* what);
+void takeLive(const void* handle, HandleKind kind, const char* what);
 void unregisterLive(const void* handle);
 
 // Records the message for gcclGetLastError (per handle while it is registered, and per

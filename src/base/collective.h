@@ -24,4 +24,7 @@ std::string_view collectiveName(CollectiveKind kind);
 // Whether `kind` names a collective with a root rank (broadcast, reduce).
 bool isRooted(CollectiveKind kind);
 
+// Whether `kind` reduces (its op means something): allreduce, reduce, reduce-scatter.
+bool isReduction(CollectiveKind kind);
+
 }  // namespace gccl

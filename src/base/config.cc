@@ -1,8 +1,11 @@
 #include "base/config.h"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <initializer_list>
 #include <sstream>
 
 #include "base/error.h"
@@ -24,6 +27,24 @@ int parseInt(std::string_view name, std::string_view value, long long min, long 
 #define GCCL_INT_SETTING(NAME, FIELD, MIN, MAX) \
   [](Config& c, std::string_view v) { c.FIELD = parseInt(NAME, v, MIN, MAX); }
 #define GCCL_STRING_SETTING(FIELD) [](Config& c, std::string_view v) { c.FIELD = std::string(v); }
+
+// One of `choices` in any case, kept as the choice is spelt: a typo fails init instead of
+// quietly meaning the default.
+std::string parseChoice(std::string_view name, std::string_view value,
+                        std::initializer_list<std::string_view> choices) {
+  const auto sameLetters = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) ==
+                    std::tolower(static_cast<unsigned char>(y));
+           });
+  };
+  std::string listed;
+  for (std::string_view choice : choices) {
+    if (sameLetters(value, choice)) return std::string(choice);
+    listed += strCat(listed.empty() ? "" : ", ", choice);
+  }
+  fail(Status::kInvalidArgument, name, "=", value, ": expected one of ", listed);
+}
 
 constexpr int kMaxInt = 2147483647;
 
@@ -109,9 +130,13 @@ const std::array kSettings = {
               c.spinUs = v == "auto" ? kAutoSpinUs : parseInt("GCCL_SPIN_US", v, 0, 1000000);
             }},
     Setting{"GCCL_SIMD", "string", "auto", "reduction kernels: auto, avx512, avx2, scalar",
-            GCCL_STRING_SETTING(simd)},
+            [](Config& c, std::string_view v) {
+              c.simd = parseChoice("GCCL_SIMD", v, {"auto", "avx512", "avx2", "scalar"});
+            }},
     Setting{"GCCL_DEBUG", "string", "WARN", "log level: NONE, WARN, INFO, TRACE",
-            GCCL_STRING_SETTING(debug)},
+            [](Config& c, std::string_view v) {
+              c.debug = parseChoice("GCCL_DEBUG", v, {"NONE", "WARN", "INFO", "TRACE"});
+            }},
     Setting{"GCCL_DEBUG_SUBSYS", "string", "ALL",
             "comma-separated log subsystems: INIT, NET, COLL, ALL",
             GCCL_STRING_SETTING(debugSubsys)},
@@ -152,7 +177,9 @@ std::span<const Setting> settings() {
 Config configFromEnvironment(const Environment& environment) {
   Config config;
   for (const Setting& setting : kSettings) {
-    if (auto value = environment(setting.name)) setting.apply(config, *value);
+    // Set but empty is unset: launcher scripts export variables they leave blank.
+    const auto value = environment(setting.name);
+    if (value && !value->empty()) setting.apply(config, *value);
   }
   return config;
 }

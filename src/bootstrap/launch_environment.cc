@@ -61,6 +61,10 @@ LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
   int port = config.rootPort;
   if (port == 0) {
     const auto masterPort = intVariable(env, "MASTER_PORT");
+    if (masterPort && (*masterPort < 1 || *masterPort > 65534)) {
+      fail(Status::kInvalidArgument, "gcclCommInitFromEnv: MASTER_PORT=", *masterPort,
+           " leaves no port for gccl's store (MASTER_PORT + 1): set GCCL_ROOT_PORT");
+    }
     port = masterPort ? *masterPort + 1 : kDefaultRootPort;
   }
   info.id.root = {host, port};

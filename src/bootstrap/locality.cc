@@ -52,6 +52,17 @@ constexpr const char* kSizeKey = "locality/size";  // rank 0's nranks
 // An answer starting with this carries rank 0's reason for failing the census.
 constexpr char kRefusal = '!';
 
+// A census key, or a timeout that names who is missing instead of the key.
+std::string awaited(Store& store, const std::string& key, const Deadline& deadline,
+                    const std::string& missing) {
+  try {
+    return store.get(key, deadline);
+  } catch (const Error& e) {
+    if (e.status() != Status::kTimeout) throw;
+    fail(Status::kTimeout, missing, " within GCCL_TIMEOUT_MS (", e.what(), ")");
+  }
+}
+
 std::string sizeMismatch(int rank, int size, int rootSize) {
   return strCat("rank ", rank, " was started with nranks ", size, ", rank 0 with nranks ", rootSize,
                 ": every rank must pass the same nranks");
@@ -118,7 +129,8 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
   // Ranks that disagree on nranks would wait for ranks that never come, or connect to the
   // wrong ones: each checks rank 0's, and rank 0 checks everyone's it waits for.
   if (rank != 0) {
-    const std::string rootSize = store.get(kSizeKey, deadline);
+    const std::string rootSize =
+        awaited(store, kSizeKey, deadline, "rank 0 has not started the machine census");
     if (rootSize != strCat(size)) {
       fail(Status::kInvalidUsage, sizeMismatch(rank, size, std::atoi(rootSize.c_str())));
     }
@@ -133,7 +145,8 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     };
     std::map<std::string, Machine> machines;
     for (int r = 0; r < size; ++r) {
-      std::istringstream entry(store.get(machineKey(r), deadline));
+      std::istringstream entry(
+          awaited(store, machineKey(r), deadline, strCat("rank ", r, " has not joined the job")));
       std::string host, mask;
       int rankSize = 0;
       if (!(entry >> machineOf[r] >> host >> mask >> rankSize) || !(entry >> std::ws).eof())
@@ -160,7 +173,9 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
       store.set(shareKey(r), answer);
     }
   }
-  const std::string text = store.get(shareKey(rank), deadline);
+  const std::string text = awaited(store, shareKey(rank), deadline,
+                                   strCat("rank 0 has not heard from every rank (one of the ", size,
+                                          " has not started, or was given another unique id)"));
   if (!text.empty() && text[0] == kRefusal) fail(Status::kInvalidUsage, text.substr(1));
   std::istringstream answer(text);
   MachineShare share;

@@ -48,6 +48,9 @@ class TcpStoreServer {
   TcpStoreServer& operator=(const TcpStoreServer&) = delete;
 
   SocketAddress address() const { return address_; }
+  // Makes the destructor keep serving, for at most `ms`, until every rank has hung up: rank 0
+  // failing its init leaves the reason in the store for the others to read.
+  void lingerOnClose(int ms) { lingerMs_ = ms; }
   // When a client last probed a key (diagnosing a failure), or the epoch.
   Clock::time_point lastProbe() const { return lastProbe_.load(); }
 
@@ -72,6 +75,8 @@ class TcpStoreServer {
   std::map<int, Client*> clients_;
   std::map<std::string, std::string> values_;
   std::atomic<Clock::time_point> lastProbe_{};
+  std::atomic<size_t> ranksConnected_{0};  // authenticated clients, for lingerOnClose
+  int lingerMs_ = 0;
   std::thread thread_;
 };
 

@@ -3,7 +3,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -25,6 +28,7 @@ constexpr int kHelloTimeoutMs = 10000;
 constexpr int kReplyTimeoutMs = 2000;
 constexpr size_t kMaxStrangers = 64;
 constexpr size_t kReadBytes = 64 << 10;
+constexpr int kLingerSettleMs = 500;  // lingerOnClose: ranks that have not connected yet
 }  // namespace
 
 struct TcpStoreServer::Client {
@@ -39,10 +43,19 @@ struct TcpStoreServer::Client {
 TcpStoreServer::TcpStoreServer(Socket listener, const JobToken& token)
     : listener_(std::move(listener)), address_(listener_.localAddress()), token_(token) {
   if (::pipe2(wakePipe_, O_CLOEXEC) != 0) failErrno(errno, "pipe2");
-  thread_ = std::thread([this] { serve(); });
+  thread_ = std::thread([this] {
+    setLogRank(0);  // the store is rank 0's: its warnings say so
+    serve();
+  });
 }
 
 TcpStoreServer::~TcpStoreServer() {
+  // Lingering: a short while for ranks still on their way, then until the last hangs up.
+  const Deadline settled = Deadline::afterMs(std::min(lingerMs_, kLingerSettleMs));
+  const Deadline lingerEnds = Deadline::afterMs(lingerMs_);
+  while ((!settled.expired() || ranksConnected_.load() > 0) && !lingerEnds.expired()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   const char byte = 0;
   [[maybe_unused]] ssize_t n = ::write(wakePipe_[1], &byte, 1);
   thread_.join();
@@ -127,6 +140,9 @@ bool TcpStoreServer::serveOnce() {
       }
     }
   }
+  size_t ranks = 0;
+  for (const auto& [fd, client] : clients_) ranks += client->authenticated ? 1 : 0;
+  ranksConnected_.store(ranks);
   return true;
 }
 

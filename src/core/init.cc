@@ -1,5 +1,6 @@
 #include "core/init.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -129,14 +130,18 @@ CostFigures shareCostFigures(Store& store, int rank, const Config& config,
   return parseCostFigures(store.get(kKey, deadline));
 }
 
+// How long rank 0's store keeps serving after rank 0's init failed, at most.
+constexpr int kStoreLingerMs = 2000;
+
 }  // namespace
 
 // Each phase (reaching the store, the machine census, connecting to the peers) is bounded by
 // the timeout on its own, so a failing init returns within three of them.
 std::unique_ptr<Communicator> createCommunicator(int rank, int size, const UniqueId& id,
                                                  const Config& config) {
+  setLogRank(rank);  // this thread's log lines during init name the rank it initialises
+  std::unique_ptr<TcpStoreServer> server;
   try {
-    std::unique_ptr<TcpStoreServer> server;
     if (rank == 0) {
       Socket listener = takeReservedListener(id.token);
       if (!listener.valid()) listener = Socket::listenOn(id.root.host, id.root.port);
@@ -163,6 +168,12 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
                                           std::move(server), routes(share), routes, std::string(),
                                           std::move(layout));
   } catch (const Error& e) {
+    // Rank 0's store outlives its failure a little, so that the others can read why (the
+    // census posts its refusals there) instead of finding the store gone.
+    if (server) {
+      server->lingerOnClose(std::min(config.timeoutMs, kStoreLingerMs));
+      server.reset();
+    }
     // Every init failure names the rank: in a job of many processes, the log is interleaved.
     fail(e.status(), "initialising rank ", rank, " (of ", size, "): ", e.what());
   }

@@ -17,11 +17,16 @@ FrameHeader Operation::frameHeader() const {
   return header;
 }
 
+// "allreduce #5 (float32 sum, 1000 elements, ring)": the op only where it reduces, the type
+// and count only where there is data.
 std::string Operation::describe() const {
+  if (kind == CollectiveKind::kBarrier) {
+    return strCat(collectiveName(kind), " #", sequence, " (", algorithmName(algorithm), ")");
+  }
+  const std::string opText = isReduction(kind) ? strCat(" ", reduceOpName(op)) : "";
   const std::string rootText = isRooted(kind) ? strCat(", root ", root) : "";
-  return strCat(collectiveName(kind), " #", sequence, " (", dataTypeName(type), " ",
-                reduceOpName(op), ", ", count, " elements", rootText, ", ",
-                algorithmName(algorithm), ")");
+  return strCat(collectiveName(kind), " #", sequence, " (", dataTypeName(type), opText, ", ", count,
+                " elements", rootText, ", ", algorithmName(algorithm), ")");
 }
 
 }  // namespace gccl

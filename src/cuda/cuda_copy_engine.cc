@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "base/logging.h"
 #include "cuda/device_pointers.h"
 #include "cuda/half_kernels.h"
 
@@ -93,8 +94,7 @@ CudaCopyEngine::CudaCopyEngine(int device) {
     check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
     afterStream_ = stream;
 #ifdef GCCL_HALF_KERNELS
-    convertsHalf_ = halfKernelsRunHere();
-    if (convertsHalf_) createScratchPool();
+    convertsHalf_ = halfKernelsRunHere() && createScratchPool();
 #endif
     resolveStreamHolds();
   } catch (const Error&) {
@@ -202,6 +202,7 @@ CopyTicket CudaCopyEngine::copyToDevice(void* deviceDst, const void* hostSrc, si
 CopyTicket CudaCopyEngine::copyToHostAfter(void* stream, void* hostDst, const void* deviceSrc,
                                            size_t bytes) {
   const CurrentDevice current(device_);
+  const std::lock_guard after(afterMutex_);
   follow(static_cast<cudaStream_t>(stream));
   return copy(afterStream_, hostDst, deviceSrc, bytes, true);
 }
@@ -238,25 +239,36 @@ bool CudaCopyEngine::convertsHalf() const {
 // Internal dependencies off: reusing a block freed on the other stream would make this stream
 // wait for that one, tying the staging copies to the ...After() copies again, and those may
 // wait behind a held caller's stream that only the staging copies' completion releases.
-void CudaCopyEngine::createScratchPool() {
+bool CudaCopyEngine::createScratchPool() {
+  // Without the pool (a GPU or driver without stream-ordered allocation) the conversions are
+  // left out, not the engine: copies then take the fp32 path.
+  int supported = 0;
+  cudaMemPool_t pool = nullptr;
   cudaMemPoolProps properties{};
   properties.allocType = cudaMemAllocationTypePinned;
   properties.location.type = cudaMemLocationTypeDevice;
   properties.location.id = device_;
-  cudaMemPool_t pool = nullptr;
-  check(cudaMemPoolCreate(&pool, &properties), "cudaMemPoolCreate (conversion scratch)");
+  cudaError_t result = cudaDeviceGetAttribute(&supported, cudaDevAttrMemoryPoolsSupported, device_);
+  if (result == cudaSuccess && supported == 0) result = cudaErrorNotSupported;
+  if (result == cudaSuccess) result = cudaMemPoolCreate(&pool, &properties);
   uint64_t keepAll = UINT64_MAX;
   int noCrossStreamWaits = 0;
-  cudaError_t set = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
-  if (set == cudaSuccess) {
-    set = cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies,
-                                  &noCrossStreamWaits);
+  if (result == cudaSuccess) {
+    result = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keepAll);
   }
-  if (set != cudaSuccess) {
-    cudaMemPoolDestroy(pool);
-    check(set, "cudaMemPoolSetAttribute (conversion scratch)");
+  if (result == cudaSuccess) {
+    result = cudaMemPoolSetAttribute(pool, cudaMemPoolReuseAllowInternalDependencies,
+                                     &noCrossStreamWaits);
+  }
+  if (result != cudaSuccess) {
+    if (pool != nullptr) cudaMemPoolDestroy(pool);
+    cudaGetLastError();
+    logInfo(LogSubsys::kInit, "CUDA device ", device_, ": no memory pool for the fp16/bf16 ",
+            "conversions (", cudaGetErrorName(result), "): 16-bit wires convert on the host");
+    return false;
   }
   scratchPool_ = pool;
+  return true;
 }
 
 void* CudaCopyEngine::allocateScratch(CUstream_st* on, size_t bytes, const std::string& what) {
@@ -274,6 +286,7 @@ CopyTicket CudaCopyEngine::encodeToHost(void* hostDst, const float* deviceSrc, s
 CopyTicket CudaCopyEngine::encodeToHostAfter(void* stream, void* hostDst, const float* deviceSrc,
                                              size_t count, HalfFormat format, float scale) {
   const CurrentDevice current(device_);
+  const std::lock_guard after(afterMutex_);
   follow(static_cast<cudaStream_t>(stream));
   return encode(afterStream_, hostDst, deviceSrc, count, format, scale);
 }

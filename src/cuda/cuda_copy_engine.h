@@ -70,7 +70,7 @@ class CudaCopyEngine final : public CopyEngine {
   // The ticket's event, recorded on `stream` after the work queued there.
   CopyTicket record(CUstream_st* stream, CopyTicket ticket, std::string what);
   CUevent_st* spareEvent();  // lock held
-  void createScratchPool();
+  bool createScratchPool();  // false: none on this device (logged)
   void* allocateScratch(CUstream_st* on, size_t bytes, const std::string& what);  // stream ordered
   void refuseCapture(CUstream_st* stream);
   void resolveStreamHolds();
@@ -79,7 +79,10 @@ class CudaCopyEngine final : public CopyEngine {
 
   int device_ = 0;
   CUstream_st* stream_ = nullptr;
-  CUstream_st* afterStream_ = nullptr;     // the ...After() copies, behind a caller's stream
+  CUstream_st* afterStream_ = nullptr;  // the ...After() copies, behind a caller's stream
+  // An ...After() copy waits for its own caller's stream only: its follow() and its copy are
+  // queued on afterStream_ with no other caller's in between. Never taken by done()/wait().
+  std::mutex afterMutex_;
   std::mutex mutex_;                       // guards what follows, up to nextTicket_, and lastHold_
   std::map<CopyTicket, Pending> pending_;  // until settled
   std::vector<CUevent_st*> spare_;         // settled tickets' events, reused

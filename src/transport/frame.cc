@@ -24,7 +24,8 @@ std::string describeFrame(const FrameHeader& h) {
   // staged slice's whole call.
   std::ostringstream layout;
   if (h.detail != 0) layout << " layout #" << std::hex << h.detail;
-  return strCat(name, " #", h.sequence, " ", type, " ", op, " count ", h.count, root, layout.str(),
+  const std::string opText = isReduction(kind) ? strCat(" ", op) : "";
+  return strCat(name, " #", h.sequence, " ", type, opText, " count ", h.count, root, layout.str(),
                 " (message ", h.bytes, " B)");
 }
 

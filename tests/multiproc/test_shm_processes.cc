@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -180,6 +181,17 @@ TEST(ShmProbe, ThreadsProbingAtOnceAllFindSharedMemoryUsable) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// Descriptors of pair segments this process holds open (memfds, as /proc/self/fd shows them).
+int segmentDescriptors() {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ignored;
+    const auto target = std::filesystem::read_symlink(entry.path(), ignored).string();
+    count += target.find("memfd:gccl-pair") != std::string::npos ? 1 : 0;
+  }
+  return count;
+}
+
 // The lower rank's side of a pair: admits one caller, then hands it a segment whose ring 0
 // says "welcome".
 void admitOne(const Socket& listener, const JobToken& job, const Deadline& deadline) {
@@ -206,6 +218,7 @@ std::string joinPair(const std::string& name, const JobToken& job) {
 // in and is handed the pair's segment, which has no name anywhere.
 TEST(ShmStranger, CannotJoinAPair) {
   const std::set<std::string> before = gcclSegments();
+  const int descriptorsBefore = segmentDescriptors();
   const JobToken job = tokenOf('j');
   const std::string name = doorbellName(job, "", 0, 1);
   Socket listener = listenAbstract(name);
@@ -220,6 +233,7 @@ TEST(ShmStranger, CannotJoinAPair) {
   EXPECT_EQ(joinPair(name, job), "welcome");
   lowerRank.join();
   EXPECT_EQ(gcclSegments(), before);
+  EXPECT_EQ(segmentDescriptors(), descriptorsBefore) << "a segment's descriptor was left open";
 }
 
 // Callers that connect and say nothing hold up nobody: the real peer is let in while they wait

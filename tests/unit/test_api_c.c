@@ -42,6 +42,8 @@ int main(void) {
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
   EXPECT(gcclCommInitRank(&comm, 2, id, 2) == gcclInvalidArgument);
   EXPECT(gcclCommInitRank(&comm, 0, id, 0) == gcclInvalidArgument);
+  EXPECT(gcclCommInitRank(&comm, 200000000, id, 0) == gcclInvalidArgument); /* no 6 GB tables */
+  EXPECT(mentions(gcclGetLastError(NULL), "exceeds gccl's limit"));
   EXPECT(gcclCommInitRank(NULL, 1, id, 0) == gcclInvalidArgument);
 
   gcclConfig_t config = GCCL_CONFIG_INITIALIZER;

@@ -58,6 +58,29 @@ TEST(Config, MalformedValueNamesTheVariable) {
   EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_TIMEOUT_MS", "-5"}})), Error);
 }
 
+// A word setting takes its words in any case; a typo fails init naming the choices, instead of
+// quietly meaning the default.
+TEST(Config, WordSettingsTakeAnyCaseAndRefuseTypos) {
+  const Config config =
+      configFromEnvironment(mapEnvironment({{"GCCL_DEBUG", "info"}, {"GCCL_SIMD", "AVX2"}}));
+  EXPECT_EQ(config.debug, "INFO");
+  EXPECT_EQ(config.simd, "avx2");
+  // Set but empty means the default, as for every setting.
+  const Config blank = configFromEnvironment(
+      mapEnvironment({{"GCCL_DEBUG", ""}, {"GCCL_SIMD", ""}, {"GCCL_TIMEOUT_MS", ""}}));
+  EXPECT_EQ(blank.debug, Config{}.debug);
+  EXPECT_EQ(blank.simd, Config{}.simd);
+  EXPECT_EQ(blank.timeoutMs, Config{}.timeoutMs);
+  for (const auto& [name, value] : {std::pair{"GCCL_DEBUG", "BOGUS"}, {"GCCL_SIMD", "sse9"}}) {
+    try {
+      configFromEnvironment(mapEnvironment({{name, value}}));
+      ADD_FAILURE() << name << "=" << value << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("expected one of"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Config, DescribeListsEverySetting) {
   const std::string text = describeSettings(mapEnvironment({}));
   for (const Setting& setting : settings()) {
@@ -114,6 +137,15 @@ TEST(LaunchEnvironment, RejectsMissingAndOutOfRange) {
   EXPECT_THROW(launch({}), Error);
   EXPECT_THROW(launch({{"RANK", "4"}, {"WORLD_SIZE", "4"}, {"MASTER_ADDR", "a"}}), Error);
   EXPECT_THROW(launch({{"RANK", "x"}, {"WORLD_SIZE", "4"}, {"MASTER_ADDR", "a"}}), Error);
+  // gccl's store takes MASTER_PORT + 1: a MASTER_PORT that leaves none says so.
+  for (const char* port : {"65535", "99999", "0", "-1", "2147483647"}) {
+    try {
+      launch({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", port}});
+      ADD_FAILURE() << "MASTER_PORT=" << port << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("GCCL_ROOT_PORT"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(LaunchEnvironment, SameTokenOnEveryRank) {

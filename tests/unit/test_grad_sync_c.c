@@ -102,6 +102,15 @@ static void usageErrors(gcclComm_t comm) {
   float* wv;
   float* bv;
   EXPECT(gcclGradSyncCreate(comm, NULL, &sync) == gcclSuccess && sync != NULL);
+  {
+    /* A request passed as a gradient sync is refused, not freed as one. */
+    float value = 1.0f;
+    gcclRequest_t request = NULL;
+    EXPECT(gcclAllReduceAsync(&value, &value, 1, gcclFloat32, gcclSum, comm, &request) ==
+           gcclSuccess);
+    EXPECT(gcclGradSyncDestroy((gcclGradSync_t)request) == gcclInvalidArgument);
+    EXPECT(gcclWait(request) == gcclSuccess);
+  }
   EXPECT(gcclGradSyncRegister(sync, "w", 4, gcclFloat32, &w) == gcclSuccess && w == 0);
   EXPECT(gcclGradSyncRegister(sync, "w", 4, gcclFloat32, &index) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(comm), "already registered"));

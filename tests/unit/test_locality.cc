@@ -1,6 +1,8 @@
 // The machine census behind GCCL_SPIN_US=auto.
 #include <gtest/gtest.h>
 
+#include <gccl/gccl.h>
+
 #include <sched.h>
 
 #include <exception>
@@ -153,6 +155,59 @@ TEST(Locality, RanksThatDisagreeOnNranksAllFailNamingIt) {
               std::string::npos)
         << "rank " << rank << ": '" << messages[rank] << "'";
   }
+}
+
+// Over the real store, through the C API: rank 0 fails the census and keeps its store up long
+// enough for the others to read why, so every rank names the odd one.
+TEST(Locality, NranksDisagreementReachesEveryRankThroughRankZerosStore) {
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe): no threads yet
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  const int sizes[3] = {3, 2, 3};
+  std::vector<std::string> messages(3);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 3; ++rank) {
+    threads.emplace_back([&, rank] {
+      gcclComm_t comm = nullptr;
+      EXPECT_EQ(gcclCommInitRank(&comm, sizes[rank], id, rank), gcclInvalidUsage);
+      messages[rank] = gcclGetLastError(nullptr);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_NE(messages[rank].find("rank 1 was started with nranks 2, rank 0 with nranks 3"),
+              std::string::npos)
+        << "rank " << rank << ": '" << messages[rank] << "'";
+  }
+}
+
+// A census that times out names who is missing, not the store key it waited for.
+TEST(Locality, TimeoutsNameTheMissingRank) {
+  const auto messageOf = [](auto&& census) {
+    try {
+      census();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::kTimeout) << e.what();
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  MemoryStore rootAlone;
+  EXPECT_NE(messageOf([&] {
+              shareOfMachine(rootAlone, 0, 3, Deadline::afterMs(100));
+            }).find("rank 1 has not joined the job"),
+            std::string::npos);
+  MemoryStore noRoot;
+  EXPECT_NE(messageOf([&] {
+              shareOfMachine(noRoot, 2, 3, Deadline::afterMs(100));
+            }).find("rank 0 has not started"),
+            std::string::npos);
+  MemoryStore noAnswer;
+  noAnswer.set("locality/size", "3");
+  EXPECT_NE(messageOf([&] {
+              shareOfMachine(noAnswer, 2, 3, Deadline::afterMs(100));
+            }).find("rank 0 has not heard from every rank"),
+            std::string::npos);
 }
 
 // The kernel's boot id and this process's network namespace: ranks in other namespaces of one

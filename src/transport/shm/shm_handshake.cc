@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/logging.h"
@@ -97,18 +98,24 @@ int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline&
   message.msg_controllen = sizeof control;
   const ssize_t n = ::recvmsg(socket.fd(), &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   if (n < 0) failErrno(errno, "receiving the handshake reply");
-  int segmentFd = -1;
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS &&
-      header->cmsg_len == CMSG_LEN(sizeof(int))) {
-    std::memcpy(&segmentFd, CMSG_DATA(header), sizeof segmentFd);
+  // Exactly one descriptor is expected; every one that arrived is ours to close otherwise.
+  std::vector<int> received;
+  for (const cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, const_cast<cmsghdr*>(header))) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const size_t fds = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < fds; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
+      received.push_back(fd);
+    }
   }
-  if (n != sizeof ack || ack != kShmAckMagic || segmentFd < 0 ||
+  if (n != sizeof ack || ack != kShmAckMagic || received.size() != 1 ||
       (message.msg_flags & MSG_CTRUNC) != 0) {
-    if (segmentFd >= 0) ::close(segmentFd);
+    for (int fd : received) ::close(fd);
     fail(Status::kRemoteError, n == 0 ? "connection closed by peer" : "bad handshake reply");
   }
-  return segmentFd;
+  return received.front();
 }
 
 void sendShmAck(const Socket& socket, int segmentFd, const Deadline& deadline) {

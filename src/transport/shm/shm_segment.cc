@@ -75,6 +75,7 @@ SharedSegment SharedSegment::adopt(int fd, size_t ringBytes) {
     fail(Status::kRemoteError, "the peer's shared segment ", wrong);
   }
   SharedSegment segment(fd, mapFd(fd, bytes), bytes, ringBytes);
+  segment.closeDescriptor();  // the mapping keeps the memory
   const auto* layout = static_cast<const Layout*>(segment.base_);
   if (layout->magic.load(std::memory_order_acquire) != kSegmentMagic ||
       layout->ringBytes != ringBytes) {
@@ -102,6 +103,11 @@ SharedSegment& SharedSegment::operator=(SharedSegment&& other) noexcept {
 
 SharedSegment::~SharedSegment() {
   release();
+}
+
+void SharedSegment::closeDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 void SharedSegment::release() {

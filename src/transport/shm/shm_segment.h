@@ -27,7 +27,9 @@ class SharedSegment {
   ~SharedSegment();
 
   ByteRing ring(int index) const;
-  int fd() const { return fd_; }  // to hand to the peer; open while the segment lives
+  // The creator's descriptor, to hand to the peer; -1 once closed (the mapping stays).
+  int fd() const { return fd_; }
+  void closeDescriptor();
 
  private:
   SharedSegment(int fd, void* base, size_t bytes, size_t ringBytes)

@@ -86,6 +86,7 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
       pair.listener.close();
       pair.segment = SharedSegment::create(kRingBytes);
       sendShmAck(pair.bell, pair.segment.fd(), deadline);
+      pair.segment.closeDescriptor();  // the peer has its own now; the mappings keep the memory
       finish(peer, pair);
     }
   } catch (const Error& e) {
