@@ -117,7 +117,9 @@ GCCL_EXPORT const char* gcclGetLastError(gcclComm_t comm);
 /**
  * @brief Creates a unique id on the root rank: starts nothing yet, but reserves the root's
  * address (GCCL_SOCKET_ADDR or the host's first non-loopback IPv4, else 127.0.0.1, with port
- * GCCL_PORT or an ephemeral one) and draws a random job token.
+ * GCCL_PORT or an ephemeral one) and draws a random job token. The reservations of the last
+ * 8 ids made in a process are kept; an older id still works, but its port is bound again by
+ * rank 0's init and could have been taken meanwhile.
  */
 GCCL_EXPORT gcclResult_t gcclGetUniqueId(gcclUniqueId* uniqueId);
 
