@@ -40,6 +40,23 @@ Socket newUnixSocket() {
   return Socket(fd);
 }
 
+// The 4-byte ack with room for one descriptor beside it, as sendmsg and recvmsg take them.
+struct AckMessage {
+  uint32_t ack = 0;
+  iovec data{&ack, sizeof ack};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+
+  AckMessage() {
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+  }
+  AckMessage(const AckMessage&) = delete;
+  AckMessage& operator=(const AckMessage&) = delete;
+};
+
 const char* refusal(const ShmHello& hello, const JobToken& token, int myRank, int peer) {
   if (hello.magic != kShmHelloMagic) return "not a gccl peer (bad magic)";
   if (hello.version != kShmHelloVersion) return "another gccl wire version";
@@ -88,14 +105,8 @@ int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline&
   socket.sendAll(&hello, sizeof hello, deadline);
   if (!waitFor(socket.fd(), POLLIN, deadline)) fail(Status::kTimeout, "no handshake reply");
   // The ack and its descriptor leave in one sendmsg of 4 bytes, so they arrive together.
-  uint32_t ack = 0;
-  iovec data{&ack, sizeof ack};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  AckMessage reply;
+  msghdr& message = reply.message;
   const ssize_t n = ::recvmsg(socket.fd(), &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   if (n < 0) failErrno(errno, "receiving the handshake reply");
   // Exactly one descriptor is expected; every one that arrived is ours to close otherwise.
@@ -110,7 +121,7 @@ int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline&
       received.push_back(fd);
     }
   }
-  if (n != sizeof ack || ack != kShmAckMagic || received.size() != 1 ||
+  if (n != sizeof reply.ack || reply.ack != kShmAckMagic || received.size() != 1 ||
       (message.msg_flags & MSG_CTRUNC) != 0) {
     for (int fd : received) ::close(fd);
     fail(Status::kRemoteError, n == 0 ? "connection closed by peer" : "bad handshake reply");
@@ -119,21 +130,15 @@ int presentShmHello(const Socket& socket, const ShmHello& hello, const Deadline&
 }
 
 void sendShmAck(const Socket& socket, int segmentFd, const Deadline& deadline) {
-  uint32_t ack = kShmAckMagic;
-  iovec data{&ack, sizeof ack};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  AckMessage reply;
+  reply.ack = kShmAckMagic;
+  cmsghdr* header = CMSG_FIRSTHDR(&reply.message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &segmentFd, sizeof segmentFd);
   if (!waitFor(socket.fd(), POLLOUT, deadline)) fail(Status::kTimeout, "send timed out");
-  if (::sendmsg(socket.fd(), &message, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof ack) {
+  if (::sendmsg(socket.fd(), &reply.message, MSG_NOSIGNAL | MSG_DONTWAIT) != sizeof reply.ack) {
     failErrno(errno, "handing the shared segment to the peer");
   }
 }
