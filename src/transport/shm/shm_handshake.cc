@@ -40,6 +40,8 @@ Socket newUnixSocket() {
   return Socket(fd);
 }
 
+static_assert(sizeof(ShmHello) <= HelloGate::kMaxHelloBytes);
+
 // The 4-byte ack with room for one descriptor beside it, as sendmsg and recvmsg take them.
 struct AckMessage {
   uint32_t ack = 0;

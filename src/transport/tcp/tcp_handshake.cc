@@ -20,6 +20,8 @@ void sendAck(const Socket& socket, const Deadline& deadline) {
 
 namespace {
 
+static_assert(sizeof(Hello) <= HelloGate::kMaxHelloBytes);
+
 Hello helloOf(const std::byte* bytes) {
   Hello hello;
   std::memcpy(&hello, bytes, sizeof hello);

@@ -2,7 +2,7 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
+#include <string>
 
 #include "base/error.h"
 #include "transport/ucx/ucx_transport.h"
@@ -22,14 +22,16 @@ struct Loaded {
 Loaded load() {
   Loaded loaded;
   void* handle = nullptr;
+  std::string firstError;  // the run-time name's: the one that should have loaded
   for (const char* name : kLibraryNames) {
     handle = ::dlopen(name, RTLD_NOW | RTLD_LOCAL);
     if (handle != nullptr) break;
+    const char* why = ::dlerror();
+    if (firstError.empty()) firstError = why == nullptr ? strCat(name, ": not found") : why;
   }
   if (handle == nullptr) {
-    const char* why = ::dlerror();
-    loaded.error = strCat("cannot load libucp.so.0 (", why == nullptr ? "not found" : why,
-                          "): install UCX (Debian: libucx0)");
+    loaded.error =
+        strCat("cannot load libucp.so.0 (", firstError, "): install UCX (Debian: libucx0)");
     return loaded;
   }
   // dlsym on the handle also searches what libucp depends on: ucs_status_string is libucs's.
