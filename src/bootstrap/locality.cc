@@ -1,6 +1,7 @@
 #include "bootstrap/locality.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bitset>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <vector>
 
@@ -61,6 +63,19 @@ std::string awaited(Store& store, const std::string& key, const Deadline& deadli
     if (e.status() != Status::kTimeout) throw;
     fail(Status::kTimeout, missing, " within GCCL_TIMEOUT_MS (", e.what(), ")");
   }
+}
+
+// This process, as it signs its census entry: "<pid>@<host>#<random>". Two processes started
+// as the same rank (a launcher's mistake, or two jobs on one derived token) overwrite each
+// other's entry, and the one whose entry is gone finds out.
+std::string processClaim() {
+  std::random_device random;
+  return strCat(::getpid(), "@", localHostName(), "#", random(), random());
+}
+
+// "pid 1234@node7" from a claim.
+std::string claimant(const std::string& claim) {
+  return strCat("pid ", claim.substr(0, claim.find('#')));
 }
 
 std::string sizeMismatch(int rank, int size, int rootSize) {
@@ -123,9 +138,10 @@ std::string cpuMaskHex() {
 MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
                             const std::string& hostId) {
   const std::string machine = machineId();
+  const std::string claim = processClaim();
   if (rank == 0) store.set(kSizeKey, strCat(size));
-  store.set(machineKey(rank),
-            strCat(machine, " ", hostId.empty() ? machine : hostId, " ", cpuMaskHex(), " ", size));
+  store.set(machineKey(rank), strCat(machine, " ", hostId.empty() ? machine : hostId, " ",
+                                     cpuMaskHex(), " ", size, " ", claim));
   // Ranks that disagree on nranks would wait for ranks that never come, or connect to the
   // wrong ones: each checks rank 0's, and rank 0 checks everyone's it waits for.
   if (rank != 0) {
@@ -147,9 +163,10 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     for (int r = 0; r < size; ++r) {
       std::istringstream entry(
           awaited(store, machineKey(r), deadline, strCat("rank ", r, " has not joined the job")));
-      std::string host, mask;
+      std::string host, mask, signedBy;
       int rankSize = 0;
-      if (!(entry >> machineOf[r] >> host >> mask >> rankSize) || !(entry >> std::ws).eof())
+      if (!(entry >> machineOf[r] >> host >> mask >> rankSize >> signedBy) ||
+          !(entry >> std::ws).eof())
         fail(Status::kRemoteError, "malformed locality entry of rank ", r);
       if (rankSize != size) {
         const std::string reason = sizeMismatch(r, rankSize, size);
@@ -191,6 +208,13 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     fail(Status::kRemoteError, "malformed locality answer for rank ", rank);
   share.ranks = static_cast<int>(share.localRanks.size());
   share.hostOf = parseHosts(store.get(kHostsKey, deadline), size);
+  // Still this process's entry? Otherwise another process joined as this rank after it.
+  const std::string entry = store.get(machineKey(rank), deadline);
+  const std::string signedBy = entry.substr(entry.rfind(' ') + 1);
+  if (signedBy != claim) {
+    fail(Status::kInvalidUsage, "rank ", rank, " was started twice: ", claimant(signedBy),
+         " also joined as rank ", rank, " (", claimant(claim), " is this one)");
+  }
   return share;
 }
 

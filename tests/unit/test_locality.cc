@@ -63,8 +63,8 @@ TEST(Locality, EveryRankOfOneMachineCountsAllOfThem) {
 TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   // Ranks 1 and 3 pose as another machine with four CPUs of its own.
   MemoryStore store;
-  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}) + " 4");
-  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}) + " 4");
+  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}) + " 4 1@elsewhere#1");
+  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}) + " 4 3@elsewhere#3");
   const auto shares = census(store, 4, {0, 2});
   EXPECT_EQ(shares[0].ranks, 2);
   EXPECT_EQ(shares[2].ranks, 2);
@@ -85,7 +85,7 @@ TEST(Locality, HostMapFollowsTheHostIdsAndIsEmptyForOneHost) {
     EXPECT_EQ(share.ranks, 4);  // still one machine: transports may treat them as local
   }
   MemoryStore machines;
-  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}) + " 2");
+  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}) + " 2 1@elsewhere#1");
   EXPECT_EQ(census(machines, 2, {0})[0].hostOf, (std::vector<int>{0, 1}));
 }
 
@@ -103,8 +103,9 @@ TEST(Locality, PinnedRanksAddUpTheirCores) {
   // Four ranks pinned one core each: four cores between them, not one.
   MemoryStore store;
   for (int rank = 1; rank < 4; ++rank)
-    store.set("locality/machine/" + std::to_string(rank),
-              machineId() + " " + machineId() + " " + maskOf({rank}) + " 4");
+    store.set("locality/machine/" + std::to_string(rank), machineId() + " " + machineId() + " " +
+                                                              maskOf({rank}) + " 4 " +
+                                                              std::to_string(rank) + "@here#1");
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
   EXPECT_EQ(shares[0].localRanks, (std::vector<int>{0, 1, 2, 3}));
@@ -179,6 +180,46 @@ TEST(Locality, NranksDisagreementReachesEveryRankThroughRankZerosStore) {
               std::string::npos)
         << "rank " << rank << ": '" << messages[rank] << "'";
   }
+}
+
+// A second process joining as the same rank overwrites the first's census entry: the first
+// finds another's signature on it and fails naming both, instead of two processes taking part
+// as one rank. (The store below plays the second process, writing right after rank 1.)
+TEST(Locality, ARankStartedTwiceIsNamed) {
+  class SecondClaimant final : public Store {
+   public:
+    void set(const std::string& key, const std::string& value) override {
+      store.set(key, value);
+      if (key == "locality/machine/1") {
+        store.set(key, value.substr(0, value.rfind(' ')) + " 4242@othernode#7");
+      }
+    }
+    std::string get(const std::string& key, const Deadline& deadline) override {
+      return store.get(key, deadline);
+    }
+    bool trySet(const std::string& key, const std::string& value,
+                const Deadline& deadline) override {
+      return store.trySet(key, value, deadline);
+    }
+    StoreProbe probe(const std::string& key, const Deadline& deadline) override {
+      return store.probe(key, deadline);
+    }
+    std::string location() const override { return store.location(); }
+    MemoryStore store;
+  };
+  SecondClaimant store;
+  std::string message;
+  std::thread root([&] { shareOfMachine(store, 0, 2, Deadline::afterMs(5000)); });
+  try {
+    shareOfMachine(store, 1, 2, Deadline::afterMs(5000));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidUsage);
+    message = e.what();
+  }
+  root.join();
+  EXPECT_NE(message.find("rank 1 was started twice: pid 4242@othernode also joined as rank 1"),
+            std::string::npos)
+      << "'" << message << "'";
 }
 
 // A census that times out names who is missing, not the store key it waited for.
