@@ -13,6 +13,7 @@
 #include "base/job_token.h"
 #include "base/socket.h"
 #include "base/store.h"
+#include "base/warning_budget.h"
 
 namespace gccl {
 
@@ -41,6 +42,10 @@ struct Header {
 
 class TcpStoreServer {
  public:
+  // Refused and dropped strangers: the first are each logged, then one in this many.
+  static constexpr uint64_t kFreeStrangerWarnings = 20;
+  static constexpr uint64_t kStrangerWarningsEvery = 100;
+
   // Serves on an already listening socket (from gcclGetUniqueId) until destroyed.
   TcpStoreServer(Socket listener, const JobToken& token);
   ~TcpStoreServer();
@@ -76,6 +81,7 @@ class TcpStoreServer {
   std::map<std::string, std::string> values_;
   std::atomic<Clock::time_point> lastProbe_{};
   std::atomic<size_t> ranksConnected_{0};  // authenticated clients, for lingerOnClose
+  WarningBudget strangerWarnings_{kFreeStrangerWarnings, kStrangerWarningsEvery};
   int lingerMs_ = 0;
   std::thread thread_;
 };

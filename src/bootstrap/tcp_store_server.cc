@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "base/warning_budget.h"
 #include "bootstrap/tcp_store.h"
 
 namespace gccl {
@@ -84,8 +85,8 @@ void TcpStoreServer::admit(Socket socket) {
     if (oldest == nullptr || client->connectedAt < oldest->connectedAt) oldest = client;
   }
   if (strangers >= kMaxStrangers && oldest != nullptr) {
-    GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", oldest->peer.toString(),
-              ": too many unauthenticated connections");
+    GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit, "bootstrap store dropped ",
+                     oldest->peer.toString(), ": too many unauthenticated connections");
     clients_.erase(oldest->socket.fd());
     delete oldest;
   }
@@ -118,8 +119,9 @@ bool TcpStoreServer::serveOnce() {
         keep = handleReadable(*client);
       } catch (const Error& e) {
         if (!client->authenticated)
-          GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
-                    client->peer.toString(), ": ", e.what());
+          GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit,
+                           "bootstrap store refused connection from ", client->peer.toString(),
+                           ": ", e.what());
       }
       if (!keep) {
         clients_.erase(fds[i].fd);
@@ -131,8 +133,8 @@ bool TcpStoreServer::serveOnce() {
       Client* client = it->second;
       if (!client->authenticated &&
           now - client->connectedAt > std::chrono::milliseconds(kHelloTimeoutMs)) {
-        GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client->peer.toString(),
-                  ": no job token within ", kHelloTimeoutMs, " ms");
+        GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit, "bootstrap store dropped ",
+                         client->peer.toString(), ": no job token within ", kHelloTimeoutMs, " ms");
         delete client;
         it = clients_.erase(it);
       } else {
@@ -178,16 +180,17 @@ bool TcpStoreServer::handleFrames(Client& client) {
     std::memcpy(&header, client.inbox.data(), sizeof header);
     if (header.magic != store_wire::kMagic || header.keyBytes > store_wire::kMaxKeyBytes ||
         header.valueBytes > store_wire::kMaxValueBytes) {
-      GCCL_WARN(LogSubsys::kInit, "bootstrap store dropped ", client.peer.toString(),
-                ": malformed frame (magic ", header.magic, ", key ", header.keyBytes, " B, value ",
-                header.valueBytes, " B)");
+      GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit, "bootstrap store dropped ",
+                       client.peer.toString(), ": malformed frame (magic ", header.magic, ", key ",
+                       header.keyBytes, " B, value ", header.valueBytes, " B)");
       return false;
     }
     // Before the token, only a hello of the token's length: nothing else is buffered.
     if (!client.authenticated && (header.type != static_cast<uint32_t>(Type::kHello) ||
                                   header.keyBytes != 0 || header.valueBytes != token_.size())) {
-      GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
-                client.peer.toString(), ": no job token");
+      GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit,
+                       "bootstrap store refused connection from ", client.peer.toString(),
+                       ": no job token");
       return false;
     }
     const size_t frameBytes = sizeof header + header.keyBytes + header.valueBytes;
@@ -207,8 +210,9 @@ bool TcpStoreServer::handleFrame(Client& client, Type type, const std::string& k
   const Deadline deadline = Deadline::afterMs(kReplyTimeoutMs);
   if (!client.authenticated) {
     if (std::memcmp(value.data(), token_.data(), token_.size()) != 0) {
-      GCCL_WARN(LogSubsys::kInit, "bootstrap store refused connection from ",
-                client.peer.toString(), ": wrong job token");
+      GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit,
+                       "bootstrap store refused connection from ", client.peer.toString(),
+                       ": wrong job token");
       return false;
     }
     client.authenticated = true;

@@ -77,7 +77,7 @@ HelloGate::HelloState HelloGate::readHello(Pending& pending) const {
 }
 
 void HelloGate::refuse(const Pending& pending, const std::string& reason) const {
-  GCCL_WARN(LogSubsys::kInit, rules_.refuser, " ", pending.who, ": ", reason);
+  GCCL_WARN_WITHIN(refusals_, LogSubsys::kInit, rules_.refuser, " ", pending.who, ": ", reason);
 }
 
 void HelloGate::dropExpired() {

@@ -15,6 +15,7 @@
 
 #include "base/deadline.h"
 #include "base/socket.h"
+#include "base/warning_budget.h"
 
 namespace gccl::transport {
 
@@ -62,6 +63,7 @@ class HelloGate {
 
   const Socket& listener_;
   Rules rules_;
+  mutable WarningBudget refusals_{20, 100};  // the first refusals logged, then one in 100
   std::vector<Pending> pending_;  // in the order accepted, so the oldest deadline is first
 };
 
