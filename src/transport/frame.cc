@@ -55,7 +55,8 @@ void checkFrame(const FrameHeader& expected, const FrameHeader& received, const 
     fail(Status::kInvalidUsage, "mismatched configuration with ", peer, ": expected ",
          describeFrame(expected), " algorithm ", int(expected.algorithm), ", received ",
          describeFrame(received), " algorithm ", int(received.algorithm),
-         " (GCCL_ALGO and GCCL_CHUNK_BYTES must agree on all ranks)");
+         " (GCCL_ALGO and GCCL_CHUNK_BYTES must agree on all ranks; where they do, the message "
+         "is corrupt)");
   }
 }
 
