@@ -45,8 +45,10 @@ struct UcxLibrary {
 const UcxLibrary& ucxLibrary();
 
 // ucxLibrary(), at the call sites: ucx().ucp_worker_progress(worker).
+// Loaded once, then a plain reference: the progress loop calls through it.
 inline const UcxLibrary& ucx() {
-  return ucxLibrary();
+  static const UcxLibrary& library = ucxLibrary();  // a failed load throws, and is retried
+  return library;
 }
 
 }  // namespace gccl::transport::ucx
