@@ -88,7 +88,7 @@ const std::array kSettings = {
               c.transport = std::string(v);
             }},
     Setting{"GCCL_SHM_SINGLE_COPY", "int", "1",
-            "1: shared-memory messages of 64 KiB or more are copied once, straight from the "
+            "1: shared-memory messages of 1 MiB or more are copied once, straight from the "
             "sender's buffer (process_vm_readv), where the kernel allows it; 0: every message "
             "goes through the rings",
             [](Config& c, std::string_view v) {
@@ -128,6 +128,13 @@ const std::array kSettings = {
             "outnumber its cores",
             [](Config& c, std::string_view v) {
               c.spinUs = v == "auto" ? kAutoSpinUs : parseInt("GCCL_SPIN_US", v, 0, 1000000);
+            }},
+    Setting{"GCCL_YIELD_US", "int", "auto",
+            "after the busy-poll, time a waiting thread keeps polling while yielding its core "
+            "(sched_yield) before it sleeps; auto: 1000 when the machine's ranks outnumber its "
+            "cores, else 0",
+            [](Config& c, std::string_view v) {
+              c.yieldUs = v == "auto" ? kAutoYieldUs : parseInt("GCCL_YIELD_US", v, 0, 1000000);
             }},
     Setting{"GCCL_SIMD", "string", "auto", "reduction kernels: auto, avx512, avx2, scalar",
             [](Config& c, std::string_view v) {

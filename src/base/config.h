@@ -13,6 +13,10 @@ namespace gccl {
 
 inline constexpr int kAutoSpinUs = -1;  // GCCL_SPIN_US=auto: decided per machine at init
 inline constexpr int kDefaultSpinUs = 50;
+inline constexpr int kAutoYieldUs = -1;  // GCCL_YIELD_US=auto: decided per machine at init
+// Yielding before sleeping, where ranks outnumber cores: a sleeping rank waits for a scheduler
+// wake-up (~40 us on the 2-vCPU VM) at every exchange, a yielding one for a context switch.
+inline constexpr int kOversubscribedYieldUs = 1000;
 inline constexpr int kMaxNsocks = 16;  // GCCL_NSOCKS; the stripe split relies on it (stripes.h)
 
 struct Config {
@@ -33,6 +37,7 @@ struct Config {
   std::string socketCongestion = "auto";  // GCCL_SOCKET_CONGESTION
   int nsocks = 1;                         // GCCL_NSOCKS: data sockets per direction per peer
   int spinUs = kAutoSpinUs;               // busy-poll before sleeping in epoll / futex
+  int yieldUs = kAutoYieldUs;             // then poll, yielding the core, before sleeping
   // Kernels
   std::string simd = "auto";
   // Logging

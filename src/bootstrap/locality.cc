@@ -222,4 +222,8 @@ int autoSpinUs(const MachineShare& share) {
   return share.ranks > share.cpus ? 0 : kDefaultSpinUs;
 }
 
+int autoYieldUs(const MachineShare& share) {
+  return share.ranks > share.cpus ? kOversubscribedYieldUs : 0;
+}
+
 }  // namespace gccl

@@ -41,4 +41,8 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
 // GCCL_SPIN_US=auto: the default spin, or none when the machine is oversubscribed.
 int autoSpinUs(const MachineShare& share);
 
+// GCCL_YIELD_US=auto: none, or kOversubscribedYieldUs when the machine is oversubscribed: a
+// busy-poll there steals the core a peer needs, but a yield hands it over.
+int autoYieldUs(const MachineShare& share);
+
 }  // namespace gccl

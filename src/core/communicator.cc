@@ -18,9 +18,10 @@ namespace gccl {
 namespace {
 
 // Ranks as threads of one process (the in-process transport) skip the machine census of the
-// TCP bootstrap: they take the plain default.
-Config withDefaultSpin(Config config) {
+// TCP bootstrap: they take the plain defaults.
+Config withDefaultWaits(Config config) {
   if (config.spinUs == kAutoSpinUs) config.spinUs = kDefaultSpinUs;
+  if (config.yieldUs == kAutoYieldUs) config.yieldUs = 0;
   return config;
 }
 
@@ -33,7 +34,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
                            std::string scope, JobLayout layout)
     : rank_(rank),
       size_(size),
-      config_(withDefaultSpin(config)),
+      config_(withDefaultWaits(config)),
       token_(token),
       scope_(std::move(scope)),
       splitRoutes_(std::move(splitRoutes)),

@@ -1,5 +1,7 @@
 #include "core/engine.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -33,6 +35,7 @@ Engine::Engine(const Config& config, int rank, int size)
     : timeoutMs_(config.timeoutMs),
       scratchKeepBytes_(kSlicesKept * config.chunkBytes),
       spinUs_(std::max(0, config.spinUs)),
+      yieldUs_(std::max(0, config.yieldUs)),
       rank_(rank),
       size_(size) {}
 
@@ -236,9 +239,13 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
   }
 }
 
+// Waits in three stages after the last progress: a busy-poll (a peer on another core answers
+// within microseconds), a poll that yields the core at every turn (where ranks outnumber
+// cores, the peer that has work runs after a context switch instead of a wake-up), a sleep.
 void Engine::drive(Execution& execution) {
   auto lastProgress = Clock::now();
   auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
+  auto yieldUntil = spinUntil + std::chrono::microseconds(yieldUs_);
   bool slept = false;
   while (!execution.finished()) {
     // Checked at every step, not only when stalled: a large operation that keeps moving
@@ -247,12 +254,17 @@ void Engine::drive(Execution& execution) {
     if (execution.advance()) {
       lastProgress = Clock::now();
       spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
+      yieldUntil = spinUntil + std::chrono::microseconds(yieldUs_);
       continue;
     }
     const auto now = Clock::now();
     if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) timedOut(execution);
     if (now < spinUntil) {
       cpuRelax();
+      continue;
+    }
+    if (now < yieldUntil) {
+      sched_yield();
       continue;
     }
     execution.updatePoller(poller_);

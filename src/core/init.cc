@@ -153,8 +153,10 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
         shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs), config.hostId);
     Config resolved = config;
     if (resolved.spinUs == kAutoSpinUs) resolved.spinUs = autoSpinUs(share);
+    if (resolved.yieldUs == kAutoYieldUs) resolved.yieldUs = autoYieldUs(share);
     logInfo(LogSubsys::kInit, "rank ", rank, ": ", share.ranks, " rank(s) and ", share.cpus,
-            " CPU(s) on this machine; spinning ", resolved.spinUs, " us before sleeping");
+            " CPU(s) on this machine; spinning ", resolved.spinUs, " us, then yielding ",
+            resolved.yieldUs, " us before sleeping");
     const std::string bindHost =
         config.socketAddr.empty() ? client->localAddress().host : config.socketAddr;
     const bool ucxBetweenMachines =

@@ -112,7 +112,7 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
 
 // How the ranks (all on this machine) talk, and how much: tcp with GCCL_NSOCKS sockets (4
 // sockets and 70001 elements make messages of several stripes, stripes.h), or shared memory with
-// or without single-copy (2^17+3 elements pass its 64 KiB threshold).
+// or without single-copy (2^18+3 elements make messages that reach its 1 MiB threshold).
 struct Wiring {
   const char* transport;  // tcp, shm, or shm_rings: shared memory, large messages in the rings
   int nsocks;
@@ -182,8 +182,8 @@ TEST_P(CollectivesOver, EveryCollectiveIsExactOnEveryRank) {
 INSTANTIATE_TEST_SUITE_P(
     Wirings, CollectivesOver,
     testing::Values(Wiring{"tcp", 1, 1000}, Wiring{"tcp", 4, 1000}, Wiring{"tcp", 4, 70001},
-                    Wiring{"shm", 1, 1000}, Wiring{"shm", 1, (size_t{1} << 17) + 3},
-                    Wiring{"shm_rings", 1, 1000}, Wiring{"shm_rings", 1, (size_t{1} << 17) + 3}
+                    Wiring{"shm", 1, 1000}, Wiring{"shm", 1, (size_t{1} << 18) + 3},
+                    Wiring{"shm_rings", 1, 1000}, Wiring{"shm_rings", 1, (size_t{1} << 18) + 3}
 #ifdef GCCL_TEST_UCX
                     ,
                     Wiring{"ucx", 1, 1000}, Wiring{"ucx", 1, (size_t{1} << 17) + 3}

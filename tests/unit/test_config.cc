@@ -38,6 +38,13 @@ TEST(Config, SpinIsAutoUnlessANumberIsGiven) {
   EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "120"}})).spinUs, 120);
   EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "-1"}})), Error);
   EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_SPIN_US", "fast"}})), Error);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({})).yieldUs, kAutoYieldUs);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_YIELD_US", "auto"}})).yieldUs,
+            kAutoYieldUs);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_YIELD_US", "0"}})).yieldUs, 0);
+  EXPECT_EQ(configFromEnvironment(mapEnvironment({{"GCCL_YIELD_US", "2000"}})).yieldUs, 2000);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_YIELD_US", "-5"}})), Error);
+  EXPECT_THROW(configFromEnvironment(mapEnvironment({{"GCCL_YIELD_US", "yes"}})), Error);
 }
 
 TEST(Config, SocketCountIsOneUnlessSetWithinItsRange) {

@@ -274,7 +274,7 @@ TEST(Locality, CpuMaskIsThisProcessAffinity) {
   }
 }
 
-TEST(Locality, SpinOnlyWhileEveryRankHasACore) {
+TEST(Locality, SpinWhileEveryRankHasACoreElseYield) {
   auto share = [](int ranks, int cpus) {
     MachineShare s;
     s.ranks = ranks;
@@ -285,6 +285,10 @@ TEST(Locality, SpinOnlyWhileEveryRankHasACore) {
   EXPECT_EQ(autoSpinUs(share(1, 64)), kDefaultSpinUs);
   EXPECT_EQ(autoSpinUs(share(3, 2)), 0);
   EXPECT_EQ(autoSpinUs(share(16, 8)), 0);
+  EXPECT_EQ(autoYieldUs(share(2, 2)), 0);
+  EXPECT_EQ(autoYieldUs(share(1, 64)), 0);
+  EXPECT_EQ(autoYieldUs(share(3, 2)), kOversubscribedYieldUs);
+  EXPECT_EQ(autoYieldUs(share(16, 8)), kOversubscribedYieldUs);
 }
 
 }  // namespace
