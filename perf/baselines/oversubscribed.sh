@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# More ranks than cores: gccl waiting by yielding (GCCL_YIELD_US=auto, 1 ms where ranks
+# outnumber cores) against sleeping at once (GCCL_YIELD_US=0), over shared memory and loopback
+# TCP, beside Open MPI's shared memory (vader, which yields when oversubscribed), alternating,
+# 4 ranks, float32 sum from 8 B to 64 MiB. Raw rows (size, then out-of-place and in-place
+# time in us); the medians are in docs/benchmarks.md.
+#
+#   perf/baselines/oversubscribed.sh [REPS] [NP]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+reps=${1:-3}
+np=${2:-4}
+mpi=(mpirun --allow-run-as-root --oversubscribe --mca pml ob1 --mca btl vader,self)
+iterations() {
+  case $1 in
+    64M) echo "-n 5 -w 1" ;;
+    1M) echo "-n 50 -w 5" ;;
+    *) echo "-n 300 -w 30" ;;
+  esac
+}
+times() { grep -E '^\s+[0-9]' | awk '{print $1, $5, $9}' || true; }
+for rep in $(seq "$reps"); do
+  for size in 8 64K 1M 64M; do
+    for transport in shm tcp; do
+      for wait in auto 0; do
+        # shellcheck disable=SC2046
+        echo "rep $rep gccl-$transport yield=$wait $(GCCL_TRANSPORT=$transport GCCL_YIELD_US=$wait \
+          timeout 300 build/bin/allreduce_perf --np "$np" -b $size -e $size $(iterations $size) \
+          2>&1 | times)"
+      done
+    done
+    # shellcheck disable=SC2046
+    echo "rep $rep mpi-vader $(timeout 300 "${mpi[@]}" -np "$np" build/bin/mpi_allreduce_perf \
+      -b $size -e $size $(iterations $size) 2>&1 | times)"
+  done
+done
