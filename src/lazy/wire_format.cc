@@ -8,16 +8,27 @@ namespace gccl {
 namespace {
 
 // Any element whose exponent bits (`mask`) are all ones: inf or NaN in every IEEE-like format.
+// Matches are counted over blocks of a fixed length, which GCC vectorises (SSE2 at least); it
+// left the former element-at-a-time OR of booleans scalar even at -O3, and checking a 100 MB
+// gradient pool that way took a third of a 4-rank ResNet-50 step (docs/benchmarks.md).
 template <typename Bits>
 bool anyExponentAllOnes(const void* data, size_t count, Bits mask) {
+  constexpr size_t kBlock = 64;
   const auto* bytes = static_cast<const unsigned char*>(data);
-  bool found = false;
-  for (size_t i = 0; i < count; ++i) {
-    Bits bits;
-    std::memcpy(&bits, bytes + i * sizeof(Bits), sizeof bits);  // the pool may be unaligned
-    found |= (bits & mask) == mask;  // no early exit: the loop vectorises
+  auto matches = [mask](const Bits* block, size_t n) {
+    Bits found = 0;
+    for (size_t i = 0; i < n; ++i) found += (block[i] & mask) == mask;
+    return found;
+  };
+  size_t done = 0;
+  for (; done + kBlock <= count; done += kBlock) {
+    Bits block[kBlock];
+    std::memcpy(block, bytes + done * sizeof(Bits), sizeof block);  // the pool may be unaligned
+    if (matches(block, kBlock) != 0) return true;
   }
-  return found;
+  Bits rest[kBlock];
+  std::memcpy(rest, bytes + done * sizeof(Bits), (count - done) * sizeof(Bits));
+  return matches(rest, count - done) != 0;
 }
 
 }  // namespace

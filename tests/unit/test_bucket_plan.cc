@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -186,6 +187,32 @@ TEST(WireFormat, FindsNonFiniteValues) {
   EXPECT_TRUE(hasNonFinite(DataType::kBfloat16, bf16, 2));
   const int32_t ints[] = {-1, 0x7fffffff};
   EXPECT_FALSE(hasNonFinite(DataType::kInt32, ints, 2));
+}
+
+// The scan goes block by block (64 elements) and then the rest, from any byte offset: one
+// non-finite value is found wherever it sits, and the largest finite values are not flagged.
+template <typename Bits>
+void checkEveryPosition(DataType type, Bits nonFinite, Bits largestFinite) {
+  for (size_t count : {size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{200}}) {
+    std::vector<unsigned char> storage((count + 1) * sizeof(Bits));
+    unsigned char* data = storage.data() + 1;  // unaligned, as a pool offset may be
+    for (size_t i = 0; i < count; ++i)
+      std::memcpy(data + i * sizeof(Bits), &largestFinite, sizeof(Bits));
+    ASSERT_FALSE(hasNonFinite(type, data, count)) << "count " << count;
+    for (size_t at = 0; at < count; ++at) {
+      std::memcpy(data + at * sizeof(Bits), &nonFinite, sizeof(Bits));
+      EXPECT_TRUE(hasNonFinite(type, data, count)) << "count " << count << ", at " << at;
+      EXPECT_FALSE(hasNonFinite(type, data, at)) << "count " << at;
+      std::memcpy(data + at * sizeof(Bits), &largestFinite, sizeof(Bits));
+    }
+  }
+}
+
+TEST(WireFormat, FindsANonFiniteValueAtEveryPositionOfEveryFloatType) {
+  checkEveryPosition<uint32_t>(DataType::kFloat32, 0xff800000u, 0x7f7fffffu);  // -inf, max
+  checkEveryPosition<uint16_t>(DataType::kFloat16, 0x7c01u, 0xfbffu);          // NaN, -max
+  checkEveryPosition<uint16_t>(DataType::kBfloat16, 0x7fc0u, 0x7f7fu);         // NaN, max
+  checkEveryPosition<uint64_t>(DataType::kFloat64, 0x7ff0000000000000u, 0x7fefffffffffffffu);
 }
 
 }  // namespace
