@@ -18,7 +18,7 @@ iterations() {
     *) echo "-n 300 -w 30" ;;
   esac
 }
-times() { grep -E '^\s+[0-9]' | awk '{print $1, $5, $9}' || true; }
+row_times() { grep -E '^\s+[0-9]' | awk '{print $1, $5, $9}' || true; }
 for rep in $(seq "$reps"); do
   for size in 8 64K 1M 64M; do
     for transport in shm tcp; do
@@ -26,11 +26,11 @@ for rep in $(seq "$reps"); do
         # shellcheck disable=SC2046
         echo "rep $rep gccl-$transport yield=$wait $(GCCL_TRANSPORT=$transport GCCL_YIELD_US=$wait \
           timeout 300 build/bin/allreduce_perf --np "$np" -b $size -e $size $(iterations $size) \
-          2>&1 | times)"
+          2>&1 | row_times)"
       done
     done
     # shellcheck disable=SC2046
     echo "rep $rep mpi-vader $(timeout 300 "${mpi[@]}" -np "$np" build/bin/mpi_allreduce_perf \
-      -b $size -e $size $(iterations $size) 2>&1 | times)"
+      -b $size -e $size $(iterations $size) 2>&1 | row_times)"
   done
 done

@@ -17,8 +17,10 @@
 // Reductions and copies take S/gamma on their rank's compute resource, one at a time. When a
 // host has more ranks than cores (coresPerHost), every rank gets a share of a core: its port
 // and compute times stretch by ranks/cores. Latencies do not stretch, but there the engine
-// sleeps instead of spinning (GCCL_SPIN_US=auto), so every receive completes `wakeup` after
-// its last byte: the time for the scheduler to run the rank again.
+// does not spin (GCCL_SPIN_US=auto), so every receive completes `wakeup` after its last byte:
+// the time for the scheduler to run the rank again. It was calibrated when such a rank slept
+// at once (GCCL_YIELD_US=0); yielding first (the default since) makes `wakeup` a context
+// switch, a few µs instead of ~40 (docs/benchmarks.md).
 //
 // intraOnCore makes a rank's intra-host egress, ingress and compute one resource, its core:
 // loopback TCP copies every byte on the sending and on the receiving thread, the same thread

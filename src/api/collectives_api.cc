@@ -103,7 +103,7 @@ gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* strea
     }
     // Allocated and registered first: once started, the operation must reach the caller.
     auto owned = std::make_unique<gcclRequest>();
-    owned->spinUs = handle.communicator().config().spinUs;
+    owned->waits = gccl::waitPolicyOf(handle.communicator().config());
     gccl::api::registerLive(owned.get(), gccl::api::HandleKind::kRequest);
     try {
       owned->request = handle.communicator().start(call, false);

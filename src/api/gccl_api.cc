@@ -209,7 +209,7 @@ gcclResult_t gcclWait(gcclRequest_t request) {
   return guarded(nullptr, [&] {
     gccl::api::takeLive(request, gccl::api::HandleKind::kRequest, "request");
     std::unique_ptr<gcclRequest> owned(request);
-    owned->request->wait(owned->spinUs);
+    owned->request->wait(owned->waits);
     owned->request->rethrow();
   });
 }

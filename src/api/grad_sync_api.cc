@@ -104,7 +104,7 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
     handle->comm = comm;
     handle->commSerial = comm->serial;
     handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
-                                                  communicator.config().spinUs, options);
+                                                  waitPolicyOf(communicator.config()), options);
     gccl::api::registerLive(handle.get(), gccl::api::HandleKind::kGradientSync);
     *sync = handle.release();
   });

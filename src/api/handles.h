@@ -45,7 +45,7 @@ struct gcclComm {
 
 struct gcclRequest {
   std::shared_ptr<gccl::Request> request;
-  int spinUs = 0;
+  gccl::WaitPolicy waits;
 };
 
 namespace gccl::api {

@@ -124,8 +124,8 @@ const std::array kSettings = {
             "a fast link; every rank must set the same value",
             GCCL_INT_SETTING("GCCL_NSOCKS", nsocks, 1, kMaxNsocks)},
     Setting{"GCCL_SPIN_US", "int", "auto",
-            "busy-poll time before a thread sleeps; auto: 50, or 0 when the machine's ranks "
-            "outnumber its cores",
+            "busy-poll time before a waiting thread yields (GCCL_YIELD_US) or sleeps; auto: 50, "
+            "or 0 when the machine's ranks outnumber its cores",
             [](Config& c, std::string_view v) {
               c.spinUs = v == "auto" ? kAutoSpinUs : parseInt("GCCL_SPIN_US", v, 0, 1000000);
             }},
@@ -179,6 +179,10 @@ Environment processEnvironment() {
 
 std::span<const Setting> settings() {
   return kSettings;
+}
+
+WaitPolicy waitPolicyOf(const Config& config) {
+  return {std::max(0, config.spinUs), std::max(0, config.yieldUs)};
 }
 
 Config configFromEnvironment(const Environment& environment) {

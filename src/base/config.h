@@ -19,6 +19,14 @@ inline constexpr int kAutoYieldUs = -1;  // GCCL_YIELD_US=auto: decided per mach
 inline constexpr int kOversubscribedYieldUs = 1000;
 inline constexpr int kMaxNsocks = 16;  // GCCL_NSOCKS; the stripe split relies on it (stripes.h)
 
+// How a thread waits for another thread or a peer: it busy-polls for spinUs, then polls
+// yielding its core for yieldUs, then sleeps (GCCL_SPIN_US, GCCL_YIELD_US). The default
+// sleeps at once.
+struct WaitPolicy {
+  int spinUs = 0;
+  int yieldUs = 0;
+};
+
 struct Config {
   // Collectives
   int timeoutMs = 60000;           // peer silence that becomes Status::kTimeout
@@ -68,6 +76,9 @@ struct Setting {
 };
 
 std::span<const Setting> settings();
+
+// The config's waits, as resolved at init (an unresolved "auto" counts as 0).
+WaitPolicy waitPolicyOf(const Config& config);
 
 // Builds a Config from defaults overridden by every registered variable that is set.
 // Throws Error(kInvalidArgument) naming the variable when a value does not parse.

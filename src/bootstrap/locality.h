@@ -1,8 +1,8 @@
 // Which ranks share a machine, and how many CPUs they have between them. Busy-polling cuts
 // small-message latency only while every rank has a core to itself; when a machine's ranks
-// outnumber its cores, a spinning rank takes the core its peer needs to answer, and sleeping
-// at once is faster (measured: 4 ranks on 2 cores, 4-byte allreduce 260 us spinning, 125 us
-// not).
+// outnumber its cores, a spinning rank takes the core its peer needs to answer. There,
+// sleeping at once beat spinning (4 ranks on 2 cores, 4-byte allreduce 260 us spinning, 125 us
+// not), and yielding the core before sleeping beats both (8 bytes: 15 us, docs/benchmarks.md).
 #pragma once
 
 #include <string>

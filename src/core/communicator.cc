@@ -230,7 +230,7 @@ void Communicator::drain() {
     std::lock_guard lock(lastMutex_);
     last = last_;
   }
-  if (last) last->wait(config_.spinUs);
+  if (last) last->wait(waitPolicyOf(config_));
 }
 
 void Communicator::abort(const std::string& reason) {

@@ -1,9 +1,8 @@
 #include "core/engine.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "base/logging.h"
 
@@ -34,8 +33,7 @@ constexpr int kMaxSleepMs = 50;
 Engine::Engine(const Config& config, int rank, int size)
     : timeoutMs_(config.timeoutMs),
       scratchKeepBytes_(kSlicesKept * config.chunkBytes),
-      spinUs_(std::max(0, config.spinUs)),
-      yieldUs_(std::max(0, config.yieldUs)),
+      waits_(waitPolicyOf(config)),
       rank_(rank),
       size_(size) {}
 
@@ -91,7 +89,7 @@ void Engine::run(std::unique_ptr<Operation> operation) {
       lock.unlock();
       auto request = operation->request;
       submit(std::move(operation));
-      request->wait(spinUs_);
+      request->wait(waits_);
       return;
     }
     busy_ = true;
@@ -162,7 +160,7 @@ bool Engine::awaitDriverRole(std::unique_ptr<Operation>& operation) {
 // Returns early when work (or the stop) arrives: the next submission after a blocking call
 // often comes within microseconds, and a condition-variable wake costs more than that.
 void Engine::spinForWork() const {
-  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs_);
+  const auto spinUntil = Clock::now() + std::chrono::microseconds(waits_.spinUs);
   while (Clock::now() < spinUntil) {
     if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load()) return;
     cpuRelax();
@@ -244,8 +242,8 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
 // cores, the peer that has work runs after a context switch instead of a wake-up), a sleep.
 void Engine::drive(Execution& execution) {
   auto lastProgress = Clock::now();
-  auto spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
-  auto yieldUntil = spinUntil + std::chrono::microseconds(yieldUs_);
+  auto spinUntil = lastProgress + std::chrono::microseconds(waits_.spinUs);
+  auto yieldUntil = spinUntil + std::chrono::microseconds(waits_.yieldUs);
   bool slept = false;
   while (!execution.finished()) {
     // Checked at every step, not only when stalled: a large operation that keeps moving
@@ -253,8 +251,8 @@ void Engine::drive(Execution& execution) {
     if (broken_.load(std::memory_order_relaxed)) throwBroken();
     if (execution.advance()) {
       lastProgress = Clock::now();
-      spinUntil = lastProgress + std::chrono::microseconds(spinUs_);
-      yieldUntil = spinUntil + std::chrono::microseconds(yieldUs_);
+      spinUntil = lastProgress + std::chrono::microseconds(waits_.spinUs);
+      yieldUntil = spinUntil + std::chrono::microseconds(waits_.yieldUs);
       continue;
     }
     const auto now = Clock::now();
@@ -264,7 +262,7 @@ void Engine::drive(Execution& execution) {
       continue;
     }
     if (now < yieldUntil) {
-      sched_yield();
+      std::this_thread::yield();
       continue;
     }
     execution.updatePoller(poller_);

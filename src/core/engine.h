@@ -93,8 +93,7 @@ class Engine {
 
   const int timeoutMs_;
   const size_t scratchKeepBytes_;  // scratch and work kept between operations
-  const int spinUs_;               // busy-poll after the last progress
-  const int yieldUs_;              // then poll yielding the core, before sleeping in the poller
+  const WaitPolicy waits_;         // after the last progress: busy-poll, poll yielding, sleep
   const int rank_;
   const int size_;
   Poller poller_;

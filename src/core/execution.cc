@@ -11,7 +11,9 @@ namespace gccl {
 std::byte* ReusableBuffer::reserve(size_t bytes) {
   if (bytes > bytes_) {
     storage_.reset();  // never hold the old and the new block at once
-    storage_ = std::make_unique<std::byte[]>(bytes);
+    // Not zeroed: every schedule writes a slot or a work range before it reads it, and
+    // zeroing a large operation's scratch was one more pass over it in every call.
+    storage_ = std::make_unique_for_overwrite<std::byte[]>(bytes);
     bytes_ = bytes;
   }
   return storage_.get();

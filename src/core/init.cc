@@ -148,7 +148,8 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
       server = std::make_unique<TcpStoreServer>(std::move(listener), id.token);
     }
     std::unique_ptr<TcpStoreClient> client = reachStore(id, config.timeoutMs);
-    // Every rank takes part in the census, whatever its own GCCL_SPIN_US: rank 0 waits for all.
+    // Every rank takes part in the census, whatever its own GCCL_SPIN_US and GCCL_YIELD_US:
+    // rank 0 waits for all.
     const MachineShare share =
         shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs), config.hostId);
     Config resolved = config;

@@ -1,6 +1,7 @@
 #include "core/request.h"
 
 #include <chrono>
+#include <thread>
 
 #include "base/deadline.h"
 
@@ -17,13 +18,15 @@ void Request::complete(Status status, std::string message) {
   done_.notify_all();
 }
 
-void Request::wait(int spinUs) const {
-  const auto spinUntil = Clock::now() + std::chrono::microseconds(spinUs);
+void Request::wait(WaitPolicy waits) const {
+  const auto spinUntil = Clock::now() + std::chrono::microseconds(waits.spinUs);
   while (!isDone() && Clock::now() < spinUntil) {
 #if defined(__x86_64__)
     _mm_pause();
 #endif
   }
+  const auto yieldUntil = spinUntil + std::chrono::microseconds(waits.yieldUs);
+  while (!isDone() && Clock::now() < yieldUntil) std::this_thread::yield();
   while (!isDone()) done_.wait(0, std::memory_order_acquire);
 }
 

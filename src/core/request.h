@@ -1,10 +1,12 @@
 // Completion of one submitted operation, shared by the engine (which completes it) and the
-// caller (who waits). The caller spins briefly, then sleeps on a futex.
+// caller (who waits). The caller spins briefly, polls yielding its core, then sleeps on a
+// futex (WaitPolicy).
 #pragma once
 
 #include <atomic>
 #include <string>
 
+#include "base/config.h"
 #include "base/error.h"
 
 namespace gccl {
@@ -14,7 +16,7 @@ class Request {
   void complete(Status status, std::string message);
   bool isDone() const { return done_.load(std::memory_order_acquire) != 0; }
   // Returns when complete. Bounded: the engine completes every request within its timeout.
-  void wait(int spinUs) const;
+  void wait(WaitPolicy waits = {}) const;
   // Valid once isDone().
   Status status() const { return status_; }
   const std::string& message() const { return message_; }

@@ -149,7 +149,7 @@ class Pipeline {
       case Stage::kToHost:
       case Stage::kToDevice: return copiesDone(slice, block);
       case Stage::kCollective:
-        if (block) slice.request->wait(std::max(0, comm_.config().spinUs));
+        if (block) slice.request->wait(waitPolicyOf(comm_.config()));
         if (!slice.request->isDone()) return false;
         slice.request->rethrow();
         return true;

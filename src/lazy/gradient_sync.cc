@@ -39,8 +39,8 @@ void checkOptions(const GradientSyncOptions& options) {
   checkSparseOptions(options.sparse);
 }
 
-GradientSync::GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options)
-    : rank_(rank), size_(size), spinUs_(spinUs), options_(options) {
+GradientSync::GradientSync(int rank, int size, WaitPolicy waits, const GradientSyncOptions& options)
+    : rank_(rank), size_(size), waits_(waits), options_(options) {
   checkOptions(options);
 }
 
@@ -349,7 +349,7 @@ std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b)
   // rank. Synchronous norms phase, asynchronous payload (sparse_exchange.h).
   sentSparse_[b] = sparse_[b] != nullptr && step_ >= options_.sparse.warmupSteps;
   if (sentSparse_[b]) {
-    return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, spinUs_);
+    return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, waits_);
   }
   // Pre-division makes the allreduce a plain sum of terms already divided by n: a loss-scaled
   // fp16 sum then stays in range where the sum of the undivided terms would overflow.
@@ -395,7 +395,7 @@ StepStats GradientSync::wait() {
   stats.buckets = buckets_.size();
   std::optional<Error> failure = failedCopyIn_;
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
-    requests_[b]->wait(spinUs_);
+    requests_[b]->wait(waits_);
     if (requests_[b]->status() != Status::kSuccess) {
       if (!failure) failure.emplace(requests_[b]->status(), requests_[b]->message());
     } else if (!failure) {
@@ -456,7 +456,7 @@ std::vector<float> GradientSync::sparseResidual(size_t b) const {
 }
 
 void GradientSync::waitStarted() {
-  for (size_t b = 0; b < tracker_.startedCount(); ++b) requests_[b]->wait(spinUs_);
+  for (size_t b = 0; b < tracker_.startedCount(); ++b) requests_[b]->wait(waits_);
   try {
     finishCopiesIn(0, copiesIn_.size());
   } catch (const Error&) {

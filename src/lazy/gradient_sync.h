@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/config.h"
 #include "base/dtype.h"
 #include "base/error.h"
 #include "core/communicator.h"
@@ -92,8 +93,8 @@ struct StepStats {
 
 class GradientSync {
  public:
-  // `rank`, `size` and `spinUs` are the communicator's that markReady() will be given.
-  GradientSync(int rank, int size, int spinUs, const GradientSyncOptions& options);
+  // `rank`, `size` and `waits` are the communicator's that markReady() will be given.
+  GradientSync(int rank, int size, WaitPolicy waits, const GradientSyncOptions& options);
   // Waits for the buckets still in flight (the engine writes into the pool until they finish)
   // and the copies in, then withdraws the host buffers announced.
   ~GradientSync();
@@ -163,7 +164,7 @@ class GradientSync {
 
   const int rank_;
   const int size_;
-  const int spinUs_;
+  const WaitPolicy waits_;
   const GradientSyncOptions options_;
 
   mutable std::mutex mutex_;

@@ -34,12 +34,12 @@ SparseBucket::SparseBucket(size_t count, const SparseOptions& options,
       wire_(count * payloadElementSize(options.payload)) {}
 
 std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* grad, bool average,
-                                             int spinUs) {
+                                             WaitPolicy waits) {
   accumulateResidualAndNorms(v_.data(), u_.empty() ? nullptr : u_.data(), grad, count_,
                              options_.momentum, options_.chunkElements, norms_.data());
   const auto normsDone = comm.allreduce(norms_.data(), norms_.data(), norms_.size(),
                                         DataType::kFloat32, ReduceOp::kSum);
-  normsDone->wait(spinUs);
+  normsDone->wait(waits);
   if (normsDone->status() != Status::kSuccess) {
     throw Error(normsDone->status(), normsDone->message());
   }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "base/config.h"
 #include "core/communicator.h"
 #include "core/request.h"
 #include "sparse/error_feedback.h"
@@ -45,7 +46,8 @@ class SparseBucket {
 
   // Folds `grad` (count fp32 values) into the residual, agrees on the chunks and starts the
   // payload allreduce (into this object's wire buffer). Rethrows a failed norms allreduce.
-  std::shared_ptr<Request> start(Communicator& comm, const float* grad, bool average, int spinUs);
+  std::shared_ptr<Request> start(Communicator& comm, const float* grad, bool average,
+                                 WaitPolicy waits);
   // Writes the reduced gradient: the picked chunks, 0 elsewhere.
   void finish(float* grad, bool* nonFinite) const;
   // Zeroes V and U (gcclGradSyncReset).

@@ -10,7 +10,7 @@ namespace {
 // Any element whose exponent bits (`mask`) are all ones: inf or NaN in every IEEE-like format.
 // Matches are counted over blocks of a fixed length, which GCC vectorises (SSE2 at least); it
 // left the former element-at-a-time OR of booleans scalar even at -O3, and checking a 100 MB
-// gradient pool that way took a third of a 4-rank ResNet-50 step (docs/benchmarks.md).
+// gradient pool that way took about a quarter of a 4-rank ResNet-50 step (docs/benchmarks.md).
 template <typename Bits>
 bool anyExponentAllOnes(const void* data, size_t count, Bits mask) {
   constexpr size_t kBlock = 64;
@@ -26,6 +26,7 @@ bool anyExponentAllOnes(const void* data, size_t count, Bits mask) {
     std::memcpy(block, bytes + done * sizeof(Bits), sizeof block);  // the pool may be unaligned
     if (matches(block, kBlock) != 0) return true;
   }
+  if (done == count) return false;  // also spares memcpy a null `data` when count is 0
   Bits rest[kBlock];
   std::memcpy(rest, bytes + done * sizeof(Bits), (count - done) * sizeof(Bits));
   return matches(rest, count - done) != 0;

@@ -112,15 +112,26 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
 
 // How the ranks (all on this machine) talk, and how much: tcp with GCCL_NSOCKS sockets (4
 // sockets and 70001 elements make messages of several stripes, stripes.h), or shared memory with
-// or without single-copy (2^18+3 elements make messages that reach its 1 MiB threshold);
-// waiting as on an oversubscribed machine (yielding the core, never sleeping) or as chosen
-// for this one.
+// or without single-copy (2^18+3 int32 elements, in slices of GCCL_CHUNK_BYTES = 1 MiB, make
+// messages that reach its 1 MiB threshold); ranks that wait as chosen for this machine, or
+// that only yield, or only sleep (each path of the engine's wait, whatever the machine).
+enum class Waits { kAuto, kYield, kSleep };
+
 struct Wiring {
   const char* transport;  // tcp, shm, or shm_rings: shared memory, large messages in the rings
   int nsocks;
   size_t count;
-  bool yielding = false;  // GCCL_SPIN_US=0 and GCCL_YIELD_US at its most, 1 s
+  Waits waits = Waits::kAuto;  // kYield: GCCL_YIELD_US at its most, 1 s; neither spins
 };
+
+const char* nameOf(Waits waits) {
+  switch (waits) {
+    case Waits::kAuto: return "";
+    case Waits::kYield: return "_yielding";
+    case Waits::kSleep: return "_sleeping";
+  }
+  return "";
+}
 
 // Sets a variable for the forked ranks and restores it afterwards: a run of the whole binary
 // under an outer GCCL_NSOCKS or GCCL_TRANSPORT keeps it for the other tests.
@@ -171,8 +182,11 @@ TEST_P(CollectivesOver, EveryCollectiveIsExactOnEveryRank) {
   const ScopedVariable sockets("GCCL_NSOCKS", std::to_string(wiring.nsocks));
   const ScopedVariable route("GCCL_TRANSPORT", transport.substr(0, 3));
   const ScopedVariable singleCopy("GCCL_SHM_SINGLE_COPY", transport == "shm_rings" ? "0" : "1");
-  const ScopedVariable spin("GCCL_SPIN_US", wiring.yielding ? "0" : "auto");
-  const ScopedVariable yield("GCCL_YIELD_US", wiring.yielding ? "1000000" : "auto");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "1048576");
+  const ScopedVariable spin("GCCL_SPIN_US", wiring.waits == Waits::kAuto ? "auto" : "0");
+  const ScopedVariable yield("GCCL_YIELD_US", wiring.waits == Waits::kAuto    ? "auto"
+                                              : wiring.waits == Waits::kYield ? "1000000"
+                                                                              : "0");
   const size_t count = wiring.count;
   ProcessGroup group(kRanks, [count](int rank, int n, const gcclUniqueId& id, std::string& report) {
     return everyCollective(rank, n, id, report, count);
@@ -189,7 +203,10 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(Wiring{"tcp", 1, 1000}, Wiring{"tcp", 4, 1000}, Wiring{"tcp", 4, 70001},
                     Wiring{"shm", 1, 1000}, Wiring{"shm", 1, (size_t{1} << 18) + 3},
                     Wiring{"shm_rings", 1, 1000}, Wiring{"shm_rings", 1, (size_t{1} << 18) + 3},
-                    Wiring{"tcp", 1, 1000, true}, Wiring{"shm", 1, 1000, true}
+                    Wiring{"tcp", 1, 1000, Waits::kYield}, Wiring{"shm", 1, 1000, Waits::kYield},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kYield},
+                    Wiring{"tcp", 1, 1000, Waits::kSleep}, Wiring{"shm", 1, 1000, Waits::kSleep},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep}
 #ifdef GCCL_TEST_UCX
                     ,
                     Wiring{"ucx", 1, 1000}, Wiring{"ucx", 1, (size_t{1} << 17) + 3}
@@ -197,7 +214,7 @@ INSTANTIATE_TEST_SUITE_P(
                     ),
     [](const testing::TestParamInfo<Wiring>& info) {
       return std::string(info.param.transport) + "_nsocks" + std::to_string(info.param.nsocks) +
-             "_count" + std::to_string(info.param.count) + (info.param.yielding ? "_yielding" : "");
+             "_count" + std::to_string(info.param.count) + nameOf(info.param.waits);
     });
 
 // Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves

@@ -201,7 +201,7 @@ Outcome runInProcess(Communicator& comm, const Plan& plan, int rank) {
       ++i;
     } while (plan[i - 1].async && i < plan.size() && plan[i].async);
     for (const auto& [index, request] : started) {
-      request->wait(0);
+      request->wait();
       outcome.record(static_cast<gcclResult_t>(request->status()), request->message());
       if (request->status() == Status::kSuccess) buffers.check(index);
     }

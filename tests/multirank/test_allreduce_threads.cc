@@ -61,7 +61,7 @@ class ThreadRanks {
     }
     size_t wrong = 0;
     for (int r = 0; r < size; ++r) {
-      requests[r]->wait(0);
+      requests[r]->wait();
       EXPECT_EQ(requests[r]->status(), Status::kSuccess) << requests[r]->message();
       const void* output = inPlace ? in[r].data() : out[r].data();
       wrong += perf::countWrong(output, count, cType, cOp, size);
@@ -249,7 +249,7 @@ TEST(AllreduceThreads, BlockingAndAsyncCallsFromRankThreads) {
                                                 DataType::kInt32, ReduceOp::kSum, blocking));
         }
         for (size_t b = 0; b < buffers.size(); ++b) {
-          pending[b]->wait(0);
+          pending[b]->wait();
           if (pending[b]->status() != Status::kSuccess) ++wrong[r];
           wrong[r] += perf::countWrong(buffers[b].data(), kCount, gcclInt32, gcclSum, kSize);
         }
@@ -288,7 +288,7 @@ TEST(AllreduceThreads, AbortFromAnotherThreadEndsAHungBlockingCall) {
   EXPECT_NE(request->message().find("test abort"), std::string::npos) << request->message();
   ASSERT_TRUE(rank0->asyncError().has_value());
   auto later = rank0->allreduce(data.data(), data.data(), 10, DataType::kFloat32, ReduceOp::kSum);
-  later->wait(0);
+  later->wait();
   EXPECT_EQ(later->status(), Status::kInvalidUsage);
   rank0.reset();
   // The survivor's next collective fails because its peer is gone, instead of hanging, and

@@ -52,7 +52,7 @@ class Ranks {
     for (int r = 0; r < size_; ++r) requests.push_back(ranks_[r]->start(calls[r], false));
     bool ok = true;
     for (int r = 0; r < size_; ++r) {
-      requests[r]->wait(0);
+      requests[r]->wait();
       if (requests[r]->status() != Status::kSuccess) {
         ADD_FAILURE() << "rank " << r << ": " << requests[r]->message();
         ok = false;

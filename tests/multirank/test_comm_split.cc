@@ -42,7 +42,7 @@ bool sumsExactly(Communicator& comm, const std::vector<int>& parentRankOf, int p
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<int64_t>(i) * (parentRank + 1);
   auto request = comm.allreduce(data.data(), data.data(), data.size(), DataType::kInt64,
                                 ReduceOp::kSum, false);
-  request->wait(0);
+  request->wait();
   if (request->status() != Status::kSuccess) {
     ADD_FAILURE() << request->message();
     return false;

@@ -70,7 +70,7 @@ struct Job {
     }
     bool exact = true;
     for (int r = 0; r < kRanks; ++r) {
-      requests[r]->wait(0);
+      requests[r]->wait();
       EXPECT_EQ(requests[r]->status(), Status::kSuccess) << requests[r]->message();
       for (size_t i = 0; i < count; ++i) {
         const float expected = static_cast<float>(kRanks * (kRanks + 1) / 2 + kRanks * (i % 7));

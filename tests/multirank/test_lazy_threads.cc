@@ -80,7 +80,7 @@ TEST_P(LazyExact, AnyArrivalOrderGivesTheExactResultOnEveryRank) {
   options.average = c.average;
   std::vector<size_t> bucketCounts(c.size);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, c.size, 0, options);
+    GradientSync sync(rank, c.size, WaitPolicy{}, options);
     registerModel(sync);
     bucketCounts[rank] = sync.buckets().size();
     for (int step = 0; step < 3; ++step) {
@@ -138,7 +138,7 @@ TEST(LazyOverlap, FirstBucketIsReducedInPlaceBeforeBackwardEnds) {
   options.thetaBytes = kCount * sizeof(float);
   options.average = false;
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, kSize, 0, options);
+    GradientSync sync(rank, kSize, WaitPolicy{}, options);
     for (size_t t = 0; t < kTensors; ++t) sync.registerTensor("", kCount, DataType::kFloat32);
     sync.finalize();
     ASSERT_EQ(sync.buckets().size(), kTensors);
@@ -191,7 +191,7 @@ void checkHalfWire(WireFormat wire, int size, bool preDivide) {
   auto value = [&](int rank, size_t t, size_t i) { return inputs[rank][t][i]; };
   std::vector<std::vector<float>> results(size);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, size, 0, options);
+    GradientSync sync(rank, size, WaitPolicy{}, options);
     registerModel(sync);
     for (size_t t = 0; t < kModel.size(); ++t) {
       for (size_t i = 0; i < kModel[t]; ++i) view(sync, t)[i] = value(rank, t, i);
@@ -252,7 +252,7 @@ FlagRun runOneTensor(int size, const GradientSyncOptions& options,
   auto ranks = makeRanks(size);
   FlagRun run{std::vector<int>(size), {}};
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, size, 0, options);
+    GradientSync sync(rank, size, WaitPolicy{}, options);
     sync.registerTensor("g", count, DataType::kFloat32);
     sync.registerTensor("h", 5, DataType::kFloat32);
     sync.finalize();
@@ -301,7 +301,7 @@ TEST(LazyCopyMode, CopiesInAtMarkReadyAndOutAtWait) {
   options.thetaBytes = 4096;
   options.average = false;
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, size, 0, options);
+    GradientSync sync(rank, size, WaitPolicy{}, options);
     registerModel(sync);
     std::vector<std::vector<float>> mine(kModel.size());
     for (int step = 0; step < 2; ++step) {
@@ -333,7 +333,7 @@ TEST(LazyMixedTypes, HalfTensorsTravelAsTheyAreBesideCompressedOnes) {
   options.wire = WireFormat::kBfloat16;
   options.average = false;
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, size, 0, options);
+    GradientSync sync(rank, size, WaitPolicy{}, options);
     sync.registerTensor("a", 10, DataType::kFloat32);
     sync.registerTensor("b", 10, DataType::kFloat16);
     sync.registerTensor("c", 10, DataType::kFloat64);
@@ -363,7 +363,7 @@ TEST(LazyMixedTypes, HalfTensorsTravelAsTheyAreBesideCompressedOnes) {
 TEST(LazyErrors, WrongOrderAndUnknownTensorsAreRefusedWithoutHarm) {
   auto ranks = makeRanks(1);
   Communicator& comm = *ranks[0];
-  GradientSync sync(0, 1, 0, {});
+  GradientSync sync(0, 1, WaitPolicy{}, {});
   sync.registerTensor("w", 4, DataType::kFloat32);
   sync.registerTensor("b", 2, DataType::kFloat32);
   auto expectStatus = [](Status status, const std::function<void()>& call, const char* word) {

@@ -81,7 +81,7 @@ void checkConservation(SparsePayload payload, float unit, float tolerance = 0.0f
         residual(size);
     std::vector<std::vector<size_t>> picked(size);
     onEveryRank(ranks, [&](int rank, Communicator& comm) {
-      GradientSync sync(rank, size, 0, sparseOptions(payload, 0.1));
+      GradientSync sync(rank, size, WaitPolicy{}, sparseOptions(payload, 0.1));
       registerModel(sync);
       const size_t floats = sync.poolBytes() / sizeof(float);
       gradientSum[rank].assign(floats, 0.0f);
@@ -147,7 +147,7 @@ TEST(SparseThreads, ExemptTensorsAreAlwaysSent) {
   const int size = 3;
   auto ranks = makeRanks(size);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, size, 0, sparseOptions(SparsePayload::kFloat32, 1e-9));
+    GradientSync sync(rank, size, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 1e-9));
     registerModel(sync, {1, 3});
     for (int step = 0; step < 4; ++step) {
       for (size_t t = 0; t < kModel.size(); ++t) {
@@ -171,7 +171,7 @@ TEST(SparseThreads, WarmupIsDenseAndLeavesTheResidual) {
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
     GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.05);
     options.sparse.warmupSteps = 2;
-    GradientSync sync(rank, size, 0, options);
+    GradientSync sync(rank, size, WaitPolicy{}, options);
     registerModel(sync);
     for (int step = 0; step < 3; ++step) {
       for (size_t t = 0; t < kModel.size(); ++t) {
@@ -204,7 +204,8 @@ TEST(SparseThreads, DensityOneEqualsDenseAllreduceBitwise) {
       sparseOpts.average = true;
       GradientSyncOptions denseOpts = sparseOpts;
       denseOpts.sparse.enabled = false;
-      GradientSync sparse(rank, size, 0, sparseOpts), dense(rank, size, 0, denseOpts);
+      GradientSync sparse(rank, size, WaitPolicy{}, sparseOpts),
+          dense(rank, size, WaitPolicy{}, denseOpts);
       registerModel(sparse);
       registerModel(dense);
       std::mt19937 random(static_cast<unsigned>(rank));
@@ -233,7 +234,8 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
       SCOPED_TRACE(strCat(size, " ranks, density ", density));
       auto ranks = makeRanks(size);
       onEveryRank(ranks, [&](int rank, Communicator& comm) {
-        GradientSync sync(rank, size, 0, sparseOptions(SparsePayload::kFloat32, density));
+        GradientSync sync(rank, size, WaitPolicy{},
+                          sparseOptions(SparsePayload::kFloat32, density));
         sync.registerTensor("w", 50 * kChunk, DataType::kFloat32);
         sync.finalize();
         auto* data = reinterpret_cast<float*>(sync.tensorData(0));
@@ -254,7 +256,7 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
   // others or sit alone; the count is ceil(rho * non-exempt) + exempt.
   auto ranks = makeRanks(2);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, 2, 0, sparseOptions(SparsePayload::kFloat32, 0.1));
+    GradientSync sync(rank, 2, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 0.1));
     registerModel(sync, {1, 3});
     const StepStats stats = runStep(sync, comm);
     std::vector<bool> exempt(stats.sparseChunksTotal, false);
@@ -279,7 +281,7 @@ TEST(SparseThreads, PicksBySummedLocalNormsNotByTheNormOfTheSum) {
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
     GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
     options.sparse.chunkElements = 1;
-    GradientSync sync(rank, 2, 0, options);
+    GradientSync sync(rank, 2, WaitPolicy{}, options);
     sync.registerTensor("w", 2, DataType::kFloat32);
     sync.finalize();
     auto* data = reinterpret_cast<float*>(sync.tensorData(0));
@@ -304,7 +306,7 @@ TEST(SparseThreads, WeightsStayIdenticalOnEveryRankOverManySteps) {
     options.average = true;
     options.sparse.momentum = 0.9f;
     options.sparse.warmupSteps = 3;
-    GradientSync sync(rank, kSize, 0, options);
+    GradientSync sync(rank, kSize, WaitPolicy{}, options);
     registerModel(sync, {1});
     const size_t floats = sync.poolBytes() / sizeof(float);
     std::vector<float> w(floats, 0.5f);
@@ -342,7 +344,7 @@ TEST(SparseThreads, WireBytesAreTheRingsShareOfNormsAndPayload) {
     std::vector<uint64_t> sent(size);
     std::vector<size_t> expected(size);
     onEveryRank(ranks, [&](int rank, Communicator& comm) {
-      GradientSync sync(rank, size, 0, sparseOptions(SparsePayload::kFloat16, 0.1));
+      GradientSync sync(rank, size, WaitPolicy{}, sparseOptions(SparsePayload::kFloat16, 0.1));
       registerModel(sync);
       const size_t floats = sync.poolBytes() / sizeof(float);
       writeGradients(sync, rank, 0, 1.0f);
@@ -386,7 +388,7 @@ TEST(SparseThreads, MomentumCorrectionByHand) {
     GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
     options.sparse.chunkElements = 1;
     options.sparse.momentum = 0.5f;
-    GradientSync sync(rank, 2, 0, options);
+    GradientSync sync(rank, 2, WaitPolicy{}, options);
     sync.registerTensor("w", 2, DataType::kFloat32);
     sync.finalize();
     auto* data = reinterpret_cast<float*>(sync.tensorData(0));

@@ -163,7 +163,7 @@ void runCase(const std::string& algorithm, int size, const FloatBits& f, ReduceO
     requests.push_back(ranks[r]->allreduce(in[r].data(), output, kCount, f.type, op));
   }
   for (auto& request : requests) {
-    request->wait(0);
+    request->wait();
     ASSERT_EQ(request->status(), Status::kSuccess) << request->message();
   }
   const auto& first = inPlace ? in[0] : out[0];

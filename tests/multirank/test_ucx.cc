@@ -84,7 +84,7 @@ std::vector<Status> run(std::vector<std::unique_ptr<Communicator>>& ranks,
   for (int r = 0; r < kRanks; ++r) requests.push_back(ranks[r]->start(calls[r], false));
   std::vector<Status> statuses;
   for (auto& request : requests) {
-    request->wait(0);
+    request->wait();
     statuses.push_back(request->status());
   }
   return statuses;

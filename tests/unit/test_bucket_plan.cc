@@ -213,6 +213,7 @@ TEST(WireFormat, FindsANonFiniteValueAtEveryPositionOfEveryFloatType) {
   checkEveryPosition<uint16_t>(DataType::kFloat16, 0x7c01u, 0xfbffu);          // NaN, -max
   checkEveryPosition<uint16_t>(DataType::kBfloat16, 0x7fc0u, 0x7f7fu);         // NaN, max
   checkEveryPosition<uint64_t>(DataType::kFloat64, 0x7ff0000000000000u, 0x7fefffffffffffffu);
+  EXPECT_FALSE(hasNonFinite(DataType::kFloat32, nullptr, 0));  // an empty tensor
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // produces exact sums.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <set>
@@ -286,6 +287,13 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     operation.schedule = std::make_shared<const Schedule>(algorithm.build(shapes[r]));
     executions.push_back(
         std::make_unique<Execution>(operation, connections[r], scratch[r], work[r], size));
+  }
+  // The engine does not zero its scratch and work buffers: poisoned, a schedule that read a
+  // range before writing it would end with wrong results.
+  for (std::vector<ReusableBuffer>* buffers : {&scratch, &work}) {
+    for (ReusableBuffer& buffer : *buffers) {
+      if (buffer.bytes() > 0) std::memset(buffer.reserve(buffer.bytes()), 0xA5, buffer.bytes());
+    }
   }
   for (int round = 0;; ++round) {
     bool allDone = true;

@@ -89,7 +89,7 @@ TEST(TransportRouter, CollectivesRunOverTwoTransportsAtOnce) {
                                            DataType::kInt32, ReduceOp::kSum));
   }
   for (int r = 0; r < kSize; ++r) {
-    requests[r]->wait(0);
+    requests[r]->wait();
     ASSERT_EQ(requests[r]->status(), Status::kSuccess) << requests[r]->message();
     for (size_t i = 0; i < data[r].size(); ++i) {
       ASSERT_EQ(data[r][i], static_cast<int32_t>(i) * 10) << "rank " << r << " element " << i;

@@ -14,7 +14,7 @@ namespace gccl::transport::shm {
 // Messages of at least this many bytes (a ring's size, shm_transport.h) go single-copy when
 // the pair can. A smaller message fits the ring: its sender writes it and goes on, while a
 // single-copy send waits for the reader's copy and ack, a wake-up on a loaded machine (on the
-// 2-vCPU VM a 64 KiB threshold made 2-rank allreduces of 64 KiB-1 MiB 1.4-2.6x slower).
+// 2-vCPU VM a 64 KiB threshold made 2-rank allreduces of 64 KiB-1 MiB 1.4-2.7x slower).
 // Above it, the sender would wait for the reader anyway, and one copy spares memory bandwidth.
 inline constexpr size_t kCmaMinBytes = size_t{1} << 20;
 

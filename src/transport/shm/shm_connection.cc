@@ -81,7 +81,7 @@ bool ShmConnection::progress() {
   }
   if (armed_) {
     // Awake again: clear the flags (saves the peer a needless ring) and eat the rings so far.
-    // The socket is read only after a sleep, so spinning costs no system call.
+    // The socket is read only after a sleep, so spinning or yielding costs no system call on it.
     armed_ = false;
     in_.control().consumerSleeping.store(0, std::memory_order_relaxed);
     out_.control().producerSleeping.store(0, std::memory_order_relaxed);
