@@ -44,7 +44,7 @@ struct Config {
   int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)
   std::string socketCongestion = "auto";  // GCCL_SOCKET_CONGESTION
   int nsocks = 1;                         // GCCL_NSOCKS: data sockets per direction per peer
-  int spinUs = kAutoSpinUs;               // busy-poll before sleeping in epoll / futex
+  int spinUs = kAutoSpinUs;               // busy-poll before yielding or sleeping
   int yieldUs = kAutoYieldUs;             // then poll, yielding the core, before sleeping
   // Kernels
   std::string simd = "auto";
