@@ -10,8 +10,8 @@ Calibration, on loopback TCP, from runs other than the ones predicted:
                both ways (--intra-on-core), so its one-way rate is twice the stream's. 1 MiB
                buffers stay in cache and stream ~2x faster than 64 MiB ones: each size its own.
   gamma(size)  kernels_bench sum/float32 at that size (GB/s of traffic / 3: two reads, a write)
-  wakeup(N)    N ranks on 2 cores sleep instead of spinning: what a 4-byte allreduce at N ranks
-               takes beyond the model without it, per receive on its critical path
+  wakeup(N)    N ranks on 2 cores do not spin (they yield, then sleep): what a 4-byte allreduce
+               at N ranks takes beyond the model without it, per receive on its critical path
 Validation: allreduce_perf --np N -b 1M -e 64M -f 64 -n 10 -w 3 under GCCL_ALGO=ring and
 recursive_doubling for N = 2, 3, 4; the engine runs ring where recursive doubling does not
 apply (N = 3; above 16 MiB), and the row says so. Medians over --reps of out-of-place and
@@ -65,13 +65,16 @@ def table_rows(text):
 
 def plan():
     perf = f'{BIN}/allreduce_perf'
-    doubling = {'GCCL_ALGO': 'recursive_doubling'}
+    # The model is calibrated on a TCP stream: the ranks must talk TCP too, not the shared
+    # memory that local ranks take by default.
+    tcp = {'GCCL_TRANSPORT': 'tcp'}
+    doubling = {**tcp, 'GCCL_ALGO': 'recursive_doubling'}
     runs = [(f'lat{n}', f'{perf} --np {n} -b 4 -e 4 -n 200 -w 20', doubling) for n in RANKS]
     runs.append(('stream2', f'{BIN}/tcp_stream_perf --np 2 -b 1M -e 64M -f 64 -n 10 -w 3', {}))
     for n in RANKS:
         for algo in ALGOS:
             runs.append((f'ar{n}_{algo}', f'{perf} --np {n} -b 1M -e 64M -f 64 -n 10 -w 3',
-                         {'GCCL_ALGO': algo}))
+                         {**tcp, 'GCCL_ALGO': algo}))
     return runs
 
 
