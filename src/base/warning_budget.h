@@ -15,6 +15,10 @@ namespace gccl {
 
 class WarningBudget {
  public:
+  // Refused strangers, wherever gccl listens: the first 20 are each logged, then one in 100.
+  static constexpr uint64_t kFreeStrangerWarnings = 20;
+  static constexpr uint64_t kStrangerWarningsEvery = 100;
+
   WarningBudget(uint64_t free, uint64_t every) : free_(free), every_(every < 1 ? 1 : every) {}
 
   // For the next warning: nullopt to drop it, else how many were dropped since the last one

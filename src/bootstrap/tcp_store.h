@@ -42,10 +42,6 @@ struct Header {
 
 class TcpStoreServer {
  public:
-  // Refused and dropped strangers: the first are each logged, then one in this many.
-  static constexpr uint64_t kFreeStrangerWarnings = 20;
-  static constexpr uint64_t kStrangerWarningsEvery = 100;
-
   // Serves on an already listening socket (from gcclGetUniqueId) until destroyed.
   TcpStoreServer(Socket listener, const JobToken& token);
   ~TcpStoreServer();
@@ -81,7 +77,8 @@ class TcpStoreServer {
   std::map<std::string, std::string> values_;
   std::atomic<Clock::time_point> lastProbe_{};
   std::atomic<size_t> ranksConnected_{0};  // authenticated clients, for lingerOnClose
-  WarningBudget strangerWarnings_{kFreeStrangerWarnings, kStrangerWarningsEvery};
+  WarningBudget strangerWarnings_{WarningBudget::kFreeStrangerWarnings,
+                                  WarningBudget::kStrangerWarningsEvery};
   int lingerMs_ = 0;
   std::thread thread_;
 };

@@ -2,23 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "base/logging.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "core/wait_stages.h"
 
 namespace gccl {
 
 namespace {
-
-void cpuRelax() {
-#if defined(__x86_64__)
-  _mm_pause();
-#endif
-}
 
 // Scratch kept between operations, in slices (GCCL_CHUNK_BYTES): halving-doubling at 64 ranks
 // needs 13 slots of its partners, a tree 8 of its children; more (recursive doubling's whole
@@ -242,8 +232,7 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
 // cores, the peer that has work runs after a context switch instead of a wake-up), a sleep.
 void Engine::drive(Execution& execution) {
   auto lastProgress = Clock::now();
-  auto spinUntil = lastProgress + std::chrono::microseconds(waits_.spinUs);
-  auto yieldUntil = spinUntil + std::chrono::microseconds(waits_.yieldUs);
+  WaitStages stages(waits_);
   bool slept = false;
   while (!execution.finished()) {
     // Checked at every step, not only when stalled: a large operation that keeps moving
@@ -251,20 +240,12 @@ void Engine::drive(Execution& execution) {
     if (broken_.load(std::memory_order_relaxed)) throwBroken();
     if (execution.advance()) {
       lastProgress = Clock::now();
-      spinUntil = lastProgress + std::chrono::microseconds(waits_.spinUs);
-      yieldUntil = spinUntil + std::chrono::microseconds(waits_.yieldUs);
+      stages.restart(lastProgress);
       continue;
     }
     const auto now = Clock::now();
     if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) timedOut(execution);
-    if (now < spinUntil) {
-      cpuRelax();
-      continue;
-    }
-    if (now < yieldUntil) {
-      std::this_thread::yield();
-      continue;
-    }
+    if (stages.pause(now)) continue;
     execution.updatePoller(poller_);
     slept = true;
     poller_.wait(kMaxSleepMs);

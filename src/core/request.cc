@@ -1,13 +1,6 @@
 #include "core/request.h"
 
-#include <chrono>
-#include <thread>
-
-#include "base/deadline.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
+#include "core/wait_stages.h"
 
 namespace gccl {
 
@@ -19,14 +12,9 @@ void Request::complete(Status status, std::string message) {
 }
 
 void Request::wait(WaitPolicy waits) const {
-  const auto spinUntil = Clock::now() + std::chrono::microseconds(waits.spinUs);
-  while (!isDone() && Clock::now() < spinUntil) {
-#if defined(__x86_64__)
-    _mm_pause();
-#endif
+  const WaitStages stages(waits);
+  while (!isDone() && stages.pause(Clock::now())) {
   }
-  const auto yieldUntil = spinUntil + std::chrono::microseconds(waits.yieldUs);
-  while (!isDone() && Clock::now() < yieldUntil) std::this_thread::yield();
   while (!isDone()) done_.wait(0, std::memory_order_acquire);
 }
 

@@ -63,7 +63,8 @@ class HelloGate {
 
   const Socket& listener_;
   Rules rules_;
-  mutable WarningBudget refusals_{20, 100};  // the first refusals logged, then one in 100
+  mutable WarningBudget refusals_{WarningBudget::kFreeStrangerWarnings,
+                                  WarningBudget::kStrangerWarningsEvery};
   std::vector<Pending> pending_;  // in the order accepted, so the oldest deadline is first
 };
 
