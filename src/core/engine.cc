@@ -18,6 +18,10 @@ constexpr size_t kSlicesKept = 4 * kScratchSlotsPerPeer;
 // The longest single sleep: bounds how late a timeout is noticed (an abort wakes the poller).
 constexpr int kMaxSleepMs = 50;
 
+// How often an idle engine progresses connections that need it (UCX's): what a peer may wait
+// at worst for a message UCX owes it, against a thousand short wake-ups a second.
+constexpr auto kIdleProgressInterval = std::chrono::milliseconds(1);
+
 }  // namespace
 
 Engine::Engine(const Config& config, int rank, int size)
@@ -52,6 +56,8 @@ Engine::~Engine() {
 
 void Engine::start(ConnectionMap connections, StallDiagnosis* diagnosis) {
   connections_ = std::move(connections);
+  idleProgress_ = std::any_of(connections_.begin(), connections_.end(),
+                              [](const auto& entry) { return entry.second->needsIdleProgress(); });
   diagnosis_ = diagnosis;
   thread_ = std::thread([this] { progressThread(); });
 }
@@ -122,21 +128,38 @@ std::optional<Error> Engine::error() const {
 
 void Engine::progressThread() {
   setLogRank(rank_);
+  bool ranOperation = true;
   for (;;) {
+    // Spinning pays after an operation (the next is often submitted at once), not after an
+    // idle progress round.
+    if (ranOperation) spinForWork();
     std::unique_ptr<Operation> operation;
     if (!awaitDriverRole(operation)) return;
-    if (operation) complete(*operation);  // else only the connections of a broken engine
+    ranOperation = operation != nullptr;
+    if (operation) {
+      complete(*operation);
+    } else {
+      progressIdle();  // and the connections of a broken engine are closed on release
+    }
     releaseDriver();
   }
 }
 
 bool Engine::awaitDriverRole(std::unique_ptr<Operation>& operation) {
-  spinForWork();
   std::unique_lock lock(mutex_);
   // While another thread drives, neither a queued operation nor an abort is ours: waking for
   // them would spin this thread until the driver releases the role (it notifies then).
-  workArrived_.wait(
-      lock, [&] { return stopping_.load() || (!busy_ && (!queue_.empty() || closePending())); });
+  const auto ours = [&] {
+    return stopping_.load() || (!busy_ && (!queue_.empty() || closePending()));
+  };
+  for (;;) {
+    if (!idleProgress_ || error_) {
+      workArrived_.wait(lock, ours);
+      break;
+    }
+    // Woken by the interval, the role is taken for idle progress unless someone drives.
+    if (workArrived_.wait_for(lock, kIdleProgressInterval, ours) || !busy_) break;
+  }
   if (stopping_.load()) return false;
   busy_ = true;
   if (!queue_.empty()) {
@@ -154,6 +177,19 @@ void Engine::spinForWork() const {
   while (Clock::now() < spinUntil) {
     if (queued_.load(std::memory_order_acquire) > 0 || stopping_.load()) return;
     cpuRelax();
+  }
+}
+
+void Engine::progressIdle() noexcept {
+  if (broken_.load()) return;
+  for (auto& [peer, connection] : connections_) {
+    if (!connection->needsIdleProgress()) continue;
+    try {
+      connection->progress();
+    } catch (const std::exception&) {
+      // A peer lost while idle: the next operation on this connection meets the same error
+      // and reports it with the operation named.
+    }
   }
 }
 

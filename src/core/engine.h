@@ -2,7 +2,8 @@
 // threads may drive it, never at once: the progress thread runs queued (non-blocking)
 // operations, and a blocking call runs its own operation on the caller's thread when nothing
 // is queued — no hand-off, so small messages pay no thread wake-up. Whoever executes sleeps in
-// the poller; the idle progress thread sleeps on a condition variable, out of the way.
+// the poller; the idle progress thread sleeps on a condition variable, out of the way (waking
+// every millisecond only where a connection needs progress while idle, as UCX's do).
 //
 // Errors are stored in the operation's request (the caller's wait rethrows them) and break the
 // communicator: every later operation fails fast with the same error, and the connections are
@@ -67,9 +68,12 @@ class Engine {
  private:
   void progressThread();
   // Sleeps until the progress thread has something to drive: a queued operation (returned),
-  // or the connections of a broken engine to close. Takes the driver role for it; false when
-  // the engine stops.
+  // the connections of a broken engine to close, or (every kIdleProgressInterval, when some
+  // connection needs it) idle progress. Takes the driver role for it; false when the engine
+  // stops.
   bool awaitDriverRole(std::unique_ptr<Operation>& operation);
+  // Progresses the connections that need it while no operation runs; driver role held.
+  void progressIdle() noexcept;
   void spinForWork() const;
   bool closePending() const;  // mutex_ held
   // Executes the operation and completes its request, whatever happens; driver role held.
@@ -98,6 +102,7 @@ class Engine {
   const int size_;
   Poller poller_;
   ConnectionMap connections_;  // driver role only
+  bool idleProgress_ = false;  // some connection needs progress while idle; set by start()
   StallDiagnosis* diagnosis_ = nullptr;
   ReusableBuffer scratch_;  // driver role only
   ReusableBuffer work_;     // driver role only

@@ -49,6 +49,10 @@ class Connection {
   virtual bool progress() = 0;
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
+  // Whether progress() must also be called while no operation runs, as UCX's must: its
+  // protocols may owe the peer a message after this side's part of a transfer has completed,
+  // and UCX sends only when progressed. The idle engine then calls it about every millisecond.
+  virtual bool needsIdleProgress() const { return false; }
   // Closes at once, after a best-effort failure notice: the peer's pending operations fail
   // with `noticeStatus` and "<this rank> reported: <notice>", or with a remote error if the
   // notice never arrives.

@@ -1,8 +1,10 @@
-// A peer over a UCP endpoint, tag-matched: each message is the 40-byte frame header and the
-// payload as one two-piece (iov) tagged message, tagged with the sender's rank and the
-// message's index on this pair, so the i-th send matches the i-th receive whatever UCX
-// reorders. The receiver checks the header like TCP does: a different collective, count or
-// length is a mismatch naming the peer.
+// A peer over a UCP endpoint, tag-matched. A small message is the 40-byte frame header and the
+// payload as one two-piece (iov) tagged message; a large one goes as two contiguous tagged
+// messages, header and payload, because UCX's rendezvous moves an iov at a fraction of a
+// contiguous buffer's rate (docs/benchmarks.md). Tags carry the sender's rank, the message's
+// index on this pair and which piece it is, so the i-th send matches the i-th receive
+// whatever UCX reorders. The receiver checks the header like TCP does: a different
+// collective, count or length is a mismatch naming the peer.
 #pragma once
 
 #include <ucp/api/ucp.h>
@@ -30,25 +32,38 @@ class UcxConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void updatePoller(Poller& poller) override;
+  bool needsIdleProgress() const override { return true; }
   void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
+  // One tagged UCX operation: a whole message, or its header or payload alone.
+  struct Piece {
+    void* request = nullptr;  // null once complete (or when it completed at once)
+    ucs_status_t status = UCS_INPROGRESS;
+    ucp_tag_recv_info_t info{};
+  };
   struct Pending {
     Message* message = nullptr;
     FrameHeader header{};  // receives: what arrived
     std::array<ucp_dt_iov_t, 2> iov{};
-    void* request = nullptr;  // null once complete (or when it completed at once)
-    ucs_status_t status = UCS_INPROGRESS;
-    ucp_tag_recv_info_t info{};
+    std::array<Piece, 2> pieces{};  // [0] alone for a whole message; header and payload if split
+    bool split = false;
   };
 
   static void onEndpointError(void* self, ucp_ep_h endpoint, ucs_status_t status);
   // The pieces of `message`: its header (or where a received one lands) and its payload.
   static size_t describeIov(Pending& pending, FrameHeader& header);
-  static ucp_datatype_t datatypeOf(const Pending& pending);
   static const void* bufferOf(const Pending& pending);
+  // Posts one tagged send or receive: `count` bytes at `buffer`, or an iov's `count` pieces.
+  void sendPiece(Piece& piece, const void* buffer, size_t count, bool iov, ucp_tag_t tag);
+  void recvPiece(Piece& piece, void* buffer, size_t count, bool iov, ucp_tag_t tag);
+  // Whether every piece of a send (receive) has completed; throws on a failed one.
+  bool sendDone(Pending& pending);
+  bool recvDone(Pending& pending);
   bool completeSends();
   bool completeRecvs();
+  // Checks what arrived against what the receive expects.
+  void checkReceived(const Pending& pending) const;
   void releaseRequests();
   void closeEndpoint(bool force);
   [[noreturn]] void failWith(const char* what, ucs_status_t status);
