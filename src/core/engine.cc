@@ -81,6 +81,9 @@ void Engine::submit(std::unique_ptr<Operation> operation) {
 void Engine::run(std::unique_ptr<Operation> operation) {
   {
     std::unique_lock lock(mutex_);
+    // Idle progress gives the role back within microseconds: wait for it, rather than hand
+    // the operation to the progress thread.
+    driverReleased_.wait(lock, [&] { return !idling_; });
     if (error_ || busy_ || !queue_.empty()) {
       lock.unlock();
       auto request = operation->request;
@@ -102,6 +105,7 @@ void Engine::releaseDriver() {
   // condition variables, so nothing of this engine may be touched once it is released.
   std::lock_guard lock(mutex_);
   busy_ = false;
+  idling_ = false;
   driverReleased_.notify_all();
   // An abort since closeConnections() above is the progress thread's to act on.
   if (!queue_.empty() || closePending()) workArrived_.notify_one();
@@ -162,6 +166,7 @@ bool Engine::awaitDriverRole(std::unique_ptr<Operation>& operation) {
   }
   if (stopping_.load()) return false;
   busy_ = true;
+  idling_ = queue_.empty() && !closePending();
   if (!queue_.empty()) {
     operation = std::move(queue_.front());
     queue_.pop_front();
@@ -182,15 +187,8 @@ void Engine::spinForWork() const {
 
 void Engine::progressIdle() noexcept {
   if (broken_.load()) return;
-  for (auto& [peer, connection] : connections_) {
-    if (!connection->needsIdleProgress()) continue;
-    try {
-      connection->progress();
-    } catch (const std::exception&) {
-      // A peer lost while idle: the next operation on this connection meets the same error
-      // and reports it with the operation named.
-    }
-  }
+  ++idleRounds_;
+  for (auto& [peer, connection] : connections_) connection->progressIdle(idleRounds_);
 }
 
 bool Engine::closePending() const {

@@ -103,13 +103,15 @@ class Engine {
   Poller poller_;
   ConnectionMap connections_;  // driver role only
   bool idleProgress_ = false;  // some connection needs progress while idle; set by start()
+  uint64_t idleRounds_ = 0;    // driver role only
   StallDiagnosis* diagnosis_ = nullptr;
   ReusableBuffer scratch_;  // driver role only
   ReusableBuffer work_;     // driver role only
   mutable std::mutex mutex_;
   // Guarded by mutex_:
   std::deque<std::unique_ptr<Operation>> queue_;
-  bool busy_ = false;  // some thread holds the driver role
+  bool busy_ = false;    // some thread holds the driver role
+  bool idling_ = false;  // ... for idle progress, which takes microseconds
   std::optional<Error> error_;
   Status noticeStatus_ = Status::kRemoteError;
   bool connectionsOpen_ = true;  // cleared by the driver that closes them

@@ -49,10 +49,13 @@ class Connection {
   virtual bool progress() = 0;
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
-  // Whether progress() must also be called while no operation runs, as UCX's must: its
+  // Whether progressIdle() must be called while no operation runs, as UCX's must: its
   // protocols may owe the peer a message after this side's part of a transfer has completed,
   // and UCX sends only when progressed. The idle engine then calls it about every millisecond.
   virtual bool needsIdleProgress() const { return false; }
+  // Moves what the transport owes the peer while no operation runs. `round` counts the
+  // engine's idle rounds: connections that share a progress context progress it once a round.
+  virtual void progressIdle(uint64_t /*round*/) noexcept {}
   // Closes at once, after a best-effort failure notice: the peer's pending operations fail
   // with `noticeStatus` and "<this rank> reported: <notice>", or with a remote error if the
   // notice never arrives.

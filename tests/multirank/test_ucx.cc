@@ -80,16 +80,20 @@ TEST(UcxLibrary, IsLoadedOnlyByTheFirstCommunicatorThatUsesIt) {
   EXPECT_EQ(ranks.size(), static_cast<size_t>(kRanks));
 }
 
-// Runs calls[r] on rank r; returns the ranks' statuses.
-std::vector<Status> run(std::vector<std::unique_ptr<Communicator>>& ranks,
-                        const std::vector<CollectiveCall>& calls) {
+// Runs calls[r] on rank r; returns the ranks' requests, completed.
+std::vector<std::shared_ptr<Request>> runRequests(std::vector<std::unique_ptr<Communicator>>& ranks,
+                                                  const std::vector<CollectiveCall>& calls) {
   std::vector<std::shared_ptr<Request>> requests;
   for (int r = 0; r < kRanks; ++r) requests.push_back(ranks[r]->start(calls[r], false));
+  for (auto& request : requests) request->wait();
+  return requests;
+}
+
+// Likewise; returns the ranks' statuses.
+std::vector<Status> run(std::vector<std::unique_ptr<Communicator>>& ranks,
+                        const std::vector<CollectiveCall>& calls) {
   std::vector<Status> statuses;
-  for (auto& request : requests) {
-    request->wait();
-    statuses.push_back(request->status());
-  }
+  for (const auto& request : runRequests(ranks, calls)) statuses.push_back(request->status());
   return statuses;
 }
 
@@ -184,10 +188,17 @@ TEST_P(Ucx, LargeSendsCompleteWhileTheirReceiversIdle) {
   }
 }
 
-// One rank sends more than the others expect: every rank fails (UCX has no failure notices,
-// so a rank that saw nothing wrong itself learns of it by its timeout: a short one here). The
-// sizes put messages on either side of the split into header and payload (32 KiB, with the
-// 64 KiB slices of ucxRanks), so one side may send whole what the other expects split.
+// Whether the request failed as a mismatched collective: a usage error saying so.
+bool failedAsMismatch(const Request& request) {
+  return request.status() == Status::kInvalidUsage &&
+         request.message().find("mismatched") != std::string::npos;
+}
+
+// One rank sends more or less than the others expect: every rank fails, and the mismatch is
+// named by a rank that received it (UCX has no failure notices, so a rank that saw nothing
+// wrong itself learns of it from its endpoint or its timeout: a short one here). The sizes put
+// messages on either side of the split into header and payload (32 KiB, with the 64 KiB
+// slices of ucxRanks), so one side may send whole what the other expects split.
 TEST_P(Ucx, MismatchedCountsFailEveryRank) {
   const std::pair<size_t, size_t> cases[] = {
       {4096, 1024}, {65536, 1024}, {1024, 65536}, {65536, 32768}};
@@ -199,10 +210,32 @@ TEST_P(Ucx, MismatchedCountsFailEveryRank) {
       calls.push_back(call(CollectiveKind::kAllreduce, data[r].data(), data[r].data(),
                            r == 0 ? rank0Count : othersCount, gcclFloat32));
     }
-    for (Status s : run(ranks, calls)) {
-      EXPECT_NE(s, Status::kSuccess) << rank0Count << " against " << othersCount;
+    const auto requests = runRequests(ranks, calls);
+    int named = 0;
+    for (const auto& request : requests) {
+      EXPECT_NE(request->status(), Status::kSuccess) << rank0Count << " against " << othersCount;
+      named += failedAsMismatch(*request);
     }
+    EXPECT_GT(named, 0) << rank0Count << " against " << othersCount;
   }
+}
+
+// A barrier's messages are headers alone, which a rank in a large allreduce takes for the
+// header of a split message: it must check that header at once and name the mismatch, not
+// wait for a payload that never comes.
+TEST_P(Ucx, BarrierAgainstLargeAllreduceIsNamedByTheAllreduceRanks) {
+  auto ranks = ucxRanks(GetParam(), "ring", 2000);
+  std::vector<std::vector<float>> data(kRanks, std::vector<float>(65536, 1.0f));
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < kRanks; ++r) {
+    calls.push_back(call(r == 0 ? CollectiveKind::kBarrier : CollectiveKind::kAllreduce,
+                         r == 0 ? nullptr : data[r].data(), r == 0 ? nullptr : data[r].data(),
+                         r == 0 ? 0 : 65536, r == 0 ? gcclUint8 : gcclFloat32));
+  }
+  const auto requests = runRequests(ranks, calls);
+  // Rank 1 receives from rank 0 in the ring.
+  EXPECT_TRUE(failedAsMismatch(*requests[1])) << requests[1]->message();
+  for (const auto& request : requests) EXPECT_NE(request->status(), Status::kSuccess);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Ucx, testing::Values("tcp", "sm,self"),

@@ -13,13 +13,14 @@ namespace {
 // message's index on this pair below: tags of two peers never collide, and per pair they
 // arrive in the order posted. A whole message and a split one's header share a tag, so that
 // two ranks disagreeing on a message's size still match and find the mismatch in the header.
-constexpr int kSenderShift = 40;
-constexpr int kPayloadShift = 39;
+constexpr int kIndexBits = 39;
+constexpr int kPayloadShift = kIndexBits;
+constexpr int kSenderShift = kIndexBits + 1;
 
 ucp_tag_t tagOf(int sender, uint64_t index, bool payload) {
   return (static_cast<ucp_tag_t>(sender) << kSenderShift) |
          (static_cast<ucp_tag_t>(payload) << kPayloadShift) |
-         (index & ((ucp_tag_t{1} << kPayloadShift) - 1));
+         (index & ((ucp_tag_t{1} << kIndexBits) - 1));
 }
 
 // Payloads from 32 KiB go split, contiguous: from there UCX over TCP moves a two-piece iov at
@@ -142,11 +143,13 @@ void UcxConnection::postRecv(Message& message) {
 
 // Progress is a message of ours completing, not UCX being busy: UCX's own traffic (retries,
 // keep-alives) would otherwise hold off the engine's timeout towards a stopped peer for ever.
+// What arrived before the peer went away is still checked first: a mismatch it shows is the
+// clearer error.
 bool UcxConnection::progress() {
   worker_->progress();
-  if (endpointError_ != UCS_OK) failWith("the connection failed", endpointError_);
   const bool sent = completeSends();
   const bool received = completeRecvs();
+  if (endpointError_ != UCS_OK) failWith("the connection failed", endpointError_);
   return sent || received;
 }
 
@@ -165,6 +168,8 @@ bool UcxConnection::sendDone(Pending& pending) {
   return true;
 }
 
+// The header is checked as soon as it is in, also while a split payload is still on its way:
+// a peer in a different collective may never send the payload that the header would ask for.
 bool UcxConnection::recvDone(Pending& pending) {
   const size_t pieces = pending.split ? 2 : 1;
   for (size_t i = 0; i < pieces; ++i) {
@@ -175,13 +180,37 @@ bool UcxConnection::recvDone(Pending& pending) {
       ucx().ucp_request_free(piece.request);
       piece.request = nullptr;
     }
-    if (piece.status == UCS_ERR_MESSAGE_TRUNCATED) {
-      fail(Status::kInvalidUsage, peerName_, " sent a message longer than the ",
-           pending.message->bytes, " bytes expected (mismatched collectives)");
-    }
+    if (piece.status == UCS_ERR_MESSAGE_TRUNCATED) failTruncated(pending, i);
     if (piece.status != UCS_OK) failWith("a receive failed", piece.status);
+    if (i == 0) checkHeader(pending);
+  }
+  const size_t payloadBytes = pending.split ? pending.pieces[1].info.length
+                                            : pending.pieces[0].info.length - sizeof(FrameHeader);
+  if (payloadBytes != pending.message->bytes) {
+    fail(Status::kRemoteError, peerName_, " sent ", payloadBytes,
+         " payload bytes where its header announced ", pending.message->bytes);
   }
   return true;
+}
+
+void UcxConnection::checkHeader(const Pending& pending) const {
+  const size_t headerBytes = pending.pieces[0].info.length;
+  if (headerBytes < sizeof(FrameHeader)) {
+    fail(Status::kRemoteError, peerName_, " sent a malformed message of ", headerBytes, " bytes");
+  }
+  checkFrame(pending.message->header, pending.header, peerName_);
+}
+
+// Longer than the receive: a whole message where a split one's header was expected, or more
+// payload than expected.
+void UcxConnection::failTruncated(const Pending& pending, size_t piece) const {
+  if (pending.split && piece == 0) {
+    fail(Status::kInvalidUsage, peerName_, " sent a whole message (under ", kSplitMinBytes,
+         " payload bytes) where one of ", pending.message->bytes,
+         " payload bytes was expected (mismatched collectives)");
+  }
+  fail(Status::kInvalidUsage, peerName_, " sent a message longer than the ", pending.message->bytes,
+       " bytes expected (mismatched collectives)");
 }
 
 bool UcxConnection::completeSends() {
@@ -197,26 +226,11 @@ bool UcxConnection::completeSends() {
 bool UcxConnection::completeRecvs() {
   bool completed = false;
   while (!recvs_.empty() && recvDone(recvs_.front())) {
-    checkReceived(recvs_.front());
     recvs_.front().message->done.store(true, std::memory_order_release);
     recvs_.pop_front();
     completed = true;
   }
   return completed;
-}
-
-void UcxConnection::checkReceived(const Pending& pending) const {
-  const size_t headerBytes = pending.pieces[0].info.length;
-  if (headerBytes < sizeof(FrameHeader)) {
-    fail(Status::kRemoteError, peerName_, " sent a malformed message of ", headerBytes, " bytes");
-  }
-  checkFrame(pending.message->header, pending.header, peerName_);
-  const size_t payloadBytes =
-      pending.split ? pending.pieces[1].info.length : headerBytes - sizeof(FrameHeader);
-  if (payloadBytes != pending.message->bytes) {
-    fail(Status::kRemoteError, peerName_, " sent ", payloadBytes,
-         " payload bytes where its header announced ", pending.message->bytes);
-  }
 }
 
 void UcxConnection::updatePoller(Poller& poller) {

@@ -33,6 +33,7 @@ class UcxConnection final : public Connection {
   bool progress() override;
   void updatePoller(Poller& poller) override;
   bool needsIdleProgress() const override { return true; }
+  void progressIdle(uint64_t round) noexcept override { worker_->progressIdle(round); }
   void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
@@ -62,8 +63,9 @@ class UcxConnection final : public Connection {
   bool recvDone(Pending& pending);
   bool completeSends();
   bool completeRecvs();
-  // Checks what arrived against what the receive expects.
-  void checkReceived(const Pending& pending) const;
+  // Checks a received header against what the receive expects.
+  void checkHeader(const Pending& pending) const;
+  [[noreturn]] void failTruncated(const Pending& pending, size_t piece) const;
   void releaseRequests();
   void closeEndpoint(bool force);
   [[noreturn]] void failWith(const char* what, ucs_status_t status);

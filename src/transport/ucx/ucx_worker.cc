@@ -77,6 +77,12 @@ bool UcxWorker::progress() {
   return moved;
 }
 
+void UcxWorker::progressIdle(uint64_t round) noexcept {
+  if (round == lastIdleRound_) return;
+  lastIdleRound_ = round;
+  progress();
+}
+
 void UcxWorker::prepareToSleep(Poller& poller) {
   if (watchedBy_ != &poller) {
     poller.watch(wakeupFd_);

@@ -27,6 +27,8 @@ class UcxWorker {
   const std::string& address() const { return address_; }
   // Runs UCX's progress until nothing moves; true if anything did.
   bool progress();
+  // The engine's idle progress: once per `round`, however many connections share the worker.
+  void progressIdle(uint64_t round) noexcept;
   // Before the engine sleeps: registers the wake-up descriptor once and arms it; when events
   // are already pending the poller is woken, so the sleep returns at once.
   void prepareToSleep(Poller& poller);
@@ -37,6 +39,7 @@ class UcxWorker {
   std::string address_;
   int wakeupFd_ = -1;
   Poller* watchedBy_ = nullptr;
+  uint64_t lastIdleRound_ = 0;  // the engine's rounds count from 1
 };
 
 // "Destination is unreachable": UCX's words for a status.
