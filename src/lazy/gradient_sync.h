@@ -157,7 +157,14 @@ class GradientSync {
   std::byte* wireOf(size_t bucket, size_t tensor) const;  // the tensor's 16-bit copy
   float encodeScale() const;                              // 1/n with pre-division
   bool anyEncodedIn(size_t bucket) const;
-  void finishBucket(size_t bucket, StepStats& stats);
+  // `byShares`: scan a dense full-precision result for inf/NaN only in this rank's share.
+  void finishBucket(size_t bucket, StepStats& stats, bool byShares);
+  // Whether this step scans its dense full-precision results by shares, one per rank, and
+  // combines the ranks' flags: where they are large enough for that to pay. The same on every
+  // rank (it depends on the plan and the step only).
+  bool scanByShares() const;
+  // ORs every rank's flag, on the step's communicator.
+  bool combineNonFinite(bool local) const;
   void makeSparseBuckets();
   void waitStarted();  // and the copies in; ignores failures
   void endStep();
@@ -191,6 +198,7 @@ class GradientSync {
   std::vector<CopyWait> copiesOut_;                 // per tensor, in wait(): likewise
   std::optional<Error> failedCopyIn_;               // fails the rest of the step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
+  Communicator* comm_ = nullptr;                    // the one markReady was given this step
 };
 
 }  // namespace gccl

@@ -3,10 +3,13 @@
 // (integer-valued data), or within the wire format's rounding and bit-identical across ranks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -290,6 +293,45 @@ TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
     FlagRun clean = runOneTensor(3, options, finite, 300);
     EXPECT_EQ(clean.nonFinite, (std::vector<int>{0, 0, 0}));
     for (float v : clean.result) EXPECT_EQ(v, 1.0f);  // (0 + 1 + 2) / 3
+  }
+}
+
+// From 1 MiB of dense fp32 results a step, each rank scans its share of them and one more
+// collective combines the ranks' flags: a NaN at either end of any rank's share, whichever
+// rank sends it, is seen by every rank, over several steps of one gradient sync (the steps
+// must not mix up their flags). Smaller steps are scanned whole by every rank
+// (EveryRankAgreesWhenOneRankHasAnInf) with one collective per bucket (LazyExact).
+TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
+  constexpr int kSize = 3;
+  constexpr size_t kCount = 300001;  // 1.2 MB: shares of 100000, 100000 and 100001 elements
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const size_t positions[] = {0, 99999, 100000, 199999, 200000, 300000};
+  auto ranks = makeRanks(kSize);
+  std::vector<std::vector<int>> flags(kSize);
+  std::vector<std::vector<uint64_t>> collectives(kSize);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSync sync(rank, kSize, WaitPolicy{}, GradientSyncOptions{});
+    sync.registerTensor("g", kCount, DataType::kFloat32);
+    sync.finalize();
+    ASSERT_EQ(sync.buckets().size(), 1u);
+    ASSERT_EQ(sync.buckets()[0].count, kCount);
+    for (size_t step = 0; step < 2 * std::size(positions); ++step) {
+      // Even steps: a NaN from rank (step / 2) % kSize at positions[step / 2]; odd: finite.
+      std::fill(view(sync, 0), view(sync, 0) + kCount, 1.0f);
+      const size_t at = positions[step / 2];
+      if (step % 2 == 0 && rank == static_cast<int>(step / 2) % kSize) view(sync, 0)[at] = nan;
+      const uint64_t before = comm.collectivesStarted();
+      sync.markReady(comm, 0);
+      flags[rank].push_back(sync.wait().nonFinite ? 1 : 0);
+      collectives[rank].push_back(comm.collectivesStarted() - before);
+    }
+  });
+  std::vector<int> expected;
+  for (size_t step = 0; step < 2 * std::size(positions); ++step) expected.push_back(step % 2 == 0);
+  for (int r = 0; r < kSize; ++r) {
+    EXPECT_EQ(flags[r], expected) << "rank " << r;
+    // The bucket's allreduce and the flags'.
+    EXPECT_EQ(collectives[r], std::vector<uint64_t>(expected.size(), 2)) << "rank " << r;
   }
 }
 
