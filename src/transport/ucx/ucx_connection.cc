@@ -75,53 +75,46 @@ void UcxConnection::onEndpointError(void* self, ucp_ep_h, ucs_status_t status) {
   static_cast<UcxConnection*>(self)->endpointError_ = status;
 }
 
-size_t UcxConnection::describeIov(Pending& pending, FrameHeader& header) {
+UcxConnection::Span UcxConnection::wholeOf(Pending& pending, FrameHeader& header) {
+  if (pending.message->bytes == 0) return {&header, sizeof header, ucp_dt_make_contig(1)};
   pending.iov[0] = {&header, sizeof header};
   pending.iov[1] = {pending.message->data, pending.message->bytes};
-  return pending.message->bytes > 0 ? 2 : 1;
+  return {pending.iov.data(), pending.iov.size(), ucp_dt_make_iov()};
 }
 
-// A header alone goes as contiguous bytes: UCX reports no length for a one-piece iov message.
-const void* UcxConnection::bufferOf(const Pending& pending) {
-  return pending.message->bytes > 0 ? static_cast<const void*>(pending.iov.data())
-                                    : pending.iov[0].buffer;
-}
-
-void UcxConnection::sendPiece(Piece& piece, const void* buffer, size_t count, bool iov,
-                              ucp_tag_t tag) {
+void UcxConnection::sendPiece(Piece& piece, Span span, ucp_tag_t tag) {
   ucp_request_param_t params{};
   params.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE;
-  params.datatype = iov ? ucp_dt_make_iov() : ucp_dt_make_contig(1);
-  piece.request =
-      requestOf(ucx().ucp_tag_send_nbx(endpoint_, buffer, count, tag, &params), piece.status);
+  params.datatype = span.datatype;
+  piece.request = requestOf(
+      ucx().ucp_tag_send_nbx(endpoint_, span.buffer, span.count, tag, &params), piece.status);
 }
 
-void UcxConnection::recvPiece(Piece& piece, void* buffer, size_t count, bool iov, ucp_tag_t tag) {
+void UcxConnection::recvPiece(Piece& piece, Span span, ucp_tag_t tag) {
   ucp_request_param_t params{};
   // Always a request: UCX 1.13 leaves tag_info unfilled when a receive completes at once, and
   // the length it reports is how a short message is told from a header-only one.
   params.op_attr_mask = UCP_OP_ATTR_FIELD_DATATYPE | UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
-  params.datatype = iov ? ucp_dt_make_iov() : ucp_dt_make_contig(1);
-  piece.request =
-      requestOf(ucx().ucp_tag_recv_nbx(worker_->handle(), buffer, count, tag, kWholeTag, &params),
-                piece.status);
+  params.datatype = span.datatype;
+  piece.request = requestOf(
+      ucx().ucp_tag_recv_nbx(worker_->handle(), span.buffer, span.count, tag, kWholeTag, &params),
+      piece.status);
 }
 
+// Whole, or split into its header and its payload, each contiguous.
 void UcxConnection::postSend(Message& message) {
   Pending& pending = sends_.emplace_back();
   pending.message = &message;
   pending.split = message.bytes >= kSplitMinBytes;
   const uint64_t index = sent_++;
-  if (pending.split) {
-    sendPiece(pending.pieces[0], &message.header, sizeof(FrameHeader), false,
-              tagOf(rank_, index, false));
-    sendPiece(pending.pieces[1], message.data, message.bytes, false, tagOf(rank_, index, true));
+  if (!pending.split) {
+    sendPiece(pending.pieces[0], wholeOf(pending, message.header), tagOf(rank_, index, false));
     return;
   }
-  const size_t pieces = describeIov(pending, message.header);
-  const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
-  sendPiece(pending.pieces[0], bufferOf(pending), count, message.bytes > 0,
+  const ucp_datatype_t bytes = ucp_dt_make_contig(1);
+  sendPiece(pending.pieces[0], {&message.header, sizeof(FrameHeader), bytes},
             tagOf(rank_, index, false));
+  sendPiece(pending.pieces[1], {message.data, message.bytes, bytes}, tagOf(rank_, index, true));
 }
 
 void UcxConnection::postRecv(Message& message) {
@@ -129,20 +122,16 @@ void UcxConnection::postRecv(Message& message) {
   pending.message = &message;
   pending.split = message.bytes >= kSplitMinBytes;
   const uint64_t index = received_++;
-  if (pending.split) {
-    recvPiece(pending.pieces[0], &pending.header, sizeof(FrameHeader), false,
-              tagOf(peer_, index, false));
-    recvPiece(pending.pieces[1], message.data, message.bytes, false, tagOf(peer_, index, true));
+  if (!pending.split) {
+    recvPiece(pending.pieces[0], wholeOf(pending, pending.header), tagOf(peer_, index, false));
     return;
   }
-  const size_t pieces = describeIov(pending, pending.header);
-  const size_t count = message.bytes > 0 ? pieces : sizeof(FrameHeader);
-  recvPiece(pending.pieces[0], const_cast<void*>(bufferOf(pending)), count, message.bytes > 0,
+  const ucp_datatype_t bytes = ucp_dt_make_contig(1);
+  recvPiece(pending.pieces[0], {&pending.header, sizeof(FrameHeader), bytes},
             tagOf(peer_, index, false));
+  recvPiece(pending.pieces[1], {message.data, message.bytes, bytes}, tagOf(peer_, index, true));
 }
 
-// Progress is a message of ours completing, not UCX being busy: UCX's own traffic (retries,
-// keep-alives) would otherwise hold off the engine's timeout towards a stopped peer for ever.
 // What arrived before the peer went away is still checked first: a mismatch it shows is the
 // clearer error.
 bool UcxConnection::progress() {

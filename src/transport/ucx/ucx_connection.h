@@ -51,13 +51,19 @@ class UcxConnection final : public Connection {
     bool split = false;
   };
 
+  // What one tagged operation moves: `count` bytes at `buffer`, or an iov's `count` pieces.
+  struct Span {
+    void* buffer;
+    size_t count;
+    ucp_datatype_t datatype;
+  };
+
   static void onEndpointError(void* self, ucp_ep_h endpoint, ucs_status_t status);
-  // The pieces of `message`: its header (or where a received one lands) and its payload.
-  static size_t describeIov(Pending& pending, FrameHeader& header);
-  static const void* bufferOf(const Pending& pending);
-  // Posts one tagged send or receive: `count` bytes at `buffer`, or an iov's `count` pieces.
-  void sendPiece(Piece& piece, const void* buffer, size_t count, bool iov, ucp_tag_t tag);
-  void recvPiece(Piece& piece, void* buffer, size_t count, bool iov, ucp_tag_t tag);
+  // A message as one piece: its header (or where a received one lands) and payload as an iov,
+  // or the header alone as contiguous bytes (UCX reports no length for a one-piece iov).
+  static Span wholeOf(Pending& pending, FrameHeader& header);
+  void sendPiece(Piece& piece, Span span, ucp_tag_t tag);
+  void recvPiece(Piece& piece, Span span, ucp_tag_t tag);
   // Whether every piece of a send (receive) has completed; throws on a failed one.
   bool sendDone(Pending& pending);
   bool recvDone(Pending& pending);
