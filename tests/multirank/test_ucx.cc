@@ -155,10 +155,10 @@ TEST_P(Ucx, EveryCollectiveIsExact) {
 // Large messages go by rendezvous, and a rank whose part of a collective is over goes idle:
 // nothing progresses its UCX worker until its next call. Every send must still complete, so
 // no protocol may leave an idle receiver owing its sender a message (UCX's default scheme,
-// where the receiver acknowledges a payload it read, hung here in most runs with
-// UCX_TLS=sm without the engine's idle progress). Rounds of ring allreduces and allgathers of 64
-// KiB slices, each waited for before the next: a send left waiting fails the test by the timeout
-// instead of hanging it.
+// where the receiver acknowledges a payload it read, hung here in most runs over
+// UCX_TLS=sm without the engine's idle progress). Rounds of ring allreduces and allgathers
+// of 64 KiB slices, each waited for before the next: a send left waiting fails the test by
+// the timeout instead of hanging it.
 TEST_P(Ucx, LargeSendsCompleteWhileTheirReceiversIdle) {
   auto ranks = ucxRanks(GetParam(), "ring", 5000);
   constexpr size_t kCount = (size_t{1} << 18) + 3;
@@ -220,10 +220,10 @@ TEST_P(Ucx, MismatchedCountsFailEveryRank) {
   }
 }
 
-// A barrier's messages are headers alone, which a rank in a large allreduce takes for the
-// header of a split message: it must check that header at once and name the mismatch, not
-// wait for a payload that never comes.
-TEST_P(Ucx, BarrierAgainstLargeAllreduceIsNamedByTheAllreduceRanks) {
+// A barrier's messages are headers alone, which the rank in a large allreduce that receives
+// them takes for the header of a split message: it must check that header at once and name
+// the mismatch, not wait for a payload that never comes.
+TEST_P(Ucx, BarrierAgainstLargeAllreduceIsNamedByItsReceiver) {
   auto ranks = ucxRanks(GetParam(), "ring", 2000);
   std::vector<std::vector<float>> data(kRanks, std::vector<float>(65536, 1.0f));
   std::vector<CollectiveCall> calls;
