@@ -71,6 +71,27 @@ UcxConnection::UcxConnection(std::shared_ptr<UcxWorker> worker, const std::strin
   }
 }
 
+void UcxConnection::awaitConnected(const Deadline& deadline) {
+  ucp_request_param_t params{};
+  ucs_status_t status = UCS_OK;
+  void* request = requestOf(ucx().ucp_ep_flush_nbx(endpoint_, &params), status);
+  while (request != nullptr) {
+    ucx().ucp_worker_progress(worker_->handle());
+    status = ucx().ucp_request_check_status(request);
+    if (status != UCS_INPROGRESS) {
+      ucx().ucp_request_free(request);
+      break;
+    }
+    if (deadline.expired()) {
+      ucx().ucp_request_free(request);  // UCX releases it once it completes
+      fail(Status::kTimeout, "UCX: the connection to ", peerName_,
+           " was not set up in time (is the peer progressing?)");
+    }
+  }
+  if (endpointError_ != UCS_OK) status = endpointError_;
+  if (status != UCS_OK) failWith("setting up the connection failed", status);
+}
+
 void UcxConnection::onEndpointError(void* self, ucp_ep_h, ucs_status_t status) {
   static_cast<UcxConnection*>(self)->endpointError_ = status;
 }

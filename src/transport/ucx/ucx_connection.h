@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "base/deadline.h"
 #include "transport/transport.h"
 #include "transport/ucx/ucx_worker.h"
 
@@ -25,6 +26,9 @@ class UcxConnection final : public Connection {
   UcxConnection(std::shared_ptr<UcxWorker> worker, const std::string& peerAddress, int rank,
                 int peer, std::string peerName);
   ~UcxConnection() override;
+  // Waits until UCX has set up the endpoint's transports (it does so lazily, on first use, in
+  // an exchange that needs both sides' progress). kTimeout naming the peer at `deadline`.
+  void awaitConnected(const Deadline& deadline);
 
   int peer() const override { return peer_; }
   const std::string& peerName() const override { return peerName_; }

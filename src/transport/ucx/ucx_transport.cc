@@ -49,6 +49,13 @@ ConnectionMap UcxTransport::connect(const ConnectRequest& request, Store& store,
         peer, std::make_unique<UcxConnection>(worker, address, request.rank, peer,
                                               strCat("rank ", peer, " (host ", host, ", ucx)")));
   }
+  // Set up now rather than at the first message: a rank that fails in its first collective
+  // then leaves no connection-setup message half-way, which UCX 1.13 aborts the process on
+  // when it purges it at teardown (seen over UCX_TLS=tcp after a mismatched collective), and
+  // what it sent before failing has a connection to go out on.
+  for (auto& [peer, connection] : connections) {
+    static_cast<UcxConnection&>(*connection).awaitConnected(deadline);
+  }
   return connections;
 }
 
