@@ -122,35 +122,35 @@ void UcxConnection::recvPiece(Piece& piece, Span span, ucp_tag_t tag) {
       piece.status);
 }
 
-// Whole, or split into its header and its payload, each contiguous.
-void UcxConnection::postSend(Message& message) {
-  Pending& pending = sends_.emplace_back();
-  pending.message = &message;
+// Whole, or split into its header and its payload, each contiguous; sends and receives alike,
+// the header being the message's own for a send and where it lands for a receive.
+void UcxConnection::postPieces(Pending& pending, FrameHeader& header, ucp_tag_t headerTag,
+                               ucp_tag_t payloadTag, PostPiece post) {
+  Message& message = *pending.message;
   pending.split = message.bytes >= kSplitMinBytes;
-  const uint64_t index = sent_++;
   if (!pending.split) {
-    sendPiece(pending.pieces[0], wholeOf(pending, message.header), tagOf(rank_, index, false));
+    (this->*post)(pending.pieces[0], wholeOf(pending, header), headerTag);
     return;
   }
   const ucp_datatype_t bytes = ucp_dt_make_contig(1);
-  sendPiece(pending.pieces[0], {&message.header, sizeof(FrameHeader), bytes},
-            tagOf(rank_, index, false));
-  sendPiece(pending.pieces[1], {message.data, message.bytes, bytes}, tagOf(rank_, index, true));
+  (this->*post)(pending.pieces[0], {&header, sizeof(FrameHeader), bytes}, headerTag);
+  (this->*post)(pending.pieces[1], {message.data, message.bytes, bytes}, payloadTag);
+}
+
+void UcxConnection::postSend(Message& message) {
+  Pending& pending = sends_.emplace_back();
+  pending.message = &message;
+  const uint64_t index = sent_++;
+  postPieces(pending, message.header, tagOf(rank_, index, false), tagOf(rank_, index, true),
+             &UcxConnection::sendPiece);
 }
 
 void UcxConnection::postRecv(Message& message) {
   Pending& pending = recvs_.emplace_back();
   pending.message = &message;
-  pending.split = message.bytes >= kSplitMinBytes;
   const uint64_t index = received_++;
-  if (!pending.split) {
-    recvPiece(pending.pieces[0], wholeOf(pending, pending.header), tagOf(peer_, index, false));
-    return;
-  }
-  const ucp_datatype_t bytes = ucp_dt_make_contig(1);
-  recvPiece(pending.pieces[0], {&pending.header, sizeof(FrameHeader), bytes},
-            tagOf(peer_, index, false));
-  recvPiece(pending.pieces[1], {message.data, message.bytes, bytes}, tagOf(peer_, index, true));
+  postPieces(pending, pending.header, tagOf(peer_, index, false), tagOf(peer_, index, true),
+             &UcxConnection::recvPiece);
 }
 
 // What arrived before the peer went away is still checked first: a mismatch it shows is the

@@ -68,6 +68,9 @@ class UcxConnection final : public Connection {
   static Span wholeOf(Pending& pending, FrameHeader& header);
   void sendPiece(Piece& piece, Span span, ucp_tag_t tag);
   void recvPiece(Piece& piece, Span span, ucp_tag_t tag);
+  using PostPiece = void (UcxConnection::*)(Piece&, Span, ucp_tag_t);
+  void postPieces(Pending& pending, FrameHeader& header, ucp_tag_t headerTag, ucp_tag_t payloadTag,
+                  PostPiece post);
   // Whether every piece of a send (receive) has completed; throws on a failed one.
   bool sendDone(Pending& pending);
   bool recvDone(Pending& pending);

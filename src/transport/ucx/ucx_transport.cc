@@ -1,6 +1,8 @@
 #include "transport/ucx/ucx_transport.h"
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "base/deadline.h"
 #include "base/error.h"
@@ -40,12 +42,12 @@ ConnectionMap UcxTransport::connect(const ConnectRequest& request, Store& store,
   store.set(hostKey(request.rank), localHostName());
   store.set(addressKey(request.rank), worker->address());
   const Deadline deadline = Deadline::afterMs(request.timeoutMs);
-  ConnectionMap connections;
+  std::vector<std::pair<int, std::unique_ptr<UcxConnection>>> opened;
   for (int peer : request.peers) {
     const std::string address = peerValue(store, addressKey(peer), peer, request, deadline);
     // Published before the address: there once the address is.
     const std::string host = peerValue(store, hostKey(peer), peer, request, deadline);
-    connections.emplace(
+    opened.emplace_back(
         peer, std::make_unique<UcxConnection>(worker, address, request.rank, peer,
                                               strCat("rank ", peer, " (host ", host, ", ucx)")));
   }
@@ -53,9 +55,9 @@ ConnectionMap UcxTransport::connect(const ConnectRequest& request, Store& store,
   // then leaves no connection-setup message half-way, which UCX 1.13 aborts the process on
   // when it purges it at teardown (seen over UCX_TLS=tcp after a mismatched collective), and
   // what it sent before failing has a connection to go out on.
-  for (auto& [peer, connection] : connections) {
-    static_cast<UcxConnection&>(*connection).awaitConnected(deadline);
-  }
+  for (auto& [peer, connection] : opened) connection->awaitConnected(deadline);
+  ConnectionMap connections;
+  for (auto& [peer, connection] : opened) connections.emplace(peer, std::move(connection));
   return connections;
 }
 
