@@ -451,7 +451,8 @@ GCCL_EXPORT gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index
  * @brief Waits until every bucket is reduced (averaged, decoded, copied back) and begins the
  * next step; writes the step's figures to @p stats when not NULL. Before every gradient was
  * marked ready: gcclInvalidUsage, and nothing changes. A failed allreduce returns its error
- * after every bucket has finished, and the step is over.
+ * after every bucket has finished, and the step is over. Where the ranks combine non-finite
+ * flags (docs/api.md), a step that failed on one rank fails on all of them.
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats);
 

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "api/boundary.h"
@@ -26,6 +28,7 @@ struct gcclGradSync {
   gcclComm* comm;
   uint64_t commSerial;  // comm->serial at create: a new handle at the same address is not ours
   std::unique_ptr<GradientSync> sync;
+  std::mutex lastMutex;  // GetSparseStats may run while another thread waits
   gccl::StepStats last;  // of the last wait(), for gcclGradSyncGetSparseStats
 };
 
@@ -140,6 +143,7 @@ gcclResult_t gcclGradSyncSetExempt(gcclGradSync_t sync, size_t index) {
 gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent, size_t* chunks) {
   return guarded(commOf(sync), [&] {
     syncOf(sync);
+    std::lock_guard lock(sync->lastMutex);
     if (chunksSent != nullptr) *chunksSent = sync->last.sparseChunks;
     if (chunks != nullptr) *chunks = sync->last.sparseChunksTotal;
   });
@@ -169,8 +173,20 @@ gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buff
 
 gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
   return guarded(commOf(sync), [&] {
-    const gccl::StepStats step = syncOf(sync).wait();
-    sync->last = step;
+    GradientSync& gradients = syncOf(sync);
+    // Inside the communicator while it lives (aborted or not), so that it is not freed under
+    // the flags' allreduce; once destroyed, the step still ends (its requests outlive it).
+    std::optional<HandleCall> call;
+    try {
+      call.emplace(sync->comm, HandleCall::Admit::kUntilRetired);
+    } catch (const gccl::Error&) {
+    }
+    const bool ours = call && sync->comm->serial == sync->commSerial;
+    const gccl::StepStats step = gradients.wait(ours ? &call->communicator() : nullptr);
+    {
+      std::lock_guard lock(sync->lastMutex);
+      sync->last = step;
+    }
     if (stats == nullptr) return;
     stats->wireBytes = step.wireBytes;
     stats->buckets = step.buckets;

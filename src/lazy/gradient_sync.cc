@@ -1,12 +1,14 @@
 #include "lazy/gradient_sync.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
 #include "base/error.h"
 #include "fp16/codec.h"
 #include "reduce/reduce.h"
+#include "sparse/chunk_select.h"
 
 namespace gccl {
 
@@ -106,13 +108,14 @@ void GradientSync::setExempt(size_t index) {
 // A chunk is exempt when any element of an exempt tensor lies in it (chunks are over the
 // bucket, padding included, so a chunk may straddle two tensors).
 void GradientSync::makeSparseBuckets() {
+  sparse_.clear();
   sparse_.resize(buckets_.size());
   if (!options_.sparse.enabled) return;
   const size_t chunk = options_.sparse.chunkElements;
   for (size_t b = 0; b < buckets_.size(); ++b) {
     const Bucket& bucket = buckets_[b];
     if (bucket.type != DataType::kFloat32 || bucket.count == 0) continue;
-    std::vector<bool> exempt((bucket.count + chunk - 1) / chunk, false);
+    std::vector<bool> exempt(chunkCount(bucket.count, chunk), false);
     for (size_t t = bucket.firstTensor; t < bucket.endTensor; ++t) {
       if (!exempt_[t] || tensors_[t].count == 0) continue;
       const size_t first = (layout_.offsets[t] - bucket.offset) / sizeof(float);
@@ -126,6 +129,9 @@ void GradientSync::makeSparseBuckets() {
 void GradientSync::finalize() {
   std::lock_guard lock(mutex_);
   if (finalized_) fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": finalized twice");
+  // From scratch: an earlier call may have failed half-way (out of memory) and left some.
+  wireOffsets_.clear();
+  bucketOf_.clear();
   layout_ = layoutPool(tensors_, options_.alignment);
   buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
   const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
@@ -217,7 +223,6 @@ void GradientSync::markReady(Communicator& comm, size_t index, void* buffer) {
          " marked ready with a buffer other than its pool view (view mode)");
   }
   tracker_.markReady(index);
-  comm_ = &comm;
   // In plan order only: a ready bucket behind an unready one waits (ready_tracker.h).
   while (const auto bucket = tracker_.nextStartable()) {
     requests_[*bucket] = startBucket(comm, *bucket);
@@ -339,18 +344,25 @@ void GradientSync::decodeBucket(size_t b, HalfFormat half, bool* nonFinite) {
   }
 }
 
+// A bucket that fails to start fails the rest of the step: a retry would send what a failed
+// copy left, or repeat on this rank alone what the start had done (the residual's update, a
+// pre-division, the norms' allreduce). The peers' allreduces of it would wait for a timeout,
+// so they are failed now, by aborting the communicator.
 std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b) {
-  const Bucket& bucket = buckets_[b];
-  if (failedCopyIn_) throw *failedCopyIn_;
+  if (failedStart_) throw *failedStart_;
   try {
-    finishCopiesIn(bucket.firstTensor, bucket.endTensor);
-  } catch (const Error& e) {
-    // The bucket cannot start, this step nor any later one of it (a retry would send what the
-    // copy left): the peers' allreduces of it would wait for a timeout, so fail them now.
-    failedCopyIn_.emplace(e);
+    return launchBucket(comm, b);
+  } catch (const std::exception& e) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    failedStart_.emplace(error != nullptr ? *error : Error(Status::kInternalError, e.what()));
     comm.abort(strCat(e.what(), " (bucket ", b, " cannot start)"));
-    throw;
+    throw *failedStart_;
   }
+}
+
+std::shared_ptr<Request> GradientSync::launchBucket(Communicator& comm, size_t b) {
+  const Bucket& bucket = buckets_[b];
+  finishCopiesIn(bucket.firstTensor, bucket.endTensor);
   std::byte* data = pool_.data() + bucket.offset;
   // Sparse after the warm-up, counted in steps ended by wait() or reset(): the same on every
   // rank. Synchronous norms phase, asynchronous payload (sparse_exchange.h).
@@ -410,18 +422,26 @@ bool GradientSync::scanByShares() const {
   return bytes >= kShareScanMinBytes;
 }
 
-bool GradientSync::combineNonFinite(bool local) const {
-  uint8_t flag = local ? 1 : 0;
-  const auto request = comm_->allreduce(&flag, &flag, 1, DataType::kUint8, ReduceOp::kMax);
+GradientSync::StepAgreement GradientSync::agree(Communicator* comm, bool nonFinite,
+                                                bool failed) const {
+  if (comm == nullptr) {
+    fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, " step ", step_,
+         ": the communicator was destroyed before wait, so the ranks' non-finite flags could "
+         "not be combined");
+  }
+  std::array<uint8_t, 2> flags{nonFinite ? uint8_t{1} : uint8_t{0},
+                               failed ? uint8_t{1} : uint8_t{0}};
+  const auto request =
+      comm->allreduce(flags.data(), flags.data(), flags.size(), DataType::kUint8, ReduceOp::kMax);
   request->wait(waits_);
   if (request->status() != Status::kSuccess) {
     fail(request->status(), "gradient sync on rank ", rank_, " step ", step_,
          ": combining the non-finite flags: ", request->message());
   }
-  return flag != 0;
+  return {flags[0] != 0, flags[1] != 0};
 }
 
-StepStats GradientSync::wait() {
+StepStats GradientSync::wait(Communicator* comm) {
   std::lock_guard lock(mutex_);
   requireFinalized("wait");
   if (const auto missing = tracker_.firstMissing()) {
@@ -431,32 +451,47 @@ StepStats GradientSync::wait() {
   StepStats stats;
   stats.buckets = buckets_.size();
   const bool byShares = scanByShares();
-  std::optional<Error> failure = failedCopyIn_;
+  std::optional<Error> failure = failedStart_;
+  // Anything thrown is caught: the later buckets, the copies out and the other ranks' combine
+  // must still be waited for and joined, whatever went wrong here.
+  const auto record = [&](const std::exception& e) {
+    if (failure) return;
+    const auto* error = dynamic_cast<const Error*>(&e);
+    failure.emplace(error != nullptr ? *error : Error(Status::kInternalError, e.what()));
+  };
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
     requests_[b]->wait(waits_);
     if (requests_[b]->status() != Status::kSuccess) {
       if (!failure) failure.emplace(requests_[b]->status(), requests_[b]->message());
-    } else if (!failure) {
-      // A failed copy out (a device buffer) fails the step like a failed allreduce: the
-      // later buckets are still waited for, and the step ends.
-      try {
-        finishBucket(b, stats, byShares);
-      } catch (const Error& e) {
-        failure.emplace(e);
-      }
+      continue;
+    }
+    // Also after a failure elsewhere: the result is good, and this rank's share of the flags
+    // is part of every rank's answer.
+    try {
+      finishBucket(b, stats, byShares);
+    } catch (const std::exception& e) {
+      record(e);  // a failed copy out (a device buffer) fails the step like a failed allreduce
     }
   }
   try {
     waitForCopies(copiesOut_, 0, copiesOut_.size(), "out");
-  } catch (const Error& e) {
-    if (!failure) failure.emplace(e);
+  } catch (const std::exception& e) {
+    record(e);
   }
-  // Combined whatever failed here: a rank that left it out would leave the others waiting.
+  // Joined whatever failed here, the failure included: a rank that left it out would leave
+  // the others waiting, and one that failed alone would see the others take the step.
   if (byShares) {
     try {
-      stats.nonFinite = combineNonFinite(stats.nonFinite);
-    } catch (const Error& e) {
-      if (!failure) failure.emplace(e);
+      const StepAgreement agreed = agree(comm, stats.nonFinite, failure.has_value());
+      stats.nonFinite = agreed.nonFinite;
+      if (agreed.failed && !failure) {
+        failure.emplace(Status::kRemoteError,
+                        strCat("gradient sync on rank ", rank_, " step ", step_,
+                               ": the step failed on another rank (its error says why), so "
+                               "every rank fails it"));
+      }
+    } catch (const std::exception& e) {
+      record(e);
     }
   }
   const bool allStarted = tracker_.startedCount() == buckets_.size();
@@ -515,7 +550,7 @@ void GradientSync::endStep() {
   std::fill(requests_.begin(), requests_.end(), nullptr);
   std::fill(copyTargets_.begin(), copyTargets_.end(), nullptr);
   std::fill(encodedIn_.begin(), encodedIn_.end(), false);
-  failedCopyIn_.reset();
+  failedStart_.reset();
   ++step_;
 }
 

@@ -125,8 +125,11 @@ class GradientSync {
   void markReady(Communicator& comm, size_t index, void* buffer = nullptr);
   // Waits for every bucket, finishes them (decode, non-finite flag, copy out) and starts a new
   // step. kInvalidUsage, changing nothing, while a tensor is not ready; a failed allreduce is
-  // rethrown (after every bucket has finished, the step then is over too).
-  StepStats wait();
+  // rethrown (after every bucket has finished, the step then is over too). `comm` is the
+  // step's communicator, or null once it is gone (destroyed): where the ranks combine their
+  // flags (scanByShares) the step then fails. A step that fails on one rank while they combine
+  // fails on every rank (kRemoteError on the others).
+  StepStats wait(Communicator* comm);
   // Abandons the step: waits for the buckets in flight and forgets which tensors were ready;
   // clears the sparse residuals (the warm-up is not repeated).
   void reset();
@@ -141,6 +144,7 @@ class GradientSync {
   void requireFinalized(const char* call) const;
   void requireTensor(size_t index) const;  // lock held
   std::shared_ptr<Request> startBucket(Communicator& comm, size_t bucket);
+  std::shared_ptr<Request> launchBucket(Communicator& comm, size_t bucket);  // startBucket's work
   // Copy mode: tensor `index` from `buffer` into the pool, or encoded into its wire copy.
   void copyIn(size_t index, const void* buffer);
   void copyOut(size_t bucket, size_t tensor);
@@ -163,8 +167,13 @@ class GradientSync {
   // combines the ranks' flags: where they are large enough for that to pay. The same on every
   // rank (it depends on the plan and the step only).
   bool scanByShares() const;
-  // ORs every rank's flag, on the step's communicator.
-  bool combineNonFinite(bool local) const;
+  // Every rank's non-finite flag and whether its step failed, each ORed over the ranks on
+  // `comm` (kInvalidUsage for null): the ranks then skip, or fail, the same steps.
+  struct StepAgreement {
+    bool nonFinite;
+    bool failed;
+  };
+  StepAgreement agree(Communicator* comm, bool nonFinite, bool failed) const;
   void makeSparseBuckets();
   void waitStarted();  // and the copies in; ignores failures
   void endStep();
@@ -196,9 +205,8 @@ class GradientSync {
   std::vector<bool> encodedIn_;                     // per tensor: taken by encodeIn this step
   std::vector<CopyWait> copiesIn_;                  // per tensor: its copy in, still running
   std::vector<CopyWait> copiesOut_;                 // per tensor, in wait(): likewise
-  std::optional<Error> failedCopyIn_;               // fails the rest of the step
+  std::optional<Error> failedStart_;                // fails the rest of the step
   std::vector<bool> sentSparse_;                    // per started bucket, this step
-  Communicator* comm_ = nullptr;                    // the one markReady was given this step
 };
 
 }  // namespace gccl

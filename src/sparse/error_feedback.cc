@@ -37,7 +37,7 @@ size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t 
                   const std::vector<size_t>& picked) {
   auto* out = static_cast<std::byte*>(wire);
   const size_t element = payloadElementSize(payload);
-  std::vector<float> sent(payload == SparsePayload::kFloat16 ? chunk : 0);
+  std::vector<float> sent(payload == SparsePayload::kFloat16 ? std::min(chunk, count) : 0);
   size_t packed = 0;
   for (const size_t c : picked) {
     const size_t begin = c * chunk;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -95,7 +96,7 @@ TEST_P(LazyExact, AnyArrivalOrderGivesTheExactResultOnEveryRank) {
         sync.markReady(comm, t);
         if (t % 3 == 0) std::this_thread::yield();  // let buckets run while "backward" goes on
       }
-      const StepStats stats = sync.wait();
+      const StepStats stats = sync.wait(&comm);
       EXPECT_EQ(stats.buckets, sync.buckets().size());
       // Fused: one allreduce per bucket, not one per tensor.
       EXPECT_EQ(comm.collectivesStarted() - collectivesBefore, sync.buckets().size());
@@ -166,7 +167,7 @@ TEST(LazyOverlap, FirstBucketIsReducedInPlaceBeforeBackwardEnds) {
     }
     EXPECT_EQ(wrong, 0u) << "rank " << rank << ": first bucket not reduced in the pool";
     sync.markReady(comm, kTensors - 1);
-    const StepStats stats = sync.wait();
+    const StepStats stats = sync.wait(&comm);
     EXPECT_EQ(stats.buckets, kTensors);
     EXPECT_EQ(sync.bucketsCompleted(), 0u);  // a new step
   });
@@ -200,7 +201,7 @@ void checkHalfWire(WireFormat wire, int size, bool preDivide) {
       for (size_t i = 0; i < kModel[t]; ++i) view(sync, t)[i] = value(rank, t, i);
     }
     for (size_t t : shuffled(kModel.size(), rank + 17)) sync.markReady(comm, t);
-    const StepStats stats = sync.wait();
+    const StepStats stats = sync.wait(&comm);
     EXPECT_EQ(stats.wireBytes, bucketBytes(sync, 2));
     EXPECT_FALSE(stats.nonFinite);
     size_t wrong = 0;
@@ -262,7 +263,7 @@ FlagRun runOneTensor(int size, const GradientSyncOptions& options,
     for (size_t i = 0; i < count; ++i) view(sync, 0)[i] = value(rank, i);
     sync.markReady(comm, 1);
     sync.markReady(comm, 0);
-    run.nonFinite[rank] = sync.wait().nonFinite;
+    run.nonFinite[rank] = sync.wait(&comm).nonFinite;
     if (rank == 0) run.result.assign(view(sync, 0), view(sync, 0) + count);
   });
   return run;
@@ -322,7 +323,7 @@ TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
       if (step % 2 == 0 && rank == static_cast<int>(step / 2) % kSize) view(sync, 0)[at] = nan;
       const uint64_t before = comm.collectivesStarted();
       sync.markReady(comm, 0);
-      flags[rank].push_back(sync.wait().nonFinite ? 1 : 0);
+      flags[rank].push_back(sync.wait(&comm).nonFinite ? 1 : 0);
       collectives[rank].push_back(comm.collectivesStarted() - before);
     }
   });
@@ -333,6 +334,51 @@ TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
     // The bucket's allreduce and the flags'.
     EXPECT_EQ(collectives[r], std::vector<uint64_t>(expected.size(), 2)) << "rank " << r;
   }
+}
+
+// Where the ranks combine their flags, they also agree on failure: a copy out that fails on
+// one rank fails the step on every rank (the others' results are good, but applying a step
+// the failing rank drops would set the replicas apart), and the next step runs everywhere.
+TEST(LazyNonFinite, AStepThatFailsOnOneRankFailsOnEvery) {
+  constexpr int kSize = 3;
+  constexpr size_t kCount = 300001;  // 1.2 MB: scanned by shares
+  auto ranks = makeRanks(kSize);
+  std::vector<Status> failed(kSize, Status::kSuccess);
+  std::vector<std::string> messages(kSize);
+  std::vector<float> after(kSize);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    bool refuse = rank == 1;
+    GradientSyncOptions options;
+    options.copyMode = true;
+    options.copyOut = [&refuse](void* to, const void* from, size_t bytes) -> CopyWait {
+      if (refuse) fail(Status::kSystemError, "the device refused the copy");
+      std::memcpy(to, from, bytes);
+      return {};
+    };
+    GradientSync sync(rank, kSize, WaitPolicy{}, options);
+    sync.registerTensor("g", kCount, DataType::kFloat32);
+    sync.finalize();
+    std::vector<float> gradient(kCount, 1.0f);
+    sync.markReady(comm, 0, gradient.data());
+    try {
+      sync.wait(&comm);
+    } catch (const Error& e) {
+      failed[rank] = e.status();
+      messages[rank] = e.what();
+    }
+    refuse = false;
+    std::fill(gradient.begin(), gradient.end(), static_cast<float>(rank));
+    sync.markReady(comm, 0, gradient.data());
+    EXPECT_FALSE(sync.wait(&comm).nonFinite);
+    after[rank] = gradient[kCount - 1];
+  });
+  EXPECT_EQ(failed, (std::vector<Status>{Status::kRemoteError, Status::kSystemError,
+                                         Status::kRemoteError}));
+  EXPECT_NE(messages[1].find("refused the copy"), std::string::npos) << messages[1];
+  for (int r : {0, 2}) {
+    EXPECT_NE(messages[r].find("failed on another rank"), std::string::npos) << messages[r];
+  }
+  EXPECT_EQ(after, std::vector<float>(kSize, 1.0f));  // (0 + 1 + 2) / 3
 }
 
 TEST(LazyCopyMode, CopiesInAtMarkReadyAndOutAtWait) {
@@ -355,7 +401,7 @@ TEST(LazyCopyMode, CopiesInAtMarkReadyAndOutAtWait) {
       for (size_t t : shuffled(kModel.size(), rank * 31 + step)) {
         sync.markReady(comm, t, mine[t].data());
       }
-      sync.wait();
+      sync.wait(&comm);
       for (size_t t = 0; t < kModel.size(); ++t) {
         for (size_t i = 0; i < kModel[t]; ++i) {
           float sum = 0;
@@ -392,7 +438,7 @@ TEST(LazyMixedTypes, HalfTensorsTravelAsTheyAreBesideCompressedOnes) {
     sync.markReady(comm, 2);
     sync.markReady(comm, 0);
     sync.markReady(comm, 1);
-    const StepStats stats = sync.wait();
+    const StepStats stats = sync.wait(&comm);
     EXPECT_EQ(stats.wireBytes, 10u * 2 + 10u * 2 + 10u * 8);
     for (int i = 0; i < 10; ++i) {
       EXPECT_EQ(a[i], static_cast<float>(2 * i + 1));
@@ -435,16 +481,16 @@ TEST(LazyErrors, WrongOrderAndUnknownTensorsAreRefusedWithoutHarm) {
   expectStatus(
       Status::kInvalidUsage, [&] { sync.markReady(comm, 0); }, "'w') marked ready twice");
   expectStatus(
-      Status::kInvalidUsage, [&] { sync.wait(); }, "before tensor 1 ('b')");
+      Status::kInvalidUsage, [&] { sync.wait(&comm); }, "before tensor 1 ('b')");
   sync.markReady(comm, 1);
-  EXPECT_EQ(sync.wait().buckets, 1u);
+  EXPECT_EQ(sync.wait(&comm).buckets, 1u);
   EXPECT_EQ(view(sync, 0)[0], 5.0f);
   // reset abandons a step; the next one starts clean.
   sync.markReady(comm, 1);
   sync.reset();
   sync.markReady(comm, 0);
   sync.markReady(comm, 1);
-  EXPECT_NO_THROW(sync.wait());
+  EXPECT_NO_THROW(sync.wait(&comm));
 }
 
 }  // namespace

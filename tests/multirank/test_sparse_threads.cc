@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <random>
 #include <thread>
@@ -62,7 +63,7 @@ std::vector<float> writeGradients(GradientSync& sync, int rank, int step, float 
 
 StepStats runStep(GradientSync& sync, Communicator& comm) {
   for (size_t t = kModel.size(); t-- > 0;) sync.markReady(comm, t);
-  return sync.wait();
+  return sync.wait(&comm);
 }
 
 std::vector<float> poolImage(GradientSync& sync) {
@@ -165,6 +166,33 @@ TEST(SparseThreads, ExemptTensorsAreAlwaysSent) {
   });
 }
 
+// A chunk larger than the bucket (SIZE_MAX: "one chunk per bucket") is the whole bucket: no
+// allocation or count sized by the chunk instead of the bucket, an exempt tensor in it marks
+// it, and it is sent whole, fp16 payload (exact on these small integers).
+TEST(SparseThreads, AChunkLargerThanTheBucketIsTheWholeBucket) {
+  const int size = 2;
+  auto ranks = makeRanks(size);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat16, 0.5);
+    options.sparse.chunkElements = std::numeric_limits<size_t>::max();
+    GradientSync sync(rank, size, WaitPolicy{}, options);
+    registerModel(sync, {3});
+    for (size_t t = 0; t < kModel.size(); ++t) {
+      auto* data = reinterpret_cast<float*>(sync.tensorData(t));
+      for (size_t i = 0; i < kModel[t]; ++i) data[i] = static_cast<float>(t + 1);
+    }
+    const StepStats stats = runStep(sync, comm);
+    EXPECT_EQ(stats.sparseChunks, 1u);
+    EXPECT_EQ(stats.sparseChunksTotal, 1u);
+    for (size_t t = 0; t < kModel.size(); ++t) {
+      const auto* data = reinterpret_cast<const float*>(sync.tensorData(t));
+      for (size_t i = 0; i < kModel[t]; ++i) {
+        ASSERT_EQ(data[i], static_cast<float>((t + 1) * size)) << "tensor " << t;
+      }
+    }
+  });
+}
+
 TEST(SparseThreads, WarmupIsDenseAndLeavesTheResidual) {
   const int size = 4;
   auto ranks = makeRanks(size);
@@ -241,7 +269,7 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
         auto* data = reinterpret_cast<float*>(sync.tensorData(0));
         std::fill(data, data + 50 * kChunk, 1.0f);  // every chunk's norm ties
         sync.markReady(comm, 0);
-        const StepStats stats = sync.wait();
+        const StepStats stats = sync.wait(&comm);
         const auto expected = static_cast<size_t>(std::ceil(density * 50));
         EXPECT_EQ(stats.sparseChunksTotal, 50u);
         EXPECT_EQ(stats.sparseChunks, expected);
@@ -288,7 +316,7 @@ TEST(SparseThreads, PicksBySummedLocalNormsNotByTheNormOfTheSum) {
     data[0] = rank == 0 ? 3.0f : -3.0f;
     data[1] = 2.0f;
     sync.markReady(comm, 0);
-    sync.wait();
+    sync.wait(&comm);
     EXPECT_EQ(std::vector<float>(data, data + 2), (std::vector<float>{0.0f, 0.0f}));
     EXPECT_EQ(sync.sparseResidual(0), (std::vector<float>{0.0f, 2.0f})) << "rank " << rank;
   });
@@ -396,7 +424,7 @@ TEST(SparseThreads, MomentumCorrectionByHand) {
       data[0] = 1;
       data[1] = 2;
       sync.markReady(comm, 0);
-      sync.wait();
+      sync.wait(&comm);
       EXPECT_EQ(std::vector<float>(data, data + 2), results[step]) << "step " << step;
       EXPECT_EQ(sync.sparseResidual(0), residuals[step]) << "step " << step;
     }

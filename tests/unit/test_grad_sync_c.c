@@ -1,5 +1,6 @@
 /* The gradient sync API from C99: argument and call-order errors on one rank, then two ranks as
- * threads over TCP marking their gradients ready in different orders, fp16 on the wire. */
+ * threads over TCP marking their gradients ready in different orders, fp16 on the wire, and
+ * a step whose communicator is destroyed before its wait. */
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #include <gccl/gccl.h>
 #include <math.h>
@@ -230,6 +231,27 @@ static void sparseOneRank(gcclComm_t comm) {
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
 }
 
+/* From 1 MiB of dense fp32 a step, the ranks combine their non-finite flags on the
+ * communicator at the end of the wait: with the communicator destroyed before the wait (its
+ * destroy finished the gradients' allreduce), the wait ends the step and says why. */
+static void destroyedBeforeWait(gcclComm_t comm) {
+  enum { kLarge = 300000 }; /* 1.2 MB */
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  size_t index = 0, i;
+  void* view = NULL;
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  EXPECT(gcclGradSyncRegister(sync, NULL, kLarge, gcclFloat32, &index) == gcclSuccess);
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncGetTensor(sync, index, &view) == gcclSuccess);
+  for (i = 0; i < kLarge; ++i) ((float*)view)[i] = 1.0f;
+  EXPECT(gcclGradSyncMarkReady(sync, index, NULL) == gcclSuccess);
+  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
+  EXPECT(mentions(gcclGetLastError(NULL), "destroyed before wait"));
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+}
+
 #define TENSORS 3
 static const size_t kCounts[TENSORS] = {5, 1000, 77};
 
@@ -279,7 +301,7 @@ static void* runRank(void* argument) {
     }
   }
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
-  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+  destroyedBeforeWait(comm); /* destroys comm */
   return NULL;
 }
 
