@@ -365,7 +365,8 @@ typedef struct {
   gcclWireFormat_t compression; /**< fp32 buckets on the wire; default gcclWireNone. */
   int average;                  /**< Nonzero (default): divide the sum by nranks. */
   int preDivide;                /**< Nonzero: divide by nranks before the allreduce (needs
-                                     average), so that loss-scaled fp16 sums stay in range. */
+                                     average), so that loss-scaled fp16 sums stay in range;
+                                     integer gradients are divided after the sum. */
   int copyMode;                 /**< Nonzero: gradients stay in the caller's buffers, given to
                                      gcclGradSyncMarkReady and written back by gcclGradSyncWait.
                                      A buffer may be CUDA device memory: copied in after the

@@ -371,14 +371,16 @@ std::shared_ptr<Request> GradientSync::launchBucket(Communicator& comm, size_t b
     return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, waits_);
   }
   // Pre-division makes the allreduce a plain sum of terms already divided by n: a loss-scaled
-  // fp16 sum then stays in range where the sum of the undivided terms would overflow.
-  const ReduceOp op = options_.average && !options_.preDivide ? ReduceOp::kAvg : ReduceOp::kSum;
+  // fp16 sum then stays in range where the sum of the undivided terms would overflow. Not for
+  // integers: each term divided first would lose its remainder.
+  const bool preDivide = options_.preDivide && isFloatingPoint(bucket.type);
+  const ReduceOp op = options_.average && !preDivide ? ReduceOp::kAvg : ReduceOp::kSum;
   if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
     std::byte* wire = wire_.data() + wireOffsets_[b];
     encodeBucket(b, *half, encodeScale());
     return comm.allreduce(wire, wire, bucket.count, wireType(options_.wire, bucket.type), op);
   }
-  if (options_.preDivide) finalizeAverage(bucket.type, data, bucket.count, size_);
+  if (preDivide) finalizeAverage(bucket.type, data, bucket.count, size_);
   return comm.allreduce(data, data, bucket.count, bucket.type, op);
 }
 

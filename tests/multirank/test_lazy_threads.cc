@@ -282,6 +282,35 @@ TEST(LazyHalfWire, PreDivisionKeepsLossScaledSumsInRange) {
   for (float v : divided.result) EXPECT_EQ(v, 40000.0f);  // 10000 and 40000 are exact in fp16
 }
 
+// Pre-division is for floating-point buckets (their sums stay in range); an integer bucket
+// is averaged after the sum, since each term divided first would lose its remainder:
+// (1 + 2 + 3) / 3 = 2, where 1/3 + 2/3 + 3/3 would give 1.
+TEST(LazyPreDivide, IntegerBucketsAreAveragedAfterTheSum) {
+  constexpr int kSize = 3;
+  auto ranks = makeRanks(kSize);
+  std::vector<int32_t> integers(kSize);
+  std::vector<float> floats(kSize);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options;
+    options.thetaBytes = 0;
+    options.preDivide = true;
+    GradientSync sync(rank, kSize, WaitPolicy{}, options);
+    sync.registerTensor("steps", 5, DataType::kInt32);
+    sync.registerTensor("w", 5, DataType::kFloat32);
+    sync.finalize();
+    auto* steps = reinterpret_cast<int32_t*>(sync.tensorData(0));
+    std::fill(steps, steps + 5, rank + 1);
+    std::fill(view(sync, 1), view(sync, 1) + 5, static_cast<float>(3 * (rank + 1)));
+    sync.markReady(comm, 0);
+    sync.markReady(comm, 1);
+    sync.wait(&comm);
+    integers[rank] = steps[4];
+    floats[rank] = view(sync, 1)[4];
+  });
+  EXPECT_EQ(integers, std::vector<int32_t>(kSize, 2));
+  EXPECT_EQ(floats, std::vector<float>(kSize, 6.0f));  // 1 + 2 + 3, exact
+}
+
 TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
   const float inf = std::numeric_limits<float>::infinity();
   for (WireFormat wire : {WireFormat::kNone, WireFormat::kFloat16, WireFormat::kBfloat16}) {
