@@ -1,5 +1,6 @@
 // The shared-memory ring: bytes come out in order across the wrap-around, a full ring takes
-// nothing more, and two mappings of one segment see each other's bytes.
+// nothing more, counters a peer corrupted move nothing past it, and two mappings of one
+// segment see each other's bytes.
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
@@ -39,6 +40,27 @@ TEST(ByteRing, KeepsOrderAcrossTheWrapAndStopsWhenFull) {
   EXPECT_EQ(ring.readable(), 64u);
 }
 
+// The consumer's `tail` lives in memory the peer can write: a tail ahead of `head`, or more
+// than a ring behind it, leaves no room (the send waits, and the timeout names the peer)
+// instead of a copy past the ring's end. Likewise a `head` out of range reads at most a ring.
+TEST(ByteRing, CountersOutOfRangeMoveNothingPastTheRing) {
+  RingControl control;
+  std::vector<std::byte> memory(64 + 64, std::byte{0x5a});  // the ring, then a guard
+  ByteRing ring(&control, memory.data(), 64);
+  std::vector<unsigned char> in(64, 1);
+  EXPECT_EQ(ring.write(in.data(), 10), 10u);
+  for (const uint64_t tail : {uint64_t{10} + 100, uint64_t{10} - 65}) {
+    control.tail.store(tail);
+    EXPECT_EQ(ring.writable(), 0u) << tail;
+    EXPECT_EQ(ring.write(in.data(), in.size()), 0u) << tail;
+  }
+  EXPECT_TRUE(std::all_of(memory.begin() + 64, memory.end(),
+                          [](std::byte b) { return b == std::byte{0x5a}; }));
+  control.tail.store(0);
+  control.head.store(1000);
+  EXPECT_EQ(ring.readable(), 64u);
+}
+
 // What the peer maps from the descriptor is the creator's memory; anything else is refused.
 TEST(SharedSegment, AdoptedDescriptorSharesTheRings) {
   SharedSegment creator = SharedSegment::create(4096);
@@ -54,6 +76,28 @@ TEST(SharedSegment, AdoptedDescriptorSharesTheRings) {
   ASSERT_GE(file, 0);
   ASSERT_EQ(ftruncate(file, 4096 + 2 * 4096), 0);  // the right size, but no gccl magic
   EXPECT_THROW(SharedSegment::adopt(file, 4096), Error);
+}
+
+// A segment whose creator could still shrink it would let the creator crash the peer with
+// SIGBUS: the creator seals its size, and a segment that comes unsealed (even one with a
+// gccl pair's contents) is refused.
+TEST(SharedSegment, OnlySealedSegmentsAreAdopted) {
+  SharedSegment creator = SharedSegment::create(4096);
+  EXPECT_NE(ftruncate(creator.fd(), 4096), 0) << "the size is sealed";
+  const int unsealed = memfd_create("gccl-pair", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  const size_t bytes = 4096 + 2 * 4096;
+  ASSERT_EQ(ftruncate(unsealed, static_cast<off_t>(bytes)), 0);
+  void* from = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, creator.fd(), 0);
+  ASSERT_NE(from, MAP_FAILED);
+  ASSERT_EQ(pwrite(unsealed, from, bytes, 0), static_cast<ssize_t>(bytes));  // a faithful copy
+  munmap(from, bytes);
+  try {
+    SharedSegment::adopt(unsealed, 4096);
+    ADD_FAILURE() << "an unsealed segment was adopted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sealed"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

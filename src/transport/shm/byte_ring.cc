@@ -12,9 +12,12 @@ size_t ByteRing::readable() const {
                                            control_->tail.load(std::memory_order_relaxed));
 }
 
+// Likewise for `tail`: one the peer set ahead of `head`, or more than a ring behind it, leaves
+// no room rather than a huge one. The send then waits, and the engine's timeout names the peer.
 size_t ByteRing::writable() const {
-  return capacity_ - (control_->head.load(std::memory_order_relaxed) -
-                      control_->tail.load(std::memory_order_acquire));
+  const uint64_t used = control_->head.load(std::memory_order_relaxed) -
+                        control_->tail.load(std::memory_order_acquire);
+  return used > capacity_ ? 0 : capacity_ - used;
 }
 
 size_t ByteRing::write(const void* from, size_t bytes) {

@@ -16,6 +16,7 @@ namespace gccl::transport::shm {
 namespace {
 
 constexpr uint32_t kSegmentMagic = 0x4743534d;  // "GCSM"
+constexpr int kSizeSeals = F_SEAL_SHRINK | F_SEAL_GROW;
 
 struct Layout {
   std::atomic<uint32_t> magic{0};  // set last by the creator: the rest is initialised
@@ -44,13 +45,21 @@ void* mapFd(int fd, size_t bytes) {
 }  // namespace
 
 SharedSegment SharedSegment::create(size_t ringBytes) {
-  const int fd = ::memfd_create("gccl-pair", MFD_CLOEXEC);
+  const int fd = ::memfd_create("gccl-pair", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) failErrno(errno, "memfd_create");
   const size_t bytes = segmentBytes(ringBytes);
+  // Sealed at its size: the peer maps it, and a segment its creator could still shrink would
+  // let the creator crash the peer with SIGBUS.
+  const char* step = nullptr;
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    step = "ftruncate of a shared segment";
+  } else if (::fcntl(fd, F_ADD_SEALS, kSizeSeals | F_SEAL_SEAL) != 0) {
+    step = "sealing a shared segment";
+  }
+  if (step != nullptr) {
     const int error = errno;
     ::close(fd);
-    failErrno(error, "ftruncate of a shared segment");
+    failErrno(error, step);
   }
   SharedSegment segment(fd, mapFd(fd, bytes), bytes, ringBytes);
   auto* layout = new (segment.base_) Layout;
@@ -69,6 +78,9 @@ SharedSegment SharedSegment::adopt(int fd, size_t ringBytes) {
     wrong = "has the wrong size";
   } else if (info.st_uid != ::geteuid()) {
     wrong = "belongs to another user";
+  } else if (const int seals = ::fcntl(fd, F_GET_SEALS);
+             seals < 0 || (seals & kSizeSeals) != kSizeSeals) {
+    wrong = "is not sealed at its size (its creator could shrink it under us)";
   }
   if (wrong != nullptr) {
     ::close(fd);
