@@ -104,6 +104,8 @@ gcclResult_t gcclCommInitRank(gcclComm_t* comm, int nranks, gcclUniqueId commId,
 gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId commId, int rank,
                                     const gcclConfig_t* config) {
   return guarded(nullptr, [&] {
+    requirePointer(comm, "comm (output pointer)");
+    *comm = nullptr;  // also when the config is refused: a cleanup may destroy it
     requirePointer(config, "config");
     initRank(comm, nranks, commId, rank, mergedConfig(config));
   });
@@ -112,6 +114,7 @@ gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId c
 gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
   return guarded(nullptr, [&] {
     requirePointer(comm, "comm (output pointer)");
+    *comm = nullptr;  // also when the launch cannot be resolved: a cleanup may destroy it
     const gccl::Config config = environmentConfig();
     const gccl::LaunchInfo launch = gccl::resolveLaunch(config, gccl::processEnvironment());
     gcclUniqueId id;
@@ -153,11 +156,16 @@ gcclResult_t gcclCommDestroy(gcclComm_t comm) {
       // Drained while the handle is still registered, so that gcclCommAbort from another
       // thread can still enter and cut the wait short. A stream-ordered call's failure was
       // the communicator's asynchronous error already: destroy frees it all the same.
+      // Whatever fails here (out of memory included), the handle claimed must be retired:
+      // nobody else can any more.
       try {
         gccl::api::finishDeviceCalls(*comm);
-      } catch (const gccl::Error&) {
+      } catch (...) {
       }
-      call.communicator().drain();
+      try {
+        call.communicator().drain();
+      } catch (...) {
+      }
     }
     gccl::api::retire(comm);  // waits for collectives still inside on other threads
   });

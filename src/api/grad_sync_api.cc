@@ -174,11 +174,12 @@ gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buff
 gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
   return guarded(commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
-    // Inside the communicator while it lives (aborted or not), so that it is not freed under
-    // the flags' allreduce; once destroyed, the step still ends (its requests outlive it).
+    // Inside the communicator like a collective, so that it is not freed under the flags'
+    // allreduce (and an abort can still cut that short); once it is destroyed or being
+    // destroyed, the step still ends (its requests outlive it).
     std::optional<HandleCall> call;
     try {
-      call.emplace(sync->comm, HandleCall::Admit::kUntilRetired);
+      call.emplace(sync->comm, HandleCall::Admit::kUnlessClosing);
     } catch (const gccl::Error&) {
     }
     const bool ours = call && sync->comm->serial == sync->commSerial;

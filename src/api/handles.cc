@@ -1,8 +1,11 @@
 #include "api/handles.h"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -17,8 +20,9 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::set<gcclComm*> live;
-  uint64_t registered = 0;                   // handles ever registered: the next one's serial
-  std::map<const void*, HandleKind> others;  // live requests and gradient syncs
+  uint64_t registered = 0;                         // handles ever registered: the next one's serial
+  std::map<const void*, HandleKind> others;        // live requests and gradient syncs
+  std::vector<std::unique_ptr<gcclComm>> retired;  // emptied, never reused (retire())
 };
 
 Registry& registry() {
@@ -41,7 +45,7 @@ void registerHandle(gcclComm* comm) {
   registry().live.insert(comm);
 }
 
-HandleCall::HandleCall(gcclComm* comm, Admit admit) : comm_(comm) {
+HandleCall::HandleCall(gcclComm* comm, Admit admit) : comm_(comm), admit_(admit) {
   if (comm == nullptr) fail(Status::kInvalidArgument, "communicator is NULL");
   std::lock_guard lock(registry().mutex);
   if (!isLive(comm)) {
@@ -53,13 +57,16 @@ HandleCall::HandleCall(gcclComm* comm, Admit admit) : comm_(comm) {
          " is being destroyed or aborted by another thread");
   }
   ++comm->callsInside;
+  if (admit == Admit::kUnlessClosing) ++comm->collectivesInside;
 }
 
 HandleCall::~HandleCall() {
   std::lock_guard lock(registry().mutex);
-  // Notified under the mutex: the retiring thread frees the handle as soon as it can take the
-  // mutex back, so the handle must not be touched after the unlock.
-  if (--comm_->callsInside == 0 && comm_->closing) comm_->lastLeft.notify_all();
+  const bool lastCollective = admit_ == Admit::kUnlessClosing && --comm_->collectivesInside == 0;
+  const bool lastCall = --comm_->callsInside == 0;
+  // Notified under the mutex: the retiring thread frees the communicator as soon as it can
+  // take the mutex back, so the handle must not be touched after the unlock.
+  if ((lastCollective || lastCall) && comm_->closing) comm_->lastLeft.notify_all();
 }
 
 bool HandleCall::claim() {
@@ -72,14 +79,23 @@ bool HandleCall::claim() {
 void retire(gcclComm* comm) {
   {
     std::unique_lock lock(registry().mutex);
-    // Unregistered first, so that no call enters while we wait: a caller looping on
-    // gcclCommGetAsyncError cannot keep the handle alive for ever.
+    // Registered while they leave (none enters: the handle is closing), so that a watchdog's
+    // gcclCommAbort can still enter and cut them short.
+    comm->lastLeft.wait(lock, [&] { return comm->collectivesInside == 0; });
+    // Unregistered before the short calls leave: a caller looping on gcclCommGetAsyncError
+    // cannot keep the handle alive for ever.
     registry().live.erase(comm);
     comm->lastLeft.wait(lock, [&] { return comm->callsInside == 0; });
   }
-  // Freed outside the mutex: the communicator's destructor drains and closes its connections,
-  // and calls on other handles must not wait behind that.
-  delete comm;
+  // Emptied outside the mutex: the communicator's destructor drains and closes its
+  // connections, and calls on other handles must not wait behind that. Device work first
+  // (gcclComm's declaration order).
+  comm->device.reset();
+  comm->copyEngine.reset();
+  comm->communicator.reset();
+  std::lock_guard lock(registry().mutex);
+  comm->lastError = std::string();
+  registry().retired.emplace_back(comm);
 }
 
 void registerLive(const void* handle, HandleKind kind) {

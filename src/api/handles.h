@@ -39,8 +39,9 @@ struct gcclComm {
   // The rest is guarded by the registry's mutex (handles.cc).
   std::string lastError;
   int callsInside = 0;
+  int collectivesInside = 0;         // of them, calls admitted unless closing (they may block)
   bool closing = false;              // a destroy or abort claimed it and will free it
-  std::condition_variable lastLeft;  // callsInside fell to 0 while closing
+  std::condition_variable lastLeft;  // either count fell to 0 while closing
 };
 
 struct gcclRequest {
@@ -73,10 +74,15 @@ class HandleCall {
 
  private:
   gcclComm* comm_;
+  Admit admit_;
 };
 
-// Unregisters `comm` (no call enters any more), waits until every call inside has left and
-// frees it. Only the thread whose claim() won calls it, after its own HandleCall ended.
+// Waits until the calls that may block (admitted unless closing) have left, the handle still
+// registered so that an abort can enter and cut them short; then unregisters it, waits for
+// the short calls still inside and frees its communicator. The emptied handle itself is kept
+// for the life of the process, so that no later handle gets its address: a stale copy stays
+// "not live" instead of naming a newer communicator. Only the thread whose claim() won calls
+// it, after its own HandleCall ended.
 void retire(gcclComm* comm);
 
 // Requests and gradient syncs: the handles made and not yet freed, by kind, so that a freed,

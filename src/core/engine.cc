@@ -45,6 +45,15 @@ Engine::~Engine() {
     // it notices the abort at once, or finishes within its timeout.
     std::unique_lock lock(mutex_);
     driverReleased_.wait(lock, [&] { return !busy_; });
+    // Still queued: operations that two threads' calls (a usage error) slipped in behind the
+    // one the owner's drain waited for. They never run, and their requests must not wait for
+    // ever.
+    for (auto& queued : queue_) {
+      queued->request->complete(Status::kInvalidUsage,
+                                strCat(queued->describe(), " on rank ", rank_,
+                                       " not started: the communicator was destroyed first"));
+    }
+    queue_.clear();
   }
   // Nobody drives any more, so the connections are ours. A broken engine (an abort nobody
   // acted on yet included) resets them and tells the peers why; a clean shutdown closes

@@ -428,8 +428,8 @@ GradientSync::StepAgreement GradientSync::agree(Communicator* comm, bool nonFini
                                                 bool failed) const {
   if (comm == nullptr) {
     fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, " step ", step_,
-         ": the communicator was destroyed before wait, so the ranks' non-finite flags could "
-         "not be combined");
+         ": the communicator was destroyed (or aborted) before wait, so the ranks' non-finite "
+         "flags could not be combined");
   }
   std::array<uint8_t, 2> flags{nonFinite ? uint8_t{1} : uint8_t{0},
                                failed ? uint8_t{1} : uint8_t{0}};

@@ -478,5 +478,31 @@ TEST_F(AbortThreads, AbortCutsADestroyShortAndLeavesTheFreeingToIt) {
   for (size_t rank = 1; rank < comms.size(); ++rank) gcclCommAbort(comms[rank]);
 }
 
+// A watchdog may keep a copy of a handle that the main thread destroys and replaces at once:
+// the stale copy stays "not live" for ever (no later handle gets its address, which the
+// allocator would otherwise hand out again), so its abort never lands on a newer
+// communicator, which goes on working.
+TEST_F(AbortThreads, AStaleHandleNeverNamesANewerCommunicator) {
+  std::vector<gcclComm_t> stale;
+  for (int round = 0; round < 8; ++round) {
+    gcclUniqueId id;
+    ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess) << gcclGetLastError(nullptr);
+    gcclComm_t comm = nullptr;
+    ASSERT_EQ(gcclCommInitRank(&comm, 1, id, 0), gcclSuccess) << gcclGetLastError(nullptr);
+    EXPECT_EQ(std::count(stale.begin(), stale.end(), comm), 0) << "round " << round;
+    for (gcclComm_t old : stale) {
+      EXPECT_EQ(gcclCommAbort(old), gcclInvalidArgument) << "round " << round;
+      EXPECT_NE(std::string(gcclGetLastError(nullptr)).find("not live"), std::string::npos)
+          << gcclGetLastError(nullptr);
+    }
+    float value = 3.0f;
+    EXPECT_EQ(gcclAllReduce(&value, &value, 1, gcclFloat32, gcclSum, comm), gcclSuccess)
+        << gcclGetLastError(comm);
+    EXPECT_EQ(value, 3.0f);
+    ASSERT_EQ(gcclCommDestroy(comm), gcclSuccess);
+    stale.push_back(comm);
+  }
+}
+
 }  // namespace
 }  // namespace gccl
