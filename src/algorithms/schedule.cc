@@ -51,8 +51,10 @@ struct Extents {
   }
 };
 
+// An empty range names no element, wherever it points (an allgatherv's empty block may
+// carry any displacement).
 bool inside(Range range, size_t extent) {
-  return range.end() >= range.offset && range.end() <= extent;
+  return range.count == 0 || (range.end() >= range.offset && range.end() <= extent);
 }
 
 // Empty when the step is well formed, else what is wrong with it.

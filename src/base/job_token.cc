@@ -31,4 +31,13 @@ JobToken jobTokenFromText(std::string_view text) {
   return token;
 }
 
+bool isJobToken(const JobToken& token, const void* presented) {
+  const auto* bytes = static_cast<const unsigned char*>(presented);
+  unsigned difference = 0;
+  for (size_t i = 0; i < token.size(); ++i) {
+    difference |= static_cast<unsigned char>(token[i]) ^ bytes[i];
+  }
+  return difference == 0;
+}
+
 }  // namespace gccl

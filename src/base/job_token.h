@@ -17,4 +17,8 @@ JobToken randomJobToken();
 // address, so that at least strangers that do not speak gccl's protocol are refused.
 JobToken jobTokenFromText(std::string_view text);
 
+// Whether the kJobTokenBytes bytes at `presented` are `token`, without an early exit: how long
+// a refusal takes says nothing about how much of a guess was right.
+bool isJobToken(const JobToken& token, const void* presented);
+
 }  // namespace gccl

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "base/error.h"
+#include "base/logging.h"
 
 namespace gccl {
 
@@ -68,6 +69,12 @@ LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
     port = masterPort ? *masterPort + 1 : kDefaultRootPort;
   }
   info.id.root = {host, port};
+  if (config.jobToken.empty() && info.rank == 0) {
+    logInfo(LogSubsys::kInit,
+            "no GCCL_JOB_TOKEN: the job token is derived from the root "
+            "address, which keeps out strangers that do not speak gccl's protocol but "
+            "authenticates nobody; set GCCL_JOB_TOKEN to a secret the job's ranks share");
+  }
   info.id.token =
       jobTokenFromText(config.jobToken.empty() ? info.id.root.toString() : config.jobToken);
   return info;

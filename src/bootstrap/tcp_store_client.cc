@@ -108,13 +108,20 @@ std::string TcpStoreClient::get(const std::string& key, const Deadline& deadline
          key, "' with no value");
   }
   std::string value(reply.valueBytes, '\0');
-  socket_.recvAll(value.data(), value.size(), deadline);
+  try {
+    socket_.recvAll(value.data(), value.size(), deadline);
+  } catch (const Error& e) {
+    desynchronized_ = true;  // cut off mid-value: what follows is no reply header
+    fail(e.status(), "receiving '", key, "' from the bootstrap store at ", server_.toString(), ": ",
+         whyStoreFailed(e));
+  }
   return value;
 }
 
 bool TcpStoreClient::trySet(const std::string& key, const std::string& value,
                             const Deadline& deadline) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (!lock.try_lock_until(deadline.at())) return false;  // another request still runs
   if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes ||
       value.size() > store_wire::kMaxValueBytes) {
     return false;
@@ -129,7 +136,8 @@ bool TcpStoreClient::trySet(const std::string& key, const std::string& value,
 }
 
 StoreProbe TcpStoreClient::probe(const std::string& key, const Deadline& deadline) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_, std::defer_lock);
+  if (!lock.try_lock_until(deadline.at())) return {};  // no answer, the connection still good
   if (desynchronized_ || key.size() > store_wire::kMaxKeyBytes) return {};
   try {
     sendFrame(Type::kProbe, key, "", deadline);

@@ -209,7 +209,7 @@ bool TcpStoreServer::handleFrame(Client& client, Type type, const std::string& k
                                  std::string value) {
   const Deadline deadline = Deadline::afterMs(kReplyTimeoutMs);
   if (!client.authenticated) {
-    if (std::memcmp(value.data(), token_.data(), token_.size()) != 0) {
+    if (!isJobToken(token_, value.data())) {
       GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit,
                        "bootstrap store refused connection from ", client.peer.toString(),
                        ": wrong job token");

@@ -57,8 +57,10 @@ BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, si
       fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +", block.count,
            ") overflows the buffer size");
     }
+    // An empty block names no element: its displacement, whatever it is, sizes nothing.
+    if (block.count == 0) continue;
     layout.outputCount = std::max(layout.outputCount, block.end());
-    if (block.count > 0) sorted.push_back(block);
+    sorted.push_back(block);
   }
   std::sort(sorted.begin(), sorted.end(),
             [](const Range& a, const Range& b) { return a.offset < b.offset; });

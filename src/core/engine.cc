@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <new>
 
 #include "base/logging.h"
 #include "core/wait_stages.h"
@@ -81,7 +82,15 @@ void Engine::submit(std::unique_ptr<Operation> operation) {
                  " not started: the communicator failed earlier: ", error_->what()));
       return;
     }
-    queue_.push_back(std::move(operation));
+    try {
+      queue_.push_back(std::move(operation));  // unchanged if this throws
+    } catch (const std::bad_alloc&) {
+      // The caller's drain may already wait on this request: it must complete.
+      operation->request->complete(
+          Status::kSystemError,
+          strCat(operation->describe(), " on rank ", rank_, " not started: out of memory"));
+      return;
+    }
     queued_.fetch_add(1, std::memory_order_release);
   }
   workArrived_.notify_one();

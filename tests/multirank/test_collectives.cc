@@ -164,22 +164,24 @@ void checkAllgather(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlac
 }
 
 // Blocks of different lengths (some empty), laid out in reverse rank order with a one-element
-// gap before each.
+// gap before each; an empty block's displacement points far past the buffer (it names no
+// element, so it sizes nothing). Out of place, the send buffer follows the receive buffer's
+// last element in the same allocation, which therefore does not overlap it.
 void checkAllgatherV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace) {
   const int n = ranks.size();
   std::vector<Range> blocks(n);
   size_t end = 0;
   for (int b = n - 1; b >= 0; --b) {
-    blocks[b] = {end + 1, (count * (b + 1)) % (count + 3)};
-    end = blocks[b].end();
+    const size_t length = (count * (b + 1)) % (count + 3);
+    blocks[b] = {length == 0 ? end + 1000000 : end + 1, length};
+    if (length > 0) end = blocks[b].end();
   }
   const size_t es = gcclTypeSize(type);
-  std::vector<Bytes> in(n), out(n);
+  std::vector<Bytes> out(n);
   std::vector<CollectiveCall> calls;
   for (int r = 0; r < n; ++r) {
-    in[r] = garbage(blocks[r].count * es);
-    out[r] = garbage(end * es);
-    unsigned char* mine = inPlace ? out[r].data() + blocks[r].offset * es : in[r].data();
+    out[r] = garbage((end + blocks[r].count) * es);  // the receive buffer, then the send buffer
+    unsigned char* mine = out[r].data() + (inPlace ? blocks[r].offset : end) * es;
     perf::fillInput(mine, blocks[r].count, type, gcclSum, r, n);
     CollectiveCall call =
         callOf(CollectiveKind::kAllgatherV, mine, out[r].data(), 0, type, gcclSum);
@@ -195,7 +197,11 @@ void checkAllgatherV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPla
                 0u)
           << what << " rank " << r << " block " << b;
     }
-    ASSERT_EQ(out[r][end * es], 0xAB) << what << " wrote past the end";
+    ASSERT_EQ(perf::countWrongInput(out[r].data() + end * es, inPlace ? 0 : blocks[r].count, type,
+                                    gcclSum, r, n),
+              0u)
+        << what << " rank " << r << ": the send buffer changed";
+    ASSERT_EQ(out[r][(end + blocks[r].count) * es], 0xAB) << what << " wrote past the end";
   }
 }
 

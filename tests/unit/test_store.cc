@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iterator>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,22 @@ TEST_F(StoreFixture, ProbeAnswersAtOnceWhetherAKeyExists) {
   EXPECT_EQ(a.get("k", Deadline::afterMs(2000)), "v");
 }
 
+// A client shared by a split communicator and its parent: while one thread's get waits for
+// its key, another thread's probe or trySet (a stall diagnosis) gives up at its own deadline
+// instead of queueing behind the get, and leaves the connection good.
+TEST_F(StoreFixture, ProbeBehindALongGetKeepsItsDeadline) {
+  TcpStoreClient shared(address, token, 5000);
+  std::thread getter([&] { EXPECT_EQ(shared.get("late", Deadline::afterMs(5000)), "v"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the get holds the client
+  const auto started = Clock::now();
+  EXPECT_EQ(shared.probe("late", Deadline::afterMs(200)).result, StoreProbe::Result::kNoAnswer);
+  EXPECT_FALSE(shared.trySet("other", "x", Deadline::afterMs(200)));
+  EXPECT_LT(Clock::now() - started, std::chrono::milliseconds(1500));
+  TcpStoreClient(address, token, 5000).set("late", "v");
+  getter.join();
+  EXPECT_EQ(shared.probe("late", Deadline::afterMs(2000)).result, StoreProbe::Result::kFound);
+}
+
 // A store whose server stopped answering (rank 0 stopped by SIGSTOP): a probe returns
 // kNoAnswer by its deadline, and the connection is not trusted afterwards.
 TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
@@ -87,6 +104,46 @@ TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
   EXPECT_FALSE(client.trySet("k", "v", Deadline::afterMs(200)));
   EXPECT_EQ(client.probe("anything", Deadline::afterMs(200)).result, StoreProbe::Result::kNoAnswer);
   EXPECT_THROW(client.get("k", Deadline::afterMs(200)), Error);
+}
+
+// A server that stops half-way through a value: the get fails naming the key and the store,
+// and the connection is not trusted afterwards (the rest of the value is no reply header).
+TEST(StoreProbe, ValueCutOffMidWayFailsNamingTheKey) {
+  const JobToken token = randomJobToken();
+  Socket listener = Socket::listenOn("127.0.0.1", 0);
+  const SocketAddress address = listener.localAddress();
+  std::optional<Socket> accepted;
+  std::thread server([&] {
+    accepted = listener.accept(Deadline::afterMs(5000));
+    if (!accepted) return;
+    char hello[sizeof(store_wire::Header) + kJobTokenBytes];
+    accepted->recvAll(hello, sizeof hello, Deadline::afterMs(5000));
+    const store_wire::Header ok{store_wire::kMagic,
+                                static_cast<uint32_t>(store_wire::Type::kHelloOk), 0, 0};
+    accepted->sendAll(&ok, sizeof ok, Deadline::afterMs(5000));
+    char get[sizeof(store_wire::Header) + 3];  // a get of "key"
+    accepted->recvAll(get, sizeof get, Deadline::afterMs(5000));
+    const store_wire::Header value{store_wire::kMagic,
+                                   static_cast<uint32_t>(store_wire::Type::kValue), 0, 100};
+    accepted->sendAll(&value, sizeof value, Deadline::afterMs(5000));
+    accepted->sendAll("only forty bytes of the hundred promised", 40, Deadline::afterMs(5000));
+  });
+  TcpStoreClient client(address, token, 5000);
+  try {
+    client.get("key", Deadline::afterMs(300));
+    ADD_FAILURE() << "a value cut off mid-way was returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("receiving 'key' from the bootstrap store at"),
+              std::string::npos)
+        << e.what();
+  }
+  server.join();
+  try {
+    client.get("key", Deadline::afterMs(300));
+    ADD_FAILURE() << "the connection was used again";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no longer used"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(StoreFixture, WrongTokenIsRefusedAndTheJobGoesOn) {
@@ -137,6 +194,17 @@ TEST_F(StoreFixture, HugeLengthIsRefusedWithoutAllocating) {
   stranger.sendAll(&header, sizeof header, Deadline::afterMs(1000));
   char byte;
   EXPECT_THROW(stranger.recvAll(&byte, 1, Deadline::afterMs(3000)), Error);
+}
+
+TEST(JobToken, EveryByteCounts) {
+  const JobToken token = randomJobToken();
+  JobToken presented = token;
+  EXPECT_TRUE(isJobToken(token, presented.data()));
+  for (const size_t at : {size_t{0}, kJobTokenBytes / 2, kJobTokenBytes - 1}) {
+    presented = token;
+    presented[at] = static_cast<char>(presented[at] ^ 1);
+    EXPECT_FALSE(isJobToken(token, presented.data())) << "byte " << at;
+  }
 }
 
 TEST(UniqueId, RoundTripsAndRejectsGarbage) {

@@ -62,7 +62,7 @@ struct AckMessage {
 const char* refusal(const ShmHello& hello, const JobToken& token, int myRank, int peer) {
   if (hello.magic != kShmHelloMagic) return "not a gccl peer (bad magic)";
   if (hello.version != kShmHelloVersion) return "another gccl wire version";
-  if (hello.token != token) return "wrong job token";
+  if (!isJobToken(token, hello.token.data())) return "wrong job token";
   if (hello.toRank != myRank || hello.fromRank != peer) return "meant for another pair of ranks";
   return nullptr;
 }

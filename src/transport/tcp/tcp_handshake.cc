@@ -57,7 +57,7 @@ std::optional<Caller> HelloAcceptor::next(const Deadline& deadline) {
 const char* HelloAcceptor::refusal(const Hello& hello) const {
   if (hello.magic != kHelloMagic) return "not a gccl peer (bad magic)";
   if (hello.version != kHelloVersion) return "another gccl wire version";
-  if (hello.token != token_) return "wrong job token";
+  if (!isJobToken(token_, hello.token.data())) return "wrong job token";
   if (hello.toRank != myRank_) return "connection meant for another rank";
   if (hello.fromRank < 0 || hello.fromRank >= size_) return "caller rank out of range";
   // Ranks compare GCCL_NSOCKS through the store first and fail init naming the peer; this
