@@ -171,12 +171,44 @@ Socket Socket::connectTo(const SocketAddress& address, const Deadline& deadline)
        lastErrno != 0 ? strCat(" (last error: ", strerror(lastErrno), ")") : std::string());
 }
 
-std::optional<Socket> Socket::accept(const Deadline& deadline) const {
+namespace {
+
+// What accept(2) may return for a connection that failed before it was taken: "treat them
+// like EAGAIN by retrying".
+bool isPendingConnectionError(int error) {
+  switch (error) {
+    case EINTR:
+    case EAGAIN:
+    case ECONNABORTED:
+    case ENETDOWN:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH: return true;
+    default: return false;
+  }
+}
+
+bool isExhaustion(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
+}
+
+}  // namespace
+
+std::optional<Socket> Socket::accept(const Deadline& deadline, int* exhausted) const {
   for (;;) {
     if (!waitFor(fd_, POLLIN, deadline)) return std::nullopt;
     const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) return Socket(fd);
-    if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) failErrno(errno, "accept");
+    if (isPendingConnectionError(errno)) continue;
+    if (exhausted != nullptr && isExhaustion(errno)) {
+      *exhausted = errno;
+      return std::nullopt;
+    }
+    failErrno(errno, "accept");
   }
 }
 

@@ -36,8 +36,11 @@ class Socket {
   // getaddrinfo, which cannot be interrupted, so a slow resolver overruns the deadline by as
   // long as it takes (the deadline is checked when it returns).
   static Socket connectTo(const SocketAddress& address, const Deadline& deadline);
-  // Returns nullopt when the deadline passes first.
-  std::optional<Socket> accept(const Deadline& deadline) const;
+  // Returns nullopt when the deadline passes first. A pending connection's network error is
+  // retried (accept(2) passes those up). Out of descriptors or memory: throws, or, with
+  // `exhausted`, returns nullopt with its errno there, so that a listener can shed what it
+  // holds for strangers and try again.
+  std::optional<Socket> accept(const Deadline& deadline, int* exhausted = nullptr) const;
 
   // Block (in poll) until every byte moved; throw kRemoteError on EOF, kTimeout at the deadline.
   void sendAll(const void* data, size_t bytes, const Deadline& deadline) const;

@@ -60,7 +60,7 @@ class TcpStoreServer {
   void serve();
   bool serveOnce();  // false: the server is shutting down
   void admit(Socket socket);
-  void dropStrangers();
+  size_t dropStrangers();  // returns how many it dropped
   // Each false: drop the client.
   bool handleReadable(Client& client);  // reads what arrived, never waiting
   bool handleFrames(Client& client);    // handles the whole frames received
@@ -80,6 +80,9 @@ class TcpStoreServer {
   WarningBudget strangerWarnings_{WarningBudget::kFreeStrangerWarnings,
                                   WarningBudget::kStrangerWarningsEvery};
   int lingerMs_ = 0;
+  // Out of descriptors with no stranger to shed: the listener rests until then, rather than
+  // polling readable at once round after round.
+  Clock::time_point acceptPausedUntil_{};
   std::thread thread_;
 };
 

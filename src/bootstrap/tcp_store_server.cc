@@ -29,6 +29,7 @@ constexpr int kHelloTimeoutMs = 10000;
 constexpr int kReplyTimeoutMs = 2000;
 constexpr size_t kMaxStrangers = 64;
 constexpr size_t kReadBytes = 64 << 10;
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);  // out of descriptors
 constexpr int kLingerSettleMs = 500;  // lingerOnClose: ranks that have not connected yet
 }  // namespace
 
@@ -97,16 +98,22 @@ void TcpStoreServer::admit(Socket socket) {
 
 bool TcpStoreServer::serveOnce() {
   {
-    std::vector<pollfd> fds = {{wakePipe_[0], POLLIN, 0}, {listener_.fd(), POLLIN, 0}};
+    const bool accepting = Clock::now() >= acceptPausedUntil_;
+    std::vector<pollfd> fds = {{wakePipe_[0], POLLIN, 0},
+                               {accepting ? listener_.fd() : -1, POLLIN, 0}};
     for (auto& [fd, client] : clients_) fds.push_back({fd, POLLIN, 0});
     if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) return false;
     if (fds[0].revents != 0) return false;
     if (fds[1].revents != 0) {
-      try {
-        if (auto socket = listener_.accept(Deadline::afterMs(0))) admit(std::move(*socket));
-      } catch (const Error& e) {  // e.g. out of file descriptors: shed the strangers
-        GCCL_WARN(LogSubsys::kInit, "bootstrap store could not accept: ", e.what());
-        dropStrangers();
+      int exhausted = 0;
+      if (auto socket = listener_.accept(Deadline::afterMs(0), &exhausted)) {
+        admit(std::move(*socket));
+      } else if (exhausted != 0) {  // out of descriptors: the strangers go first
+        const size_t dropped = dropStrangers();
+        GCCL_WARN_WITHIN(strangerWarnings_, LogSubsys::kInit, "bootstrap store could not accept (",
+                         std::strerror(exhausted), "): dropped ", dropped,
+                         " unauthenticated connection(s)");
+        if (dropped == 0) acceptPausedUntil_ = Clock::now() + kAcceptPause;
       }
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -148,7 +155,8 @@ bool TcpStoreServer::serveOnce() {
   return true;
 }
 
-void TcpStoreServer::dropStrangers() {
+size_t TcpStoreServer::dropStrangers() {
+  size_t dropped = 0;
   for (auto it = clients_.begin(); it != clients_.end();) {
     if (it->second->authenticated) {
       ++it;
@@ -156,7 +164,9 @@ void TcpStoreServer::dropStrangers() {
     }
     delete it->second;
     it = clients_.erase(it);
+    ++dropped;
   }
+  return dropped;
 }
 
 bool TcpStoreServer::handleReadable(Client& client) {

@@ -5,12 +5,20 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/error.h"
 #include "base/logging.h"
 
 namespace gccl::transport {
+
+namespace {
+
+constexpr auto kExhaustedPause = std::chrono::milliseconds(10);
+
+}  // namespace
 
 HelloGate::HelloGate(const Socket& listener, Rules rules)
     : listener_(listener), rules_(std::move(rules)) {
@@ -48,7 +56,18 @@ HelloGate::Pending HelloGate::take(size_t index) {
 }
 
 void HelloGate::acceptOne() {
-  std::optional<Socket> socket = listener_.accept(Deadline::afterMs(0));
+  int exhausted = 0;
+  std::optional<Socket> socket = listener_.accept(Deadline::afterMs(0), &exhausted);
+  if (exhausted != 0) {
+    // Out of descriptors: one held for a hello goes, and the caller behind it waits in the
+    // backlog; with none to shed, a pause lets others close some (the deadline still holds).
+    if (!pending_.empty()) {
+      refuse(take(0), strCat("dropped to free a descriptor (", std::strerror(exhausted), ")"));
+    } else {
+      std::this_thread::sleep_for(kExhaustedPause);
+    }
+    return;
+  }
   if (!socket) return;  // the caller gave up between poll and accept
   if (pending_.size() >= rules_.maxPending) {
     refuse(take(0), "too many connections without a hello");
