@@ -2,9 +2,16 @@
 // ranks still connect, as soon as they would without it: hellos are read concurrently.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -12,6 +19,7 @@
 #include "base/error.h"
 #include "base/poller.h"
 #include "bootstrap/memory_store.h"
+#include "transport/hello_gate.h"
 #include "transport/tcp/tcp_handshake.h"
 #include "transport/tcp/tcp_transport.h"
 
@@ -194,6 +202,39 @@ TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
     EXPECT_EQ(e.status(), Status::kInternalError);
     EXPECT_NE(std::string(e.what()).find("itself"), std::string::npos) << e.what();
   }
+}
+
+// Out of file descriptors, a rank's listener sheds a stranger that holds one without a hello,
+// and takes the caller waiting behind it, instead of failing the rank's init.
+TEST(HelloGate, OutOfDescriptorsShedsAStrangerForTheCaller) {
+  const Socket listener = Socket::listenOn("127.0.0.1", 0);
+  transport::HelloGate::Rules rules;
+  rules.helloBytes = 4;
+  rules.judge = [](const std::byte* hello, const Socket&) -> const char* {
+    return std::memcmp(hello, "rank", 4) == 0 ? nullptr : "not a rank";
+  };
+  rules.describe = [](const Socket&) { return std::string("a caller"); };
+  rules.refuser = "test gate refused";
+  transport::HelloGate gate(listener, rules);
+  const Socket stranger = Socket::connectTo(listener.localAddress(), Deadline::afterMs(2000));
+  EXPECT_FALSE(gate.next(Deadline::afterMs(100)));  // accepted, silent: it holds a descriptor
+  const Socket caller = Socket::connectTo(listener.localAddress(), Deadline::afterMs(2000));
+  caller.sendAll("rank", 4, Deadline::afterMs(2000));
+  // Every descriptor taken, under a lowered limit so that this takes moments.
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  const rlimit original = limit;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_cur, 4096);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &limit), 0);
+  std::vector<int> filler;
+  for (int fd; (fd = dup(0)) >= 0;) filler.push_back(fd);
+  ASSERT_EQ(errno, EMFILE);
+  std::optional<transport::HelloGate::Admitted> admitted;
+  EXPECT_NO_THROW(admitted = gate.next(Deadline::afterMs(2000)));
+  for (int fd : filler) close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  ASSERT_TRUE(admitted.has_value()) << "the caller was not taken";
+  EXPECT_EQ(std::memcmp(admitted->hello.data(), "rank", 4), 0);
 }
 
 }  // namespace
