@@ -61,11 +61,13 @@ void HelloGate::acceptOne() {
   if (exhausted != 0) {
     // Out of descriptors: one held for a hello goes, and the caller behind it waits in the
     // backlog; with none to shed, a pause lets others close some (the deadline still holds).
-    if (!pending_.empty()) {
-      refuse(take(0), strCat("dropped to free a descriptor (", std::strerror(exhausted), ")"));
-    } else {
+    if (pending_.empty()) {
       std::this_thread::sleep_for(kExhaustedPause);
+      return;
     }
+    Pending dropped = take(0);
+    dropped.socket.close();  // first: writing the warning may itself need a descriptor
+    refuse(dropped, strCat("dropped to free a descriptor (", std::strerror(exhausted), ")"));
     return;
   }
   if (!socket) return;  // the caller gave up between poll and accept

@@ -207,6 +207,12 @@ TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
 // Out of file descriptors, a rank's listener sheds a stranger that holds one without a hello,
 // and takes the caller waiting behind it, instead of failing the rank's init.
 TEST(HelloGate, OutOfDescriptorsShedsAStrangerForTheCaller) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The sanitizer build also runs UBSan, whose vptr check opens a pipe to probe memory: with
+  // the descriptor table full, the sanitizer fails (in the warning's string stream), not gccl.
+  // The release build runs this test.
+  GTEST_SKIP() << "needs free descriptors under UBSan";
+#endif
   const Socket listener = Socket::listenOn("127.0.0.1", 0);
   transport::HelloGate::Rules rules;
   rules.helloBytes = 4;
