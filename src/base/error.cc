@@ -25,4 +25,9 @@ void failErrno(int errnoValue, const std::string& what) {
   fail(Status::kSystemError, what, ": ", text);
 }
 
+Error errorOf(const std::exception& e) {
+  if (const auto* error = dynamic_cast<const Error*>(&e)) return *error;
+  return Error(Status::kInternalError, e.what());
+}
+
 }  // namespace gccl

@@ -54,4 +54,7 @@ template <typename... Parts>
 // Throws kSystemError with strerror(errnoValue) appended.
 [[noreturn]] void failErrno(int errnoValue, const std::string& what);
 
+// `e` as an Error: itself, or kInternalError with its text (out of memory, a library's throw).
+Error errorOf(const std::exception& e);
+
 }  // namespace gccl

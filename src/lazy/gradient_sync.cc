@@ -279,8 +279,7 @@ void GradientSync::waitForCopies(std::vector<CopyWait>& copies, size_t first, si
       wait();
     } catch (const std::exception& e) {
       if (failure) continue;
-      const auto* error = dynamic_cast<const Error*>(&e);
-      failure.emplace(error != nullptr ? error->status() : Status::kInternalError,
+      failure.emplace(errorOf(e).status(),
                       strCat("gradient sync on rank ", rank_, " step ", step_, ": copying ",
                              describe(t), " ", direction, ": ", e.what()));
     }
@@ -353,8 +352,7 @@ std::shared_ptr<Request> GradientSync::startBucket(Communicator& comm, size_t b)
   try {
     return launchBucket(comm, b);
   } catch (const std::exception& e) {
-    const auto* error = dynamic_cast<const Error*>(&e);
-    failedStart_.emplace(error != nullptr ? *error : Error(Status::kInternalError, e.what()));
+    failedStart_.emplace(errorOf(e));
     comm.abort(strCat(e.what(), " (bucket ", b, " cannot start)"));
     throw *failedStart_;
   }
@@ -457,9 +455,7 @@ StepStats GradientSync::wait(Communicator* comm) {
   // Anything thrown is caught: the later buckets, the copies out and the other ranks' combine
   // must still be waited for and joined, whatever went wrong here.
   const auto record = [&](const std::exception& e) {
-    if (failure) return;
-    const auto* error = dynamic_cast<const Error*>(&e);
-    failure.emplace(error != nullptr ? *error : Error(Status::kInternalError, e.what()));
+    if (!failure) failure.emplace(errorOf(e));
   };
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
     requests_[b]->wait(waits_);
