@@ -105,10 +105,10 @@ class TcpStoreClient final : public Store {
   void requireInSync() const;
   SocketAddress server_;
   int timeoutMs_;
-  // One request at a time: a split communicator and its parent share this client. Timed: a
-  // get may hold it while the server waits for its key, and a probe or a trySet (the stall
-  // diagnosis's) must not wait longer than its own deadline behind that.
-  std::timed_mutex mutex_;
+  // One request at a time: a split communicator and its parent share this client. A get may
+  // hold it while the server waits for its key, and a probe or a trySet (the stall
+  // diagnosis's) must not wait longer than its own deadline behind that (lockBy).
+  std::mutex mutex_;
   Socket socket_;
   // A request cut off by its deadline leaves the stream mid-frame or a reply in flight: nothing
   // said on this connection afterwards could be trusted.
