@@ -79,6 +79,18 @@ TEST_F(StoreFixture, ProbeBehindALongGetKeepsItsDeadline) {
   EXPECT_EQ(shared.probe("late", Deadline::afterMs(2000)).result, StoreProbe::Result::kFound);
 }
 
+// The server end of a hand-made store: takes one client and answers its hello.
+std::optional<Socket> greetOneClient(const Socket& listener) {
+  std::optional<Socket> accepted = listener.accept(Deadline::afterMs(5000));
+  if (!accepted) return accepted;
+  char hello[sizeof(store_wire::Header) + kJobTokenBytes];
+  accepted->recvAll(hello, sizeof hello, Deadline::afterMs(5000));
+  const store_wire::Header ok{store_wire::kMagic, static_cast<uint32_t>(store_wire::Type::kHelloOk),
+                              0, 0};
+  accepted->sendAll(&ok, sizeof ok, Deadline::afterMs(5000));
+  return accepted;
+}
+
 // A store whose server stopped answering (rank 0 stopped by SIGSTOP): a probe returns
 // kNoAnswer by its deadline, and the connection is not trusted afterwards.
 TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
@@ -86,16 +98,7 @@ TEST(StoreProbe, SilentServerIsNoAnswerWithinTheDeadline) {
   Socket listener = Socket::listenOn("127.0.0.1", 0);
   const SocketAddress address = listener.localAddress();
   std::optional<Socket> accepted;
-  std::thread server([&] {
-    accepted = listener.accept(Deadline::afterMs(5000));
-    if (!accepted) return;
-    // Answer the hello, then fall silent.
-    char hello[sizeof(store_wire::Header) + kJobTokenBytes];
-    accepted->recvAll(hello, sizeof hello, Deadline::afterMs(5000));
-    const store_wire::Header ok{store_wire::kMagic,
-                                static_cast<uint32_t>(store_wire::Type::kHelloOk), 0, 0};
-    accepted->sendAll(&ok, sizeof ok, Deadline::afterMs(5000));
-  });
+  std::thread server([&] { accepted = greetOneClient(listener); });  // then silent
   TcpStoreClient client(address, token, 5000);
   server.join();
   const auto started = Clock::now();
@@ -114,13 +117,8 @@ TEST(StoreProbe, ValueCutOffMidWayFailsNamingTheKey) {
   const SocketAddress address = listener.localAddress();
   std::optional<Socket> accepted;
   std::thread server([&] {
-    accepted = listener.accept(Deadline::afterMs(5000));
+    accepted = greetOneClient(listener);
     if (!accepted) return;
-    char hello[sizeof(store_wire::Header) + kJobTokenBytes];
-    accepted->recvAll(hello, sizeof hello, Deadline::afterMs(5000));
-    const store_wire::Header ok{store_wire::kMagic,
-                                static_cast<uint32_t>(store_wire::Type::kHelloOk), 0, 0};
-    accepted->sendAll(&ok, sizeof ok, Deadline::afterMs(5000));
     char get[sizeof(store_wire::Header) + 3];  // a get of "key"
     accepted->recvAll(get, sizeof get, Deadline::afterMs(5000));
     const store_wire::Header value{store_wire::kMagic,
