@@ -35,27 +35,34 @@ Poller::Poller()
 }
 
 void Poller::watch(int fd) {
-  epoll_event ev{};
-  ev.data.fd = fd;
-  if (::epoll_ctl(epollFd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) failErrno(errno, "epoll_ctl add");
+  // A number seen before belonged to a descriptor since closed, which left the epoll set then.
   events_[fd] = 0;
 }
 
 void Poller::forget(int fd) {
-  if (events_.erase(fd) > 0) ::epoll_ctl(epollFd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  auto it = events_.find(fd);
+  if (it == events_.end()) return;
+  if (it->second != 0) ::epoll_ctl(epollFd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  events_.erase(it);
 }
 
 void Poller::setEvents(int fd, uint32_t events) {
   auto it = events_.find(fd);
   if (it == events_.end() || it->second == events) return;
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.fd = fd;
-  if (::epoll_ctl(epollFd_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) failErrno(errno, "epoll_ctl mod");
+  if (events == 0) {
+    // Failure is harmless: the descriptor is closed already, so it left the set by itself.
+    ::epoll_ctl(epollFd_.get(), EPOLL_CTL_DEL, fd, nullptr);
+  } else {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    const int op = it->second == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    if (::epoll_ctl(epollFd_.get(), op, fd, &ev) != 0) failErrno(errno, "epoll_ctl");
+  }
   it->second = events;
 }
 
-void Poller::wait(int timeoutMs) {
+int Poller::wait(int timeoutMs) {
   epoll_event events[16];
   const int n = ::epoll_wait(epollFd_.get(), events, 16, timeoutMs);
   for (int i = 0; i < n; ++i) {
@@ -64,6 +71,7 @@ void Poller::wait(int timeoutMs) {
       [[maybe_unused]] ssize_t r = ::read(eventFd_.get(), &count, sizeof count);
     }
   }
+  return n < 0 ? 0 : n;
 }
 
 void Poller::wake() {

@@ -17,10 +17,13 @@ class Poller {
   // Starts watching fd with no events; setEvents() chooses what to wait for.
   void watch(int fd);
   void forget(int fd);
-  // EPOLLIN / EPOLLOUT mask; a no-op when unchanged, to keep epoll_ctl off the hot path.
+  // EPOLLIN / EPOLLOUT mask; a no-op when unchanged, to keep epoll_ctl off the hot path. An fd
+  // with no events is out of the epoll set: epoll reports a hang-up or an error whatever the
+  // mask, so an idle socket whose peer reset it would otherwise end every sleep at once.
   void setEvents(int fd, uint32_t events);
-  // Sleeps until an event, a wake() or timeoutMs (-1: no limit).
-  void wait(int timeoutMs);
+  // Sleeps until an event, a wake() or timeoutMs (-1: no limit); returns how many descriptors
+  // were ready (a wake() counts as one).
+  int wait(int timeoutMs);
   // Thread-safe; the next (or current) wait() returns promptly.
   void wake();
 

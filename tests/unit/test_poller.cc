@@ -1,8 +1,11 @@
 // The poller owns two descriptors (epoll and eventfd): it closes both when destroyed, and
-// closes the first when opening the second fails.
+// closes the first when opening the second fails. A descriptor with no events never ends a
+// sleep, even after its peer hung up.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -47,6 +50,26 @@ TEST(Poller, AConstructorThatThrowsClosesWhatItOpened) {
   ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
   EXPECT_TRUE(threw);
   EXPECT_EQ(lowestFreeFd(), first) << "the epoll descriptor leaked";
+}
+
+TEST(Poller, AnIdleDescriptorWhosePeerHungUpDoesNotEndASleep) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  Poller poller;
+  poller.watch(pair[0]);
+  ::close(pair[1]);  // epoll now reports a hang-up on pair[0] whatever its mask
+  EXPECT_EQ(poller.wait(0), 0) << "watched with no events yet";
+  poller.setEvents(pair[0], EPOLLIN);
+  EXPECT_EQ(poller.wait(0), 1) << "waiting to read: the hang-up is news";
+  poller.setEvents(pair[0], 0);
+  EXPECT_EQ(poller.wait(0), 0) << "idle again: the engine would spin on every sleep";
+  poller.setEvents(pair[0], EPOLLOUT);
+  EXPECT_EQ(poller.wait(0), 1) << "re-armed";
+  poller.forget(pair[0]);
+  EXPECT_EQ(poller.wait(0), 0);
+  poller.wake();
+  EXPECT_EQ(poller.wait(0), 1);
+  ::close(pair[0]);
 }
 
 }  // namespace
