@@ -12,9 +12,10 @@ namespace gccl::perf {
 
 namespace {
 
-// Inputs repeat every kPeriod elements. The period is prime, so no segment or slice size
-// lines it up, and values vary with both the position and the rank (their reduction is not a
-// constant): data landing at the wrong offset is caught.
+// Inputs repeat every kPeriod elements; within a period they are pseudo-random in both the
+// position and the rank, so data at a wrong offset (by any shift shorter than a period) or
+// from a wrong rank differs in almost every element. A pattern linear in the position would
+// repeat with the value bound (every 16 elements or fewer) and hide shifts by that much.
 constexpr size_t kPeriod = 251;
 
 // Values stay below this bound so that every partial sum stays exact, even in bfloat16 (whose
@@ -23,17 +24,38 @@ double valueBound(int nranks) {
   return std::clamp(256 / nranks, 2, 16);
 }
 
+uint64_t mixed(uint64_t x) {  // a 64-bit finaliser: every input bit moves every output bit
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  return x ^ (x >> 33);
+}
+
+// Min and max need no sum bound, but a rank-by-rank pattern would make the extreme the same
+// value nearly everywhere at many ranks (checking values, not their placement). Instead one
+// rank per element, chosen pseudo-randomly, holds the extreme: a value in [64, 128) for max
+// ([0, 64) for min) that varies with the position, while the others stay on the other side.
+// Below 128, every value is exact in every type, int8 included.
+double minMaxInput(gcclRedOp_t op, int rank, int nranks, uint64_t c) {
+  const uint64_t position = mixed(c);
+  const bool extreme = position % static_cast<uint64_t>(nranks) == static_cast<uint64_t>(rank);
+  const auto low = static_cast<double>(extreme ? (position >> 32) % 64
+                                               : mixed(c << 32 | static_cast<uint32_t>(rank)) % 64);
+  return extreme == (op == gcclMax) ? 64 + low : low;
+}
+
 // The input value of (rank, element) as an exact small integer.
 double inputValue(gcclRedOp_t op, int rank, int nranks, size_t i) {
-  const auto c = static_cast<double>(i % kPeriod);
-  const double r = rank;
-  const double m = valueBound(nranks);
+  const uint64_t c = i % kPeriod;
+  const uint64_t random = mixed(c << 32 | static_cast<uint32_t>(rank));
   switch (op) {
     // A product of ones and twos: exact powers of two, wrapping alike in every integer type.
-    case gcclProd: return std::fmod(c + r, r + 2) == 0 ? 2 : 1;
+    // About four twos per element whatever the rank count, so that few products overflow.
+    case gcclProd: return random % static_cast<uint64_t>(std::max(2, nranks / 4)) == 0 ? 2 : 1;
     case gcclMin:
-    case gcclMax: return std::fmod(c * 5 + (r + 1) * 3, m);
-    default: return std::fmod((c + 1) * (r + 1) + r, m);
+    case gcclMax: return minMaxInput(op, rank, nranks, c);
+    default: return static_cast<double>(random % static_cast<uint64_t>(valueBound(nranks)));
   }
 }
 
