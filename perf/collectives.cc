@@ -1,5 +1,6 @@
-// The five descriptors of collective.h. Each checks exactly what tests/multirank/
-// test_collectives.cc checks of the same collective, with the same exact inputs.
+// The five descriptors of collective.h. Each checks the output values tests/multirank/
+// test_collectives.cc checks of the same collective, with the same exact inputs (the test also
+// checks that inputs stay unchanged and nothing is written past the output).
 #include "collective.h"
 
 #include "verifiable.h"

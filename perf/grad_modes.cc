@@ -15,6 +15,7 @@
 
 #include "grad_bench.h"
 #include "grad_expect.h"
+#include "grad_pattern.h"
 
 namespace gccl::perf {
 
@@ -22,28 +23,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Element i of tensor t on `rank` is nranks * ((rank + t + i) % 8): the sum over the ranks is
+// Element i of tensor t on `rank` is nranks times its gradValue: the sum over the ranks is
 // nranks times an integer of at most 7 nranks, so the average (the sum, then one division by
 // nranks) is that integer exactly, in fp32 and through fp16 on the wire (whose integers are
 // exact up to 2048: up to 17 ranks).
 void fillGradient(float* g, size_t count, size_t t, int rank, int nranks) {
-  size_t k = (static_cast<size_t>(rank) + t) % 8;
-  for (size_t i = 0; i < count; ++i, k = (k + 1) % 8) {
-    g[i] = static_cast<float>(nranks) * static_cast<float>(k);
+  size_t phase = gradPhase(t, 0);
+  for (size_t i = 0; i < count; ++i, phase = (phase + 1) % kGradPeriod) {
+    g[i] = static_cast<float>(nranks) * gradValue(rank, phase);
   }
 }
 
-// The expected average of element i of tensor t depends only on (t + i) % 8.
+// The expected average of element i of tensor t: the sum of the ranks' values of its phase.
 struct Expected {
-  float average[8] = {};
-  explicit Expected(int nranks) {
-    for (int m = 0; m < 8; ++m) {
-      for (int r = 0; r < nranks; ++r) average[m] += static_cast<float>((r + m) % 8);
-    }
-  }
+  GradSums averages;
+  explicit Expected(int nranks) : averages(nranks) {}
   uint64_t wrong(const float* g, size_t count, size_t t) const {
     uint64_t wrong = 0;
-    for (size_t i = 0; i < count; ++i) wrong += g[i] != average[(t + i) % 8];
+    size_t phase = gradPhase(t, 0);
+    for (size_t i = 0; i < count; ++i, phase = (phase + 1) % kGradPeriod) {
+      wrong += g[i] != averages.sum[phase];
+    }
     return wrong;
   }
 };

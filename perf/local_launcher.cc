@@ -89,6 +89,8 @@ LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
     const pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
       --remaining;
+      // Never signalled again: its pid may be reused by another process once it is reaped.
+      std::erase(children, pid);
       // One rank failed: the others fail within GCCL_TIMEOUT_MS (and name the rank that went
       // silent); a rank that is stopped never exits, so it gets a bounded time, not the run's.
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -49,11 +49,21 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
   printColumnHeaders();
 }
 
+namespace {
+
+// Unchecked (-c 0) rows say N/A, as nccl-tests' do: a 0 would read as a clean check.
+std::string wrongColumn(const PerfOptions& options, size_t wrong) {
+  return options.check ? std::to_string(wrong) : "N/A";
+}
+
+}  // namespace
+
 void printRow(const CollectiveSpec& spec, const PerfOptions& options, const SizeResult& r) {
-  std::printf(" %11zu %12zu %8s %6s %8.2f %8.3f %8.3f %7zu %8.2f %8.3f %8.3f %7zu\n", r.bytes,
+  std::printf(" %11zu %12zu %8s %6s %8.2f %8.3f %8.3f %7s %8.2f %8.3f %8.3f %7s\n", r.bytes,
               r.count, dataTypeName(options.dataType), opColumn(spec, options), r.outOfPlace.timeUs,
-              r.outOfPlace.algbw, r.outOfPlace.busbw, r.outOfPlace.wrong, r.inPlace.timeUs,
-              r.inPlace.algbw, r.inPlace.busbw, r.inPlace.wrong);
+              r.outOfPlace.algbw, r.outOfPlace.busbw,
+              wrongColumn(options, r.outOfPlace.wrong).c_str(), r.inPlace.timeUs, r.inPlace.algbw,
+              r.inPlace.busbw, wrongColumn(options, r.inPlace.wrong).c_str());
   std::fflush(stdout);
 }
 
@@ -65,8 +75,12 @@ void printFooter(const CollectiveSpec& spec, const PerfOptions& options,
     sum += (r.outOfPlace.busbw + r.inPlace.busbw) / 2;
     wrong += r.outOfPlace.wrong + r.inPlace.wrong;
   }
-  std::printf("# Out of bounds values : %zu %s (rank %d)\n", wrong, wrong == 0 ? "OK" : "FAILED",
-              reportingRank(spec, options));
+  if (options.check) {
+    std::printf("# Out of bounds values : %zu %s (rank %d)\n", wrong, wrong == 0 ? "OK" : "FAILED",
+                reportingRank(spec, options));
+  } else {
+    std::printf("# Out of bounds values : not checked (-c 0)\n");
+  }
   std::printf("# Avg bus bandwidth    : %.4f\n", results.empty() ? 0.0 : sum / results.size());
   std::fflush(stdout);
 }
@@ -79,8 +93,8 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
     return false;
   }
   auto measurement = [&](const Measurement& m) {
-    std::fprintf(file, "{\"time_us\":%.3f,\"algbw\":%.6f,\"busbw\":%.6f,\"wrong\":%zu}", m.timeUs,
-                 m.algbw, m.busbw, m.wrong);
+    std::fprintf(file, "{\"time_us\":%.3f,\"algbw\":%.6f,\"busbw\":%.6f,\"wrong\":%s}", m.timeUs,
+                 m.algbw, m.busbw, options.check ? std::to_string(m.wrong).c_str() : "null");
   };
   std::fprintf(file, "{\"library\":\"gccl\",");
   if (spec.kind != CollectiveKind::kAllreduce) {
@@ -92,7 +106,8 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   std::fprintf(file, "\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",", nranks,
                dataTypeName(options.dataType), opColumn(spec, options));
   if (spec.rooted) std::fprintf(file, "\"root\":%d,", options.root);
-  std::fprintf(file, "\"device\":\"%s\",", options.device.c_str());
+  std::fprintf(file, "\"device\":\"%s\",\"checked\":%s,", options.device.c_str(),
+               options.check ? "true" : "false");
   std::fprintf(file, "\"results\":[");
   for (size_t i = 0; i < results.size(); ++i) {
     std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",

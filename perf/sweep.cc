@@ -112,13 +112,24 @@ bool measure(const RankContext& ctx, const SizeResult& row, bool inPlace, unsign
                        .count = row.count,
                        .inPlace = inPlace};
   const Placement where = ctx.spec.place(call, a, b);
-  // The timed iterations work on their own output again: only the first result is checkable,
-  // so check a separate, freshly filled run.
+  // In place, the timed iterations work on their own output again: only the first result is
+  // checkable, so check a separate, freshly filled run (out of place, the last timed result is
+  // checked as well).
   if (ctx.options.check && !checkOnce(ctx, call, where, row.bytes, a, b, out.wrong)) return false;
   ctx.spec.fill(call, where);
+  const bool checkLast = ctx.options.check && !inPlace;
+  const std::span<unsigned char> result = ctx.spec.result(call, where);
+  if (checkLast && !result.empty()) std::memset(result.data(), 0xA5, result.size());
   mirrorsToDevice(ctx, row.bytes);
   std::vector<double> times;
   if (!timeIterations(ctx, call, callPlacement(ctx, where), times)) return false;
+  if (checkLast) {
+    mirrorsToHost(ctx, row.bytes);
+    const size_t wrong = ctx.spec.countWrong(call, where);
+    if (wrong > 0)
+      reportWrong(ctx, wrong, result.size() / gcclTypeSize(call.type), row.bytes, false);
+    out.wrong += wrong;
+  }
   std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
   out.timeUs = times[times.size() / 2];
   out.algbw = out.timeUs > 0 ? static_cast<double>(row.bytes) / out.timeUs / 1e3 : 0;
@@ -151,7 +162,11 @@ bool sweepSizes(RankContext& ctx, std::vector<SizeResult>& results) {
     results.push_back(row);
     if (reports) printRow(ctx.spec, ctx.options, row);
     if (size >= static_cast<double>(ctx.options.maxBytes) || ctx.options.factor <= 1.0) break;
-    size = std::min(size * ctx.options.factor, static_cast<double>(ctx.options.maxBytes));
+    // A sweep from 0 bytes goes on with the smallest row that is not empty (0 times the factor
+    // would stay 0 for ever).
+    const auto smallest = static_cast<double>(elementSize * blocks);
+    size = std::min(std::max(size * ctx.options.factor, smallest),
+                    static_cast<double>(ctx.options.maxBytes));
   }
   if (reports) printFooter(ctx.spec, ctx.options, results);
   return true;

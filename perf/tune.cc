@@ -150,7 +150,8 @@ int runTune(const PerfOptions& options, const char* path) {
   std::ofstream file(path);
   file << "# written by allreduce_perf --tune --np " << nranks << "\n"
        << formatCostFigures(figures);
-  if (!file) {
+  file.close();  // a write that fails only when the buffer is flushed (a full disk) shows here
+  if (file.fail()) {
     std::fprintf(stderr, "allreduce_perf --tune: cannot write %s\n", path);
     return 1;
   }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../grad_models.h"
+#include "../grad_pattern.h"
 #include "gloo_context.h"
 #include "local_ranks.h"
 
@@ -78,15 +79,20 @@ void allreduce(const std::shared_ptr<gloo::Context>& context, T* data, size_t co
   gloo::allreduce(options);
 }
 
-// Element i of tensor t on `rank` is (rank + t + i) % 8, so every fp32 sum is exact.
+// Element i of tensor t on `rank` is its gradValue (grad_pattern.h), so every fp32 sum is exact.
 void fill(float* g, size_t count, size_t t, int rank) {
-  size_t k = (static_cast<size_t>(rank) + t) % 8;
-  for (size_t i = 0; i < count; ++i, k = (k + 1) % 8) g[i] = static_cast<float>(k);
+  size_t phase = gccl::perf::gradPhase(t, 0);
+  for (size_t i = 0; i < count; ++i, phase = (phase + 1) % gccl::perf::kGradPeriod) {
+    g[i] = gccl::perf::gradValue(rank, phase);
+  }
 }
 
-uint64_t countWrong(const float* g, size_t count, size_t t, const float (&sum)[8]) {
+uint64_t countWrong(const float* g, size_t count, size_t t, const gccl::perf::GradSums& sums) {
   uint64_t wrong = 0;
-  for (size_t i = 0; i < count; ++i) wrong += g[i] != sum[(t + i) % 8];
+  size_t phase = gccl::perf::gradPhase(t, 0);
+  for (size_t i = 0; i < count; ++i, phase = (phase + 1) % gccl::perf::kGradPeriod) {
+    wrong += g[i] != sums.sum[phase];
+  }
   return wrong;
 }
 
@@ -100,10 +106,7 @@ int runRank(const Args& args, const std::string& storeDir, int rank, const char*
     grads[t].resize(model[t].count);
     wireBytes += model[t].count * sizeof(float);
   }
-  float sum[8] = {};
-  for (int m = 0; m < 8; ++m) {
-    for (int r = 0; r < args.np; ++r) sum[m] += static_cast<float>((r + m) % 8);
-  }
+  const gccl::perf::GradSums sum(args.np);
   const auto sumKernel =
       static_cast<void (*)(void*, const void*, const void*, size_t)>(&gloo::sum<float>);
   const auto maxKernel =

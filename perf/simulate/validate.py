@@ -54,6 +54,8 @@ def quiet_run(cmd, env, quiet):
         time.sleep(5)
     settings = ' '.join(f'{k}={v}' for k, v in env.items())
     print(f'# {settings} {cmd}: others {others:.2f} cores, try {attempt}', file=sys.stderr)
+    if out.returncode != 0:  # a failed check or a crash: its timings are not a measurement
+        sys.exit(f'{settings} {cmd} failed ({out.returncode}):\n{out.stderr[-2000:]}')
     return out
 
 
