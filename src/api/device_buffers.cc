@@ -27,29 +27,34 @@ bool hasDeviceBuffer(gcclComm& comm, const CollectiveCall& call) {
 
 namespace {
 
-// Made on first use, with CUDA's engine on the device of the first of `buffers` that is device
-// memory (the calling thread's current device if none is), unless a test attached one. A
-// communicator serves one device: its engine's stream, events and pinned memory live there.
+[[noreturn]] void failDevices(const gcclComm& comm, int used, int serving, const char* whose) {
+  fail(Status::kInvalidArgument, "rank ", comm.communicator->rank(), ": buffers on CUDA device ",
+       used, ", but ", whose, " device ", serving, " (one device per communicator)");
+}
+
+// Made on first use, with CUDA's engine on the device of `buffers` that are device memory
+// (the calling thread's current device if none is), unless a test attached one. A
+// communicator serves one device: its engine's stream, events and pinned memory live there,
+// so every device buffer of every call must be on it.
 DeviceCollectives& madeOnFirstUse(gcclComm& comm, std::initializer_list<const void*> buffers) {
   int ordinal = -1;
   for (const void* buffer : buffers) {
     const PointerLocation location = locatePointer(buffer);
-    if (location.device) {
-      ordinal = location.ordinal;
-      break;
+    if (!location.device) continue;
+    if (ordinal >= 0 && location.ordinal != ordinal) {
+      failDevices(comm, location.ordinal, ordinal, "another buffer of the call is on");
     }
+    ordinal = location.ordinal;
   }
   std::lock_guard lock(comm.deviceMutex);
+  if (!comm.copyEngine) comm.copyEngine = makeCudaCopyEngine(ordinal);
+  // The engine's own device, also when it was made on the caller's current device.
+  const int serving = comm.copyEngine->deviceOrdinal();
+  if (ordinal >= 0 && serving >= 0 && ordinal != serving) {
+    failDevices(comm, ordinal, serving, "this communicator serves");
+  }
   if (!comm.device) {
-    if (!comm.copyEngine) {
-      comm.copyEngine = makeCudaCopyEngine(ordinal);
-      comm.deviceOrdinal = ordinal;
-    }
     comm.device = std::make_unique<DeviceCollectives>(*comm.communicator, comm.copyEngine);
-  } else if (ordinal >= 0 && comm.deviceOrdinal >= 0 && ordinal != comm.deviceOrdinal) {
-    fail(Status::kInvalidArgument, "rank ", comm.communicator->rank(), ": buffers on CUDA device ",
-         ordinal, ", but this communicator serves device ", comm.deviceOrdinal,
-         " (one device per communicator)");
   }
   return *comm.device;
 }

@@ -34,7 +34,6 @@ struct gcclComm {
   // after the communicator, so destroyed (its queued calls finished) before it.
   std::mutex deviceMutex;
   std::shared_ptr<gccl::CopyEngine> copyEngine;  // CUDA's, or a test's stand-in
-  int deviceOrdinal = -1;                        // CUDA's engine's device; -1: a stand-in
   std::unique_ptr<gccl::DeviceCollectives> device;
   // The rest is guarded by the registry's mutex (handles.cc).
   std::string lastError;

@@ -102,8 +102,8 @@ const std::array kSettings = {
                   static_cast<size_t>(parseInt("GCCL_GPU_STAGING_BYTES", v, 64, 1 << 30));
             }},
     Setting{"GCCL_GPU_SLICE_BYTES", "int", "1048576",
-            "slice of a GPU buffer copied to the host and allreduced as one collective; "
-            "must agree on all ranks",
+            "slice of a GPU buffer copied to the host and allreduced as one collective "
+            "(rounded down to a multiple of 64); must agree on all ranks",
             [](Config& c, std::string_view v) {
               c.gpuSliceBytes =
                   static_cast<size_t>(parseInt("GCCL_GPU_SLICE_BYTES", v, 64, 1 << 30));

@@ -24,6 +24,8 @@ class CopyEngine {
 
   // True when `pointer` is device memory this engine can copy from and to.
   virtual bool isDevice(const void* pointer) const = 0;
+  // The CUDA device its streams and pinned memory belong to; -1 for a stand-in.
+  virtual int deviceOrdinal() const { return -1; }
   // True when [pointer, pointer + bytes) lies within one allocation of such memory: a range
   // running into a neighbouring allocation, or a gap, would fault the copy.
   virtual bool isDeviceRange(const void* pointer, size_t bytes) const = 0;

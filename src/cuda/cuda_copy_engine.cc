@@ -145,13 +145,9 @@ CudaCopyEngine::~CudaCopyEngine() {
 }
 
 bool CudaCopyEngine::isDevice(const void* pointer) const {
-  const CurrentDevice current(device_);  // a runtime call binds a context: ours, not GPU 0's
-  cudaPointerAttributes attributes{};
-  if (cudaPointerGetAttributes(&attributes, pointer) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky-until-read error of an unknown pointer
-    return false;
-  }
-  return attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
+  // The driver's answer, as before the engine existed: managed memory, which it may call host
+  // or device memory, must take the same path whether or not a device call came first.
+  return locatePointer(pointer).device;
 }
 
 bool CudaCopyEngine::isDeviceRange(const void* pointer, size_t bytes) const {

@@ -34,6 +34,7 @@ class CudaCopyEngine final : public CopyEngine {
   CudaCopyEngine& operator=(const CudaCopyEngine&) = delete;
 
   bool isDevice(const void* pointer) const override;
+  int deviceOrdinal() const override { return device_; }
   bool isDeviceRange(const void* pointer, size_t bytes) const override;
   std::byte* allocateStaging(size_t bytes) override;
   void freeStaging(std::byte* staging) override;

@@ -13,7 +13,10 @@ namespace gccl {
 
 StagingOptions stagingOptionsFrom(const Config& config) {
   StagingOptions options;
-  options.sliceBytes = std::min(config.gpuSliceBytes, config.gpuStagingBytes);
+  // Whole cache lines (both settings are at least 64): every slot then starts aligned for any
+  // element type, so the reduction reads doubles and int64s where they belong.
+  constexpr size_t kLine = 64;
+  options.sliceBytes = std::min(config.gpuSliceBytes, config.gpuStagingBytes) / kLine * kLine;
   options.slots = std::max<size_t>(1, config.gpuStagingBytes / options.sliceBytes);
   return options;
 }

@@ -137,10 +137,14 @@ TEST(StagedCollectives, SlicesCoverTheBufferAndCarryTheWholeCall) {
   Config config;
   config.gpuStagingBytes = 1000;
   config.gpuSliceBytes = 256;
-  EXPECT_EQ(stagingOptionsFrom(config).slots, 3u);  // whole slices only
-  config.gpuStagingBytes = 100;                     // less than a slice: one smaller slot
-  EXPECT_EQ(stagingOptionsFrom(config).sliceBytes, 100u);
+  EXPECT_EQ(stagingOptionsFrom(config).slots, 3u);         // whole slices only
+  config.gpuStagingBytes = 200;                            // less than a slice: one smaller slot
+  EXPECT_EQ(stagingOptionsFrom(config).sliceBytes, 192u);  // whole lines: aligned slots
   EXPECT_EQ(stagingOptionsFrom(config).slots, 1u);
+  config.gpuStagingBytes = 1000;
+  config.gpuSliceBytes = 100;
+  EXPECT_EQ(stagingOptionsFrom(config).sliceBytes, 64u);
+  EXPECT_EQ(stagingOptionsFrom(config).slots, 15u);
 }
 
 TEST(StagedCollectives, ExactResults) {
