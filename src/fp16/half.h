@@ -7,8 +7,9 @@
 //  - float -> bfloat16 keeps the top 7 payload bits and sets the quiet bit. Subnormals are kept
 //    (rounded, not flushed); that is why the kernels round bfloat16 with integer arithmetic
 //    rather than VCVTNEPS2BF16, which flushes subnormal inputs to zero.
-// The subnormal half path leans on one fp32 addition, so it assumes the default MXCSR (round to
-// nearest, no FTZ/DAZ), as do the hardware conversions it mirrors.
+// Every rounding is integer arithmetic: like the hardware conversions, which fix round to
+// nearest even in the instruction, the result ignores the FPU's rounding mode (a thread may
+// run under another one, and scalar tails must match the vector lanes beside them).
 //
 // The CUDA conversion kernels (src/cuda/half_kernels.cu) compile these same functions for the
 // device, so a GPU encodes bit for bit as the host does (nvcc's default: no flush to zero).
@@ -60,10 +61,16 @@ GCCL_HOST_DEVICE inline uint16_t floatToHalf(float value) {
     return sign | 0x7e00u | static_cast<uint16_t>((magnitude >> 13) & 0x3ffu);
   }
   if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // inf, or rounds to >= 65520: overflow
-  if (magnitude < 0x38800000u) {                        // below the smallest normal half
-    // Adding 0.5 (2^-1) aligns the mantissa so the FPU performs the RNE rounding to 2^-24.
-    const float shifted = bitsToFloat(magnitude) + 0.5f;
-    return sign | static_cast<uint16_t>(floatBits(shifted) - 0x3f000000u);
+  if (magnitude < 0x38800000u) {  // below the smallest normal half: a multiple of 2^-24
+    // value / 2^-24 = (mantissa with its implicit bit) / 2^shift, rounded to nearest even.
+    const uint32_t shift = 126u - (magnitude >> 23);
+    if (shift > 24) return sign;  // under half of 2^-24 (fp32 subnormals included)
+    const uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+    const uint32_t kept = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1);
+    const uint32_t half = 1u << (shift - 1);
+    const uint32_t up = rest > half || (rest == half && (kept & 1u)) ? 1u : 0u;
+    return sign | static_cast<uint16_t>(kept + up);  // 0x400 when it rounds up to 2^-14
   }
   const uint32_t mantissaOdd = (magnitude >> 13) & 1u;
   const uint32_t rounded = magnitude + 0xfffu + mantissaOdd - (112u << 23);

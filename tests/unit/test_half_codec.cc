@@ -4,6 +4,7 @@
 // by level, so its tests are plain TESTs; the codec's run once per level.
 #include <gtest/gtest.h>
 
+#include <cfenv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -208,6 +209,32 @@ TEST_P(HalfCodec, MillionRandomFloatsMatchReference) {
   const std::vector<float> input = randomFloats(1000000, 42);
   expectEncodeMatchesReference(HalfFormat::kFloat16, input);
   expectEncodeMatchesReference(HalfFormat::kBfloat16, input);
+}
+
+// A thread may run under another rounding mode: the conversions must not follow it (the vector
+// instructions fix round to nearest even, so a scalar tail that followed it would differ from
+// the lanes beside it). The reference rounds with nearbyint, so it runs under the default.
+TEST_P(HalfCodec, EncodingIgnoresTheRoundingMode) {
+  for (HalfFormat format : {HalfFormat::kFloat16, HalfFormat::kBfloat16}) {
+    const std::vector<float> input =
+        format == HalfFormat::kFloat16 ? float16Boundaries() : bfloat16Boundaries();
+    std::vector<uint16_t> want(input.size());
+    for (size_t i = 0; i < input.size(); ++i) want[i] = referenceOf(format).narrow(input[i]);
+    for (int mode : {FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD}) {
+      std::vector<uint16_t> got(input.size()), scalar(input.size());
+      ASSERT_EQ(std::fesetround(mode), 0);
+      encode(format, got.data(), input.data(), input.size());
+      for (size_t i = 0; i < input.size(); ++i) scalar[i] = halfHEncode(format, input[i]);
+      std::fesetround(FE_TONEAREST);
+      for (size_t i = 0; i < input.size(); ++i) {
+        ASSERT_EQ(got[i], want[i])
+            << referenceOf(format).name << " " << levelLabel(level()) << ", mode " << mode
+            << ", input bits 0x" << std::hex << bitsOf(input[i]);
+        ASSERT_EQ(scalar[i], want[i])
+            << "half.h, mode " << mode << ", input bits 0x" << std::hex << bitsOf(input[i]);
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Simd, HalfCodec, ::testing::ValuesIn(kAllSimdLevels), levelName);
