@@ -9,7 +9,8 @@
 //  - float16 and bfloat16 are widened to fp32, combined, and rounded once (nearest-even);
 //  - fp arithmetic is plain IEEE in the default MXCSR mode, never contracted into FMAs;
 //  - min/max propagate NaN: if a is NaN the result is a, quieted; else if b is NaN it is b,
-//    quieted. Sum and prod also give a NaN, but which payload (a's or b's) is unspecified;
+//    quieted. Sum and prod of two NaNs give a's payload (x86 arithmetic returns its first
+//    source; the tests hold every level to it, as recursive doubling's partners rely on it);
 //  - min(+0, -0) = min(-0, +0) = -0 and max(+0, -0) = max(-0, +0) = +0 (IEEE 754-2019 minimum
 //    and maximum), so the result never depends on the operand order;
 //  - integer avg divides in 64 bits with truncation toward zero; float avg divides in the

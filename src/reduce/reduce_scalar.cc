@@ -59,10 +59,13 @@ T combine(ReduceOp op, T a, T b) {
       case ReduceOp::kMax: return b > a ? b : a;
     }
   } else {
+    // Of two NaNs, a's: a op a is a, quieted, whichever operand the compiler puts first (it
+    // swapped float64 sums, leaving b's where the vector levels left a's).
+    const T second = std::isnan(a) ? a : b;
     switch (op) {
       case ReduceOp::kSum:
-      case ReduceOp::kAvg: return a + b;
-      case ReduceOp::kProd: return a * b;
+      case ReduceOp::kAvg: return a + second;
+      case ReduceOp::kProd: return a * second;
       case ReduceOp::kMin: return floatMin(a, b);
       case ReduceOp::kMax: return floatMax(a, b);
     }

@@ -90,6 +90,12 @@ struct FloatMinMax {
     r = Ops::blend(r, a, Ops::template cmp<_CMP_UNORD_Q>(a, a));
     return Ops::bitOr(r, Ops::bitAnd(Ops::template cmp<_CMP_UNORD_Q>(a, b), Ops::quietBit()));
   }
+  // The second operand of a sum or product, a itself where a is NaN. Of two NaNs, x86 returns
+  // its first source's, but the compiler may swap commutative operands (it did, in the scalar
+  // kernels): a op a is a, quieted, in either order, so a NaN a always wins (reduce.h).
+  static Vec nanFirst(Vec a, Vec b) {
+    return Ops::blend(b, a, Ops::template cmp<_CMP_UNORD_Q>(a, a));
+  }
 };
 
 struct PsOps {
@@ -125,8 +131,8 @@ struct Float32 : FloatMinMax<PsOps> {
   static Vec load(const void* p) { return _mm256_loadu_ps(static_cast<const float*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_ps(static_cast<float*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_ps(static_cast<float>(divisor)); }
-  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, nanFirst(a, b)); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm256_div_ps(a, b); }
 };
 
@@ -135,8 +141,8 @@ struct Float64 : FloatMinMax<PdOps> {
   static Vec load(const void* p) { return _mm256_loadu_pd(static_cast<const double*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_pd(static_cast<double*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_pd(static_cast<double>(divisor)); }
-  static Vec add(Vec a, Vec b) { return _mm256_add_pd(a, b); }
-  static Vec mul(Vec a, Vec b) { return _mm256_mul_pd(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_pd(a, nanFirst(a, b)); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_pd(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm256_div_pd(a, b); }
 };
 

@@ -100,6 +100,10 @@ struct FloatMinMax {
     r = Ops::maskMov(r, Ops::template cmp<_CMP_UNORD_Q>(a, a), a);
     return Ops::maskOr(r, Ops::template cmp<_CMP_UNORD_Q>(a, b), r, Ops::quietBit());
   }
+  // The second operand of a sum or product: a where a is NaN (see vec_avx2.h).
+  static Vec nanFirst(Vec a, Vec b) {
+    return Ops::maskMov(b, Ops::template cmp<_CMP_UNORD_Q>(a, a), a);
+  }
 };
 
 struct PsOps {
@@ -140,8 +144,8 @@ struct Float32 : FloatMinMax<PsOps> {
   static void store(void* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_ps(static_cast<float>(divisor)); }
-  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, nanFirst(a, b)); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm512_div_ps(a, b); }
 };
 
@@ -153,8 +157,8 @@ struct Float64 : FloatMinMax<PdOps> {
   static void store(void* p, Vec v) { _mm512_storeu_pd(p, v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_pd(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_pd(static_cast<double>(divisor)); }
-  static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, b); }
-  static Vec mul(Vec a, Vec b) { return _mm512_mul_pd(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, nanFirst(a, b)); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_pd(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm512_div_pd(a, b); }
 };
 

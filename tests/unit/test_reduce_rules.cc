@@ -100,6 +100,30 @@ void expectFloatMinMaxRules(DataType type) {
   expectReduce<F>(type, ReduceOp::kMax, L::denorm_min(), pz, L::denorm_min());
 }
 
+// Two NaNs: every level keeps the first operand's payload (x86 arithmetic returns its first
+// source). Recursive doubling's partners rely on it: both combine the lower rank's partial
+// first, and ranks on different machines may run different levels.
+template <typename F>
+void expectFirstNanPayloadOfSumAndProd(DataType type) {
+  using L = std::numeric_limits<F>;
+  const F qa = nanWithPayload(L::quiet_NaN(), 1), qb = nanWithPayload(-L::quiet_NaN(), 2);
+  for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kAvg}) {
+    expectReduce<F>(type, op, qa, qb, qa);
+    expectReduce<F>(type, op, qb, qa, qb);
+  }
+}
+
+TEST_P(ReduceRules, SumAndProdOfTwoNansKeepTheFirstPayload) {
+  expectFirstNanPayloadOfSumAndProd<float>(DataType::kFloat32);
+  expectFirstNanPayloadOfSumAndProd<double>(DataType::kFloat64);
+  for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kProd}) {
+    expectReduce<uint16_t>(DataType::kFloat16, op, 0x7e01, 0xfe02, 0x7e01);
+    expectReduce<uint16_t>(DataType::kFloat16, op, 0xfe02, 0x7e01, 0xfe02);
+    expectReduce<uint16_t>(DataType::kBfloat16, op, 0x7fc1, 0xffc2, 0x7fc1);
+    expectReduce<uint16_t>(DataType::kBfloat16, op, 0xffc2, 0x7fc1, 0xffc2);
+  }
+}
+
 TEST_P(ReduceRules, FloatMinMaxPropagateFirstNanAndOrderZeros) {
   expectFloatMinMaxRules<float>(DataType::kFloat32);
   expectFloatMinMaxRules<double>(DataType::kFloat64);
