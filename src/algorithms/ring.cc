@@ -1,5 +1,7 @@
 #include "algorithms/ring.h"
 
+#include <algorithm>
+
 #include "algorithms/partition.h"
 
 namespace gccl {
@@ -16,7 +18,10 @@ namespace gccl {
 //   allgather step s: rank r sends segment r-s and receives segment r-s-1 in place.
 //
 // Each segment is cut into the same number of slices, and slice j of step s+1 depends only
-// on slice j of step s, so receiving, reducing and sending overlap along the ring.
+// on slice j of step s, so receiving, reducing and sending overlap along the ring. An
+// allgatherv's blocks may differ wildly in size: each is cut by its own size instead (slice j
+// of a block still waits only for slice j of the same block), so a 5 GiB block beside empty
+// ones costs its own slices, not that many empty messages per block.
 //
 // The reduction order needs no care here: each segment is reduced once, along one chain of
 // ranks, and then copied to everyone, so every rank ends with the owner's bits.
@@ -37,31 +42,48 @@ size_t wrap(long long value, int size) {
   return static_cast<size_t>(m < 0 ? m + size : m);
 }
 
-// The ring's neighbours and the segments it moves; every segment is cut into `slices` slices.
+// How a ring cuts its segments: all alike, in the largest one's slice count (the reductions
+// reuse work slots by slice index), or each by its own size (an allgatherv's blocks).
+enum class Slicing { kUniform, kPerSegment };
+
+size_t slicesOfCount(size_t count, size_t sliceElements) {
+  return std::max<size_t>(1, (count + sliceElements - 1) / sliceElements);
+}
+
+// The ring's neighbours and the segments it moves, each cut into slicesOf(segment) slices.
 struct RingGeometry {
   int rank;
   int size;
   std::vector<Range> segments;  // indexed by rank
-  size_t slices;
+  std::vector<size_t> slices;   // likewise
   int right;
   int left;
 
-  RingGeometry(const ScheduleShape& s, std::vector<Range> segmentsByRank)
+  RingGeometry(const ScheduleShape& s, std::vector<Range> segmentsByRank,
+               Slicing slicing = Slicing::kUniform)
       : rank(s.rank),
         size(s.size),
         segments(std::move(segmentsByRank)),
-        slices(slicesFor(segments, s.sliceElements)),
+        slices(slicesFor(segments, s.sliceElements, slicing)),
         right(static_cast<int>(wrap(s.rank + 1, s.size))),
         left(static_cast<int>(wrap(s.rank - 1, s.size))) {}
 
-  static size_t slicesFor(const std::vector<Range>& segments, size_t sliceElements) {
-    size_t largest = 0;
-    for (const Range& segment : segments) largest = std::max(largest, segment.count);
-    return std::max<size_t>(1, (largest + sliceElements - 1) / sliceElements);
+  static std::vector<size_t> slicesFor(const std::vector<Range>& segments, size_t sliceElements,
+                                       Slicing slicing) {
+    std::vector<size_t> slices;
+    for (const Range& segment : segments) {
+      slices.push_back(slicesOfCount(segment.count, sliceElements));
+    }
+    if (slicing == Slicing::kUniform) {
+      std::fill(slices.begin(), slices.end(), *std::max_element(slices.begin(), slices.end()));
+    }
+    return slices;
   }
 
+  size_t slicesOf(long long segment) const { return slices[wrap(segment, size)]; }
+
   Range sliceOf(long long segment, size_t j) const {
-    return slice(segments[wrap(segment, size)], slices, j);
+    return slice(segments[wrap(segment, size)], slicesOf(segment), j);
   }
   // The same slice, counted from the start of its segment.
   Range localSliceOf(long long segment, size_t j) const {
@@ -107,18 +129,26 @@ Step transfer(StepKind kind, BufferRole source, int peer, Range range, int32_t a
 }
 
 // Sends segment r-s and receives segment r-s-1 into the output, for s = 0 .. n-2; slice j of
-// the first send waits for ready[j].
+// the first send waits for ready[j], and slice j of every later send for the receive of the
+// same slice of the same segment one step before.
 void appendAllgatherSteps(Schedule& schedule, const RingGeometry& ring,
                           const std::vector<int32_t>& ready) {
   const long long r = ring.rank;
-  std::vector<int32_t> previous = ready;
+  std::vector<int32_t> sendable = ready;  // per slice of segment r-s
   for (int s = 0; s + 1 < ring.size; ++s) {
-    for (size_t j = 0; j < ring.slices; ++j) {
-      schedule.add(transfer(StepKind::kSend, BufferRole::kOutput, ring.right,
-                            ring.sliceOf(r - s, j), previous[j]));
-      previous[j] = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, ring.left,
-                                          ring.sliceOf(r - s - 1, j), kNoStep));
+    const size_t sends = ring.slicesOf(r - s), recvs = ring.slicesOf(r - s - 1);
+    std::vector<int32_t> received(recvs, kNoStep);
+    for (size_t j = 0; j < std::max(sends, recvs); ++j) {
+      if (j < sends) {
+        schedule.add(transfer(StepKind::kSend, BufferRole::kOutput, ring.right,
+                              ring.sliceOf(r - s, j), sendable[j]));
+      }
+      if (j < recvs) {
+        received[j] = schedule.add(transfer(StepKind::kRecv, BufferRole::kOutput, ring.left,
+                                            ring.sliceOf(r - s - 1, j), kNoStep));
+      }
     }
+    sendable = std::move(received);
   }
 }
 
@@ -126,11 +156,12 @@ void appendAllgatherSteps(Schedule& schedule, const RingGeometry& ring,
 // already), then the ring passes every block round.
 Schedule gatherAround(const ScheduleShape& shape, const RingGeometry& ring) {
   Schedule schedule;
-  std::vector<int32_t> ready(ring.slices, kNoStep);
+  const size_t slices = ring.slicesOf(shape.rank);
+  std::vector<int32_t> ready(slices, kNoStep);
   if (!shape.inPlace) {
     const Range own = ring.segments[static_cast<size_t>(shape.rank)];
-    for (size_t j = 0; j < ring.slices; ++j) {
-      const Range part = slice(own, ring.slices, j);
+    for (size_t j = 0; j < slices; ++j) {
+      const Range part = slice(own, slices, j);
       ready[j] = schedule.add(transfer(StepKind::kCopy, BufferRole::kInput, -1,
                                        {part.offset - own.offset, part.count}, part, kNoStep));
     }
@@ -171,9 +202,10 @@ std::vector<int> ringPeers(int rank, int size) {
 std::vector<int32_t> appendRingReduceScatter(Schedule& schedule, const ScheduleShape& shape) {
   const RingGeometry ring(shape, balancedSegments(shape));
   const long long r = shape.rank;
-  std::vector<int32_t> reduced(ring.slices, kNoStep);  // last reduction per slice
+  const size_t slices = ring.slicesOf(r);         // uniform: the same for every segment
+  std::vector<int32_t> reduced(slices, kNoStep);  // last reduction per slice
   for (int s = 0; s + 1 < shape.size; ++s) {
-    for (size_t j = 0; j < ring.slices; ++j) {
+    for (size_t j = 0; j < slices; ++j) {
       const BufferRole from = s == 0 ? BufferRole::kInput : BufferRole::kOutput;
       schedule.add(
           transfer(StepKind::kSend, from, ring.right, ring.sliceOf(r - s - 1, j), reduced[j]));
@@ -200,7 +232,7 @@ Schedule ringAllreduce(const ScheduleShape& shape) {
   std::vector<int32_t> ready = appendRingReduceScatter(schedule, shape);
   if (shape.average) {
     const RingGeometry ring(shape, balancedSegments(shape));
-    for (size_t j = 0; j < ring.slices; ++j) {
+    for (size_t j = 0; j < ready.size(); ++j) {
       ready[j] = schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1,
                                        ring.sliceOf(shape.rank, j), ready[j]));
     }
@@ -214,7 +246,7 @@ Schedule ringAllgather(const ScheduleShape& shape) {
 }
 
 Schedule ringAllgatherV(const ScheduleShape& shape) {
-  return gatherAround(shape, RingGeometry(shape, shape.blocks));
+  return gatherAround(shape, RingGeometry(shape, shape.blocks, Slicing::kPerSegment));
 }
 
 // Partial results roll through the work buffer (one segment long): the partial reduced at step s
@@ -232,10 +264,11 @@ Schedule ringReduceScatter(const ScheduleShape& shape) {
     }
     return schedule;
   }
-  std::vector<int32_t> reduced(ring.slices, kNoStep);
+  const size_t slices = ring.slicesOf(r);  // uniform: the same for every segment
+  std::vector<int32_t> reduced(slices, kNoStep);
   for (int s = 0; s + 1 < shape.size; ++s) {
     const bool last = s + 2 == shape.size;
-    for (size_t j = 0; j < ring.slices; ++j) {
+    for (size_t j = 0; j < slices; ++j) {
       const Range local = ring.localSliceOf(r - s - 1, j);
       const int32_t sent =
           s == 0 ? schedule.add(transfer(StepKind::kSend, BufferRole::kInput, ring.right,
@@ -250,7 +283,7 @@ Schedule ringReduceScatter(const ScheduleShape& shape) {
     }
   }
   if (shape.average) {
-    for (size_t j = 0; j < ring.slices; ++j) {
+    for (size_t j = 0; j < slices; ++j) {
       schedule.add(transfer(StepKind::kDivide, BufferRole::kOutput, -1, {}, ring.localSliceOf(r, j),
                             reduced[j]));
     }

@@ -1,6 +1,7 @@
 #include "core/collective_call.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <string>
 
@@ -27,6 +28,13 @@ size_t product(const CollectiveCall& call, int rank, size_t a, size_t b) {
 }
 
 }  // namespace
+
+size_t maxSlicesPerCollective(int size) {
+  // Steps per slice on the busiest rank stay below 2 (bit_width(n) + 1): a binomial root's
+  // sends and reduction, Bruck's forwarding, the ring's and the trees' constant few.
+  const auto perSlice = 2 * (static_cast<size_t>(std::bit_width(static_cast<unsigned>(size))) + 1);
+  return std::min(kMaxSlicesPerCollective, kMaxScheduleSteps / perSlice);
+}
 
 uint32_t hashRanges(const std::vector<Range>& ranges) {
   uint64_t hash = 1469598103934665603ull;  // FNV-1a over the offsets and counts
@@ -149,11 +157,11 @@ BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t ch
   // A tiny slice on a huge buffer would build a schedule of millions of steps.
   const size_t bytes = std::max(inBytes, outBytes);
   const size_t slices = (bytes + chunkBytes - 1) / chunkBytes;
-  if (slices > kMaxSlicesPerCollective) {
+  const size_t most = maxSlicesPerCollective(size);
+  if (slices > most) {
     fail(Status::kInvalidArgument, where(call, rank), bytes, " bytes would be cut into ", slices,
-         " slices of GCCL_CHUNK_BYTES=", chunkBytes, " (at most ", kMaxSlicesPerCollective,
-         "): raise GCCL_CHUNK_BYTES to at least ",
-         (bytes + kMaxSlicesPerCollective - 1) / kMaxSlicesPerCollective);
+         " slices of GCCL_CHUNK_BYTES=", chunkBytes, " (at most ", most, " at ", size,
+         " ranks): raise GCCL_CHUNK_BYTES to at least ", (bytes + most - 1) / most);
   }
   return layout;
 }

@@ -17,6 +17,13 @@ namespace gccl {
 // (kMaxScheduleSteps) and the memory it takes.
 inline constexpr size_t kMaxSlicesPerCollective = size_t{1} << 16;
 
+// The bound for `size` ranks: fewer slices at scale, so that no rank's schedule outgrows
+// kMaxScheduleSteps. Some ranks take many steps per slice (a binomial root sends each slice
+// to log2(n) children, Bruck forwards a large block in every round); a limit met on those
+// ranks only would fail them at once and leave the others to time out. Every rank computes
+// the same bound from the same call, so all accept or all refuse.
+size_t maxSlicesPerCollective(int size);
+
 struct CollectiveCall {
   CollectiveKind kind = CollectiveKind::kAllreduce;
   const void* input = nullptr;
@@ -45,7 +52,7 @@ struct BufferLayout {
 // Throws Error(kInvalidArgument) naming the collective and the rank for a root out of range,
 // a count whose bytes overflow, allgatherv blocks that overflow, overlap or leave this rank no
 // room, a null buffer with elements to move, buffers that overlap other than in NCCL's in-place
-// way, or more than kMaxSlicesPerCollective slices of `chunkBytes`.
+// way, or more than maxSlicesPerCollective(size) slices of `chunkBytes`.
 BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t chunkBytes);
 
 // FNV-1a over the ranges' offsets and counts.

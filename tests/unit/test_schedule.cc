@@ -102,6 +102,19 @@ std::vector<Range> reversedBlocks(int size, size_t count) {
   return blocks;
 }
 
+// Uneven allgatherv blocks, some empty: in rank order and touching (so that runs of them
+// travel as one message), or in reverse order with gaps.
+std::vector<Range> unevenBlocks(int size, size_t count, bool touching) {
+  std::vector<Range> blocks(static_cast<size_t>(size));
+  size_t end = 0;
+  for (int i = 0; i < size; ++i) {
+    const int b = touching ? i : size - 1 - i;
+    blocks[static_cast<size_t>(b)] = {end + (touching ? 0 : 1), (count * (b + 1)) % (count + 3)};
+    end = blocks[static_cast<size_t>(b)].end();
+  }
+  return blocks;
+}
+
 // `peers`, when given, is the algorithm's peers function: a schedule must talk to no other rank.
 void expectMatchingCounts(Schedule (*build)(const ScheduleShape&), int size, size_t count, int root,
                           Extents (*extentsOf)(int rank, int size, size_t count, int root),
@@ -158,23 +171,33 @@ TEST(CollectivePatterns, SendsMatchReceivesForEveryCollectiveAndRankCount) {
       }
       expectMatchingCounts(ringAllgather, size, count, 0, gatherExtents);
       expectMatchingCounts(ringAllgatherV, size, count, 0, gatherExtents);
+      for (bool touching : {false, true}) {
+        expectMatchingCounts(ringAllgatherV, size, count, 0, gatherExtents,
+                             unevenBlocks(size, count, touching));
+      }
       expectMatchingCounts(ringReduceScatter, size, count, 0, scatterExtents);
       if (HasFatalFailure()) return;
     }
   }
 }
 
-// Uneven allgatherv blocks, some empty: in rank order and touching (so that runs of them
-// travel as one message), or in reverse order with gaps.
-std::vector<Range> unevenBlocks(int size, size_t count, bool touching) {
-  std::vector<Range> blocks(static_cast<size_t>(size));
-  size_t end = 0;
-  for (int i = 0; i < size; ++i) {
-    const int b = touching ? i : size - 1 - i;
-    blocks[static_cast<size_t>(b)] = {end + (touching ? 0 : 1), (count * (b + 1)) % (count + 3)};
-    end = blocks[static_cast<size_t>(b)].end();
+// One huge allgatherv block beside empty ones: the ring cuts each block by its own size, so
+// its steps follow the slices that exist (cut by the largest block, every empty block became
+// as many empty messages, and the schedule outgrew its limit).
+TEST(CollectivePatterns, RingAllgatherVCutsEachBlockByItsOwnSize) {
+  const int size = 64;
+  const size_t sliceElements = 262144, huge = size_t{5} << 28;  // 5120 slices
+  std::vector<Range> blocks(size, Range{huge, 0});
+  blocks[0] = {0, huge};
+  for (int rank = 0; rank < size; ++rank) {
+    ScheduleShape shape = shapeOf(rank, size, rank == 0 ? huge : 0, sliceElements);
+    shape.blocks = blocks;
+    Schedule schedule;
+    ASSERT_NO_THROW(schedule = ringAllgatherV(shape)) << "rank " << rank;
+    // At most: copy in, receive and pass on each of the 5120 slices, one message per empty
+    // block and step.
+    EXPECT_LE(schedule.steps.size(), 3 * 5120 + 4 * size) << "rank " << rank;
   }
-  return blocks;
 }
 
 // The log(n) algorithms of every collective but allreduce, 1..64 ranks, as above; and every
@@ -684,6 +707,35 @@ TEST(ScheduleCheck, TooManySlicesAreRefusedNamingTheSetting) {
   EXPECT_EQ(communicator.allreduce(huge, huge, atLimit, DataType::kFloat32, ReduceOp::kSum, true)
                 ->status(),
             Status::kSuccess);
+}
+
+// At the slice limit of the call check, every rank's schedule stays within kMaxScheduleSteps,
+// the busiest ones included (a binomial root sends every slice to log2(n) children, Bruck
+// forwards a large block in every round): a limit some ranks met and others did not would
+// fail those at once and leave the rest to time out.
+TEST(ScheduleCheck, EveryRanksScheduleFitsAtTheSliceLimit) {
+  const size_t sliceElements = 16;
+  for (int size : {129, 512}) {
+    const size_t count = maxSlicesPerCollective(size) * sliceElements;
+    std::vector<Range> oneBigBlock(static_cast<size_t>(size), Range{count, 0});
+    oneBigBlock[0] = {0, count};
+    // Every rank of the smaller job; at 512, the root and the ranks with most children.
+    std::vector<int> ranks = {0, size / 2, size - 1};
+    if (size == 129) {
+      ranks.resize(static_cast<size_t>(size));
+      std::iota(ranks.begin(), ranks.end(), 0);
+    }
+    for (int rank : ranks) {
+      ScheduleShape shape = shapeOf(rank, size, count, sliceElements);
+      shape.average = true;
+      EXPECT_NO_THROW(binomialBroadcast(shape)) << size << " ranks, rank " << rank;
+      EXPECT_NO_THROW(binomialReduce(shape)) << size << " ranks, rank " << rank;
+      shape.count = rank == 0 ? count : 0;
+      shape.blocks = oneBigBlock;
+      EXPECT_NO_THROW(bruckAllgatherV(shape)) << size << " ranks, rank " << rank;
+      EXPECT_NO_THROW(ringAllgatherV(shape)) << size << " ranks, rank " << rank;
+    }
+  }
 }
 
 TEST(ScheduleCheck, LengthIsBounded) {
