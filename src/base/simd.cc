@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -60,9 +61,17 @@ std::atomic<SimdLevel>& activeLevel() {
   return level;
 }
 
-std::atomic<bool>& levelForced() {
-  static std::atomic<bool> forced{false};
-  return forced;
+// Whether setSimdLevel has chosen the level. The two writers take the mutex: read, then
+// written, without it an "auto" adoption that had just seen "not forced" could overwrite a
+// level forced in between. Kernels read the atomic level alone.
+struct LevelChoice {
+  std::mutex mutex;
+  bool forced = false;
+};
+
+LevelChoice& levelChoice() {
+  static LevelChoice choice;
+  return choice;
 }
 
 }  // namespace
@@ -78,15 +87,15 @@ SimdLevel activeSimdLevel() {
 
 SimdLevel setSimdLevel(SimdLevel level) {
   const SimdLevel clamped = clampToCpu(level);
-  levelForced().store(true, std::memory_order_relaxed);
+  std::lock_guard lock(levelChoice().mutex);
+  levelChoice().forced = true;
   activeLevel().store(clamped, std::memory_order_relaxed);
   return clamped;
 }
 
 SimdLevel adoptDefaultSimdLevel(SimdLevel level) {
-  if (!levelForced().load(std::memory_order_relaxed)) {
-    activeLevel().store(clampToCpu(level), std::memory_order_relaxed);
-  }
+  std::lock_guard lock(levelChoice().mutex);
+  if (!levelChoice().forced) activeLevel().store(clampToCpu(level), std::memory_order_relaxed);
   return activeSimdLevel();
 }
 
