@@ -18,23 +18,27 @@ static_assert(static_cast<int>(Status::kTimeout) == gcclTimeout);
 static_assert(static_cast<int>(Status::kInProgress) == gcclInProgress);
 
 // Runs `body`, mapping whatever it throws to a result code and the message to
-// gcclGetLastError: no exception crosses the C boundary.
+// gcclGetLastError, prefixed with `entry`, the C function the caller called (its __func__):
+// no exception crosses the C boundary, and every message names the call that failed.
 template <typename Body>
-gcclResult_t guarded(gcclComm* comm, Body&& body) {
+gcclResult_t guarded(const char* entry, gcclComm* comm, Body&& body) {
+  const auto record = [&](const char* what, const char* detail) {
+    recordError(comm, std::string(entry) + ": " + what + detail);
+  };
   try {
     body();
     return gcclSuccess;
   } catch (const Error& e) {
-    recordError(comm, e.what());
+    record(e.what(), "");
     return static_cast<gcclResult_t>(e.status());
   } catch (const std::bad_alloc&) {
-    recordError(comm, "out of memory");
+    record("out of memory", "");
     return gcclSystemError;
   } catch (const std::exception& e) {
-    recordError(comm, std::string("internal error: ") + e.what());
+    record("internal error: ", e.what());
     return gcclInternalError;
   } catch (...) {
-    recordError(comm, "internal error: unknown exception");
+    record("internal error: unknown exception", "");
     return gcclInternalError;
   }
 }

@@ -83,9 +83,9 @@ void runOnDevice(gcclComm& comm, const CollectiveCall& call, Form form, void* st
 // Runs the call `describe` builds (once the handle is known to be live) in `form`: to
 // completion, as a request handed back in `request`, or on `stream`.
 template <typename Describe>
-gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* stream,
-                 Describe&& describe) {
-  return guarded(comm, [&] {
+gcclResult_t run(const char* entry, gcclComm_t comm, Form form, gcclRequest_t* request,
+                 void* stream, Describe&& describe) {
+  return guarded(entry, comm, [&] {
     if (form == Form::kAsync) {
       requirePointer<gcclRequest_t>(request, "request (output pointer)");
       *request = nullptr;
@@ -116,18 +116,19 @@ gcclResult_t run(gcclComm_t comm, Form form, gcclRequest_t* request, void* strea
 }
 
 template <typename Describe>
-gcclResult_t runBlocking(gcclComm_t comm, Describe&& describe) {
-  return run(comm, Form::kBlocking, nullptr, nullptr, std::forward<Describe>(describe));
+gcclResult_t runBlocking(const char* entry, gcclComm_t comm, Describe&& describe) {
+  return run(entry, comm, Form::kBlocking, nullptr, nullptr, std::forward<Describe>(describe));
 }
 
 template <typename Describe>
-gcclResult_t runAsync(gcclComm_t comm, gcclRequest_t* request, Describe&& describe) {
-  return run(comm, Form::kAsync, request, nullptr, std::forward<Describe>(describe));
+gcclResult_t runAsync(const char* entry, gcclComm_t comm, gcclRequest_t* request,
+                      Describe&& describe) {
+  return run(entry, comm, Form::kAsync, request, nullptr, std::forward<Describe>(describe));
 }
 
 template <typename Describe>
-gcclResult_t runOnStream(gcclComm_t comm, void* stream, Describe&& describe) {
-  return run(comm, Form::kOnStream, nullptr, stream, std::forward<Describe>(describe));
+gcclResult_t runOnStream(const char* entry, gcclComm_t comm, void* stream, Describe&& describe) {
+  return run(entry, comm, Form::kOnStream, nullptr, stream, std::forward<Describe>(describe));
 }
 
 // Rank r's block of an allgatherv: recvcounts[r] elements at displs[r].
@@ -160,7 +161,7 @@ extern "C" {
 
 gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op));
   });
@@ -169,7 +170,7 @@ gcclResult_t gcclAllReduce(const void* sendbuf, void* recvbuf, size_t count,
 gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                 gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op));
   });
@@ -177,7 +178,7 @@ gcclResult_t gcclAllReduceAsync(const void* sendbuf, void* recvbuf, size_t count
 
 gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
                            gcclDataType_t datatype, int root, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
                   rawValue(datatype), gcclSum, root);
   });
@@ -186,7 +187,7 @@ gcclResult_t gcclBroadcast(const void* sendbuf, void* recvbuf, size_t count,
 gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, int root, gcclComm_t comm,
                                 gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
                   rawValue(datatype), gcclSum, root);
   });
@@ -194,7 +195,7 @@ gcclResult_t gcclBroadcastAsync(const void* sendbuf, void* recvbuf, size_t count
 
 gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
                         gcclRedOp_t op, int root, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op), root);
   });
@@ -203,7 +204,7 @@ gcclResult_t gcclReduce(const void* sendbuf, void* recvbuf, size_t count, gcclDa
 gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
                              gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
                              gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op), root);
   });
@@ -211,7 +212,7 @@ gcclResult_t gcclReduceAsync(const void* sendbuf, void* recvbuf, size_t count,
 
 gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
                            gcclDataType_t datatype, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
                   rawValue(datatype), gcclSum);
   });
@@ -219,7 +220,7 @@ gcclResult_t gcclAllGather(const void* sendbuf, void* recvbuf, size_t sendcount,
 
 gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendcount,
                                 gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
                   rawValue(datatype), gcclSum);
   });
@@ -228,7 +229,7 @@ gcclResult_t gcclAllGatherAsync(const void* sendbuf, void* recvbuf, size_t sendc
 gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf,
                             const size_t* recvcounts, const size_t* displs, gcclDataType_t datatype,
                             gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
                           rawValue(datatype));
   });
@@ -237,7 +238,7 @@ gcclResult_t gcclAllGatherV(const void* sendbuf, size_t sendcount, void* recvbuf
 gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* recvbuf,
                                  const size_t* recvcounts, const size_t* displs,
                                  gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
                           rawValue(datatype));
   });
@@ -245,7 +246,7 @@ gcclResult_t gcclAllGatherVAsync(const void* sendbuf, size_t sendcount, void* re
 
 gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvcount,
                                gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
                   rawValue(datatype), rawValue(op));
   });
@@ -254,7 +255,7 @@ gcclResult_t gcclReduceScatter(const void* sendbuf, void* recvbuf, size_t recvco
 gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t recvcount,
                                     gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                     gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
                   rawValue(datatype), rawValue(op));
   });
@@ -263,7 +264,7 @@ gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t r
 gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                    gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                    void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllreduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op));
   });
@@ -272,7 +273,7 @@ gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t co
 gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                    gcclDataType_t datatype, int root, gcclComm_t comm,
                                    void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kBroadcast, sendbuf, recvbuf, count,
                   rawValue(datatype), gcclSum, root);
   });
@@ -281,7 +282,7 @@ gcclResult_t gcclBroadcastOnStream(const void* sendbuf, void* recvbuf, size_t co
 gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                 gcclDataType_t datatype, gcclRedOp_t op, int root, gcclComm_t comm,
                                 void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduce, sendbuf, recvbuf, count,
                   rawValue(datatype), rawValue(op), root);
   });
@@ -289,7 +290,7 @@ gcclResult_t gcclReduceOnStream(const void* sendbuf, void* recvbuf, size_t count
 
 gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf, size_t sendcount,
                                    gcclDataType_t datatype, gcclComm_t comm, void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllgather, sendbuf, recvbuf, sendcount,
                   rawValue(datatype), gcclSum);
   });
@@ -298,7 +299,7 @@ gcclResult_t gcclAllGatherOnStream(const void* sendbuf, void* recvbuf, size_t se
 gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount, void* recvbuf,
                                     const size_t* recvcounts, const size_t* displs,
                                     gcclDataType_t datatype, gcclComm_t comm, void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return allgatherVCall(communicator, sendbuf, sendcount, recvbuf, recvcounts, displs,
                           rawValue(datatype));
   });
@@ -307,20 +308,20 @@ gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t sendcount, void*
 gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf, size_t recvcount,
                                        gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                        void* stream) {
-  return runOnStream(comm, stream, [&](const gccl::Communicator& communicator) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
                   rawValue(datatype), rawValue(op));
   });
 }
 
 gcclResult_t gcclBarrier(gcclComm_t comm) {
-  return runBlocking(comm, [&](const gccl::Communicator& communicator) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
   });
 }
 
 gcclResult_t gcclBarrierAsync(gcclComm_t comm, gcclRequest_t* request) {
-  return runAsync(comm, request, [&](const gccl::Communicator& communicator) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kBarrier, nullptr, nullptr, 0, gcclUint8, gcclSum);
   });
 }

@@ -75,7 +75,7 @@ void initRank(gcclComm_t* comm, int nranks, const gcclUniqueId& commId, int rank
 extern "C" {
 
 gcclResult_t gcclGetVersion(int* version) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     requirePointer(version, "version");
     *version = GCCL_VERSION_CODE;
   });
@@ -91,19 +91,20 @@ const char* gcclGetLastError(gcclComm_t comm) {
 }
 
 gcclResult_t gcclGetUniqueId(gcclUniqueId* uniqueId) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     requirePointer(uniqueId, "uniqueId");
     gccl::encodeUniqueId(gccl::createUniqueId(environmentConfig()), uniqueId->internal);
   });
 }
 
 gcclResult_t gcclCommInitRank(gcclComm_t* comm, int nranks, gcclUniqueId commId, int rank) {
-  return guarded(nullptr, [&] { initRank(comm, nranks, commId, rank, environmentConfig()); });
+  return guarded(__func__, nullptr,
+                 [&] { initRank(comm, nranks, commId, rank, environmentConfig()); });
 }
 
 gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId commId, int rank,
                                     const gcclConfig_t* config) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     requirePointer(comm, "comm (output pointer)");
     *comm = nullptr;  // also when the config is refused: a cleanup may destroy it
     requirePointer(config, "config");
@@ -112,7 +113,7 @@ gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gcclUniqueId c
 }
 
 gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     requirePointer(comm, "comm (output pointer)");
     *comm = nullptr;  // also when the launch cannot be resolved: a cleanup may destroy it
     const gccl::Config config = environmentConfig();
@@ -124,7 +125,7 @@ gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm) {
 }
 
 gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newcomm) {
-  return guarded(comm, [&] {
+  return guarded(__func__, comm, [&] {
     requirePointer(newcomm, "newcomm (output pointer)");
     *newcomm = nullptr;
     HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
@@ -146,7 +147,7 @@ gcclResult_t gcclCommSplit(gcclComm_t comm, int color, int key, gcclComm_t* newc
 
 gcclResult_t gcclCommDestroy(gcclComm_t comm) {
   if (comm == nullptr) return gcclSuccess;
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     {
       HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
       if (!call.claim()) {
@@ -173,7 +174,7 @@ gcclResult_t gcclCommDestroy(gcclComm_t comm) {
 
 gcclResult_t gcclCommAbort(gcclComm_t comm) {
   if (comm == nullptr) return gcclSuccess;
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     bool claimed = false;
     {
       HandleCall call(comm, HandleCall::Admit::kUntilRetired);
@@ -190,21 +191,21 @@ gcclResult_t gcclCommAbort(gcclComm_t comm) {
 }
 
 gcclResult_t gcclCommCount(gcclComm_t comm, int* count) {
-  return guarded(comm, [&] {
+  return guarded(__func__, comm, [&] {
     requirePointer(count, "count");
     *count = HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().size();
   });
 }
 
 gcclResult_t gcclCommUserRank(gcclComm_t comm, int* rank) {
-  return guarded(comm, [&] {
+  return guarded(__func__, comm, [&] {
     requirePointer(rank, "rank");
     *rank = HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().rank();
   });
 }
 
 gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
-  return guarded(comm, [&] {
+  return guarded(__func__, comm, [&] {
     requirePointer(asyncError, "asyncError");
     const auto error =
         HandleCall(comm, HandleCall::Admit::kUntilRetired).communicator().asyncError();
@@ -214,7 +215,7 @@ gcclResult_t gcclCommGetAsyncError(gcclComm_t comm, gcclResult_t* asyncError) {
 }
 
 gcclResult_t gcclWait(gcclRequest_t request) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     gccl::api::takeLive(request, gccl::api::HandleKind::kRequest, "request");
     std::unique_ptr<gcclRequest> owned(request);
     owned->request->wait(owned->waits);
@@ -223,7 +224,7 @@ gcclResult_t gcclWait(gcclRequest_t request) {
 }
 
 gcclResult_t gcclTest(gcclRequest_t request, int* done) {
-  return guarded(nullptr, [&] {
+  return guarded(__func__, nullptr, [&] {
     gccl::api::requireLive(request, gccl::api::HandleKind::kRequest, "request");
     requirePointer(done, "done");
     *done = request->request->isDone() ? 1 : 0;

@@ -96,7 +96,7 @@ extern "C" {
 
 gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* config,
                                 gcclGradSync_t* sync) {
-  return guarded(comm, [&] {
+  return guarded(__func__, comm, [&] {
     requirePointer(sync, "sync (output pointer)");
     *sync = nullptr;
     GradientSyncOptions options = optionsOf(config);
@@ -115,7 +115,7 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
 
 gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* name, size_t count,
                                   gcclDataType_t datatype, size_t* index) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     requirePointer(index, "index (output pointer)");
     const int type = rawValue(datatype);
@@ -128,7 +128,7 @@ gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* name, size_t 
 }
 
 gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* poolBytes) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     gradients.finalize();
     if (pool != nullptr) *pool = gradients.pool();
@@ -137,11 +137,11 @@ gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* pool
 }
 
 gcclResult_t gcclGradSyncSetExempt(gcclGradSync_t sync, size_t index) {
-  return guarded(commOf(sync), [&] { syncOf(sync).setExempt(index); });
+  return guarded(__func__, commOf(sync), [&] { syncOf(sync).setExempt(index); });
 }
 
 gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent, size_t* chunks) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     syncOf(sync);
     std::lock_guard lock(sync->lastMutex);
     if (chunksSent != nullptr) *chunksSent = sync->last.sparseChunks;
@@ -150,7 +150,7 @@ gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent,
 }
 
 gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** data) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     requirePointer(data, "data (output pointer)");
     *data = gradients.tensorData(index);
@@ -158,7 +158,7 @@ gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** dat
 }
 
 gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buffer) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     HandleCall call(sync->comm, HandleCall::Admit::kUnlessClosing);
     if (sync->comm->serial != sync->commSerial) {
@@ -172,7 +172,7 @@ gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buff
 }
 
 gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
     // Inside the communicator like a collective, so that it is not freed under the flags'
     // allreduce (and an abort can still cut that short); once it is destroyed or being
@@ -196,12 +196,12 @@ gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
 }
 
 gcclResult_t gcclGradSyncReset(gcclGradSync_t sync) {
-  return guarded(commOf(sync), [&] { syncOf(sync).reset(); });
+  return guarded(__func__, commOf(sync), [&] { syncOf(sync).reset(); });
 }
 
 gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync) {
   if (sync == nullptr) return gcclSuccess;
-  return guarded(commOf(sync), [&] {
+  return guarded(__func__, commOf(sync), [&] {
     gccl::api::takeLive(sync, gccl::api::HandleKind::kGradientSync, "gradient sync");
     delete sync;
   });

@@ -40,12 +40,11 @@ LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
                         : firstInt(env, {"WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS"});
   if (!rank || !size) {
     fail(Status::kInvalidArgument,
-         "gcclCommInitFromEnv: no rank/size in the environment (set GCCL_RANK and "
+         "no rank/size in the environment (set GCCL_RANK and "
          "GCCL_WORLD_SIZE, or launch with torchrun, mpirun or srun)");
   }
   if (*size < 1 || *rank < 0 || *rank >= *size) {
-    fail(Status::kInvalidArgument, "gcclCommInitFromEnv: rank ", *rank, " is out of range for ",
-         *size, " ranks");
+    fail(Status::kInvalidArgument, "rank ", *rank, " is out of range for ", *size, " ranks");
   }
   info.rank = *rank;
   info.size = *size;
@@ -56,14 +55,13 @@ LaunchInfo resolveLaunch(const Config& config, const Environment& env) {
   const auto localSize = firstInt(env, {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"});
   if (host.empty() && localSize && *localSize == info.size) host = "127.0.0.1";
   if (host.empty()) {
-    fail(Status::kInvalidArgument,
-         "gcclCommInitFromEnv: set GCCL_ROOT_ADDR (or MASTER_ADDR) to rank 0's address");
+    fail(Status::kInvalidArgument, "set GCCL_ROOT_ADDR (or MASTER_ADDR) to rank 0's address");
   }
   int port = config.rootPort;
   if (port == 0) {
     const auto masterPort = intVariable(env, "MASTER_PORT");
     if (masterPort && (*masterPort < 1 || *masterPort > 65534)) {
-      fail(Status::kInvalidArgument, "gcclCommInitFromEnv: MASTER_PORT=", *masterPort,
+      fail(Status::kInvalidArgument, "MASTER_PORT=", *masterPort,
            " leaves no port for gccl's store (MASTER_PORT + 1): set GCCL_ROOT_PORT");
     }
     port = masterPort ? *masterPort + 1 : kDefaultRootPort;

@@ -163,7 +163,11 @@ TEST(TcpInit, UnservedRootTimesOutNamingTheRank) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
   EXPECT_EQ(comm, nullptr);
   const std::string message = gcclGetLastError(nullptr);
-  EXPECT_EQ(message.rfind("initialising rank 1 (of 2): could not reach the bootstrap store", 0), 0)
+  EXPECT_EQ(message.rfind(
+                "gcclCommInitRankConfig: initialising rank 1 (of 2): could not reach the bootstrap "
+                "store",
+                0),
+            0)
       << message;
 }
 

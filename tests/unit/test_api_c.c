@@ -19,6 +19,11 @@ static int mentions(const char* text, const char* word) {
   return strstr(text, word) != NULL;
 }
 
+/* Every message starts with the function that failed. */
+static int startsWith(const char* text, const char* prefix) {
+  return strncmp(text, prefix, strlen(prefix)) == 0;
+}
+
 int main(void) {
   int version = 0;
   EXPECT(gcclGetVersion(&version) == gcclSuccess && version == GCCL_VERSION_CODE);
@@ -29,7 +34,7 @@ int main(void) {
 
   float data[4] = {1, 2, 3, 4};
   EXPECT(gcclAllReduce(data, data, 4, gcclFloat32, gcclSum, NULL) == gcclInvalidArgument);
-  EXPECT(mentions(gcclGetLastError(NULL), "NULL"));
+  EXPECT(startsWith(gcclGetLastError(NULL), "gcclAllReduce: communicator is NULL"));
 
   gcclUniqueId zero;
   memset(&zero, 0, sizeof zero);
@@ -74,6 +79,7 @@ int main(void) {
   /* A request is freed by the wait (or the test) that completes it: using it again is an
    * error, not a crash. */
   EXPECT(gcclWait(request) == gcclInvalidArgument);
+  EXPECT(startsWith(gcclGetLastError(NULL), "gcclWait: request "));
   EXPECT(mentions(gcclGetLastError(NULL), "not live"));
   {
     int done = 0;
@@ -135,7 +141,11 @@ int main(void) {
   /* Use after destroy is an error, not a crash. */
   EXPECT(gcclAllReduce(data, out, 4, gcclFloat32, gcclSum, comm) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  EXPECT(gcclReduceScatterAsync(data, out, 1, gcclFloat32, gcclSum, comm, &request) ==
+         gcclInvalidArgument);
+  EXPECT(startsWith(gcclGetLastError(NULL), "gcclReduceScatterAsync: communicator "));
   EXPECT(gcclCommDestroy(comm) == gcclInvalidArgument);
+  EXPECT(startsWith(gcclGetLastError(NULL), "gcclCommDestroy: "));
   EXPECT(gcclCommDestroy(NULL) == gcclSuccess);
 
   if (failures == 0) printf("test_api_c: all checks passed\n");
