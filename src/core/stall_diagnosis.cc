@@ -1,6 +1,8 @@
 #include "core/stall_diagnosis.h"
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -80,14 +82,30 @@ int countWaiters(const WaitGraph& edges, int target) {
   return static_cast<int>(waiting.size());
 }
 
+// The nearest rank, along the edges from `self`, that published none: stopped, hung or gone.
+// Sought before any cycle: a rank's edges name every peer it still expects something from, not
+// only the one it is blocked on, so live ranks can appear to wait on each other beside the path
+// to the silent one (halving-doubling meets its first partner again in its last stage).
+std::optional<int> nearestSilent(int self, const WaitGraph& edges) {
+  std::deque<int> queue{self};
+  std::set<int> seen{self};
+  while (!queue.empty()) {
+    const int node = queue.front();
+    queue.pop_front();
+    const auto found = edges.find(node);
+    if (found == edges.end()) return node;
+    for (int peer : found->second) {
+      if (seen.insert(peer).second) queue.push_back(peer);
+    }
+  }
+  return std::nullopt;
+}
+
+// Depth first from `node` (every rank on the way published edges): true once a rank on the
+// current path is reached again, `verdict` then holds the cycle.
 bool walk(int node, const WaitGraph& edges, std::vector<int>& path, std::set<int>& done,
           StallVerdict& verdict) {
   const auto found = edges.find(node);
-  if (found == edges.end()) {
-    verdict.kind = StallVerdict::Kind::kSilentRank;
-    verdict.silentRank = node;
-    return true;
-  }
   path.push_back(node);
   for (int peer : found->second) {
     const auto onPath = std::find(path.begin(), path.end(), peer);
@@ -115,12 +133,15 @@ std::string describeCycle(const std::vector<int>& cycle) {
 
 StallVerdict judgeStall(int self, const WaitGraph& edges) {
   StallVerdict verdict;
+  if (const std::optional<int> silent = nearestSilent(self, edges)) {
+    verdict.kind = StallVerdict::Kind::kSilentRank;
+    verdict.silentRank = *silent;
+    verdict.waiters = countWaiters(edges, *silent);
+    return verdict;
+  }
   std::vector<int> path;
   std::set<int> done;
   walk(self, edges, path, done, verdict);
-  if (verdict.kind == StallVerdict::Kind::kSilentRank) {
-    verdict.waiters = countWaiters(edges, verdict.silentRank);
-  }
   return verdict;
 }
 

@@ -29,8 +29,9 @@ struct StallVerdict {
   int waiters = 0;         // ranks whose edges lead to the silent rank
 };
 
-// From `self`, depth first along `edges`: the first rank reached that published nothing
-// (absent from `edges`) is silent; reaching a rank on the current path is a cycle.
+// From `self` along `edges`: the nearest rank reached that published nothing (absent from
+// `edges`) is silent; when every reachable rank published, reaching a rank on the current
+// path again is a cycle.
 StallVerdict judgeStall(int self, const WaitGraph& edges);
 
 class StallDiagnosis {

@@ -92,7 +92,9 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(Case{3, "ring", {1}, 1 << 18}, Case{3, "ring", {2}, 1 << 18},
                     Case{8, "ring", {3}, 1 << 16}, Case{8, "recursive_doubling", {5}, 1 << 12},
                     Case{8, "ring", {0}, 1 << 16}, Case{8, "ring", {2, 6}, 1 << 16},
-                    Case{16, "ring", {11}, 1 << 14}, Case{16, "recursive_doubling", {15}, 1 << 12}),
+                    Case{16, "ring", {11}, 1 << 14}, Case{16, "recursive_doubling", {15}, 1 << 12},
+                    Case{8, "halving_doubling", {5}, 1 << 12},
+                    Case{4, "halving_doubling", {3}, 1 << 12}),
     [](const testing::TestParamInfo<Case>& info) {
       std::string name = std::to_string(info.param.ranks) + "ranks_" + info.param.algorithm;
       for (int victim : info.param.stopped) name += "_stop" + std::to_string(victim);

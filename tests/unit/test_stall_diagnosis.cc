@@ -48,6 +48,18 @@ TEST(StallVerdict, ACycleIsADeadlockNotASilentRank) {
   EXPECT_EQ(verdict.cycle, (std::vector<int>{1, 3, 5, 1}));
 }
 
+TEST(StallVerdict, ASilentRankBeatsACycleOfPeersThatStillExpectEachOther) {
+  // Halving-doubling on 4 ranks, rank 3 stopped: a rank's edges name every peer it still
+  // expects data from, and the stage-1 partners (0, 2) meet again at the last stage.
+  const WaitGraph edges = {{0, {2, 1}}, {1, {3, 0}}, {2, {0, 3}}};
+  for (int self : {0, 1, 2}) {
+    const StallVerdict verdict = judgeStall(self, edges);
+    EXPECT_EQ(verdict.kind, StallVerdict::Kind::kSilentRank) << "rank " << self;
+    EXPECT_EQ(verdict.silentRank, 3) << "rank " << self;
+    EXPECT_EQ(verdict.waiters, 3) << "rank " << self;
+  }
+}
+
 TEST(StallVerdict, NothingToBlameIsUnknown) {
   EXPECT_EQ(judgeStall(0, {{0, {}}}).kind, StallVerdict::Kind::kUnknown);
   EXPECT_EQ(judgeStall(0, {{0, {1}}, {1, {}}}).kind, StallVerdict::Kind::kUnknown);
