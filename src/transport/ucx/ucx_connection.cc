@@ -153,12 +153,12 @@ void UcxConnection::postRecv(Message& message) {
              &UcxConnection::recvPiece);
 }
 
-// What arrived before the peer went away is still checked first: a mismatch it shows is the
-// clearer error.
+// What arrived before the peer went away is checked first, before a failed send (a peer that
+// saw a mismatch closes its endpoint): the mismatch it shows is the clearer error.
 bool UcxConnection::progress() {
   worker_->progress();
-  const bool sent = completeSends();
   const bool received = completeRecvs();
+  const bool sent = completeSends();
   if (endpointError_ != UCS_OK) failWith("the connection failed", endpointError_);
   return sent || received;
 }
