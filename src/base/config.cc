@@ -52,7 +52,9 @@ const std::array kSettings = {
     Setting{"GCCL_TIMEOUT_MS", "int", "60000",
             "a peer silent this long fails the collective with gcclTimeout",
             GCCL_INT_SETTING("GCCL_TIMEOUT_MS", timeoutMs, 1, kMaxInt)},
-    Setting{"GCCL_CHUNK_BYTES", "int", "1048576", "pipeline slice size of the ring, in bytes",
+    Setting{"GCCL_CHUNK_BYTES", "int", "1048576",
+            "pipeline slice size of every collective's schedule, in bytes; "
+            "must agree on all ranks",
             [](Config& c, std::string_view v) {
               c.chunkBytes = static_cast<size_t>(parseInt("GCCL_CHUNK_BYTES", v, 64, 1 << 30));
             }},
@@ -179,6 +181,17 @@ Environment processEnvironment() {
 
 std::span<const Setting> settings() {
   return kSettings;
+}
+
+std::string settingsEveryRankShares(const Config& config) {
+  std::string text = strCat("GCCL_TRANSPORT=", config.transport, ",GCCL_ALGO=", config.algorithm,
+                            ",GCCL_CHUNK_BYTES=", config.chunkBytes,
+                            ",GCCL_GPU_SLICE_BYTES=", config.gpuSliceBytes,
+                            ",GCCL_GPU_STAGING_BYTES=", config.gpuStagingBytes);
+  for (char& c : text) {
+    if (c <= ' ') c = '?';  // one token in the census entry, whatever a value holds
+  }
+  return text;
 }
 
 WaitPolicy waitPolicyOf(const Config& config) {

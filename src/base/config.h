@@ -30,7 +30,7 @@ struct WaitPolicy {
 struct Config {
   // Collectives
   int timeoutMs = 60000;           // peer silence that becomes Status::kTimeout
-  size_t chunkBytes = 1u << 20;    // pipeline slice of the ring
+  size_t chunkBytes = 1u << 20;    // pipeline slice of every collective's schedule
   std::string algorithm = "auto";  // GCCL_ALGO
   std::string hostId;              // GCCL_HOST_ID: overrides the machine as the host (hierarchy)
   std::string tuneFile;            // GCCL_TUNE_FILE: rank 0's cost model figures
@@ -64,8 +64,15 @@ struct Config {
 // tests. Returns nullopt for unset names.
 using Environment = std::function<std::optional<std::string>(std::string_view name)>;
 
-// The process environment. The only place in gccl that calls getenv.
+// The process environment. The only place in gccl that calls getenv (besides the UCX
+// transport's read of UCX_TLS, for its error messages).
 Environment processEnvironment();
+
+// The settings every rank of a job must share, as one token without spaces
+// ("GCCL_TRANSPORT=auto,GCCL_ALGO=ring,..."): the census at init compares every rank's with rank
+// 0's and refuses the job, naming both, when they differ (they would otherwise route a pair
+// differently, or cut collectives differently, and fail later and less clearly).
+std::string settingsEveryRankShares(const Config& config);
 
 struct Setting {
   std::string_view name;

@@ -136,12 +136,13 @@ std::string cpuMaskHex() {
 }
 
 MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
-                            const std::string& hostId) {
+                            const std::string& hostId, const std::string& settings) {
   const std::string machine = machineId();
   const std::string claim = processClaim();
+  const std::string mySettings = settings.empty() ? "-" : settings;
   if (rank == 0) store.set(kSizeKey, strCat(size));
   store.set(machineKey(rank), strCat(machine, " ", hostId.empty() ? machine : hostId, " ",
-                                     cpuMaskHex(), " ", size, " ", claim));
+                                     cpuMaskHex(), " ", size, " ", mySettings, " ", claim));
   // Ranks that disagree on nranks would wait for ranks that never come, or connect to the
   // wrong ones: each checks rank 0's, and rank 0 checks everyone's it waits for.
   if (rank != 0) {
@@ -152,6 +153,10 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     }
   }
   if (rank == 0) {
+    const auto refuse = [&](const std::string& reason) {
+      for (int other = 1; other < size; ++other) store.set(shareKey(other), kRefusal + reason);
+      fail(Status::kInvalidUsage, reason);
+    };
     std::vector<std::string> machineOf(static_cast<size_t>(size));
     std::map<std::string, int> hostIndex;
     std::string hostMap;
@@ -163,15 +168,15 @@ MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& de
     for (int r = 0; r < size; ++r) {
       std::istringstream entry(
           awaited(store, machineKey(r), deadline, strCat("rank ", r, " has not joined the job")));
-      std::string host, mask, signedBy;
+      std::string host, mask, theirSettings, signedBy;
       int rankSize = 0;
-      if (!(entry >> machineOf[r] >> host >> mask >> rankSize >> signedBy) ||
+      if (!(entry >> machineOf[r] >> host >> mask >> rankSize >> theirSettings >> signedBy) ||
           !(entry >> std::ws).eof())
         fail(Status::kRemoteError, "malformed locality entry of rank ", r);
-      if (rankSize != size) {
-        const std::string reason = sizeMismatch(r, rankSize, size);
-        for (int other = 1; other < size; ++other) store.set(shareKey(other), kRefusal + reason);
-        fail(Status::kInvalidUsage, reason);
+      if (rankSize != size) refuse(sizeMismatch(r, rankSize, size));
+      if (theirSettings != mySettings) {
+        refuse(strCat("rank ", r, " was started with ", theirSettings, ", rank 0 with ", mySettings,
+                      ": every rank must set these alike"));
       }
       Machine& machine = machines[machineOf[r]];
       machine.ranks.push_back(r);

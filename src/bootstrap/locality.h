@@ -34,9 +34,11 @@ std::string cpuMaskHex();
 // Every rank calls this once at init. Rank 0 gathers each rank's machine id, host id (`hostId`,
 // or the machine's when empty) and CPU mask and answers each rank, so the store serves O(size)
 // requests in all (the host map, O(size) for every rank, only when there are several hosts).
-// Ranks pinned to one core each still add up to as many cores.
+// Ranks pinned to one core each still add up to as many cores. `settings` (one token, no
+// spaces) must be the same on every rank: rank 0 refuses the job on every rank, naming the odd
+// one and both values, when a rank's differ from its own, as it does for nranks.
 MachineShare shareOfMachine(Store& store, int rank, int size, const Deadline& deadline,
-                            const std::string& hostId = {});
+                            const std::string& hostId = {}, const std::string& settings = {});
 
 // GCCL_SPIN_US=auto: the default spin, or none when the machine is oversubscribed.
 int autoSpinUs(const MachineShare& share);

@@ -217,8 +217,9 @@ std::unique_ptr<Communicator> Communicator::split(int color, int key) {
   const int newRank = static_cast<int>(me - members.begin());
   const std::string scope = strCat(scope_, "split/", splitId, "/", color, "/");
   auto store = std::make_shared<PrefixedStore>(store_, scope);
-  const MachineShare share = shareOfMachine(*store, newRank, newSize,
-                                            Deadline::afterMs(config_.timeoutMs), config_.hostId);
+  const MachineShare share =
+      shareOfMachine(*store, newRank, newSize, Deadline::afterMs(config_.timeoutMs), config_.hostId,
+                     settingsEveryRankShares(config_));
   return std::make_unique<Communicator>(newRank, newSize, config_, token_, std::move(store),
                                         storeServer_, splitRoutes_(share), splitRoutes_, scope,
                                         JobLayout{share.hostOf, figures_});

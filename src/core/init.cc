@@ -151,7 +151,8 @@ std::unique_ptr<Communicator> createCommunicator(int rank, int size, const Uniqu
     // Every rank takes part in the census, whatever its own GCCL_SPIN_US and GCCL_YIELD_US:
     // rank 0 waits for all.
     const MachineShare share =
-        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs), config.hostId);
+        shareOfMachine(*client, rank, size, Deadline::afterMs(config.timeoutMs), config.hostId,
+                       settingsEveryRankShares(config));
     Config resolved = config;
     if (resolved.spinUs == kAutoSpinUs) resolved.spinUs = autoSpinUs(share);
     if (resolved.yieldUs == kAutoYieldUs) resolved.yieldUs = autoYieldUs(share);

@@ -65,8 +65,8 @@ TEST(Locality, EveryRankOfOneMachineCountsAllOfThem) {
 TEST(Locality, RanksOnOtherMachinesAreNotCounted) {
   // Ranks 1 and 3 pose as another machine with four CPUs of its own.
   MemoryStore store;
-  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}) + " 4 1@elsewhere#1");
-  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}) + " 4 3@elsewhere#3");
+  store.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0, 1}) + " 4 - 1@elsewhere#1");
+  store.set("locality/machine/3", "elsewhere elsewhere " + maskOf({2, 3}) + " 4 - 3@elsewhere#3");
   const auto shares = census(store, 4, {0, 2});
   EXPECT_EQ(shares[0].ranks, 2);
   EXPECT_EQ(shares[2].ranks, 2);
@@ -87,7 +87,7 @@ TEST(Locality, HostMapFollowsTheHostIdsAndIsEmptyForOneHost) {
     EXPECT_EQ(share.ranks, 4);  // still one machine: transports may treat them as local
   }
   MemoryStore machines;
-  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}) + " 2 1@elsewhere#1");
+  machines.set("locality/machine/1", "elsewhere elsewhere " + maskOf({0}) + " 2 - 1@elsewhere#1");
   EXPECT_EQ(census(machines, 2, {0})[0].hostOf, (std::vector<int>{0, 1}));
 }
 
@@ -106,7 +106,7 @@ TEST(Locality, PinnedRanksAddUpTheirCores) {
   MemoryStore store;
   for (int rank = 1; rank < 4; ++rank)
     store.set("locality/machine/" + std::to_string(rank), machineId() + " " + machineId() + " " +
-                                                              maskOf({rank}) + " 4 " +
+                                                              maskOf({rank}) + " 4 - " +
                                                               std::to_string(rank) + "@here#1");
   const auto shares = census(store, 4, {0});
   EXPECT_EQ(shares[0].ranks, 4);
@@ -179,6 +179,59 @@ TEST(Locality, NranksDisagreementReachesEveryRankThroughRankZerosStore) {
     EXPECT_EQ(gcclCommInitRank(&comm, sizes[rank], id, rank), gcclInvalidUsage);
     return gcclGetLastError(nullptr);
   });
+}
+
+// Settings every rank must share (a rank started with another GCCL_TRANSPORT would route its
+// pairs differently and time out connecting) fail the census at once on every rank, naming
+// the odd rank and both values.
+TEST(Locality, RanksThatDisagreeOnSharedSettingsAllFailNamingThem) {
+  MemoryStore store;
+  std::vector<std::string> messages(3);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 3; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        shareOfMachine(store, rank, 3, Deadline::afterMs(5000), {},
+                       rank == 2 ? "GCCL_TRANSPORT=tcp" : "GCCL_TRANSPORT=auto");
+        messages[rank] = "no error";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.status(), Status::kInvalidUsage) << e.what();
+        messages[rank] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int rank = 0; rank < 3; ++rank) {
+    EXPECT_NE(messages[rank].find("rank 2 was started with GCCL_TRANSPORT=tcp, rank 0 with "
+                                  "GCCL_TRANSPORT=auto"),
+              std::string::npos)
+        << "rank " << rank << ": '" << messages[rank] << "'";
+  }
+}
+
+// Through the C API: the config struct's algorithm is one of the shared settings.
+TEST(Locality, AnAlgorithmSetOnOneRankOnlyFailsEveryRanksInit) {
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe): no threads yet
+  gcclUniqueId id;
+  ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
+  std::vector<std::string> messages(2);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 2; ++rank) {
+    threads.emplace_back([&, rank] {
+      gcclConfig_t config = GCCL_CONFIG_INITIALIZER;
+      config.timeoutMs = 20000;
+      if (rank == 1) config.algorithm = "tree";
+      gcclComm_t comm = nullptr;
+      EXPECT_EQ(gcclCommInitRankConfig(&comm, 2, id, rank, &config), gcclInvalidUsage);
+      messages[rank] = gcclGetLastError(nullptr);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int rank = 0; rank < 2; ++rank) {
+    EXPECT_NE(messages[rank].find("GCCL_ALGO=tree"), std::string::npos) << messages[rank];
+    EXPECT_NE(messages[rank].find("every rank must set these alike"), std::string::npos)
+        << messages[rank];
+  }
 }
 
 // A second process joining as the same rank overwrites the first's census entry: the first
