@@ -38,9 +38,10 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
+// Asked for (-h): on stdout, exit 0. After a bad argument: on stderr, exit 2.
 [[noreturn]] void usage(const CollectiveSpec& spec, const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "%s: %s\n", spec.tool, problem);
-  std::fprintf(stderr,
+  std::fprintf(problem != nullptr ? stderr : stdout,
                "usage: %s [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
                "         [-w warmup] [-c 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
                "         [--device host|cuda|standin] [--json FILE] [--timeout SECONDS]\n"
@@ -61,7 +62,7 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                spec.tool, spec.reduces ? " [-o op]" : "", spec.rooted ? " [-r root]" : "",
                spec.reduces ? "; op: sum prod min max avg" : "", algorithmNames().c_str(),
                spec.rooted ? "root" : "0");
-  std::exit(2);
+  std::exit(problem != nullptr ? 2 : 0);
 }
 
 std::optional<int> parseInt(const char* text, int min) {

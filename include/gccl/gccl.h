@@ -117,7 +117,7 @@ GCCL_EXPORT const char* gcclGetLastError(gcclComm_t comm);
 /**
  * @brief Creates a unique id on the root rank: starts nothing yet, but reserves the root's
  * address (GCCL_SOCKET_ADDR or the host's first non-loopback IPv4, else 127.0.0.1, with port
- * GCCL_PORT or an ephemeral one) and draws a random job token. The reservations of the last
+ * GCCL_ROOT_PORT or an ephemeral one) and draws a random job token. The reservations of the last
  * 8 ids made in a process are kept; an older id still works, but its port is bound again by
  * rank 0's init and could have been taken meanwhile.
  */
@@ -137,8 +137,10 @@ GCCL_EXPORT gcclResult_t gcclCommInitRankConfig(gcclComm_t* comm, int nranks, gc
 /**
  * @brief Joins a communicator described by the environment: GCCL_RANK/GCCL_WORLD_SIZE/
  * GCCL_ROOT_ADDR/GCCL_ROOT_PORT, torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, Open MPI's
- * OMPI_COMM_WORLD_RANK/SIZE or Slurm's SLURM_PROCID/SLURM_NTASKS (the root address then comes
- * from GCCL_ROOT_ADDR or MASTER_ADDR). The job token is GCCL_JOB_TOKEN when set.
+ * OMPI_COMM_WORLD_RANK/SIZE or Slurm's SLURM_PROCID/SLURM_NTASKS. The root address comes from
+ * GCCL_ROOT_ADDR or MASTER_ADDR (127.0.0.1 when OMPI_COMM_WORLD_LOCAL_SIZE or
+ * SLURM_NTASKS_PER_NODE says every rank is on this host), the store's port from GCCL_ROOT_PORT,
+ * else MASTER_PORT + 1, else 29511. The job token is GCCL_JOB_TOKEN when set.
  */
 GCCL_EXPORT gcclResult_t gcclCommInitFromEnv(gcclComm_t* comm);
 
