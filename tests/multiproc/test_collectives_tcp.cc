@@ -4,6 +4,7 @@
 // rank with gcclInvalidUsage.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -46,8 +47,12 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       };
       gcclRequest_t request = nullptr;
       gcclRequest_t* maybe = async ? &request : nullptr;
-      std::vector<unsigned char> in(count * es * n), out(count * es * n, 0xAB);
+      std::vector<unsigned char> in(count * es * n), out(count * es * n);
+      // Before every collective: what it does not write must not hold an earlier one's result
+      // (an allgather leaves exactly what allgatherv's first blocks expect).
+      const auto poisonOutput = [&] { std::fill(out.begin(), out.end(), 0xAB); };
 
+      poisonOutput();
       perf::fillInput(in.data(), count, type, gcclSum, rank, n);
       const int root = 2;
       const gcclResult_t b =
@@ -57,6 +62,7 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       if (perf::countWrongInput(out.data(), count, type, gcclSum, root, n) != 0)
         return fail("broadcast result");
 
+      poisonOutput();
       perf::fillInput(in.data(), count, type, gcclMax, rank, n);
       const gcclResult_t r =
           async ? gcclReduceAsync(in.data(), out.data(), count, type, gcclMax, 1, comm, maybe)
@@ -65,6 +71,7 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       if (rank == 1 && perf::countWrong(out.data(), count, type, gcclMax, n) != 0)
         return fail("reduce result");
 
+      poisonOutput();
       perf::fillInput(in.data(), count, type, gcclSum, rank, n);
       const gcclResult_t g =
           async ? gcclAllGatherAsync(in.data(), out.data(), count, type, comm, maybe)
@@ -82,6 +89,7 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
         displs.push_back(end);
         end += counts.back();
       }
+      poisonOutput();
       const gcclResult_t v =
           async ? gcclAllGatherVAsync(in.data(), counts[rank], out.data(), counts.data(),
                                       displs.data(), type, comm, maybe)
@@ -94,6 +102,7 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
           return fail("allgatherv result");
       }
 
+      poisonOutput();
       perf::fillInput(in.data(), count * n, type, gcclAvg, rank, n);
       const gcclResult_t s =
           async ? gcclReduceScatterAsync(in.data(), out.data(), count, type, gcclAvg, comm, maybe)

@@ -244,17 +244,17 @@ TEST(LazyHalfWire, PreDividedWithinRounding) {
   checkHalfWire(WireFormat::kBfloat16, 3, true);
 }
 
-// Runs one step of one tensor of `count` floats per rank; returns the agreed flags and rank
-// 0's result.
+// Runs one step of one tensor of `count` floats per rank; returns the agreed flags and every
+// rank's result.
 struct FlagRun {
   std::vector<int> nonFinite;
-  std::vector<float> result;
+  std::vector<std::vector<float>> results;  // by rank
 };
 
 FlagRun runOneTensor(int size, const GradientSyncOptions& options,
                      const std::function<float(int, size_t)>& value, size_t count) {
   auto ranks = makeRanks(size);
-  FlagRun run{std::vector<int>(size), {}};
+  FlagRun run{std::vector<int>(size), std::vector<std::vector<float>>(size)};
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
     GradientSync sync(rank, size, WaitPolicy{}, options);
     sync.registerTensor("g", count, DataType::kFloat32);
@@ -264,7 +264,7 @@ FlagRun runOneTensor(int size, const GradientSyncOptions& options,
     sync.markReady(comm, 1);
     sync.markReady(comm, 0);
     run.nonFinite[rank] = sync.wait(&comm).nonFinite;
-    if (rank == 0) run.result.assign(view(sync, 0), view(sync, 0) + count);
+    run.results[rank].assign(view(sync, 0), view(sync, 0) + count);
   });
   return run;
 }
@@ -279,7 +279,10 @@ TEST(LazyHalfWire, PreDivisionKeepsLossScaledSumsInRange) {
   options.preDivide = true;
   FlagRun divided = runOneTensor(4, options, large, 100);
   EXPECT_EQ(divided.nonFinite, (std::vector<int>{0, 0, 0, 0}));
-  for (float v : divided.result) EXPECT_EQ(v, 40000.0f);  // 10000 and 40000 are exact in fp16
+  for (const std::vector<float>& result : divided.results) {
+    // 10000 and 40000 are exact in fp16
+    EXPECT_EQ(result, std::vector<float>(100, 40000.0f));
+  }
 }
 
 // Pre-division is for floating-point buckets (their sums stay in range); an integer bucket
@@ -288,8 +291,8 @@ TEST(LazyHalfWire, PreDivisionKeepsLossScaledSumsInRange) {
 TEST(LazyPreDivide, IntegerBucketsAreAveragedAfterTheSum) {
   constexpr int kSize = 3;
   auto ranks = makeRanks(kSize);
-  std::vector<int32_t> integers(kSize);
-  std::vector<float> floats(kSize);
+  std::vector<std::vector<int32_t>> integers(kSize);
+  std::vector<std::vector<float>> floats(kSize);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
     GradientSyncOptions options;
     options.thetaBytes = 0;
@@ -304,11 +307,13 @@ TEST(LazyPreDivide, IntegerBucketsAreAveragedAfterTheSum) {
     sync.markReady(comm, 0);
     sync.markReady(comm, 1);
     sync.wait(&comm);
-    integers[rank] = steps[4];
-    floats[rank] = view(sync, 1)[4];
+    integers[rank].assign(steps, steps + 5);
+    floats[rank].assign(view(sync, 1), view(sync, 1) + 5);
   });
-  EXPECT_EQ(integers, std::vector<int32_t>(kSize, 2));
-  EXPECT_EQ(floats, std::vector<float>(kSize, 6.0f));  // 1 + 2 + 3, exact
+  for (int rank = 0; rank < kSize; ++rank) {
+    EXPECT_EQ(integers[rank], std::vector<int32_t>(5, 2)) << "rank " << rank;
+    EXPECT_EQ(floats[rank], std::vector<float>(5, 6.0f)) << "rank " << rank;  // 1 + 2 + 3
+  }
 }
 
 TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
@@ -322,7 +327,9 @@ TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
     auto finite = [](int rank, size_t) { return static_cast<float>(rank); };
     FlagRun clean = runOneTensor(3, options, finite, 300);
     EXPECT_EQ(clean.nonFinite, (std::vector<int>{0, 0, 0}));
-    for (float v : clean.result) EXPECT_EQ(v, 1.0f);  // (0 + 1 + 2) / 3
+    for (const std::vector<float>& result : clean.results) {
+      EXPECT_EQ(result, std::vector<float>(300, 1.0f));  // (0 + 1 + 2) / 3
+    }
   }
 }
 
@@ -374,7 +381,7 @@ TEST(LazyNonFinite, AStepThatFailsOnOneRankFailsOnEvery) {
   auto ranks = makeRanks(kSize);
   std::vector<Status> failed(kSize, Status::kSuccess);
   std::vector<std::string> messages(kSize);
-  std::vector<float> after(kSize);
+  std::vector<size_t> wrongAfter(kSize);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
     bool refuse = rank == 1;
     GradientSyncOptions options;
@@ -399,7 +406,8 @@ TEST(LazyNonFinite, AStepThatFailsOnOneRankFailsOnEvery) {
     std::fill(gradient.begin(), gradient.end(), static_cast<float>(rank));
     sync.markReady(comm, 0, gradient.data());
     EXPECT_FALSE(sync.wait(&comm).nonFinite);
-    after[rank] = gradient[kCount - 1];
+    wrongAfter[rank] = static_cast<size_t>(
+        std::count_if(gradient.begin(), gradient.end(), [](float v) { return v != 1.0f; }));
   });
   EXPECT_EQ(failed, (std::vector<Status>{Status::kRemoteError, Status::kSystemError,
                                          Status::kRemoteError}));
@@ -407,7 +415,8 @@ TEST(LazyNonFinite, AStepThatFailsOnOneRankFailsOnEvery) {
   for (int r : {0, 2}) {
     EXPECT_NE(messages[r].find("failed on another rank"), std::string::npos) << messages[r];
   }
-  EXPECT_EQ(after, std::vector<float>(kSize, 1.0f));  // (0 + 1 + 2) / 3
+  // Every element of the next step on every rank: (0 + 1 + 2) / 3.
+  EXPECT_EQ(wrongAfter, std::vector<size_t>(kSize, 0));
 }
 
 TEST(LazyCopyMode, CopiesInAtMarkReadyAndOutAtWait) {

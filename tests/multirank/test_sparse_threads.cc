@@ -113,6 +113,10 @@ void checkConservation(SparsePayload payload, float unit, float tolerance = 0.0f
       EXPECT_EQ(applied[r], applied[0]) << "rank " << r;
       EXPECT_EQ(picked[r], picked[0]) << "rank " << r;
     }
+    // Conservation alone would hold if nothing were ever sent (all kept in the residual).
+    EXPECT_GT(*std::max_element(picked[0].begin(), picked[0].end()), 0u);
+    EXPECT_GT(std::count_if(applied[0].begin(), applied[0].end(), [](float v) { return v != 0; }),
+              0);
     for (size_t i = 0; i < applied[0].size(); ++i) {
       float expected = 0.0f, kept = 0.0f, scale = 0.0f;
       for (int r = 0; r < size; ++r) {

@@ -17,4 +17,4 @@ target_link_libraries(test_kernels PRIVATE gccl_static GTest::gtest_main)
 # The tests reach internal headers (reduce/reduce_kernels.h) and their own helpers.
 target_include_directories(test_kernels PRIVATE ${CMAKE_CURRENT_LIST_DIR}
                                                 ${CMAKE_CURRENT_LIST_DIR}/../../src)
-gtest_discover_tests(test_kernels DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 600)
+gtest_discover_tests(test_kernels DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT ${GCCL_TEST_TIMEOUT})

@@ -299,7 +299,9 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     connections[r] = transport.connect(request, store, *pollers.back());
     Operation& operation = operations[r];
     operation.kind = algorithm.collective;
-    operation.input = data[r].input.data();
+    // In place (allreduce, broadcast, reduce): one buffer, which the caller filled with the
+    // input.
+    operation.input = shapes[r].inPlace ? data[r].output.data() : data[r].input.data();
     operation.output = data[r].output.data();
     operation.count = shapes[r].count;
     operation.type = DataType::kInt64;
@@ -337,22 +339,29 @@ int64_t valueOf(int r, size_t i) {
   return static_cast<int64_t>(r + 1) * static_cast<int64_t>(i % 13 + 1);
 }
 
+// An allreduce, out of place and then in place (where a step that wrote a range before a send
+// read it, or reduced into what it still had to send, ends with wrong results).
 void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice, ReduceOp op,
                    HostMap hostOf = nullptr) {
   const int64_t rankSum = static_cast<int64_t>(size) * (size + 1) / 2;
-  std::vector<ScheduleShape> shapes;
-  std::vector<RankData> data(static_cast<size_t>(size));
-  for (int r = 0; r < size; ++r) {
-    shapes.push_back(shapeOf(r, size, count, slice, hostOf));
-    shapes.back().average = op == ReduceOp::kAvg;
-    data[r].output.assign(count, -1);
-    for (size_t i = 0; i < count; ++i) {
-      data[r].input.push_back(valueOf(r, i));
-      data[r].expected.push_back(rankSum * static_cast<int64_t>(i % 13 + 1) /
-                                 (op == ReduceOp::kAvg ? size : 1));
+  for (bool inPlace : {false, true}) {
+    std::vector<ScheduleShape> shapes;
+    std::vector<RankData> data(static_cast<size_t>(size));
+    for (int r = 0; r < size; ++r) {
+      shapes.push_back(shapeOf(r, size, count, slice, hostOf));
+      shapes.back().average = op == ReduceOp::kAvg;
+      shapes.back().inPlace = inPlace;
+      for (size_t i = 0; i < count; ++i) {
+        data[r].input.push_back(valueOf(r, i));
+        data[r].expected.push_back(rankSum * static_cast<int64_t>(i % 13 + 1) /
+                                   (op == ReduceOp::kAvg ? size : 1));
+      }
+      data[r].output = inPlace ? data[r].input : std::vector<int64_t>(count, -1);
     }
+    SCOPED_TRACE(inPlace ? "in place" : "out of place");
+    driveRoundRobin(algorithm, shapes, data, op);
+    if (::testing::Test::HasFatalFailure()) return;
   }
-  driveRoundRobin(algorithm, shapes, data, op);
 }
 
 // Any collective but allreduce, out of place: each rank's buffers as NCCL sizes them, filled
@@ -734,6 +743,18 @@ TEST(ScheduleCheck, EveryRanksScheduleFitsAtTheSliceLimit) {
       shape.blocks = oneBigBlock;
       EXPECT_NO_THROW(bruckAllgatherV(shape)) << size << " ranks, rank " << rank;
       EXPECT_NO_THROW(ringAllgatherV(shape)) << size << " ranks, rank " << rank;
+    }
+    // Every allreduce algorithm that runs at this size, on the first, middle and last rank
+    // (recursive doubling's log2(n) full exchanges per slice come closest to the bound).
+    for (const Algorithm& algorithm : algorithms()) {
+      if (algorithm.collective != CollectiveKind::kAllreduce) continue;
+      for (int rank : {0, size / 2, size - 1}) {
+        ScheduleShape shape = shapeOf(rank, size, count, sliceElements);
+        shape.average = true;
+        if (!algorithm.supports(shape)) continue;
+        EXPECT_NO_THROW(algorithm.build(shape))
+            << algorithm.name << ", " << size << " ranks, rank " << rank;
+      }
     }
   }
 }
