@@ -6,12 +6,22 @@ packages=(cmake make g++ pkg-config python3 libgtest-dev libgmock-dev libbenchma
           libgloo-dev libopenmpi-dev openmpi-bin iproute2 libucx-dev)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  # Installed, not merely known to dpkg (a removed package keeps its configuration files).
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
-  SUDO=""
-  [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  SUDO=()
+  [[ $(id -u) -ne 0 ]] && SUDO=(sudo)
+  # A freshly booted machine may be running its daily apt job: wait for the lock, and retry
+  # downloads a mirror dropped.
+  apt=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600
+       -o Acquire::Retries=5)
+  for attempt in 1 2 3; do
+    "${apt[@]}" update -qq && break
+    ((attempt < 3)) || exit 1
+    echo "apt-get update failed; retrying in 10 s" >&2
+    sleep 10
+  done
+  "${apt[@]}" install -y -qq --no-install-recommends "${missing[@]}"
 fi

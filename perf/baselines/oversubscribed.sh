@@ -18,19 +18,30 @@ iterations() {
     *) echo "-n 300 -w 30" ;;
   esac
 }
-row_times() { grep -E '^\s+[0-9]' | awk '{print $1, $5, $9}' || true; }
+# One run's table rows (size, out-of-place us, in-place us); a run that fails stops the script
+# with its output, so that no empty row reaches the medians.
+row_times() {
+  local label=$1 out
+  shift
+  if ! out=$("$@" 2>&1); then
+    echo "$label failed:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  echo "$label $(grep -E '^\s+[0-9]' <<<"$out" | awk '{print $1, $5, $9}')"
+}
 for rep in $(seq "$reps"); do
   for size in 8 64K 1M 64M; do
     for transport in shm tcp; do
       for wait in auto 0; do
         # shellcheck disable=SC2046
-        echo "rep $rep gccl-$transport yield=$wait $(GCCL_TRANSPORT=$transport GCCL_YIELD_US=$wait \
-          timeout 300 build/bin/allreduce_perf --np "$np" -b $size -e $size $(iterations $size) \
-          2>&1 | row_times)"
+        row_times "rep $rep gccl-$transport yield=$wait" env GCCL_TRANSPORT=$transport \
+          GCCL_YIELD_US=$wait timeout 300 build/bin/allreduce_perf --np "$np" -b $size -e $size \
+          $(iterations $size)
       done
     done
     # shellcheck disable=SC2046
-    echo "rep $rep mpi-vader $(timeout 300 "${mpi[@]}" -np "$np" build/bin/mpi_allreduce_perf \
-      -b $size -e $size $(iterations $size) 2>&1 | row_times)"
+    row_times "rep $rep mpi-vader" timeout 300 "${mpi[@]}" -np "$np" build/bin/mpi_allreduce_perf \
+      -b $size -e $size $(iterations $size)
   done
 done

@@ -16,8 +16,9 @@
 # a launcher that starts the ranks itself, e.g. mpirun with tests/netns/ns_agent.sh as its remote
 # shell (hosts are named h0..h<K-1>; see bench.sh).
 #
-# Exit: 0 when every rank exited 0; 1 when any failed or timed out (their logs are printed);
-# 77 when this user may not create namespaces (CTest SKIP_RETURN_CODE); 2 on bad usage.
+# Exit: 0 when every rank exited 0; 1 when any failed or timed out (their logs are printed), or
+# the testbed could not be built; 77 when this user is not allowed to create namespaces (CTest
+# SKIP_RETURN_CODE); 2 on bad usage.
 #
 #   tests/netns/netns_run.sh --hosts 4 --rate 10gbit -- build/bin/allreduce_perf -b 1M -e 64M
 set -euo pipefail
@@ -57,19 +58,37 @@ created=()
 pids=()
 
 cleanup() {
-  local pid ns
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  local pid ns i
+  # Each rank runs under `timeout`, which puts itself and the rank in a process group of its
+  # own (the group's id is its pid): killing only timeout would leave the rank running, and
+  # with it the namespaces it holds.
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  # Deleting a namespace deletes its veth ends, and with them their peers.
-  for ns in "${created[@]}"; do ip netns delete "$ns" 2>/dev/null || true; done
+  # Deleting a namespace deletes its veth ends, and with them their peers. The switch goes last:
+  # a run killed half-way through this still leaves it, which the next run's sweep looks for.
+  for ((i = ${#created[@]} - 1; i >= 0; i--)); do ip netns delete "${created[i]}" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# Namespaces of runs that were killed outright (SIGKILL runs no trap: a CTest timeout) and
+# whose process is gone: their pid may come round again and collide with ours.
+for stale in /run/netns/gcclnet*-sw; do
+  [[ -e $stale ]] || continue
+  stale_prefix=$(basename "$stale" -sw)
+  # Alive, and not this script (whose pid the dead run had): another run's, still in use.
+  [[ ${stale_prefix#gcclnet} != "$$" ]] && kill -0 "${stale_prefix#gcclnet}" 2>/dev/null && continue
+  for ns in /run/netns/"$stale_prefix"-*; do ip netns delete "$(basename "$ns")" 2>/dev/null || true; done
+done
+
 if ! ip netns add "$switch" 2>"$work/err"; then
-  echo "SKIP: cannot create network namespaces ($(cat "$work/err")); needs root or CAP_SYS_ADMIN" >&2
-  exit 77
+  if grep -qi "not permitted\|permission denied" "$work/err"; then
+    echo "SKIP: cannot create network namespaces ($(cat "$work/err")); needs root or CAP_SYS_ADMIN" >&2
+    exit 77
+  fi
+  echo "cannot create the switch namespace: $(cat "$work/err")" >&2
+  exit 1
 fi
 created+=("$switch")
 
@@ -99,14 +118,12 @@ for ((i = 0; i < hosts; i++)); do
   ns="$prefix-h$i"
   ip netns add "$ns"
   created+=("$ns")
-  ip link add "${prefix}a$i" type veth peer name "${prefix}b$i"
-  ip link set "${prefix}a$i" netns "$ns"
-  ip link set "${prefix}b$i" netns "$switch"
-  ip netns exec "$ns" ip link set "${prefix}a$i" name eth0
+  # Both ends made inside their namespaces: nothing in the caller's, and short names (a
+  # device name holds 15 characters; one built from a 7-digit pid would not fit).
+  ip link add eth0 netns "$ns" type veth peer name "v$i" netns "$switch"
   ip netns exec "$ns" ip link set eth0 mtu "$mtu" up
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" ip addr add "$(addr_of "$i")/16" dev eth0
-  ipx link set "${prefix}b$i" name "v$i"
   ipx link set "v$i" mtu "$mtu" master br0 up
   shape "$ns" eth0   # host -> switch
   shape "$switch" "v$i"  # switch -> host
