@@ -53,8 +53,8 @@ std::vector<size_t> modelCounts(const Options& options) {
 }
 
 // Small integers: sums are exact in fp32 and fp16 (|sum| <= 7 * nranks). Each rank's values
-// are a different multiple of the position, so no rank's input is the average by chance (a
-// rank that skipped the copy-back would then pass).
+// are a different multiple of the position, so a rank's input equals the average only where
+// every rank holds 0 (one element in eight): a rank that skipped the copy-back fails.
 float input(int rank, size_t tensor, size_t i) {
   return static_cast<float>((static_cast<size_t>(rank) + 1) * (tensor * 7 + i + 3) % 8);
 }

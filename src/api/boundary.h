@@ -22,8 +22,12 @@ static_assert(static_cast<int>(Status::kInProgress) == gcclInProgress);
 // no exception crosses the C boundary, and every message names the call that failed.
 template <typename Body>
 gcclResult_t guarded(const char* entry, gcclComm* comm, Body&& body) {
-  const auto record = [&](const char* what, const char* detail) {
-    recordError(comm, std::string(entry) + ": " + what + detail);
+  const auto record = [&](const char* what, const char* detail) noexcept {
+    try {
+      recordError(comm, std::string(entry) + ": " + what + detail);
+    } catch (...) {
+      recordError(comm, "out of memory");  // fits the string's own storage: no allocation
+    }
   };
   try {
     body();

@@ -62,7 +62,7 @@ const std::array kSettings = {
         "GCCL_ALGO", "string", "auto",
         "algorithm of every collective: auto (the cost model's choice), ring, "
         "recursive_doubling, tree, halving_doubling, hierarchical, direct; a collective without "
-        "the named algorithm takes its automatic choice",
+        "the named algorithm takes its automatic choice; must agree on all ranks",
         GCCL_STRING_SETTING(algorithm)},
     Setting{"GCCL_HOST_ID", "string", "",
             "the host this rank is on, for hierarchical algorithms (default: its machine); "
@@ -81,7 +81,8 @@ const std::array kSettings = {
             "auto: shared memory between ranks of one machine (when it allows it), UCX "
             "between machines when an RDMA device is present and gccl has UCX, else tcp; "
             "shm: shared memory within a machine (or init fails), tcp between; tcp: tcp for "
-            "every peer; ucx: UCX for every peer (UCX_TLS picks its transports)",
+            "every peer; ucx: UCX for every peer (UCX_TLS picks its transports); must agree on "
+            "all ranks",
             [](Config& c, std::string_view v) {
               if (v != "auto" && v != "tcp" && v != "shm" && v != "ucx") {
                 fail(Status::kInvalidArgument, "GCCL_TRANSPORT=", v,
@@ -98,7 +99,8 @@ const std::array kSettings = {
             }},
     Setting{"GCCL_GPU_STAGING_BYTES", "int", "8388608",
             "pinned host memory one GPU allreduce stages its slices through, in bytes: "
-            "GCCL_GPU_STAGING_BYTES / GCCL_GPU_SLICE_BYTES slices in flight at once",
+            "GCCL_GPU_STAGING_BYTES / GCCL_GPU_SLICE_BYTES slices in flight at once; must agree "
+            "on all ranks",
             [](Config& c, std::string_view v) {
               c.gpuStagingBytes =
                   static_cast<size_t>(parseInt("GCCL_GPU_STAGING_BYTES", v, 64, 1 << 30));
