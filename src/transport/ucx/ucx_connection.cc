@@ -291,9 +291,7 @@ void UcxConnection::closeEndpoint(bool force) {
   closed_ = true;
   ucp_request_param_t params{};
   params.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-  const bool forced = force || endpointError_ != UCS_OK;
-  params.flags = forced ? UCP_EP_CLOSE_FLAG_FORCE : 0;
-  if (forced) worker_->endpointForced();
+  params.flags = force || endpointError_ != UCS_OK ? UCP_EP_CLOSE_FLAG_FORCE : 0;
   ucs_status_ptr_t request = ucx().ucp_ep_close_nbx(endpoint_, &params);
   if (request == nullptr || UCS_PTR_IS_ERR(request)) return;
   const auto giveUp =

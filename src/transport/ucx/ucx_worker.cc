@@ -3,9 +3,6 @@
 #include <sys/epoll.h>
 
 #include <cstdlib>
-#include <mutex>
-#include <utility>
-#include <vector>
 
 #include "base/error.h"
 #include "base/poller.h"
@@ -67,20 +64,8 @@ UcxWorker::UcxWorker() {
   }
 }
 
-// A worker whose endpoints failed is kept for the life of the process instead: UCX 1.13's
-// ucp_worker_destroy asserts, aborting the process, when it purges a wire-up reply still
-// queued on an endpoint closed by force (about one run in ten of the tests' mismatched
-// collectives over UCX_TLS=tcp; progressing the worker first did not help). A failed
-// communicator is rare, and its job usually ends with it; the handles stay reachable here.
 UcxWorker::~UcxWorker() {
   if (watchedBy_ != nullptr) watchedBy_->forget(wakeupFd_);
-  if (endpointForced_) {
-    static std::mutex mutex;
-    static std::vector<std::pair<ucp_worker_h, ucp_context_h>> kept;
-    std::lock_guard lock(mutex);
-    kept.emplace_back(worker_, context_);
-    return;
-  }
   ucx().ucp_worker_destroy(worker_);
   ucx().ucp_cleanup(context_);
 }

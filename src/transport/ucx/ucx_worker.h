@@ -32,9 +32,6 @@ class UcxWorker {
   // Before the engine sleeps: registers the wake-up descriptor once and arms it; when events
   // are already pending the poller is woken, so the sleep returns at once.
   void prepareToSleep(Poller& poller);
-  // An endpoint of this worker was closed by force (a failure): the worker is then kept, not
-  // destroyed (see ~UcxWorker).
-  void endpointForced() { endpointForced_ = true; }
 
  private:
   ucp_context_h context_ = nullptr;
@@ -43,7 +40,6 @@ class UcxWorker {
   int wakeupFd_ = -1;
   Poller* watchedBy_ = nullptr;
   uint64_t lastIdleRound_ = 0;  // the engine's rounds count from 1
-  bool endpointForced_ = false;
 };
 
 // "Destination is unreachable": UCX's words for a status.
