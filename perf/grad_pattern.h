@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "mixed.h"
+
 namespace gccl::perf {
 
 inline constexpr size_t kGradPeriod = 61;  // prime: no tensor size lines it up
@@ -17,12 +19,7 @@ inline size_t gradPhase(size_t tensor, size_t i) {
 
 // In [0, 8): every sum over up to 2^21 ranks is exact in fp32.
 inline float gradValue(int rank, size_t phase) {
-  uint64_t x = static_cast<uint64_t>(rank) << 32 | phase;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
+  const uint64_t x = mixed(static_cast<uint64_t>(rank) << 32 | phase);
   return static_cast<float>(x % 8);
 }
 

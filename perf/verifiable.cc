@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fp16/half.h"
+#include "mixed.h"
 
 namespace gccl::perf {
 
@@ -22,14 +23,6 @@ constexpr size_t kPeriod = 251;
 // integers are exact up to 256).
 double valueBound(int nranks) {
   return std::clamp(256 / nranks, 2, 16);
-}
-
-uint64_t mixed(uint64_t x) {  // a 64-bit finaliser: every input bit moves every output bit
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  return x ^ (x >> 33);
 }
 
 // Min and max need no sum bound, but a rank-by-rank pattern would make the extreme the same
