@@ -13,6 +13,7 @@ namespace gccl::transport::ucx {
 // ucp_init_version; ucp_dt_make_contig and ucp_dt_make_iov are macros).
 #define GCCL_UCX_FUNCTIONS(X)   \
   X(ucp_config_read)            \
+  X(ucp_config_modify)          \
   X(ucp_config_release)         \
   X(ucp_init_version)           \
   X(ucp_cleanup)                \

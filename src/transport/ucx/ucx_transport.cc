@@ -51,10 +51,11 @@ ConnectionMap UcxTransport::connect(const ConnectRequest& request, Store& store,
         peer, std::make_unique<UcxConnection>(worker, address, request.rank, peer,
                                               strCat("rank ", peer, " (host ", host, ", ucx)")));
   }
-  // Set up now rather than at the first message: a rank that fails in its first collective
-  // then leaves no connection-setup message half-way, which UCX 1.13 aborts the process on
-  // when it purges it at teardown (seen over UCX_TLS=tcp after a mismatched collective), and
-  // what it sent before failing has a connection to go out on.
+  // Set up now rather than at the first message (the wire-up exchange included, see
+  // UcxWorker): a rank that fails in its first collective then leaves no connection-setup
+  // message half-way, which UCX 1.13 aborts the process on when it purges it at teardown
+  // (seen over UCX_TLS=tcp after a mismatched collective), and what it sent before failing
+  // has a connection to go out on.
   for (auto& [peer, connection] : opened) connection->awaitConnected(deadline);
   ConnectionMap connections;
   for (auto& [peer, connection] : opened) connections.emplace(peer, std::move(connection));

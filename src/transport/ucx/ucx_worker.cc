@@ -30,6 +30,16 @@ UcxWorker::UcxWorker() {
     fail(Status::kSystemError, "UCX: cannot read its configuration (", tlsSetting(),
          "): ", describe(status));
   }
+  // Endpoints exchange their ids when created, which awaitConnected's flush then waits for,
+  // instead of at their first rendezvous send. Lazily, a rank whose first collective fails at
+  // once can get the peer's wire-up request after its endpoint closed: UCX 1.13 answers it
+  // from a hidden endpoint whose reply it then asserts on, aborting the process, when
+  // ucp_worker_destroy purges it (fixed in 1.14; seen over UCX_TLS=tcp after a mismatched
+  // collective). A user's own UCX_RESOLVE_REMOTE_EP_ID wins; a UCX without the setting
+  // ignores it.
+  if (std::getenv("UCX_RESOLVE_REMOTE_EP_ID") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
+    ucx().ucp_config_modify(config, "RESOLVE_REMOTE_EP_ID", "y");
+  }
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
   params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
