@@ -453,16 +453,18 @@ GCCL_EXPORT gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index
 /**
  * @brief Waits until every bucket is reduced (averaged, decoded, copied back) and begins the
  * next step; writes the step's figures to @p stats when not NULL. Before every gradient was
- * marked ready: gcclInvalidUsage, and nothing changes. A failed allreduce returns its error
- * after every bucket has finished, and the step is over. Where the ranks combine non-finite
- * flags (docs/api.md), a step that failed on one rank fails on all of them.
+ * marked ready: gcclInvalidUsage, and nothing changes, unless a bucket failed to start in
+ * markReady: that error then ends the step. A failed allreduce returns its error after every
+ * bucket has finished, and the step is over. Where the ranks combine their flags (copy mode,
+ * large dense steps: docs/api.md), a step that failed on one rank fails on all of them.
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats);
 
 /**
  * @brief Abandons the current step: waits for the buckets in flight and forgets which
  * gradients were marked ready; in sparse mode, also zeroes every residual (the warm-up is not
- * repeated). Every rank must have started the same buckets.
+ * repeated). Every rank must reset at the same point, having started the same buckets: the
+ * ranks' later collectives would otherwise pair up wrongly.
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncReset(gcclGradSync_t sync);
 

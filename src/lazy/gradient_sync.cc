@@ -422,6 +422,10 @@ bool GradientSync::scanByShares() const {
   return bytes >= kShareScanMinBytes;
 }
 
+bool GradientSync::combinesFlags(bool byShares) const {
+  return byShares || (options_.copyMode && size_ > 1);
+}
+
 GradientSync::StepAgreement GradientSync::agree(Communicator* comm, bool nonFinite,
                                                 bool failed) const {
   if (comm == nullptr) {
@@ -444,7 +448,10 @@ GradientSync::StepAgreement GradientSync::agree(Communicator* comm, bool nonFini
 StepStats GradientSync::wait(Communicator* comm) {
   std::lock_guard lock(mutex_);
   requireFinalized("wait");
-  if (const auto missing = tracker_.firstMissing()) {
+  // After a failed start the framework may stop marking (its hook raised): that error ends
+  // the step, rather than a wait that can never be satisfied.
+  const auto missing = tracker_.firstMissing();
+  if (missing && !failedStart_) {
     fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": wait in step ", step_,
          " before ", describe(*missing), " was marked ready");
   }
@@ -478,7 +485,7 @@ StepStats GradientSync::wait(Communicator* comm) {
   }
   // Joined whatever failed here, the failure included: a rank that left it out would leave
   // the others waiting, and one that failed alone would see the others take the step.
-  if (byShares) {
+  if (combinesFlags(byShares)) {
     try {
       const StepAgreement agreed = agree(comm, stats.nonFinite, failure.has_value());
       stats.nonFinite = agreed.nonFinite;

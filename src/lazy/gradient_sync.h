@@ -124,10 +124,11 @@ class GradientSync {
   // kInvalidArgument for an unknown index or a bad buffer.
   void markReady(Communicator& comm, size_t index, void* buffer = nullptr);
   // Waits for every bucket, finishes them (decode, non-finite flag, copy out) and starts a new
-  // step. kInvalidUsage, changing nothing, while a tensor is not ready; a failed allreduce is
-  // rethrown (after every bucket has finished, the step then is over too). `comm` is the
-  // step's communicator, or null once it is gone (destroyed): where the ranks combine their
-  // flags (scanByShares) the step then fails. A step that fails on one rank while they combine
+  // step. kInvalidUsage, changing nothing, while a tensor is not ready, unless a bucket failed
+  // to start (markReady threw): that error then ends the step. A failed allreduce is rethrown
+  // (after every bucket has finished, the step then is over too). `comm` is the step's
+  // communicator, or null once it is gone (destroyed): where the ranks combine their flags
+  // (combinesFlags) the step then fails. A step that fails on one rank while they combine
   // fails on every rank (kRemoteError on the others).
   StepStats wait(Communicator* comm);
   // Abandons the step: waits for the buckets in flight and forgets which tensors were ready;
@@ -167,6 +168,10 @@ class GradientSync {
   // combines the ranks' flags: where they are large enough for that to pay. The same on every
   // rank (it depends on the plan and the step only).
   bool scanByShares() const;
+  // Whether wait() ends with the ranks combining their non-finite and failure flags: when
+  // they scan by shares, and in copy mode, where a copy out can fail on one rank alone. The
+  // same on every rank (the config must be).
+  bool combinesFlags(bool byShares) const;
   // Every rank's non-finite flag and whether its step failed, each ORed over the ranks on
   // `comm` (kInvalidUsage for null): the ranks then skip, or fail, the same steps.
   struct StepAgreement {

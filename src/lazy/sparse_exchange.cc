@@ -44,8 +44,10 @@ std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* gr
     throw Error(normsDone->status(), normsDone->message());
   }
   picked_ = selectChunks(norms_, options_.density, exempt_);
-  packed_ = packChunks(options_.payload, wire_.data(), v_.data(), u_.empty() ? nullptr : u_.data(),
-                       count_, options_.chunkElements, picked_);
+  float* u = u_.empty() ? nullptr : u_.data();
+  packed_ = packChunks(options_.payload, wire_.data(), v_.data(), u, count_, options_.chunkElements,
+                       picked_);
+  dropNonFiniteUnsent(v_.data(), u, count_, options_.chunkElements, norms_, picked_);
   const DataType type =
       options_.payload == SparsePayload::kFloat16 ? DataType::kFloat16 : DataType::kFloat32;
   return comm.allreduce(wire_.data(), wire_.data(), packed_, type,

@@ -29,7 +29,7 @@ namespace gccl {
 struct SparseOptions {
   bool enabled = false;         // fp32 buckets travel sparse; other types stay dense
   size_t chunkElements = 1024;  // C: chunk size in elements
-  double density = 0.01;        // rho in (0, 1]: share of the non-exempt chunks sent per step
+  double density = 0.01;        // rho in (0, 1]: ceil(rho K) of K chunks sent, exempt on top
   uint64_t warmupSteps = 0;     // W: the first W steps are dense, residuals untouched
   float momentum = 0.0f;        // m in [0, 1): momentum correction when > 0
   SparsePayload payload = SparsePayload::kFloat16;

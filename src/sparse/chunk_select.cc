@@ -28,8 +28,10 @@ void chunkNorms(const float* v, size_t count, size_t chunk, float* norms) {
 }
 
 size_t topCount(size_t chunks, double rho) {
-  // ceil in double, then clamped: rho = 1 sends all, a tiny positive rho still sends one.
-  const double k = std::ceil(rho * static_cast<double>(chunks));
+  // ceil in double, then clamped: rho = 1 sends all, a tiny positive rho still sends one. The
+  // product is shrunk by far more than its rounding error first, so that a rho the user meant
+  // as k / K exactly (0.07 of 100 chunks is 7.000000000000001 in double) gives k, not k + 1.
+  const double k = std::ceil(rho * static_cast<double>(chunks) * (1.0 - 1e-12));
   return std::min(chunks, static_cast<size_t>(std::max(0.0, k)));
 }
 

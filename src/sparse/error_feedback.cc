@@ -60,6 +60,19 @@ size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t 
   return packed;
 }
 
+void dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
+                         const std::vector<float>& norms, const std::vector<size_t>& picked) {
+  for (size_t c = 0; c < norms.size(); ++c) {
+    if (std::isfinite(norms[c]) || std::binary_search(picked.begin(), picked.end(), c)) continue;
+    const size_t begin = c * chunk;
+    const size_t end = std::min(count, begin + chunk);
+    for (size_t i = begin; i < end; ++i) {
+      if (!std::isfinite(v[i])) v[i] = 0.0f;
+      if (u != nullptr && !std::isfinite(u[i])) u[i] = 0.0f;
+    }
+  }
+}
+
 void unpackChunks(SparsePayload payload, float* grad, const void* wire, size_t count, size_t chunk,
                   const std::vector<size_t>& picked, bool* nonFinite) {
   const auto* in = static_cast<const std::byte*>(wire);

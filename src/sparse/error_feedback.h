@@ -9,7 +9,10 @@
 //                U_c    = 0               (momentum factor masking: the sent part restarts)
 //   unpack       grad = the reduced chunks in their places, 0 elsewhere
 //
-// Conservation, per rank: sum of g over steps = sum of widen(P(V_c)) sent + the final V.
+//   drop         V, U = 0 where inf or NaN in chunks not sent (dropNonFiniteUnsent)
+//
+// Conservation, per rank: sum over steps of g (of U with momentum) = sum of widen(P(V_c)) sent
+// + the final V, as long as every value stays finite.
 #pragma once
 
 #include <cstddef>
@@ -35,6 +38,14 @@ void accumulateResidualAndNorms(float* v, float* u, const float* g, size_t count
 // step is flagged non-finite) and leaves 0 in V, so the residual itself stays finite.
 size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t count, size_t chunk,
                   const std::vector<size_t>& picked);
+
+// After packChunks: sets the inf and NaN of V and U to 0 in the chunks whose summed norm
+// (`norms`) is not finite and that were not picked. Such a chunk's norm ranks first, so the
+// step sent at least one of them and is flagged non-finite on every rank; left in the residual,
+// the rest would be sent in the steps after it, flagging each (a loss scaler would shrink its
+// scale step after step for one overflow). Only those chunks are scanned.
+void dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
+                         const std::vector<float>& norms, const std::vector<size_t>& picked);
 
 // grad = the packed chunks widened to fp32 at their places, 0 elsewhere (the layout of
 // packChunks). Sets *nonFinite when a value written is inf or NaN (if not null).

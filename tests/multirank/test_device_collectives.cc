@@ -581,12 +581,16 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
 
 // A device tensor's copy that fails fails its bucket's start on that rank, naming the copy, and
 // aborts the communicator, so that the peer's allreduce of the bucket fails too instead of
-// waiting for the timeout; both ranks' wait reports the failed step.
+// waiting for the timeout; both ranks' wait reports the failed step. Tensor 0's copy fails
+// when tensor 1 completes its bucket ({0, 1}; {2} is the other): the failing rank stops
+// marking there, as a framework whose hook raised would, and its wait still ends the step
+// with the copy's error (not "tensor 2 was not marked ready").
 TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
   constexpr int kRanks = 2;
   const std::vector<size_t> counts{100, 37, 260};
   std::vector<Rank> ranks = initRanks(kRanks);
   std::vector<std::string> markErrors(kRanks);
+  std::vector<std::string> waitErrors(kRanks);
   onEveryRank(ranks, [&](int rank, Rank& me) {
     gcclGradSyncConfig_t config = copyModeConfig();
     gcclGradSync_t sync = nullptr;
@@ -594,7 +598,7 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
     ASSERT_NO_FATAL_FAILURE(makeDeviceGradients(me, config, counts, sync, device));
     if (rank == 0) {
       HostCopyFaults faults;
-      faults.failAddress = device[2]->data + 8;
+      faults.failAddress = device[0]->data + 8;
       me.gpu->setFaults(faults);
     }
     const auto start = std::chrono::steady_clock::now();
@@ -605,21 +609,24 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyInFailsEveryRank) {
       }
     }
     EXPECT_NE(gcclGradSyncWait(sync, nullptr), gcclSuccess) << "rank " << rank;
+    waitErrors[rank] = gcclGetLastError(me.comm);
     // Told by rank 0's abort, not by its own timeout.
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(kTimeoutMs / 2))
         << "rank " << rank;
     EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
   });
-  EXPECT_NE(markErrors[0].find("failed (injected)"), std::string::npos) << markErrors[0];
-  EXPECT_NE(markErrors[0].find("rank 0 step 0: copying tensor 2 in"), std::string::npos)
-      << markErrors[0];
+  for (const std::string* error : {&markErrors[0], &waitErrors[0]}) {
+    EXPECT_NE(error->find("failed (injected)"), std::string::npos) << *error;
+    EXPECT_NE(error->find("rank 0 step 0: copying tensor 0 in"), std::string::npos) << *error;
+  }
   for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
   for (Rank& rank : ranks) rank.stream.reset();
 }
 
 // The copies out of a step are queued together and wait() waits for all of them: one that
 // fails fails that rank's wait, naming the copy, after the others finished (their results are
-// in place); the peer, whose copies succeeded, is unaffected.
+// in place). The ranks combine their failure flags at the end of the wait, so the peer, whose
+// copies succeeded, fails the step too instead of applying one that rank 0 dropped.
 TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyOutFailsTheWait) {
   constexpr int kRanks = 2;
   const std::vector<size_t> counts{100, 37, 260};
@@ -649,7 +656,9 @@ TEST_F(DeviceCollectivesApi, GradientSyncFailedCopyOutFailsTheWait) {
       EXPECT_NE(error.find("failed (injected)"), std::string::npos) << error;
       EXPECT_NE(error.find("rank 0 step 0: copying tensor 0 out"), std::string::npos) << error;
     } else {
-      EXPECT_EQ(waited, gcclSuccess) << gcclGetLastError(me.comm);
+      EXPECT_EQ(waited, gcclRemoteError) << gcclGetLastError(me.comm);
+      const std::string error = gcclGetLastError(me.comm);
+      EXPECT_NE(error.find("the step failed on another rank"), std::string::npos) << error;
     }
     for (size_t t = rank == 0 ? 1 : 0; t < counts.size(); ++t) {
       EXPECT_EQ(perf::countWrong(device[t]->data, counts[t], gcclFloat32, gcclSum, kRanks), 0u)

@@ -285,10 +285,11 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
     }
   }
   // Exempt chunks come on top: tensor 1 (3 elements) and tensor 3 (17) share chunks with
-  // others or sit alone; the count is ceil(rho * non-exempt) + exempt.
+  // others or sit alone; the count is ceil(rho * K) of all K chunks, plus the exempt ones (at
+  // rho 0.5, not ceil(rho * non-exempt): 28 of K = 56, against 27 of the 54 non-exempt).
   auto ranks = makeRanks(2);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, 2, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 0.1));
+    GradientSync sync(rank, 2, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 0.5));
     registerModel(sync, {1, 3});
     const StepStats stats = runStep(sync, comm);
     std::vector<bool> exempt(stats.sparseChunksTotal, false);
@@ -298,10 +299,9 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
       for (size_t c = first / 64; c <= (first + kModel[t] - 1) / 64; ++c) exempt[c] = true;
     }
     const auto exemptCount = static_cast<size_t>(std::count(exempt.begin(), exempt.end(), true));
-    const size_t others = stats.sparseChunksTotal - exemptCount;
-    EXPECT_EQ(stats.sparseChunks,
-              static_cast<size_t>(std::ceil(0.1 * static_cast<double>(others))) + exemptCount)
-        << "rank " << rank;
+    EXPECT_EQ(stats.sparseChunksTotal, 56u);
+    EXPECT_EQ(exemptCount, 2u);
+    EXPECT_EQ(stats.sparseChunks, 28u + exemptCount) << "rank " << rank;
   });
 }
 
@@ -431,6 +431,40 @@ TEST(SparseThreads, MomentumCorrectionByHand) {
       sync.wait(&comm);
       EXPECT_EQ(std::vector<float>(data, data + 2), results[step]) << "step " << step;
       EXPECT_EQ(sync.sparseResidual(0), residuals[step]) << "step " << step;
+    }
+  });
+}
+
+// An overflow on one rank: three chunks hold inf, one chunk goes out a step. That step is
+// flagged on every rank; the next, of finite gradients, is not: the inf left in the chunks not
+// sent are dropped from the residual rather than sent, and flagged, one step after another.
+TEST(SparseThreads, OneOverflowedStepFlagsThatStepOnly) {
+  constexpr size_t kChunk = 4;
+  constexpr size_t kChunks = 10;
+  auto ranks = makeRanks(2);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1);
+    options.sparse.chunkElements = kChunk;
+    options.sparse.momentum = 0.5f;
+    GradientSync sync(rank, 2, WaitPolicy{}, options);
+    sync.registerTensor("w", kChunks * kChunk, DataType::kFloat32);
+    sync.finalize();
+    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    for (int step = 0; step < 4; ++step) {
+      std::fill(data, data + kChunks * kChunk, 1.0f);
+      if (step == 0 && rank == 0) {
+        for (const size_t c : {2, 5, 7}) {
+          data[c * kChunk + 1] = std::numeric_limits<float>::infinity();
+        }
+      }
+      sync.markReady(comm, 0);
+      const StepStats stats = sync.wait(&comm);
+      EXPECT_EQ(stats.nonFinite, step == 0) << "rank " << rank << " step " << step;
+      EXPECT_EQ(stats.sparseChunks, 1u);
+      const std::vector<float> residual = sync.sparseResidual(0);
+      EXPECT_TRUE(
+          std::all_of(residual.begin(), residual.end(), [](float x) { return std::isfinite(x); }))
+          << "rank " << rank << " step " << step;
     }
   });
 }

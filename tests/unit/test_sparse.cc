@@ -69,6 +69,11 @@ TEST(SparseChunks, TopCountIsCeilClamped) {
   EXPECT_EQ(topCount(7, 1.0), 7u);
   EXPECT_EQ(topCount(0, 0.5), 0u);
   EXPECT_EQ(topCount(3, 1e-9), 1u);
+  // rho * K a hair above an integer in double: ceil of the product meant, not of its rounding.
+  EXPECT_EQ(topCount(100, 0.07), 7u);
+  EXPECT_EQ(topCount(100, 0.14), 14u);
+  EXPECT_EQ(topCount(100, 0.55), 55u);
+  EXPECT_EQ(topCount(100, 0.57), 57u);
 }
 
 TEST(SparseChunks, SelectsLargestWithTiesToLowerIndex) {
@@ -144,6 +149,28 @@ TEST(SparseResidual, PackFp16KeepsTheRoundingError) {
   std::vector<float> grad(3, 5);
   unpackChunks(SparsePayload::kFloat16, grad.data(), wire.data(), 3, 2, {0}, nullptr);
   EXPECT_EQ(grad, (std::vector<float>{1.0f, 2048.0f, 0.0f}));
+}
+
+// inf and NaN left in chunks that were not sent are dropped from V and U; finite values, picked
+// chunks and chunks whose summed norm is finite (a NaN elsewhere cannot hide there) are kept.
+TEST(SparseResidual, NonFiniteValuesOfChunksNotSentAreDropped) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> v = {kInf, 1, 2, kNan, kInf, -kInf, 3, 4, 5};
+  std::vector<float> u = {kNan, 1, 2, 3, kInf, 5, 6, kInf, 8};
+  const std::vector<float> norms = {kInf, kNan, kInf, 9, 5};  // chunks of 2, the last short
+  dropNonFiniteUnsent(v.data(), u.data(), v.size(), 2, norms, {2});
+  EXPECT_EQ(v[0], 0.0f);
+  EXPECT_EQ(v[1], 1.0f);
+  EXPECT_EQ(v[2], 2.0f);
+  EXPECT_EQ(v[3], 0.0f);
+  EXPECT_TRUE(std::isinf(v[4]));  // chunk 2 was sent
+  EXPECT_TRUE(std::isinf(v[5]));
+  EXPECT_EQ(u[0], 0.0f);
+  EXPECT_EQ(u[3], 3.0f);
+  EXPECT_TRUE(std::isinf(u[4]));
+  EXPECT_TRUE(std::isinf(u[7]));  // chunk 3's summed norm is finite: not scanned
+  EXPECT_EQ(v[8], 5.0f);
 }
 
 TEST(SparseResidual, Fp16OverflowLeavesFiniteResidualAndFlags) {
