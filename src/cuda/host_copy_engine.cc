@@ -71,6 +71,11 @@ uint64_t HostCopyEngine::completedOutOfOrder() const {
   return outOfOrder_;
 }
 
+size_t HostCopyEngine::copiesInFlightHighWater() const {
+  std::lock_guard lock(mutex_);
+  return copiesInFlightHighWater_;
+}
+
 uint64_t HostCopyEngine::busBytes() const {
   std::lock_guard lock(mutex_);
   return busBytes_;
@@ -214,6 +219,7 @@ CopyTicket HostCopyEngine::queue(void* dst, const void* src, size_t bytes, const
                          strCat("copy ", ticket, " (", direction, ", ", bytes, " bytes)"),
                          /*streamMark=*/false,
                          gate};
+  copiesInFlightHighWater_ = std::max(copiesInFlightHighWater_, ++copiesInFlight_);
   changed_.notify_all();
   return ticket;
 }
@@ -336,6 +342,7 @@ void HostCopyEngine::worker() {
     // and tests copy little.
     if (!fails) run(c);
     c.state = fails ? State::kFailed : State::kDone;
+    --copiesInFlight_;
     changed_.notify_all();
   }
 }

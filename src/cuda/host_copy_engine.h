@@ -61,6 +61,9 @@ class HostCopyEngine final : public CopyEngine {
   size_t copiesUnsettled() const;
   // Copies that completed while an earlier-queued one was still pending.
   uint64_t completedOutOfOrder() const;
+  // The most copies queued and not yet finished at one time: 1 when a caller never has two
+  // in flight.
+  size_t copiesInFlightHighWater() const;
   // Bytes the completed copies moved across the "bus", both ways: 2 per value of a converting
   // copy, whose device side holds 4.
   uint64_t busBytes() const;
@@ -137,6 +140,8 @@ class HostCopyEngine final : public CopyEngine {
   size_t stagingBytes_ = 0;
   size_t stagingHighWater_ = 0;
   uint64_t outOfOrder_ = 0;
+  size_t copiesInFlight_ = 0;
+  size_t copiesInFlightHighWater_ = 0;
   uint64_t busBytes_ = 0;
   uint64_t gatesIssued_ = 0;
   std::set<uint64_t> closedGates_;  // gates whose stream has not reached them

@@ -10,6 +10,12 @@
 
 namespace gccl::testing_support {
 
+// A killed peer fails every survivor "at once": within kAtOnceSeconds, under a
+// GCCL_TIMEOUT_MS of kLongTimeoutMs. The timeout is far beyond the bound, so a survivor that
+// waited for it fails the test, while a loaded sanitizer run keeps seconds of slack.
+constexpr int kLongTimeoutMs = 20000;
+constexpr double kAtOnceSeconds = 5.0;
+
 // How a survivor lets go of its communicator after the failure: even ranks destroy it, odd
 // ranks abort it, so every fault test covers both.
 inline bool destroysAfterFailure(int rank) {

@@ -442,10 +442,11 @@ TEST(StagedCollectives, FailingNthCopy) {
 }
 
 // With a copy latency D and S slices, copying one slice at a time would take S x 2D; with 4
-// slots the copies of 4 slices are in flight together. D is large so that a loaded machine's
-// scheduling noise stays small beside it.
+// slots the pipeline keeps the copies of several slices in flight together. What is asserted
+// is that overlap, as the stand-in engine counts it, not a time (a loaded machine's scheduling
+// must not fail the test); the time is printed.
 TEST(StagedCollectives, CopiesOverlap) {
-  constexpr auto kDelay = std::chrono::milliseconds(20);
+  constexpr auto kDelay = std::chrono::milliseconds(50);
   constexpr size_t kSlices = 8;
   constexpr StagingOptions kOptions{.sliceBytes = 1024, .slots = 4};
   const size_t count = kSlices * kOptions.sliceBytes / sizeof(float);
@@ -465,11 +466,11 @@ TEST(StagedCollectives, CopiesOverlap) {
     seconds[rank] = std::chrono::duration<double>(Clock::now() - start).count();
     EXPECT_EQ(perf::countWrong(buffer, count, gcclFloat32, gcclSum, 2), 0u);
     EXPECT_EQ(gpu.engine.copiesQueued(), 2 * kSlices);
+    // One slot would never have two copies in flight (the mutation check of this test).
+    EXPECT_GE(gpu.engine.copiesInFlightHighWater(), 2u) << "rank " << rank;
   });
   const double serial = kSlices * 2 * std::chrono::duration<double>(kDelay).count();
   for (int rank = 0; rank < 2; ++rank) {
-    EXPECT_GE(seconds[rank], 2 * std::chrono::duration<double>(kDelay).count() * 0.9);
-    EXPECT_LT(seconds[rank], 0.75 * serial) << "rank " << rank << ": " << seconds[rank] << " s";
     std::cout << "rank " << rank << ": " << kSlices << " slices in " << seconds[rank]
               << " s (one at a time: " << serial << " s)\n";
   }

@@ -5,6 +5,7 @@
 
 #include <sched.h>
 
+#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -135,11 +136,16 @@ TEST(Locality, MalformedAnswerIsAnErrorNotACrash) {
 }
 
 // Runs `failingInit(rank)` for 3 ranks as threads, each returning its error message, and
-// checks that every rank's names rank 1's nranks of 2 against rank 0's 3.
-void expectEveryRankNamesRankOnesNranks(const std::function<std::string(int rank)>& failingInit) {
+// checks that every rank's names rank 1's nranks of 2 against rank 0's 3. Rank 0 starts last,
+// `rankZeroAfter` after the others: over the real store their connections then wait for it in
+// its listener's queue, so a slow thread cannot come after the short while a failed rank 0
+// keeps its store up for ranks still on their way.
+void expectEveryRankNamesRankOnesNranks(const std::function<std::string(int rank)>& failingInit,
+                                        std::chrono::milliseconds rankZeroAfter = {}) {
   std::vector<std::string> messages(3);
   std::vector<std::thread> threads;
-  for (int rank = 0; rank < 3; ++rank) {
+  for (int rank : {1, 2, 0}) {
+    if (rank == 0) std::this_thread::sleep_for(rankZeroAfter);
     threads.emplace_back([&, rank] { messages[rank] = failingInit(rank); });
   }
   for (auto& thread : threads) thread.join();
@@ -174,11 +180,13 @@ TEST(Locality, NranksDisagreementReachesEveryRankThroughRankZerosStore) {
   gcclUniqueId id;
   ASSERT_EQ(gcclGetUniqueId(&id), gcclSuccess);
   const int sizes[3] = {3, 2, 3};
-  expectEveryRankNamesRankOnesNranks([&](int rank) -> std::string {
-    gcclComm_t comm = nullptr;
-    EXPECT_EQ(gcclCommInitRank(&comm, sizes[rank], id, rank), gcclInvalidUsage);
-    return gcclGetLastError(nullptr);
-  });
+  expectEveryRankNamesRankOnesNranks(
+      [&](int rank) -> std::string {
+        gcclComm_t comm = nullptr;
+        EXPECT_EQ(gcclCommInitRank(&comm, sizes[rank], id, rank), gcclInvalidUsage);
+        return gcclGetLastError(nullptr);
+      },
+      std::chrono::milliseconds(300));
 }
 
 // Settings every rank must share (a rank started with another GCCL_TRANSPORT would route its

@@ -93,8 +93,8 @@ TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
   MemoryStore fresh;
   publishRing(fresh, 7, 8, 3, 4);
   std::thread late([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(60));
-    fresh.set("stall/4", "6 waits 3");  // a rank still one operation behind
+    fresh.get("stall/5", Deadline::afterMs(20000));  // the diagnosis below has begun
+    fresh.set("stall/4", "6 waits 3");               // a rank still one operation behind
   });
   StallDiagnosis diagnosis(fresh, 5, 8, 2000);  // grace 500 ms
   const std::string text = diagnosis.diagnose(7, {4}, "peer level", kGoOn);
@@ -124,7 +124,7 @@ TEST(StallDiagnosis, AnAbortEndsItAtOnce) {
   std::atomic<bool> abandon{false};
   StallDiagnosis diagnosis(store, 0, 4, 20000);  // grace 1 s
   std::thread aborter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    store.get("stall/0", Deadline::afterMs(20000));  // the diagnosis below has begun
     abandon.store(true);
   });
   const auto started = Clock::now();

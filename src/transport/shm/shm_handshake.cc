@@ -34,8 +34,8 @@ socklen_t abstractAddress(const std::string& name, sockaddr_un& address) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
 }
 
-Socket newUnixSocket() {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+Socket newUnixSocket(int flags = 0) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
   if (fd < 0) failErrno(errno, "socket(AF_UNIX)");
   return Socket(fd);
 }
@@ -84,7 +84,11 @@ Socket dialAbstract(const std::string& name, const Deadline& deadline) {
   sockaddr_un address;
   const socklen_t length = abstractAddress(name, address);
   for (;;) {
-    Socket socket = newUnixSocket();
+    // Non-blocking: a listener whose queue is full (a squatter's that never accepts, or the
+    // peer's own flooded by callers) answers EAGAIN, retried until the deadline, where a
+    // blocking connect would wait in the kernel with no deadline at all. Everything sent or
+    // received on the socket later waits with a deadline of its own.
+    Socket socket = newUnixSocket(SOCK_NONBLOCK);
     if (::connect(socket.fd(), reinterpret_cast<const sockaddr*>(&address), length) == 0) {
       const PeerCredentials listener = peerCredentials(socket);
       if (listener.uid != ::geteuid()) {
@@ -94,7 +98,8 @@ Socket dialAbstract(const std::string& name, const Deadline& deadline) {
       return socket;
     }
     // Refused: the lower rank does not listen yet (it is still connecting to its own lower
-    // ranks). Retried like a TCP dial, a millisecond apart, only during init.
+    // ranks), or its queue is full. Retried like a TCP dial, a millisecond apart, only during
+    // init.
     if (errno != ECONNREFUSED && errno != ENOENT && errno != EAGAIN && errno != EINTR) {
       failErrno(errno, strCat("connect to the abstract socket @", name));
     }
