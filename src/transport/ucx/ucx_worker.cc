@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "base/error.h"
 #include "base/poller.h"
@@ -15,6 +16,14 @@ namespace {
 std::string tlsSetting() {
   const char* tls = std::getenv("UCX_TLS");  // NOLINT(concurrency-mt-unsafe): read-only
   return tls == nullptr ? "UCX_TLS unset" : strCat("UCX_TLS=", tls);
+}
+
+// A UCP setting of gccl's, unless the user's environment has UCX_<name>: theirs wins. Only
+// UCP's own settings: a transport's (UCX_TCP_...) cannot be set this way, and UCX warns.
+void setUnlessUserSet(ucp_config_t* config, const char* name, const char* value) {
+  const std::string userVariable = strCat("UCX_", name);
+  if (std::getenv(userVariable.c_str()) != nullptr) return;  // NOLINT(concurrency-mt-unsafe)
+  ucx().ucp_config_modify(config, name, value);
 }
 
 }  // namespace
@@ -35,11 +44,8 @@ UcxWorker::UcxWorker() {
   // once can get the peer's wire-up request after its endpoint closed: UCX 1.13 answers it
   // from a hidden endpoint whose reply it then asserts on, aborting the process, when
   // ucp_worker_destroy purges it (fixed in 1.14; seen over UCX_TLS=tcp after a mismatched
-  // collective). A user's own UCX_RESOLVE_REMOTE_EP_ID wins; a UCX without the setting
-  // ignores it.
-  if (std::getenv("UCX_RESOLVE_REMOTE_EP_ID") == nullptr) {  // NOLINT(concurrency-mt-unsafe)
-    ucx().ucp_config_modify(config, "RESOLVE_REMOTE_EP_ID", "y");
-  }
+  // collective).
+  setUnlessUserSet(config, "RESOLVE_REMOTE_EP_ID", "y");
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
   params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
