@@ -21,9 +21,10 @@ constexpr size_t kPoolAlignment = 64;  // at least a cache line, whatever the te
 constexpr size_t kPageBytes = 4096;
 
 // From this many bytes of dense full-precision results in a step, each rank scans only its
-// share of them for inf/NaN and one 1-byte allreduce combines the flags: that allreduce costs
+// share of them for inf/NaN and one 2-byte allreduce combines the flags: that allreduce costs
 // tens of microseconds, a core scans a megabyte in about a hundred, and sharing saves n - 1 of
-// n scans on every rank. Below it every rank scans all: one collective per bucket, no more.
+// n scans on every rank. Below it every rank scans all: one collective per bucket, no more
+// (outside copy mode, which combines the flags whatever the size: combinesFlags).
 constexpr size_t kShareScanMinBytes = 1 << 20;
 
 }  // namespace

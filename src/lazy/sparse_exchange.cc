@@ -47,7 +47,8 @@ std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* gr
   float* u = u_.empty() ? nullptr : u_.data();
   packed_ = packChunks(options_.payload, wire_.data(), v_.data(), u, count_, options_.chunkElements,
                        picked_);
-  dropNonFiniteUnsent(v_.data(), u, count_, options_.chunkElements, norms_, picked_);
+  unsentNonFinite_ =
+      dropNonFiniteUnsent(v_.data(), u, count_, options_.chunkElements, norms_, picked_);
   const DataType type =
       options_.payload == SparsePayload::kFloat16 ? DataType::kFloat16 : DataType::kFloat32;
   return comm.allreduce(wire_.data(), wire_.data(), packed_, type,
@@ -57,6 +58,7 @@ std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* gr
 void SparseBucket::finish(float* grad, bool* nonFinite) const {
   unpackChunks(options_.payload, grad, wire_.data(), count_, options_.chunkElements, picked_,
                nonFinite);
+  if (unsentNonFinite_ && nonFinite != nullptr) *nonFinite = true;
 }
 
 void SparseBucket::clearResidual() {

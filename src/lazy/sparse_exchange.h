@@ -69,6 +69,7 @@ class SparseBucket {
   std::vector<std::byte> wire_;
   std::vector<size_t> picked_;
   size_t packed_ = 0;
+  bool unsentNonFinite_ = false;  // a chunk not sent had an inf or NaN summed norm
 };
 
 }  // namespace gccl

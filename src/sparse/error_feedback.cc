@@ -60,10 +60,12 @@ size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t 
   return packed;
 }
 
-void dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
+bool dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
                          const std::vector<float>& norms, const std::vector<size_t>& picked) {
+  bool dropped = false;
   for (size_t c = 0; c < norms.size(); ++c) {
     if (std::isfinite(norms[c]) || std::binary_search(picked.begin(), picked.end(), c)) continue;
+    dropped = true;
     const size_t begin = c * chunk;
     const size_t end = std::min(count, begin + chunk);
     for (size_t i = begin; i < end; ++i) {
@@ -71,6 +73,7 @@ void dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
       if (u != nullptr && !std::isfinite(u[i])) u[i] = 0.0f;
     }
   }
+  return dropped;
 }
 
 void unpackChunks(SparsePayload payload, float* grad, const void* wire, size_t count, size_t chunk,

@@ -40,11 +40,13 @@ size_t packChunks(SparsePayload payload, void* wire, float* v, float* u, size_t 
                   const std::vector<size_t>& picked);
 
 // After packChunks: sets the inf and NaN of V and U to 0 in the chunks whose summed norm
-// (`norms`) is not finite and that were not picked. Such a chunk's norm ranks first, so the
-// step sent at least one of them and is flagged non-finite on every rank; left in the residual,
-// the rest would be sent in the steps after it, flagging each (a loss scaler would shrink its
-// scale step after step for one overflow). Only those chunks are scanned.
-void dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
+// (`norms`) is not finite and that were not picked (ascending). Returns whether there was such
+// a chunk: the step is then flagged non-finite, the same on every rank (they hold the same
+// summed norms), whatever was sent (a finite chunk whose norm overflowed may have won the
+// tie). Left in the residual, those values would be sent in the steps after it, flagging each
+// (a loss scaler would shrink its scale step after step for one overflow). Only those chunks
+// are scanned.
+bool dropNonFiniteUnsent(float* v, float* u, size_t count, size_t chunk,
                          const std::vector<float>& norms, const std::vector<size_t>& picked);
 
 // grad = the packed chunks widened to fp32 at their places, 0 elsewhere (the layout of

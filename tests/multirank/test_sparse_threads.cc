@@ -469,5 +469,30 @@ TEST(SparseThreads, OneOverflowedStepFlagsThatStepOnly) {
   });
 }
 
+// A finite chunk whose L1 norm overflows ties with the chunk holding a real inf and, lower in
+// index, is the one sent: its values reduce to finite ones, yet the step must be flagged, on
+// every rank, for the inf that was not sent (and dropped from the residual).
+TEST(SparseThreads, AnInfNotSentStillFlagsTheStep) {
+  auto ranks = makeRanks(2);
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1);
+    options.sparse.chunkElements = 2;
+    GradientSync sync(rank, 2, WaitPolicy{}, options);
+    sync.registerTensor("w", 20, DataType::kFloat32);
+    sync.finalize();
+    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    std::fill(data, data + 20, 0.0f);
+    if (rank == 0) {
+      data[0] = data[1] = 3e38f;  // finite, but 6e38 is beyond fp32: an infinite norm
+      data[2] = std::numeric_limits<float>::infinity();
+    }
+    sync.markReady(comm, 0);
+    const StepStats stats = sync.wait(&comm);
+    EXPECT_EQ(stats.sparseChunks, 1u);
+    EXPECT_EQ(data[0], 3e38f) << "rank " << rank;  // chunk 0 was the one sent
+    EXPECT_TRUE(stats.nonFinite) << "rank " << rank;
+  });
+}
+
 }  // namespace
 }  // namespace gccl

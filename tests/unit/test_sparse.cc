@@ -159,7 +159,7 @@ TEST(SparseResidual, NonFiniteValuesOfChunksNotSentAreDropped) {
   std::vector<float> v = {kInf, 1, 2, kNan, kInf, -kInf, 3, 4, 5};
   std::vector<float> u = {kNan, 1, 2, 3, kInf, 5, 6, kInf, 8};
   const std::vector<float> norms = {kInf, kNan, kInf, 9, 5};  // chunks of 2, the last short
-  dropNonFiniteUnsent(v.data(), u.data(), v.size(), 2, norms, {2});
+  EXPECT_TRUE(dropNonFiniteUnsent(v.data(), u.data(), v.size(), 2, norms, {2}));
   EXPECT_EQ(v[0], 0.0f);
   EXPECT_EQ(v[1], 1.0f);
   EXPECT_EQ(v[2], 2.0f);
@@ -171,6 +171,8 @@ TEST(SparseResidual, NonFiniteValuesOfChunksNotSentAreDropped) {
   EXPECT_TRUE(std::isinf(u[4]));
   EXPECT_TRUE(std::isinf(u[7]));  // chunk 3's summed norm is finite: not scanned
   EXPECT_EQ(v[8], 5.0f);
+  // Only chunks not sent count: with 0, 1 and 2 sent nothing non-finite is left unsent.
+  EXPECT_FALSE(dropNonFiniteUnsent(v.data(), u.data(), v.size(), 2, norms, {0, 1, 2}));
 }
 
 TEST(SparseResidual, Fp16OverflowLeavesFiniteResidualAndFlags) {

@@ -94,7 +94,9 @@ TEST(StallDiagnosis, WaitsWithinTheGraceForAChainRankStillTimingOut) {
   publishRing(fresh, 7, 8, 3, 4);
   std::thread late([&] {
     fresh.get("stall/5", Deadline::afterMs(20000));  // the diagnosis below has begun
-    fresh.set("stall/4", "6 waits 3");               // a rank still one operation behind
+    // Well inside the grace, but late enough that the diagnosis must have waited for it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fresh.set("stall/4", "6 waits 3");  // a rank still one operation behind
   });
   StallDiagnosis diagnosis(fresh, 5, 8, 2000);  // grace 500 ms
   const std::string text = diagnosis.diagnose(7, {4}, "peer level", kGoOn);

@@ -71,7 +71,8 @@ TEST_F(StoreFixture, ProbeBehindALongGetKeepsItsDeadline) {
   std::thread getter([&] { EXPECT_EQ(shared.get("late", Deadline::afterMs(5000)), "v"); });
   // Until the getter holds the client, a probe gets its answer: "not there yet".
   StoreProbe::Result result = StoreProbe::Result::kAbsent;
-  for (int tries = 0; tries < 100 && result == StoreProbe::Result::kAbsent; ++tries) {
+  for (const Deadline giveUp = Deadline::afterMs(10000);
+       result == StoreProbe::Result::kAbsent && !giveUp.expired();) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     const auto started = Clock::now();
     result = shared.probe("late", Deadline::afterMs(200)).result;

@@ -1,5 +1,6 @@
 #include "transport/shm/shm_connection.h"
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -191,10 +192,24 @@ bool ShmConnection::readBody(Message& m) {
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " cut short: the peer aborted while its buffer was being read");
   }
+  // A killed peer sets no abort flag, and once it is reaped its pid may name another process
+  // of this user, whose memory the read would then have copied without an error. The peer's
+  // bell hangs up when it exits, before its pid can be reused: a bell still up after the copy
+  // says the copy was the peer's (unless a child the peer forked still holds the bell, which
+  // this check cannot see). Not covered by a test: pid reuse inside one read cannot be staged.
+  if (bellHungUp()) {
+    fail(Status::kRemoteError, "single-copy read from ", peerName_,
+         " cut short: the peer exited while its buffer was being read");
+  }
   // Only this end writes `acked`; the release lets the peer reuse its buffer.
   RingControl& control = in_.control();
   control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   return true;
+}
+
+bool ShmConnection::bellHungUp() const {
+  pollfd bell{bell_.fd(), POLLRDHUP, 0};
+  return ::poll(&bell, 1, 0) > 0 && (bell.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 bool ShmConnection::sendCouldMove() const {

@@ -55,6 +55,8 @@ class ShmConnection final : public Connection {
   bool progressRecvs();
   // Lands the rest of the front receive's body; true when it is complete.
   bool readBody(Message& m);
+  // Whether the peer's end of the bell is closed (it exited or closed the connection).
+  bool bellHungUp() const;
   bool sendCouldMove() const;
   bool sending() const { return !sends_.empty() || !written_.empty(); }
   // Doorbells: after publishing bytes (or freeing room / acking), wake the peer if it sleeps.

@@ -100,10 +100,14 @@ Socket dialAbstract(const std::string& name, const Deadline& deadline) {
     // Refused: the lower rank does not listen yet (it is still connecting to its own lower
     // ranks), or its queue is full. Retried like a TCP dial, a millisecond apart, only during
     // init.
-    if (errno != ECONNREFUSED && errno != ENOENT && errno != EAGAIN && errno != EINTR) {
-      failErrno(errno, strCat("connect to the abstract socket @", name));
+    const int error = errno;
+    if (error != ECONNREFUSED && error != ENOENT && error != EAGAIN && error != EINTR) {
+      failErrno(error, strCat("connect to the abstract socket @", name));
     }
-    if (deadline.expired()) fail(Status::kTimeout, "nobody listens on @", name);
+    if (deadline.expired()) {
+      fail(Status::kTimeout,
+           error == EAGAIN ? "the listener's queue stayed full on @" : "nobody listens on @", name);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
