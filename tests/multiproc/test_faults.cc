@@ -17,8 +17,8 @@
 namespace gccl {
 namespace {
 
-// These tests are about TCP: ranks of one machine would otherwise take shared memory
-// (test_shm_processes covers that). A GCCL_TRANSPORT set outside runs them over that instead.
+// TCP by default: ranks of one machine would otherwise take shared memory. A GCCL_TRANSPORT
+// set outside runs them over that instead (ctest runs them with shm too: "shm." tests).
 [[maybe_unused]] const bool kOverTcp = setenv("GCCL_TRANSPORT", "tcp", 0) == 0;
 
 using testing_support::allreduceUntilFailure;
