@@ -196,7 +196,7 @@ bool ShmConnection::readBody(Message& m) {
   // of this user, whose memory the read would then have copied without an error. The peer's
   // bell hangs up when it exits, before its pid can be reused: a bell still up after the copy
   // says the copy was the peer's (unless a child the peer forked still holds the bell, which
-  // this check cannot see). Not covered by a test: pid reuse inside one read cannot be staged.
+  // this check cannot see).
   if (bellHungUp()) {
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " cut short: the peer exited while its buffer was being read");

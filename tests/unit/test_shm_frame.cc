@@ -1,0 +1,131 @@
+// A shared-memory connection fed hand-made single-copy records: the peer is this test, writing
+// into the pair's ring through a second mapping of the segment and reading its own memory with
+// process_vm_readv. A descriptor that lies, an address that is not mapped, a peer that aborts
+// or exits while its buffer is read: each fails the receive naming the peer, never a read of
+// the wrong size or a receive that completes with data that cannot be trusted.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/socket.h"
+#include "transport/frame.h"
+#include "transport/shm/cma.h"
+#include "transport/shm/shm_connection.h"
+#include "transport/shm/shm_segment.h"
+
+namespace gccl::transport::shm {
+namespace {
+
+constexpr size_t kRingBytes = 4096;
+constexpr size_t kBytes = kCmaMinBytes;  // the smallest single-copy message
+
+struct SingleCopyPair : testing::Test {
+  Socket peerBell;
+  SharedSegment peerView;  // the peer's mapping: it writes ring 1, this rank's receive ring
+  std::unique_ptr<ShmConnection> connection;
+  std::vector<char> source = std::vector<char>(kBytes, 's');  // the "peer's" buffer
+  std::vector<char> target = std::vector<char>(kBytes, 't');
+  Message message;
+
+  void SetUp() override {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    peerBell = Socket(fds[1]);
+    SharedSegment segment = SharedSegment::create(kRingBytes);
+    peerView = SharedSegment::adopt(::dup(segment.fd()), kRingBytes);
+    PairSetup setup{.bell = Socket(fds[0]),
+                    .segment = std::move(segment),
+                    .sendRing = 0,
+                    .peer = 1,
+                    .peerName = "rank 1 (test)",
+                    .peerPid = ::getpid(),
+                    .cmaSend = true,
+                    .cmaReceive = true};
+    connection = std::make_unique<ShmConnection>(std::move(setup));
+    message.header.collective = 1;
+    message.header.sequence = 7;
+    message.header.count = kBytes / sizeof(float);
+    message.data = target.data();
+    message.bytes = kBytes;
+    connection->postRecv(message);
+  }
+
+  // Writes the peer's record: the header, then a descriptor in place of the payload.
+  void sendDescriptor(uint64_t address, uint64_t bytes) {
+    FrameHeader header = message.header;
+    header.bytes = kBytes;
+    const CmaDescriptor descriptor{address, bytes};
+    ASSERT_EQ(peerView.ring(1).write(&header, sizeof header), sizeof header);
+    ASSERT_EQ(peerView.ring(1).write(&descriptor, sizeof descriptor), sizeof descriptor);
+  }
+
+  Status receive(std::string* text) {
+    try {
+      for (int i = 0; i < 100 && !message.done; ++i) connection->progress();
+    } catch (const Error& e) {
+      *text = e.what();
+      return e.status();
+    }
+    return Status::kSuccess;
+  }
+};
+
+TEST_F(SingleCopyPair, AGoodDescriptorIsReadAndAcked) {
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes);
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kSuccess) << text;
+  EXPECT_TRUE(message.done);
+  EXPECT_EQ(target, source);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+}
+
+TEST_F(SingleCopyPair, ADescriptorOfAnotherSizeIsMalformed) {
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes * 4);
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("malformed message from rank 1 (test)"), std::string::npos) << text;
+  EXPECT_NE(text.find("single-copy of 4194304 B for a message of 1048576 B"), std::string::npos)
+      << text;
+  EXPECT_EQ(target[0], 't') << "nothing may be read for a lying descriptor";
+}
+
+TEST_F(SingleCopyPair, AnUnmappedAddressFailsTheRead) {
+  sendDescriptor(64, kBytes);  // the first page is never mapped
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("single-copy read from rank 1 (test) failed"), std::string::npos) << text;
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+// The peer's caller may reuse a buffer once its abort returns: a copy made around then is not
+// trusted, even though it read without an error.
+TEST_F(SingleCopyPair, APeerThatAbortedDuringTheReadFailsIt) {
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes);
+  peerView.ring(1).control().producerAborted.store(1);
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("cut short: the peer aborted"), std::string::npos) << text;
+  EXPECT_FALSE(message.done);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+// A killed peer sets no flag, but its bell hangs up: after that its pid may be another
+// process's, so what the read copied is not trusted either.
+TEST_F(SingleCopyPair, APeerWhoseBellHungUpFailsTheRead) {
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes);
+  peerBell = Socket();
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("cut short: the peer exited"), std::string::npos) << text;
+  EXPECT_FALSE(message.done);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+}  // namespace
+}  // namespace gccl::transport::shm
