@@ -61,6 +61,13 @@ std::vector<float> writeGradients(GradientSync& sync, int rank, int step, float 
   return std::vector<float>(pool, pool + sync.poolBytes() / sizeof(float));
 }
 
+// Registers one fp32 tensor of `count` elements and finalizes: a single bucket. Its view.
+float* registerOneTensor(GradientSync& sync, size_t count) {
+  sync.registerTensor("w", count, DataType::kFloat32);
+  sync.finalize();
+  return reinterpret_cast<float*>(sync.tensorData(0));
+}
+
 StepStats runStep(GradientSync& sync, Communicator& comm) {
   for (size_t t = kModel.size(); t-- > 0;) sync.markReady(comm, t);
   return sync.wait(&comm);
@@ -268,9 +275,7 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
       onEveryRank(ranks, [&](int rank, Communicator& comm) {
         GradientSync sync(rank, size, WaitPolicy{},
                           sparseOptions(SparsePayload::kFloat32, density));
-        sync.registerTensor("w", 50 * kChunk, DataType::kFloat32);
-        sync.finalize();
-        auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+        float* data = registerOneTensor(sync, 50 * kChunk);
         std::fill(data, data + 50 * kChunk, 1.0f);  // every chunk's norm ties
         sync.markReady(comm, 0);
         const StepStats stats = sync.wait(&comm);
@@ -314,9 +319,7 @@ TEST(SparseThreads, PicksBySummedLocalNormsNotByTheNormOfTheSum) {
     GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
     options.sparse.chunkElements = 1;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
-    sync.registerTensor("w", 2, DataType::kFloat32);
-    sync.finalize();
-    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    float* data = registerOneTensor(sync, 2);
     data[0] = rank == 0 ? 3.0f : -3.0f;
     data[1] = 2.0f;
     sync.markReady(comm, 0);
@@ -421,9 +424,7 @@ TEST(SparseThreads, MomentumCorrectionByHand) {
     options.sparse.chunkElements = 1;
     options.sparse.momentum = 0.5f;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
-    sync.registerTensor("w", 2, DataType::kFloat32);
-    sync.finalize();
-    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    float* data = registerOneTensor(sync, 2);
     for (size_t step = 0; step < results.size(); ++step) {
       data[0] = 1;
       data[1] = 2;
@@ -447,9 +448,7 @@ TEST(SparseThreads, OneOverflowedStepFlagsThatStepOnly) {
     options.sparse.chunkElements = kChunk;
     options.sparse.momentum = 0.5f;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
-    sync.registerTensor("w", kChunks * kChunk, DataType::kFloat32);
-    sync.finalize();
-    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    float* data = registerOneTensor(sync, kChunks * kChunk);
     for (int step = 0; step < 4; ++step) {
       std::fill(data, data + kChunks * kChunk, 1.0f);
       if (step == 0 && rank == 0) {
@@ -478,9 +477,7 @@ TEST(SparseThreads, AnInfNotSentStillFlagsTheStep) {
     GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1);
     options.sparse.chunkElements = 2;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
-    sync.registerTensor("w", 20, DataType::kFloat32);
-    sync.finalize();
-    auto* data = reinterpret_cast<float*>(sync.tensorData(0));
+    float* data = registerOneTensor(sync, 20);
     std::fill(data, data + 20, 0.0f);
     if (rank == 0) {
       data[0] = data[1] = 3e38f;  // finite, but 6e38 is beyond fp32: an infinite norm
