@@ -30,12 +30,12 @@ using testing_support::onEveryRank;
 
 const std::vector<size_t> kModel = {1000, 3, 2500, 17};
 
-GradientSyncOptions sparseOptions(SparsePayload payload, double density) {
+GradientSyncOptions sparseOptions(SparsePayload payload, double density, size_t chunk = 64) {
   GradientSyncOptions options;
   options.thetaBytes = size_t{1} << 30;  // one bucket at pool offset 0: residual = pool floats
   options.average = false;               // sums: exact on integer data
   options.sparse.enabled = true;
-  options.sparse.chunkElements = 64;
+  options.sparse.chunkElements = chunk;
   options.sparse.density = density;
   options.sparse.payload = payload;
   return options;
@@ -184,8 +184,8 @@ TEST(SparseThreads, AChunkLargerThanTheBucketIsTheWholeBucket) {
   const int size = 2;
   auto ranks = makeRanks(size);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat16, 0.5);
-    options.sparse.chunkElements = std::numeric_limits<size_t>::max();
+    GradientSyncOptions options =
+        sparseOptions(SparsePayload::kFloat16, 0.5, std::numeric_limits<size_t>::max());
     GradientSync sync(rank, size, WaitPolicy{}, options);
     registerModel(sync, {3});
     for (size_t t = 0; t < kModel.size(); ++t) {
@@ -316,9 +316,7 @@ TEST(SparseThreads, ExactDensityAndTiesToTheLowerChunks) {
 TEST(SparseThreads, PicksBySummedLocalNormsNotByTheNormOfTheSum) {
   auto ranks = makeRanks(2);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
-    options.sparse.chunkElements = 1;
-    GradientSync sync(rank, 2, WaitPolicy{}, options);
+    GradientSync sync(rank, 2, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 0.5, 1));
     float* data = registerOneTensor(sync, 2);
     data[0] = rank == 0 ? 3.0f : -3.0f;
     data[1] = 2.0f;
@@ -420,8 +418,7 @@ TEST(SparseThreads, MomentumCorrectionByHand) {
   const std::vector<std::vector<float>> results = {{0, 4}, {5, 0}, {0, 10}};
   const std::vector<std::vector<float>> residuals = {{1, 0}, {0, 2}, {1, 0}};
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5);
-    options.sparse.chunkElements = 1;
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.5, 1);
     options.sparse.momentum = 0.5f;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
     float* data = registerOneTensor(sync, 2);
@@ -444,8 +441,7 @@ TEST(SparseThreads, OneOverflowedStepFlagsThatStepOnly) {
   constexpr size_t kChunks = 10;
   auto ranks = makeRanks(2);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1);
-    options.sparse.chunkElements = kChunk;
+    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1, kChunk);
     options.sparse.momentum = 0.5f;
     GradientSync sync(rank, 2, WaitPolicy{}, options);
     float* data = registerOneTensor(sync, kChunks * kChunk);
@@ -474,9 +470,7 @@ TEST(SparseThreads, OneOverflowedStepFlagsThatStepOnly) {
 TEST(SparseThreads, AnInfNotSentStillFlagsTheStep) {
   auto ranks = makeRanks(2);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSyncOptions options = sparseOptions(SparsePayload::kFloat32, 0.1);
-    options.sparse.chunkElements = 2;
-    GradientSync sync(rank, 2, WaitPolicy{}, options);
+    GradientSync sync(rank, 2, WaitPolicy{}, sparseOptions(SparsePayload::kFloat32, 0.1, 2));
     float* data = registerOneTensor(sync, 20);
     std::fill(data, data + 20, 0.0f);
     if (rank == 0) {
