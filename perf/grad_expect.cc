@@ -1,7 +1,8 @@
 #include "grad_expect.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "sparse/chunk_select.h"
 
 namespace gccl::perf {
 
@@ -19,11 +20,9 @@ SparseChunks bucketChunks(const std::vector<GradTensor>& tensors, const std::vec
     for (size_t c = first[t] / chunk; c <= last / chunk; ++c) exempt[c] = true;
   }
   const size_t exempted = static_cast<size_t>(std::count(exempt.begin(), exempt.end(), true));
-  // ceil(rho K) of the product meant: 0.07 of 100 chunks is 7.000000000000001 in double, and
-  // the library sends 7 (docs/api.md).
-  const auto top =
-      static_cast<size_t>(std::ceil(density * static_cast<double>(chunks) * (1.0 - 1e-12)));
-  return {exempted + std::min(chunks - exempted, top), chunks};
+  // ceil(rho K) as the library rounds it (0.07 of 100 chunks is 7, not 8): derived from the
+  // docs here is which chunks count, not that rounding.
+  return {exempted + std::min(chunks - exempted, topCount(chunks, density)), chunks};
 }
 
 }  // namespace

@@ -371,7 +371,9 @@ TEST(StagedCollectives, RejectsHostMemory) {
 // The copies of `failingSlice` fail on `failingRank`: it reports that slice, and the others
 // fail too, told by its abort (it aborts its communicator), well before their timeout.
 void checkFailure(int size, int failingRank, size_t failingSlice) {
-  constexpr int kTimeoutMs = 3000;
+  // Far beyond the bound below, so that a loaded sanitizer run has seconds of slack while a
+  // peer that waited for the timeout still fails the test.
+  constexpr int kTimeoutMs = 20000;
   constexpr size_t kCount = 1000;
   const size_t sliceElements = kSmall.sliceBytes / sizeof(int32_t);
   const size_t slices = (kCount + sliceElements - 1) / sliceElements;
@@ -404,8 +406,8 @@ void checkFailure(int size, int failingRank, size_t failingSlice) {
     EXPECT_NE(errors[rank].find(strCat("allreduce of device buffers on rank ", rank, ": slice ")),
               std::string::npos)
         << "rank " << rank << ": " << errors[rank];
-    // Within half the timeout: by the abort, not by waiting the timeout out.
-    EXPECT_LT(seconds[rank], kTimeoutMs / 2000.0) << "rank " << rank;
+    // By the abort, not by waiting the timeout out.
+    EXPECT_LT(seconds[rank], 5.0) << "rank " << rank;
   }
   const std::string& failed = errors[failingRank];
   EXPECT_NE(failed.find(strCat("on rank ", failingRank, ": slice ", failingSlice, " of ", slices)),
