@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include "bootstrap/memory_store.h"
 #include "core/communicator.h"
+#include "transport/ucx/ucx_settings.h"
 #include "transport/ucx/ucx_transport.h"
 #include "verifiable.h"
 
@@ -252,6 +254,66 @@ TEST(UcxInit, RefusalSaysWhy) {
     EXPECT_NE(message.find("UCX"), std::string::npos) << message;
     EXPECT_NE(message.find("no_such_transport"), std::string::npos) << message;
   }
+}
+
+// UCX's configuration as read from this process's environment, with gccl's settings applied,
+// as ucp_config_print writes it: UCP's settings as UCX_<NAME>=value, those it hands on to the
+// transports as <NAME>=value.
+std::string printedConfigWithGcclSettings() {
+  const transport::ucx::UcxLibrary& ucx = transport::ucx::ucxLibrary();
+  ucp_config_t* config = nullptr;
+  EXPECT_EQ(ucx.ucp_config_read(nullptr, nullptr, &config), UCS_OK);
+  transport::ucx::applyGcclSettings(config);
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* stream = open_memstream(&text, &size);
+  ucx.ucp_config_print(config, stream, nullptr, UCS_CONFIG_PRINT_CONFIG);
+  std::fclose(stream);
+  std::string printed(text, size);
+  std::free(text);  // NOLINT(cppcoreguidelines-no-malloc): open_memstream's buffer
+  ucx.ucp_config_release(config);
+  return printed;
+}
+
+bool printsLine(const std::string& printed, const std::string& line) {
+  return ("\n" + printed).find("\n" + line + "\n") != std::string::npos;
+}
+
+TEST(UcxSettings, TcpSegmentsAreEnlargedUnlessTheUserSetThem) {
+  // NOLINTBEGIN(concurrency-mt-unsafe): this test starts no thread
+  unsetenv("UCX_TLS");
+  unsetenv("UCX_TCP_TX_SEG_SIZE");
+  unsetenv("UCX_TCP_RX_SEG_SIZE");
+  std::string printed = printedConfigWithGcclSettings();
+  EXPECT_TRUE(printsLine(printed, "TX_SEG_SIZE=256k")) << printed;
+  EXPECT_TRUE(printsLine(printed, "RX_SEG_SIZE=256k")) << printed;
+  EXPECT_TRUE(printsLine(printed, "UCX_RESOLVE_REMOTE_EP_ID=on")) << printed;
+
+  setenv("UCX_TCP_TX_SEG_SIZE", "16k", 1);  // the user's choice, which UCX reads itself
+  printed = printedConfigWithGcclSettings();
+  EXPECT_FALSE(printsLine(printed, "TX_SEG_SIZE=256k")) << printed;
+  EXPECT_TRUE(printsLine(printed, "RX_SEG_SIZE=256k")) << printed;
+  unsetenv("UCX_TCP_TX_SEG_SIZE");
+
+  setenv("UCX_TLS", "sm,self", 1);  // no TCP transport to take them: UCX would warn
+  printed = printedConfigWithGcclSettings();
+  EXPECT_FALSE(printsLine(printed, "TX_SEG_SIZE=256k")) << printed;
+  EXPECT_FALSE(printsLine(printed, "RX_SEG_SIZE=256k")) << printed;
+  EXPECT_TRUE(printsLine(printed, "UCX_RESOLVE_REMOTE_EP_ID=on")) << printed;
+  unsetenv("UCX_TLS");
+  // NOLINTEND(concurrency-mt-unsafe)
+}
+
+TEST(UcxSettings, TcpTransportAllowedFollowsUcxTls) {
+  using transport::ucx::tcpTransportAllowed;
+  EXPECT_TRUE(tcpTransportAllowed(nullptr));
+  EXPECT_TRUE(tcpTransportAllowed("tcp"));
+  EXPECT_TRUE(tcpTransportAllowed("rc,tcp"));
+  EXPECT_TRUE(tcpTransportAllowed("all"));
+  EXPECT_TRUE(tcpTransportAllowed("^sm"));
+  EXPECT_FALSE(tcpTransportAllowed("sm,self"));
+  EXPECT_FALSE(tcpTransportAllowed("^tcp"));
+  EXPECT_FALSE(tcpTransportAllowed("^sm,tcp"));
 }
 
 }  // namespace

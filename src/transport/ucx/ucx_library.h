@@ -14,6 +14,7 @@ namespace gccl::transport::ucx {
 #define GCCL_UCX_FUNCTIONS(X)   \
   X(ucp_config_read)            \
   X(ucp_config_modify)          \
+  X(ucp_config_print)           \
   X(ucp_config_release)         \
   X(ucp_init_version)           \
   X(ucp_cleanup)                \

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/poller.h"
+#include "transport/ucx/ucx_settings.h"
 
 namespace gccl::transport::ucx {
 
@@ -16,14 +17,6 @@ namespace {
 std::string tlsSetting() {
   const char* tls = std::getenv("UCX_TLS");  // NOLINT(concurrency-mt-unsafe): read-only
   return tls == nullptr ? "UCX_TLS unset" : strCat("UCX_TLS=", tls);
-}
-
-// A UCP setting of gccl's, unless the user's environment has UCX_<name>: theirs wins. Only
-// UCP's own settings: a transport's (UCX_TCP_...) cannot be set this way, and UCX warns.
-void setUnlessUserSet(ucp_config_t* config, const char* name, const char* value) {
-  const std::string userVariable = strCat("UCX_", name);
-  if (std::getenv(userVariable.c_str()) != nullptr) return;  // NOLINT(concurrency-mt-unsafe)
-  ucx().ucp_config_modify(config, name, value);
 }
 
 }  // namespace
@@ -39,13 +32,7 @@ UcxWorker::UcxWorker() {
     fail(Status::kSystemError, "UCX: cannot read its configuration (", tlsSetting(),
          "): ", describe(status));
   }
-  // Endpoints exchange their ids when created, which awaitConnected's flush then waits for,
-  // instead of at their first rendezvous send. Lazily, a rank whose first collective fails at
-  // once can get the peer's wire-up request after its endpoint closed: UCX 1.13 answers it
-  // from a hidden endpoint whose reply it then asserts on, aborting the process, when
-  // ucp_worker_destroy purges it (fixed in 1.14; seen over UCX_TLS=tcp after a mismatched
-  // collective).
-  setUnlessUserSet(config, "RESOLVE_REMOTE_EP_ID", "y");
+  applyGcclSettings(config);
   ucp_params_t params{};
   params.field_mask = UCP_PARAM_FIELD_FEATURES;
   params.features = UCP_FEATURE_TAG | UCP_FEATURE_WAKEUP;
