@@ -92,11 +92,12 @@ gcclResult_t run(const char* entry, gcclComm_t comm, Form form, gcclRequest_t* r
     }
     HandleCall handle(comm, HandleCall::Admit::kUnlessClosing);
     const CollectiveCall call = describe(handle.communicator());
-    if (form == Form::kOnStream || gccl::api::hasDeviceBuffer(*comm, call)) {
+    const gccl::api::DeviceState device = gccl::api::deviceState(*comm);
+    if (form == Form::kOnStream || device.holdsBufferOf(call)) {
       runOnDevice(*comm, call, form, stream);
       return;
     }
-    gccl::api::finishDeviceCalls(*comm);  // stream-ordered calls made before this one go first
+    device.finishEarlierCalls();  // stream-ordered calls made before this one go first
     if (form == Form::kBlocking) {
       handle.communicator().start(call, true)->rethrow();
       return;

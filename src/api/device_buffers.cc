@@ -21,8 +21,14 @@ bool isDeviceBuffer(gcclComm& comm, const void* pointer) {
   return engine ? engine->isDevice(pointer) : locatePointer(pointer).device;
 }
 
-bool hasDeviceBuffer(gcclComm& comm, const CollectiveCall& call) {
-  return isDeviceBuffer(comm, call.input) || isDeviceBuffer(comm, call.output);
+bool DeviceState::holdsBufferOf(const CollectiveCall& call) const {
+  if (engine) return engine->isDevice(call.input) || engine->isDevice(call.output);
+  return anyDevicePointer({call.input, call.output});
+}
+
+DeviceState deviceState(gcclComm& comm) {
+  std::lock_guard lock(comm.deviceMutex);
+  return {comm.copyEngine, comm.device.get()};
 }
 
 namespace {
@@ -181,13 +187,12 @@ void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options) {
   };
 }
 
+void DeviceState::finishEarlierCalls() const {
+  if (collectives != nullptr) collectives->finish();
+}
+
 void finishDeviceCalls(gcclComm& comm) {
-  DeviceCollectives* device = nullptr;
-  {
-    std::lock_guard lock(comm.deviceMutex);
-    device = comm.device.get();
-  }
-  if (device != nullptr) device->finish();
+  deviceState(comm).finishEarlierCalls();
 }
 
 void attachCopyEngine(gcclComm* comm, std::shared_ptr<CopyEngine> engine) {

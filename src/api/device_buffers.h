@@ -15,8 +15,18 @@ namespace gccl::api {
 // Whether `pointer` is device memory: asked of the communicator's engine once it has one, else
 // of the CUDA driver (cuda/device_pointers.h).
 bool isDeviceBuffer(gcclComm& comm, const void* pointer);
-// Whether a buffer of `call` is.
-bool hasDeviceBuffer(gcclComm& comm, const CollectiveCall& call);
+
+// What a collective call needs of the communicator's device state, taken in one look (a
+// host-memory collective pays for it on every call).
+struct DeviceState {
+  std::shared_ptr<CopyEngine> engine;        // null before the first device call
+  DeviceCollectives* collectives = nullptr;  // likewise; lives as long as the communicator
+  // Whether a buffer of `call` is device memory.
+  bool holdsBufferOf(const CollectiveCall& call) const;
+  // finishDeviceCalls, with the state already looked up.
+  void finishEarlierCalls() const;
+};
+DeviceState deviceState(gcclComm& comm);
 
 // The communicator's device collectives, made on first use: with the engine a test attached,
 // else with CUDA's for the device of the call's buffers. Throws Error(kSystemError) without
@@ -35,7 +45,8 @@ std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer)
 // wait() works after its destroy.
 void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options);
 
-// Before a host-buffer collective, and at destroy: the stream-ordered calls queued so far
+// Before a host-buffer collective (DeviceState::finishEarlierCalls there), a split, and at
+// destroy: the stream-ordered calls queued so far
 // finish first, so that every rank issues the collectives in the order they were called.
 // Throws the first failure among them.
 void finishDeviceCalls(gcclComm& comm);

@@ -86,6 +86,10 @@ uint64_t Communicator::collectivesStarted() const {
 
 const Algorithm& Communicator::algorithmFor(CollectiveKind kind, size_t bytes) {
   std::lock_guard lock(startMutex_);
+  return chosenAlgorithm(kind, bytes);
+}
+
+const Algorithm& Communicator::chosenAlgorithm(CollectiveKind kind, size_t bytes) {
   const auto key = std::make_pair(kind, bytes);
   if (const auto found = choices_.find(key); found != choices_.end()) return *found->second;
   CostInputs costs = costs_;
@@ -124,7 +128,6 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   const size_t elementSize = dataTypeSize(call.type);
   const size_t bytes = std::max(layout.inputCount, layout.outputCount) * elementSize;
   ScheduleShape shape = baseShape();
-  const Algorithm& algorithm = algorithmFor(call.kind, bytes);
   shape.count = call.count;
   shape.sliceElements = std::max<size_t>(1, config_.chunkBytes / elementSize);
   shape.root = call.root;
@@ -142,10 +145,11 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->op = call.op;
   operation->root = call.root;
   operation->agreementHash = layout.agreementHash;
-  operation->algorithm = algorithm.id;
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.
     std::lock_guard lock(startMutex_);
+    const Algorithm& algorithm = chosenAlgorithm(call.kind, bytes);
+    operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
     operation->schedule = schedule(call, layout, algorithm, shape);
   }

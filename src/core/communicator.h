@@ -99,6 +99,8 @@ class Communicator {
   Engine engine_;
   // Rank, size and host map: what algorithm choice and peers depend on.
   ScheduleShape baseShape() const;
+  // algorithmFor, with startMutex_ held.
+  const Algorithm& chosenAlgorithm(CollectiveKind kind, size_t bytes);
   std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
                                            const Algorithm& algorithm, const ScheduleShape& shape);
 

@@ -282,20 +282,29 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
 // Waits in three stages after the last progress: a busy-poll (a peer on another core answers
 // within microseconds), a poll that yields the core at every turn (where ranks outnumber
 // cores, the peer that has work runs after a context switch instead of a wake-up), a sleep.
+//
+// The clock is read only in turns without progress: the first such turn after progress
+// stands for it (the stages and the timeout count from there, a step's time later), so an
+// operation that never waits reads it not at all.
 void Engine::drive(Execution& execution) {
-  auto lastProgress = Clock::now();
-  WaitStages stages(waits_);
+  Clock::time_point lastProgress;
+  WaitStages stages(waits_, lastProgress);
+  bool progressed = true;  // the start counts as progress
   bool slept = false;
   while (!execution.finished()) {
     // Checked at every step, not only when stalled: a large operation that keeps moving
     // would otherwise run to its end after an abort.
     if (broken_.load(std::memory_order_relaxed)) throwBroken();
     if (execution.advance()) {
-      lastProgress = Clock::now();
-      stages.restart(lastProgress);
+      progressed = true;
       continue;
     }
     const auto now = Clock::now();
+    if (progressed) {
+      progressed = false;
+      lastProgress = now;
+      stages.restart(now);
+    }
     if (now - lastProgress > std::chrono::milliseconds(timeoutMs_)) timedOut(execution);
     if (stages.pause(now)) continue;
     execution.updatePoller(poller_);
@@ -338,6 +347,10 @@ void Engine::breakDown(const Error& error, Status noticeStatus) {
 }
 
 void Engine::closeConnections() {
+  // Without the mutex while nothing broke, as after every operation that succeeded: broken_ is
+  // set under it together with error_, and a break that comes after this look is the
+  // progress thread's to act on (releaseDriver's check), as one after the look below.
+  if (!broken_.load(std::memory_order_acquire)) return;
   std::optional<Error> error;
   Status noticeStatus = Status::kRemoteError;
   {

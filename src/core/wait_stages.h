@@ -24,7 +24,8 @@ inline void cpuRelax() {
 
 class WaitStages {
  public:
-  explicit WaitStages(WaitPolicy waits) : waits_(waits) { restart(Clock::now()); }
+  explicit WaitStages(WaitPolicy waits) : WaitStages(waits, Clock::now()) {}
+  WaitStages(WaitPolicy waits, Clock::time_point start) : waits_(waits) { restart(start); }
 
   // Progress at `now`: the stages start over.
   void restart(Clock::time_point now) {

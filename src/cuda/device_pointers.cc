@@ -57,12 +57,16 @@ class Driver {
   std::atomic<uint64_t> checkedAt_{UINT64_MAX};
 };
 
+Driver& driver() {
+  static Driver instance;
+  return instance;
+}
+
 }  // namespace
 
 PointerLocation locatePointer(const void* pointer) {
-  static Driver driver;
   PointerLocation location;
-  const GetAttribute getAttribute = driver.getAttribute();
+  const GetAttribute getAttribute = driver().getAttribute();
   if (getAttribute == nullptr || pointer == nullptr) return location;
   const auto address = reinterpret_cast<unsigned long long>(pointer);
   unsigned memoryType = 0;
@@ -85,6 +89,14 @@ PointerLocation locatePointer(const void* pointer) {
   location.rangeStart = static_cast<uintptr_t>(rangeStart);
   location.rangeBytes = rangeBytes;
   return location;
+}
+
+bool anyDevicePointer(std::initializer_list<const void*> pointers) {
+  if (driver().getAttribute() == nullptr) return false;
+  for (const void* pointer : pointers) {
+    if (locatePointer(pointer).device) return true;
+  }
+  return false;
 }
 
 bool isDeviceRange(const void* pointer, size_t bytes) {

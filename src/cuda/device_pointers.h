@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 
 namespace gccl {
 
@@ -19,6 +20,10 @@ struct PointerLocation {
 };
 
 PointerLocation locatePointer(const void* pointer);
+
+// Whether any of `pointers` is device memory. Where no driver is loaded (a host-only process,
+// on every collective) that is known after one look for it, whatever the number of pointers.
+bool anyDevicePointer(std::initializer_list<const void*> pointers);
 
 // Whether [pointer, pointer + bytes) lies within one device allocation.
 bool isDeviceRange(const void* pointer, size_t bytes);

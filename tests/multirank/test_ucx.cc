@@ -282,6 +282,7 @@ bool printsLine(const std::string& printed, const std::string& line) {
 TEST(UcxSettings, TcpSegmentsAreEnlargedUnlessTheUserSetThem) {
   // NOLINTBEGIN(concurrency-mt-unsafe): this test starts no thread
   unsetenv("UCX_TLS");
+  unsetenv("UCX_NET_DEVICES");
   unsetenv("UCX_TCP_TX_SEG_SIZE");
   unsetenv("UCX_TCP_RX_SEG_SIZE");
   std::string printed = printedConfigWithGcclSettings();
@@ -301,19 +302,37 @@ TEST(UcxSettings, TcpSegmentsAreEnlargedUnlessTheUserSetThem) {
   EXPECT_FALSE(printsLine(printed, "RX_SEG_SIZE=256k")) << printed;
   EXPECT_TRUE(printsLine(printed, "UCX_RESOLVE_REMOTE_EP_ID=on")) << printed;
   unsetenv("UCX_TLS");
+
+  setenv("UCX_NET_DEVICES", "mlx5_0:1", 1);  // RDMA ports only: TCP has no device
+  printed = printedConfigWithGcclSettings();
+  EXPECT_FALSE(printsLine(printed, "TX_SEG_SIZE=256k")) << printed;
+  unsetenv("UCX_NET_DEVICES");
   // NOLINTEND(concurrency-mt-unsafe)
 }
 
-TEST(UcxSettings, TcpTransportAllowedFollowsUcxTls) {
+// UCX_TLS and UCX_NET_DEVICES as ucp_config_print writes them.
+TEST(UcxSettings, TcpTransportAllowedFollowsTransportsAndDevices) {
   using transport::ucx::tcpTransportAllowed;
-  EXPECT_TRUE(tcpTransportAllowed(nullptr));
-  EXPECT_TRUE(tcpTransportAllowed("tcp"));
-  EXPECT_TRUE(tcpTransportAllowed("rc,tcp"));
-  EXPECT_TRUE(tcpTransportAllowed("all"));
-  EXPECT_TRUE(tcpTransportAllowed("^sm"));
-  EXPECT_FALSE(tcpTransportAllowed("sm,self"));
-  EXPECT_FALSE(tcpTransportAllowed("^tcp"));
-  EXPECT_FALSE(tcpTransportAllowed("^sm,tcp"));
+  EXPECT_TRUE(tcpTransportAllowed("all", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("", ""));  // not printed: UCX's defaults
+  EXPECT_TRUE(tcpTransportAllowed("tcp", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("rc,tcp", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("\\tcp,self", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("rc,tcp:aux", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("^sm", "all"));
+  EXPECT_TRUE(tcpTransportAllowed("^ib", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("sm,self", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("shm", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("rc_x", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("^tcp", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("^sm,tcp", "all"));
+  EXPECT_FALSE(tcpTransportAllowed("tcpx", "all"));
+  // Network interfaces are TCP's devices, device:port names RDMA ports.
+  EXPECT_TRUE(tcpTransportAllowed("all", "eth0"));
+  EXPECT_TRUE(tcpTransportAllowed("all", "mlx5_0:1,ib0"));
+  EXPECT_TRUE(tcpTransportAllowed("all", "^mlx5_0:1"));
+  EXPECT_FALSE(tcpTransportAllowed("all", "mlx5_0:1"));
+  EXPECT_FALSE(tcpTransportAllowed("tcp", "mlx5_0:1,mlx5_1:1"));
 }
 
 }  // namespace

@@ -127,5 +127,46 @@ TEST_F(SingleCopyPair, APeerWhoseBellHungUpFailsTheRead) {
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
 }
 
+// A small message goes into the ring as one record, header and payload copied together, when
+// it fits; when it does not, as much as fits goes now and the rest once the reader frees room.
+// Either way the reader gets the header and the payload intact.
+TEST_F(SingleCopyPair, SmallRecordsArriveIntactWholeOrInParts) {
+  ByteRing sent = peerView.ring(0);  // this rank's send ring, as the peer maps it
+  float values[2] = {42.0f, -7.0f};
+  Message small[2];
+  for (int i = 0; i < 2; ++i) {
+    small[i].header = message.header;
+    small[i].header.count = 1;
+    small[i].data = &values[i];
+    small[i].bytes = sizeof(float);
+  }
+  auto expectRecord = [&](float expected) {
+    FrameHeader header;
+    float received = 0;
+    ASSERT_EQ(sent.read(&header, sizeof header), sizeof header);
+    ASSERT_EQ(sent.read(&received, sizeof received), sizeof received);
+    EXPECT_EQ(header.bytes, sizeof(float));
+    EXPECT_EQ(header.sequence, message.header.sequence);
+    EXPECT_EQ(received, expected);
+  };
+
+  connection->postSend(small[0]);  // room for it: whole at once
+  EXPECT_TRUE(small[0].done);
+  ASSERT_EQ(sent.readable(), sizeof(FrameHeader) + sizeof(float));
+  expectRecord(42.0f);
+
+  // All but room for the header and half the payload taken, as by earlier sends.
+  const std::vector<char> filler(kRingBytes - sizeof(FrameHeader) - 2, 'f');
+  ASSERT_EQ(sent.write(filler.data(), filler.size()), filler.size());
+  connection->postSend(small[1]);
+  EXPECT_FALSE(small[1].done);
+  EXPECT_EQ(sent.writable(), 0U) << "what fits goes now";
+  std::vector<char> drained(filler.size());
+  ASSERT_EQ(sent.read(drained.data(), drained.size()), drained.size());
+  for (int i = 0; i < 100 && !small[1].done; ++i) connection->progress();
+  EXPECT_TRUE(small[1].done);
+  expectRecord(-7.0f);
+}
+
 }  // namespace
 }  // namespace gccl::transport::shm

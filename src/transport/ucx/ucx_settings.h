@@ -2,6 +2,8 @@
 // a setting the user made (UCX_<NAME>) is left as it is.
 #pragma once
 
+#include <string_view>
+
 #include "transport/ucx/ucx_library.h"
 
 namespace gccl::transport::ucx {
@@ -9,7 +11,9 @@ namespace gccl::transport::ucx {
 // Applies gccl's settings to `config`, read from the environment by ucp_config_read.
 void applyGcclSettings(ucp_config_t* config);
 
-// Whether a UCX_TLS value (null when unset) lets UCX open its TCP transport.
-bool tcpTransportAllowed(const char* tls);
+// Whether UCX, with these values of UCX_TLS and UCX_NET_DEVICES as ucp_config_print writes
+// them, may open its TCP transport: a transport setting that no opened transport takes makes
+// UCX warn at every worker's creation.
+bool tcpTransportAllowed(std::string_view tls, std::string_view netDevices);
 
 }  // namespace gccl::transport::ucx
