@@ -151,7 +151,10 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
     const Algorithm& algorithm = chosenAlgorithm(call.kind, bytes);
     operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
-    operation->schedule = schedule(call, layout, algorithm, shape);
+    const std::shared_ptr<const PlannedSchedule> planned = schedule(call, layout, algorithm, shape);
+    // Views into the one allocation, which they share.
+    operation->schedule = std::shared_ptr<const Schedule>(planned, &planned->schedule);
+    operation->index = std::shared_ptr<const ScheduleIndex>(planned, &planned->index);
   }
   auto request = operation->request;
   {
@@ -166,15 +169,16 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   return request;
 }
 
-std::shared_ptr<const Schedule> Communicator::schedule(const CollectiveCall& call,
-                                                       const BufferLayout& layout,
-                                                       const Algorithm& algorithm,
-                                                       const ScheduleShape& shape) {
+std::shared_ptr<const Communicator::PlannedSchedule> Communicator::schedule(
+    const CollectiveCall& call, const BufferLayout& layout, const Algorithm& algorithm,
+    const ScheduleShape& shape) {
   auto build = [&] {
-    auto built = std::make_shared<const Schedule>(algorithm.build(shape));
+    Schedule built = algorithm.build(shape);
     // Checked once per shape (then cached): the engine trusts indices, peers and ranges.
-    checkSchedule(*built, rank_, size_, layout.inputCount, layout.outputCount);
-    return built;
+    checkSchedule(built, rank_, size_, layout.inputCount, layout.outputCount);
+    ScheduleIndex index = indexSchedule(built);
+    return std::make_shared<const PlannedSchedule>(
+        PlannedSchedule{std::move(built), std::move(index)});
   };
   // Allgatherv's blocks change from call to call (and are not in the key): built each time.
   if (call.kind == CollectiveKind::kAllgatherV) return build();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "algorithms/schedule_index.h"
 #include "base/config.h"
 #include "base/dtype.h"
 #include "base/store.h"
@@ -101,15 +102,22 @@ class Communicator {
   ScheduleShape baseShape() const;
   // algorithmFor, with startMutex_ held.
   const Algorithm& chosenAlgorithm(CollectiveKind kind, size_t bytes);
-  std::shared_ptr<const Schedule> schedule(const CollectiveCall& call, const BufferLayout& layout,
-                                           const Algorithm& algorithm, const ScheduleShape& shape);
+  // A schedule with its index, built, checked and indexed once per shape.
+  struct PlannedSchedule {
+    Schedule schedule;
+    ScheduleIndex index;
+  };
+  std::shared_ptr<const PlannedSchedule> schedule(const CollectiveCall& call,
+                                                  const BufferLayout& layout,
+                                                  const Algorithm& algorithm,
+                                                  const ScheduleShape& shape);
 
   mutable std::mutex startMutex_;  // guards sequence_, splits_, the choices and the schedule cache
   uint64_t sequence_ = 0;
   uint64_t splits_ = 0;  // split() calls so far: the same on every rank
   // Recently used schedules: training repeats the same few sizes every step.
   using ScheduleKey = std::tuple<CollectiveKind, AlgorithmId, size_t, size_t, int, bool, bool>;
-  std::map<ScheduleKey, std::shared_ptr<const Schedule>> schedules_;
+  std::map<ScheduleKey, std::shared_ptr<const PlannedSchedule>> schedules_;
   // Choices made so far (a size is logged once per power of two); a shape's host map may be
   // walked by a choice, so it is made once per (collective, bytes).
   std::map<std::pair<CollectiveKind, size_t>, const Algorithm*> choices_;

@@ -25,34 +25,38 @@ void ReusableBuffer::trim(size_t keepBytes) {
   bytes_ = 0;
 }
 
+namespace {
+
+const ScheduleIndex& indexOf(const Operation& operation,
+                             std::unique_ptr<const ScheduleIndex>& made) {
+  if (operation.index) return *operation.index;
+  made = std::make_unique<const ScheduleIndex>(indexSchedule(*operation.schedule));
+  return *made;
+}
+
+}  // namespace
+
 Execution::Execution(const Operation& operation, ConnectionMap& connections,
                      ReusableBuffer& scratch, ReusableBuffer& work, int size)
     : operation_(operation),
       schedule_(*operation.schedule),
+      index_(indexOf(operation, ownIndex_)),
       work_(work.reserve(operation.schedule->workElements * dataTypeSize(operation.type))),
       size_(size),
       elementSize_(dataTypeSize(operation.type)),
       done_(schedule_.steps.size(), 0),
       messages_(std::make_unique<Message[]>(schedule_.steps.size())),
       remaining_(schedule_.steps.size()) {
-  std::map<int, size_t> peerIndex;
-  for (size_t i = 0; i < schedule_.steps.size(); ++i) {
-    const Step& step = schedule_.steps[i];
-    if (step.kind == StepKind::kCopy || step.kind == StepKind::kDivide ||
-        step.kind == StepKind::kWait) {
-      local_.push_back(static_cast<int32_t>(i));
-      continue;
+  peers_.reserve(index_.peers.size());
+  for (const PeerSteps& steps : index_.peers) {
+    auto connection = connections.find(steps.peer);
+    if (connection == connections.end()) {
+      fail(Status::kInternalError, operation.describe(), ": no connection to rank ", steps.peer);
     }
-    auto [it, inserted] = peerIndex.try_emplace(step.peer, peers_.size());
-    if (inserted) {
-      auto connection = connections.find(step.peer);
-      if (connection == connections.end()) {
-        fail(Status::kInternalError, operation.describe(), ": no connection to rank ", step.peer);
-      }
-      peers_.push_back({connection->second.get(), {}, {}, 0, 0, 0, 0, {}});
-    }
-    PeerQueue& queue = peers_[it->second];
-    (step.kind == StepKind::kSend ? queue.sends : queue.recvs).push_back(static_cast<int32_t>(i));
+    PeerQueue& queue = peers_.emplace_back();
+    queue.connection = connection->second.get();
+    queue.sends = &steps.sends;
+    queue.recvs = &steps.recvs;
   }
   carveScratch(scratch);
 }
@@ -61,31 +65,27 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections,
 // as large as its largest one: a ring's left neighbour four slices, each partner of recursive
 // doubling one whole buffer.
 void Execution::carveScratch(ReusableBuffer& scratch) {
-  std::vector<std::pair<size_t, size_t>> layout;  // per peer: slots, bytes per slot
+  auto slotsOf = [](const PeerSteps& steps) {
+    return std::min(steps.recvReduces, kScratchSlotsPerPeer);
+  };
   size_t total = 0;
-  for (const PeerQueue& queue : peers_) {
-    size_t receives = 0, largest = 0;
-    for (int32_t index : queue.recvs) {
-      const Step& step = schedule_.steps[static_cast<size_t>(index)];
-      if (step.kind != StepKind::kRecvReduce) continue;
-      ++receives;
-      largest = std::max(largest, step.count() * elementSize_);
-    }
-    layout.emplace_back(std::min(receives, kScratchSlotsPerPeer), largest);
-    total += layout.back().first * largest;
+  for (const PeerSteps& steps : index_.peers) {
+    total += slotsOf(steps) * steps.largestRecvReduce * elementSize_;
   }
   std::byte* next = scratch.reserve(total);
   for (size_t p = 0; p < peers_.size(); ++p) {
-    for (size_t slot = 0; slot < layout[p].first; ++slot) {
-      peers_[p].freeSlots.push_back(next);
-      next += layout[p].second;
+    const PeerSteps& steps = index_.peers[p];
+    PeerQueue& queue = peers_[p];
+    for (size_t slot = 0; slot < slotsOf(steps); ++slot) {
+      queue.freeSlots[queue.freeCount++] = next;
+      next += steps.largestRecvReduce * elementSize_;
     }
   }
 }
 
 bool Execution::ready(const Step& step) const {
   for (int32_t dependency : step.after) {
-    if (dependency != kNoStep && !done_[static_cast<size_t>(dependency)]) return false;
+    if (dependency != kNoStep && !isDone(dependency)) return false;
   }
   return true;
 }
@@ -118,12 +118,11 @@ bool Execution::advance() {
 
 bool Execution::runLocalSteps() {
   bool ran = false;
-  for (size_t i = 0; i < local_.size();) {
-    const Step& step = schedule_.steps[static_cast<size_t>(local_[i])];
-    if (!ready(step)) {
-      ++i;
-      continue;
-    }
+  const std::vector<int32_t>& local = index_.local;
+  for (size_t i = localFrom_; i < local.size(); ++i) {
+    if (isDone(local[i])) continue;
+    const Step& step = schedule_.steps[static_cast<size_t>(local[i])];
+    if (!ready(step)) continue;
     std::byte* out = address(step.target, step.output);
     if (step.kind == StepKind::kCopy) {
       // memmove: a copy within one buffer (in place) may overlap itself.
@@ -132,17 +131,17 @@ bool Execution::runLocalSteps() {
     } else if (step.kind == StepKind::kDivide) {
       finalizeAverage(operation_.type, out, step.count(), size_);
     }
-    finish(local_[i]);
-    local_.erase(local_.begin() + static_cast<long>(i));
+    finish(local[i]);
     ran = true;
   }
+  while (localFrom_ < local.size() && isDone(local[localFrom_])) ++localFrom_;
   return ran;
 }
 
 bool Execution::postSends(PeerQueue& queue) {
   bool posted = false;
-  while (queue.sendsPosted < queue.sends.size()) {
-    const int32_t index = queue.sends[queue.sendsPosted];
+  while (queue.sendsPosted < queue.sends->size()) {
+    const int32_t index = (*queue.sends)[queue.sendsPosted];
     const Step& step = schedule_.steps[static_cast<size_t>(index)];
     if (!ready(step)) break;
     Message& message = messages_[static_cast<size_t>(index)];
@@ -159,17 +158,16 @@ bool Execution::postSends(PeerQueue& queue) {
 
 bool Execution::postRecvs(PeerQueue& queue) {
   bool posted = false;
-  while (queue.recvsPosted < queue.recvs.size()) {
-    const int32_t index = queue.recvs[queue.recvsPosted];
+  while (queue.recvsPosted < queue.recvs->size()) {
+    const int32_t index = (*queue.recvs)[queue.recvsPosted];
     const Step& step = schedule_.steps[static_cast<size_t>(index)];
     Message& message = messages_[static_cast<size_t>(index)];
     if (step.kind == StepKind::kRecv) {
       if (!ready(step)) break;
       message.data = address(step.target, step.output);
     } else {
-      if (queue.freeSlots.empty()) break;
-      message.data = queue.freeSlots.back();
-      queue.freeSlots.pop_back();
+      if (queue.freeCount == 0) break;
+      message.data = queue.freeSlots[--queue.freeCount];
     }
     message.header = operation_.frameHeader();
     message.bytes = step.count() * elementSize_;
@@ -183,7 +181,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
 bool Execution::completeSends(PeerQueue& queue) {
   bool completed = false;
   while (queue.sendsDone < queue.sendsPosted) {
-    const int32_t index = queue.sends[queue.sendsDone];
+    const int32_t index = (*queue.sends)[queue.sendsDone];
     if (!messages_[static_cast<size_t>(index)].done.load(std::memory_order_acquire)) break;
     finish(index);
     ++queue.sendsDone;
@@ -195,7 +193,7 @@ bool Execution::completeSends(PeerQueue& queue) {
 bool Execution::completeRecvs(PeerQueue& queue) {
   bool completed = false;
   while (queue.recvsDone < queue.recvsPosted) {
-    const int32_t index = queue.recvs[queue.recvsDone];
+    const int32_t index = (*queue.recvs)[queue.recvsDone];
     const Step& step = schedule_.steps[static_cast<size_t>(index)];
     Message& message = messages_[static_cast<size_t>(index)];
     if (!message.done.load(std::memory_order_acquire)) break;
@@ -206,7 +204,7 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
       reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
              step.count());
-      queue.freeSlots.push_back(static_cast<std::byte*>(message.data));
+      queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
     }
     finish(index);
     ++queue.recvsDone;
@@ -222,7 +220,7 @@ void Execution::updatePoller(Poller& poller) {
 std::vector<int> Execution::waitedPeers() const {
   std::vector<int> peers;
   for (const PeerQueue& queue : peers_) {
-    if (queue.recvsDone < queue.recvs.size() || queue.sendsDone < queue.sendsPosted) {
+    if (queue.recvsDone < queue.recvs->size() || queue.sendsDone < queue.sendsPosted) {
       peers.push_back(queue.connection->peer());
     }
   }
@@ -232,7 +230,7 @@ std::vector<int> Execution::waitedPeers() const {
 std::string Execution::waitingOn() const {
   std::string text;
   for (const PeerQueue& queue : peers_) {
-    if (queue.recvsDone < queue.recvs.size()) {
+    if (queue.recvsDone < queue.recvs->size()) {
       text += strCat(text.empty() ? "" : "; ", "receive from ", queue.connection->peerName());
     }
     if (queue.sendsDone < queue.sendsPosted) {

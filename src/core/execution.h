@@ -13,11 +13,13 @@
 // waits for a slot waits only for earlier receives from the same peer.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "algorithms/schedule_index.h"
 #include "core/operation.h"
 #include "transport/transport.h"
 
@@ -60,10 +62,12 @@ class Execution {
  private:
   struct PeerQueue {
     Connection* connection = nullptr;
-    std::vector<int32_t> sends;
-    std::vector<int32_t> recvs;
+    const std::vector<int32_t>* sends = nullptr;  // the schedule index's
+    const std::vector<int32_t>* recvs = nullptr;
     size_t sendsPosted = 0, sendsDone = 0, recvsPosted = 0, recvsDone = 0;
-    std::vector<std::byte*> freeSlots;  // this peer's scratch slots not holding a receive
+    // This peer's scratch slots not holding a receive: a stack, freeSlots[0, freeCount).
+    std::array<std::byte*, kScratchSlotsPerPeer> freeSlots{};
+    size_t freeCount = 0;
   };
 
   bool ready(const Step& step) const;
@@ -76,15 +80,19 @@ class Execution {
   std::byte* address(BufferRole role, Range range) const;
 
   void carveScratch(ReusableBuffer& scratch);
+  bool isDone(int32_t index) const { return done_[static_cast<size_t>(index)] != 0; }
 
   uint64_t sentBytes_ = 0;
   const Operation& operation_;
   const Schedule& schedule_;
+  // The operation's index, or one made here for an operation that came without (tests).
+  std::unique_ptr<const ScheduleIndex> ownIndex_;
+  const ScheduleIndex& index_;
   std::byte* work_;
   int size_;
   size_t elementSize_;
   std::vector<PeerQueue> peers_;
-  std::vector<int32_t> local_;  // copy / divide steps not yet run
+  size_t localFrom_ = 0;  // index_->local before this position has run
   std::vector<uint8_t> done_;
   std::unique_ptr<Message[]> messages_;
   size_t remaining_;

@@ -7,6 +7,7 @@
 
 #include "algorithms/registry.h"
 #include "algorithms/schedule.h"
+#include "algorithms/schedule_index.h"
 #include "base/dtype.h"
 #include "core/request.h"
 #include "transport/frame.h"
@@ -25,6 +26,7 @@ struct Operation {
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;
   std::shared_ptr<const Schedule> schedule;
+  std::shared_ptr<const ScheduleIndex> index;  // of `schedule`; made per execution when null
   std::shared_ptr<Request> request = std::make_shared<Request>();
 
   // The header every message of this operation carries (bytes filled per message).

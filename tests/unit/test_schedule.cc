@@ -17,6 +17,7 @@
 #include "algorithms/recursive_halving.h"
 #include "algorithms/registry.h"
 #include "algorithms/ring.h"
+#include "algorithms/schedule_index.h"
 #include "base/poller.h"
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
@@ -255,6 +256,44 @@ TEST(CollectivePatterns, EveryListedPeerIsTalkedTo) {
       }
     }
   }
+}
+
+// The engine runs a schedule through its index: local steps apart, and per peer its sends and
+// receives in schedule order, whatever the steps to other peers between them.
+TEST(ScheduleIndex, SortsStepsByPeerInScheduleOrder) {
+  Schedule schedule;
+  auto add = [&](StepKind kind, int peer, size_t count) {
+    Step step;
+    step.kind = kind;
+    step.peer = kind == StepKind::kCopy || kind == StepKind::kWait ? -1 : peer;
+    step.input = {0, count};
+    step.output = {0, count};
+    return schedule.add(step);
+  };
+  const int32_t copy = add(StepKind::kCopy, -1, 8);
+  const int32_t sendTo3 = add(StepKind::kSend, 3, 8);
+  const int32_t reduceFrom1 = add(StepKind::kRecvReduce, 1, 8);
+  const int32_t recvFrom3 = add(StepKind::kRecv, 3, 8);
+  const int32_t wait = add(StepKind::kWait, -1, 0);
+  const int32_t reduceFrom3 = add(StepKind::kRecvReduce, 3, 5);
+  const int32_t sendTo1 = add(StepKind::kSend, 1, 8);
+  const int32_t smallerFrom3 = add(StepKind::kRecvReduce, 3, 2);
+
+  const ScheduleIndex index = indexSchedule(schedule);
+  EXPECT_EQ(index.local, (std::vector<int32_t>{copy, wait}));
+  ASSERT_EQ(index.peers.size(), 2U);
+  const PeerSteps& first = index.peers[0];  // rank 3 has the earliest step
+  EXPECT_EQ(first.peer, 3);
+  EXPECT_EQ(first.sends, (std::vector<int32_t>{sendTo3}));
+  EXPECT_EQ(first.recvs, (std::vector<int32_t>{recvFrom3, reduceFrom3, smallerFrom3}));
+  EXPECT_EQ(first.recvReduces, 2U);
+  EXPECT_EQ(first.largestRecvReduce, 5U);
+  const PeerSteps& second = index.peers[1];
+  EXPECT_EQ(second.peer, 1);
+  EXPECT_EQ(second.sends, (std::vector<int32_t>{sendTo1}));
+  EXPECT_EQ(second.recvs, (std::vector<int32_t>{reduceFrom1}));
+  EXPECT_EQ(second.recvReduces, 1U);
+  EXPECT_EQ(second.largestRecvReduce, 8U);
 }
 
 TEST(RingPattern, PeersAreTheNeighbours) {
