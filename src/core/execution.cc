@@ -1,5 +1,6 @@
 #include "core/execution.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 

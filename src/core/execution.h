@@ -92,7 +92,7 @@ class Execution {
   int size_;
   size_t elementSize_;
   std::vector<PeerQueue> peers_;
-  size_t localFrom_ = 0;  // index_->local before this position has run
+  size_t localFrom_ = 0;  // index_.local before this position has run
   std::vector<uint8_t> done_;
   std::unique_ptr<Message[]> messages_;
   size_t remaining_;

@@ -265,7 +265,7 @@ TEST(ScheduleIndex, SortsStepsByPeerInScheduleOrder) {
   auto add = [&](StepKind kind, int peer, size_t count) {
     Step step;
     step.kind = kind;
-    step.peer = kind == StepKind::kCopy || kind == StepKind::kWait ? -1 : peer;
+    step.peer = peer;
     step.input = {0, count};
     step.output = {0, count};
     return schedule.add(step);
@@ -275,18 +275,21 @@ TEST(ScheduleIndex, SortsStepsByPeerInScheduleOrder) {
   const int32_t reduceFrom1 = add(StepKind::kRecvReduce, 1, 8);
   const int32_t recvFrom3 = add(StepKind::kRecv, 3, 8);
   const int32_t wait = add(StepKind::kWait, -1, 0);
-  const int32_t reduceFrom3 = add(StepKind::kRecvReduce, 3, 5);
+  const int32_t reduceFrom3 = add(StepKind::kRecvReduce, 3, 2);
   const int32_t sendTo1 = add(StepKind::kSend, 1, 8);
-  const int32_t smallerFrom3 = add(StepKind::kRecvReduce, 3, 2);
+  const int32_t largestFrom3 = add(StepKind::kRecvReduce, 3, 5);
+  const int32_t divide = add(StepKind::kDivide, -1, 8);
+  const int32_t smallerFrom3 = add(StepKind::kRecvReduce, 3, 4);
 
   const ScheduleIndex index = indexSchedule(schedule);
-  EXPECT_EQ(index.local, (std::vector<int32_t>{copy, wait}));
+  EXPECT_EQ(index.local, (std::vector<int32_t>{copy, wait, divide}));
   ASSERT_EQ(index.peers.size(), 2U);
   const PeerSteps& first = index.peers[0];  // rank 3 has the earliest step
   EXPECT_EQ(first.peer, 3);
   EXPECT_EQ(first.sends, (std::vector<int32_t>{sendTo3}));
-  EXPECT_EQ(first.recvs, (std::vector<int32_t>{recvFrom3, reduceFrom3, smallerFrom3}));
-  EXPECT_EQ(first.recvReduces, 2U);
+  EXPECT_EQ(first.recvs,
+            (std::vector<int32_t>{recvFrom3, reduceFrom3, largestFrom3, smallerFrom3}));
+  EXPECT_EQ(first.recvReduces, 3U);
   EXPECT_EQ(first.largestRecvReduce, 5U);
   const PeerSteps& second = index.peers[1];
   EXPECT_EQ(second.peer, 1);
@@ -349,6 +352,8 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     operation.algorithm = algorithm.id;
     operation.sequence = 1;
     operation.schedule = std::make_shared<const Schedule>(algorithm.build(shapes[r]));
+    // As the communicator hands it over (an execution without one makes its own: EngineTcp).
+    operation.index = std::make_shared<const ScheduleIndex>(indexSchedule(*operation.schedule));
     executions.push_back(
         std::make_unique<Execution>(operation, connections[r], scratch[r], work[r], size));
   }
