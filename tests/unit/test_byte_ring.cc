@@ -61,6 +61,21 @@ TEST(ByteRing, CountersOutOfRangeMoveNothingPastTheRing) {
   EXPECT_EQ(ring.readable(), 64u);
 }
 
+// The producer reads the consumer's `tail` again only when the one it saw leaves less room than
+// it wants: what it shows is never more than there is, and all of it once asked for.
+TEST(ByteRing, TheProducerRereadsTheTailOnlyWhenItNeedsMoreRoom) {
+  RingControl control;
+  std::vector<std::byte> data(64);
+  ByteRing ring(&control, data.data(), data.size());
+  std::vector<unsigned char> in(64, 1);
+  ASSERT_EQ(ring.write(in.data(), 40), 40u);  // saw tail 0
+  control.tail.store(30);                     // the consumer read 30
+  EXPECT_EQ(ring.writable(10), 24u) << "enough room seen: tail not read again";
+  EXPECT_EQ(ring.writable(25), 54u) << "more wanted: the consumer's progress is seen";
+  EXPECT_EQ(ring.write(in.data(), 54), 54u);
+  EXPECT_EQ(ring.writable(), 0u);
+}
+
 // What the peer maps from the descriptor is the creator's memory; anything else is refused.
 TEST(SharedSegment, AdoptedDescriptorSharesTheRings) {
   SharedSegment creator = SharedSegment::create(4096);

@@ -14,14 +14,23 @@ size_t ByteRing::readable() const {
 
 // Likewise for `tail`: one the peer set ahead of `head`, or more than a ring behind it, leaves
 // no room rather than a huge one. The send then waits, and the engine's timeout names the peer.
-size_t ByteRing::writable() const {
-  const uint64_t used = control_->head.load(std::memory_order_relaxed) -
-                        control_->tail.load(std::memory_order_acquire);
+size_t ByteRing::roomAfter(uint64_t head, uint64_t tail) const {
+  const uint64_t used = head - tail;
   return used > capacity_ ? 0 : capacity_ - used;
 }
 
+// A tail seen earlier is one the consumer had reached then (it only grows): the room it shows
+// is there still, and the bytes it freed were read before (its acquire load then).
+size_t ByteRing::writable(size_t wanted) const {
+  const uint64_t head = control_->head.load(std::memory_order_relaxed);
+  const size_t room = roomAfter(head, tailSeen_);
+  if (room >= wanted) return room;
+  tailSeen_ = control_->tail.load(std::memory_order_acquire);
+  return roomAfter(head, tailSeen_);
+}
+
 size_t ByteRing::write(const void* from, size_t bytes) {
-  const size_t n = std::min(bytes, writable());
+  const size_t n = std::min(bytes, writable(bytes));
   if (n == 0) return 0;
   const uint64_t head = control_->head.load(std::memory_order_relaxed);
   const size_t at = head % capacity_;

@@ -37,7 +37,10 @@ class ByteRing {
 
   RingControl& control() const { return *control_; }
   size_t readable() const;  // consumer side
-  size_t writable() const;  // producer side
+  // Producer side: the room there is, at least `wanted` if there is that much. The consumer's
+  // `tail` is read again only when the last one seen leaves less: each read of it fetches the
+  // consumer's cache line, which its every read dirties.
+  size_t writable(size_t wanted = SIZE_MAX) const;
 
   // Copy up to `bytes`, as many as fit / are there; return how many moved.
   size_t write(const void* from, size_t bytes);
@@ -48,9 +51,12 @@ class ByteRing {
  private:
   void copyOut(uint64_t at, void* into, size_t bytes) const;
 
+  size_t roomAfter(uint64_t head, uint64_t tail) const;
+
   RingControl* control_ = nullptr;
   std::byte* data_ = nullptr;
   size_t capacity_ = 0;
+  mutable uint64_t tailSeen_ = 0;  // the consumer's `tail`, as the producer last read it
 };
 
 }  // namespace gccl::transport::shm

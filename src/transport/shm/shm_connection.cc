@@ -108,7 +108,7 @@ bool ShmConnection::writeRest(Message& m) {
   // once, not twice. (A single-copy descriptor's record is not small: its payload is large.)
   // Written short only if the peer corrupted `tail` meanwhile; the loop below goes on.
   if (m.moved == 0 && !cma && kHeaderBytes + body <= kSmallRecordBytes &&
-      out_.writable() >= kHeaderBytes + body) {
+      out_.writable(kHeaderBytes + body) >= kHeaderBytes + body) {
     std::byte record[kSmallRecordBytes];
     std::memcpy(record, &m.header, kHeaderBytes);
     if (body > 0) std::memcpy(record + kHeaderBytes, m.data, body);
@@ -230,7 +230,7 @@ bool ShmConnection::sendCouldMove() const {
       out_.control().acked.load(std::memory_order_acquire) >= written_.front().ack) {
     return true;
   }
-  return !sends_.empty() && out_.writable() > 0;
+  return !sends_.empty() && out_.writable(1) > 0;
 }
 
 void ShmConnection::wakeConsumer() {
@@ -308,7 +308,7 @@ void ShmConnection::sendNotice(Status status, const std::string& notice) {
   if (peerClosed_) return;  // nobody would read it
   const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
   auto roomFor = [&](size_t bytes) {
-    while (out_.writable() < bytes) {
+    while (out_.writable(bytes) < bytes) {
       wakeConsumer();
       if (deadline.expired()) return false;
       std::this_thread::yield();
