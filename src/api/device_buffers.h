@@ -45,10 +45,10 @@ std::shared_ptr<CopyEngine> copyEngine(gcclComm& comm, const void* deviceBuffer)
 // wait() works after its destroy.
 void useDeviceAwareCopies(gcclComm* comm, GradientSyncOptions& options);
 
-// Before a host-buffer collective (DeviceState::finishEarlierCalls there), a split, and at
-// destroy: the stream-ordered calls queued so far
-// finish first, so that every rank issues the collectives in the order they were called.
-// Throws the first failure among them.
+// Before a host-buffer collective (as DeviceState::finishEarlierCalls there), a gradient
+// sync's collectives, a split, and at destroy: the stream-ordered calls queued so far finish
+// first, so that every rank issues the collectives in the order they were called. Throws the
+// first failure among them.
 void finishDeviceCalls(gcclComm& comm);
 
 // Tests: the engine `comm` uses for device buffers instead of CUDA's (a HostCopyEngine). Before
