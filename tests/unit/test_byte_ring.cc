@@ -68,12 +68,14 @@ TEST(ByteRing, TheProducerRereadsTheTailOnlyWhenItNeedsMoreRoom) {
   std::vector<std::byte> data(64);
   ByteRing ring(&control, data.data(), data.size());
   std::vector<unsigned char> in(64, 1);
-  ASSERT_EQ(ring.write(in.data(), 40), 40u);  // saw tail 0
+  ASSERT_EQ(ring.write(in.data(), 40), 40u);  // the tail it knows: 0, where rings start
   control.tail.store(30);                     // the consumer read 30
   EXPECT_EQ(ring.writable(10), 24u) << "enough room seen: tail not read again";
   EXPECT_EQ(ring.writable(25), 54u) << "more wanted: the consumer's progress is seen";
   EXPECT_EQ(ring.write(in.data(), 54), 54u);
   EXPECT_EQ(ring.writable(), 0u);
+  control.tail.store(40);
+  EXPECT_EQ(ring.writable(1), 10u) << "no room seen: the tail is read again";
 }
 
 // What the peer maps from the descriptor is the creator's memory; anything else is refused.

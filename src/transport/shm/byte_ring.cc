@@ -13,7 +13,8 @@ size_t ByteRing::readable() const {
 }
 
 // Likewise for `tail`: one the peer set ahead of `head`, or more than a ring behind it, leaves
-// no room rather than a huge one. The send then waits, and the engine's timeout names the peer.
+// no room rather than a huge one (and so is read again at the next look). The send then
+// waits, and the engine's timeout names the peer.
 size_t ByteRing::roomAfter(uint64_t head, uint64_t tail) const {
   const uint64_t used = head - tail;
   return used > capacity_ ? 0 : capacity_ - used;

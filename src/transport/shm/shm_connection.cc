@@ -106,7 +106,8 @@ bool ShmConnection::writeRest(Message& m) {
   // A small record that fits goes in with one publication of the ring's head: the reader
   // finds it whole at its first look, and the head's cache line crosses between the cores
   // once, not twice. (A single-copy descriptor's record is not small: its payload is large.)
-  // Written short only if the peer corrupted `tail` meanwhile; the loop below goes on.
+  // (write() takes the room just seen, so it writes the whole record; were it short, the loop
+  // below would go on.)
   if (m.moved == 0 && !cma && kHeaderBytes + body <= kSmallRecordBytes &&
       out_.writable(kHeaderBytes + body) >= kHeaderBytes + body) {
     std::byte record[kSmallRecordBytes];
