@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -257,20 +256,13 @@ TEST(UcxInit, RefusalSaysWhy) {
 }
 
 // UCX's configuration as read from this process's environment, with gccl's settings applied,
-// as ucp_config_print writes it: UCP's settings as UCX_<NAME>=value, those it hands on to the
-// transports as <NAME>=value.
+// as ucp_config_print writes it.
 std::string printedConfigWithGcclSettings() {
   const transport::ucx::UcxLibrary& ucx = transport::ucx::ucxLibrary();
   ucp_config_t* config = nullptr;
   EXPECT_EQ(ucx.ucp_config_read(nullptr, nullptr, &config), UCS_OK);
   transport::ucx::applyGcclSettings(config);
-  char* text = nullptr;
-  size_t size = 0;
-  FILE* stream = open_memstream(&text, &size);
-  ucx.ucp_config_print(config, stream, nullptr, UCS_CONFIG_PRINT_CONFIG);
-  std::fclose(stream);
-  std::string printed(text, size);
-  std::free(text);  // NOLINT(cppcoreguidelines-no-malloc): open_memstream's buffer
+  std::string printed = transport::ucx::printedConfig(config);
   ucx.ucp_config_release(config);
   return printed;
 }

@@ -18,17 +18,8 @@ void setUnlessUserSet(ucp_config_t* config, const char* name, const char* value,
   ucx().ucp_config_modify(config, name, value);
 }
 
-// What UCX read for one of UCP's settings (from the environment or a ucx.conf): the value of
-// its "UCX_<name>=" line in ucp_config_print; empty if there is none.
-std::string settingOf(ucp_config_t* config, std::string_view name) {
-  char* text = nullptr;
-  size_t size = 0;
-  FILE* stream = open_memstream(&text, &size);
-  if (stream == nullptr) return {};
-  ucx().ucp_config_print(config, stream, nullptr, UCS_CONFIG_PRINT_CONFIG);
-  std::fclose(stream);
-  const std::string printed(text, size);
-  std::free(text);  // NOLINT(cppcoreguidelines-no-malloc): open_memstream's buffer
+// The value of the "UCX_<name>=" line of `printed` (printedConfig's); empty if there is none.
+std::string settingOf(const std::string& printed, std::string_view name) {
   const std::string key = "\nUCX_" + std::string(name) + "=";
   const size_t at = ("\n" + printed).find(key);
   if (at == std::string::npos) return {};
@@ -74,6 +65,18 @@ bool namesTcp(std::string_view name) {
 
 }  // namespace
 
+std::string printedConfig(ucp_config_t* config) {
+  char* text = nullptr;
+  size_t size = 0;
+  FILE* stream = open_memstream(&text, &size);
+  if (stream == nullptr) return {};
+  ucx().ucp_config_print(config, stream, nullptr, UCS_CONFIG_PRINT_CONFIG);
+  std::fclose(stream);
+  std::string printed(text, size);
+  std::free(text);  // NOLINT(cppcoreguidelines-no-malloc): open_memstream's buffer
+  return printed;
+}
+
 bool tcpTransportAllowed(std::string_view tls, std::string_view netDevices) {
   const ListSetting transports = parseList(tls);
   if (!transports.all) {
@@ -104,7 +107,9 @@ void applyGcclSettings(ucp_config_t* config) {
   // loopback (docs/benchmarks.md). Only where the TCP transport may open, else UCX warns.
   // (Segment sizes set in a ucx.conf rather than the environment are not seen here, and
   // these win over them.)
-  if (tcpTransportAllowed(settingOf(config, "TLS"), settingOf(config, "NET_DEVICES"))) {
+  // UCX_TLS and UCX_NET_DEVICES as UCX read them, from the environment or a ucx.conf.
+  const std::string printed = printedConfig(config);
+  if (tcpTransportAllowed(settingOf(printed, "TLS"), settingOf(printed, "NET_DEVICES"))) {
     setUnlessUserSet(config, "TX_SEG_SIZE", "256k", "UCX_TCP_TX_SEG_SIZE");
     setUnlessUserSet(config, "RX_SEG_SIZE", "256k", "UCX_TCP_RX_SEG_SIZE");
   }
