@@ -1,17 +1,41 @@
 #include "lazy/aligned_buffer.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 namespace gccl {
 
+namespace {
+
+// From one huge page up, the buffer starts on a huge-page boundary and asks the kernel for huge
+// pages (where transparent huge pages are "madvise", the default of Debian and Ubuntu, only
+// memory that asks gets them). The pool is what every allreduce reads and writes: with 4 KiB
+// pages a shared-memory peer's single-copy read (process_vm_readv) pins it page by page, and a
+// 16 MiB allreduce between two local ranks ran 1.3x faster on huge pages (docs/benchmarks.md).
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+void adviseHugePages([[maybe_unused]] void* memory, [[maybe_unused]] size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  // Advice only: a kernel without transparent huge pages refuses it, and 4 KiB pages serve.
+  (void)madvise(memory, bytes, MADV_HUGEPAGE);
+#endif
+}
+
+}  // namespace
+
 AlignedBuffer::AlignedBuffer(size_t bytes, size_t alignment) : bytes_(bytes) {
+  const bool huge = bytes >= kHugePageBytes;
+  if (huge) alignment = std::max(alignment, kHugePageBytes);
   // aligned_alloc wants a size that is a multiple of the alignment (and not zero).
   const size_t rounded = bytes == 0 ? alignment : (bytes + alignment - 1) / alignment * alignment;
   if (rounded < bytes) throw std::bad_alloc();
   void* memory = std::aligned_alloc(alignment, rounded);
   if (memory == nullptr) throw std::bad_alloc();
+  if (huge) adviseHugePages(memory, rounded);  // before the first touch, which places the pages
   std::memset(memory, 0, rounded);
   memory_.reset(static_cast<std::byte*>(memory));
 }
