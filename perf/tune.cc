@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,28 @@ namespace gccl::perf {
 
 namespace {
 
-constexpr size_t kSmallBytes = 8;
-constexpr size_t kLargeBytes = size_t{16} << 20;
+// The sizes timed, each as the median of `iterations` calls after `warmup`. The first gives
+// the latency scales (and the ring's alpha); every other one a bandwidth scale at its size
+// (Scale::bandwidthAt), 16 MiB also the ring's beta and the scale of files before sizes had
+// their own.
+struct TimedSize {
+  size_t bytes;
+  int warmup;
+  int iterations;
+};
+constexpr TimedSize kSizes[] = {
+    {8, 10, 100}, {64 << 10, 5, 50}, {1 << 20, 3, 20}, {16 << 20, 2, 7}, {64 << 20, 1, 5}};
+constexpr size_t kSmall = 0;  // kSizes[kSmall]: latency
+constexpr size_t kBeta = 3;   // kSizes[kBeta]: the ring's beta
+constexpr size_t kLargestBytes = kSizes[std::size(kSizes) - 1].bytes;
+constexpr size_t kGammaBytes = kSizes[kBeta].bytes;
+
+// "8 B", "64 KiB", "16 MiB": the table's column heads.
+std::string byteLabel(size_t bytes) {
+  if (bytes >= (1 << 20)) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes >= (1 << 10)) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " B";
+}
 
 double nowUs() {
   return std::chrono::duration<double, std::micro>(
@@ -32,7 +53,7 @@ double median(std::vector<double> values) {
 
 // The sum kernel's time per byte of output, the gamma of the model.
 double measureGammaUsPerByte() {
-  const size_t count = kLargeBytes / sizeof(float);
+  const size_t count = kGammaBytes / sizeof(float);
   std::vector<float> a(count, 1.0f), b(count, 2.0f), out(count);
   std::vector<double> times;
   for (int i = 0; i < 7; ++i) {
@@ -40,7 +61,7 @@ double measureGammaUsPerByte() {
     reduce(DataType::kFloat32, ReduceOp::kSum, out.data(), a.data(), b.data(), count);
     times.push_back(nowUs() - start);
   }
-  return median(times) / static_cast<double>(kLargeBytes);
+  return median(times) / static_cast<double>(kGammaBytes);
 }
 
 // Per call, each call a whole allreduce (every rank waits for all): the median.
@@ -59,32 +80,51 @@ double medianAllreduceUs(gcclComm_t comm, std::vector<float>& buffer, size_t byt
   return median(times);
 }
 
-struct Measured {
-  double smallUs = -1;
-  double largeUs = -1;
-};
+// Microseconds per size of kSizes; -1 where the algorithm does not run that size (forced, it
+// would run another) or a call failed.
+using Measured = std::vector<double>;
 
 // One launch of `nranks` local ranks running `algorithm`; rank 0 hands its medians back
 // through a file (the ranks are child processes).
-Measured measure(const char* algorithm, int nranks, int timeoutSeconds) {
-  setenv("GCCL_ALGO", algorithm, 1);
-  const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid()) + "-" + algorithm;
+Measured measure(const Algorithm& algorithm, const ScheduleShape& shape, int nranks,
+                 int timeoutSeconds) {
+  const std::string name(algorithm.name);
+  setenv("GCCL_ALGO", name.c_str(), 1);
+  const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid()) + "-" + name;
   const LocalRun run = runLocalRanks(
       "allreduce_perf --tune", nranks, timeoutSeconds,
       [&](const gcclUniqueId& id, int rank, int size) {
         gcclComm_t comm = nullptr;
         if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) return RankReport{};
-        std::vector<float> buffer(kLargeBytes / sizeof(float), 0.0f);  // sums stay zero
-        const double small = medianAllreduceUs(comm, buffer, kSmallBytes, 10, 100);
-        const double large = medianAllreduceUs(comm, buffer, kLargeBytes, 2, 7);
+        std::vector<float> buffer(kLargestBytes / sizeof(float), 0.0f);  // sums stay zero
+        Measured times;
+        for (const TimedSize& timed : kSizes) {
+          // Every rank decides alike: the same table, shape and size.
+          if (!fits(algorithm, shape, timed.bytes)) {
+            times.push_back(-1);
+            continue;
+          }
+          const double us =
+              medianAllreduceUs(comm, buffer, timed.bytes, timed.warmup, timed.iterations);
+          if (us < 0) {
+            gcclCommDestroy(comm);
+            return RankReport{};
+          }
+          times.push_back(us);
+        }
         gcclCommDestroy(comm);
-        if (small < 0 || large < 0) return RankReport{};
-        if (rank == 0) std::ofstream(results) << small << " " << large << "\n";
+        if (rank == 0) {
+          std::ofstream out(results);
+          for (const double us : times) out << us << "\n";
+        }
         return RankReport{0, 0};
       });
-  Measured measured;
+  Measured measured(std::size(kSizes), -1);
   std::ifstream in(results);
-  if (run.allSucceeded) in >> measured.smallUs >> measured.largeUs;
+  if (run.allSucceeded) {
+    for (double& us : measured) in >> us;
+    if (!in) measured.assign(std::size(kSizes), -1);
+  }
   std::remove(results.c_str());
   return measured;
 }
@@ -111,8 +151,8 @@ int runTune(const PerfOptions& options, const char* path) {
   std::vector<std::pair<const Algorithm*, Measured>> measured;
   for (const Algorithm& algorithm : algorithms()) {
     if (algorithm.collective != CollectiveKind::kAllreduce || !algorithm.supports(shape)) continue;
-    const Measured m = measure(std::string(algorithm.name).c_str(), nranks, options.timeoutSeconds);
-    if (m.smallUs < 0) {
+    const Measured m = measure(algorithm, shape, nranks, options.timeoutSeconds);
+    if (m[kSmall] < 0 || (algorithm.id == AlgorithmId::kRing && m[kBeta] < 0)) {
       std::fprintf(stderr, "allreduce_perf --tune: %s failed\n", algorithm.name.data());
       return 1;
     }
@@ -122,30 +162,43 @@ int runTune(const PerfOptions& options, const char* path) {
   // The ring's closed form, 2(n-1) alpha + (n-1)/n B (2 beta + gamma), solved for alpha at 8 B
   // and for beta at 16 MiB.
   const Measured& ring = measured.front().second;
-  const double n = nranks, large = static_cast<double>(kLargeBytes);
-  const double alpha = ring.smallUs / (2 * (n - 1));
-  const double perByte = (ring.largeUs - 2 * (n - 1) * alpha) / ((n - 1) / n * large);
+  const double n = nranks, betaBytes = static_cast<double>(kSizes[kBeta].bytes);
+  const double alpha = ring[kSmall] / (2 * (n - 1));
+  const double perByte = (ring[kBeta] - 2 * (n - 1) * alpha) / ((n - 1) / n * betaBytes);
   const double beta = std::max(1e-7, (perByte - figures.gammaUsPerByte) / 2);
   figures.intraHost = figures.interHost = LinkCost{alpha, beta};
 
   std::printf(
       "# allreduce_perf --tune: %d local ranks; alpha %.2f us, %.3f GB/s, reduce %.3f GB/s\n",
       nranks, alpha, 1e-3 / beta, 1e-3 / figures.gammaUsPerByte);
-  std::printf("# %-20s %12s %12s %14s %14s\n", "algorithm", "8 B (us)", "16 MiB (us)",
-              "latency scale", "bandwidth scale");
+  std::printf("# %-18s", "algorithm, us (scale)");
+  for (const TimedSize& timed : kSizes) std::printf(" %17s", byteLabel(timed.bytes).c_str());
+  std::printf("\n");
   for (const auto& [algorithm, m] : measured) {
     CostInputs inputs = costInputsOf(shape, chunkBytes, figures);
-    inputs.bytes = kSmallBytes;
-    const CostParts small = *predictParts(CollectiveKind::kAllreduce, algorithm->id, inputs);
-    inputs.bytes = kLargeBytes;
-    const CostParts big = *predictParts(CollectiveKind::kAllreduce, algorithm->id, inputs);
+    auto partsAt = [&](size_t bytes) {
+      inputs.bytes = bytes;
+      return *predictParts(CollectiveKind::kAllreduce, algorithm->id, inputs);
+    };
+    const CostParts small = partsAt(kSizes[kSmall].bytes);
     Scale scale;
-    scale.latency = clampScale((m.smallUs - small.bandwidthUs) / small.latencyUs);
-    scale.bandwidth = clampScale((m.largeUs - scale.latency * big.latencyUs) / big.bandwidthUs);
+    scale.latency = clampScale((m[kSmall] - small.bandwidthUs) / small.latencyUs);
+    std::printf("  %-18s %8.1f (%6.3f)", algorithm->name.data(), m[kSmall], scale.latency);
+    for (size_t i = kSmall + 1; i < std::size(kSizes); ++i) {
+      if (m[i] < 0) {
+        std::printf(" %17s", "-");
+        continue;
+      }
+      const CostParts parts = partsAt(kSizes[i].bytes);
+      const double bandwidth =
+          clampScale((m[i] - scale.latency * parts.latencyUs) / parts.bandwidthUs);
+      scale.bandwidthAt.emplace_back(kSizes[i].bytes, bandwidth);
+      if (i == kBeta) scale.bandwidth = bandwidth;
+      std::printf(" %8.1f (%6.3f)", m[i], bandwidth);
+    }
+    std::printf("\n");
     figures.scales[{CollectiveKind::kAllreduce, algorithm->id}] = scale;
     figures.scales[{CollectiveKind::kBarrier, algorithm->id}] = scale;
-    std::printf("  %-20s %12.1f %12.1f %14.3f %14.3f\n", algorithm->name.data(), m.smallUs,
-                m.largeUs, scale.latency, scale.bandwidth);
   }
   std::ofstream file(path);
   file << "# written by allreduce_perf --tune --np " << nranks << "\n"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -187,6 +188,18 @@ std::optional<std::pair<CollectiveKind, AlgorithmId>> scaleKey(std::string_view 
 
 }  // namespace
 
+double Scale::bandwidthFor(size_t bytes) const {
+  if (bandwidthAt.empty()) return bandwidth;
+  if (bytes <= bandwidthAt.front().first) return bandwidthAt.front().second;
+  if (bytes >= bandwidthAt.back().first) return bandwidthAt.back().second;
+  const auto above = std::upper_bound(bandwidthAt.begin(), bandwidthAt.end(), bytes,
+                                      [](size_t b, const auto& point) { return b < point.first; });
+  const auto below = std::prev(above);
+  const double position = std::log2(static_cast<double>(bytes) / below->first) /
+                          std::log2(static_cast<double>(above->first) / below->first);
+  return below->second + position * (above->second - below->second);
+}
+
 std::optional<CostParts> predictParts(CollectiveKind collective, AlgorithmId algorithm,
                                       const CostInputs& in) {
   CostInputs latencyOnly = in, bandwidthOnly = in;
@@ -209,7 +222,7 @@ std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algor
   if (!parts) return std::nullopt;
   const auto found = in.figures.scales.find({collective, algorithm});
   const Scale scale = found != in.figures.scales.end() ? found->second : Scale{};
-  return scale.latency * parts->latencyUs + scale.bandwidth * parts->bandwidthUs;
+  return scale.latency * parts->latencyUs + scale.bandwidthFor(in.bytes) * parts->bandwidthUs;
 }
 
 namespace {
@@ -237,6 +250,30 @@ Scale parseScale(const std::string& text, int line) {
   return scale;
 }
 
+// "scale.<collective>.<algorithm>@<bytes>=<bandwidth>": one more measured size, kept in order.
+void addBandwidthAt(Scale& scale, const std::string& bytesText, const std::string& valueText,
+                    int line) {
+  size_t bytes = 0;
+  const char* end = bytesText.data() + bytesText.size();
+  const auto [stop, error] = std::from_chars(bytesText.data(), end, bytes);
+  if (error != std::errc() || stop != end || bytes == 0) {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": expected @<bytes> above 0");
+  }
+  std::istringstream in(valueText);
+  const double value = positive(in, line);
+  if (!(in >> std::ws).eof()) {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": trailing characters");
+  }
+  auto& points = scale.bandwidthAt;
+  const auto place = std::lower_bound(points.begin(), points.end(), bytes,
+                                      [](const auto& point, size_t b) { return point.first < b; });
+  if (place != points.end() && place->first == bytes) {
+    fail(Status::kInvalidArgument, "tune file line ", line, ": a second scale at ", bytes,
+         " bytes");
+  }
+  points.insert(place, {bytes, value});
+}
+
 }  // namespace
 
 CostFigures parseCostFigures(const std::string& text) {
@@ -261,8 +298,19 @@ CostFigures parseCostFigures(const std::string& text) {
     const size_t equals = line.find('=');
     const std::string key = line.substr(0, equals);
     if (const auto pair = scaleKey(key)) {
-      figures.scales[*pair] = parseScale(line.substr(equals + 1), number);
+      // Keeps the sizes' scales of a line before it.
+      const Scale parsed = parseScale(line.substr(equals + 1), number);
+      Scale& scale = figures.scales[*pair];
+      scale.latency = parsed.latency;
+      scale.bandwidth = parsed.bandwidth;
       continue;
+    }
+    if (const size_t at = key.find('@'); at != std::string::npos) {
+      if (const auto pair = scaleKey(key.substr(0, at))) {
+        addBandwidthAt(figures.scales[*pair], key.substr(at + 1),
+                       equals == std::string::npos ? "" : line.substr(equals + 1), number);
+        continue;
+      }
     }
     double value = 0;
     std::istringstream number_text(equals == std::string::npos ? "" : line.substr(equals + 1));
@@ -297,8 +345,12 @@ std::string formatCostFigures(const CostFigures& f) {
       << "inter_beta_us_per_byte=" << f.interHost.betaUsPerByte << "\n"
       << "gamma_us_per_byte=" << f.gammaUsPerByte << "\n";
   for (const auto& [pair, scale] : f.scales) {
-    out << "scale." << collectiveName(pair.first) << "." << algorithmName(pair.second) << "="
-        << scale.latency << "," << scale.bandwidth << "\n";
+    const std::string name =
+        strCat("scale.", collectiveName(pair.first), ".", algorithmName(pair.second));
+    out << name << "=" << scale.latency << "," << scale.bandwidth << "\n";
+    for (const auto& [bytes, bandwidth] : scale.bandwidthAt) {
+      out << name << "@" << bytes << "=" << bandwidth << "\n";
+    }
   }
   return out.str();
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "base/collective.h"
 
@@ -29,6 +30,15 @@ struct LinkCost {
 struct Scale {
   double latency = 1;
   double bandwidth = 1;
+  // Bandwidth scales measured at these sizes (bytes ascending, each once), when the tune timed
+  // more than one size: a closed form's error is no single factor from 64 KiB to 64 MiB (caches
+  // fill, a pipeline's fill stops mattering, the scheduler's share shrinks). Empty: `bandwidth`
+  // at every size.
+  std::vector<std::pair<size_t, double>> bandwidthAt;
+
+  // The bandwidth scale for a call of `bytes`: at a measured size its own; between two,
+  // interpolated in log(bytes); beyond the ends, the nearest end's.
+  double bandwidthFor(size_t bytes) const;
 };
 
 struct CostFigures {
@@ -40,8 +50,9 @@ struct CostFigures {
 };
 
 // "gccl-tune 1" then key=value lines (intra_alpha_us, intra_beta_us_per_byte, inter_alpha_us,
-// inter_beta_us_per_byte, gamma_us_per_byte, and scale.<collective>.<algorithm>=<latency>,
-// <bandwidth>); '#' starts a comment. Missing keys keep the defaults; a malformed file throws
+// inter_beta_us_per_byte, gamma_us_per_byte, scale.<collective>.<algorithm>=<latency>,
+// <bandwidth>, and scale.<collective>.<algorithm>@<bytes>=<bandwidth> for Scale::bandwidthAt);
+// '#' starts a comment. Missing keys keep the defaults; a malformed file throws
 // Error(kInvalidArgument) naming the line.
 CostFigures parseCostFigures(const std::string& text);
 std::string formatCostFigures(const CostFigures& figures);

@@ -105,10 +105,14 @@ const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
        static_cast<int>(id), " in the table");
 }
 
+}  // namespace
+
 bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes) {
   if (algorithm.build == recursiveDoublingAllreduce && bytes > kMaxWholeMessageBytes) return false;
   return algorithm.supports(shape);
 }
+
+namespace {
 
 const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape,
                            const CostInputs& costs) {

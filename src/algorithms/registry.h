@@ -35,6 +35,10 @@ struct Algorithm {
 
 std::span<const Algorithm> algorithms();
 
+// Whether `algorithm` runs a call of `bytes` on this shape, when chosen or forced (else the
+// automatic choice runs instead).
+bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes);
+
 // Every peer any algorithm may talk to: the connections a communicator opens at init.
 std::vector<int> connectionPeers(const ScheduleShape& shape);
 

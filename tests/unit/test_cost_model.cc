@@ -60,6 +60,51 @@ TEST(CostFigures, ScalesRoundTripAndSteerTheChoice) {
   EXPECT_EQ(automaticChoice(K::kAllreduce, layout(6), 64 << 20, figures), AlgorithmId::kTree);
 }
 
+TEST(CostFigures, BandwidthScalesPerSizeRoundTripAndInterpolateInLogSize) {
+  const CostFigures figures = parseCostFigures(
+      "gccl-tune 1\n"
+      "scale.allreduce.tree@16777216=2\n"  // a size before its scale's line, out of order
+      "scale.allreduce.tree=0.5,3\n"
+      "scale.allreduce.tree@1048576=1\n");
+  const Scale tree = figures.scales.at({K::kAllreduce, AlgorithmId::kTree});
+  EXPECT_DOUBLE_EQ(tree.latency, 0.5);
+  EXPECT_DOUBLE_EQ(tree.bandwidth, 3);
+  ASSERT_EQ(tree.bandwidthAt.size(), 2u);
+  EXPECT_EQ(tree.bandwidthAt[0].first, 1u << 20);
+  EXPECT_EQ(tree.bandwidthAt[1].first, 16u << 20);
+  // At the measured sizes their own; 4 MiB is half-way between 1 and 16 MiB in log(bytes);
+  // beyond the ends the nearest.
+  EXPECT_DOUBLE_EQ(tree.bandwidthFor(1 << 20), 1);
+  EXPECT_DOUBLE_EQ(tree.bandwidthFor(16 << 20), 2);
+  EXPECT_DOUBLE_EQ(tree.bandwidthFor(4 << 20), 1.5);
+  EXPECT_DOUBLE_EQ(tree.bandwidthFor(8), 1);
+  EXPECT_DOUBLE_EQ(tree.bandwidthFor(size_t{1} << 30), 2);
+  const Scale single{1, 3, {}};  // no sizes: one factor everywhere
+  EXPECT_DOUBLE_EQ(single.bandwidthFor(4 << 20), 3);
+
+  const CostFigures back = parseCostFigures(formatCostFigures(figures));
+  EXPECT_EQ(back.scales.at({K::kAllreduce, AlgorithmId::kTree}).bandwidthAt, tree.bandwidthAt);
+
+  // The prediction takes the size's scale: 4 MiB's bandwidth part weighs 1.5, not 3.
+  CostInputs inputs = costInputsOf(layout(4), 1 << 20, figures);
+  inputs.bytes = 4 << 20;
+  const CostParts parts = *predictParts(K::kAllreduce, AlgorithmId::kTree, inputs);
+  EXPECT_DOUBLE_EQ(*predictMicros(K::kAllreduce, AlgorithmId::kTree, inputs),
+                   0.5 * parts.latencyUs + 1.5 * parts.bandwidthUs);
+}
+
+TEST(CostFigures, ScalesPerSizeSteerTheChoicePerSize) {
+  // The tree measured ten times faster than its closed form at 1 MiB and 20 times slower at
+  // 64 MiB: auto takes it where it was fast and leaves it where it was slow.
+  const CostFigures figures = parseCostFigures(
+      "gccl-tune 1\n"
+      "scale.allreduce.tree=1,0.1\n"
+      "scale.allreduce.tree@1048576=0.1\n"
+      "scale.allreduce.tree@67108864=20\n");
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(6), 1 << 20, figures), AlgorithmId::kTree);
+  EXPECT_NE(automaticChoice(K::kAllreduce, layout(6), 64 << 20, figures), AlgorithmId::kTree);
+}
+
 TEST(CostFigures, MalformedFilesNameTheLine) {
   const auto message = [](const std::string& text) {
     try {
@@ -78,6 +123,16 @@ TEST(CostFigures, MalformedFilesNameTheLine) {
   EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree=1\n").find("line 2"), std::string::npos);
   EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree=1,0\n").find("line 2"), std::string::npos);
   EXPECT_NE(message("gccl-tune 1\nscale.allreduce.warp=1,1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree@0=1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree@1M=1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree@64=-1\n").find("line 2"), std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree@64=1,2\n").find("line 2"),
+            std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.tree@64=1\nscale.allreduce.tree@64=2\n")
+                .find("line 3: a second scale at 64 bytes"),
+            std::string::npos);
+  EXPECT_NE(message("gccl-tune 1\nscale.allreduce.warp@64=1\n").find("unknown key"),
+            std::string::npos);
 }
 
 TEST(CostModel, EveryAlgorithmHasAPredictionThatGrowsWithSize) {
