@@ -30,6 +30,7 @@ constexpr TimedSize kSizes[] = {
     {8, 10, 100}, {64 << 10, 5, 50}, {1 << 20, 3, 20}, {16 << 20, 2, 7}, {64 << 20, 1, 5}};
 constexpr size_t kSmall = 0;  // kSizes[kSmall]: latency
 constexpr size_t kBeta = 3;   // kSizes[kBeta]: the ring's beta
+constexpr int kLaunches = 3;
 constexpr size_t kLargestBytes = kSizes[std::size(kSizes) - 1].bytes;
 constexpr size_t kGammaBytes = kSizes[kBeta].bytes;
 
@@ -148,15 +149,35 @@ int runTune(const PerfOptions& options, const char* path) {
   CostFigures figures;
   figures.gammaUsPerByte = measureGammaUsPerByte();
 
-  std::vector<std::pair<const Algorithm*, Measured>> measured;
+  // Each algorithm in kLaunches launches, taken in turn, and per size the median: one launch's
+  // figures depend on where the scheduler put its ranks (bimodal with more ranks than cores),
+  // and a slow minute then falls on every algorithm alike instead of on one.
+  std::vector<const Algorithm*> timed;
   for (const Algorithm& algorithm : algorithms()) {
-    if (algorithm.collective != CollectiveKind::kAllreduce || !algorithm.supports(shape)) continue;
-    const Measured m = measure(algorithm, shape, nranks, options.timeoutSeconds);
-    if (m[kSmall] < 0 || (algorithm.id == AlgorithmId::kRing && m[kBeta] < 0)) {
-      std::fprintf(stderr, "allreduce_perf --tune: %s failed\n", algorithm.name.data());
-      return 1;
+    if (algorithm.collective == CollectiveKind::kAllreduce && algorithm.supports(shape)) {
+      timed.push_back(&algorithm);
     }
-    measured.emplace_back(&algorithm, m);
+  }
+  std::vector<std::vector<Measured>> launches(timed.size());
+  for (int launch = 0; launch < kLaunches; ++launch) {
+    for (size_t a = 0; a < timed.size(); ++a) {
+      const Measured m = measure(*timed[a], shape, nranks, options.timeoutSeconds);
+      if (m[kSmall] < 0 || (timed[a]->id == AlgorithmId::kRing && m[kBeta] < 0)) {
+        std::fprintf(stderr, "allreduce_perf --tune: %s failed\n", timed[a]->name.data());
+        return 1;
+      }
+      launches[a].push_back(m);
+    }
+  }
+  std::vector<std::pair<const Algorithm*, Measured>> measured;
+  for (size_t a = 0; a < timed.size(); ++a) {
+    Measured medians;
+    for (size_t i = 0; i < std::size(kSizes); ++i) {
+      std::vector<double> runs;
+      for (const Measured& m : launches[a]) runs.push_back(m[i]);
+      medians.push_back(median(runs));  // -1 in every launch where the size does not run
+    }
+    measured.emplace_back(timed[a], medians);
   }
 
   // The ring's closed form, 2(n-1) alpha + (n-1)/n B (2 beta + gamma), solved for alpha at 8 B
