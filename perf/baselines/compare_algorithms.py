@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """gccl's allreduce algorithms side by side, and auto against them, in one run.
 
-Runs allreduce_perf once per algorithm (auto, ring, recursive_doubling, tree, halving_doubling),
-and Gloo's allreduce algorithms, interleaved over --reps repetitions, and prints per size the
-median time of each, the best fixed algorithm, auto's ratio to it, auto's speed-up over the
-ring and over the best Gloo algorithm. Used for docs/benchmarks.md:
+Runs allreduce_perf once per algorithm (auto, ring, recursive_doubling, tree, halving_doubling,
+direct), and Gloo's allreduce algorithms, interleaved over --reps repetitions (each repetition
+in an order rotated by one), and prints per size the median time of each, the best fixed
+algorithm, auto's ratio to it, auto's speed-up over the ring and over the best Gloo algorithm.
+Used for docs/benchmarks.md:
 
   perf/baselines/compare_algorithms.py --np 4 --reps 3 --tune-file /tmp/gccl.tune
 """
@@ -58,12 +59,18 @@ def main():
     sweep = ["--np", str(args.np), "-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n,
              "-w", args.w]
     samples = {}  # name -> bytes -> [time_us]
-    for _ in range(args.reps):
-        for algo in ALGOS:
-            doc = run_json([os.path.join(args.bin, "allreduce_perf"), "-a", algo] + sweep, env)
-            for size, t in times(doc, args.mode).items():
-                samples.setdefault(algo, {}).setdefault(size, []).append(t)
-        if not args.no_gloo:
+    # Each repetition starts one run later in the order: a run's figures depend on what ran just
+    # before it (the previous job's ranks still exiting, where the scheduler left the cores),
+    # and a fixed order would give one algorithm that handicap every time.
+    runs = ALGOS + ([] if args.no_gloo else ["gloo"])
+    for rep in range(args.reps):
+        shift = rep % len(runs)
+        for name in runs[shift:] + runs[:shift]:
+            if name != "gloo":
+                doc = run_json([os.path.join(args.bin, "allreduce_perf"), "-a", name] + sweep, env)
+                for size, t in times(doc, args.mode).items():
+                    samples.setdefault(name, {}).setdefault(size, []).append(t)
+                continue
             docs = run_json([os.path.join(args.bin, "gloo_allreduce_perf"), "--algo", "all"] + sweep,
                             env)
             for doc in docs:
