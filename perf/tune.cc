@@ -33,6 +33,7 @@ constexpr size_t kBeta = 3;   // kSizes[kBeta]: the ring's beta
 constexpr int kLaunches = 3;
 constexpr size_t kLargestBytes = kSizes[std::size(kSizes) - 1].bytes;
 constexpr size_t kGammaBytes = kSizes[kBeta].bytes;
+static_assert(kSizes[kSmall].bytes == 8 && kSizes[kBeta].bytes == 16 << 20);
 
 // "8 B", "64 KiB", "16 MiB": the table's column heads.
 std::string byteLabel(size_t bytes) {
@@ -99,14 +100,14 @@ Measured measure(const Algorithm& algorithm, const ScheduleShape& shape, int nra
         if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) return RankReport{};
         std::vector<float> buffer(kLargestBytes / sizeof(float), 0.0f);  // sums stay zero
         Measured times;
-        for (const TimedSize& timed : kSizes) {
+        for (const TimedSize& size : kSizes) {
           // Every rank decides alike: the same table, shape and size.
-          if (!fits(algorithm, shape, timed.bytes)) {
+          if (!fits(algorithm, shape, size.bytes)) {
             times.push_back(-1);
             continue;
           }
           const double us =
-              medianAllreduceUs(comm, buffer, timed.bytes, timed.warmup, timed.iterations);
+              medianAllreduceUs(comm, buffer, size.bytes, size.warmup, size.iterations);
           if (us < 0) {
             gcclCommDestroy(comm);
             return RankReport{};
@@ -182,6 +183,10 @@ int runTune(const PerfOptions& options, const char* path) {
 
   // The ring's closed form, 2(n-1) alpha + (n-1)/n B (2 beta + gamma), solved for alpha at 8 B
   // and for beta at 16 MiB.
+  if (measured.empty() || measured.front().first->id != AlgorithmId::kRing) {
+    std::fprintf(stderr, "allreduce_perf --tune: the ring is not the table's first allreduce\n");
+    return 1;
+  }
   const Measured& ring = measured.front().second;
   const double n = nranks, betaBytes = static_cast<double>(kSizes[kBeta].bytes);
   const double alpha = ring[kSmall] / (2 * (n - 1));
@@ -192,8 +197,8 @@ int runTune(const PerfOptions& options, const char* path) {
   std::printf(
       "# allreduce_perf --tune: %d local ranks; alpha %.2f us, %.3f GB/s, reduce %.3f GB/s\n",
       nranks, alpha, 1e-3 / beta, 1e-3 / figures.gammaUsPerByte);
-  std::printf("# %-18s", "algorithm, us (scale)");
-  for (const TimedSize& timed : kSizes) std::printf(" %17s", byteLabel(timed.bytes).c_str());
+  std::printf("# %-19s", "algorithm us (scale)");
+  for (const TimedSize& size : kSizes) std::printf(" %17s", byteLabel(size.bytes).c_str());
   std::printf("\n");
   for (const auto& [algorithm, m] : measured) {
     CostInputs inputs = costInputsOf(shape, chunkBytes, figures);
@@ -204,7 +209,7 @@ int runTune(const PerfOptions& options, const char* path) {
     const CostParts small = partsAt(kSizes[kSmall].bytes);
     Scale scale;
     scale.latency = clampScale((m[kSmall] - small.bandwidthUs) / small.latencyUs);
-    std::printf("  %-18s %8.1f (%6.3f)", algorithm->name.data(), m[kSmall], scale.latency);
+    std::printf("  %-19s %8.1f (%6.3f)", algorithm->name.data(), m[kSmall], scale.latency);
     for (size_t i = kSmall + 1; i < std::size(kSizes); ++i) {
       if (m[i] < 0) {
         std::printf(" %17s", "-");

@@ -14,8 +14,9 @@ namespace {
 // From one huge page up, the buffer starts on a huge-page boundary and asks the kernel for huge
 // pages (where transparent huge pages are "madvise", the default of Debian and Ubuntu, only
 // memory that asks gets them). The pool is what every allreduce reads and writes: with 4 KiB
-// pages a shared-memory peer's single-copy read (process_vm_readv) pins it page by page, and a
-// 16 MiB allreduce between two local ranks ran 1.3x faster on huge pages (docs/benchmarks.md).
+// pages a shared-memory peer's single-copy read (process_vm_readv) pins it page by page, and
+// 2-rank allreduces ran 1.15x faster on huge pages at 16 MiB, 1.3-1.7x at 64 MiB
+// (docs/benchmarks.md, "Huge pages").
 constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 void adviseHugePages([[maybe_unused]] void* memory, [[maybe_unused]] size_t bytes) {

@@ -12,6 +12,8 @@ class AlignedBuffer {
   AlignedBuffer() = default;
   // Zeroed; never null, also for 0 bytes (collectives take a null buffer only when empty, and a
   // view of an empty tensor is still a pointer the framework may hold). Alignment: a power of 2.
+  // From 2 MiB up, aligned to 2 MiB, rounded up to a multiple of it (all zeroed) and advised
+  // to use huge pages.
   AlignedBuffer(size_t bytes, size_t alignment);
 
   std::byte* data() const { return memory_.get(); }
