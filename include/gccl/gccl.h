@@ -454,7 +454,8 @@ GCCL_EXPORT gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index
  * @brief Waits until every bucket is reduced (averaged, decoded, copied back) and begins the
  * next step; writes the step's figures to @p stats when not NULL. Before every gradient was
  * marked ready: gcclInvalidUsage, and nothing changes, unless a bucket failed to start in
- * markReady: that error then ends the step. A failed allreduce returns its error after every
+ * markReady or markReady was refused because the communicator is gone (destroyed, aborted):
+ * that error then ends the step. A failed allreduce returns its error after every
  * bucket has finished, and the step is over. Where the ranks combine their flags (copy mode,
  * large dense steps: docs/api.md), a step that failed on one rank fails on all of them.
  */

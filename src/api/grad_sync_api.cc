@@ -160,14 +160,22 @@ gcclResult_t gcclGradSyncGetTensor(gcclGradSync_t sync, size_t index, void** dat
 gcclResult_t gcclGradSyncMarkReady(gcclGradSync_t sync, size_t index, void* buffer) {
   return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
-    HandleCall call(sync->comm, HandleCall::Admit::kUnlessClosing);
-    if (sync->comm->serial != sync->commSerial) {
-      gccl::fail(Status::kInvalidArgument,
-                 "the communicator of this gradient sync was destroyed (a newer one lives at its "
-                 "address)");
+    std::optional<HandleCall> call;
+    try {
+      call.emplace(sync->comm, HandleCall::Admit::kUnlessClosing);
+      if (sync->comm->serial != sync->commSerial) {
+        gccl::fail(Status::kInvalidArgument,
+                   "the communicator of this gradient sync was destroyed (a newer one lives at "
+                   "its address)");
+      }
+    } catch (const gccl::Error& e) {
+      // No later tensor of this step can be marked: wait() ends the step with this error (and
+      // the started buckets'), rather than waiting for marks that cannot come.
+      gradients.failStep(e);
+      throw;
     }
     gccl::api::finishDeviceCalls(*sync->comm);  // stream-ordered calls made before go first
-    gradients.markReady(call.communicator(), index, buffer);
+    gradients.markReady(call->communicator(), index, buffer);
   });
 }
 

@@ -516,6 +516,11 @@ StepStats GradientSync::wait(Communicator* comm) {
   return stats;
 }
 
+void GradientSync::failStep(const Error& error) {
+  std::lock_guard lock(mutex_);
+  if (finalized_ && !failedStart_) failedStart_.emplace(error);
+}
+
 void GradientSync::reset() {
   std::lock_guard lock(mutex_);
   if (!finalized_) return;

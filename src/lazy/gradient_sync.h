@@ -131,6 +131,10 @@ class GradientSync {
   // (combinesFlags) the step then fails. A step that fails on one rank while they combine
   // fails on every rank (kRemoteError on the others).
   StepStats wait(Communicator* comm);
+  // The step's communicator can run no more of it (aborted, destroyed): wait() then ends the
+  // step with `error` instead of refusing to wait for tensors that can no longer be marked.
+  // Before finalize(), or after an earlier failure of the step, nothing changes.
+  void failStep(const Error& error);
   // Abandons the step: waits for the buckets in flight and forgets which tensors were ready;
   // clears the sparse residuals (the warm-up is not repeated).
   void reset();

@@ -153,7 +153,9 @@ static void usageErrors(gcclComm_t comm) {
   EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(NULL), "not live"));
   markingFailsOnANewCommunicatorAtTheSameAddress(sync, w, comm);
-  EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidUsage);
+  /* The step ends with the refusal's error: nothing could be marked any more. */
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
   EXPECT(gcclGradSyncDestroy(NULL) == gcclSuccess);
   /* Destroyed: another destroy, or any call, is an error, not a double free. */
@@ -252,6 +254,30 @@ static void destroyedBeforeWait(gcclComm_t comm) {
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
 }
 
+/* A watchdog aborts the communicator in the middle of a step: the tensors left can no longer
+ * be marked, and wait ends the step with that error (not "wait before ... was marked ready",
+ * which would keep the step open for marks that cannot come). */
+static void abortedMidStep(gcclComm_t comm) {
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  size_t first = 0, second = 0;
+  char refusal[256];
+  config.bucketBytes = 0; /* a bucket per tensor: the first starts alone */
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  EXPECT(gcclGradSyncRegister(sync, NULL, 100, gcclFloat32, &first) == gcclSuccess);
+  EXPECT(gcclGradSyncRegister(sync, NULL, 100, gcclFloat32, &second) == gcclSuccess);
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, first, NULL) == gcclSuccess);
+  EXPECT(gcclCommAbort(comm) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, second, NULL) == gcclInvalidArgument);
+  snprintf(refusal, sizeof refusal, "%s", gcclGetLastError(NULL));
+  EXPECT(mentions(refusal, "not live"));
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(NULL), "not live"));
+  EXPECT(!mentions(gcclGetLastError(NULL), "was marked ready"));
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+}
+
 #define TENSORS 3
 static const size_t kCounts[TENSORS] = {5, 1000, 77};
 
@@ -327,6 +353,9 @@ int main(void) {
   configErrors(comm);
   sparseOneRank(comm);
   usageErrors(comm); /* destroys comm */
+  EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+  EXPECT(gcclCommInitRank(&comm, 1, id, 0) == gcclSuccess);
+  abortedMidStep(comm); /* aborts comm */
 
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
   for (r = 0; r < 2; ++r) {
