@@ -2,6 +2,7 @@
 // and silent-rank tests start in every process and read back in the parent.
 #pragma once
 
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,8 +26,10 @@ inline bool destroysAfterFailure(int rank) {
 // Each rank allreduces `count` floats (4 MiB by default) with `op` over and over until an
 // error, then destroys or aborts its communicator; reports "<result> <failure time> <teardown
 // result> <teardown seconds> <message>". Exit 0 only when it saw the expected kind of error.
+// `whenReady` runs once, after the first allreduce.
 inline int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
-                                 size_t count = size_t{1} << 20, gcclRedOp_t op = gcclMin) {
+                                 size_t count = size_t{1} << 20, gcclRedOp_t op = gcclMin,
+                                 const std::function<void()>& whenReady = {}) {
   gcclComm_t comm = nullptr;
   if (gcclCommInitRank(&comm, nranks, id, rank) != gcclSuccess) {
     report = std::string("init failed: ") + gcclGetLastError(nullptr);
@@ -37,7 +40,10 @@ inline int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, s
   gcclResult_t result = gcclSuccess;
   for (int call = 0; result == gcclSuccess && monotonicSeconds() < giveUp; ++call) {
     result = gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, op, comm);
-    if (call == 0 && result == gcclSuccess) ProcessGroup::say("ready");
+    if (call == 0 && result == gcclSuccess) {
+      if (whenReady) whenReady();
+      ProcessGroup::say("ready");
+    }
   }
   const double failedAt = monotonicSeconds();
   const std::string message = gcclGetLastError(comm);

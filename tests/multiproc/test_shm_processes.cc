@@ -119,6 +119,43 @@ TEST_F(ShmFaults, KilledPeerFailsEveryoneAtOnceAndLeavesNoSegment) {
   EXPECT_TRUE(left.empty()) << "left in /dev/shm: " << *left.begin();
 }
 
+// A rank that forked (a data loader's worker, Python's multiprocessing) and is then killed:
+// its child keeps the rank's doorbell sockets open, so only the rank's process handle tells
+// the peers it is gone. They fail at once all the same, naming it, not at the timeout.
+TEST_F(ShmFaults, KilledPeerWhoseChildHoldsItsSocketsFailsEveryoneAtOnce) {
+  constexpr int kRanks = 3, kVictim = 1;
+  int release[2];  // the victim's child lives until this test closes the write end
+  ASSERT_EQ(::pipe(release), 0);
+  setenv("GCCL_TIMEOUT_MS", std::to_string(testing_support::kLongTimeoutMs).c_str(), 1);
+  ProcessGroup group(kRanks, [&](int rank, int nranks, const gcclUniqueId& id, std::string& r) {
+    ::close(release[1]);  // only the test holds the write end
+    return allreduceUntilFailure(rank, nranks, id, r, 1 << 18, gcclSum, [&] {
+      if (rank != kVictim || ::fork() != 0) return;
+      // The child: every descriptor of the victim, its doorbells too, until the test ends.
+      char byte = 0;
+      while (::read(release[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    });
+  });
+  ::close(release[0]);
+  ASSERT_TRUE(group.waitForLine("ready", 30000)) << "ranks did not start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // mid-stream
+  const double killedAt = monotonicSeconds();
+  group.signal(kVictim, SIGKILL);
+  const auto reports = group.collect(testing_support::kLongTimeoutMs + 20000, {kVictim});
+  ::close(release[1]);  // the child goes
+  for (int r = 0; r < kRanks; ++r) {
+    if (r == kVictim) continue;
+    const Outcome outcome = parse(reports[r]);
+    EXPECT_FALSE(reports[r].killedByParent) << "rank " << r << " hung";
+    EXPECT_EQ(outcome.result, static_cast<int>(gcclRemoteError)) << outcome.message;
+    EXPECT_LT(outcome.failedAt - killedAt, testing_support::kAtOnceSeconds)
+        << "rank " << r << ": " << outcome.message;
+    EXPECT_NE(outcome.message.find("rank 1 (host"), std::string::npos) << outcome.message;
+  }
+}
+
 // A stopped peer holds its segments and sockets open and says nothing: a timeout, not a hang.
 TEST_F(ShmFaults, StoppedPeerIsATimeoutNotAHang) {
   constexpr int kRanks = 3, kVictim = 1;

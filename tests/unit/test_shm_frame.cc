@@ -45,6 +45,7 @@ struct SingleCopyPair : testing::Test {
                     .peer = 1,
                     .peerName = "rank 1 (test)",
                     .peerPid = ::getpid(),
+                    .peerProcess = PeerProcess::open(::getpid()),
                     .cmaSend = true,
                     .cmaReceive = true};
     connection = std::make_unique<ShmConnection>(std::move(setup));

@@ -49,6 +49,7 @@ ShmConnection::ShmConnection(PairSetup setup)
       peer_(setup.peer),
       peerName_(std::move(setup.peerName)),
       peerPid_(setup.peerPid),
+      peerProcess_(std::move(setup.peerProcess)),
       cmaSend_(setup.cmaSend),
       cmaReceive_(setup.cmaReceive) {
   bell_.setNonBlocking(true);
@@ -88,6 +89,7 @@ bool ShmConnection::progress() {
     in_.control().consumerSleeping.store(0, std::memory_order_relaxed);
     out_.control().producerSleeping.store(0, std::memory_order_relaxed);
     drainBell();
+    if (peerProcess_.exited()) peerClosed_ = true;  // its bell may live on in a child of its
   }
   const bool sent = sending() && progressSends();
   const bool received = !recvs_.empty() && progressRecvs();
@@ -207,11 +209,11 @@ bool ShmConnection::readBody(Message& m) {
          " cut short: the peer aborted while its buffer was being read");
   }
   // A killed peer sets no abort flag, and once it is reaped its pid may name another process
-  // of this user, whose memory the read would then have copied without an error. The peer's
-  // bell hangs up when it exits, before its pid can be reused: a bell still up after the copy
-  // says the copy was the peer's (unless a child the peer forked still holds the bell, which
-  // this check cannot see).
-  if (bellHungUp()) {
+  // of this user, whose memory the read would then have copied without an error. A peer still
+  // alive after the copy was alive all through it, so its pid was its own: the copy was the
+  // peer's. (Without a process handle the bell's hang-up stands in, which a child the peer
+  // forked can hold up.)
+  if (peerGone()) {
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " cut short: the peer exited while its buffer was being read");
   }
@@ -221,7 +223,8 @@ bool ShmConnection::readBody(Message& m) {
   return true;
 }
 
-bool ShmConnection::bellHungUp() const {
+bool ShmConnection::peerGone() const {
+  if (peerProcess_.exited()) return true;
   pollfd bell{bell_.fd(), POLLRDHUP, 0};
   return ::poll(&bell, 1, 0) > 0 && (bell.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
@@ -268,10 +271,13 @@ void ShmConnection::updatePoller(Poller& poller) {
   if (closed_) return;
   if (!registered_) {
     poller.watch(bell_.fd());
+    if (peerProcess_.valid()) poller.watch(peerProcess_.fd());
     registered_ = true;
   }
   const bool waiting = sending() || !recvs_.empty();
   poller.setEvents(bell_.fd(), waiting ? uint32_t{EPOLLIN} : 0u);
+  // The peer's exit wakes a sleeper too, also where a child it forked keeps its bell up.
+  if (peerProcess_.valid()) poller.setEvents(peerProcess_.fd(), waiting ? uint32_t{EPOLLIN} : 0u);
   if (!waiting) {
     // Idle until the next operation: the peer need not ring for it.
     in_.control().consumerSleeping.store(0, std::memory_order_relaxed);

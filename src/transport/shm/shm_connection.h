@@ -17,6 +17,7 @@
 #include "base/socket.h"
 #include "transport/shm/byte_ring.h"
 #include "transport/shm/cma.h"
+#include "transport/shm/peer_process.h"
 #include "transport/shm/shm_segment.h"
 #include "transport/transport.h"
 
@@ -29,6 +30,7 @@ struct PairSetup {
   int peer = -1;
   std::string peerName;
   pid_t peerPid = 0;
+  PeerProcess peerProcess;  // none where the kernel gives no pidfd: the bell's hang-up serves
   bool cmaSend = false;     // the peer can read this rank's memory
   bool cmaReceive = false;  // this rank can read the peer's
 };
@@ -55,8 +57,10 @@ class ShmConnection final : public Connection {
   bool progressRecvs();
   // Lands the rest of the front receive's body; true when it is complete.
   bool readBody(Message& m);
-  // Whether the peer's end of the bell is closed (it exited or closed the connection).
-  bool bellHungUp() const;
+  // Whether the peer exited (its process handle) or closed its end of the bell (it closed
+  // the connection, or exited: the hang-up is all there is without a handle, and a child the
+  // peer forked can hold it up).
+  bool peerGone() const;
   bool sendCouldMove() const;
   bool sending() const { return !sends_.empty() || !written_.empty(); }
   // Doorbells: after publishing bytes (or freeing room / acking), wake the peer if it sleeps.
@@ -76,6 +80,7 @@ class ShmConnection final : public Connection {
   int peer_;
   std::string peerName_;
   pid_t peerPid_;
+  PeerProcess peerProcess_;
   bool cmaSend_;
   bool cmaReceive_;
   // Sends wait here until their record is whole in the ring, then in `written_` until every

@@ -46,6 +46,8 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
   ConnectionMap connections;
   auto finish = [&](int peer, Pending& pair) {
     const pid_t pid = peerPid(pair.bell);
+    // Opened before the probe, which the peer answers: the handle is then the peer's own.
+    PeerProcess process = PeerProcess::open(pid);
     const CmaAbility cma = probeCma(pair.bell, singleCopy_ ? pid : 0, deadline);
     PairSetup setup{std::move(pair.bell),
                     std::move(pair.segment),
@@ -53,6 +55,7 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
                     peer,
                     describePeer(peer, pid),
                     pid,
+                    std::move(process),
                     cma.send,
                     cma.receive};
     connections[peer] = std::make_unique<ShmConnection>(std::move(setup));
