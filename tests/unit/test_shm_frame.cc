@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
@@ -113,6 +115,27 @@ TEST_F(SingleCopyPair, APeerThatAbortedDuringTheReadFailsIt) {
   EXPECT_EQ(receive(&text), Status::kRemoteError);
   EXPECT_NE(text.find("cut short: the peer aborted"), std::string::npos) << text;
   EXPECT_FALSE(message.done);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+// An aborting peer raises its flag before it writes its notice: a reader that sees the flag
+// first still reports the peer's reason (and status), not a bare "cut short".
+TEST_F(SingleCopyPair, APeerThatAbortedDuringTheReadIsHeardOutWhenItsNoticeFollows) {
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes);
+  peerView.ring(1).control().producerAborted.store(1);
+  const std::string reason = "rank 1 aborted: gcclCommAbort was called";
+  std::thread peer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const FrameHeader header =
+        failureNoticeHeader(static_cast<int>(Status::kInvalidUsage), reason.size());
+    peerView.ring(1).write(&header, sizeof header);
+    peerView.ring(1).write(reason.data(), reason.size());
+  });
+  std::string text;
+  const Status status = receive(&text);
+  peer.join();
+  EXPECT_EQ(status, Status::kInvalidUsage) << text;
+  EXPECT_NE(text.find("rank 1 (test) reported: " + reason), std::string::npos) << text;
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
 }
 

@@ -204,7 +204,7 @@ bool ShmConnection::readBody(Message& m) {
   // copied cannot be trusted. (Set before the abort returns; seen here after the copy.)
   fullFence();
   if (in_.control().producerAborted.load(std::memory_order_acquire) != 0) {
-    throwNoticeAtHead();
+    awaitNoticeAtHead();
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " cut short: the peer aborted while its buffer was being read");
   }
@@ -349,6 +349,16 @@ void ShmConnection::throwNoticeAtHead() {
   if (!in_.peek(&head, kHeaderBytes) || !isFailureNotice(head)) return;
   in_.read(&incoming_, kHeaderBytes);
   throwNotice();
+}
+
+// The peer raises its abort flag first and writes its notice after: when the flag is seen
+// with nothing behind the descriptor yet, the notice is moments away.
+void ShmConnection::awaitNoticeAtHead() {
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  while (in_.readable() < kHeaderBytes && !deadline.expired() && !peerGone()) {
+    std::this_thread::yield();
+  }
+  throwNoticeAtHead();
 }
 
 void ShmConnection::throwNotice() {

@@ -71,6 +71,7 @@ class ShmConnection final : public Connection {
   void sendNotice(Status status, const std::string& notice);
   void throwQueuedNotice();
   void throwNoticeAtHead();  // if the next record in the ring is a failure notice
+  void awaitNoticeAtHead();  // the same, after waiting briefly for a record to come
   [[noreturn]] void throwNotice();
 
   Socket bell_;
