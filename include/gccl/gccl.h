@@ -432,8 +432,8 @@ GCCL_EXPORT gcclResult_t gcclGradSyncSetExempt(gcclGradSync_t sync, size_t index
 
 /**
  * @brief Sparse mode: of the last step completed by gcclGradSyncWait, the chunks sent and the
- * chunks there were, summed over the sparse buckets (both 0 in dense and warm-up steps); the
- * same on every rank. Either pointer may be NULL.
+ * chunks there were, summed over the sparse buckets (both 0 in dense and warm-up steps, and
+ * after a step that failed or was reset); the same on every rank. Either pointer may be NULL.
  */
 GCCL_EXPORT gcclResult_t gcclGradSyncGetSparseStats(gcclGradSync_t sync, size_t* chunksSent,
                                                     size_t* chunks);

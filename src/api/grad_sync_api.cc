@@ -51,6 +51,12 @@ void sparseOptionsOf(const gcclGradSyncConfig_t& config, gccl::SparseOptions& sp
   }
 }
 
+// The sparse figures of a step that ended without any (failed, or reset).
+void forgetLastStep(gcclGradSync& sync) {
+  std::lock_guard lock(sync.lastMutex);
+  sync.last = gccl::StepStats{};
+}
+
 GradientSyncOptions optionsOf(const gcclGradSyncConfig_t* config) {
   GradientSyncOptions options;
   if (config == nullptr) return options;
@@ -191,7 +197,16 @@ gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
     } catch (const gccl::Error&) {
     }
     const bool ours = call && sync->comm->serial == sync->commSerial;
-    const gccl::StepStats step = gradients.wait(ours ? &call->communicator() : nullptr);
+    const uint64_t stepsBefore = gradients.stepsEnded();
+    gccl::StepStats step;
+    try {
+      step = gradients.wait(ours ? &call->communicator() : nullptr);
+    } catch (const gccl::Error&) {
+      // A wait that ends its step with an error leaves no figures (an earlier step's would
+      // pass for this one's); one refused with the step still open keeps the last.
+      if (gradients.stepsEnded() != stepsBefore) forgetLastStep(*sync);
+      throw;
+    }
     {
       std::lock_guard lock(sync->lastMutex);
       sync->last = step;
@@ -204,7 +219,10 @@ gcclResult_t gcclGradSyncWait(gcclGradSync_t sync, gcclGradSyncStats_t* stats) {
 }
 
 gcclResult_t gcclGradSyncReset(gcclGradSync_t sync) {
-  return guarded(__func__, commOf(sync), [&] { syncOf(sync).reset(); });
+  return guarded(__func__, commOf(sync), [&] {
+    syncOf(sync).reset();
+    forgetLastStep(*sync);
+  });
 }
 
 gcclResult_t gcclGradSyncDestroy(gcclGradSync_t sync) {

@@ -516,6 +516,11 @@ StepStats GradientSync::wait(Communicator* comm) {
   return stats;
 }
 
+uint64_t GradientSync::stepsEnded() const {
+  std::lock_guard lock(mutex_);
+  return step_;
+}
+
 void GradientSync::failStep(const Error& error) {
   std::lock_guard lock(mutex_);
   if (finalized_ && !failedStart_) failedStart_.emplace(error);

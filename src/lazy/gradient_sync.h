@@ -135,6 +135,8 @@ class GradientSync {
   // step with `error` instead of refusing to wait for tensors that can no longer be marked.
   // Before finalize(), or after an earlier failure of the step, nothing changes.
   void failStep(const Error& error);
+  // Steps ended so far, by wait() (with or without an error) or reset().
+  uint64_t stepsEnded() const;
   // Abandons the step: waits for the buckets in flight and forgets which tensors were ready;
   // clears the sparse residuals (the warm-up is not repeated).
   void reset();

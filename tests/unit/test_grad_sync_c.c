@@ -223,7 +223,12 @@ static void sparseOneRank(gcclComm_t comm) {
   EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
   EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
   EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncGetSparseStats(sync, &sent, &chunks) == gcclSuccess);
+  EXPECT(sent == 3 && chunks == 5);
   EXPECT(gcclGradSyncReset(sync) == gcclSuccess); /* clears chunks 0 and 1 */
+  /* No step completed since: no figures, not the last completed step's. */
+  EXPECT(gcclGradSyncGetSparseStats(sync, &sent, &chunks) == gcclSuccess);
+  EXPECT(sent == 0 && chunks == 0);
   writeRamp(wv, 0.0f);
   EXPECT(gcclGradSyncMarkReady(sync, w, NULL) == gcclSuccess);
   EXPECT(gcclGradSyncMarkReady(sync, b, NULL) == gcclSuccess);
