@@ -305,6 +305,9 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   // The close tells the peer at once; the notice stays readable in its mapping.
   ::shutdown(bell_.fd(), SHUT_RDWR);
   bell_.close();
+  // Closed too, which takes it out of the poller: once the peer exits it would stay readable
+  // and end every sleep of this engine at once.
+  peerProcess_ = PeerProcess();
   closed_ = true;
   registered_ = false;
 }
