@@ -222,7 +222,8 @@ std::optional<double> predictMicros(CollectiveKind collective, AlgorithmId algor
   const std::optional<CostParts> parts = predictParts(collective, algorithm, in);
   if (!parts) return std::nullopt;
   const auto found = in.figures.scales.find({collective, algorithm});
-  const Scale scale = found != in.figures.scales.end() ? found->second : Scale{};
+  static const Scale kUnscaled;
+  const Scale& scale = found != in.figures.scales.end() ? found->second : kUnscaled;
   return scale.latency * parts->latencyUs + scale.bandwidthFor(in.bytes) * parts->bandwidthUs;
 }
 
