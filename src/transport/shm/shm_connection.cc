@@ -89,7 +89,7 @@ bool ShmConnection::progress() {
     in_.control().consumerSleeping.store(0, std::memory_order_relaxed);
     out_.control().producerSleeping.store(0, std::memory_order_relaxed);
     drainBell();
-    if (peerProcess_.exited()) peerClosed_ = true;  // its bell may live on in a child of its
+    if (peerProcess_.exited()) peerClosed_ = true;  // though a child of it may hold the bell up
   }
   const bool sent = sending() && progressSends();
   const bool received = !recvs_.empty() && progressRecvs();
