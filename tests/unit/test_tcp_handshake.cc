@@ -74,11 +74,10 @@ TEST(TcpHandshake, StrangersAreRefusedAndTheRanksStillConnect) {
 
   const SocketAddress address = dataAddress(store, 0);
   // A stranger with the wrong token, then one that sends garbage, then one that hangs up.
-  Socket wrongToken = Socket::connectTo(address, Deadline::afterMs(2000));
   transport::tcp::Hello hello;
   hello.fromRank = 1;
   hello.toRank = 0;
-  EXPECT_THROW(transport::tcp::sendHello(wrongToken, hello, Deadline::afterMs(3000)), Error);
+  EXPECT_THROW(transport::tcp::dialWithHello(address, hello, Deadline::afterMs(3000)), Error);
   Socket garbage = Socket::connectTo(address, Deadline::afterMs(2000));
   const char junk[64] = "SSH-2.0-OpenSSH_9.2";
   garbage.sendAll(junk, sizeof junk, Deadline::afterMs(1000));
@@ -206,6 +205,51 @@ TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
 
 // Out of file descriptors, a rank's listener sheds a stranger that holds one without a hello,
 // and takes the caller waiting behind it, instead of failing the rank's init.
+// A listener flooded by callers without hellos drops the oldest, which may be a rank whose
+// hello it had not read yet: that rank dials again instead of failing its init.
+TEST(TcpHandshake, ACallerDroppedBeforeItsAckDialsAgain) {
+  using transport::tcp::Hello;
+  const Socket listener = Socket::listenOn("127.0.0.1", 0);
+  Hello sent;
+  sent.fromRank = 1;
+  sent.toRank = 0;
+  int accepted = 0;
+  Hello received;
+  std::thread acceptor([&] {
+    const Deadline deadline = Deadline::afterMs(5000);
+    std::optional<Socket> dropped = listener.accept(deadline);  // closed unread, as evicted
+    if (!dropped) return;
+    ++accepted;
+    dropped->close();
+    std::optional<Socket> taken = listener.accept(deadline);
+    if (!taken) return;
+    ++accepted;
+    taken->recvAll(&received, sizeof received, deadline);
+    transport::tcp::sendAck(*taken, deadline);
+  });
+  Socket socket;
+  EXPECT_NO_THROW(socket = transport::tcp::dialWithHello(listener.localAddress(), sent,
+                                                         Deadline::afterMs(5000)));
+  acceptor.join();
+  EXPECT_TRUE(socket.valid());
+  EXPECT_EQ(accepted, 2);
+  EXPECT_EQ(received.fromRank, 1);
+  EXPECT_EQ(received.magic, transport::tcp::kHelloMagic);
+}
+
+// A caller that is never acked fails at its deadline, naming the timeout (it does not dial for
+// ever).
+TEST(TcpHandshake, ACallerNeverAckedTimesOut) {
+  const Socket listener = Socket::listenOn("127.0.0.1", 0);  // accepts nobody: the backlog only
+  try {
+    transport::tcp::dialWithHello(listener.localAddress(), transport::tcp::Hello{},
+                                  Deadline::afterMs(300));
+    ADD_FAILURE() << "no ack, yet the dial succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kTimeout) << e.what();
+  }
+}
+
 TEST(HelloGate, OutOfDescriptorsShedsAStrangerForTheCaller) {
 #if defined(__SANITIZE_ADDRESS__)
   // The sanitizer build also runs UBSan, whose vptr check opens a pipe to probe memory: with

@@ -1,17 +1,37 @@
 #include "transport/tcp/tcp_handshake.h"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/error.h"
 #include "base/logging.h"
 
 namespace gccl::transport::tcp {
 
-void sendHello(const Socket& socket, const Hello& hello, const Deadline& deadline) {
-  socket.sendAll(&hello, sizeof hello, deadline);
-  uint32_t ack = 0;
-  socket.recvAll(&ack, sizeof ack, deadline);
-  if (ack != kAckMagic) fail(Status::kRemoteError, "bad handshake reply");
+Socket dialWithHello(const SocketAddress& address, const Hello& hello, const Deadline& deadline) {
+  for (int attempt = 1;; ++attempt) {
+    Socket socket = Socket::connectTo(address, deadline);
+    uint32_t ack = 0;
+    try {
+      socket.sendAll(&hello, sizeof hello, deadline);
+      socket.recvAll(&ack, sizeof ack, deadline);
+    } catch (const Error& e) {
+      // Closed or reset by the listener before its ack: dropped unread, or refused (a wrong
+      // token, another wire version), which looks the same from here. So a few attempts only:
+      // a refused caller still fails at once. A timeout is not retried.
+      if (e.status() != Status::kRemoteError || attempt >= kMaxDials || deadline.expired()) {
+        throw;
+      }
+      logInfo(LogSubsys::kInit, "rank ", hello.fromRank, ": rank ", hello.toRank,
+              " dropped connection ", attempt, " (socket ", hello.lane,
+              ") before its ack (a listener busy with other callers); dialling again");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
+      continue;
+    }
+    if (ack != kAckMagic) fail(Status::kRemoteError, "bad handshake reply");
+    return socket;
+  }
 }
 
 void sendAck(const Socket& socket, const Deadline& deadline) {

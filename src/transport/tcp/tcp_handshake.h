@@ -35,8 +35,12 @@ struct Hello {
   int32_t nsocks = 1;  // the caller's GCCL_NSOCKS
 };
 
-// Connector side: sends the hello and waits for the acceptor's ack.
-void sendHello(const Socket& socket, const Hello& hello, const Deadline& deadline);
+// Connector side: connects to `address` and presents `hello` until acked. A listener flooded
+// by callers without hellos drops the oldest of them (HelloGate), which may be a rank whose
+// hello was not read yet: its connection closes before the ack, and it dials again (its lane
+// is still expected there), up to kMaxDials times within `deadline`.
+inline constexpr int kMaxDials = 4;
+Socket dialWithHello(const SocketAddress& address, const Hello& hello, const Deadline& deadline);
 
 // Acceptor side: tells the caller its connection is taken (only then: a caller that gets no
 // ack fails its init instead of sending into a dropped socket).

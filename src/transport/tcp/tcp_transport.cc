@@ -103,9 +103,8 @@ ConnectionMap TcpTransport::connect(const ConnectRequest& request, Store& store,
     const PeerAddress& address = addresses[peer];
     try {
       for (int lane = 0; lane < nsocks_; ++lane) {
-        Socket socket = Socket::connectTo(address.address, deadline);
-        sendHello(
-            socket,
+        Socket socket = dialWithHello(
+            address.address,
             Hello{kHelloMagic, kHelloVersion, request.token, request.rank, peer, lane, nsocks_},
             deadline);
         prepare(socket, address.address.host);
