@@ -365,7 +365,15 @@ void Engine::closeConnections() {
   // whole job learns of the failure in microseconds instead of a timeout each. The notice
   // says why, in the words of the rank that failed first.
   const std::string notice = error->origin().empty() ? error->what() : error->origin();
-  for (auto& [peer, connection] : connections_) connection->abort(noticeStatus, notice);
+  for (auto& [peer, connection] : connections_) {
+    // Best effort, one connection after another: a notice that cannot go out (poll failing,
+    // no memory for its text) must neither keep the other peers from hearing nor escape into
+    // execute(), which may throw nothing (the process would terminate).
+    try {
+      connection->abort(noticeStatus, notice);
+    } catch (...) {
+    }
+  }
 }
 
 }  // namespace gccl

@@ -300,7 +300,11 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   // caller, and the peer must not trust a read of them.
   out_.control().producerAborted.store(1, std::memory_order_release);
   fullFence();
-  sendNotice(noticeStatus, notice);
+  try {
+    sendNotice(noticeStatus, notice);
+  } catch (...) {
+    // Best effort: the close below still tells the peer, only not why.
+  }
   ringBell();
   // The close tells the peer at once; the notice stays readable in its mapping.
   ::shutdown(bell_.fd(), SHUT_RDWR);

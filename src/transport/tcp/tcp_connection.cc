@@ -165,7 +165,11 @@ void TcpConnection::updatePoller(Poller& poller) {
 
 void TcpConnection::abort(Status noticeStatus, const std::string& notice) {
   if (aborted_) return;
-  sendNotice(noticeStatus, notice);
+  try {
+    sendNotice(noticeStatus, notice);
+  } catch (...) {
+    // Best effort (a failing poll): the reset below still tells the peer, only not why.
+  }
   // A reset (linger 0) tells the peer at once, even with unsent data queued. What the notice
   // put in the peer's receive queue stays readable there.
   const linger hard{1, 0};
