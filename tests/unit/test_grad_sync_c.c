@@ -261,17 +261,28 @@ static void destroyedBeforeWait(gcclComm_t comm) {
 
 /* A watchdog aborts the communicator in the middle of a step: the tensors left can no longer
  * be marked, and wait ends the step with that error (not "wait before ... was marked ready",
- * which would keep the step open for marks that cannot come). */
+ * which would keep the step open for marks that cannot come). The failed step leaves no
+ * sparse figures: a step before it had 13 of 25 chunks sent per tensor. */
 static void abortedMidStep(gcclComm_t comm) {
   gcclGradSync_t sync = NULL;
   gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
-  size_t first = 0, second = 0;
+  size_t first = 0, second = 0, sent = 0, chunks = 0;
   char refusal[256];
   config.bucketBytes = 0; /* a bucket per tensor: the first starts alone */
+  config.sparse = 1;
+  config.sparseChunk = 4;     /* 25 chunks per tensor */
+  config.sparseDensity = 0.5; /* ceil(12.5) = 13 sent */
+  config.sparsePayload = gcclWireNone;
   EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
   EXPECT(gcclGradSyncRegister(sync, NULL, 100, gcclFloat32, &first) == gcclSuccess);
   EXPECT(gcclGradSyncRegister(sync, NULL, 100, gcclFloat32, &second) == gcclSuccess);
   EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, first, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncMarkReady(sync, second, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncWait(sync, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncGetSparseStats(sync, &sent, &chunks) == gcclSuccess);
+  EXPECT(sent == 26 && chunks == 50);
+
   EXPECT(gcclGradSyncMarkReady(sync, first, NULL) == gcclSuccess);
   EXPECT(gcclCommAbort(comm) == gcclSuccess);
   EXPECT(gcclGradSyncMarkReady(sync, second, NULL) == gcclInvalidArgument);
@@ -280,6 +291,8 @@ static void abortedMidStep(gcclComm_t comm) {
   EXPECT(gcclGradSyncWait(sync, NULL) == gcclInvalidArgument);
   EXPECT(mentions(gcclGetLastError(NULL), "not live"));
   EXPECT(!mentions(gcclGetLastError(NULL), "was marked ready"));
+  EXPECT(gcclGradSyncGetSparseStats(sync, &sent, &chunks) == gcclSuccess);
+  EXPECT(sent == 0 && chunks == 0);
   EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
 }
 

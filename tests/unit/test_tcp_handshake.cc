@@ -203,8 +203,6 @@ TEST(TcpHandshake, ConnectingToItselfIsAnInternalError) {
   }
 }
 
-// Out of file descriptors, a rank's listener sheds a stranger that holds one without a hello,
-// and takes the caller waiting behind it, instead of failing the rank's init.
 // A listener flooded by callers without hellos drops the oldest, which may be a rank whose
 // hello it had not read yet: that rank dials again instead of failing its init.
 TEST(TcpHandshake, ACallerDroppedBeforeItsAckDialsAgain) {
@@ -250,6 +248,32 @@ TEST(TcpHandshake, ACallerNeverAckedTimesOut) {
   }
 }
 
+// A caller refused for cause looks dropped from its side: it dials kMaxDials times, no more,
+// and fails with the remote error (not a timeout: it fails at once).
+TEST(TcpHandshake, ACallerDroppedEveryTimeGivesUpAfterItsDials) {
+  const Socket listener = Socket::listenOn("127.0.0.1", 0);
+  int accepted = 0;
+  std::thread acceptor([&] {
+    for (int i = 0; i < transport::tcp::kMaxDials + 1; ++i) {
+      std::optional<Socket> caller = listener.accept(Deadline::afterMs(1000));
+      if (!caller) return;
+      ++accepted;
+      caller->close();
+    }
+  });
+  try {
+    transport::tcp::dialWithHello(listener.localAddress(), transport::tcp::Hello{},
+                                  Deadline::afterMs(5000));
+    ADD_FAILURE() << "dropped every time, yet the dial succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kRemoteError) << e.what();
+  }
+  acceptor.join();
+  EXPECT_EQ(accepted, transport::tcp::kMaxDials);
+}
+
+// Out of file descriptors, a rank's listener sheds a stranger that holds one without a hello,
+// and takes the caller waiting behind it, instead of failing the rank's init.
 TEST(HelloGate, OutOfDescriptorsShedsAStrangerForTheCaller) {
 #if defined(__SANITIZE_ADDRESS__)
   // The sanitizer build also runs UBSan, whose vptr check opens a pipe to probe memory: with
