@@ -43,7 +43,7 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   if (problem != nullptr) std::fprintf(stderr, "%s: %s\n", spec.tool, problem);
   std::fprintf(problem != nullptr ? stderr : stdout,
                "usage: %s [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
-               "         [-w warmup] [-c 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
+               "         [-w warmup] [-c 0|1] [-R 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
                "         [--device host|cuda|standin] [--json FILE] [--timeout SECONDS]\n"
                "         [--print-config] [--corrupt-rank R]\n"
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
@@ -54,6 +54,8 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                "  #wrong counts rank %s's output; every rank checks its own and exits non-zero on\n"
                "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
                "  (a test of the checker).\n"
+               "  -R 1 takes the host buffers from gcclMemAlloc: ranks of one machine then read\n"
+               "  each other's buffers in place (zero-copy over shm).\n"
                "  --device cuda puts the buffers in GPU memory (rank r on device r %% devices;\n"
                "  results checked on the host); standin in the host stand-in GPU, which runs\n"
                "  the same staging path without one.\n"
@@ -127,6 +129,8 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
       options.warmup = number(0);
     else if (flag == "-c")
       options.check = number(0) != 0;
+    else if (flag == "-R")
+      options.sharedBuffers = number(0) != 0;
     else if (flag == "-d")
       options.dataType = orUsage(spec, parseName<gcclDataType_t>(value, kTypeNames), "bad dtype");
     else if (flag == "-o" && spec.reduces)

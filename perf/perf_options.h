@@ -36,6 +36,9 @@ struct PerfOptions {
   int corruptRank = -1;
   // --device: where the buffers live, host, cuda or standin (buffer_space.h).
   std::string device = "host";
+  // -R 1: the host buffers come from gcclMemAlloc, which the ranks of a machine share (zero-copy
+  // over shm); -R 0, the default: from the C++ heap, as a framework's tensors do.
+  bool sharedBuffers = false;
 };
 
 // Parses argv for `spec`'s tool; on bad input prints the problem and the usage, and exits with

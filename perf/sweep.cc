@@ -174,6 +174,38 @@ bool sweepSizes(RankContext& ctx, std::vector<SizeResult>& results) {
 
 }  // namespace
 
+namespace {
+
+// The sweep's host buffers: from the heap, or from gcclMemAlloc (-R 1).
+class HostBuffers {
+ public:
+  HostBuffers(size_t bytes, bool shared) : shared_(shared) {
+    if (!shared) {
+      heap_ = std::make_unique<unsigned char[]>(bytes);
+      data_ = heap_.get();
+      return;
+    }
+    void* memory = nullptr;
+    if (gcclMemAlloc(&memory, bytes) != gcclSuccess) {
+      std::fprintf(stderr, "-R 1: %s\n", gcclGetLastError(nullptr));
+    }
+    data_ = static_cast<unsigned char*>(memory);
+  }
+  ~HostBuffers() {
+    if (shared_) gcclMemFree(data_);
+  }
+  HostBuffers(const HostBuffers&) = delete;
+  HostBuffers& operator=(const HostBuffers&) = delete;
+  unsigned char* data() const { return data_; }
+
+ private:
+  bool shared_;
+  std::unique_ptr<unsigned char[]> heap_;
+  unsigned char* data_ = nullptr;
+};
+
+}  // namespace
+
 bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm,
               std::vector<SizeResult>& results) {
   RankContext ctx{spec, options, comm, 0, 1};
@@ -182,9 +214,10 @@ bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t
   // Every row's buffers fit in the size column's bytes (collective.h). One allocation holds
   // both mirrors, so that a pointer into either is told apart by address (callPlacement).
   const size_t capacity = std::max(options.maxBytes, gcclTypeSize(options.dataType));
-  auto mirrors = std::make_unique<unsigned char[]>(2 * capacity);
-  ctx.hostA = mirrors.get();
-  ctx.hostB = mirrors.get() + capacity;
+  const HostBuffers mirrors(2 * capacity, options.sharedBuffers);
+  if (mirrors.data() == nullptr) return false;
+  ctx.hostA = mirrors.data();
+  ctx.hostB = mirrors.data() + capacity;
   try {
     const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comm, ctx.rank);
     if (!space) return sweepSizes(ctx, results);

@@ -115,6 +115,18 @@ GCCL_EXPORT const char* gcclGetErrorString(gcclResult_t result);
 GCCL_EXPORT const char* gcclGetLastError(gcclComm_t comm);
 
 /**
+ * @brief Allocates @p size bytes (nonzero) of host memory that the other ranks of this machine
+ * can map: a collective whose buffers come from here goes zero-copy over shared memory (a peer
+ * reads or reduces straight out of them, instead of copying through the kernel). Any buffer
+ * works with every call; these are only faster. Zeroed, page aligned. Free with gcclMemFree.
+ * Like NCCL's ncclMemAlloc. A child process forked afterwards shares the memory, not a copy.
+ */
+GCCL_EXPORT gcclResult_t gcclMemAlloc(void** ptr, size_t size);
+
+/** @brief Frees what gcclMemAlloc returned; NULL is a no-op. Not while a collective uses it. */
+GCCL_EXPORT gcclResult_t gcclMemFree(void* ptr);
+
+/**
  * @brief Creates a unique id on the root rank: starts nothing yet, but reserves the root's
  * address (GCCL_SOCKET_ADDR or the host's first non-loopback IPv4, else 127.0.0.1, with port
  * GCCL_ROOT_PORT or an ephemeral one) and draws a random job token. The reservations of the last

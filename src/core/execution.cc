@@ -172,6 +172,8 @@ bool Execution::postRecvs(PeerQueue& queue) {
     }
     message.header = operation_.frameHeader();
     message.bytes = step.count() * elementSize_;
+    message.viewable = step.kind == StepKind::kRecvReduce;
+    message.view = nullptr;
     queue.connection->postRecv(message);
     ++queue.recvsPosted;
     posted = true;
@@ -201,17 +203,33 @@ bool Execution::completeRecvs(PeerQueue& queue) {
     if (step.kind == StepKind::kRecvReduce) {
       if (!ready(step)) break;
       const void* local = address(step.source, step.input);
-      const void* received = message.data;
+      const void* received = message.view != nullptr ? message.view : message.data;
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
       reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
              step.count());
+      queue.connection->releaseView(message);
       queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
     }
     finish(index);
     ++queue.recvsDone;
     completed = true;
   }
-  return completed;
+  return settleView(queue) || completed;
+}
+
+// A view that cannot be reduced now (the step waits for its dependencies, or for an earlier
+// receive's) is copied into its slot and released: the peer's send, and every later message
+// from it, must not wait on this rank's other work, or two ranks could wait on each other.
+bool Execution::settleView(PeerQueue& queue) {
+  for (size_t i = queue.recvsDone; i < queue.recvsPosted; ++i) {
+    Message& message = messages_[static_cast<size_t>((*queue.recvs)[i])];
+    if (!message.done.load(std::memory_order_acquire)) return false;
+    if (message.view == nullptr) continue;
+    std::memcpy(message.data, message.view, message.bytes);
+    queue.connection->releaseView(message);
+    return true;
+  }
+  return false;
 }
 
 void Execution::updatePoller(Poller& poller) {

@@ -76,6 +76,7 @@ class Execution {
   bool postRecvs(PeerQueue& queue);
   bool completeSends(PeerQueue& queue);
   bool completeRecvs(PeerQueue& queue);
+  bool settleView(PeerQueue& queue);
   void finish(int32_t index);
   std::byte* address(BufferRole role, Range range) const;
 

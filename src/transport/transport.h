@@ -31,6 +31,12 @@ struct Message {
   size_t bytes = 0;
   size_t moved = 0;  // bytes of header + payload transferred so far (connection's bookkeeping)
   std::atomic<bool> done{false};
+  // Receive only. `viewable`: the poster can use the payload where it lies, without a copy into
+  // `data`. A connection that can expose the sender's memory then sets `view` to the payload
+  // and holds the sender's buffer until releaseView(); it delivers nothing more from that peer
+  // meanwhile, so the poster releases at once (using the view, or copying it into `data`).
+  bool viewable = false;
+  const void* view = nullptr;
 };
 
 class Connection {
@@ -47,6 +53,9 @@ class Connection {
   // Moves what it can without blocking; true if anything moved. Throws Error naming the peer
   // when the peer is gone or sends something malformed.
   virtual bool progress() = 0;
+  // Gives back the sender's buffer behind a completed receive's `view` (and clears it). Throws
+  // Error naming the peer when what was read cannot be trusted (the peer aborted meanwhile).
+  virtual void releaseView(Message& message) { message.view = nullptr; }
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
   // Whether progressIdle() must be called while no operation runs, as UCX's must: its

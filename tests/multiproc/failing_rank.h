@@ -2,6 +2,8 @@
 // and silent-rank tests start in every process and read back in the parent.
 #pragma once
 
+#include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -26,7 +28,8 @@ inline bool destroysAfterFailure(int rank) {
 // Each rank allreduces `count` floats (4 MiB by default) with `op` over and over until an
 // error, then destroys or aborts its communicator; reports "<result> <failure time> <teardown
 // result> <teardown seconds> <message>". Exit 0 only when it saw the expected kind of error.
-// `whenReady` runs once, after the first allreduce.
+// `whenReady` runs once, after the first allreduce. Under GCCL_TEST_SHARED_BUFFERS=1 the floats
+// live in a gcclMemAlloc buffer, which shm peers read zero-copy.
 inline int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, std::string& report,
                                  size_t count = size_t{1} << 20, gcclRedOp_t op = gcclMin,
                                  const std::function<void()>& whenReady = {}) {
@@ -35,11 +38,25 @@ inline int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, s
     report = std::string("init failed: ") + gcclGetLastError(nullptr);
     return 1;
   }
-  std::vector<float> data(count, 1.0f);
+  const char* shared = std::getenv("GCCL_TEST_SHARED_BUFFERS");
+  std::vector<float> heap;
+  float* data = nullptr;
+  if (shared != nullptr && std::string(shared) == "1") {
+    void* memory = nullptr;
+    if (gcclMemAlloc(&memory, count * sizeof(float)) != gcclSuccess) {
+      report = std::string("gcclMemAlloc failed: ") + gcclGetLastError(nullptr);
+      return 1;
+    }
+    data = static_cast<float*>(memory);
+  } else {
+    heap.resize(count);
+    data = heap.data();
+  }
+  std::fill(data, data + count, 1.0f);
   const double giveUp = monotonicSeconds() + 60;
   gcclResult_t result = gcclSuccess;
   for (int call = 0; result == gcclSuccess && monotonicSeconds() < giveUp; ++call) {
-    result = gcclAllReduce(data.data(), data.data(), data.size(), gcclFloat32, op, comm);
+    result = gcclAllReduce(data, data, count, gcclFloat32, op, comm);
     if (call == 0 && result == gcclSuccess) {
       if (whenReady) whenReady();
       ProcessGroup::say("ready");
@@ -50,6 +67,7 @@ inline int allreduceUntilFailure(int rank, int nranks, const gcclUniqueId& id, s
   const gcclResult_t teardown =
       destroysAfterFailure(rank) ? gcclCommDestroy(comm) : gcclCommAbort(comm);
   const double teardownSeconds = monotonicSeconds() - failedAt;
+  if (heap.empty()) gcclMemFree(data);
   std::ostringstream out;
   out << std::fixed << result << " " << failedAt << " " << teardown << " " << teardownSeconds << " "
       << message;

@@ -28,9 +28,38 @@ gcclComm_t join(int rank, int nranks, const gcclUniqueId& id, std::string& repor
   return comm;
 }
 
+// A collective's buffer: from the heap, or from gcclMemAlloc, which shm peers read zero-copy.
+class TestBuffer {
+ public:
+  TestBuffer(size_t bytes, bool shared) : shared_(shared) {
+    if (!shared) {
+      heap_.resize(bytes);
+      data_ = heap_.data();
+    } else if (void* memory = nullptr; gcclMemAlloc(&memory, bytes) == gcclSuccess) {
+      data_ = static_cast<unsigned char*>(memory);
+    }
+    size_ = data_ != nullptr ? bytes : 0;
+  }
+  ~TestBuffer() {
+    if (shared_) gcclMemFree(data_);
+  }
+  TestBuffer(const TestBuffer&) = delete;
+  TestBuffer& operator=(const TestBuffer&) = delete;
+  unsigned char* data() const { return data_; }
+  unsigned char* begin() const { return data_; }
+  unsigned char* end() const { return data_ + size_; }
+
+ private:
+  bool shared_;
+  std::vector<unsigned char> heap_;
+  unsigned char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // Runs each collective once blocking and once async on `count` int32 / float16 elements and
 // reports the first wrong result; exit code 0 when all were exact.
-int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report, size_t count) {
+int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report, size_t count,
+                    bool sharedBuffers) {
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
   auto fail = [&](const std::string& what) {
@@ -47,7 +76,8 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       };
       gcclRequest_t request = nullptr;
       gcclRequest_t* maybe = async ? &request : nullptr;
-      std::vector<unsigned char> in(count * es * n), out(count * es * n);
+      const TestBuffer in(count * es * n, sharedBuffers), out(count * es * n, sharedBuffers);
+      if (in.data() == nullptr || out.data() == nullptr) return fail("gcclMemAlloc");
       // Before every collective: what it does not write must not hold an earlier one's result
       // (an allgather leaves exactly what allgatherv's first blocks expect).
       const auto poisonOutput = [&] { std::fill(out.begin(), out.end(), 0xAB); };
@@ -121,9 +151,11 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
 
 // How the ranks (all on this machine) talk, and how much: tcp with GCCL_NSOCKS sockets (4
 // sockets and 70001 elements make messages of several stripes, stripes.h), or shared memory with
-// or without single-copy (2^18+3 int32 elements, in slices of GCCL_CHUNK_BYTES = 1 MiB, make
-// messages that reach its 1 MiB threshold); ranks that wait as chosen for this machine, or
-// that only yield, or only sleep (each path of the engine's wait, whatever the machine).
+// or without single-copy (2^18+3 int32 elements, in slices of up to GCCL_CHUNK_BYTES = 4 MiB,
+// make messages that reach its 1 MiB threshold: with 1 MiB slices, 1 MiB and 12 B went as two
+// halves, and no message went single-copy); ranks that wait as chosen for this machine, or
+// that only yield, or only sleep (each path of the engine's wait, whatever the machine);
+// buffers from the heap or from gcclMemAlloc (read zero-copy over shm).
 enum class Waits { kAuto, kYield, kSleep };
 
 struct Wiring {
@@ -131,6 +163,7 @@ struct Wiring {
   int nsocks;
   size_t count;
   Waits waits = Waits::kAuto;  // kYield: GCCL_YIELD_US at its most, 1 s; neither spins
+  bool sharedBuffers = false;  // buffers from gcclMemAlloc: zero-copy over shm
 };
 
 const char* nameOf(Waits waits) {
@@ -191,14 +224,15 @@ TEST_P(CollectivesOver, EveryCollectiveIsExactOnEveryRank) {
   const ScopedVariable sockets("GCCL_NSOCKS", std::to_string(wiring.nsocks));
   const ScopedVariable route("GCCL_TRANSPORT", transport.substr(0, 3));
   const ScopedVariable singleCopy("GCCL_SHM_SINGLE_COPY", transport == "shm_rings" ? "0" : "1");
-  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "1048576");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4194304");
   const ScopedVariable spin("GCCL_SPIN_US", wiring.waits == Waits::kAuto ? "auto" : "0");
   const ScopedVariable yield("GCCL_YIELD_US", wiring.waits == Waits::kAuto    ? "auto"
                                               : wiring.waits == Waits::kYield ? "1000000"
                                                                               : "0");
   const size_t count = wiring.count;
-  ProcessGroup group(kRanks, [count](int rank, int n, const gcclUniqueId& id, std::string& report) {
-    return everyCollective(rank, n, id, report, count);
+  const bool shared = wiring.sharedBuffers;
+  ProcessGroup group(kRanks, [=](int rank, int n, const gcclUniqueId& id, std::string& report) {
+    return everyCollective(rank, n, id, report, count, shared);
   });
   const auto reports = group.collect(60000);
   for (int r = 0; r < kRanks; ++r) {
@@ -215,7 +249,9 @@ INSTANTIATE_TEST_SUITE_P(
                     Wiring{"tcp", 1, 1000, Waits::kYield}, Wiring{"shm", 1, 1000, Waits::kYield},
                     Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kYield},
                     Wiring{"tcp", 1, 1000, Waits::kSleep}, Wiring{"shm", 1, 1000, Waits::kSleep},
-                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep}
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kAuto, true},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep, true}
 #ifdef GCCL_TEST_UCX
                     ,
                     Wiring{"ucx", 1, 1000}, Wiring{"ucx", 1, (size_t{1} << 17) + 3}
@@ -223,7 +259,8 @@ INSTANTIATE_TEST_SUITE_P(
                     ),
     [](const testing::TestParamInfo<Wiring>& info) {
       return std::string(info.param.transport) + "_nsocks" + std::to_string(info.param.nsocks) +
-             "_count" + std::to_string(info.param.count) + nameOf(info.param.waits);
+             "_count" + std::to_string(info.param.count) + nameOf(info.param.waits) +
+             (info.param.sharedBuffers ? "_memalloc" : "");
     });
 
 // Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves

@@ -41,6 +41,24 @@ int main(void) {
   EXPECT(gcclGetErrorString((gcclResult_t)99) != NULL);
   EXPECT(gcclTypeSize(gcclBfloat16) == 2 && gcclTypeSize((gcclDataType_t)42) == 0);
 
+  /* Shareable memory: zeroed, usable, freed once; bad arguments refused, naming the call. */
+  void* shared = (void*)&version;
+  EXPECT(gcclMemAlloc(&shared, 0) == gcclInvalidArgument && shared == NULL);
+  EXPECT(startsWith(gcclGetLastError(NULL), "gcclMemAlloc: size is 0"));
+  EXPECT(gcclMemAlloc(NULL, 64) == gcclInvalidArgument);
+  EXPECT(gcclMemAlloc(&shared, 3 * sizeof(float)) == gcclSuccess && shared != NULL);
+  if (shared != NULL) {
+    const float zeros[3] = {0, 0, 0};
+    EXPECT(holds((const float*)shared, zeros, 3));
+    ((float*)shared)[2] = 7;
+    EXPECT(gcclMemFree((char*)shared + 4) == gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(NULL), "is not the start of a buffer gcclMemAlloc returned"));
+    EXPECT(gcclMemFree(shared) == gcclSuccess);
+    EXPECT(gcclMemFree(shared) == gcclInvalidArgument);
+  }
+  EXPECT(gcclMemFree(NULL) == gcclSuccess);
+  EXPECT(gcclMemFree(&version) == gcclInvalidArgument);
+
   float data[4] = {1, 2, 3, 4};
   EXPECT(gcclAllReduce(data, data, 4, gcclFloat32, gcclSum, NULL) == gcclInvalidArgument);
   EXPECT(startsWith(gcclGetLastError(NULL), "gcclAllReduce: communicator is NULL"));

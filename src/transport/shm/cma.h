@@ -22,6 +22,13 @@ inline constexpr size_t kCmaMinBytes = size_t{1} << 20;
 struct CmaDescriptor {
   uint64_t address = 0;  // in the sender's address space
   uint64_t bytes = 0;
+  // Where the payload lies in a shareable region of the sender (base/shareable_memory.h), which
+  // the receiver may map instead (peer_regions.h); region 0: none.
+  uint64_t region = 0;
+  uint64_t regionBytes = 0;
+  uint64_t offset = 0;
+  uint64_t inode = 0;
+  int64_t fd = -1;  // the region's file, in the sender
 };
 
 // Reads all `bytes`; returns 0 or the errno of the failing call.

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/poller.h"
+#include "base/shareable_memory.h"
 
 namespace gccl::transport::shm {
 
@@ -51,7 +52,8 @@ ShmConnection::ShmConnection(PairSetup setup)
       peerPid_(setup.peerPid),
       peerProcess_(std::move(setup.peerProcess)),
       cmaSend_(setup.cmaSend),
-      cmaReceive_(setup.cmaReceive) {
+      cmaReceive_(setup.cmaReceive),
+      regions_(peerProcess_.valid() ? peerProcess_.fd() : -1, peerName_) {
   bell_.setNonBlocking(true);
 }
 
@@ -103,7 +105,16 @@ bool ShmConnection::progress() {
 
 bool ShmConnection::writeRest(Message& m) {
   const bool cma = singleCopy(m.bytes, true);
-  if (cma && m.moved == 0) outgoing_ = {reinterpret_cast<uint64_t>(m.data), m.bytes};
+  if (cma && m.moved == 0) {
+    outgoing_ = {reinterpret_cast<uint64_t>(m.data), m.bytes};
+    if (const auto span = findShareable(m.data, m.bytes)) {
+      outgoing_.region = span->region;
+      outgoing_.regionBytes = span->regionBytes;
+      outgoing_.offset = span->offset;
+      outgoing_.inode = span->inode;
+      outgoing_.fd = span->fd;
+    }
+  }
   const size_t body = cma ? sizeof outgoing_ : m.bytes;
   // A small record that fits goes in with one publication of the ring's head: the reader
   // finds it whole at its first look, and the head's cache line crosses between the cores
@@ -160,7 +171,7 @@ bool ShmConnection::progressSends() {
 
 bool ShmConnection::progressRecvs() {
   bool moved = false;
-  while (!recvs_.empty()) {
+  while (!recvs_.empty() && !viewPending_) {
     Message& m = *recvs_.front();
     if (m.moved < kHeaderBytes) {
       const size_t n =
@@ -194,12 +205,44 @@ bool ShmConnection::readBody(Message& m) {
     fail(Status::kRemoteError, "malformed message from ", peerName_, " (single-copy of ",
          descriptor_.bytes, " B for a message of ", m.bytes, " B)");
   }
+  readSingleCopy(m);
+  return true;
+}
+
+void ShmConnection::readSingleCopy(Message& m) {
+  if (const std::byte* payload = regions_.payload(descriptor_)) {
+    if (m.viewable) {
+      // Acked on release: until then the sender's buffer is the view.
+      m.view = payload;
+      viewPending_ = true;
+      return;
+    }
+    std::memcpy(m.data, payload, m.bytes);
+    checkPeerStillOwnedBuffer();
+    ackSingleCopy();
+    return;
+  }
   if (const int error = readRemote(peerPid_, descriptor_.address, m.data, m.bytes)) {
     // A peer that failed while this read was due left its notice right behind the descriptor.
     throwNoticeAtHead();
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " failed: ", std::strerror(error), " (the peer exited, crashed or aborted)");
   }
+  checkPeerStillOwnedBuffer();
+  // A killed peer sets no abort flag, and once it is reaped its pid may name another process
+  // of this user, whose memory the read would then have copied without an error. A peer still
+  // alive after the copy was alive all through it, so its pid was its own: the copy was the
+  // peer's. (Without a process handle the bell's hang-up stands in, which a child the peer
+  // forked can hold up.) A mapped region needs no such check: the mapping is of the peer's
+  // file, whoever holds its pid now.
+  if (peerGone()) {
+    fail(Status::kRemoteError, "single-copy read from ", peerName_,
+         " cut short: the peer exited while its buffer was being read");
+  }
+  ackSingleCopy();
+}
+
+void ShmConnection::checkPeerStillOwnedBuffer() {
   // The peer aborted, so its caller may have reused the buffer while it was read: what was
   // copied cannot be trusted. (Set before the abort returns; seen here after the copy.)
   fullFence();
@@ -208,19 +251,21 @@ bool ShmConnection::readBody(Message& m) {
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
          " cut short: the peer aborted while its buffer was being read");
   }
-  // A killed peer sets no abort flag, and once it is reaped its pid may name another process
-  // of this user, whose memory the read would then have copied without an error. A peer still
-  // alive after the copy was alive all through it, so its pid was its own: the copy was the
-  // peer's. (Without a process handle the bell's hang-up stands in, which a child the peer
-  // forked can hold up.)
-  if (peerGone()) {
-    fail(Status::kRemoteError, "single-copy read from ", peerName_,
-         " cut short: the peer exited while its buffer was being read");
-  }
+}
+
+void ShmConnection::ackSingleCopy() {
   // Only this end writes `acked`; the release lets the peer reuse its buffer.
   RingControl& control = in_.control();
   control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  return true;
+}
+
+void ShmConnection::releaseView(Message& message) {
+  if (message.view == nullptr) return;
+  message.view = nullptr;
+  viewPending_ = false;
+  checkPeerStillOwnedBuffer();
+  ackSingleCopy();
+  wakeProducer();
 }
 
 bool ShmConnection::peerGone() const {

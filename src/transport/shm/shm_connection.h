@@ -2,7 +2,9 @@
 // pair's segment, the peer's arrive in the other, as the same frames TCP carries (header, then
 // payload), checked the same way. Large payloads go single-copy when the kernel allows it: the
 // ring then carries the sender's buffer address, the receiver reads it with
-// process_vm_readv and acks through the segment.
+// process_vm_readv and acks through the segment. A payload in a gcclMemAlloc buffer goes
+// zero-copy: the receiver maps the buffer's memory file and reads it from there, or hands the
+// engine a view to reduce straight from, acking once the engine releases it.
 //
 // The engine sleeps in epoll, and rings make no file descriptor ready, so the pair also keeps
 // a Unix socket: a doorbell a writer rings when it finds the reader asleep, and the peer's
@@ -18,6 +20,7 @@
 #include "transport/shm/byte_ring.h"
 #include "transport/shm/cma.h"
 #include "transport/shm/peer_process.h"
+#include "transport/shm/peer_regions.h"
 #include "transport/shm/shm_segment.h"
 #include "transport/transport.h"
 
@@ -45,6 +48,7 @@ class ShmConnection final : public Connection {
   void postSend(Message& message) override;
   void postRecv(Message& message) override;
   bool progress() override;
+  void releaseView(Message& message) override;
   void updatePoller(Poller& poller) override;
   void abort(Status noticeStatus, const std::string& notice) override;
 
@@ -57,6 +61,12 @@ class ShmConnection final : public Connection {
   bool progressRecvs();
   // Lands the rest of the front receive's body; true when it is complete.
   bool readBody(Message& m);
+  // Lands a single-copy body whose descriptor is in: from the peer's mapped region (as a view,
+  // acked on release, when the poster takes one), else by process_vm_readv.
+  void readSingleCopy(Message& m);
+  // Throws when what a single-copy read got may not be the peer's data.
+  void checkPeerStillOwnedBuffer();
+  void ackSingleCopy();
   // Whether the peer exited (its process handle) or closed its end of the bell (it closed
   // the connection, or exited: the hang-up is all there is without a handle, and a child the
   // peer forked can hold it up).
@@ -84,6 +94,8 @@ class ShmConnection final : public Connection {
   PeerProcess peerProcess_;
   bool cmaSend_;
   bool cmaReceive_;
+  PeerRegions regions_;
+  bool viewPending_ = false;  // a receive's view is out: deliver nothing more until released
   // Sends wait here until their record is whole in the ring, then in `written_` until every
   // single-copy read up to theirs is acked: single-copy sends pipeline, and sends still
   // complete in posting order.

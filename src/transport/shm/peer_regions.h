@@ -1,0 +1,49 @@
+// The shareable regions of a shm peer (base/shareable_memory.h: what gcclMemAlloc hands out)
+// that this rank has mapped. A single-copy message from inside one names the region instead of
+// only an address, and the receiver reads it, or reduces it, straight out of its mapping of the
+// peer's memory file: no copy into a scratch slot first, and none of the per-call page pinning
+// of process_vm_readv. The mapping is made on a region's first message and kept: a training
+// loop sends from the same buffers every step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "transport/shm/cma.h"
+
+namespace gccl::transport::shm {
+
+class PeerRegions {
+ public:
+  // `peerProcess`: the peer's pidfd (-1: none, and nothing is mapped). Not owned.
+  PeerRegions(int peerProcess, std::string peerName);
+  ~PeerRegions();
+  PeerRegions(PeerRegions&& other) noexcept;
+  PeerRegions& operator=(PeerRegions&&) = delete;
+
+  // The payload of `descriptor` in this rank's mapping of the peer's region, or nullptr where
+  // the descriptor names no region or it cannot be mapped (the kernel refuses to hand over
+  // the peer's file: logged once, and the caller copies with process_vm_readv instead).
+  // Throws naming the peer when the descriptor does not fit the region it names.
+  const std::byte* payload(const CmaDescriptor& descriptor);
+
+ private:
+  struct Mapping {
+    uint64_t region;
+    const std::byte* base;
+    uint64_t bytes;
+    uint64_t lastUse;
+  };
+  const Mapping* map(const CmaDescriptor& descriptor);
+  void unmapLeastRecent();
+
+  int peerProcess_;
+  std::string peerName_;
+  std::vector<Mapping> mappings_;
+  uint64_t uses_ = 0;
+  bool refused_ = false;  // the kernel would not hand over the peer's files: stop asking
+};
+
+}  // namespace gccl::transport::shm

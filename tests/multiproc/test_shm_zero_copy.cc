@@ -1,0 +1,135 @@
+// Zero-copy over shared memory: ranks whose buffers come from gcclMemAlloc read and reduce
+// straight out of each other's memory (transport/shm/peer_regions.h). Every allreduce algorithm
+// at 2-4 processes, in and out of place, on integer-valued int32, float32 and float16 data:
+// exact on every rank. Each rank's log must also show that it mapped its peers' buffers, so
+// that a fallback to the copying path cannot pass for the zero-copy one.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "multiproc/process_group.h"
+#include "verifiable.h"
+
+namespace gccl {
+namespace {
+
+using testing_support::ProcessGroup;
+
+struct Case {
+  const char* algorithm;
+  int nranks;
+  int hosts = 1;  // > 1: GCCL_HOST_ID splits the ranks into that many hosts (hierarchical)
+};
+
+// Messages of 1 MiB or more go single-copy (shm/cma.h): 4 MiB per buffer, in slices of up to
+// 4 MiB (GCCL_CHUNK_BYTES), makes every algorithm's messages reach it at 4 ranks, and the odd 5
+// elements a ragged tail.
+size_t countFor(gcclDataType_t type) {
+  return (size_t{4} << 20) / gcclTypeSize(type) + 5;
+}
+
+std::string readAll(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char chunk[4096];
+  while (const size_t n = std::fread(chunk, 1, sizeof chunk, file)) text.append(chunk, n);
+  return text;
+}
+
+int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueId& id,
+                               std::string& report) {
+  // The log goes to a file this rank reads back at the end.
+  std::FILE* log = std::tmpfile();
+  if (log == nullptr || dup2(fileno(log), STDERR_FILENO) < 0) {
+    report = "cannot capture the log";
+    return 1;
+  }
+  if (c.hosts > 1) setenv("GCCL_HOST_ID", std::to_string(rank % c.hosts).c_str(), 1);
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, n, id, rank) != gcclSuccess) {
+    report = std::string("init failed: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  void* in = nullptr;
+  void* out = nullptr;
+  const size_t bytes = countFor(gcclFloat16) * 2;  // the most any type below takes
+  if (gcclMemAlloc(&in, bytes) != gcclSuccess || gcclMemAlloc(&out, bytes) != gcclSuccess) {
+    report = std::string("gcclMemAlloc: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  for (gcclDataType_t type : {gcclInt32, gcclFloat32, gcclFloat16}) {
+    const size_t count = countFor(type);
+    for (bool inPlace : {false, true}) {
+      for (int repeat = 0; repeat < 2; ++repeat) {  // the second from the mappings already made
+        perf::fillInput(in, count, type, gcclSum, rank, n);
+        void* result = inPlace ? in : out;
+        if (gcclAllReduce(in, result, count, type, gcclSum, comm) != gcclSuccess) {
+          report = std::string("allreduce: ") + gcclGetLastError(comm);
+          return 1;
+        }
+        if (const size_t wrong = perf::countWrong(result, count, type, gcclSum, n)) {
+          report = std::to_string(wrong) + " wrong elements (type " + std::to_string(type) +
+                   (inPlace ? ", in place)" : ", out of place)");
+          return 1;
+        }
+      }
+    }
+  }
+  const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
+  gcclMemFree(in);
+  gcclMemFree(out);
+  const std::string text = readAll(log);
+  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
+    report = "no peer buffer mapped; log:\n" + text;
+    return 1;
+  }
+  report = "ok";
+  return destroyed ? 0 : 1;
+}
+
+class ZeroCopy : public testing::TestWithParam<Case> {};
+
+TEST_P(ZeroCopy, AllreduceIsExactOnEveryRankFromMappedBuffers) {
+  const Case c = GetParam();
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  setenv("GCCL_DEBUG", "INFO", 1);
+  setenv("GCCL_CHUNK_BYTES", "4194304", 1);
+  setenv("GCCL_ALGO", c.algorithm, 1);
+  // Several hosts: shm within each, TCP between them (the automatic choice).
+  setenv("GCCL_TRANSPORT", c.hosts > 1 ? "auto" : "shm", 1);
+  ProcessGroup group(c.nranks, [c](int rank, int n, const gcclUniqueId& id, std::string& report) {
+    return allreduceFromSharedBuffers(c, rank, n, id, report);
+  });
+  const auto reports = group.collect(90000);
+  unsetenv("GCCL_DEBUG");
+  unsetenv("GCCL_ALGO");
+  unsetenv("GCCL_TRANSPORT");
+  for (int r = 0; r < c.nranks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Algorithms, ZeroCopy,
+    testing::Values(Case{"ring", 2}, Case{"ring", 3}, Case{"ring", 4},
+                    Case{"recursive_doubling", 2}, Case{"recursive_doubling", 4}, Case{"tree", 3},
+                    Case{"tree", 4}, Case{"halving_doubling", 3}, Case{"halving_doubling", 4},
+                    Case{"direct", 2}, Case{"direct", 3}, Case{"direct", 4},
+                    Case{"hierarchical", 4, 2}),
+    [](const testing::TestParamInfo<Case>& info) {
+      std::string name = info.param.algorithm;
+      name.append("_").append(std::to_string(info.param.nranks)).append("ranks");
+      if (info.param.hosts > 1)
+        name.append("_").append(std::to_string(info.param.hosts)).append("hosts");
+      return name;
+    });
+
+}  // namespace
+}  // namespace gccl

@@ -1,0 +1,129 @@
+// PeerRegions (transport/shm/peer_regions.h), with this process standing in for the peer: it
+// maps a region once and reads it in place, refuses descriptors that do not fit what they name,
+// and keeps a bounded number of mappings.
+#include "transport/shm/peer_regions.h"
+
+#include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "base/error.h"
+#include "base/shareable_memory.h"
+
+namespace gccl::transport::shm {
+namespace {
+
+// What a sender puts in the ring for `bytes` at `address`.
+CmaDescriptor describe(const void* address, size_t bytes) {
+  CmaDescriptor descriptor{reinterpret_cast<uint64_t>(address), bytes};
+  if (const auto span = findShareable(address, bytes)) {
+    descriptor.region = span->region;
+    descriptor.regionBytes = span->regionBytes;
+    descriptor.offset = span->offset;
+    descriptor.inode = span->inode;
+    descriptor.fd = span->fd;
+  }
+  return descriptor;
+}
+
+class PeerRegionsTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    self_ = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+    ASSERT_GE(self_, 0) << std::strerror(errno);
+  }
+  void TearDown() override { close(self_); }
+  int self_ = -1;
+};
+
+TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
+  auto* buffer = static_cast<int*>(allocateShareable(1 << 20));
+  ASSERT_NE(buffer, nullptr);
+  for (int i = 0; i < (1 << 18); ++i) buffer[i] = i;
+  PeerRegions regions(self_, "rank 1");
+  const std::byte* first = regions.payload(describe(buffer + 1000, 4000));
+  ASSERT_NE(first, nullptr);
+  EXPECT_NE(static_cast<const void*>(first), static_cast<const void*>(buffer + 1000));
+  EXPECT_EQ(std::memcmp(first, buffer + 1000, 4000), 0);
+  // The same mapping serves the next message, and shows what the sender writes since.
+  buffer[5000] = -5;
+  const std::byte* second = regions.payload(describe(buffer + 5000, 4));
+  EXPECT_EQ(second, first + 4000 * sizeof(int));
+  int value = 0;
+  std::memcpy(&value, second, sizeof value);
+  EXPECT_EQ(value, -5);
+  EXPECT_TRUE(freeShareable(buffer));
+}
+
+TEST_F(PeerRegionsTest, PlainBuffersAndNoProcessHandleMapNothing) {
+  std::vector<int> heap(1024);
+  PeerRegions regions(self_, "rank 1");
+  EXPECT_EQ(regions.payload(describe(heap.data(), 4096)), nullptr);
+  void* shared = allocateShareable(4096);
+  ASSERT_NE(shared, nullptr);
+  PeerRegions withoutHandle(-1, "rank 1");
+  EXPECT_EQ(withoutHandle.payload(describe(shared, 4096)), nullptr);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePeer) {
+  void* shared = allocateShareable(8192);
+  ASSERT_NE(shared, nullptr);
+  PeerRegions regions(self_, "rank 3 (host a)");
+  auto expectRefused = [&](CmaDescriptor descriptor, const char* words) {
+    try {
+      regions.payload(descriptor);
+      ADD_FAILURE() << "accepted a descriptor that should fail with: " << words;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status(), Status::kRemoteError);
+      EXPECT_NE(std::string(e.what()).find("rank 3 (host a)"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  const CmaDescriptor good = describe(shared, 8192);
+  CmaDescriptor pastTheEnd = good;
+  pastTheEnd.offset = 4096;
+  expectRefused(pastTheEnd, "of a region of 8192 B");
+  CmaDescriptor hugeOffset = good;
+  hugeOffset.offset = UINT64_MAX;
+  expectRefused(hugeOffset, "malformed message");
+  CmaDescriptor otherFile = good;
+  otherFile.fd = self_;  // a descriptor of the peer, but not its region's file
+  expectRefused(otherFile, "is not the sealed region");
+  CmaDescriptor otherInode = good;
+  ++otherInode.inode;
+  expectRefused(otherInode, "is not the sealed region");
+  ASSERT_NE(regions.payload(good), nullptr);
+  CmaDescriptor resized = good;  // the mapped region, named with another size
+  resized.regionBytes = 1 << 20;
+  resized.bytes = 8192;
+  expectRefused(resized, "mapped at 8192 B");
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// More regions than the cache keeps: each still reads right, the oldest mapped anew.
+TEST_F(PeerRegionsTest, ManyRegionsEachReadRight) {
+  std::vector<int*> buffers;
+  for (int i = 0; i < 40; ++i) {
+    buffers.push_back(static_cast<int*>(allocateShareable(4096)));
+    ASSERT_NE(buffers.back(), nullptr);
+    buffers.back()[7] = i;
+  }
+  PeerRegions regions(self_, "rank 1");
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      const std::byte* payload = regions.payload(describe(buffers[i] + 7, 4));
+      ASSERT_NE(payload, nullptr);
+      int value = -1;
+      std::memcpy(&value, payload, sizeof value);
+      EXPECT_EQ(value, i);
+    }
+  }
+  for (int* buffer : buffers) EXPECT_TRUE(freeShareable(buffer));
+}
+
+}  // namespace
+}  // namespace gccl::transport::shm
