@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# gccl over shared memory against gccl over loopback TCP and Open MPI's shared memory (vader),
-# alternating, float32 sum at 16 and 64 MiB on 2 and 4 ranks, then the 4-byte allreduce at 2
+# gccl over shared memory (buffers from the heap, and from gcclMemAlloc: zero-copy) against gccl
+# over loopback TCP and Open MPI's shared memory (vader), alternating, float32 sum at 16 and 64 MiB on 2 and 4 ranks, then the 4-byte allreduce at 2
 # ranks, then one core's memcpy rate (the ceiling within a machine). Raw tables; the medians
 # are in docs/benchmarks.md.
 #
@@ -12,9 +12,10 @@ mpi=(mpirun --allow-run-as-root --oversubscribe --mca pml ob1 --mca btl vader,se
 rows() { grep -vE '^#' | grep -v '^$' || true; }
 for rep in $(seq "$reps"); do
   for np in 2 4; do
-    for t in shm tcp; do
+    for t in shm shm-memalloc tcp; do
       echo "== rep $rep np $np gccl-$t"
-      GCCL_TRANSPORT=$t timeout 300 build/bin/allreduce_perf --np "$np" -b 16M -e 64M -f 4 -n 5 -w 2 2>&1 | rows
+      GCCL_TRANSPORT=${t%%-*} timeout 300 build/bin/allreduce_perf --np "$np" -b 16M -e 64M -f 4 \
+        -n 5 -w 2 -R "$([ "$t" = shm-memalloc ] && echo 1 || echo 0)" 2>&1 | rows
     done
     echo "== rep $rep np $np mpi-vader"
     timeout 300 "${mpi[@]}" -np "$np" build/bin/mpi_allreduce_perf -b 16M -e 64M -f 4 -n 5 -w 2 2>&1 | rows

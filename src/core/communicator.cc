@@ -66,6 +66,7 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.timeoutMs = config.timeoutMs;
   diagnosis_.publishHost();
   engine_.start(router.connect(request, *store_, engine_.poller()), &diagnosis_);
+  for (int peer : request.peers) sharedMemoryPeers_ |= router.transportFor(peer).name() == "shm";
   logInfo(LogSubsys::kInit, "rank ", rank, " of ", size,
           " ready: ", router.describe(request.peers));
 }

@@ -1,11 +1,15 @@
 #include "lazy/aligned_buffer.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+
+#include "base/shareable_memory.h"
 
 namespace gccl {
 
@@ -28,7 +32,17 @@ void adviseHugePages([[maybe_unused]] void* memory, [[maybe_unused]] size_t byte
 
 }  // namespace
 
-AlignedBuffer::AlignedBuffer(size_t bytes, size_t alignment) : bytes_(bytes) {
+AlignedBuffer::AlignedBuffer(size_t bytes, size_t alignment, bool shareable) : bytes_(bytes) {
+  if (shareable) {
+    if (alignment > static_cast<size_t>(::sysconf(_SC_PAGESIZE))) {
+      throw std::invalid_argument("shareable memory is aligned to a page at most");
+    }
+    // Zeroed by the system; never null, also for 0 bytes.
+    void* memory = allocateShareable(std::max<size_t>(bytes, 1));
+    if (memory == nullptr) throw std::bad_alloc();
+    memory_ = std::unique_ptr<std::byte, Free>(static_cast<std::byte*>(memory), Free(true));
+    return;
+  }
   const bool huge = bytes >= kHugePageBytes;
   if (huge) alignment = std::max(alignment, kHugePageBytes);
   // aligned_alloc wants a size that is a multiple of the alignment (and not zero).
@@ -42,7 +56,11 @@ AlignedBuffer::AlignedBuffer(size_t bytes, size_t alignment) : bytes_(bytes) {
 }
 
 void AlignedBuffer::Free::operator()(std::byte* memory) const {
-  std::free(memory);
+  if (shareable) {
+    freeShareable(memory);
+  } else {
+    std::free(memory);
+  }
 }
 
 }  // namespace gccl

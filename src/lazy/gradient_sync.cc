@@ -136,7 +136,8 @@ void GradientSync::finalize() {
   layout_ = layoutPool(tensors_, options_.alignment);
   buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
   const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
-  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment));
+  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment),
+                        options_.shareablePool && !options_.copyMode);
   size_t wireBytes = 0;
   for (const Bucket& bucket : buckets_) {
     wireOffsets_.push_back(wireBytes);

@@ -76,6 +76,10 @@ struct GradientSyncOptions {
   HostBufferNotice announceHostBuffer;   // at finalize; empty: none
   HostBufferNotice withdrawHostBuffer;   // before freeing (bytes as announced)
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
+  // The pool in shareable memory (base/shareable_memory.h), which shm peers read zero-copy:
+  // for a communicator with peers on this machine. Not in copy mode, whose buffers a GPU
+  // runtime may pin.
+  bool shareablePool = false;
 };
 
 // Throws Error(kInvalidArgument) for an alignment that is not a power of 2 in [1, 4096], or

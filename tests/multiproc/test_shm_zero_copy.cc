@@ -2,7 +2,8 @@
 // straight out of each other's memory (transport/shm/peer_regions.h). Every allreduce algorithm
 // at 2-4 processes, in and out of place, on integer-valued int32, float32 and float16 data:
 // exact on every rank. Each rank's log must also show that it mapped its peers' buffers, so
-// that a fallback to the copying path cannot pass for the zero-copy one.
+// that a fallback to the copying path cannot pass for the zero-copy one. And the gradient
+// pool, which lives in such memory when the communicator has shm peers.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -91,6 +92,82 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   }
   report = "ok";
   return destroyed ? 0 : 1;
+}
+
+// Gradient sync on a communicator with shm peers keeps its pool in shareable memory: the
+// buckets' allreduces read the peers' pools zero-copy. Two tensors of 3 MiB and 1 MiB plus one
+// float, summed (not averaged), exact on both ranks.
+int gradientSyncFromSharedPool(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  std::FILE* log = std::tmpfile();
+  if (log == nullptr || dup2(fileno(log), STDERR_FILENO) < 0) {
+    report = "cannot capture the log";
+    return 1;
+  }
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, n, id, rank) != gcclSuccess) {
+    report = std::string("init failed: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  config.average = 0;
+  gcclGradSync_t sync = nullptr;
+  const size_t counts[] = {(size_t{3} << 20) / 4, (size_t{1} << 20) / 4 + 1};
+  size_t index[2] = {0, 0};
+  void* pool = nullptr;
+  size_t poolBytes = 0;
+  if (gcclGradSyncCreate(comm, &config, &sync) != gcclSuccess ||
+      gcclGradSyncRegister(sync, "a", counts[0], gcclFloat32, &index[0]) != gcclSuccess ||
+      gcclGradSyncRegister(sync, "b", counts[1], gcclFloat32, &index[1]) != gcclSuccess ||
+      gcclGradSyncFinalize(sync, &pool, &poolBytes) != gcclSuccess) {
+    report = std::string("gradient sync set-up: ") + gcclGetLastError(comm);
+    return 1;
+  }
+  for (int step = 0; step < 2; ++step) {
+    for (int t = 1; t >= 0; --t) {  // backward order
+      void* data = nullptr;
+      if (gcclGradSyncGetTensor(sync, index[t], &data) != gcclSuccess) return 1;
+      perf::fillInput(data, counts[t], gcclFloat32, gcclSum, rank, n);
+      if (gcclGradSyncMarkReady(sync, index[t], nullptr) != gcclSuccess) {
+        report = std::string("markReady: ") + gcclGetLastError(comm);
+        return 1;
+      }
+    }
+    if (gcclGradSyncWait(sync, nullptr) != gcclSuccess) {
+      report = std::string("wait: ") + gcclGetLastError(comm);
+      return 1;
+    }
+    for (int t = 0; t < 2; ++t) {
+      void* data = nullptr;
+      gcclGradSyncGetTensor(sync, index[t], &data);
+      if (const size_t wrong = perf::countWrong(data, counts[t], gcclFloat32, gcclSum, n)) {
+        report = std::to_string(wrong) + " wrong elements in tensor " + std::to_string(t);
+        return 1;
+      }
+    }
+  }
+  const bool destroyed =
+      gcclGradSyncDestroy(sync) == gcclSuccess && gcclCommDestroy(comm) == gcclSuccess;
+  const std::string text = readAll(log);
+  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
+    report = "no peer pool mapped; log:\n" + text;
+    return 1;
+  }
+  report = "ok";
+  return destroyed ? 0 : 1;
+}
+
+TEST(ZeroCopyGradients, BucketsAreReducedFromThePeersPools) {
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  setenv("GCCL_DEBUG", "INFO", 1);
+  setenv("GCCL_TRANSPORT", "shm", 1);
+  ProcessGroup group(2, gradientSyncFromSharedPool);
+  const auto reports = group.collect(60000);
+  unsetenv("GCCL_DEBUG");
+  unsetenv("GCCL_TRANSPORT");
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
 }
 
 class ZeroCopy : public testing::TestWithParam<Case> {};

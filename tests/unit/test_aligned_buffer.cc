@@ -1,4 +1,5 @@
-// The memory behind the gradient pool: zeroed, aligned, and asking for huge pages when large.
+// The memory behind the gradient pool: zeroed, aligned, and asking for huge pages when large;
+// or shareable, for a communicator with shm peers.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "base/shareable_memory.h"
 #include "lazy/aligned_buffer.h"
 
 namespace gccl {
@@ -66,6 +68,24 @@ TEST(AlignedBuffer, LargeBuffersStartOnAHugePageAndAskForHugePages) {
   }
   // "hg": the mapping carries MADV_HUGEPAGE, whatever the system-wide setting makes of it.
   EXPECT_NE(flags.find(" hg"), std::string::npos) << flags;
+}
+
+TEST(AlignedBuffer, ShareableBuffersAreZeroedRegisteredAndFreed) {
+  const void* address = nullptr;
+  {
+    const AlignedBuffer buffer(size_t{5} << 20, 4096, true);
+    ASSERT_NE(buffer.data(), nullptr);
+    EXPECT_TRUE(buffer.shareable());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(buffer.data()) % 4096, 0u);
+    EXPECT_TRUE(zeroed(buffer));
+    EXPECT_TRUE(findShareable(buffer.data(), buffer.size()).has_value());
+    address = buffer.data();
+    const AlignedBuffer empty(0, 64, true);
+    EXPECT_NE(empty.data(), nullptr);
+  }
+  EXPECT_FALSE(findShareable(address, 1).has_value());  // freed with the buffer
+  EXPECT_FALSE(AlignedBuffer(4096, 64).shareable());
+  EXPECT_THROW(AlignedBuffer(4096, kHugePage, true), std::invalid_argument);
 }
 
 }  // namespace

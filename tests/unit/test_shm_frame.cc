@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/shareable_memory.h"
 #include "base/socket.h"
 #include "transport/frame.h"
 #include "transport/shm/cma.h"
@@ -59,13 +60,30 @@ struct SingleCopyPair : testing::Test {
     connection->postRecv(message);
   }
 
-  // Writes the peer's record: the header, then a descriptor in place of the payload.
+  // Writes the peer's record: the header, the body's kind, then a descriptor in place of the
+  // payload.
   void sendDescriptor(uint64_t address, uint64_t bytes) {
+    sendDescriptor(CmaDescriptor{address, bytes});
+  }
+  void sendDescriptor(const CmaDescriptor& descriptor) {
     FrameHeader header = message.header;
     header.bytes = kBytes;
-    const CmaDescriptor descriptor{address, bytes};
+    const BodyKind kind = BodyKind::kDescriptor;
     ASSERT_EQ(peerView.ring(1).write(&header, sizeof header), sizeof header);
+    ASSERT_EQ(peerView.ring(1).write(&kind, sizeof kind), sizeof kind);
     ASSERT_EQ(peerView.ring(1).write(&descriptor, sizeof descriptor), sizeof descriptor);
+  }
+  // A descriptor of `bytes` at `offset` in the shareable region at `base`, whose address
+  // names the never-mapped first page: only a read of the mapping can succeed.
+  static CmaDescriptor regionDescriptor(const void* base, uint64_t offset, uint64_t bytes) {
+    const auto span = findShareable(base, 1);
+    CmaDescriptor descriptor{64, bytes};
+    descriptor.region = span->region;
+    descriptor.regionBytes = span->regionBytes;
+    descriptor.offset = offset;
+    descriptor.inode = span->inode;
+    descriptor.fd = span->fd;
+    return descriptor;
   }
 
   Status receive(std::string* text) {
@@ -149,6 +167,128 @@ TEST_F(SingleCopyPair, APeerWhoseBellHungUpFailsTheRead) {
   EXPECT_NE(text.find("cut short: the peer exited"), std::string::npos) << text;
   EXPECT_FALSE(message.done);
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+TEST_F(SingleCopyPair, AnUnknownBodyKindIsMalformed) {
+  FrameHeader header = message.header;
+  header.bytes = kBytes;
+  const uint64_t kind = 7;
+  ASSERT_EQ(peerView.ring(1).write(&header, sizeof header), sizeof header);
+  ASSERT_EQ(peerView.ring(1).write(&kind, sizeof kind), sizeof kind);
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("malformed message from rank 1 (test) (body kind 7)"), std::string::npos)
+      << text;
+}
+
+// From a shareable region the receiver reads its own mapping of the peer's file: the
+// descriptor's address names an unmapped page, which process_vm_readv could not read.
+TEST_F(SingleCopyPair, ARegionIsCopiedFromTheMappingAndAcked) {
+  auto* shared = static_cast<char*>(allocateShareable(2 * kBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memset(shared + kBytes, 's', kBytes);
+  sendDescriptor(regionDescriptor(shared, kBytes, kBytes));
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kSuccess) << text;
+  EXPECT_EQ(target, source);
+  EXPECT_EQ(message.view, nullptr);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// A receive that takes a view gets the peer's bytes where they lie; the peer's buffer stays
+// held (no ack), and nothing more is delivered from the peer, until the view is released.
+TEST_F(SingleCopyPair, AViewHoldsThePeersBufferAndTheRingUntilReleased) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memset(shared, 's', kBytes);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes));
+  float next = 0;
+  Message second;
+  second.header = message.header;
+  second.header.count = 1;
+  second.data = &next;
+  second.bytes = sizeof next;
+  connection->postRecv(second);
+  FrameHeader header = second.header;
+  header.bytes = sizeof next;
+  const float value = 3.5f;
+  ASSERT_EQ(peerView.ring(1).write(&header, sizeof header), sizeof header);
+  ASSERT_EQ(peerView.ring(1).write(&value, sizeof value), sizeof value);
+
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  EXPECT_EQ(std::memcmp(message.view, source.data(), kBytes), 0);
+  EXPECT_EQ(target[0], 't') << "a view is not copied";
+  for (int i = 0; i < 10; ++i) connection->progress();
+  EXPECT_FALSE(second.done) << "delivered while a view was out";
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+
+  connection->releaseView(message);
+  EXPECT_EQ(message.view, nullptr);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  for (int i = 0; i < 10 && !second.done; ++i) connection->progress();
+  EXPECT_TRUE(second.done);
+  EXPECT_EQ(next, 3.5f);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// The peer's caller may reuse its buffer once its abort returns: a view used around then is
+// not trusted, and the release fails instead of acking.
+TEST_F(SingleCopyPair, AViewReleasedAfterThePeerAbortedFailsIt) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes));
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  peerView.ring(1).control().producerAborted.store(1);
+  try {
+    connection->releaseView(message);
+    ADD_FAILURE() << "released a view the aborted peer may have reused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kRemoteError);
+    EXPECT_NE(std::string(e.what()).find("cut short: the peer aborted"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Between the zero-copy and the single-copy thresholds a message from the heap streams through
+// the ring behind its body kind.
+TEST_F(SingleCopyPair, ATaggedPayloadStreamsThroughTheRing) {
+  std::vector<char> payload(kZeroCopyMinBytes);
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7);
+  std::vector<char> landed(payload.size(), 0);
+  Message tagged;
+  tagged.header = message.header;
+  tagged.header.sequence = 8;
+  tagged.data = landed.data();
+  tagged.bytes = landed.size();
+  // The receive posted at set-up: a descriptor first.
+  sendDescriptor(reinterpret_cast<uint64_t>(source.data()), kBytes);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  connection->postRecv(tagged);
+  FrameHeader header = tagged.header;
+  header.bytes = payload.size();
+  const BodyKind kind = BodyKind::kPayload;
+  std::vector<char> record(sizeof header + sizeof kind);
+  std::memcpy(record.data(), &header, sizeof header);
+  std::memcpy(record.data() + sizeof header, &kind, sizeof kind);
+  record.insert(record.end(), payload.begin(), payload.end());
+  size_t written = 0;
+  for (int round = 0; round < 100000 && !tagged.done; ++round) {
+    written += peerView.ring(1).write(record.data() + written, record.size() - written);
+    connection->progress();
+  }
+  EXPECT_TRUE(tagged.done);
+  EXPECT_EQ(written, record.size());
+  EXPECT_EQ(landed, payload);
 }
 
 // A small message goes into the ring as one record, header and payload copied together, when

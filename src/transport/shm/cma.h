@@ -18,6 +18,20 @@ namespace gccl::transport::shm {
 // Above it, the sender would wait for the reader anyway, and one copy spares memory bandwidth.
 inline constexpr size_t kCmaMinBytes = size_t{1} << 20;
 
+// From a gcclMemAlloc buffer (base/shareable_memory.h), messages go zero-copy from this size
+// on: the reader maps the buffer once and pins nothing per call, and a reduction reads it
+// where it lies. It must lie below a slice's size (GCCL_CHUNK_BYTES, 1 MiB): schedules cut a
+// buffer into equal slices of at most that, so a 4 MiB bucket between 2 ranks travels as
+// three slices of 0.67 MiB, which a 1 MiB threshold would never send zero-copy.
+inline constexpr size_t kZeroCopyMinBytes = size_t{64} << 10;
+
+// On a pair that can go single-copy, a message of kZeroCopyMinBytes or more carries a word
+// after its header saying what follows: its payload, or a descriptor of where to read it.
+enum class BodyKind : uint64_t {
+  kPayload = 0x4c594150,     // "PAYL"
+  kDescriptor = 0x43534544,  // "DESC"
+};
+
 // What a single-copy message carries in the ring instead of its payload.
 struct CmaDescriptor {
   uint64_t address = 0;  // in the sender's address space

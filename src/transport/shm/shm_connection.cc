@@ -61,10 +61,6 @@ ShmConnection::ShmConnection(PairSetup setup)
 // socket's close tells the peer this end is gone.
 ShmConnection::~ShmConnection() = default;
 
-bool ShmConnection::singleCopy(size_t payloadBytes, bool sending) const {
-  return (sending ? cmaSend_ : cmaReceive_) && payloadBytes >= kCmaMinBytes;
-}
-
 void ShmConnection::postSend(Message& message) {
   message.moved = 0;
   message.header.bytes = message.bytes;
@@ -103,42 +99,54 @@ bool ShmConnection::progress() {
   return sent || received;
 }
 
-bool ShmConnection::writeRest(Message& m) {
-  const bool cma = singleCopy(m.bytes, true);
-  if (cma && m.moved == 0) {
-    outgoing_ = {reinterpret_cast<uint64_t>(m.data), m.bytes};
-    if (const auto span = findShareable(m.data, m.bytes)) {
-      outgoing_.region = span->region;
-      outgoing_.regionBytes = span->regionBytes;
-      outgoing_.offset = span->offset;
-      outgoing_.inode = span->inode;
-      outgoing_.fd = span->fd;
+void ShmConnection::planRecord(const Message& m) {
+  std::byte* at = preamble_;
+  std::memcpy(at, &m.header, kHeaderBytes);
+  at += kHeaderBytes;
+  payloadFollows_ = true;
+  if (tagged(m.bytes, cmaSend_)) {
+    CmaDescriptor descriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
+    const auto span = findShareable(m.data, m.bytes);
+    if (span) {
+      descriptor.region = span->region;
+      descriptor.regionBytes = span->regionBytes;
+      descriptor.offset = span->offset;
+      descriptor.inode = span->inode;
+      descriptor.fd = span->fd;
+    }
+    payloadFollows_ = !span && m.bytes < kCmaMinBytes;
+    const BodyKind kind = payloadFollows_ ? BodyKind::kPayload : BodyKind::kDescriptor;
+    std::memcpy(at, &kind, sizeof kind);
+    at += sizeof kind;
+    if (!payloadFollows_) {
+      std::memcpy(at, &descriptor, sizeof descriptor);
+      at += sizeof descriptor;
     }
   }
-  const size_t body = cma ? sizeof outgoing_ : m.bytes;
+  preambleBytes_ = static_cast<size_t>(at - preamble_);
+}
+
+bool ShmConnection::writeRest(Message& m) {
+  if (m.moved == 0) planRecord(m);
+  const size_t record = preambleBytes_ + (payloadFollows_ ? m.bytes : 0);
   // A small record that fits goes in with one publication of the ring's head: the reader
   // finds it whole at its first look, and the head's cache line crosses between the cores
-  // once, not twice. (A single-copy descriptor's record is not small: its payload is large.)
+  // once, not twice. (Only an untagged one is small: its preamble is the header alone.)
   // (write() takes the room just seen, so it writes the whole record; were it short, the loop
   // below would go on.)
-  if (m.moved == 0 && !cma && kHeaderBytes + body <= kSmallRecordBytes &&
-      out_.writable(kHeaderBytes + body) >= kHeaderBytes + body) {
-    std::byte record[kSmallRecordBytes];
-    std::memcpy(record, &m.header, kHeaderBytes);
-    if (body > 0) std::memcpy(record + kHeaderBytes, m.data, body);
-    m.moved = out_.write(record, kHeaderBytes + body);
-    if (m.moved == kHeaderBytes + body) return true;
+  if (m.moved == 0 && record <= kSmallRecordBytes && out_.writable(record) >= record) {
+    std::byte small[kSmallRecordBytes];
+    std::memcpy(small, preamble_, preambleBytes_);
+    if (record > preambleBytes_) std::memcpy(small + preambleBytes_, m.data, m.bytes);
+    m.moved = out_.write(small, record);
+    if (m.moved == record) return true;
   }
-  while (m.moved < kHeaderBytes + body) {
-    size_t n = 0;
-    if (m.moved < kHeaderBytes) {
-      n = out_.write(reinterpret_cast<const char*>(&m.header) + m.moved, kHeaderBytes - m.moved);
-    } else {
-      const char* from =
-          cma ? reinterpret_cast<const char*>(&outgoing_) : static_cast<const char*>(m.data);
-      const size_t done = m.moved - kHeaderBytes;
-      n = out_.write(from + done, body - done);
-    }
+  while (m.moved < record) {
+    const size_t n =
+        m.moved < preambleBytes_
+            ? out_.write(preamble_ + m.moved, preambleBytes_ - m.moved)
+            : out_.write(static_cast<const std::byte*>(m.data) + (m.moved - preambleBytes_),
+                         record - m.moved);
     if (n == 0) return false;  // the ring is full
     m.moved += n;
   }
@@ -153,7 +161,7 @@ bool ShmConnection::progressSends() {
     const bool whole = writeRest(m);
     moved |= m.moved != before;
     if (!whole) break;
-    if (singleCopy(m.bytes, true)) ++singleCopiesSent_;
+    if (!payloadFollows_) ++singleCopiesSent_;
     written_.push_back({&m, singleCopiesSent_});
     sends_.pop_front();
   }
@@ -194,13 +202,29 @@ bool ShmConnection::progressRecvs() {
 }
 
 bool ShmConnection::readBody(Message& m) {
-  const size_t done = m.moved - kHeaderBytes;
-  if (!singleCopy(m.bytes, false)) {
+  size_t done = m.moved - kHeaderBytes;
+  size_t tagBytes = 0;
+  if (tagged(m.bytes, cmaReceive_)) {
+    tagBytes = sizeof incomingKind_;
+    if (done < tagBytes) {
+      const size_t n = in_.read(reinterpret_cast<char*>(&incomingKind_) + done, tagBytes - done);
+      m.moved += n;
+      done += n;
+      if (done < tagBytes) return false;
+      if (incomingKind_ != BodyKind::kPayload && incomingKind_ != BodyKind::kDescriptor) {
+        fail(Status::kRemoteError, "malformed message from ", peerName_, " (body kind ",
+             static_cast<uint64_t>(incomingKind_), ")");
+      }
+    }
+    done -= tagBytes;
+  }
+  const size_t start = kHeaderBytes + tagBytes;
+  if (tagBytes == 0 || incomingKind_ == BodyKind::kPayload) {
     m.moved += in_.read(static_cast<char*>(m.data) + done, m.bytes - done);
-    return m.moved == kHeaderBytes + m.bytes;
+    return m.moved == start + m.bytes;
   }
   m.moved += in_.read(reinterpret_cast<char*>(&descriptor_) + done, sizeof descriptor_ - done);
-  if (m.moved < kHeaderBytes + sizeof descriptor_) return false;
+  if (m.moved < start + sizeof descriptor_) return false;
   if (descriptor_.bytes != m.bytes) {
     fail(Status::kRemoteError, "malformed message from ", peerName_, " (single-copy of ",
          descriptor_.bytes, " B for a message of ", m.bytes, " B)");

@@ -53,9 +53,15 @@ class ShmConnection final : public Connection {
   void abort(Status noticeStatus, const std::string& notice) override;
 
  private:
-  // Both ends apply one rule, so the receiver knows what follows a header.
-  bool singleCopy(size_t payloadBytes, bool sending) const;
-  // Writes what fits of `m`'s record (header, then payload or descriptor); true when whole.
+  // Whether a message of `payloadBytes` carries a BodyKind after its header (cma.h): both ends
+  // apply the rule, the sender with cmaSend_, the receiver with cmaReceive_ (one probe's verdict).
+  static bool tagged(size_t payloadBytes, bool pairCanSingleCopy) {
+    return pairCanSingleCopy && payloadBytes >= kZeroCopyMinBytes;
+  }
+  // Lays out what goes in front of `m`'s payload: header, body kind, descriptor.
+  void planRecord(const Message& m);
+  // Writes what fits of `m`'s record (the preamble, then the payload unless single-copy); true
+  // when whole.
   bool writeRest(Message& m);
   bool progressSends();
   bool progressRecvs();
@@ -106,8 +112,13 @@ class ShmConnection final : public Connection {
   std::deque<Message*> sends_;
   std::deque<Written> written_;
   std::deque<Message*> recvs_;
-  FrameHeader incoming_{};      // header of the message being received
-  CmaDescriptor outgoing_{};    // descriptor of the front send, when single-copy
+  FrameHeader incoming_{};  // header of the message being received
+  // The front send's record, up to its payload, and whether the payload follows (or the
+  // peer reads it single-copy).
+  std::byte preamble_[sizeof(FrameHeader) + sizeof(BodyKind) + sizeof(CmaDescriptor)]{};
+  size_t preambleBytes_ = 0;
+  bool payloadFollows_ = true;
+  BodyKind incomingKind_{};     // of the front receive, when tagged
   CmaDescriptor descriptor_{};  // descriptor of the front receive, when single-copy
   uint64_t singleCopiesSent_ = 0;
   bool armed_ = false;  // sleeping flags set: drain the bell on the next progress
