@@ -19,7 +19,8 @@ gcclResult_t gcclMemAlloc(void** ptr, size_t size) {
     if (size == 0) gccl::fail(Status::kInvalidArgument, "size is 0");
     void* memory = gccl::allocateShareable(size);
     if (memory == nullptr) {
-      gccl::failErrno(errno, gccl::strCat("cannot allocate ", size, " B of shareable memory"));
+      const int error = errno;  // before strCat allocates
+      gccl::failErrno(error, gccl::strCat("cannot allocate ", size, " B of shareable memory"));
     }
     *ptr = memory;
   });

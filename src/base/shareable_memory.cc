@@ -18,8 +18,10 @@ namespace {
 struct Region {
   uint64_t id;
   int fd;
+  uint64_t device;
   uint64_t inode;
   size_t bytes;
+  pid_t owner;  // the allocating process: a child forked since shares the pages, not owns them
 };
 
 // Live regions by start address.
@@ -49,9 +51,20 @@ class Regions {
       errno = error;
       return nullptr;
     }
-    std::lock_guard lock(mutex_);
-    regions_[reinterpret_cast<uintptr_t>(memory)] = {++lastId_, fd,
-                                                     static_cast<uint64_t>(status.st_ino), rounded};
+    try {
+      std::lock_guard lock(mutex_);
+      regions_[reinterpret_cast<uintptr_t>(memory)] = {++lastId_,
+                                                       fd,
+                                                       static_cast<uint64_t>(status.st_dev),
+                                                       static_cast<uint64_t>(status.st_ino),
+                                                       rounded,
+                                                       ::getpid()};
+    } catch (...) {  // no memory for the entry
+      ::munmap(memory, rounded);
+      ::close(fd);
+      errno = ENOMEM;
+      return nullptr;
+    }
     return memory;
   }
 
@@ -65,9 +78,11 @@ class Regions {
       regions_.erase(found);
     }
     // Peers that mapped the file hold it open: give its pages back now rather than when the
-    // last of them unmaps.
-    (void)::fallocate(region.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-                      static_cast<off_t>(region.bytes));
+    // last of them unmaps. Not from a forked child: the pages are its parent's too.
+    if (region.owner == ::getpid()) {
+      (void)::fallocate(region.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                        static_cast<off_t>(region.bytes));
+    }
     ::munmap(address, region.bytes);
     ::close(region.fd);
     return true;
@@ -81,7 +96,7 @@ class Regions {
     const auto& [base, region] = *std::prev(after);
     const uintptr_t offset = start - base;
     if (offset > region.bytes || bytes > region.bytes - offset) return std::nullopt;
-    return ShareableSpan{region.id, region.fd, region.inode, region.bytes, offset};
+    return ShareableSpan{region.id, region.fd, region.device, region.inode, region.bytes, offset};
   }
 
  private:

@@ -16,7 +16,8 @@ namespace gccl {
 struct ShareableSpan {
   uint64_t region = 0;       // unique for the life of the process: never reused after a free
   int fd = -1;               // the region's memory file, in this process
-  uint64_t inode = 0;        // the file's identity: a peer that fetches `fd` by number checks it
+  uint64_t device = 0;       // with `inode`, the file's identity: a peer that fetches `fd` by
+  uint64_t inode = 0;        // number checks it
   uint64_t regionBytes = 0;  // the file's size (fixed: sealed against shrinking and growing)
   uint64_t offset = 0;       // of the buffer's first byte in the region
 };
@@ -26,8 +27,9 @@ struct ShareableSpan {
 void* allocateShareable(size_t bytes);
 
 // Frees a region allocateShareable returned, even where a peer still maps it: its pages go back
-// to the system at once (a peer's stale mapping then reads zeros, never faults). False when
-// `address` is not the start of a live region.
+// to the system at once (a peer's stale mapping then reads zeros, never faults). In a process
+// forked after the allocation, which shares the pages, it only unmaps them there: the parent's
+// data stays. False when `address` is not the start of a live region.
 bool freeShareable(void* address);
 
 // The region that wholly holds [address, address + bytes), if any.

@@ -151,9 +151,10 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
 
 // How the ranks (all on this machine) talk, and how much: tcp with GCCL_NSOCKS sockets (4
 // sockets and 70001 elements make messages of several stripes, stripes.h), or shared memory with
-// or without single-copy (2^18+3 int32 elements, in slices of up to GCCL_CHUNK_BYTES = 4 MiB,
-// make messages that reach its 1 MiB threshold: with 1 MiB slices, 1 MiB and 12 B went as two
-// halves, and no message went single-copy); ranks that wait as chosen for this machine, or
+// or without single-copy (2^18+3 int32 elements: in slices of up to GCCL_CHUNK_BYTES = 1 MiB,
+// halves of 0.5 MiB, several per message, which go through the rings behind a body kind, or
+// zero-copy from gcclMemAlloc buffers; in slices of up to 4 MiB, single messages of 1 MiB and
+// 12 B, which reach the single-copy threshold); ranks that wait as chosen for this machine, or
 // that only yield, or only sleep (each path of the engine's wait, whatever the machine);
 // buffers from the heap or from gcclMemAlloc (read zero-copy over shm).
 enum class Waits { kAuto, kYield, kSleep };
@@ -164,6 +165,7 @@ struct Wiring {
   size_t count;
   Waits waits = Waits::kAuto;  // kYield: GCCL_YIELD_US at its most, 1 s; neither spins
   bool sharedBuffers = false;  // buffers from gcclMemAlloc: zero-copy over shm
+  const char* chunkBytes = "1048576";
 };
 
 const char* nameOf(Waits waits) {
@@ -224,7 +226,7 @@ TEST_P(CollectivesOver, EveryCollectiveIsExactOnEveryRank) {
   const ScopedVariable sockets("GCCL_NSOCKS", std::to_string(wiring.nsocks));
   const ScopedVariable route("GCCL_TRANSPORT", transport.substr(0, 3));
   const ScopedVariable singleCopy("GCCL_SHM_SINGLE_COPY", transport == "shm_rings" ? "0" : "1");
-  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4194304");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", wiring.chunkBytes);
   const ScopedVariable spin("GCCL_SPIN_US", wiring.waits == Waits::kAuto ? "auto" : "0");
   const ScopedVariable yield("GCCL_YIELD_US", wiring.waits == Waits::kAuto    ? "auto"
                                               : wiring.waits == Waits::kYield ? "1000000"
@@ -250,8 +252,10 @@ INSTANTIATE_TEST_SUITE_P(
                     Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kYield},
                     Wiring{"tcp", 1, 1000, Waits::kSleep}, Wiring{"shm", 1, 1000, Waits::kSleep},
                     Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kAuto, false, "4194304"},
                     Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kAuto, true},
-                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep, true}
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kSleep, true},
+                    Wiring{"shm", 1, (size_t{1} << 18) + 3, Waits::kAuto, true, "4194304"}
 #ifdef GCCL_TEST_UCX
                     ,
                     Wiring{"ucx", 1, 1000}, Wiring{"ucx", 1, (size_t{1} << 17) + 3}
@@ -260,7 +264,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const testing::TestParamInfo<Wiring>& info) {
       return std::string(info.param.transport) + "_nsocks" + std::to_string(info.param.nsocks) +
              "_count" + std::to_string(info.param.count) + nameOf(info.param.waits) +
-             (info.param.sharedBuffers ? "_memalloc" : "");
+             (info.param.sharedBuffers ? "_memalloc" : "") +
+             (std::string(info.param.chunkBytes) == "4194304" ? "_chunk4M" : "");
     });
 
 // Split into evens and odds (rank 3 opting out of a second split), then allreduce on the halves

@@ -162,8 +162,7 @@ TEST(ZeroCopyGradients, BucketsAreReducedFromThePeersPools) {
   setenv("GCCL_TRANSPORT", "shm", 1);
   ProcessGroup group(2, gradientSyncFromSharedPool);
   const auto reports = group.collect(60000);
-  unsetenv("GCCL_DEBUG");
-  unsetenv("GCCL_TRANSPORT");
+  for (const char* name : {"GCCL_TIMEOUT_MS", "GCCL_DEBUG", "GCCL_TRANSPORT"}) unsetenv(name);
   for (int r = 0; r < 2; ++r) {
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
@@ -184,9 +183,10 @@ TEST_P(ZeroCopy, AllreduceIsExactOnEveryRankFromMappedBuffers) {
     return allreduceFromSharedBuffers(c, rank, n, id, report);
   });
   const auto reports = group.collect(90000);
-  unsetenv("GCCL_DEBUG");
-  unsetenv("GCCL_ALGO");
-  unsetenv("GCCL_TRANSPORT");
+  for (const char* name :
+       {"GCCL_TIMEOUT_MS", "GCCL_DEBUG", "GCCL_CHUNK_BYTES", "GCCL_ALGO", "GCCL_TRANSPORT"}) {
+    unsetenv(name);
+  }
   for (int r = 0; r < c.nranks; ++r) {
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;

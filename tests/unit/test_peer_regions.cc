@@ -3,7 +3,10 @@
 // and keeps a bounded number of mappings.
 #include "transport/shm/peer_regions.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,14 +21,19 @@ namespace {
 
 // What a sender puts in the ring for `bytes` at `address`.
 CmaDescriptor describe(const void* address, size_t bytes) {
-  CmaDescriptor descriptor{reinterpret_cast<uint64_t>(address), bytes};
-  if (const auto span = findShareable(address, bytes)) {
-    descriptor.region = span->region;
-    descriptor.regionBytes = span->regionBytes;
-    descriptor.offset = span->offset;
-    descriptor.inode = span->inode;
-    descriptor.fd = span->fd;
-  }
+  return describeBuffer(address, bytes);
+}
+
+// A descriptor naming `fd` of this process as a region of its size.
+CmaDescriptor describeFile(int fd) {
+  struct stat status {};
+  EXPECT_EQ(fstat(fd, &status), 0);
+  CmaDescriptor descriptor{64, 4096};
+  descriptor.region = 1000;
+  descriptor.regionBytes = static_cast<uint64_t>(status.st_size);
+  descriptor.device = static_cast<uint64_t>(status.st_dev);
+  descriptor.inode = static_cast<uint64_t>(status.st_ino);
+  descriptor.fd = fd;
   return descriptor;
 }
 
@@ -92,15 +100,54 @@ TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePee
   expectRefused(hugeOffset, "malformed message");
   CmaDescriptor otherFile = good;
   otherFile.fd = self_;  // a descriptor of the peer, but not its region's file
-  expectRefused(otherFile, "is not the sealed region");
+  expectRefused(otherFile, "is not the sealed memory file");
   CmaDescriptor otherInode = good;
   ++otherInode.inode;
-  expectRefused(otherInode, "is not the sealed region");
+  expectRefused(otherInode, "is not the sealed memory file");
+  CmaDescriptor otherDevice = good;
+  ++otherDevice.device;
+  expectRefused(otherDevice, "is not the sealed memory file");
+  CmaDescriptor closed = good;
+  closed.fd = 1 << 20;  // no such descriptor in the peer
+  expectRefused(closed, "Bad file descriptor");
   ASSERT_NE(regions.payload(good), nullptr);
   CmaDescriptor resized = good;  // the mapped region, named with another size
   resized.regionBytes = 1 << 20;
   resized.bytes = 8192;
   expectRefused(resized, "mapped at 8192 B");
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Only a sealed memory file is mapped: a file on disk or a memory file that may shrink could
+// be cut short under the mapping, and a read past its end would fault (SIGBUS).
+TEST_F(PeerRegionsTest, FilesThatCouldShrinkUnderTheMappingAreRefused) {
+  PeerRegions regions(self_, "rank 2");
+  auto expectRefused = [&](int fd) {
+    try {
+      regions.payload(describeFile(fd));
+      ADD_FAILURE() << "mapped a file that could shrink";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("is not the sealed memory file"), std::string::npos)
+          << e.what();
+    }
+  };
+  const int unsealed = memfd_create("unsealed", MFD_CLOEXEC);
+  ASSERT_GE(unsealed, 0);
+  ASSERT_EQ(ftruncate(unsealed, 4096), 0);
+  expectRefused(unsealed);
+  close(unsealed);
+  const int onDisk = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);  // no seals, not tmpfs
+  ASSERT_GE(onDisk, 0);
+  expectRefused(onDisk);
+  close(onDisk);
+}
+
+TEST_F(PeerRegionsTest, NothingIsMappedOnceDetached) {
+  void* shared = allocateShareable(4096);
+  ASSERT_NE(shared, nullptr);
+  PeerRegions regions(self_, "rank 1");
+  regions.detach();
+  EXPECT_EQ(regions.payload(describe(shared, 4096)), nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -107,6 +108,23 @@ TEST(ShareableMemory, FreeGivesThePagesBackWhileAPeerStillMapsThem) {
   EXPECT_EQ(peerView[bytes - 1], 0);
   munmap(peerView, bytes);
   close(peerFile);
+}
+
+// A child forked after the allocation shares the pages: its free (a worker process dropping a
+// buffer it inherited) unmaps them there and leaves the parent's data alone.
+TEST(ShareableMemory, AForkedChildsFreeLeavesTheParentsData) {
+  auto* memory = static_cast<unsigned char*>(allocateShareable(kPage));
+  ASSERT_NE(memory, nullptr);
+  std::memset(memory, 0x42, kPage);
+  const pid_t child = fork();
+  if (child == 0) _exit(freeShareable(memory) ? 0 : 1);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(memory[0], 0x42);
+  EXPECT_EQ(memory[kPage - 1], 0x42);
+  EXPECT_TRUE(freeShareable(memory));
 }
 
 }  // namespace

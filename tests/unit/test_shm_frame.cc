@@ -76,13 +76,10 @@ struct SingleCopyPair : testing::Test {
   // A descriptor of `bytes` at `offset` in the shareable region at `base`, whose address
   // names the never-mapped first page: only a read of the mapping can succeed.
   static CmaDescriptor regionDescriptor(const void* base, uint64_t offset, uint64_t bytes) {
-    const auto span = findShareable(base, 1);
-    CmaDescriptor descriptor{64, bytes};
-    descriptor.region = span->region;
-    descriptor.regionBytes = span->regionBytes;
+    CmaDescriptor descriptor = describeBuffer(base, 1);
+    descriptor.address = 64;
+    descriptor.bytes = bytes;
     descriptor.offset = offset;
-    descriptor.inode = span->inode;
-    descriptor.fd = span->fd;
     return descriptor;
   }
 
@@ -256,6 +253,26 @@ TEST_F(SingleCopyPair, AViewReleasedAfterThePeerAbortedFailsIt) {
   }
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
   EXPECT_TRUE(freeShareable(shared));
+}
+
+// A peer that aborts and frees its buffer leaves a descriptor naming a file it no longer has:
+// the reader reports the peer's notice, not a malformed message.
+TEST_F(SingleCopyPair, ARegionGoneWithAnAbortedPeerReportsItsNotice) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  CmaDescriptor descriptor = regionDescriptor(shared, 0, kBytes);
+  EXPECT_TRUE(freeShareable(shared));  // its descriptor number now names nothing
+  sendDescriptor(descriptor);
+  peerView.ring(1).control().producerAborted.store(1);
+  const std::string reason = "rank 1 aborted: gcclCommAbort was called";
+  const FrameHeader header =
+      failureNoticeHeader(static_cast<int>(Status::kInvalidUsage), reason.size());
+  peerView.ring(1).write(&header, sizeof header);
+  peerView.ring(1).write(reason.data(), reason.size());
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kInvalidUsage) << text;
+  EXPECT_NE(text.find("rank 1 (test) reported: " + reason), std::string::npos) << text;
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
 }
 
 // Between the zero-copy and the single-copy thresholds a message from the heap streams through

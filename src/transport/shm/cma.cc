@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/logging.h"
+#include "base/shareable_memory.h"
 
 namespace gccl::transport::shm {
 
@@ -23,6 +24,19 @@ int readRemote(pid_t pid, uint64_t address, void* into, size_t bytes) {
     done += static_cast<size_t>(n);
   }
   return 0;
+}
+
+CmaDescriptor describeBuffer(const void* address, size_t bytes) {
+  CmaDescriptor descriptor{reinterpret_cast<uint64_t>(address), bytes};
+  if (const auto span = findShareable(address, bytes)) {
+    descriptor.region = span->region;
+    descriptor.regionBytes = span->regionBytes;
+    descriptor.offset = span->offset;
+    descriptor.device = span->device;
+    descriptor.inode = span->inode;
+    descriptor.fd = span->fd;
+  }
+  return descriptor;
 }
 
 void noteCmaRefused(int errnoValue) {

@@ -41,9 +41,14 @@ struct CmaDescriptor {
   uint64_t region = 0;
   uint64_t regionBytes = 0;
   uint64_t offset = 0;
+  uint64_t device = 0;  // with inode: the region's file, which the receiver checks
   uint64_t inode = 0;
   int64_t fd = -1;  // the region's file, in the sender
 };
+
+// The descriptor of a single-copy send of [address, address + bytes): its region too when it
+// lies in shareable memory.
+CmaDescriptor describeBuffer(const void* address, size_t bytes);
 
 // Reads all `bytes`; returns 0 or the errno of the failing call.
 int readRemote(pid_t pid, uint64_t address, void* into, size_t bytes);

@@ -24,10 +24,17 @@ class PeerRegions {
   PeerRegions& operator=(PeerRegions&&) = delete;
 
   // The payload of `descriptor` in this rank's mapping of the peer's region, or nullptr where
-  // the descriptor names no region or it cannot be mapped (the kernel refuses to hand over
-  // the peer's file: logged once, and the caller copies with process_vm_readv instead).
-  // Throws naming the peer when the descriptor does not fit the region it names.
+  // the descriptor names no region or it cannot be mapped here (the kernel refuses to hand
+  // over the peer's files, or this process is short of descriptors, memory or mappings:
+  // logged once, and the caller copies with process_vm_readv instead). Throws naming the peer
+  // when the descriptor does not fit the region it names, or names no file of the peer's.
   const std::byte* payload(const CmaDescriptor& descriptor);
+  // Maps nothing more (the peer's process handle is about to close); mappings stay until
+  // destruction.
+  void detach() {
+    refused_ = true;
+    peerProcess_ = -1;
+  }
 
  private:
   struct Mapping {
@@ -43,7 +50,8 @@ class PeerRegions {
   std::string peerName_;
   std::vector<Mapping> mappings_;
   uint64_t uses_ = 0;
-  bool refused_ = false;  // the kernel would not hand over the peer's files: stop asking
+  bool refused_ = false;    // the kernel would not hand over the peer's files: stop asking
+  bool recycling_ = false;  // more regions than mappings kept: said once, then quiet
 };
 
 }  // namespace gccl::transport::shm

@@ -11,7 +11,6 @@
 
 #include "base/error.h"
 #include "base/poller.h"
-#include "base/shareable_memory.h"
 
 namespace gccl::transport::shm {
 
@@ -105,16 +104,8 @@ void ShmConnection::planRecord(const Message& m) {
   at += kHeaderBytes;
   payloadFollows_ = true;
   if (tagged(m.bytes, cmaSend_)) {
-    CmaDescriptor descriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
-    const auto span = findShareable(m.data, m.bytes);
-    if (span) {
-      descriptor.region = span->region;
-      descriptor.regionBytes = span->regionBytes;
-      descriptor.offset = span->offset;
-      descriptor.inode = span->inode;
-      descriptor.fd = span->fd;
-    }
-    payloadFollows_ = !span && m.bytes < kCmaMinBytes;
+    const CmaDescriptor descriptor = describeBuffer(m.data, m.bytes);
+    payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
     const BodyKind kind = payloadFollows_ ? BodyKind::kPayload : BodyKind::kDescriptor;
     std::memcpy(at, &kind, sizeof kind);
     at += sizeof kind;
@@ -234,7 +225,21 @@ bool ShmConnection::readBody(Message& m) {
 }
 
 void ShmConnection::readSingleCopy(Message& m) {
-  if (const std::byte* payload = regions_.payload(descriptor_)) {
+  const std::byte* payload = nullptr;
+  try {
+    payload = regions_.payload(descriptor_);
+  } catch (const Error&) {
+    // A peer that aborted or exited, and freed its buffer, leaves a descriptor that names
+    // nothing any more: say so, with its notice, rather than blame the message.
+    checkPeerStillOwnedBuffer();
+    throwNoticeAtHead();
+    if (peerGone()) {
+      fail(Status::kRemoteError, "zero-copy read from ", peerName_,
+           " cut short: the peer exited while its buffer was being read");
+    }
+    throw;
+  }
+  if (payload != nullptr) {
     if (m.viewable) {
       // Acked on release: until then the sender's buffer is the view.
       m.view = payload;
@@ -380,6 +385,7 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   bell_.close();
   // Closed too, which takes it out of the poller: once the peer exits it would stay readable
   // and end every sleep of this engine at once.
+  regions_.detach();  // before the handle it fetches files through is closed
   peerProcess_ = PeerProcess();
   closed_ = true;
   registered_ = false;
