@@ -136,14 +136,16 @@ void GradientSync::finalize() {
   layout_ = layoutPool(tensors_, options_.alignment);
   buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
   const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
-  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment),
-                        options_.shareablePool && !options_.copyMode);
+  // What the buckets' allreduces read, in shareable memory where shm peers can read it in
+  // place: the pool, and the 16-bit copies of compressed buckets.
+  const bool shareable = options_.shareablePool && !options_.copyMode;
+  pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment), shareable);
   size_t wireBytes = 0;
   for (const Bucket& bucket : buckets_) {
     wireOffsets_.push_back(wireBytes);
     if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
   }
-  wire_ = AlignedBuffer(wireBytes, bufferAlignment);
+  wire_ = AlignedBuffer(wireBytes, bufferAlignment, shareable);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     bucketOf_.insert(bucketOf_.end(), buckets_[b].endTensor - buckets_[b].firstTensor, b);
   }

@@ -76,9 +76,9 @@ struct GradientSyncOptions {
   HostBufferNotice announceHostBuffer;   // at finalize; empty: none
   HostBufferNotice withdrawHostBuffer;   // before freeing (bytes as announced)
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
-  // The pool in shareable memory (base/shareable_memory.h), which shm peers read zero-copy:
-  // for a communicator with peers on this machine. Not in copy mode, whose buffers a GPU
-  // runtime may pin.
+  // The pool and the wire buffer in shareable memory (base/shareable_memory.h), which shm
+  // peers read zero-copy: for a communicator with peers on this machine. Not in copy mode,
+  // whose buffers a GPU runtime may pin.
   bool shareablePool = false;
 };
 

@@ -94,10 +94,11 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   return destroyed ? 0 : 1;
 }
 
-// Gradient sync on a communicator with shm peers keeps its pool in shareable memory: the
-// buckets' allreduces read the peers' pools zero-copy. Two tensors of 3 MiB and 1 MiB plus one
-// float, summed (not averaged), exact on both ranks.
-int gradientSyncFromSharedPool(int rank, int n, const gcclUniqueId& id, std::string& report) {
+// Gradient sync on a communicator with shm peers keeps its pool (and the fp16 copies of
+// compressed buckets) in shareable memory: the buckets' allreduces read the peers' zero-copy.
+// Two tensors of 3 MiB and 1 MiB plus one float, summed (not averaged), exact on both ranks.
+int gradientSyncFromSharedPool(gcclWireFormat_t wire, int rank, int n, const gcclUniqueId& id,
+                               std::string& report) {
   std::FILE* log = std::tmpfile();
   if (log == nullptr || dup2(fileno(log), STDERR_FILENO) < 0) {
     report = "cannot capture the log";
@@ -110,6 +111,7 @@ int gradientSyncFromSharedPool(int rank, int n, const gcclUniqueId& id, std::str
   }
   gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
   config.average = 0;
+  config.compression = wire;
   gcclGradSync_t sync = nullptr;
   const size_t counts[] = {(size_t{3} << 20) / 4, (size_t{1} << 20) / 4 + 1};
   size_t index[2] = {0, 0};
@@ -156,11 +158,16 @@ int gradientSyncFromSharedPool(int rank, int n, const gcclUniqueId& id, std::str
   return destroyed ? 0 : 1;
 }
 
-TEST(ZeroCopyGradients, BucketsAreReducedFromThePeersPools) {
+class ZeroCopyGradients : public testing::TestWithParam<gcclWireFormat_t> {};
+
+TEST_P(ZeroCopyGradients, BucketsAreReducedFromThePeersPools) {
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   setenv("GCCL_DEBUG", "INFO", 1);
   setenv("GCCL_TRANSPORT", "shm", 1);
-  ProcessGroup group(2, gradientSyncFromSharedPool);
+  const gcclWireFormat_t wire = GetParam();
+  ProcessGroup group(2, [wire](int rank, int n, const gcclUniqueId& id, std::string& report) {
+    return gradientSyncFromSharedPool(wire, rank, n, id, report);
+  });
   const auto reports = group.collect(60000);
   for (const char* name : {"GCCL_TIMEOUT_MS", "GCCL_DEBUG", "GCCL_TRANSPORT"}) unsetenv(name);
   for (int r = 0; r < 2; ++r) {
@@ -168,6 +175,11 @@ TEST(ZeroCopyGradients, BucketsAreReducedFromThePeersPools) {
     EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Wire, ZeroCopyGradients, testing::Values(gcclWireNone, gcclWireFloat16),
+                         [](const testing::TestParamInfo<gcclWireFormat_t>& info) {
+                           return std::string(info.param == gcclWireNone ? "fp32" : "fp16");
+                         });
 
 class ZeroCopy : public testing::TestWithParam<Case> {};
 
