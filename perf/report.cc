@@ -46,6 +46,9 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
     std::printf("# Buffers in %s device memory, staged by gccl; checked on the host.\n",
                 options.device.c_str());
   }
+  if (options.sharedBuffers) {
+    std::printf("# Host buffers from gcclMemAlloc (-R 1): shm peers read them zero-copy.\n");
+  }
   printColumnHeaders();
 }
 
@@ -108,6 +111,7 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   if (spec.rooted) std::fprintf(file, "\"root\":%d,", options.root);
   std::fprintf(file, "\"device\":\"%s\",\"checked\":%s,", options.device.c_str(),
                options.check ? "true" : "false");
+  if (options.sharedBuffers) std::fprintf(file, "\"shared_buffers\":true,");
   std::fprintf(file, "\"results\":[");
   for (size_t i = 0; i < results.size(); ++i) {
     std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",

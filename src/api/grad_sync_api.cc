@@ -109,7 +109,7 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
     HandleCall call(comm, HandleCall::Admit::kUnlessClosing);
     if (options.copyMode) gccl::api::useDeviceAwareCopies(comm, options);
     const gccl::Communicator& communicator = call.communicator();
-    options.shareablePool = communicator.hasSharedMemoryPeers();
+    options.shareablePool = communicator.hasZeroCopyPeers();
     auto handle = std::make_unique<gcclGradSync>();
     handle->comm = comm;
     handle->commSerial = comm->serial;

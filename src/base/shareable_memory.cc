@@ -1,6 +1,7 @@
 #include "base/shareable_memory.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@
 namespace gccl {
 
 namespace {
+
+constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 struct Region {
   uint64_t id;
@@ -45,6 +48,12 @@ class Regions {
         ::fstat(fd, &status) == 0) {
       memory = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     }
+#ifdef MADV_HUGEPAGE
+    // Advice only: memory files get huge pages where the system allows them (shmem_enabled
+    // "advise"; Debian's default, "never", does not).
+    if (memory != MAP_FAILED && rounded >= kHugePageBytes)
+      (void)::madvise(memory, rounded, MADV_HUGEPAGE);
+#endif
     if (memory == MAP_FAILED) {
       const int error = errno;
       ::close(fd);
@@ -88,6 +97,13 @@ class Regions {
     return true;
   }
 
+  void lock() {
+    mutex_.lock();
+  }
+  void unlock() {
+    mutex_.unlock();
+  }
+
   std::optional<ShareableSpan> find(const void* address, size_t bytes) {
     const auto start = reinterpret_cast<uintptr_t>(address);
     std::lock_guard lock(mutex_);
@@ -106,7 +122,15 @@ class Regions {
 };
 
 Regions& regions() {
-  static Regions* all = new Regions();  // never destroyed: frees may come from static destructors
+  // Never destroyed: frees may come from static destructors. A fork while another thread holds
+  // the lock (the engine looks up every large send) would leave the child's copy locked for
+  // good: the fork waits for it instead.
+  static Regions* all = [] {
+    auto* made = new Regions();
+    ::pthread_atfork([] { regions().lock(); }, [] { regions().unlock(); },
+                     [] { regions().unlock(); });
+    return made;
+  }();
   return *all;
 }
 

@@ -65,8 +65,11 @@ Communicator::Communicator(int rank, int size, const Config& config, const JobTo
   request.scope = scope_;
   request.timeoutMs = config.timeoutMs;
   diagnosis_.publishHost();
-  engine_.start(router.connect(request, *store_, engine_.poller()), &diagnosis_);
-  for (int peer : request.peers) sharedMemoryPeers_ |= router.transportFor(peer).name() == "shm";
+  ConnectionMap connections = router.connect(request, *store_, engine_.poller());
+  for (const auto& [peer, connection] : connections) {
+    zeroCopyPeers_ |= connection->peerMapsSharedBuffers();
+  }
+  engine_.start(std::move(connections), &diagnosis_);
   logInfo(LogSubsys::kInit, "rank ", rank, " of ", size,
           " ready: ", router.describe(request.peers));
 }

@@ -81,9 +81,9 @@ class Communicator {
   // payload bytes its completed ones sent from this rank.
   uint64_t collectivesStarted() const;
   uint64_t payloadBytesSent() const { return engine_.payloadBytesSent(); }
-  // Whether some peer is reached over shared memory: buffers from shareable memory
-  // (base/shareable_memory.h) then go zero-copy to it.
-  bool hasSharedMemoryPeers() const { return sharedMemoryPeers_; }
+  // Whether some peer reads this rank's shareable buffers (base/shareable_memory.h) in place,
+  // as shm peers do where the kernel lets them map each other's memory.
+  bool hasZeroCopyPeers() const { return zeroCopyPeers_; }
 
  private:
   const int rank_;
@@ -99,7 +99,7 @@ class Communicator {
   std::shared_ptr<const std::vector<int>> hostOf_;
   const CostFigures figures_;  // rank 0's, shared at init
   const CostInputs costs_;     // all but the bytes of a call
-  bool sharedMemoryPeers_ = false;
+  bool zeroCopyPeers_ = false;
   StallDiagnosis diagnosis_;
   Engine engine_;
   // Rank, size and host map: what algorithm choice and peers depend on.

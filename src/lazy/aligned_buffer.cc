@@ -37,11 +37,12 @@ AlignedBuffer::AlignedBuffer(size_t bytes, size_t alignment, bool shareable) : b
     if (alignment > static_cast<size_t>(::sysconf(_SC_PAGESIZE))) {
       throw std::invalid_argument("shareable memory is aligned to a page at most");
     }
-    // Zeroed by the system; never null, also for 0 bytes.
-    void* memory = allocateShareable(std::max<size_t>(bytes, 1));
-    if (memory == nullptr) throw std::bad_alloc();
-    memory_ = std::unique_ptr<std::byte, Free>(static_cast<std::byte*>(memory), Free(true));
-    return;
+    // Zeroed by the system; never null, also for 0 bytes. Where the system refuses (out of
+    // descriptors), heap memory serves: peers then copy it as they copy any other.
+    if (void* memory = allocateShareable(std::max<size_t>(bytes, 1))) {
+      memory_ = std::unique_ptr<std::byte, Free>(static_cast<std::byte*>(memory), Free(true));
+      return;
+    }
   }
   const bool huge = bytes >= kHugePageBytes;
   if (huge) alignment = std::max(alignment, kHugePageBytes);

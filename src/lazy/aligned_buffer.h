@@ -15,7 +15,8 @@ class AlignedBuffer {
   // view of an empty tensor is still a pointer the framework may hold). Alignment: a power of 2.
   // From 2 MiB up, aligned to 2 MiB, rounded up to a multiple of it (all zeroed) and advised
   // to use huge pages. `shareable` (an alignment of at most a page): from shareable memory
-  // instead, page aligned; huge pages there are the system's choice (shmem_enabled).
+  // instead where the system gives it (else as above), page aligned; huge pages there are the
+  // system's choice (shmem_enabled).
   AlignedBuffer(size_t bytes, size_t alignment, bool shareable = false);
 
   std::byte* data() const { return memory_.get(); }

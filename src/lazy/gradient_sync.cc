@@ -145,7 +145,7 @@ void GradientSync::finalize() {
     wireOffsets_.push_back(wireBytes);
     if (halfFormatFor(options_.wire, bucket.type)) wireBytes += bucket.count * 2;
   }
-  wire_ = AlignedBuffer(wireBytes, bufferAlignment, shareable);
+  wire_ = AlignedBuffer(wireBytes, bufferAlignment, shareable && wireBytes > 0);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     bucketOf_.insert(bucketOf_.end(), buckets_[b].endTensor - buckets_[b].firstTensor, b);
   }

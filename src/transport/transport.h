@@ -29,7 +29,7 @@ struct Message {
   FrameHeader header;  // send: what goes on the wire; receive: what must arrive
   void* data = nullptr;
   size_t bytes = 0;
-  size_t moved = 0;  // bytes of header + payload transferred so far (connection's bookkeeping)
+  size_t moved = 0;  // bytes of the record transferred so far (the connection's bookkeeping)
   std::atomic<bool> done{false};
   // Receive only. `viewable`: the poster can use the payload where it lies, without a copy into
   // `data`. A connection that can expose the sender's memory then sets `view` to the payload
@@ -56,6 +56,8 @@ class Connection {
   // Gives back the sender's buffer behind a completed receive's `view` (and clears it). Throws
   // Error naming the peer when what was read cannot be trusted (the peer aborted meanwhile).
   virtual void releaseView(Message& message) { message.view = nullptr; }
+  // Whether the peer reads this rank's shareable buffers (base/shareable_memory.h) in place.
+  virtual bool peerMapsSharedBuffers() const { return false; }
   // Tells the poller what this connection waits for now.
   virtual void updatePoller(Poller& poller) = 0;
   // Whether progressIdle() must be called while no operation runs, as UCX's must: its

@@ -142,6 +142,41 @@ TEST_F(PeerRegionsTest, FilesThatCouldShrinkUnderTheMappingAreRefused) {
   close(onDisk);
 }
 
+// A sealed memory file of the hugetlbfs kind passes every other check, but its pages come from
+// a pool that can run dry, and a read of a page it cannot back faults.
+TEST_F(PeerRegionsTest, HugePageMemoryFilesAreRefused) {
+  const size_t bytes = size_t{2} << 20;
+  const int huge = memfd_create("huge", MFD_CLOEXEC | MFD_HUGETLB | MFD_ALLOW_SEALING);
+  if (huge < 0 || ftruncate(huge, bytes) != 0 ||
+      fcntl(huge, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+    if (huge >= 0) close(huge);
+    GTEST_SKIP() << "no sealable hugetlbfs memory file here: " << std::strerror(errno);
+  }
+  PeerRegions regions(self_, "rank 2");
+  try {
+    regions.payload(describeFile(huge));
+    ADD_FAILURE() << "mapped a hugetlbfs file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not the sealed memory file"), std::string::npos)
+        << e.what();
+  }
+  close(huge);
+}
+
+// A peer's memory file may claim any size (its pages come only when touched): one larger than
+// this machine's memory is not mapped, and the message is copied instead.
+TEST_F(PeerRegionsTest, RegionsLargerThanThisMachinesMemoryAreCopiedInstead) {
+  void* shared = allocateShareable(4096);
+  ASSERT_NE(shared, nullptr);
+  CmaDescriptor descriptor = describe(shared, 4096);
+  descriptor.regionBytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                           static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) * 2;
+  PeerRegions regions(self_, "rank 1");
+  EXPECT_EQ(regions.payload(descriptor), nullptr);
+  EXPECT_NE(regions.payload(describe(shared, 4096)), nullptr) << "a later region still maps";
+  EXPECT_TRUE(freeShareable(shared));
+}
+
 TEST_F(PeerRegionsTest, NothingIsMappedOnceDetached) {
   void* shared = allocateShareable(4096);
   ASSERT_NE(shared, nullptr);

@@ -36,7 +36,11 @@ struct SingleCopyPair : testing::Test {
   std::vector<char> target = std::vector<char>(kBytes, 't');
   Message message;
 
-  void SetUp() override {
+  void SetUp() override { connect(true); }
+
+  // (Re)makes the pair: this rank's connection, and the receive of `message` posted on it.
+  // `mapSend`: whether the peer proved it can map this rank's shareable regions.
+  void connect(bool mapSend) {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     peerBell = Socket(fds[1]);
@@ -50,7 +54,8 @@ struct SingleCopyPair : testing::Test {
                     .peerPid = ::getpid(),
                     .peerProcess = PeerProcess::open(::getpid()),
                     .cmaSend = true,
-                    .cmaReceive = true};
+                    .cmaReceive = true,
+                    .mapSend = mapSend};
     connection = std::make_unique<ShmConnection>(std::move(setup));
     message.header.collective = 1;
     message.header.sequence = 7;
@@ -58,6 +63,34 @@ struct SingleCopyPair : testing::Test {
     message.data = target.data();
     message.bytes = kBytes;
     connection->postRecv(message);
+  }
+
+  // Sends `bytes` from `data` and reads the record the peer gets, draining the ring as it
+  // fills: the header, the body kind, then what follows it (a descriptor, or the payload).
+  struct Record {
+    FrameHeader header{};
+    BodyKind kind{};
+    std::vector<char> body;
+  };
+  Record sendAndRead(Message& send, const void* data, size_t bytes, size_t bodyBytes) {
+    send.header = message.header;
+    send.header.count = bytes;
+    send.data = const_cast<void*>(data);
+    send.bytes = bytes;
+    connection->postSend(send);
+    ByteRing sent = peerView.ring(0);
+    std::vector<char> record(sizeof(FrameHeader) + sizeof(BodyKind) + bodyBytes);
+    size_t got = 0;
+    for (int round = 0; round < 100000 && got < record.size(); ++round) {
+      got += sent.read(record.data() + got, record.size() - got);
+      connection->progress();
+    }
+    Record parsed;
+    EXPECT_EQ(got, record.size());
+    std::memcpy(&parsed.header, record.data(), sizeof parsed.header);
+    std::memcpy(&parsed.kind, record.data() + sizeof parsed.header, sizeof parsed.kind);
+    parsed.body.assign(record.begin() + sizeof(FrameHeader) + sizeof(BodyKind), record.end());
+    return parsed;
   }
 
   // Writes the peer's record: the header, the body's kind, then a descriptor in place of the
@@ -306,6 +339,52 @@ TEST_F(SingleCopyPair, ATaggedPayloadStreamsThroughTheRing) {
   EXPECT_TRUE(tagged.done);
   EXPECT_EQ(written, record.size());
   EXPECT_EQ(landed, payload);
+}
+
+// From 64 KiB, a send from a gcclMemAlloc buffer names its region, and completes only when the
+// peer acks its read.
+TEST_F(SingleCopyPair, ASendFromASharedBufferNamesItsRegion) {
+  auto* shared = static_cast<char*>(allocateShareable(2 * kZeroCopyMinBytes));
+  ASSERT_NE(shared, nullptr);
+  Message send;
+  const Record record =
+      sendAndRead(send, shared + kZeroCopyMinBytes, kZeroCopyMinBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.header.bytes, kZeroCopyMinBytes);
+  EXPECT_EQ(record.kind, BodyKind::kDescriptor);
+  CmaDescriptor descriptor;
+  std::memcpy(&descriptor, record.body.data(), sizeof descriptor);
+  const CmaDescriptor expected = describeBuffer(shared + kZeroCopyMinBytes, kZeroCopyMinBytes);
+  EXPECT_NE(descriptor.region, 0u);
+  EXPECT_EQ(descriptor.region, expected.region);
+  EXPECT_EQ(descriptor.offset, kZeroCopyMinBytes);
+  EXPECT_EQ(descriptor.bytes, kZeroCopyMinBytes);
+  EXPECT_EQ(descriptor.fd, expected.fd);
+  for (int i = 0; i < 10; ++i) connection->progress();
+  EXPECT_FALSE(send.done) << "done before the peer read it";
+  peerView.ring(0).control().acked.store(1);
+  for (int i = 0; i < 10 && !send.done; ++i) connection->progress();
+  EXPECT_TRUE(send.done);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Below 1 MiB a heap buffer streams through the ring behind its kind, and so does a shared one
+// to a peer that cannot map it (it would copy with process_vm_readv, slower than the ring).
+TEST_F(SingleCopyPair, BelowTheSingleCopyThresholdOtherBuffersGoAsPayloads) {
+  std::vector<char> heap(kZeroCopyMinBytes);
+  for (size_t i = 0; i < heap.size(); ++i) heap[i] = static_cast<char>(i * 13);
+  auto* shared = static_cast<char*>(allocateShareable(kZeroCopyMinBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memcpy(shared, heap.data(), heap.size());
+  for (bool mapping : {true, false}) {
+    connect(mapping);
+    Message send;
+    const Record record = sendAndRead(send, mapping ? static_cast<void*>(heap.data()) : shared,
+                                      heap.size(), heap.size());
+    EXPECT_EQ(record.kind, BodyKind::kPayload) << "mapping " << mapping;
+    EXPECT_EQ(record.body, heap) << "mapping " << mapping;
+    EXPECT_TRUE(send.done) << "a payload's send is done once written";
+  }
+  EXPECT_TRUE(freeShareable(shared));
 }
 
 // A small message goes into the ring as one record, header and payload copied together, when

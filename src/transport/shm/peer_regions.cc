@@ -26,16 +26,24 @@ namespace {
 // and its pages went back to the system when it was freed: its mapping costs address space only.
 constexpr size_t kMaxMappings = 16;
 
-void noteRefused(const std::string& peerName, const char* call, int errnoValue) {
-  static std::atomic<bool> said{false};
-  if (said.exchange(true)) return;
-  logInfo(LogSubsys::kInit, "shm: cannot map a gcclMemAlloc buffer of ", peerName, " (", call, ": ",
-          std::strerror(errnoValue), "); copied with process_vm_readv instead");
+// Mappings of one peer's regions together stay within this machine's memory: a peer's memory
+// file may claim any size (its pages are not allocated until touched), and address space
+// handed to its mappings is taken from this process's own.
+uint64_t mappableBytes() {
+  static const uint64_t bytes = static_cast<uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+                                static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return bytes;
 }
 
-// Whether `fd` is the region the descriptor names: the same file (device and inode), of its
-// size, a memory file (tmpfs: no disk file, no hugetlbfs pool that could run dry) sealed
-// against shrinking, so that no read of its mapping can fault.
+void noteRefused(const std::string& peerName, const char* call, int errnoValue, bool permanent) {
+  // Once for a policy, once for a shortage: the first must not hide the other.
+  static std::atomic<bool> said[2]{false, false};
+  if (said[permanent ? 1 : 0].exchange(true)) return;
+  logInfo(LogSubsys::kNet, "shm: cannot map a gcclMemAlloc buffer of ", peerName, " (", call, ": ",
+          std::strerror(errnoValue), "); ", permanent ? "its buffers are" : "this one is",
+          " copied with process_vm_readv instead");
+}
+
 bool isNamedRegion(int fd, const CmaDescriptor& descriptor) {
   struct stat status {};
   struct statfs system {};
@@ -65,6 +73,37 @@ int fetchPeerFile(int peerProcess, int64_t fd) {
 
 }  // namespace
 
+RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
+                            const std::string& peerName) {
+  if (peerProcess < 0) return {nullptr, 0, ESRCH, "pidfd_open", true};
+  if (descriptor.regionBytes > mappableBytes()) {
+    return {nullptr, 0, ENOMEM, "a region larger than this machine's memory", false};
+  }
+  const int fd = fetchPeerFile(peerProcess, descriptor.fd);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == EPERM || error == EACCES || error == ENOSYS) {
+      return {nullptr, 0, error, "pidfd_getfd", true};
+    }
+    if (error == EMFILE || error == ENFILE || error == ENOMEM) {
+      return {nullptr, 0, error, "pidfd_getfd", false};
+    }
+    fail(Status::kRemoteError, "malformed message from ", peerName, " (its descriptor ",
+         descriptor.fd, " for region ", descriptor.region, ": ", std::strerror(error), ")");
+  }
+  // The number may have named another file by now.
+  if (!isNamedRegion(fd, descriptor)) {
+    ::close(fd);
+    fail(Status::kRemoteError, "malformed message from ", peerName, " (descriptor ", descriptor.fd,
+         " is not the sealed memory file of region ", descriptor.region, ")");
+  }
+  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
+  const int error = errno;
+  ::close(fd);
+  if (base == MAP_FAILED) return {nullptr, 0, error, "mmap", false};
+  return {static_cast<const std::byte*>(base), descriptor.regionBytes, 0, "", false};
+}
+
 PeerRegions::PeerRegions(int peerProcess, std::string peerName)
     : peerProcess_(peerProcess), peerName_(std::move(peerName)), refused_(peerProcess < 0) {
   mappings_.reserve(kMaxMappings);  // so that keeping a new mapping cannot fail
@@ -74,6 +113,7 @@ PeerRegions::PeerRegions(PeerRegions&& other) noexcept
     : peerProcess_(other.peerProcess_),
       peerName_(std::move(other.peerName_)),
       mappings_(std::move(other.mappings_)),
+      mappedBytes_(other.mappedBytes_),
       uses_(other.uses_),
       refused_(other.refused_),
       recycling_(other.recycling_) {
@@ -108,37 +148,19 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
     mapping.lastUse = ++uses_;
     return &mapping;
   }
-  const int fd = fetchPeerFile(peerProcess_, descriptor.fd);
-  if (fd < 0) {
-    const int error = errno;
-    if (error == EPERM || error == EACCES || error == ENOSYS) {
-      refused_ = true;  // for good: a policy, or an old kernel
-      noteRefused(peerName_, "pidfd_getfd", error);
-      return nullptr;
-    }
-    if (error == EMFILE || error == ENFILE || error == ENOMEM) {
-      noteRefused(peerName_, "pidfd_getfd", error);  // this message: the next may map
-      return nullptr;
-    }
-    fail(Status::kRemoteError, "malformed message from ", peerName_, " (its descriptor ",
-         descriptor.fd, " for region ", descriptor.region, ": ", std::strerror(error), ")");
+  // Room first, so that a process at its limit of mappings gets one back before it asks.
+  if (mappings_.size() == kMaxMappings) unmapLeastRecent();
+  while (!mappings_.empty() && mappedBytes_ + descriptor.regionBytes > mappableBytes()) {
+    unmapLeastRecent();
   }
-  // The number may have named another file by now.
-  if (!isNamedRegion(fd, descriptor)) {
-    ::close(fd);
-    fail(Status::kRemoteError, "malformed message from ", peerName_, " (descriptor ", descriptor.fd,
-         " is not the sealed memory file of region ", descriptor.region, ")");
-  }
-  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
-  const int error = errno;
-  ::close(fd);
-  if (base == MAP_FAILED) {
-    noteRefused(peerName_, "mmap", error);  // short of address space or mappings
+  const RegionMapping made = mapPeerRegion(peerProcess_, descriptor, peerName_);
+  if (made.base == nullptr) {
+    refused_ = made.permanent;
+    noteRefused(peerName_, made.call, made.error, made.permanent);
     return nullptr;
   }
-  if (mappings_.size() == kMaxMappings) unmapLeastRecent();
-  mappings_.push_back(
-      {descriptor.region, static_cast<const std::byte*>(base), descriptor.regionBytes, ++uses_});
+  mappings_.push_back({descriptor.region, made.base, made.bytes, ++uses_});
+  mappedBytes_ += made.bytes;
   if (!recycling_) {
     logInfo(LogSubsys::kNet, "shm: mapped a gcclMemAlloc buffer of ", peerName_, " (region ",
             descriptor.region, ", ", descriptor.regionBytes, " B): zero-copy from it on");
@@ -149,12 +171,15 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
 void PeerRegions::unmapLeastRecent() {
   if (!recycling_) {
     recycling_ = true;
-    logInfo(LogSubsys::kNet, "shm: more than ", kMaxMappings, " gcclMemAlloc buffers of ",
-            peerName_, " in use: their mappings are recycled (each remap costs page faults)");
+    logInfo(LogSubsys::kNet, "shm: the gcclMemAlloc buffers of ", peerName_,
+            " in use exceed what is kept mapped (", kMaxMappings,
+            " buffers, this machine's memory): mappings are recycled, each remap costing page "
+            "faults");
   }
   auto oldest = std::min_element(mappings_.begin(), mappings_.end(),
                                  [](auto& a, auto& b) { return a.lastUse < b.lastUse; });
   ::munmap(const_cast<std::byte*>(oldest->base), oldest->bytes);
+  mappedBytes_ -= oldest->bytes;
   mappings_.erase(oldest);
 }
 

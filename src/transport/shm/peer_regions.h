@@ -15,6 +15,22 @@
 
 namespace gccl::transport::shm {
 
+// One mapping of a peer's region, read-only, or why there is none.
+struct RegionMapping {
+  const std::byte* base = nullptr;
+  uint64_t bytes = 0;
+  int error = 0;           // without a mapping: the errno of `call`, which this process
+  const char* call = "";   // could not complete (a policy, a shortage: copy instead)
+  bool permanent = false;  // the refusal will not change (a policy, an old kernel)
+};
+
+// Maps the region `descriptor` names from the peer behind `peerProcess` (a pidfd): fetches the
+// peer's file (pidfd_getfd), checks that it is the sealed memory file named (device, inode,
+// size, tmpfs, shrink seal: no read of the mapping can run past its end) and maps it read-only.
+// Throws naming the peer when the descriptor names no such file of the peer's.
+RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
+                            const std::string& peerName);
+
 class PeerRegions {
  public:
   // `peerProcess`: the peer's pidfd (-1: none, and nothing is mapped). Not owned.
@@ -25,9 +41,10 @@ class PeerRegions {
 
   // The payload of `descriptor` in this rank's mapping of the peer's region, or nullptr where
   // the descriptor names no region or it cannot be mapped here (the kernel refuses to hand
-  // over the peer's files, or this process is short of descriptors, memory or mappings:
-  // logged once, and the caller copies with process_vm_readv instead). Throws naming the peer
-  // when the descriptor does not fit the region it names, or names no file of the peer's.
+  // over the peer's files, this process is short of descriptors, memory or mappings, or the
+  // region is larger than this machine's memory: logged once, and the caller copies with
+  // process_vm_readv instead). Throws naming the peer when the descriptor does not fit the
+  // region it names, or names no file of the peer's.
   const std::byte* payload(const CmaDescriptor& descriptor);
   // Maps nothing more (the peer's process handle is about to close); mappings stay until
   // destruction.
@@ -49,6 +66,7 @@ class PeerRegions {
   int peerProcess_;
   std::string peerName_;
   std::vector<Mapping> mappings_;
+  uint64_t mappedBytes_ = 0;
   uint64_t uses_ = 0;
   bool refused_ = false;    // the kernel would not hand over the peer's files: stop asking
   bool recycling_ = false;  // more regions than mappings kept: said once, then quiet

@@ -52,6 +52,7 @@ ShmConnection::ShmConnection(PairSetup setup)
       peerProcess_(std::move(setup.peerProcess)),
       cmaSend_(setup.cmaSend),
       cmaReceive_(setup.cmaReceive),
+      mapSend_(setup.mapSend),
       regions_(peerProcess_.valid() ? peerProcess_.fd() : -1, peerName_) {
   bell_.setNonBlocking(true);
 }
@@ -104,7 +105,11 @@ void ShmConnection::planRecord(const Message& m) {
   at += kHeaderBytes;
   payloadFollows_ = true;
   if (tagged(m.bytes, cmaSend_)) {
-    const CmaDescriptor descriptor = describeBuffer(m.data, m.bytes);
+    // Zero-copy only where the peer proved at connect that it can map this rank's regions:
+    // otherwise it would copy a 64 KiB-1 MiB message with process_vm_readv, slower than the
+    // rings (cma.h).
+    CmaDescriptor descriptor = describeBuffer(m.data, m.bytes);
+    if (!mapSend_) descriptor = CmaDescriptor{descriptor.address, descriptor.bytes};
     payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
     const BodyKind kind = payloadFollows_ ? BodyKind::kPayload : BodyKind::kDescriptor;
     std::memcpy(at, &kind, sizeof kind);
@@ -122,7 +127,7 @@ bool ShmConnection::writeRest(Message& m) {
   const size_t record = preambleBytes_ + (payloadFollows_ ? m.bytes : 0);
   // A small record that fits goes in with one publication of the ring's head: the reader
   // finds it whole at its first look, and the head's cache line crosses between the cores
-  // once, not twice. (Only an untagged one is small: its preamble is the header alone.)
+  // once, not twice. (A single-copy record, header, kind and descriptor, is small too.)
   // (write() takes the room just seen, so it writes the whole record; were it short, the loop
   // below would go on.)
   if (m.moved == 0 && record <= kSmallRecordBytes && out_.writable(record) >= record) {
@@ -230,9 +235,12 @@ void ShmConnection::readSingleCopy(Message& m) {
     payload = regions_.payload(descriptor_);
   } catch (const Error&) {
     // A peer that aborted or exited, and freed its buffer, leaves a descriptor that names
-    // nothing any more: say so, with its notice, rather than blame the message.
+    // nothing any more: say so, with its notice, rather than blame the message. (A killed
+    // peer's files close before its process handle turns readable: give it a moment.)
     checkPeerStillOwnedBuffer();
     throwNoticeAtHead();
+    const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+    while (!peerGone() && !deadline.expired()) std::this_thread::yield();
     if (peerGone()) {
       fail(Status::kRemoteError, "zero-copy read from ", peerName_,
            " cut short: the peer exited while its buffer was being read");

@@ -36,6 +36,7 @@ struct PairSetup {
   PeerProcess peerProcess;  // none where the kernel gives no pidfd: the bell's hang-up serves
   bool cmaSend = false;     // the peer can read this rank's memory
   bool cmaReceive = false;  // this rank can read the peer's
+  bool mapSend = false;     // the peer can map this rank's shareable regions (zero-copy)
 };
 
 class ShmConnection final : public Connection {
@@ -49,6 +50,7 @@ class ShmConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void releaseView(Message& message) override;
+  bool peerMapsSharedBuffers() const override { return mapSend_; }
   void updatePoller(Poller& poller) override;
   void abort(Status noticeStatus, const std::string& notice) override;
 
@@ -100,6 +102,7 @@ class ShmConnection final : public Connection {
   PeerProcess peerProcess_;
   bool cmaSend_;
   bool cmaReceive_;
+  bool mapSend_;
   PeerRegions regions_;
   bool viewPending_ = false;  // a receive's view is out: deliver nothing more until released
   // Sends wait here until their record is whole in the ring, then in `written_` until every

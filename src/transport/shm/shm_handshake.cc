@@ -1,6 +1,7 @@
 #include "transport/shm/shm_handshake.h"
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,8 +16,10 @@
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "base/shareable_memory.h"
 #include "transport/hello_gate.h"
 #include "transport/shm/cma.h"
+#include "transport/shm/peer_regions.h"
 
 namespace gccl::transport::shm {
 
@@ -184,15 +187,54 @@ PeerCredentials peerCredentials(const Socket& socket) {
   return {credentials.pid, credentials.uid};
 }
 
-CmaAbility probeCma(const Socket& socket, pid_t peer, const Deadline& deadline) {
-  // Each end shows a word of its memory; the other reads it. The word lives on this stack
-  // until both verdicts are exchanged, after which nobody reads it.
+namespace {
+
+// Whether this process can map the page the peer offered in its probe, and read the word it
+// wrote there.
+bool canMapPeerPage(int peerProcess, const CmaDescriptor& offered, uint64_t word) {
+  if (offered.region == 0 || offered.regionBytes < sizeof word) return false;
+  try {
+    const RegionMapping mapping = mapPeerRegion(peerProcess, offered, "the probing peer");
+    if (mapping.base == nullptr) {
+      logInfo(LogSubsys::kInit, "shm: zero-copy off: cannot map a peer's buffer (", mapping.call,
+              ": ", std::strerror(mapping.error), ")");
+      return false;
+    }
+    uint64_t seen = 0;
+    std::memcpy(&seen, mapping.base, sizeof seen);
+    ::munmap(const_cast<std::byte*>(mapping.base), mapping.bytes);
+    return seen == word;
+  } catch (const Error& e) {
+    logInfo(LogSubsys::kInit, "shm: zero-copy off: ", e.what());
+    return false;
+  }
+}
+
+}  // namespace
+
+CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const Deadline& deadline) {
+  // Each end shows a word of its memory, and a page of shareable memory holding the same word;
+  // the other reads the first and maps the second. Both live until the verdicts are exchanged,
+  // after which nobody reads them.
   struct Probe {
     uint64_t address;
     uint64_t value;
+    CmaDescriptor page;  // region 0 where this end cannot make one, or does not try
   };
   const uint64_t word = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(::getpid());
-  const Probe mine{reinterpret_cast<uint64_t>(&word), word};
+  Probe mine{reinterpret_cast<uint64_t>(&word), word, {}};
+  const size_t pageBytes = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  void* page = peer > 0 ? allocateShareable(pageBytes) : nullptr;
+  if (page != nullptr) {
+    std::memcpy(page, &word, sizeof word);
+    mine.page = describeBuffer(page, pageBytes);
+  }
+  struct PageRelease {
+    void* page;
+    ~PageRelease() {
+      if (page != nullptr) freeShareable(page);
+    }
+  } release{page};
   socket.sendAll(&mine, sizeof mine, deadline);
   Probe theirs{};
   socket.recvAll(&theirs, sizeof theirs, deadline);
@@ -201,11 +243,14 @@ CmaAbility probeCma(const Socket& socket, pid_t peer, const Deadline& deadline) 
   CmaAbility ability;
   ability.receive = peer > 0 && error == 0 && seen == theirs.value;
   if (error != 0) noteCmaRefused(error);
-  const uint8_t verdict = ability.receive ? 1 : 0;
-  socket.sendAll(&verdict, 1, deadline);
-  uint8_t peerVerdict = 0;
-  socket.recvAll(&peerVerdict, 1, deadline);
-  ability.send = peerVerdict == 1;
+  ability.mapReceive = ability.receive && canMapPeerPage(peerProcess, theirs.page, theirs.value);
+  const uint8_t verdicts[2] = {static_cast<uint8_t>(ability.receive ? 1 : 0),
+                               static_cast<uint8_t>(ability.mapReceive ? 1 : 0)};
+  socket.sendAll(verdicts, sizeof verdicts, deadline);
+  uint8_t peerVerdicts[2] = {0, 0};
+  socket.recvAll(peerVerdicts, sizeof peerVerdicts, deadline);
+  ability.send = peerVerdicts[0] == 1;
+  ability.mapSend = ability.send && peerVerdicts[1] == 1;
   return ability;
 }
 

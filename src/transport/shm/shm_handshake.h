@@ -20,7 +20,9 @@ namespace gccl::transport::shm {
 inline constexpr uint32_t kShmHelloMagic = 0x47435348;  // "GCSH"
 inline constexpr uint32_t kShmAckMagic = 0x4743534b;    // "GCSK"
 // 2: the ack carries the segment's descriptor; segments have no names.
-inline constexpr uint32_t kShmHelloVersion = 2;
+// 3: the probe tries mapping too; on single-copy pairs records of 64 KiB or more carry a body
+//    kind, and descriptors name shareable regions (cma.h).
+inline constexpr uint32_t kShmHelloVersion = 3;
 // An accepted caller gets this long to present its hello, then it is dropped with a warning.
 inline constexpr int kShmHandshakeTimeoutMs = 5000;
 // Callers still without a complete hello, at most: past it the oldest is dropped.
@@ -60,12 +62,16 @@ inline pid_t peerPid(const Socket& socket) {
 }
 
 // Both ends call it after the hello: whether this end can read the peer's memory (it receives
-// single-copy) and whether the peer can read this end's (it sends single-copy). `peer` 0:
-// this end does not try (GCCL_SHM_SINGLE_COPY=0), and the pair keeps to the rings that way.
+// single-copy) and whether the peer can read this end's (it sends single-copy); and whether
+// this end can map the peer's shareable regions and the peer this end's (zero-copy, which
+// rides on single-copy). `peer` 0: this end does not try (GCCL_SHM_SINGLE_COPY=0), and the
+// pair keeps to the rings that way. `peerProcess`: the peer's pidfd, -1 for none.
 struct CmaAbility {
   bool receive = false;
   bool send = false;
+  bool mapReceive = false;
+  bool mapSend = false;
 };
-CmaAbility probeCma(const Socket& socket, pid_t peer, const Deadline& deadline);
+CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const Deadline& deadline);
 
 }  // namespace gccl::transport::shm

@@ -48,7 +48,8 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
     const pid_t pid = peerPid(pair.bell);
     // Opened before the probe, which the peer answers: the handle is then the peer's own.
     PeerProcess process = PeerProcess::open(pid);
-    const CmaAbility cma = probeCma(pair.bell, singleCopy_ ? pid : 0, deadline);
+    const CmaAbility cma =
+        probeCma(pair.bell, singleCopy_ ? pid : 0, process.valid() ? process.fd() : -1, deadline);
     PairSetup setup{std::move(pair.bell),
                     std::move(pair.segment),
                     peer > request.rank ? 0 : 1,
@@ -57,7 +58,8 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
                     pid,
                     std::move(process),
                     cma.send,
-                    cma.receive};
+                    cma.receive,
+                    cma.mapSend};
     connections[peer] = std::make_unique<ShmConnection>(std::move(setup));
   };
   int current = -1;  // the peer being connected, for the error message
