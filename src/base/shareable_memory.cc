@@ -48,18 +48,17 @@ class Regions {
         ::fstat(fd, &status) == 0) {
       memory = ::mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     }
-#ifdef MADV_HUGEPAGE
-    // Advice only: memory files get huge pages where the system allows them (shmem_enabled
-    // "advise"; Debian's default, "never", does not).
-    if (memory != MAP_FAILED && rounded >= kHugePageBytes)
-      (void)::madvise(memory, rounded, MADV_HUGEPAGE);
-#endif
     if (memory == MAP_FAILED) {
       const int error = errno;
       ::close(fd);
       errno = error;
       return nullptr;
     }
+#ifdef MADV_HUGEPAGE
+    // Advice only: memory files get huge pages where the system allows them (shmem_enabled
+    // "advise"; Debian's default, "never", does not).
+    if (rounded >= kHugePageBytes) (void)::madvise(memory, rounded, MADV_HUGEPAGE);
+#endif
     try {
       std::lock_guard lock(mutex_);
       regions_[reinterpret_cast<uintptr_t>(memory)] = {++lastId_,

@@ -27,7 +27,8 @@ struct ShareableSpan {
 void* allocateShareable(size_t bytes);
 
 // Frees a region allocateShareable returned, even where a peer still maps it: its pages go back
-// to the system at once (a peer's stale mapping then reads zeros, never faults). In a process
+// to the system at once (a peer's stale mapping then reads zeros, and never past the file's
+// end: its size is sealed). In a process
 // forked after the allocation, which shares the pages, it only unmaps them there: the parent's
 // data stays. False when `address` is not the start of a live region.
 bool freeShareable(void* address);

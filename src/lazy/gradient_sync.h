@@ -77,8 +77,8 @@ struct GradientSyncOptions {
   HostBufferNotice withdrawHostBuffer;   // before freeing (bytes as announced)
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
   // The pool and the wire buffer in shareable memory (base/shareable_memory.h), which shm
-  // peers read zero-copy: for a communicator with peers on this machine. Not in copy mode,
-  // whose buffers a GPU runtime may pin.
+  // peers read zero-copy: for a communicator with a peer that maps it
+  // (Communicator::hasZeroCopyPeers). Not in copy mode, whose buffers a GPU runtime may pin.
   bool shareablePool = false;
 };
 
