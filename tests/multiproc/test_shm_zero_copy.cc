@@ -43,6 +43,18 @@ std::string readAll(std::FILE* file) {
   return text;
 }
 
+// A rank's exit code once its results were exact: 0 when its log shows that it mapped a peer's
+// buffer and its communicator went down cleanly.
+int verdict(std::FILE* log, bool destroyed, std::string& report) {
+  const std::string text = readAll(log);
+  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
+    report = "no peer buffer mapped; log:\n" + text;
+    return 1;
+  }
+  report = "ok";
+  return destroyed ? 0 : 1;
+}
+
 int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueId& id,
                                std::string& report) {
   // The log goes to a file this rank reads back at the end.
@@ -85,13 +97,7 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
   gcclMemFree(in);
   gcclMemFree(out);
-  const std::string text = readAll(log);
-  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
-    report = "no peer buffer mapped; log:\n" + text;
-    return 1;
-  }
-  report = "ok";
-  return destroyed ? 0 : 1;
+  return verdict(log, destroyed, report);
 }
 
 // Gradient sync on a communicator with shm peers keeps its pool (and the fp16 copies of
@@ -149,13 +155,7 @@ int gradientSyncFromSharedPool(gcclWireFormat_t wire, int rank, int n, const gcc
   }
   const bool destroyed =
       gcclGradSyncDestroy(sync) == gcclSuccess && gcclCommDestroy(comm) == gcclSuccess;
-  const std::string text = readAll(log);
-  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
-    report = "no peer pool mapped; log:\n" + text;
-    return 1;
-  }
-  report = "ok";
-  return destroyed ? 0 : 1;
+  return verdict(log, destroyed, report);
 }
 
 class ZeroCopyGradients : public testing::TestWithParam<gcclWireFormat_t> {};
