@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "base/error.h"
@@ -35,6 +37,16 @@ CmaDescriptor describeFile(int fd) {
   descriptor.inode = static_cast<uint64_t>(status.st_ino);
   descriptor.fd = fd;
   return descriptor;
+}
+
+// Mappings of gcclMemAlloc memory files in this process (its own and those of PeerRegions).
+size_t mappingsOfSharedMemory() {
+  std::ifstream maps("/proc/self/maps");
+  size_t count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("memfd:gccl-buffer") != std::string::npos) ++count;
+  }
+  return count;
 }
 
 class PeerRegionsTest : public testing::Test {
@@ -168,13 +180,21 @@ TEST_F(PeerRegionsTest, HugePageMemoryFilesAreRefused) {
 TEST_F(PeerRegionsTest, RegionsLargerThanThisMachinesMemoryAreCopiedInstead) {
   void* shared = allocateShareable(4096);
   ASSERT_NE(shared, nullptr);
+  void* kept = allocateShareable(4096);
+  ASSERT_NE(kept, nullptr);
+  PeerRegions regions(self_, "rank 1");
+  const std::byte* mapped = regions.payload(describe(kept, 4096));
+  ASSERT_NE(mapped, nullptr);
   CmaDescriptor descriptor = describe(shared, 4096);
   descriptor.regionBytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
                            static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) * 2;
-  PeerRegions regions(self_, "rank 1");
+  const size_t before = mappingsOfSharedMemory();
   EXPECT_EQ(regions.payload(descriptor), nullptr);
+  EXPECT_EQ(mappingsOfSharedMemory(), before) << "a mapping went for a region then refused";
+  EXPECT_EQ(regions.payload(describe(kept, 4096)), mapped);
   EXPECT_NE(regions.payload(describe(shared, 4096)), nullptr) << "a later region still maps";
   EXPECT_TRUE(freeShareable(shared));
+  EXPECT_TRUE(freeShareable(kept));
 }
 
 TEST_F(PeerRegionsTest, NothingIsMappedOnceDetached) {

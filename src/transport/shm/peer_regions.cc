@@ -148,6 +148,10 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
     mapping.lastUse = ++uses_;
     return &mapping;
   }
+  if (descriptor.regionBytes > mappableBytes()) {  // before evicting anything for it
+    noteRefused(peerName_, "a region larger than this machine's memory", ENOMEM, false);
+    return nullptr;
+  }
   // Room first, so that a process at its limit of mappings gets one back before it asks.
   if (mappings_.size() == kMaxMappings) unmapLeastRecent();
   while (!mappings_.empty() && mappedBytes_ + descriptor.regionBytes > mappableBytes()) {

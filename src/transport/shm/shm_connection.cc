@@ -108,8 +108,9 @@ void ShmConnection::planRecord(const Message& m) {
     // Zero-copy only where the peer proved at connect that it can map this rank's regions:
     // otherwise it would copy a 64 KiB-1 MiB message with process_vm_readv, slower than the
     // rings (cma.h).
-    CmaDescriptor descriptor = describeBuffer(m.data, m.bytes);
-    if (!mapSend_) descriptor = CmaDescriptor{descriptor.address, descriptor.bytes};
+    const CmaDescriptor descriptor =
+        mapSend_ ? describeBuffer(m.data, m.bytes)
+                 : CmaDescriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
     payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
     const BodyKind kind = payloadFollows_ ? BodyKind::kPayload : BodyKind::kDescriptor;
     std::memcpy(at, &kind, sizeof kind);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -189,15 +190,24 @@ PeerCredentials peerCredentials(const Socket& socket) {
 
 namespace {
 
+// Says once per process why zero-copy is off for a pair (each pair that probes would say the
+// same).
+void noteNoZeroCopy(const std::string& why) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true)) return;
+  logInfo(LogSubsys::kInit, "shm: zero-copy off: ", why, "; gcclMemAlloc buffers go as any other");
+}
+
 // Whether this process can map the page the peer offered in its probe, and read the word it
 // wrote there.
-bool canMapPeerPage(int peerProcess, const CmaDescriptor& offered, uint64_t word) {
+bool canMapPeerPage(int peerProcess, const CmaDescriptor& offered, uint64_t word,
+                    const std::string& peerName) {
   if (offered.region == 0 || offered.regionBytes < sizeof word) return false;
   try {
-    const RegionMapping mapping = mapPeerRegion(peerProcess, offered, "the probing peer");
+    const RegionMapping mapping = mapPeerRegion(peerProcess, offered, peerName);
     if (mapping.base == nullptr) {
-      logInfo(LogSubsys::kInit, "shm: zero-copy off: cannot map a peer's buffer (", mapping.call,
-              ": ", std::strerror(mapping.error), ")");
+      noteNoZeroCopy(strCat("cannot map a buffer of ", peerName, " (", mapping.call, ": ",
+                            std::strerror(mapping.error), ")"));
       return false;
     }
     uint64_t seen = 0;
@@ -205,36 +215,53 @@ bool canMapPeerPage(int peerProcess, const CmaDescriptor& offered, uint64_t word
     ::munmap(const_cast<std::byte*>(mapping.base), mapping.bytes);
     return seen == word;
   } catch (const Error& e) {
-    logInfo(LogSubsys::kInit, "shm: zero-copy off: ", e.what());
+    noteNoZeroCopy(e.what());
     return false;
   }
 }
 
+// The page of shareable memory a probe offers: freed when the probe ends, however it ends.
+class ProbePage {
+ public:
+  explicit ProbePage(bool wanted)
+      : bytes_(static_cast<size_t>(::sysconf(_SC_PAGESIZE))),
+        page_(wanted ? allocateShareable(bytes_) : nullptr) {
+    if (wanted && page_ == nullptr) {
+      noteNoZeroCopy(strCat("cannot allocate shareable memory (", std::strerror(errno), ")"));
+    }
+  }
+  ~ProbePage() {
+    if (page_ != nullptr) freeShareable(page_);
+  }
+  ProbePage(const ProbePage&) = delete;
+  ProbePage& operator=(const ProbePage&) = delete;
+  // The page holding `word`, as a single-copy descriptor names it; region 0 without a page.
+  CmaDescriptor offer(uint64_t word) const {
+    if (page_ == nullptr) return {};
+    std::memcpy(page_, &word, sizeof word);
+    return describeBuffer(page_, bytes_);
+  }
+
+ private:
+  size_t bytes_;
+  void* page_;
+};
+
 }  // namespace
 
-CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const Deadline& deadline) {
+CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const std::string& peerName,
+                    const Deadline& deadline) {
   // Each end shows a word of its memory, and a page of shareable memory holding the same word;
   // the other reads the first and maps the second. Both live until the verdicts are exchanged,
-  // after which nobody reads them.
+  // after which nobody reads them. An end that does not try (`peer` 0) offers no page.
   struct Probe {
     uint64_t address;
     uint64_t value;
     CmaDescriptor page;  // region 0 where this end cannot make one, or does not try
   };
   const uint64_t word = 0x9e3779b97f4a7c15ULL ^ static_cast<uint64_t>(::getpid());
-  Probe mine{reinterpret_cast<uint64_t>(&word), word, {}};
-  const size_t pageBytes = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  void* page = peer > 0 ? allocateShareable(pageBytes) : nullptr;
-  if (page != nullptr) {
-    std::memcpy(page, &word, sizeof word);
-    mine.page = describeBuffer(page, pageBytes);
-  }
-  struct PageRelease {
-    void* page;
-    ~PageRelease() {
-      if (page != nullptr) freeShareable(page);
-    }
-  } release{page};
+  const ProbePage page(peer > 0);
+  const Probe mine{reinterpret_cast<uint64_t>(&word), word, page.offer(word)};
   socket.sendAll(&mine, sizeof mine, deadline);
   Probe theirs{};
   socket.recvAll(&theirs, sizeof theirs, deadline);
@@ -243,7 +270,8 @@ CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const Dea
   CmaAbility ability;
   ability.receive = peer > 0 && error == 0 && seen == theirs.value;
   if (error != 0) noteCmaRefused(error);
-  ability.mapReceive = ability.receive && canMapPeerPage(peerProcess, theirs.page, theirs.value);
+  ability.mapReceive =
+      ability.receive && canMapPeerPage(peerProcess, theirs.page, theirs.value, peerName);
   const uint8_t verdicts[2] = {static_cast<uint8_t>(ability.receive ? 1 : 0),
                                static_cast<uint8_t>(ability.mapReceive ? 1 : 0)};
   socket.sendAll(verdicts, sizeof verdicts, deadline);

@@ -64,14 +64,17 @@ inline pid_t peerPid(const Socket& socket) {
 // Both ends call it after the hello: whether this end can read the peer's memory (it receives
 // single-copy) and whether the peer can read this end's (it sends single-copy); and whether
 // this end can map the peer's shareable regions and the peer this end's (zero-copy, which
-// rides on single-copy). `peer` 0: this end does not try (GCCL_SHM_SINGLE_COPY=0), and the
-// pair keeps to the rings that way. `peerProcess`: the peer's pidfd, -1 for none.
+// rides on single-copy). `peer` 0: this end does not try (GCCL_SHM_SINGLE_COPY=0): it receives
+// through the rings and offers nothing to map, though it still sends single-copy when the
+// peer could read its memory. `peerProcess`: the peer's pidfd, -1 for none; `peerName` names
+// the peer in what is logged.
 struct CmaAbility {
   bool receive = false;
   bool send = false;
   bool mapReceive = false;
   bool mapSend = false;
 };
-CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const Deadline& deadline);
+CmaAbility probeCma(const Socket& socket, pid_t peer, int peerProcess, const std::string& peerName,
+                    const Deadline& deadline);
 
 }  // namespace gccl::transport::shm

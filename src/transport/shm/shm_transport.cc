@@ -49,7 +49,8 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
     // Opened before the probe, which the peer answers: the handle is then the peer's own.
     PeerProcess process = PeerProcess::open(pid);
     const CmaAbility cma =
-        probeCma(pair.bell, singleCopy_ ? pid : 0, process.valid() ? process.fd() : -1, deadline);
+        probeCma(pair.bell, singleCopy_ ? pid : 0, process.valid() ? process.fd() : -1,
+                 describePeer(peer, pid), deadline);
     PairSetup setup{std::move(pair.bell),
                     std::move(pair.segment),
                     peer > request.rank ? 0 : 1,
