@@ -49,6 +49,19 @@ size_t mappingsOfSharedMemory() {
   return count;
 }
 
+// `regions` must refuse `descriptor` as a remote error naming `peer` and saying `words`.
+void expectRefused(PeerRegions& regions, const CmaDescriptor& descriptor, const std::string& peer,
+                   const std::string& words) {
+  try {
+    regions.payload(descriptor);
+    ADD_FAILURE() << "accepted a descriptor that should fail with: " << words;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kRemoteError);
+    EXPECT_NE(std::string(e.what()).find(peer), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+  }
+}
+
 class PeerRegionsTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -93,15 +106,8 @@ TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePee
   void* shared = allocateShareable(8192);
   ASSERT_NE(shared, nullptr);
   PeerRegions regions(self_, "rank 3 (host a)");
-  auto expectRefused = [&](CmaDescriptor descriptor, const char* words) {
-    try {
-      regions.payload(descriptor);
-      ADD_FAILURE() << "accepted a descriptor that should fail with: " << words;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.status(), Status::kRemoteError);
-      EXPECT_NE(std::string(e.what()).find("rank 3 (host a)"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
-    }
+  auto expectRefused = [&](const CmaDescriptor& descriptor, const char* words) {
+    gccl::transport::shm::expectRefused(regions, descriptor, "rank 3 (host a)", words);
   };
   const CmaDescriptor good = describe(shared, 8192);
   CmaDescriptor pastTheEnd = good;
@@ -135,13 +141,8 @@ TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePee
 TEST_F(PeerRegionsTest, FilesThatCouldShrinkUnderTheMappingAreRefused) {
   PeerRegions regions(self_, "rank 2");
   auto expectRefused = [&](int fd) {
-    try {
-      regions.payload(describeFile(fd));
-      ADD_FAILURE() << "mapped a file that could shrink";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("is not the sealed memory file"), std::string::npos)
-          << e.what();
-    }
+    gccl::transport::shm::expectRefused(regions, describeFile(fd), "rank 2",
+                                        "is not the sealed memory file");
   };
   const int unsealed = memfd_create("unsealed", MFD_CLOEXEC);
   ASSERT_GE(unsealed, 0);
@@ -165,13 +166,7 @@ TEST_F(PeerRegionsTest, HugePageMemoryFilesAreRefused) {
     GTEST_SKIP() << "no sealable hugetlbfs memory file here: " << std::strerror(errno);
   }
   PeerRegions regions(self_, "rank 2");
-  try {
-    regions.payload(describeFile(huge));
-    ADD_FAILURE() << "mapped a hugetlbfs file";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("is not the sealed memory file"), std::string::npos)
-        << e.what();
-  }
+  expectRefused(regions, describeFile(huge), "rank 2", "is not the sealed memory file");
   close(huge);
 }
 
