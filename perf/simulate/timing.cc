@@ -51,7 +51,7 @@ SimRow timeAlgorithm(const Algorithm& algorithm, const SimOptions& options, size
       options.nranks,
       [&](int rank) {
         shape.rank = rank;
-        return algorithm.build(shape);
+        return buildSchedule(algorithm, shape);
       },
       options.slotsPerPeer);
   SimRow row;

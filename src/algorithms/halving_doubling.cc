@@ -78,11 +78,10 @@ class Builder {
           lower ? blockSpan(shape_.count, p, lo, mid) : blockSpan(shape_.count, p, mid, hi);
       const Range give =
           lower ? blockSpan(shape_.count, p, mid, hi) : blockSpan(shape_.count, p, lo, mid);
-      exchange(fold_.realRank(v ^ distance), give, current_, keep, StepKind::kRecvReduce);
+      // The last exchange leaves block v reduced: an average divides it there, slice by slice.
+      exchange(fold_.realRank(v ^ distance), give, current_, keep, StepKind::kRecvReduce,
+               shape_.average && distance == 1);
       (lower ? hi : lo) = mid;
-    }
-    if (shape_.average) {
-      previous_ = addDivide(schedule_, blockSpan(shape_.count, p, v, v + 1), previous_);
     }
   }
 
@@ -99,10 +98,11 @@ class Builder {
   }
 
   // Sends `give` of `from` and receives `take` into the output (reducing it with the partial
-  // so far when `receive` is kRecvReduce), both sliced. An empty range is still a message (so a
-  // mismatch is always seen); an absent one is none.
+  // so far when `receive` is kRecvReduce, then dividing each reduced slice when `divide`),
+  // both sliced. An empty range is still a message (so a mismatch is always seen); an absent
+  // one is none.
   void exchange(int peer, std::optional<Range> give, BufferRole from, std::optional<Range> take,
-                StepKind receive) {
+                StepKind receive, bool divide = false) {
     std::vector<int32_t> steps;
     if (give) {
       for (const Range part : slicesOf(*give, shape_.sliceElements)) {
@@ -112,10 +112,12 @@ class Builder {
     if (take) {
       for (const Range part : slicesOf(*take, shape_.sliceElements)) {
         // The lower ranks' partial on the left.
-        steps.push_back(receive == StepKind::kRecvReduce
-                            ? addRecvReduce(schedule_, peer, current_, part, BufferRole::kOutput,
-                                            part, peer < shape_.rank, previous_)
-                            : addRecv(schedule_, peer, BufferRole::kOutput, part, previous_));
+        int32_t received = receive == StepKind::kRecvReduce
+                               ? addRecvReduce(schedule_, peer, current_, part, BufferRole::kOutput,
+                                               part, peer < shape_.rank, previous_)
+                               : addRecv(schedule_, peer, BufferRole::kOutput, part, previous_);
+        if (divide) received = addDivide(schedule_, part, received);
+        steps.push_back(received);
       }
       if (receive == StepKind::kRecvReduce) current_ = BufferRole::kOutput;
     }

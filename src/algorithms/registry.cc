@@ -136,6 +136,12 @@ std::span<const Algorithm> algorithms() {
   return kAlgorithms;
 }
 
+Schedule buildSchedule(const Algorithm& algorithm, const ScheduleShape& shape) {
+  Schedule schedule = algorithm.build(shape);
+  if (shape.average) fuseDivides(schedule);
+  return schedule;
+}
+
 std::vector<int> connectionPeers(const ScheduleShape& shape) {
   std::set<int> peers;
   for (const auto& algorithm : kAlgorithms) {

@@ -35,6 +35,10 @@ struct Algorithm {
 
 std::span<const Algorithm> algorithms();
 
+// The schedule a rank runs: algorithm.build(shape), with each average's division folded into
+// the reduction before it (fuseDivides).
+Schedule buildSchedule(const Algorithm& algorithm, const ScheduleShape& shape);
+
 // Whether `algorithm` runs a call of `bytes` on this shape, when chosen or forced (else the
 // automatic choice runs instead).
 bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes);

@@ -83,6 +83,7 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
   if (reads(step.kind) && writes(step.kind) && step.input.count != step.output.count) {
     return "reads and writes different element counts";
   }
+  if (step.divides && step.kind != StepKind::kRecvReduce) return "divides, but reduces nothing";
   return {};
 }
 
@@ -142,6 +143,32 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
   }
 }
 
+void fuseDivides(Schedule& schedule) {
+  std::vector<Step>& steps = schedule.steps;
+  std::vector<uint32_t> waiters(steps.size(), 0);  // steps naming each one in `after`
+  for (const Step& step : steps) {
+    for (const int32_t dependency : step.after) {
+      if (dependency != kNoStep) ++waiters[static_cast<size_t>(dependency)];
+    }
+  }
+  for (Step& divide : steps) {
+    if (divide.kind != StepKind::kDivide) continue;
+    const int32_t first = divide.after[0], second = divide.after[1];
+    if ((first == kNoStep) == (second == kNoStep)) continue;  // none, or two to wait for
+    const int32_t reduced = first != kNoStep ? first : second;
+    Step& reduce = steps[static_cast<size_t>(reduced)];
+    if (reduce.kind != StepKind::kRecvReduce || reduce.divides) continue;
+    if (waiters[static_cast<size_t>(reduced)] != 1 || reduce.target != divide.target ||
+        reduce.output.offset != divide.output.offset ||
+        reduce.output.count != divide.output.count) {
+      continue;
+    }
+    reduce.divides = true;
+    divide.kind = StepKind::kWait;  // keeps its place: later steps may wait on it
+    divide.output = {};
+  }
+}
+
 std::string describeSchedule(const Schedule& schedule) {
   std::ostringstream out;
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
@@ -149,8 +176,8 @@ std::string describeSchedule(const Schedule& schedule) {
     out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in [" << s.input.offset << ", +"
         << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset << ", +"
         << s.output.count << ") of " << roleName(s.target)
-        << (s.receivedFirst ? " received-first" : "") << " after " << s.after[0] << ","
-        << s.after[1] << "\n";
+        << (s.receivedFirst ? " received-first" : "") << (s.divides ? " divides" : "") << " after "
+        << s.after[0] << "," << s.after[1] << "\n";
   }
   return out.str();
 }

@@ -59,6 +59,9 @@ struct Step {
   // same bits, and min/max (and NaN payloads in sum/prod) depend on the order: the partial of
   // the lower ranks goes first, so a rank receiving it from below puts the received data left.
   bool receivedFirst = false;
+  // RecvReduce only: the reduction also divides its result by the rank count, in the same pass
+  // over the data. Set by fuseDivides on the last reduction of an average.
+  bool divides = false;
   // Steps that must be complete before this one reads or writes its buffers (earlier steps
   // only). A RecvReduce may receive into scratch before they finish; only its reduction waits.
   std::array<int32_t, 2> after = {kNoStep, kNoStep};
@@ -104,6 +107,14 @@ struct ScheduleShape {
 // engine trusts a checked schedule's indices and ranges.
 void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCount,
                    size_t outputCount);
+
+// Folds each average's division into the reduction it follows: a Divide step that waits on one
+// RecvReduce alone, over the same range of the same buffer, while nothing else waits on that
+// reduction, becomes a Wait, and the reduction `divides`. The division then happens while the
+// reduced slice is in the cache (a separate pass over it runs later, after other slices have
+// evicted it). The result is the same: both divide the same reduced values. Whatever else
+// could read the range between the two steps would race with the division anyway.
+void fuseDivides(Schedule& schedule);
 
 // For tests and logs: one line per step.
 std::string describeSchedule(const Schedule& schedule);

@@ -177,7 +177,7 @@ std::shared_ptr<const Communicator::PlannedSchedule> Communicator::schedule(
     const CollectiveCall& call, const BufferLayout& layout, const Algorithm& algorithm,
     const ScheduleShape& shape) {
   auto build = [&] {
-    Schedule built = algorithm.build(shape);
+    Schedule built = buildSchedule(algorithm, shape);
     // Checked once per shape (then cached): the engine trusts indices, peers and ranges.
     checkSchedule(built, rank_, size_, layout.inputCount, layout.outputCount);
     ScheduleIndex index = indexSchedule(built);

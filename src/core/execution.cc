@@ -205,8 +205,12 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       const void* local = address(step.source, step.input);
       const void* received = message.view != nullptr ? message.view : message.data;
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
-      reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
-             step.count());
+      void* out = address(step.target, step.output);
+      if (step.divides) {
+        reduceAndDivide(operation_.type, out, local, received, step.count(), size_);
+      } else {
+        reduce(operation_.type, operation_.op, out, local, received, step.count());
+      }
       queue.connection->releaseView(message);
       queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
     }

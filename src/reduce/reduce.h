@@ -1,5 +1,5 @@
 // Element-wise reduction kernels over type-erased buffers. The collective algorithms call only
-// these three functions; the instruction set that runs them is the active level of base/simd.h
+// these functions; the instruction set that runs them is the active level of base/simd.h
 // (read per call, set by whoever owns the configuration), and every level gives bit-identical
 // results.
 //
@@ -36,5 +36,11 @@ inline void reduceInto(DataType type, ReduceOp op, void* dst, const void* src, s
 // The one scaling step of an average: dst[i] = dst[i] / divisor (divisor > 0). A divisor of 1
 // leaves dst untouched (a signalling NaN stays signalling).
 void finalizeAverage(DataType type, void* dst, size_t count, int divisor);
+
+// reduce(type, kSum, ...) then finalizeAverage(type, dst, count, divisor), the same bits, in
+// blocks small enough that each is divided while it is still in the L1 cache: an average's last
+// reduction, with no pass of its own for the division.
+void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
+                     int divisor);
 
 }  // namespace gccl

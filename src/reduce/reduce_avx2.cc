@@ -32,14 +32,24 @@ size_t reduceVectors(Bytes* dst, const Bytes* a, const Bytes* b, size_t count) {
   return i / V::kElemSize;
 }
 
-template <typename V>
-size_t divideVectors(Bytes* dst, size_t count, int divisor) {
+// dst[i] = f(dst[i]) over whole vectors; returns how many elements were done.
+template <typename V, typename F>
+size_t mapVectors(Bytes* dst, size_t count, F f) {
   constexpr size_t kStep = V::kLanes * V::kElemSize;
   const size_t bytes = count * V::kElemSize;
-  const auto d = V::splat(divisor);
   size_t i = 0;
-  for (; i + kStep <= bytes; i += kStep) V::store(dst + i, V::div(V::load(dst + i), d));
+  for (; i + kStep <= bytes; i += kStep) V::store(dst + i, f(V::load(dst + i)));
   return i / V::kElemSize;
+}
+
+template <typename V>
+size_t divideVectors(Bytes* dst, size_t count, int divisor) {
+  if (isPowerOfTwo(divisor)) {
+    const auto r = V::reciprocal(divisor);
+    return mapVectors<V>(dst, count, [r](auto v) { return V::scale(v, r); });
+  }
+  const auto d = V::splat(divisor);
+  return mapVectors<V>(dst, count, [d](auto v) { return V::div(v, d); });
 }
 
 size_t reduceVectorsFor(DataType type, ReduceOp op, Bytes* dst, const Bytes* a, const Bytes* b,

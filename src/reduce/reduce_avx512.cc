@@ -36,17 +36,27 @@ void reduceVectors(Bytes* dst, const Bytes* a, const Bytes* b, size_t count) {
   }
 }
 
-template <typename V>
-void divideVectors(Bytes* dst, size_t count, int divisor) {
+// dst[i] = f(dst[i]), the tail under a lane mask.
+template <typename V, typename F>
+void mapVectors(Bytes* dst, size_t count, F f) {
   constexpr size_t kStep = V::kLanes * V::kElemSize;
   const size_t bytes = count * V::kElemSize;
-  const auto d = V::splat(divisor);
   size_t i = 0;
-  for (; i + kStep <= bytes; i += kStep) V::store(dst + i, V::div(V::load(dst + i), d));
+  for (; i + kStep <= bytes; i += kStep) V::store(dst + i, f(V::load(dst + i)));
   if (i < bytes) {
     const auto m = avx512::lowLanes<typename V::Mask>((bytes - i) / V::kElemSize);
-    V::store(dst + i, V::div(V::load(dst + i, m), d), m);
+    V::store(dst + i, f(V::load(dst + i, m)), m);
   }
+}
+
+template <typename V>
+void divideVectors(Bytes* dst, size_t count, int divisor) {
+  if (isPowerOfTwo(divisor)) {
+    const auto r = V::reciprocal(divisor);
+    return mapVectors<V>(dst, count, [r](auto v) { return V::scale(v, r); });
+  }
+  const auto d = V::splat(divisor);
+  mapVectors<V>(dst, count, [d](auto v) { return V::div(v, d); });
 }
 
 void reduceAvx512(DataType type, ReduceOp op, void* dst, const void* a, const void* b,

@@ -1,5 +1,7 @@
 // The public reduce.h entry points: one table row per SimdLevel, indexed by the active level.
+#include <algorithm>
 #include <array>
+#include <cstddef>
 
 #include "base/simd.h"
 #include "reduce/reduce.h"
@@ -31,6 +33,23 @@ void reduce(DataType type, ReduceOp op, void* dst, const void* a, const void* b,
 void finalizeAverage(DataType type, void* dst, size_t count, int divisor) {
   if (count == 0 || divisor == 1) return;
   activeRow().finalizeAverage(type, dst, count, divisor);
+}
+
+void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
+                     int divisor) {
+  constexpr size_t kBlockBytes = 16 * 1024;  // with its two operands, within a 48 KiB L1
+  const kernels::ReduceKernels& row = activeRow();
+  const size_t elementSize = dataTypeSize(type);
+  const size_t block = kBlockBytes / elementSize;
+  auto* out = static_cast<std::byte*>(dst);
+  const auto* left = static_cast<const std::byte*>(a);
+  const auto* right = static_cast<const std::byte*>(b);
+  for (size_t done = 0; done < count; done += block) {
+    const size_t n = std::min(block, count - done);
+    const size_t at = done * elementSize;
+    row.reduce(type, ReduceOp::kSum, out + at, left + at, right + at, n);
+    if (divisor != 1) row.finalizeAverage(type, out + at, n, divisor);
+  }
 }
 
 }  // namespace gccl

@@ -7,6 +7,7 @@
 
 #include "fp16/half.h"
 #include "reduce/reduce_kernels.h"
+#include "reduce/reduce_loops.h"
 
 namespace gccl::kernels {
 namespace {
@@ -102,6 +103,14 @@ void reduceHalf(ReduceOp op, void* dst, const void* a, const void* b, size_t cou
   }
 }
 
+// The average's one division; by a power of two, a multiply by its exact reciprocal
+// (isPowerOfTwo): the same bits as the vector kernels give.
+template <typename T>
+T divideBy(T v, int divisor) {
+  if (isPowerOfTwo(divisor)) return v * (T{1} / static_cast<T>(divisor));
+  return v / static_cast<T>(divisor);
+}
+
 template <typename T>
 void divideTyped(void* dst, size_t count, int divisor) {
   auto* out = static_cast<unsigned char*>(dst);
@@ -109,7 +118,7 @@ void divideTyped(void* dst, size_t count, int divisor) {
     T v;
     std::memcpy(&v, out + i * sizeof(T), sizeof(T));
     if constexpr (std::is_floating_point_v<T>) {
-      v = v / static_cast<T>(divisor);
+      v = divideBy(v, divisor);
     } else {
       // Divide in 64 bits: the rank count need not fit in T (int8 with 200 ranks).
       using Wide = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
@@ -125,7 +134,7 @@ void divideHalf(void* dst, size_t count, int divisor) {
   for (size_t i = 0; i < count; ++i) {
     uint16_t h;
     std::memcpy(&h, out + 2 * i, 2);
-    h = Narrow(Widen(h) / static_cast<float>(divisor));
+    h = Narrow(divideBy(Widen(h), divisor));
     std::memcpy(out + 2 * i, &h, 2);
   }
 }

@@ -131,6 +131,8 @@ struct Float32 : FloatMinMax<PsOps> {
   static Vec load(const void* p) { return _mm256_loadu_ps(static_cast<const float*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_ps(static_cast<float*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_ps(static_cast<float>(divisor)); }
+  static Vec reciprocal(int divisor) { return _mm256_set1_ps(1.0f / static_cast<float>(divisor)); }
+  static Vec scale(Vec a, Vec factor) { return _mm256_mul_ps(a, factor); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, nanFirst(a, b)); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm256_div_ps(a, b); }
@@ -141,6 +143,8 @@ struct Float64 : FloatMinMax<PdOps> {
   static Vec load(const void* p) { return _mm256_loadu_pd(static_cast<const double*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_pd(static_cast<double*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_pd(static_cast<double>(divisor)); }
+  static Vec reciprocal(int divisor) { return _mm256_set1_pd(1.0 / static_cast<double>(divisor)); }
+  static Vec scale(Vec a, Vec factor) { return _mm256_mul_pd(a, factor); }
   static Vec add(Vec a, Vec b) { return _mm256_add_pd(a, nanFirst(a, b)); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_pd(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm256_div_pd(a, b); }

@@ -144,6 +144,8 @@ struct Float32 : FloatMinMax<PsOps> {
   static void store(void* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_ps(static_cast<float>(divisor)); }
+  static Vec reciprocal(int divisor) { return _mm512_set1_ps(1.0f / static_cast<float>(divisor)); }
+  static Vec scale(Vec a, Vec factor) { return _mm512_mul_ps(a, factor); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, nanFirst(a, b)); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm512_div_ps(a, b); }
@@ -157,6 +159,8 @@ struct Float64 : FloatMinMax<PdOps> {
   static void store(void* p, Vec v) { _mm512_storeu_pd(p, v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_pd(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_pd(static_cast<double>(divisor)); }
+  static Vec reciprocal(int divisor) { return _mm512_set1_pd(1.0 / static_cast<double>(divisor)); }
+  static Vec scale(Vec a, Vec factor) { return _mm512_mul_pd(a, factor); }
   static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, nanFirst(a, b)); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_pd(a, nanFirst(a, b)); }
   static Vec div(Vec a, Vec b) { return _mm512_div_pd(a, b); }

@@ -79,16 +79,17 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   for (gcclDataType_t type : {gcclInt32, gcclFloat32, gcclFloat16}) {
     const size_t count = countFor(type);
     for (bool inPlace : {false, true}) {
-      for (int repeat = 0; repeat < 2; ++repeat) {  // the second from the mappings already made
-        perf::fillInput(in, count, type, gcclSum, rank, n);
+      // The second from the mappings already made; an average divides as it reduces from them.
+      for (gcclRedOp_t op : {gcclSum, gcclSum, gcclAvg}) {
+        perf::fillInput(in, count, type, op, rank, n);
         void* result = inPlace ? in : out;
-        if (gcclAllReduce(in, result, count, type, gcclSum, comm) != gcclSuccess) {
+        if (gcclAllReduce(in, result, count, type, op, comm) != gcclSuccess) {
           report = std::string("allreduce: ") + gcclGetLastError(comm);
           return 1;
         }
-        if (const size_t wrong = perf::countWrong(result, count, type, gcclSum, n)) {
+        if (const size_t wrong = perf::countWrong(result, count, type, op, n)) {
           report = std::to_string(wrong) + " wrong elements (type " + std::to_string(type) +
-                   (inPlace ? ", in place)" : ", out of place)");
+                   ", op " + std::to_string(op) + (inPlace ? ", in place)" : ", out of place)");
           return 1;
         }
       }

@@ -1,7 +1,7 @@
-// finalizeAverage: the one division of an average, on every SIMD level, on literal values with
-// hand-computed results and against the test's own reference (reduce_reference.h). Integers
-// truncate toward zero in 64 bits; floats divide in the element type (half types in fp32,
-// rounded once).
+// finalizeAverage (and reduceAndDivide): the one division of an average, on every SIMD level, on
+// literal values with hand-computed results and against the test's own reference
+// (reduce_reference.h). Integers truncate toward zero in 64 bits; floats divide in the element type
+// (half types in fp32, rounded once).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -80,7 +80,7 @@ TEST_P(ReduceAverage, MatchesReference) {
                         DataType::kBfloat16, DataType::kFloat32, DataType::kFloat64}) {
     for (size_t count : {0, 1, 7, 63, 129, 100003}) {
       const Buffer input = randomBuffer(type, count, rng);
-      for (int divisor : {1, 2, 3, 7, 200}) {
+      for (int divisor : {1, 2, 3, 4, 7, 16, 200}) {  // powers of two multiply instead
         Buffer want = input;
         reference::finalizeAverage(type, want.data(), count, divisor);
         Buffer got(input.size() + 1);  // misaligned by one byte
@@ -88,6 +88,32 @@ TEST_P(ReduceAverage, MatchesReference) {
         finalizeAverage(type, got.data() + 1, count, divisor);
         ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, got.data() + 1, want.data(), count))
             << levelLabel(level()) << " " << dataTypeName(type) << " / " << divisor;
+      }
+    }
+  }
+}
+
+// The last reduction of an average, fused with its division: the bits of reduce() then
+// finalizeAverage(), across the kernel's 16 KiB blocks, in place and out of place.
+TEST_P(ReduceAverage, ReduceAndDivideIsTheSumThenTheDivision) {
+  std::mt19937_64 rng(5);
+  for (DataType type : {DataType::kInt8, DataType::kInt32, DataType::kUint64, DataType::kFloat16,
+                        DataType::kBfloat16, DataType::kFloat32, DataType::kFloat64}) {
+    for (size_t count : {0, 1, 4097, 100003}) {
+      const Buffer a = randomBuffer(type, count, rng);
+      const Buffer b = randomBuffer(type, count, rng);
+      for (int divisor : {1, 2, 3, 8}) {
+        Buffer want(a.size());
+        reference::reduce(type, ReduceOp::kSum, want.data(), a.data(), b.data(), count);
+        reference::finalizeAverage(type, want.data(), count, divisor);
+        Buffer out(a.size());
+        reduceAndDivide(type, out.data(), a.data(), b.data(), count, divisor);
+        ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, out.data(), want.data(), count))
+            << levelLabel(level()) << " " << dataTypeName(type) << " / " << divisor;
+        Buffer inPlace = a;
+        reduceAndDivide(type, inPlace.data(), inPlace.data(), b.data(), count, divisor);
+        ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, inPlace.data(), want.data(), count))
+            << levelLabel(level()) << " " << dataTypeName(type) << " / " << divisor << ", in place";
       }
     }
   }
