@@ -36,6 +36,10 @@ struct CollectiveCall {
   // Any value every rank must pass the same, checked like the count: a staged slice carries
   // its whole call's count here, so that ranks disagreeing on it fail on the first slice.
   uint32_t agreement = 0;
+  // An average also looks for inf and NaN in what this rank divides, while it divides
+  // (Request::nonFinite). Every element is divided once, on the rank that finishes it (by
+  // every rank, in recursive doubling), so the ranks' flags together cover the whole result.
+  bool findNonFinite = false;
 };
 
 // An allreduce of `count` elements from `input` into `output`.

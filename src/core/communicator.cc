@@ -148,6 +148,7 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->type = call.type;
   operation->op = call.op;
   operation->root = call.root;
+  operation->findNonFinite = call.findNonFinite && call.op == ReduceOp::kAvg;
   operation->agreementHash = layout.agreementHash;
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.

@@ -256,6 +256,7 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
   try {
     execution.emplace(operation, connections_, scratch_, work_, size_);
     drive(*execution);
+    if (execution->sawNonFinite()) operation.request->setNonFinite();
     payloadBytesSent_.fetch_add(execution->sentBytes(), std::memory_order_relaxed);
     scratch_.trim(scratchKeepBytes_);
     work_.trim(scratchKeepBytes_);

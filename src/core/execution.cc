@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "reduce/non_finite.h"
 #include "reduce/reduce.h"
 
 namespace gccl {
@@ -131,6 +132,9 @@ bool Execution::runLocalSteps() {
         std::memmove(out, address(step.source, step.input), step.count() * elementSize_);
     } else if (step.kind == StepKind::kDivide) {
       finalizeAverage(operation_.type, out, step.count(), size_);
+      if (operation_.findNonFinite && !nonFinite_) {
+        nonFinite_ = hasNonFinite(operation_.type, out, step.count());
+      }
     }
     finish(local[i]);
     ran = true;
@@ -207,7 +211,8 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
       void* out = address(step.target, step.output);
       if (step.divides) {
-        reduceAndDivide(operation_.type, out, local, received, step.count(), size_);
+        reduceAndDivide(operation_.type, out, local, received, step.count(), size_,
+                        operation_.findNonFinite ? &nonFinite_ : nullptr);
       } else {
         reduce(operation_.type, operation_.op, out, local, received, step.count());
       }

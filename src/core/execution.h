@@ -58,6 +58,8 @@ class Execution {
   std::vector<int> waitedPeers() const;
   // Payload bytes posted to the transports so far (headers not counted).
   uint64_t sentBytes() const { return sentBytes_; }
+  // Whether what this rank divided held inf or NaN (Operation::findNonFinite).
+  bool sawNonFinite() const { return nonFinite_; }
 
  private:
   struct PeerQueue {
@@ -84,6 +86,7 @@ class Execution {
   bool isDone(int32_t index) const { return done_[static_cast<size_t>(index)] != 0; }
 
   uint64_t sentBytes_ = 0;
+  bool nonFinite_ = false;
   const Operation& operation_;
   const Schedule& schedule_;
   // The operation's index, or one made here for an operation that came without (tests).

@@ -22,6 +22,7 @@ struct Operation {
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;                // rooted collectives only
+  bool findNonFinite = false;  // CollectiveCall::findNonFinite, for an average
   uint32_t agreementHash = 0;  // BufferLayout::agreementHash: every rank's must be equal
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;

@@ -22,11 +22,16 @@ class Request {
   const std::string& message() const { return message_; }
   // Throws the stored error, if any.
   void rethrow() const;
+  // An average that asked (CollectiveCall::findNonFinite) found inf or NaN among the values
+  // this rank divided. Set by the engine before it completes the request; valid once isDone().
+  bool nonFinite() const { return nonFinite_; }
+  void setNonFinite() { nonFinite_ = true; }
 
  private:
   std::atomic<uint32_t> done_{0};
   Status status_ = Status::kSuccess;
   std::string message_;
+  bool nonFinite_ = false;
 };
 
 }  // namespace gccl

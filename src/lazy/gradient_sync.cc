@@ -6,7 +6,10 @@
 #include <limits>
 
 #include "base/error.h"
+#include "core/collective_call.h"
 #include "fp16/codec.h"
+#include "lazy/sync_agreement.h"
+#include "reduce/non_finite.h"
 #include "reduce/reduce.h"
 #include "sparse/chunk_select.h"
 
@@ -150,6 +153,7 @@ void GradientSync::finalize() {
     bucketOf_.insert(bucketOf_.end(), buckets_[b].endTensor - buckets_[b].firstTensor, b);
   }
   makeSparseBuckets();
+  agreement_ = syncAgreement(options_, tensors_, exempt_);
   tracker_ = ReadyTracker(buckets_, tensors_.size());
   requests_.resize(buckets_.size());
   sentSparse_.assign(buckets_.size(), false);
@@ -368,9 +372,10 @@ std::shared_ptr<Request> GradientSync::launchBucket(Communicator& comm, size_t b
   std::byte* data = pool_.data() + bucket.offset;
   // Sparse after the warm-up, counted in steps ended by wait() or reset(): the same on every
   // rank. Synchronous norms phase, asynchronous payload (sparse_exchange.h).
-  sentSparse_[b] = sparse_[b] != nullptr && step_ >= options_.sparse.warmupSteps;
+  sentSparse_[b] = sendsSparse(b);
   if (sentSparse_[b]) {
-    return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, waits_);
+    return sparse_[b]->start(comm, reinterpret_cast<const float*>(data), options_.average, waits_,
+                             agreement_);
   }
   // Pre-division makes the allreduce a plain sum of terms already divided by n: a loss-scaled
   // fp16 sum then stays in range where the sum of the undivided terms would overflow. Not for
@@ -380,10 +385,16 @@ std::shared_ptr<Request> GradientSync::launchBucket(Communicator& comm, size_t b
   if (const auto half = halfFormatFor(options_.wire, bucket.type)) {
     std::byte* wire = wire_.data() + wireOffsets_[b];
     encodeBucket(b, *half, encodeScale());
-    return comm.allreduce(wire, wire, bucket.count, wireType(options_.wire, bucket.type), op);
+    CollectiveCall call =
+        allreduceCall(wire, wire, bucket.count, wireType(options_.wire, bucket.type), op);
+    call.agreement = agreement_;
+    return comm.start(call, false);
   }
   if (preDivide) finalizeAverage(bucket.type, data, bucket.count, size_);
-  return comm.allreduce(data, data, bucket.count, bucket.type, op);
+  CollectiveCall call = allreduceCall(data, data, bucket.count, bucket.type, op);
+  call.agreement = agreement_;
+  call.findNonFinite = engineFindsNonFinite(b);
+  return comm.start(call, false);
 }
 
 void GradientSync::finishBucket(size_t b, StepStats& stats, bool byShares) {
@@ -399,6 +410,8 @@ void GradientSync::finishBucket(size_t b, StepStats& stats, bool byShares) {
     // Every rank decodes the same 16-bit result (the allgather copies the owner's bits), so
     // every rank's fp32 gradients, and its non-finite flag, are the same.
     decodeBucket(b, *half, &stats.nonFinite);
+  } else if (engineFindsNonFinite(b)) {
+    if (requests_[b]->nonFinite()) stats.nonFinite = true;  // in what this rank divided
   } else {
     // Every rank holds the same result too, so a share of it is scanned by each rank when
     // wait() combines the flags, else all of it.
@@ -419,15 +432,47 @@ bool GradientSync::scanByShares() const {
   size_t bytes = 0;
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
     const Bucket& bucket = buckets_[b];
-    if (!sentSparse_[b] && !halfFormatFor(options_.wire, bucket.type)) {
+    if (!sentSparse_[b] && !halfFormatFor(options_.wire, bucket.type) && !engineFindsNonFinite(b)) {
       bytes += bucket.count * dataTypeSize(bucket.type);
     }
   }
   return bytes >= kShareScanMinBytes;
 }
 
+Error GradientSync::bucketFailure(size_t b) const {
+  const Request& request = *requests_[b];
+  if (request.status() != Status::kInvalidUsage) return Error(request.status(), request.message());
+  return Error(Status::kInvalidUsage,
+               strCat(request.message(), " (bucket ", b, " of the gradient sync on rank ", rank_,
+                      ": every rank must register the same tensors, in the same order, with the "
+                      "same config)"));
+}
+
+bool GradientSync::sendsSparse(size_t b) const {
+  return sparse_[b] != nullptr && step_ >= options_.sparse.warmupSteps;
+}
+
+bool GradientSync::dividesDense(size_t b) const {
+  const DataType type = buckets_[b].type;
+  return !sendsSparse(b) && !halfFormatFor(options_.wire, type) && isFloatingPoint(type) &&
+         options_.average && !options_.preDivide;
+}
+
+bool GradientSync::engineFindsNonFinite(size_t b) const {
+  if (size_ == 1 || !dividesDense(b)) return false;
+  size_t bytes = 0;
+  for (size_t c = 0; c < buckets_.size(); ++c) {
+    if (dividesDense(c)) bytes += buckets_[c].count * dataTypeSize(buckets_[c].type);
+  }
+  return bytes >= kShareScanMinBytes;
+}
+
 bool GradientSync::combinesFlags(bool byShares) const {
-  return byShares || (options_.copyMode && size_ > 1);
+  if (byShares || (options_.copyMode && size_ > 1)) return true;
+  for (size_t b = 0; b < tracker_.startedCount(); ++b) {
+    if (engineFindsNonFinite(b)) return true;
+  }
+  return false;
 }
 
 GradientSync::StepAgreement GradientSync::agree(Communicator* comm, bool nonFinite,
@@ -471,7 +516,7 @@ StepStats GradientSync::wait(Communicator* comm) {
   for (size_t b = 0; b < tracker_.startedCount(); ++b) {
     requests_[b]->wait(waits_);
     if (requests_[b]->status() != Status::kSuccess) {
-      if (!failure) failure.emplace(requests_[b]->status(), requests_[b]->message());
+      if (!failure) failure.emplace(bucketFailure(b));
       continue;
     }
     // Also after a failure elsewhere: the result is good, and this rank's share of the flags

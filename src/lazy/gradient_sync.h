@@ -174,13 +174,25 @@ class GradientSync {
   bool anyEncodedIn(size_t bucket) const;
   // `byShares`: scan a dense full-precision result for inf/NaN only in this rank's share.
   void finishBucket(size_t bucket, StepStats& stats, bool byShares);
-  // Whether this step scans its dense full-precision results by shares, one per rank, and
-  // combines the ranks' flags: where they are large enough for that to pay. The same on every
-  // rank (it depends on the plan and the step only).
+  // A bucket's failed collective as wait() reports it; a mismatch (kInvalidUsage) names what
+  // the ranks' gradient syncs must share (sync_agreement.h).
+  Error bucketFailure(size_t bucket) const;
+  // Whether `bucket` goes sparse in this step (after the warm-up): the same on every rank.
+  bool sendsSparse(size_t bucket) const;
+  // Whether `bucket` is a dense full-precision average in this step, divided after the sum.
+  bool dividesDense(size_t bucket) const;
+  // Whether the engine looks for inf/NaN in `bucket` while it divides: in the cache, with no
+  // pass of its own, but each rank sees only what it divided, so the ranks' flags are then
+  // combined. For the dense averages of a step that together reach kShareScanMinBytes (below,
+  // every rank scans all and no collective is added). The same on every rank.
+  bool engineFindsNonFinite(size_t bucket) const;
+  // Whether this step scans its other dense full-precision results by shares, one per rank,
+  // and combines the ranks' flags: where they are large enough for that to pay. The same on
+  // every rank (it depends on the plan and the step only).
   bool scanByShares() const;
   // Whether wait() ends with the ranks combining their non-finite and failure flags: when
-  // they scan by shares, and in copy mode, where a copy out can fail on one rank alone. The
-  // same on every rank (the config must be).
+  // each rank saw a part (by shares, or what the engine divided), and in copy mode, where a
+  // copy out can fail on one rank alone. The same on every rank (the config must be).
   bool combinesFlags(bool byShares) const;
   // Every rank's non-finite flag and whether its step failed, each ORed over the ranks on
   // `comm` (kInvalidUsage for null): the ranks then skip, or fail, the same steps.
@@ -203,6 +215,7 @@ class GradientSync {
   std::vector<std::string> names_;
   std::set<std::string> usedNames_;
   std::vector<bool> exempt_;  // per tensor
+  uint32_t agreement_ = 0;    // syncAgreement: carried by every bucket's first collective
   bool finalized_ = false;
   PoolLayout layout_;
   std::vector<Bucket> buckets_;

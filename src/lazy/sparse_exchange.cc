@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "base/error.h"
+#include "core/collective_call.h"
 #include "sparse/chunk_select.h"
 
 namespace gccl {
@@ -34,11 +35,13 @@ SparseBucket::SparseBucket(size_t count, const SparseOptions& options,
       wire_(count * payloadElementSize(options.payload)) {}
 
 std::shared_ptr<Request> SparseBucket::start(Communicator& comm, const float* grad, bool average,
-                                             WaitPolicy waits) {
+                                             WaitPolicy waits, uint32_t agreement) {
   accumulateResidualAndNorms(v_.data(), u_.empty() ? nullptr : u_.data(), grad, count_,
                              options_.momentum, options_.chunkElements, norms_.data());
-  const auto normsDone = comm.allreduce(norms_.data(), norms_.data(), norms_.size(),
-                                        DataType::kFloat32, ReduceOp::kSum);
+  CollectiveCall norms = allreduceCall(norms_.data(), norms_.data(), norms_.size(),
+                                       DataType::kFloat32, ReduceOp::kSum);
+  norms.agreement = agreement;
+  const auto normsDone = comm.start(norms, false);
   normsDone->wait(waits);
   if (normsDone->status() != Status::kSuccess) {
     throw Error(normsDone->status(), normsDone->message());

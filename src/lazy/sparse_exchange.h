@@ -45,9 +45,10 @@ class SparseBucket {
   SparseBucket(size_t count, const SparseOptions& options, std::vector<bool> exemptChunks);
 
   // Folds `grad` (count fp32 values) into the residual, agrees on the chunks and starts the
-  // payload allreduce (into this object's wire buffer). Rethrows a failed norms allreduce.
+  // payload allreduce (into this object's wire buffer). Rethrows a failed norms allreduce,
+  // which carries `agreement` (CollectiveCall::agreement: the gradient sync's).
   std::shared_ptr<Request> start(Communicator& comm, const float* grad, bool average,
-                                 WaitPolicy waits);
+                                 WaitPolicy waits, uint32_t agreement);
   // Writes the reduced gradient: the picked chunks, 0 elsewhere.
   void finish(float* grad, bool* nonFinite) const;
   // Zeroes V and U (gcclGradSyncReset).

@@ -20,9 +20,4 @@ std::optional<HalfFormat> halfFormatFor(WireFormat wire, DataType type);
 // The type a bucket of `type` is allreduced in.
 DataType wireType(WireFormat wire, DataType type);
 
-// True if any of `count` elements is inf or NaN (false for integer types). The reduced buffer
-// is bit-identical on every rank, so every rank answers the same: the agreed flag that lets
-// all ranks skip the same loss-scaled step without another collective.
-bool hasNonFinite(DataType type, const void* data, size_t count);
-
 }  // namespace gccl

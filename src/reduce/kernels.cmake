@@ -13,7 +13,8 @@ set(_gccl_reduce_dir ${CMAKE_CURRENT_LIST_DIR})
 cmake_path(GET _gccl_reduce_dir PARENT_PATH _gccl_src_dir)
 set(_gccl_fp16_dir ${_gccl_src_dir}/fp16)
 
-set(GCCL_REDUCE_SOURCES ${_gccl_reduce_dir}/reduce_dispatch.cc ${_gccl_reduce_dir}/reduce_scalar.cc)
+set(GCCL_REDUCE_SOURCES ${_gccl_reduce_dir}/reduce_dispatch.cc ${_gccl_reduce_dir}/reduce_scalar.cc
+  ${_gccl_reduce_dir}/non_finite.cc)
 set(GCCL_FP16_SOURCES ${_gccl_fp16_dir}/codec_dispatch.cc ${_gccl_fp16_dir}/codec_scalar.cc)
 
 set(_gccl_avx2_sources ${_gccl_reduce_dir}/reduce_avx2.cc ${_gccl_fp16_dir}/codec_avx2.cc)

@@ -39,8 +39,9 @@ void finalizeAverage(DataType type, void* dst, size_t count, int divisor);
 
 // reduce(type, kSum, ...) then finalizeAverage(type, dst, count, divisor), the same bits, in
 // blocks small enough that each is divided while it is still in the L1 cache: an average's last
-// reduction, with no pass of its own for the division.
+// reduction, with no pass of its own for the division. With `nonFinite`, each block is also
+// looked at there, and *nonFinite set when one holds inf or NaN (left alone otherwise).
 void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
-                     int divisor);
+                     int divisor, bool* nonFinite = nullptr);
 
 }  // namespace gccl

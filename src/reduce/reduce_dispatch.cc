@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "base/simd.h"
+#include "reduce/non_finite.h"
 #include "reduce/reduce.h"
 #include "reduce/reduce_kernels.h"
 
@@ -36,7 +37,7 @@ void finalizeAverage(DataType type, void* dst, size_t count, int divisor) {
 }
 
 void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
-                     int divisor) {
+                     int divisor, bool* nonFinite) {
   constexpr size_t kBlockBytes = 16 * 1024;  // with its two operands, within a 48 KiB L1
   const kernels::ReduceKernels& row = activeRow();
   const size_t elementSize = dataTypeSize(type);
@@ -49,6 +50,7 @@ void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, siz
     const size_t at = done * elementSize;
     row.reduce(type, ReduceOp::kSum, out + at, left + at, right + at, n);
     if (divisor != 1) row.finalizeAverage(type, out + at, n, divisor);
+    if (nonFinite != nullptr && !*nonFinite && hasNonFinite(type, out + at, n)) *nonFinite = true;
   }
 }
 

@@ -333,12 +333,16 @@ TEST(LazyNonFinite, EveryRankAgreesWhenOneRankHasAnInf) {
   }
 }
 
-// From 1 MiB of dense fp32 results a step, each rank scans its share of them and one more
-// collective combines the ranks' flags: a NaN at either end of any rank's share, whichever
-// rank sends it, is seen by every rank, over several steps of one gradient sync (the steps
-// must not mix up their flags). Smaller steps are scanned whole by every rank
+// From 1 MiB of dense fp32 results a step, each rank looks at a part of them and one more
+// collective combines the ranks' flags: averages are looked at by the engine as it divides
+// them (on the rank that finishes each element); pre-divided sums, which nothing divides
+// after the allreduce, are scanned in shares, one per rank. A NaN at either end of any rank's
+// share, whichever rank sends it, is seen by every rank, over several steps of one gradient
+// sync (the steps must not mix up their flags). Smaller steps are scanned whole by every rank
 // (EveryRankAgreesWhenOneRankHasAnInf) with one collective per bucket (LazyExact).
-TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
+class LazyLargeSteps : public ::testing::TestWithParam<bool> {};  // pre-divided?
+
+TEST_P(LazyLargeSteps, EveryRankSeesANonFiniteValueOfAnyRank) {
   constexpr int kSize = 3;
   constexpr size_t kCount = 300001;  // 1.2 MB: shares of 100000, 100000 and 100001 elements
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -347,7 +351,9 @@ TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
   std::vector<std::vector<int>> flags(kSize);
   std::vector<std::vector<uint64_t>> collectives(kSize);
   onEveryRank(ranks, [&](int rank, Communicator& comm) {
-    GradientSync sync(rank, kSize, WaitPolicy{}, GradientSyncOptions{});
+    GradientSyncOptions options;
+    options.preDivide = GetParam();
+    GradientSync sync(rank, kSize, WaitPolicy{}, options);
     sync.registerTensor("g", kCount, DataType::kFloat32);
     sync.finalize();
     ASSERT_EQ(sync.buckets().size(), 1u);
@@ -370,6 +376,74 @@ TEST(LazyNonFinite, LargeStepsAreScannedBySharesAndTheFlagsCombined) {
     // The bucket's allreduce and the flags'.
     EXPECT_EQ(collectives[r], std::vector<uint64_t>(expected.size(), 2)) << "rank " << r;
   }
+}
+
+INSTANTIATE_TEST_SUITE_P(LazyNonFinite, LazyLargeSteps, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "PreDividedScannedByShares"
+                                             : "AveragedFoundAsDivided";
+                         });
+
+// One step of gradient syncs that may differ between the ranks: `shapeOf(rank)` gives each
+// rank's tensors (in registration order) and options. Returns each rank's wait() error
+// (kSuccess and "" when the step went through).
+struct SyncShape {
+  std::vector<size_t> counts;  // fp32 tensors
+  GradientSyncOptions options;
+};
+
+std::vector<std::pair<Status, std::string>> oneStep(int size,
+                                                    const std::function<SyncShape(int)>& shapeOf) {
+  auto ranks = makeRanks(size);
+  std::vector<std::pair<Status, std::string>> outcome(size, {Status::kSuccess, ""});
+  onEveryRank(ranks, [&](int rank, Communicator& comm) {
+    const SyncShape shape = shapeOf(rank);
+    GradientSync sync(rank, size, WaitPolicy{}, shape.options);
+    std::vector<std::vector<float>> own;  // the framework's buffers, in copy mode
+    for (size_t t = 0; t < shape.counts.size(); ++t) {
+      sync.registerTensor(std::to_string(t), shape.counts[t], DataType::kFloat32);
+      own.emplace_back(shape.counts[t], 1.0f);
+    }
+    sync.finalize();
+    try {
+      for (size_t t = 0; t < shape.counts.size(); ++t) {
+        sync.markReady(comm, t, shape.options.copyMode ? own[t].data() : nullptr);
+      }
+      sync.wait(&comm);
+    } catch (const Error& e) {
+      outcome[rank] = {e.status(), e.what()};
+    }
+  });
+  return outcome;
+}
+
+// Every bucket's collective carries a hash of what the ranks' gradient syncs must share
+// (sync_agreement.h), so ranks that differ fail at their first bucket, on every rank, with an
+// error that says what must agree. Two tensors registered in the other order on one rank fill
+// a bucket of the same size (48 + 16 floats, 64-byte aligned either way): without the hash the
+// allreduce would run and mix the tensors up. Copy mode on one rank alone would have that rank
+// combine the ranks' flags in a collective the others never start.
+TEST(LazyAgreement, RanksWhoseSyncsDifferFailAtTheFirstBucket) {
+  const auto swapped = oneStep(2, [](int rank) {
+    return SyncShape{rank == 0 ? std::vector<size_t>{48, 16} : std::vector<size_t>{16, 48}, {}};
+  });
+  const auto copyModeOnOne = oneStep(2, [](int rank) {
+    SyncShape shape{{48, 16}, {}};
+    shape.options.copyMode = rank == 1;
+    return shape;
+  });
+  for (const auto* outcome : {&swapped, &copyModeOnOne}) {
+    for (int rank = 0; rank < 2; ++rank) {
+      EXPECT_EQ((*outcome)[rank].first, Status::kInvalidUsage) << "rank " << rank;
+      EXPECT_NE((*outcome)[rank].second.find("the same tensors, in the same order"),
+                std::string::npos)
+          << (*outcome)[rank].second;
+    }
+  }
+  // The same shape on every rank goes through.
+  const auto same = oneStep(2, [](int) { return SyncShape{{48, 16}, {}}; });
+  EXPECT_EQ(same[0].first, Status::kSuccess) << same[0].second;
+  EXPECT_EQ(same[1].first, Status::kSuccess) << same[1].second;
 }
 
 // Where the ranks combine their flags, they also agree on failure: a copy out that fails on

@@ -13,6 +13,7 @@
 #include "lazy/bucket_plan.h"
 #include "lazy/ready_tracker.h"
 #include "lazy/wire_format.h"
+#include "reduce/non_finite.h"
 
 namespace gccl {
 namespace {
