@@ -13,6 +13,7 @@
 #include "api/boundary.h"
 #include "api/device_buffers.h"
 #include "api/handles.h"
+#include "core/collective_call.h"
 #include "lazy/gradient_sync.h"
 
 using gccl::GradientSync;
@@ -28,8 +29,9 @@ struct gcclGradSync {
   gcclComm* comm;
   uint64_t commSerial;  // comm->serial at create: a new handle at the same address is not ours
   std::unique_ptr<GradientSync> sync;
-  std::mutex lastMutex;  // GetSparseStats may run while another thread waits
-  gccl::StepStats last;  // of the last wait(), for gcclGradSyncGetSparseStats
+  size_t maxBucketBytes;  // the most one collective on comm moves (GradientSync::finalize)
+  std::mutex lastMutex;   // GetSparseStats may run while another thread waits
+  gccl::StepStats last;   // of the last wait(), for gcclGradSyncGetSparseStats
 };
 
 namespace {
@@ -113,6 +115,8 @@ gcclResult_t gcclGradSyncCreate(gcclComm_t comm, const gcclGradSyncConfig_t* con
     auto handle = std::make_unique<gcclGradSync>();
     handle->comm = comm;
     handle->commSerial = comm->serial;
+    handle->maxBucketBytes =
+        gccl::mostBytesPerCollective(communicator.size(), communicator.config().chunkBytes);
     handle->sync = std::make_unique<GradientSync>(communicator.rank(), communicator.size(),
                                                   waitPolicyOf(communicator.config()), options);
     gccl::api::registerLive(handle.get(), gccl::api::HandleKind::kGradientSync);
@@ -137,7 +141,7 @@ gcclResult_t gcclGradSyncRegister(gcclGradSync_t sync, const char* name, size_t 
 gcclResult_t gcclGradSyncFinalize(gcclGradSync_t sync, void** pool, size_t* poolBytes) {
   return guarded(__func__, commOf(sync), [&] {
     GradientSync& gradients = syncOf(sync);
-    gradients.finalize();
+    gradients.finalize(sync->maxBucketBytes);
     if (pool != nullptr) *pool = gradients.pool();
     if (poolBytes != nullptr) *poolBytes = gradients.poolBytes();
   });

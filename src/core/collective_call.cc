@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -34,6 +35,11 @@ size_t maxSlicesPerCollective(int size) {
   // sends and reduction, Bruck's forwarding, the ring's and the trees' constant few.
   const auto perSlice = 2 * (static_cast<size_t>(std::bit_width(static_cast<unsigned>(size))) + 1);
   return std::min(kMaxSlicesPerCollective, kMaxScheduleSteps / perSlice);
+}
+
+size_t mostBytesPerCollective(int size, size_t chunkBytes) {
+  const size_t slices = maxSlicesPerCollective(size);
+  return chunkBytes > SIZE_MAX / slices ? SIZE_MAX : slices * chunkBytes;
 }
 
 uint32_t hashRanges(const std::vector<Range>& ranges) {

@@ -24,6 +24,9 @@ inline constexpr size_t kMaxSlicesPerCollective = size_t{1} << 16;
 // the same bound from the same call, so all accept or all refuse.
 size_t maxSlicesPerCollective(int size);
 
+// The most bytes one collective on `size` ranks moves in slices of `chunkBytes` (saturated).
+size_t mostBytesPerCollective(int size, size_t chunkBytes);
+
 struct CollectiveCall {
   CollectiveKind kind = CollectiveKind::kAllreduce;
   const void* input = nullptr;

@@ -130,7 +130,7 @@ void GradientSync::makeSparseBuckets() {
   }
 }
 
-void GradientSync::finalize() {
+void GradientSync::finalize(size_t maxBucketBytes) {
   std::lock_guard lock(mutex_);
   if (finalized_) fail(Status::kInvalidUsage, "gradient sync on rank ", rank_, ": finalized twice");
   // From scratch: an earlier call may have failed half-way (out of memory) and left some.
@@ -138,6 +138,17 @@ void GradientSync::finalize() {
   bucketOf_.clear();
   layout_ = layoutPool(tensors_, options_.alignment);
   buckets_ = planBuckets(tensors_, layout_, options_.thetaBytes);
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    const Bucket& bucket = buckets_[b];
+    const size_t bytes = bucket.count * dataTypeSize(wireType(options_.wire, bucket.type));
+    if (bytes > maxBucketBytes) {
+      fail(Status::kInvalidArgument, "gradient sync on rank ", rank_, ": bucket ", b, " (tensors ",
+           bucket.firstTensor, " to ", bucket.endTensor - 1, ") would move ", bytes,
+           " bytes in one collective, more than the ", maxBucketBytes,
+           " this communicator takes: lower the bucket threshold (bucketBytes) or raise "
+           "GCCL_CHUNK_BYTES");
+    }
+  }
   const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
   // What the buckets' allreduces read, in shareable memory where shm peers can read it in
   // place: the pool, and the 16-bit copies of compressed buckets.

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -112,7 +113,11 @@ class GradientSync {
   // (kInvalidUsage after); kInvalidArgument for an unknown index. Every rank must agree.
   void setExempt(size_t index);
   // Lays out the pool and plans the buckets. Once (kInvalidUsage after that).
-  void finalize();
+  // kInvalidArgument, before anything is allocated (it can be retried), for a bucket that
+  // moves more than `maxBucketBytes` in one collective: the communicator's bound
+  // (maxSlicesPerCollective slices of GCCL_CHUNK_BYTES), which its first markReady would
+  // otherwise meet mid-step.
+  void finalize(size_t maxBucketBytes = SIZE_MAX);
 
   // After finalize() (kInvalidUsage before).
   std::byte* pool() const;

@@ -384,6 +384,28 @@ INSTANTIATE_TEST_SUITE_P(LazyNonFinite, LazyLargeSteps, ::testing::Values(false,
                                              : "AveragedFoundAsDivided";
                          });
 
+// finalize() refuses a bucket larger than one collective moves (the C API passes the
+// communicator's bound) before it allocates anything, so it can be retried; the bound counts
+// the bytes on the wire (fp16: two per element) and a bucket of exactly that size fits.
+TEST(LazyPlan, ABucketTooLargeForOneCollectiveIsRefusedAtFinalize) {
+  GradientSync sync(0, 2, WaitPolicy{}, GradientSyncOptions{});
+  sync.registerTensor("w", 300, DataType::kFloat32);  // 1200 bytes
+  try {
+    sync.finalize(1199);
+    ADD_FAILURE() << "a 1200-byte bucket passed a 1199-byte bound";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("bucket 0 (tensors 0 to 0)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(sync.finalize(1200));
+  GradientSyncOptions half;
+  half.wire = WireFormat::kFloat16;
+  GradientSync halves(0, 2, WaitPolicy{}, half);
+  halves.registerTensor("w", 300, DataType::kFloat32);
+  EXPECT_NO_THROW(halves.finalize(600));
+}
+
 // One step of gradient syncs that may differ between the ranks: `shapeOf(rank)` gives each
 // rank's tensors (in registration order) and options. Returns each rank's wait() error
 // (kSuccess and "" when the step went through).

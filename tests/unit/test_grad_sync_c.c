@@ -359,6 +359,39 @@ static void* runRank(void* argument) {
   return NULL;
 }
 
+/* A bucket one collective could not move is refused at finalize, before anything is
+ * allocated, naming what to change: at one rank with 64-byte slices a collective moves at most
+ * 4 MiB, and four 2 MiB gradients make one 8 MiB bucket at the default threshold. A smaller
+ * threshold then plans buckets that fit. */
+static void oversizedBucket(void) {
+  gcclUniqueId id;
+  gcclComm_t comm = NULL;
+  gcclGradSync_t sync = NULL;
+  gcclGradSyncConfig_t config = GCCL_GRAD_SYNC_CONFIG_INITIALIZER;
+  size_t index = 0;
+  int t;
+  setenv("GCCL_CHUNK_BYTES", "64", 1);
+  EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
+  EXPECT(gcclCommInitRank(&comm, 1, id, 0) == gcclSuccess);
+  unsetenv("GCCL_CHUNK_BYTES");
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  for (t = 0; t < 4; ++t) {
+    EXPECT(gcclGradSyncRegister(sync, NULL, (size_t)1 << 19, gcclFloat32, &index) == gcclSuccess);
+  }
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "GCCL_CHUNK_BYTES"));
+  EXPECT(mentions(gcclGetLastError(comm), "bucket 0"));
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+  config.bucketBytes = (size_t)2 << 20;
+  EXPECT(gcclGradSyncCreate(comm, &config, &sync) == gcclSuccess);
+  for (t = 0; t < 4; ++t) {
+    EXPECT(gcclGradSyncRegister(sync, NULL, (size_t)1 << 19, gcclFloat32, &index) == gcclSuccess);
+  }
+  EXPECT(gcclGradSyncFinalize(sync, NULL, NULL) == gcclSuccess);
+  EXPECT(gcclGradSyncDestroy(sync) == gcclSuccess);
+  EXPECT(gcclCommDestroy(comm) == gcclSuccess);
+}
+
 int main(void) {
   gcclUniqueId id;
   gcclComm_t comm = NULL;
@@ -374,6 +407,7 @@ int main(void) {
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
   EXPECT(gcclCommInitRank(&comm, 1, id, 0) == gcclSuccess);
   abortedMidStep(comm); /* aborts comm */
+  oversizedBucket();
 
   EXPECT(gcclGetUniqueId(&id) == gcclSuccess);
   for (r = 0; r < 2; ++r) {
