@@ -58,13 +58,17 @@ Schedule directAllreduce(const ScheduleShape& shape) {
     }
   }
   // Own piece, slice by slice: a fixed chain of reductions (the same order every call, so the
-  // result does not depend on which peer was quickest), then the division of an average.
+  // result does not depend on which peer was quickest), then the division of an average. The
+  // chain runs in one pass over the slice once every peer's part has arrived
+  // (Step::reducedWithNext): read from the peers' memory where they share it, each element is
+  // then read once and written once, not n - 1 times.
   const std::vector<Range> mySlices = slicesOf(mine, shape.sliceElements);
   std::vector<int32_t> reduced;
   for (const Range part : mySlices) {
     int32_t previous = kNoStep;
     BufferRole partial = BufferRole::kInput;
     for (int k = 1; k < n; ++k) {
+      if (previous != kNoStep) schedule.steps[static_cast<size_t>(previous)].reducedWithNext = true;
       previous = addRecvReduce(schedule, reducePeer(shape, k), partial, part, BufferRole::kOutput,
                                part, false, previous);
       partial = BufferRole::kOutput;

@@ -84,6 +84,9 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
     return "reads and writes different element counts";
   }
   if (step.divides && step.kind != StepKind::kRecvReduce) return "divides, but reduces nothing";
+  if (step.reducedWithNext && step.kind != StepKind::kRecvReduce) {
+    return "is reduced with the next step, but reduces nothing";
+  }
   return {};
 }
 
@@ -145,17 +148,24 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
 
 void fuseDivides(Schedule& schedule) {
   std::vector<Step>& steps = schedule.steps;
+  // Dependencies are not checked yet (checkSchedule runs on the result): one that does not
+  // name an earlier step is left for it to refuse, and fuses nothing.
+  auto earlier = [](int32_t dependency, size_t i) {
+    return dependency >= 0 && static_cast<size_t>(dependency) < i;
+  };
   std::vector<uint32_t> waiters(steps.size(), 0);  // steps naming each one in `after`
-  for (const Step& step : steps) {
-    for (const int32_t dependency : step.after) {
-      if (dependency != kNoStep) ++waiters[static_cast<size_t>(dependency)];
+  for (size_t i = 0; i < steps.size(); ++i) {
+    for (const int32_t dependency : steps[i].after) {
+      if (earlier(dependency, i)) ++waiters[static_cast<size_t>(dependency)];
     }
   }
-  for (Step& divide : steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    Step& divide = steps[i];
     if (divide.kind != StepKind::kDivide) continue;
     const int32_t first = divide.after[0], second = divide.after[1];
     if ((first == kNoStep) == (second == kNoStep)) continue;  // none, or two to wait for
     const int32_t reduced = first != kNoStep ? first : second;
+    if (!earlier(reduced, i)) continue;
     Step& reduce = steps[static_cast<size_t>(reduced)];
     if (reduce.kind != StepKind::kRecvReduce || reduce.divides) continue;
     if (waiters[static_cast<size_t>(reduced)] != 1 || reduce.target != divide.target ||
@@ -176,8 +186,9 @@ std::string describeSchedule(const Schedule& schedule) {
     out << i << ": " << kindName(s.kind) << " peer " << s.peer << " in [" << s.input.offset << ", +"
         << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset << ", +"
         << s.output.count << ") of " << roleName(s.target)
-        << (s.receivedFirst ? " received-first" : "") << (s.divides ? " divides" : "") << " after "
-        << s.after[0] << "," << s.after[1] << "\n";
+        << (s.receivedFirst ? " received-first" : "") << (s.divides ? " divides" : "")
+        << (s.reducedWithNext ? " with-next" : "") << " after " << s.after[0] << "," << s.after[1]
+        << "\n";
   }
   return out.str();
 }

@@ -62,6 +62,11 @@ struct Step {
   // RecvReduce only: the reduction also divides its result by the rank count, in the same pass
   // over the data. Set by fuseDivides on the last reduction of an average.
   bool divides = false;
+  // RecvReduce only: this reduction and the step right after it, a RecvReduce from another
+  // peer over the same range that reduces into this one's result and waits on it (and is the
+  // only step that does), form a chain that runs in one pass over the range once every
+  // chain's message has arrived (ScheduleIndex::chains), instead of one pass per step.
+  bool reducedWithNext = false;
   // Steps that must be complete before this one reads or writes its buffers (earlier steps
   // only). A RecvReduce may receive into scratch before they finish; only its reduction waits.
   std::array<int32_t, 2> after = {kNoStep, kNoStep};

@@ -3,7 +3,72 @@
 #include <algorithm>
 #include <map>
 
+#include "base/error.h"
+
 namespace gccl {
+
+namespace {
+
+bool sameRange(Range a, Range b) {
+  return a.offset == b.offset && a.count == b.count;
+}
+
+// Whether `next` continues the chain whose latest step is `step` (at index `at`).
+bool continuesChain(const Step& step, int32_t at, const Step& next) {
+  const bool waits = next.after[0] == at || next.after[1] == at;
+  return next.kind == StepKind::kRecvReduce && waits && next.peer != step.peer &&
+         next.source == step.target && sameRange(next.input, step.output) &&
+         next.target == step.target && sameRange(next.output, step.output);
+}
+
+void indexChains(const Schedule& schedule, ScheduleIndex& index,
+                 const std::map<int, size_t>& position) {
+  const std::vector<Step>& steps = schedule.steps;
+  std::vector<uint32_t> waiters(steps.size(), 0);
+  bool any = false;
+  for (const Step& step : steps) {
+    any |= step.reducedWithNext;
+    for (const int32_t dependency : step.after) {
+      if (dependency >= 0 && static_cast<size_t>(dependency) < steps.size()) {
+        ++waiters[static_cast<size_t>(dependency)];
+      }
+    }
+  }
+  if (!any) return;
+  index.chainOf.assign(steps.size(), -1);
+  std::vector<ChainLink>* chain = nullptr;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& step = steps[i];
+    const auto at = static_cast<int32_t>(i);
+    if (chain == nullptr && !step.reducedWithNext) continue;
+    if (chain == nullptr) {
+      if (step.kind != StepKind::kRecvReduce) {
+        fail(Status::kInternalError, "malformed schedule: step ", i,
+             " is reduced with the next step, but reduces nothing");
+      }
+      index.chains.emplace_back();
+      chain = &index.chains.back();
+    }
+    for (const ChainLink& link : *chain) {
+      if (steps[static_cast<size_t>(link.step)].peer == step.peer) {
+        fail(Status::kInternalError, "malformed schedule: step ", i,
+             " reduces twice from one peer in one chain");
+      }
+    }
+    chain->push_back({at, static_cast<uint32_t>(position.at(step.peer))});
+    index.chainOf[i] = static_cast<int32_t>(index.chains.size() - 1);
+    if (!step.reducedWithNext) {
+      chain = nullptr;  // its last step
+      continue;
+    }
+    if (i + 1 == steps.size() || !continuesChain(step, at, steps[i + 1]) || waiters[i] != 1) {
+      fail(Status::kInternalError, "malformed schedule: step ", i,
+           " is reduced with the next step, which does not continue its chain");
+    }
+  }
+}
+
+}  // namespace
 
 ScheduleIndex indexSchedule(const Schedule& schedule) {
   ScheduleIndex index;
@@ -29,6 +94,7 @@ ScheduleIndex indexSchedule(const Schedule& schedule) {
       peer.largestRecvReduce = std::max(peer.largestRecvReduce, step.count());
     }
   }
+  indexChains(schedule, index, position);
   return index;
 }
 

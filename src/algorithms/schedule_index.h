@@ -20,11 +20,26 @@ struct PeerSteps {
   size_t largestRecvReduce = 0;  // elements of the largest of them
 };
 
+// One step of a reduction chain (Step::reducedWithNext), and the entry of its peer in
+// ScheduleIndex::peers.
+struct ChainLink {
+  int32_t step = 0;
+  uint32_t peer = 0;
+};
+
 struct ScheduleIndex {
   std::vector<int32_t> local;    // copy, divide and wait steps, in schedule order
   std::vector<PeerSteps> peers;  // in the order of each peer's first step
+  // Reduction chains, each in schedule order (its last step is the one not flagged), and the
+  // chain of every step (-1: none); empty when the schedule has none.
+  std::vector<std::vector<ChainLink>> chains;
+  std::vector<int32_t> chainOf;
 };
 
+// Throws Error(kInternalError) for a reducedWithNext step whose next step does not continue
+// its chain as Step::reducedWithNext says: a RecvReduce from a peer not yet in the chain, over
+// the same range of the same buffer, reading this one's result and waiting on it, and the only
+// step that waits on it.
 ScheduleIndex indexSchedule(const Schedule& schedule);
 
 }  // namespace gccl

@@ -49,6 +49,10 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections,
       done_(schedule_.steps.size(), 0),
       messages_(std::make_unique<Message[]>(schedule_.steps.size())),
       remaining_(schedule_.steps.size()) {
+  if (!index_.chains.empty()) {
+    arrived_.assign(schedule_.steps.size(), 0);
+    arrivedInChain_.assign(index_.chains.size(), 0);
+  }
   peers_.reserve(index_.peers.size());
   for (const PeerSteps& steps : index_.peers) {
     auto connection = connections.find(steps.peer);
@@ -204,6 +208,12 @@ bool Execution::completeRecvs(PeerQueue& queue) {
     const Step& step = schedule_.steps[static_cast<size_t>(index)];
     Message& message = messages_[static_cast<size_t>(index)];
     if (!message.done.load(std::memory_order_acquire)) break;
+    if (step.kind == StepKind::kRecvReduce && !index_.chainOf.empty() &&
+        index_.chainOf[static_cast<size_t>(index)] >= 0) {
+      if (!arriveInChain(index)) break;  // held at the front of its queue until then
+      completed = true;
+      continue;
+    }
     if (step.kind == StepKind::kRecvReduce) {
       if (!ready(step)) break;
       const void* local = address(step.source, step.input);
@@ -226,14 +236,66 @@ bool Execution::completeRecvs(PeerQueue& queue) {
   return settleView(queue) || completed;
 }
 
+bool Execution::chainReady(int32_t chain) const {
+  const std::vector<ChainLink>& links = index_.chains[static_cast<size_t>(chain)];
+  for (size_t k = 0; k < links.size(); ++k) {
+    for (const int32_t dependency : schedule_.steps[static_cast<size_t>(links[k].step)].after) {
+      const bool previousLink = k > 0 && dependency == links[k - 1].step;
+      if (dependency != kNoStep && !previousLink && !isDone(dependency)) return false;
+    }
+  }
+  return true;
+}
+
+bool Execution::arriveInChain(int32_t index) {
+  const auto chain = index_.chainOf[static_cast<size_t>(index)];
+  const std::vector<ChainLink>& links = index_.chains[static_cast<size_t>(chain)];
+  if (arrived_[static_cast<size_t>(index)] == 0) {
+    arrived_[static_cast<size_t>(index)] = 1;
+    ++arrivedInChain_[static_cast<size_t>(chain)];
+  }
+  if (arrivedInChain_[static_cast<size_t>(chain)] < links.size() || !chainReady(chain)) {
+    return false;
+  }
+  std::array<ChainOperands, kMaxChainLinks> operands{};
+  if (links.size() > operands.size()) {
+    fail(Status::kInternalError, operation_.describe(), ": a reduction chain of ", links.size(),
+         " steps");
+  }
+  for (size_t k = 0; k < links.size(); ++k) {
+    const Step& step = schedule_.steps[static_cast<size_t>(links[k].step)];
+    const Message& message = messages_[static_cast<size_t>(links[k].step)];
+    operands[k] = {address(step.source, step.input),
+                   message.view != nullptr ? message.view : message.data, step.receivedFirst};
+  }
+  const Step& last = schedule_.steps[static_cast<size_t>(links.back().step)];
+  reduceChain(operation_.type, operation_.op, address(last.target, last.output),
+              {operands.data(), links.size()}, last.count(), last.divides ? size_ : 1,
+              last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr);
+  for (const ChainLink& link : links) {
+    PeerQueue& queue = peers_[link.peer];
+    Message& message = messages_[static_cast<size_t>(link.step)];
+    queue.connection->releaseView(message);
+    queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
+    finish(link.step);
+    ++queue.recvsDone;
+  }
+  return true;
+}
+
 // A view that cannot be reduced now (the step waits for its dependencies, or for an earlier
 // receive's) is copied into its slot and released: the peer's send, and every later message
 // from it, must not wait on this rank's other work, or two ranks could wait on each other.
+// A chain holds its views until its last one is in: its peers send their parts of it with
+// nothing to wait for first (the direct allreduce's first round), so the ranks still cannot
+// end up waiting on each other.
 bool Execution::settleView(PeerQueue& queue) {
   for (size_t i = queue.recvsDone; i < queue.recvsPosted; ++i) {
-    Message& message = messages_[static_cast<size_t>((*queue.recvs)[i])];
+    const int32_t index = (*queue.recvs)[i];
+    Message& message = messages_[static_cast<size_t>(index)];
     if (!message.done.load(std::memory_order_acquire)) return false;
     if (message.view == nullptr) continue;
+    if (!index_.chainOf.empty() && index_.chainOf[static_cast<size_t>(index)] >= 0) continue;
     std::memcpy(message.data, message.view, message.bytes);
     queue.connection->releaseView(message);
     return true;

@@ -29,6 +29,8 @@ class Poller;
 
 // Receive slots per peer: enough to keep a pipeline of slices in flight.
 inline constexpr size_t kScratchSlotsPerPeer = 4;
+// The longest reduction chain the engine runs (the direct allreduce: one step per other rank).
+inline constexpr size_t kMaxChainLinks = 64;
 
 // Memory reused across operations: the scratch slots of RecvReduce steps, and the work buffer
 // of schedules that keep partial results outside the caller's buffers.
@@ -78,6 +80,11 @@ class Execution {
   bool postRecvs(PeerQueue& queue);
   bool completeSends(PeerQueue& queue);
   bool completeRecvs(PeerQueue& queue);
+  // A chain step whose message is done: counts it in, and once every step of its chain is in
+  // (and what the chain waits on outside itself is done), reduces them all in one pass and
+  // completes them, each at the front of its peer's queue. Returns whether it did.
+  bool arriveInChain(int32_t index);
+  bool chainReady(int32_t chain) const;
   bool settleView(PeerQueue& queue);
   void finish(int32_t index);
   std::byte* address(BufferRole role, Range range) const;
@@ -98,6 +105,9 @@ class Execution {
   std::vector<PeerQueue> peers_;
   size_t localFrom_ = 0;  // index_.local before this position has run
   std::vector<uint8_t> done_;
+  // Reduction chains (ScheduleIndex::chains): steps whose message is in, per step and per chain.
+  std::vector<uint8_t> arrived_;
+  std::vector<uint32_t> arrivedInChain_;
   std::unique_ptr<Message[]> messages_;
   size_t remaining_;
 };

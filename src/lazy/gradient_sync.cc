@@ -165,6 +165,7 @@ void GradientSync::finalize(size_t maxBucketBytes) {
   }
   makeSparseBuckets();
   agreement_ = syncAgreement(options_, tensors_, exempt_);
+  countDenseAverages();
   tracker_ = ReadyTracker(buckets_, tensors_.size());
   requests_.resize(buckets_.size());
   sentSparse_.assign(buckets_.size(), false);
@@ -452,30 +453,47 @@ bool GradientSync::scanByShares() const {
 
 Error GradientSync::bucketFailure(size_t b) const {
   const Request& request = *requests_[b];
-  if (request.status() != Status::kInvalidUsage) return Error(request.status(), request.message());
+  // A mismatch is kInvalidUsage, and so is an abort: only the first says "mismatched
+  // collective" (checkFrame, transport/frame.cc).
+  if (request.status() != Status::kInvalidUsage ||
+      request.message().find("mismatched collective") == std::string::npos) {
+    return Error(request.status(), request.message());
+  }
   return Error(Status::kInvalidUsage,
                strCat(request.message(), " (bucket ", b, " of the gradient sync on rank ", rank_,
                       ": every rank must register the same tensors, in the same order, with the "
                       "same config)"));
 }
 
-bool GradientSync::sendsSparse(size_t b) const {
-  return sparse_[b] != nullptr && step_ >= options_.sparse.warmupSteps;
+bool GradientSync::afterWarmup() const {
+  return step_ >= options_.sparse.warmupSteps;
 }
 
-bool GradientSync::dividesDense(size_t b) const {
+bool GradientSync::sendsSparse(size_t b) const {
+  return sparse_[b] != nullptr && afterWarmup();
+}
+
+bool GradientSync::dividesDense(size_t b, bool pastWarmup) const {
   const DataType type = buckets_[b].type;
-  return !sendsSparse(b) && !halfFormatFor(options_.wire, type) && isFloatingPoint(type) &&
+  const bool sparse = sparse_[b] != nullptr && pastWarmup;
+  return !sparse && !halfFormatFor(options_.wire, type) && isFloatingPoint(type) &&
          options_.average && !options_.preDivide;
 }
 
 bool GradientSync::engineFindsNonFinite(size_t b) const {
-  if (size_ == 1 || !dividesDense(b)) return false;
-  size_t bytes = 0;
-  for (size_t c = 0; c < buckets_.size(); ++c) {
-    if (dividesDense(c)) bytes += buckets_[c].count * dataTypeSize(buckets_[c].type);
+  const bool pastWarmup = afterWarmup();
+  return size_ > 1 && dividesDense(b, pastWarmup) &&
+         denseAverageBytes_[pastWarmup ? 1 : 0] >= kShareScanMinBytes;
+}
+
+void GradientSync::countDenseAverages() {
+  for (const bool pastWarmup : {false, true}) {
+    size_t& bytes = denseAverageBytes_[pastWarmup ? 1 : 0];
+    bytes = 0;
+    for (size_t b = 0; b < buckets_.size(); ++b) {
+      if (dividesDense(b, pastWarmup)) bytes += buckets_[b].count * dataTypeSize(buckets_[b].type);
+    }
   }
-  return bytes >= kShareScanMinBytes;
 }
 
 bool GradientSync::combinesFlags(bool byShares) const {

@@ -14,6 +14,7 @@
 // (a difference fails the first mismatched bucket with kInvalidUsage on the ranks involved).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -182,15 +183,20 @@ class GradientSync {
   // A bucket's failed collective as wait() reports it; a mismatch (kInvalidUsage) names what
   // the ranks' gradient syncs must share (sync_agreement.h).
   Error bucketFailure(size_t bucket) const;
-  // Whether `bucket` goes sparse in this step (after the warm-up): the same on every rank.
+  // Whether this step is past the sparse warm-up: the same on every rank.
+  bool afterWarmup() const;
+  // Whether `bucket` goes sparse in this step: the same on every rank.
   bool sendsSparse(size_t bucket) const;
-  // Whether `bucket` is a dense full-precision average in this step, divided after the sum.
-  bool dividesDense(size_t bucket) const;
+  // Whether `bucket` is a dense full-precision average, divided after the sum, in a step in
+  // the warm-up or past it.
+  bool dividesDense(size_t bucket, bool pastWarmup) const;
   // Whether the engine looks for inf/NaN in `bucket` while it divides: in the cache, with no
   // pass of its own, but each rank sees only what it divided, so the ranks' flags are then
   // combined. For the dense averages of a step that together reach kShareScanMinBytes (below,
   // every rank scans all and no collective is added). The same on every rank.
   bool engineFindsNonFinite(size_t bucket) const;
+  // denseAverageBytes_, at finalize: O(buckets) once, not per call.
+  void countDenseAverages();
   // Whether this step scans its other dense full-precision results by shares, one per rank,
   // and combines the ranks' flags: where they are large enough for that to pay. The same on
   // every rank (it depends on the plan and the step only).
@@ -221,6 +227,8 @@ class GradientSync {
   std::set<std::string> usedNames_;
   std::vector<bool> exempt_;  // per tensor
   uint32_t agreement_ = 0;    // syncAgreement: carried by every bucket's first collective
+  // Bytes of the buckets for which dividesDense holds, in the warm-up and after it.
+  std::array<size_t, 2> denseAverageBytes_{};
   bool finalized_ = false;
   PoolLayout layout_;
   std::vector<Bucket> buckets_;

@@ -33,11 +33,13 @@ uint32_t syncAgreement(const GradientSyncOptions& options, const std::vector<Ten
   hash.add(options.copyMode);
   const SparseOptions& sparse = options.sparse;
   hash.add(sparse.enabled);
-  hash.add(sparse.chunkElements);
-  hash.add(std::bit_cast<uint64_t>(sparse.density));
-  hash.add(sparse.warmupSteps);
-  hash.add(std::bit_cast<uint32_t>(sparse.momentum));
-  hash.add(static_cast<uint64_t>(sparse.payload));
+  if (sparse.enabled) {  // unused otherwise: ranks may leave them as they like
+    hash.add(sparse.chunkElements);
+    hash.add(std::bit_cast<uint64_t>(sparse.density));
+    hash.add(sparse.warmupSteps);
+    hash.add(std::bit_cast<uint32_t>(sparse.momentum));
+    hash.add(static_cast<uint64_t>(sparse.payload));
+  }
   hash.add(tensors.size());
   for (size_t t = 0; t < tensors.size(); ++t) {
     hash.add(tensors[t].count);

@@ -15,8 +15,8 @@ namespace gccl {
 
 // FNV-1a over the tensors in registration order (count, type, exempt), and the options that
 // decide which collectives a step runs and what they mean: theta, alignment, wire, average,
-// pre-division, copy mode and the sparse parameters. Not the copy functions and notices (a
-// rank's own), nor whether the pool is shareable (it changes no result).
+// pre-division, copy mode and, when sparse is on, its parameters. Not the copy functions and
+// notices (a rank's own), nor whether the pool is shareable (it changes no result).
 uint32_t syncAgreement(const GradientSyncOptions& options, const std::vector<TensorSpec>& tensors,
                        const std::vector<bool>& exempt);
 

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 #include "base/dtype.h"
 
@@ -43,5 +44,22 @@ void finalizeAverage(DataType type, void* dst, size_t count, int divisor);
 // looked at there, and *nonFinite set when one holds inf or NaN (left alone otherwise).
 void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
                      int divisor, bool* nonFinite = nullptr);
+
+// One reduction of a chain: dst = local op received, or received op local when
+// `receivedFirst` (the operand order reduce() takes).
+struct ChainOperands {
+  const void* local;
+  const void* received;
+  bool receivedFirst;
+};
+
+// The reductions of a chain over one range, in order, each writing dst; every one after the
+// first has dst itself as its `local`. Then, with `divisor` > 1, the average's division and,
+// with `nonFinite`, the look for inf and NaN (as reduceAndDivide). The bits of reduce() called
+// once per reduction, but done block by block, so that dst stays in the L1 cache between the
+// reductions: each operand is read from memory once and dst written once, where one call per
+// reduction would read and write dst again each time.
+void reduceChain(DataType type, ReduceOp op, void* dst, std::span<const ChainOperands> chain,
+                 size_t count, int divisor, bool* nonFinite);
 
 }  // namespace gccl

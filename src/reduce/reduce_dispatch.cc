@@ -36,19 +36,36 @@ void finalizeAverage(DataType type, void* dst, size_t count, int divisor) {
   activeRow().finalizeAverage(type, dst, count, divisor);
 }
 
+namespace {
+
+constexpr size_t kBlockBytes = 16 * 1024;  // with its two operands, within a 48 KiB L1
+
+}  // namespace
+
 void reduceAndDivide(DataType type, void* dst, const void* a, const void* b, size_t count,
                      int divisor, bool* nonFinite) {
-  constexpr size_t kBlockBytes = 16 * 1024;  // with its two operands, within a 48 KiB L1
+  const ChainOperands sum{a, b, false};
+  reduceChain(type, ReduceOp::kSum, dst, {&sum, 1}, count, divisor, nonFinite);
+}
+
+void reduceChain(DataType type, ReduceOp op, void* dst, std::span<const ChainOperands> chain,
+                 size_t count, int divisor, bool* nonFinite) {
   const kernels::ReduceKernels& row = activeRow();
   const size_t elementSize = dataTypeSize(type);
   const size_t block = kBlockBytes / elementSize;
   auto* out = static_cast<std::byte*>(dst);
-  const auto* left = static_cast<const std::byte*>(a);
-  const auto* right = static_cast<const std::byte*>(b);
   for (size_t done = 0; done < count; done += block) {
     const size_t n = std::min(block, count - done);
     const size_t at = done * elementSize;
-    row.reduce(type, ReduceOp::kSum, out + at, left + at, right + at, n);
+    for (const ChainOperands& operands : chain) {
+      const auto* local = static_cast<const std::byte*>(operands.local) + at;
+      const auto* received = static_cast<const std::byte*>(operands.received) + at;
+      if (operands.receivedFirst) {
+        row.reduce(type, op, out + at, received, local, n);
+      } else {
+        row.reduce(type, op, out + at, local, received, n);
+      }
+    }
     if (divisor != 1) row.finalizeAverage(type, out + at, n, divisor);
     if (nonFinite != nullptr && !*nonFinite && hasNonFinite(type, out + at, n)) *nonFinite = true;
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -114,6 +115,46 @@ TEST_P(ReduceAverage, ReduceAndDivideIsTheSumThenTheDivision) {
         reduceAndDivide(type, inPlace.data(), inPlace.data(), b.data(), count, divisor);
         ASSERT_TRUE(sameElements(type, ReduceOp::kAvg, inPlace.data(), want.data(), count))
             << levelLabel(level()) << " " << dataTypeName(type) << " / " << divisor << ", in place";
+      }
+    }
+  }
+}
+
+// A chain of reductions in one pass (the direct allreduce's): the bits of the reductions
+// done one after another with the reference, each operand order as its step says, in place
+// (the first local operand is dst) and not, across the 16 KiB blocks; then an average's
+// division.
+TEST_P(ReduceAverage, ReduceChainIsTheReductionsOneAfterAnother) {
+  std::mt19937_64 rng(7);
+  for (DataType type : {DataType::kInt32, DataType::kFloat16, DataType::kBfloat16,
+                        DataType::kFloat32, DataType::kFloat64}) {
+    for (ReduceOp op : {ReduceOp::kSum, ReduceOp::kMin, ReduceOp::kProd, ReduceOp::kAvg}) {
+      for (size_t count : {0, 1, 5000, 100003}) {
+        const Buffer first = randomBuffer(type, count, rng);
+        std::vector<Buffer> received;
+        for (int k = 0; k < 3; ++k) received.push_back(randomBuffer(type, count, rng));
+        const bool receivedFirst[] = {false, true, false};
+        const int divisor = op == ReduceOp::kAvg ? 3 : 1;
+        Buffer want(first.size());
+        for (int k = 0; k < 3; ++k) {
+          const void* local = k == 0 ? first.data() : want.data();
+          const void* theirs = received[k].data();
+          if (receivedFirst[k]) std::swap(local, theirs);
+          reference::reduce(type, op, want.data(), local, theirs, count);
+        }
+        reference::finalizeAverage(type, want.data(), count, divisor);
+        for (bool inPlace : {false, true}) {
+          Buffer got = inPlace ? first : Buffer(first.size());
+          std::vector<ChainOperands> chain;
+          for (int k = 0; k < 3; ++k) {
+            const void* local = k == 0 && !inPlace ? first.data() : got.data();
+            chain.push_back({local, received[k].data(), receivedFirst[k]});
+          }
+          reduceChain(type, op, got.data(), chain, count, divisor, nullptr);
+          ASSERT_TRUE(sameElements(type, op, got.data(), want.data(), count))
+              << levelLabel(level()) << " " << dataTypeName(type) << " " << reduceOpName(op)
+              << " count " << count << (inPlace ? ", in place" : "");
+        }
       }
     }
   }

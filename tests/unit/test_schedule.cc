@@ -13,6 +13,7 @@
 #include "algorithms/binomial.h"
 #include "algorithms/bruck.h"
 #include "algorithms/double_tree.h"
+#include "algorithms/partition.h"
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/recursive_halving.h"
 #include "algorithms/registry.h"
@@ -925,6 +926,82 @@ TEST(FuseDivides, LeavesADivisionThatCannotFold) {
     plan.schedule.steps[plan.reduce].kind = StepKind::kRecv;
     plan.expectUnfused();
   }
+}
+
+// The direct allreduce reduces each slice of its piece from every other rank in one chain
+// (Step::reducedWithNext): n - 1 links, one per peer, in the order the schedule lists them,
+// each link's peer entry the one of its step's peer; the last link divides an average.
+TEST(ReductionChains, TheDirectAllreduceChainsEachSliceOverEveryPeer) {
+  for (int size : {2, 3, 4, 7}) {
+    ScheduleShape shape = shapeOf(1, size, 1000, 64);
+    shape.average = true;
+    const Schedule schedule = buildSchedule(allreduceNamed("direct"), shape);
+    const ScheduleIndex index = indexSchedule(schedule);
+    const size_t slices = (balancedPiece(1000, static_cast<size_t>(size), 1).count + 63) / 64;
+    if (size == 2) {
+      EXPECT_TRUE(index.chains.empty());  // one reduction per slice: nothing to chain
+      continue;
+    }
+    ASSERT_EQ(index.chains.size(), slices) << size << " ranks";
+    for (const std::vector<ChainLink>& chain : index.chains) {
+      ASSERT_EQ(chain.size(), static_cast<size_t>(size - 1));
+      std::set<int> peers;
+      for (size_t k = 0; k < chain.size(); ++k) {
+        const Step& step = schedule.steps[static_cast<size_t>(chain[k].step)];
+        EXPECT_EQ(step.kind, StepKind::kRecvReduce);
+        EXPECT_EQ(step.reducedWithNext, k + 1 < chain.size());
+        EXPECT_EQ(index.peers[chain[k].peer].peer, step.peer);
+        EXPECT_EQ(index.chainOf[static_cast<size_t>(chain[k].step)], &chain - index.chains.data());
+        if (k > 0) {
+          EXPECT_EQ(chain[k].step, chain[k - 1].step + 1);
+        }
+        peers.insert(step.peer);
+      }
+      EXPECT_EQ(peers.size(), chain.size());
+      EXPECT_TRUE(schedule.steps[static_cast<size_t>(chain.back().step)].divides);
+    }
+  }
+}
+
+// A flag the next step does not bear out is refused, not run as a chain.
+TEST(ReductionChains, AFlagTheNextStepDoesNotContinueIsRefused) {
+  // Two reductions of [0, 8) of the output, from ranks 1 and 2, the second on the first.
+  auto chainOfTwo = [] {
+    Schedule schedule;
+    const int32_t first = addRecvReduce(schedule, 1, BufferRole::kInput, {0, 8},
+                                        BufferRole::kOutput, {0, 8}, false, kNoStep);
+    addRecvReduce(schedule, 2, BufferRole::kOutput, {0, 8}, BufferRole::kOutput, {0, 8}, false,
+                  first);
+    schedule.steps[0].reducedWithNext = true;
+    return schedule;
+  };
+  EXPECT_EQ(indexSchedule(chainOfTwo()).chains.size(), 1u);
+  auto refused = [](Schedule schedule, const char* why) {
+    EXPECT_THROW(indexSchedule(schedule), Error) << why;
+  };
+  Schedule samePeer = chainOfTwo();
+  samePeer.steps[1].peer = 1;
+  refused(samePeer, "both links from one peer");
+  Schedule otherRange = chainOfTwo();
+  otherRange.steps[1].output = {0, 4};
+  otherRange.steps[1].input = {0, 4};
+  refused(otherRange, "another range");
+  Schedule notOnIt = chainOfTwo();
+  notOnIt.steps[1].source = BufferRole::kInput;
+  refused(notOnIt, "reads its own input, not the first one's result");
+  Schedule notWaiting = chainOfTwo();
+  notWaiting.steps[1].after = {kNoStep, kNoStep};
+  refused(notWaiting, "does not wait on the first");
+  Schedule anotherWaiter = chainOfTwo();
+  addSend(anotherWaiter, 1, BufferRole::kOutput, {0, 8}, 0);
+  refused(anotherWaiter, "a send waits on the first link's partial result");
+  Schedule last = chainOfTwo();
+  last.steps[1].reducedWithNext = true;
+  refused(last, "the last step flagged");
+  Schedule send;
+  addSend(send, 1, BufferRole::kInput, {0, 8}, kNoStep);
+  send.steps[0].reducedWithNext = true;
+  refused(send, "a send flagged");
 }
 
 }  // namespace
