@@ -54,12 +54,25 @@ void indexChains(const Schedule& schedule, ScheduleIndex& index,
         fail(Status::kInternalError, "malformed schedule: step ", i,
              " reduces twice from one peer in one chain");
       }
+      const bool previous = &link == &chain->back();
+      if (!previous && (step.after[0] == link.step || step.after[1] == link.step)) {
+        fail(Status::kInternalError, "malformed schedule: step ", i,
+             " waits on a link of its chain before the previous one");
+      }
+    }
+    if (chain->size() == kMaxChainLinks) {
+      fail(Status::kInternalError, "malformed schedule: step ", i, " makes a reduction chain ",
+           "longer than ", kMaxChainLinks, " steps");
     }
     chain->push_back({at, static_cast<uint32_t>(position.at(step.peer))});
     index.chainOf[i] = static_cast<int32_t>(index.chains.size() - 1);
     if (!step.reducedWithNext) {
       chain = nullptr;  // its last step
       continue;
+    }
+    if (step.divides) {
+      fail(Status::kInternalError, "malformed schedule: step ", i,
+           " divides before the end of its chain");
     }
     if (i + 1 == steps.size() || !continuesChain(step, at, steps[i + 1]) || waiters[i] != 1) {
       fail(Status::kInternalError, "malformed schedule: step ", i,

@@ -20,6 +20,9 @@ struct PeerSteps {
   size_t largestRecvReduce = 0;  // elements of the largest of them
 };
 
+// The longest reduction chain (the direct allreduce's: one step per other rank).
+inline constexpr size_t kMaxChainLinks = 64;
+
 // One step of a reduction chain (Step::reducedWithNext), and the entry of its peer in
 // ScheduleIndex::peers.
 struct ChainLink {
@@ -39,7 +42,8 @@ struct ScheduleIndex {
 // Throws Error(kInternalError) for a reducedWithNext step whose next step does not continue
 // its chain as Step::reducedWithNext says: a RecvReduce from a peer not yet in the chain, over
 // the same range of the same buffer, reading this one's result and waiting on it, and the only
-// step that waits on it.
+// step that waits on it; and for a chain longer than kMaxChainLinks, a link that divides
+// before the last, or one that waits on a link of its chain other than the one before it.
 ScheduleIndex indexSchedule(const Schedule& schedule);
 
 }  // namespace gccl

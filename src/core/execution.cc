@@ -286,16 +286,19 @@ bool Execution::arriveInChain(int32_t index) {
 // A view that cannot be reduced now (the step waits for its dependencies, or for an earlier
 // receive's) is copied into its slot and released: the peer's send, and every later message
 // from it, must not wait on this rank's other work, or two ranks could wait on each other.
-// A chain holds its views until its last one is in: its peers send their parts of it with
-// nothing to wait for first (the direct allreduce's first round), so the ranks still cannot
-// end up waiting on each other.
+// A chain whose other dependencies are done holds its views until its last one is in: its
+// peers send their parts of it with nothing to wait for first (the direct allreduce's first
+// round), so the ranks still cannot end up waiting on each other.
 bool Execution::settleView(PeerQueue& queue) {
   for (size_t i = queue.recvsDone; i < queue.recvsPosted; ++i) {
     const int32_t index = (*queue.recvs)[i];
     Message& message = messages_[static_cast<size_t>(index)];
     if (!message.done.load(std::memory_order_acquire)) return false;
     if (message.view == nullptr) continue;
-    if (!index_.chainOf.empty() && index_.chainOf[static_cast<size_t>(index)] >= 0) continue;
+    if (!index_.chainOf.empty()) {
+      const int32_t chain = index_.chainOf[static_cast<size_t>(index)];
+      if (chain >= 0 && chainReady(chain)) continue;  // held for the rest of its chain
+    }
     std::memcpy(message.data, message.view, message.bytes);
     queue.connection->releaseView(message);
     return true;

@@ -29,8 +29,6 @@ class Poller;
 
 // Receive slots per peer: enough to keep a pipeline of slices in flight.
 inline constexpr size_t kScratchSlotsPerPeer = 4;
-// The longest reduction chain the engine runs (the direct allreduce: one step per other rank).
-inline constexpr size_t kMaxChainLinks = 64;
 
 // Memory reused across operations: the scratch slots of RecvReduce steps, and the work buffer
 // of schedules that keep partial results outside the caller's buffers.

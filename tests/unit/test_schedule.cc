@@ -1002,6 +1002,31 @@ TEST(ReductionChains, AFlagTheNextStepDoesNotContinueIsRefused) {
   addSend(send, 1, BufferRole::kInput, {0, 8}, kNoStep);
   send.steps[0].reducedWithNext = true;
   refused(send, "a send flagged");
+  Schedule dividesEarly = chainOfTwo();
+  dividesEarly.steps[0].divides = true;
+  refused(dividesEarly, "the first link divides");
+  // A link may wait on the one before it, not on an earlier one: that one completes only
+  // with the whole chain.
+  Schedule threeLinks = chainOfTwo();
+  threeLinks.steps[1].reducedWithNext = true;
+  addRecvReduce(threeLinks, 3, BufferRole::kOutput, {0, 8}, BufferRole::kOutput, {0, 8}, false, 1);
+  EXPECT_EQ(indexSchedule(threeLinks).chains.at(0).size(), 3u);
+  threeLinks.steps[2].after[1] = 0;
+  refused(threeLinks, "the third link waits on the first");
+  // kMaxChainLinks links at most, one per peer.
+  auto chainOf = [](size_t links) {
+    Schedule schedule;
+    int32_t previous = kNoStep;
+    for (size_t k = 0; k < links; ++k) {
+      if (previous != kNoStep) schedule.steps[static_cast<size_t>(previous)].reducedWithNext = true;
+      previous = addRecvReduce(schedule, static_cast<int>(k) + 1,
+                               k == 0 ? BufferRole::kInput : BufferRole::kOutput, {0, 8},
+                               BufferRole::kOutput, {0, 8}, false, previous);
+    }
+    return schedule;
+  };
+  EXPECT_EQ(indexSchedule(chainOf(kMaxChainLinks)).chains.at(0).size(), kMaxChainLinks);
+  refused(chainOf(kMaxChainLinks + 1), "one link too many");
 }
 
 }  // namespace

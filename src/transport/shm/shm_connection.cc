@@ -357,7 +357,11 @@ void ShmConnection::updatePoller(Poller& poller) {
     if (peerProcess_.valid()) poller.watch(peerProcess_.fd());
     registered_ = true;
   }
-  const bool waiting = sending() || !recvs_.empty();
+  // A receive behind a view this rank holds reads nothing until the release, which this rank
+  // makes itself (a reduction chain can hold one while other peers' parts come in): it needs
+  // no bell, and data queued behind the view is no reason to wake.
+  const bool receiving = !recvs_.empty() && !viewPending_;
+  const bool waiting = sending() || receiving;
   poller.setEvents(bell_.fd(), waiting ? uint32_t{EPOLLIN} : 0u);
   // The peer's exit wakes a sleeper too, also where a child it forked keeps its bell up.
   if (peerProcess_.valid()) poller.setEvents(peerProcess_.fd(), waiting ? uint32_t{EPOLLIN} : 0u);
@@ -367,12 +371,12 @@ void ShmConnection::updatePoller(Poller& poller) {
     out_.control().producerSleeping.store(0, std::memory_order_relaxed);
     return;
   }
-  if (!recvs_.empty()) in_.control().consumerSleeping.store(1, std::memory_order_relaxed);
+  if (receiving) in_.control().consumerSleeping.store(1, std::memory_order_relaxed);
   if (sending()) out_.control().producerSleeping.store(1, std::memory_order_relaxed);
   fullFence();
   armed_ = true;
   // What arrived between the last progress and the flags would ring no bell: do not sleep.
-  if ((!recvs_.empty() && in_.readable() > 0) || (sending() && sendCouldMove())) {
+  if ((receiving && in_.readable() > 0) || (sending() && sendCouldMove())) {
     poller.wake();
   }
 }
