@@ -44,12 +44,7 @@ size_t mapVectors(Bytes* dst, size_t count, F f) {
 
 template <typename V>
 size_t divideVectors(Bytes* dst, size_t count, int divisor) {
-  if (isPowerOfTwo(divisor)) {
-    const auto r = V::reciprocal(divisor);
-    return mapVectors<V>(dst, count, [r](auto v) { return V::scale(v, r); });
-  }
-  const auto d = V::splat(divisor);
-  return mapVectors<V>(dst, count, [d](auto v) { return V::div(v, d); });
+  return withDivision<V>(divisor, [&](auto f) { return mapVectors<V>(dst, count, f); });
 }
 
 size_t reduceVectorsFor(DataType type, ReduceOp op, Bytes* dst, const Bytes* a, const Bytes* b,

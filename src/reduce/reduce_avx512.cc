@@ -51,12 +51,7 @@ void mapVectors(Bytes* dst, size_t count, F f) {
 
 template <typename V>
 void divideVectors(Bytes* dst, size_t count, int divisor) {
-  if (isPowerOfTwo(divisor)) {
-    const auto r = V::reciprocal(divisor);
-    return mapVectors<V>(dst, count, [r](auto v) { return V::scale(v, r); });
-  }
-  const auto d = V::splat(divisor);
-  mapVectors<V>(dst, count, [d](auto v) { return V::div(v, d); });
+  withDivision<V>(divisor, [&](auto f) { mapVectors<V>(dst, count, f); });
 }
 
 void reduceAvx512(DataType type, ReduceOp op, void* dst, const void* a, const void* b,

@@ -58,6 +58,18 @@ inline bool isPowerOfTwo(int d) {
   return d > 0 && (d & (d - 1)) == 0;
 }
 
+// map(f) with f the element function of an average's division by `divisor`: a multiply by
+// the exact reciprocal for a power of two, else the division.
+template <typename V, typename Map>
+auto withDivision(int divisor, Map&& map) {
+  if (isPowerOfTwo(divisor)) {
+    const auto r = V::reciprocal(divisor);
+    return map([r](auto v) { return V::scale(v, r); });
+  }
+  const auto d = V::splat(divisor);
+  return map([d](auto v) { return V::div(v, d); });
+}
+
 // Calls loop.template run<V, Op>() for the functor matching op; avg reduces as sum.
 template <typename V, typename Loop>
 auto withOp(ReduceOp op, Loop&& loop) {
