@@ -257,11 +257,7 @@ bool Execution::arriveInChain(int32_t index) {
   if (arrivedInChain_[static_cast<size_t>(chain)] < links.size() || !chainReady(chain)) {
     return false;
   }
-  std::array<ChainOperands, kMaxChainLinks> operands{};
-  if (links.size() > operands.size()) {
-    fail(Status::kInternalError, operation_.describe(), ": a reduction chain of ", links.size(),
-         " steps");
-  }
+  std::array<ChainOperands, kMaxChainLinks> operands{};  // indexSchedule refuses longer chains
   for (size_t k = 0; k < links.size(); ++k) {
     const Step& step = schedule_.steps[static_cast<size_t>(links[k].step)];
     const Message& message = messages_[static_cast<size_t>(links[k].step)];
