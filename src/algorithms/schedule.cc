@@ -146,26 +146,36 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
   }
 }
 
+namespace {
+
+bool isEarlier(int32_t dependency, size_t step) {
+  return dependency >= 0 && static_cast<size_t>(dependency) < step;
+}
+
+}  // namespace
+
+std::vector<uint32_t> countWaiters(const Schedule& schedule) {
+  std::vector<uint32_t> waiters(schedule.steps.size(), 0);
+  for (size_t i = 0; i < schedule.steps.size(); ++i) {
+    for (const int32_t dependency : schedule.steps[i].after) {
+      if (isEarlier(dependency, i)) ++waiters[static_cast<size_t>(dependency)];
+    }
+  }
+  return waiters;
+}
+
 void fuseDivides(Schedule& schedule) {
   std::vector<Step>& steps = schedule.steps;
   // Dependencies are not checked yet (checkSchedule runs on the result): one that does not
   // name an earlier step is left for it to refuse, and fuses nothing.
-  auto earlier = [](int32_t dependency, size_t i) {
-    return dependency >= 0 && static_cast<size_t>(dependency) < i;
-  };
-  std::vector<uint32_t> waiters(steps.size(), 0);  // steps naming each one in `after`
-  for (size_t i = 0; i < steps.size(); ++i) {
-    for (const int32_t dependency : steps[i].after) {
-      if (earlier(dependency, i)) ++waiters[static_cast<size_t>(dependency)];
-    }
-  }
+  const std::vector<uint32_t> waiters = countWaiters(schedule);
   for (size_t i = 0; i < steps.size(); ++i) {
     Step& divide = steps[i];
     if (divide.kind != StepKind::kDivide) continue;
     const int32_t first = divide.after[0], second = divide.after[1];
     if ((first == kNoStep) == (second == kNoStep)) continue;  // none, or two to wait for
     const int32_t reduced = first != kNoStep ? first : second;
-    if (!earlier(reduced, i)) continue;
+    if (!isEarlier(reduced, i)) continue;
     Step& reduce = steps[static_cast<size_t>(reduced)];
     if (reduce.kind != StepKind::kRecvReduce || reduce.divides) continue;
     if (waiters[static_cast<size_t>(reduced)] != 1 || reduce.target != divide.target ||

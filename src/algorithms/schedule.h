@@ -113,6 +113,10 @@ struct ScheduleShape {
 void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCount,
                    size_t outputCount);
 
+// How many steps name each step in `after`. Only dependencies on earlier steps count: others
+// are checkSchedule's to refuse (the passes that use this may run before it).
+std::vector<uint32_t> countWaiters(const Schedule& schedule);
+
 // Folds each average's division into the reduction it follows: a Divide step that waits on one
 // RecvReduce alone, over the same range of the same buffer, while nothing else waits on that
 // reduction, becomes a Wait, and the reduction `divides`. The division then happens while the

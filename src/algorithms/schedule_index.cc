@@ -24,17 +24,10 @@ bool continuesChain(const Step& step, int32_t at, const Step& next) {
 void indexChains(const Schedule& schedule, ScheduleIndex& index,
                  const std::map<int, size_t>& position) {
   const std::vector<Step>& steps = schedule.steps;
-  std::vector<uint32_t> waiters(steps.size(), 0);
-  bool any = false;
-  for (const Step& step : steps) {
-    any |= step.reducedWithNext;
-    for (const int32_t dependency : step.after) {
-      if (dependency >= 0 && static_cast<size_t>(dependency) < steps.size()) {
-        ++waiters[static_cast<size_t>(dependency)];
-      }
-    }
-  }
+  const bool any = std::any_of(steps.begin(), steps.end(),
+                               [](const Step& step) { return step.reducedWithNext; });
   if (!any) return;
+  const std::vector<uint32_t> waiters = countWaiters(schedule);
   index.chainOf.assign(steps.size(), -1);
   std::vector<ChainLink>* chain = nullptr;
   for (size_t i = 0; i < steps.size(); ++i) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/fnv1a.h"
 
 namespace gccl {
 
@@ -43,18 +44,12 @@ size_t mostBytesPerCollective(int size, size_t chunkBytes) {
 }
 
 uint32_t hashRanges(const std::vector<Range>& ranges) {
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a over the offsets and counts
-  auto mix = [&](size_t value) {
-    for (int byte = 0; byte < 8; ++byte) {
-      hash ^= (value >> (8 * byte)) & 0xff;
-      hash *= 1099511628211ull;
-    }
-  };
+  Fnv1a hash;
   for (const Range& range : ranges) {
-    mix(range.offset);
-    mix(range.count);
+    hash.add(range.offset);
+    hash.add(range.count);
   }
-  return static_cast<uint32_t>(hash ^ (hash >> 32));
+  return hash.folded();
 }
 
 namespace {

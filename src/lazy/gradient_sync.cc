@@ -470,14 +470,17 @@ bool GradientSync::afterWarmup() const {
 }
 
 bool GradientSync::sendsSparse(size_t b) const {
-  return sparse_[b] != nullptr && afterWarmup();
+  return goesSparse(b, afterWarmup());
+}
+
+bool GradientSync::goesSparse(size_t b, bool pastWarmup) const {
+  return sparse_[b] != nullptr && pastWarmup;
 }
 
 bool GradientSync::dividesDense(size_t b, bool pastWarmup) const {
   const DataType type = buckets_[b].type;
-  const bool sparse = sparse_[b] != nullptr && pastWarmup;
-  return !sparse && !halfFormatFor(options_.wire, type) && isFloatingPoint(type) &&
-         options_.average && !options_.preDivide;
+  return !goesSparse(b, pastWarmup) && !halfFormatFor(options_.wire, type) &&
+         isFloatingPoint(type) && options_.average && !options_.preDivide;
 }
 
 bool GradientSync::engineFindsNonFinite(size_t b) const {

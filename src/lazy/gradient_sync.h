@@ -185,8 +185,10 @@ class GradientSync {
   Error bucketFailure(size_t bucket) const;
   // Whether this step is past the sparse warm-up: the same on every rank.
   bool afterWarmup() const;
-  // Whether `bucket` goes sparse in this step: the same on every rank.
+  // Whether `bucket` goes sparse in this step, or in a step in the warm-up or past it: the
+  // same on every rank.
   bool sendsSparse(size_t bucket) const;
+  bool goesSparse(size_t bucket, bool pastWarmup) const;
   // Whether `bucket` is a dense full-precision average, divided after the sum, in a step in
   // the warm-up or past it.
   bool dividesDense(size_t bucket, bool pastWarmup) const;

@@ -3,24 +3,9 @@
 #include <bit>
 #include <cstddef>
 
+#include "base/fnv1a.h"
+
 namespace gccl {
-
-namespace {
-
-class Fnv1a {
- public:
-  void add(uint64_t word) {
-    for (int i = 0; i < 8; ++i, word >>= 8) {
-      hash_ = (hash_ ^ (word & 0xff)) * 0x100000001b3ull;
-    }
-  }
-  uint32_t folded() const { return static_cast<uint32_t>(hash_ ^ (hash_ >> 32)); }
-
- private:
-  uint64_t hash_ = 0xcbf29ce484222325ull;
-};
-
-}  // namespace
 
 uint32_t syncAgreement(const GradientSyncOptions& options, const std::vector<TensorSpec>& tensors,
                        const std::vector<bool>& exempt) {

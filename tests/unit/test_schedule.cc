@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -320,10 +321,17 @@ struct RankData {
   std::vector<int64_t> expected;
 };
 
+// One rank left out of the first `rounds` rounds, and what to check once they are over.
+struct Hold {
+  int rank;
+  int rounds;
+  std::function<void()> check;
+};
+
 // Runs every rank's executor in turn on this thread until all finish (a deadlock shows as no
-// end), then compares every output with what it must hold.
+// end), then compares every output with what it must hold. With `hold`, one rank starts late.
 void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape>& shapes,
-                     std::vector<RankData>& data, ReduceOp op) {
+                     std::vector<RankData>& data, ReduceOp op, const Hold* hold = nullptr) {
   const int size = static_cast<int>(shapes.size());
   auto fabric = std::make_shared<transport::inproc::InprocFabric>();
   transport::inproc::InprocTransport transport(fabric);
@@ -368,10 +376,15 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     }
   }
   for (int round = 0;; ++round) {
+    if (hold != nullptr && round == hold->rounds) hold->check();
     bool allDone = true;
-    for (auto& execution : executions) {
-      execution->advance();
-      allDone &= execution->finished();
+    for (int r = 0; r < size; ++r) {
+      if (hold != nullptr && r == hold->rank && round < hold->rounds) {
+        allDone = false;
+        continue;
+      }
+      executions[r]->advance();
+      allDone &= executions[r]->finished();
     }
     if (allDone) break;
     ASSERT_LT(round, 1000000) << "schedule deadlocked at " << size << " ranks";
@@ -961,6 +974,31 @@ TEST(ReductionChains, TheDirectAllreduceChainsEachSliceOverEveryPeer) {
       EXPECT_TRUE(schedule.steps[static_cast<size_t>(chain.back().step)].divides);
     }
   }
+}
+
+// The engine runs a chain as one: while one rank has not started, the others, each of whose
+// chains reduces a part from it, write nothing of their output (reduced one peer at a time,
+// each would already hold its input plus its first peer's part); then all end exact.
+TEST(ReductionChains, NothingIsReducedUntilEveryPartOfTheChainIsIn) {
+  constexpr int kSize = 4;
+  constexpr size_t kCount = 400;  // a piece of 100 per rank, one slice each
+  const int64_t rankSum = kSize * (kSize + 1) / 2;
+  std::vector<ScheduleShape> shapes;
+  std::vector<RankData> data(kSize);
+  for (int r = 0; r < kSize; ++r) {
+    shapes.push_back(shapeOf(r, kSize, kCount, kCount));
+    for (size_t i = 0; i < kCount; ++i) {
+      data[r].input.push_back(valueOf(r, i));
+      data[r].expected.push_back(rankSum * static_cast<int64_t>(i % 13 + 1));
+    }
+    data[r].output.assign(kCount, -1);
+  }
+  const Hold late{kSize - 1, 1000, [&] {
+                    for (int r = 0; r + 1 < kSize; ++r) {
+                      EXPECT_EQ(data[r].output, std::vector<int64_t>(kCount, -1)) << "rank " << r;
+                    }
+                  }};
+  driveRoundRobin(allreduceNamed("direct"), shapes, data, ReduceOp::kSum, &late);
 }
 
 // A flag the next step does not bear out is refused, not run as a chain.
