@@ -40,6 +40,15 @@ CostInputs costsFor(const SimOptions& options, size_t count) {
   return costs;
 }
 
+// What GCCL_ALGO=`requested` runs for `count` elements. The shape and costs are named locals:
+// g++ 13 takes a reference returned from a call with temporary arguments for one into them
+// (-Wdangling-reference), though the algorithm is the registry's.
+const Algorithm& selectFor(const SimOptions& options, std::string_view requested, size_t count) {
+  const ScheduleShape shape = shapeFor(options, count);
+  const CostInputs costs = costsFor(options, count);
+  return selectAlgorithm(options.collective, requested, shape, costs);
+}
+
 // "all": every algorithm of the collective that supports the shape; "auto": none (only the
 // selector's choice is timed).
 std::vector<const Algorithm*> everyAlgorithm(const SimOptions& options) {
@@ -61,8 +70,7 @@ void timeRequested(const SimOptions& options, const std::vector<size_t>& sizes,
   printTableHeader(options.algo);
   for (size_t size : sizes) {
     const size_t count = countFor(options, size);
-    const Algorithm& runs = selectAlgorithm(options.collective, options.algo,
-                                            shapeFor(options, count), costsFor(options, count));
+    const Algorithm& runs = selectFor(options, options.algo, count);
     SimRow row = timeAlgorithm(runs, options, count);
     row.algo = options.algo;
     printRow(row);
@@ -72,8 +80,7 @@ void timeRequested(const SimOptions& options, const std::vector<size_t>& sizes,
 
 int run(const SimOptions& options) {
   if (options.algo != "all" && options.algo != "auto") {
-    selectAlgorithm(options.collective, options.algo, shapeFor(options, 0),
-                    costsFor(options, 0));  // a known name?
+    selectFor(options, options.algo, 0);  // a known name?
   }
   printModel(options);
   const std::vector<size_t> sizes = sweepSizes(options);
@@ -86,8 +93,7 @@ int run(const SimOptions& options) {
       const size_t count = countFor(options, size);
       const size_t bytes = bytesFor(options, count);
       // What the engine would run when asked for this algorithm (the real GCCL_ALGO path).
-      const Algorithm& runs = selectAlgorithm(options.collective, algorithm->name,
-                                              shapeFor(options, count), costsFor(options, count));
+      const Algorithm& runs = selectFor(options, algorithm->name, count);
       if (&runs != algorithm) {
         printSkipped(bytes, count, std::string(runs.name));
         continue;
@@ -102,8 +108,7 @@ int run(const SimOptions& options) {
     printSelectorHeader();
     for (size_t size : sizes) {
       const size_t count = countFor(options, size);
-      const Algorithm& chosen = selectAlgorithm(options.collective, "auto",
-                                                shapeFor(options, count), costsFor(options, count));
+      const Algorithm& chosen = selectFor(options, "auto", count);
       auto it = timed.find({std::string(chosen.name), count});
       if (it == timed.end()) {
         it = timed

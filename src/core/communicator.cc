@@ -98,7 +98,10 @@ const Algorithm& Communicator::chosenAlgorithm(CollectiveKind kind, size_t bytes
   if (const auto found = choices_.find(key); found != choices_.end()) return *found->second;
   CostInputs costs = costs_;
   costs.bytes = bytes;
-  const Algorithm& chosen = selectAlgorithm(kind, config_.algorithm, baseShape(), costs);
+  // The shape in a named local: g++ 13 takes a reference returned from a call with a temporary
+  // argument for one into that temporary (-Wdangling-reference); the algorithm is the registry's.
+  const ScheduleShape shape = baseShape();
+  const Algorithm& chosen = selectAlgorithm(kind, config_.algorithm, shape, costs);
   constexpr size_t kCachedChoices = 256;
   if (choices_.size() >= kCachedChoices) choices_.clear();
   choices_.emplace(key, &chosen);
