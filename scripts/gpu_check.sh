@@ -27,7 +27,8 @@ build_dir="build-gpu"
 bin_dir=$build_dir/bin
 dry_run=0
 nps=(2 4)
-sweep=(-b 16M -e 64M -f 4 -n 10 -w 3)
+sweep=(-b 16M -e 64M -f 4 -n 20 -w 3)
+small=(-b 1M -e 4M -f 2 -n 20 -w 3)
 # Seconds kept back for the summary (up to 30) and `timeout`'s grace period (5): the script
 # then ends within the budget plus a few seconds.
 reserve=40
@@ -200,12 +201,14 @@ bench() {
     perf/baselines/torch_gloo_allreduce_perf.py --device "$torch_device" --np "$np" \
     "${sweep[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
     --json "$json_dir/torch_gloo_${torch_device}_np$np.json"
-  # The slice size, for the next session to tune: 4 MiB slices (32 MiB staging) beside the
-  # default 1 MiB, last so that the budget spares the runs the summary compares. JSON only.
+  # Calls of 1-4 MiB, which the staging cuts into smaller slices than its slots (at least 4
+  # of at least 256 KiB): device beside host, for the next session to tune. Last, so that the
+  # budget spares the runs the summary compares. JSON only.
   if ((have_gpu)); then
-    GCCL_GPU_SLICE_BYTES=4194304 GCCL_GPU_STAGING_BYTES=33554432 \
-      run_step "gccl_device_slice4m_np$np" 45 "$bin_dir/allreduce_perf" --device cuda \
-      --np "$np" "${sweep[@]}" --json "$json_dir/gccl_device_slice4m_np$np.json"
+    run_step "gccl_host_small_np$np" 30 "$bin_dir/allreduce_perf" --np "$np" "${small[@]}" \
+      --json "$json_dir/gccl_host_small_np$np.json"
+    run_step "gccl_device_small_np$np" 30 "$bin_dir/allreduce_perf" --device cuda \
+      --np "$np" "${small[@]}" --json "$json_dir/gccl_device_small_np$np.json"
   fi
 }
 

@@ -97,7 +97,7 @@ const std::array kSettings = {
             [](Config& c, std::string_view v) {
               c.shmSingleCopy = parseInt("GCCL_SHM_SINGLE_COPY", v, 0, 1) == 1;
             }},
-    Setting{"GCCL_GPU_STAGING_BYTES", "int", "8388608",
+    Setting{"GCCL_GPU_STAGING_BYTES", "int", "16777216",
             "pinned host memory one GPU allreduce stages its slices through, in bytes: "
             "GCCL_GPU_STAGING_BYTES / GCCL_GPU_SLICE_BYTES slices in flight at once; must agree "
             "on all ranks",
@@ -105,9 +105,10 @@ const std::array kSettings = {
               c.gpuStagingBytes =
                   static_cast<size_t>(parseInt("GCCL_GPU_STAGING_BYTES", v, 64, 1 << 30));
             }},
-    Setting{"GCCL_GPU_SLICE_BYTES", "int", "1048576",
-            "slice of a GPU buffer copied to the host and allreduced as one collective "
-            "(rounded down to a multiple of 64); must agree on all ranks",
+    Setting{"GCCL_GPU_SLICE_BYTES", "int", "4194304",
+            "largest slice of a GPU buffer copied to the host and allreduced as one collective "
+            "(rounded down to a multiple of 64; a call is cut into at least 4 slices of at least "
+            "256 KiB); must agree on all ranks",
             [](Config& c, std::string_view v) {
               c.gpuSliceBytes =
                   static_cast<size_t>(parseInt("GCCL_GPU_SLICE_BYTES", v, 64, 1 << 30));

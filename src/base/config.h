@@ -37,8 +37,8 @@ struct Config {
   std::string transport = "auto";  // GCCL_TRANSPORT: auto, tcp or shm
   bool shmSingleCopy = true;       // GCCL_SHM_SINGLE_COPY: large shm messages by process_vm_readv
   // GPU buffers, staged through pinned host memory (src/cuda/staged_collectives.h)
-  size_t gpuStagingBytes = 8u << 20;  // GCCL_GPU_STAGING_BYTES: pinned bytes per pipeline
-  size_t gpuSliceBytes = 1u << 20;    // GCCL_GPU_SLICE_BYTES: one slot, one collective
+  size_t gpuStagingBytes = 16u << 20;  // GCCL_GPU_STAGING_BYTES: pinned bytes per pipeline
+  size_t gpuSliceBytes = 4u << 20;     // GCCL_GPU_SLICE_BYTES: one slot, the largest slice
   // Sockets
   std::string socketAddr;                 // address to bind and advertise; empty = automatic
   int socketBufferBytes = 0;              // 0: kernel autotuning (measured faster on loopback)

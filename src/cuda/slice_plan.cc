@@ -30,6 +30,22 @@ Span spanOf(size_t index, size_t sliceElements, size_t blockCount) {
   return {first, first < blockCount ? std::min(sliceElements, blockCount - first) : 0};
 }
 
+// The slice for a call of `longest` elements per block, where the slot is no bound: a quarter
+// of the call, so that a call of a few slots still has kPipelinedSlices slices whose copies
+// overlap the others' collectives; but no slot below kLeastSliceBytes, where a slice's own
+// collective costs more than the overlap saves. Whole cache lines of elements, so that every
+// slice starts as aligned as the buffer. `pieces`: per slot (one per rank for the blockwise
+// collectives).
+size_t pipelinedSliceElements(size_t longest, size_t elementSize, size_t pieces) {
+  constexpr size_t kPipelinedSlices = 4;
+  constexpr size_t kLeastSliceBytes = size_t{256} << 10;
+  constexpr size_t kLineBytes = 64;
+  const size_t lineElements = std::max<size_t>(1, kLineBytes / elementSize);
+  size_t elements = (longest + kPipelinedSlices - 1) / kPipelinedSlices;
+  elements = (elements + lineElements - 1) / lineElements * lineElements;
+  return std::max({elements, kLeastSliceBytes / (elementSize * pieces), size_t{1}});
+}
+
 }  // namespace
 
 SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes)
@@ -47,6 +63,7 @@ SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_
     longest = 0;
     for (const Range& block : call.blocks) longest = std::max(longest, block.count);
   }
+  sliceElements_ = std::min(sliceElements_, pipelinedSliceElements(longest, elementSize_, pieces));
   // At least one: an empty call still runs one empty collective, which carries the agreement,
   // so a rank that passes 0 where its peers pass more fails with them at once instead of
   // leaving them to time out.

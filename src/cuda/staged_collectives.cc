@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/shareable_memory.h"
 #include "cuda/slice_plan.h"
 
 namespace gccl {
@@ -262,11 +263,35 @@ StagedCollectives::StagedCollectives(Communicator& comm, CopyEngine& engine,
     fail(Status::kInvalidArgument, "staged collectives: ", options.slots, " slots of ",
          options.sliceBytes, " bytes (need at least 1 slot of 8 bytes)");
   }
-  staging_ = engine_.allocateStaging(stagingBytes());
+  staging_ = allocateSlots();
 }
 
 StagedCollectives::~StagedCollectives() {
-  engine_.freeStaging(staging_);
+  if (shareableSlots_) {
+    engine_.unpinHost(staging_);
+    freeShareable(staging_);
+  } else {
+    engine_.freeStaging(staging_);
+  }
+}
+
+// With peers that map shareable memory, the slots come from it, pinned for the engine: each
+// slice's collective then reads and reduces peers' slots in place, where slots of the engine's
+// own pinned memory went through the shm rings or cross-memory attach (a 1 MiB slice's ring
+// messages are below the single-copy threshold of heap buffers, docs/architecture.md
+// "Zero-copy"). Where the system refuses either, the engine's pinned memory serves.
+std::byte* StagedCollectives::allocateSlots() {
+  const size_t bytes = stagingBytes();
+  if (comm_.hasZeroCopyPeers()) {
+    if (void* memory = allocateShareable(bytes)) {
+      if (engine_.pinHost(memory, bytes)) {
+        shareableSlots_ = true;
+        return static_cast<std::byte*>(memory);
+      }
+      freeShareable(memory);
+    }
+  }
+  return engine_.allocateStaging(bytes);
 }
 
 void StagedCollectives::check(const CollectiveCall& call) const {

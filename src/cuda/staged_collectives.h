@@ -11,7 +11,7 @@
 // Each slice is a separate collective on the communicator, issued in slice order: every rank
 // derives the same slices from the same arguments (slice_plan.h), so the n-th collective of
 // every rank is the same slice. Staging memory is bounded: slots x slice bytes, allocated once
-// per object.
+// per object (shareable memory that shm peers map, where the communicator has such peers).
 #pragma once
 
 #include <cstddef>
@@ -24,8 +24,8 @@
 namespace gccl {
 
 struct StagingOptions {
-  size_t sliceBytes = 1u << 20;  // GCCL_GPU_SLICE_BYTES: one slot
-  size_t slots = 8;              // GCCL_GPU_STAGING_BYTES / sliceBytes, at least 1
+  size_t sliceBytes = 4u << 20;  // GCCL_GPU_SLICE_BYTES: one slot, the largest slice
+  size_t slots = 4;              // GCCL_GPU_STAGING_BYTES / sliceBytes, at least 1
 };
 
 StagingOptions stagingOptionsFrom(const Config& config);
@@ -58,8 +58,11 @@ class StagedCollectives {
  private:
   Communicator& comm_;
   CopyEngine& engine_;
+  std::byte* allocateSlots();
+
   const StagingOptions options_;
   std::byte* staging_ = nullptr;  // slots x sliceBytes
+  bool shareableSlots_ = false;   // from allocateShareable, pinned by the engine
 };
 
 }  // namespace gccl

@@ -151,8 +151,9 @@ void GradientSync::finalize(size_t maxBucketBytes) {
   }
   const size_t bufferAlignment = options_.copyMode ? kPageBytes : kPoolAlignment;
   // What the buckets' allreduces read, in shareable memory where shm peers can read it in
-  // place: the pool, and the 16-bit copies of compressed buckets.
-  const bool shareable = options_.shareablePool && !options_.copyMode;
+  // place: the pool, and the 16-bit copies of compressed buckets. In copy mode too: the GPU's
+  // copies need them pinned, which the C API does to shareable memory as to any other.
+  const bool shareable = options_.shareablePool;
   pool_ = AlignedBuffer(layout_.bytes, std::max(options_.alignment, bufferAlignment), shareable);
   size_t wireBytes = 0;
   for (const Bucket& bucket : buckets_) {

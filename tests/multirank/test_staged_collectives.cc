@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <iostream>
@@ -145,6 +146,38 @@ TEST(StagedCollectives, SlicesCoverTheBufferAndCarryTheWholeCall) {
   config.gpuSliceBytes = 100;
   EXPECT_EQ(stagingOptionsFrom(config).sliceBytes, 64u);
   EXPECT_EQ(stagingOptionsFrom(config).slots, 15u);
+}
+
+// A call of a few slots' worth is cut into 4 slices, none below 256 KiB per slot, so that its
+// copies overlap its collectives; the slot bounds the slices of a large call.
+TEST(StagedCollectives, FewSlotsAreCutIntoPipelinedSlices) {
+  constexpr size_t kMiB = size_t{1} << 20;
+  constexpr size_t kSlot = 4 * kMiB;
+  const auto floats = [](size_t bytes) { return bytes / sizeof(float); };
+  const auto planOf = [&](CollectiveKind kind, size_t count, int size = 2) {
+    return SlicePlanner(callOf(kind, count, DataType::kFloat32), 0, size, kSlot);
+  };
+  std::byte* slot = nullptr;
+  // (call bytes, slices, bytes of the first slice)
+  const std::vector<std::array<size_t, 3>> expected{
+      {64 * kMiB, 16, kSlot},    {16 * kMiB, 4, kSlot},
+      {4 * kMiB, 4, kMiB},       {kMiB, 4, 256 << 10},
+      {512 << 10, 2, 256 << 10}, {256 << 10, 1, 256 << 10},
+      {1000, 1, 1000},           {6 * kMiB + 4, 4, 3 * kMiB / 2 + 64}};
+  for (const auto& [bytes, slices, first] : expected) {
+    SCOPED_TRACE(testing::Message() << "allreduce of " << bytes << " bytes");
+    const SlicePlanner plan = planOf(CollectiveKind::kAllreduce, floats(bytes));
+    EXPECT_EQ(plan.slices(), slices);
+    EXPECT_EQ(plan.slice(0, slot).call.count * sizeof(float), first);
+    EXPECT_EQ(plan.slice(1 % slices, slot).in.at(0).device % 64, 0u) << "a slice off its line";
+  }
+  // Blockwise: 4 ranks' pieces share a slot, so the least is 64 KiB of each rank's block.
+  const SlicePlanner allgather = planOf(CollectiveKind::kAllgather, floats(kMiB), 4);
+  EXPECT_EQ(allgather.slices(), 4u);
+  EXPECT_EQ(allgather.slice(0, slot).call.count * sizeof(float), 256u << 10);
+  const SlicePlanner smallAllgather = planOf(CollectiveKind::kAllgather, floats(128 << 10), 4);
+  EXPECT_EQ(smallAllgather.slices(), 2u);
+  EXPECT_EQ(smallAllgather.slice(0, slot).call.count * sizeof(float), 64u << 10);
 }
 
 TEST(StagedCollectives, ExactResults) {
