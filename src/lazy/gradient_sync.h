@@ -80,7 +80,7 @@ struct GradientSyncOptions {
   SparseOptions sparse;                  // fp32 buckets sparse with error feedback
   // The pool and the wire buffer in shareable memory (base/shareable_memory.h), which shm
   // peers read zero-copy: for a communicator with a peer that maps it
-  // (Communicator::hasZeroCopyPeers). Not in copy mode, whose buffers a GPU runtime may pin.
+  // (Communicator::hasZeroCopyPeers). In copy mode too: the C API pins them for the GPU.
   bool shareablePool = false;
 };
 

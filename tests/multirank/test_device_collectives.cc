@@ -573,10 +573,11 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
             << "rank " << rank << " tensor " << t;
       }
       EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
-      // What stays pinned is the staging slots of device collectives, if they are shareable
-      // memory (pinned by the communicator, made with the engine at the first device tensor).
+      // What stays pinned is the staging slots of device collectives: shareable memory, as
+      // the shm peers map it, pinned for the communicator's life (made with the engine, at
+      // the first device tensor).
       const size_t stagingSlots = me.gpu->pinnedBuffers();
-      EXPECT_LE(stagingSlots, 1u);
+      EXPECT_EQ(stagingSlots, 1u);
       EXPECT_EQ(pinnedWhileSyncing - stagingSlots, wire == gcclWireNone ? 1u : 2u)
           << "the pool (and the wire buffer) pinned at the first device tensor, unpinned at "
              "destroy";
