@@ -201,20 +201,22 @@ bench() {
     perf/baselines/torch_gloo_allreduce_perf.py --device "$torch_device" --np "$np" \
     "${sweep[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
     --json "$json_dir/torch_gloo_${torch_device}_np$np.json"
-  # Calls of 1-4 MiB, which the staging cuts into smaller slices than its slots (at least 4
-  # of at least 256 KiB): device beside host, for the next session to tune. Last, so that the
-  # budget spares the runs the summary compares. JSON only.
-  if ((have_gpu)); then
-    run_step "gccl_host_small_np$np" 30 "$bin_dir/allreduce_perf" --np "$np" "${small[@]}" \
-      --json "$json_dir/gccl_host_small_np$np.json"
-    run_step "gccl_device_small_np$np" 30 "$bin_dir/allreduce_perf" --device cuda \
-      --np "$np" "${small[@]}" --json "$json_dir/gccl_device_small_np$np.json"
-  fi
+}
+
+# Calls of 1-4 MiB, which the staging cuts into slices smaller than its slots (up to 4, none
+# below 256 KiB per slot): device beside host, for the next session to tune. JSON only; run
+# last, so that the budget spares every run the summary reads.
+small_calls() {
+  local np=$1
+  run_step "gccl_host_small_np$np" 30 "$bin_dir/allreduce_perf" --np "$np" "${small[@]}" \
+    --json "$json_dir/gccl_host_small_np$np.json"
+  run_step "gccl_device_small_np$np" 30 "$bin_dir/allreduce_perf" --device cuda \
+    --np "$np" "${small[@]}" --json "$json_dir/gccl_device_small_np$np.json"
 }
 
 # The gradient sync with ResNet-50's gradients in GPU memory (copy mode; lazy_fp16 converts on
-# the GPU, halving the PCIe bytes) beside the same modes on host memory, 2 ranks. Last: the
-# allreduce comparison above is the issue's target.
+# the GPU, halving the PCIe bytes) beside the same modes on host memory, 2 ranks. After the
+# allreduce comparison above, which is the issue's target.
 grad_runs() {
   local device=$1 cap
   cap=$(allowance 40)
@@ -258,6 +260,9 @@ main() {
     if [[ -x $bin_dir/grad_bench ]]; then
       grad_runs host
       if ((have_gpu)); then grad_runs cuda; else record grad_bench_cuda_np2 SKIP 0 "no GPU"; fi
+    fi
+    if ((have_gpu)); then
+      for np in "${nps[@]}"; do small_calls "$np"; done
     fi
   else
     record benchmarks NOTRUN 0 "no allreduce_perf built by this run"

@@ -107,8 +107,8 @@ const std::array kSettings = {
             }},
     Setting{"GCCL_GPU_SLICE_BYTES", "int", "4194304",
             "largest slice of a GPU buffer copied to the host and allreduced as one collective "
-            "(rounded down to a multiple of 64; a call is cut into at least 4 slices of at least "
-            "256 KiB); must agree on all ranks",
+            "(rounded down to a multiple of 64; a smaller call is cut into up to 4 slices, none "
+            "below 256 KiB per slot); must agree on all ranks",
             [](Config& c, std::string_view v) {
               c.gpuSliceBytes =
                   static_cast<size_t>(parseInt("GCCL_GPU_SLICE_BYTES", v, 64, 1 << 30));

@@ -32,18 +32,22 @@ Span spanOf(size_t index, size_t sliceElements, size_t blockCount) {
 
 // The slice for a call of `longest` elements per block, where the slot is no bound: a quarter
 // of the call, so that a call of a few slots still has kPipelinedSlices slices whose copies
-// overlap the others' collectives; but no slot below kLeastSliceBytes, where a slice's own
-// collective costs more than the overlap saves. Whole cache lines of elements, so that every
-// slice starts as aligned as the buffer. `pieces`: per slot (one per rank for the blockwise
-// collectives).
+// overlap the others' collectives; but no slice below kLeastSliceBytes per slot, where a
+// slice's own collective costs more than the overlap saves. Whole cache lines of elements, so
+// that every slice starts as aligned as the buffer (the slot's own bound, which the caller
+// applies, is whole lines only where the slot holds one piece). `pieces`: per slot (one per
+// rank for the blockwise collectives).
 size_t pipelinedSliceElements(size_t longest, size_t elementSize, size_t pieces) {
   constexpr size_t kPipelinedSlices = 4;
   constexpr size_t kLeastSliceBytes = size_t{256} << 10;
   constexpr size_t kLineBytes = 64;
   const size_t lineElements = std::max<size_t>(1, kLineBytes / elementSize);
-  size_t elements = (longest + kPipelinedSlices - 1) / kPipelinedSlices;
-  elements = (elements + lineElements - 1) / lineElements * lineElements;
-  return std::max({elements, kLeastSliceBytes / (elementSize * pieces), size_t{1}});
+  const auto wholeLines = [&](size_t elements) {
+    return (elements + lineElements - 1) / lineElements * lineElements;
+  };
+  const size_t quarter = (longest + kPipelinedSlices - 1) / kPipelinedSlices;
+  const size_t least = kLeastSliceBytes / (elementSize * pieces);
+  return wholeLines(std::max({quarter, least, size_t{1}}));
 }
 
 }  // namespace

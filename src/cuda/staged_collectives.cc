@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/logging.h"
 #include "base/shareable_memory.h"
 #include "cuda/slice_plan.h"
 
@@ -267,19 +268,27 @@ StagedCollectives::StagedCollectives(Communicator& comm, CopyEngine& engine,
 }
 
 StagedCollectives::~StagedCollectives() {
-  if (shareableSlots_) {
-    engine_.unpinHost(staging_);
-    freeShareable(staging_);
-  } else {
-    engine_.freeStaging(staging_);
+  // A destructor cannot report, and must not throw (a CUDA runtime that is unloading at exit
+  // fails every call): a failed unpin or free is logged, and shareable slots are freed anyway.
+  try {
+    if (shareableSlots_) {
+      engine_.unpinHost(staging_);
+    } else {
+      engine_.freeStaging(staging_);
+    }
+  } catch (const Error& e) {
+    GCCL_WARN(LogSubsys::kColl, "rank ", comm_.rank(),
+              ": freeing the GPU staging slots: ", e.what());
   }
+  if (shareableSlots_) freeShareable(staging_);
 }
 
 // With peers that map shareable memory, the slots come from it, pinned for the engine: each
 // slice's collective then reads and reduces peers' slots in place, where slots of the engine's
-// own pinned memory went through the shm rings or cross-memory attach (a 1 MiB slice's ring
-// messages are below the single-copy threshold of heap buffers, docs/architecture.md
-// "Zero-copy"). Where the system refuses either, the engine's pinned memory serves.
+// own pinned memory went through the shm rings (messages below 1 MiB, the single-copy threshold
+// of heap buffers) or cross-memory attach, which pins the peer's pages on every message
+// (docs/architecture.md, "Zero-copy"). Where the system refuses either, the engine's pinned
+// memory serves.
 std::byte* StagedCollectives::allocateSlots() {
   const size_t bytes = stagingBytes();
   if (comm_.hasZeroCopyPeers()) {

@@ -47,7 +47,8 @@ std::string readAll(std::FILE* file) {
 // buffer and its communicator went down cleanly.
 int verdict(std::FILE* log, bool destroyed, std::string& report) {
   const std::string text = readAll(log);
-  if (text.find("shm: mapped a gcclMemAlloc buffer of rank") == std::string::npos) {
+  if (text.find("shm: mapped a shareable buffer (gcclMemAlloc's kind) of rank") ==
+      std::string::npos) {
     report = "no peer buffer mapped; log:\n" + text;
     return 1;
   }

@@ -169,6 +169,91 @@ TEST_F(DeviceCollectivesApi, BlockingFormsStageEveryCollective) {
   destroyRanks(ranks);
 }
 
+// Slices large enough that the shm peers read them in place from the slots (zero-copy from
+// 64 KiB): the slots are shareable memory, each slice's collective reads and reduces the
+// peers' slots, and two slots are reused through six or more slices. Every collective, in
+// place where NCCL allows it, exact on every rank.
+class DeviceCollectivesOnSharedSlots : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);      // NOLINT(concurrency-mt-unsafe)
+    setenv("GCCL_GPU_SLICE_BYTES", "1048576", 1);    // NOLINT(concurrency-mt-unsafe)
+    setenv("GCCL_GPU_STAGING_BYTES", "2097152", 1);  // NOLINT(concurrency-mt-unsafe)
+  }
+};
+
+TEST_F(DeviceCollectivesOnSharedSlots, EveryCollectiveIsExact) {
+  constexpr int kRanks = 3;
+  constexpr size_t kLarge = 1536 * 1024;  // 6 MiB of float32: 6 slices of 1 MiB
+  constexpr size_t kBlock = 300 * 1024;   // per rank: 1.2 MiB, 4 blockwise slices
+  std::vector<Rank> ranks = initRanks(kRanks);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    HostCopyEngine& gpu = *me.gpu;
+    DeviceBuffer send(gpu, kLarge * sizeof(float));
+    DeviceBuffer recv(gpu, kLarge * sizeof(float));
+    const auto fill = [&](std::byte* into, size_t count) {
+      perf::fillInput(into, count, gcclFloat32, gcclSum, rank, kRanks);
+    };
+    const auto at = [](std::byte* buffer, size_t elements) {
+      return buffer + elements * sizeof(float);
+    };
+    const auto ok = [&](gcclResult_t result) {
+      EXPECT_EQ(result, gcclSuccess) << "rank " << rank << ": " << gcclGetLastError(me.comm);
+      return result == gcclSuccess;
+    };
+
+    fill(send.data, kLarge);
+    ASSERT_TRUE(ok(gcclAllReduce(send.data, recv.data, kLarge, gcclFloat32, gcclSum, me.comm)));
+    EXPECT_EQ(perf::countWrong(recv.data, kLarge, gcclFloat32, gcclSum, kRanks), 0u);
+    ASSERT_TRUE(ok(gcclAllReduce(send.data, send.data, kLarge, gcclFloat32, gcclSum, me.comm)));
+    EXPECT_EQ(perf::countWrong(send.data, kLarge, gcclFloat32, gcclSum, kRanks), 0u) << "in place";
+    EXPECT_EQ(gpu.pinnedBuffers(), me.comm->communicator->hasZeroCopyPeers() ? 1u : 0u)
+        << "the slots: shareable memory, pinned, where the peers map it";
+
+    fill(send.data, kLarge);
+    ASSERT_TRUE(ok(gcclBroadcast(send.data, send.data, kLarge, gcclFloat32, 1, me.comm)));
+    EXPECT_EQ(perf::countWrongInput(send.data, kLarge, gcclFloat32, gcclSum, 1, kRanks), 0u);
+
+    fill(send.data, kLarge);
+    ASSERT_TRUE(ok(gcclReduce(send.data, recv.data, kLarge, gcclFloat32, gcclSum, 2, me.comm)));
+    if (rank == 2) {
+      EXPECT_EQ(perf::countWrong(recv.data, kLarge, gcclFloat32, gcclSum, kRanks), 0u);
+    }
+
+    // Allgather in place: this rank's block already in its place in the output.
+    fill(at(recv.data, rank * kBlock), kBlock);
+    ASSERT_TRUE(
+        ok(gcclAllGather(at(recv.data, rank * kBlock), recv.data, kBlock, gcclFloat32, me.comm)));
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(
+          perf::countWrongInput(at(recv.data, r * kBlock), kBlock, gcclFloat32, gcclSum, r, kRanks),
+          0u)
+          << "allgather, block " << r;
+    }
+
+    const std::vector<size_t> counts{kBlock, 7, kBlock / 2};
+    const std::vector<size_t> displs{kBlock, 0, 3 * kBlock};
+    fill(send.data, counts[rank]);
+    ASSERT_TRUE(ok(gcclAllGatherV(send.data, counts[rank], recv.data, counts.data(), displs.data(),
+                                  gcclFloat32, me.comm)));
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(perf::countWrongInput(at(recv.data, displs[r]), counts[r], gcclFloat32, gcclSum, r,
+                                      kRanks),
+                0u)
+          << "allgatherv, block " << r;
+    }
+
+    // Reduce-scatter in place: the result lands on this rank's block of the input.
+    fill(send.data, kRanks * kBlock);
+    ASSERT_TRUE(ok(gcclReduceScatter(send.data, at(send.data, rank * kBlock), kBlock, gcclFloat32,
+                                     gcclSum, me.comm)));
+    EXPECT_EQ(perf::countWrong(at(send.data, rank * kBlock), kBlock, gcclFloat32, gcclSum, kRanks,
+                               rank * kBlock),
+              0u);
+  });
+  destroyRanks(ranks);
+}
+
 // A "kernel" on the rank's stream that writes the rank's input once `go` is set: a call that
 // did not wait for the stream would read zeros.
 void queueInputKernel(Rank& me, std::byte* device, size_t count, int rank, int size,
@@ -573,11 +658,11 @@ TEST_F(DeviceCollectivesApi, GradientSyncCopiesInBehindTheDefaultStream) {
             << "rank " << rank << " tensor " << t;
       }
       EXPECT_EQ(gcclGradSyncDestroy(sync), gcclSuccess);
-      // What stays pinned is the staging slots of device collectives: shareable memory, as
+      // What stays pinned is the staging slots of device collectives: shareable memory where
       // the shm peers map it, pinned for the communicator's life (made with the engine, at
       // the first device tensor).
       const size_t stagingSlots = me.gpu->pinnedBuffers();
-      EXPECT_EQ(stagingSlots, 1u);
+      EXPECT_EQ(stagingSlots, me.comm->communicator->hasZeroCopyPeers() ? 1u : 0u);
       EXPECT_EQ(pinnedWhileSyncing - stagingSlots, wire == gcclWireNone ? 1u : 2u)
           << "the pool (and the wire buffer) pinned at the first device tensor, unpinned at "
              "destroy";

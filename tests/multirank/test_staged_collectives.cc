@@ -178,6 +178,12 @@ TEST(StagedCollectives, FewSlotsAreCutIntoPipelinedSlices) {
   const SlicePlanner smallAllgather = planOf(CollectiveKind::kAllgather, floats(128 << 10), 4);
   EXPECT_EQ(smallAllgather.slices(), 2u);
   EXPECT_EQ(smallAllgather.slice(0, slot).call.count * sizeof(float), 64u << 10);
+  // At 3 ranks the least (256 KiB / 12 bytes) is no whole number of lines: rounded up to one.
+  const SlicePlanner threeRanks = planOf(CollectiveKind::kReduceScatter, 40000, 3);
+  ASSERT_EQ(threeRanks.slices(), 2u);
+  for (const CopyPiece& piece : threeRanks.slice(1, slot).in) {
+    EXPECT_EQ(piece.device % 64, 0u) << "a slice off its line";
+  }
 }
 
 TEST(StagedCollectives, ExactResults) {

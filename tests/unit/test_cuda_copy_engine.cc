@@ -125,7 +125,8 @@ TEST(CudaCopyEngine, PointersAreLocatedByTheDriver) {
 // memory from a held stream blocks in the driver until the collective ends, and may stall the
 // other rank's cudaMalloc or cudaHostAlloc (the driver's lock) before it joins the collective.
 // The blocking call comes first for the same reason: it makes both ranks' engines and staging
-// (cudaHostAlloc) before any stream is held, and, being a collective, lines the ranks up.
+// (cudaHostAlloc, or cudaHostRegister of shareable memory) before any stream is held, and,
+// being a collective, lines the ranks up.
 TEST(CudaCopyEngine, CApiOnStreamsAndBlocking) {
   std::string why;
   if (!engineOrSkip(why)) GTEST_SKIP() << why;

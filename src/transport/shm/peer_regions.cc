@@ -166,8 +166,9 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
   mappings_.push_back({descriptor.region, made.base, made.bytes, ++uses_});
   mappedBytes_ += made.bytes;
   if (!recycling_) {
-    logInfo(LogSubsys::kNet, "shm: mapped a gcclMemAlloc buffer of ", peerName_, " (region ",
-            descriptor.region, ", ", descriptor.regionBytes, " B): zero-copy from it on");
+    logInfo(LogSubsys::kNet, "shm: mapped a shareable buffer (gcclMemAlloc's kind) of ", peerName_,
+            " (region ", descriptor.region, ", ", descriptor.regionBytes,
+            " B): zero-copy from it on");
   }
   return &mappings_.back();
 }
