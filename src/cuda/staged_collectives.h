@@ -56,10 +56,10 @@ class StagedCollectives {
   size_t stagingBytes() const { return options_.slots * options_.sliceBytes; }
 
  private:
-  Communicator& comm_;
-  CopyEngine& engine_;
   std::byte* allocateSlots();
 
+  Communicator& comm_;
+  CopyEngine& engine_;
   const StagingOptions options_;
   std::byte* staging_ = nullptr;  // slots x sliceBytes
   bool shareableSlots_ = false;   // from allocateShareable, pinned by the engine
