@@ -254,6 +254,34 @@ TEST_F(DeviceCollectivesOnSharedSlots, EveryCollectiveIsExact) {
   destroyRanks(ranks);
 }
 
+// Rank 1's fourth copy (slice 0 coming back) fails while the next slice's collective reads
+// its slots in place: every rank's call fails (rank 1's naming the copy and the slice), none
+// waits for its timeout, and the communicators close with the slots still mapped by peers.
+TEST_F(DeviceCollectivesOnSharedSlots, FailingCopyFailsEveryRank) {
+  constexpr int kRanks = 3;
+  constexpr size_t kLarge = 1536 * 1024;  // 6 slices of 1 MiB through 2 slots
+  HostCopyFaults failing;
+  failing.failCopy = 3;
+  std::vector<Rank> ranks = initRanks(kRanks, {}, 1, failing);
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    DeviceBuffer buffer(*me.gpu, kLarge * sizeof(float));
+    perf::fillInput(buffer.data, kLarge, gcclFloat32, gcclSum, rank, kRanks);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_NE(gcclAllReduce(buffer.data, buffer.data, kLarge, gcclFloat32, gcclSum, me.comm),
+              gcclSuccess)
+        << "rank " << rank;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(kTimeoutMs / 2))
+        << "rank " << rank << " waited for its timeout, not for rank 1's abort";
+    const std::string error = gcclGetLastError(me.comm);
+    if (rank == 1) {
+      EXPECT_NE(error.find("copy 3 ("), std::string::npos) << error;
+      EXPECT_NE(error.find("slice "), std::string::npos) << error;
+    }
+  });
+  for (Rank& rank : ranks) EXPECT_EQ(gcclCommAbort(rank.comm), gcclSuccess);
+  for (Rank& rank : ranks) rank.stream.reset();
+}
+
 // A "kernel" on the rank's stream that writes the rank's input once `go` is set: a call that
 // did not wait for the stream would read zeros.
 void queueInputKernel(Rank& me, std::byte* device, size_t count, int rank, int size,
