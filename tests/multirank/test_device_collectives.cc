@@ -32,14 +32,20 @@ namespace {
 
 constexpr int kTimeoutMs = 10000;
 
+// The staging a suite's communicators get: set before any thread starts (each test runs in a
+// process of its own under ctest; in one process each suite sets its own before its tests).
+void stageThrough(size_t sliceBytes, size_t stagingBytes) {
+  const std::string slice = std::to_string(sliceBytes);
+  const std::string staging = std::to_string(stagingBytes);
+  setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);            // NOLINT(concurrency-mt-unsafe)
+  setenv("GCCL_GPU_SLICE_BYTES", slice.c_str(), 1);      // NOLINT(concurrency-mt-unsafe)
+  setenv("GCCL_GPU_STAGING_BYTES", staging.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+}
+
 class DeviceCollectivesApi : public testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    // Before any thread starts: small slices, so that a few hundred elements make many.
-    setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);  // NOLINT(concurrency-mt-unsafe)
-    setenv("GCCL_GPU_SLICE_BYTES", "256", 1);    // NOLINT(concurrency-mt-unsafe)
-    setenv("GCCL_GPU_STAGING_BYTES", "768", 1);  // NOLINT(concurrency-mt-unsafe)
-  }
+  // Small slices, so that a few hundred elements make many.
+  static void SetUpTestSuite() { stageThrough(256, 768); }
 };
 
 // One rank: its communicator, its stand-in GPU and a stream on it.
@@ -175,17 +181,13 @@ TEST_F(DeviceCollectivesApi, BlockingFormsStageEveryCollective) {
 // place where NCCL allows it, exact on every rank.
 class DeviceCollectivesOnSharedSlots : public testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 1);      // NOLINT(concurrency-mt-unsafe)
-    setenv("GCCL_GPU_SLICE_BYTES", "1048576", 1);    // NOLINT(concurrency-mt-unsafe)
-    setenv("GCCL_GPU_STAGING_BYTES", "2097152", 1);  // NOLINT(concurrency-mt-unsafe)
-  }
+  static void SetUpTestSuite() { stageThrough(size_t{1} << 20, size_t{2} << 20); }
+  static constexpr int kRanks = 3;
+  static constexpr size_t kLarge = 1536 * 1024;  // 6 MiB of float32: 6 slices of 1 MiB
+  static constexpr size_t kBlock = 300 * 1024;   // per rank: 1.2 MiB, 4 blockwise slices
 };
 
 TEST_F(DeviceCollectivesOnSharedSlots, EveryCollectiveIsExact) {
-  constexpr int kRanks = 3;
-  constexpr size_t kLarge = 1536 * 1024;  // 6 MiB of float32: 6 slices of 1 MiB
-  constexpr size_t kBlock = 300 * 1024;   // per rank: 1.2 MiB, 4 blockwise slices
   std::vector<Rank> ranks = initRanks(kRanks);
   onEveryRank(ranks, [&](int rank, Rank& me) {
     HostCopyEngine& gpu = *me.gpu;
@@ -258,8 +260,6 @@ TEST_F(DeviceCollectivesOnSharedSlots, EveryCollectiveIsExact) {
 // its slots in place: every rank's call fails (rank 1's naming the copy and the slice), none
 // waits for its timeout, and the communicators close with the slots still mapped by peers.
 TEST_F(DeviceCollectivesOnSharedSlots, FailingCopyFailsEveryRank) {
-  constexpr int kRanks = 3;
-  constexpr size_t kLarge = 1536 * 1024;  // 6 slices of 1 MiB through 2 slots
   HostCopyFaults failing;
   failing.failCopy = 3;
   std::vector<Rank> ranks = initRanks(kRanks, {}, 1, failing);
