@@ -28,7 +28,6 @@ static_assert(sizeof(PackedId) <= kUniqueIdBytes);
 // kMaxReservedListeners are kept: a process that makes ids it never uses (one per retry) must
 // not run out of descriptors. An id whose reservation went still works: rank 0 binds its port
 // again at init, unless another process took the port meanwhile.
-constexpr size_t kMaxReservedListeners = 8;
 
 struct ReservedListeners {
   std::mutex mutex;

@@ -19,9 +19,12 @@ void encodeUniqueId(const UniqueId& id, char (&out)[kUniqueIdBytes]);
 // Throws Error(kInvalidArgument) when the bytes are not a gccl unique id.
 UniqueId decodeUniqueId(const char (&in)[kUniqueIdBytes]);
 
+// How many ids' listening sockets are kept (unique_id.cc says why so few).
+inline constexpr size_t kMaxReservedListeners = 8;
+
 // Reserves the root's listening socket now (so the port cannot be lost to a race) and draws a
 // random token. The socket is kept for rank 0's communicator in this process (or its fork);
-// only the last few ids' sockets are kept (unique_id.cc).
+// only the last kMaxReservedListeners ids' sockets are kept.
 UniqueId createUniqueId(const Config& config);
 
 // The listener createUniqueId reserved for this token in this process, or an invalid socket.
