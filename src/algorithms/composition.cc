@@ -30,6 +30,7 @@ int32_t appendPart(Schedule& into, const Schedule& part, const Placement& placem
       if (dependency != kNoStep) dependency += base;
     }
     if (waitsForNothing) step.after[0] = placement.start;
+    if (step.deliveredBy != kNoStep) step.deliveredBy += base;
     into.add(step);
   }
   return base;

@@ -48,13 +48,17 @@ Schedule directAllreduce(const ScheduleShape& shape) {
       addCopy(schedule, BufferRole::kInput, mine, BufferRole::kOutput, mine, kNoStep);
     return schedule;
   }
+  // In place, the owner may write its result straight back where it read each peer's part,
+  // and round 2 then carries notices instead of data (Step::writeBack).
+  const bool writeBack = shape.inPlace;
   // Round 1: every other rank's piece of the input, sliced; kept to order round 2's receives.
   std::vector<std::vector<int32_t>> sentTo(static_cast<size_t>(n));
   for (int k = 1; k < n; ++k) {
     const int peer = sendPeer(shape, k);
     for (const Range part : slicesOf(pieceOf(shape, peer), shape.sliceElements)) {
-      sentTo[static_cast<size_t>(peer)].push_back(
-          addSend(schedule, peer, BufferRole::kInput, part, kNoStep));
+      const int32_t sent = addSend(schedule, peer, BufferRole::kInput, part, kNoStep);
+      schedule.steps[static_cast<size_t>(sent)].writeBack = writeBack;
+      sentTo[static_cast<size_t>(peer)].push_back(sent);
     }
   }
   // Own piece, slice by slice: a fixed chain of reductions (the same order every call, so the
@@ -64,13 +68,18 @@ Schedule directAllreduce(const ScheduleShape& shape) {
   // then read once and written once, not n - 1 times.
   const std::vector<Range> mySlices = slicesOf(mine, shape.sliceElements);
   std::vector<int32_t> reduced;
+  // receivedFrom[peer][j]: the reduction of slice j with what `peer` sent of it.
+  std::vector<std::vector<int32_t>> receivedFrom(static_cast<size_t>(n));
   for (const Range part : mySlices) {
     int32_t previous = kNoStep;
     BufferRole partial = BufferRole::kInput;
     for (int k = 1; k < n; ++k) {
       if (previous != kNoStep) schedule.steps[static_cast<size_t>(previous)].reducedWithNext = true;
-      previous = addRecvReduce(schedule, reducePeer(shape, k), partial, part, BufferRole::kOutput,
-                               part, false, previous);
+      const int peer = reducePeer(shape, k);
+      previous =
+          addRecvReduce(schedule, peer, partial, part, BufferRole::kOutput, part, false, previous);
+      schedule.steps[static_cast<size_t>(previous)].writeBack = writeBack;
+      receivedFrom[static_cast<size_t>(peer)].push_back(previous);
       partial = BufferRole::kOutput;
     }
     if (shape.average) previous = addDivide(schedule, part, previous);
@@ -80,12 +89,16 @@ Schedule directAllreduce(const ScheduleShape& shape) {
   // once its round-1 send has left (in place, it overwrites what that send read).
   for (int k = 1; k < n; ++k) {
     const int peer = sendPeer(shape, k);
+    const auto p = static_cast<size_t>(peer);
     for (size_t j = 0; j < mySlices.size(); ++j) {
-      addSend(schedule, peer, BufferRole::kOutput, mySlices[j], reduced[j]);
+      const int32_t sent = addSend(schedule, peer, BufferRole::kOutput, mySlices[j], reduced[j]);
+      if (writeBack) schedule.steps[static_cast<size_t>(sent)].deliveredBy = receivedFrom[p][j];
     }
     const std::vector<Range> theirs = slicesOf(pieceOf(shape, peer), shape.sliceElements);
     for (size_t j = 0; j < theirs.size(); ++j) {
-      addRecv(schedule, peer, BufferRole::kOutput, theirs[j], sentTo[static_cast<size_t>(peer)][j]);
+      const int32_t received =
+          addRecv(schedule, peer, BufferRole::kOutput, theirs[j], sentTo[p][j]);
+      if (writeBack) schedule.steps[static_cast<size_t>(received)].deliveredBy = sentTo[p][j];
     }
   }
   return schedule;

@@ -87,6 +87,31 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
   if (step.reducedWithNext && step.kind != StepKind::kRecvReduce) {
     return "is reduced with the next step, but reduces nothing";
   }
+  if (step.writeBack && step.kind != StepKind::kSend && step.kind != StepKind::kRecvReduce) {
+    return "writes back, but neither sends nor reduces";
+  }
+  return {};
+}
+
+// A message that a write-back may stand in for names the write-back of the same range with the
+// same peer, in the other direction: what the sender wrote back is what this would carry.
+std::string deliveryDefectOf(const Schedule& schedule, const Step& step, int32_t index) {
+  if (step.deliveredBy == kNoStep) return {};
+  if (step.kind != StepKind::kSend && step.kind != StepKind::kRecv) {
+    return "is delivered by a write-back, but neither sends nor receives";
+  }
+  if (step.deliveredBy < 0 || step.deliveredBy >= index) {
+    return strCat("is delivered by step ", step.deliveredBy, ", which is not an earlier step");
+  }
+  const Step& by = schedule.steps[static_cast<size_t>(step.deliveredBy)];
+  const StepKind expected = step.kind == StepKind::kSend ? StepKind::kRecvReduce : StepKind::kSend;
+  const Range carried = step.kind == StepKind::kSend ? step.input : step.output;
+  const Range written = step.kind == StepKind::kSend ? by.output : by.input;
+  if (by.kind != expected || !by.writeBack || by.peer != step.peer ||
+      carried.offset != written.offset || carried.count != written.count) {
+    return strCat("is delivered by step ", step.deliveredBy,
+                  ", which is no write-back of its range with its peer");
+  }
   return {};
 }
 
@@ -137,8 +162,9 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
                    size_t outputCount) {
   const Extents extents{inputCount, outputCount, schedule.workElements};
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
-    const std::string defect =
-        defectOf(schedule.steps[i], static_cast<int32_t>(i), rank, size, extents);
+    const auto index = static_cast<int32_t>(i);
+    std::string defect = defectOf(schedule.steps[i], index, rank, size, extents);
+    if (defect.empty()) defect = deliveryDefectOf(schedule, schedule.steps[i], index);
     if (!defect.empty()) {
       fail(Status::kInternalError, "malformed schedule for rank ", rank, " of ", size, ": step ", i,
            " (", kindName(schedule.steps[i].kind), ") ", defect);
@@ -197,8 +223,9 @@ std::string describeSchedule(const Schedule& schedule) {
         << s.input.count << ") of " << roleName(s.source) << " out [" << s.output.offset << ", +"
         << s.output.count << ") of " << roleName(s.target)
         << (s.receivedFirst ? " received-first" : "") << (s.divides ? " divides" : "")
-        << (s.reducedWithNext ? " with-next" : "") << " after " << s.after[0] << "," << s.after[1]
-        << "\n";
+        << (s.reducedWithNext ? " with-next" : "") << (s.writeBack ? " write-back" : "");
+    if (s.deliveredBy != kNoStep) out << " delivered-by " << s.deliveredBy;
+    out << " after " << s.after[0] << "," << s.after[1] << "\n";
   }
   return out.str();
 }

@@ -67,6 +67,15 @@ struct Step {
   // only step that does), form a chain that runs in one pass over the range once every
   // chain's message has arrived (ScheduleIndex::chains), instead of one pass per step.
   bool reducedWithNext = false;
+  // Write-back (the direct allreduce in place, where the transport maps the peers' buffers:
+  // Message::offersWriteBack). A Send offers the receiver the range it reads, to write the
+  // result there; a RecvReduce whose result is final writes it back into an offering sender's
+  // buffer as it reduces.
+  bool writeBack = false;
+  // Send or Recv: the write-back step with the same peer (a RecvReduce for a Send, a Send for
+  // a Recv) after whose write-back this message's data is already at its destination. Only a
+  // notice then goes, in place of the payload.
+  int32_t deliveredBy = kNoStep;
   // Steps that must be complete before this one reads or writes its buffers (earlier steps
   // only). A RecvReduce may receive into scratch before they finish; only its reduction waits.
   std::array<int32_t, 2> after = {kNoStep, kNoStep};

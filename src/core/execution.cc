@@ -47,6 +47,7 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections,
       size_(size),
       elementSize_(dataTypeSize(operation.type)),
       done_(schedule_.steps.size(), 0),
+      writtenBack_(schedule_.steps.size(), 0),
       messages_(std::make_unique<Message[]>(schedule_.steps.size())),
       remaining_(schedule_.steps.size()) {
   if (!index_.chains.empty()) {
@@ -157,8 +158,11 @@ bool Execution::postSends(PeerQueue& queue) {
     message.header = operation_.frameHeader();
     message.data = address(step.source, step.input);
     message.bytes = step.count() * elementSize_;
+    message.offersWriteBack = step.writeBack;
+    message.delivered =
+        step.deliveredBy != kNoStep && writtenBack_[static_cast<size_t>(step.deliveredBy)] != 0;
     queue.connection->postSend(message);
-    sentBytes_ += message.bytes;
+    sentBytes_ += message.delivered ? 0 : message.bytes;  // a notice carries no payload
     ++queue.sendsPosted;
     posted = true;
   }
@@ -182,6 +186,9 @@ bool Execution::postRecvs(PeerQueue& queue) {
     message.bytes = step.count() * elementSize_;
     message.viewable = step.kind == StepKind::kRecvReduce;
     message.view = nullptr;
+    message.delivered = false;
+    message.acceptsDelivered =
+        step.deliveredBy != kNoStep && wasOfferedBack(step.deliveredBy, message);
     queue.connection->postRecv(message);
     ++queue.recvsPosted;
     posted = true;
@@ -218,13 +225,18 @@ bool Execution::completeRecvs(PeerQueue& queue) {
       if (!ready(step)) break;
       const void* local = address(step.source, step.input);
       const void* received = message.view != nullptr ? message.view : message.data;
-      if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
-      void* out = address(step.target, step.output);
-      if (step.divides) {
-        reduceAndDivide(operation_.type, out, local, received, step.count(), size_,
-                        operation_.findNonFinite ? &nonFinite_ : nullptr);
+      if (writesBackInto(step, message) && resultIsFinal(step)) {
+        const ChainOperands operands{local, received, step.receivedFirst};
+        const ViewWriter writer{index, queue.connection};
+        reduceWritingBack(step, {&operands, 1}, {&writer, 1});
+      } else if (step.divides) {
+        if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
+        reduceAndDivide(operation_.type, address(step.target, step.output), local, received,
+                        step.count(), size_, operation_.findNonFinite ? &nonFinite_ : nullptr);
       } else {
-        reduce(operation_.type, operation_.op, out, local, received, step.count());
+        if (step.receivedFirst) std::swap(local, received);
+        reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
+               step.count());
       }
       queue.connection->releaseView(message);
       queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
@@ -265,9 +277,21 @@ bool Execution::arriveInChain(int32_t index) {
                    message.view != nullptr ? message.view : message.data, step.receivedFirst};
   }
   const Step& last = schedule_.steps[static_cast<size_t>(links.back().step)];
-  reduceChain(operation_.type, operation_.op, address(last.target, last.output),
-              {operands.data(), links.size()}, last.count(), last.divides ? size_ : 1,
-              last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr);
+  std::array<ViewWriter, kMaxChainLinks> writers{};
+  size_t writing = 0;
+  for (const ChainLink& link : links) {
+    const Step& step = schedule_.steps[static_cast<size_t>(link.step)];
+    if (writesBackInto(step, messages_[static_cast<size_t>(link.step)]) && resultIsFinal(last)) {
+      writers[writing++] = {link.step, peers_[link.peer].connection};
+    }
+  }
+  if (writing > 0) {
+    reduceWritingBack(last, {operands.data(), links.size()}, {writers.data(), writing});
+  } else {
+    reduceChain(operation_.type, operation_.op, address(last.target, last.output),
+                {operands.data(), links.size()}, last.count(), last.divides ? size_ : 1,
+                last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr);
+  }
   for (const ChainLink& link : links) {
     PeerQueue& queue = peers_[link.peer];
     Message& message = messages_[static_cast<size_t>(link.step)];
@@ -300,6 +324,48 @@ bool Execution::settleView(PeerQueue& queue) {
     return true;
   }
   return false;
+}
+
+bool Execution::resultIsFinal(const Step& reduction) const {
+  return operation_.op != ReduceOp::kAvg || reduction.divides;
+}
+
+bool Execution::writesBackInto(const Step& step, const Message& message) const {
+  return step.writeBack && message.view != nullptr && message.viewWritable;
+}
+
+bool Execution::wasOfferedBack(int32_t send, const Message& receive) const {
+  const Message& sent = messages_[static_cast<size_t>(send)];
+  return isDone(send) && sent.writeBackOffered && sent.data == receive.data &&
+         sent.bytes == receive.bytes;
+}
+
+// Block by block, so that each block of the result is still in the cache when it is written
+// into the peers' buffers: the one pass over the range reads every operand once and writes
+// the result once per rank that holds it.
+void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperands> chain,
+                                  std::span<const ViewWriter> writers) {
+  auto* out = static_cast<std::byte*>(address(last.target, last.output));
+  const size_t count = last.count();
+  const size_t block = std::max<size_t>(1, kWriteBackBlockBytes / elementSize_);
+  bool* nonFinite = last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr;
+  std::array<ChainOperands, kMaxChainLinks> shifted{};
+  for (size_t at = 0; at < count; at += block) {
+    const size_t n = std::min(block, count - at);
+    const size_t offset = at * elementSize_;
+    for (size_t k = 0; k < chain.size(); ++k) {
+      shifted[k] = {static_cast<const std::byte*>(chain[k].local) + offset,
+                    static_cast<const std::byte*>(chain[k].received) + offset,
+                    chain[k].receivedFirst};
+    }
+    reduceChain(operation_.type, operation_.op, out + offset, {shifted.data(), chain.size()}, n,
+                last.divides ? size_ : 1, nonFinite);
+    for (const ViewWriter& writer : writers) {
+      writer.connection->writeIntoView(messages_[static_cast<size_t>(writer.step)], offset,
+                                       out + offset, n * elementSize_);
+    }
+  }
+  for (const ViewWriter& writer : writers) writtenBack_[static_cast<size_t>(writer.step)] = 1;
 }
 
 void Execution::updatePoller(Poller& poller) {

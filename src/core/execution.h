@@ -16,11 +16,13 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "algorithms/schedule_index.h"
 #include "core/operation.h"
+#include "reduce/reduce.h"
 #include "transport/transport.h"
 
 namespace gccl {
@@ -56,7 +58,8 @@ class Execution {
   std::string waitingOn() const;
   // The ranks those are: the wait-for edges of a stall diagnosis.
   std::vector<int> waitedPeers() const;
-  // Payload bytes posted to the transports so far (headers not counted).
+  // Payload bytes posted to the transports so far (headers, and the payloads that a write-back
+  // turned into notices, not counted).
   uint64_t sentBytes() const { return sentBytes_; }
   // Whether what this rank divided held inf or NaN (Operation::findNonFinite).
   bool sawNonFinite() const { return nonFinite_; }
@@ -84,6 +87,20 @@ class Execution {
   bool arriveInChain(int32_t index);
   bool chainReady(int32_t chain) const;
   bool settleView(PeerQueue& queue);
+  // Write-back (Step::writeBack): whether `reduction`'s result is the collective's (an
+  // average's is once divided); whether the step writes into the view `message` holds; whether
+  // the write-back send `send` offered the very buffer a receive is posted into.
+  bool resultIsFinal(const Step& reduction) const;
+  bool writesBackInto(const Step& step, const Message& message) const;
+  bool wasOfferedBack(int32_t send, const Message& receive) const;
+  struct ViewWriter {
+    int32_t step = kNoStep;  // a RecvReduce whose message holds a writable view
+    Connection* connection = nullptr;
+  };
+  // Reduces `chain` into `last`'s output (a single RecvReduce is a chain of one), writing the
+  // result into the views of `writers` as it goes.
+  void reduceWritingBack(const Step& last, std::span<const ChainOperands> chain,
+                         std::span<const ViewWriter> writers);
   void finish(int32_t index);
   std::byte* address(BufferRole role, Range range) const;
 
@@ -103,6 +120,7 @@ class Execution {
   std::vector<PeerQueue> peers_;
   size_t localFrom_ = 0;  // index_.local before this position has run
   std::vector<uint8_t> done_;
+  std::vector<uint8_t> writtenBack_;  // per RecvReduce: its result went into the sender's view
   // Reduction chains (ScheduleIndex::chains): steps whose message is in, per step and per chain.
   std::vector<uint8_t> arrived_;
   std::vector<uint32_t> arrivedInChain_;

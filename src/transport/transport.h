@@ -37,7 +37,26 @@ struct Message {
   // meanwhile, so the poster releases at once (using the view, or copying it into `data`).
   bool viewable = false;
   const void* view = nullptr;
+  // Write-back (the direct allreduce in place, over shared memory): the receiver of a send
+  // that offers it may write the reduced result into the sender's buffer behind its view
+  // (Connection::writeIntoView) before releasing it, and later send only a notice that the
+  // result is there instead of the result itself.
+  //   send: `offersWriteBack` asks for it; the connection sets `writeBackOffered` where the
+  //         receiver can take it (it will get a writable view).
+  //   receive: `viewWritable`, set with `view`, says it may be written.
+  //   send: `delivered`: the receiver's copy is already written; only the notice goes.
+  //   receive: `acceptsDelivered`: such a notice may stand for the payload, which is then
+  //            already in `data`; the connection sets `delivered` when it was one.
+  bool offersWriteBack = false;
+  bool writeBackOffered = false;
+  bool viewWritable = false;
+  bool delivered = false;
+  bool acceptsDelivered = false;
 };
+
+// The most one writeIntoView call writes: an abort waits for the write under way to finish
+// (shm), so a peer stopped in the middle of one leaves at most this much unwritten.
+inline constexpr size_t kWriteBackBlockBytes = size_t{64} << 10;
 
 class Connection {
  public:
@@ -56,6 +75,12 @@ class Connection {
   // Gives back the sender's buffer behind a completed receive's `view` (and clears it). Throws
   // Error naming the peer when what was read cannot be trusted (the peer aborted meanwhile).
   virtual void releaseView(Message& message) { message.view = nullptr; }
+  // Copies `bytes` from `from` into the sender's buffer behind a writable view, at `offset`.
+  // Throws Error naming the peer when the peer aborted (its caller has the buffer back).
+  virtual void writeIntoView(Message& /*message*/, size_t /*offset*/, const void* /*from*/,
+                             size_t /*bytes*/) {
+    fail(Status::kInternalError, "connection to ", peerName(), " gives no writable views");
+  }
   // Whether the peer reads this rank's shareable buffers (base/shareable_memory.h) in place.
   virtual bool peerMapsSharedBuffers() const { return false; }
   // Tells the poller what this connection waits for now.

@@ -2,8 +2,9 @@
 // straight out of each other's memory (transport/shm/peer_regions.h). Every allreduce algorithm
 // at 2-4 processes, in and out of place, on integer-valued int32, float32 and float16 data:
 // exact on every rank. Each rank's log must also show that it mapped its peers' buffers, so
-// that a fallback to the copying path cannot pass for the zero-copy one. And the gradient
-// pool, which lives in such memory when the communicator has shm peers.
+// that a fallback to the copying path cannot pass for the zero-copy one, and for the direct
+// allreduce that its results went back into the peers' buffers in place (Step::writeBack).
+// And the gradient pool, which lives in such memory when the communicator has shm peers.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -44,12 +45,20 @@ std::string readAll(std::FILE* file) {
 }
 
 // A rank's exit code once its results were exact: 0 when its log shows that it mapped a peer's
-// buffer and its communicator went down cleanly.
-int verdict(std::FILE* log, bool destroyed, std::string& report) {
+// buffer (and, with `writesBack`, that it wrote results into its peers' buffers and received
+// notices for theirs: the direct allreduce in place) and its communicator went down cleanly.
+int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack = false) {
   const std::string text = readAll(log);
   if (text.find("shm: mapped a shareable buffer (gcclMemAlloc's kind) of rank") ==
       std::string::npos) {
     report = "no peer buffer mapped; log:\n" + text;
+    return 1;
+  }
+  if (writesBack &&
+      (text.find("shm: writing results back into the gcclMemAlloc buffer of rank") ==
+           std::string::npos ||
+       text.find("writes its results into this rank's gcclMemAlloc buffer") == std::string::npos)) {
+    report = "no write-back in place; log:\n" + text;
     return 1;
   }
   report = "ok";
@@ -99,7 +108,7 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
   gcclMemFree(in);
   gcclMemFree(out);
-  return verdict(log, destroyed, report);
+  return verdict(log, destroyed, report, std::string(c.algorithm) == "direct");
 }
 
 // Gradient sync on a communicator with shm peers keeps its pool (and the fp16 copies of

@@ -77,13 +77,13 @@ TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
   ASSERT_NE(buffer, nullptr);
   for (int i = 0; i < (1 << 18); ++i) buffer[i] = i;
   PeerRegions regions(self_, "rank 1");
-  const std::byte* first = regions.payload(describe(buffer + 1000, 4000));
+  const std::byte* first = regions.payload(describe(buffer + 1000, 4000)).data;
   ASSERT_NE(first, nullptr);
   EXPECT_NE(static_cast<const void*>(first), static_cast<const void*>(buffer + 1000));
   EXPECT_EQ(std::memcmp(first, buffer + 1000, 4000), 0);
   // The same mapping serves the next message, and shows what the sender writes since.
   buffer[5000] = -5;
-  const std::byte* second = regions.payload(describe(buffer + 5000, 4));
+  const std::byte* second = regions.payload(describe(buffer + 5000, 4)).data;
   EXPECT_EQ(second, first + 4000 * sizeof(int));
   int value = 0;
   std::memcpy(&value, second, sizeof value);
@@ -94,11 +94,11 @@ TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
 TEST_F(PeerRegionsTest, PlainBuffersAndNoProcessHandleMapNothing) {
   std::vector<int> heap(1024);
   PeerRegions regions(self_, "rank 1");
-  EXPECT_EQ(regions.payload(describe(heap.data(), 4096)), nullptr);
+  EXPECT_EQ(regions.payload(describe(heap.data(), 4096)).data, nullptr);
   void* shared = allocateShareable(4096);
   ASSERT_NE(shared, nullptr);
   PeerRegions withoutHandle(-1, "rank 1");
-  EXPECT_EQ(withoutHandle.payload(describe(shared, 4096)), nullptr);
+  EXPECT_EQ(withoutHandle.payload(describe(shared, 4096)).data, nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 
@@ -128,7 +128,7 @@ TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePee
   CmaDescriptor closed = good;
   closed.fd = 1 << 20;  // no such descriptor in the peer
   expectRefused(closed, "Bad file descriptor");
-  ASSERT_NE(regions.payload(good), nullptr);
+  ASSERT_NE(regions.payload(good).data, nullptr);
   CmaDescriptor resized = good;  // the mapped region, named with another size
   resized.regionBytes = 1 << 20;
   resized.bytes = 8192;
@@ -178,16 +178,16 @@ TEST_F(PeerRegionsTest, RegionsLargerThanThisMachinesMemoryAreCopiedInstead) {
   void* kept = allocateShareable(4096);
   ASSERT_NE(kept, nullptr);
   PeerRegions regions(self_, "rank 1");
-  const std::byte* mapped = regions.payload(describe(kept, 4096));
+  const std::byte* mapped = regions.payload(describe(kept, 4096)).data;
   ASSERT_NE(mapped, nullptr);
   CmaDescriptor descriptor = describe(shared, 4096);
   descriptor.regionBytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
                            static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) * 2;
   const size_t before = mappingsOfSharedMemory();
-  EXPECT_EQ(regions.payload(descriptor), nullptr);
+  EXPECT_EQ(regions.payload(descriptor).data, nullptr);
   EXPECT_EQ(mappingsOfSharedMemory(), before) << "a mapping went for a region then refused";
-  EXPECT_EQ(regions.payload(describe(kept, 4096)), mapped);
-  EXPECT_NE(regions.payload(describe(shared, 4096)), nullptr) << "a later region still maps";
+  EXPECT_EQ(regions.payload(describe(kept, 4096)).data, mapped);
+  EXPECT_NE(regions.payload(describe(shared, 4096)).data, nullptr) << "a later region still maps";
   EXPECT_TRUE(freeShareable(shared));
   EXPECT_TRUE(freeShareable(kept));
 }
@@ -197,7 +197,7 @@ TEST_F(PeerRegionsTest, NothingIsMappedOnceDetached) {
   ASSERT_NE(shared, nullptr);
   PeerRegions regions(self_, "rank 1");
   regions.detach();
-  EXPECT_EQ(regions.payload(describe(shared, 4096)), nullptr);
+  EXPECT_EQ(regions.payload(describe(shared, 4096)).data, nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 
@@ -212,7 +212,7 @@ TEST_F(PeerRegionsTest, ManyRegionsEachReadRight) {
   PeerRegions regions(self_, "rank 1");
   for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < 40; ++i) {
-      const std::byte* payload = regions.payload(describe(buffers[i] + 7, 4));
+      const std::byte* payload = regions.payload(describe(buffers[i] + 7, 4)).data;
       ASSERT_NE(payload, nullptr);
       int value = -1;
       std::memcpy(&value, payload, sizeof value);

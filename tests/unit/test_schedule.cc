@@ -742,6 +742,74 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   dividingCopy.output = {0, 1};
   dividingCopy.divides = true;
   refused(dividingCopy, "reduces nothing");
+  Step writingCopy = dividingCopy;
+  writingCopy.divides = false;
+  writingCopy.writeBack = true;
+  refused(writingCopy, "neither sends nor reduces");
+  // A message that a write-back stands in for names one of its own range with its own peer,
+  // in the other direction (step 0 here is a local copy: none).
+  Step delivered;
+  delivered.kind = StepKind::kRecv;
+  delivered.peer = 0;
+  delivered.output = {0, 1};
+  delivered.deliveredBy = 0;
+  refused(delivered, "no write-back of its range with its peer");
+  delivered.deliveredBy = 1;
+  refused(delivered, "not an earlier step");
+  Step deliveredCopy = dividingCopy;
+  deliveredCopy.divides = false;
+  deliveredCopy.deliveredBy = 0;
+  refused(deliveredCopy, "neither sends nor receives");
+}
+
+// In place, the direct allreduce offers every part it sends for write-back and writes back
+// every reduction, and each message of round 2 names the write-back that makes it a notice:
+// the same peer, the same range, the other direction. Out of place, none of it.
+TEST(WriteBack, TheDirectAllreduceInPlacePairsEachResultWithItsWriteBack) {
+  for (int size : {2, 3, 4, 7}) {
+    for (bool inPlace : {false, true}) {
+      for (int rank = 0; rank < size; ++rank) {
+        ScheduleShape shape = shapeOf(rank, size, 1000, 64);
+        shape.average = true;
+        shape.inPlace = inPlace;
+        const Schedule schedule = buildSchedule(allreduceNamed("direct"), shape);
+        ASSERT_NO_THROW(checkSchedule(schedule, rank, size, 1000, 1000));
+        size_t writeBacks = 0, delivered = 0;
+        for (size_t i = 0; i < schedule.steps.size(); ++i) {
+          const Step& step = schedule.steps[i];
+          writeBacks += step.writeBack ? 1 : 0;
+          if (step.kind == StepKind::kRecvReduce ||
+              (step.kind == StepKind::kSend && step.source == BufferRole::kInput)) {
+            EXPECT_EQ(step.writeBack, inPlace) << describeSchedule(schedule);
+          }
+          if (step.kind == StepKind::kRecv ||
+              (step.kind == StepKind::kSend && step.source == BufferRole::kOutput)) {
+            EXPECT_EQ(step.deliveredBy != kNoStep, inPlace) << i << "\n"
+                                                            << describeSchedule(schedule);
+          }
+          if (step.deliveredBy == kNoStep) continue;
+          ++delivered;
+          const Step& by = schedule.steps[static_cast<size_t>(step.deliveredBy)];
+          EXPECT_EQ(by.peer, step.peer);
+          EXPECT_TRUE(by.writeBack);
+          if (step.kind == StepKind::kSend) {
+            // The result goes to the rank it was written back to, once the reduction is done.
+            EXPECT_EQ(by.kind, StepKind::kRecvReduce);
+            EXPECT_EQ(by.output.offset, step.input.offset);
+            EXPECT_EQ(by.output.count, step.input.count);
+          } else {
+            // What this rank receives lands where it sent its own part from.
+            EXPECT_EQ(by.kind, StepKind::kSend);
+            EXPECT_EQ(by.input.offset, step.output.offset);
+            EXPECT_EQ(by.input.count, step.output.count);
+            EXPECT_EQ(step.after[0], step.deliveredBy);
+          }
+        }
+        // Every round-2 message pairs with one write-back of round 1.
+        EXPECT_EQ(delivered, inPlace ? writeBacks : 0u) << size << " ranks, rank " << rank;
+      }
+    }
+  }
 }
 
 TEST(Scratch, GrowsOnDemandAndShrinksBackAfterALargeExchange) {

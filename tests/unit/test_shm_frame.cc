@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -98,13 +100,16 @@ struct SingleCopyPair : testing::Test {
   void sendDescriptor(uint64_t address, uint64_t bytes) {
     sendDescriptor(CmaDescriptor{address, bytes});
   }
-  void sendDescriptor(const CmaDescriptor& descriptor) {
+  void sendDescriptor(const CmaDescriptor& descriptor, BodyKind kind = BodyKind::kDescriptor) {
+    sendKind(kind);
+    ASSERT_EQ(peerView.ring(1).write(&descriptor, sizeof descriptor), sizeof descriptor);
+  }
+  // The header and the body's kind alone (a delivered notice, or the start of a record).
+  void sendKind(BodyKind kind) {
     FrameHeader header = message.header;
     header.bytes = kBytes;
-    const BodyKind kind = BodyKind::kDescriptor;
     ASSERT_EQ(peerView.ring(1).write(&header, sizeof header), sizeof header);
     ASSERT_EQ(peerView.ring(1).write(&kind, sizeof kind), sizeof kind);
-    ASSERT_EQ(peerView.ring(1).write(&descriptor, sizeof descriptor), sizeof descriptor);
   }
   // A descriptor of `bytes` at `offset` in the shareable region at `base`, whose address
   // names the never-mapped first page: only a read of the mapping can succeed.
@@ -306,6 +311,153 @@ TEST_F(SingleCopyPair, ARegionGoneWithAnAbortedPeerReportsItsNotice) {
   EXPECT_EQ(receive(&text), Status::kInvalidUsage) << text;
   EXPECT_NE(text.find("rank 1 (test) reported: " + reason), std::string::npos) << text;
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
+}
+
+// Write-back (the direct allreduce in place): a descriptor that comes writable gives a view the
+// receiver writes the result into, in the peer's own buffer, before the release acks it.
+TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memset(shared, 's', kBytes);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  EXPECT_TRUE(message.viewWritable);
+  const std::vector<char> result(1000, 'r');
+  connection->writeIntoView(message, 5000, result.data(), result.size());
+  EXPECT_EQ(std::memcmp(shared + 5000, result.data(), result.size()), 0);
+  EXPECT_EQ(shared[4999], 's');
+  EXPECT_EQ(shared[6000], 's');
+  EXPECT_EQ(peerView.ring(1).control().consumerWritingView.load(), 0u);
+  connection->releaseView(message);
+  EXPECT_FALSE(message.viewWritable);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// A plain descriptor's view is read-only: writing into it is the engine's bug, refused.
+TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memset(shared, 's', kBytes);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes));
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  EXPECT_FALSE(message.viewWritable);
+  const char result[4] = {'r', 'r', 'r', 'r'};
+  try {
+    connection->writeIntoView(message, 0, result, sizeof result);
+    ADD_FAILURE() << "wrote into a view the peer did not offer";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInternalError);
+  }
+  EXPECT_EQ(shared[0], 's');
+  connection->releaseView(message);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Once the peer has aborted, its caller has its buffer back: nothing more is written into it,
+// and the write fails naming the peer.
+TEST_F(SingleCopyPair, AWriteBackAfterThePeerAbortedWritesNothing) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  std::memset(shared, 's', kBytes);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_TRUE(message.viewWritable);
+  peerView.ring(1).control().producerAborted.store(1);
+  const std::vector<char> result(kBytes, 'r');
+  try {
+    connection->writeIntoView(message, 0, result.data(), result.size());
+    ADD_FAILURE() << "wrote into the buffer of a peer that aborted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kRemoteError);
+    EXPECT_NE(std::string(e.what()).find("rank 1 (test)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("the peer aborted"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(std::count(shared, shared + kBytes, 's'), static_cast<long>(kBytes));
+  EXPECT_EQ(peerView.ring(1).control().consumerWritingView.load(), 0u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// The other side of that: an aborting rank whose peer is writing into its buffer waits for
+// the write under way before its caller gets the buffer back.
+TEST_F(SingleCopyPair, AnAbortWaitsForAWriteBackUnderWay) {
+  std::atomic<uint32_t>& writing = peerView.ring(0).control().consumerWritingView;
+  writing.store(1);
+  std::atomic<bool> finished{false};
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    finished.store(true);
+    writing.store(0);
+  });
+  connection->abort(Status::kInvalidUsage, "rank 0 aborted");
+  EXPECT_TRUE(finished.load()) << "the abort returned while the peer was still writing";
+  writer.join();
+  EXPECT_EQ(peerView.ring(0).control().producerAborted.load(), 1u);
+}
+
+// A notice that the result was written in place completes a receive that offered write-back,
+// copying nothing; to any other receive it is a malformed message.
+TEST_F(SingleCopyPair, ADeliveredNoticeCompletesOnlyAReceiveThatOfferedWriteBack) {
+  message.acceptsDelivered = true;
+  sendKind(BodyKind::kDelivered);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  EXPECT_TRUE(message.done);
+  EXPECT_TRUE(message.delivered);
+  EXPECT_EQ(target, std::vector<char>(kBytes, 't')) << "a notice copies nothing";
+
+  message.done = false;  // posted afresh, accepting no notice
+  message.delivered = false;
+  message.acceptsDelivered = false;
+  connect(true);
+  sendKind(BodyKind::kDelivered);
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("malformed message from rank 1 (test)"), std::string::npos) << text;
+  EXPECT_FALSE(message.delivered);
+}
+
+// The sending side: from a gcclMemAlloc buffer a send that offers write-back goes as a
+// writable descriptor (and says so); from the heap, which the peer cannot map, it goes as it
+// would without the offer. A delivered notice is the kind alone, done without an ack.
+TEST_F(SingleCopyPair, OnlyAMappableSendIsOfferedForWriteBack) {
+  auto* shared = static_cast<char*>(allocateShareable(kZeroCopyMinBytes));
+  ASSERT_NE(shared, nullptr);
+  Message offered;
+  offered.offersWriteBack = true;
+  Record record = sendAndRead(offered, shared, kZeroCopyMinBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.kind, BodyKind::kWritableDescriptor);
+  EXPECT_TRUE(offered.writeBackOffered);
+  peerView.ring(0).control().acked.store(1);
+  for (int i = 0; i < 10 && !offered.done; ++i) connection->progress();
+  EXPECT_TRUE(offered.done);
+
+  std::vector<char> heap(kBytes, 'h');
+  Message fromHeap;
+  fromHeap.offersWriteBack = true;
+  record = sendAndRead(fromHeap, heap.data(), kBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.kind, BodyKind::kDescriptor);
+  EXPECT_FALSE(fromHeap.writeBackOffered);
+  peerView.ring(0).control().acked.store(2);
+  for (int i = 0; i < 10 && !fromHeap.done; ++i) connection->progress();
+  EXPECT_TRUE(fromHeap.done);
+
+  Message notice;
+  notice.delivered = true;
+  record = sendAndRead(notice, shared, kZeroCopyMinBytes, 0);
+  EXPECT_EQ(record.kind, BodyKind::kDelivered);
+  EXPECT_EQ(record.header.bytes, kZeroCopyMinBytes);
+  for (int i = 0; i < 10 && !notice.done; ++i) connection->progress();
+  EXPECT_TRUE(notice.done) << "a notice waits for no ack";
+  EXPECT_EQ(peerView.ring(0).readable(), 0u) << "nothing follows the notice's kind";
+  EXPECT_TRUE(freeShareable(shared));
 }
 
 // Between the zero-copy and the single-copy thresholds a message from the heap streams through

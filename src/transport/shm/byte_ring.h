@@ -23,6 +23,10 @@ struct alignas(64) RingControl {
   alignas(64) std::atomic<uint32_t> consumerSleeping{0};
   std::atomic<uint32_t> producerSleeping{0};
   alignas(64) std::atomic<uint64_t> acked{0};  // single-copy reads done; consumer only
+  // Set by the consumer while it writes into the producer's buffer behind a writable view,
+  // after which it looks at producerAborted; an aborting producer raises producerAborted, then
+  // waits for this to clear before its caller gets the buffer back (shm_connection.cc).
+  std::atomic<uint32_t> consumerWritingView{0};
   // Set by the producer when it aborts, before its caller gets its buffers back: a single-copy
   // read that finds it set afterwards may have copied a buffer already being reused.
   std::atomic<uint32_t> producerAborted{0};

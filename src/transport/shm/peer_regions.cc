@@ -97,11 +97,16 @@ RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
     fail(Status::kRemoteError, "malformed message from ", peerName, " (descriptor ", descriptor.fd,
          " is not the sealed memory file of region ", descriptor.region, ")");
   }
-  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
+  bool writable = true;
+  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (base == MAP_FAILED && errno == EACCES) {  // a file opened for reading only
+    writable = false;
+    base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
+  }
   const int error = errno;
   ::close(fd);
   if (base == MAP_FAILED) return {nullptr, 0, error, "mmap", false};
-  return {static_cast<const std::byte*>(base), descriptor.regionBytes, 0, "", false};
+  return {static_cast<std::byte*>(base), descriptor.regionBytes, 0, "", false, writable};
 }
 
 PeerRegions::PeerRegions(int peerProcess, std::string peerName)
@@ -122,19 +127,20 @@ PeerRegions::PeerRegions(PeerRegions&& other) noexcept
 
 PeerRegions::~PeerRegions() {
   for (const Mapping& mapping : mappings_) {
-    ::munmap(const_cast<std::byte*>(mapping.base), mapping.bytes);
+    ::munmap(mapping.base, mapping.bytes);
   }
 }
 
-const std::byte* PeerRegions::payload(const CmaDescriptor& descriptor) {
-  if (descriptor.region == 0 || refused_) return nullptr;
+PeerRegions::Payload PeerRegions::payload(const CmaDescriptor& descriptor) {
+  if (descriptor.region == 0 || refused_) return {};
   if (descriptor.offset > descriptor.regionBytes ||
       descriptor.bytes > descriptor.regionBytes - descriptor.offset) {
     fail(Status::kRemoteError, "malformed message from ", peerName_, " (", descriptor.bytes,
          " B at offset ", descriptor.offset, " of a region of ", descriptor.regionBytes, " B)");
   }
   const Mapping* mapping = map(descriptor);
-  return mapping == nullptr ? nullptr : mapping->base + descriptor.offset;
+  if (mapping == nullptr) return {};
+  return {mapping->base + descriptor.offset, mapping->writable};
 }
 
 const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
@@ -163,7 +169,7 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
     noteRefused(peerName_, made.call, made.error, made.permanent);
     return nullptr;
   }
-  mappings_.push_back({descriptor.region, made.base, made.bytes, ++uses_});
+  mappings_.push_back({descriptor.region, made.base, made.writable, made.bytes, ++uses_});
   mappedBytes_ += made.bytes;
   if (!recycling_) {
     logInfo(LogSubsys::kNet, "shm: mapped a shareable buffer (gcclMemAlloc's kind) of ", peerName_,
@@ -183,7 +189,7 @@ void PeerRegions::unmapLeastRecent() {
   }
   auto oldest = std::min_element(mappings_.begin(), mappings_.end(),
                                  [](auto& a, auto& b) { return a.lastUse < b.lastUse; });
-  ::munmap(const_cast<std::byte*>(oldest->base), oldest->bytes);
+  ::munmap(oldest->base, oldest->bytes);
   mappedBytes_ -= oldest->bytes;
   mappings_.erase(oldest);
 }

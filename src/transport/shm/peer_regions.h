@@ -15,18 +15,21 @@
 
 namespace gccl::transport::shm {
 
-// One mapping of a peer's region, read-only, or why there is none.
+// One mapping of a peer's region, or why there is none.
 struct RegionMapping {
-  const std::byte* base = nullptr;
+  std::byte* base = nullptr;
   uint64_t bytes = 0;
   int error = 0;           // without a mapping: the errno of `call`, which this process
   const char* call = "";   // could not complete (a policy, a shortage: copy instead)
   bool permanent = false;  // the refusal will not change (a policy, an old kernel)
+  bool writable = false;   // mapped for writing too (write-back), not only reading
 };
 
 // Maps the region `descriptor` names from the peer behind `peerProcess` (a pidfd): fetches the
 // peer's file (pidfd_getfd), checks that it is the sealed memory file named (device, inode,
-// size, tmpfs, shrink seal: no read of the mapping can run past its end) and maps it read-only.
+// size, tmpfs, shrink seal: no access to the mapping can run past its end) and maps it for
+// reading and writing (written only behind a writable view: Message::offersWriteBack), or for
+// reading only where the file refuses writing.
 // Throws naming the peer when the descriptor names no such file of the peer's.
 RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
                             const std::string& peerName);
@@ -45,7 +48,11 @@ class PeerRegions {
   // region is larger than this machine's memory: logged once, and the caller copies with
   // process_vm_readv instead). Throws naming the peer when the descriptor does not fit the
   // region it names, or names no file of the peer's.
-  const std::byte* payload(const CmaDescriptor& descriptor);
+  struct Payload {
+    std::byte* data = nullptr;
+    bool writable = false;
+  };
+  Payload payload(const CmaDescriptor& descriptor);
   // Maps nothing more (the peer's process handle is about to close); mappings stay until
   // destruction.
   void detach() {
@@ -56,7 +63,8 @@ class PeerRegions {
  private:
   struct Mapping {
     uint64_t region;
-    const std::byte* base;
+    std::byte* base;
+    bool writable;
     uint64_t bytes;
     uint64_t lastUse;
   };

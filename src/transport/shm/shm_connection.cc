@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/logging.h"
 #include "base/poller.h"
 
 namespace gccl::transport::shm {
@@ -99,26 +100,45 @@ bool ShmConnection::progress() {
   return sent || received;
 }
 
-void ShmConnection::planRecord(const Message& m) {
+void ShmConnection::planRecord(Message& m) {
   std::byte* at = preamble_;
   std::memcpy(at, &m.header, kHeaderBytes);
   at += kHeaderBytes;
   payloadFollows_ = true;
-  if (tagged(m.bytes, cmaSend_)) {
+  awaitsAck_ = false;
+  if (!tagged(m.bytes, cmaSend_)) {
+    // A delivered notice answers a writable view, which only a tagged message gives: the
+    // engine asked for one that no receive could accept.
+    if (m.delivered) {
+      fail(Status::kInternalError, "a delivered notice to ", peerName_, " for a message of ",
+           m.bytes, " B, which goes through the ring");
+    }
+    preambleBytes_ = kHeaderBytes;
+    return;
+  }
+  BodyKind kind = BodyKind::kDelivered;
+  CmaDescriptor descriptor{};
+  if (m.delivered) {
+    payloadFollows_ = false;
+  } else {
     // Zero-copy only where the peer proved at connect that it can map this rank's regions:
     // otherwise it would copy a 64 KiB-1 MiB message with process_vm_readv, slower than the
     // rings (cma.h).
-    const CmaDescriptor descriptor =
-        mapSend_ ? describeBuffer(m.data, m.bytes)
-                 : CmaDescriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
+    descriptor = mapSend_ ? describeBuffer(m.data, m.bytes)
+                          : CmaDescriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
     payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
-    const BodyKind kind = payloadFollows_ ? BodyKind::kPayload : BodyKind::kDescriptor;
-    std::memcpy(at, &kind, sizeof kind);
-    at += sizeof kind;
-    if (!payloadFollows_) {
-      std::memcpy(at, &descriptor, sizeof descriptor);
-      at += sizeof descriptor;
-    }
+    awaitsAck_ = !payloadFollows_;
+    // Writable only where the peer maps it; process_vm_readv copies it.
+    m.writeBackOffered = awaitsAck_ && m.offersWriteBack && descriptor.region != 0;
+    kind = payloadFollows_      ? BodyKind::kPayload
+           : m.writeBackOffered ? BodyKind::kWritableDescriptor
+                                : BodyKind::kDescriptor;
+  }
+  std::memcpy(at, &kind, sizeof kind);
+  at += sizeof kind;
+  if (awaitsAck_) {
+    std::memcpy(at, &descriptor, sizeof descriptor);
+    at += sizeof descriptor;
   }
   preambleBytes_ = static_cast<size_t>(at - preamble_);
 }
@@ -158,7 +178,7 @@ bool ShmConnection::progressSends() {
     const bool whole = writeRest(m);
     moved |= m.moved != before;
     if (!whole) break;
-    if (!payloadFollows_) ++singleCopiesSent_;
+    if (awaitsAck_) ++singleCopiesSent_;
     written_.push_back({&m, singleCopiesSent_});
     sends_.pop_front();
   }
@@ -208,7 +228,8 @@ bool ShmConnection::readBody(Message& m) {
       m.moved += n;
       done += n;
       if (done < tagBytes) return false;
-      if (incomingKind_ != BodyKind::kPayload && incomingKind_ != BodyKind::kDescriptor) {
+      if (incomingKind_ != BodyKind::kPayload && incomingKind_ != BodyKind::kDescriptor &&
+          incomingKind_ != BodyKind::kWritableDescriptor && incomingKind_ != BodyKind::kDelivered) {
         fail(Status::kRemoteError, "malformed message from ", peerName_, " (body kind ",
              static_cast<uint64_t>(incomingKind_), ")");
       }
@@ -219,6 +240,21 @@ bool ShmConnection::readBody(Message& m) {
   if (tagBytes == 0 || incomingKind_ == BodyKind::kPayload) {
     m.moved += in_.read(static_cast<char*>(m.data) + done, m.bytes - done);
     return m.moved == start + m.bytes;
+  }
+  if (incomingKind_ == BodyKind::kDelivered) {
+    if (!m.acceptsDelivered) {
+      fail(Status::kRemoteError, "malformed message from ", peerName_,
+           " (a notice that it wrote a result of ", m.bytes,
+           " B in place, where this rank offered no write-back)");
+    }
+    m.delivered = true;
+    if (!noticed_) {
+      noticed_ = true;
+      logInfo(LogSubsys::kNet, "shm: ", peerName_,
+              " writes its results into this rank's gcclMemAlloc buffer (in place) and sends "
+              "notices for them");
+    }
+    return true;
   }
   m.moved += in_.read(reinterpret_cast<char*>(&descriptor_) + done, sizeof descriptor_ - done);
   if (m.moved < start + sizeof descriptor_) return false;
@@ -231,7 +267,7 @@ bool ShmConnection::readBody(Message& m) {
 }
 
 void ShmConnection::readSingleCopy(Message& m) {
-  const std::byte* payload = nullptr;
+  PeerRegions::Payload payload;
   try {
     payload = regions_.payload(descriptor_);
   } catch (const Error&) {
@@ -248,14 +284,15 @@ void ShmConnection::readSingleCopy(Message& m) {
     }
     throw;
   }
-  if (payload != nullptr) {
+  if (payload.data != nullptr) {
     if (m.viewable) {
       // Acked on release: until then the sender's buffer is the view.
-      m.view = payload;
+      m.view = payload.data;
+      m.viewWritable = payload.writable && incomingKind_ == BodyKind::kWritableDescriptor;
       viewPending_ = true;
       return;
     }
-    std::memcpy(m.data, payload, m.bytes);
+    std::memcpy(m.data, payload.data, m.bytes);
     checkPeerStillOwnedBuffer();
     ackSingleCopy();
     return;
@@ -297,9 +334,36 @@ void ShmConnection::ackSingleCopy() {
   control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+void ShmConnection::writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) {
+  if (message.view == nullptr || !message.viewWritable || offset > message.bytes ||
+      bytes > message.bytes - offset) {
+    fail(Status::kInternalError, "write-back of ", bytes, " B at ", offset, " into a view of ",
+         message.bytes, " B from ", peerName_, ": outside it, or the view is not writable");
+  }
+  if (!wroteBack_) {
+    wroteBack_ = true;
+    logInfo(LogSubsys::kNet, "shm: writing results back into the gcclMemAlloc buffer of ",
+            peerName_, " (in place): what it would receive of them goes as notices");
+  }
+  // The peer's side of this is in abort(): one of the two sees the other's flag.
+  RingControl& control = in_.control();
+  control.consumerWritingView.store(1, std::memory_order_relaxed);
+  fullFence();
+  if (control.producerAborted.load(std::memory_order_acquire) != 0) {
+    control.consumerWritingView.store(0, std::memory_order_release);
+    awaitNoticeAtHead();
+    fail(Status::kRemoteError, "write-back to ", peerName_,
+         " cut short: the peer aborted, and its caller has its buffer back");
+  }
+  auto* into = static_cast<std::byte*>(const_cast<void*>(message.view));
+  std::memcpy(into + offset, from, bytes);
+  control.consumerWritingView.store(0, std::memory_order_release);
+}
+
 void ShmConnection::releaseView(Message& message) {
   if (message.view == nullptr) return;
   message.view = nullptr;
+  message.viewWritable = false;
   viewPending_ = false;
   checkPeerStillOwnedBuffer();
   ackSingleCopy();
@@ -387,6 +451,7 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   // caller, and the peer must not trust a read of them.
   out_.control().producerAborted.store(1, std::memory_order_release);
   fullFence();
+  awaitViewWriter();
   try {
     sendNotice(noticeStatus, notice);
   } catch (...) {
@@ -402,6 +467,25 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   peerProcess_ = PeerProcess();
   closed_ = true;
   registered_ = false;
+}
+
+// A peer writing a result into this rank's buffer saw no abort when it began (writeIntoView):
+// let it finish that block, so that nothing writes into the buffer once the caller has it
+// back. A peer stopped mid-block is not waited for beyond the bound.
+void ShmConnection::awaitViewWriter() {
+  const auto& writing = out_.control().consumerWritingView;
+  if (writing.load(std::memory_order_acquire) == 0) return;
+  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  while (writing.load(std::memory_order_acquire) != 0 && !peerGone()) {
+    if (deadline.expired()) {
+      GCCL_WARN(LogSubsys::kNet, "shm: ", peerName_,
+                " was writing a result into this rank's buffer and has not finished within ",
+                kNoticeWaitMs, " ms (stopped?): up to ", kWriteBackBlockBytes,
+                " B of the buffer may still change after the abort returns");
+      return;
+    }
+    std::this_thread::yield();
+  }
 }
 
 void ShmConnection::sendNotice(Status status, const std::string& notice) {

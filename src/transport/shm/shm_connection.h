@@ -4,7 +4,10 @@
 // ring then carries the sender's buffer address, the receiver reads it with
 // process_vm_readv and acks through the segment. A payload in a gcclMemAlloc buffer goes
 // zero-copy: the receiver maps the buffer's memory file and reads it from there, or hands the
-// engine a view to reduce straight from, acking once the engine releases it.
+// engine a view to reduce straight from, acking once the engine releases it. A send that
+// offers write-back (the direct allreduce in place) comes as a writable view: the engine
+// writes the reduced result into the sender's buffer through it, and the result's message
+// back is then a notice that it is there.
 //
 // The engine sleeps in epoll, and rings make no file descriptor ready, so the pair also keeps
 // a Unix socket: a doorbell a writer rings when it finds the reader asleep, and the peer's
@@ -50,6 +53,7 @@ class ShmConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void releaseView(Message& message) override;
+  void writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) override;
   bool peerMapsSharedBuffers() const override { return mapSend_; }
   void updatePoller(Poller& poller) override;
   void abort(Status noticeStatus, const std::string& notice) override;
@@ -61,7 +65,8 @@ class ShmConnection final : public Connection {
     return pairCanSingleCopy && payloadBytes >= kZeroCopyMinBytes;
   }
   // Lays out what goes in front of `m`'s payload: header, body kind, descriptor.
-  void planRecord(const Message& m);
+  // Sets `m.writeBackOffered`.
+  void planRecord(Message& m);
   // Writes what fits of `m`'s record (the preamble, then the payload unless single-copy); true
   // when whole.
   bool writeRest(Message& m);
@@ -86,6 +91,7 @@ class ShmConnection final : public Connection {
   void wakeProducer();
   void ringBell();
   void drainBell();
+  void awaitViewWriter();
   void sendNotice(Status status, const std::string& notice);
   void throwQueuedNotice();
   void throwNoticeAtHead();  // if the next record in the ring is a failure notice
@@ -121,10 +127,13 @@ class ShmConnection final : public Connection {
   std::byte preamble_[sizeof(FrameHeader) + sizeof(BodyKind) + sizeof(CmaDescriptor)]{};
   size_t preambleBytes_ = 0;
   bool payloadFollows_ = true;
+  bool awaitsAck_ = false;      // the record is a descriptor, which the peer acks once read
   BodyKind incomingKind_{};     // of the front receive, when tagged
   CmaDescriptor descriptor_{};  // descriptor of the front receive, when single-copy
   uint64_t singleCopiesSent_ = 0;
-  bool armed_ = false;  // sleeping flags set: drain the bell on the next progress
+  bool wroteBack_ = false;  // said once per peer in the log, as is
+  bool noticed_ = false;    // the first delivered notice
+  bool armed_ = false;      // sleeping flags set: drain the bell on the next progress
   bool registered_ = false;
   bool peerClosed_ = false;
   bool closed_ = false;

@@ -212,7 +212,7 @@ bool canMapPeerPage(int peerProcess, const CmaDescriptor& offered, uint64_t word
     }
     uint64_t seen = 0;
     std::memcpy(&seen, mapping.base, sizeof seen);
-    ::munmap(const_cast<std::byte*>(mapping.base), mapping.bytes);
+    ::munmap(mapping.base, mapping.bytes);
     return seen == word;
   } catch (const Error& e) {
     noteNoZeroCopy(e.what());
