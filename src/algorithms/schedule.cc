@@ -112,6 +112,11 @@ std::string deliveryDefectOf(const Schedule& schedule, const Step& step, int32_t
     return strCat("is delivered by step ", step.deliveredBy,
                   ", which is no write-back of its range with its peer");
   }
+  // Whether the send offered its buffer is known once it is done (Execution::wasOfferedBack).
+  if (step.kind == StepKind::kRecv && step.after[0] != step.deliveredBy &&
+      step.after[1] != step.deliveredBy) {
+    return strCat("is delivered by step ", step.deliveredBy, ", which it does not wait for");
+  }
   return {};
 }
 

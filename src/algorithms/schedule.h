@@ -69,8 +69,10 @@ struct Step {
   bool reducedWithNext = false;
   // Write-back (the direct allreduce in place, where the transport maps the peers' buffers:
   // Message::offersWriteBack). A Send offers the receiver the range it reads, to write the
-  // result there; a RecvReduce whose result is final writes it back into an offering sender's
-  // buffer as it reduces.
+  // result there; a RecvReduce writes the result of its chain (or its own, outside a chain)
+  // back into an offering sender's buffer as it reduces. That result must be the
+  // collective's final value for the range: the engine checks that an average has been
+  // divided, the rest is the schedule's promise (checkSchedule cannot tell).
   bool writeBack = false;
   // Send or Recv: the write-back step with the same peer (a RecvReduce for a Send, a Send for
   // a Recv) after whose write-back this message's data is already at its destination. Only a

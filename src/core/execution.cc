@@ -162,7 +162,6 @@ bool Execution::postSends(PeerQueue& queue) {
     message.delivered =
         step.deliveredBy != kNoStep && writtenBack_[static_cast<size_t>(step.deliveredBy)] != 0;
     queue.connection->postSend(message);
-    sentBytes_ += message.delivered ? 0 : message.bytes;  // a notice carries no payload
     ++queue.sendsPosted;
     posted = true;
   }
@@ -200,7 +199,9 @@ bool Execution::completeSends(PeerQueue& queue) {
   bool completed = false;
   while (queue.sendsDone < queue.sendsPosted) {
     const int32_t index = (*queue.sends)[queue.sendsDone];
-    if (!messages_[static_cast<size_t>(index)].done.load(std::memory_order_acquire)) break;
+    const Message& message = messages_[static_cast<size_t>(index)];
+    if (!message.done.load(std::memory_order_acquire)) break;
+    sentBytes_ += message.delivered ? 0 : message.bytes;  // a notice carries no payload
     finish(index);
     ++queue.sendsDone;
     completed = true;

@@ -58,7 +58,7 @@ class Execution {
   std::string waitingOn() const;
   // The ranks those are: the wait-for edges of a stall diagnosis.
   std::vector<int> waitedPeers() const;
-  // Payload bytes posted to the transports so far (headers, and the payloads that a write-back
+  // Payload bytes of the sends completed so far (headers, and the payloads that a write-back
   // turned into notices, not counted).
   uint64_t sentBytes() const { return sentBytes_; }
   // Whether what this rank divided held inf or NaN (Operation::findNonFinite).

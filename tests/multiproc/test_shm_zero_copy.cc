@@ -111,6 +111,41 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   return verdict(log, destroyed, report, std::string(c.algorithm) == "direct");
 }
 
+// NCCL lets ranks differ in placement. Under the direct allreduce the even ranks here work in
+// place and offer their buffers for write-back, the odd ones out of place offer nothing, and
+// an out-of-place owner writes nothing back: every rank still ends exact, summed and averaged.
+int mixedPlacement(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = nullptr;
+  if (gcclCommInitRank(&comm, n, id, rank) != gcclSuccess) {
+    report = std::string("init failed: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  const size_t count = countFor(gcclFloat32);
+  void* in = nullptr;
+  void* out = nullptr;
+  if (gcclMemAlloc(&in, count * 4) != gcclSuccess || gcclMemAlloc(&out, count * 4) != gcclSuccess) {
+    report = std::string("gcclMemAlloc: ") + gcclGetLastError(nullptr);
+    return 1;
+  }
+  void* result = rank % 2 == 0 ? in : out;
+  for (gcclRedOp_t op : {gcclSum, gcclAvg, gcclSum}) {
+    perf::fillInput(in, count, gcclFloat32, op, rank, n);
+    if (gcclAllReduce(in, result, count, gcclFloat32, op, comm) != gcclSuccess) {
+      report = std::string("allreduce: ") + gcclGetLastError(comm);
+      return 1;
+    }
+    if (const size_t wrong = perf::countWrong(result, count, gcclFloat32, op, n)) {
+      report = std::to_string(wrong) + " wrong elements (op " + std::to_string(op) + ")";
+      return 1;
+    }
+  }
+  const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
+  gcclMemFree(in);
+  gcclMemFree(out);
+  report = destroyed ? "ok" : "destroy failed";
+  return destroyed ? 0 : 1;
+}
+
 // Gradient sync on a communicator with shm peers keeps its pool (and the fp16 copies of
 // compressed buckets) in shareable memory: the buckets' allreduces read the peers' zero-copy.
 // Two tensors of 3 MiB and 1 MiB plus one float, summed (not averaged), exact on both ranks.
@@ -167,6 +202,24 @@ int gradientSyncFromSharedPool(gcclWireFormat_t wire, int rank, int n, const gcc
   const bool destroyed =
       gcclGradSyncDestroy(sync) == gcclSuccess && gcclCommDestroy(comm) == gcclSuccess;
   return verdict(log, destroyed, report);
+}
+
+TEST(ZeroCopyDirect, RanksOfMixedPlacementAreExact) {
+  // Logging is configured once per process, on the first call (the unique id's, here): the
+  // other tests of this binary read INFO lines, so it is set before, whichever runs first.
+  setenv("GCCL_DEBUG", "INFO", 1);
+  setenv("GCCL_TIMEOUT_MS", "20000", 1);
+  setenv("GCCL_ALGO", "direct", 1);
+  setenv("GCCL_TRANSPORT", "shm", 1);
+  ProcessGroup group(3, mixedPlacement);
+  const auto reports = group.collect(60000);
+  for (const char* name : {"GCCL_DEBUG", "GCCL_TIMEOUT_MS", "GCCL_ALGO", "GCCL_TRANSPORT"}) {
+    unsetenv(name);
+  }
+  for (int r = 0; r < 3; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
 }
 
 class ZeroCopyGradients : public testing::TestWithParam<gcclWireFormat_t> {};

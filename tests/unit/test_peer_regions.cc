@@ -72,6 +72,25 @@ class PeerRegionsTest : public testing::Test {
   int self_ = -1;
 };
 
+// A region is mapped read-only, and made writable only when a peer offers it for write-back:
+// what is written then shows in the owner's buffer.
+TEST_F(PeerRegionsTest, ARegionIsWritableOnlyOnceOfferedForWriting) {
+  auto* buffer = static_cast<int*>(allocateShareable(1 << 16));
+  ASSERT_NE(buffer, nullptr);
+  PeerRegions regions(self_, "rank 1");
+  const PeerRegions::Payload read = regions.payload(describe(buffer + 16, 64));
+  ASSERT_NE(read.data, nullptr);
+  EXPECT_FALSE(read.writable);
+  const PeerRegions::Payload written = regions.payload(describe(buffer + 16, 64), true);
+  ASSERT_EQ(written.data, read.data) << "the same mapping, made writable";
+  EXPECT_TRUE(written.writable);
+  const int value = 42;
+  std::memcpy(written.data, &value, sizeof value);
+  EXPECT_EQ(buffer[16], 42);
+  EXPECT_TRUE(regions.payload(describe(buffer + 32, 4)).data != nullptr);
+  EXPECT_TRUE(freeShareable(buffer));
+}
+
 TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
   auto* buffer = static_cast<int*>(allocateShareable(1 << 20));
   ASSERT_NE(buffer, nullptr);

@@ -756,6 +756,21 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   refused(delivered, "no write-back of its range with its peer");
   delivered.deliveredBy = 1;
   refused(delivered, "not an earlier step");
+  {
+    // A receive must wait for the send it stands on: only a done send says what it offered.
+    Schedule schedule;
+    Step offer = send;
+    offer.peer = 0;
+    offer.input = {0, 1};
+    offer.writeBack = true;
+    schedule.add(offer);
+    Step landing = delivered;
+    landing.deliveredBy = 0;
+    schedule.add(landing);
+    EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
+    schedule.steps[1].after = {0, kNoStep};
+    EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
+  }
   Step deliveredCopy = dividingCopy;
   deliveredCopy.divides = false;
   deliveredCopy.deliveredBy = 0;

@@ -41,8 +41,9 @@ struct SingleCopyPair : testing::Test {
   void SetUp() override { connect(true); }
 
   // (Re)makes the pair: this rank's connection, and the receive of `message` posted on it.
-  // `mapSend`: whether the peer proved it can map this rank's shareable regions.
-  void connect(bool mapSend) {
+  // `mapSend`: whether the peer proved it can map this rank's shareable regions; `cmaSend`
+  // and `cmaReceive`: whether each direction can go single-copy.
+  void connect(bool mapSend, bool cmaSend = true, bool cmaReceive = true) {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     peerBell = Socket(fds[1]);
@@ -55,8 +56,8 @@ struct SingleCopyPair : testing::Test {
                     .peerName = "rank 1 (test)",
                     .peerPid = ::getpid(),
                     .peerProcess = PeerProcess::open(::getpid()),
-                    .cmaSend = true,
-                    .cmaReceive = true,
+                    .cmaSend = cmaSend,
+                    .cmaReceive = cmaReceive,
                     .mapSend = mapSend};
     connection = std::make_unique<ShmConnection>(std::move(setup));
     message.header.collective = 1;
@@ -334,6 +335,30 @@ TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
   connection->releaseView(message);
   EXPECT_FALSE(message.viewWritable);
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Single-copy may work one way only (a ptrace policy that lets an ancestor read its child and
+// not the reverse). Then the result's message back could carry no body kind, so no notice:
+// a writable descriptor from the peer gives a read-only view, and this rank offers nothing.
+TEST_F(SingleCopyPair, WriteBackNeedsSingleCopyBothWays) {
+  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(shared, nullptr);
+  connect(true, /*cmaSend=*/false, /*cmaReceive=*/true);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  EXPECT_FALSE(message.viewWritable) << "no notice could say it was written";
+  connection->releaseView(message);
+
+  connect(true, /*cmaSend=*/true, /*cmaReceive=*/false);
+  Message offered;
+  offered.offersWriteBack = true;
+  const Record record = sendAndRead(offered, shared, kBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.kind, BodyKind::kDescriptor);
+  EXPECT_FALSE(offered.writeBackOffered);
   EXPECT_TRUE(freeShareable(shared));
 }
 

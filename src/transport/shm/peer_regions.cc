@@ -97,16 +97,11 @@ RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
     fail(Status::kRemoteError, "malformed message from ", peerName, " (descriptor ", descriptor.fd,
          " is not the sealed memory file of region ", descriptor.region, ")");
   }
-  bool writable = true;
-  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (base == MAP_FAILED && errno == EACCES) {  // a file opened for reading only
-    writable = false;
-    base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
-  }
+  void* base = ::mmap(nullptr, descriptor.regionBytes, PROT_READ, MAP_SHARED, fd, 0);
   const int error = errno;
   ::close(fd);
   if (base == MAP_FAILED) return {nullptr, 0, error, "mmap", false};
-  return {static_cast<std::byte*>(base), descriptor.regionBytes, 0, "", false, writable};
+  return {static_cast<std::byte*>(base), descriptor.regionBytes, 0, "", false};
 }
 
 PeerRegions::PeerRegions(int peerProcess, std::string peerName)
@@ -131,19 +126,34 @@ PeerRegions::~PeerRegions() {
   }
 }
 
-PeerRegions::Payload PeerRegions::payload(const CmaDescriptor& descriptor) {
+PeerRegions::Payload PeerRegions::payload(const CmaDescriptor& descriptor, bool forWriting) {
   if (descriptor.region == 0 || refused_) return {};
   if (descriptor.offset > descriptor.regionBytes ||
       descriptor.bytes > descriptor.regionBytes - descriptor.offset) {
     fail(Status::kRemoteError, "malformed message from ", peerName_, " (", descriptor.bytes,
          " B at offset ", descriptor.offset, " of a region of ", descriptor.regionBytes, " B)");
   }
-  const Mapping* mapping = map(descriptor);
+  Mapping* mapping = map(descriptor);
   if (mapping == nullptr) return {};
-  return {mapping->base + descriptor.offset, mapping->writable};
+  return {mapping->base + descriptor.offset, forWriting && makeWritable(*mapping)};
 }
 
-const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
+// A shared mapping of a file opened for writing may be made writable later (the kernel
+// decided at mmap whether it may): what a peer offers for writing is, the rest stays
+// read-only, so that a stray write faults here rather than lands in a peer's memory.
+bool PeerRegions::makeWritable(Mapping& mapping) {
+  if (mapping.writable || mapping.writeRefused) return mapping.writable;
+  if (::mprotect(mapping.base, mapping.bytes, PROT_READ | PROT_WRITE) == 0) {
+    mapping.writable = true;
+    return true;
+  }
+  mapping.writeRefused = true;
+  logInfo(LogSubsys::kNet, "shm: cannot write into a gcclMemAlloc buffer of ", peerName_,
+          " (mprotect: ", std::strerror(errno), "): its results go back to it as data");
+  return false;
+}
+
+PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
   for (Mapping& mapping : mappings_) {
     if (mapping.region != descriptor.region) continue;
     if (mapping.bytes != descriptor.regionBytes) {
@@ -169,7 +179,7 @@ const PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
     noteRefused(peerName_, made.call, made.error, made.permanent);
     return nullptr;
   }
-  mappings_.push_back({descriptor.region, made.base, made.writable, made.bytes, ++uses_});
+  mappings_.push_back({descriptor.region, made.base, made.bytes, ++uses_});
   mappedBytes_ += made.bytes;
   if (!recycling_) {
     logInfo(LogSubsys::kNet, "shm: mapped a shareable buffer (gcclMemAlloc's kind) of ", peerName_,

@@ -22,14 +22,12 @@ struct RegionMapping {
   int error = 0;           // without a mapping: the errno of `call`, which this process
   const char* call = "";   // could not complete (a policy, a shortage: copy instead)
   bool permanent = false;  // the refusal will not change (a policy, an old kernel)
-  bool writable = false;   // mapped for writing too (write-back), not only reading
 };
 
 // Maps the region `descriptor` names from the peer behind `peerProcess` (a pidfd): fetches the
 // peer's file (pidfd_getfd), checks that it is the sealed memory file named (device, inode,
-// size, tmpfs, shrink seal: no access to the mapping can run past its end) and maps it for
-// reading and writing (written only behind a writable view: Message::offersWriteBack), or for
-// reading only where the file refuses writing.
+// size, tmpfs, shrink seal: no access to the mapping can run past its end) and maps it
+// read-only.
 // Throws naming the peer when the descriptor names no such file of the peer's.
 RegionMapping mapPeerRegion(int peerProcess, const CmaDescriptor& descriptor,
                             const std::string& peerName);
@@ -48,11 +46,15 @@ class PeerRegions {
   // region is larger than this machine's memory: logged once, and the caller copies with
   // process_vm_readv instead). Throws naming the peer when the descriptor does not fit the
   // region it names, or names no file of the peer's.
+  // `forWriting` (a writable descriptor: Message::offersWriteBack): the region's mapping is
+  // made writable too, once, and `writable` says whether it could be (a write-sealed file, or
+  // one the peer opened read-only, cannot: its results then go back as data). Only regions
+  // offered for writing are ever mapped writable.
   struct Payload {
     std::byte* data = nullptr;
     bool writable = false;
   };
-  Payload payload(const CmaDescriptor& descriptor);
+  Payload payload(const CmaDescriptor& descriptor, bool forWriting = false);
   // Maps nothing more (the peer's process handle is about to close); mappings stay until
   // destruction.
   void detach() {
@@ -64,11 +66,13 @@ class PeerRegions {
   struct Mapping {
     uint64_t region;
     std::byte* base;
-    bool writable;
     uint64_t bytes;
     uint64_t lastUse;
+    bool writable = false;
+    bool writeRefused = false;
   };
-  const Mapping* map(const CmaDescriptor& descriptor);
+  Mapping* map(const CmaDescriptor& descriptor);
+  bool makeWritable(Mapping& mapping);
   void unmapLeastRecent();
 
   int peerProcess_;

@@ -33,6 +33,10 @@ inline void fullFence() {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
 constexpr size_t kSmallRecordBytes = 256;  // header and payload written as one
 constexpr int kNoticeWaitMs = 100;         // bounds each side of a failure notice's exchange
+// Bounds an abort's wait for a peer writing one block into this rank's buffer: a few
+// microseconds of copying, unless the peer is descheduled (a throttled container, more ranks
+// than cores) or stopped, and only the stopped one should be left to it.
+constexpr int kViewWriterWaitMs = 1000;
 }  // namespace
 
 // The doorbell protocol. An end about to sleep sets its flag (consumerSleeping for a reader,
@@ -107,12 +111,9 @@ void ShmConnection::planRecord(Message& m) {
   payloadFollows_ = true;
   awaitsAck_ = false;
   if (!tagged(m.bytes, cmaSend_)) {
-    // A delivered notice answers a writable view, which only a tagged message gives: the
-    // engine asked for one that no receive could accept.
-    if (m.delivered) {
-      fail(Status::kInternalError, "a delivered notice to ", peerName_, " for a message of ",
-           m.bytes, " B, which goes through the ring");
-    }
+    // A message without a body kind cannot be a notice. (A view is writable only where the
+    // notice back can carry one, so this does not happen; the result is the same as data.)
+    m.delivered = false;
     preambleBytes_ = kHeaderBytes;
     return;
   }
@@ -128,8 +129,11 @@ void ShmConnection::planRecord(Message& m) {
                           : CmaDescriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
     payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
     awaitsAck_ = !payloadFollows_;
-    // Writable only where the peer maps it; process_vm_readv copies it.
-    m.writeBackOffered = awaitsAck_ && m.offersWriteBack && descriptor.region != 0;
+    // Writable only where the peer maps it (process_vm_readv copies it), and where its notice
+    // back can say that it wrote: the reply, of the same size, must carry a body kind too,
+    // which the other direction's single-copy verdict decides.
+    m.writeBackOffered =
+        awaitsAck_ && m.offersWriteBack && descriptor.region != 0 && tagged(m.bytes, cmaReceive_);
     kind = payloadFollows_      ? BodyKind::kPayload
            : m.writeBackOffered ? BodyKind::kWritableDescriptor
                                 : BodyKind::kDescriptor;
@@ -267,9 +271,12 @@ bool ShmConnection::readBody(Message& m) {
 }
 
 void ShmConnection::readSingleCopy(Message& m) {
+  // A writable view only where this rank's notice back can carry a body kind (planRecord).
+  const bool forWriting =
+      m.viewable && incomingKind_ == BodyKind::kWritableDescriptor && tagged(m.bytes, cmaSend_);
   PeerRegions::Payload payload;
   try {
-    payload = regions_.payload(descriptor_);
+    payload = regions_.payload(descriptor_, forWriting);
   } catch (const Error&) {
     // A peer that aborted or exited, and freed its buffer, leaves a descriptor that names
     // nothing any more: say so, with its notice, rather than blame the message. (A killed
@@ -288,7 +295,7 @@ void ShmConnection::readSingleCopy(Message& m) {
     if (m.viewable) {
       // Acked on release: until then the sender's buffer is the view.
       m.view = payload.data;
-      m.viewWritable = payload.writable && incomingKind_ == BodyKind::kWritableDescriptor;
+      m.viewWritable = payload.writable;
       viewPending_ = true;
       return;
     }
@@ -475,12 +482,12 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
 void ShmConnection::awaitViewWriter() {
   const auto& writing = out_.control().consumerWritingView;
   if (writing.load(std::memory_order_acquire) == 0) return;
-  const Deadline deadline = Deadline::afterMs(kNoticeWaitMs);
+  const Deadline deadline = Deadline::afterMs(kViewWriterWaitMs);
   while (writing.load(std::memory_order_acquire) != 0 && !peerGone()) {
     if (deadline.expired()) {
       GCCL_WARN(LogSubsys::kNet, "shm: ", peerName_,
                 " was writing a result into this rank's buffer and has not finished within ",
-                kNoticeWaitMs, " ms (stopped?): up to ", kWriteBackBlockBytes,
+                kViewWriterWaitMs, " ms (stopped?): up to ", kWriteBackBlockBytes,
                 " B of the buffer may still change after the abort returns");
       return;
     }
