@@ -131,6 +131,27 @@ struct SingleCopyPair : testing::Test {
     }
     return Status::kSuccess;
   }
+
+  // The peer offers a shareable buffer of kBytes, filled with 's', by a descriptor of `kind`,
+  // and `message` receives it as a view. Returns the buffer (the caller frees it), or nullptr
+  // after reporting what failed.
+  char* receiveView(BodyKind kind) {
+    auto* shared = static_cast<char*>(allocateShareable(kBytes));
+    if (shared == nullptr) {
+      ADD_FAILURE() << "allocateShareable";
+      return nullptr;
+    }
+    std::memset(shared, 's', kBytes);
+    message.viewable = true;
+    sendDescriptor(regionDescriptor(shared, 0, kBytes), kind);
+    std::string text;
+    if (receive(&text) != Status::kSuccess || message.view == nullptr) {
+      ADD_FAILURE() << "no view received: " << text;
+      freeShareable(shared);
+      return nullptr;
+    }
+    return shared;
+  }
 };
 
 TEST_F(SingleCopyPair, AGoodDescriptorIsReadAndAcked) {
@@ -317,14 +338,8 @@ TEST_F(SingleCopyPair, ARegionGoneWithAnAbortedPeerReportsItsNotice) {
 // Write-back (the direct allreduce in place): a descriptor that comes writable gives a view the
 // receiver writes the result into, in the peer's own buffer, before the release acks it.
 TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
-  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  std::memset(shared, 's', kBytes);
-  message.viewable = true;
-  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
-  std::string text;
-  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
-  ASSERT_NE(message.view, nullptr);
   EXPECT_TRUE(message.viewWritable);
   const std::vector<char> result(1000, 'r');
   connection->writeIntoView(message, 5000, result.data(), result.size());
@@ -342,14 +357,9 @@ TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
 // not the reverse). Then the result's message back could carry no body kind, so no notice:
 // a writable descriptor from the peer gives a read-only view, and this rank offers nothing.
 TEST_F(SingleCopyPair, WriteBackNeedsSingleCopyBothWays) {
-  auto* shared = static_cast<char*>(allocateShareable(kBytes));
-  ASSERT_NE(shared, nullptr);
   connect(true, /*cmaSend=*/false, /*cmaReceive=*/true);
-  message.viewable = true;
-  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
-  std::string text;
-  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
-  ASSERT_NE(message.view, nullptr);
+  char* shared = receiveView(BodyKind::kWritableDescriptor);
+  ASSERT_NE(shared, nullptr);
   EXPECT_FALSE(message.viewWritable) << "no notice could say it was written";
   connection->releaseView(message);
 
@@ -364,14 +374,8 @@ TEST_F(SingleCopyPair, WriteBackNeedsSingleCopyBothWays) {
 
 // A plain descriptor's view is read-only: writing into it is the engine's bug, refused.
 TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
-  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  char* shared = receiveView(BodyKind::kDescriptor);
   ASSERT_NE(shared, nullptr);
-  std::memset(shared, 's', kBytes);
-  message.viewable = true;
-  sendDescriptor(regionDescriptor(shared, 0, kBytes));
-  std::string text;
-  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
-  ASSERT_NE(message.view, nullptr);
   EXPECT_FALSE(message.viewWritable);
   const char result[4] = {'r', 'r', 'r', 'r'};
   try {
@@ -388,13 +392,8 @@ TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
 // Once the peer has aborted, its caller has its buffer back: nothing more is written into it,
 // and the write fails naming the peer.
 TEST_F(SingleCopyPair, AWriteBackAfterThePeerAbortedWritesNothing) {
-  auto* shared = static_cast<char*>(allocateShareable(kBytes));
+  char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  std::memset(shared, 's', kBytes);
-  message.viewable = true;
-  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
-  std::string text;
-  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
   ASSERT_TRUE(message.viewWritable);
   peerView.ring(1).control().producerAborted.store(1);
   const std::vector<char> result(kBytes, 'r');
