@@ -44,7 +44,8 @@ struct Message {
   //   send: `offersWriteBack` asks for it; the connection sets `writeBackOffered` where the
   //         receiver can take it (it will get a writable view).
   //   receive: `viewWritable`, set with `view`, says it may be written.
-  //   send: `delivered`: the receiver's copy is already written; only the notice goes.
+  //   send: `delivered`: the receiver's copy is already written; only the notice goes (a
+  //         connection that cannot carry one sends the data and clears it).
   //   receive: `acceptsDelivered`: such a notice may stand for the payload, which is then
   //            already in `data`; the connection sets `delivered` when it was one.
   bool offersWriteBack = false;
@@ -55,7 +56,8 @@ struct Message {
 };
 
 // The most one writeIntoView call writes: an abort waits for the write under way to finish
-// (shm), so a peer stopped in the middle of one leaves at most this much unwritten.
+// (shm), so a peer stopped in the middle of one may write at most this much after the abort
+// returns.
 inline constexpr size_t kWriteBackBlockBytes = size_t{64} << 10;
 
 class Connection {

@@ -131,9 +131,10 @@ class ShmConnection final : public Connection {
   BodyKind incomingKind_{};     // of the front receive, when tagged
   CmaDescriptor descriptor_{};  // descriptor of the front receive, when single-copy
   uint64_t singleCopiesSent_ = 0;
-  bool wroteBack_ = false;  // said once per peer in the log, as is
-  bool noticed_ = false;    // the first delivered notice
-  bool armed_ = false;      // sleeping flags set: drain the bell on the next progress
+  // Each said once per peer in the log: the first write-back, the first delivered notice.
+  bool wroteBack_ = false;
+  bool noticed_ = false;
+  bool armed_ = false;  // sleeping flags set: drain the bell on the next progress
   bool registered_ = false;
   bool peerClosed_ = false;
   bool closed_ = false;
