@@ -97,6 +97,14 @@ const std::array kSettings = {
             [](Config& c, std::string_view v) {
               c.shmSingleCopy = parseInt("GCCL_SHM_SINGLE_COPY", v, 0, 1) == 1;
             }},
+    Setting{"GCCL_SHM_WRITE_BACK", "int", "1",
+            "1: an allreduce in place by the direct algorithm from gcclMemAlloc buffers writes "
+            "each reduced piece straight into the peers' buffers and sends them notices; 0: "
+            "results go back as data, and this rank neither writes into peers' memory nor lets "
+            "them write into its own",
+            [](Config& c, std::string_view v) {
+              c.shmWriteBack = parseInt("GCCL_SHM_WRITE_BACK", v, 0, 1) == 1;
+            }},
     Setting{"GCCL_GPU_STAGING_BYTES", "int", "16777216",
             "pinned host memory one GPU allreduce stages its slices through, in bytes: "
             "GCCL_GPU_STAGING_BYTES / GCCL_GPU_SLICE_BYTES slices in flight at once; must agree "

@@ -79,8 +79,8 @@ RouteFactory routePeers(const Config& config, const std::string& bindHost, bool 
       return router;
     }
     if (config.transport == "auto" && !sharedMemoryAgreed) return router;
-    router.routeSameMachine(share.localRanks,
-                            std::make_shared<transport::shm::ShmTransport>(config.shmSingleCopy));
+    router.routeSameMachine(share.localRanks, std::make_shared<transport::shm::ShmTransport>(
+                                                  config.shmSingleCopy, config.shmWriteBack));
     return router;
   };
 }

@@ -438,7 +438,7 @@ TEST(ShmInit, KilledLowerRankFailsItsPeerAndLeavesNothing) {
   if (lower == 0) {
     MemoryStore store;
     Poller poller;
-    ShmTransport(true).connect(pairRequest(0, token, 60000), store, poller);
+    ShmTransport(true, true).connect(pairRequest(0, token, 60000), store, poller);
     _exit(0);
   }
   bool listening = false;
@@ -452,7 +452,7 @@ TEST(ShmInit, KilledLowerRankFailsItsPeerAndLeavesNothing) {
   EXPECT_FALSE(doorbellListed(name));
   MemoryStore store;
   Poller poller;
-  EXPECT_THROW(ShmTransport(true).connect(pairRequest(1, token, 300), store, poller), Error);
+  EXPECT_THROW(ShmTransport(true, true).connect(pairRequest(1, token, 300), store, poller), Error);
   EXPECT_EQ(gcclSegments(), before);
 }
 

@@ -42,8 +42,9 @@ struct SingleCopyPair : testing::Test {
 
   // (Re)makes the pair: this rank's connection, and the receive of `message` posted on it.
   // `mapSend`: whether the peer proved it can map this rank's shareable regions; `cmaSend`
-  // and `cmaReceive`: whether each direction can go single-copy.
-  void connect(bool mapSend, bool cmaSend = true, bool cmaReceive = true) {
+  // and `cmaReceive`: whether each direction can go single-copy; `writeBack`:
+  // GCCL_SHM_WRITE_BACK.
+  void connect(bool mapSend, bool cmaSend = true, bool cmaReceive = true, bool writeBack = true) {
     int fds[2];
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
     peerBell = Socket(fds[1]);
@@ -58,7 +59,8 @@ struct SingleCopyPair : testing::Test {
                     .peerProcess = PeerProcess::open(::getpid()),
                     .cmaSend = cmaSend,
                     .cmaReceive = cmaReceive,
-                    .mapSend = mapSend};
+                    .mapSend = mapSend,
+                    .writeBack = writeBack};
     connection = std::make_unique<ShmConnection>(std::move(setup));
     message.header.collective = 1;
     message.header.sequence = 7;
@@ -364,6 +366,21 @@ TEST_F(SingleCopyPair, WriteBackNeedsSingleCopyBothWays) {
   connection->releaseView(message);
 
   connect(true, /*cmaSend=*/true, /*cmaReceive=*/false);
+  Message offered;
+  offered.offersWriteBack = true;
+  const Record record = sendAndRead(offered, shared, kBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.kind, BodyKind::kDescriptor);
+  EXPECT_FALSE(offered.writeBackOffered);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// GCCL_SHM_WRITE_BACK=0: this rank neither writes into what a peer offers nor offers its own.
+TEST_F(SingleCopyPair, WriteBackSwitchedOffIsNeitherTakenNorOffered) {
+  connect(true, true, true, /*writeBack=*/false);
+  char* shared = receiveView(BodyKind::kWritableDescriptor);
+  ASSERT_NE(shared, nullptr);
+  EXPECT_FALSE(message.viewWritable);
+  connection->releaseView(message);
   Message offered;
   offered.offersWriteBack = true;
   const Record record = sendAndRead(offered, shared, kBytes, sizeof(CmaDescriptor));

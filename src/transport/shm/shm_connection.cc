@@ -58,6 +58,7 @@ ShmConnection::ShmConnection(PairSetup setup)
       cmaSend_(setup.cmaSend),
       cmaReceive_(setup.cmaReceive),
       mapSend_(setup.mapSend),
+      writeBack_(setup.writeBack),
       regions_(peerProcess_.valid() ? peerProcess_.fd() : -1, peerName_) {
   bell_.setNonBlocking(true);
 }
@@ -132,8 +133,8 @@ void ShmConnection::planRecord(Message& m) {
     // Writable only where the peer maps it (process_vm_readv copies it), and where its notice
     // back can say that it wrote: the reply, of the same size, must carry a body kind too,
     // which the other direction's single-copy verdict decides.
-    m.writeBackOffered =
-        awaitsAck_ && m.offersWriteBack && descriptor.region != 0 && tagged(m.bytes, cmaReceive_);
+    m.writeBackOffered = writeBack_ && awaitsAck_ && m.offersWriteBack && descriptor.region != 0 &&
+                         tagged(m.bytes, cmaReceive_);
     kind = payloadFollows_      ? BodyKind::kPayload
            : m.writeBackOffered ? BodyKind::kWritableDescriptor
                                 : BodyKind::kDescriptor;
@@ -272,8 +273,9 @@ bool ShmConnection::readBody(Message& m) {
 
 void ShmConnection::readSingleCopy(Message& m) {
   // A writable view only where this rank's notice back can carry a body kind (planRecord).
-  const bool forWriting =
-      m.viewable && incomingKind_ == BodyKind::kWritableDescriptor && tagged(m.bytes, cmaSend_);
+  const bool forWriting = writeBack_ && m.viewable &&
+                          incomingKind_ == BodyKind::kWritableDescriptor &&
+                          tagged(m.bytes, cmaSend_);
   PeerRegions::Payload payload;
   try {
     payload = regions_.payload(descriptor_, forWriting);

@@ -40,6 +40,7 @@ struct PairSetup {
   bool cmaSend = false;     // the peer can read this rank's memory
   bool cmaReceive = false;  // this rank can read the peer's
   bool mapSend = false;     // the peer can map this rank's shareable regions (zero-copy)
+  bool writeBack = true;    // GCCL_SHM_WRITE_BACK: write-back offered and taken
 };
 
 class ShmConnection final : public Connection {
@@ -109,6 +110,7 @@ class ShmConnection final : public Connection {
   bool cmaSend_;
   bool cmaReceive_;
   bool mapSend_;
+  bool writeBack_;
   PeerRegions regions_;
   bool viewPending_ = false;  // a receive's view is out: deliver nothing more until released
   // Sends wait here until their record is whole in the ring, then in `written_` until every

@@ -60,7 +60,8 @@ ConnectionMap ShmTransport::connect(const ConnectRequest& request, Store&, Polle
                     std::move(process),
                     cma.send,
                     cma.receive,
-                    cma.mapSend};
+                    cma.mapSend,
+                    writeBack_};
     connections[peer] = std::make_unique<ShmConnection>(std::move(setup));
   };
   int current = -1;  // the peer being connected, for the error message

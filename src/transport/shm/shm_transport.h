@@ -18,13 +18,16 @@ inline constexpr size_t kRingBytes = size_t{1} << 20;
 class ShmTransport final : public Transport {
  public:
   // `singleCopy` (GCCL_SHM_SINGLE_COPY): read peers' buffers with cross-memory attach. Decided
-  // per direction: a rank without it receives everything through the rings.
-  explicit ShmTransport(bool singleCopy) : singleCopy_(singleCopy) {}
+  // per direction: a rank without it receives everything through the rings. `writeBack`
+  // (GCCL_SHM_WRITE_BACK): offer this rank's buffers for write-back, and write into those
+  // that peers offer (Message::offersWriteBack).
+  ShmTransport(bool singleCopy, bool writeBack) : singleCopy_(singleCopy), writeBack_(writeBack) {}
   std::string name() const override { return "shm"; }
   ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) override;
 
  private:
   bool singleCopy_;
+  bool writeBack_;
 };
 
 // Whether this process can create a segment at all (a kernel without memfd_create, or a
