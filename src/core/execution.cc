@@ -47,7 +47,6 @@ Execution::Execution(const Operation& operation, ConnectionMap& connections,
       size_(size),
       elementSize_(dataTypeSize(operation.type)),
       done_(schedule_.steps.size(), 0),
-      writtenBack_(schedule_.steps.size(), 0),
       messages_(std::make_unique<Message[]>(schedule_.steps.size())),
       remaining_(schedule_.steps.size()) {
   if (!index_.chains.empty()) {
@@ -159,8 +158,8 @@ bool Execution::postSends(PeerQueue& queue) {
     message.data = address(step.source, step.input);
     message.bytes = step.count() * elementSize_;
     message.offersWriteBack = step.writeBack;
-    message.delivered =
-        step.deliveredBy != kNoStep && writtenBack_[static_cast<size_t>(step.deliveredBy)] != 0;
+    message.delivered = step.deliveredBy != kNoStep && !writtenBack_.empty() &&
+                        writtenBack_[static_cast<size_t>(step.deliveredBy)] != 0;
     queue.connection->postSend(message);
     ++queue.sendsPosted;
     posted = true;
@@ -230,14 +229,15 @@ bool Execution::completeRecvs(PeerQueue& queue) {
         const ChainOperands operands{local, received, step.receivedFirst};
         const ViewWriter writer{index, queue.connection};
         reduceWritingBack(step, {&operands, 1}, {&writer, 1});
-      } else if (step.divides) {
-        if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
-        reduceAndDivide(operation_.type, address(step.target, step.output), local, received,
-                        step.count(), size_, operation_.findNonFinite ? &nonFinite_ : nullptr);
       } else {
-        if (step.receivedFirst) std::swap(local, received);
-        reduce(operation_.type, operation_.op, address(step.target, step.output), local, received,
-               step.count());
+        if (step.receivedFirst) std::swap(local, received);  // now: left operand, right operand
+        void* out = address(step.target, step.output);
+        if (step.divides) {
+          reduceAndDivide(operation_.type, out, local, received, step.count(), size_,
+                          operation_.findNonFinite ? &nonFinite_ : nullptr);
+        } else {
+          reduce(operation_.type, operation_.op, out, local, received, step.count());
+        }
       }
       queue.connection->releaseView(message);
       queue.freeSlots[queue.freeCount++] = static_cast<std::byte*>(message.data);
@@ -281,8 +281,9 @@ bool Execution::arriveInChain(int32_t index) {
   std::array<ViewWriter, kMaxChainLinks> writers{};
   size_t writing = 0;
   for (const ChainLink& link : links) {
+    if (!resultIsFinal(last)) break;
     const Step& step = schedule_.steps[static_cast<size_t>(link.step)];
-    if (writesBackInto(step, messages_[static_cast<size_t>(link.step)]) && resultIsFinal(last)) {
+    if (writesBackInto(step, messages_[static_cast<size_t>(link.step)])) {
       writers[writing++] = {link.step, peers_[link.peer].connection};
     }
   }
@@ -366,6 +367,9 @@ void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperand
                                        out + offset, n * elementSize_);
     }
   }
+  // Sized on first use: most operations write nothing back, and a small one should not pay
+  // for an allocation it never reads.
+  if (writtenBack_.empty()) writtenBack_.assign(schedule_.steps.size(), 0);
   for (const ViewWriter& writer : writers) writtenBack_[static_cast<size_t>(writer.step)] = 1;
 }
 

@@ -120,7 +120,8 @@ class Execution {
   std::vector<PeerQueue> peers_;
   size_t localFrom_ = 0;  // index_.local before this position has run
   std::vector<uint8_t> done_;
-  std::vector<uint8_t> writtenBack_;  // per RecvReduce: its result went into the sender's view
+  // Per RecvReduce: its result went into the sender's view (empty until the first one did).
+  std::vector<uint8_t> writtenBack_;
   // Reduction chains (ScheduleIndex::chains): steps whose message is in, per step and per chain.
   std::vector<uint8_t> arrived_;
   std::vector<uint32_t> arrivedInChain_;
