@@ -49,12 +49,15 @@ F quieted(F nan) {
       static_cast<Bits>(bitCast<Bits>(nan) | Bits{1} << (std::numeric_limits<F>::digits - 2)));
 }
 
+// Sum and prod of two NaNs give a's payload, quieted (the rule of reduce.h), said here rather
+// than left to `a + b`: a compiler may commute that (GCC did, in the TSan build), and with one
+// NaN operand only which one comes first does not matter.
 template <typename F>
 F combineFloats(ReduceOp op, F a, F b) {
   switch (op) {
     case ReduceOp::kSum:
-    case ReduceOp::kAvg: return a + b;
-    case ReduceOp::kProd: return a * b;
+    case ReduceOp::kAvg: return std::isnan(a) ? quieted(a) : a + b;
+    case ReduceOp::kProd: return std::isnan(a) ? quieted(a) : a * b;
     case ReduceOp::kMin:
     case ReduceOp::kMax:
       if (std::isnan(a)) return quieted(a);  // the first NaN operand wins, quieted
