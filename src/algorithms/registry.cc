@@ -122,7 +122,11 @@ const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape
     if (algorithm.collective != collective || !fits(algorithm, shape, costs.bytes)) continue;
     const std::optional<double> micros = predictMicros(collective, algorithm.id, costs);
     if (!micros) continue;
-    if (best == nullptr || *micros < bestMicros) {
+    // A tie goes to the direct allreduce. It ties with the ring at 2 ranks, where both move
+    // the same messages, but over shared memory it reduces from the peer's buffer where it
+    // lies and writes the result back (Step::writeBack), which no figure here sees.
+    const bool tieToDirect = *micros == bestMicros && algorithm.id == A::kDirect;
+    if (best == nullptr || *micros < bestMicros || tieToDirect) {
       best = &algorithm;
       bestMicros = *micros;
     }

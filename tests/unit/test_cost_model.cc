@@ -175,6 +175,16 @@ TEST(CostModel, AutomaticChoiceIsTheCheapestPrediction) {
   }
 }
 
+// At 2 ranks the direct allreduce and the ring move the same messages and tie: the direct one
+// is taken, which over shared memory reduces from the peer's buffer where it lies and writes
+// its result back. Across hosts it does not run.
+TEST(CostModel, TwoRanksOfOneHostTakeTheDirectAllreduceForLargeBuffers) {
+  for (size_t bytes = size_t{1} << 20; bytes <= (size_t{256} << 20); bytes *= 4) {
+    EXPECT_EQ(automaticChoice(K::kAllreduce, layout(2), bytes), AlgorithmId::kDirect) << bytes;
+    EXPECT_NE(automaticChoice(K::kAllreduce, layout(2, 2), bytes), AlgorithmId::kDirect) << bytes;
+  }
+}
+
 TEST(CostModel, SmallSizesTakeLogDepthAndLargeOnesAvoidWholeBufferExchanges) {
   for (int size : {8, 12, 64, 256}) {
     EXPECT_NE(automaticChoice(K::kAllreduce, layout(size), 4096), AlgorithmId::kRing) << size;
