@@ -48,16 +48,18 @@ Schedule directAllreduce(const ScheduleShape& shape) {
       addCopy(schedule, BufferRole::kInput, mine, BufferRole::kOutput, mine, kNoStep);
     return schedule;
   }
-  // In place, the owner may write its result straight back where it read each peer's part,
-  // and round 2 then carries notices instead of data (Step::writeBack).
-  const bool writeBack = shape.inPlace;
   // Round 1: every other rank's piece of the input, sliced; kept to order round 2's receives.
+  // Each part offers its owner the same range of the output for the result (Step::writeBack):
+  // where the owner can write into it, round 2 carries a notice instead of the data.
   std::vector<std::vector<int32_t>> sentTo(static_cast<size_t>(n));
   for (int k = 1; k < n; ++k) {
     const int peer = sendPeer(shape, k);
     for (const Range part : slicesOf(pieceOf(shape, peer), shape.sliceElements)) {
       const int32_t sent = addSend(schedule, peer, BufferRole::kInput, part, kNoStep);
-      schedule.steps[static_cast<size_t>(sent)].writeBack = writeBack;
+      Step& send = schedule.steps[static_cast<size_t>(sent)];
+      send.writeBack = true;
+      send.target = BufferRole::kOutput;
+      send.output = part;
       sentTo[static_cast<size_t>(peer)].push_back(sent);
     }
   }
@@ -78,7 +80,7 @@ Schedule directAllreduce(const ScheduleShape& shape) {
       const int peer = reducePeer(shape, k);
       previous =
           addRecvReduce(schedule, peer, partial, part, BufferRole::kOutput, part, false, previous);
-      schedule.steps[static_cast<size_t>(previous)].writeBack = writeBack;
+      schedule.steps[static_cast<size_t>(previous)].writeBack = true;
       receivedFrom[static_cast<size_t>(peer)].push_back(previous);
       partial = BufferRole::kOutput;
     }
@@ -92,13 +94,13 @@ Schedule directAllreduce(const ScheduleShape& shape) {
     const auto p = static_cast<size_t>(peer);
     for (size_t j = 0; j < mySlices.size(); ++j) {
       const int32_t sent = addSend(schedule, peer, BufferRole::kOutput, mySlices[j], reduced[j]);
-      if (writeBack) schedule.steps[static_cast<size_t>(sent)].deliveredBy = receivedFrom[p][j];
+      schedule.steps[static_cast<size_t>(sent)].deliveredBy = receivedFrom[p][j];
     }
     const std::vector<Range> theirs = slicesOf(pieceOf(shape, peer), shape.sliceElements);
     for (size_t j = 0; j < theirs.size(); ++j) {
       const int32_t received =
           addRecv(schedule, peer, BufferRole::kOutput, theirs[j], sentTo[p][j]);
-      if (writeBack) schedule.steps[static_cast<size_t>(received)].deliveredBy = sentTo[p][j];
+      schedule.steps[static_cast<size_t>(received)].deliveredBy = sentTo[p][j];
     }
   }
   return schedule;

@@ -90,6 +90,14 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
   if (step.writeBack && step.kind != StepKind::kSend && step.kind != StepKind::kRecvReduce) {
     return "writes back, but neither sends nor reduces";
   }
+  if (step.writeBack && step.kind == StepKind::kSend) {
+    // Its write-back destination: written by the peer, so held to a write's rules.
+    if (step.target == BufferRole::kInput) return "offers the input for its result";
+    if (!inside(step.output, extents.of(step.target)) || step.output.count != step.input.count) {
+      return strCat("offers a result range that is not ", step.input.count, " elements of the ",
+                    roleName(step.target), " of ", extents.of(step.target), " elements");
+    }
+  }
   return {};
 }
 
@@ -105,10 +113,12 @@ std::string deliveryDefectOf(const Schedule& schedule, const Step& step, int32_t
   }
   const Step& by = schedule.steps[static_cast<size_t>(step.deliveredBy)];
   const StepKind expected = step.kind == StepKind::kSend ? StepKind::kRecvReduce : StepKind::kSend;
+  // A send carries a range of the reduction's result; a receive lands where the send it
+  // waits for offered the result to be written (the write-back destination, Step::output).
   const Range carried = step.kind == StepKind::kSend ? step.input : step.output;
-  const Range written = step.kind == StepKind::kSend ? by.output : by.input;
-  if (by.kind != expected || !by.writeBack || by.peer != step.peer ||
-      carried.offset != written.offset || carried.count != written.count) {
+  const BufferRole carriedIn = step.kind == StepKind::kSend ? step.source : step.target;
+  if (by.kind != expected || !by.writeBack || by.peer != step.peer || carriedIn != by.target ||
+      carried.offset != by.output.offset || carried.count != by.output.count) {
     return strCat("is delivered by step ", step.deliveredBy,
                   ", which is no write-back of its range with its peer");
   }

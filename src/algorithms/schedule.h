@@ -67,16 +67,18 @@ struct Step {
   // only step that does), form a chain that runs in one pass over the range once every
   // chain's message has arrived (ScheduleIndex::chains), instead of one pass per step.
   bool reducedWithNext = false;
-  // Write-back (the direct allreduce in place, where the transport maps the peers' buffers:
-  // Message::offersWriteBack). A Send offers the receiver the range it reads, to write the
-  // result there; a RecvReduce writes the result of its chain (or its own, outside a chain)
-  // back into an offering sender's buffer as it reduces. That result must be the
+  // Write-back (the direct allreduce, where the transport maps the peers' buffers:
+  // Message::writeBackTo). A Send offers the receiver the range it reads, and `target[output]`
+  // (of as many elements) to write the result into: the same memory in place, this rank's own
+  // output out of place. A RecvReduce writes the result of its chain (or its own, outside a
+  // chain) into an offering sender's destination as it reduces. That result must be the
   // collective's final value for the range: the engine checks that an average has been
   // divided, the rest is the schedule's promise (checkSchedule cannot tell).
   bool writeBack = false;
   // Send or Recv: the write-back step with the same peer (a RecvReduce for a Send, a Send for
-  // a Recv) after whose write-back this message's data is already at its destination. Only a
-  // notice then goes, in place of the payload.
+  // a Recv) after whose write-back this message's data is already at its destination (a Recv:
+  // the Send's write-back destination is the Recv's output). Only a notice then goes, in
+  // place of the payload.
   int32_t deliveredBy = kNoStep;
   // Steps that must be complete before this one reads or writes its buffers (earlier steps
   // only). A RecvReduce may receive into scratch before they finish; only its reduction waits.

@@ -157,7 +157,7 @@ bool Execution::postSends(PeerQueue& queue) {
     message.header = operation_.frameHeader();
     message.data = address(step.source, step.input);
     message.bytes = step.count() * elementSize_;
-    message.offersWriteBack = step.writeBack;
+    message.writeBackTo = step.writeBack ? address(step.target, step.output) : nullptr;
     message.delivered = step.deliveredBy != kNoStep && !writtenBack_.empty() &&
                         writtenBack_[static_cast<size_t>(step.deliveredBy)] != 0;
     queue.connection->postSend(message);
@@ -184,6 +184,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
     message.bytes = step.count() * elementSize_;
     message.viewable = step.kind == StepKind::kRecvReduce;
     message.view = nullptr;
+    message.writeView = nullptr;
     message.delivered = false;
     message.acceptsDelivered =
         step.deliveredBy != kNoStep && wasOfferedBack(step.deliveredBy, message);
@@ -333,12 +334,12 @@ bool Execution::resultIsFinal(const Step& reduction) const {
 }
 
 bool Execution::writesBackInto(const Step& step, const Message& message) const {
-  return step.writeBack && message.view != nullptr && message.viewWritable;
+  return step.writeBack && message.view != nullptr && message.writeView != nullptr;
 }
 
 bool Execution::wasOfferedBack(int32_t send, const Message& receive) const {
   const Message& sent = messages_[static_cast<size_t>(send)];
-  return isDone(send) && sent.writeBackOffered && sent.data == receive.data &&
+  return isDone(send) && sent.writeBackOffered && sent.writeBackTo == receive.data &&
          sent.bytes == receive.bytes;
 }
 

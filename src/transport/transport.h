@@ -37,20 +37,22 @@ struct Message {
   // meanwhile, so the poster releases at once (using the view, or copying it into `data`).
   bool viewable = false;
   const void* view = nullptr;
-  // Write-back (the direct allreduce in place, over shared memory): the receiver of a send
-  // that offers it may write the reduced result into the sender's buffer behind its view
-  // (Connection::writeIntoView) before releasing it, and later send only a notice that the
-  // result is there instead of the result itself.
-  //   send: `offersWriteBack` asks for it; the connection sets `writeBackOffered` where the
-  //         receiver can take it (it will get a writable view).
-  //   receive: `viewWritable`, set with `view`, says it may be written.
+  // Write-back (the direct allreduce, over shared memory): the receiver of a send that offers
+  // it may write the reduced result into the sender's memory (Connection::writeIntoView)
+  // before releasing its view, and later send only a notice that the result is there instead
+  // of the result itself.
+  //   send: `writeBackTo` (`bytes` long, the payload itself in place, the sender's output
+  //         out of place) asks for it; the connection sets `writeBackOffered` where the
+  //         receiver can take it.
+  //   receive: `writeView`, set with `view`, is where in the sender's memory the result may
+  //            be written; null where it may not.
   //   send: `delivered`: the receiver's copy is already written; only the notice goes (a
   //         connection that cannot carry one sends the data and clears it).
   //   receive: `acceptsDelivered`: such a notice may stand for the payload, which is then
   //            already in `data`; the connection sets `delivered` when it was one.
-  bool offersWriteBack = false;
+  void* writeBackTo = nullptr;
   bool writeBackOffered = false;
-  bool viewWritable = false;
+  void* writeView = nullptr;
   bool delivered = false;
   bool acceptsDelivered = false;
 };
@@ -77,7 +79,7 @@ class Connection {
   // Gives back the sender's buffer behind a completed receive's `view` (and clears it). Throws
   // Error naming the peer when what was read cannot be trusted (the peer aborted meanwhile).
   virtual void releaseView(Message& message) { message.view = nullptr; }
-  // Copies `bytes` from `from` into the sender's buffer behind a writable view, at `offset`.
+  // Copies `bytes` from `from` into the sender's memory behind `writeView`, at `offset`.
   // Throws Error naming the peer when the peer aborted (its caller has the buffer back).
   virtual void writeIntoView(Message& /*message*/, size_t /*offset*/, const void* /*from*/,
                              size_t /*bytes*/) {

@@ -3,7 +3,7 @@
 // at 2-4 processes, in and out of place, on integer-valued int32, float32 and float16 data:
 // exact on every rank. Each rank's log must also show that it mapped its peers' buffers, so
 // that a fallback to the copying path cannot pass for the zero-copy one, and for the direct
-// allreduce that its results went back into the peers' buffers in place (Step::writeBack).
+// allreduce that its results went back into the peers' buffers (Step::writeBack).
 // And the gradient pool, which lives in such memory when the communicator has shm peers.
 #include <gtest/gtest.h>
 
@@ -46,7 +46,7 @@ std::string readAll(std::FILE* file) {
 
 // A rank's exit code once its results were exact: 0 when its log shows that it mapped a peer's
 // buffer (and, with `writesBack`, that it wrote results into its peers' buffers and received
-// notices for theirs: the direct allreduce in place) and its communicator went down cleanly.
+// notices for theirs: the direct allreduce) and its communicator went down cleanly.
 int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack = false) {
   const std::string text = readAll(log);
   if (text.find("shm: mapped a shareable buffer (gcclMemAlloc's kind) of rank") ==
@@ -54,11 +54,11 @@ int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack
     report = "no peer buffer mapped; log:\n" + text;
     return 1;
   }
-  if (writesBack &&
-      (text.find("shm: writing results back into the gcclMemAlloc buffer of rank") ==
-           std::string::npos ||
-       text.find("writes its results into this rank's gcclMemAlloc buffer") == std::string::npos)) {
-    report = "no write-back in place; log:\n" + text;
+  if (writesBack && (text.find("shm: writing results back into the gcclMemAlloc buffers of rank") ==
+                         std::string::npos ||
+                     text.find("writes its results into this rank's gcclMemAlloc buffers") ==
+                         std::string::npos)) {
+    report = "no write-back; log:\n" + text;
     return 1;
   }
   report = "ok";
@@ -112,9 +112,15 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
 }
 
 // NCCL lets ranks differ in placement. Under the direct allreduce the even ranks here work in
-// place and offer their buffers for write-back, the odd ones out of place offer nothing, and
-// an out-of-place owner writes nothing back: every rank still ends exact, summed and averaged.
+// place and offer their own buffer for the results, the odd ones out of place offer their
+// output: every owner writes into both kinds, every rank receives notices (its log says so,
+// the odd ones' too), and every rank ends exact, summed and averaged.
 int mixedPlacement(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  std::FILE* log = std::tmpfile();
+  if (log == nullptr || dup2(fileno(log), STDERR_FILENO) < 0) {
+    report = "cannot capture the log";
+    return 1;
+  }
   gcclComm_t comm = nullptr;
   if (gcclCommInitRank(&comm, n, id, rank) != gcclSuccess) {
     report = std::string("init failed: ") + gcclGetLastError(nullptr);
@@ -142,8 +148,7 @@ int mixedPlacement(int rank, int n, const gcclUniqueId& id, std::string& report)
   const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
   gcclMemFree(in);
   gcclMemFree(out);
-  report = destroyed ? "ok" : "destroy failed";
-  return destroyed ? 0 : 1;
+  return verdict(log, destroyed, report, /*writesBack=*/true);
 }
 
 // Gradient sync on a communicator with shm peers keeps its pool (and the fp16 copies of

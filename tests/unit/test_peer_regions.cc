@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -62,6 +64,21 @@ void expectRefused(PeerRegions& regions, const CmaDescriptor& descriptor, const 
   }
 }
 
+// The protection ("rw-", "r--") of this process's mapping that holds `address`.
+std::string protectionOf(const void* address) {
+  std::ifstream maps("/proc/self/maps");
+  const auto at = reinterpret_cast<uintptr_t>(address);
+  for (std::string line; std::getline(maps, line);) {
+    uintptr_t start = 0, end = 0;
+    char permissions[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, permissions) == 3 && start <= at &&
+        at < end) {
+      return std::string(permissions, 3);
+    }
+  }
+  return "unmapped";
+}
+
 class PeerRegionsTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -72,23 +89,53 @@ class PeerRegionsTest : public testing::Test {
   int self_ = -1;
 };
 
-// A region is mapped read-only, and made writable only when a peer offers it for write-back:
-// what is written then shows in the owner's buffer.
+// A region is mapped read-only, and made writable only when a peer offers it as a write-back
+// destination: what is written then shows in the owner's buffer.
 TEST_F(PeerRegionsTest, ARegionIsWritableOnlyOnceOfferedForWriting) {
   auto* buffer = static_cast<int*>(allocateShareable(1 << 16));
   ASSERT_NE(buffer, nullptr);
   PeerRegions regions(self_, "rank 1");
-  const PeerRegions::Payload read = regions.payload(describe(buffer + 16, 64));
-  ASSERT_NE(read.data, nullptr);
-  EXPECT_FALSE(read.writable);
-  const PeerRegions::Payload written = regions.payload(describe(buffer + 16, 64), true);
-  ASSERT_EQ(written.data, read.data) << "the same mapping, made writable";
-  EXPECT_TRUE(written.writable);
+  const std::byte* read = regions.payload(describe(buffer + 16, 64));
+  ASSERT_NE(read, nullptr);
+  EXPECT_EQ(protectionOf(read), "r--") << "read-only until offered";
+  const CmaDescriptor offered = describe(buffer + 16, 64);
+  std::byte* written = regions.destination(offered, offered.region);
+  ASSERT_EQ(written, read) << "the same mapping, made writable";
+  EXPECT_EQ(protectionOf(read), "rw-");
   const int value = 42;
-  std::memcpy(written.data, &value, sizeof value);
+  std::memcpy(written, &value, sizeof value);
   EXPECT_EQ(buffer[16], 42);
-  EXPECT_TRUE(regions.payload(describe(buffer + 32, 4)).data != nullptr);
+  EXPECT_TRUE(regions.payload(describe(buffer + 32, 4)) != nullptr);
   EXPECT_TRUE(freeShareable(buffer));
+}
+
+// Out of place, the destination is another region than the payload, mapped beside it: the
+// payload's stays read-only, and mapping the destination never unmaps the payload's region,
+// even with every mapping kept in use.
+TEST_F(PeerRegionsTest, ADestinationMapsBesideItsPayloadWithoutUnmappingIt) {
+  std::vector<int*> buffers;
+  for (int i = 0; i < 17; ++i) {  // one more than the mappings kept
+    buffers.push_back(static_cast<int*>(allocateShareable(4096)));
+    ASSERT_NE(buffers.back(), nullptr);
+    buffers.back()[3] = i;
+  }
+  PeerRegions regions(self_, "rank 1");
+  // The payload's region is mapped first, so it is the least recently used of all.
+  const CmaDescriptor payload = describe(buffers[0] + 3, 4);
+  const std::byte* read = regions.payload(payload);
+  ASSERT_NE(read, nullptr);
+  for (int i = 1; i < 16; ++i) ASSERT_NE(regions.payload(describe(buffers[i], 4)), nullptr);
+  // A 17th region as the destination: the least recently used other than the payload's goes.
+  std::byte* written = regions.destination(describe(buffers[16] + 3, 4), payload.region);
+  ASSERT_NE(written, nullptr);
+  int value = -1;
+  std::memcpy(&value, read, sizeof value);
+  EXPECT_EQ(value, 0) << "the payload's mapping was kept";
+  EXPECT_EQ(protectionOf(read), "r--");
+  const int result = 99;
+  std::memcpy(written, &result, sizeof result);
+  EXPECT_EQ(buffers[16][3], 99);
+  for (int* buffer : buffers) EXPECT_TRUE(freeShareable(buffer));
 }
 
 TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
@@ -96,13 +143,13 @@ TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
   ASSERT_NE(buffer, nullptr);
   for (int i = 0; i < (1 << 18); ++i) buffer[i] = i;
   PeerRegions regions(self_, "rank 1");
-  const std::byte* first = regions.payload(describe(buffer + 1000, 4000)).data;
+  const std::byte* first = regions.payload(describe(buffer + 1000, 4000));
   ASSERT_NE(first, nullptr);
   EXPECT_NE(static_cast<const void*>(first), static_cast<const void*>(buffer + 1000));
   EXPECT_EQ(std::memcmp(first, buffer + 1000, 4000), 0);
   // The same mapping serves the next message, and shows what the sender writes since.
   buffer[5000] = -5;
-  const std::byte* second = regions.payload(describe(buffer + 5000, 4)).data;
+  const std::byte* second = regions.payload(describe(buffer + 5000, 4));
   EXPECT_EQ(second, first + 4000 * sizeof(int));
   int value = 0;
   std::memcpy(&value, second, sizeof value);
@@ -113,11 +160,11 @@ TEST_F(PeerRegionsTest, MapsARegionOnceAndReadsItInPlace) {
 TEST_F(PeerRegionsTest, PlainBuffersAndNoProcessHandleMapNothing) {
   std::vector<int> heap(1024);
   PeerRegions regions(self_, "rank 1");
-  EXPECT_EQ(regions.payload(describe(heap.data(), 4096)).data, nullptr);
+  EXPECT_EQ(regions.payload(describe(heap.data(), 4096)), nullptr);
   void* shared = allocateShareable(4096);
   ASSERT_NE(shared, nullptr);
   PeerRegions withoutHandle(-1, "rank 1");
-  EXPECT_EQ(withoutHandle.payload(describe(shared, 4096)).data, nullptr);
+  EXPECT_EQ(withoutHandle.payload(describe(shared, 4096)), nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 
@@ -147,7 +194,7 @@ TEST_F(PeerRegionsTest, DescriptorsThatDoNotFitTheirRegionAreRefusedNamingThePee
   CmaDescriptor closed = good;
   closed.fd = 1 << 20;  // no such descriptor in the peer
   expectRefused(closed, "Bad file descriptor");
-  ASSERT_NE(regions.payload(good).data, nullptr);
+  ASSERT_NE(regions.payload(good), nullptr);
   CmaDescriptor resized = good;  // the mapped region, named with another size
   resized.regionBytes = 1 << 20;
   resized.bytes = 8192;
@@ -197,16 +244,16 @@ TEST_F(PeerRegionsTest, RegionsLargerThanThisMachinesMemoryAreCopiedInstead) {
   void* kept = allocateShareable(4096);
   ASSERT_NE(kept, nullptr);
   PeerRegions regions(self_, "rank 1");
-  const std::byte* mapped = regions.payload(describe(kept, 4096)).data;
+  const std::byte* mapped = regions.payload(describe(kept, 4096));
   ASSERT_NE(mapped, nullptr);
   CmaDescriptor descriptor = describe(shared, 4096);
   descriptor.regionBytes = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
                            static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) * 2;
   const size_t before = mappingsOfSharedMemory();
-  EXPECT_EQ(regions.payload(descriptor).data, nullptr);
+  EXPECT_EQ(regions.payload(descriptor), nullptr);
   EXPECT_EQ(mappingsOfSharedMemory(), before) << "a mapping went for a region then refused";
-  EXPECT_EQ(regions.payload(describe(kept, 4096)).data, mapped);
-  EXPECT_NE(regions.payload(describe(shared, 4096)).data, nullptr) << "a later region still maps";
+  EXPECT_EQ(regions.payload(describe(kept, 4096)), mapped);
+  EXPECT_NE(regions.payload(describe(shared, 4096)), nullptr) << "a later region still maps";
   EXPECT_TRUE(freeShareable(shared));
   EXPECT_TRUE(freeShareable(kept));
 }
@@ -216,7 +263,7 @@ TEST_F(PeerRegionsTest, NothingIsMappedOnceDetached) {
   ASSERT_NE(shared, nullptr);
   PeerRegions regions(self_, "rank 1");
   regions.detach();
-  EXPECT_EQ(regions.payload(describe(shared, 4096)).data, nullptr);
+  EXPECT_EQ(regions.payload(describe(shared, 4096)), nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 
@@ -231,7 +278,7 @@ TEST_F(PeerRegionsTest, ManyRegionsEachReadRight) {
   PeerRegions regions(self_, "rank 1");
   for (int round = 0; round < 2; ++round) {
     for (int i = 0; i < 40; ++i) {
-      const std::byte* payload = regions.payload(describe(buffers[i] + 7, 4)).data;
+      const std::byte* payload = regions.payload(describe(buffers[i] + 7, 4));
       ASSERT_NE(payload, nullptr);
       int value = -1;
       std::memcpy(&value, payload, sizeof value);

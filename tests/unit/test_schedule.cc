@@ -756,6 +756,19 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   refused(delivered, "no write-back of its range with its peer");
   delivered.deliveredBy = 1;
   refused(delivered, "not an earlier step");
+  // A send offering write-back names a destination for the result: as many elements, in a
+  // buffer the peer may write (not the caller's input).
+  Step offering = send;
+  offering.input = {0, 1};
+  offering.writeBack = true;
+  offering.target = BufferRole::kOutput;
+  offering.output = {9, 2};
+  refused(offering, "offers a result range that is not 1 elements");
+  offering.output = {10, 1};
+  refused(offering, "offers a result range that is not 1 elements");
+  offering.target = BufferRole::kInput;
+  offering.output = {0, 1};
+  refused(offering, "offers the input for its result");
   {
     // A receive must wait for the send it stands on: only a done send says what it offered.
     Schedule schedule;
@@ -763,12 +776,19 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
     offer.peer = 0;
     offer.input = {0, 1};
     offer.writeBack = true;
+    offer.target = BufferRole::kOutput;
+    offer.output = {0, 1};
     schedule.add(offer);
     Step landing = delivered;
     landing.deliveredBy = 0;
     schedule.add(landing);
     EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
     schedule.steps[1].after = {0, kNoStep};
+    EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
+    // It lands where the send offered the result to go, not where the send read from.
+    schedule.steps[0].output = {5, 1};
+    EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
+    schedule.steps[1].output = {5, 1};
     EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
   }
   Step deliveredCopy = dividingCopy;
@@ -777,10 +797,11 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   refused(deliveredCopy, "neither sends nor receives");
 }
 
-// In place, the direct allreduce offers every part it sends for write-back and writes back
-// every reduction, and each message of round 2 names the write-back that makes it a notice:
-// the same peer, the same range, the other direction. Out of place, none of it.
-TEST(WriteBack, TheDirectAllreduceInPlacePairsEachResultWithItsWriteBack) {
+// In and out of place, the direct allreduce offers every part it sends for write-back, with
+// the same range of the output for the result, and writes back every reduction; each message
+// of round 2 names the write-back that makes it a notice: the same peer, the same range, the
+// other direction.
+TEST(WriteBack, TheDirectAllreducePairsEachResultWithItsWriteBack) {
   for (int size : {2, 3, 4, 7}) {
     for (bool inPlace : {false, true}) {
       for (int rank = 0; rank < size; ++rank) {
@@ -795,12 +816,17 @@ TEST(WriteBack, TheDirectAllreduceInPlacePairsEachResultWithItsWriteBack) {
           writeBacks += step.writeBack ? 1 : 0;
           if (step.kind == StepKind::kRecvReduce ||
               (step.kind == StepKind::kSend && step.source == BufferRole::kInput)) {
-            EXPECT_EQ(step.writeBack, inPlace) << describeSchedule(schedule);
+            EXPECT_TRUE(step.writeBack) << describeSchedule(schedule);
+          }
+          if (step.kind == StepKind::kSend && step.writeBack) {
+            // The result of a part goes where the sender wants that range of the result.
+            EXPECT_EQ(step.target, BufferRole::kOutput);
+            EXPECT_EQ(step.output.offset, step.input.offset);
+            EXPECT_EQ(step.output.count, step.input.count);
           }
           if (step.kind == StepKind::kRecv ||
               (step.kind == StepKind::kSend && step.source == BufferRole::kOutput)) {
-            EXPECT_EQ(step.deliveredBy != kNoStep, inPlace) << i << "\n"
-                                                            << describeSchedule(schedule);
+            EXPECT_NE(step.deliveredBy, kNoStep) << i << "\n" << describeSchedule(schedule);
           }
           if (step.deliveredBy == kNoStep) continue;
           ++delivered;
@@ -813,15 +839,16 @@ TEST(WriteBack, TheDirectAllreduceInPlacePairsEachResultWithItsWriteBack) {
             EXPECT_EQ(by.output.offset, step.input.offset);
             EXPECT_EQ(by.output.count, step.input.count);
           } else {
-            // What this rank receives lands where it sent its own part from.
+            // What this rank receives lands where its own part offered the result to go.
             EXPECT_EQ(by.kind, StepKind::kSend);
-            EXPECT_EQ(by.input.offset, step.output.offset);
-            EXPECT_EQ(by.input.count, step.output.count);
+            EXPECT_EQ(by.target, step.target);
+            EXPECT_EQ(by.output.offset, step.output.offset);
+            EXPECT_EQ(by.output.count, step.output.count);
             EXPECT_EQ(step.after[0], step.deliveredBy);
           }
         }
         // Every round-2 message pairs with one write-back of round 1.
-        EXPECT_EQ(delivered, inPlace ? writeBacks : 0u) << size << " ranks, rank " << rank;
+        EXPECT_EQ(delivered, writeBacks) << size << " ranks, rank " << rank;
       }
     }
   }

@@ -139,7 +139,7 @@ struct SingleCopyPair : testing::Test {
   // before it: the peer's ack here is its first.)
   void expectSendNotOffered(char* shared) {
     Message offered;
-    offered.offersWriteBack = true;
+    offered.writeBackTo = shared;
     const Record record = sendAndRead(offered, shared, kBytes, sizeof(CmaDescriptor));
     EXPECT_EQ(record.kind, BodyKind::kDescriptor);
     EXPECT_FALSE(offered.writeBackOffered);
@@ -149,9 +149,10 @@ struct SingleCopyPair : testing::Test {
   }
 
   // The peer offers a shareable buffer of kBytes, filled with 's', by a descriptor of `kind`,
-  // and `message` receives it as a view. Returns the buffer (the caller frees it), or nullptr
-  // after reporting what failed.
-  char* receiveView(BodyKind kind) {
+  // and `message` receives it as a view. A writable descriptor names `destination` (kBytes of
+  // shareable memory) for the result, or the buffer itself. Returns the buffer (the caller
+  // frees it), or nullptr after reporting what failed.
+  char* receiveView(BodyKind kind, char* destination = nullptr) {
     auto* shared = static_cast<char*>(allocateShareable(kBytes));
     if (shared == nullptr) {
       ADD_FAILURE() << "allocateShareable";
@@ -160,6 +161,10 @@ struct SingleCopyPair : testing::Test {
     std::memset(shared, 's', kBytes);
     message.viewable = true;
     sendDescriptor(regionDescriptor(shared, 0, kBytes), kind);
+    if (kind == BodyKind::kWritableDescriptor) {
+      const CmaDescriptor to = regionDescriptor(destination ? destination : shared, 0, kBytes);
+      EXPECT_EQ(peerView.ring(1).write(&to, sizeof to), sizeof to);
+    }
     std::string text;
     if (receive(&text) != Status::kSuccess || message.view == nullptr) {
       ADD_FAILURE() << "no view received: " << text;
@@ -356,7 +361,7 @@ TEST_F(SingleCopyPair, ARegionGoneWithAnAbortedPeerReportsItsNotice) {
 TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
   char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  EXPECT_TRUE(message.viewWritable);
+  EXPECT_NE(message.writeView, nullptr);
   const std::vector<char> result(1000, 'r');
   connection->writeIntoView(message, 5000, result.data(), result.size());
   EXPECT_EQ(std::memcmp(shared + 5000, result.data(), result.size()), 0);
@@ -364,8 +369,51 @@ TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
   EXPECT_EQ(shared[6000], 's');
   EXPECT_EQ(peerView.ring(1).control().consumerWritingView.load(), 0u);
   connection->releaseView(message);
-  EXPECT_FALSE(message.viewWritable);
+  EXPECT_EQ(message.writeView, nullptr);
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
+// Out of place, the writable descriptor's second descriptor names the peer's output: the
+// result lands there, and the payload the view reads is left as it was.
+TEST_F(SingleCopyPair, AWriteBackLandsInItsDestinationNotInThePayload) {
+  auto* destination = static_cast<char*>(allocateShareable(kBytes));
+  ASSERT_NE(destination, nullptr);
+  std::memset(destination, 'd', kBytes);
+  char* shared = receiveView(BodyKind::kWritableDescriptor, destination);
+  ASSERT_NE(shared, nullptr);
+  ASSERT_NE(message.writeView, nullptr);
+  EXPECT_NE(message.writeView, message.view);
+  const std::vector<char> result(1000, 'r');
+  connection->writeIntoView(message, 5000, result.data(), result.size());
+  connection->writeIntoView(message, 7003, result.data(), 333);
+  EXPECT_EQ(std::count(destination, destination + kBytes, 'r'), 1333);
+  EXPECT_EQ(std::memcmp(destination + 5000, result.data(), result.size()), 0);
+  EXPECT_EQ(std::memcmp(destination + 7003, result.data(), 333), 0);
+  EXPECT_EQ(destination[4999], 'd');
+  EXPECT_EQ(destination[6000], 'd');
+  EXPECT_EQ(std::count(shared, shared + kBytes, 's'), static_cast<long>(kBytes));
+  connection->releaseView(message);
+  EXPECT_EQ(message.writeView, nullptr);
+  EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
+  EXPECT_TRUE(freeShareable(shared));
+  EXPECT_TRUE(freeShareable(destination));
+}
+
+// A destination of another size than the message is a malformed message, as a payload's is.
+TEST_F(SingleCopyPair, ADestinationOfAnotherSizeIsMalformed) {
+  auto* shared = static_cast<char*>(allocateShareable(2 * kBytes));
+  ASSERT_NE(shared, nullptr);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
+  const CmaDescriptor to = regionDescriptor(shared, 0, 2 * kBytes);
+  ASSERT_EQ(peerView.ring(1).write(&to, sizeof to), sizeof to);
+  std::string text;
+  EXPECT_EQ(receive(&text), Status::kRemoteError);
+  EXPECT_NE(text.find("malformed message from rank 1 (test)"), std::string::npos) << text;
+  EXPECT_NE(text.find("single-copy of 2097152 B for a message of 1048576 B"), std::string::npos)
+      << text;
+  EXPECT_EQ(message.view, nullptr);
   EXPECT_TRUE(freeShareable(shared));
 }
 
@@ -376,7 +424,7 @@ TEST_F(SingleCopyPair, WriteBackNeedsSingleCopyBothWays) {
   connect(true, /*cmaSend=*/false, /*cmaReceive=*/true);
   char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  EXPECT_FALSE(message.viewWritable) << "no notice could say it was written";
+  EXPECT_EQ(message.writeView, nullptr) << "no notice could say it was written";
   connection->releaseView(message);
 
   connect(true, /*cmaSend=*/true, /*cmaReceive=*/false);
@@ -389,7 +437,7 @@ TEST_F(SingleCopyPair, WriteBackSwitchedOffIsNeitherTakenNorOffered) {
   connect(true, true, true, /*writeBack=*/false);
   char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  EXPECT_FALSE(message.viewWritable);
+  EXPECT_EQ(message.writeView, nullptr);
   connection->releaseView(message);
   expectSendNotOffered(shared);
   EXPECT_TRUE(freeShareable(shared));
@@ -399,7 +447,7 @@ TEST_F(SingleCopyPair, WriteBackSwitchedOffIsNeitherTakenNorOffered) {
 TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
   char* shared = receiveView(BodyKind::kDescriptor);
   ASSERT_NE(shared, nullptr);
-  EXPECT_FALSE(message.viewWritable);
+  EXPECT_EQ(message.writeView, nullptr);
   const char result[4] = {'r', 'r', 'r', 'r'};
   try {
     connection->writeIntoView(message, 0, result, sizeof result);
@@ -417,7 +465,7 @@ TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
 TEST_F(SingleCopyPair, AWriteBackAfterThePeerAbortedWritesNothing) {
   char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
-  ASSERT_TRUE(message.viewWritable);
+  ASSERT_NE(message.writeView, nullptr);
   peerView.ring(1).control().producerAborted.store(1);
   const std::vector<char> result(kBytes, 'r');
   try {
@@ -475,24 +523,41 @@ TEST_F(SingleCopyPair, ADeliveredNoticeCompletesOnlyAReceiveThatOfferedWriteBack
 // writable descriptor (and says so); from the heap, which the peer cannot map, it goes as it
 // would without the offer. A delivered notice is the kind alone, done without an ack.
 TEST_F(SingleCopyPair, OnlyAMappableSendIsOfferedForWriteBack) {
-  auto* shared = static_cast<char*>(allocateShareable(kZeroCopyMinBytes));
+  auto* shared = static_cast<char*>(allocateShareable(2 * kZeroCopyMinBytes));
   ASSERT_NE(shared, nullptr);
   Message offered;
-  offered.offersWriteBack = true;
-  Record record = sendAndRead(offered, shared, kZeroCopyMinBytes, sizeof(CmaDescriptor));
+  offered.writeBackTo = shared + kZeroCopyMinBytes;  // out of place: the rest of the region
+  Record record = sendAndRead(offered, shared, kZeroCopyMinBytes, 2 * sizeof(CmaDescriptor));
   EXPECT_EQ(record.kind, BodyKind::kWritableDescriptor);
   EXPECT_TRUE(offered.writeBackOffered);
+  CmaDescriptor descriptors[2];
+  std::memcpy(descriptors, record.body.data(), sizeof descriptors);
+  EXPECT_EQ(descriptors[0].offset, 0u);
+  const CmaDescriptor destination = describeBuffer(shared + kZeroCopyMinBytes, kZeroCopyMinBytes);
+  EXPECT_EQ(descriptors[1].region, destination.region);
+  EXPECT_EQ(descriptors[1].offset, kZeroCopyMinBytes);
+  EXPECT_EQ(descriptors[1].bytes, kZeroCopyMinBytes);
   peerView.ring(0).control().acked.store(1);
   for (int i = 0; i < 10 && !offered.done; ++i) connection->progress();
   EXPECT_TRUE(offered.done);
 
+  // A payload the peer can map, with a destination it cannot: no offer.
   std::vector<char> heap(kBytes, 'h');
+  Message toHeap;
+  toHeap.writeBackTo = heap.data();
+  record = sendAndRead(toHeap, shared, kZeroCopyMinBytes, sizeof(CmaDescriptor));
+  EXPECT_EQ(record.kind, BodyKind::kDescriptor);
+  EXPECT_FALSE(toHeap.writeBackOffered);
+  peerView.ring(0).control().acked.store(2);
+  for (int i = 0; i < 10 && !toHeap.done; ++i) connection->progress();
+  EXPECT_TRUE(toHeap.done);
+
   Message fromHeap;
-  fromHeap.offersWriteBack = true;
+  fromHeap.writeBackTo = heap.data();
   record = sendAndRead(fromHeap, heap.data(), kBytes, sizeof(CmaDescriptor));
   EXPECT_EQ(record.kind, BodyKind::kDescriptor);
   EXPECT_FALSE(fromHeap.writeBackOffered);
-  peerView.ring(0).control().acked.store(2);
+  peerView.ring(0).control().acked.store(3);
   for (int i = 0; i < 10 && !fromHeap.done; ++i) connection->progress();
   EXPECT_TRUE(fromHeap.done);
 

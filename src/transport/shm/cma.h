@@ -27,8 +27,9 @@ inline constexpr size_t kZeroCopyMinBytes = size_t{64} << 10;
 
 // On a pair that can go single-copy, a message of kZeroCopyMinBytes or more carries a word
 // after its header saying what follows: its payload, or a descriptor of where to read it.
-// A descriptor may come writable (its send offers write-back, Message::offersWriteBack), and a
-// message may carry neither payload nor descriptor: its receiver's copy was written already.
+// A descriptor may come writable (its send offers write-back, Message::writeBackTo): a second
+// descriptor then follows, of where the result goes. And a message may carry neither payload
+// nor descriptor: its receiver's copy was written already.
 enum class BodyKind : uint64_t {
   kPayload = 0x4c594150,             // "PAYL"
   kDescriptor = 0x43534544,          // "DESC"

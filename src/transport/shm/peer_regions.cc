@@ -126,16 +126,27 @@ PeerRegions::~PeerRegions() {
   }
 }
 
-PeerRegions::Payload PeerRegions::payload(const CmaDescriptor& descriptor, bool forWriting) {
-  if (descriptor.region == 0 || refused_) return {};
+void PeerRegions::checkFits(const CmaDescriptor& descriptor) const {
   if (descriptor.offset > descriptor.regionBytes ||
       descriptor.bytes > descriptor.regionBytes - descriptor.offset) {
     fail(Status::kRemoteError, "malformed message from ", peerName_, " (", descriptor.bytes,
          " B at offset ", descriptor.offset, " of a region of ", descriptor.regionBytes, " B)");
   }
-  Mapping* mapping = map(descriptor);
-  if (mapping == nullptr) return {};
-  return {mapping->base + descriptor.offset, forWriting && makeWritable(*mapping)};
+}
+
+std::byte* PeerRegions::payload(const CmaDescriptor& descriptor) {
+  if (descriptor.region == 0 || refused_) return nullptr;
+  checkFits(descriptor);
+  Mapping* mapping = map(descriptor, 0);
+  return mapping == nullptr ? nullptr : mapping->base + descriptor.offset;
+}
+
+std::byte* PeerRegions::destination(const CmaDescriptor& descriptor, uint64_t keepRegion) {
+  if (descriptor.region == 0 || refused_) return nullptr;
+  checkFits(descriptor);
+  Mapping* mapping = map(descriptor, keepRegion);
+  if (mapping == nullptr || !makeWritable(*mapping)) return nullptr;
+  return mapping->base + descriptor.offset;
 }
 
 // A shared mapping of a file opened for writing may be made writable later (the kernel
@@ -153,7 +164,7 @@ bool PeerRegions::makeWritable(Mapping& mapping) {
   return false;
 }
 
-PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
+PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor, uint64_t keepRegion) {
   for (Mapping& mapping : mappings_) {
     if (mapping.region != descriptor.region) continue;
     if (mapping.bytes != descriptor.regionBytes) {
@@ -169,9 +180,13 @@ PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
     return nullptr;
   }
   // Room first, so that a process at its limit of mappings gets one back before it asks.
-  if (mappings_.size() == kMaxMappings) unmapLeastRecent();
-  while (!mappings_.empty() && mappedBytes_ + descriptor.regionBytes > mappableBytes()) {
-    unmapLeastRecent();
+  if (mappings_.size() == kMaxMappings) unmapLeastRecent(keepRegion);
+  while (mappedBytes_ + descriptor.regionBytes > mappableBytes()) {
+    if (mappings_.empty() || (mappings_.size() == 1 && mappings_[0].region == keepRegion)) {
+      noteRefused(peerName_, "regions together larger than this machine's memory", ENOMEM, false);
+      return nullptr;
+    }
+    unmapLeastRecent(keepRegion);
   }
   const RegionMapping made = mapPeerRegion(peerProcess_, descriptor, peerName_);
   if (made.base == nullptr) {
@@ -189,7 +204,7 @@ PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor) {
   return &mappings_.back();
 }
 
-void PeerRegions::unmapLeastRecent() {
+void PeerRegions::unmapLeastRecent(uint64_t keepRegion) {
   if (!recycling_) {
     recycling_ = true;
     logInfo(LogSubsys::kNet, "shm: the gcclMemAlloc buffers of ", peerName_,
@@ -197,8 +212,11 @@ void PeerRegions::unmapLeastRecent() {
             " buffers, this machine's memory): mappings are recycled, each remap costing page "
             "faults");
   }
-  auto oldest = std::min_element(mappings_.begin(), mappings_.end(),
-                                 [](auto& a, auto& b) { return a.lastUse < b.lastUse; });
+  // Region ids start at 1 (0 names none), so a keepRegion of 0 keeps nothing.
+  auto oldest = std::min_element(mappings_.begin(), mappings_.end(), [&](auto& a, auto& b) {
+    return (a.region == keepRegion) != (b.region == keepRegion) ? b.region == keepRegion
+                                                                : a.lastUse < b.lastUse;
+  });
   ::munmap(oldest->base, oldest->bytes);
   mappedBytes_ -= oldest->bytes;
   mappings_.erase(oldest);

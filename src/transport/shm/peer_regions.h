@@ -45,16 +45,14 @@ class PeerRegions {
   // over the peer's files, this process is short of descriptors, memory or mappings, or the
   // region is larger than this machine's memory: logged once, and the caller copies with
   // process_vm_readv instead). Throws naming the peer when the descriptor does not fit the
-  // region it names, or names no file of the peer's.
-  // `forWriting` (a writable descriptor: Message::offersWriteBack): the region's mapping is
-  // made writable too, once, and `writable` says whether it could be (a write-sealed file, or
-  // one the peer opened read-only, cannot: its results then go back as data). Only regions
-  // offered for writing are ever mapped writable.
-  struct Payload {
-    std::byte* data = nullptr;
-    bool writable = false;
-  };
-  Payload payload(const CmaDescriptor& descriptor, bool forWriting = false);
+  // region it names, or names no file of the peer's. Read-only.
+  std::byte* payload(const CmaDescriptor& descriptor);
+  // The same for where a write-back's result goes (the second descriptor of a writable one:
+  // Message::writeBackTo), made writable: its region's mapping is made writable too, once, or
+  // nullptr where it cannot be (a write-sealed file, or one the peer opened read-only: its
+  // results then go back as data). Only regions offered for writing are ever mapped writable.
+  // Mapping it does not unmap `keepRegion` (the payload's, in use beside it).
+  std::byte* destination(const CmaDescriptor& descriptor, uint64_t keepRegion);
   // Maps nothing more (the peer's process handle is about to close); mappings stay until
   // destruction.
   void detach() {
@@ -71,9 +69,11 @@ class PeerRegions {
     bool writable = false;
     bool writeRefused = false;
   };
-  Mapping* map(const CmaDescriptor& descriptor);
+  // Throws unless `descriptor` lies inside the region it names.
+  void checkFits(const CmaDescriptor& descriptor) const;
+  Mapping* map(const CmaDescriptor& descriptor, uint64_t keepRegion);
   bool makeWritable(Mapping& mapping);
-  void unmapLeastRecent();
+  void unmapLeastRecent(uint64_t keepRegion);
 
   int peerProcess_;
   std::string peerName_;

@@ -120,6 +120,7 @@ void ShmConnection::planRecord(Message& m) {
   }
   BodyKind kind = BodyKind::kDelivered;
   CmaDescriptor descriptor{};
+  CmaDescriptor destination{};
   if (m.delivered) {
     payloadFollows_ = false;
   } else {
@@ -130,11 +131,15 @@ void ShmConnection::planRecord(Message& m) {
                           : CmaDescriptor{reinterpret_cast<uint64_t>(m.data), m.bytes};
     payloadFollows_ = descriptor.region == 0 && m.bytes < kCmaMinBytes;
     awaitsAck_ = !payloadFollows_;
-    // Writable only where the peer maps it (process_vm_readv copies it), and where its notice
-    // back can say that it wrote: the reply, of the same size, must carry a body kind too,
-    // which the other direction's single-copy verdict decides.
-    m.writeBackOffered = writeBack_ && awaitsAck_ && m.offersWriteBack && descriptor.region != 0 &&
-                         tagged(m.bytes, cmaReceive_);
+    // Write-back only where the peer maps the payload and its destination (process_vm_readv
+    // would copy them), and where its notice back can say that it wrote: the reply, of the
+    // same size, must carry a body kind too, which the other direction's single-copy verdict
+    // decides.
+    if (writeBack_ && m.writeBackTo != nullptr && descriptor.region != 0 &&
+        tagged(m.bytes, cmaReceive_)) {
+      destination = describeBuffer(m.writeBackTo, m.bytes);
+    }
+    m.writeBackOffered = destination.region != 0;
     kind = payloadFollows_      ? BodyKind::kPayload
            : m.writeBackOffered ? BodyKind::kWritableDescriptor
                                 : BodyKind::kDescriptor;
@@ -144,6 +149,10 @@ void ShmConnection::planRecord(Message& m) {
   if (awaitsAck_) {
     std::memcpy(at, &descriptor, sizeof descriptor);
     at += sizeof descriptor;
+  }
+  if (m.writeBackOffered) {
+    std::memcpy(at, &destination, sizeof destination);
+    at += sizeof destination;
   }
   preambleBytes_ = static_cast<size_t>(at - preamble_);
 }
@@ -256,29 +265,38 @@ bool ShmConnection::readBody(Message& m) {
     if (!noticed_) {
       noticed_ = true;
       logInfo(LogSubsys::kNet, "shm: ", peerName_,
-              " writes its results into this rank's gcclMemAlloc buffer (in place) and sends "
-              "notices for them");
+              " writes its results into this rank's gcclMemAlloc buffers and sends notices "
+              "for them");
     }
     return true;
   }
-  m.moved += in_.read(reinterpret_cast<char*>(&descriptor_) + done, sizeof descriptor_ - done);
-  if (m.moved < start + sizeof descriptor_) return false;
-  if (descriptor_.bytes != m.bytes) {
-    fail(Status::kRemoteError, "malformed message from ", peerName_, " (single-copy of ",
-         descriptor_.bytes, " B for a message of ", m.bytes, " B)");
+  const size_t descriptorBytes =
+      (incomingKind_ == BodyKind::kWritableDescriptor ? 2 : 1) * sizeof(CmaDescriptor);
+  m.moved += in_.read(reinterpret_cast<char*>(descriptors_) + done, descriptorBytes - done);
+  if (m.moved < start + descriptorBytes) return false;
+  for (size_t i = 0; i < descriptorBytes / sizeof(CmaDescriptor); ++i) {
+    if (descriptors_[i].bytes != m.bytes) {
+      fail(Status::kRemoteError, "malformed message from ", peerName_, " (single-copy of ",
+           descriptors_[i].bytes, " B for a message of ", m.bytes, " B)");
+    }
   }
   readSingleCopy(m);
   return true;
 }
 
 void ShmConnection::readSingleCopy(Message& m) {
-  // A writable view only where this rank's notice back can carry a body kind (planRecord).
+  // Written back only where this rank's notice back can carry a body kind (planRecord).
   const bool forWriting = writeBack_ && m.viewable &&
                           incomingKind_ == BodyKind::kWritableDescriptor &&
                           tagged(m.bytes, cmaSend_);
-  PeerRegions::Payload payload;
+  const CmaDescriptor& descriptor = descriptors_[0];
+  std::byte* payload = nullptr;
+  std::byte* destination = nullptr;
   try {
-    payload = regions_.payload(descriptor_, forWriting);
+    payload = regions_.payload(descriptor);
+    if (forWriting && payload != nullptr) {
+      destination = regions_.destination(descriptors_[1], descriptor.region);
+    }
   } catch (const Error&) {
     // A peer that aborted or exited, and freed its buffer, leaves a descriptor that names
     // nothing any more: say so, with its notice, rather than blame the message. (A killed
@@ -293,20 +311,20 @@ void ShmConnection::readSingleCopy(Message& m) {
     }
     throw;
   }
-  if (payload.data != nullptr) {
+  if (payload != nullptr) {
     if (m.viewable) {
-      // Acked on release: until then the sender's buffer is the view.
-      m.view = payload.data;
-      m.viewWritable = payload.writable;
+      // Acked on release: until then the sender's buffers are the view and the destination.
+      m.view = payload;
+      m.writeView = destination;
       viewPending_ = true;
       return;
     }
-    std::memcpy(m.data, payload.data, m.bytes);
+    std::memcpy(m.data, payload, m.bytes);
     checkPeerStillOwnedBuffer();
     ackSingleCopy();
     return;
   }
-  if (const int error = readRemote(peerPid_, descriptor_.address, m.data, m.bytes)) {
+  if (const int error = readRemote(peerPid_, descriptor.address, m.data, m.bytes)) {
     // A peer that failed while this read was due left its notice right behind the descriptor.
     throwNoticeAtHead();
     fail(Status::kRemoteError, "single-copy read from ", peerName_,
@@ -344,15 +362,14 @@ void ShmConnection::ackSingleCopy() {
 }
 
 void ShmConnection::writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) {
-  if (message.view == nullptr || !message.viewWritable || offset > message.bytes ||
-      bytes > message.bytes - offset) {
+  if (message.writeView == nullptr || offset > message.bytes || bytes > message.bytes - offset) {
     fail(Status::kInternalError, "write-back of ", bytes, " B at ", offset, " into a view of ",
          message.bytes, " B from ", peerName_, ": outside it, or the view is not writable");
   }
   if (!wroteBack_) {
     wroteBack_ = true;
-    logInfo(LogSubsys::kNet, "shm: writing results back into the gcclMemAlloc buffer of ",
-            peerName_, " (in place): what it would receive of them goes as notices");
+    logInfo(LogSubsys::kNet, "shm: writing results back into the gcclMemAlloc buffers of ",
+            peerName_, ": what it would receive of them goes as notices");
   }
   // The peer's side of this is in abort(): one of the two sees the other's flag.
   RingControl& control = in_.control();
@@ -364,15 +381,14 @@ void ShmConnection::writeIntoView(Message& message, size_t offset, const void* f
     fail(Status::kRemoteError, "write-back to ", peerName_,
          " cut short: the peer aborted, and its caller has its buffer back");
   }
-  auto* into = static_cast<std::byte*>(const_cast<void*>(message.view));
-  std::memcpy(into + offset, from, bytes);
+  std::memcpy(static_cast<std::byte*>(message.writeView) + offset, from, bytes);
   control.consumerWritingView.store(0, std::memory_order_release);
 }
 
 void ShmConnection::releaseView(Message& message) {
   if (message.view == nullptr) return;
   message.view = nullptr;
-  message.viewWritable = false;
+  message.writeView = nullptr;
   viewPending_ = false;
   checkPeerStillOwnedBuffer();
   ackSingleCopy();

@@ -5,9 +5,9 @@
 // process_vm_readv and acks through the segment. A payload in a gcclMemAlloc buffer goes
 // zero-copy: the receiver maps the buffer's memory file and reads it from there, or hands the
 // engine a view to reduce straight from, acking once the engine releases it. A send that
-// offers write-back (the direct allreduce in place) comes as a writable view: the engine
-// writes the reduced result into the sender's buffer through it, and the result's message
-// back is then a notice that it is there.
+// offers write-back (the direct allreduce) comes with a second descriptor, where its result
+// goes (the payload itself in place, the sender's output out of place): the engine writes the
+// reduced result there, and the result's message back is then a notice that it is there.
 //
 // The engine sleeps in epoll, and rings make no file descriptor ready, so the pair also keeps
 // a Unix socket: a doorbell a writer rings when it finds the reader asleep, and the peer's
@@ -125,13 +125,16 @@ class ShmConnection final : public Connection {
   std::deque<Message*> recvs_;
   FrameHeader incoming_{};  // header of the message being received
   // The front send's record, up to its payload, and whether the payload follows (or the
-  // peer reads it single-copy).
-  std::byte preamble_[sizeof(FrameHeader) + sizeof(BodyKind) + sizeof(CmaDescriptor)]{};
+  // peer reads it single-copy). A writable descriptor is two: the payload, then where its
+  // result goes.
+  std::byte preamble_[sizeof(FrameHeader) + sizeof(BodyKind) + 2 * sizeof(CmaDescriptor)]{};
   size_t preambleBytes_ = 0;
   bool payloadFollows_ = true;
-  bool awaitsAck_ = false;      // the record is a descriptor, which the peer acks once read
-  BodyKind incomingKind_{};     // of the front receive, when tagged
-  CmaDescriptor descriptor_{};  // descriptor of the front receive, when single-copy
+  bool awaitsAck_ = false;   // the record is a descriptor, which the peer acks once read
+  BodyKind incomingKind_{};  // of the front receive, when tagged
+  // Descriptors of the front receive, when single-copy: its payload, and (writable) where
+  // its result goes.
+  CmaDescriptor descriptors_[2]{};
   uint64_t singleCopiesSent_ = 0;
   // Each said once per peer in the log: the first write-back, the first delivered notice.
   bool wroteBack_ = false;

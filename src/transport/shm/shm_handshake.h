@@ -23,7 +23,9 @@ inline constexpr uint32_t kShmAckMagic = 0x4743534b;    // "GCSK"
 // 3: the probe tries mapping too; on single-copy pairs records of 64 KiB or more carry a body
 //    kind, and descriptors name shareable regions (cma.h).
 // 4: writable descriptors and delivered notices (write-back); the rings' consumerWritingView.
-inline constexpr uint32_t kShmHelloVersion = 4;
+// 5: a writable descriptor is followed by a second one, where the result goes (out of place:
+//    the sender's output).
+inline constexpr uint32_t kShmHelloVersion = 5;
 // An accepted caller gets this long to present its hello, then it is dropped with a warning.
 inline constexpr int kShmHandshakeTimeoutMs = 5000;
 // Callers still without a complete hello, at most: past it the oldest is dropped.

@@ -20,7 +20,7 @@ class ShmTransport final : public Transport {
   // `singleCopy` (GCCL_SHM_SINGLE_COPY): read peers' buffers with cross-memory attach. Decided
   // per direction: a rank without it receives everything through the rings. `writeBack`
   // (GCCL_SHM_WRITE_BACK): offer this rank's buffers for write-back, and write into those
-  // that peers offer (Message::offersWriteBack).
+  // that peers offer (Message::writeBackTo).
   ShmTransport(bool singleCopy, bool writeBack) : singleCopy_(singleCopy), writeBack_(writeBack) {}
   std::string name() const override { return "shm"; }
   ConnectionMap connect(const ConnectRequest& request, Store& store, Poller& poller) override;
