@@ -9,10 +9,9 @@
 //   rank r -> p: input[piece p]        rank r -> p: output[piece r], once reduced
 //   rank r:  output[piece r] = input[piece r] + what the n-1 others sent, in a fixed order
 //
-// In place over shared memory (Step::writeBack), the owner also writes the reduced piece
-// straight into each peer's buffer, where it read that peer's part, and round 2 carries only
-// a notice that it is there: each rank reads and writes each element once, where round 2's
-// copies would read every owner's piece once more.
+// Over shared memory (Step::writeBack), the owner also writes the reduced piece straight into
+// each peer's output (in place, where it read that peer's part), and round 2 carries only a
+// notice that it is there, where round 2's copies would read every owner's piece once more.
 //
 // Every rank talks to every other, so it runs on one machine (all ranks on one host) and up to
 // kMaxDirectRanks ranks; a job across hosts runs it within each host by the hierarchy.

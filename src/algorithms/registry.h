@@ -52,7 +52,8 @@ std::string_view algorithmName(AlgorithmId id);
 // `requested` is GCCL_ALGO ("auto" or a name). Throws Error(kInvalidArgument) for a name that is
 // no algorithm at all; takes the automatic choice (with no error) when `collective` has no
 // algorithm of that name or it cannot run here. The automatic choice is the algorithm with
-// the least predicted time (cost_model.h) among those that can run (ties: table order).
+// the least predicted time (cost_model.h) among those that can run (ties: the direct
+// allreduce, then table order).
 // The shape's size and hostOf matter, not its rank; `costs` holds the bytes, slice, host
 // counts and figures: the same on every rank, so every rank makes the same choice.
 const Algorithm& selectAlgorithm(CollectiveKind collective, std::string_view requested,

@@ -91,11 +91,15 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
     return "writes back, but neither sends nor reduces";
   }
   if (step.writeBack && step.kind == StepKind::kSend) {
-    // Its write-back destination: written by the peer, so held to a write's rules.
-    if (step.target == BufferRole::kInput) return "offers the input for its result";
-    if (!inside(step.output, extents.of(step.target)) || step.output.count != step.input.count) {
-      return strCat("offers a result range that is not ", step.input.count, " elements of the ",
-                    roleName(step.target), " of ", extents.of(step.target), " elements");
+    // Its write-back destination is its own range of the output: in place the very memory the
+    // peer reads block by block before writing the block's result, which any other range
+    // would overwrite before it is read. (The work buffer is never the peer's to write.)
+    if (step.target != BufferRole::kOutput) return "offers another buffer than the output";
+    if (step.output.offset != step.input.offset || step.output.count != step.input.count) {
+      return "offers another range than its own for its result";
+    }
+    if (!inside(step.output, extents.output)) {
+      return strCat("offers a result range past the output of ", extents.output, " elements");
     }
   }
   return {};

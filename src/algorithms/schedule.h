@@ -68,12 +68,12 @@ struct Step {
   // chain's message has arrived (ScheduleIndex::chains), instead of one pass per step.
   bool reducedWithNext = false;
   // Write-back (the direct allreduce, where the transport maps the peers' buffers:
-  // Message::writeBackTo). A Send offers the receiver the range it reads, and `target[output]`
-  // (of as many elements) to write the result into: the same memory in place, this rank's own
-  // output out of place. A RecvReduce writes the result of its chain (or its own, outside a
-  // chain) into an offering sender's destination as it reduces. That result must be the
-  // collective's final value for the range: the engine checks that an average has been
-  // divided, the rest is the schedule's promise (checkSchedule cannot tell).
+  // Message::writeBackTo). A Send offers the receiver the range it reads, and the same range
+  // of the output (`target` kOutput, `output` equal to `input`) to write the result into: the
+  // same memory in place, this rank's own output out of place. A RecvReduce writes the result of
+  // its chain (or its own, outside a chain) into an offering sender's destination as it reduces.
+  // That result must be the collective's final value for the range: the engine checks that an
+  // average has been divided, the rest is the schedule's promise (checkSchedule cannot tell).
   bool writeBack = false;
   // Send or Recv: the write-back step with the same peer (a RecvReduce for a Send, a Send for
   // a Recv) after whose write-back this message's data is already at its destination (a Recv:

@@ -98,8 +98,8 @@ const std::array kSettings = {
               c.shmSingleCopy = parseInt("GCCL_SHM_SINGLE_COPY", v, 0, 1) == 1;
             }},
     Setting{"GCCL_SHM_WRITE_BACK", "int", "1",
-            "1: an allreduce in place by the direct algorithm from gcclMemAlloc buffers writes "
-            "each reduced piece straight into the peers' buffers and sends them notices; 0: "
+            "1: an allreduce by the direct algorithm on gcclMemAlloc buffers writes each "
+            "reduced piece straight into the peers' outputs and sends them notices; 0: "
             "results go back as data, and this rank neither writes into peers' memory nor lets "
             "them write into its own",
             [](Config& c, std::string_view v) {

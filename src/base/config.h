@@ -36,7 +36,7 @@ struct Config {
   std::string tuneFile;            // GCCL_TUNE_FILE: rank 0's cost model figures
   std::string transport = "auto";  // GCCL_TRANSPORT: auto, tcp or shm
   bool shmSingleCopy = true;       // GCCL_SHM_SINGLE_COPY: large shm messages by process_vm_readv
-  bool shmWriteBack = true;        // GCCL_SHM_WRITE_BACK: in-place results into peers' buffers
+  bool shmWriteBack = true;        // GCCL_SHM_WRITE_BACK: results into peers' outputs
   // GPU buffers, staged through pinned host memory (src/cuda/staged_collectives.h)
   size_t gpuStagingBytes = 16u << 20;  // GCCL_GPU_STAGING_BYTES: pinned bytes per pipeline
   size_t gpuSliceBytes = 4u << 20;     // GCCL_GPU_SLICE_BYTES: one slot, the largest slice

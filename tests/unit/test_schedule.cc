@@ -756,19 +756,31 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   refused(delivered, "no write-back of its range with its peer");
   delivered.deliveredBy = 1;
   refused(delivered, "not an earlier step");
-  // A send offering write-back names a destination for the result: as many elements, in a
-  // buffer the peer may write (not the caller's input).
+  // A send offering write-back names its own range of the output for the result: in place
+  // another range would be overwritten before the peer reads it.
   Step offering = send;
   offering.input = {0, 1};
   offering.writeBack = true;
   offering.target = BufferRole::kOutput;
-  offering.output = {9, 2};
-  refused(offering, "offers a result range that is not 1 elements");
-  offering.output = {10, 1};
-  refused(offering, "offers a result range that is not 1 elements");
+  offering.output = {9, 1};
+  refused(offering, "offers another range than its own");
+  offering.output = {0, 2};
+  refused(offering, "offers another range than its own");
   offering.target = BufferRole::kInput;
   offering.output = {0, 1};
-  refused(offering, "offers the input for its result");
+  refused(offering, "offers another buffer than the output");
+  offering.target = BufferRole::kWork;
+  refused(offering, "offers another buffer than the output");
+  Step pastTheOutput = send;
+  pastTheOutput.input = {0, 10};
+  pastTheOutput.writeBack = true;
+  pastTheOutput.output = {0, 10};
+  {
+    Schedule schedule;
+    schedule.add(pastTheOutput);
+    EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
+    EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 9), Error);
+  }
   {
     // A receive must wait for the send it stands on: only a done send says what it offered.
     Schedule schedule;
@@ -785,11 +797,9 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
     EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
     schedule.steps[1].after = {0, kNoStep};
     EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
-    // It lands where the send offered the result to go, not where the send read from.
-    schedule.steps[0].output = {5, 1};
-    EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
+    // It lands where the send offered the result to go.
     schedule.steps[1].output = {5, 1};
-    EXPECT_NO_THROW(checkSchedule(schedule, 1, 4, 10, 10));
+    EXPECT_THROW(checkSchedule(schedule, 1, 4, 10, 10), Error);
   }
   Step deliveredCopy = dividingCopy;
   deliveredCopy.divides = false;

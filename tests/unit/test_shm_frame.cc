@@ -92,6 +92,7 @@ struct SingleCopyPair : testing::Test {
     }
     Record parsed;
     EXPECT_EQ(got, record.size());
+    EXPECT_EQ(sent.readable(), 0u) << "more than the record went into the ring";
     std::memcpy(&parsed.header, record.data(), sizeof parsed.header);
     std::memcpy(&parsed.kind, record.data() + sizeof parsed.header, sizeof parsed.kind);
     parsed.body.assign(record.begin() + sizeof(FrameHeader) + sizeof(BodyKind), record.end());
@@ -356,8 +357,8 @@ TEST_F(SingleCopyPair, ARegionGoneWithAnAbortedPeerReportsItsNotice) {
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 0u);
 }
 
-// Write-back (the direct allreduce in place): a descriptor that comes writable gives a view the
-// receiver writes the result into, in the peer's own buffer, before the release acks it.
+// Write-back in place: a writable descriptor whose destination is its own payload gives a view
+// the receiver writes the result into, in the peer's own buffer, before the release acks it.
 TEST_F(SingleCopyPair, AWritableViewTakesTheResultIntoThePeersBuffer) {
   char* shared = receiveView(BodyKind::kWritableDescriptor);
   ASSERT_NE(shared, nullptr);
@@ -398,6 +399,29 @@ TEST_F(SingleCopyPair, AWriteBackLandsInItsDestinationNotInThePayload) {
   EXPECT_EQ(peerView.ring(1).control().acked.load(), 1u);
   EXPECT_TRUE(freeShareable(shared));
   EXPECT_TRUE(freeShareable(destination));
+}
+
+// The ring may hand over a record in pieces: one cut inside the second descriptor is read on
+// from where it stopped.
+TEST_F(SingleCopyPair, AWritableDescriptorCutInTheDestinationIsReadOnWhereItStopped) {
+  auto* shared = static_cast<char*>(allocateShareable(2 * kBytes));
+  ASSERT_NE(shared, nullptr);
+  message.viewable = true;
+  sendDescriptor(regionDescriptor(shared, 0, kBytes), BodyKind::kWritableDescriptor);
+  const CmaDescriptor to = regionDescriptor(shared, kBytes, kBytes);
+  const auto* bytes = reinterpret_cast<const char*>(&to);
+  ASSERT_EQ(peerView.ring(1).write(bytes, 20), 20u);
+  connection->progress();
+  EXPECT_FALSE(message.done) << "half a destination cannot complete the receive";
+  ASSERT_EQ(peerView.ring(1).write(bytes + 20, sizeof to - 20), sizeof to - 20);
+  std::string text;
+  ASSERT_EQ(receive(&text), Status::kSuccess) << text;
+  ASSERT_NE(message.view, nullptr);
+  EXPECT_EQ(static_cast<const char*>(message.writeView) - static_cast<const char*>(message.view),
+            static_cast<long>(kBytes))
+      << "the destination is the second half of the same region";
+  connection->releaseView(message);
+  EXPECT_TRUE(freeShareable(shared));
 }
 
 // A destination of another size than the message is a malformed message, as a payload's is.
@@ -519,9 +543,10 @@ TEST_F(SingleCopyPair, ADeliveredNoticeCompletesOnlyAReceiveThatOfferedWriteBack
   EXPECT_FALSE(message.delivered);
 }
 
-// The sending side: from a gcclMemAlloc buffer a send that offers write-back goes as a
-// writable descriptor (and says so); from the heap, which the peer cannot map, it goes as it
-// would without the offer. A delivered notice is the kind alone, done without an ack.
+// The sending side: from and into gcclMemAlloc buffers a send that offers write-back goes as
+// a writable descriptor, the payload's and the destination's (and says so); where the peer
+// cannot map either (the heap), it goes as it would without the offer. A delivered notice is
+// the kind alone, done without an ack.
 TEST_F(SingleCopyPair, OnlyAMappableSendIsOfferedForWriteBack) {
   auto* shared = static_cast<char*>(allocateShareable(2 * kZeroCopyMinBytes));
   ASSERT_NE(shared, nullptr);

@@ -41,7 +41,7 @@ void noteRefused(const std::string& peerName, const char* call, int errnoValue, 
   if (said[permanent ? 1 : 0].exchange(true)) return;
   logInfo(LogSubsys::kNet, "shm: cannot map a gcclMemAlloc buffer of ", peerName, " (", call, ": ",
           std::strerror(errnoValue), "); ", permanent ? "its buffers are" : "this one is",
-          " copied with process_vm_readv instead");
+          " copied with process_vm_readv instead (results for it go back as data)");
 }
 
 bool isNamedRegion(int fd, const CmaDescriptor& descriptor) {
@@ -175,19 +175,18 @@ PeerRegions::Mapping* PeerRegions::map(const CmaDescriptor& descriptor, uint64_t
     mapping.lastUse = ++uses_;
     return &mapping;
   }
-  if (descriptor.regionBytes > mappableBytes()) {  // before evicting anything for it
-    noteRefused(peerName_, "a region larger than this machine's memory", ENOMEM, false);
+  // Before evicting anything for it: the region does not fit beside the one kept.
+  uint64_t keptBytes = 0;
+  for (const Mapping& mapping : mappings_) {
+    if (mapping.region == keepRegion) keptBytes = mapping.bytes;
+  }
+  if (descriptor.regionBytes > mappableBytes() - std::min(keptBytes, mappableBytes())) {
+    noteRefused(peerName_, "regions larger than this machine's memory", ENOMEM, false);
     return nullptr;
   }
   // Room first, so that a process at its limit of mappings gets one back before it asks.
   if (mappings_.size() == kMaxMappings) unmapLeastRecent(keepRegion);
-  while (mappedBytes_ + descriptor.regionBytes > mappableBytes()) {
-    if (mappings_.empty() || (mappings_.size() == 1 && mappings_[0].region == keepRegion)) {
-      noteRefused(peerName_, "regions together larger than this machine's memory", ENOMEM, false);
-      return nullptr;
-    }
-    unmapLeastRecent(keepRegion);
-  }
+  while (mappedBytes_ + descriptor.regionBytes > mappableBytes()) unmapLeastRecent(keepRegion);
   const RegionMapping made = mapPeerRegion(peerProcess_, descriptor, peerName_);
   if (made.base == nullptr) {
     refused_ = made.permanent;

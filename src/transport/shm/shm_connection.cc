@@ -106,6 +106,7 @@ bool ShmConnection::progress() {
 }
 
 void ShmConnection::planRecord(Message& m) {
+  m.writeBackOffered = false;
   std::byte* at = preamble_;
   std::memcpy(at, &m.header, kHeaderBytes);
   at += kHeaderBytes;
@@ -259,7 +260,7 @@ bool ShmConnection::readBody(Message& m) {
     if (!m.acceptsDelivered) {
       fail(Status::kRemoteError, "malformed message from ", peerName_,
            " (a notice that it wrote a result of ", m.bytes,
-           " B in place, where this rank offered no write-back)");
+           " B into this rank's buffer, where this rank offered no write-back)");
     }
     m.delivered = true;
     if (!noticed_) {

@@ -65,8 +65,8 @@ class ShmConnection final : public Connection {
   static bool tagged(size_t payloadBytes, bool pairCanSingleCopy) {
     return pairCanSingleCopy && payloadBytes >= kZeroCopyMinBytes;
   }
-  // Lays out what goes in front of `m`'s payload: header, body kind, descriptor.
-  // Sets `m.writeBackOffered`.
+  // Lays out what goes in front of `m`'s payload: header, body kind, descriptor (two for a
+  // write-back offer: the payload's, then the destination's). Sets `m.writeBackOffered`.
   void planRecord(Message& m);
   // Writes what fits of `m`'s record (the preamble, then the payload unless single-copy); true
   // when whole.
