@@ -279,12 +279,13 @@ bool Execution::arriveInChain(int32_t index) {
                    message.view != nullptr ? message.view : message.data, step.receivedFirst};
   }
   const Step& last = schedule_.steps[static_cast<size_t>(links.back().step)];
+  // Only a final result (an average once divided) is written back.
   std::array<ViewWriter, kMaxChainLinks> writers{};
   size_t writing = 0;
-  for (const ChainLink& link : links) {
-    if (!resultIsFinal(last)) break;
-    const Step& step = schedule_.steps[static_cast<size_t>(link.step)];
-    if (writesBackInto(step, messages_[static_cast<size_t>(link.step)])) {
+  for (size_t k = 0; k < links.size() && resultIsFinal(last); ++k) {
+    const ChainLink& link = links[k];
+    if (writesBackInto(schedule_.steps[static_cast<size_t>(link.step)],
+                       messages_[static_cast<size_t>(link.step)])) {
       writers[writing++] = {link.step, peers_[link.peer].connection};
     }
   }
