@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
 #include <sstream>
@@ -104,6 +105,13 @@ const std::array kSettings = {
             "them write into its own",
             [](Config& c, std::string_view v) {
               c.shmWriteBack = parseInt("GCCL_SHM_WRITE_BACK", v, 0, 1) == 1;
+            }},
+    Setting{"GCCL_SHM_STREAM_BYTES", "int", "33554432",
+            "with write-back, an allreduce of this many bytes or more stores its results into "
+            "this rank's output and the peers' with streaming (non-temporal) stores, around the "
+            "cache, out of place only; 0: at every size; -1: never",
+            [](Config& c, std::string_view v) {
+              c.shmStreamBytes = parseInt("GCCL_SHM_STREAM_BYTES", v, -1, INT32_MAX);
             }},
     Setting{"GCCL_GPU_STAGING_BYTES", "int", "16777216",
             "pinned host memory one GPU allreduce stages its slices through, in bytes: "

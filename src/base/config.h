@@ -37,6 +37,9 @@ struct Config {
   std::string transport = "auto";  // GCCL_TRANSPORT: auto, tcp or shm
   bool shmSingleCopy = true;       // GCCL_SHM_SINGLE_COPY: large shm messages by process_vm_readv
   bool shmWriteBack = true;        // GCCL_SHM_WRITE_BACK: results into peers' outputs
+  // GCCL_SHM_STREAM_BYTES: from this buffer size on, written-back results stream around the
+  // cache (reduce.h, Stores); -1: never.
+  long long shmStreamBytes = 32ll << 20;
   // GPU buffers, staged through pinned host memory (src/cuda/staged_collectives.h)
   size_t gpuStagingBytes = 16u << 20;  // GCCL_GPU_STAGING_BYTES: pinned bytes per pipeline
   size_t gpuSliceBytes = 4u << 20;     // GCCL_GPU_SLICE_BYTES: one slot, the largest slice

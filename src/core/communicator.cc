@@ -152,6 +152,10 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->op = call.op;
   operation->root = call.root;
   operation->findNonFinite = call.findNonFinite && call.op == ReduceOp::kAvg;
+  operation->resultStores =
+      config_.shmStreamBytes >= 0 && bytes >= static_cast<size_t>(config_.shmStreamBytes)
+          ? Stores::kStreaming
+          : Stores::kCached;
   operation->agreementHash = layout.agreementHash;
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.

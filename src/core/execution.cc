@@ -1,6 +1,7 @@
 #include "core/execution.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -344,9 +345,40 @@ bool Execution::wasOfferedBack(int32_t send, const Message& receive) const {
          sent.bytes == receive.bytes;
 }
 
-// Block by block, so that each block of the result is still in the cache when it is written
-// into the peers' buffers: the one pass over the range reads every operand once and writes
-// the result once per rank that holds it.
+namespace {
+
+// The peers' views of one block, opened for writing; closed when it goes, also when opening a
+// later one throws (Connection::beginViewWrite).
+class OpenViewWrites {
+ public:
+  OpenViewWrites() = default;
+  OpenViewWrites(const OpenViewWrites&) = delete;
+  OpenViewWrites& operator=(const OpenViewWrites&) = delete;
+  ~OpenViewWrites() {
+    for (size_t i = 0; i < count_; ++i) views_[i].connection->endViewWrite(*views_[i].message);
+  }
+  void* open(Connection& connection, Message& message, size_t offset, size_t bytes) {
+    void* at = connection.beginViewWrite(message, offset, bytes);
+    views_[count_++] = {&connection, &message};
+    return at;
+  }
+
+ private:
+  struct View {
+    Connection* connection;
+    Message* message;
+  };
+  std::array<View, kMaxChainLinks> views_{};
+  size_t count_ = 0;
+};
+
+}  // namespace
+
+// Block by block, each block's result computed once and stored into this rank's output and
+// every writer's view: the one pass over the range reads every operand once and writes the
+// result once per rank that holds it. A result larger than the cache streams around it
+// (Operation::resultStores): cached, each store would first read the line it writes, and fill
+// the cache with lines nobody reads before they are evicted.
 void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperands> chain,
                                   std::span<const ViewWriter> writers) {
   auto* out = static_cast<std::byte*>(address(last.target, last.output));
@@ -354,6 +386,7 @@ void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperand
   const size_t block = std::max<size_t>(1, kWriteBackBlockBytes / elementSize_);
   bool* nonFinite = last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr;
   std::array<ChainOperands, kMaxChainLinks> shifted{};
+  std::array<void*, kMaxChainLinks + 1> outputs{};
   for (size_t at = 0; at < count; at += block) {
     const size_t n = std::min(block, count - at);
     const size_t offset = at * elementSize_;
@@ -362,12 +395,16 @@ void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperand
                     static_cast<const std::byte*>(chain[k].received) + offset,
                     chain[k].receivedFirst};
     }
-    reduceChain(operation_.type, operation_.op, out + offset, {shifted.data(), chain.size()}, n,
-                last.divides ? size_ : 1, nonFinite);
-    for (const ViewWriter& writer : writers) {
-      writer.connection->writeIntoView(messages_[static_cast<size_t>(writer.step)], offset,
-                                       out + offset, n * elementSize_);
+    OpenViewWrites views;
+    outputs[0] = out + offset;
+    for (size_t w = 0; w < writers.size(); ++w) {
+      outputs[w + 1] =
+          views.open(*writers[w].connection, messages_[static_cast<size_t>(writers[w].step)],
+                     offset, n * elementSize_);
     }
+    reduceChainToAll(operation_.type, operation_.op, {outputs.data(), writers.size() + 1},
+                     {shifted.data(), chain.size()}, n, last.divides ? size_ : 1, nonFinite,
+                     operation_.resultStores);
   }
   // Sized on first use: most operations write nothing back, and a small one should not pay
   // for an allocation it never reads.

@@ -10,6 +10,7 @@
 #include "algorithms/schedule_index.h"
 #include "base/dtype.h"
 #include "core/request.h"
+#include "reduce/reduce.h"
 #include "transport/frame.h"
 
 namespace gccl {
@@ -23,6 +24,8 @@ struct Operation {
   ReduceOp op = ReduceOp::kSum;
   int root = 0;                // rooted collectives only
   bool findNonFinite = false;  // CollectiveCall::findNonFinite, for an average
+  // How a result written into several buffers at once is stored (Config::shmStreamBytes).
+  Stores resultStores = Stores::kCached;
   uint32_t agreementHash = 0;  // BufferLayout::agreementHash: every rank's must be equal
   AlgorithmId algorithm = AlgorithmId::kRing;
   uint64_t sequence = 0;

@@ -62,4 +62,24 @@ struct ChainOperands {
 void reduceChain(DataType type, ReduceOp op, void* dst, std::span<const ChainOperands> chain,
                  size_t count, int divisor, bool* nonFinite);
 
+// How reduceChainToAll stores its result.
+enum class Stores {
+  kCached,     // ordinary stores: the result stays in the cache for whoever reads it next
+  kStreaming,  // non-temporal stores where the level has them, the outputs' alignment allows
+               // and no output is an operand (in place, its lines are in the cache already):
+               // each output line goes to memory once and is never read first (for results
+               // larger than the cache, which would only evict what the reader needs)
+};
+
+// The most outputs reduceChainToAll streams into; more are written the ordinary way.
+inline constexpr size_t kMaxStreamOutputs = 128;
+
+// reduceChain's result (the same bits) stored into every one of `outputs`: the first is the
+// chain's dst (the operands' `local` after the first link), the others copies, each written
+// from the vector that computed it where the stores stream. No output may overlap another, or
+// any operand except exactly.
+void reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs,
+                      std::span<const ChainOperands> chain, size_t count, int divisor,
+                      bool* nonFinite, Stores stores);
+
 }  // namespace gccl

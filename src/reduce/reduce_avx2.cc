@@ -94,8 +94,33 @@ void finalizeAverageAvx2(DataType type, void* dst, size_t count, int divisor) {
   finalizeAverageScalar(type, out + done * dataTypeSize(type), count - done, divisor);
 }
 
+size_t reduceStreamingAvx2(DataType type, ReduceOp op, void* const* outputs, size_t outputCount,
+                           const void* a, const void* b, size_t count, int divisor) {
+  auto* const* out = reinterpret_cast<Bytes* const*>(outputs);
+  const auto* x = static_cast<const Bytes*>(a);
+  const auto* y = static_cast<const Bytes*>(b);
+  auto loop = [&]<typename V, typename Op>() {
+    return streamVectorsDividing<V, Op>(out, outputCount, x, y, count, divisor);
+  };
+  size_t done = 0;
+  switch (type) {
+    case DataType::kInt8: done = withOp<avx2::Int8<true>>(op, loop); break;
+    case DataType::kUint8: done = withOp<avx2::Int8<false>>(op, loop); break;
+    case DataType::kInt32: done = withOp<avx2::Int32<true>>(op, loop); break;
+    case DataType::kUint32: done = withOp<avx2::Int32<false>>(op, loop); break;
+    case DataType::kInt64: done = withOp<avx2::Int64<true>>(op, loop); break;
+    case DataType::kUint64: done = withOp<avx2::Int64<false>>(op, loop); break;
+    case DataType::kFloat16: done = withOp<avx2::Float16>(op, loop); break;
+    case DataType::kBfloat16: done = withOp<avx2::Bfloat16>(op, loop); break;
+    case DataType::kFloat32: done = withOp<avx2::Float32>(op, loop); break;
+    case DataType::kFloat64: done = withOp<avx2::Float64>(op, loop); break;
+  }
+  _mm_sfence();  // the stores are weakly ordered: whoever is told of them next must see them
+  return done;
+}
+
 }  // namespace
 
-const ReduceKernels kAvx2Reduce = {reduceAvx2, finalizeAverageAvx2};
+const ReduceKernels kAvx2Reduce = {reduceAvx2, finalizeAverageAvx2, reduceStreamingAvx2};
 
 }  // namespace gccl::kernels

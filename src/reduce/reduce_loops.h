@@ -3,6 +3,8 @@
 // (type, op) with no branch inside it.
 #pragma once
 
+#include <cstddef>
+
 #include "base/dtype.h"
 
 namespace gccl::kernels {
@@ -81,6 +83,49 @@ auto withOp(ReduceOp op, Loop&& loop) {
     case ReduceOp::kAvg: break;
   }
   return loop.template operator()<V, SumOp>();
+}
+
+// Whole vectors of finish(a op b), each stored into every one of `outputs` with non-temporal
+// stores (ReduceKernels::reduceStreaming). Every output must be aligned to the size of what one
+// vector stores. Returns how many elements were done.
+template <typename V, typename Op, typename Finish>
+size_t streamVectors(unsigned char* const* outputs, size_t outputCount, const unsigned char* a,
+                     const unsigned char* b, size_t count, Finish finish) {
+  constexpr size_t kStep = V::kLanes * V::kElemSize;
+  const size_t bytes = count * V::kElemSize;
+  size_t i = 0;
+  for (; i + kStep <= bytes; i += kStep) {
+    const auto v = finish(Op::template apply<V>(V::load(a + i), V::load(b + i)));
+    for (size_t k = 0; k < outputCount; ++k) V::stream(outputs[k] + i, v);
+  }
+  return i / V::kElemSize;
+}
+
+// streamVectors with the average's division when divisor > 1; element types without a vector
+// division (the integers) stream nothing then, and return 0.
+template <typename V, typename Op>
+size_t streamVectorsDividing(unsigned char* const* outputs, size_t outputCount,
+                             const unsigned char* a, const unsigned char* b, size_t count,
+                             int divisor) {
+  if (divisor == 1) {
+    return streamVectors<V, Op>(outputs, outputCount, a, b, count, [](auto v) { return v; });
+  }
+  if constexpr (requires { V::splat(divisor); }) {
+    return withDivision<V>(divisor, [&](auto divide) {
+      if constexpr (V::kElemSize == 2) {
+        // Half types compute in fp32, but the division divides the sum as reduce() stores it:
+        // rounded to the element type first.
+        return streamVectors<V, Op>(outputs, outputCount, a, b, count, [&](auto sum) {
+          alignas(64) unsigned char rounded[V::kLanes * V::kElemSize];
+          V::store(rounded, sum);
+          return divide(V::load(rounded));
+        });
+      } else {
+        return streamVectors<V, Op>(outputs, outputCount, a, b, count, divide);
+      }
+    });
+  }
+  return 0;
 }
 
 }  // namespace gccl::kernels

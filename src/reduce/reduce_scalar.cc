@@ -174,6 +174,6 @@ void finalizeAverageScalar(DataType type, void* dst, size_t count, int divisor) 
   }
 }
 
-const ReduceKernels kScalarReduce = {reduceScalar, finalizeAverageScalar};
+const ReduceKernels kScalarReduce = {reduceScalar, finalizeAverageScalar, nullptr};
 
 }  // namespace gccl::kernels

@@ -1,5 +1,6 @@
 // AVX2 element traits for the reduction loops: for each element type, the vector it widens to,
 // how many elements one vector holds, and the arithmetic, following the rules in reduce.h.
+// `stream` is a non-temporal store of one vector, to an address aligned to its size.
 // Include only from translation units compiled with -mavx2 -mf16c (see kernels.cmake).
 #pragma once
 
@@ -17,6 +18,7 @@ struct IntVec {
   using Vec = __m256i;
   static Vec load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+  static void stream(void* p, Vec v) { _mm256_stream_si256(static_cast<__m256i*>(p), v); }
 };
 
 template <bool kSigned>
@@ -130,6 +132,7 @@ struct Float32 : FloatMinMax<PsOps> {
   static constexpr size_t kElemSize = 4, kLanes = 8;
   static Vec load(const void* p) { return _mm256_loadu_ps(static_cast<const float*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_ps(static_cast<float*>(p), v); }
+  static void stream(void* p, Vec v) { _mm256_stream_ps(static_cast<float*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_ps(static_cast<float>(divisor)); }
   static Vec reciprocal(int divisor) { return _mm256_set1_ps(1.0f / static_cast<float>(divisor)); }
   static Vec scale(Vec a, Vec factor) { return _mm256_mul_ps(a, factor); }
@@ -142,6 +145,7 @@ struct Float64 : FloatMinMax<PdOps> {
   static constexpr size_t kElemSize = 8, kLanes = 4;
   static Vec load(const void* p) { return _mm256_loadu_pd(static_cast<const double*>(p)); }
   static void store(void* p, Vec v) { _mm256_storeu_pd(static_cast<double*>(p), v); }
+  static void stream(void* p, Vec v) { _mm256_stream_pd(static_cast<double*>(p), v); }
   static Vec splat(int divisor) { return _mm256_set1_pd(static_cast<double>(divisor)); }
   static Vec reciprocal(int divisor) { return _mm256_set1_pd(1.0 / static_cast<double>(divisor)); }
   static Vec scale(Vec a, Vec factor) { return _mm256_mul_pd(a, factor); }
@@ -155,6 +159,9 @@ struct Float16 : Float32 {
   static constexpr size_t kElemSize = 2;
   static Vec load(const void* p) { return Float16Lanes::widen(loadHalfBits(p)); }
   static void store(void* p, Vec v) { storeHalfBits(p, Float16Lanes::narrow(v)); }
+  static void stream(void* p, Vec v) {
+    _mm_stream_si128(static_cast<__m128i*>(p), Float16Lanes::narrow(v));
+  }
 };
 
 // Sixteen elements per step, widened in lane-interleaved order (half_avx2.h).
@@ -167,6 +174,9 @@ struct Bfloat16 : kernels::PairArithmetic<Float32> {
   }
   static void store(void* p, Vec v) {
     _mm256_storeu_si256(static_cast<__m256i*>(p), narrowInterleaved(v.lo, v.hi));
+  }
+  static void stream(void* p, Vec v) {
+    _mm256_stream_si256(static_cast<__m256i*>(p), narrowInterleaved(v.lo, v.hi));
   }
 };
 

@@ -23,6 +23,7 @@ struct IntVec {
   using Vec = __m512i;
   static Vec load(const void* p) { return _mm512_loadu_si512(p); }
   static void store(void* p, Vec v) { _mm512_storeu_si512(p, v); }
+  static void stream(void* p, Vec v) { _mm512_stream_si512(static_cast<__m512i*>(p), v); }
 };
 
 template <bool kSigned>
@@ -142,6 +143,7 @@ struct Float32 : FloatMinMax<PsOps> {
   static Vec load(const void* p) { return _mm512_loadu_ps(p); }
   static Vec load(const void* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
   static void store(void* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static void stream(void* p, Vec v) { _mm512_stream_ps(static_cast<float*>(p), v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_ps(static_cast<float>(divisor)); }
   static Vec reciprocal(int divisor) { return _mm512_set1_ps(1.0f / static_cast<float>(divisor)); }
@@ -157,6 +159,7 @@ struct Float64 : FloatMinMax<PdOps> {
   static Vec load(const void* p) { return _mm512_loadu_pd(p); }
   static Vec load(const void* p, Mask m) { return _mm512_maskz_loadu_pd(m, p); }
   static void store(void* p, Vec v) { _mm512_storeu_pd(p, v); }
+  static void stream(void* p, Vec v) { _mm512_stream_pd(static_cast<double*>(p), v); }
   static void store(void* p, Vec v, Mask m) { _mm512_mask_storeu_pd(p, m, v); }
   static Vec splat(int divisor) { return _mm512_set1_pd(static_cast<double>(divisor)); }
   static Vec reciprocal(int divisor) { return _mm512_set1_pd(1.0 / static_cast<double>(divisor)); }
@@ -174,6 +177,7 @@ struct Float16 : Float32 {
   static Vec load(const void* p, Mask m) { return Float16Lanes::widen(loadHalfBits(p, m)); }
   static void store(void* p, Vec v) { _mm256_storeu_si256(halves(p), Float16Lanes::narrow(v)); }
   static void store(void* p, Vec v, Mask m) { storeHalfBits(p, Float16Lanes::narrow(v), m); }
+  static void stream(void* p, Vec v) { _mm256_stream_si256(halves(p), Float16Lanes::narrow(v)); }
   static __m256i* halves(void* p) { return static_cast<__m256i*>(p); }
   static const __m256i* halves(const void* p) { return static_cast<const __m256i*>(p); }
 };
@@ -185,6 +189,9 @@ struct Bfloat16 : kernels::PairArithmetic<Float32> {
   static Vec load(const void* p) { return widen(_mm512_loadu_si512(p)); }
   static Vec load(const void* p, Mask m) { return widen(_mm512_maskz_loadu_epi16(m, p)); }
   static void store(void* p, Vec v) { _mm512_storeu_si512(p, narrowInterleaved(v.lo, v.hi)); }
+  static void stream(void* p, Vec v) {
+    _mm512_stream_si512(static_cast<__m512i*>(p), narrowInterleaved(v.lo, v.hi));
+  }
   static void store(void* p, Vec v, Mask m) {
     _mm512_mask_storeu_epi16(p, m, narrowInterleaved(v.lo, v.hi));
   }

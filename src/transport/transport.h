@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,7 +39,7 @@ struct Message {
   bool viewable = false;
   const void* view = nullptr;
   // Write-back (the direct allreduce, over shared memory): the receiver of a send that offers
-  // it may write the reduced result into the sender's memory (Connection::writeIntoView)
+  // it may write the reduced result into the sender's memory (Connection::beginViewWrite)
   // before releasing its view, and later send only a notice that the result is there instead
   // of the result itself.
   //   send: `writeBackTo` (`bytes` long, the payload itself in place, the sender's output
@@ -57,7 +58,7 @@ struct Message {
   bool acceptsDelivered = false;
 };
 
-// The most one writeIntoView call writes: an abort waits for the write under way to finish
+// The most one view write may open: an abort waits for the write under way to finish
 // (shm), so a peer stopped in the middle of one may write at most this much after the abort
 // returns.
 inline constexpr size_t kWriteBackBlockBytes = size_t{64} << 10;
@@ -79,11 +80,19 @@ class Connection {
   // Gives back the sender's buffer behind a completed receive's `view` (and clears it). Throws
   // Error naming the peer when what was read cannot be trusted (the peer aborted meanwhile).
   virtual void releaseView(Message& message) { message.view = nullptr; }
-  // Copies `bytes` from `from` into the sender's memory behind `writeView`, at `offset`.
-  // Throws Error naming the peer when the peer aborted (its caller has the buffer back).
-  virtual void writeIntoView(Message& /*message*/, size_t /*offset*/, const void* /*from*/,
-                             size_t /*bytes*/) {
+  // Opens `bytes` (at most kWriteBackBlockBytes) at `offset` of the sender's memory behind
+  // `writeView` and returns their address, for the caller to write the result there; then
+  // endViewWrite, before anything else of this connection. Throws Error naming the peer when the
+  // peer aborted (its caller has the buffer back).
+  virtual void* beginViewWrite(Message& /*message*/, size_t /*offset*/, size_t /*bytes*/) {
     fail(Status::kInternalError, "connection to ", peerName(), " gives no writable views");
+  }
+  virtual void endViewWrite(Message& /*message*/) noexcept {}
+  // Copies `bytes` from `from` into the sender's memory behind `writeView`, at `offset`: the
+  // two calls above around a memcpy.
+  void writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) {
+    std::memcpy(beginViewWrite(message, offset, bytes), from, bytes);
+    endViewWrite(message);
   }
   // Whether the peer reads this rank's shareable buffers (base/shareable_memory.h) in place.
   virtual bool peerMapsSharedBuffers() const { return false; }

@@ -3,7 +3,8 @@
 // at 2-4 processes, in and out of place, on integer-valued int32, float32 and float16 data:
 // exact on every rank. Each rank's log must also show that it mapped its peers' buffers, so
 // that a fallback to the copying path cannot pass for the zero-copy one, and for the direct
-// allreduce that its results went back into the peers' buffers (Step::writeBack).
+// allreduce that its results went back into the peers' buffers (Step::writeBack), also when
+// they stream around the cache (GCCL_SHM_STREAM_BYTES).
 // And the gradient pool, which lives in such memory when the communicator has shm peers.
 #include <gtest/gtest.h>
 
@@ -26,6 +27,9 @@ struct Case {
   const char* algorithm;
   int nranks;
   int hosts = 1;  // > 1: GCCL_HOST_ID splits the ranks into that many hosts (hierarchical)
+  // GCCL_SHM_STREAM_BYTES=0: the direct allreduce's written-back results stream around the
+  // cache at this test's sizes too (by default only from 32 MiB), out of place.
+  bool streaming = false;
 };
 
 // Messages of 1 MiB or more go single-copy (shm/cma.h): 4 MiB per buffer, in slices of up to
@@ -260,12 +264,13 @@ TEST_P(ZeroCopy, AllreduceIsExactOnEveryRankFromMappedBuffers) {
   setenv("GCCL_ALGO", c.algorithm, 1);
   // Several hosts: shm within each, TCP between them (the automatic choice).
   setenv("GCCL_TRANSPORT", c.hosts > 1 ? "auto" : "shm", 1);
+  setenv("GCCL_SHM_STREAM_BYTES", c.streaming ? "0" : "-1", 1);
   ProcessGroup group(c.nranks, [c](int rank, int n, const gcclUniqueId& id, std::string& report) {
     return allreduceFromSharedBuffers(c, rank, n, id, report);
   });
   const auto reports = group.collect(90000);
-  for (const char* name :
-       {"GCCL_TIMEOUT_MS", "GCCL_DEBUG", "GCCL_CHUNK_BYTES", "GCCL_ALGO", "GCCL_TRANSPORT"}) {
+  for (const char* name : {"GCCL_TIMEOUT_MS", "GCCL_DEBUG", "GCCL_CHUNK_BYTES", "GCCL_ALGO",
+                           "GCCL_TRANSPORT", "GCCL_SHM_STREAM_BYTES"}) {
     unsetenv(name);
   }
   for (int r = 0; r < c.nranks; ++r) {
@@ -280,12 +285,14 @@ INSTANTIATE_TEST_SUITE_P(
                     Case{"recursive_doubling", 2}, Case{"recursive_doubling", 4}, Case{"tree", 3},
                     Case{"tree", 4}, Case{"halving_doubling", 3}, Case{"halving_doubling", 4},
                     Case{"direct", 2}, Case{"direct", 3}, Case{"direct", 4},
+                    Case{"direct", 2, 1, true}, Case{"direct", 3, 1, true},
                     Case{"hierarchical", 4, 2}),
     [](const testing::TestParamInfo<Case>& info) {
       std::string name = info.param.algorithm;
       name.append("_").append(std::to_string(info.param.nranks)).append("ranks");
       if (info.param.hosts > 1)
         name.append("_").append(std::to_string(info.param.hosts)).append("hosts");
+      if (info.param.streaming) name.append("_streaming");
       return name;
     });
 

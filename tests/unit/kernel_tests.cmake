@@ -11,6 +11,7 @@ add_executable(test_kernels
   ${CMAKE_CURRENT_LIST_DIR}/test_reduce_kernels.cc
   ${CMAKE_CURRENT_LIST_DIR}/test_reduce_rules.cc
   ${CMAKE_CURRENT_LIST_DIR}/test_reduce_average.cc
+  ${CMAKE_CURRENT_LIST_DIR}/test_reduce_to_all.cc
   ${CMAKE_CURRENT_LIST_DIR}/test_half_codec.cc
   ${CMAKE_CURRENT_LIST_DIR}/test_codec_ops.cc)
 target_link_libraries(test_kernels PRIVATE gccl_static GTest::gtest_main)

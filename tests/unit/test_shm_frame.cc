@@ -484,6 +484,26 @@ TEST_F(SingleCopyPair, AViewNotOfferedForWriteBackIsNotWritten) {
   EXPECT_TRUE(freeShareable(shared));
 }
 
+// An abort waits for at most one block being written (kWriteBackBlockBytes): a write of more
+// is the engine's bug, refused before anything is written or the peer told of a writer.
+TEST_F(SingleCopyPair, AViewWriteOfMoreThanOneBlockIsRefused) {
+  char* shared = receiveView(BodyKind::kWritableDescriptor);
+  ASSERT_NE(shared, nullptr);
+  ASSERT_NE(message.writeView, nullptr);
+  const std::vector<char> result(kWriteBackBlockBytes + 1, 'r');
+  try {
+    connection->writeIntoView(message, 0, result.data(), result.size());
+    ADD_FAILURE() << "wrote more than one block at once";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInternalError);
+    EXPECT_NE(std::string(e.what()).find("more than one block"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(std::count(shared, shared + kBytes, 's'), static_cast<long>(kBytes));
+  EXPECT_EQ(peerView.ring(1).control().consumerWritingView.load(), 0u);
+  connection->releaseView(message);
+  EXPECT_TRUE(freeShareable(shared));
+}
+
 // Once the peer has aborted, its caller has its buffer back: nothing more is written into it,
 // and the write fails naming the peer.
 TEST_F(SingleCopyPair, AWriteBackAfterThePeerAbortedWritesNothing) {
@@ -491,7 +511,7 @@ TEST_F(SingleCopyPair, AWriteBackAfterThePeerAbortedWritesNothing) {
   ASSERT_NE(shared, nullptr);
   ASSERT_NE(message.writeView, nullptr);
   peerView.ring(1).control().producerAborted.store(1);
-  const std::vector<char> result(kBytes, 'r');
+  const std::vector<char> result(kWriteBackBlockBytes, 'r');
   try {
     connection->writeIntoView(message, 0, result.data(), result.size());
     ADD_FAILURE() << "wrote into the buffer of a peer that aborted";

@@ -362,10 +362,12 @@ void ShmConnection::ackSingleCopy() {
   control.acked.store(control.acked.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-void ShmConnection::writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) {
-  if (message.writeView == nullptr || offset > message.bytes || bytes > message.bytes - offset) {
+void* ShmConnection::beginViewWrite(Message& message, size_t offset, size_t bytes) {
+  if (message.writeView == nullptr || offset > message.bytes || bytes > message.bytes - offset ||
+      bytes > kWriteBackBlockBytes) {
     fail(Status::kInternalError, "write-back of ", bytes, " B at ", offset, " into a view of ",
-         message.bytes, " B from ", peerName_, ": outside it, or the view is not writable");
+         message.bytes, " B from ", peerName_, ": outside it, more than one block, or the view ",
+         "is not writable");
   }
   if (!wroteBack_) {
     wroteBack_ = true;
@@ -382,8 +384,11 @@ void ShmConnection::writeIntoView(Message& message, size_t offset, const void* f
     fail(Status::kRemoteError, "write-back to ", peerName_,
          " cut short: the peer aborted, and its caller has its buffer back");
   }
-  std::memcpy(static_cast<std::byte*>(message.writeView) + offset, from, bytes);
-  control.consumerWritingView.store(0, std::memory_order_release);
+  return static_cast<std::byte*>(message.writeView) + offset;
+}
+
+void ShmConnection::endViewWrite(Message& /*message*/) noexcept {
+  in_.control().consumerWritingView.store(0, std::memory_order_release);
 }
 
 void ShmConnection::releaseView(Message& message) {
@@ -495,7 +500,7 @@ void ShmConnection::abort(Status noticeStatus, const std::string& notice) {
   registered_ = false;
 }
 
-// A peer writing a result into this rank's buffer saw no abort when it began (writeIntoView):
+// A peer writing a result into this rank's buffer saw no abort when it began (beginViewWrite):
 // let it finish that block, so that nothing writes into the buffer once the caller has it
 // back. A peer stopped mid-block is not waited for beyond the bound.
 void ShmConnection::awaitViewWriter() {

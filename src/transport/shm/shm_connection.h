@@ -54,7 +54,8 @@ class ShmConnection final : public Connection {
   void postRecv(Message& message) override;
   bool progress() override;
   void releaseView(Message& message) override;
-  void writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) override;
+  void* beginViewWrite(Message& message, size_t offset, size_t bytes) override;
+  void endViewWrite(Message& message) noexcept override;
   bool peerMapsSharedBuffers() const override { return mapSend_; }
   void updatePoller(Poller& poller) override;
   void abort(Status noticeStatus, const std::string& notice) override;
