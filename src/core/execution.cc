@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <utility>
 
 #include "base/error.h"
+#include "base/logging.h"
 #include "reduce/non_finite.h"
 #include "reduce/reduce.h"
 
@@ -347,6 +349,9 @@ bool Execution::wasOfferedBack(int32_t send, const Message& receive) const {
 
 namespace {
 
+// Whether this process has said that results stream (said once: it is the same every call).
+std::atomic<bool> loggedStreaming{false};
+
 // The peers' views of one block, opened for writing; closed when it goes, also when opening a
 // later one throws (Connection::beginViewWrite).
 class OpenViewWrites {
@@ -358,6 +363,9 @@ class OpenViewWrites {
     for (size_t i = 0; i < count_; ++i) views_[i].connection->endViewWrite(*views_[i].message);
   }
   void* open(Connection& connection, Message& message, size_t offset, size_t bytes) {
+    if (count_ == views_.size()) {
+      fail(Status::kInternalError, "write-back into more views than a chain has links");
+    }
     void* at = connection.beginViewWrite(message, offset, bytes);
     views_[count_++] = {&connection, &message};
     return at;
@@ -387,6 +395,7 @@ void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperand
   bool* nonFinite = last.divides && operation_.findNonFinite ? &nonFinite_ : nullptr;
   std::array<ChainOperands, kMaxChainLinks> shifted{};
   std::array<void*, kMaxChainLinks + 1> outputs{};
+  size_t streamed = 0;
   for (size_t at = 0; at < count; at += block) {
     const size_t n = std::min(block, count - at);
     const size_t offset = at * elementSize_;
@@ -402,9 +411,15 @@ void Execution::reduceWritingBack(const Step& last, std::span<const ChainOperand
           views.open(*writers[w].connection, messages_[static_cast<size_t>(writers[w].step)],
                      offset, n * elementSize_);
     }
-    reduceChainToAll(operation_.type, operation_.op, {outputs.data(), writers.size() + 1},
-                     {shifted.data(), chain.size()}, n, last.divides ? size_ : 1, nonFinite,
-                     operation_.resultStores);
+    streamed +=
+        reduceChainToAll(operation_.type, operation_.op, {outputs.data(), writers.size() + 1},
+                         {shifted.data(), chain.size()}, n, last.divides ? size_ : 1, nonFinite,
+                         operation_.resultStores);
+  }
+  if (streamed > 0 && !loggedStreaming.exchange(true, std::memory_order_relaxed)) {
+    logInfo(LogSubsys::kColl,
+            "write-back: results stream around the cache into this rank's "
+            "output and its peers' (GCCL_SHM_STREAM_BYTES)");
   }
   // Sized on first use: most operations write nothing back, and a small one should not pay
   // for an allocation it never reads.

@@ -71,15 +71,18 @@ enum class Stores {
                // larger than the cache, which would only evict what the reader needs)
 };
 
-// The most outputs reduceChainToAll streams into; more are written the ordinary way.
+// The most outputs reduceChainToAll streams into (its array of them is on the stack); more are
+// written the ordinary way. The engine passes at most kMaxChainLinks + 1.
 inline constexpr size_t kMaxStreamOutputs = 128;
 
 // reduceChain's result (the same bits) stored into every one of `outputs`: the first is the
 // chain's dst (the operands' `local` after the first link), the others copies, each written
 // from the vector that computed it where the stores stream. No output may overlap another, or
-// any operand except exactly.
-void reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs,
-                      std::span<const ChainOperands> chain, size_t count, int divisor,
-                      bool* nonFinite, Stores stores);
+// any operand except exactly. With `nonFinite` (an average's look for inf and NaN) nothing
+// streams: the look reads the result back, which streaming would have sent to memory. Returns
+// how many elements were streamed.
+size_t reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs,
+                        std::span<const ChainOperands> chain, size_t count, int divisor,
+                        bool* nonFinite, Stores stores);
 
 }  // namespace gccl

@@ -50,19 +50,7 @@ size_t divideVectors(Bytes* dst, size_t count, int divisor) {
 size_t reduceVectorsFor(DataType type, ReduceOp op, Bytes* dst, const Bytes* a, const Bytes* b,
                         size_t count) {
   auto loop = [&]<typename V, typename Op>() { return reduceVectors<V, Op>(dst, a, b, count); };
-  switch (type) {
-    case DataType::kInt8: return withOp<avx2::Int8<true>>(op, loop);
-    case DataType::kUint8: return withOp<avx2::Int8<false>>(op, loop);
-    case DataType::kInt32: return withOp<avx2::Int32<true>>(op, loop);
-    case DataType::kUint32: return withOp<avx2::Int32<false>>(op, loop);
-    case DataType::kInt64: return withOp<avx2::Int64<true>>(op, loop);
-    case DataType::kUint64: return withOp<avx2::Int64<false>>(op, loop);
-    case DataType::kFloat16: return withOp<avx2::Float16>(op, loop);
-    case DataType::kBfloat16: return withOp<avx2::Bfloat16>(op, loop);
-    case DataType::kFloat32: return withOp<avx2::Float32>(op, loop);
-    case DataType::kFloat64: return withOp<avx2::Float64>(op, loop);
-  }
-  return 0;
+  return withTypeAndOp<avx2::Elements>(type, op, loop);
 }
 
 // Integer averages stay scalar: there is no vector 64-bit division, and the step runs once per
@@ -102,19 +90,7 @@ size_t reduceStreamingAvx2(DataType type, ReduceOp op, void* const* outputs, siz
   auto loop = [&]<typename V, typename Op>() {
     return streamVectorsDividing<V, Op>(out, outputCount, x, y, count, divisor);
   };
-  size_t done = 0;
-  switch (type) {
-    case DataType::kInt8: done = withOp<avx2::Int8<true>>(op, loop); break;
-    case DataType::kUint8: done = withOp<avx2::Int8<false>>(op, loop); break;
-    case DataType::kInt32: done = withOp<avx2::Int32<true>>(op, loop); break;
-    case DataType::kUint32: done = withOp<avx2::Int32<false>>(op, loop); break;
-    case DataType::kInt64: done = withOp<avx2::Int64<true>>(op, loop); break;
-    case DataType::kUint64: done = withOp<avx2::Int64<false>>(op, loop); break;
-    case DataType::kFloat16: done = withOp<avx2::Float16>(op, loop); break;
-    case DataType::kBfloat16: done = withOp<avx2::Bfloat16>(op, loop); break;
-    case DataType::kFloat32: done = withOp<avx2::Float32>(op, loop); break;
-    case DataType::kFloat64: done = withOp<avx2::Float64>(op, loop); break;
-  }
+  const size_t done = withTypeAndOp<avx2::Elements>(type, op, loop);
   _mm_sfence();  // the stores are weakly ordered: whoever is told of them next must see them
   return done;
 }

@@ -60,18 +60,7 @@ void reduceAvx512(DataType type, ReduceOp op, void* dst, const void* a, const vo
   const auto* x = static_cast<const Bytes*>(a);
   const auto* y = static_cast<const Bytes*>(b);
   auto loop = [&]<typename V, typename Op>() { reduceVectors<V, Op>(out, x, y, count); };
-  switch (type) {
-    case DataType::kInt8: return withOp<avx512::Int8<true>>(op, loop);
-    case DataType::kUint8: return withOp<avx512::Int8<false>>(op, loop);
-    case DataType::kInt32: return withOp<avx512::Int32<true>>(op, loop);
-    case DataType::kUint32: return withOp<avx512::Int32<false>>(op, loop);
-    case DataType::kInt64: return withOp<avx512::Int64<true>>(op, loop);
-    case DataType::kUint64: return withOp<avx512::Int64<false>>(op, loop);
-    case DataType::kFloat16: return withOp<avx512::Float16>(op, loop);
-    case DataType::kBfloat16: return withOp<avx512::Bfloat16>(op, loop);
-    case DataType::kFloat32: return withOp<avx512::Float32>(op, loop);
-    case DataType::kFloat64: return withOp<avx512::Float64>(op, loop);
-  }
+  withTypeAndOp<avx512::Elements>(type, op, loop);
 }
 
 // Integer averages stay scalar: there is no vector 64-bit division, and the step runs once per
@@ -95,19 +84,7 @@ size_t reduceStreamingAvx512(DataType type, ReduceOp op, void* const* outputs, s
   auto loop = [&]<typename V, typename Op>() {
     return streamVectorsDividing<V, Op>(out, outputCount, x, y, count, divisor);
   };
-  size_t done = 0;
-  switch (type) {
-    case DataType::kInt8: done = withOp<avx512::Int8<true>>(op, loop); break;
-    case DataType::kUint8: done = withOp<avx512::Int8<false>>(op, loop); break;
-    case DataType::kInt32: done = withOp<avx512::Int32<true>>(op, loop); break;
-    case DataType::kUint32: done = withOp<avx512::Int32<false>>(op, loop); break;
-    case DataType::kInt64: done = withOp<avx512::Int64<true>>(op, loop); break;
-    case DataType::kUint64: done = withOp<avx512::Int64<false>>(op, loop); break;
-    case DataType::kFloat16: done = withOp<avx512::Float16>(op, loop); break;
-    case DataType::kBfloat16: done = withOp<avx512::Bfloat16>(op, loop); break;
-    case DataType::kFloat32: done = withOp<avx512::Float32>(op, loop); break;
-    case DataType::kFloat64: done = withOp<avx512::Float64>(op, loop); break;
-  }
+  const size_t done = withTypeAndOp<avx512::Elements>(type, op, loop);
   _mm_sfence();  // the stores are weakly ordered: whoever is told of them next must see them
   return done;
 }

@@ -121,27 +121,30 @@ bool writesAnOperand(std::span<void* const> outputs, std::span<const ChainOperan
 
 // Streaming: a head up to the outputs' first line boundary the ordinary way; then per block the
 // links but the last into a staging block that stays in the L1 cache, and the last link
-// computed once per vector and streamed into every output; what the level streams not (a
-// tail shorter than a vector, an integer average) the ordinary way.
-void reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs,
-                      std::span<const ChainOperands> chain, size_t count, int divisor,
-                      bool* nonFinite, Stores stores) {
+// computed once per line and streamed into every output; what the level streams not (a
+// tail shorter than a line, an integer average) the ordinary way.
+size_t reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs,
+                        std::span<const ChainOperands> chain, size_t count, int divisor,
+                        bool* nonFinite, Stores stores) {
   const kernels::ReduceKernels& row = activeRow();
   const size_t elementSize = dataTypeSize(type);
-  if (count == 0) return;
+  if (count == 0) return 0;
   if (chain.empty() || stores == Stores::kCached || nonFinite != nullptr ||
       row.reduceStreaming == nullptr || outputs.size() > kMaxStreamOutputs ||
       !alignTogether(outputs, elementSize) || writesAnOperand(outputs, chain)) {
     chainThenCopy(type, op, outputs, chain, count, divisor, nonFinite);
-    return;
+    return 0;
   }
   const size_t head = std::min(count, (kernels::kStreamAlignment - lineOffset(outputs[0])) %
                                           kernels::kStreamAlignment / elementSize);
   chainThenCopy(type, op, outputs, chain, head, divisor, nullptr);
 
-  alignas(kernels::kStreamAlignment) static thread_local std::byte staging[kBlockBytes];
+  // On the stack: 16 KiB of a thread's stack costs nothing where a thread_local block would
+  // cost every thread of the application, gccl's or not.
+  alignas(kernels::kStreamAlignment) std::byte staging[kBlockBytes];
   const size_t block = kBlockBytes / elementSize;
   std::array<void*, kMaxStreamOutputs> shifted{};
+  size_t streamedInAll = 0;
   for (size_t done = head; done < count; done += block) {
     const size_t n = std::min(block, count - done);
     const size_t at = done * elementSize;
@@ -158,6 +161,7 @@ void reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs
     for (size_t k = 0; k < outputs.size(); ++k) shifted[k] = advance(outputs[k], at);
     const size_t streamed =
         row.reduceStreaming(type, op, shifted.data(), outputs.size(), a, b, n, divisor);
+    streamedInAll += streamed;
     if (streamed == n) continue;
     const size_t rest = streamed * elementSize;
     row.reduce(type, op, advance(shifted[0], rest), advance(a, rest), advance(b, rest),
@@ -168,6 +172,7 @@ void reduceChainToAll(DataType type, ReduceOp op, std::span<void* const> outputs
                   (n - streamed) * elementSize);
     }
   }
+  return streamedInAll;
 }
 
 }  // namespace gccl

@@ -12,15 +12,16 @@ namespace gccl::kernels {
 struct ReduceKernels {
   void (*reduce)(DataType, ReduceOp, void* dst, const void* a, const void* b, size_t count);
   void (*finalizeAverage)(DataType, void* dst, size_t count, int divisor);
-  // a op b, divided by `divisor` when it is > 1, stored into each of `outputCount` outputs with
-  // non-temporal stores, whole vectors only, then fenced; every output aligned to
-  // kStreamAlignment. Returns how many elements were done (0: none can be, here). Null where
-  // the level has no such stores.
+  // The bits of reduce(a, b), then of finalizeAverage by `divisor` when it is > 1, stored into
+  // each of `outputCount` outputs with non-temporal stores, whole kStreamAlignment lines only,
+  // then fenced; every output aligned to kStreamAlignment. Returns how many elements were done
+  // (0: none can be, here: an integer average). Null where the level has no such stores.
   size_t (*reduceStreaming)(DataType, ReduceOp, void* const* outputs, size_t outputCount,
                             const void* a, const void* b, size_t count, int divisor);
 };
 
-// What reduceStreaming needs of every output's address: the widest vector a level stores.
+// What reduceStreaming needs of every output's address, and the unit it streams: a cache line,
+// the widest vector any level stores.
 inline constexpr size_t kStreamAlignment = 64;
 
 extern const ReduceKernels kScalarReduce;

@@ -3,9 +3,11 @@
 // (type, op) with no branch inside it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 
 #include "base/dtype.h"
+#include "reduce/reduce_kernels.h"
 
 namespace gccl::kernels {
 
@@ -85,18 +87,47 @@ auto withOp(ReduceOp op, Loop&& loop) {
   return loop.template operator()<V, SumOp>();
 }
 
-// Whole vectors of finish(a op b), each stored into every one of `outputs` with non-temporal
-// stores (ReduceKernels::reduceStreaming). Every output must be aligned to the size of what one
-// vector stores. Returns how many elements were done.
+// Calls loop.template run<V, Op>() for the element traits V of `type` among `Elements` (an
+// instruction set's table: avx2::Elements, avx512::Elements) and the functor Op of `op`.
+template <typename Elements, typename Loop>
+auto withTypeAndOp(DataType type, ReduceOp op, Loop&& loop) {
+  switch (type) {
+    case DataType::kInt8: return withOp<typename Elements::Int8>(op, loop);
+    case DataType::kUint8: return withOp<typename Elements::Uint8>(op, loop);
+    case DataType::kInt32: return withOp<typename Elements::Int32>(op, loop);
+    case DataType::kUint32: return withOp<typename Elements::Uint32>(op, loop);
+    case DataType::kInt64: return withOp<typename Elements::Int64>(op, loop);
+    case DataType::kUint64: return withOp<typename Elements::Uint64>(op, loop);
+    case DataType::kFloat16: return withOp<typename Elements::Float16>(op, loop);
+    case DataType::kBfloat16: return withOp<typename Elements::Bfloat16>(op, loop);
+    case DataType::kFloat32: return withOp<typename Elements::Float32>(op, loop);
+    case DataType::kFloat64: break;
+  }
+  return withOp<typename Elements::Float64>(op, loop);
+}
+
+// Whole 64-byte lines of finish(a op b), each stored into every one of `outputs` with
+// non-temporal stores (ReduceKernels::reduceStreaming); every output aligned to a line. A line
+// is computed once, then written whole into one output after another: each output's line
+// then fills one write-combining buffer at a time (a core has about ten), however many outputs
+// there are. Returns how many elements were done.
 template <typename V, typename Op, typename Finish>
 size_t streamVectors(unsigned char* const* outputs, size_t outputCount, const unsigned char* a,
                      const unsigned char* b, size_t count, Finish finish) {
-  constexpr size_t kStep = V::kLanes * V::kElemSize;
+  constexpr size_t kStep = V::kLanes * V::kElemSize;  // the bytes one vector stores
+  constexpr size_t kPerLine = kStreamAlignment / kStep;
+  static_assert(kPerLine * kStep == kStreamAlignment);
   const size_t bytes = count * V::kElemSize;
   size_t i = 0;
-  for (; i + kStep <= bytes; i += kStep) {
-    const auto v = finish(Op::template apply<V>(V::load(a + i), V::load(b + i)));
-    for (size_t k = 0; k < outputCount; ++k) V::stream(outputs[k] + i, v);
+  for (; i + kStreamAlignment <= bytes; i += kStreamAlignment) {
+    std::array<decltype(finish(V::load(a))), kPerLine> line;
+    for (size_t j = 0; j < kPerLine; ++j) {
+      line[j] =
+          finish(Op::template apply<V>(V::load(a + i + j * kStep), V::load(b + i + j * kStep)));
+    }
+    for (size_t k = 0; k < outputCount; ++k) {
+      for (size_t j = 0; j < kPerLine; ++j) V::stream(outputs[k] + i + j * kStep, line[j]);
+    }
   }
   return i / V::kElemSize;
 }

@@ -202,4 +202,18 @@ struct Bfloat16 : kernels::PairArithmetic<Float32> {
   }
 };
 
+// Every element type's traits, by the name withTypeAndOp (reduce_loops.h) looks them up by.
+struct Elements {
+  using Int8 = avx512::Int8<true>;
+  using Uint8 = avx512::Int8<false>;
+  using Int32 = avx512::Int32<true>;
+  using Uint32 = avx512::Int32<false>;
+  using Int64 = avx512::Int64<true>;
+  using Uint64 = avx512::Int64<false>;
+  using Float16 = avx512::Float16;
+  using Bfloat16 = avx512::Bfloat16;
+  using Float32 = avx512::Float32;
+  using Float64 = avx512::Float64;
+};
+
 }  // namespace gccl::avx512

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -88,12 +87,6 @@ class Connection {
     fail(Status::kInternalError, "connection to ", peerName(), " gives no writable views");
   }
   virtual void endViewWrite(Message& /*message*/) noexcept {}
-  // Copies `bytes` from `from` into the sender's memory behind `writeView`, at `offset`: the
-  // two calls above around a memcpy.
-  void writeIntoView(Message& message, size_t offset, const void* from, size_t bytes) {
-    std::memcpy(beginViewWrite(message, offset, bytes), from, bytes);
-    endViewWrite(message);
-  }
   // Whether the peer reads this rank's shareable buffers (base/shareable_memory.h) in place.
   virtual bool peerMapsSharedBuffers() const { return false; }
   // Tells the poller what this connection waits for now.

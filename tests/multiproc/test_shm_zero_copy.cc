@@ -50,8 +50,10 @@ std::string readAll(std::FILE* file) {
 
 // A rank's exit code once its results were exact: 0 when its log shows that it mapped a peer's
 // buffer (and, with `writesBack`, that it wrote results into its peers' buffers and received
-// notices for theirs: the direct allreduce) and its communicator went down cleanly.
-int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack = false) {
+// notices for theirs: the direct allreduce; with `streams`, that those results streamed) and
+// its communicator went down cleanly.
+int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack = false,
+            bool streams = false) {
   const std::string text = readAll(log);
   if (text.find("shm: mapped a shareable buffer (gcclMemAlloc's kind) of rank") ==
       std::string::npos) {
@@ -63,6 +65,10 @@ int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack
                      text.find("writes its results into this rank's gcclMemAlloc buffers") ==
                          std::string::npos)) {
     report = "no write-back; log:\n" + text;
+    return 1;
+  }
+  if (streams && text.find("write-back: results stream around the cache") == std::string::npos) {
+    report = "no streaming write-back; log:\n" + text;
     return 1;
   }
   report = "ok";
@@ -112,7 +118,7 @@ int allreduceFromSharedBuffers(const Case& c, int rank, int n, const gcclUniqueI
   const bool destroyed = gcclCommDestroy(comm) == gcclSuccess;
   gcclMemFree(in);
   gcclMemFree(out);
-  return verdict(log, destroyed, report, std::string(c.algorithm) == "direct");
+  return verdict(log, destroyed, report, std::string(c.algorithm) == "direct", c.streaming);
 }
 
 // NCCL lets ranks differ in placement. Under the direct allreduce the even ranks here work in

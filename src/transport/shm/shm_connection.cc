@@ -33,9 +33,10 @@ inline void fullFence() {
 constexpr size_t kHeaderBytes = sizeof(FrameHeader);
 constexpr size_t kSmallRecordBytes = 256;  // header and payload written as one
 constexpr int kNoticeWaitMs = 100;         // bounds each side of a failure notice's exchange
-// Bounds an abort's wait for a peer writing one block into this rank's buffer: a few
-// microseconds of copying, unless the peer is descheduled (a throttled container, more ranks
-// than cores) or stopped, and only the stopped one should be left to it.
+// Bounds an abort's wait for a peer writing one block into this rank's buffer (reducing the
+// block from its operands and storing it into every destination at once): some microseconds,
+// unless the peer is descheduled (a throttled container, more ranks than cores) or stopped, and
+// only the stopped one should be left to it.
 constexpr int kViewWriterWaitMs = 1000;
 }  // namespace
 
@@ -363,11 +364,17 @@ void ShmConnection::ackSingleCopy() {
 }
 
 void* ShmConnection::beginViewWrite(Message& message, size_t offset, size_t bytes) {
-  if (message.writeView == nullptr || offset > message.bytes || bytes > message.bytes - offset ||
-      bytes > kWriteBackBlockBytes) {
-    fail(Status::kInternalError, "write-back of ", bytes, " B at ", offset, " into a view of ",
-         message.bytes, " B from ", peerName_, ": outside it, more than one block, or the view ",
-         "is not writable");
+  if (message.writeView == nullptr) {
+    fail(Status::kInternalError, "write-back into a view from ", peerName_,
+         " that it did not offer for writing");
+  }
+  if (offset > message.bytes || bytes > message.bytes - offset) {
+    fail(Status::kInternalError, "write-back of ", bytes, " B at ", offset, " outside the view of ",
+         message.bytes, " B from ", peerName_);
+  }
+  if (bytes > kWriteBackBlockBytes) {
+    fail(Status::kInternalError, "write-back of ", bytes, " B into the view from ", peerName_,
+         ": more than one block (", kWriteBackBlockBytes, " B) at once");
   }
   if (!wroteBack_) {
     wroteBack_ = true;
