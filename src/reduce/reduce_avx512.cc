@@ -78,13 +78,8 @@ void finalizeAverageAvx512(DataType type, void* dst, size_t count, int divisor) 
 
 size_t reduceStreamingAvx512(DataType type, ReduceOp op, void* const* outputs, size_t outputCount,
                              const void* a, const void* b, size_t count, int divisor) {
-  auto* const* out = reinterpret_cast<Bytes* const*>(outputs);
-  const auto* x = static_cast<const Bytes*>(a);
-  const auto* y = static_cast<const Bytes*>(b);
-  auto loop = [&]<typename V, typename Op>() {
-    return streamVectorsDividing<V, Op>(out, outputCount, x, y, count, divisor);
-  };
-  const size_t done = withTypeAndOp<avx512::Elements>(type, op, loop);
+  const size_t done =
+      streamLines<avx512::Elements>(type, op, outputs, outputCount, a, b, count, divisor);
   _mm_sfence();  // the stores are weakly ordered: whoever is told of them next must see them
   return done;
 }

@@ -159,4 +159,17 @@ size_t streamVectorsDividing(unsigned char* const* outputs, size_t outputCount,
   return 0;
 }
 
+// ReduceKernels::reduceStreaming for the instruction set of `Elements`, all but its closing
+// fence (an intrinsic of the set's own translation unit).
+template <typename Elements>
+size_t streamLines(DataType type, ReduceOp op, void* const* outputs, size_t outputCount,
+                   const void* a, const void* b, size_t count, int divisor) {
+  auto* const* out = reinterpret_cast<unsigned char* const*>(outputs);
+  const auto* x = static_cast<const unsigned char*>(a);
+  const auto* y = static_cast<const unsigned char*>(b);
+  return withTypeAndOp<Elements>(type, op, [&]<typename V, typename Op>() {
+    return streamVectorsDividing<V, Op>(out, outputCount, x, y, count, divisor);
+  });
+}
+
 }  // namespace gccl::kernels
