@@ -50,8 +50,8 @@ std::string readAll(std::FILE* file) {
 
 // A rank's exit code once its results were exact: 0 when its log shows that it mapped a peer's
 // buffer (and, with `writesBack`, that it wrote results into its peers' buffers and received
-// notices for theirs: the direct allreduce; with `streams`, that those results streamed) and
-// its communicator went down cleanly.
+// notices for theirs: the direct allreduce; that those results streamed exactly when `streams`)
+// and its communicator went down cleanly.
 int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack = false,
             bool streams = false) {
   const std::string text = readAll(log);
@@ -67,8 +67,11 @@ int verdict(std::FILE* log, bool destroyed, std::string& report, bool writesBack
     report = "no write-back; log:\n" + text;
     return 1;
   }
-  if (streams && text.find("write-back: results stream around the cache") == std::string::npos) {
-    report = "no streaming write-back; log:\n" + text;
+  const bool streamed =
+      text.find("write-back: results stream around the cache") != std::string::npos;
+  if (streamed != streams) {
+    report = std::string(streams ? "no streaming write-back" : "streamed with it off (-1)") +
+             "; log:\n" + text;
     return 1;
   }
   report = "ok";
