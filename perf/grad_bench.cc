@@ -34,7 +34,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: grad_bench [--np N] [--model resnet50|transformer] [-n ITERS] [-w WARMUP]\n"
     "                  [--backward-ms X] [--modes a,b,...] [--json FILE] [--timeout S]\n"
-    "                  [--device host|cuda|standin]\n";
+    "                  [--device host|cuda|standin] [--bind core|none]\n";
 
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr, "grad_bench: %s\n%s", problem.c_str(), kUsage);
@@ -89,6 +89,10 @@ GradBenchOptions parseOptions(int argc, char** argv) {
     const char* value = argv[++i];
     if (flag == "--np") {
       options.localRanks = static_cast<int>(number(value, flag, 1));
+    } else if (flag == "--bind") {
+      const auto binding = cpu_binding::parseBinding(value);
+      if (!binding) usage("--bind takes core or none");
+      options.binding = *binding;
     } else if (flag == "--model") {
       options.model = value;
     } else if (flag == "-n") {
@@ -186,8 +190,9 @@ int runLocally(const GradBenchOptions& options, const std::vector<GradTensor>& m
     return 1;
   }
   auto* shared = new (memory) SharedRows();
+  std::printf("# %s\n", cpu_binding::describe(options.binding, nranks).c_str());
   const LocalRun run = runLocalRanks(
-      "grad_bench", nranks, options.timeoutSeconds,
+      "grad_bench", nranks, options.timeoutSeconds, options.binding,
       [&](const gcclUniqueId& id, int rank, int size) {
         gcclComm_t comm = nullptr;
         if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {

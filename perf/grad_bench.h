@@ -12,12 +12,15 @@
 #include <gccl/gccl.h>
 
 #include "buffer_space.h"
+#include "cpu_binding.h"
 #include "grad_models.h"
 
 namespace gccl::perf {
 
 struct GradBenchOptions {
   std::optional<int> localRanks;  // --np: fork this many ranks; unset: maybe the environment's
+  // --bind core|none: the forked ranks (and gloo_grad_bench's) pinned one per CPU, or not.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
   std::string model = "resnet50";
   int iterations = 10;    // -n: timed steps, the median is reported
   int warmup = 2;         // -w

@@ -97,7 +97,9 @@ std::optional<GradResult> runGlooGradBench(const GradBenchOptions& options, int 
                                          "--backward-ms",
                                          backward,
                                          "--timeout",
-                                         std::to_string(options.timeoutSeconds)};
+                                         std::to_string(options.timeoutSeconds),
+                                         "--bind",
+                                         cpu_binding::bindingName(options.binding)};
   std::string out;
   const int status = capture(argv, out);
   const std::optional<GradResult> row = status == 0 ? parseRow(out) : std::nullopt;

@@ -25,6 +25,7 @@ struct Options {
   size_t maxCount = 16384;  // tensor i has 64 << (i % 9) elements, capped here
   int iterations = 20;
   int warmup = 3;
+  cpu_binding::Binding binding = cpu_binding::Binding::kCore;  // --bind
 };
 
 struct Mode {
@@ -200,8 +201,18 @@ int main(int argc, char** argv) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) {
       std::fprintf(stderr,
-                   "usage: lazy_perf [--np N] [--tensors N] [--max-count N] [-n N] [-w N]\n");
+                   "usage: lazy_perf [--np N] [--tensors N] [--max-count N] [-n N] [-w N]\n"
+                   "                 [--bind core|none]\n");
       return 2;
+    }
+    if (flag == "--bind") {
+      const auto binding = cpu_binding::parseBinding(argv[++i]);
+      if (!binding) {
+        std::fprintf(stderr, "lazy_perf: --bind takes core or none\n");
+        return 2;
+      }
+      options.binding = *binding;
+      continue;
     }
     const int value = parseInt(argv[++i], flag.c_str());
     if (flag == "--np") {
@@ -219,10 +230,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const gccl::perf::LocalRun run = gccl::perf::runLocalRanks(
-      "lazy_perf", options.ranks, 600, [&](const gcclUniqueId& id, int rank, int nranks) {
-        return rankMain(options, id, rank, nranks);
-      });
+  std::printf("# %s\n", cpu_binding::describe(options.binding, options.ranks).c_str());
+  const gccl::perf::LocalRun run =
+      gccl::perf::runLocalRanks("lazy_perf", options.ranks, 600, options.binding,
+                                [&](const gcclUniqueId& id, int rank, int nranks) {
+                                  return rankMain(options, id, rank, nranks);
+                                });
   if (!run.allSucceeded || run.wrongElements != 0) {
     std::fprintf(stderr, "lazy_perf: %s, %llu wrong elements\n",
                  run.allSucceeded ? "all ranks finished" : "a rank failed",

@@ -27,8 +27,15 @@ static_assert(sizeof(Record) <= PIPE_BUF);
 // stall diagnosis's grace; only a rank that is itself stopped or hung is still running after.
 constexpr auto kAfterFailure = std::chrono::seconds(70);
 
-[[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd,
+[[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd, int cpu,
                            const std::function<RankReport(const gcclUniqueId&, int, int)>& body) {
+  // Before init, so that every thread gccl starts inherits the CPU. A rank left unbound still
+  // measures correctly, only less repeatably: a warning, not a failure.
+  if (cpu >= 0) {
+    if (const std::string why = cpu_binding::bindTo(cpu); !why.empty()) {
+      std::fprintf(stderr, "rank %d: not bound: %s\n", rank, why.c_str());
+    }
+  }
   const RankReport report = body(id, rank, nranks);
   const Record record = report.wrongElements;
   const bool sent = write(reportFd, &record, sizeof record) == static_cast<ssize_t>(sizeof record);
@@ -48,8 +55,11 @@ void readRecords(int fd, LocalRun& run) {
 }  // namespace
 
 LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
+                       cpu_binding::Binding binding,
                        const std::function<RankReport(const gcclUniqueId&, int, int)>& rankMain) {
   LocalRun run;
+  const std::vector<int> cpus =
+      binding == cpu_binding::Binding::kCore ? cpu_binding::allowedCpus() : std::vector<int>{};
   // Local ranks talk over loopback only.
   setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 0);
   gcclUniqueId id;
@@ -74,7 +84,7 @@ LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
     }
     if (pid == 0) {
       close(reports[0]);
-      runChild(rank, nranks, id, reports[1], rankMain);
+      runChild(rank, nranks, id, reports[1], cpu_binding::cpuForRank(cpus, rank), rankMain);
     }
     children.push_back(pid);
   }

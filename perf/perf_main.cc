@@ -40,15 +40,17 @@ RankReport runRank(const CollectiveSpec& spec, const PerfOptions& options, gcclC
 // --np: the launcher adds up the ranks' own counts (see local_launcher.h).
 int runLocally(const CollectiveSpec& spec, const PerfOptions& options) {
   const int nranks = options.localRanks.value_or(2);
-  const LocalRun run = runLocalRanks(
-      spec.tool, nranks, options.timeoutSeconds, [&](const gcclUniqueId& id, int rank, int size) {
-        gcclComm_t comm = nullptr;
-        if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {
-          std::fprintf(stderr, "rank %d: init failed: %s\n", rank, gcclGetLastError(nullptr));
-          return RankReport{};
-        }
-        return runRank(spec, options, comm);
-      });
+  std::printf("# %s\n", cpu_binding::describe(options.binding, nranks).c_str());
+  const auto rankMain = [&](const gcclUniqueId& id, int rank, int size) {
+    gcclComm_t comm = nullptr;
+    if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {
+      std::fprintf(stderr, "rank %d: init failed: %s\n", rank, gcclGetLastError(nullptr));
+      return RankReport{};
+    }
+    return runRank(spec, options, comm);
+  };
+  const LocalRun run =
+      runLocalRanks(spec.tool, nranks, options.timeoutSeconds, options.binding, rankMain);
   if (options.check) {
     std::printf("# Out of bounds values, all %d ranks : %llu %s (%d of %d ranks reported)\n",
                 nranks, static_cast<unsigned long long>(run.wrongElements),

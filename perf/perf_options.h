@@ -1,5 +1,5 @@
 // The perf tools' command line, nccl-tests style: -b -e -f -n -w -c -d -o (-r for rooted
-// collectives), plus -a/--algo, --np, --device, --json, --timeout, --print-config and
+// collectives), plus -a/--algo, --np, --bind, --device, --json, --timeout, --print-config and
 // --corrupt-rank.
 #pragma once
 
@@ -8,6 +8,8 @@
 #include <string>
 
 #include <gccl/gccl.h>
+
+#include "cpu_binding.h"
 
 namespace gccl::perf {
 
@@ -27,6 +29,8 @@ struct PerfOptions {
   // and the header and JSON say nothing (gccl chooses).
   std::string algorithm;
   std::optional<int> localRanks;  // --np: start this many ranks here
+  // --bind core|none: --np ranks pinned one per CPU, round robin (cpu_binding.h), or not.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
   std::string jsonPath;
   std::string tunePath;  // --tune FILE (allreduce_perf): calibrate instead of sweeping
   bool printConfig = false;

@@ -38,6 +38,10 @@ GLOO_ALGORITHMS = {"allreduce": ["ring_chunked", "halving_doubling", "bcube"],
                    "broadcast": ["binomial_tree"], "reduce": ["ring"], "allgather": ["ring"],
                    "reduce_scatter": ["halving_doubling"]}
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
+# mpirun's placement matching the other tools' --bind (perf/cpu_binding.h): rank r on the r-th
+# CPU, round robin, overloading a CPU when there are more ranks than CPUs.
+MPI_BINDING = {"core": ["--map-by", "core", "--bind-to", "core:overload-allowed"],
+               "none": ["--bind-to", "none"]}
 # pml ob1 matters: with UCX installed Open MPI would otherwise pick the UCX pml.
 MPI_TRANSPORTS = {
     "tcp": ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"],
@@ -75,6 +79,9 @@ def parse_args():
                    help="congestion control of the raw TCP stream (auto: reno, as gccl picks "
                         "within one machine; system: the kernel default)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per tool run")
+    p.add_argument("--bind", choices=["core", "none"], default="core",
+                   help="every library's ranks pinned one per CPU, round robin (default), or "
+                        "left to the scheduler")
     p.add_argument("--glibc-no-mmap", action="store_true",
                    help="run every tool with " + NO_MMAP_TEXT)
     p.add_argument("--markdown", help="also write the tables to this file")
@@ -91,21 +98,23 @@ def library_runs(args, nranks, collective):
     """(key, label, argv) for every library/algorithm/transport in one set of `collective`.
     Allreduce's commands are those from before the other collectives."""
     sweep = ["-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n, "-w", args.w]
+    bind = ["--bind", args.bind]
     rooted = ["-r", args.root] if collective in ROOTED else []
     chosen = ["--collective", collective] + rooted if collective != "allreduce" else []
     suffix = "" if collective == "allreduce" else f" {collective}"
     runs = [("gccl", f"gccl{suffix}",
-             [gccl_binary(args, collective), "--np", str(nranks)] + rooted + sweep)]
+             [gccl_binary(args, collective), "--np", str(nranks)] + bind + rooted + sweep)]
     if collective == "allreduce":  # the stream is a ring allreduce's bytes
         runs.append(("stream", "tcp stream", [args.stream_binary, "--np", str(nranks),
-                                              "--congestion", args.stream_congestion] + sweep))
+                                              "--congestion", args.stream_congestion] + bind +
+                     sweep))
     for algo in GLOO_ALGORITHMS[collective]:
-        argv = [args.gloo_binary, "--np", str(nranks)] + chosen + ["--algo", algo,
+        argv = [args.gloo_binary, "--np", str(nranks)] + bind + chosen + ["--algo", algo,
                 "--timeout", str(max(1, args.timeout * 9 // 10))] + sweep  # fail before we kill
         runs.append((f"gloo:{algo}", f"gloo {algo}{suffix}", argv))
     for transport, mca in MPI_TRANSPORTS.items():
-        argv = MPIRUN + ["-np", str(nranks)] + mca + [args.mpi_binary, "--transport-label",
-                                                      transport] + chosen + sweep
+        argv = (MPIRUN + ["-np", str(nranks)] + MPI_BINDING[args.bind] + mca +
+                [args.mpi_binary, "--transport-label", transport] + chosen + sweep)
         runs.append((f"mpi:{transport}", f"MPI {transport}{suffix}", argv))
     return runs
 
@@ -294,7 +303,8 @@ def preamble(args):
                 if l.startswith("model name")), platform.processor())
     env = " with " + NO_MMAP_TEXT if args.glibc_no_mmap else ""
     return (f"Host: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}.\n"
-            f"Sweep: -b {args.b} -e {args.e} -f {args.f} -n {args.n} -w {args.w}{env}. "
+            f"Sweep: -b {args.b} -e {args.e} -f {args.f} -n {args.n} -w {args.w}{env}, "
+            f"ranks {'bound one per CPU' if args.bind == 'core' else 'not bound'}. "
             "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm). "
             "TCP stream: tcp_stream_perf, the same bytes per link over raw loopback TCP with "
             f"no reduction (what the wire allows), congestion control {args.stream_congestion}. "

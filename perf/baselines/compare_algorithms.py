@@ -51,13 +51,15 @@ def main():
     p.add_argument("--tune-file", help="GCCL_TUNE_FILE for every gccl run")
     p.add_argument("--bin", default=bin_dir)
     p.add_argument("--no-gloo", action="store_true")
+    p.add_argument("--bind", choices=["core", "none"], default="core",
+                   help="every tool's ranks pinned one per CPU (the tools' default), or not")
     args = p.parse_args()
 
     env = dict(os.environ)
     if args.tune_file:
         env["GCCL_TUNE_FILE"] = os.path.abspath(args.tune_file)
     sweep = ["--np", str(args.np), "-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n,
-             "-w", args.w]
+             "-w", args.w, "--bind", args.bind]
     samples = {}  # name -> bytes -> [time_us]
     # Each repetition starts one run later in the order: a run's figures depend on what ran just
     # before it (the previous job's ranks still exiting, where the scheduler left the cores),

@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string storeDir = dirTemplate;
-  const int rc = runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec),
+  std::printf("# %s\n", cpu_binding::describe(args->binding, args->np).c_str());
+  const int rc = runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), args->binding,
                                [&](int rank) { return runRank(*args, storeDir, rank); });
   std::error_code ignored;
   std::filesystem::remove_all(storeDir, ignored);

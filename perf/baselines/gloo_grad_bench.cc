@@ -6,7 +6,7 @@
 //   gloo_per_tensor median_step_ms T wire_bytes B tensors N wrong W
 //
 //   gloo_grad_bench [--np N] [--model resnet50|transformer] [-n 10] [-w 2] [--backward-ms X]
-//                   [--timeout S]
+//                   [--timeout S] [--bind core|none]
 //
 // Ranks are forked on 127.0.0.1 and meet through a FileStore in a fresh temporary directory;
 // with GLOO_PERF_RANK, GLOO_PERF_STORE and GLOO_PERF_ADDR set it runs that one rank of --np
@@ -43,6 +43,7 @@ struct Args {
   int warmup = 2;
   double backwardMs = 0;
   int timeoutSec = 600;
+  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
 };
 
 bool parse(int argc, char** argv, Args& args) {
@@ -61,6 +62,10 @@ bool parse(int argc, char** argv, Args& args) {
       args.backwardMs = std::atof(value);
     } else if (flag == "--timeout") {
       args.timeoutSec = std::atoi(value);
+    } else if (flag == "--bind") {
+      const auto binding = cpu_binding::parseBinding(value);
+      if (!binding) return false;
+      args.binding = *binding;
     } else {
       return false;
     }
@@ -159,7 +164,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: gloo_grad_bench [--np N] [--model resnet50|transformer] [-n N] [-w N] "
-                 "[--backward-ms X] [--timeout S]\n");
+                 "[--backward-ms X] [--timeout S] [--bind core|none]\n");
     return 2;
   }
   if (const char* oneRank = std::getenv("GLOO_PERF_RANK")) {
@@ -179,9 +184,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string storeDir = dirTemplate;
-  const int rc = runLocalRanks(args.np, std::chrono::seconds(args.timeoutSec), [&](int rank) {
-    return runRank(args, storeDir, rank, "127.0.0.1");
-  });
+  const int rc =
+      runLocalRanks(args.np, std::chrono::seconds(args.timeoutSec), args.binding,
+                    [&](int rank) { return runRank(args, storeDir, rank, "127.0.0.1"); });
   std::error_code ignored;
   std::filesystem::remove_all(storeDir, ignored);
   return rc;

@@ -8,15 +8,22 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace baselines {
 namespace {
 
-[[noreturn]] void runChild(int rank, const std::function<int(int)>& body) {
+[[noreturn]] void runChild(int rank, int cpu, const std::function<int(int)>& body) {
   // A rank must not outlive a launcher that was killed itself (say by compare.py's timeout).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Before the library starts any thread, so that all of them inherit the CPU.
+  if (cpu >= 0) {
+    if (const std::string why = cpu_binding::bindTo(cpu); !why.empty()) {
+      std::fprintf(stderr, "rank %d: not bound: %s\n", rank, why.c_str());
+    }
+  }
   int rc = 1;
   try {
     rc = body(rank);
@@ -45,14 +52,16 @@ void killAll(std::vector<pid_t>& pids) {
 
 }  // namespace
 
-int runLocalRanks(int nranks, std::chrono::seconds timeout,
+int runLocalRanks(int nranks, std::chrono::seconds timeout, cpu_binding::Binding binding,
                   const std::function<int(int rank)>& body) {
+  const std::vector<int> cpus =
+      binding == cpu_binding::Binding::kCore ? cpu_binding::allowedCpus() : std::vector<int>{};
   std::fflush(stdout);  // else buffered output would be printed once per child
   std::fflush(stderr);
   std::vector<pid_t> pids(nranks, 0);
   for (int rank = 0; rank < nranks; ++rank) {
     pids[rank] = fork();
-    if (pids[rank] == 0) runChild(rank, body);
+    if (pids[rank] == 0) runChild(rank, cpu_binding::cpuForRank(cpus, rank), body);
     if (pids[rank] < 0) {
       std::perror("fork");
       killAll(pids);

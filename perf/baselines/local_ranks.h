@@ -4,13 +4,16 @@
 #include <chrono>
 #include <functional>
 
+#include "../cpu_binding.h"
+
 namespace baselines {
 
-// Runs body(rank) in `nranks` forked processes. Returns 0 when all of them return 0;
+// Runs body(rank) in `nranks` forked processes, each pinned to one CPU unless `binding` is
+// kNone (as gccl's perf tools place theirs, cpu_binding.h). Returns 0 when all of them return 0;
 // otherwise, as soon as one fails, kills the rest and returns its exit status (128 + signal
 // when killed). After `timeout` kills every rank and returns 124, as timeout(1) does.
 // Call it before any thread exists: fork copies only the calling thread.
-int runLocalRanks(int nranks, std::chrono::seconds timeout,
+int runLocalRanks(int nranks, std::chrono::seconds timeout, cpu_binding::Binding binding,
                   const std::function<int(int rank)>& body);
 
 }  // namespace baselines

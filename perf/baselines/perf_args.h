@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../cpu_binding.h"
 #include "perf_collective.h"
 #include "perf_types.h"
 
@@ -32,7 +33,9 @@ struct PerfArgs {
   // Gloo only: one of the collective's algorithms (gloo_collectives.h) or all.
   std::string algo = "all";  // --algo
   // Gloo and stream: the tool forks its own local ranks.
-  int np = 2;            // --np
+  int np = 2;  // --np
+  // Gloo and stream: the forked ranks pinned one per CPU, as gccl's tools pin theirs.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCore;  // --bind
   int timeoutSec = 600;  // --timeout: the whole run, after which ranks are killed
   // Stream only: congestion control of its sockets, as GCCL_SOCKET_CONGESTION ("auto": reno,
   // which is what gccl picks between ranks of one machine; "system": the kernel's default).

@@ -238,6 +238,7 @@ int main(int argc, char** argv) {
     listeners.push_back(listenOnLoopback());
     ports.push_back(portOf(listeners.back()));
   }
-  return runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec),
+  std::printf("# %s\n", cpu_binding::describe(args->binding, args->np).c_str());
+  return runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), args->binding,
                        [&](int rank) { return runRank(*args, rank, listeners, ports); });
 }
