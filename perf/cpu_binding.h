@@ -13,6 +13,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -68,6 +69,16 @@ inline std::string bindTo(int cpu) {
     return "CPU " + std::to_string(cpu) + " was not the only one left in the affinity mask";
   }
   return "";
+}
+
+// In a forked rank, before its library starts any thread (they all inherit the CPU): pins it to
+// `cpu`, or says on stderr why not; nothing for -1 (unbound). A rank left unbound still
+// measures correctly, only less repeatably, so this warns rather than fails.
+inline void bindRank(int rank, int cpu) {
+  if (cpu < 0) return;
+  if (const std::string why = bindTo(cpu); !why.empty()) {
+    std::fprintf(stderr, "rank %d: not bound: %s\n", rank, why.c_str());
+  }
 }
 
 // For a tool's header: "ranks bound to CPUs 0 1 0 1" (rank 0's first), or that they are not.

@@ -231,11 +231,11 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("# %s\n", cpu_binding::describe(options.binding, options.ranks).c_str());
+  const auto oneRank = [&](const gcclUniqueId& id, int rank, int nranks) {
+    return rankMain(options, id, rank, nranks);
+  };
   const gccl::perf::LocalRun run =
-      gccl::perf::runLocalRanks("lazy_perf", options.ranks, 600, options.binding,
-                                [&](const gcclUniqueId& id, int rank, int nranks) {
-                                  return rankMain(options, id, rank, nranks);
-                                });
+      gccl::perf::runLocalRanks("lazy_perf", options.ranks, 600, options.binding, oneRank);
   if (!run.allSucceeded || run.wrongElements != 0) {
     std::fprintf(stderr, "lazy_perf: %s, %llu wrong elements\n",
                  run.allSucceeded ? "all ranks finished" : "a rank failed",

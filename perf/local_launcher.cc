@@ -29,13 +29,7 @@ constexpr auto kAfterFailure = std::chrono::seconds(70);
 
 [[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd, int cpu,
                            const std::function<RankReport(const gcclUniqueId&, int, int)>& body) {
-  // Before init, so that every thread gccl starts inherits the CPU. A rank left unbound still
-  // measures correctly, only less repeatably: a warning, not a failure.
-  if (cpu >= 0) {
-    if (const std::string why = cpu_binding::bindTo(cpu); !why.empty()) {
-      std::fprintf(stderr, "rank %d: not bound: %s\n", rank, why.c_str());
-    }
-  }
+  cpu_binding::bindRank(rank, cpu);  // before init: gccl's threads inherit the CPU
   const RankReport report = body(id, rank, nranks);
   const Record record = report.wrongElements;
   const bool sent = write(reportFd, &record, sizeof record) == static_cast<ssize_t>(sizeof record);

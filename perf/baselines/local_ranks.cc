@@ -8,7 +8,6 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
-#include <string>
 #include <thread>
 #include <vector>
 
@@ -18,12 +17,7 @@ namespace {
 [[noreturn]] void runChild(int rank, int cpu, const std::function<int(int)>& body) {
   // A rank must not outlive a launcher that was killed itself (say by compare.py's timeout).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Before the library starts any thread, so that all of them inherit the CPU.
-  if (cpu >= 0) {
-    if (const std::string why = cpu_binding::bindTo(cpu); !why.empty()) {
-      std::fprintf(stderr, "rank %d: not bound: %s\n", rank, why.c_str());
-    }
-  }
+  cpu_binding::bindRank(rank, cpu);  // before the library starts a thread
   int rc = 1;
   try {
     rc = body(rank);
