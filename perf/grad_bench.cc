@@ -6,7 +6,7 @@
 //
 //   grad_bench [--np N] [--model resnet50|transformer] [-n 10] [-w 2] [--backward-ms X]
 //              [--modes per_tensor,lazy,...] [--json FILE] [--timeout S]
-//              [--device host|cuda|standin]
+//              [--device host|cuda|standin] [--bind cpus|none]
 //
 // --device cuda (or standin, the host stand-in GPU) keeps each rank's gradients in device
 // memory and runs the lazy modes in copy mode: what a framework training on a GPU gets,
@@ -34,7 +34,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: grad_bench [--np N] [--model resnet50|transformer] [-n ITERS] [-w WARMUP]\n"
     "                  [--backward-ms X] [--modes a,b,...] [--json FILE] [--timeout S]\n"
-    "                  [--device host|cuda|standin] [--bind core|none]\n";
+    "                  [--device host|cuda|standin] [--bind cpus|none]\n";
 
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr, "grad_bench: %s\n%s", problem.c_str(), kUsage);
@@ -91,7 +91,7 @@ GradBenchOptions parseOptions(int argc, char** argv) {
       options.localRanks = static_cast<int>(number(value, flag, 1));
     } else if (flag == "--bind") {
       const auto binding = cpu_binding::parseBinding(value);
-      if (!binding) usage("--bind takes core or none");
+      if (!binding) usage("--bind takes cpus or none");
       options.binding = *binding;
     } else if (flag == "--model") {
       options.model = value;
@@ -190,9 +190,10 @@ int runLocally(const GradBenchOptions& options, const std::vector<GradTensor>& m
     return 1;
   }
   auto* shared = new (memory) SharedRows();
-  std::printf("# %s\n", cpu_binding::describe(options.binding, nranks).c_str());
+  const cpu_binding::Placement placement = cpu_binding::placementFor(options.binding, nranks);
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
   const LocalRun run = runLocalRanks(
-      "grad_bench", nranks, options.timeoutSeconds, options.binding,
+      "grad_bench", nranks, options.timeoutSeconds, placement,
       [&](const gcclUniqueId& id, int rank, int size) {
         gcclComm_t comm = nullptr;
         if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {

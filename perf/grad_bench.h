@@ -19,8 +19,9 @@ namespace gccl::perf {
 
 struct GradBenchOptions {
   std::optional<int> localRanks;  // --np: fork this many ranks; unset: maybe the environment's
-  // --bind core|none: the forked ranks (and gloo_grad_bench's) pinned one per CPU, or not.
-  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
+  // --bind cpus|none: the forked ranks (and gloo_grad_bench's) pinned each to its own CPUs
+  // (cpu_binding.h), or not.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCpus;
   std::string model = "resnet50";
   int iterations = 10;    // -n: timed steps, the median is reported
   int warmup = 2;         // -w

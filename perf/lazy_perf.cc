@@ -3,7 +3,7 @@
 // fp32 or fp16 on the wire, over --np local ranks (TCP loopback). Each step marks every
 // gradient ready in backward order and waits; rank 0 prints the median step time.
 //
-//   lazy_perf --np 4 [--tensors 200] [--max-count 16384] [-n 20] [-w 3]
+//   lazy_perf --np 4 [--tensors 200] [--max-count 16384] [-n 20] [-w 3] [--bind cpus|none]
 #include <gccl/gccl.h>
 
 #include <algorithm>
@@ -25,7 +25,7 @@ struct Options {
   size_t maxCount = 16384;  // tensor i has 64 << (i % 9) elements, capped here
   int iterations = 20;
   int warmup = 3;
-  cpu_binding::Binding binding = cpu_binding::Binding::kCore;  // --bind
+  cpu_binding::Binding binding = cpu_binding::Binding::kCpus;  // --bind
 };
 
 struct Mode {
@@ -202,13 +202,13 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) {
       std::fprintf(stderr,
                    "usage: lazy_perf [--np N] [--tensors N] [--max-count N] [-n N] [-w N]\n"
-                   "                 [--bind core|none]\n");
+                   "                 [--bind cpus|none]\n");
       return 2;
     }
     if (flag == "--bind") {
       const auto binding = cpu_binding::parseBinding(argv[++i]);
       if (!binding) {
-        std::fprintf(stderr, "lazy_perf: --bind takes core or none\n");
+        std::fprintf(stderr, "lazy_perf: --bind takes cpus or none\n");
         return 2;
       }
       options.binding = *binding;
@@ -230,12 +230,14 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("# %s\n", cpu_binding::describe(options.binding, options.ranks).c_str());
+  const cpu_binding::Placement placement =
+      cpu_binding::placementFor(options.binding, options.ranks);
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
   const auto oneRank = [&](const gcclUniqueId& id, int rank, int nranks) {
     return rankMain(options, id, rank, nranks);
   };
   const gccl::perf::LocalRun run =
-      gccl::perf::runLocalRanks("lazy_perf", options.ranks, 600, options.binding, oneRank);
+      gccl::perf::runLocalRanks("lazy_perf", options.ranks, 600, placement, oneRank);
   if (!run.allSucceeded || run.wrongElements != 0) {
     std::fprintf(stderr, "lazy_perf: %s, %llu wrong elements\n",
                  run.allSucceeded ? "all ranks finished" : "a rank failed",

@@ -27,9 +27,10 @@ static_assert(sizeof(Record) <= PIPE_BUF);
 // stall diagnosis's grace; only a rank that is itself stopped or hung is still running after.
 constexpr auto kAfterFailure = std::chrono::seconds(70);
 
-[[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd, int cpu,
+[[noreturn]] void runChild(int rank, int nranks, const gcclUniqueId& id, int reportFd,
+                           const std::vector<int>& cpus,
                            const std::function<RankReport(const gcclUniqueId&, int, int)>& body) {
-  cpu_binding::bindRank(rank, cpu);  // before init: gccl's threads inherit the CPU
+  cpu_binding::bindRank(rank, cpus);  // before init: gccl's threads inherit the mask
   const RankReport report = body(id, rank, nranks);
   const Record record = report.wrongElements;
   const bool sent = write(reportFd, &record, sizeof record) == static_cast<ssize_t>(sizeof record);
@@ -49,11 +50,9 @@ void readRecords(int fd, LocalRun& run) {
 }  // namespace
 
 LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
-                       cpu_binding::Binding binding,
+                       const cpu_binding::Placement& placement,
                        const std::function<RankReport(const gcclUniqueId&, int, int)>& rankMain) {
   LocalRun run;
-  const std::vector<int> cpus =
-      binding == cpu_binding::Binding::kCore ? cpu_binding::allowedCpus() : std::vector<int>{};
   // Local ranks talk over loopback only.
   setenv("GCCL_SOCKET_ADDR", "127.0.0.1", 0);
   gcclUniqueId id;
@@ -78,7 +77,9 @@ LocalRun runLocalRanks(const char* tool, int nranks, int timeoutSeconds,
     }
     if (pid == 0) {
       close(reports[0]);
-      runChild(rank, nranks, id, reports[1], cpu_binding::cpuForRank(cpus, rank), rankMain);
+      const size_t r = static_cast<size_t>(rank);
+      runChild(rank, nranks, id, reports[1],
+               r < placement.size() ? placement[r] : std::vector<int>{}, rankMain);
     }
     children.push_back(pid);
   }

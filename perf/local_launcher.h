@@ -26,12 +26,12 @@ struct LocalRun {
   uint64_t wrongElements = 0;
 };
 
-// Runs `rankMain(id, rank, nranks)` in `nranks` child processes, each pinned to one CPU unless
-// `binding` is kNone (cpu_binding.h). A child that fails makes
-// the others fail within GCCL_TIMEOUT_MS; children still running after `timeoutSeconds` are
-// killed. `tool` names the program in messages.
+// Runs `rankMain(id, rank, nranks)` in `nranks` child processes, rank r pinned to
+// `placement[r]` (cpu_binding.h; an empty set, or no entry, leaves it unbound). A child that
+// fails makes the others fail within GCCL_TIMEOUT_MS; children still running after
+// `timeoutSeconds` are killed. `tool` names the program in messages.
 LocalRun runLocalRanks(
-    const char* tool, int nranks, int timeoutSeconds, cpu_binding::Binding binding,
+    const char* tool, int nranks, int timeoutSeconds, const cpu_binding::Placement& placement,
     const std::function<RankReport(const gcclUniqueId&, int rank, int nranks)>& rankMain);
 
 }  // namespace gccl::perf

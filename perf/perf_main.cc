@@ -40,7 +40,8 @@ RankReport runRank(const CollectiveSpec& spec, const PerfOptions& options, gcclC
 // --np: the launcher adds up the ranks' own counts (see local_launcher.h).
 int runLocally(const CollectiveSpec& spec, const PerfOptions& options) {
   const int nranks = options.localRanks.value_or(2);
-  std::printf("# %s\n", cpu_binding::describe(options.binding, nranks).c_str());
+  const cpu_binding::Placement placement = cpu_binding::placementFor(options.binding, nranks);
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
   const auto rankMain = [&](const gcclUniqueId& id, int rank, int size) {
     gcclComm_t comm = nullptr;
     if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) {
@@ -50,7 +51,7 @@ int runLocally(const CollectiveSpec& spec, const PerfOptions& options) {
     return runRank(spec, options, comm);
   };
   const LocalRun run =
-      runLocalRanks(spec.tool, nranks, options.timeoutSeconds, options.binding, rankMain);
+      runLocalRanks(spec.tool, nranks, options.timeoutSeconds, placement, rankMain);
   if (options.check) {
     std::printf("# Out of bounds values, all %d ranks : %llu %s (%d of %d ranks reported)\n",
                 nranks, static_cast<unsigned long long>(run.wrongElements),

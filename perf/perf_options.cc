@@ -44,7 +44,7 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   std::fprintf(problem != nullptr ? stderr : stdout,
                "usage: %s [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
                "         [-w warmup] [-c 0|1] [-R 0|1] [-d dtype]%s%s [-a algo] [--np N]\n"
-               "         [--bind core|none] [--device host|cuda|standin] [--json FILE]\n"
+               "         [--bind cpus|none] [--device host|cuda|standin] [--json FILE]\n"
                "         [--timeout SECONDS]\n"
                "         [--print-config] [--corrupt-rank R]\n"
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
@@ -52,9 +52,10 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                "  -a/--algo sets GCCL_ALGO for the ranks: %s.\n"
                "  Without --np, runs one rank per process under mpirun/torchrun/GCCL_* variables\n"
                "  when they are set, else starts 2 local ranks.\n"
-               "  --bind core (the default) pins local rank r to the r-th CPU this process may\n"
-               "  use, round robin, so that launches place their ranks alike; none leaves them\n"
-               "  to the scheduler.\n"
+               "  With --np, --bind cpus (the default) pins each rank to its own block of the\n"
+               "  CPUs this process may use (one CPU each, round robin, with more ranks than\n"
+               "  CPUs), so that launches place their ranks alike; none leaves them to the\n"
+               "  scheduler.\n"
                "  #wrong counts rank %s's output; every rank checks its own and exits non-zero on\n"
                "  any wrong element. --corrupt-rank R flips a bit of rank R's checked output\n"
                "  (a test of the checker).\n"
@@ -147,7 +148,7 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
       options.localRanks = number(1);
     else if (flag == "--bind")
       options.binding =
-          orUsage(spec, cpu_binding::parseBinding(value), "--bind takes core or none");
+          orUsage(spec, cpu_binding::parseBinding(value), "--bind takes cpus or none");
     else if (flag == "--json")
       options.jsonPath = value;
     else if (flag == "--tune" && std::string_view(spec.tool) == "allreduce_perf")

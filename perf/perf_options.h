@@ -29,8 +29,9 @@ struct PerfOptions {
   // and the header and JSON say nothing (gccl chooses).
   std::string algorithm;
   std::optional<int> localRanks;  // --np: start this many ranks here
-  // --bind core|none: --np ranks pinned one per CPU, round robin (cpu_binding.h), or not.
-  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
+  // --bind cpus|none: --np ranks pinned each to its own share of the CPUs (cpu_binding.h), or
+  // left to the scheduler. Under a launcher (mpirun, torchrun) placement is the launcher's.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCpus;
   std::string jsonPath;
   std::string tunePath;  // --tune FILE (allreduce_perf): calibrate instead of sweeping
   bool printConfig = false;

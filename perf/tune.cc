@@ -89,12 +89,12 @@ using Measured = std::vector<double>;
 // One launch of `nranks` local ranks running `algorithm`; rank 0 hands its medians back
 // through a file (the ranks are child processes).
 Measured measure(const Algorithm& algorithm, const ScheduleShape& shape, int nranks,
-                 const PerfOptions& options) {
+                 const cpu_binding::Placement& placement, int timeoutSeconds) {
   const std::string name(algorithm.name);
   setenv("GCCL_ALGO", name.c_str(), 1);
   const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid()) + "-" + name;
   const LocalRun run = runLocalRanks(
-      "allreduce_perf --tune", nranks, options.timeoutSeconds, options.binding,
+      "allreduce_perf --tune", nranks, timeoutSeconds, placement,
       [&](const gcclUniqueId& id, int rank, int size) {
         gcclComm_t comm = nullptr;
         if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) return RankReport{};
@@ -159,10 +159,11 @@ int runTune(const PerfOptions& options, const char* path) {
       timed.push_back(&algorithm);
     }
   }
+  const cpu_binding::Placement placement = cpu_binding::placementFor(options.binding, nranks);
   std::vector<std::vector<Measured>> launches(timed.size());
   for (int launch = 0; launch < kLaunches; ++launch) {
     for (size_t a = 0; a < timed.size(); ++a) {
-      const Measured m = measure(*timed[a], shape, nranks, options);
+      const Measured m = measure(*timed[a], shape, nranks, placement, options.timeoutSeconds);
       if (m[kSmall] < 0 || (timed[a]->id == AlgorithmId::kRing && m[kBeta] < 0)) {
         std::fprintf(stderr, "allreduce_perf --tune: %s failed\n", timed[a]->name.data());
         return 1;
@@ -194,7 +195,7 @@ int runTune(const PerfOptions& options, const char* path) {
   const double beta = std::max(1e-7, (perByte - figures.gammaUsPerByte) / 2);
   figures.intraHost = figures.interHost = LinkCost{alpha, beta};
 
-  std::printf("# %s\n", cpu_binding::describe(options.binding, nranks).c_str());
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
   std::printf(
       "# allreduce_perf --tune: %d local ranks; alpha %.2f us, %.3f GB/s, reduce %.3f GB/s\n",
       nranks, alpha, 1e-3 / beta, 1e-3 / figures.gammaUsPerByte);

@@ -29,6 +29,9 @@ dry_run=0
 nps=(2 4)
 sweep=(-b 16M -e 64M -f 4 -n 20 -w 3)
 small=(-b 1M -e 4M -f 2 -n 20 -w 3)
+# gccl's tools pin their ranks by default; torch's spawned ranks are not pinned, so gccl's run
+# unpinned too, like for like with torch and with the figures of earlier sessions.
+unbound=(--bind none)
 # Seconds kept back for the summary (up to 30) and `timeout`'s grace period (5): the script
 # then ends within the budget plus a few seconds.
 reserve=40
@@ -186,12 +189,12 @@ gpu_tests() {
 # that every library sees the machine in the same state.
 bench() {
   local np=$1 have_gpu=$2 torch_device=cpu cap
-  run_step "gccl_host_np$np" 45 "$bin_dir/allreduce_perf" --np "$np" "${sweep[@]}" \
+  run_step "gccl_host_np$np" 45 "$bin_dir/allreduce_perf" --np "$np" "${sweep[@]}" "${unbound[@]}" \
     --json "$json_dir/gccl_host_np$np.json"
   if ((have_gpu)); then
     torch_device=cuda
     run_step "gccl_device_np$np" 45 "$bin_dir/allreduce_perf" --device cuda --np "$np" \
-      "${sweep[@]}" --json "$json_dir/gccl_device_np$np.json"
+      "${sweep[@]}" "${unbound[@]}" --json "$json_dir/gccl_device_np$np.json"
   else
     record "gccl_device_np$np" SKIP 0 "no GPU"
   fi
@@ -209,9 +212,9 @@ bench() {
 small_calls() {
   local np=$1
   run_step "gccl_host_small_np$np" 30 "$bin_dir/allreduce_perf" --np "$np" "${small[@]}" \
-    --json "$json_dir/gccl_host_small_np$np.json"
+    "${unbound[@]}" --json "$json_dir/gccl_host_small_np$np.json"
   run_step "gccl_device_small_np$np" 30 "$bin_dir/allreduce_perf" --device cuda \
-    --np "$np" "${small[@]}" --json "$json_dir/gccl_device_small_np$np.json"
+    --np "$np" "${small[@]}" "${unbound[@]}" --json "$json_dir/gccl_device_small_np$np.json"
 }
 
 # The gradient sync with ResNet-50's gradients in GPU memory (copy mode; lazy_fp16 converts on
@@ -221,7 +224,7 @@ grad_runs() {
   local device=$1 cap
   cap=$(allowance 40)
   run_step "grad_bench_${device}_np2" 40 "$bin_dir/grad_bench" --np 2 --device "$device" \
-    --modes lazy,lazy_fp16 -n 5 -w 1 --timeout $((cap > 10 ? cap - 5 : 5)) \
+    "${unbound[@]}" --modes lazy,lazy_fp16 -n 5 -w 1 --timeout $((cap > 10 ? cap - 5 : 5)) \
     --json "$json_dir/grad_bench_$device.json"
 }
 

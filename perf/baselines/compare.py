@@ -38,10 +38,19 @@ GLOO_ALGORITHMS = {"allreduce": ["ring_chunked", "halving_doubling", "bcube"],
                    "broadcast": ["binomial_tree"], "reduce": ["ring"], "allgather": ["ring"],
                    "reduce_scatter": ["halving_doubling"]}
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
-# mpirun's placement matching the other tools' --bind (perf/cpu_binding.h): rank r on the r-th
-# CPU, round robin, overloading a CPU when there are more ranks than CPUs.
-MPI_BINDING = {"core": ["--map-by", "core", "--bind-to", "core:overload-allowed"],
-               "none": ["--bind-to", "none"]}
+
+
+def mpi_binding(bind, nranks):
+    """mpirun's flags for the placement the other tools' --bind gives (perf/cpu_binding.h): each
+    rank a block of floor(cpus / ranks) hardware threads, or one each, round robin, when there
+    are more ranks than CPUs."""
+    if bind == "none":
+        return ["--bind-to", "none"]
+    cpus = len(os.sched_getaffinity(0))
+    if nranks > cpus:
+        return ["--use-hwthread-cpus", "--map-by", "hwthread",
+                "--bind-to", "hwthread:overload-allowed"]
+    return ["--use-hwthread-cpus", "--map-by", f"slot:PE={cpus // nranks}", "--bind-to", "hwthread"]
 # pml ob1 matters: with UCX installed Open MPI would otherwise pick the UCX pml.
 MPI_TRANSPORTS = {
     "tcp": ["--mca", "pml", "ob1", "--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo"],
@@ -79,9 +88,9 @@ def parse_args():
                    help="congestion control of the raw TCP stream (auto: reno, as gccl picks "
                         "within one machine; system: the kernel default)")
     p.add_argument("--timeout", type=int, default=900, help="seconds per tool run")
-    p.add_argument("--bind", choices=["core", "none"], default="core",
-                   help="every library's ranks pinned one per CPU, round robin (default), or "
-                        "left to the scheduler")
+    p.add_argument("--bind", choices=["cpus", "none"], default="cpus",
+                   help="every library's ranks pinned each to its own CPUs (default), or left "
+                        "to the scheduler")
     p.add_argument("--glibc-no-mmap", action="store_true",
                    help="run every tool with " + NO_MMAP_TEXT)
     p.add_argument("--markdown", help="also write the tables to this file")
@@ -113,7 +122,7 @@ def library_runs(args, nranks, collective):
                 "--timeout", str(max(1, args.timeout * 9 // 10))] + sweep  # fail before we kill
         runs.append((f"gloo:{algo}", f"gloo {algo}{suffix}", argv))
     for transport, mca in MPI_TRANSPORTS.items():
-        argv = (MPIRUN + ["-np", str(nranks)] + MPI_BINDING[args.bind] + mca +
+        argv = (MPIRUN + ["-np", str(nranks)] + mpi_binding(args.bind, nranks) + mca +
                 [args.mpi_binary, "--transport-label", transport] + chosen + sweep)
         runs.append((f"mpi:{transport}", f"MPI {transport}{suffix}", argv))
     return runs
@@ -304,7 +313,7 @@ def preamble(args):
     env = " with " + NO_MMAP_TEXT if args.glibc_no_mmap else ""
     return (f"Host: {cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}.\n"
             f"Sweep: -b {args.b} -e {args.e} -f {args.f} -n {args.n} -w {args.w}{env}, "
-            f"ranks {'bound one per CPU' if args.bind == 'core' else 'not bound'}. "
+            f"ranks {'bound, each to its own CPUs' if args.bind == 'cpus' else 'not bound'}. "
             "Gloo: TCP on 127.0.0.1; MPI: Open MPI, pml ob1, btl tcp (lo) or vader (sm). "
             "TCP stream: tcp_stream_perf, the same bytes per link over raw loopback TCP with "
             f"no reduction (what the wire allows), congestion control {args.stream_congestion}. "

@@ -51,8 +51,9 @@ def main():
     p.add_argument("--tune-file", help="GCCL_TUNE_FILE for every gccl run")
     p.add_argument("--bin", default=bin_dir)
     p.add_argument("--no-gloo", action="store_true")
-    p.add_argument("--bind", choices=["core", "none"], default="core",
-                   help="every tool's ranks pinned one per CPU (the tools' default), or not")
+    p.add_argument("--bind", choices=["cpus", "none"], default="cpus",
+                   help="every tool's ranks pinned each to its own CPUs (the tools' default), "
+                        "or left to the scheduler")
     args = p.parse_args()
 
     env = dict(os.environ)

@@ -177,8 +177,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string storeDir = dirTemplate;
-  std::printf("# %s\n", cpu_binding::describe(args->binding, args->np).c_str());
-  const int rc = runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), args->binding,
+  const cpu_binding::Placement placement = cpu_binding::placementFor(args->binding, args->np);
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
+  const int rc = runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), placement,
                                [&](int rank) { return runRank(*args, storeDir, rank); });
   std::error_code ignored;
   std::filesystem::remove_all(storeDir, ignored);

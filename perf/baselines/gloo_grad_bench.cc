@@ -6,7 +6,7 @@
 //   gloo_per_tensor median_step_ms T wire_bytes B tensors N wrong W
 //
 //   gloo_grad_bench [--np N] [--model resnet50|transformer] [-n 10] [-w 2] [--backward-ms X]
-//                   [--timeout S] [--bind core|none]
+//                   [--timeout S] [--bind cpus|none]
 //
 // Ranks are forked on 127.0.0.1 and meet through a FileStore in a fresh temporary directory;
 // with GLOO_PERF_RANK, GLOO_PERF_STORE and GLOO_PERF_ADDR set it runs that one rank of --np
@@ -43,7 +43,7 @@ struct Args {
   int warmup = 2;
   double backwardMs = 0;
   int timeoutSec = 600;
-  cpu_binding::Binding binding = cpu_binding::Binding::kCore;
+  cpu_binding::Binding binding = cpu_binding::Binding::kCpus;
 };
 
 bool parse(int argc, char** argv, Args& args) {
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, args)) {
     std::fprintf(stderr,
                  "usage: gloo_grad_bench [--np N] [--model resnet50|transformer] [-n N] [-w N] "
-                 "[--backward-ms X] [--timeout S] [--bind core|none]\n");
+                 "[--backward-ms X] [--timeout S] [--bind cpus|none]\n");
     return 2;
   }
   if (const char* oneRank = std::getenv("GLOO_PERF_RANK")) {
@@ -184,9 +184,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string storeDir = dirTemplate;
-  const int rc =
-      runLocalRanks(args.np, std::chrono::seconds(args.timeoutSec), args.binding,
-                    [&](int rank) { return runRank(args, storeDir, rank, "127.0.0.1"); });
+  const int rc = runLocalRanks(args.np, std::chrono::seconds(args.timeoutSec),
+                               cpu_binding::placementFor(args.binding, args.np), [&](int rank) {
+                                 return runRank(args, storeDir, rank, "127.0.0.1");
+                               });
   std::error_code ignored;
   std::filesystem::remove_all(storeDir, ignored);
   return rc;

@@ -14,10 +14,11 @@
 namespace baselines {
 namespace {
 
-[[noreturn]] void runChild(int rank, int cpu, const std::function<int(int)>& body) {
+[[noreturn]] void runChild(int rank, const std::vector<int>& cpus,
+                           const std::function<int(int)>& body) {
   // A rank must not outlive a launcher that was killed itself (say by compare.py's timeout).
   prctl(PR_SET_PDEATHSIG, SIGKILL);
-  cpu_binding::bindRank(rank, cpu);  // before the library starts a thread
+  cpu_binding::bindRank(rank, cpus);  // before the library starts a thread
   int rc = 1;
   try {
     rc = body(rank);
@@ -46,16 +47,17 @@ void killAll(std::vector<pid_t>& pids) {
 
 }  // namespace
 
-int runLocalRanks(int nranks, std::chrono::seconds timeout, cpu_binding::Binding binding,
+int runLocalRanks(int nranks, std::chrono::seconds timeout, const cpu_binding::Placement& placement,
                   const std::function<int(int rank)>& body) {
-  const std::vector<int> cpus =
-      binding == cpu_binding::Binding::kCore ? cpu_binding::allowedCpus() : std::vector<int>{};
   std::fflush(stdout);  // else buffered output would be printed once per child
   std::fflush(stderr);
   std::vector<pid_t> pids(nranks, 0);
   for (int rank = 0; rank < nranks; ++rank) {
     pids[rank] = fork();
-    if (pids[rank] == 0) runChild(rank, cpu_binding::cpuForRank(cpus, rank), body);
+    if (pids[rank] == 0) {
+      const size_t r = static_cast<size_t>(rank);
+      runChild(rank, r < placement.size() ? placement[r] : std::vector<int>{}, body);
+    }
     if (pids[rank] < 0) {
       std::perror("fork");
       killAll(pids);

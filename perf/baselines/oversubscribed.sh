@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 reps=${1:-3}
 np=${2:-4}
-mpi=(mpirun --allow-run-as-root --oversubscribe --mca pml ob1 --mca btl vader,self)
+# Both libraries' ranks left to the scheduler, as when the figures in docs/benchmarks.md were
+# taken: gccl's tools pin theirs unless told --bind none, mpirun where ranks fit the cores.
+mpi=(mpirun --allow-run-as-root --oversubscribe --bind-to none --mca pml ob1 --mca btl vader,self)
 iterations() {
   case $1 in
     64M) echo "-n 5 -w 1" ;;
@@ -36,8 +38,8 @@ for rep in $(seq "$reps"); do
       for wait in auto 0; do
         # shellcheck disable=SC2046
         row_times "rep $rep gccl-$transport yield=$wait" env GCCL_TRANSPORT=$transport \
-          GCCL_YIELD_US=$wait timeout 300 build/bin/allreduce_perf --np "$np" -b $size -e $size \
-          $(iterations $size)
+          GCCL_YIELD_US=$wait timeout 300 build/bin/allreduce_perf --np "$np" --bind none \
+          -b $size -e $size $(iterations $size)
       done
     done
     # shellcheck disable=SC2046

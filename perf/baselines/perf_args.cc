@@ -18,12 +18,12 @@ const char* kUsage =
 const char* kCollectiveUsage =
     "          [--collective allreduce|broadcast|reduce|allgather|reduce_scatter] [-r ROOT]\n";
 const char* kGlooUsage =
-    "          [--algo NAME|all] [--np N] [--bind core|none] [--timeout SEC]\n"
+    "          [--algo NAME|all] [--np N] [--bind cpus|none] [--timeout SEC]\n"
     "          (allreduce: ring_chunked halving_doubling bcube; broadcast: binomial_tree;\n"
     "           reduce, allgather: ring; reduce_scatter: halving_doubling)\n";
 const char* kMpiUsage = "          [--transport-label NAME]   (run under mpirun)\n";
 const char* kStreamUsage =
-    "          [--np N] [--bind core|none] [--timeout SEC] [--congestion auto|system|NAME]\n";
+    "          [--np N] [--bind cpus|none] [--timeout SEC] [--congestion auto|system|NAME]\n";
 
 const char* toolUsage(Tool tool) {
   switch (tool) {
@@ -93,9 +93,7 @@ std::map<std::string, Setter> settersFor(Tool tool) {
   if (tool != Tool::kMpi) {
     s["--np"] = setParsed(&PerfArgs::np, intAtLeast(1));
     s["--timeout"] = setParsed(&PerfArgs::timeoutSec, intAtLeast(1));
-    s["--bind"] = setParsed(&PerfArgs::binding, [](const std::string& text) {
-      return cpu_binding::parseBinding(text);
-    });
+    s["--bind"] = setParsed(&PerfArgs::binding, cpu_binding::parseBinding);
   }
   if (tool == Tool::kGloo) s["--algo"] = setParsed(&PerfArgs::algo, anyText);
   if (tool == Tool::kStream) s["--congestion"] = setParsed(&PerfArgs::congestion, anyText);

@@ -34,8 +34,8 @@ struct PerfArgs {
   std::string algo = "all";  // --algo
   // Gloo and stream: the tool forks its own local ranks.
   int np = 2;  // --np
-  // Gloo and stream: the forked ranks pinned one per CPU, as gccl's tools pin theirs.
-  cpu_binding::Binding binding = cpu_binding::Binding::kCore;  // --bind
+  // Gloo and stream: the forked ranks pinned each to its own CPUs, as gccl's tools pin theirs.
+  cpu_binding::Binding binding = cpu_binding::Binding::kCpus;  // --bind
   int timeoutSec = 600;  // --timeout: the whole run, after which ranks are killed
   // Stream only: congestion control of its sockets, as GCCL_SOCKET_CONGESTION ("auto": reno,
   // which is what gccl picks between ranks of one machine; "system": the kernel's default).

@@ -238,7 +238,8 @@ int main(int argc, char** argv) {
     listeners.push_back(listenOnLoopback());
     ports.push_back(portOf(listeners.back()));
   }
-  std::printf("# %s\n", cpu_binding::describe(args->binding, args->np).c_str());
-  return runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), args->binding,
+  const cpu_binding::Placement placement = cpu_binding::placementFor(args->binding, args->np);
+  std::printf("# %s\n", cpu_binding::describe(placement).c_str());
+  return runLocalRanks(args->np, std::chrono::seconds(args->timeoutSec), placement,
                        [&](int rank) { return runRank(*args, rank, listeners, ports); });
 }
