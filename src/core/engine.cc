@@ -13,7 +13,8 @@ namespace {
 
 // Scratch kept between operations, in slices (GCCL_CHUNK_BYTES): halving-doubling at 64 ranks
 // needs 13 slots of its partners, a tree 8 of its children; more (recursive doubling's whole
-// buffers) is freed after the operation. The work buffer keeps as much.
+// buffers) is kept while operations use it and freed once they stop (ReusableBuffer::trim).
+// The work buffer keeps as much.
 constexpr size_t kSlicesKept = 4 * kScratchSlotsPerPeer;
 
 // The longest single sleep: bounds how late a timeout is noticed (an abort wakes the poller).

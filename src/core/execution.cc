@@ -14,6 +14,7 @@
 namespace gccl {
 
 std::byte* ReusableBuffer::reserve(size_t bytes) {
+  needed_ = bytes;
   if (bytes > bytes_) {
     storage_.reset();  // never hold the old and the new block at once
     // Not zeroed: every schedule writes a slot or a work range before it reads it, and
@@ -26,8 +27,14 @@ std::byte* ReusableBuffer::reserve(size_t bytes) {
 
 void ReusableBuffer::trim(size_t keepBytes) {
   if (bytes_ <= keepBytes) return;
+  if (needed_ > keepBytes) {
+    idleOperations_ = 0;  // in use: the next operation likely needs as much again
+    return;
+  }
+  if (++idleOperations_ < kIdleOperationsBeforeFree) return;
   storage_.reset();
   bytes_ = 0;
+  idleOperations_ = 0;
 }
 
 namespace {

@@ -36,14 +36,25 @@ inline constexpr size_t kScratchSlotsPerPeer = 4;
 // of schedules that keep partial results outside the caller's buffers.
 class ReusableBuffer {
  public:
+  // Operations in a row that needed at most the kept size before a larger buffer is freed.
+  static constexpr int kIdleOperationsBeforeFree = 8;
+
+  // This operation's buffer of `bytes` (the storage grows, never shrinks, here).
   std::byte* reserve(size_t bytes);
-  // Frees the buffer if it grew beyond `keepBytes`.
+  // After an operation: frees a buffer larger than `keepBytes` once kIdleOperationsBeforeFree
+  // operations in a row needed no more than `keepBytes`. Freed after every operation, a large
+  // buffer came back from the kernel as fresh pages for the next one: recursive doubling of
+  // 16 MiB (2 x 16 MiB of scratch at 4 ranks, beyond glibc's 32 MiB mmap threshold) faulted
+  // its scratch in on every call, and took 0.37-0.59 s a call over loopback TCP instead of
+  // 29-49 ms (docs/benchmarks.md).
   void trim(size_t keepBytes);
   size_t bytes() const { return bytes_; }
 
  private:
   std::unique_ptr<std::byte[]> storage_;
   size_t bytes_ = 0;
+  size_t needed_ = 0;  // by the last reserve()
+  int idleOperations_ = 0;
 };
 
 class Execution {

@@ -864,16 +864,40 @@ TEST(WriteBack, TheDirectAllreducePairsEachResultWithItsWriteBack) {
   }
 }
 
-TEST(Scratch, GrowsOnDemandAndShrinksBackAfterALargeExchange) {
+TEST(Scratch, GrowsOnDemandAndShrinksBackOnceLargeExchangesStop) {
+  constexpr size_t kKeep = 1 << 20, kLarge = size_t{16} << 20;
   ReusableBuffer scratch;
   scratch.reserve(4096);
   EXPECT_EQ(scratch.bytes(), 4096u);
-  scratch.trim(1 << 20);  // within what the communicator keeps: stays for the next operation
+  scratch.trim(kKeep);  // within what the communicator keeps: stays for the next operation
   EXPECT_EQ(scratch.bytes(), 4096u);
-  scratch.reserve(16 << 20);  // a whole-buffer exchange
-  EXPECT_EQ(scratch.bytes(), size_t{16} << 20);
-  scratch.trim(1 << 20);
-  EXPECT_EQ(scratch.bytes(), 0u);
+  // Whole-buffer exchanges in a row reuse one buffer: the same memory, never freed between.
+  std::byte* const first = scratch.reserve(kLarge);
+  EXPECT_EQ(scratch.bytes(), kLarge);
+  for (int operation = 0; operation < 3 * ReusableBuffer::kIdleOperationsBeforeFree; ++operation) {
+    scratch.trim(kKeep);
+    ASSERT_EQ(scratch.bytes(), kLarge) << "freed while in use, after operation " << operation;
+    ASSERT_EQ(scratch.reserve(kLarge), first);
+  }
+  // Small operations after them: freed after the kIdleOperationsBeforeFree-th in a row.
+  for (int operation = 1; operation <= ReusableBuffer::kIdleOperationsBeforeFree; ++operation) {
+    scratch.reserve(4096);
+    scratch.trim(kKeep);
+    EXPECT_EQ(scratch.bytes(), operation < ReusableBuffer::kIdleOperationsBeforeFree ? kLarge : 0)
+        << "after " << operation << " small operations";
+  }
+  // A large operation among small ones starts the count again.
+  scratch.reserve(kLarge);
+  scratch.trim(kKeep);
+  for (int operation = 1; operation < ReusableBuffer::kIdleOperationsBeforeFree; ++operation) {
+    scratch.reserve(4096);
+    scratch.trim(kKeep);
+  }
+  scratch.reserve(kLarge);
+  scratch.trim(kKeep);
+  scratch.reserve(4096);
+  scratch.trim(kKeep);
+  EXPECT_EQ(scratch.bytes(), kLarge) << "the count of idle operations was not reset";
 }
 
 // A tiny slice on a huge buffer is refused before anything is built or touched, with the
