@@ -95,6 +95,23 @@ TEST(SharedSegment, AdoptedDescriptorSharesTheRings) {
   EXPECT_THROW(SharedSegment::adopt(file, 4096), Error);
 }
 
+// The rings' pages exist from the creation on (MAP_POPULATE), not faulted in by the first
+// messages: a second, unpopulated mapping of the same file finds every page resident.
+TEST(SharedSegment, RingPagesAreAllocatedAtCreation) {
+  constexpr size_t kRingBytes = size_t{1} << 20;
+  const SharedSegment segment = SharedSegment::create(kRingBytes);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t bytes = 4096 + 2 * kRingBytes;  // the control page and two rings
+  void* view = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, segment.fd(), 0);
+  ASSERT_NE(view, MAP_FAILED);
+  std::vector<unsigned char> resident((bytes + page - 1) / page);
+  ASSERT_EQ(mincore(view, bytes, resident.data()), 0);
+  const auto absent =
+      std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return !(r & 1); });
+  EXPECT_EQ(absent, 0) << "of " << resident.size() << " pages";
+  munmap(view, bytes);
+}
+
 // A segment whose creator could still shrink it would let the creator crash the peer with
 // SIGBUS: the creator seals its size, and a segment that comes unsealed (even one with a
 // gccl pair's contents) is refused.
