@@ -45,6 +45,9 @@ inline const char* bindingName(Binding binding) {
 
 namespace detail {
 
+// The largest CPU count a set is grown to (the kernel's own limit is far below).
+constexpr int kMaxCpus = 1 << 20;
+
 // A CPU set able to name `cpus` CPUs (glibc's cpu_set_t stops at 1024; machines go further).
 struct CpuSet {
   explicit CpuSet(int cpus)
@@ -60,7 +63,7 @@ struct CpuSet {
 // The CPUs this process may run on, ascending; empty if the kernel does not say.
 inline std::vector<int> allowedCpus() {
   // The kernel refuses a set smaller than its own CPU count (EINVAL): grow until it fits.
-  for (int size = 1024; size <= (1 << 20); size *= 2) {
+  for (int size = 1024; size <= detail::kMaxCpus; size *= 2) {
     detail::CpuSet mask(size);
     if (!mask.set) break;
     if (sched_getaffinity(0, mask.bytes, mask.set.get()) != 0) {
@@ -100,7 +103,7 @@ inline Placement placementFor(Binding binding, int nranks) {
 inline std::string bindTo(const std::vector<int>& cpus) {
   int highest = -1;
   for (int cpu : cpus) {
-    if (cpu < 0 || cpu >= (1 << 20)) return "no CPU " + std::to_string(cpu);
+    if (cpu < 0 || cpu >= detail::kMaxCpus) return "no CPU " + std::to_string(cpu);
     highest = std::max(highest, cpu);
   }
   if (highest < 0) return "no CPUs to bind to";
