@@ -64,4 +64,21 @@ bool ByteRing::peek(void* into, size_t bytes) const {
   return true;
 }
 
+namespace {
+// The smallest page Linux uses: every page is touched, whatever the page size.
+constexpr size_t kTouchStride = 4096;
+}  // namespace
+
+void ByteRing::warmForProducer() {
+  for (size_t at = 0; at < capacity_; at += kTouchStride) {
+    static_cast<volatile std::byte*>(data_)[at] = std::byte{0};
+  }
+}
+
+void ByteRing::warmForConsumer() const {
+  for (size_t at = 0; at < capacity_; at += kTouchStride) {
+    (void)static_cast<const volatile std::byte*>(data_)[at];
+  }
+}
+
 }  // namespace gccl::transport::shm

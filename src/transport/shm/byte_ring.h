@@ -52,6 +52,16 @@ class ByteRing {
   // Copies without consuming; false when fewer than `bytes` are readable.
   bool peek(void* into, size_t bytes) const;
 
+  // Before the first message, in each process: its first access to each page of a mapping
+  // populated by the kernel costs that process once (the page-table entry's accessed and, for
+  // a write, dirty bit). In a VM that cost a 16 KiB allreduce 5-17x its time for the first
+  // ring's worth of messages (docs/benchmarks.md, "A slow start over shared memory").
+  // The producer writes a zero into every page; nothing reads them before `head` passes.
+  void warmForProducer();
+  // The consumer reads every page and discards what it read (the producer may be writing
+  // there already: any value will do).
+  void warmForConsumer() const;
+
  private:
   void copyOut(uint64_t at, void* into, size_t bytes) const;
 

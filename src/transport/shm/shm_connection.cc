@@ -62,6 +62,8 @@ ShmConnection::ShmConnection(PairSetup setup)
       writeBack_(setup.writeBack),
       regions_(peerProcess_.valid() ? peerProcess_.fd() : -1, peerName_) {
   bell_.setNonBlocking(true);
+  out_.warmForProducer();
+  in_.warmForConsumer();
 }
 
 // Graceful: what completed sends put in the ring stays readable in the peer's mapping; the
