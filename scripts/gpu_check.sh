@@ -18,6 +18,8 @@
 # failed, timed out or was not reached, 2 when no GPU was found (without --dry-run-host).
 set -uo pipefail  # not -e: a failing step is recorded and the summary still comes
 cd "$(dirname "$0")/.." || exit 1
+# record, allowance, run_step: steps under one budget, each line in steps.tsv
+source scripts/check_steps.sh
 
 budget=${GPU_CHECK_BUDGET_S:-280}
 out_dir=${OUT:-/tmp/gccl-gpu-check}
@@ -29,8 +31,8 @@ dry_run=0
 nps=(2 4)
 sweep=(-b 16M -e 64M -f 4 -n 20 -w 3)
 small=(-b 1M -e 4M -f 2 -n 20 -w 3)
-# gccl's tools pin their ranks by default; torch's spawned ranks are not pinned, so gccl's run
-# unpinned too, like for like with torch and with the figures of earlier sessions.
+# gccl's tools and the torch baseline pin their ranks by default; here both run unpinned, as
+# when the figures of earlier sessions were taken.
 unbound=(--bind none)
 # Seconds kept back for the summary (up to 30) and `timeout`'s grace period (5): the script
 # then ends within the budget plus a few seconds.
@@ -52,50 +54,6 @@ parse_args() {
       *) echo "unknown argument: $1" >&2; usage ;;
     esac
   done
-}
-
-# One line per step in steps.tsv: name, status (PASS FAIL TIMEOUT SKIP NOTRUN), seconds, detail.
-record() {
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//[$'\t\n']/ }" >>"$out_dir/steps.tsv"
-}
-
-# Seconds a step may run: its own cap, or what the budget has left once the reserve is kept.
-allowance() {
-  local cap=$1 left=$((budget - SECONDS - reserve))
-  echo $((left < cap ? left : cap))
-}
-
-# The last non-blank line of a log: what ran when a step was stopped.
-last_line() {
-  grep -v '^[[:space:]]*$' "$1" | tail -n 1 | sed 's/^[[:space:]]*//'
-}
-
-# Why a step failed: its first "error:"/"Error:" line (a compiler's, an exception's), else its
-# last line (make's and ctest's closing lines say little).
-failure_line() {
-  grep -m 1 'rror:' "$1" | sed 's/^[[:space:]]*//' | grep . || last_line "$1"
-}
-
-# run_step NAME CAP COMMAND...: COMMAND under `timeout`, its output in logs/NAME.log.
-run_step() {
-  local name=$1 cap start rc log=$out_dir/logs/$1.log
-  cap=$(allowance "$2")
-  shift 2
-  if ((cap < 5)); then
-    record "$name" NOTRUN 0 "budget of ${budget}s spent"
-    return 1
-  fi
-  echo "== $name (at most ${cap}s): $*"
-  start=$SECONDS
-  timeout --kill-after=5 "$cap" "$@" >"$log" 2>&1
-  rc=$?
-  local took=$((SECONDS - start))
-  case $rc in
-    0) record "$name" PASS "$took" "" ;;
-    124|137) record "$name" TIMEOUT "$took" "stopped after ${cap}s: $(last_line "$log")" ;;
-    *) record "$name" FAIL "$took" "exit $rc: $(failure_line "$log")" ;;
-  esac
-  return "$rc"
 }
 
 # True when nvidia-smi lists a GPU; gpu.txt says which, or why none.
@@ -202,7 +160,7 @@ bench() {
   cap=$(allowance 75)
   run_step "torch_gloo_${torch_device}_np$np" 75 "$python" \
     perf/baselines/torch_gloo_allreduce_perf.py --device "$torch_device" --np "$np" \
-    "${sweep[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
+    "${sweep[@]}" "${unbound[@]}" --timeout $((cap > 10 ? cap - 5 : 5)) \
     --json "$json_dir/torch_gloo_${torch_device}_np$np.json"
 }
 

@@ -17,6 +17,10 @@ Out-of-place: torch.distributed.all_reduce works in place only. Like gloo_allred
 out-of-place column copies the input into a separate output tensor inside the timed call and
 then allreduces that output in place; in-place allreduces the output alone. Compare in-place.
 
+Each rank is pinned to its own block of the CPUs the launcher may use, as gccl's tools pin
+theirs (perf/cpu_binding.h: floor(CPUs / ranks) each, or one CPU round robin when the ranks
+outnumber them), every thread it has by then included; --bind none leaves them to the scheduler.
+
 #wrong sums every rank's wrong elements; any wrong element makes the tool exit 1. The ranks are
 local processes (spawned) meeting through a TCPStore on 127.0.0.1 that the parent holds. Every
 rank and the parent are gone within --timeout seconds: the parent kills the ranks it started
@@ -80,6 +84,9 @@ def parse_args(argv=None):
     p.add_argument("-d", choices=sorted(DTYPES), default="float32", help="data type")
     p.add_argument("--json", help="write the results as gccl's tools do")
     p.add_argument("--timeout", type=int, default=300, help="seconds for the whole run")
+    p.add_argument("--bind", choices=["cpus", "none"], default="cpus",
+                   help="pin each rank to its own CPUs, as gccl's tools do (default), or leave "
+                        "the ranks to the scheduler")
     args = p.parse_args(argv)
     problems = [text for bad, text in [
         (args.np < 1, "--np must be >= 1"), (args.n < 1, "-n must be >= 1"),
@@ -133,8 +140,8 @@ def expected_sum(nranks, count, dtype):
 class Rank:
     """One rank's sweep: buffers, the checked call, the timed calls, the report."""
 
-    def __init__(self, rank, nranks, args):
-        self.rank, self.nranks, self.args = rank, nranks, args
+    def __init__(self, rank, nranks, args, placement):
+        self.rank, self.nranks, self.args, self.placement = rank, nranks, args, placement
         self.dtype, self.itemsize = DTYPES[args.d], ITEMSIZE[args.d]
         self.device = self._pick_device()
         max_count = max(args.e // self.itemsize, 1)
@@ -203,7 +210,7 @@ class Rank:
     def sweep(self):
         """Every row; rank 0 prints them. Returns the rows."""
         if self.rank == 0:
-            print_header(self.args, self.nranks)
+            print_header(self.args, self.nranks, self.placement)
         rows = []
         for size in sweep_sizes(self.args):
             count = size // self.itemsize
@@ -228,10 +235,11 @@ def timing(nbytes, sorted_times_us, nranks, wrong):
 
 # --- report: gccl's table (perf/table_header.h, perf/report.cc) and JSON ----------------------
 
-def print_header(args, nranks):
+def print_header(args, nranks, ranks):
     print(f"# torch.distributed allreduce_perf: nranks {nranks}, dtype {args.d}, op sum, "
           f"backend gloo, device {args.device}, iters {args.n}, warmup {args.w}, check 1")
     print(f"# torch {torch.__version__}{device_note(args, nranks)}")
+    print(f"# {describe(ranks)}")
     print("# out-of-place: input copied into the output inside the timed call, then allreduced "
           "in place\n# (torch's allreduce is in place only). #wrong: wrong elements over all "
           "ranks' outputs.")
@@ -277,6 +285,57 @@ def write_json(path, args, nranks, rows):
         f.write("\n")
 
 
+# --- where the ranks run (perf/cpu_binding.h's placement) -------------------------------------
+
+def placement(cpus, nranks):
+    """Per rank, the CPUs it is pinned to: the r-th block of floor(len(cpus) / nranks) of
+    `cpus`, or with more ranks than CPUs the r-th CPU round robin; empty sets without CPUs."""
+    if not cpus or nranks < 1:
+        return [[] for _ in range(max(nranks, 0))]
+    block = len(cpus) // nranks if nranks <= len(cpus) else 1
+    return [[cpus[(r * block + i) % len(cpus)] for i in range(block)] for r in range(nranks)]
+
+
+def placement_for(bind, nranks):
+    return placement(sorted(os.sched_getaffinity(0)) if bind == "cpus" else [], nranks)
+
+
+def cpu_list(cpus):
+    """"0-3,6": consecutive runs as ranges."""
+    runs = []
+    for cpu in cpus:
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def describe(ranks):
+    if not ranks or any(not cpus for cpus in ranks):
+        return "ranks not bound to CPUs"
+    return "ranks bound to CPUs " + " ".join(cpu_list(cpus) for cpus in ranks)
+
+
+def bind_rank(rank, cpus):
+    """Pins every thread of this rank to `cpus`: the spawned child imported torch before this
+    runs, and a math library may have started its pool then (threads started later inherit the
+    mask). Warns and goes on if refused: an unbound rank measures correctly, only less
+    repeatably."""
+    if not cpus:
+        return
+    try:
+        for tid in sorted(int(t) for t in os.listdir("/proc/self/task")):
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except ProcessLookupError:
+                pass  # that thread has ended since the listing
+        if sorted(os.sched_getaffinity(0)) != sorted(set(cpus)):
+            raise OSError("the affinity mask read back differs from the one set")
+    except OSError as e:
+        print(f"rank {rank}: not bound: {e}", file=sys.stderr, flush=True)
+
+
 # --- processes --------------------------------------------------------------------------------
 
 def die_with_parent(parent_pid, timeout):
@@ -291,14 +350,15 @@ def die_with_parent(parent_pid, timeout):
     signal.alarm(timeout)  # SIGALRM's default action ends the process
 
 
-def run_rank(rank, nranks, port, args):
+def run_rank(rank, nranks, port, args, ranks):
     """Joins the group, sweeps, and returns the wrong elements of all ranks."""
+    cpus = ranks[rank]
     # Ranks share the machine's cores; PyTorch's own threads would oversubscribe them.
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // nranks))
+    torch.set_num_threads(len(cpus) if cpus else max(1, (os.cpu_count() or 1) // nranks))
     bound = datetime.timedelta(seconds=args.timeout)
     store = dist.TCPStore("127.0.0.1", port, nranks + 1, False, bound)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=nranks, timeout=bound)
-    rows = Rank(rank, nranks, args).sweep()
+    rows = Rank(rank, nranks, args, ranks).sweep()
     if rank == 0 and args.json:
         write_json(args.json, args, nranks, rows)
     dist.barrier()  # no peer still reads this rank's tensors when the group goes
@@ -306,10 +366,12 @@ def run_rank(rank, nranks, port, args):
     return sum(r["oop"]["wrong"] + r["ip"]["wrong"] for r in rows)
 
 
-def rank_main(rank, nranks, port, args, parent_pid):
+def rank_main(rank, nranks, port, args, parent_pid, ranks):
+    """`ranks`: every rank's CPUs (placement()), so that rank 0's header can print them."""
     die_with_parent(parent_pid, args.timeout)
+    bind_rank(rank, ranks[rank])
     try:
-        wrong = run_rank(rank, nranks, port, args)
+        wrong = run_rank(rank, nranks, port, args, ranks)
     except Exception:  # an error, not wrong results: its own exit code, and the trace
         print(f"rank {rank} failed:", file=sys.stderr)
         traceback.print_exc()
@@ -368,8 +430,9 @@ def launch(args):
     # as one more store client (world size nranks + 1) but does not wait for the ranks.
     store = dist.TCPStore("127.0.0.1", 0, args.np + 1, True, bound, wait_for_workers=False)
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
+    ranks = placement_for(args.bind, args.np)
     procs = [context.Process(target=rank_main, name=f"rank {r}",
-                             args=(r, args.np, store.port, args, os.getpid()))
+                             args=(r, args.np, store.port, args, os.getpid(), ranks))
              for r in range(args.np)]
     # `timeout` sends SIGTERM; turn it into an exit that runs the `finally` below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
