@@ -66,7 +66,11 @@ double measureGammaUsPerByte() {
   return median(times) / static_cast<double>(kGammaBytes);
 }
 
-// Per call, each call a whole allreduce (every rank waits for all): the median.
+// The median call, a call's time being its slowest rank's, as the sweep times them
+// (perf/sweep.cc): the collective is done when every rank is. One rank's own times can rank
+// algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us where the sweep's
+// slowest ranks took 62-70 (4 ranks on 2 vCPUs), and the selector then chose it over
+// halving-doubling's 39-47.
 double medianAllreduceUs(gcclComm_t comm, std::vector<float>& buffer, size_t bytes, int warmup,
                          int iterations) {
   const size_t count = bytes / sizeof(float);
@@ -78,6 +82,10 @@ double medianAllreduceUs(gcclComm_t comm, std::vector<float>& buffer, size_t byt
       return -1;
     }
     if (i >= warmup) times.push_back(nowUs() - start);
+  }
+  if (gcclAllReduce(times.data(), times.data(), times.size(), gcclFloat64, gcclMax, comm) !=
+      gcclSuccess) {
+    return -1;
   }
   return median(times);
 }

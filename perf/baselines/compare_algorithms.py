@@ -5,7 +5,10 @@ Runs allreduce_perf once per algorithm (auto, ring, recursive_doubling, tree, ha
 direct), and Gloo's allreduce algorithms, interleaved over --reps repetitions (each repetition
 in an order rotated by one), and prints per size the median time of each, the best fixed
 algorithm, auto's ratio to it, auto's speed-up over the ring and over the best Gloo algorithm,
-then how the medians stand against issue 12's targets. Used for docs/benchmarks.md:
+then how the medians stand against issue 12's targets. Auto's runs log their choices
+(GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL): the table shows what auto ran at each size, and a
+miss says how auto compares with the forced run of that very algorithm, i.e. how much of the
+miss is two launches of one schedule differing rather than the choice. Used for docs/benchmarks.md:
 
   perf/baselines/compare_algorithms.py --np 4 --reps 3 --tune-file /tmp/gccl.tune
 
@@ -17,6 +20,7 @@ imports, else none.
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -31,13 +35,21 @@ SMALL_BYTES = 64 << 10
 RING_SPEEDUP = 2.0
 
 
-def run_json(argv, env):
-    """One tool's JSON document(s): a list of runs."""
+# What GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL logs of each choice (src/core/communicator.cc).
+CHOICE = re.compile(r"rank 0: allreduce of (\d+) bytes on \d+ ranks [^:]*: (\w+)")
+
+
+def run_json(argv, env, stderr=None):
+    """One tool's JSON document(s), a list of runs; its standard error into `stderr` (a list)
+    when given, else left to this script's."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     try:
-        subprocess.run(argv + ["--json", path], env=env, check=True, stdout=subprocess.DEVNULL,
-                       timeout=1800)
+        done = subprocess.run(argv + ["--json", path], env=env, check=True,
+                              stdout=subprocess.DEVNULL, timeout=1800,
+                              stderr=subprocess.PIPE if stderr is not None else None, text=True)
+        if stderr is not None:
+            stderr.append(done.stderr)
         with open(path) as f:
             doc = json.load(f)
         return doc if isinstance(doc, list) else [doc]
@@ -76,21 +88,28 @@ def commands(args, gloo):
 
 
 def measure(args, env, runs):
-    """name -> bytes -> [time_us], over --reps interleaved repetitions."""
-    samples = {}
+    """(name -> bytes -> [time_us], bytes -> the algorithm auto ran) over --reps interleaved
+    repetitions; auto's choices as its runs logged them."""
+    samples, choices = {}, {}
     names = list(runs)
+    # The choice is logged once per power of two of the size: the sweep's sizes, -f >= 2.
+    auto_env = dict(env, GCCL_DEBUG="INFO", GCCL_DEBUG_SUBSYS="COLL")
     # Each repetition starts one run later in the order: a run's figures depend on what ran just
     # before it (the previous job's ranks still exiting, where the scheduler left the cores),
     # and a fixed order would give one algorithm that handicap every time.
     for rep in range(args.reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            for doc in run_json(runs[name], env):
+            logged = [] if name == "auto" else None
+            docs = run_json(runs[name], auto_env if name == "auto" else env, logged)
+            for size, algo in CHOICE.findall("".join(logged or [])):
+                choices.setdefault(int(size), set()).add(algo)
+            for doc in docs:
                 row = name if name != "gloo" else "gloo " + (
                     "torch" if doc.get("library") == "torch-gloo" else doc["algorithm"])
                 for size, t in times(doc, args.mode).items():
                     samples.setdefault(row, {}).setdefault(size, []).append(t)
-    return samples
+    return samples, {size: "/".join(sorted(algos)) for size, algos in choices.items()}
 
 
 def best_gloo(med, size):
@@ -98,15 +117,15 @@ def best_gloo(med, size):
     return min(gloo, key=lambda n: med[n][size]) if gloo else None
 
 
-def print_table(med):
+def print_table(med, choices):
     has_gloo = any(n.startswith("gloo ") for n in med)
-    head = ["bytes"] + ALGOS + ["best fixed", "auto / best", "ring / auto"]
+    head = ["bytes", "auto ran"] + ALGOS + ["best fixed", "auto / best", "ring / auto"]
     if has_gloo:
         head += ["best Gloo", "Gloo / auto"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for size in sorted(med["auto"]):
-        row = [str(size)] + ["%.1f" % med[a][size] for a in ALGOS]
+        row = [str(size), choices.get(size, "?")] + ["%.1f" % med[a][size] for a in ALGOS]
         best = min(FIXED, key=lambda a: med[a][size])
         row += [best, "%.2f" % (med["auto"][size] / med[best][size]),
                 "%.2f" % (med["ring"][size] / med["auto"][size])]
@@ -142,7 +161,17 @@ def target_checks(med):
     return verdicts
 
 
-def print_targets(verdicts):
+def miss_text(size, ratio, med, choices):
+    """"1048576 B (1.16; ran ring, 1.16x the forced ring)": where auto ran the very schedule it
+    is compared with, a miss is the spread between two launches of it, not the choice."""
+    text = "%d B (%.2f" % (size, ratio)
+    ran = choices.get(size)
+    if ran in med and size in med[ran]:
+        text += "; ran %s, %.2fx the forced %s" % (ran, med["auto"][size] / med[ran][size], ran)
+    return text + ")"
+
+
+def print_targets(verdicts, med, choices):
     print("\nIssue 12's targets on these medians:")
     for name, met, missed in verdicts:
         if not met and not missed:
@@ -151,7 +180,7 @@ def print_targets(verdicts):
         state = "MET" if not missed else "MISSED"
         print("- %s: %s, held at %d of %d sizes" % (name, state, len(met), len(met) + len(missed)) +
               ("" if not missed else "; missed at " +
-               ", ".join("%d B (%.2f)" % (s, r) for s, r in missed)))
+               ", ".join(miss_text(s, r, med, choices) for s, r in missed)))
 
 
 def main():
@@ -184,16 +213,17 @@ def main():
     if args.tune_file:
         env["GCCL_TUNE_FILE"] = os.path.abspath(args.tune_file)
     gloo = gloo_flavour(args)
-    samples = measure(args, env, commands(args, gloo))
+    samples, choices = measure(args, env, commands(args, gloo))
     med = {name: {s: statistics.median(v) for s, v in by.items()} for name, by in samples.items()}
-    print_table(med)
+    print_table(med, choices)
     print("\n%s, %d ranks, median of %d runs, times in us (%s); Gloo: %s" %
           (" ".join(sys.argv), args.np, args.reps, args.mode, gloo))
     verdicts = target_checks(med)
-    print_targets(verdicts)
+    print_targets(verdicts, med, choices)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"nranks": args.np, "reps": args.reps, "mode": args.mode, "gloo": gloo,
+                       "auto_ran": {str(s): a for s, a in choices.items() if s in med["auto"]},
                        "median_us": {n: {str(s): t for s, t in by.items()}
                                      for n, by in med.items()},
                        "targets": [{"target": n, "met": [s for s, _ in met],
