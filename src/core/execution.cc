@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/logging.h"
+#include "core/open_view_writes.h"
 #include "reduce/non_finite.h"
 #include "reduce/reduce.h"
 
@@ -358,34 +359,6 @@ namespace {
 
 // Whether this process has said that results stream (said once: it is the same every call).
 std::atomic<bool> loggedStreaming{false};
-
-// The peers' views of one block, opened for writing; closed when it goes, also when opening a
-// later one throws (Connection::beginViewWrite).
-class OpenViewWrites {
- public:
-  OpenViewWrites() = default;
-  OpenViewWrites(const OpenViewWrites&) = delete;
-  OpenViewWrites& operator=(const OpenViewWrites&) = delete;
-  ~OpenViewWrites() {
-    for (size_t i = 0; i < count_; ++i) views_[i].connection->endViewWrite(*views_[i].message);
-  }
-  void* open(Connection& connection, Message& message, size_t offset, size_t bytes) {
-    if (count_ == views_.size()) {
-      fail(Status::kInternalError, "write-back into more views than a chain has links");
-    }
-    void* at = connection.beginViewWrite(message, offset, bytes);
-    views_[count_++] = {&connection, &message};
-    return at;
-  }
-
- private:
-  struct View {
-    Connection* connection;
-    Message* message;
-  };
-  std::array<View, kMaxChainLinks> views_{};
-  size_t count_ = 0;
-};
 
 }  // namespace
 
