@@ -68,9 +68,9 @@ double measureGammaUsPerByte() {
 
 // The median call, a call's time being its slowest rank's, as the sweep times them
 // (perf/sweep.cc): the collective is done when every rank is. One rank's own times can rank
-// algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us where the sweep's
-// slowest ranks took 62-70 (4 ranks on 2 vCPUs), and the selector then chose it over
-// halving-doubling's 39-47.
+// algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us and
+// halving-doubling at 38.8, where the slowest ranks took 57-73 and 46-63 (4 ranks on 2
+// vCPUs), and the selector chose recursive doubling.
 double medianAllreduceUs(gcclComm_t comm, std::vector<float>& buffer, size_t bytes, int warmup,
                          int iterations) {
   const size_t count = bytes / sizeof(float);

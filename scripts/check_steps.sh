@@ -5,6 +5,12 @@
 # ran. Sourced; the script sets out_dir (with a logs/ folder), budget (seconds for the whole
 # script, counted by bash's SECONDS) and reserve (seconds kept back for its summary).
 
+# The sourcing script's header comment as its usage; exits with $1 (default 2).
+usage() {
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+  exit "${1:-2}"
+}
+
 # One line per step in steps.tsv: name, status (PASS FAIL TIMEOUT SKIP NOTRUN), seconds, detail.
 record() {
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "${4//[$'\t\n']/ }" >>"$out_dir/steps.tsv"

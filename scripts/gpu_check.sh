@@ -18,7 +18,7 @@
 # failed, timed out or was not reached, 2 when no GPU was found (without --dry-run-host).
 set -uo pipefail  # not -e: a failing step is recorded and the summary still comes
 cd "$(dirname "$0")/.." || exit 1
-# record, allowance, run_step: steps under one budget, each line in steps.tsv
+# usage, record, allowance, run_step: steps under one budget, each line in steps.tsv
 source scripts/check_steps.sh
 
 budget=${GPU_CHECK_BUDGET_S:-280}
@@ -37,11 +37,6 @@ unbound=(--bind none)
 # Seconds kept back for the summary (up to 30) and `timeout`'s grace period (5): the script
 # then ends within the budget plus a few seconds.
 reserve=40
-
-usage() {
-  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"  # the header
-  exit "${1:-2}"
-}
 
 parse_args() {
   while (($#)); do

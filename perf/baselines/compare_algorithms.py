@@ -2,15 +2,19 @@
 """gccl's allreduce algorithms side by side, and auto against them, in one run.
 
 Runs allreduce_perf once per algorithm (auto, ring, recursive_doubling, tree, halving_doubling,
-direct), and Gloo's allreduce algorithms, interleaved over --reps repetitions (each repetition
-in an order rotated by one), and prints per size the median time of each, the best fixed
-algorithm, auto's ratio to it, auto's speed-up over the ring and over the best Gloo algorithm,
-then how the medians stand against issue 12's targets. Auto's runs log their choices
-(GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL): the table shows what auto ran at each size, and a
-miss says how auto compares with the forced run of that very algorithm, i.e. how much of the
-miss is two launches of one schedule differing rather than the choice. Used for docs/benchmarks.md:
+direct; --algos picks some, auto and ring always among them), and Gloo's allreduce algorithms,
+interleaved over --reps repetitions (each repetition in an order rotated by one), and prints per
+size the median time of each, the best fixed algorithm, auto's ratio to it, auto's speed-up over
+the ring and over the best Gloo algorithm, then how the medians stand against issue 12's
+targets. Used for docs/benchmarks.md:
 
   perf/baselines/compare_algorithms.py --np 4 --reps 3 --tune-file /tmp/gccl.tune
+
+What auto ran at each size comes from one launch more, of one call per size, that logs its
+choices (GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL; the choice depends on the size and the tune
+file only). A miss then says how auto compares with the forced run of the algorithm it ran: a
+miss where auto ran the best algorithm itself is two launches of one schedule differing, not the
+choice. Stopped (SIGTERM, as `timeout` stops it), it prints what the repetitions so far measured.
 
 Gloo: --gloo native runs gloo_allreduce_perf (Debian's libgloo, every algorithm it has), torch
 runs torch_gloo_allreduce_perf.py (PyTorch's gloo, which picks its own; --python names the
@@ -21,38 +25,45 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 
 ALGOS = ["auto", "ring", "recursive_doubling", "tree", "halving_doubling", "direct"]
-FIXED = [a for a in ALGOS if a != "auto"]
 # Issue 12: auto within this factor of the best fixed algorithm and of the ring at every size;
 # at SMALL_BYTES and below, at least RING_SPEEDUP times the ring's speed and faster than Gloo.
 WITHIN = 1.10
 SMALL_BYTES = 64 << 10
 RING_SPEEDUP = 2.0
-
-
 # What GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL logs of each choice (src/core/communicator.cc).
 CHOICE = re.compile(r"rank 0: allreduce of (\d+) bytes on \d+ ranks [^:]*: (\w+)")
 
 
-def run_json(argv, env, stderr=None):
-    """One tool's JSON document(s), a list of runs; its standard error into `stderr` (a list)
-    when given, else left to this script's."""
+class Stopped(Exception):
+    """SIGTERM arrived: report what was measured so far."""
+
+
+def on_sigterm(*_):
+    raise Stopped()
+
+
+def run_tool(argv, env, capture_stderr=False):
+    """(the tool's JSON documents as a list, its standard error or None). A tool that fails
+    raises CalledProcessError, its captured standard error printed first."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         path = f.name
     try:
-        done = subprocess.run(argv + ["--json", path], env=env, check=True,
-                              stdout=subprocess.DEVNULL, timeout=1800,
-                              stderr=subprocess.PIPE if stderr is not None else None, text=True)
-        if stderr is not None:
-            stderr.append(done.stderr)
+        done = subprocess.run(argv + ["--json", path], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE if capture_stderr else None, text=True,
+                              timeout=1800)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr or "")
+            done.check_returncode()
         with open(path) as f:
             doc = json.load(f)
-        return doc if isinstance(doc, list) else [doc]
+        return (doc if isinstance(doc, list) else [doc]), done.stderr
     finally:
         os.unlink(path)
 
@@ -73,11 +84,15 @@ def gloo_flavour(args):
     return "torch" if probe.returncode == 0 else "none"
 
 
+def sweep_args(args, calls, warmup):
+    return ["--np", str(args.np), "-b", args.b, "-e", args.e, "-f", args.f, "-n", str(calls),
+            "-w", str(warmup), "--bind", args.bind]
+
+
 def commands(args, gloo):
     """name -> argv of every run of one repetition (a Gloo run yields one row per algorithm)."""
-    sweep = ["--np", str(args.np), "-b", args.b, "-e", args.e, "-f", args.f, "-n", args.n,
-             "-w", args.w, "--bind", args.bind]
-    runs = {a: [os.path.join(args.bin, "allreduce_perf"), "-a", a] + sweep for a in ALGOS}
+    sweep = sweep_args(args, args.n, args.w)
+    runs = {a: [os.path.join(args.bin, "allreduce_perf"), "-a", a] + sweep for a in args.algos}
     if gloo == "native":
         runs["gloo"] = [os.path.join(args.bin, "gloo_allreduce_perf"), "--algo", "all"] + sweep
     elif gloo == "torch":
@@ -87,29 +102,36 @@ def commands(args, gloo):
     return runs
 
 
-def measure(args, env, runs):
-    """(name -> bytes -> [time_us], bytes -> the algorithm auto ran) over --reps interleaved
-    repetitions; auto's choices as its runs logged them."""
-    samples, choices = {}, {}
+def auto_choices(args, env):
+    """bytes -> the algorithm auto runs at that size. One call per size: the choice is logged
+    once per power of two of the size, and the perf tool's own allreduce of its call times
+    (8 bytes a call) must not take a swept size's power of two first."""
+    argv = [os.path.join(args.bin, "allreduce_perf"), "-a", "auto"] + sweep_args(args, 1, 0)
+    _, log = run_tool(argv, dict(env, GCCL_DEBUG="INFO", GCCL_DEBUG_SUBSYS="COLL"),
+                      capture_stderr=True)
+    return {int(size): algo for size, algo in CHOICE.findall(log)}
+
+
+def measure(args, env, runs, samples):
+    """Fills `samples` (name -> bytes -> [time_us]) over --reps interleaved repetitions."""
     names = list(runs)
-    # The choice is logged once per power of two of the size: the sweep's sizes, -f >= 2.
-    auto_env = dict(env, GCCL_DEBUG="INFO", GCCL_DEBUG_SUBSYS="COLL")
     # Each repetition starts one run later in the order: a run's figures depend on what ran just
     # before it (the previous job's ranks still exiting, where the scheduler left the cores),
     # and a fixed order would give one algorithm that handicap every time.
     for rep in range(args.reps):
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
-            logged = [] if name == "auto" else None
-            docs = run_json(runs[name], auto_env if name == "auto" else env, logged)
-            for size, algo in CHOICE.findall("".join(logged or [])):
-                choices.setdefault(int(size), set()).add(algo)
+            docs, _ = run_tool(runs[name], env)
             for doc in docs:
                 row = name if name != "gloo" else "gloo " + (
                     "torch" if doc.get("library") == "torch-gloo" else doc["algorithm"])
                 for size, t in times(doc, args.mode).items():
                     samples.setdefault(row, {}).setdefault(size, []).append(t)
-    return samples, {size: "/".join(sorted(algos)) for size, algos in choices.items()}
+
+
+def fixed_at(med, size):
+    """The forced algorithms measured at `size`."""
+    return [a for a in ALGOS[1:] if size in med.get(a, {})]
 
 
 def best_gloo(med, size):
@@ -117,41 +139,45 @@ def best_gloo(med, size):
     return min(gloo, key=lambda n: med[n][size]) if gloo else None
 
 
-def print_table(med, choices):
+def print_table(med, choices, algos):
     has_gloo = any(n.startswith("gloo ") for n in med)
-    head = ["bytes", "auto ran"] + ALGOS + ["best fixed", "auto / best", "ring / auto"]
+    head = ["bytes", "auto ran"] + algos + ["best fixed", "auto / best", "ring / auto"]
     if has_gloo:
         head += ["best Gloo", "Gloo / auto"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for size in sorted(med["auto"]):
-        row = [str(size), choices.get(size, "?")] + ["%.1f" % med[a][size] for a in ALGOS]
-        best = min(FIXED, key=lambda a: med[a][size])
-        row += [best, "%.2f" % (med["auto"][size] / med[best][size]),
-                "%.2f" % (med["ring"][size] / med["auto"][size])]
+        auto = med["auto"][size]
+        row = [str(size), choices.get(size, "?")]
+        row += ["%.1f" % med[a][size] if size in med.get(a, {}) else "-" for a in algos]
+        best = min(fixed_at(med, size), key=lambda a: med[a][size], default=None)
+        row += [best, "%.2f" % (auto / med[best][size])] if best else ["-", "-"]
+        row += ["%.2f" % (med["ring"][size] / auto) if size in med.get("ring", {}) else "-"]
         if has_gloo:
             g = best_gloo(med, size)
-            row += [g[5:], "%.2f" % (med[g][size] / med["auto"][size])] if g else ["-", "-"]
+            row += [g[5:], "%.2f" % (med[g][size] / auto)] if g else ["-", "-"]
         print("| " + " | ".join(row) + " |")
 
 
 def target_checks(med):
-    """Issue 12's targets on these medians: [(target, sizes it holds at, sizes it misses at)],
-    a size given with its ratio."""
-    sizes = sorted(med["auto"])
-    small = [s for s in sizes if s <= SMALL_BYTES]
+    """Issue 12's targets on these medians: [(target, [(size, ratio)] held, [(size, ratio)]
+    missed)], each over the sizes where what it compares was measured."""
     auto = med["auto"]
+    sizes = sorted(auto)
+    ring = [s for s in sizes if s in med.get("ring", {})]
+    small = [s for s in ring if s <= SMALL_BYTES]
     checks = [
-        ("auto within %.0f%% of the best fixed algorithm" % ((WITHIN - 1) * 100), sizes,
-         lambda s: auto[s] / min(med[a][s] for a in FIXED), lambda r: r <= WITHIN),
-        ("auto never slower than the ring by more than %.0f%%" % ((WITHIN - 1) * 100), sizes,
+        ("auto within %.0f%% of the best fixed algorithm" % ((WITHIN - 1) * 100),
+         [s for s in sizes if fixed_at(med, s)],
+         lambda s: auto[s] / min(med[a][s] for a in fixed_at(med, s)), lambda r: r <= WITHIN),
+        ("auto never slower than the ring by more than %.0f%%" % ((WITHIN - 1) * 100), ring,
          lambda s: auto[s] / med["ring"][s], lambda r: r <= WITHIN),
         ("auto >= %.0fx the ring's speed up to %d KiB" % (RING_SPEEDUP, SMALL_BYTES >> 10), small,
          lambda s: med["ring"][s] / auto[s], lambda r: r >= RING_SPEEDUP),
     ]
     if any(n.startswith("gloo ") for n in med):
         checks.append(("auto faster than every Gloo algorithm up to %d KiB" % (SMALL_BYTES >> 10),
-                       [s for s in small if best_gloo(med, s)],
+                       [s for s in sizes if s <= SMALL_BYTES and best_gloo(med, s)],
                        lambda s: med[best_gloo(med, s)][s] / auto[s], lambda r: r > 1.0))
     verdicts = []
     for name, at, ratio, holds in checks:
@@ -162,8 +188,7 @@ def target_checks(med):
 
 
 def miss_text(size, ratio, med, choices):
-    """"1048576 B (1.16; ran ring, 1.16x the forced ring)": where auto ran the very schedule it
-    is compared with, a miss is the spread between two launches of it, not the choice."""
+    """"1048576 B (1.16; ran ring, 1.16x the forced ring)"."""
     text = "%d B (%.2f" % (size, ratio)
     ran = choices.get(size)
     if ran in med and size in med[ran]:
@@ -183,7 +208,7 @@ def print_targets(verdicts, med, choices):
                ", ".join(miss_text(s, r, med, choices) for s, r in missed)))
 
 
-def main():
+def parse_args():
     bin_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--np", type=int, default=4)
@@ -194,6 +219,8 @@ def main():
     p.add_argument("-n", default="20")
     p.add_argument("-w", default="5")
     p.add_argument("--mode", choices=["ip", "oop"], default="oop")
+    p.add_argument("--algos", default=",".join(ALGOS),
+                   help="the algorithms to run, comma-separated (auto and ring always)")
     p.add_argument("--tune-file", help="GCCL_TUNE_FILE for every gccl run")
     p.add_argument("--bin", default=bin_dir)
     p.add_argument("--gloo", choices=["auto", "native", "torch", "none"], default="auto",
@@ -208,21 +235,41 @@ def main():
                         "or left to the scheduler")
     p.add_argument("--json", help="also write every median and the targets' verdicts here")
     args = p.parse_args()
+    wanted = set(args.algos.split(",")) | {"auto", "ring"}
+    unknown = wanted - set(ALGOS)
+    if unknown:
+        p.error("unknown algorithm(s): " + ", ".join(sorted(unknown)))
+    args.algos = [a for a in ALGOS if a in wanted]
+    return args
 
+
+def main():
+    args = parse_args()
     env = dict(os.environ)
     if args.tune_file:
         env["GCCL_TUNE_FILE"] = os.path.abspath(args.tune_file)
     gloo = gloo_flavour(args)
-    samples, choices = measure(args, env, commands(args, gloo))
+    signal.signal(signal.SIGTERM, on_sigterm)
+    samples, choices, stopped = {}, {}, False
+    try:
+        choices = auto_choices(args, env)
+        measure(args, env, commands(args, gloo), samples)
+    except Stopped:
+        stopped = True
+    if "auto" not in samples:
+        print("stopped before auto was measured" if stopped else "auto was not measured")
+        return 1
     med = {name: {s: statistics.median(v) for s, v in by.items()} for name, by in samples.items()}
-    print_table(med, choices)
-    print("\n%s, %d ranks, median of %d runs, times in us (%s); Gloo: %s" %
-          (" ".join(sys.argv), args.np, args.reps, args.mode, gloo))
+    print_table(med, choices, args.algos)
+    print("\n%s, %d ranks, median of %d runs, times in us (%s); Gloo: %s%s" %
+          (" ".join(sys.argv), args.np, args.reps, args.mode, gloo,
+           "; STOPPED early: medians of the runs that finished" if stopped else ""))
     verdicts = target_checks(med)
     print_targets(verdicts, med, choices)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"nranks": args.np, "reps": args.reps, "mode": args.mode, "gloo": gloo,
+                       "stopped": stopped,
                        "auto_ran": {str(s): a for s, a in choices.items() if s in med["auto"]},
                        "median_us": {n: {str(s): t for s, t in by.items()}
                                      for n, by in med.items()},
@@ -230,7 +277,8 @@ def main():
                                     "missed": {str(s): round(r, 3) for s, r in missed}}
                                    for n, met, missed in verdicts]}, f, indent=1)
             f.write("\n")
+    return 1 if stopped else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

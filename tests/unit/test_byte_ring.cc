@@ -123,9 +123,9 @@ long dirtyKibOfMappingAt(const void* address) {
 
 // Warming a ring before its first message: the producer's writes reach every page (so its
 // first messages do not each pay for the page-table bits, in a VM several microseconds a
-// page) and leave the ring empty; the consumer's reads change nothing. Whether the
-// consumer's reads set the accessed bits cannot be seen from here: smaps already counts every
-// populated page as referenced.
+// page) and leave the ring empty; the consumer's reads change nothing. What the consumer's
+// reads do to its mapping cannot be seen from here: smaps' "Referenced" already counts every
+// populated page (the kernel marks the pages, not the page-table entries, when it populates).
 TEST(ByteRing, WarmingDirtiesTheProducersPagesAndLeavesTheRingEmpty) {
   constexpr size_t kRingBytes = size_t{1} << 20;
   SharedSegment creator = SharedSegment::create(kRingBytes);

@@ -68,6 +68,24 @@ TEST(OpenViewWrites, AViewThatFailsToOpenClosesTheOnesOpenedBefore) {
   EXPECT_EQ(never.closed(), 0) << "a view never opened was closed";
 }
 
+// A chain has at most kMaxChainLinks links, so no block has more writers: one more is refused
+// as an internal error, and the views opened up to it are closed all the same.
+TEST(OpenViewWrites, MoreViewsThanAChainHasLinksAreRefused) {
+  std::vector<std::byte> memory(64);
+  Message message;
+  message.writeView = memory.data();
+  ViewPeer peer(1, false);
+  try {
+    OpenViewWrites views;
+    for (size_t i = 0; i <= kMaxChainLinks; ++i) views.open(peer, message, 0, 8);
+    ADD_FAILURE() << "a view more than a chain has links was opened";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInternalError) << e.what();
+  }
+  EXPECT_EQ(peer.open(), 0);
+  EXPECT_EQ(peer.closed(), static_cast<int>(kMaxChainLinks));
+}
+
 TEST(OpenViewWrites, EveryOpenedViewIsClosedOnceWhenTheBlockIsWritten) {
   std::vector<std::byte> memory(64);
   Message a, b;

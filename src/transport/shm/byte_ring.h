@@ -52,11 +52,13 @@ class ByteRing {
   // Copies without consuming; false when fewer than `bytes` are readable.
   bool peek(void* into, size_t bytes) const;
 
-  // Before the first message, in each process: its first access to each page of a mapping
-  // populated by the kernel costs that process once (the page-table entry's accessed and, for
-  // a write, dirty bit). In a VM that cost a 16 KiB allreduce 5-17x its time for the first
-  // ring's worth of messages (docs/benchmarks.md, "A slow start over shared memory").
-  // The producer writes a zero into every page; nothing reads them before `head` passes.
+  // Before the first message, in each process: its first access to each page of the ring,
+  // though the kernel populated the mapping, costs that process once (measured; no page fault
+  // is counted, so likely the page-table entry's accessed and dirty bits). In a VM that cost a
+  // 16 KiB allreduce 5-17x its time for the first ring's worth of messages (docs/benchmarks.md,
+  // "A slow start over shared memory").
+  // The producer writes a zero into every page (a segment's rings start on page boundaries);
+  // nothing reads them before `head` passes.
   void warmForProducer();
   // The consumer reads every page and discards what it read (the producer may be writing
   // there already: any value will do).

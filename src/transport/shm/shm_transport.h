@@ -14,6 +14,9 @@ namespace gccl::transport::shm {
 // Per direction of a pair: small messages and single-copy descriptors live here, and the whole
 // traffic when the kernel refuses single-copy.
 inline constexpr size_t kRingBytes = size_t{1} << 20;
+// Whole pages: each ring then starts on a page boundary, which warming its pages relies on
+// (ByteRing::warmForProducer).
+static_assert(kRingBytes % 4096 == 0);
 
 class ShmTransport final : public Transport {
  public:
