@@ -122,8 +122,8 @@ long dirtyKibOfMappingAt(const void* address) {
 }
 
 // Warming a ring before its first message: the producer's writes reach every page (so its
-// first messages do not each pay for the page-table bits, in a VM several microseconds a
-// page) and leave the ring empty; the consumer's reads change nothing. What the consumer's
+// first messages do not each pay for a first touch, in a VM several microseconds a page) and
+// leave the ring empty; the consumer's reads change nothing. What the consumer's
 // reads do to its mapping cannot be seen from here: smaps' "Referenced" already counts every
 // populated page (the kernel marks the pages, not the page-table entries, when it populates).
 TEST(ByteRing, WarmingDirtiesTheProducersPagesAndLeavesTheRingEmpty) {
