@@ -45,4 +45,12 @@ inline std::vector<Mapping> selfMappings() {
   return mappings;
 }
 
+// KiB that smaps counts dirty of the mapping holding `address`, or -1 when none holds it.
+inline long dirtyKibAt(const void* address) {
+  for (const Mapping& mapping : selfMappings()) {
+    if (mapping.holds(address)) return mapping.dirtyKib;
+  }
+  return -1;
+}
+
 }  // namespace gccl::testing_support

@@ -113,14 +113,6 @@ TEST(SharedSegment, RingPagesAreAllocatedAtCreation) {
   munmap(view, bytes);
 }
 
-// KiB of the mapping holding `address` that smaps counts dirty, or -1 when none holds it.
-long dirtyKibOfMappingAt(const void* address) {
-  for (const testing_support::Mapping& mapping : testing_support::selfMappings()) {
-    if (mapping.holds(address)) return mapping.dirtyKib;
-  }
-  return -1;
-}
-
 // Warming a ring before its first message: the producer's writes reach every page (so its
 // first messages do not each pay for a first touch, in a VM several microseconds a page) and
 // leave the ring empty; the consumer's reads change nothing. What the consumer's
@@ -132,11 +124,11 @@ TEST(ByteRing, WarmingDirtiesTheProducersPagesAndLeavesTheRingEmpty) {
   SharedSegment adopter = SharedSegment::adopt(dup(creator.fd()), kRingBytes);
   ByteRing out = creator.ring(0);
   const void* mapping = &out.control();  // the control page begins the creator's mapping
-  const long dirtyBefore = dirtyKibOfMappingAt(mapping);
+  const long dirtyBefore = testing_support::dirtyKibAt(mapping);
   ASSERT_GE(dirtyBefore, 0);
   EXPECT_LT(dirtyBefore, 64) << "only the control page was written at creation";
   out.warmForProducer();
-  EXPECT_GE(dirtyKibOfMappingAt(mapping), long{kRingBytes / 1024} + dirtyBefore)
+  EXPECT_GE(testing_support::dirtyKibAt(mapping), long{kRingBytes / 1024} + dirtyBefore)
       << "every page of the producer's ring written";
   ByteRing in = adopter.ring(0);
   in.warmForConsumer();
