@@ -490,18 +490,22 @@ std::pair<long, long> ringKibWritten() {
 // 5-17x as long before, docs/benchmarks.md). Ring 0 carries the lower rank's sends, ring 1 the
 // higher rank's; each end is a process of its own with its own mapping. Both look while both
 // mappings live: an unmapped page's written state passes to the page itself, and smaps would
-// then count it dirty in the other mapping too.
+// then count it dirty in the other mapping too. So neither unmaps before both have looked (the
+// higher rank's look had come after the lower rank's unmap in half the runs: ring 0 read
+// dirty there too).
 TEST(ShmInit, EachEndWarmsItsRingBeforeTheFirstMessage) {
   const JobToken token = tokenOf('w');
   constexpr long kRingKib = kRingBytes / 1024;
-  int lowerLooked[2];
+  int lowerLooked[2], higherLooked[2];
   ASSERT_EQ(pipe(lowerLooked), 0);
+  ASSERT_EQ(pipe(higherLooked), 0);
   std::fflush(nullptr);
   const pid_t higher = fork();
   // Either end that fails to connect says so and fails the test; neither leaves the other
-  // waiting (the higher rank's exit code, the lower rank's closed pipe).
+  // waiting: a closed pipe (an end's exit included) reads as "looked".
   if (higher == 0) {
     close(lowerLooked[1]);
+    close(higherLooked[0]);
     int code = 2;
     try {
       MemoryStore store;
@@ -510,6 +514,7 @@ TEST(ShmInit, EachEndWarmsItsRingBeforeTheFirstMessage) {
           ShmTransport(true, true).connect(pairRequest(1, token, 10000), store, poller);
       const auto [ring0, ring1] = ringKibWritten();
       std::fprintf(stderr, "higher rank wrote %ld KiB of ring 0, %ld of ring 1\n", ring0, ring1);
+      close(higherLooked[1]);
       char end = 0;
       (void)!read(lowerLooked[0], &end, 1);  // returns when the lower rank closes its end
       code = ring0 == 0 && ring1 == kRingKib ? 0 : 1;
@@ -519,17 +524,21 @@ TEST(ShmInit, EachEndWarmsItsRingBeforeTheFirstMessage) {
     _exit(code);
   }
   close(lowerLooked[0]);
+  close(higherLooked[1]);
   try {
     MemoryStore store;
     Poller poller;
     const auto connections =
         ShmTransport(true, true).connect(pairRequest(0, token, 10000), store, poller);
     EXPECT_EQ(ringKibWritten(), std::make_pair(kRingKib, 0L)) << "KiB of ring 0, of ring 1";
+    char end = 0;
+    (void)!read(higherLooked[0], &end, 1);  // returns when the higher rank closes its end
     close(lowerLooked[1]);
   } catch (const Error& e) {
     close(lowerLooked[1]);
     ADD_FAILURE() << "lower rank: " << e.what();
   }
+  close(higherLooked[0]);
   int status = 0;
   ASSERT_EQ(waitpid(higher, &status, 0), higher);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
