@@ -6,6 +6,7 @@
 
 #include <gccl/gccl.h>
 
+#include "algorithm_comms.h"
 #include "base/config.h"
 #include "local_launcher.h"
 #include "perf_options.h"
@@ -17,18 +18,33 @@ namespace gccl::perf {
 
 namespace {
 
+// The communicators the sweep runs on: `comm`, or one per algorithm of -a A,B,... opened over
+// it (it is then closed). Empty when that fails (`comm` aborted).
+std::vector<gcclComm_t> sweepComms(const PerfOptions& options, gcclComm_t comm) {
+  if (options.interleaved.empty()) return {comm};
+  std::vector<gcclComm_t> comms;
+  if (!openAlgorithmComms(comm, options.interleaved, comms)) {
+    gcclCommAbort(comm);
+    return {};
+  }
+  gcclCommDestroy(comm);
+  return comms;
+}
+
 // Runs the sweep; the report carries this rank's own wrong elements, which alone make its exit
 // status non-zero (under mpirun/torchrun, that is how a wrong element on any rank fails the job).
 RankReport runRank(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm) {
   int rank = 0, nranks = 0;
   gcclCommUserRank(comm, &rank);
   gcclCommCount(comm, &nranks);
+  const std::vector<gcclComm_t> comms = sweepComms(options, comm);
+  if (comms.empty()) return {};
   std::vector<SizeResult> results;
-  if (!runSweep(spec, options, comm, results)) {
-    gcclCommAbort(comm);
+  if (!runSweep(spec, options, comms, results)) {
+    for (gcclComm_t c : comms) gcclCommAbort(c);
     return {};
   }
-  gcclCommDestroy(comm);
+  for (gcclComm_t c : comms) gcclCommDestroy(c);
   RankReport report;
   for (const auto& r : results) report.wrongElements += r.outOfPlace.wrong + r.inPlace.wrong;
   const bool jsonOk = rank != reportingRank(spec, options) || options.jsonPath.empty() ||
@@ -69,8 +85,10 @@ bool launchedByLauncher() {
 }
 
 // -a becomes GCCL_ALGO before any rank's init reads it (forked ranks inherit it); without -a
-// the header still names a GCCL_ALGO found in the environment.
+// the header still names a GCCL_ALGO found in the environment. -a A,B,... sets each
+// communicator's own (algorithm_comms.h), whatever the environment says.
 void applyAlgorithm(PerfOptions& options) {
+  if (!options.interleaved.empty()) return;
   if (!options.algorithm.empty()) {
     setenv("GCCL_ALGO", options.algorithm.c_str(), 1);
   } else {

@@ -5,6 +5,7 @@
 #include "byte_size.h"
 #include "collective.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -38,6 +39,23 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
+// -a's value: one name, or several to take in turn (PerfOptions::interleaved), each known and
+// none twice.
+bool parseAlgorithms(std::string_view value, PerfOptions& options) {
+  std::vector<std::string> names;
+  for (size_t start = 0;;) {
+    const size_t comma = value.find(',', start);
+    const std::optional<std::string> name = knownAlgorithm(value.substr(start, comma - start));
+    if (!name || std::find(names.begin(), names.end(), *name) != names.end()) return false;
+    names.push_back(*name);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  options.algorithm = names.size() == 1 ? names.front() : "";
+  options.interleaved = names.size() > 1 ? names : std::vector<std::string>{};
+  return true;
+}
+
 // Asked for (-h): on stdout, exit 0. After a bad argument: on stderr, exit 2.
 [[noreturn]] void usage(const CollectiveSpec& spec, const char* problem) {
   if (problem != nullptr) std::fprintf(stderr, "%s: %s\n", spec.tool, problem);
@@ -50,6 +68,8 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
                "  sizes take K/M/G suffixes; dtype: int8 uint8 int32 uint32 int64 uint64\n"
                "  float16 bfloat16 float32 float64%s.\n"
                "  -a/--algo sets GCCL_ALGO for the ranks: %s.\n"
+               "  -a A,B,... times several in one launch, each on its own communicator, their\n"
+               "  calls taken in turn: a row per size and algorithm.\n"
                "  Without --np, runs one rank per process under mpirun/torchrun/GCCL_* variables\n"
                "  when they are set, else starts 2 local ranks.\n"
                "  With --np, --bind cpus (the default) pins each rank to its own block of the\n"
@@ -142,9 +162,9 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
       options.op = orUsage(spec, parseName<gcclRedOp_t>(value, kOpNames), "bad op");
     else if (flag == "-r" && spec.rooted)
       options.root = number(0);
-    else if (flag == "-a" || flag == "--algo")
-      options.algorithm = orUsage(spec, knownAlgorithm(value), "unknown algorithm (see -h)");
-    else if (flag == "--np")
+    else if (flag == "-a" || flag == "--algo") {
+      if (!parseAlgorithms(value, options)) usage(spec, "unknown or repeated algorithm (see -h)");
+    } else if (flag == "--np")
       options.localRanks = number(1);
     else if (flag == "--bind")
       options.binding =

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gccl/gccl.h>
 
@@ -28,6 +29,9 @@ struct PerfOptions {
   // -a/--algo: exported as GCCL_ALGO before init; else GCCL_ALGO as found. Empty: neither set,
   // and the header and JSON say nothing (gccl chooses).
   std::string algorithm;
+  // -a A,B,...: each algorithm on its own communicator, their calls taken in turn, a row per
+  // size and algorithm (algorithm_comms.h); `algorithm` is then empty. Empty otherwise.
+  std::vector<std::string> interleaved;
   std::optional<int> localRanks;  // --np: start this many ranks here
   // --bind cpus|none: --np ranks pinned each to its own share of the CPUs (cpu_binding.h), or
   // left to the scheduler. Under a launcher (mpirun, torchrun) placement is the launcher's.

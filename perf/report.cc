@@ -16,14 +16,16 @@ const char* opColumn(const CollectiveSpec& spec, const PerfOptions& options) {
 
 // GCCL_ALGO names an algorithm of any collective and a collective without one of that name
 // takes its automatic choice (algorithms/registry.h): say so rather than suggest it ran.
-std::string algorithmNote(const CollectiveSpec& spec, const std::string& requested) {
-  if (requested.empty()) return "";
-  std::string note = ", algo " + requested;
-  if (requested == "auto") return note;
+std::string variantNote(const CollectiveSpec& spec, const std::string& requested) {
+  if (requested == "auto") return "";
   for (const Algorithm& algorithm : algorithms()) {
-    if (algorithm.collective == spec.kind && algorithm.name == requested) return note;
+    if (algorithm.collective == spec.kind && algorithm.name == requested) return "";
   }
-  return note + " (no " + spec.name + " variant: automatic choice)";
+  return " (no " + std::string(spec.name) + " variant: automatic choice)";
+}
+
+std::string algorithmNote(const CollectiveSpec& spec, const std::string& requested) {
+  return requested.empty() ? "" : ", algo " + requested + variantNote(spec, requested);
 }
 
 }  // namespace
@@ -35,6 +37,16 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
               nranks, dataTypeName(options.dataType), op.c_str(), root.c_str(), options.iterations,
               options.warmup, options.check ? 1 : 0,
               algorithmNote(spec, options.algorithm).c_str());
+  if (!options.interleaved.empty()) {
+    std::string names;
+    for (const std::string& name : options.interleaved) {
+      names += (names.empty() ? "" : ", ") + name + variantNote(spec, name);
+    }
+    std::printf(
+        "# Algorithms %s: each on its own communicator, their calls taken in turn\n"
+        "# (one call of each, then the next), a row per size and algorithm.\n",
+        names.c_str());
+  }
   std::printf(
       "# #wrong: wrong elements in rank %d's output. Every rank checks its own, names any wrong\n"
       "# size on stderr and exits non-zero; --np sums all ranks' counts at the end.\n",
@@ -49,7 +61,7 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
   if (options.sharedBuffers) {
     std::printf("# Host buffers from gcclMemAlloc (-R 1): shm peers read them zero-copy.\n");
   }
-  printColumnHeaders();
+  printColumnHeaders(!options.interleaved.empty());
 }
 
 namespace {
@@ -62,11 +74,12 @@ std::string wrongColumn(const PerfOptions& options, size_t wrong) {
 }  // namespace
 
 void printRow(const CollectiveSpec& spec, const PerfOptions& options, const SizeResult& r) {
-  std::printf(" %11zu %12zu %8s %6s %8.2f %8.3f %8.3f %7s %8.2f %8.3f %8.3f %7s\n", r.bytes,
+  std::printf(" %11zu %12zu %8s %6s %8.2f %8.3f %8.3f %7s %8.2f %8.3f %8.3f %7s%s%s\n", r.bytes,
               r.count, dataTypeName(options.dataType), opColumn(spec, options), r.outOfPlace.timeUs,
               r.outOfPlace.algbw, r.outOfPlace.busbw,
               wrongColumn(options, r.outOfPlace.wrong).c_str(), r.inPlace.timeUs, r.inPlace.algbw,
-              r.inPlace.busbw, wrongColumn(options, r.inPlace.wrong).c_str());
+              r.inPlace.busbw, wrongColumn(options, r.inPlace.wrong).c_str(),
+              r.algorithm.empty() ? "" : " ", r.algorithm.c_str());
   std::fflush(stdout);
 }
 
@@ -106,6 +119,13 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   if (!options.algorithm.empty()) {
     std::fprintf(file, "\"algorithm\":\"%s\",", options.algorithm.c_str());
   }
+  if (!options.interleaved.empty()) {
+    std::fprintf(file, "\"interleaved\":[");
+    for (size_t i = 0; i < options.interleaved.size(); ++i) {
+      std::fprintf(file, "%s\"%s\"", i == 0 ? "" : ",", options.interleaved[i].c_str());
+    }
+    std::fprintf(file, "],");
+  }
   std::fprintf(file, "\"nranks\":%d,\"dtype\":\"%s\",\"op\":\"%s\",", nranks,
                dataTypeName(options.dataType), opColumn(spec, options));
   if (spec.rooted) std::fprintf(file, "\"root\":%d,", options.root);
@@ -114,8 +134,11 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   if (options.sharedBuffers) std::fprintf(file, "\"shared_buffers\":true,");
   std::fprintf(file, "\"results\":[");
   for (size_t i = 0; i < results.size(); ++i) {
-    std::fprintf(file, "%s{\"bytes\":%zu,\"count\":%zu,\"oop\":", i == 0 ? "" : ",",
-                 results[i].bytes, results[i].count);
+    std::fprintf(file, "%s{", i == 0 ? "" : ",");
+    if (!results[i].algorithm.empty()) {
+      std::fprintf(file, "\"algorithm\":\"%s\",", results[i].algorithm.c_str());
+    }
+    std::fprintf(file, "\"bytes\":%zu,\"count\":%zu,\"oop\":", results[i].bytes, results[i].count);
     measurement(results[i].outOfPlace);
     std::fprintf(file, ",\"ip\":");
     measurement(results[i].inPlace);

@@ -1,14 +1,16 @@
 #include "sweep.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "buffer_space.h"
 #include "report.h"
+#include "turns.h"
 
 namespace gccl::perf {
 
@@ -17,7 +19,9 @@ namespace {
 struct RankContext {
   const CollectiveSpec& spec;
   const PerfOptions& options;
-  gcclComm_t comm;
+  // One communicator, or one per algorithm of -a A,B,... (algorithm_comms.h), their calls
+  // taken in turn.
+  std::span<const gcclComm_t> comms;
   int rank;
   int nranks;
   // --device: the buffers the calls take, beside the host mirrors a and b that are filled and
@@ -52,28 +56,32 @@ void mirrorsToHost(const RankContext& ctx, size_t bytes) {
   ctx.space->toHost(ctx.hostB, ctx.deviceB, bytes);
 }
 
-bool check(gcclResult_t result, const RankContext& ctx) {
+bool check(gcclResult_t result, const RankContext& ctx, gcclComm_t comm) {
   if (result == gcclSuccess) return true;
   std::fprintf(stderr, "%s rank %d: %s: %s\n", ctx.spec.tool, ctx.rank, gcclGetErrorString(result),
-               gcclGetLastError(ctx.comm));
+               gcclGetLastError(comm));
   return false;
 }
 
-// Times `iterations` calls; returns each iteration's time in us, the slowest rank's.
-bool timeIterations(const RankContext& ctx, const CallSetup& call, Placement where,
-                    std::vector<double>& times) {
-  for (int i = 0; i < ctx.options.warmup; ++i) {
-    if (!check(ctx.spec.run(call, where), ctx)) return false;
+// Times `iterations` calls of each of `calls` (one per communicator; several take turns,
+// turns.h); returns per call setup each iteration's time in us, the slowest rank's.
+bool timeIterations(const RankContext& ctx, std::span<const CallSetup> calls, Placement where,
+                    std::vector<std::vector<double>>& times) {
+  const auto call = [&](size_t k) {
+    return check(ctx.spec.run(calls[k], where), ctx, calls[k].comm);
+  };
+  if (!timeInTurns(calls.size(), ctx.options.warmup, ctx.options.iterations, call, times)) {
+    return false;
   }
-  times.assign(static_cast<size_t>(ctx.options.iterations), 0.0);
-  for (double& time : times) {
-    const auto start = std::chrono::steady_clock::now();
-    if (!check(ctx.spec.run(call, where), ctx)) return false;
-    time =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    const gcclComm_t comm = calls[k].comm;
+    if (!check(gcclAllReduce(times[k].data(), times[k].data(), times[k].size(), gcclFloat64,
+                             gcclMax, comm),
+               ctx, comm)) {
+      return false;
+    }
   }
-  return check(
-      gcclAllReduce(times.data(), times.data(), times.size(), gcclFloat64, gcclMax, ctx.comm), ctx);
+  return true;
 }
 
 void reportWrong(const RankContext& ctx, size_t wrong, size_t count, size_t bytes, bool inPlace) {
@@ -91,7 +99,7 @@ bool checkOnce(const RankContext& ctx, const CallSetup& call, Placement where, s
   std::memset(b, 0xA5, bytes);
   ctx.spec.fill(call, where);
   mirrorsToDevice(ctx, bytes);
-  if (!check(ctx.spec.run(call, callPlacement(ctx, where)), ctx)) return false;
+  if (!check(ctx.spec.run(call, callPlacement(ctx, where)), ctx, call.comm)) return false;
   mirrorsToHost(ctx, bytes);
   const std::span<unsigned char> result = ctx.spec.result(call, where);
   if (ctx.rank == ctx.options.corruptRank && !result.empty()) result[0] ^= 1;  // tests the checker
@@ -101,39 +109,47 @@ bool checkOnce(const RankContext& ctx, const CallSetup& call, Placement where, s
   return true;
 }
 
+// One row's measurements, out of place or in place: `out` holds one per communicator.
 bool measure(const RankContext& ctx, const SizeResult& row, bool inPlace, unsigned char* a,
-             unsigned char* b, Measurement& out) {
-  const CallSetup call{.comm = ctx.comm,
-                       .rank = ctx.rank,
-                       .nranks = ctx.nranks,
-                       .root = ctx.options.root,
-                       .type = ctx.options.dataType,
-                       .op = ctx.spec.reduces ? ctx.options.op : gcclSum,
-                       .count = row.count,
-                       .inPlace = inPlace};
-  const Placement where = ctx.spec.place(call, a, b);
+             unsigned char* b, std::span<Measurement> out) {
+  const CallSetup first{.comm = ctx.comms.front(),
+                        .rank = ctx.rank,
+                        .nranks = ctx.nranks,
+                        .root = ctx.options.root,
+                        .type = ctx.options.dataType,
+                        .op = ctx.spec.reduces ? ctx.options.op : gcclSum,
+                        .count = row.count,
+                        .inPlace = inPlace};
+  std::vector<CallSetup> calls(ctx.comms.size(), first);
+  for (size_t k = 0; k < calls.size(); ++k) calls[k].comm = ctx.comms[k];
+  const Placement where = ctx.spec.place(first, a, b);
   // In place, the timed iterations work on their own output again: only the first result is
   // checkable, so check a separate, freshly filled run (out of place, the last timed result is
-  // checked as well).
-  if (ctx.options.check && !checkOnce(ctx, call, where, row.bytes, a, b, out.wrong)) return false;
-  ctx.spec.fill(call, where);
+  // checked as well). Each communicator's algorithm is checked on its own.
+  for (size_t k = 0; k < calls.size() && ctx.options.check; ++k) {
+    if (!checkOnce(ctx, calls[k], where, row.bytes, a, b, out[k].wrong)) return false;
+  }
+  ctx.spec.fill(first, where);
   const bool checkLast = ctx.options.check && !inPlace;
-  const std::span<unsigned char> result = ctx.spec.result(call, where);
+  const std::span<unsigned char> result = ctx.spec.result(first, where);
   if (checkLast && !result.empty()) std::memset(result.data(), 0xA5, result.size());
   mirrorsToDevice(ctx, row.bytes);
-  std::vector<double> times;
-  if (!timeIterations(ctx, call, callPlacement(ctx, where), times)) return false;
+  std::vector<std::vector<double>> times;
+  if (!timeIterations(ctx, calls, callPlacement(ctx, where), times)) return false;
   if (checkLast) {
     mirrorsToHost(ctx, row.bytes);
-    const size_t wrong = ctx.spec.countWrong(call, where);
+    const size_t wrong = ctx.spec.countWrong(first, where);
     if (wrong > 0)
-      reportWrong(ctx, wrong, result.size() / gcclTypeSize(call.type), row.bytes, false);
-    out.wrong += wrong;
+      reportWrong(ctx, wrong, result.size() / gcclTypeSize(first.type), row.bytes, false);
+    out.back().wrong += wrong;  // the last timed call was the last communicator's
   }
-  std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
-  out.timeUs = times[times.size() / 2];
-  out.algbw = out.timeUs > 0 ? static_cast<double>(row.bytes) / out.timeUs / 1e3 : 0;
-  out.busbw = ctx.spec.busBw(out.algbw, ctx.nranks);
+  for (size_t k = 0; k < calls.size(); ++k) {
+    std::vector<double>& own = times[k];
+    std::nth_element(own.begin(), own.begin() + static_cast<long>(own.size() / 2), own.end());
+    out[k].timeUs = own[own.size() / 2];
+    out[k].algbw = out[k].timeUs > 0 ? static_cast<double>(row.bytes) / out[k].timeUs / 1e3 : 0;
+    out[k].busbw = ctx.spec.busBw(out[k].algbw, ctx.nranks);
+  }
   return true;
 }
 
@@ -155,12 +171,18 @@ bool sweepSizes(RankContext& ctx, std::vector<SizeResult>& results) {
     SizeResult row;
     row.count = static_cast<size_t>(size) / elementSize / blocks;
     row.bytes = row.count * blocks * elementSize;
-    if (!measure(ctx, row, false, ctx.hostA, ctx.hostB, row.outOfPlace) ||
-        !measure(ctx, row, true, ctx.hostA, ctx.hostB, row.inPlace)) {
+    std::vector<Measurement> outOfPlace(ctx.comms.size()), inPlace(ctx.comms.size());
+    if (!measure(ctx, row, false, ctx.hostA, ctx.hostB, outOfPlace) ||
+        !measure(ctx, row, true, ctx.hostA, ctx.hostB, inPlace)) {
       return false;
     }
-    results.push_back(row);
-    if (reports) printRow(ctx.spec, ctx.options, row);
+    for (size_t k = 0; k < ctx.comms.size(); ++k) {
+      row.outOfPlace = outOfPlace[k];
+      row.inPlace = inPlace[k];
+      if (!ctx.options.interleaved.empty()) row.algorithm = ctx.options.interleaved[k];
+      results.push_back(row);
+      if (reports) printRow(ctx.spec, ctx.options, row);
+    }
     if (size >= static_cast<double>(ctx.options.maxBytes) || ctx.options.factor <= 1.0) break;
     // A sweep from 0 bytes goes on with the smallest row that is not empty (0 times the factor
     // would stay 0 for ever).
@@ -206,11 +228,11 @@ class HostBuffers {
 
 }  // namespace
 
-bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm,
-              std::vector<SizeResult>& results) {
-  RankContext ctx{spec, options, comm, 0, 1};
-  gcclCommUserRank(comm, &ctx.rank);
-  gcclCommCount(comm, &ctx.nranks);
+bool runSweep(const CollectiveSpec& spec, const PerfOptions& options,
+              std::span<const gcclComm_t> comms, std::vector<SizeResult>& results) {
+  RankContext ctx{spec, options, comms, 0, 1};
+  gcclCommUserRank(comms.front(), &ctx.rank);
+  gcclCommCount(comms.front(), &ctx.nranks);
   // Every row's buffers fit in the size column's bytes (collective.h). One allocation holds
   // both mirrors, so that a pointer into either is told apart by address (callPlacement).
   const size_t capacity = std::max(options.maxBytes, gcclTypeSize(options.dataType));
@@ -219,7 +241,8 @@ bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t
   ctx.hostA = mirrors.data();
   ctx.hostB = mirrors.data() + capacity;
   try {
-    const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comm, ctx.rank);
+    const std::unique_ptr<BufferSpace> space =
+        makeBufferSpace(options.device, comms.front(), ctx.rank);
     if (!space) return sweepSizes(ctx, results);
     ctx.space = space.get();
     ctx.deviceA = space->allocate(capacity);

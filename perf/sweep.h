@@ -1,6 +1,8 @@
 // One rank's part of a perf tool's sweep: per size, a checked call, then timed calls.
 #pragma once
 
+#include <span>
+#include <string>
 #include <vector>
 
 #include <gccl/gccl.h>
@@ -22,8 +24,9 @@ struct Measurement {
 };
 
 struct SizeResult {
-  size_t bytes = 0;  // the size column (collective.h)
-  size_t count = 0;  // the call's count argument
+  std::string algorithm;  // -a A,B,...: the algorithm of the row's communicator; else empty
+  size_t bytes = 0;       // the size column (collective.h)
+  size_t count = 0;       // the call's count argument
   Measurement outOfPlace;
   Measurement inPlace;
 };
@@ -32,10 +35,11 @@ struct SizeResult {
 // output is the one reduce defines), else rank 0.
 int reportingRank(const CollectiveSpec& spec, const PerfOptions& options);
 
-// Runs the sweep on `comm`; every rank returns the same timings and its own wrong counts (a rank
-// with wrong elements says so on stderr). Returns false (after printing the gccl error) when a
-// collective fails.
-bool runSweep(const CollectiveSpec& spec, const PerfOptions& options, gcclComm_t comm,
-              std::vector<SizeResult>& results);
+// Runs the sweep on `comms`: one communicator, or one per algorithm of options.interleaved,
+// whose calls it takes in turn (a row per size and communicator, in their order). Every rank
+// returns the same timings and its own wrong counts (a rank with wrong elements says so on
+// stderr). Returns false (after printing the gccl error) when a collective fails.
+bool runSweep(const CollectiveSpec& spec, const PerfOptions& options,
+              std::span<const gcclComm_t> comms, std::vector<SizeResult>& results);
 
 }  // namespace gccl::perf

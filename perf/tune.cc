@@ -5,13 +5,16 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "algorithm_comms.h"
 #include "algorithms/registry.h"
 #include "base/config.h"
 #include "local_launcher.h"
 #include "reduce/reduce.h"
+#include "turns.h"
 
 namespace gccl::perf {
 
@@ -30,7 +33,7 @@ constexpr TimedSize kSizes[] = {
     {8, 10, 100}, {64 << 10, 5, 50}, {1 << 20, 3, 20}, {16 << 20, 2, 7}, {64 << 20, 1, 5}};
 constexpr size_t kSmall = 0;  // kSizes[kSmall]: latency
 constexpr size_t kBeta = 3;   // kSizes[kBeta]: the ring's beta
-constexpr int kLaunches = 3;
+constexpr size_t kLaunches = 3;
 constexpr size_t kLargestBytes = kSizes[std::size(kSizes) - 1].bytes;
 constexpr size_t kGammaBytes = kSizes[kBeta].bytes;
 static_assert(kSizes[kSmall].bytes == 8 && kSizes[kBeta].bytes == 16 << 20);
@@ -66,76 +69,98 @@ double measureGammaUsPerByte() {
   return median(times) / static_cast<double>(kGammaBytes);
 }
 
-// The median call, a call's time being its slowest rank's, as the sweep times them
-// (perf/sweep.cc): the collective is done when every rank is. One rank's own times can rank
-// algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us and
+// The median call of each communicator, a call's time being its slowest rank's, as the sweep
+// times them (perf/sweep.cc): the collective is done when every rank is. One rank's own times
+// can rank algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us and
 // halving-doubling at 38.8, where the slowest ranks took 57-73 and 46-63 (4 ranks on 2
-// vCPUs), and the selector chose recursive doubling.
-double medianAllreduceUs(gcclComm_t comm, std::vector<float>& buffer, size_t bytes, int warmup,
-                         int iterations) {
-  const size_t count = bytes / sizeof(float);
-  std::vector<double> times;
-  for (int i = 0; i < warmup + iterations; ++i) {
-    const double start = nowUs();
-    if (gcclAllReduce(buffer.data(), buffer.data(), count, gcclFloat32, gcclSum, comm) !=
-        gcclSuccess) {
-      return -1;
+// vCPUs), and the selector chose recursive doubling. Several communicators take turns
+// (turns.h). Returns false when a call failed.
+bool medianAllreduceUs(std::span<const gcclComm_t> comms, std::vector<float>& buffer,
+                       const TimedSize& size, std::vector<double>& medians) {
+  const size_t count = size.bytes / sizeof(float);
+  const auto call = [&](size_t k) {
+    return gcclAllReduce(buffer.data(), buffer.data(), count, gcclFloat32, gcclSum, comms[k]) ==
+           gcclSuccess;
+  };
+  std::vector<std::vector<double>> times;
+  if (!timeInTurns(comms.size(), size.warmup, size.iterations, call, times)) return false;
+  medians.clear();
+  for (size_t k = 0; k < comms.size(); ++k) {
+    if (gcclAllReduce(times[k].data(), times[k].data(), times[k].size(), gcclFloat64, gcclMax,
+                      comms[k]) != gcclSuccess) {
+      return false;
     }
-    if (i >= warmup) times.push_back(nowUs() - start);
+    medians.push_back(median(times[k]));
   }
-  if (gcclAllReduce(times.data(), times.data(), times.size(), gcclFloat64, gcclMax, comm) !=
-      gcclSuccess) {
-    return -1;
-  }
-  return median(times);
+  return true;
 }
 
 // Microseconds per size of kSizes; -1 where the algorithm does not run that size (forced, it
 // would run another) or a call failed.
 using Measured = std::vector<double>;
 
-// One launch of `nranks` local ranks running `algorithm`; rank 0 hands its medians back
-// through a file (the ranks are child processes).
-Measured measure(const Algorithm& algorithm, const ScheduleShape& shape, int nranks,
-                 const cpu_binding::Placement& placement, int timeoutSeconds) {
-  const std::string name(algorithm.name);
-  setenv("GCCL_ALGO", name.c_str(), 1);
-  const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid()) + "-" + name;
+// One launch of `nranks` local ranks timing every algorithm of `timed` together, each on its
+// own communicator (algorithm_comms.h), their calls taken in turn: what the selector compares
+// is measured on the same CPUs, pages and minute. Rank 0 hands its medians back through a file
+// (the ranks are child processes). Empty when the launch failed.
+std::vector<Measured> measure(std::span<const Algorithm* const> timed, const ScheduleShape& shape,
+                              int nranks, const cpu_binding::Placement& placement,
+                              int timeoutSeconds) {
+  std::vector<std::string> names;
+  for (const Algorithm* algorithm : timed) names.emplace_back(algorithm->name);
+  const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid());
   const LocalRun run = runLocalRanks(
       "allreduce_perf --tune", nranks, timeoutSeconds, placement,
       [&](const gcclUniqueId& id, int rank, int size) {
-        gcclComm_t comm = nullptr;
-        if (gcclCommInitRank(&comm, size, id, rank) != gcclSuccess) return RankReport{};
-        std::vector<float> buffer(kLargestBytes / sizeof(float), 0.0f);  // sums stay zero
-        Measured times;
-        for (const TimedSize& size : kSizes) {
-          // Every rank decides alike: the same table, shape and size.
-          if (!fits(algorithm, shape, size.bytes)) {
-            times.push_back(-1);
-            continue;
-          }
-          const double us =
-              medianAllreduceUs(comm, buffer, size.bytes, size.warmup, size.iterations);
-          if (us < 0) {
-            gcclCommDestroy(comm);
-            return RankReport{};
-          }
-          times.push_back(us);
+        gcclComm_t base = nullptr;
+        std::vector<gcclComm_t> comms;
+        if (gcclCommInitRank(&base, size, id, rank) != gcclSuccess) return RankReport{};
+        if (!openAlgorithmComms(base, names, comms)) {
+          gcclCommAbort(base);
+          return RankReport{};
         }
-        gcclCommDestroy(comm);
+        gcclCommDestroy(base);
+        std::vector<float> buffer(kLargestBytes / sizeof(float), 0.0f);  // sums stay zero
+        std::vector<Measured> times(timed.size(), Measured(std::size(kSizes), -1));
+        bool failed = false;
+        for (size_t i = 0; i < std::size(kSizes) && !failed; ++i) {
+          // Every rank decides alike: the same table, shape and size.
+          std::vector<size_t> running;
+          std::vector<gcclComm_t> runningComms;
+          for (size_t a = 0; a < timed.size(); ++a) {
+            if (!fits(*timed[a], shape, kSizes[i].bytes)) continue;
+            running.push_back(a);
+            runningComms.push_back(comms[a]);
+          }
+          std::vector<double> medians;
+          failed = !medianAllreduceUs(runningComms, buffer, kSizes[i], medians);
+          for (size_t k = 0; k < medians.size(); ++k) times[running[k]][i] = medians[k];
+        }
+        for (gcclComm_t comm : comms) {
+          if (failed) {
+            gcclCommAbort(comm);
+          } else {
+            gcclCommDestroy(comm);
+          }
+        }
+        if (failed) return RankReport{};
         if (rank == 0) {
           std::ofstream out(results);
-          for (const double us : times) out << us << "\n";
+          for (const Measured& m : times) {
+            for (const double us : m) out << us << "\n";
+          }
         }
         return RankReport{0, 0};
       });
-  Measured measured(std::size(kSizes), -1);
+  std::vector<Measured> measured(timed.size(), Measured(std::size(kSizes), -1));
   std::ifstream in(results);
   if (run.allSucceeded) {
-    for (double& us : measured) in >> us;
-    if (!in) measured.assign(std::size(kSizes), -1);
+    for (Measured& m : measured) {
+      for (double& us : m) in >> us;
+    }
   }
   std::remove(results.c_str());
+  if (!run.allSucceeded || !in) return {};
   return measured;
 }
 
@@ -158,9 +183,9 @@ int runTune(const PerfOptions& options, const char* path) {
   CostFigures figures;
   figures.gammaUsPerByte = measureGammaUsPerByte();
 
-  // Each algorithm in kLaunches launches, taken in turn, and per size the median: one launch's
-  // figures depend on where the scheduler put its ranks (bimodal with more ranks than cores),
-  // and a slow minute then falls on every algorithm alike instead of on one.
+  // kLaunches launches, each timing every algorithm (in an order rotated by one from launch to
+  // launch), and per size the median: a launch's figures depend on where its pages and ranks
+  // landed, and a slow minute then falls on every algorithm alike instead of on one.
   std::vector<const Algorithm*> timed;
   for (const Algorithm& algorithm : algorithms()) {
     if (algorithm.collective == CollectiveKind::kAllreduce && algorithm.supports(shape)) {
@@ -169,14 +194,24 @@ int runTune(const PerfOptions& options, const char* path) {
   }
   const cpu_binding::Placement placement = cpu_binding::placementFor(options.binding, nranks);
   std::vector<std::vector<Measured>> launches(timed.size());
-  for (int launch = 0; launch < kLaunches; ++launch) {
-    for (size_t a = 0; a < timed.size(); ++a) {
-      const Measured m = measure(*timed[a], shape, nranks, placement, options.timeoutSeconds);
-      if (m[kSmall] < 0 || (timed[a]->id == AlgorithmId::kRing && m[kBeta] < 0)) {
+  for (size_t launch = 0; launch < kLaunches; ++launch) {
+    std::vector<const Algorithm*> order = timed;
+    std::rotate(order.begin(), order.begin() + static_cast<long>(launch % order.size()),
+                order.end());
+    const std::vector<Measured> m =
+        measure(order, shape, nranks, placement, options.timeoutSeconds);
+    if (m.empty()) {
+      std::fprintf(stderr, "allreduce_perf --tune: a launch failed\n");
+      return 1;
+    }
+    for (size_t k = 0; k < order.size(); ++k) {
+      const size_t a =
+          static_cast<size_t>(std::find(timed.begin(), timed.end(), order[k]) - timed.begin());
+      if (m[k][kSmall] < 0 || (timed[a]->id == AlgorithmId::kRing && m[k][kBeta] < 0)) {
         std::fprintf(stderr, "allreduce_perf --tune: %s failed\n", timed[a]->name.data());
         return 1;
       }
-      launches[a].push_back(m);
+      launches[a].push_back(m[k]);
     }
   }
   std::vector<std::pair<const Algorithm*, Measured>> measured;

@@ -1,20 +1,25 @@
 #!/usr/bin/env python3
 """gccl's allreduce algorithms side by side, and auto against them, in one run.
 
-Runs allreduce_perf once per algorithm (auto, ring, recursive_doubling, tree, halving_doubling,
-direct; --algos picks some, auto and ring always among them), and Gloo's allreduce algorithms,
-interleaved over --reps repetitions (each repetition in an order rotated by one), and prints per
-size the median time of each, the best fixed algorithm, auto's ratio to it, auto's speed-up over
-the ring and over the best Gloo algorithm, then how the medians stand against issue 12's
-targets. Used for docs/benchmarks.md:
+Runs gccl's allreduce algorithms (auto, ring, recursive_doubling, tree, halving_doubling,
+direct; --algos picks some, auto and ring always among them) and Gloo's, over --reps
+repetitions, and prints per size the median time of each, the best fixed algorithm, auto's ratio
+to it, auto's speed-up over the ring and over the best Gloo algorithm, then how the medians
+stand against issue 12's targets. gccl's algorithms run together: one allreduce_perf launch per
+repetition with -a A,B,..., each on its own communicator, their calls taken in turn (the
+order rotated by one each repetition), so that they are compared on the same CPUs, pages and
+minute; --apart runs one launch per algorithm instead (launches of one schedule differ by
+10-30% at 1-64 MiB on a 2-vCPU VM). Gloo runs in launches of its own. The launches of a
+repetition run in an order rotated by one. Used for docs/benchmarks.md:
 
   perf/baselines/compare_algorithms.py --np 4 --reps 3 --tune-file /tmp/gccl.tune
 
-What auto ran at each size comes from one launch more, of one call per size, that logs its
-choices (GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL; the choice depends on the size and the tune
-file only). A miss then says how auto compares with the forced run of the algorithm it ran: a
-miss where auto ran the best algorithm itself is two launches of one schedule differing, not the
-choice. Stopped (SIGTERM, as `timeout` stops it), it prints what the repetitions so far measured.
+What each algorithm ran at each size comes from one launch more, of every algorithm together
+and one call per size, that logs the choices (GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL; a choice
+depends on the size and the tune file only). A forced algorithm that cannot run a size runs
+auto's choice (recursive doubling above 16 MiB): those sizes are left out of its column. A miss
+says how auto compares with the forced run of the algorithm it ran: a miss where auto ran the
+best algorithm itself is two measurements of one schedule differing, not the choice. Stopped (SIGTERM, as `timeout` stops it), it prints what the repetitions so far measured.
 
 Gloo: --gloo native runs gloo_allreduce_perf (Debian's libgloo, every algorithm it has), torch
 runs torch_gloo_allreduce_perf.py (PyTorch's gloo, which picks its own; --python names the
@@ -38,7 +43,9 @@ WITHIN = 1.10
 SMALL_BYTES = 64 << 10
 RING_SPEEDUP = 2.0
 # What GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL logs of each choice (src/core/communicator.cc).
-CHOICE = re.compile(r"rank 0: allreduce of (\d+) bytes on \d+ ranks [^:]*: (\w+)")
+# A forced algorithm's line ends in "(GCCL_ALGO=<name>)".
+CHOICE = re.compile(r"rank 0: allreduce of (\d+) bytes on \d+ ranks [^:]*: (\w+)"
+                    r"(?:[^\n(]*\(GCCL_ALGO=(\w+)\))?")
 
 
 class Stopped(Exception):
@@ -68,9 +75,17 @@ def run_tool(argv, env, capture_stderr=False):
         os.unlink(path)
 
 
-def times(doc, mode):
-    """bytes -> time_us of one tool's JSON document."""
-    return {r["bytes"]: r[mode]["time_us"] for r in doc["results"]}
+def doc_times(doc, run, mode):
+    """(row name, bytes, time_us) of one tool's JSON document from the run named `run`: a
+    launch of gccl's algorithms together names each row's algorithm; Gloo's, its own."""
+    for r in doc["results"]:
+        if "algorithm" in r:
+            name = r["algorithm"]
+        elif run == "gloo":
+            name = "gloo " + ("torch" if doc.get("library") == "torch-gloo" else doc["algorithm"])
+        else:
+            name = run
+        yield name, r["bytes"], r[mode]["time_us"]
 
 
 def gloo_flavour(args):
@@ -89,10 +104,17 @@ def sweep_args(args, calls, warmup):
             "-w", str(warmup), "--bind", args.bind]
 
 
-def commands(args, gloo):
-    """name -> argv of every run of one repetition (a Gloo run yields one row per algorithm)."""
+def commands(args, gloo, rep):
+    """name -> argv of every run of repetition `rep` (gccl's algorithms together, or one run
+    each with --apart; a Gloo run yields one row per algorithm)."""
     sweep = sweep_args(args, args.n, args.w)
-    runs = {a: [os.path.join(args.bin, "allreduce_perf"), "-a", a] + sweep for a in args.algos}
+    perf = os.path.join(args.bin, "allreduce_perf")
+    if args.apart:
+        runs = {a: [perf, "-a", a] + sweep for a in args.algos}
+    else:
+        shift = rep % len(args.algos)
+        order = args.algos[shift:] + args.algos[:shift]
+        runs = {"gccl": [perf, "-a", ",".join(order)] + sweep}
     if gloo == "native":
         runs["gloo"] = [os.path.join(args.bin, "gloo_allreduce_perf"), "--algo", "all"] + sweep
     elif gloo == "torch":
@@ -102,30 +124,45 @@ def commands(args, gloo):
     return runs
 
 
-def auto_choices(args, env):
-    """bytes -> the algorithm auto runs at that size. One call per size: the choice is logged
-    once per power of two of the size, and the perf tool's own allreduce of its call times
-    (8 bytes a call) must not take a swept size's power of two first."""
-    argv = [os.path.join(args.bin, "allreduce_perf"), "-a", "auto"] + sweep_args(args, 1, 0)
-    _, log = run_tool(argv, dict(env, GCCL_DEBUG="INFO", GCCL_DEBUG_SUBSYS="COLL"),
-                      capture_stderr=True)
-    return {int(size): algo for size, algo in CHOICE.findall(log)}
+def ran_choices(args, env):
+    """algorithm asked for -> bytes -> the algorithm it runs at that size. One call per size:
+    the choice is logged once per power of two of the size, and the perf tool's own allreduce
+    of its call times (8 bytes a call) must not take a swept size's power of two first."""
+    argv = [os.path.join(args.bin, "allreduce_perf"), "-a", ",".join(args.algos)]
+    _, log = run_tool(argv + sweep_args(args, 1, 0),
+                      dict(env, GCCL_DEBUG="INFO", GCCL_DEBUG_SUBSYS="COLL"), capture_stderr=True)
+    ran = {}
+    for size, algo, forced in CHOICE.findall(log):
+        ran.setdefault(forced or "auto", {})[int(size)] = algo
+    return ran
 
 
-def measure(args, env, runs, samples):
+def drop_substitutes(med, ran):
+    """Leaves out of a forced algorithm's column the sizes where it ran another; returns
+    {algorithm: [(bytes, what ran)]} of them."""
+    dropped = {}
+    for name, by_size in med.items():
+        if name == "auto":
+            continue
+        for size in [s for s in by_size if ran.get(name, {}).get(s, name) != name]:
+            dropped.setdefault(name, []).append((size, ran[name][size]))
+            del by_size[size]
+    return dropped
+
+
+def measure(args, env, gloo, samples):
     """Fills `samples` (name -> bytes -> [time_us]) over --reps interleaved repetitions."""
-    names = list(runs)
     # Each repetition starts one run later in the order: a run's figures depend on what ran just
     # before it (the previous job's ranks still exiting, where the scheduler left the cores),
     # and a fixed order would give one algorithm that handicap every time.
     for rep in range(args.reps):
+        runs = commands(args, gloo, rep)
+        names = list(runs)
         shift = rep % len(names)
         for name in names[shift:] + names[:shift]:
             docs, _ = run_tool(runs[name], env)
             for doc in docs:
-                row = name if name != "gloo" else "gloo " + (
-                    "torch" if doc.get("library") == "torch-gloo" else doc["algorithm"])
-                for size, t in times(doc, args.mode).items():
+                for row, size, t in doc_times(doc, name, args.mode):
                     samples.setdefault(row, {}).setdefault(size, []).append(t)
 
 
@@ -222,6 +259,8 @@ def parse_args():
     p.add_argument("--algos", default=",".join(ALGOS),
                    help="the algorithms to run, comma-separated (auto and ring always)")
     p.add_argument("--tune-file", help="GCCL_TUNE_FILE for every gccl run")
+    p.add_argument("--apart", action="store_true",
+                   help="one allreduce_perf launch per algorithm instead of one for all")
     p.add_argument("--bin", default=bin_dir)
     p.add_argument("--gloo", choices=["auto", "native", "torch", "none"], default="auto",
                    help="the Gloo baseline (see above)")
@@ -250,27 +289,36 @@ def main():
         env["GCCL_TUNE_FILE"] = os.path.abspath(args.tune_file)
     gloo = gloo_flavour(args)
     signal.signal(signal.SIGTERM, on_sigterm)
-    samples, choices, stopped = {}, {}, False
+    samples, ran, stopped = {}, {}, False
     try:
-        choices = auto_choices(args, env)
-        measure(args, env, commands(args, gloo), samples)
+        ran = ran_choices(args, env)
+        measure(args, env, gloo, samples)
     except Stopped:
         stopped = True
     if "auto" not in samples:
         print("stopped before auto was measured" if stopped else "auto was not measured")
         return 1
     med = {name: {s: statistics.median(v) for s, v in by.items()} for name, by in samples.items()}
+    dropped = drop_substitutes(med, ran)
+    choices = ran.get("auto", {})
     print_table(med, choices, args.algos)
-    print("\n%s, %d ranks, median of %d runs, times in us (%s); Gloo: %s%s" %
-          (" ".join(sys.argv), args.np, args.reps, args.mode, gloo,
+    print("\n%s, %d ranks, median of %d runs, gccl's algorithms %s, times in us (%s); Gloo: %s%s" %
+          (" ".join(sys.argv), args.np, args.reps,
+           "in a launch each" if args.apart else "together (calls in turn)", args.mode, gloo,
            "; STOPPED early: medians of the runs that finished" if stopped else ""))
+    for name, sizes in dropped.items():
+        print("%s forced ran another algorithm (left out): %s" %
+              (name, ", ".join("%d B ran %s" % (size, other) for size, other in sizes)))
     verdicts = target_checks(med)
     print_targets(verdicts, med, choices)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"nranks": args.np, "reps": args.reps, "mode": args.mode, "gloo": gloo,
+                       "together": not args.apart,
                        "stopped": stopped,
                        "auto_ran": {str(s): a for s, a in choices.items() if s in med["auto"]},
+                       "left_out": {n: {str(s): o for s, o in sizes}
+                                    for n, sizes in dropped.items()},
                        "median_us": {n: {str(s): t for s, t in by.items()}
                                      for n, by in med.items()},
                        "targets": [{"target": n, "met": [s for s, _ in met],
