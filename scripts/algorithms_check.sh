@@ -3,8 +3,9 @@
 # 16): builds allreduce_perf in build-algo (and the Gloo baseline where libgloo is installed),
 # then, over loopback TCP and over shared memory in turn, calibrates (allreduce_perf --tune) and
 # runs perf/baselines/compare_algorithms.py at 4 ranks, small sizes (4 B-256 KiB) and large
-# ones (1-64 MiB), every algorithm, auto and Gloo interleaved; each table ends with the
-# issue's targets held or missed. Then, budget permitting, auto against the ring at 8 and 16
+# ones (1-64 MiB): gccl's algorithms and auto together in one launch per repetition, their
+# calls taken in turn, Gloo's in launches of their own; each table ends with the issue's
+# targets held or missed. Then, budget permitting, auto against the ring at 8 and 16
 # ranks. Every step runs under `timeout` and all share one budget (ALGO_CHECK_BUDGET_S,
 # default 540 s), so the script ends within it whatever hangs; a step the budget no longer
 # allows is NOTRUN, and a comparison stopped by its cap still prints what it measured.
