@@ -29,12 +29,19 @@ bool openOne(gcclComm_t base, int rank, int nranks, const std::string& algorithm
   if (!shared.made) return false;
   gcclConfig_t config = GCCL_CONFIG_INITIALIZER;
   config.algorithm = algorithm.c_str();
-  if (gcclCommInitRankConfig(&comm, nranks, shared.id, rank, &config) != gcclSuccess) {
+  int opened = gcclCommInitRankConfig(&comm, nranks, shared.id, rank, &config) == gcclSuccess;
+  if (!opened) {
     std::fprintf(stderr, "rank %d: init of the %s communicator failed: %s\n", rank,
                  algorithm.c_str(), gcclGetLastError(nullptr));
-    return false;
   }
-  return true;
+  // Whether every rank opened it: where one failed alone, the others give up with it instead of
+  // waiting for it in their next call until gccl's timeout.
+  if (gcclAllReduce(&opened, &opened, 1, gcclInt32, gcclMin, base) != gcclSuccess) opened = 0;
+  if (!opened && comm != nullptr) {
+    gcclCommAbort(comm);
+    comm = nullptr;
+  }
+  return opened != 0;
 }
 
 }  // namespace

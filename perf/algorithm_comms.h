@@ -14,8 +14,10 @@ namespace gccl::perf {
 
 // Opens, collectively on every rank of `base`, one communicator per name of `algorithms`, in
 // that order, each forced to its algorithm through gcclConfig_t (whatever GCCL_ALGO says):
-// rank 0 makes each new unique id and broadcasts it over `base`. On failure prints the gccl
-// error, aborts what it opened and returns false (`comms` then empty).
+// rank 0 makes each new unique id and broadcasts it over `base`. Every rank returns alike: a
+// communicator that some rank failed to open is given up on all (they agree over `base`), and
+// then each prints its gccl error, if any, aborts what it opened and returns false (`comms`
+// then empty).
 bool openAlgorithmComms(gcclComm_t base, const std::vector<std::string>& algorithms,
                         std::vector<gcclComm_t>& comms);
 

@@ -14,8 +14,9 @@ namespace {
 // exactly as it stages CUDA memory.
 class StandInSpace final : public BufferSpace {
  public:
-  explicit StandInSpace(gcclComm_t comm) : engine_(std::make_shared<HostCopyEngine>()) {
-    api::attachCopyEngine(comm, engine_);
+  explicit StandInSpace(std::span<const gcclComm_t> comms)
+      : engine_(std::make_shared<HostCopyEngine>()) {
+    for (gcclComm_t comm : comms) api::attachCopyEngine(comm, engine_);
   }
   unsigned char* allocate(size_t bytes) override {
     return reinterpret_cast<unsigned char*>(engine_->allocateDevice(bytes));
@@ -31,7 +32,7 @@ class StandInSpace final : public BufferSpace {
   }
 
  private:
-  std::shared_ptr<HostCopyEngine> engine_;  // shared with the communicator, which may outlive us
+  std::shared_ptr<HostCopyEngine> engine_;  // shared with the communicators, which may outlive us
 };
 
 }  // namespace
@@ -40,11 +41,12 @@ bool isDeviceName(const std::string& name) {
   return name == "host" || name == "cuda" || name == "standin";
 }
 
-std::unique_ptr<BufferSpace> makeBufferSpace(const std::string& device, gcclComm_t comm, int rank) {
+std::unique_ptr<BufferSpace> makeBufferSpace(const std::string& device,
+                                             std::span<const gcclComm_t> comms, int rank) {
   if (device == "cuda") return makeCudaBufferSpace(rank);
   if (device == "standin") {
     try {
-      return std::make_unique<StandInSpace>(comm);
+      return std::make_unique<StandInSpace>(comms);
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("--device standin: ") + e.what());
     }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <gccl/gccl.h>
@@ -24,11 +25,12 @@ class BufferSpace {
 // The names --device takes.
 bool isDeviceName(const std::string& name);
 
-// The space for `device` ("host": null, the sweep's own host buffers), made for `comm` before
-// its first call (the stand-in attaches itself to it). Rank r of a CUDA run uses device
-// r % (devices on the machine). Throws std::runtime_error when it cannot be made (no GPU, a
-// gccl built without CUDA).
-std::unique_ptr<BufferSpace> makeBufferSpace(const std::string& device, gcclComm_t comm, int rank);
+// The space for `device` ("host": null, the sweep's own host buffers), made for `comms` before
+// their first call (the stand-in attaches itself to each: a communicator without it would take
+// its buffers for host memory). Rank r of a CUDA run uses device r % (devices on the machine).
+// Throws std::runtime_error when it cannot be made (no GPU, a gccl built without CUDA).
+std::unique_ptr<BufferSpace> makeBufferSpace(const std::string& device,
+                                             std::span<const gcclComm_t> comms, int rank);
 
 // Defined in cuda_buffer_space.cc, or in no_cuda_buffer_space.cc without the CUDA toolkit.
 std::unique_ptr<BufferSpace> makeCudaBufferSpace(int rank);

@@ -129,7 +129,8 @@ RankReport runModes(const GradBenchOptions& options, const std::vector<GradTenso
   RankReport report;
   try {
     // Before the first call: the stand-in attaches itself to the communicator.
-    const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comm, rank);
+    const std::unique_ptr<BufferSpace> space =
+        makeBufferSpace(options.device, std::span<const gcclComm_t>(&comm, 1), rank);
     for (const std::string& name : options.modes) {
       const GradMode& mode = *findGradMode(name);
       if (mode.kind == GradModeKind::kGloo) continue;

@@ -21,9 +21,9 @@ namespace {
 // The communicators the sweep runs on: `comm`, or one per algorithm of -a A,B,... opened over
 // it (it is then closed). Empty when that fails (`comm` aborted).
 std::vector<gcclComm_t> sweepComms(const PerfOptions& options, gcclComm_t comm) {
-  if (options.interleaved.empty()) return {comm};
+  if (options.algorithmsInTurn.empty()) return {comm};
   std::vector<gcclComm_t> comms;
-  if (!openAlgorithmComms(comm, options.interleaved, comms)) {
+  if (!openAlgorithmComms(comm, options.algorithmsInTurn, comms)) {
     gcclCommAbort(comm);
     return {};
   }
@@ -88,7 +88,7 @@ bool launchedByLauncher() {
 // the header still names a GCCL_ALGO found in the environment. -a A,B,... sets each
 // communicator's own (algorithm_comms.h), whatever the environment says.
 void applyAlgorithm(PerfOptions& options) {
-  if (!options.interleaved.empty()) return;
+  if (!options.algorithmsInTurn.empty()) return;
   if (!options.algorithm.empty()) {
     setenv("GCCL_ALGO", options.algorithm.c_str(), 1);
   } else {

@@ -39,21 +39,41 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
-// -a's value: one name, or several to take in turn (PerfOptions::interleaved), each known and
-// none twice.
-bool parseAlgorithms(std::string_view value, PerfOptions& options) {
+bool hasVariant(const CollectiveSpec& spec, std::string_view name) {
+  if (name == "auto") return true;
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective == spec.kind && algorithm.name == name) return true;
+  }
+  return false;
+}
+
+// -a's value: one name, or several to take in turn (PerfOptions::algorithmsInTurn), each known,
+// none twice, and each an algorithm of this collective (one name alone may be another's:
+// GCCL_ALGO serves every collective, and one without it runs its automatic choice). Returns
+// the problem, if any.
+std::optional<std::string> parseAlgorithms(const CollectiveSpec& spec, std::string_view value,
+                                           PerfOptions& options) {
   std::vector<std::string> names;
   for (size_t start = 0;;) {
     const size_t comma = value.find(',', start);
-    const std::optional<std::string> name = knownAlgorithm(value.substr(start, comma - start));
-    if (!name || std::find(names.begin(), names.end(), *name) != names.end()) return false;
+    const std::string_view text = value.substr(start, comma - start);
+    const std::optional<std::string> name = knownAlgorithm(text);
+    if (!name) return "unknown algorithm " + std::string(text) + " (see -h)";
+    if (std::find(names.begin(), names.end(), *name) != names.end()) {
+      return *name + " is named twice";
+    }
     names.push_back(*name);
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
+  for (const std::string& name : names) {
+    if (names.size() > 1 && !hasVariant(spec, name)) {
+      return std::string(spec.name) + " has no " + name + " algorithm to take a turn";
+    }
+  }
   options.algorithm = names.size() == 1 ? names.front() : "";
-  options.interleaved = names.size() > 1 ? names : std::vector<std::string>{};
-  return true;
+  options.algorithmsInTurn = names.size() > 1 ? names : std::vector<std::string>{};
+  return std::nullopt;
 }
 
 // Asked for (-h): on stdout, exit 0. After a bad argument: on stderr, exit 2.
@@ -163,7 +183,7 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
     else if (flag == "-r" && spec.rooted)
       options.root = number(0);
     else if (flag == "-a" || flag == "--algo") {
-      if (!parseAlgorithms(value, options)) usage(spec, "unknown or repeated algorithm (see -h)");
+      if (const auto problem = parseAlgorithms(spec, value, options)) usage(spec, problem->c_str());
     } else if (flag == "--np")
       options.localRanks = number(1);
     else if (flag == "--bind")
@@ -188,6 +208,9 @@ PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) 
   // Under a launcher the rank count is known only at init, where gccl refuses such a root.
   if (options.root >= options.localRanks.value_or(options.root + 1))
     usage(spec, "-r must be < --np");
+  if (!options.tunePath.empty() &&
+      (!options.algorithm.empty() || !options.algorithmsInTurn.empty()))
+    usage(spec, "--tune times every algorithm: -a does not apply");
   return options;
 }
 

@@ -31,7 +31,7 @@ struct PerfOptions {
   std::string algorithm;
   // -a A,B,...: each algorithm on its own communicator, their calls taken in turn, a row per
   // size and algorithm (algorithm_comms.h); `algorithm` is then empty. Empty otherwise.
-  std::vector<std::string> interleaved;
+  std::vector<std::string> algorithmsInTurn;
   std::optional<int> localRanks;  // --np: start this many ranks here
   // --bind cpus|none: --np ranks pinned each to its own share of the CPUs (cpu_binding.h), or
   // left to the scheduler. Under a launcher (mpirun, torchrun) placement is the launcher's.

@@ -5,6 +5,7 @@
 
 #include "algorithms/registry.h"
 #include "table_header.h"
+#include "turns.h"
 
 namespace gccl::perf {
 
@@ -37,15 +38,16 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
               nranks, dataTypeName(options.dataType), op.c_str(), root.c_str(), options.iterations,
               options.warmup, options.check ? 1 : 0,
               algorithmNote(spec, options.algorithm).c_str());
-  if (!options.interleaved.empty()) {
+  if (!options.algorithmsInTurn.empty()) {
     std::string names;
-    for (const std::string& name : options.interleaved) {
-      names += (names.empty() ? "" : ", ") + name + variantNote(spec, name);
+    for (const std::string& name : options.algorithmsInTurn) {
+      names += (names.empty() ? "" : ", ") + name;
     }
     std::printf(
-        "# Algorithms %s: each on its own communicator, their calls taken in turn\n"
-        "# (one call of each, then the next), a row per size and algorithm.\n",
-        names.c_str());
+        "# Algorithms %s in turn: each on its own communicator, their calls in blocks\n"
+        "# of %zu rounds, each block after an untimed call (perf/turns.h); a row per size\n"
+        "# and algorithm.\n",
+        names.c_str(), kTurnRounds);
   }
   std::printf(
       "# #wrong: wrong elements in rank %d's output. Every rank checks its own, names any wrong\n"
@@ -61,7 +63,7 @@ void printHeader(const CollectiveSpec& spec, const PerfOptions& options, int nra
   if (options.sharedBuffers) {
     std::printf("# Host buffers from gcclMemAlloc (-R 1): shm peers read them zero-copy.\n");
   }
-  printColumnHeaders(!options.interleaved.empty());
+  printColumnHeaders(!options.algorithmsInTurn.empty());
 }
 
 namespace {
@@ -85,19 +87,28 @@ void printRow(const CollectiveSpec& spec, const PerfOptions& options, const Size
 
 void printFooter(const CollectiveSpec& spec, const PerfOptions& options,
                  const std::vector<SizeResult>& results) {
-  double sum = 0;
   size_t wrong = 0;
-  for (const SizeResult& r : results) {
-    sum += (r.outOfPlace.busbw + r.inPlace.busbw) / 2;
-    wrong += r.outOfPlace.wrong + r.inPlace.wrong;
-  }
+  for (const SizeResult& r : results) wrong += r.outOfPlace.wrong + r.inPlace.wrong;
   if (options.check) {
     std::printf("# Out of bounds values : %zu %s (rank %d)\n", wrong, wrong == 0 ? "OK" : "FAILED",
                 reportingRank(spec, options));
   } else {
     std::printf("# Out of bounds values : not checked (-c 0)\n");
   }
-  std::printf("# Avg bus bandwidth    : %.4f\n", results.empty() ? 0.0 : sum / results.size());
+  // One average per algorithm in turn (their rows carry its name), else one for all.
+  const std::vector<std::string> names =
+      options.algorithmsInTurn.empty() ? std::vector<std::string>{""} : options.algorithmsInTurn;
+  for (const std::string& name : names) {
+    double sum = 0;
+    size_t rows = 0;
+    for (const SizeResult& r : results) {
+      if (r.algorithm != name) continue;
+      sum += (r.outOfPlace.busbw + r.inPlace.busbw) / 2;
+      ++rows;
+    }
+    std::printf("# Avg bus bandwidth    : %.4f%s%s\n", rows == 0 ? 0.0 : sum / rows,
+                name.empty() ? "" : " ", name.c_str());
+  }
   std::fflush(stdout);
 }
 
@@ -119,10 +130,10 @@ bool writeJson(const CollectiveSpec& spec, const PerfOptions& options, int nrank
   if (!options.algorithm.empty()) {
     std::fprintf(file, "\"algorithm\":\"%s\",", options.algorithm.c_str());
   }
-  if (!options.interleaved.empty()) {
-    std::fprintf(file, "\"interleaved\":[");
-    for (size_t i = 0; i < options.interleaved.size(); ++i) {
-      std::fprintf(file, "%s\"%s\"", i == 0 ? "" : ",", options.interleaved[i].c_str());
+  if (!options.algorithmsInTurn.empty()) {
+    std::fprintf(file, "\"algorithms_in_turn\":[");
+    for (size_t i = 0; i < options.algorithmsInTurn.size(); ++i) {
+      std::fprintf(file, "%s\"%s\"", i == 0 ? "" : ",", options.algorithmsInTurn[i].c_str());
     }
     std::fprintf(file, "],");
   }

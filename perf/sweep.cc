@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "buffer_space.h"
@@ -56,10 +57,19 @@ void mirrorsToHost(const RankContext& ctx, size_t bytes) {
   ctx.space->toHost(ctx.hostB, ctx.deviceB, bytes);
 }
 
+// ", ring": the algorithm of `comm` in messages, when several take turns.
+std::string algorithmOf(const RankContext& ctx, gcclComm_t comm) {
+  const auto& names = ctx.options.algorithmsInTurn;
+  for (size_t k = 0; k < names.size() && k < ctx.comms.size(); ++k) {
+    if (ctx.comms[k] == comm) return ", " + names[k];
+  }
+  return "";
+}
+
 bool check(gcclResult_t result, const RankContext& ctx, gcclComm_t comm) {
   if (result == gcclSuccess) return true;
-  std::fprintf(stderr, "%s rank %d: %s: %s\n", ctx.spec.tool, ctx.rank, gcclGetErrorString(result),
-               gcclGetLastError(comm));
+  std::fprintf(stderr, "%s rank %d%s: %s: %s\n", ctx.spec.tool, ctx.rank,
+               algorithmOf(ctx, comm).c_str(), gcclGetErrorString(result), gcclGetLastError(comm));
   return false;
 }
 
@@ -84,15 +94,21 @@ bool timeIterations(const RankContext& ctx, std::span<const CallSetup> calls, Pl
   return true;
 }
 
-void reportWrong(const RankContext& ctx, size_t wrong, size_t count, size_t bytes, bool inPlace) {
-  std::fprintf(stderr, "%s rank %d: %zu of %zu elements wrong (%zu bytes, %s)\n", ctx.spec.tool,
-               ctx.rank, wrong, count, bytes, inPlace ? "in place" : "out of place");
+void reportWrong(const RankContext& ctx, const CallSetup& call, size_t wrong, size_t count,
+                 size_t bytes) {
+  std::fprintf(stderr, "%s rank %d: %zu of %zu elements wrong (%zu bytes, %s%s)\n", ctx.spec.tool,
+               ctx.rank, wrong, count, bytes, call.inPlace ? "in place" : "out of place",
+               algorithmOf(ctx, call.comm).c_str());
 }
+
+// Whether --corrupt-rank may flip a bit of a checked call's output: the test of the checker,
+// once per row, placement and algorithm.
+enum class Corrupt { kAllowed, kNever };
 
 // One checked call on freshly filled buffers; returns this rank's own wrong count (see
 // Measurement::wrong).
 bool checkOnce(const RankContext& ctx, const CallSetup& call, Placement where, size_t bytes,
-               unsigned char* a, unsigned char* b, size_t& wrong) {
+               unsigned char* a, unsigned char* b, Corrupt corrupt, size_t& wrong) {
   // Poison both buffers, then write the input: whatever a collective should write but does
   // not is wrong, never a stale result of an earlier call.
   std::memset(a, 0xA5, bytes);
@@ -102,10 +118,11 @@ bool checkOnce(const RankContext& ctx, const CallSetup& call, Placement where, s
   if (!check(ctx.spec.run(call, callPlacement(ctx, where)), ctx, call.comm)) return false;
   mirrorsToHost(ctx, bytes);
   const std::span<unsigned char> result = ctx.spec.result(call, where);
-  if (ctx.rank == ctx.options.corruptRank && !result.empty()) result[0] ^= 1;  // tests the checker
+  if (corrupt == Corrupt::kAllowed && ctx.rank == ctx.options.corruptRank && !result.empty()) {
+    result[0] ^= 1;
+  }
   wrong = ctx.spec.countWrong(call, where);
-  if (wrong > 0)
-    reportWrong(ctx, wrong, result.size() / gcclTypeSize(call.type), bytes, call.inPlace);
+  if (wrong > 0) reportWrong(ctx, call, wrong, result.size() / gcclTypeSize(call.type), bytes);
   return true;
 }
 
@@ -124,13 +141,17 @@ bool measure(const RankContext& ctx, const SizeResult& row, bool inPlace, unsign
   for (size_t k = 0; k < calls.size(); ++k) calls[k].comm = ctx.comms[k];
   const Placement where = ctx.spec.place(first, a, b);
   // In place, the timed iterations work on their own output again: only the first result is
-  // checkable, so check a separate, freshly filled run (out of place, the last timed result is
-  // checked as well). Each communicator's algorithm is checked on its own.
+  // checkable, so check a separate, freshly filled run of each algorithm. Out of place, the
+  // last timed result is checked as well; in turns, that output is every algorithm's in turn
+  // (and one that left elements unwritten would pass on another's), so each algorithm makes
+  // one more call after its timed ones instead, checked on freshly poisoned buffers.
   for (size_t k = 0; k < calls.size() && ctx.options.check; ++k) {
-    if (!checkOnce(ctx, calls[k], where, row.bytes, a, b, out[k].wrong)) return false;
+    if (!checkOnce(ctx, calls[k], where, row.bytes, a, b, Corrupt::kAllowed, out[k].wrong)) {
+      return false;
+    }
   }
   ctx.spec.fill(first, where);
-  const bool checkLast = ctx.options.check && !inPlace;
+  const bool checkLast = ctx.options.check && !inPlace && calls.size() == 1;
   const std::span<unsigned char> result = ctx.spec.result(first, where);
   if (checkLast && !result.empty()) std::memset(result.data(), 0xA5, result.size());
   mirrorsToDevice(ctx, row.bytes);
@@ -140,8 +161,13 @@ bool measure(const RankContext& ctx, const SizeResult& row, bool inPlace, unsign
     mirrorsToHost(ctx, row.bytes);
     const size_t wrong = ctx.spec.countWrong(first, where);
     if (wrong > 0)
-      reportWrong(ctx, wrong, result.size() / gcclTypeSize(first.type), row.bytes, false);
-    out.back().wrong += wrong;  // the last timed call was the last communicator's
+      reportWrong(ctx, first, wrong, result.size() / gcclTypeSize(first.type), row.bytes);
+    out.front().wrong += wrong;
+  }
+  for (size_t k = 0; k < calls.size() && ctx.options.check && !inPlace && !checkLast; ++k) {
+    size_t wrong = 0;
+    if (!checkOnce(ctx, calls[k], where, row.bytes, a, b, Corrupt::kNever, wrong)) return false;
+    out[k].wrong += wrong;
   }
   for (size_t k = 0; k < calls.size(); ++k) {
     std::vector<double>& own = times[k];
@@ -179,7 +205,7 @@ bool sweepSizes(RankContext& ctx, std::vector<SizeResult>& results) {
     for (size_t k = 0; k < ctx.comms.size(); ++k) {
       row.outOfPlace = outOfPlace[k];
       row.inPlace = inPlace[k];
-      if (!ctx.options.interleaved.empty()) row.algorithm = ctx.options.interleaved[k];
+      if (!ctx.options.algorithmsInTurn.empty()) row.algorithm = ctx.options.algorithmsInTurn[k];
       results.push_back(row);
       if (reports) printRow(ctx.spec, ctx.options, row);
     }
@@ -241,8 +267,7 @@ bool runSweep(const CollectiveSpec& spec, const PerfOptions& options,
   ctx.hostA = mirrors.data();
   ctx.hostB = mirrors.data() + capacity;
   try {
-    const std::unique_ptr<BufferSpace> space =
-        makeBufferSpace(options.device, comms.front(), ctx.rank);
+    const std::unique_ptr<BufferSpace> space = makeBufferSpace(options.device, comms, ctx.rank);
     if (!space) return sweepSizes(ctx, results);
     ctx.space = space.get();
     ctx.deviceA = space->allocate(capacity);

@@ -35,7 +35,7 @@ struct SizeResult {
 // output is the one reduce defines), else rank 0.
 int reportingRank(const CollectiveSpec& spec, const PerfOptions& options);
 
-// Runs the sweep on `comms`: one communicator, or one per algorithm of options.interleaved,
+// Runs the sweep on `comms`: one communicator, or one per algorithm of options.algorithmsInTurn,
 // whose calls it takes in turn (a row per size and communicator, in their order). Every rank
 // returns the same timings and its own wrong counts (a rank with wrong elements says so on
 // stderr). Returns false (after printing the gccl error) when a collective fails.

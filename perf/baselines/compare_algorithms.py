@@ -5,7 +5,7 @@ Runs gccl's allreduce algorithms (auto, ring, recursive_doubling, tree, halving_
 direct; --algos picks some, auto and ring always among them) and Gloo's, over --reps
 repetitions, and prints per size the median time of each, the best fixed algorithm, auto's ratio
 to it, auto's speed-up over the ring and over the best Gloo algorithm, then how the medians
-stand against issue 12's targets. gccl's algorithms run together: one allreduce_perf launch per
+stand against issue 12's targets. gccl's algorithms run in turn: one allreduce_perf launch per
 repetition with -a A,B,..., each on its own communicator, their calls taken in turn (the
 order rotated by one each repetition), so that they are compared on the same CPUs, pages and
 minute; --apart runs one launch per algorithm instead (launches of one schedule differ by
@@ -16,10 +16,12 @@ repetition run in an order rotated by one. Used for docs/benchmarks.md:
 
 What each algorithm ran at each size comes from one launch more, of every algorithm together
 and one call per size, that logs the choices (GCCL_DEBUG=INFO GCCL_DEBUG_SUBSYS=COLL; a choice
-depends on the size and the tune file only). A forced algorithm that cannot run a size runs
-auto's choice (recursive doubling above 16 MiB): those sizes are left out of its column. A miss
-says how auto compares with the forced run of the algorithm it ran: a miss where auto ran the
-best algorithm itself is two measurements of one schedule differing, not the choice. Stopped (SIGTERM, as `timeout` stops it), it prints what the repetitions so far measured.
+depends on the size and the tune file only). Where a forced algorithm cannot run a size
+(recursive doubling cannot above 16 MiB), gccl runs auto's choice instead: those sizes are left
+out of its column. A miss says how auto compares with the forced run of the algorithm it ran:
+a miss where auto ran the best algorithm itself is two measurements of one schedule differing,
+not the choice. Stopped (SIGTERM, as `timeout` stops it), it prints what the repetitions so far
+measured.
 
 Gloo: --gloo native runs gloo_allreduce_perf (Debian's libgloo, every algorithm it has), torch
 runs torch_gloo_allreduce_perf.py (PyTorch's gloo, which picks its own; --python names the
@@ -304,7 +306,7 @@ def main():
     print_table(med, choices, args.algos)
     print("\n%s, %d ranks, median of %d runs, gccl's algorithms %s, times in us (%s); Gloo: %s%s" %
           (" ".join(sys.argv), args.np, args.reps,
-           "in a launch each" if args.apart else "together (calls in turn)", args.mode, gloo,
+           "in a launch each" if args.apart else "in turn in one launch", args.mode, gloo,
            "; STOPPED early: medians of the runs that finished" if stopped else ""))
     for name, sizes in dropped.items():
         print("%s forced ran another algorithm (left out): %s" %
@@ -314,7 +316,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"nranks": args.np, "reps": args.reps, "mode": args.mode, "gloo": gloo,
-                       "together": not args.apart,
+                       "in_turn": not args.apart,
                        "stopped": stopped,
                        "auto_ran": {str(s): a for s, a in choices.items() if s in med["auto"]},
                        "left_out": {n: {str(s): o for s, o in sizes}
