@@ -207,10 +207,11 @@ class Rank:
         slowest = self.across_ranks(torch.tensor(times, dtype=torch.float64), dist.ReduceOp.MAX)
         return timing(count * self.itemsize, sorted(slowest.tolist()), self.nranks, wrong)
 
-    def sweep(self):
-        """Every row; rank 0 prints them. Returns the rows."""
+    def sweep(self, all_bound):
+        """Every row; rank 0 prints them (`all_bound`: whether every rank runs where the
+        placement meant it to). Returns the rows."""
         if self.rank == 0:
-            print_header(self.args, self.nranks, self.placement)
+            print_header(self.args, self.nranks, self.placement, all_bound)
         rows = []
         for size in sweep_sizes(self.args):
             count = size // self.itemsize
@@ -235,11 +236,11 @@ def timing(nbytes, sorted_times_us, nranks, wrong):
 
 # --- report: gccl's table (perf/table_header.h, perf/report.cc) and JSON ----------------------
 
-def print_header(args, nranks, ranks):
+def print_header(args, nranks, ranks, all_bound):
     print(f"# torch.distributed allreduce_perf: nranks {nranks}, dtype {args.d}, op sum, "
           f"backend gloo, device {args.device}, iters {args.n}, warmup {args.w}, check 1")
     print(f"# torch {torch.__version__}{device_note(args, nranks)}")
-    print(f"# {describe(ranks)}")
+    print(f"# {describe(ranks, all_bound)}")
     print("# out-of-place: input copied into the output inside the timed call, then allreduced "
           "in place\n# (torch's allreduce is in place only). #wrong: wrong elements over all "
           "ranks' outputs.")
@@ -311,19 +312,23 @@ def cpu_list(cpus):
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
-def describe(ranks):
+def describe(ranks, all_bound=True):
+    """The header's line on placement; `all_bound` False: some rank's binding was refused."""
     if not ranks or any(not cpus for cpus in ranks):
         return "ranks not bound to CPUs"
-    return "ranks bound to CPUs " + " ".join(cpu_list(cpus) for cpus in ranks)
+    cpus = " ".join(cpu_list(cpus) for cpus in ranks)
+    if not all_bound:
+        return "ranks meant for CPUs " + cpus + ", not all bound (see stderr)"
+    return "ranks bound to CPUs " + cpus
 
 
 def bind_rank(rank, cpus):
     """Pins every thread of this rank to `cpus`: the spawned child imported torch before this
     runs, and a math library may have started its pool then (threads started later inherit the
     mask). Warns and goes on if refused: an unbound rank measures correctly, only less
-    repeatably."""
+    repeatably. Returns whether the rank runs where the placement meant it to."""
     if not cpus:
-        return
+        return True
     try:
         for tid in sorted(int(t) for t in os.listdir("/proc/self/task")):
             try:
@@ -334,6 +339,8 @@ def bind_rank(rank, cpus):
             raise OSError("the affinity mask read back differs from the one set")
     except OSError as e:
         print(f"rank {rank}: not bound: {e}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -350,7 +357,7 @@ def die_with_parent(parent_pid, timeout):
     signal.alarm(timeout)  # SIGALRM's default action ends the process
 
 
-def run_rank(rank, nranks, port, args, ranks):
+def run_rank(rank, nranks, port, args, ranks, bound_here):
     """Joins the group, sweeps, and returns the wrong elements of all ranks."""
     cpus = ranks[rank]
     # Ranks share the machine's cores; PyTorch's own threads would oversubscribe them.
@@ -358,7 +365,8 @@ def run_rank(rank, nranks, port, args, ranks):
     bound = datetime.timedelta(seconds=args.timeout)
     store = dist.TCPStore("127.0.0.1", port, nranks + 1, False, bound)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=nranks, timeout=bound)
-    rows = Rank(rank, nranks, args, ranks).sweep()
+    all_bound = Rank.across_ranks(torch.tensor([int(bound_here)]), dist.ReduceOp.MIN)[0] == 1
+    rows = Rank(rank, nranks, args, ranks).sweep(all_bound)
     if rank == 0 and args.json:
         write_json(args.json, args, nranks, rows)
     dist.barrier()  # no peer still reads this rank's tensors when the group goes
@@ -369,9 +377,9 @@ def run_rank(rank, nranks, port, args, ranks):
 def rank_main(rank, nranks, port, args, parent_pid, ranks):
     """`ranks`: every rank's CPUs (placement()), so that rank 0's header can print them."""
     die_with_parent(parent_pid, args.timeout)
-    bind_rank(rank, ranks[rank])
+    bound_here = bind_rank(rank, ranks[rank])
     try:
-        wrong = run_rank(rank, nranks, port, args, ranks)
+        wrong = run_rank(rank, nranks, port, args, ranks, bound_here)
     except Exception:  # an error, not wrong results: its own exit code, and the trace
         print(f"rank {rank} failed:", file=sys.stderr)
         traceback.print_exc()
