@@ -39,14 +39,6 @@ std::optional<std::string> knownAlgorithm(std::string_view name) {
   return std::nullopt;
 }
 
-bool hasVariant(const CollectiveSpec& spec, std::string_view name) {
-  if (name == "auto") return true;
-  for (const Algorithm& algorithm : algorithms()) {
-    if (algorithm.collective == spec.kind && algorithm.name == name) return true;
-  }
-  return false;
-}
-
 // -a's value: one name, or several to take in turn (PerfOptions::algorithmsInTurn), each known,
 // none twice, and each an algorithm of this collective (one name alone may be another's:
 // GCCL_ALGO serves every collective, and one without it runs its automatic choice). Returns
@@ -148,6 +140,14 @@ const char* dataTypeName(gcclDataType_t type) {
 }
 const char* opName(gcclRedOp_t op) {
   return kOpNames[op];
+}
+
+bool hasVariant(const CollectiveSpec& spec, std::string_view name) {
+  if (name == "auto") return true;
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective == spec.kind && algorithm.name == name) return true;
+  }
+  return false;
 }
 
 PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gccl/gccl.h>
@@ -53,6 +54,10 @@ struct PerfOptions {
 // Parses argv for `spec`'s tool; on bad input prints the problem and the usage, and exits with
 // status 2. An -a name is checked against gccl's algorithm table.
 PerfOptions parsePerfOptions(const CollectiveSpec& spec, int argc, char** argv);
+
+// Whether `name` is "auto" or an algorithm of `spec`'s collective in gccl's table (GCCL_ALGO
+// accepts any collective's; one without it runs its automatic choice).
+bool hasVariant(const CollectiveSpec& spec, std::string_view name);
 
 const char* dataTypeName(gcclDataType_t type);
 const char* opName(gcclRedOp_t op);

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <string>
 
-#include "algorithms/registry.h"
 #include "table_header.h"
 #include "turns.h"
 
@@ -18,10 +17,7 @@ const char* opColumn(const CollectiveSpec& spec, const PerfOptions& options) {
 // GCCL_ALGO names an algorithm of any collective and a collective without one of that name
 // takes its automatic choice (algorithms/registry.h): say so rather than suggest it ran.
 std::string variantNote(const CollectiveSpec& spec, const std::string& requested) {
-  if (requested == "auto") return "";
-  for (const Algorithm& algorithm : algorithms()) {
-    if (algorithm.collective == spec.kind && algorithm.name == requested) return "";
-  }
+  if (hasVariant(spec, requested)) return "";
   return " (no " + std::string(spec.name) + " variant: automatic choice)";
 }
 
