@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 
-ALGOS = ["auto", "ring", "recursive_doubling", "tree", "halving_doubling", "direct"]
+ALGOS = ["auto", "ring", "recursive_doubling", "tree", "halving_doubling", "direct", "one_shot"]
 # Issue 12: auto within this factor of the best fixed algorithm and of the ring at every size;
 # at SMALL_BYTES and below, at least RING_SPEEDUP times the ring's speed and faster than Gloo.
 WITHIN = 1.10

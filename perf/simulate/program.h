@@ -46,7 +46,7 @@ struct RankProgram {
   std::vector<SimStep> steps;
   std::vector<PeerQueue> queues;  // sorted by peer
   std::vector<uint32_t> order;    // per queue: its sends, then its receives (step indices)
-  std::vector<uint32_t> local;    // copy, divide and wait steps
+  std::vector<uint32_t> local;    // copy, reduce, divide and wait steps
   size_t remaining = 0;           // steps not yet done
 
   const SimStep& step(uint32_t index) const { return steps[index]; }

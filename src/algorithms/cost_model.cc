@@ -75,6 +75,8 @@ struct Model {
   double directAllreduce() const {
     return 2 * (a + (n - 2) * a / 4) + (n - 1) / n * B * (2 * b + g);
   }
+  // One such round, each message the whole buffer, and n - 1 reductions of it.
+  double oneShotAllreduce() const { return a + (n - 2) * a / 4 + (n - 1) * B * (b + g); }
   // A chain of n - 1 hops, slice after slice.
   double chain(double reduce) const {
     const double slice = std::min(s, B);
@@ -147,6 +149,9 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
         case A::kDirect:
           if (in.hosts > 1 || collective != K::kAllreduce) return std::nullopt;
           return m.directAllreduce();
+        case A::kOneShot:
+          if (in.hosts > 1) return std::nullopt;
+          return m.oneShotAllreduce();
         default: return std::nullopt;
       }
     case K::kBroadcast:
@@ -173,7 +178,8 @@ constexpr CollectiveKind kCollectives[] = {K::kAllreduce, K::kBroadcast,  K::kRe
                                            K::kAllgather, K::kAllgatherV, K::kReduceScatter,
                                            K::kBarrier};
 constexpr AlgorithmId kAlgorithmIds[] = {
-    A::kRing, A::kRecursiveDoubling, A::kTree, A::kHalvingDoubling, A::kHierarchical, A::kDirect};
+    A::kRing,   A::kRecursiveDoubling, A::kTree, A::kHalvingDoubling, A::kHierarchical, A::kDirect,
+    A::kOneShot};
 
 // "scale.allreduce.tree" -> (allreduce, tree); nullopt for names that are no such pair.
 std::optional<std::pair<CollectiveKind, AlgorithmId>> scaleKey(std::string_view key) {

@@ -12,6 +12,7 @@
 #include "algorithms/double_tree.h"
 #include "algorithms/halving_doubling.h"
 #include "algorithms/hierarchical.h"
+#include "algorithms/one_shot.h"
 #include "algorithms/recursive_doubling.h"
 #include "algorithms/recursive_halving.h"
 #include "algorithms/ring.h"
@@ -62,7 +63,7 @@ using A = AlgorithmId;
 
 // Per collective: the ring first, then the others. A barrier is an allreduce of nothing: no rank
 // completes before every rank has sent.
-const std::array<Algorithm, 19> kAlgorithms = {{
+const std::array<Algorithm, 21> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -72,6 +73,7 @@ const std::array<Algorithm, 19> kAlgorithms = {{
     {K::kAllreduce, A::kHierarchical, "hierarchical", hierarchicalSupports, hierarchicalPeers,
      hierarchicalAllreduce},
     {K::kAllreduce, A::kDirect, "direct", directSupports, directPeers, directAllreduce},
+    {K::kAllreduce, A::kOneShot, "one_shot", directSupports, oneShotPeers, oneShotAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
     {K::kBroadcast, A::kTree, "tree", always, binomialNeighbours, binomialBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
@@ -90,6 +92,7 @@ const std::array<Algorithm, 19> kAlgorithms = {{
      recursiveDoublingAllreduce},
     {K::kBarrier, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
      halvingDoublingAllreduce},
+    {K::kBarrier, A::kOneShot, "one_shot", directSupports, oneShotPeers, oneShotAllreduce},
 }};
 
 // Recursive doubling allreduce sends the whole buffer as one message and receives it into

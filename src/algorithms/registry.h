@@ -21,6 +21,7 @@ enum class AlgorithmId : uint8_t {
   kHalvingDoubling = 4,
   kHierarchical = 5,
   kDirect = 6,
+  kOneShot = 7,
 };
 
 // supports and peers read the shape's rank, size and hostOf only.

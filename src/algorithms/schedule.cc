@@ -11,12 +11,14 @@ namespace gccl {
 namespace {
 
 const char* kindName(StepKind kind) {
-  static const char* const kNames[] = {"send", "recv", "recv-reduce", "copy", "divide", "wait"};
+  static const char* const kNames[] = {"send",   "recv",   "recv-reduce", "copy",
+                                       "reduce", "divide", "wait"};
   return kNames[static_cast<int>(kind)];
 }
 
 bool reads(StepKind kind) {
-  return kind == StepKind::kSend || kind == StepKind::kRecvReduce || kind == StepKind::kCopy;
+  return kind == StepKind::kSend || kind == StepKind::kRecvReduce || kind == StepKind::kCopy ||
+         kind == StepKind::kReduce;
 }
 
 bool writes(StepKind kind) {
@@ -83,7 +85,9 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
   if (reads(step.kind) && writes(step.kind) && step.input.count != step.output.count) {
     return "reads and writes different element counts";
   }
-  if (step.divides && step.kind != StepKind::kRecvReduce) return "divides, but reduces nothing";
+  if (step.divides && step.kind != StepKind::kRecvReduce && step.kind != StepKind::kReduce) {
+    return "divides, but reduces nothing";
+  }
   if (step.reducedWithNext && step.kind != StepKind::kRecvReduce) {
     return "is reduced with the next step, but reduces nothing";
   }
@@ -222,7 +226,10 @@ void fuseDivides(Schedule& schedule) {
     const int32_t reduced = first != kNoStep ? first : second;
     if (!isEarlier(reduced, i)) continue;
     Step& reduce = steps[static_cast<size_t>(reduced)];
-    if (reduce.kind != StepKind::kRecvReduce || reduce.divides) continue;
+    if ((reduce.kind != StepKind::kRecvReduce && reduce.kind != StepKind::kReduce) ||
+        reduce.divides) {
+      continue;
+    }
     if (waiters[static_cast<size_t>(reduced)] != 1 || reduce.target != divide.target ||
         reduce.output.offset != divide.output.offset ||
         reduce.output.count != divide.output.count) {

@@ -27,6 +27,7 @@ enum class StepKind : uint8_t {
   kRecv,        // target[output] = received
   kRecvReduce,  // target[output] = source[input] op received (or received op source[input])
   kCopy,        // target[output] = source[input]
+  kReduce,      // target[output] = target[output] op source[input] (the partial result left)
   kDivide,      // target[output] /= rank count (the one scaling step of an average)
   kWait,        // nothing: completes once its dependencies have (joins more than two steps)
 };
@@ -53,14 +54,14 @@ struct Step {
   BufferRole source = BufferRole::kInput;   // the buffer `input` is a range of
   BufferRole target = BufferRole::kOutput;  // the buffer `output` is a range of
   int32_t peer = -1;
-  Range input;   // read: send, recv-reduce, copy
-  Range output;  // written: recv, recv-reduce, copy, divide
+  Range input;   // read: send, recv-reduce, copy, reduce
+  Range output;  // written: recv, recv-reduce, copy, reduce, divide
   // RecvReduce operand order. Two ranks that combine the same two partial results must get the
   // same bits, and min/max (and NaN payloads in sum/prod) depend on the order: the partial of
   // the lower ranks goes first, so a rank receiving it from below puts the received data left.
   bool receivedFirst = false;
-  // RecvReduce only: the reduction also divides its result by the rank count, in the same pass
-  // over the data. Set by fuseDivides on the last reduction of an average.
+  // RecvReduce and Reduce only: the reduction also divides its result by the rank count, in
+  // the same pass over the data. Set by fuseDivides on the last reduction of an average.
   bool divides = false;
   // RecvReduce only: this reduction and the step right after it, a RecvReduce from another
   // peer over the same range that reduces into this one's result and waits on it (and is the
@@ -131,8 +132,8 @@ void checkSchedule(const Schedule& schedule, int rank, int size, size_t inputCou
 std::vector<uint32_t> countWaiters(const Schedule& schedule);
 
 // Folds each average's division into the reduction it follows: a Divide step that waits on one
-// RecvReduce alone, over the same range of the same buffer, while nothing else waits on that
-// reduction, becomes a Wait, and the reduction `divides`. The division then happens while the
+// RecvReduce or Reduce alone, over the same range of the same buffer, while nothing else waits on
+// that reduction, becomes a Wait, and the reduction `divides`. The division then happens while the
 // reduced slice is in the cache (a separate pass over it runs later, after other slices have
 // evicted it). The result is the same: both divide the same reduced values. Whatever else
 // could read the range between the two steps would race with the division anyway.

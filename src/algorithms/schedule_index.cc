@@ -82,8 +82,8 @@ ScheduleIndex indexSchedule(const Schedule& schedule) {
   for (size_t i = 0; i < schedule.steps.size(); ++i) {
     const Step& step = schedule.steps[i];
     const auto at = static_cast<int32_t>(i);
-    if (step.kind == StepKind::kCopy || step.kind == StepKind::kDivide ||
-        step.kind == StepKind::kWait) {
+    if (step.kind == StepKind::kCopy || step.kind == StepKind::kReduce ||
+        step.kind == StepKind::kDivide || step.kind == StepKind::kWait) {
       index.local.push_back(at);
       continue;
     }

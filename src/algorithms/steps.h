@@ -57,12 +57,26 @@ inline int32_t addCopy(Schedule& schedule, BufferRole source, Range input, Buffe
   return schedule.add(step);
 }
 
-// Divides output[range] by the rank count: the last step of an average.
-inline int32_t addDivide(Schedule& schedule, Range output, int32_t after) {
+// target[output] = target[output] op source[input]: a local operand joins a partial result.
+inline int32_t addReduce(Schedule& schedule, BufferRole source, Range input, BufferRole target,
+                         Range output, int32_t after) {
+  Step step;
+  step.kind = StepKind::kReduce;
+  step.source = source;
+  step.target = target;
+  step.input = input;
+  step.output = output;
+  step.after = {after, kNoStep};
+  return schedule.add(step);
+}
+
+// Divides target[output] by the rank count: the last step of an average.
+inline int32_t addDivide(Schedule& schedule, Range output, int32_t after,
+                         BufferRole target = BufferRole::kOutput) {
   Step step;
   step.kind = StepKind::kDivide;
-  step.source = BufferRole::kOutput;
-  step.target = BufferRole::kOutput;
+  step.source = target;
+  step.target = target;
   step.output = output;
   step.after = {after, kNoStep};
   return schedule.add(step);

@@ -145,6 +145,14 @@ bool Execution::runLocalSteps() {
       // memmove: a copy within one buffer (in place) may overlap itself.
       if (step.count() > 0)
         std::memmove(out, address(step.source, step.input), step.count() * elementSize_);
+    } else if (step.kind == StepKind::kReduce) {
+      const void* operand = address(step.source, step.input);
+      if (step.divides) {
+        reduceAndDivide(operation_.type, out, out, operand, step.count(), size_,
+                        operation_.findNonFinite ? &nonFinite_ : nullptr);
+      } else {
+        reduce(operation_.type, operation_.op, out, out, operand, step.count());
+      }
     } else if (step.kind == StepKind::kDivide) {
       finalizeAverage(operation_.type, out, step.count(), size_);
       if (operation_.findNonFinite && !nonFinite_) {

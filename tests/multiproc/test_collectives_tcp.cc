@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -313,6 +314,57 @@ int splitAndReduce(int rank, int n, const gcclUniqueId& id, std::string& report)
 TEST_P(OverTransport, SplitCommunicatorsRunBesideTheirParent) {
   setenv("GCCL_TIMEOUT_MS", "20000", 1);
   ProcessGroup group(kRanks, splitAndReduce);
+  const auto reports = group.collect(60000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_EQ(reports[r].text, "ok") << "rank " << r;
+  }
+}
+
+// Rank r's element i: terms of very different magnitudes and both signs, so that the bits of a
+// float sum depend on the order of its terms.
+float termOf(int rank, size_t i) {
+  constexpr float kTerms[] = {1e8f, 1.0f, -1e8f, 3.0f, 0.5f, -7.0f, 1e-3f};
+  return kTerms[(i + static_cast<size_t>(rank) * 3) % 7] * static_cast<float>(i % 5 + 1) +
+         static_cast<float>(rank) * 0.1f;
+}
+
+// Every rank sums in rank order, its own input in its place: ((x0 + x1) + x2) + x3 to the bit,
+// in and out of place, in one slice and in several.
+int oneShotSums(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  for (size_t count : {size_t{1000}, size_t{300001}}) {  // 1.2 MB: two slices of 1 MiB or less
+    for (bool inPlace : {false, true}) {
+      std::vector<float> in(count), out(count, -1.0f);
+      for (size_t i = 0; i < count; ++i) in[i] = termOf(rank, i);
+      float* output = inPlace ? in.data() : out.data();
+      if (gcclAllReduce(in.data(), output, count, gcclFloat32, gcclSum, comm) != gcclSuccess) {
+        report = std::string("allreduce: ") + gcclGetLastError(comm);
+        gcclCommAbort(comm);
+        return 1;
+      }
+      for (size_t i = 0; i < count; ++i) {
+        float expected = termOf(0, i);
+        for (int r = 1; r < n; ++r) expected += termOf(r, i);
+        if (std::memcmp(&output[i], &expected, sizeof expected) != 0) {
+          report = "element " + std::to_string(i) + " of " + std::to_string(count) + ": " +
+                   std::to_string(output[i]) + ", not the rank-order sum " +
+                   std::to_string(expected) + (inPlace ? " (in place)" : "");
+          gcclCommAbort(comm);
+          return 1;
+        }
+      }
+    }
+  }
+  report = "ok";
+  return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
+}
+
+TEST_P(OverTransport, OneShotAllreduceSumsInRankOrderOnEveryRank) {
+  const ScopedVariable algorithm("GCCL_ALGO", "one_shot");
+  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
+  ProcessGroup group(kRanks, oneShotSums);
   const auto reports = group.collect(60000);
   for (int r = 0; r < kRanks; ++r) {
     EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;

@@ -116,7 +116,8 @@ INSTANTIATE_TEST_SUITE_P(
                     SweepCase{7, "halving_doubling"}, SweepCase{4, "hierarchical", 2},
                     SweepCase{6, "hierarchical", 3}, SweepCase{6, "hierarchical", 2},
                     SweepCase{2, "direct"}, SweepCase{3, "direct"}, SweepCase{5, "direct"},
-                    SweepCase{16, "direct"}),
+                    SweepCase{16, "direct"}, SweepCase{2, "one_shot"}, SweepCase{3, "one_shot"},
+                    SweepCase{4, "one_shot"}, SweepCase{16, "one_shot"}),
     [](const testing::TestParamInfo<SweepCase>& info) {
       const auto& c = info.param;
       return c.algorithm + std::to_string(c.size) +

@@ -308,7 +308,7 @@ INSTANTIATE_TEST_SUITE_P(Ranks, Collectives,
 INSTANTIATE_TEST_SUITE_P(LogN, Collectives,
                          testing::Combine(testing::Values(1, 2, 3, 5, 8, 13, 16),
                                           testing::Values("tree", "recursive_doubling",
-                                                          "halving_doubling")),
+                                                          "halving_doubling", "one_shot")),
                          caseName);
 
 }  // namespace

@@ -116,7 +116,7 @@ void expectFoundEverywhere(const Case& c) {
 
 TEST(FindNonFinite, EveryAllreduceAlgorithmFindsItWhereverItIs) {
   for (const char* algorithm :
-       {"ring", "recursive_doubling", "tree", "halving_doubling", "direct"}) {
+       {"ring", "recursive_doubling", "tree", "halving_doubling", "direct", "one_shot"}) {
     for (int size : {2, 3, 4, 5, 8}) {
       Case c;
       c.algorithm = algorithm;

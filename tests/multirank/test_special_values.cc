@@ -186,7 +186,7 @@ void runCase(const std::string& algorithm, int size, const FloatBits& f, ReduceO
 
 TEST(SpecialValues, EveryRankEndsWithTheSameBits) {
   for (const char* algorithm :
-       {"ring", "recursive_doubling", "tree", "halving_doubling", "direct"}) {
+       {"ring", "recursive_doubling", "tree", "halving_doubling", "direct", "one_shot"}) {
     for (int size : {1, 2, 3, 4, 5, 8}) {
       for (const FloatBits* f : {&kFloat32, &kFloat64, &kFloat16, &kBfloat16}) {
         for (ReduceOp op :

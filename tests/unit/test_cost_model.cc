@@ -144,7 +144,9 @@ TEST(CostModel, EveryAlgorithmHasAPredictionThatGrowsWithSize) {
         costs.bytes = bytes;
         const auto micros = predictMicros(algorithm.collective, algorithm.id, costs);
         if (algorithm.id == AlgorithmId::kHierarchical && costs.hosts < 2) continue;
-        if (algorithm.id == AlgorithmId::kDirect && costs.hosts > 1) {  // one machine only
+        const bool oneMachineOnly =
+            algorithm.id == AlgorithmId::kDirect || algorithm.id == AlgorithmId::kOneShot;
+        if (oneMachineOnly && costs.hosts > 1) {
           EXPECT_FALSE(micros) << size << " ranks";
           continue;
         }
@@ -196,7 +198,33 @@ TEST(CostModel, SmallSizesTakeLogDepthAndLargeOnesAvoidWholeBufferExchanges) {
               AlgorithmId::kRecursiveDoubling)
         << size;
   }
-  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(8), 8), AlgorithmId::kRecursiveDoubling);
+  // Beyond the one-shot allreduce's reach (16 ranks of one machine), recursive doubling.
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(32), 8), AlgorithmId::kRecursiveDoubling);
+}
+
+// The one-shot allreduce, one round of whole-buffer messages, is the default figures' choice
+// for small buffers among up to 8 ranks of one machine: at 4 ranks it saves half an alpha on
+// recursive doubling (a + 2 a / 4 against 2 a) for n - 1 times the bytes; at 16 its fifteen
+// messages cost more than four rounds (4.5 a against 4 a). Larger buffers and jobs across
+// hosts take others.
+TEST(CostModel, SmallBuffersOfOneMachineTakeTheOneShotAllreduce) {
+  EXPECT_EQ(automaticChoice(K::kAllreduce, layout(16), 8), AlgorithmId::kRecursiveDoubling);
+  for (int size : {3, 4, 8}) {
+    for (K collective : {K::kAllreduce, K::kBarrier}) {
+      EXPECT_EQ(automaticChoice(collective, layout(size), 8), AlgorithmId::kOneShot) << size;
+    }
+    EXPECT_NE(automaticChoice(K::kAllreduce, layout(size), 1 << 20), AlgorithmId::kOneShot);
+    if (size % 2 == 0) {
+      EXPECT_NE(automaticChoice(K::kAllreduce, layout(size, 2), 8), AlgorithmId::kOneShot);
+    }
+  }
+  EXPECT_NE(automaticChoice(K::kAllreduce, layout(32), 8), AlgorithmId::kOneShot);
+  CostInputs costs = costInputsOf(layout(4), 1 << 20, {});
+  costs.bytes = 0;
+  const double alpha = costs.figures.intraHost.alphaUs;
+  EXPECT_DOUBLE_EQ(*predictMicros(K::kAllreduce, AlgorithmId::kOneShot, costs), 1.5 * alpha);
+  EXPECT_DOUBLE_EQ(*predictMicros(K::kAllreduce, AlgorithmId::kRecursiveDoubling, costs),
+                   2 * alpha);
 }
 
 // Between hosts 10x slower than within: the hierarchy sends 1/m of the data over them.

@@ -525,6 +525,60 @@ TEST(ScheduleExecution, TreeAndHalvingDoublingAreExactForEveryRankCountUpTo64) {
   }
 }
 
+// The one-shot allreduce runs on one machine, up to kMaxDirectRanks ranks: every count, slices
+// of a message, averages, in and out of place.
+TEST(ScheduleExecution, OneShotIsExactForEveryRankCountUpTo16) {
+  const Algorithm& algorithm = allreduceNamed("one_shot");
+  for (int size = 1; size <= 16; ++size) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t(size) * 3 + 2}) {
+      expectMatchingTraffic(algorithm.build, size, count, 2);
+      runRoundRobin(algorithm, size, count, 2, ReduceOp::kSum);
+    }
+    runRoundRobin(algorithm, size, 100, 7, ReduceOp::kAvg);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// The operands of a one-shot allreduce's slice in the order its steps combine them, -1 for
+// the rank's own input: a receive starts the partial result, a reduction appends its operand
+// (or, reducing the input with a received one, both, in the step's order).
+std::vector<int> operandOrder(const Schedule& schedule) {
+  std::vector<int> order;
+  for (const Step& step : schedule.steps) {
+    if (step.kind == StepKind::kRecv) order.push_back(step.peer);
+    if (step.kind == StepKind::kReduce) {
+      EXPECT_EQ(step.source, BufferRole::kInput);
+      order.push_back(-1);
+    }
+    if (step.kind != StepKind::kRecvReduce) continue;
+    if (step.source == BufferRole::kInput) {
+      order.push_back(step.receivedFirst ? step.peer : -1);
+      order.push_back(step.receivedFirst ? -1 : step.peer);
+    } else {
+      EXPECT_FALSE(step.receivedFirst);
+      order.push_back(step.peer);
+    }
+  }
+  return order;
+}
+
+// Every rank combines the n inputs in rank order, its own in its place: the same bits on every
+// rank whatever the values (float sums are not associative).
+TEST(OneShot, EveryRankCombinesTheInputsInRankOrder) {
+  for (int size = 2; size <= 16; ++size) {
+    for (bool inPlace : {false, true}) {
+      for (int rank = 0; rank < size; ++rank) {
+        ScheduleShape shape = shapeOf(rank, size, 10, 10);
+        shape.inPlace = inPlace;
+        std::vector<int> expected;
+        for (int r = 0; r < size; ++r) expected.push_back(r == rank ? -1 : r);
+        EXPECT_EQ(operandOrder(buildSchedule(allreduceNamed("one_shot"), shape)), expected)
+            << "rank " << rank << " of " << size << (inPlace ? " in place" : "");
+      }
+    }
+  }
+}
+
 // Hosts of equal size, as blocks of consecutive ranks and dealt round-robin; segments that fit
 // one slice (halving-doubling between hosts) and segments of several (a ring between hosts).
 TEST(ScheduleExecution, HierarchicalIsExactForEveryUniformHostLayout) {
@@ -630,7 +684,10 @@ TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
     costs.bytes = bytes;
     return selectAlgorithm(kAllreduce, name, shape, costs).id;
   };
-  EXPECT_EQ(select("auto", 4, 64), AlgorithmId::kRecursiveDoubling);
+  EXPECT_EQ(select("auto", 4, 64), AlgorithmId::kOneShot);
+  EXPECT_EQ(select("auto", 32, 64), AlgorithmId::kRecursiveDoubling);
+  EXPECT_EQ(select("one_shot", 16, 64 << 20), AlgorithmId::kOneShot);
+  EXPECT_NE(select("one_shot", 17, 64), AlgorithmId::kOneShot);
   EXPECT_NE(select("recursive_doubling", 3, 64), AlgorithmId::kRecursiveDoubling);
   EXPECT_NE(select("recursive_doubling", 4, 64 << 20), AlgorithmId::kRecursiveDoubling);
   EXPECT_EQ(select("ring", 4, 64), AlgorithmId::kRing);
@@ -984,12 +1041,15 @@ struct DivideCount {
 DivideCount countDivides(const Algorithm& algorithm, int size, size_t count, size_t slice) {
   DivideCount counted;
   for (int rank = 0; rank < size; ++rank) {
-    ScheduleShape shape = shapeOf(rank, size, count, slice);
-    shape.average = true;
-    if (!algorithm.supports(shape)) return {};
-    for (const Step& step : buildSchedule(algorithm, shape).steps) {
-      counted.left += step.kind == StepKind::kDivide;
-      counted.fused += step.divides;
+    for (bool inPlace : {false, true}) {
+      ScheduleShape shape = shapeOf(rank, size, count, slice);
+      shape.average = true;
+      shape.inPlace = inPlace;
+      if (!algorithm.supports(shape)) return {};
+      for (const Step& step : buildSchedule(algorithm, shape).steps) {
+        counted.left += step.kind == StepKind::kDivide;
+        counted.fused += step.divides;
+      }
     }
   }
   return counted;
