@@ -2,7 +2,7 @@
 """gccl's allreduce algorithms side by side, and auto against them, in one run.
 
 Runs gccl's allreduce algorithms (auto, ring, recursive_doubling, tree, halving_doubling,
-direct; --algos picks some, auto and ring always among them) and Gloo's, over --reps
+direct, one_shot; --algos picks some, auto and ring always among them) and Gloo's, over --reps
 repetitions, and prints per size the median time of each, the best fixed algorithm, auto's ratio
 to it, auto's speed-up over the ring and over the best Gloo algorithm, then how the medians
 stand against issue 12's targets. gccl's algorithms run in turn: one allreduce_perf launch per

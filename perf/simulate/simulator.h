@@ -5,7 +5,7 @@
 //     as one of its peer's scratch slots is free, and holds the slot until it has reduced;
 //   - receives from one peer complete in order: a RecvReduce whose dependencies are not done
 //     holds up the receives behind it, and reduces (on its rank's compute) once they are;
-//   - copy, divide and wait steps run whenever their dependencies are done, in any order;
+//   - copy, reduce, divide and wait steps run whenever their dependencies are done, in any order;
 //   - the i-th send of a to b meets the i-th receive of b from a, and moves once both are
 //     posted (the TCP transport reads a message only into a posted receive).
 //

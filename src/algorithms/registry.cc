@@ -99,6 +99,10 @@ const std::array<Algorithm, 21> kAlgorithms = {{
 // scratch; above this size even a forced GCCL_ALGO=recursive_doubling runs another algorithm.
 // (Bruck's allgather, under the same name, sends slices: no bound.)
 constexpr size_t kMaxWholeMessageBytes = 16 << 20;
+// The one-shot allreduce sends n - 1 copies of the buffer and reduces n - 1; above this size
+// (0.56x halving-doubling's speed at 64 KiB on 4 ranks already) it runs no more, and the tune
+// does not time it.
+constexpr size_t kMaxOneShotBytes = 1 << 20;
 
 const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
   for (const auto& algorithm : kAlgorithms) {
@@ -112,6 +116,7 @@ const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
 
 bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes) {
   if (algorithm.build == recursiveDoublingAllreduce && bytes > kMaxWholeMessageBytes) return false;
+  if (algorithm.build == oneShotAllreduce && bytes > kMaxOneShotBytes) return false;
   return algorithm.supports(shape);
 }
 

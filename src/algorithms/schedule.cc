@@ -85,6 +85,13 @@ std::string defectOf(const Step& step, int32_t index, int rank, int size, const 
   if (reads(step.kind) && writes(step.kind) && step.input.count != step.output.count) {
     return "reads and writes different element counts";
   }
+  // The kernels reduce element by element: an operand may be the result's own range, not a
+  // range shifted from it. (In place, input and output are one buffer: the builder's promise.)
+  if (step.kind == StepKind::kReduce && step.source == step.target &&
+      step.input.offset != step.output.offset && step.input.offset < step.output.end() &&
+      step.output.offset < step.input.end()) {
+    return "reduces a range into one it partly overlaps";
+  }
   if (step.divides && step.kind != StepKind::kRecvReduce && step.kind != StepKind::kReduce) {
     return "divides, but reduces nothing";
   }

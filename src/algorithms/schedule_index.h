@@ -31,7 +31,7 @@ struct ChainLink {
 };
 
 struct ScheduleIndex {
-  std::vector<int32_t> local;    // copy, divide and wait steps, in schedule order
+  std::vector<int32_t> local;    // copy, reduce, divide and wait steps, in schedule order
   std::vector<PeerSteps> peers;  // in the order of each peer's first step
   // Reduction chains, each in schedule order (its last step is the one not flagged), and the
   // chain of every step (-1: none); empty when the schedule has none.

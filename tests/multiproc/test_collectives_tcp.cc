@@ -334,7 +334,7 @@ float termOf(int rank, size_t i) {
 int oneShotSums(int rank, int n, const gcclUniqueId& id, std::string& report) {
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
-  for (size_t count : {size_t{1000}, size_t{300001}}) {  // 1.2 MB: two slices of 1 MiB or less
+  for (size_t count : {size_t{1000}, size_t{100001}}) {  // 400 KB: seven slices of 64 KiB
     for (bool inPlace : {false, true}) {
       std::vector<float> in(count), out(count, -1.0f);
       for (size_t i = 0; i < count; ++i) in[i] = termOf(rank, i);
@@ -363,6 +363,7 @@ int oneShotSums(int rank, int n, const gcclUniqueId& id, std::string& report) {
 
 TEST_P(OverTransport, OneShotAllreduceSumsInRankOrderOnEveryRank) {
   const ScopedVariable algorithm("GCCL_ALGO", "one_shot");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "65536");
   const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
   ProcessGroup group(kRanks, oneShotSums);
   const auto reports = group.collect(60000);

@@ -203,8 +203,8 @@ TEST(CostModel, SmallSizesTakeLogDepthAndLargeOnesAvoidWholeBufferExchanges) {
 }
 
 // The one-shot allreduce, one round of whole-buffer messages, is the default figures' choice
-// for small buffers among up to 8 ranks of one machine: at 4 ranks it saves half an alpha on
-// recursive doubling (a + 2 a / 4 against 2 a) for n - 1 times the bytes; at 16 its fifteen
+// for small buffers among 3 to 15 ranks of one machine: at 4 ranks it saves half an alpha on
+// recursive doubling (a + 2 a / 4 against 2 a) for 3 B sent against 2 B; at 16 its fifteen
 // messages cost more than four rounds (4.5 a against 4 a). Larger buffers and jobs across
 // hosts take others.
 TEST(CostModel, SmallBuffersOfOneMachineTakeTheOneShotAllreduce) {

@@ -572,7 +572,9 @@ TEST(OneShot, EveryRankCombinesTheInputsInRankOrder) {
         shape.inPlace = inPlace;
         std::vector<int> expected;
         for (int r = 0; r < size; ++r) expected.push_back(r == rank ? -1 : r);
-        EXPECT_EQ(operandOrder(buildSchedule(allreduceNamed("one_shot"), shape)), expected)
+        const Schedule schedule = buildSchedule(allreduceNamed("one_shot"), shape);
+        ASSERT_NO_THROW(checkSchedule(schedule, rank, size, 10, 10)) << describeSchedule(schedule);
+        EXPECT_EQ(operandOrder(schedule), expected)
             << "rank " << rank << " of " << size << (inPlace ? " in place" : "");
       }
     }
@@ -686,7 +688,8 @@ TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
   };
   EXPECT_EQ(select("auto", 4, 64), AlgorithmId::kOneShot);
   EXPECT_EQ(select("auto", 32, 64), AlgorithmId::kRecursiveDoubling);
-  EXPECT_EQ(select("one_shot", 16, 64 << 20), AlgorithmId::kOneShot);
+  EXPECT_EQ(select("one_shot", 16, 1 << 20), AlgorithmId::kOneShot);
+  EXPECT_NE(select("one_shot", 16, (1 << 20) + 1), AlgorithmId::kOneShot);
   EXPECT_NE(select("one_shot", 17, 64), AlgorithmId::kOneShot);
   EXPECT_NE(select("recursive_doubling", 3, 64), AlgorithmId::kRecursiveDoubling);
   EXPECT_NE(select("recursive_doubling", 4, 64 << 20), AlgorithmId::kRecursiveDoubling);
@@ -777,6 +780,16 @@ TEST(ScheduleCheck, RefusesEveryKindOfDefect) {
   Step localWithPeer;
   localWithPeer.peer = 2;
   refused(localWithPeer, "local step names peer");
+  Step shiftedReduce;
+  shiftedReduce.kind = StepKind::kReduce;
+  shiftedReduce.source = BufferRole::kOutput;
+  shiftedReduce.input = {0, 6};
+  shiftedReduce.output = {3, 6};
+  refused(shiftedReduce, "partly overlaps");
+  Step unevenReduce = shiftedReduce;
+  unevenReduce.source = BufferRole::kInput;
+  unevenReduce.input = {0, 5};
+  refused(unevenReduce, "different element counts");
   Step overRead = send;
   overRead.input = {5, 6};
   refused(overRead, "reads past");
