@@ -23,19 +23,21 @@ namespace {
 // The sizes timed, each as the median of `iterations` calls after `warmup`. The first gives
 // the latency scales (and the ring's alpha); every other one a bandwidth scale at its size
 // (Scale::bandwidthAt), 16 MiB also the ring's beta and the scale of files before sizes had
-// their own. 256 KiB is where the choice over loopback TCP turns from log-depth algorithms to
-// the ring and halving-doubling: interpolated between 64 KiB and 1 MiB, auto ran the ring there
-// at 1.29x halving-doubling's time; timed in 30 calls, the ring still looked fastest there,
-// in 100 as in the comparisons (docs/benchmarks.md).
+// their own. Over loopback TCP the choice turns between 16 and 256 KiB, from recursive doubling
+// to the trees, halving-doubling and the ring: untimed, 16 KiB took 64 KiB's scale (auto ran
+// the tree at 1.47x recursive doubling's time) and 256 KiB an interpolation (the ring, 1.29x
+// halving-doubling's). The sizes where the choice turns get 100 calls, as the comparisons time
+// them: in 30, the ring still looked fastest at 256 KiB (docs/benchmarks.md).
 struct TimedSize {
   size_t bytes;
   int warmup;
   int iterations;
 };
-constexpr TimedSize kSizes[] = {{8, 10, 100},     {64 << 10, 5, 50}, {256 << 10, 10, 100},
-                                {1 << 20, 3, 20}, {16 << 20, 2, 7},  {64 << 20, 1, 5}};
+constexpr TimedSize kSizes[] = {{8, 10, 100},         {16 << 10, 10, 100}, {64 << 10, 10, 100},
+                                {256 << 10, 10, 100}, {1 << 20, 3, 20},    {16 << 20, 2, 7},
+                                {64 << 20, 1, 5}};
 constexpr size_t kSmall = 0;  // kSizes[kSmall]: latency
-constexpr size_t kBeta = 4;   // kSizes[kBeta]: the ring's beta
+constexpr size_t kBeta = 5;   // kSizes[kBeta]: the ring's beta
 constexpr size_t kLaunches = 3;
 constexpr size_t kLargestBytes = kSizes[std::size(kSizes) - 1].bytes;
 constexpr size_t kGammaBytes = kSizes[kBeta].bytes;
