@@ -1,5 +1,7 @@
 #include "algorithms/one_shot.h"
 
+#include <vector>
+
 #include "algorithms/partition.h"
 #include "algorithms/steps.h"
 
@@ -14,12 +16,6 @@ int destination(const ScheduleShape& shape, int k) {
 }
 
 }  // namespace
-
-std::vector<int> oneShotPeers(const ScheduleShape& shape) {
-  std::vector<int> peers;
-  for (int k = 1; k < shape.size; ++k) peers.push_back(destination(shape, k));
-  return peers;
-}
 
 // Per peer, both ends list one message per slice, in slice order.
 Schedule oneShotAllreduce(const ScheduleShape& shape) {

@@ -16,13 +16,11 @@
 // buffer goes in slices, like every reduction's.
 #pragma once
 
-#include <vector>
-
 #include "algorithms/schedule.h"
 
 namespace gccl {
 
-std::vector<int> oneShotPeers(const ScheduleShape& shape);
+// Its peers are the direct allreduce's (directPeers): every other rank.
 Schedule oneShotAllreduce(const ScheduleShape& shape);
 
 }  // namespace gccl

@@ -73,7 +73,7 @@ const std::array<Algorithm, 21> kAlgorithms = {{
     {K::kAllreduce, A::kHierarchical, "hierarchical", hierarchicalSupports, hierarchicalPeers,
      hierarchicalAllreduce},
     {K::kAllreduce, A::kDirect, "direct", directSupports, directPeers, directAllreduce},
-    {K::kAllreduce, A::kOneShot, "one_shot", directSupports, oneShotPeers, oneShotAllreduce},
+    {K::kAllreduce, A::kOneShot, "one_shot", directSupports, directPeers, oneShotAllreduce},
     {K::kBroadcast, A::kRing, "ring", always, ringNeighbours, ringBroadcast},
     {K::kBroadcast, A::kTree, "tree", always, binomialNeighbours, binomialBroadcast},
     {K::kReduce, A::kRing, "ring", always, ringNeighbours, ringReduce},
@@ -92,7 +92,7 @@ const std::array<Algorithm, 21> kAlgorithms = {{
      recursiveDoublingAllreduce},
     {K::kBarrier, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
      halvingDoublingAllreduce},
-    {K::kBarrier, A::kOneShot, "one_shot", directSupports, oneShotPeers, oneShotAllreduce},
+    {K::kBarrier, A::kOneShot, "one_shot", directSupports, directPeers, oneShotAllreduce},
 }};
 
 // Recursive doubling allreduce sends the whole buffer as one message and receives it into

@@ -45,10 +45,11 @@ inline int32_t addRecvReduce(Schedule& schedule, int peer, BufferRole source, Ra
   return schedule.add(step);
 }
 
-inline int32_t addCopy(Schedule& schedule, BufferRole source, Range input, BufferRole target,
-                       Range output, int32_t after) {
+// A step between this rank's own buffers, from source[input] into target[output].
+inline int32_t addLocal(Schedule& schedule, StepKind kind, BufferRole source, Range input,
+                        BufferRole target, Range output, int32_t after) {
   Step step;
-  step.kind = StepKind::kCopy;
+  step.kind = kind;
   step.source = source;
   step.target = target;
   step.input = input;
@@ -57,17 +58,15 @@ inline int32_t addCopy(Schedule& schedule, BufferRole source, Range input, Buffe
   return schedule.add(step);
 }
 
+inline int32_t addCopy(Schedule& schedule, BufferRole source, Range input, BufferRole target,
+                       Range output, int32_t after) {
+  return addLocal(schedule, StepKind::kCopy, source, input, target, output, after);
+}
+
 // target[output] = target[output] op source[input]: a local operand joins a partial result.
 inline int32_t addReduce(Schedule& schedule, BufferRole source, Range input, BufferRole target,
                          Range output, int32_t after) {
-  Step step;
-  step.kind = StepKind::kReduce;
-  step.source = source;
-  step.target = target;
-  step.input = input;
-  step.output = output;
-  step.after = {after, kNoStep};
-  return schedule.add(step);
+  return addLocal(schedule, StepKind::kReduce, source, input, target, output, after);
 }
 
 // Divides target[output] by the rank count: the last step of an average.
