@@ -334,7 +334,7 @@ float termOf(int rank, size_t i) {
 int oneShotSums(int rank, int n, const gcclUniqueId& id, std::string& report) {
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
-  for (size_t count : {size_t{1000}, size_t{100001}}) {  // 400 KB: seven slices of 64 KiB
+  for (size_t count : {size_t{1000}, size_t{100001}}) {  // 400 KB: 7 slices of up to 64 KiB
     for (bool inPlace : {false, true}) {
       std::vector<float> in(count), out(count, -1.0f);
       for (size_t i = 0; i < count; ++i) in[i] = termOf(rank, i);
