@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "algorithms/binomial.h"
@@ -510,11 +511,13 @@ const Algorithm& allreduceNamed(std::string_view name) {
   throw std::runtime_error("no allreduce algorithm " + std::string(name));
 }
 
-// Counts below, at and above the rank count and the slice: empty blocks, one slice, many.
-TEST(ScheduleExecution, TreeAndHalvingDoublingAreExactForEveryRankCountUpTo64) {
-  for (const char* name : {"tree", "halving_doubling"}) {
+// Counts below, at and above the rank count and the slice: empty blocks, one slice, many. The
+// one-shot allreduce runs on one machine, up to kMaxDirectRanks ranks.
+TEST(ScheduleExecution, TreeHalvingDoublingAndOneShotAreExactForEveryRankCount) {
+  for (const auto& [name, largest] :
+       {std::pair{"tree", 64}, std::pair{"halving_doubling", 64}, std::pair{"one_shot", 16}}) {
     const Algorithm& algorithm = allreduceNamed(name);
-    for (int size = 1; size <= 64; ++size) {
+    for (int size = 1; size <= largest; ++size) {
       for (size_t count : {size_t{0}, size_t{1}, size_t(size) * 3 + 2}) {
         expectMatchingTraffic(algorithm.build, size, count, 2);
         runRoundRobin(algorithm, size, count, 2, ReduceOp::kSum);
@@ -522,20 +525,6 @@ TEST(ScheduleExecution, TreeAndHalvingDoublingAreExactForEveryRankCountUpTo64) {
       runRoundRobin(algorithm, size, 100, 7, ReduceOp::kAvg);
       if (HasFatalFailure()) return;
     }
-  }
-}
-
-// The one-shot allreduce runs on one machine, up to kMaxDirectRanks ranks: every count, slices
-// of a message, averages, in and out of place.
-TEST(ScheduleExecution, OneShotIsExactForEveryRankCountUpTo16) {
-  const Algorithm& algorithm = allreduceNamed("one_shot");
-  for (int size = 1; size <= 16; ++size) {
-    for (size_t count : {size_t{0}, size_t{1}, size_t(size) * 3 + 2}) {
-      expectMatchingTraffic(algorithm.build, size, count, 2);
-      runRoundRobin(algorithm, size, count, 2, ReduceOp::kSum);
-    }
-    runRoundRobin(algorithm, size, 100, 7, ReduceOp::kAvg);
-    if (HasFatalFailure()) return;
   }
 }
 
