@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs what gccl needs to build, test and benchmark on Debian 12 (skips apt when present).
+#   install_deps.sh           the library, its tools and baselines
+#   install_deps.sh --tests   also what only the test suite needs (PyTorch, for the plugin)
 set -euo pipefail
 
 packages=(cmake make g++ pkg-config python3 libgtest-dev libgmock-dev libbenchmark-dev
           libgloo-dev libopenmpi-dev openmpi-bin iproute2 libucx-dev)
+case ${1:-} in
+  --tests) packages+=(python3-torch) ;;
+  "") ;;
+  *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
   # Installed, not merely known to dpkg (a removed package keeps its configuration files).

@@ -3,7 +3,7 @@
 # ASan+UBSan, and the engine's multi-threaded tests under TSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install_deps.sh
+scripts/install_deps.sh --tests
 
 # --no-tests=error: a run that selects nothing (the TSan -R regex after a rename, an empty
 # build) fails instead of passing with zero tests.
@@ -19,6 +19,9 @@ scripts/build.sh release
 for target in gloo_allreduce_perf mpi_allreduce_perf test_ucx; do
   [[ -x build/bin/$target ]] || { echo "build/bin/$target was not built (its package?)" >&2; exit 1; }
 done
+# Likewise the PyTorch plugin's tests, which need /usr/bin/python3 to import torch.
+(cd build && ctest -N -R '^python_torch_' | grep -q 'Total Tests: [1-9]') ||
+  { echo "the PyTorch plugin's tests were left out (python3-torch?)" >&2; exit 1; }
 run_ctest build
 # The example and the main job, quickly, as a user would run them.
 ./build/bin/allreduce_perf --np 3 -b 4 -e 4M -f 16 -n 3 -w 1 >/dev/null

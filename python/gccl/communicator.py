@@ -1,0 +1,172 @@
+"""A gccl communicator and its requests, on raw addresses (no framework inside).
+
+The torch plugin (gccl.torch) maps tensors onto these calls; anything else that holds buffer
+addresses (NumPy arrays, ctypes buffers) can use them as they are.
+"""
+import ctypes
+import threading
+
+from . import _capi
+from ._capi import check, lib
+
+
+class Request:
+    """A started non-blocking collective. Its buffers must stay alive and untouched until
+    wait() returns or test() returns True; `keep` holds whatever owns them until then."""
+
+    def __init__(self, handle, what, comm, keep=()):
+        self._handle = handle
+        self._what = what
+        self._comm = comm
+        self._keep = keep
+        self._done = False
+
+    def wait(self):
+        if not self._done:
+            handle, self._handle = self._handle, None
+            self._done = True
+            result = lib.gcclWait(handle)
+            self._keep = ()
+            check(result, self._what, self._comm.handle)
+
+    def test(self):
+        """True once the collective has completed (raising its error if it failed)."""
+        if self._done:
+            return True
+        done = ctypes.c_int(0)
+        result = lib.gcclTest(self._handle, ctypes.byref(done))
+        if done.value or result != _capi.SUCCESS:
+            self._handle = None
+            self._done = True
+            self._keep = ()
+            check(result, self._what, self._comm.handle)
+        return self._done
+
+    def __del__(self):
+        # A request dropped unwaited is waited for here: its buffers may still be in use.
+        if not self._done and self._handle is not None and lib is not None:
+            lib.gcclWait(self._handle)
+
+
+class Communicator:
+    """One gccl communicator. Collectives on it may be issued from any thread; they are issued
+    one at a time (gccl.h asks for that) and complete in the order they were issued."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self._issue = threading.Lock()
+        count, rank = ctypes.c_int(), ctypes.c_int()
+        check(lib.gcclCommCount(handle, ctypes.byref(count)), "gccl.Communicator", handle)
+        check(lib.gcclCommUserRank(handle, ctypes.byref(rank)), "gccl.Communicator", handle)
+        self.size = count.value
+        self.rank = rank.value
+
+    @classmethod
+    def from_env(cls):
+        """Joins the job the environment describes: GCCL_RANK/GCCL_WORLD_SIZE/GCCL_ROOT_ADDR/
+        GCCL_ROOT_PORT, torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, Open MPI or Slurm
+        (gcclCommInitFromEnv)."""
+        handle = ctypes.c_void_p()
+        check(lib.gcclCommInitFromEnv(ctypes.byref(handle)), "gccl.init")
+        return cls(handle)
+
+    @classmethod
+    def from_unique_id(cls, nranks, unique_id, rank):
+        """Joins the job of `unique_id` (bytes from unique_id() on one rank, shared out of
+        band) as `rank` of `nranks`."""
+        uid = _capi.UniqueId()
+        if len(unique_id) != len(uid.internal):
+            raise ValueError(f"gccl: a unique id has {len(uid.internal)} bytes, "
+                             f"not {len(unique_id)}")
+        ctypes.memmove(uid.internal, unique_id, len(unique_id))
+        handle = ctypes.c_void_p()
+        check(lib.gcclCommInitRank(ctypes.byref(handle), nranks, uid, rank), "gccl.init")
+        return cls(handle)
+
+    def _call(self, what, function, *args):
+        if self.handle is None:
+            raise _capi.GcclError(_capi.INVALID_USAGE, f"{what}: the communicator is destroyed")
+        with self._issue:
+            check(function(*args), what, self.handle)
+
+    def _start(self, what, function, keep, *args):
+        request = ctypes.c_void_p()
+        self._call(what, function, *args, self.handle, ctypes.byref(request))
+        return Request(request, what, self, keep)
+
+    def allreduce(self, send, recv, count, dtype, op, stream=None):
+        if stream is None:
+            self._call("allreduce", lib.gcclAllReduce, send, recv, count, dtype, op, self.handle)
+        else:
+            self._call("allreduce", lib.gcclAllReduceOnStream, send, recv, count, dtype, op,
+                       self.handle, stream)
+
+    def allreduce_async(self, send, recv, count, dtype, op, keep=()):
+        return self._start("allreduce", lib.gcclAllReduceAsync, keep, send, recv, count, dtype,
+                           op)
+
+    def broadcast(self, send, recv, count, dtype, root, stream=None):
+        if stream is None:
+            self._call("broadcast", lib.gcclBroadcast, send, recv, count, dtype, root,
+                       self.handle)
+        else:
+            self._call("broadcast", lib.gcclBroadcastOnStream, send, recv, count, dtype, root,
+                       self.handle, stream)
+
+    def broadcast_async(self, send, recv, count, dtype, root, keep=()):
+        return self._start("broadcast", lib.gcclBroadcastAsync, keep, send, recv, count, dtype,
+                           root)
+
+    def allgatherv(self, send, sendcount, recv, recvcounts, displs, dtype, stream=None):
+        counts = (ctypes.c_size_t * self.size)(*recvcounts)
+        offsets = (ctypes.c_size_t * self.size)(*displs)
+        if stream is None:
+            self._call("allgather", lib.gcclAllGatherV, send, sendcount, recv, counts, offsets,
+                       dtype, self.handle)
+        else:
+            self._call("allgather", lib.gcclAllGatherVOnStream, send, sendcount, recv, counts,
+                       offsets, dtype, self.handle, stream)
+
+    def allgatherv_async(self, send, sendcount, recv, recvcounts, displs, dtype, keep=()):
+        counts = (ctypes.c_size_t * self.size)(*recvcounts)
+        offsets = (ctypes.c_size_t * self.size)(*displs)
+        return self._start("allgather", lib.gcclAllGatherVAsync, (keep, counts, offsets), send,
+                           sendcount, recv, counts, offsets, dtype)
+
+    def barrier(self):
+        self._call("barrier", lib.gcclBarrier, self.handle)
+
+    def async_error(self):
+        """The error the progress thread raised, as a GcclError, or None."""
+        result = ctypes.c_int(0)
+        check(lib.gcclCommGetAsyncError(self.handle, ctypes.byref(result)), "gccl", self.handle)
+        if result.value == _capi.SUCCESS:
+            return None
+        return _capi.GcclError(result.value, _capi.error_text(result.value, self.handle))
+
+    def split(self, color, key):
+        """gcclCommSplit: a new Communicator, or None for a negative color."""
+        new = ctypes.c_void_p()
+        self._call("split", lib.gcclCommSplit, self.handle, color, key, ctypes.byref(new))
+        return Communicator(new) if new.value else None
+
+    def abort(self):
+        """Fails what is outstanding and frees the communicator; safe from any thread."""
+        handle, self.handle = self.handle, None
+        if handle is not None:
+            check(lib.gcclCommAbort(handle), "gccl.abort")
+
+    def destroy(self):
+        """Waits for what is outstanding, then frees the communicator."""
+        with self._issue:
+            handle, self.handle = self.handle, None
+        if handle is not None:
+            check(lib.gcclCommDestroy(handle), "gccl.shutdown")
+
+
+def unique_id():
+    """A new unique id (bytes) for Communicator.from_unique_id; made on one rank, shared out
+    of band."""
+    uid = _capi.UniqueId()
+    check(lib.gcclGetUniqueId(ctypes.byref(uid)), "gccl.unique_id")
+    return bytes(uid.internal)

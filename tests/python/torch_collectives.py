@@ -1,0 +1,188 @@
+"""One rank of the gccl.torch collectives test (run by launch.py): every result exact.
+
+Inputs are small integers, so every dtype holds every input, sum, product and average
+exactly, and each rank can compute what every other rank contributed.
+"""
+import sys
+
+import torch
+
+import gccl
+import gccl.torch as hvd
+
+DTYPES = [torch.int8, torch.uint8, torch.int32, torch.int64, torch.float16, torch.bfloat16,
+          torch.float32, torch.float64]
+COUNT = 37  # not a multiple of any slice or rank count
+
+
+def contribution(rank, n, op, dtype, count=COUNT):
+    """Rank `rank`'s input. For the average, the rank term r x n sums to a multiple of n."""
+    i = torch.arange(count, dtype=torch.int64)
+    if op is hvd.Product:
+        values = 1 + (i + rank) % 2
+    else:
+        values = i % 7 + rank * n
+    return values.to(dtype)
+
+
+def expected(n, op, dtype, count=COUNT):
+    inputs = torch.stack([contribution(r, n, op, torch.int64, count) for r in range(n)])
+    if op is hvd.Sum:
+        result = inputs.sum(0)
+    elif op is hvd.Average:
+        result = inputs.sum(0) // n  # exact: the sum is a multiple of n
+    elif op is hvd.Product:
+        result = inputs.prod(0)
+    elif op is hvd.Min:
+        result = inputs.min(0).values
+    else:
+        result = inputs.max(0).values
+    return result.to(dtype)
+
+
+def same(what, got, want):
+    if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(got, want):
+        raise AssertionError(f"rank {hvd.rank()}: {what}: got {got.tolist()} ({got.dtype}, "
+                             f"{list(got.shape)}), want {want.tolist()} ({want.dtype})")
+
+
+def check_allreduce(r, n):
+    for dtype in DTYPES:
+        for op in (hvd.Sum, hvd.Average, hvd.Product, hvd.Min, hvd.Max):
+            want = expected(n, op, dtype)
+            what = f"allreduce {dtype} {op}"
+            tensor = contribution(r, n, op, dtype)
+            same(f"{what} out of place", hvd.allreduce(tensor, op=op), want)
+            same(f"{what}: the input", tensor, contribution(r, n, op, dtype))
+            returned = hvd.allreduce_(tensor, op=op)
+            same(f"{what} in place", tensor, want)
+            assert returned is tensor, what
+            handle = hvd.allreduce_async(contribution(r, n, op, dtype), op=op)
+            while not hvd.poll(handle):
+                pass
+            same(f"{what} async", hvd.synchronize(handle), want)
+            tensor = contribution(r, n, op, dtype)
+            same(f"{what} async in place", hvd.synchronize(hvd.allreduce_async_(tensor, op=op)),
+                 want)
+            same(f"{what} async in place: the tensor", tensor, want)
+    # Horovod's spellings: average=True is the default, average=False a sum.
+    tensor = contribution(r, n, hvd.Sum, torch.float32)
+    same("allreduce average=False", hvd.allreduce(tensor, average=False),
+         expected(n, hvd.Sum, torch.float32))
+    same("allreduce default", hvd.allreduce(tensor), expected(n, hvd.Average, torch.float32))
+
+
+def check_shapes_and_strides(r, n):
+    # A 2-D tensor keeps its shape; a strided view is reduced through a contiguous copy and
+    # written back, leaving the elements between untouched.
+    tensor = contribution(r, n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)
+    same("allreduce 2-D", hvd.allreduce(tensor, op=hvd.Sum),
+         expected(n, hvd.Sum, torch.float32, 4 * 37).view(4, 37))
+    base = contribution(r, n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)
+    hvd.allreduce_(base[:, ::2], op=hvd.Sum)
+    want = contribution(r, n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)
+    want[:, ::2] = expected(n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)[:, ::2]
+    same("allreduce_ of a strided view", base, want)
+    empty = torch.empty(0)
+    same("allreduce of an empty tensor", hvd.allreduce(empty), empty)
+    # fp16 compression of float32: small integers survive the 16 bits exactly.
+    tensor = contribution(r, n, hvd.Sum, torch.float32)
+    for compression in (hvd.Compression.fp16, hvd.Compression.bf16):
+        same(f"allreduce {compression.__name__}",
+             hvd.allreduce(tensor, op=hvd.Sum, compression=compression),
+             expected(n, hvd.Sum, torch.float32))
+        copy = tensor.clone()
+        hvd.allreduce_(copy, op=hvd.Sum, compression=compression)
+        same(f"allreduce_ {compression.__name__}", copy, expected(n, hvd.Sum, torch.float32))
+
+
+def check_broadcast(r, n):
+    for root in range(n):
+        for dtype in (torch.int8, torch.int64, torch.bfloat16, torch.float32):
+            mine = contribution(r, n, hvd.Sum, dtype)
+            want = contribution(root, n, hvd.Sum, dtype)
+            same(f"broadcast {dtype} from {root}", hvd.broadcast(mine, root), want)
+            same(f"broadcast {dtype}: the input", mine, contribution(r, n, hvd.Sum, dtype))
+            hvd.broadcast_(mine, root)
+            same(f"broadcast_ {dtype} from {root}", mine, want)
+            handle = hvd.broadcast_async(contribution(r, n, hvd.Sum, dtype), root)
+            same(f"broadcast_async {dtype} from {root}", hvd.synchronize(handle), want)
+
+
+def check_allgather(r, n):
+    # Rank r contributes r + 1 rows of 3: the first dimension differs between ranks.
+    def rows(rank):
+        return torch.arange(3 * (rank + 1), dtype=torch.float64).view(rank + 1, 3) + 100 * rank
+
+    want = torch.cat([rows(rank) for rank in range(n)])
+    same("allgather", hvd.allgather(rows(r)), want)
+    same("allgather_async", hvd.synchronize(hvd.allgather_async(rows(r))), want)
+    same("allgather int32 1-D", hvd.allgather(torch.tensor([r], dtype=torch.int32)),
+         torch.arange(n, dtype=torch.int32))
+    # Trailing dimensions that differ are refused on every rank alike.
+    try:
+        hvd.allgather(torch.zeros(2, 3 + (r == n - 1)))
+    except ValueError as error:
+        assert "all but the first dimension must match" in str(error), error
+    else:
+        if n > 1:
+            raise AssertionError("allgather of mismatched shapes did not fail")
+
+
+def check_objects_and_state(r, n):
+    obj = hvd.broadcast_object({"rank": r, "tensor": torch.full((3,), float(r))}, root_rank=n - 1)
+    assert obj["rank"] == n - 1, obj
+    same("broadcast_object's tensor", obj["tensor"], torch.full((3,), float(n - 1)))
+    model = torch.nn.Linear(5, 3)
+    torch.nn.init.constant_(model.weight, float(r))
+    torch.nn.init.constant_(model.bias, -float(r))
+    hvd.broadcast_parameters(model.state_dict(), root_rank=0)
+    same("broadcast_parameters weight", model.weight.data, torch.zeros(3, 5))
+    torch.nn.init.constant_(model.weight, float(r))
+    hvd.broadcast_parameters(model.named_parameters(), root_rank=n - 1)
+    same("broadcast_parameters named", model.weight.data, torch.full((3, 5), float(n - 1)))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1 * (r + 1), momentum=0.9)
+    hvd.broadcast_optimizer_state(optimizer, root_rank=0)
+    assert optimizer.param_groups[0]["lr"] == 0.1, optimizer.param_groups[0]["lr"]
+    hvd.barrier()
+
+
+def check_refusals(r, n):
+    for call, error in ((lambda: hvd.allreduce(torch.zeros(3, dtype=torch.complex64)), TypeError),
+                        (lambda: hvd.allreduce(torch.zeros(3, dtype=torch.bool)), TypeError),
+                        (lambda: hvd.allreduce([1.0, 2.0]), TypeError),
+                        (lambda: hvd.broadcast(torch.zeros(3), n), ValueError),
+                        (lambda: hvd.allreduce(torch.zeros(3), average=True, op=hvd.Sum),
+                         ValueError)):
+        try:
+            call()
+        except error as e:
+            assert "gccl.torch." in str(e), e
+        else:
+            raise AssertionError(f"rank {r}: no {error.__name__}")
+
+
+def main():
+    hvd.init()
+    hvd.init()  # a second init does nothing
+    r, n = hvd.rank(), hvd.size()
+    assert n == int(sys.argv[1]), (n, sys.argv)
+    assert (hvd.local_rank(), hvd.local_size()) == (r, n), (hvd.local_rank(), hvd.local_size())
+    check_allreduce(r, n)
+    check_shapes_and_strides(r, n)
+    check_broadcast(r, n)
+    check_allgather(r, n)
+    check_objects_and_state(r, n)
+    check_refusals(r, n)
+    hvd.shutdown()
+    assert not hvd.is_initialized()
+    try:
+        hvd.allreduce(torch.zeros(1))
+    except ValueError as error:
+        assert "init()" in str(error), error
+    assert gccl.version() >= 100
+    print(f"rank {r} of {n}: ok")
+
+
+if __name__ == "__main__":
+    main()
