@@ -20,3 +20,8 @@ install(FILES ${CMAKE_BINARY_DIR}/gcclConfig.cmake ${CMAKE_BINARY_DIR}/gcclConfi
 file(RELATIVE_PATH GCCL_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/gccl.pc.in ${CMAKE_BINARY_DIR}/gccl.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/gccl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Python package (gccl, gccl.torch) where Debian's python3 looks under a prefix, three
+# levels below the library: python/gccl/_capi.py finds libgccl.so there without GCCL_LIBRARY.
+install(DIRECTORY python/gccl DESTINATION ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages
+        PATTERN __pycache__ EXCLUDE)

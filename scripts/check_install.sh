@@ -16,4 +16,15 @@ for exe in consumer_cmake consumer_pkgconfig; do
   LD_LIBRARY_PATH="$prefix/lib" GCCL_RANK=0 GCCL_WORLD_SIZE=1 GCCL_ROOT_ADDR=127.0.0.1 \
     "$prefix/consumer/$exe" >/dev/null
 done
-echo "install check: find_package(gccl) and pkg-config consumers built and ran"
+# The Python package finds the installed library by itself (no GCCL_LIBRARY) and reduces.
+env -u GCCL_LIBRARY PYTHONPATH="$prefix/lib/python3/dist-packages" GCCL_RANK=0 \
+  GCCL_WORLD_SIZE=1 GCCL_ROOT_ADDR=127.0.0.1 GCCL_EXPECTED_PREFIX="$prefix" python3 -c '
+import ctypes, os, gccl
+comm = gccl.Communicator.from_env()
+data = (ctypes.c_float * 3)(1, 2, 3)
+comm.allreduce(ctypes.addressof(data), ctypes.addressof(data), 3, gccl.FLOAT32, gccl.SUM)
+loaded = os.path.realpath(gccl._capi.lib._name)
+assert list(data) == [1, 2, 3], list(data)
+assert loaded.startswith(os.path.realpath(os.environ["GCCL_EXPECTED_PREFIX"])), loaded
+comm.destroy()'
+echo "install check: find_package(gccl), pkg-config and Python consumers built and ran"

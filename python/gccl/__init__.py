@@ -1,8 +1,8 @@
 """gccl from Python: communicators and the gradient sync over libgccl.so's C API.
 
 `gccl.torch` is the Horovod-like plugin for PyTorch. This package needs no framework: its
-calls take buffer addresses. The library is loaded from GCCL_LIBRARY when set, else from next
-to the package, the loader's path, or a source checkout's build/lib.
+calls take buffer addresses. The library is loaded from GCCL_LIBRARY when set, else from the
+prefix CMake installed the package into, the loader's path, or a source checkout's build/lib.
 """
 from ._capi import (AVG, BFLOAT16, FLOAT16, FLOAT32, FLOAT64, INT8, INT32, INT64, MAX, MIN, PROD,
                     SUM, UINT8, UINT32, UINT64, GcclError, version)

@@ -94,7 +94,8 @@ def _candidates():
     if explicit:
         return [explicit]  # asked for: no silent fallback to another copy
     here = os.path.dirname(os.path.abspath(__file__))
-    found = [os.path.join(here, "libgccl.so")]  # installed next to the package
+    # Installed by CMake: <libdir>/python3/dist-packages/gccl beside <libdir>/libgccl.so.0.
+    found = [os.path.join(here, "..", "..", "..", "libgccl.so.0")]
     system = ctypes.util.find_library("gccl")
     if system:
         found.append(system)
