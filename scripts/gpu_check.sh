@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Issue 15 on a GPU machine: builds a Release tree in build-gpu, runs the GPU tests, times gccl's
-# allreduce with host and with device buffers beside torch.distributed's gloo on CUDA tensors,
-# then the gradient sync (grad_bench) with gradients in host and in GPU memory, and prints one
+# Issue 15 on a GPU machine: builds a Release tree in build-gpu, runs the GPU tests (the PyTorch
+# plugin's CUDA tests among them), times gccl's allreduce with host and with device buffers
+# beside torch.distributed's gloo on CUDA tensors, then the gradient sync (grad_bench) with gradients in host and in GPU memory, and prints one
 # summary (scripts/gpu_summary.py). Every step runs under `timeout` and all of
-# them share one budget (GPU_CHECK_BUDGET_S, default 280 s), so the script ends within 5 minutes
+# them share one budget (GPU_CHECK_BUDGET_S, default 400 s), so the script ends within 7 minutes
 # whatever hangs; a step the budget no longer allows is reported NOTRUN. When the build fails
 # on warnings (-Werror, e.g. a newer compiler's), that is reported as a failure and the build
 # is redone with warnings non-fatal (GCCL_WARNINGS_AS_ERRORS=OFF), so the measurements still come.
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.." || exit 1
 # usage, record, allowance, run_step: steps under one budget, each line in steps.tsv
 source scripts/check_steps.sh
 
-budget=${GPU_CHECK_BUDGET_S:-280}
+budget=${GPU_CHECK_BUDGET_S:-400}
 out_dir=${OUT:-/tmp/gccl-gpu-check}
 json_dir=$out_dir/json
 python=${PYTHON:-python3}
@@ -94,7 +94,7 @@ build() {
     configure+=(-DGCCL_BUILD_TESTS=OFF)
     run_step configure_without_tests 60 "${configure[@]}" -DGCCL_WARNINGS_AS_ERRORS=ON || return 1
   fi
-  targets=(allreduce_perf grad_bench)
+  targets=(allreduce_perf grad_bench gccl)  # gccl: libgccl.so, for the PyTorch plugin
   for optional in test_cuda_copy_engine test_staged_collectives test_device_collectives; do
     if has_target "$optional"; then
       targets+=("$optional")
@@ -136,6 +136,22 @@ gpu_tests() {
   else
     record "CUDA tests ran" FAIL 0 "$passed passed, $skipped skipped on a machine with a GPU"
   fi
+}
+
+# The PyTorch plugin with CUDA tensors: the stream-ordered calls and the gradient sync's copy
+# mode, whose Python side has run on no other machine. Exact results, as in the CPU tests.
+plugin_tests() {
+  local have_gpu=$1 launch
+  if ! ((have_gpu)); then
+    record torch_plugin_cuda SKIP 0 "no GPU"
+    return 0
+  fi
+  launch=(env "GCCL_LIBRARY=$PWD/$build_dir/lib/libgccl.so" "$python" tests/python/launch.py
+          --np 2 --timeout 40)
+  run_step torch_plugin_collectives_cuda 45 "${launch[@]}" tests/python/torch_collectives.py 2 cuda
+  run_step torch_plugin_optimizer_cuda 45 "${launch[@]}" tests/python/torch_optimizer.py dense cuda
+  run_step torch_plugin_optimizer_fp16_cuda 45 "${launch[@]}" tests/python/torch_optimizer.py fp16 \
+    cuda
 }
 
 # gccl with host buffers, gccl with device buffers, torch-gloo: one rank count, interleaved so
@@ -209,6 +225,7 @@ main() {
   elif build; then
     built=1
     gpu_tests "$have_gpu"
+    plugin_tests "$have_gpu"
   fi
   # Never a binary left by an earlier run: only what this run built (or was pointed at).
   if ((built)) && [[ -x $bin_dir/allreduce_perf ]]; then

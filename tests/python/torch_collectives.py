@@ -2,6 +2,10 @@
 
 Inputs are small integers, so every dtype holds every input, sum, product and average
 exactly, and each rank can compute what every other rank contributed.
+
+  torch_collectives.py NRANKS [DEVICE]     DEVICE: cpu (default) or cuda (rank r on GPU r %
+                                           the GPU count); expected values are computed on
+                                           the host
 """
 import sys
 
@@ -13,6 +17,7 @@ import gccl.torch as hvd
 DTYPES = [torch.int8, torch.uint8, torch.int32, torch.int64, torch.float16, torch.bfloat16,
           torch.float32, torch.float64]
 COUNT = 37  # not a multiple of any slice or rank count
+DEVICE = torch.device("cpu")
 
 
 def contribution(rank, n, op, dtype, count=COUNT):
@@ -22,11 +27,11 @@ def contribution(rank, n, op, dtype, count=COUNT):
         values = 1 + (i + rank) % 2
     else:
         values = i % 7 + rank * n
-    return values.to(dtype)
+    return values.to(dtype).to(DEVICE)
 
 
 def expected(n, op, dtype, count=COUNT):
-    inputs = torch.stack([contribution(r, n, op, torch.int64, count) for r in range(n)])
+    inputs = torch.stack([contribution(r, n, op, torch.int64, count).cpu() for r in range(n)])
     if op is hvd.Sum:
         result = inputs.sum(0)
     elif op is hvd.Average:
@@ -41,6 +46,7 @@ def expected(n, op, dtype, count=COUNT):
 
 
 def same(what, got, want):
+    got, want = got.cpu(), want.cpu()
     if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(got, want):
         raise AssertionError(f"rank {hvd.rank()}: {what}: got {got.tolist()} ({got.dtype}, "
                              f"{list(got.shape)}), want {want.tolist()} ({want.dtype})")
@@ -83,7 +89,7 @@ def check_shapes_and_strides(r, n):
     want = contribution(r, n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)
     want[:, ::2] = expected(n, hvd.Sum, torch.float32, 4 * 37).view(4, 37)[:, ::2]
     same("allreduce_ of a strided view", base, want)
-    empty = torch.empty(0)
+    empty = torch.empty(0, device=DEVICE)
     same("allreduce of an empty tensor", hvd.allreduce(empty), empty)
     # fp16 compression of float32: small integers survive the 16 bits exactly.
     tensor = contribution(r, n, hvd.Sum, torch.float32)
@@ -112,16 +118,17 @@ def check_broadcast(r, n):
 def check_allgather(r, n):
     # Rank r contributes r + 1 rows of 3: the first dimension differs between ranks.
     def rows(rank):
-        return torch.arange(3 * (rank + 1), dtype=torch.float64).view(rank + 1, 3) + 100 * rank
+        return (torch.arange(3 * (rank + 1), dtype=torch.float64).view(rank + 1, 3)
+                + 100 * rank).to(DEVICE)
 
     want = torch.cat([rows(rank) for rank in range(n)])
     same("allgather", hvd.allgather(rows(r)), want)
     same("allgather_async", hvd.synchronize(hvd.allgather_async(rows(r))), want)
-    same("allgather int32 1-D", hvd.allgather(torch.tensor([r], dtype=torch.int32)),
+    same("allgather int32 1-D", hvd.allgather(torch.tensor([r], dtype=torch.int32, device=DEVICE)),
          torch.arange(n, dtype=torch.int32))
     # Trailing dimensions that differ are refused on every rank alike.
     try:
-        hvd.allgather(torch.zeros(2, 3 + (r == n - 1)))
+        hvd.allgather(torch.zeros(2, 3 + (r == n - 1), device=DEVICE))
     except ValueError as error:
         assert "all but the first dimension must match" in str(error), error
     else:
@@ -133,7 +140,7 @@ def check_objects_and_state(r, n):
     obj = hvd.broadcast_object({"rank": r, "tensor": torch.full((3,), float(r))}, root_rank=n - 1)
     assert obj["rank"] == n - 1, obj
     same("broadcast_object's tensor", obj["tensor"], torch.full((3,), float(n - 1)))
-    model = torch.nn.Linear(5, 3)
+    model = torch.nn.Linear(5, 3).to(DEVICE)
     torch.nn.init.constant_(model.weight, float(r))
     torch.nn.init.constant_(model.bias, -float(r))
     hvd.broadcast_parameters(model.state_dict(), root_rank=0)
@@ -163,10 +170,13 @@ def check_refusals(r, n):
 
 
 def main():
+    global DEVICE
     hvd.init()
     hvd.init()  # a second init does nothing
     r, n = hvd.rank(), hvd.size()
     assert n == int(sys.argv[1]), (n, sys.argv)
+    if len(sys.argv) > 2 and sys.argv[2] == "cuda":
+        DEVICE = torch.device("cuda", r % torch.cuda.device_count())
     assert (hvd.local_rank(), hvd.local_size()) == (r, n), (hvd.local_rank(), hvd.local_size())
     check_allreduce(r, n)
     check_shapes_and_strides(r, n)
@@ -181,7 +191,7 @@ def main():
     except ValueError as error:
         assert "init()" in str(error), error
     assert gccl.version() >= 100
-    print(f"rank {r} of {n}: ok")
+    print(f"rank {r} of {n} ({DEVICE}): ok")
 
 
 if __name__ == "__main__":

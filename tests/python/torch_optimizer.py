@@ -5,8 +5,10 @@ equal shards is the gradient of the whole batch, so after every step the paramet
 equal those of one process that trains alone on whole batches (up to float rounding:
 the sums run in another order), and be the same bits on every rank.
 
-  torch_optimizer.py CASE     CASE: dense, buckets, accumulate, set_to_none, fp16, sparse,
-                                    sum, adam, non_finite
+  torch_optimizer.py CASE [DEVICE]   CASE: dense, buckets, accumulate, set_to_none, fp16,
+                                    sparse, sum, adam, non_finite; DEVICE: cpu (default) or
+                                    cuda (the gradient sync's copy mode), the reference
+                                    computed on the same device
 """
 import sys
 
@@ -15,6 +17,7 @@ import torch
 import gccl.torch as hvd
 
 STEPS, SHARD = 6, 8
+DEVICE = torch.device("cpu")
 
 
 class Model(torch.nn.Module):
@@ -32,7 +35,7 @@ def batches(n):
     generator = torch.Generator().manual_seed(7)
     x = torch.randn(STEPS, n * SHARD, 10, generator=generator)
     y = torch.randn(STEPS, n * SHARD, 3, generator=generator)
-    return x, y
+    return x.to(DEVICE), y.to(DEVICE)
 
 
 def make_optimizer(case, params, lr):
@@ -44,7 +47,7 @@ def make_optimizer(case, params, lr):
 def reference(case, n, lr):
     """One process on whole batches, from rank 0's initial weights."""
     torch.manual_seed(1000)
-    model = Model()
+    model = Model().to(DEVICE)
     optimizer = make_optimizer(case, model.parameters(), lr)
     x, y = batches(n)
     for step in range(STEPS):
@@ -56,7 +59,7 @@ def reference(case, n, lr):
 
 def train(case, r, n, lr):
     torch.manual_seed(1000 + r)  # different weights on every rank until the broadcast
-    model = Model()
+    model = Model().to(DEVICE)
     hvd.broadcast_parameters(model.state_dict(), root_rank=0)
     options = {
         "buckets": dict(bucket_bytes=256),  # a bucket every few tensors
@@ -89,33 +92,44 @@ def train(case, r, n, lr):
 
 
 def check_non_finite(r, n):
-    model = Model()
+    model = Model().to(DEVICE)
     optimizer = hvd.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                          model.named_parameters(), bucket_bytes=0)
-    model(torch.ones(2, 10)).sum().backward()
-    if r == n - 1:
-        model.hidden.weight.grad[0, 0] = float("inf")
+    ones = torch.ones(2, 10, device=DEVICE)
+
+    def poison(grad):  # before accumulation: the gradient sync may read it as soon as it lands
+        grad = grad.clone()
+        grad[0, 0] = float("inf")
+        return grad
+
+    hook = model.hidden.weight.register_hook(poison) if r == n - 1 else None
+    model(ones).sum().backward()
+    if hook:
+        hook.remove()
     optimizer.synchronize()
     assert optimizer.non_finite, f"rank {r}: an inf on rank {n - 1} was not flagged"
     # Computed twice before step(): refused, naming the gradient.
     optimizer.zero_grad()
-    model(torch.ones(2, 10)).sum().backward()
+    model(ones).sum().backward()
     try:
-        model(torch.ones(2, 10)).sum().backward()
+        model(ones).sum().backward()
     except RuntimeError as error:
         assert "more than backward_passes_per_step" in str(error), error
     else:
         raise AssertionError("a second backward before step() was not refused")
     optimizer.zero_grad()  # abandons the step on every rank alike
-    model(torch.ones(2, 10)).sum().backward()
+    model(ones).sum().backward()
     optimizer.step()
     assert not optimizer.non_finite
 
 
 def main():
+    global DEVICE
     case = sys.argv[1]
     hvd.init()
     r, n = hvd.rank(), hvd.size()
+    if len(sys.argv) > 2 and sys.argv[2] == "cuda":
+        DEVICE = torch.device("cuda", r % torch.cuda.device_count())
     if case == "non_finite":
         check_non_finite(r, n)
         print(f"rank {r}: ok")
@@ -131,11 +145,11 @@ def main():
         gathered = hvd.allgather(got.data.unsqueeze(0))
         assert all(torch.equal(gathered[0], g) for g in gathered), \
             f"{case}: {name} differs between ranks"
-    moved = (model.hidden.weight.data - Model().hidden.weight.data).abs().max().item()
+    moved = (model.hidden.weight.data - Model().to(DEVICE).hidden.weight.data).abs().max().item()
     assert moved > 0, "training did not change the weights"
     if case != "adam":
         assert optimizer.state[model.out.weight]["momentum_buffer"] is not None
-    print(f"rank {r}: {case}: ok")
+    print(f"rank {r}: {case} ({DEVICE}): ok")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,495 @@
+#!/usr/bin/env python3
+"""gccl's PyTorch plugin (gccl.torch) beside torch.distributed's gloo backend, in the same
+rank processes, on the same host tensors.
+
+Part 1, allreduce: one float32 tensor per call, sizes stepped as gccl's tools step them (-b -e
+-f); per size and library one checked call on exact small-integer inputs (every rank compares
+its whole output with the exact sum), then -w warm-up and -n timed calls back to back, in
+place: gccl.torch.allreduce_(t, op=Sum) against torch.distributed.all_reduce(t) on "gloo". A
+call's time is its maximum over ranks, the reported time the median call (the upper one for
+even -n), as perf/baselines/torch_gloo_allreduce_perf.py takes them (its helpers are reused).
+The two libraries take turns size by size, which one goes first alternating.
+
+Part 2, a data-parallel training step: a stack of --layers Linear(width, width) layers with
+biases (2 x layers parameter tensors; 40 x 576: 13.3 M parameters, 80 tensors) under SGD with
+momentum, one forward + backward + optimizer.step() on --batch samples per rank, each rank its
+own samples. Variants, each on a fresh model, in this order:
+  floor-all       no communication, every rank at once (compute under the same CPU sharing)
+  floor-solo      no communication, rank 0 alone while the others sleep in a gloo barrier
+  gccl-opt        gccl.torch.DistributedOptimizer (bucketed, overlapped with backward), fp32
+  ddp-gloo        torch.nn.parallel.DistributedDataParallel on the gloo process group
+  gccl-opt-fp16   DistributedOptimizer with compression=Compression.fp16
+  naive-gccl      after backward, gccl.torch.allreduce_(p.grad) (average) tensor by tensor
+  naive-gloo      after backward, dist.all_reduce(p.grad) then p.grad /= n, tensor by tensor
+--steps timed steps after --warmup-steps, back to back; a step's time is its maximum over ranks,
+the reported time the median step. After each distributed variant every rank hashes its
+parameters (SHA-256 of their bytes) and the hashes must all be equal, or the tool exits 1; the
+table also gives the largest parameter difference from ddp-gloo's result (same start, same
+data: float32 rounding, or fp16's), which shows that every variant averages alike.
+
+Each rank is pinned to its own block of the CPUs (one CPU round robin when ranks outnumber
+them) with as many torch threads, as the other baselines do (--bind none: unpinned). gccl's
+ranks meet through its TCP store (GCCL_ROOT_PORT, a port that was free a moment before) and
+talk over its default transport (shared memory within one machine); gloo's meet through a
+TCPStore the parent holds and talk over loopback TCP. Every rank and the parent are gone within
+--timeout seconds (exit 124); a rank's error exits 3, wrong results or diverged parameters 1.
+
+  /usr/bin/python3 perf/baselines/torch_plugin_perf.py --np 4 -b 4 -e 64M -f 4 -n 20 -w 5 \\
+      --steps 20 --warmup-steps 3 --json /tmp/torch_plugin.json
+
+libgccl.so: GCCL_LIBRARY, else where gccl's Python package looks (the checkout's build/lib).
+"""
+import argparse
+import datetime
+import gc
+import hashlib
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import pathlib
+import signal
+import socket
+import sys
+import time
+import traceback
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the gloo baseline's helpers (spawned ranks import this too)
+PYTHON_DIR = HERE.parents[1] / "python"
+if (PYTHON_DIR / "gccl").is_dir() and str(PYTHON_DIR) not in sys.path:
+    sys.path.insert(1, str(PYTHON_DIR))  # the checkout's gccl package
+
+import torch_gloo_allreduce_perf as base  # noqa: E402  (exits 2 without torch)
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+
+EXIT_WRONG, EXIT_USAGE, EXIT_ERROR, EXIT_TIMEOUT = 1, 2, 3, 124
+VARIANTS = ["floor-all", "floor-solo", "gccl-opt", "ddp-gloo", "gccl-opt-fp16", "naive-gccl",
+            "naive-gloo"]
+DESCRIPTION = {
+    "floor-all": "compute only, all ranks at once",
+    "floor-solo": "compute only, rank 0 alone",
+    "gccl-opt": "gccl.torch DistributedOptimizer fp32",
+    "ddp-gloo": "torch DDP, gloo",
+    "gccl-opt-fp16": "gccl.torch DistributedOptimizer fp16",
+    "naive-gccl": "per-tensor gccl.torch.allreduce_",
+    "naive-gloo": "per-tensor dist.all_reduce (gloo)",
+}
+# (gloo variant, gccl variant) pairs whose ratio the report gives.
+PAIRS = [("ddp-gloo", "gccl-opt"), ("ddp-gloo", "gccl-opt-fp16"), ("naive-gloo", "naive-gccl")]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--np", type=int, default=4, help="local ranks (processes)")
+    p.add_argument("-b", type=base.parse_size, default=base.parse_size("4"), help="min bytes")
+    p.add_argument("-e", type=base.parse_size, default=base.parse_size("64M"), help="max bytes")
+    p.add_argument("-f", type=float, default=4.0, help="size factor")
+    p.add_argument("-n", type=int, default=20, help="timed allreduce calls per size and library")
+    p.add_argument("-w", type=int, default=5, help="warm-up allreduce calls per size and library")
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per variant")
+    p.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before them")
+    p.add_argument("--layers", type=int, default=40, help="Linear layers of the model")
+    p.add_argument("--width", type=int, default=576, help="their input and output features")
+    p.add_argument("--batch", type=int, default=16, help="samples per rank and step")
+    p.add_argument("--bucket-mb", type=float, default=25.0,
+                   help="DistributedOptimizer's bucket_bytes and DDP's bucket_cap_mb (MiB)")
+    p.add_argument("--parts", choices=["all", "allreduce", "train"], default="all")
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help="training variants, comma-separated, of: " + ",".join(VARIANTS))
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--timeout", type=int, default=300, help="seconds for the whole run")
+    p.add_argument("--bind", choices=["cpus", "none"], default="cpus",
+                   help="pin each rank to its own CPUs (default), or leave them to the scheduler")
+    args = p.parse_args(argv)
+    args.d = "float32"  # what the reused helpers read
+    args.variant_list = [v for v in args.variants.split(",") if v]
+    problems = [text for bad, text in [
+        (args.np < 1, "--np must be >= 1"), (args.n < 1, "-n must be >= 1"),
+        (args.w < 0, "-w must be >= 0"), (args.timeout < 1, "--timeout must be >= 1"),
+        (args.b > args.e, "-b must not exceed -e"),
+        (args.f <= 1.0 and args.b != args.e, "-f must be > 1"),
+        (args.steps < 1, "--steps must be >= 1"), (args.warmup_steps < 0,
+                                                   "--warmup-steps must be >= 0"),
+        (args.layers < 1 or args.width < 1 or args.batch < 1,
+         "--layers, --width and --batch must be >= 1"),
+        (any(v not in VARIANTS for v in args.variant_list),
+         "--variants: each of " + ",".join(VARIANTS)),
+    ] if bad]
+    if problems:
+        p.error("; ".join(problems))
+    return args
+
+
+def upper_median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def slowest(times):
+    """Each entry's maximum over ranks, through gloo (bookkeeping, after the timed calls)."""
+    t = torch.tensor(times, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
+def total(value):
+    t = torch.tensor([value], dtype=torch.int64)
+    dist.all_reduce(t)
+    return int(t[0])
+
+
+# --- part 1: allreduce --------------------------------------------------------------------
+
+class Allreduce:
+    def __init__(self, hvd, rank, nranks, args):
+        self.hvd, self.rank, self.nranks, self.args = hvd, rank, nranks, args
+        count = max(args.e // 4, 1)
+        self.input = base.rank_input(rank, nranks, count, torch.float32)
+        self.expected = base.expected_sum(nranks, count, torch.float32)
+        self.buffer = torch.empty(count, dtype=torch.float32)
+
+    def call(self, library, t):
+        if library == "gccl":
+            self.hvd.allreduce_(t, op=self.hvd.Sum)
+        else:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+    def time_library(self, library, count):
+        t = self.buffer[:count]
+        t.copy_(self.input[:count])
+        self.call(library, t)
+        wrong = int((t != self.expected[:count]).sum())
+        if wrong:
+            print(f"rank {self.rank}: {library}: {wrong} wrong elements at {count * 4} bytes",
+                  file=sys.stderr, flush=True)
+        wrong = total(wrong)
+        for _ in range(self.args.w):
+            self.call(library, t)
+        times = []
+        for _ in range(self.args.n):
+            start = time.perf_counter()
+            self.call(library, t)
+            times.append((time.perf_counter() - start) * 1e6)
+        return base.timing(count * 4, sorted(slowest(times)), self.nranks, wrong)
+
+    def sweep(self):
+        rows = []
+        sizes = [s for s in base.sweep_sizes(self.args) if s // 4]
+        for index, size in enumerate(sizes):
+            count = size // 4
+            order = ("gccl", "gloo") if index % 2 == 0 else ("gloo", "gccl")
+            row = {"bytes": count * 4, "count": count, "first": order[0]}
+            for library in order:
+                row[library] = self.time_library(library, count)
+            gccl_t, gloo_t = row["gccl"]["time_us"], row["gloo"]["time_us"]
+            row["gloo_over_gccl"] = round(gloo_t / gccl_t, 3) if gccl_t > 0 else None
+            rows.append(row)
+            if self.rank == 0:
+                print_allreduce_row(row)
+        return rows
+
+
+def print_allreduce_header(args, nranks):
+    print(f"\n## allreduce, float32 sum, in place, {nranks} ranks: median of {args.n} calls "
+          f"(each the slowest rank's), after {args.w} warm-up; one exact check per size\n")
+    print("| size (B) | gccl.torch.allreduce_ (us) | gloo all_reduce (us) | gloo/gccl "
+          "| gccl busbw (GB/s) | gloo busbw (GB/s) | #wrong gccl | #wrong gloo |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+
+
+def print_allreduce_row(row):
+    g, o = row["gccl"], row["gloo"]
+    ratio = "n/a" if row["gloo_over_gccl"] is None else f"{row['gloo_over_gccl']:.2f}"
+    print(f"| {row['bytes']} | {g['time_us']:.1f} | {o['time_us']:.1f} | {ratio} "
+          f"| {g['busbw']:.3f} | {o['busbw']:.3f} | {g['wrong']} | {o['wrong']} |", flush=True)
+
+
+# --- part 2: training step ----------------------------------------------------------------
+
+def make_model(args, seed):
+    torch.manual_seed(seed)
+    layers = []
+    for i in range(args.layers):
+        layers.append(torch.nn.Linear(args.width, args.width))
+        if i + 1 < args.layers:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def make_batches(args, rank, how_many=4):
+    """This rank's samples: its own, so that the ranks' gradients differ."""
+    g = torch.Generator().manual_seed(12345 + rank)
+    return [(torch.randn(args.batch, args.width, generator=g),
+             torch.randn(args.batch, args.width, generator=g)) for _ in range(how_many)]
+
+
+def flat_parameters(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+class Trainer:
+    def __init__(self, hvd, rank, nranks, args):
+        self.hvd, self.rank, self.nranks, self.args = hvd, rank, nranks, args
+        self.batches = make_batches(args, rank)
+        self.finals = {}  # rank 0: variant -> final parameters
+
+    def build(self, variant):
+        """(model to call, its parameters' owner, optimizer, after-backward hook)."""
+        args, hvd, n = self.args, self.hvd, self.nranks
+        # Different weights on every rank until the variant's own broadcast makes them equal.
+        model = make_model(args, 1000 + (self.rank if variant.startswith(("gccl", "naive", "ddp"))
+                                         else 0))
+        sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        after_backward = None
+        if variant in ("gccl-opt", "gccl-opt-fp16", "naive-gccl"):
+            hvd.broadcast_parameters(model.state_dict(), root_rank=0)
+        if variant == "naive-gloo":
+            for p in model.state_dict().values():
+                dist.broadcast(p, src=0)
+        if variant in ("gccl-opt", "gccl-opt-fp16"):
+            compression = hvd.Compression.fp16 if variant.endswith("fp16") else \
+                hvd.Compression.none
+            sgd = hvd.DistributedOptimizer(sgd, model.named_parameters(), compression=compression,
+                                           bucket_bytes=int(args.bucket_mb * (1 << 20)))
+        if variant == "naive-gccl":
+            def after_backward():
+                for p in model.parameters():
+                    hvd.allreduce_(p.grad)  # the average, as Horovod's default
+        if variant == "naive-gloo":
+            def after_backward():
+                for p in model.parameters():
+                    dist.all_reduce(p.grad)
+                    p.grad.div_(n)
+        runner = model
+        if variant == "ddp-gloo":  # broadcasts rank 0's parameters itself
+            runner = torch.nn.parallel.DistributedDataParallel(model,
+                                                               bucket_cap_mb=args.bucket_mb)
+        return runner, model, sgd, after_backward
+
+    def step(self, runner, optimizer, after_backward, i):
+        x, y = self.batches[i % len(self.batches)]
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(runner(x), y).backward()
+        if after_backward is not None:
+            after_backward()
+        optimizer.step()
+
+    def run(self, variant):
+        solo = variant == "floor-solo"
+        runner, model, optimizer, after_backward = self.build(variant)
+        dist.barrier()  # every rank starts the variant together
+        times = []
+        if not solo or self.rank == 0:
+            for i in range(self.args.warmup_steps + self.args.steps):
+                start = time.perf_counter()
+                self.step(runner, optimizer, after_backward, i)
+                if i >= self.args.warmup_steps:
+                    times.append((time.perf_counter() - start) * 1e3)
+        else:
+            times = [0.0] * self.args.steps  # asleep in the barrier below meanwhile
+        dist.barrier()
+        times = slowest(times)
+        result = {"variant": variant, "what": DESCRIPTION[variant],
+                  "median_ms": round(upper_median(times), 3), "min_ms": round(min(times), 3),
+                  "max_ms": round(max(times), 3), "times_ms": [round(t, 3) for t in times]}
+        params = flat_parameters(model)
+        result["finite"] = bool(total(int(not torch.isfinite(params).all())) == 0)
+        if variant.startswith("floor"):
+            result["identical"] = None  # no communication: the ranks' parameters differ
+        else:
+            digest = torch.tensor(list(hashlib.sha256(params.numpy().tobytes()).digest()),
+                                  dtype=torch.uint8)
+            digests = [torch.empty_like(digest) for _ in range(self.nranks)]
+            dist.all_gather(digests, digest)
+            same = all(torch.equal(d, digests[0]) for d in digests)
+            result["identical"] = same
+            if not same and self.rank == 0:
+                print(f"{variant}: the ranks' parameters differ after training",
+                      file=sys.stderr, flush=True)
+            if self.rank == 0:
+                self.finals[variant] = params.clone()
+        del runner, model, optimizer, after_backward
+        gc.collect()  # the gccl optimizer's pool and hooks go now, not at some later step
+        return result
+
+    def sweep(self):
+        results = [self.run(v) for v in self.args.variant_list]
+        if self.rank == 0 and "ddp-gloo" in self.finals:
+            ref = self.finals["ddp-gloo"]
+            for r in results:
+                if r["variant"] in self.finals:
+                    r["max_abs_diff_vs_ddp"] = float((self.finals[r["variant"]] - ref).abs().max())
+        return results
+
+
+def model_summary(args):
+    params = args.layers * (args.width * args.width + args.width)
+    return {"layers": args.layers, "width": args.width, "tensors": 2 * args.layers,
+            "parameters": params, "gradient_bytes": 4 * params, "batch_per_rank": args.batch,
+            "optimizer": "SGD(lr=0.01, momentum=0.9)", "bucket_mb": args.bucket_mb}
+
+
+def print_train_table(args, nranks, results):
+    m = model_summary(args)
+    print(f"\n## training step, {nranks} ranks: {m['layers']} x Linear({m['width']}, "
+          f"{m['width']}) + ReLU, {m['parameters'] / 1e6:.1f} M parameters in {m['tensors']} "
+          f"tensors ({m['gradient_bytes'] / (1 << 20):.1f} MiB of fp32 gradients), batch "
+          f"{m['batch_per_rank']} per rank, SGD momentum 0.9, buckets {args.bucket_mb:g} MiB; "
+          f"median of {args.steps} steps (each the slowest rank's) after {args.warmup_steps}\n")
+    floor = next((r["median_ms"] for r in results if r["variant"] == "floor-all"), None)
+    print("| variant | what | median (ms) | min (ms) | max (ms) | minus floor-all (ms) "
+          "| identical on all ranks | max abs diff vs ddp-gloo |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
+    for r in results:
+        over = "" if floor is None or r["variant"].startswith("floor") else \
+            f"{r['median_ms'] - floor:.1f}"
+        same = {None: "n/a", True: "yes", False: "**NO**"}[r["identical"]]
+        diff = r.get("max_abs_diff_vs_ddp")
+        print(f"| {r['variant']} | {r['what']} | {r['median_ms']:.1f} | {r['min_ms']:.1f} "
+              f"| {r['max_ms']:.1f} | {over} | {same} | "
+              f"{'' if diff is None else f'{diff:.2e}'} |")
+    by = {r["variant"]: r for r in results}
+    lines = []
+    for gloo_v, gccl_v in PAIRS:
+        if gloo_v in by and gccl_v in by:
+            a, b = by[gloo_v]["median_ms"], by[gccl_v]["median_ms"]
+            text = f"- {gloo_v} / {gccl_v}: {a / b:.2f}"
+            if floor is not None and b - floor > 0:
+                text += f" (beyond floor-all: {(a - floor) / (b - floor):.2f})"
+            lines.append(text)
+    if lines:
+        print("\nratios gloo/gccl of the median step times:\n" + "\n".join(lines))
+    sys.stdout.flush()
+
+
+def ratios(results):
+    by = {r["variant"]: r["median_ms"] for r in results}
+    return {f"{a}/{b}": round(by[a] / by[b], 3) for a, b in PAIRS if a in by and b in by}
+
+
+# --- one rank -------------------------------------------------------------------------------
+
+def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port):
+    cpus = ranks[rank]
+    torch.set_num_threads(len(cpus) if cpus else max(1, (os.cpu_count() or 1) // nranks))
+    os.environ.update(GCCL_RANK=str(rank), GCCL_WORLD_SIZE=str(nranks),
+                      GCCL_ROOT_ADDR="127.0.0.1", GCCL_ROOT_PORT=str(gccl_port))
+    import gccl.torch as hvd  # after pinning: gccl's threads inherit this rank's CPUs
+    bound = datetime.timedelta(seconds=args.timeout)
+    store = dist.TCPStore("127.0.0.1", gloo_port, nranks + 1, False, bound)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=nranks, timeout=bound)
+    hvd.init()
+    assert hvd.size() == nranks and hvd.rank() == rank
+    all_bound = total(int(bound_here)) == nranks
+    if rank == 0:
+        print(f"# torch_plugin_perf: {nranks} ranks, torch {torch.__version__}, "
+              f"{os.cpu_count()} CPUs; {base.describe(ranks, all_bound)}, "
+              f"{torch.get_num_threads()} torch thread(s) each")
+        if nranks > len(os.sched_getaffinity(0)):
+            print(f"# {nranks} ranks share {len(os.sched_getaffinity(0))} CPUs: ranks take "
+                  "turns on cores; communication and compute figures include that", flush=True)
+    out = {"tool": "torch_plugin_perf", "torch": torch.__version__, "nranks": nranks,
+           "cpus": len(os.sched_getaffinity(0)), "placement": ranks, "all_bound": all_bound}
+    bad = 0
+    if args.parts in ("all", "allreduce"):
+        if rank == 0:
+            print_allreduce_header(args, nranks)
+        rows = Allreduce(hvd, rank, nranks, args).sweep()
+        out["allreduce"] = {"dtype": "float32", "op": "sum", "mode": "in-place",
+                            "iters": args.n, "warmup": args.w, "results": rows}
+        bad += sum(r["gccl"]["wrong"] + r["gloo"]["wrong"] for r in rows)
+    if args.parts in ("all", "train"):
+        results = Trainer(hvd, rank, nranks, args).sweep()
+        if rank == 0:
+            print_train_table(args, nranks, results)
+        out["train"] = {"model": model_summary(args), "steps": args.steps,
+                        "warmup_steps": args.warmup_steps, "results": results,
+                        "gloo_over_gccl": ratios(results)}
+        bad += sum(1 for r in results if r["identical"] is False or not r["finite"])
+    if rank == 0 and args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
+    hvd.shutdown()
+    dist.barrier()  # no peer still reads this rank's tensors when the group goes
+    dist.destroy_process_group()
+    return bad
+
+
+def rank_main(rank, nranks, args, parent_pid, ranks, gloo_port, gccl_port):
+    base.die_with_parent(parent_pid, args.timeout)
+    bound_here = base.bind_rank(rank, ranks[rank])
+    try:
+        bad = run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port)
+    except Exception:
+        print(f"rank {rank} failed:", file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(EXIT_ERROR)  # skip atexit handlers, which may wait on dead peers
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_WRONG if bad else 0)
+
+
+# --- the parent -----------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_all(procs, deadline):
+    pending, code = list(procs), 0
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return EXIT_TIMEOUT
+        multiprocessing.connection.wait([p.sentinel for p in pending], timeout=left)
+        for p in [p for p in pending if not p.is_alive()]:
+            p.join()
+            pending.remove(p)
+            if p.exitcode == EXIT_WRONG:
+                code = EXIT_WRONG
+            elif p.exitcode != 0:
+                print(f"torch_plugin_perf: {p.name} failed (exit {p.exitcode}); stopping the "
+                      "other ranks", file=sys.stderr, flush=True)
+                return p.exitcode if p.exitcode > 0 else EXIT_ERROR
+    return code
+
+
+def launch(args):
+    if not dist.is_available() or not dist.is_gloo_available():
+        print("torch_plugin_perf: this torch build has no gloo backend", file=sys.stderr)
+        return EXIT_USAGE
+    deadline = time.monotonic() + args.timeout
+    bound = datetime.timedelta(seconds=args.timeout)
+    store = dist.TCPStore("127.0.0.1", 0, args.np + 1, True, bound, wait_for_workers=False)
+    gccl_port = free_port()
+    context = multiprocessing.get_context("spawn")
+    ranks = base.placement_for(args.bind, args.np)
+    procs = [context.Process(target=rank_main, name=f"rank {r}",
+                             args=(r, args.np, args, os.getpid(), ranks, store.port, gccl_port))
+             for r in range(args.np)]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        for p in procs:
+            p.start()
+        code = wait_all(procs, deadline)
+        if code == EXIT_TIMEOUT:
+            print(f"torch_plugin_perf: timed out after {args.timeout} s; killing the ranks",
+                  file=sys.stderr, flush=True)
+        return code
+    finally:
+        base.stop(procs)
+        del store
+
+
+def main():
+    return launch(parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
