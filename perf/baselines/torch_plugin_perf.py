@@ -21,11 +21,17 @@ own samples. Variants, each on a fresh model, in this order:
   gccl-opt-fp16   DistributedOptimizer with compression=Compression.fp16
   naive-gccl      after backward, gccl.torch.allreduce_(p.grad) (average) tensor by tensor
   naive-gloo      after backward, dist.all_reduce(p.grad) then p.grad /= n, tensor by tensor
---steps timed steps after --warmup-steps, back to back; a step's time is its maximum over ranks,
-the reported time the median step. After each distributed variant every rank hashes its
-parameters (SHA-256 of their bytes) and the hashes must all be equal, or the tool exits 1; the
-table also gives the largest parameter difference from ddp-gloo's result (same start, same
-data: float32 rounding, or fp16's), which shows that every variant averages alike.
+Every variant's model is built and given --warmup-steps untimed steps first, and all stay
+alive; then --rounds rounds each run a block of --steps timed steps of every variant, back to
+back from a common start (a gloo barrier), the list's order in even rounds and reversed in odd
+ones, so that drift on a shared machine falls on every variant alike. A step's time is its
+maximum over ranks, the reported time the median of all blocks' steps (each block's median is
+printed too). The distributed variants start from rank 0's weights (each
+broadcasts them its own way; every rank draws different ones before) and see the same data.
+After each one every rank hashes its parameters (SHA-256 of their bytes): the hashes must all
+be equal, or the tool exits 1. The table also gives the largest parameter difference from
+ddp-gloo's result (float32 rounding, or fp16's), which shows that every
+variant averages alike.
 
 Each rank is pinned to its own block of the CPUs (one CPU round robin when ranks outnumber
 them) with as many torch threads, as the other baselines do (--bind none: unpinned). gccl's
@@ -54,6 +60,7 @@ import sys
 import time
 import traceback
 
+STARTED = time.monotonic()  # --timeout counts from here, before torch is imported
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the gloo baseline's helpers (spawned ranks import this too)
 PYTHON_DIR = HERE.parents[1] / "python"
@@ -88,11 +95,15 @@ def parse_args(argv=None):
     p.add_argument("-f", type=float, default=4.0, help="size factor")
     p.add_argument("-n", type=int, default=20, help="timed allreduce calls per size and library")
     p.add_argument("-w", type=int, default=5, help="warm-up allreduce calls per size and library")
-    p.add_argument("--steps", type=int, default=20, help="timed training steps per variant")
+    p.add_argument("--steps", type=int, default=5,
+                   help="timed training steps per variant and round")
     p.add_argument("--warmup-steps", type=int, default=3, help="untimed steps before them")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="rounds over all variants, so that drift on a shared machine falls on "
+                        "every variant alike; the median pools their steps")
     p.add_argument("--layers", type=int, default=40, help="Linear layers of the model")
     p.add_argument("--width", type=int, default=576, help="their input and output features")
-    p.add_argument("--batch", type=int, default=16, help="samples per rank and step")
+    p.add_argument("--batch", type=int, default=4, help="samples per rank and step")
     p.add_argument("--bucket-mb", type=float, default=25.0,
                    help="DistributedOptimizer's bucket_bytes and DDP's bucket_cap_mb (MiB)")
     p.add_argument("--parts", choices=["all", "allreduce", "train"], default="all")
@@ -110,8 +121,8 @@ def parse_args(argv=None):
         (args.w < 0, "-w must be >= 0"), (args.timeout < 1, "--timeout must be >= 1"),
         (args.b > args.e, "-b must not exceed -e"),
         (args.f <= 1.0 and args.b != args.e, "-f must be > 1"),
-        (args.steps < 1, "--steps must be >= 1"), (args.warmup_steps < 0,
-                                                   "--warmup-steps must be >= 0"),
+        (args.steps < 1, "--steps must be >= 1"), (args.rounds < 1, "--rounds must be >= 1"),
+        (args.warmup_steps < 0, "--warmup-steps must be >= 0"),
         (args.layers < 1 or args.width < 1 or args.batch < 1,
          "--layers, --width and --batch must be >= 1"),
         (any(v not in VARIANTS for v in args.variant_list),
@@ -242,7 +253,6 @@ class Trainer:
         model = make_model(args, 1000 + (self.rank if variant.startswith(("gccl", "naive", "ddp"))
                                          else 0))
         sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        after_backward = None
         if variant in ("gccl-opt", "gccl-opt-fp16", "naive-gccl"):
             hvd.broadcast_parameters(model.state_dict(), root_rank=0)
         if variant == "naive-gloo":
@@ -253,22 +263,25 @@ class Trainer:
                 hvd.Compression.none
             sgd = hvd.DistributedOptimizer(sgd, model.named_parameters(), compression=compression,
                                            bucket_bytes=int(args.bucket_mb * (1 << 20)))
-        if variant == "naive-gccl":
-            def after_backward():
-                for p in model.parameters():
-                    hvd.allreduce_(p.grad)  # the average, as Horovod's default
-        if variant == "naive-gloo":
-            def after_backward():
-                for p in model.parameters():
-                    dist.all_reduce(p.grad)
-                    p.grad.div_(n)
+
+        def gccl_loop():
+            for p in model.parameters():
+                hvd.allreduce_(p.grad)  # the average, Horovod's default
+
+        def gloo_loop():
+            for p in model.parameters():
+                dist.all_reduce(p.grad)  # gloo has no average: the sum, then divided
+                p.grad.div_(n)
+
+        after_backward = {"naive-gccl": gccl_loop, "naive-gloo": gloo_loop}.get(variant)
         runner = model
         if variant == "ddp-gloo":  # broadcasts rank 0's parameters itself
             runner = torch.nn.parallel.DistributedDataParallel(model,
                                                                bucket_cap_mb=args.bucket_mb)
         return runner, model, sgd, after_backward
 
-    def step(self, runner, optimizer, after_backward, i):
+    def step(self, setup, i):
+        runner, _, optimizer, after_backward = setup
         x, y = self.batches[i % len(self.batches)]
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(runner(x), y).backward()
@@ -276,51 +289,72 @@ class Trainer:
             after_backward()
         optimizer.step()
 
-    def run(self, variant):
-        solo = variant == "floor-solo"
-        runner, model, optimizer, after_backward = self.build(variant)
-        dist.barrier()  # every rank starts the variant together
-        times = []
-        if not solo or self.rank == 0:
-            for i in range(self.args.warmup_steps + self.args.steps):
-                start = time.perf_counter()
-                self.step(runner, optimizer, after_backward, i)
-                if i >= self.args.warmup_steps:
-                    times.append((time.perf_counter() - start) * 1e3)
-        else:
-            times = [0.0] * self.args.steps  # asleep in the barrier below meanwhile
+    def steps(self, variant, setup, count, first):
+        """`count` steps of `variant` back to back, from a common start; their times (ms), each
+        the slowest rank's. floor-solo: rank 0 steps, the others sleep in gloo's barrier."""
         dist.barrier()
-        times = slowest(times)
-        result = {"variant": variant, "what": DESCRIPTION[variant],
-                  "median_ms": round(upper_median(times), 3), "min_ms": round(min(times), 3),
-                  "max_ms": round(max(times), 3), "times_ms": [round(t, 3) for t in times]}
-        params = flat_parameters(model)
-        result["finite"] = bool(total(int(not torch.isfinite(params).all())) == 0)
-        if variant.startswith("floor"):
-            result["identical"] = None  # no communication: the ranks' parameters differ
+        times = []
+        if variant != "floor-solo" or self.rank == 0:
+            for i in range(first, first + count):
+                start = time.perf_counter()
+                self.step(setup, i)
+                times.append((time.perf_counter() - start) * 1e3)
         else:
+            times = [0.0] * count
+        dist.barrier()
+        return slowest(times) if count else []
+
+    def check(self, variant, model):
+        """{finite, identical}: whether every rank's parameters are finite, and (distributed
+        variants) the same bits on every rank."""
+        params = flat_parameters(model)
+        result = {"finite": total(int(not torch.isfinite(params).all())) == 0,
+                  "identical": None}  # floors: no communication, the ranks' parameters differ
+        if not variant.startswith("floor"):
             digest = torch.tensor(list(hashlib.sha256(params.numpy().tobytes()).digest()),
                                   dtype=torch.uint8)
             digests = [torch.empty_like(digest) for _ in range(self.nranks)]
             dist.all_gather(digests, digest)
-            same = all(torch.equal(d, digests[0]) for d in digests)
-            result["identical"] = same
-            if not same and self.rank == 0:
-                print(f"{variant}: the ranks' parameters differ after training",
+            result["identical"] = all(torch.equal(d, digests[0]) for d in digests)
+            if not result["identical"] and self.rank == 0:
+                print(f"{variant}: the ranks' parameters differ after training (hashes "
+                      f"{sorted({bytes(d.tolist()).hex()[:16] for d in digests})})",
                       file=sys.stderr, flush=True)
             if self.rank == 0:
                 self.finals[variant] = params.clone()
-        del runner, model, optimizer, after_backward
-        gc.collect()  # the gccl optimizer's pool and hooks go now, not at some later step
         return result
 
     def sweep(self):
-        results = [self.run(v) for v in self.args.variant_list]
+        """Every variant's model is built and warmed up first and stays alive; then each round
+        runs a block of --steps steps of every variant, in the list's order in even rounds and
+        reversed in odd ones."""
+        args, variants = self.args, self.args.variant_list
+        setups, done, times = {}, {}, {v: [] for v in variants}
+        for v in variants:
+            setups[v] = self.build(v)
+            self.steps(v, setups[v], args.warmup_steps, 0)
+            done[v] = args.warmup_steps
+        for r in range(args.rounds):
+            for v in (variants if r % 2 == 0 else variants[::-1]):
+                times[v].append(self.steps(v, setups[v], args.steps, done[v]))
+                done[v] += args.steps
+        results = []
+        for v in variants:
+            pooled = [t for block in times[v] for t in block]
+            results.append({
+                "variant": v, "what": DESCRIPTION[v], "median_ms": round(upper_median(pooled), 3),
+                "min_ms": round(min(pooled), 3), "max_ms": round(max(pooled), 3),
+                "round_medians_ms": [round(upper_median(b), 3) for b in times[v]],
+                "times_ms": [[round(t, 3) for t in b] for b in times[v]],
+                **self.check(v, setups[v][1])})
+        setups.clear()
+        gc.collect()  # the gccl optimizers' pools go now, before gccl shuts down
         if self.rank == 0 and "ddp-gloo" in self.finals:
             ref = self.finals["ddp-gloo"]
             for r in results:
                 if r["variant"] in self.finals:
-                    r["max_abs_diff_vs_ddp"] = float((self.finals[r["variant"]] - ref).abs().max())
+                    diff = (self.finals[r["variant"]] - ref).abs().max()
+                    r["max_abs_diff_vs_ddp"] = float(diff)
         return results
 
 
@@ -337,18 +371,20 @@ def print_train_table(args, nranks, results):
           f"{m['width']}) + ReLU, {m['parameters'] / 1e6:.1f} M parameters in {m['tensors']} "
           f"tensors ({m['gradient_bytes'] / (1 << 20):.1f} MiB of fp32 gradients), batch "
           f"{m['batch_per_rank']} per rank, SGD momentum 0.9, buckets {args.bucket_mb:g} MiB; "
-          f"median of {args.steps} steps (each the slowest rank's) after {args.warmup_steps}\n")
+          f"median of {args.rounds} rounds x {args.steps} steps (each the slowest rank's), "
+          f"after {args.warmup_steps} warm-up steps\n")
     floor = next((r["median_ms"] for r in results if r["variant"] == "floor-all"), None)
-    print("| variant | what | median (ms) | min (ms) | max (ms) | minus floor-all (ms) "
-          "| identical on all ranks | max abs diff vs ddp-gloo |")
-    print("|---|---|---:|---:|---:|---:|---|---:|")
+    print("| variant | what | median (ms) | min (ms) | max (ms) | block medians (ms) "
+          "| minus floor-all (ms) | identical on all ranks | max abs diff vs ddp-gloo |")
+    print("|---|---|---:|---:|---:|---|---:|---|---:|")
     for r in results:
         over = "" if floor is None or r["variant"].startswith("floor") else \
             f"{r['median_ms'] - floor:.1f}"
         same = {None: "n/a", True: "yes", False: "**NO**"}[r["identical"]]
         diff = r.get("max_abs_diff_vs_ddp")
+        rounds = " / ".join(f"{m:.0f}" if m >= 100 else f"{m:.1f}" for m in r["round_medians_ms"])
         print(f"| {r['variant']} | {r['what']} | {r['median_ms']:.1f} | {r['min_ms']:.1f} "
-              f"| {r['max_ms']:.1f} | {over} | {same} | "
+              f"| {r['max_ms']:.1f} | {rounds} | {over} | {same} | "
               f"{'' if diff is None else f'{diff:.2e}'} |")
     by = {r["variant"]: r for r in results}
     lines = []
@@ -371,7 +407,7 @@ def ratios(results):
 
 # --- one rank -------------------------------------------------------------------------------
 
-def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port):
+def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port, machine_cpus):
     cpus = ranks[rank]
     torch.set_num_threads(len(cpus) if cpus else max(1, (os.cpu_count() or 1) // nranks))
     os.environ.update(GCCL_RANK=str(rank), GCCL_WORLD_SIZE=str(nranks),
@@ -385,13 +421,13 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port):
     all_bound = total(int(bound_here)) == nranks
     if rank == 0:
         print(f"# torch_plugin_perf: {nranks} ranks, torch {torch.__version__}, "
-              f"{os.cpu_count()} CPUs; {base.describe(ranks, all_bound)}, "
+              f"{machine_cpus} usable CPUs; {base.describe(ranks, all_bound)}, "
               f"{torch.get_num_threads()} torch thread(s) each")
-        if nranks > len(os.sched_getaffinity(0)):
-            print(f"# {nranks} ranks share {len(os.sched_getaffinity(0))} CPUs: ranks take "
-                  "turns on cores; communication and compute figures include that", flush=True)
+        if nranks > machine_cpus:
+            print(f"# {nranks} ranks share {machine_cpus} CPUs: ranks take turns on cores, and "
+                  "every figure (compute included) reflects that", flush=True)
     out = {"tool": "torch_plugin_perf", "torch": torch.__version__, "nranks": nranks,
-           "cpus": len(os.sched_getaffinity(0)), "placement": ranks, "all_bound": all_bound}
+           "cpus": machine_cpus, "placement": ranks, "all_bound": all_bound}
     bad = 0
     if args.parts in ("all", "allreduce"):
         if rank == 0:
@@ -405,7 +441,8 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port):
         if rank == 0:
             print_train_table(args, nranks, results)
         out["train"] = {"model": model_summary(args), "steps": args.steps,
-                        "warmup_steps": args.warmup_steps, "results": results,
+                        "rounds": args.rounds, "warmup_steps": args.warmup_steps,
+                        "results": results,
                         "gloo_over_gccl": ratios(results)}
         bad += sum(1 for r in results if r["identical"] is False or not r["finite"])
     if rank == 0 and args.json:
@@ -418,11 +455,12 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port):
     return bad
 
 
-def rank_main(rank, nranks, args, parent_pid, ranks, gloo_port, gccl_port):
+def rank_main(rank, nranks, args, parent_pid, ranks, gloo_port, gccl_port, machine_cpus):
     base.die_with_parent(parent_pid, args.timeout)
     bound_here = base.bind_rank(rank, ranks[rank])
     try:
-        bad = run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port)
+        bad = run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port,
+                       machine_cpus)
     except Exception:
         print(f"rank {rank} failed:", file=sys.stderr)
         traceback.print_exc()
@@ -464,14 +502,15 @@ def launch(args):
     if not dist.is_available() or not dist.is_gloo_available():
         print("torch_plugin_perf: this torch build has no gloo backend", file=sys.stderr)
         return EXIT_USAGE
-    deadline = time.monotonic() + args.timeout
+    deadline = STARTED + args.timeout
     bound = datetime.timedelta(seconds=args.timeout)
     store = dist.TCPStore("127.0.0.1", 0, args.np + 1, True, bound, wait_for_workers=False)
     gccl_port = free_port()
     context = multiprocessing.get_context("spawn")
     ranks = base.placement_for(args.bind, args.np)
     procs = [context.Process(target=rank_main, name=f"rank {r}",
-                             args=(r, args.np, args, os.getpid(), ranks, store.port, gccl_port))
+                             args=(r, args.np, args, os.getpid(), ranks, store.port, gccl_port,
+                                   len(os.sched_getaffinity(0))))
              for r in range(args.np)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:

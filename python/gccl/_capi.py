@@ -26,10 +26,14 @@ SUM, PROD, MIN, MAX, AVG = range(5)
 WIRE_NONE, WIRE_FLOAT16, WIRE_BFLOAT16 = range(3)
 
 GRAD_SYNC_CONFIG_MAGIC = 0x67726164  # "grad"
+# GCCL_VERSION_CODE of the gccl.h these declarations follow: the version a config struct
+# filled here claims (the library recognises older structs by their size).
+HEADER_VERSION = 100
 
 
 class UniqueId(ctypes.Structure):
-    _fields_ = [("internal", ctypes.c_char * 128)]
+    # Bytes, not c_char: a c_char array reads back cut at its first NUL.
+    _fields_ = [("internal", ctypes.c_ubyte * 128)]
 
 
 class GradSyncConfig(ctypes.Structure):
@@ -117,7 +121,11 @@ def _load():
         raise ImportError("gccl: cannot load libgccl.so (set GCCL_LIBRARY to its path); tried "
                           + "; ".join(tried))
     for name, argtypes in _SIGNATURES.items():
-        function = getattr(library, name)
+        try:
+            function = getattr(library, name)
+        except AttributeError:
+            raise ImportError(f"gccl: {library._name} has no {name} (a library older than "
+                              "this package?)") from None
         function.argtypes = argtypes
         function.restype = _RESTYPES.get(name, c_int)
     return library
@@ -135,16 +143,22 @@ class GcclError(RuntimeError):
         self.result = result
 
 
-def error_text(result, comm=None):
+def error_text(result):
+    """The result's name and the calling thread's last gccl message, which every failed call
+    records (gcclWait and gcclTest record theirs nowhere else)."""
     name = lib.gcclGetErrorString(result).decode(errors="replace")
-    detail = lib.gcclGetLastError(comm).decode(errors="replace")
+    detail = lib.gcclGetLastError(None).decode(errors="replace")
     return f"{name}: {detail}" if detail else name
 
 
-def check(result, what, comm=None):
+def error(result, what):
+    return GcclError(result, f"{what}: {error_text(result)}")
+
+
+def check(result, what):
     """Raises GcclError for a failed call; `what` names the Python-level operation."""
     if result != SUCCESS:
-        raise GcclError(result, f"{what}: {error_text(result, comm)}")
+        raise error(result, what)
 
 
 def version():

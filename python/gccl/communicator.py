@@ -12,39 +12,42 @@ from ._capi import check, lib
 
 class Request:
     """A started non-blocking collective. Its buffers must stay alive and untouched until
-    wait() returns or test() returns True; `keep` holds whatever owns them until then."""
+    wait() returns or test() returns True; `keep` holds whatever owns them until then. A
+    failure is raised by every later wait() and test(), not only the first."""
 
-    def __init__(self, handle, what, comm, keep=()):
+    def __init__(self, handle, what, keep=()):
         self._handle = handle
         self._what = what
-        self._comm = comm
         self._keep = keep
-        self._done = False
+        self._error = None
+
+    def _finished(self, result):
+        self._handle = None
+        self._keep = ()
+        if result != _capi.SUCCESS:
+            self._error = _capi.error(result, self._what)
 
     def wait(self):
-        if not self._done:
-            handle, self._handle = self._handle, None
-            self._done = True
-            result = lib.gcclWait(handle)
-            self._keep = ()
-            check(result, self._what, self._comm.handle)
+        if self._handle is not None:
+            self._finished(lib.gcclWait(self._handle))
+        if self._error is not None:
+            raise self._error
 
     def test(self):
-        """True once the collective has completed (raising its error if it failed)."""
-        if self._done:
-            return True
-        done = ctypes.c_int(0)
-        result = lib.gcclTest(self._handle, ctypes.byref(done))
-        if done.value or result != _capi.SUCCESS:
-            self._handle = None
-            self._done = True
-            self._keep = ()
-            check(result, self._what, self._comm.handle)
-        return self._done
+        """True once the collective has completed; raises its error if it failed."""
+        if self._handle is not None:
+            done = ctypes.c_int(0)
+            result = lib.gcclTest(self._handle, ctypes.byref(done))
+            if not done.value and result == _capi.SUCCESS:
+                return False
+            self._finished(result)
+        if self._error is not None:
+            raise self._error
+        return True
 
     def __del__(self):
         # A request dropped unwaited is waited for here: its buffers may still be in use.
-        if not self._done and self._handle is not None and lib is not None:
+        if self._handle is not None and lib is not None:
             lib.gcclWait(self._handle)
 
 
@@ -56,8 +59,12 @@ class Communicator:
         self.handle = handle
         self._issue = threading.Lock()
         count, rank = ctypes.c_int(), ctypes.c_int()
-        check(lib.gcclCommCount(handle, ctypes.byref(count)), "gccl.Communicator", handle)
-        check(lib.gcclCommUserRank(handle, ctypes.byref(rank)), "gccl.Communicator", handle)
+        try:
+            check(lib.gcclCommCount(handle, ctypes.byref(count)), "gccl.Communicator")
+            check(lib.gcclCommUserRank(handle, ctypes.byref(rank)), "gccl.Communicator")
+        except BaseException:
+            lib.gcclCommAbort(handle)
+            raise
         self.size = count.value
         self.rank = rank.value
 
@@ -74,11 +81,10 @@ class Communicator:
     def from_unique_id(cls, nranks, unique_id, rank):
         """Joins the job of `unique_id` (bytes from unique_id() on one rank, shared out of
         band) as `rank` of `nranks`."""
-        uid = _capi.UniqueId()
-        if len(unique_id) != len(uid.internal):
-            raise ValueError(f"gccl: a unique id has {len(uid.internal)} bytes, "
+        if len(unique_id) != ctypes.sizeof(_capi.UniqueId):
+            raise ValueError(f"gccl: a unique id has {ctypes.sizeof(_capi.UniqueId)} bytes, "
                              f"not {len(unique_id)}")
-        ctypes.memmove(uid.internal, unique_id, len(unique_id))
+        uid = _capi.UniqueId.from_buffer_copy(unique_id)
         handle = ctypes.c_void_p()
         check(lib.gcclCommInitRank(ctypes.byref(handle), nranks, uid, rank), "gccl.init")
         return cls(handle)
@@ -87,12 +93,12 @@ class Communicator:
         if self.handle is None:
             raise _capi.GcclError(_capi.INVALID_USAGE, f"{what}: the communicator is destroyed")
         with self._issue:
-            check(function(*args), what, self.handle)
+            check(function(*args), what)
 
     def _start(self, what, function, keep, *args):
         request = ctypes.c_void_p()
         self._call(what, function, *args, self.handle, ctypes.byref(request))
-        return Request(request, what, self, keep)
+        return Request(request, what, keep)
 
     def allreduce(self, send, recv, count, dtype, op, stream=None):
         if stream is None:
@@ -139,10 +145,11 @@ class Communicator:
     def async_error(self):
         """The error the progress thread raised, as a GcclError, or None."""
         result = ctypes.c_int(0)
-        check(lib.gcclCommGetAsyncError(self.handle, ctypes.byref(result)), "gccl", self.handle)
+        check(lib.gcclCommGetAsyncError(self.handle, ctypes.byref(result)), "gccl")
         if result.value == _capi.SUCCESS:
             return None
-        return _capi.GcclError(result.value, _capi.error_text(result.value, self.handle))
+        message = lib.gcclGetLastError(self.handle).decode(errors="replace")
+        return _capi.GcclError(result.value, f"asynchronous error: {message}")
 
     def split(self, color, key):
         """gcclCommSplit: a new Communicator, or None for a negative color."""
@@ -169,4 +176,4 @@ def unique_id():
     of band."""
     uid = _capi.UniqueId()
     check(lib.gcclGetUniqueId(ctypes.byref(uid)), "gccl.unique_id")
-    return bytes(uid.internal)
+    return bytes(uid)

@@ -27,19 +27,19 @@ class GradSync:
             raise ValueError(f"gccl: wire format {wire!r} is none of {list(WIRE_FORMATS)}")
         config = _capi.GradSyncConfig(
             size=ctypes.sizeof(_capi.GradSyncConfig), magic=_capi.GRAD_SYNC_CONFIG_MAGIC,
-            version=_capi.version(), bucketBytes=bucket_bytes, alignment=64,
+            version=_capi.HEADER_VERSION, bucketBytes=bucket_bytes, alignment=64,
             compression=WIRE_FORMATS[wire], average=int(average), preDivide=0,
             copyMode=int(copy_mode), sparse=int(sparse_density is not None),
-            sparseChunk=sparse_chunk, sparseDensity=sparse_density or 0.01,
+            sparseChunk=sparse_chunk, sparseDensity=0.01 if sparse_density is None else sparse_density,
             sparseWarmupSteps=sparse_warmup_steps, sparseMomentum=sparse_momentum,
             sparsePayload=_capi.WIRE_FLOAT16)
         self._comm = comm
         self.handle = ctypes.c_void_p()
         check(lib.gcclGradSyncCreate(comm.handle, ctypes.byref(config), ctypes.byref(self.handle)),
-              "gccl.GradSync", comm.handle)
+              "gccl.GradSync")
 
     def _check(self, result, what):
-        check(result, f"gccl.GradSync.{what}", self._comm.handle)
+        check(result, f"gccl.GradSync.{what}")
 
     def register(self, name, count, dtype):
         """The next gradient in backward order; returns its index."""
@@ -67,11 +67,15 @@ class GradSync:
 
     def wait(self):
         raw = _capi.GradSyncStats()
-        self._check(lib.gcclGradSyncWait(self.handle, ctypes.byref(raw)), "wait")
+        with self._comm._issue:  # it may combine the ranks' flags in one more allreduce
+            result = lib.gcclGradSyncWait(self.handle, ctypes.byref(raw))
+        self._check(result, "wait")
         return StepStats(raw)
 
     def reset(self):
-        self._check(lib.gcclGradSyncReset(self.handle), "reset")
+        with self._comm._issue:
+            result = lib.gcclGradSyncReset(self.handle)
+        self._check(result, "reset")
 
     def destroy(self):
         handle, self.handle = self.handle, None

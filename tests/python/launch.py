@@ -7,7 +7,8 @@ killing the ranks it started).
   launch.py --np 3 [--timeout 120] [--env K=V ...] [--torchrun] script.py [args...]
 
 Each rank gets GCCL_RANK, GCCL_WORLD_SIZE, GCCL_ROOT_ADDR and GCCL_ROOT_PORT (a port that was
-free a moment before), or with --torchrun the variables torchrun sets instead (RANK,
+free a moment before: a launch that finds it taken meanwhile is started again, twice at
+most), or with --torchrun the variables torchrun sets instead (RANK,
 WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT: gccl's store then takes
 MASTER_PORT + 1), and a PYTHONPATH that finds the checkout's python/gccl.
 """
@@ -29,7 +30,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--np", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=120)
@@ -37,8 +38,11 @@ def main():
     parser.add_argument("--torchrun", action="store_true", help="torchrun's variables")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
-    options = parser.parse_args()
+    return parser.parse_args()
 
+
+def launch(options, deadline):
+    """Starts the ranks once; returns (exit status, every rank's output)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PYTHON_DIR), env.get("PYTHONPATH")]))
     if options.torchrun:
@@ -56,8 +60,6 @@ def main():
         process = subprocess.Popen([sys.executable, options.script, *options.args],
                                    env={**env, **mine}, stdout=log, stderr=subprocess.STDOUT)
         ranks.append((process, log))
-
-    deadline = time.monotonic() + options.timeout
     timed_out = False
     for process, _ in ranks:
         try:
@@ -70,16 +72,29 @@ def main():
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    failed = timed_out or any(process.returncode != 0 for process, _ in ranks)
-    for rank, (process, log) in enumerate(ranks):
+    outputs = []
+    for process, log in ranks:
         log.seek(0)
-        text = log.read().decode(errors="replace")
-        if failed or os.environ.get("LAUNCH_VERBOSE"):
-            print(f"--- rank {rank} (exit {process.returncode})\n{text}", end="")
-    if timed_out:
+        outputs.append((process.returncode, log.read().decode(errors="replace")))
+    status = 124 if timed_out else int(any(code != 0 for code, _ in outputs))
+    return status, outputs
+
+
+def main():
+    options = parse_args()
+    deadline = time.monotonic() + options.timeout
+    for attempt in range(3):
+        status, outputs = launch(options, deadline)
+        # The store's port was free when picked, and taken (another test) when rank 0 bound it.
+        if status != 1 or not any("Address already in use" in text for _, text in outputs):
+            break
+        print(f"launch.py: the store's port was taken meanwhile; again ({attempt + 1})")
+    for rank, (code, text) in enumerate(outputs):
+        if status or os.environ.get("LAUNCH_VERBOSE"):
+            print(f"--- rank {rank} (exit {code})\n{text}", end="")
+    if status == 124:
         print(f"launch.py: killed the ranks after {options.timeout} s", file=sys.stderr)
-        return 124
-    return 1 if failed else 0
+    return status
 
 
 if __name__ == "__main__":

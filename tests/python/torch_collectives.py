@@ -7,6 +7,8 @@ exactly, and each rank can compute what every other rank contributed.
                                            the GPU count); expected values are computed on
                                            the host
 """
+import ctypes
+import os
 import sys
 
 import torch
@@ -154,6 +156,55 @@ def check_objects_and_state(r, n):
     hvd.barrier()
 
 
+def check_autograd_rules(r, n):
+    """In place is in place for autograd too: a tensor saved for backward and overwritten by a
+    collective makes backward fail, as torch's own in-place ops do; a leaf that requires grad
+    may be written (under no_grad, as broadcast_parameters does) by every path alike."""
+    for compression in (hvd.Compression.none, hvd.Compression.fp16):
+        saved = contribution(r, n, hvd.Sum, torch.float32)
+        weight = torch.ones(COUNT, device=DEVICE, requires_grad=True)
+        loss = (weight * saved).sum()  # mul saves `saved` for backward
+        hvd.allreduce_(saved, op=hvd.Sum, compression=compression)
+        try:
+            loss.backward()
+        except RuntimeError as error:
+            assert "modified by an inplace operation" in str(error), error
+        else:
+            raise AssertionError(f"backward read a tensor allreduce_ overwrote ({compression})")
+    leaf = torch.nn.Parameter(contribution(r, n, hvd.Sum, torch.float32))
+    hvd.allreduce_(leaf, op=hvd.Sum, compression=hvd.Compression.fp16)
+    same("allreduce_ of a leaf, fp16", leaf.detach(), expected(n, hvd.Sum, torch.float32))
+    grid = torch.nn.Parameter(torch.full((4, 6), float(r), device=DEVICE))
+    hvd.broadcast_(grid[:, ::2], 0)
+    want = torch.full((4, 6), float(r))
+    want[:, ::2] = 0
+    same("broadcast_ of a strided view of a leaf", grid.detach(), want)
+
+
+def check_unique_id(r):
+    """The C API's other way in: a unique id made here, a communicator of one rank on it."""
+    # The job's store port is GCCL_ROOT_PORT, which a unique id would reserve too: unset, an
+    # ephemeral one (os.environ changes the C library's environment as well).
+    job_port = os.environ.pop("GCCL_ROOT_PORT", None)
+    try:
+        uid = gccl.unique_id()
+    finally:
+        if job_port is not None:
+            os.environ["GCCL_ROOT_PORT"] = job_port
+    assert isinstance(uid, bytes) and len(uid) == 128 and uid.count(0) < 128, uid
+    comm = gccl.Communicator.from_unique_id(1, uid, 0)
+    data = (ctypes.c_int32 * 3)(r, 2, 3)
+    comm.allreduce(ctypes.addressof(data), ctypes.addressof(data), 3, gccl.INT32, gccl.MAX)
+    assert list(data) == [r, 2, 3] and (comm.rank, comm.size) == (0, 1), list(data)
+    comm.destroy()
+    try:
+        gccl.Communicator.from_unique_id(1, uid[:-1], 0)
+    except ValueError as error:
+        assert "128 bytes" in str(error), error
+    else:
+        raise AssertionError("a short unique id was taken")
+
+
 def check_refusals(r, n):
     for call, error in ((lambda: hvd.allreduce(torch.zeros(3, dtype=torch.complex64)), TypeError),
                         (lambda: hvd.allreduce(torch.zeros(3, dtype=torch.bool)), TypeError),
@@ -183,6 +234,8 @@ def main():
     check_broadcast(r, n)
     check_allgather(r, n)
     check_objects_and_state(r, n)
+    check_autograd_rules(r, n)
+    check_unique_id(r)
     check_refusals(r, n)
     hvd.shutdown()
     assert not hvd.is_initialized()

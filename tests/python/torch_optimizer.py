@@ -5,12 +5,14 @@ equal shards is the gradient of the whole batch, so after every step the paramet
 equal those of one process that trains alone on whole batches (up to float rounding:
 the sums run in another order), and be the same bits on every rank.
 
-  torch_optimizer.py CASE [DEVICE]   CASE: dense, buckets, accumulate, set_to_none, fp16,
-                                    sparse, sum, adam, non_finite; DEVICE: cpu (default) or
-                                    cuda (the gradient sync's copy mode), the reference
-                                    computed on the same device
+  torch_optimizer.py CASE [DEVICE]
+
+CASE: dense, buckets, overlap, unused, accumulate, set_to_none, copy, clip, scheduler,
+rewrap, fp16, sparse, sum, adam, non_finite. DEVICE: cpu (default) or cuda (the gradient
+sync's copy mode); the reference is computed on the same device.
 """
 import sys
+import time
 
 import torch
 
@@ -18,14 +20,16 @@ import gccl.torch as hvd
 
 STEPS, SHARD = 6, 8
 DEVICE = torch.device("cpu")
+CLIP = 0.05  # below the gradients' norm here, so clipping changes every step
 
 
 class Model(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, unused=False):
         super().__init__()
         self.hidden = torch.nn.Linear(10, 24)
         self.out = torch.nn.Linear(24, 3)
-        self.unused = torch.nn.Linear(3, 3)  # no gradient ever: reduced as zeros
+        # A layer forward never uses: no gradient ever, reduced as zeros at step().
+        self.unused = torch.nn.Linear(3, 3) if unused else None
 
     def forward(self, x):
         return self.out(torch.tanh(self.hidden(x)))
@@ -44,51 +48,111 @@ def make_optimizer(case, params, lr):
     return torch.optim.SGD(params, lr=lr, momentum=0.9)
 
 
+def make_scheduler(case, optimizer):
+    if case == "scheduler":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    return None
+
+
 def reference(case, n, lr):
     """One process on whole batches, from rank 0's initial weights."""
     torch.manual_seed(1000)
-    model = Model().to(DEVICE)
+    model = Model(unused=case == "unused").to(DEVICE)
     optimizer = make_optimizer(case, model.parameters(), lr)
+    scheduler = make_scheduler(case, optimizer)
     x, y = batches(n)
     for step in range(STEPS):
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(model(x[step]), y[step]).backward()
+        if case == "clip":
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
         optimizer.step()
+        if scheduler:
+            scheduler.step()
     return model
 
 
-def train(case, r, n, lr):
-    torch.manual_seed(1000 + r)  # different weights on every rank until the broadcast
-    model = Model().to(DEVICE)
-    hvd.broadcast_parameters(model.state_dict(), root_rank=0)
+def wrap(case, model, plain, n):
     options = {
         "buckets": dict(bucket_bytes=256),  # a bucket every few tensors
         "accumulate": dict(backward_passes_per_step=2),
+        "copy": dict(copy_mode=True),
         "fp16": dict(compression=hvd.Compression.fp16),
         "sparse": dict(sparse=hvd.Sparse(density=1.0, chunk=16)),  # every chunk sent, as fp16
         "sum": dict(op=hvd.Sum),
     }.get(case, {})
+    if case == "rewrap":  # a second wrapper takes the parameters over from the first, alive
+        model.first_wrapper = hvd.DistributedOptimizer(
+            make_optimizer(case, model.parameters(), 0.1), model.named_parameters())
+    return hvd.DistributedOptimizer(plain, model.named_parameters(), **options)
+
+
+def train(case, r, n, lr):
+    torch.manual_seed(1000 + r)  # different weights on every rank until the broadcast
+    model = Model(unused=case == "unused").to(DEVICE)
+    hvd.broadcast_parameters(model.state_dict(), root_rank=0)
     # A sum of n equal-shard gradients is n times their average: lr / n takes the same step.
     plain = make_optimizer(case, model.parameters(), lr / n if case == "sum" else lr)
-    optimizer = hvd.DistributedOptimizer(plain, model.named_parameters(), **options)
+    optimizer = wrap(case, model, plain, n)
     assert isinstance(optimizer, type(plain)) and optimizer.state is plain.state
+    scheduler = make_scheduler(case, optimizer)
     x, y = batches(n)
     mine = slice(r * SHARD, (r + 1) * SHARD)
+
+    def loss_of(rows, scale=1.0):
+        return torch.nn.functional.mse_loss(model(x[step][rows]), y[step][rows]) * scale
+
     for step in range(STEPS):
         if case == "set_to_none":
             model.zero_grad(set_to_none=True)  # fresh tensors: copied into the pool
         else:
             optimizer.zero_grad()
-        if case == "accumulate":  # two half shards, each half of the loss
+        if case == "accumulate":
+            if step == 0:  # a pass abandoned by zero_grad does not count towards the next
+                loss_of(mine).backward()
+                optimizer.zero_grad()
             for half in (slice(mine.start, mine.start + SHARD // 2),
                          slice(mine.start + SHARD // 2, mine.stop)):
-                loss = torch.nn.functional.mse_loss(model(x[step][half]), y[step][half]) / 2
-                loss.backward()
+                loss_of(half, 0.5).backward()  # two half shards, each half of the loss
         else:
-            torch.nn.functional.mse_loss(model(x[step][mine]), y[step][mine]).backward()
-        optimizer.step()
+            loss_of(mine).backward()
+        if case == "clip":  # Horovod's recipe: reduce, clip the reduced gradients, step
+            optimizer.synchronize()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            with optimizer.skip_synchronize():
+                optimizer.step()
+        else:
+            optimizer.step()
+        if scheduler:
+            scheduler.step()
         assert not optimizer.non_finite
+    if case == "scheduler":
+        assert optimizer.param_groups[0]["lr"] == lr * 0.5 ** (STEPS // 2)
     return model, optimizer
+
+
+def check_overlap(r, n):
+    """Buckets are reduced while backward runs: the output layer's gradient (first in the
+    plan, its own bucket) holds the average before the hidden layer's gradient is computed."""
+    model = Model().to(DEVICE)
+    hvd.broadcast_parameters(model.state_dict(), root_rank=0)
+    optimizer = hvd.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                         model.named_parameters(), bucket_bytes=256)
+    local = {}
+    model.out.weight.register_hook(lambda grad: local.setdefault("out", grad.clone()))
+
+    def wait_for_reduction(grad):
+        deadline = time.monotonic() + 20
+        while torch.equal(model.out.weight.grad, local["out"]) and time.monotonic() < deadline:
+            time.sleep(0.001)  # the progress thread reduces meanwhile
+        local["reduced in backward"] = not torch.equal(model.out.weight.grad, local["out"])
+        return grad
+
+    model.hidden.weight.register_hook(wait_for_reduction)
+    x = torch.randn(4, 10, generator=torch.Generator().manual_seed(r)).to(DEVICE)
+    model(x).pow(2).sum().backward()
+    assert local["reduced in backward"], f"rank {r}: no bucket was reduced during backward"
+    optimizer.step()
 
 
 def check_non_finite(r, n):
@@ -130,9 +194,9 @@ def main():
     r, n = hvd.rank(), hvd.size()
     if len(sys.argv) > 2 and sys.argv[2] == "cuda":
         DEVICE = torch.device("cuda", r % torch.cuda.device_count())
-    if case == "non_finite":
-        check_non_finite(r, n)
-        print(f"rank {r}: ok")
+    if case in ("non_finite", "overlap"):
+        {"non_finite": check_non_finite, "overlap": check_overlap}[case](r, n)
+        print(f"rank {r}: {case} ({DEVICE}): ok")
         return
     lr = 0.01 if case == "adam" else 0.1
     model, optimizer = train(case, r, n, lr)

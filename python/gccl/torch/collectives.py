@@ -81,15 +81,29 @@ def _prepare(tensor, what, compression=Compression.none):
     return work.contiguous(), context
 
 
-def _run(what, blocking, start, keep):
-    """Runs a collective whose C call `start(comm, stream)` is given: blocking, on the CUDA
-    stream, or as a request. Returns the request (None when complete)."""
+def _run(what, blocking, start, tensor, keep):
+    """Runs a collective through `start(comm, stream, keep)`: blocking (keep None), ordered on
+    `tensor`'s CUDA stream when it is a device tensor, or as a request that holds `keep` (the
+    tensors gccl uses) until it completes. Returns the request, or None when nothing is left
+    to wait for."""
     comm = communicator(what)
-    stream = stream_of(keep[0])
+    stream = stream_of(tensor)
     if blocking or stream is not None:
         start(comm, stream, None)
         return None
     return start(comm, None, keep)
+
+
+def _written(output, result):
+    """Makes `output` hold `result` as an in-place torch op would: under no_grad (a leaf that
+    requires grad may be written), and with autograd's version counter bumped even where gccl
+    wrote the memory itself, so that a tensor saved for backward and overwritten is caught."""
+    with torch.no_grad():
+        if result.data_ptr() != output.data_ptr():
+            output.copy_(result.view(output.shape))
+        else:
+            output.view(-1)[:0].zero_()  # touches no element: only the version moves
+    return output
 
 
 def _allreduce(tensor, output, op, compression, what, blocking):
@@ -108,11 +122,9 @@ def _allreduce(tensor, output, op, compression, what, blocking):
         result = compression.decompress(into, context)
         if output is None:
             return result.view(tensor.shape)
-        if result.data_ptr() != output.data_ptr():
-            output.copy_(result.view(output.shape))
-        return output
+        return _written(output, result)
 
-    return Handle(_run(what, blocking, start, (work, into)), finish)
+    return Handle(_run(what, blocking, start, work, (work, into)), finish)
 
 
 def allreduce_async(tensor, average=None, name=None, compression=Compression.none, op=None):
@@ -155,13 +167,9 @@ def _broadcast(tensor, output, root_rank, what, blocking):
         return comm.broadcast_async(*args, keep=keep)
 
     def finish():
-        if output is None:
-            return into.view(tensor.shape)
-        if into.data_ptr() != output.data_ptr():
-            output.copy_(into.view(output.shape))
-        return output
+        return into.view(tensor.shape) if output is None else _written(output, into)
 
-    return Handle(_run(what, blocking, start, (work, into)), finish)
+    return Handle(_run(what, blocking, start, work, (work, into)), finish)
 
 
 def broadcast(tensor, root_rank, name=None):
@@ -226,7 +234,7 @@ def _allgather(tensor, what, blocking):
             return comm.allgatherv(*args, stream=stream)
         return comm.allgatherv_async(*args, keep=keep)
 
-    return Handle(_run(what, blocking, start, (work, into)), lambda: into)
+    return Handle(_run(what, blocking, start, work, (work, into)), lambda: into)
 
 
 def allgather(tensor, name=None):

@@ -9,6 +9,7 @@ CUDA gradients stay in their own memory (copy mode): gccl copies them through th
 """
 import contextlib
 import ctypes
+import weakref
 
 import torch
 
@@ -48,32 +49,75 @@ class _Pool:
             self.sync.destroy()
 
 
-def _gradient_hook(param, hook):
-    """Calls hook() once the gradient of `param` has been accumulated. Returns what must stay
-    alive for the hook to stay registered."""
-    if hasattr(param, "register_post_accumulate_grad_hook"):  # torch >= 2.1
-        return param.register_post_accumulate_grad_hook(lambda _: hook())
-    # Older torch: the hook of the parameter's AccumulateGrad node, as Horovod does.
-    accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
-    accumulator.register_hook(lambda *_: hook())
-    return accumulator
+# id(parameter) -> weak references to the parameter and to the DistributedOptimizer whose hooks
+# reduce it. Not a WeakKeyDictionary: its lookups compare keys with ==, which tensors answer
+# elementwise; and not an attribute of the parameter, which torch.save would try to pickle.
+_OWNERS = {}
+
+
+def _take_over(params, optimizer):
+    """Makes `optimizer` the one that reduces `params`, closing any earlier owner's hooks."""
+    for key in [key for key, (param, _) in _OWNERS.items() if param() is None]:
+        del _OWNERS[key]
+    for param in params:
+        earlier_param, earlier = _OWNERS.get(id(param), (lambda: None, lambda: None))
+        if earlier_param() is param and earlier() is not None:
+            earlier().close()
+        _OWNERS[id(param)] = (weakref.ref(param), weakref.ref(optimizer))
+
+
+class _GradientHook:
+    """Calls hook() each time the gradient of `param` has been accumulated, until removed."""
+
+    def __init__(self, param, hook):
+        if hasattr(param, "register_post_accumulate_grad_hook"):  # torch >= 2.1
+            self._accumulator = None
+            self._handle = param.register_post_accumulate_grad_hook(lambda _: hook())
+            return
+        # Older torch: the hook of the parameter's AccumulateGrad node, as Horovod does. The
+        # parameter holds its node only weakly: without this reference the node, and the hook
+        # with it, would be gone once the first backward's graph is freed.
+        self._accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
+        self._handle = self._accumulator.register_hook(lambda *_: hook())
+
+    def remove(self):
+        self._handle.remove()
+        self._accumulator = None
+
+
+def _calls(optimizer, method, *args):
+    """A hook that calls optimizer.method(*args) while the optimizer lives: hooks hold the
+    optimizer weakly, so that dropping it frees it and its pool."""
+    ref = weakref.ref(optimizer)
+
+    def hook():
+        target = ref()
+        if target is not None:
+            getattr(target, method)(*args)
+    return hook
+
+
+def _step_to_gradient_sync(compression):
+    if compression not in (Compression.none, Compression.fp16, Compression.bf16):
+        raise TypeError(f"gccl.torch.DistributedOptimizer: compression {compression!r} is none "
+                        "of Compression.none, fp16, bf16 (the gradient sync encodes on the "
+                        "wire itself)")
+    return compression.wire
 
 
 class _DistributedOptimizer(torch.optim.Optimizer):
     """The methods mixed into the wrapped optimizer's class (see DistributedOptimizer)."""
 
     def __init__(self, params, named_parameters, compression, backward_passes_per_step, op,
-                 bucket_bytes, sparse):
+                 bucket_bytes, sparse, copy_mode):
         super(self.__class__, self).__init__(params)
         if op not in (Average, Sum):
             raise ValueError(f"gccl.torch.DistributedOptimizer: op {op!r} is not Average or Sum")
         if backward_passes_per_step < 1:
             raise ValueError("gccl.torch.DistributedOptimizer: backward_passes_per_step must be "
                              "at least 1")
+        wire = _step_to_gradient_sync(compression)
         self._passes_per_step = backward_passes_per_step
-        names = {}
-        for name, param in named_parameters or ():
-            names.setdefault(param, name)
         # Backward produces gradients roughly in reverse order of the parameters: registered
         # in that order, the first buckets fill first.
         seen, managed = set(), []
@@ -84,12 +128,11 @@ class _DistributedOptimizer(torch.optim.Optimizer):
                     managed.append(param)
         managed.reverse()
         self._params = managed
-        self._names = [names.get(p, f"param.{i}") for i, p in enumerate(managed)]
-        self._copy_mode = any(p.device.type != "cpu" for p in managed)
-        comm = communicator("DistributedOptimizer")
+        self._names = self._name_parameters(named_parameters, managed)
+        self._copy_mode = bool(copy_mode) or any(p.device.type != "cpu" for p in managed)
         sync = GradSync(
-            comm, bucket_bytes=bucket_bytes, wire=compression.wire, average=op is Average,
-            copy_mode=self._copy_mode,
+            communicator("DistributedOptimizer"), bucket_bytes=bucket_bytes, wire=wire,
+            average=op is Average, copy_mode=self._copy_mode,
             sparse_density=sparse.density if sparse else None,
             sparse_chunk=sparse.chunk if sparse else 1024,
             sparse_warmup_steps=sparse.warmup_steps if sparse else 0,
@@ -98,6 +141,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         for name, param in zip(self._names, managed):
             sync.register(name, param.numel(), gccl_dtype(param.dtype, "DistributedOptimizer"))
         sync.finalize()
+        _take_over(managed, self)
         self._views = []
         if not self._copy_mode:
             for index, param in enumerate(managed):
@@ -106,14 +150,30 @@ class _DistributedOptimizer(torch.optim.Optimizer):
                     view.copy_(param.grad)
                 param.grad = view
                 self._views.append(view)
-        self._passes = [0] * len(managed)
-        self._ready = [False] * len(managed)
+        self._start_step()
         self._synchronized = False
+        self._skip_synchronize = False
         self.non_finite = False  # whether the last step's reduced gradients had an inf or NaN
-        self._hooks = [_gradient_hook(p, self._hook(i)) for i, p in enumerate(managed)]
+        self._hooks = [_GradientHook(p, _calls(self, "_gradient_done", i))
+                       for i, p in enumerate(managed)]
 
-    def _hook(self, index):
-        return lambda: self._gradient_done(index)
+    @staticmethod
+    def _name_parameters(named_parameters, managed):
+        if named_parameters is None:
+            return [f"param.{i}" for i in range(len(managed))]
+        names = {}
+        for name, param in named_parameters:
+            names.setdefault(param, name)
+        missing = [i for i, p in enumerate(managed) if p not in names]
+        if missing:
+            raise ValueError(f"gccl.torch.DistributedOptimizer: named_parameters lacks "
+                             f"{len(missing)} of the optimizer's parameters")
+        return [names[p] for p in managed]
+
+    def _start_step(self):
+        self._passes = [0] * len(self._params)
+        self._ready = [False] * len(self._params)
+        self._in_flight = {}  # copy mode: the tensors the sync reads and writes back
 
     def _gradient_done(self, index):
         if self._ready[index]:
@@ -140,9 +200,14 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             return None
         if param.grad is None:
             param.grad = torch.zeros_like(param)
-        if not param.grad.is_contiguous():
-            param.grad = param.grad.contiguous()
-        return param.grad.data_ptr()
+        buffer = param.grad if param.grad.is_contiguous() else param.grad.contiguous()
+        if buffer.device.type == "cuda":
+            # gccl copies after the work queued on the legacy default stream; the gradient
+            # may have been written on another.
+            torch.cuda.default_stream(buffer.device).wait_stream(
+                torch.cuda.current_stream(buffer.device))
+        self._in_flight[index] = buffer  # held until wait() has written the result back
+        return buffer.data_ptr()
 
     def _mark_ready(self, index):
         self._pool.sync.mark_ready(index, self._gradient_buffer(index))
@@ -156,9 +221,11 @@ class _DistributedOptimizer(torch.optim.Optimizer):
                 self._mark_ready(index)
         try:
             stats = self._pool.sync.wait()
+            for index, buffer in self._in_flight.items():
+                if buffer is not self._params[index].grad:  # reduced through a copy
+                    self._params[index].grad.copy_(buffer)
         finally:
-            self._passes = [0] * len(self._params)
-            self._ready = [False] * len(self._params)
+            self._start_step()
         self.non_finite = stats.non_finite
         self._synchronized = True
         return stats
@@ -166,11 +233,14 @@ class _DistributedOptimizer(torch.optim.Optimizer):
     @contextlib.contextmanager
     def skip_synchronize(self):
         """Horovod's: step() inside it does not synchronize (synchronize() was called)."""
-        self._synchronized = True
-        yield
+        self._skip_synchronize = True
+        try:
+            yield
+        finally:
+            self._skip_synchronize = False
 
     def step(self, closure=None):
-        if not self._synchronized:
+        if not (self._synchronized or self._skip_synchronize):
             self.synchronize()
         self._synchronized = False
         return super(self.__class__, self).step(closure)
@@ -181,8 +251,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self._synchronized = False
         if any(self._ready):  # a step's buckets are in flight: every rank abandons it alike
             self._pool.sync.reset()
-            self._passes = [0] * len(self._params)
-            self._ready = [False] * len(self._params)
+        self._start_step()  # an accumulation begun since the last step starts over too
         if self._copy_mode:
             return super(self.__class__, self).zero_grad(
                 *(() if set_to_none is None else (set_to_none,)))
@@ -191,19 +260,32 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             param.grad = view
         return None
 
+    def close(self):
+        """Stops reducing: removes the backward hooks. The pool lives on while a gradient
+        view points into it. Also done when another DistributedOptimizer takes the
+        parameters over."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+
 
 def DistributedOptimizer(optimizer, named_parameters=None, compression=Compression.none,
                          backward_passes_per_step=1, op=Average, bucket_bytes=25 << 20,
-                         sparse=None):
+                         sparse=None, copy_mode=False):
     """Wraps `optimizer` so that step() applies gradients averaged (op=Sum: summed) over every
     rank, reduced in buckets of about bucket_bytes during backward. Collective: every rank
     wraps the same parameters in the same order. compression=Compression.fp16 (or bf16) sends
     fp32 gradients as 16 bits and accumulates them in fp32; sparse=Sparse(...) sends only the
-    largest chunks of each fp32 bucket. The result is an instance of a subclass of the
-    optimizer's class, sharing its state."""
+    largest chunks of each fp32 bucket. copy_mode=True leaves host gradients in PyTorch's own
+    tensors and copies them through gccl's pool, as CUDA gradients always are. The result is
+    an instance of a subclass of the optimizer's class, sharing its state and param_groups;
+    build LR schedulers on it."""
     cls = type(optimizer.__class__.__name__, (optimizer.__class__,),
                dict(_DistributedOptimizer.__dict__))
+    # torch wraps a class's step() once for its step hooks and profiler; the base class's
+    # step(), which ours calls, is wrapped already: marked, ours is not wrapped a second time.
+    cls.step.hooked = True
     wrapped = cls(optimizer.param_groups, named_parameters, compression,
-                  backward_passes_per_step, op, bucket_bytes, sparse)
+                  backward_passes_per_step, op, bucket_bytes, sparse, copy_mode)
     wrapped.state = optimizer.state
     return wrapped
