@@ -392,8 +392,8 @@ def print_train_table(args, nranks, results):
         if gloo_v in by and gccl_v in by:
             a, b = by[gloo_v]["median_ms"], by[gccl_v]["median_ms"]
             text = f"- {gloo_v} / {gccl_v}: {a / b:.2f}"
-            if floor is not None and b - floor > 0:
-                text += f" (beyond floor-all: {(a - floor) / (b - floor):.2f})"
+            if floor is not None:  # a ratio of these would blow up when gccl's is near 0
+                text += f" (beyond floor-all: {a - floor:.1f} ms and {b - floor:.1f} ms)"
             lines.append(text)
     if lines:
         print("\nratios gloo/gccl of the median step times:\n" + "\n".join(lines))
