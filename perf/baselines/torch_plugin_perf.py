@@ -13,7 +13,8 @@ The two libraries take turns size by size, which one goes first alternating.
 Part 2, a data-parallel training step: a stack of --layers Linear(width, width) layers with
 biases (2 x layers parameter tensors; 40 x 576: 13.3 M parameters, 80 tensors) under SGD with
 momentum, one forward + backward + optimizer.step() on --batch samples per rank, each rank its
-own samples. Variants, each on a fresh model, in this order:
+own samples (--batch 4 by default: communication then weighs more beside the compute).
+Variants, each on a model of its own (--variants picks some), in this order:
   floor-all       no communication, every rank at once (compute under the same CPU sharing)
   floor-solo      no communication, rank 0 alone while the others sleep in a gloo barrier
   gccl-opt        gccl.torch.DistributedOptimizer (bucketed, overlapped with backward), fp32
@@ -26,12 +27,13 @@ alive; then --rounds rounds each run a block of --steps timed steps of every var
 back from a common start (a gloo barrier), the list's order in even rounds and reversed in odd
 ones, so that drift on a shared machine falls on every variant alike. A step's time is its
 maximum over ranks, the reported time the median of all blocks' steps (each block's median is
-printed too). The distributed variants start from rank 0's weights (each
-broadcasts them its own way; every rank draws different ones before) and see the same data.
-After each one every rank hashes its parameters (SHA-256 of their bytes): the hashes must all
-be equal, or the tool exits 1. The table also gives the largest parameter difference from
-ddp-gloo's result (float32 rounding, or fp16's), which shows that every
-variant averages alike.
+printed too). The distributed variants start from rank 0's weights (each broadcasts them its
+own way; every rank draws different ones before) and see the same data. After the rounds every
+rank hashes each distributed variant's parameters (SHA-256 of their bytes): the hashes must
+all be equal, or the tool exits 1. The table also gives the largest parameter difference from
+ddp-gloo's result (float32 rounding, or fp16's), which shows that every variant averages
+alike. The ratios printed are gloo's median over gccl's: DDP against DistributedOptimizer
+(fp32 and fp16), and the two per-tensor loops.
 
 Each rank is pinned to its own block of the CPUs (one CPU round robin when ranks outnumber
 them) with as many torch threads, as the other baselines do (--bind none: unpinned). gccl's
@@ -40,8 +42,9 @@ talk over its default transport (shared memory within one machine); gloo's meet 
 TCPStore the parent holds and talk over loopback TCP. Every rank and the parent are gone within
 --timeout seconds (exit 124); a rank's error exits 3, wrong results or diverged parameters 1.
 
-  /usr/bin/python3 perf/baselines/torch_plugin_perf.py --np 4 -b 4 -e 64M -f 4 -n 20 -w 5 \\
-      --steps 20 --warmup-steps 3 --json /tmp/torch_plugin.json
+  /usr/bin/python3 perf/baselines/torch_plugin_perf.py --np 4 -b 4 -e 64M -f 4 -n 10 -w 3 \\
+      --json /tmp/torch_plugin.json        # about 2 minutes with 4 ranks on 2 vCPUs
+  /usr/bin/python3 perf/baselines/torch_plugin_perf.py --np 2 --parts train --rounds 2
 
 libgccl.so: GCCL_LIBRARY, else where gccl's Python package looks (the checkout's build/lib).
 """

@@ -94,15 +94,25 @@ def _run(what, blocking, start, tensor, keep):
     return start(comm, None, keep)
 
 
+def _bump_version(tensor):
+    """Tells autograd that `tensor` changed (gccl wrote its memory behind torch's back)."""
+    increment = getattr(torch.autograd.graph, "increment_version", None)  # torch >= 2.1
+    if increment is not None:
+        increment(tensor)
+    else:
+        with torch.no_grad():
+            tensor.view(-1)[:0].zero_()  # an in-place op on no element: only the version moves
+
+
 def _written(output, result):
     """Makes `output` hold `result` as an in-place torch op would: under no_grad (a leaf that
     requires grad may be written), and with autograd's version counter bumped even where gccl
     wrote the memory itself, so that a tensor saved for backward and overwritten is caught."""
-    with torch.no_grad():
-        if result.data_ptr() != output.data_ptr():
+    if result.data_ptr() == output.data_ptr():
+        _bump_version(output)
+    else:
+        with torch.no_grad():
             output.copy_(result.view(output.shape))
-        else:
-            output.view(-1)[:0].zero_()  # touches no element: only the version moves
     return output
 
 
