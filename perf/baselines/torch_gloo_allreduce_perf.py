@@ -404,7 +404,7 @@ def stop(procs):
         p.join(5)
 
 
-def wait_all(procs, deadline):
+def wait_all(procs, deadline, tool="torch_gloo_allreduce_perf"):
     """Exit code of the run: 0, 1 when every rank finished but some elements were wrong, a
     failed rank's code (the others are then stopped by the caller at once), or 124."""
     pending, code = list(procs), 0
@@ -419,8 +419,8 @@ def wait_all(procs, deadline):
             if p.exitcode == EXIT_WRONG:  # the sweep ran to its end: let the others finish too
                 code = EXIT_WRONG
             elif p.exitcode != 0:  # an error, or < 0: killed by a signal
-                print(f"torch_gloo_allreduce_perf: {p.name} failed (exit {p.exitcode}); "
-                      "stopping the other ranks", file=sys.stderr, flush=True)
+                print(f"{tool}: {p.name} failed (exit {p.exitcode}); stopping the other "
+                      "ranks", file=sys.stderr, flush=True)
                 return p.exitcode if p.exitcode > 0 else EXIT_ERROR
     return code
 

@@ -54,7 +54,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import multiprocessing.connection
 import os
 import pathlib
 import signal
@@ -482,25 +481,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_all(procs, deadline):
-    pending, code = list(procs), 0
-    while pending:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return EXIT_TIMEOUT
-        multiprocessing.connection.wait([p.sentinel for p in pending], timeout=left)
-        for p in [p for p in pending if not p.is_alive()]:
-            p.join()
-            pending.remove(p)
-            if p.exitcode == EXIT_WRONG:
-                code = EXIT_WRONG
-            elif p.exitcode != 0:
-                print(f"torch_plugin_perf: {p.name} failed (exit {p.exitcode}); stopping the "
-                      "other ranks", file=sys.stderr, flush=True)
-                return p.exitcode if p.exitcode > 0 else EXIT_ERROR
-    return code
-
-
 def launch(args):
     if not dist.is_available() or not dist.is_gloo_available():
         print("torch_plugin_perf: this torch build has no gloo backend", file=sys.stderr)
@@ -519,7 +499,7 @@ def launch(args):
     try:
         for p in procs:
             p.start()
-        code = wait_all(procs, deadline)
+        code = base.wait_all(procs, deadline, tool="torch_plugin_perf")
         if code == EXIT_TIMEOUT:
             print(f"torch_plugin_perf: timed out after {args.timeout} s; killing the ranks",
                   file=sys.stderr, flush=True)

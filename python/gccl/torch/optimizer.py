@@ -97,7 +97,7 @@ def _calls(optimizer, method, *args):
     return hook
 
 
-def _step_to_gradient_sync(compression):
+def _wire_format(compression):
     if compression not in (Compression.none, Compression.fp16, Compression.bf16):
         raise TypeError(f"gccl.torch.DistributedOptimizer: compression {compression!r} is none "
                         "of Compression.none, fp16, bf16 (the gradient sync encodes on the "
@@ -116,7 +116,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         if backward_passes_per_step < 1:
             raise ValueError("gccl.torch.DistributedOptimizer: backward_passes_per_step must be "
                              "at least 1")
-        wire = _step_to_gradient_sync(compression)
+        wire = _wire_format(compression)
         self._passes_per_step = backward_passes_per_step
         # Backward produces gradients roughly in reverse order of the parameters: registered
         # in that order, the first buckets fill first.
