@@ -151,8 +151,19 @@ def check_objects_and_state(r, n):
     hvd.broadcast_parameters(model.named_parameters(), root_rank=n - 1)
     same("broadcast_parameters named", model.weight.data, torch.full((3, 5), float(n - 1)))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1 * (r + 1), momentum=0.9)
+    model(torch.full((2, 5), float(r + 1), device=DEVICE)).sum().backward()
+    optimizer.step()  # momentum buffers of this rank's own gradients
     hvd.broadcast_optimizer_state(optimizer, root_rank=0)
     assert optimizer.param_groups[0]["lr"] == 0.1, optimizer.param_groups[0]["lr"]
+    momentum = optimizer.state[model.weight]["momentum_buffer"]
+    assert momentum.device == model.weight.device, momentum.device
+    everyone = hvd.allgather(momentum.unsqueeze(0))
+    assert all(torch.equal(everyone[0], m) for m in everyone), "momentum differs between ranks"
+    # bool (masks, flags) travels where the collective only copies.
+    mask = torch.arange(COUNT, device=DEVICE) % (r + 2) == 0
+    same("broadcast of bool", hvd.broadcast(mask, 0), torch.arange(COUNT) % 2 == 0)
+    same("allgather of bool", hvd.allgather(mask),
+         torch.cat([torch.arange(COUNT) % (rank + 2) == 0 for rank in range(n)]))
     hvd.barrier()
 
 
@@ -174,6 +185,10 @@ def check_autograd_rules(r, n):
     leaf = torch.nn.Parameter(contribution(r, n, hvd.Sum, torch.float32))
     hvd.allreduce_(leaf, op=hvd.Sum, compression=hvd.Compression.fp16)
     same("allreduce_ of a leaf, fp16", leaf.detach(), expected(n, hvd.Sum, torch.float32))
+    with torch.inference_mode():  # metrics are often made so: they have no version counter
+        metric = contribution(r, n, hvd.Sum, torch.float32)
+    hvd.allreduce_(metric, op=hvd.Sum)
+    same("allreduce_ of an inference tensor", metric, expected(n, hvd.Sum, torch.float32))
     grid = torch.nn.Parameter(torch.full((4, 6), float(r), device=DEVICE))
     hvd.broadcast_(grid[:, ::2], 0)
     want = torch.full((4, 6), float(r))
@@ -208,6 +223,8 @@ def check_unique_id(r):
 def check_refusals(r, n):
     for call, error in ((lambda: hvd.allreduce(torch.zeros(3, dtype=torch.complex64)), TypeError),
                         (lambda: hvd.allreduce(torch.zeros(3, dtype=torch.bool)), TypeError),
+                        (lambda: hvd.allreduce(torch.zeros(3, dtype=torch.complex64),
+                                               compression=hvd.Compression.fp16), TypeError),
                         (lambda: hvd.allreduce([1.0, 2.0]), TypeError),
                         (lambda: hvd.broadcast(torch.zeros(3), n), ValueError),
                         (lambda: hvd.allreduce(torch.zeros(3), average=True, op=hvd.Sum),

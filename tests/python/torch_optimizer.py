@@ -7,8 +7,8 @@ the sums run in another order), and be the same bits on every rank.
 
   torch_optimizer.py CASE [DEVICE]
 
-CASE: dense, buckets, overlap, unused, accumulate, set_to_none, copy, clip, scheduler,
-rewrap, fp16, sparse, sum, adam, non_finite. DEVICE: cpu (default) or cuda (the gradient
+CASE: dense, buckets, overlap, unused, accumulate, set_to_none, copy, clip, closure,
+scheduler, rewrap, fp16, sparse, sum, adam, non_finite. DEVICE: cpu (default) or cuda (the gradient
 sync's copy mode); the reference is computed on the same device.
 """
 import sys
@@ -62,11 +62,16 @@ def reference(case, n, lr):
     scheduler = make_scheduler(case, optimizer)
     x, y = batches(n)
     for step in range(STEPS):
-        optimizer.zero_grad()
-        torch.nn.functional.mse_loss(model(x[step]), y[step]).backward()
+        def closure():
+            optimizer.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x[step]), y[step])
+            loss.backward()
+            return loss
+
+        closure()
         if case == "clip":
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        optimizer.step()
+        optimizer.step(closure if case == "closure" else None)
         if scheduler:
             scheduler.step()
     return model
@@ -81,9 +86,9 @@ def wrap(case, model, plain, n):
         "sparse": dict(sparse=hvd.Sparse(density=1.0, chunk=16)),  # every chunk sent, as fp16
         "sum": dict(op=hvd.Sum),
     }.get(case, {})
-    if case == "rewrap":  # a second wrapper takes the parameters over from the first, alive
-        model.first_wrapper = hvd.DistributedOptimizer(
-            make_optimizer(case, model.parameters(), 0.1), model.named_parameters())
+    if case == "rewrap":  # the wrapper wrapped again takes the parameters over, still alive
+        model.first_wrapper = hvd.DistributedOptimizer(plain, model.named_parameters())
+        return hvd.DistributedOptimizer(model.first_wrapper, model.named_parameters())
     return hvd.DistributedOptimizer(plain, model.named_parameters(), **options)
 
 
@@ -96,6 +101,8 @@ def train(case, r, n, lr):
     optimizer = wrap(case, model, plain, n)
     assert isinstance(optimizer, type(plain)) and optimizer.state is plain.state
     scheduler = make_scheduler(case, optimizer)
+    waits = count_calls(optimizer._pool.sync, "wait")
+    steps = count_step_hooks(optimizer)
     x, y = batches(n)
     mine = slice(r * SHARD, (r + 1) * SHARD)
 
@@ -121,14 +128,58 @@ def train(case, r, n, lr):
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             with optimizer.skip_synchronize():
                 optimizer.step()
+        elif case == "closure":  # as LBFGS calls it: a closure that computes loss and grads
+            def closure():
+                optimizer.zero_grad()
+                loss = loss_of(mine)
+                loss.backward()
+                return loss
+
+            closure()  # the reference's first call; step() calls it once more
+            loss = optimizer.step(closure)
+            assert torch.is_tensor(loss), loss
         else:
+            grads = [p.grad for p in model.parameters()]
             optimizer.step()
+            if case == "copy":  # PyTorch's own tensors, reduced through gccl's pool
+                assert optimizer._views == [] and all(
+                    g is p.grad for g, p in zip(grads, model.parameters()))
         if scheduler:
             scheduler.step()
         assert not optimizer.non_finite
+    assert waits[0] == STEPS, f"{case}: {waits[0]} reductions for {STEPS} steps"
+    assert steps[0] in (None, STEPS), f"{case}: step hooks ran {steps[0]} times"
     if case == "scheduler":
         assert optimizer.param_groups[0]["lr"] == lr * 0.5 ** (STEPS // 2)
+    if case == "rewrap":
+        try:
+            model.first_wrapper.step()
+        except RuntimeError as error:
+            assert "took its parameters over" in str(error), error
+        else:
+            raise AssertionError("the wrapper taken over still stepped")
     return model, optimizer
+
+
+def count_calls(obj, method):
+    """Counts calls of obj.method from now on: [count], updated in place."""
+    count, original = [0], getattr(obj, method)
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(obj, method, counted)
+    return count
+
+
+def count_step_hooks(optimizer):
+    """[times the optimizer's step pre-hooks ran] on torch >= 2 ([None] before: no hooks)."""
+    if not hasattr(optimizer, "register_step_pre_hook"):
+        return [None]
+    count = [0]
+    optimizer.register_step_pre_hook(lambda *_: count.__setitem__(0, count[0] + 1))
+    return count
 
 
 def check_overlap(r, n):
@@ -157,8 +208,11 @@ def check_overlap(r, n):
 
 def check_non_finite(r, n):
     model = Model().to(DEVICE)
+    # Copy mode: .grad stays PyTorch's own until step, so a refused pass can be seen not to
+    # have been accumulated.
     optimizer = hvd.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
-                                         model.named_parameters(), bucket_bytes=0)
+                                         model.named_parameters(), bucket_bytes=0,
+                                         copy_mode=True)
     ones = torch.ones(2, 10, device=DEVICE)
 
     def poison(grad):  # before accumulation: the gradient sync may read it as soon as it lands
@@ -175,12 +229,15 @@ def check_non_finite(r, n):
     # Computed twice before step(): refused, naming the gradient.
     optimizer.zero_grad()
     model(ones).sum().backward()
+    before = [p.grad.clone() for p in model.parameters()]
     try:
         model(ones).sum().backward()
     except RuntimeError as error:
         assert "more than backward_passes_per_step" in str(error), error
     else:
         raise AssertionError("a second backward before step() was not refused")
+    assert all(torch.equal(b, p.grad) for b, p in zip(before, model.parameters())), \
+        "the refused pass was accumulated"
     optimizer.zero_grad()  # abandons the step on every rank alike
     model(ones).sum().backward()
     optimizer.step()

@@ -3,7 +3,7 @@ in place (trailing _) and asynchronous (_async, then synchronize or poll).
 
 Host tensors go through gccl's blocking or request-based calls; CUDA tensors through its
 stream-ordered calls on the current stream, as NCCL's process group does (the result is ready
-for later work on that stream; synchronize then has nothing left to wait for).
+for later work on that stream), with a CUDA event that tells the host when it is done.
 """
 import ctypes
 
@@ -41,11 +41,38 @@ def _reduce_op(average, op, what):
     return op
 
 
+class _StreamRequest:
+    """A collective ordered on a CUDA stream (gccl's OnStream call): done when the stream has
+    passed it. A failure there is the communicator's asynchronous error, raised here (gccl
+    would otherwise report it only at the next call, whatever that is)."""
+
+    def __init__(self, comm, stream, what, keep):
+        self._comm, self._what, self._keep = comm, what, keep
+        self._event = torch.cuda.Event()
+        self._event.record(stream)
+
+    def _raise_async_error(self):
+        self._keep = ()
+        error = self._comm.async_error()
+        if error is not None:
+            raise _capi.GcclError(error.result, f"{self._what}: {error}")
+
+    def wait(self):
+        self._event.synchronize()
+        self._raise_async_error()
+
+    def test(self):
+        if not self._event.query():
+            return False
+        self._raise_async_error()
+        return True
+
+
 class Handle:
     """An asynchronous collective: synchronize(handle) returns its result tensor."""
 
     def __init__(self, request, finish):
-        self._request = request  # None once complete (or for stream-ordered CUDA calls)
+        self._request = request  # None once complete
         self._finish = finish
         self._result = None
 
@@ -71,25 +98,30 @@ def poll(handle):
     return handle.poll()
 
 
-def _prepare(tensor, what, compression=Compression.none):
-    """The contiguous (compressed) tensor gccl works on, and the compression's context."""
+def _prepare(tensor, what, compression=Compression.none, copies_only=False):
+    """The contiguous (compressed) tensor gccl works on, its gccl type, and the compression's
+    context. A type gccl lacks is refused here, before anything is started."""
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"gccl.torch.{what}: expected a torch.Tensor, got {type(tensor)}")
     check_device(tensor, what)
     work, context = compression.compress(tensor)
-    gccl_dtype(work.dtype, what)  # refuse a type gccl lacks before anything is started
-    return work.contiguous(), context
+    dtype = gccl_dtype(work.dtype, what, copies_only)
+    return work.contiguous(), dtype, context
 
 
 def _run(what, blocking, start, tensor, keep):
-    """Runs a collective through `start(comm, stream, keep)`: blocking (keep None), ordered on
-    `tensor`'s CUDA stream when it is a device tensor, or as a request that holds `keep` (the
-    tensors gccl uses) until it completes. Returns the request, or None when nothing is left
-    to wait for."""
+    """Runs a collective through `start(comm, stream, keep)`: on a host tensor blocking (keep
+    None) or as a request that holds `keep` (the tensors gccl uses) until it completes; on a
+    device tensor ordered on its current CUDA stream, with a request that completes when the
+    stream has passed it (a blocking call waits for that, as Horovod's do). Returns the
+    request, or None when nothing is left to wait for."""
     comm = communicator(what)
     stream = stream_of(tensor)
-    if blocking or stream is not None:
-        start(comm, stream, None)
+    if stream is not None:
+        start(comm, stream.cuda_stream, None)
+        return _StreamRequest(comm, stream, what, keep)
+    if blocking:
+        start(comm, None, None)
         return None
     return start(comm, None, keep)
 
@@ -107,20 +139,21 @@ def _bump_version(tensor):
 def _written(output, result):
     """Makes `output` hold `result` as an in-place torch op would: under no_grad (a leaf that
     requires grad may be written), and with autograd's version counter bumped even where gccl
-    wrote the memory itself, so that a tensor saved for backward and overwritten is caught."""
-    if result.data_ptr() == output.data_ptr():
-        _bump_version(output)
-    else:
-        with torch.no_grad():
+    wrote the memory itself, so that a tensor saved for backward and overwritten is caught.
+    An inference tensor (made under inference_mode) has no version: written in that mode."""
+    inference = output.is_inference()
+    with torch.inference_mode() if inference else torch.no_grad():
+        if result.data_ptr() != output.data_ptr():
             output.copy_(result.view(output.shape))
+        elif not inference:
+            _bump_version(output)
     return output
 
 
 def _allreduce(tensor, output, op, compression, what, blocking):
-    work, context = _prepare(tensor, what, compression)
+    work, dtype, context = _prepare(tensor, what, compression)
     # In place, gccl works in `work`: the tensor itself, or a copy that is ours to overwrite.
     into = work if output is tensor else torch.empty_like(work)
-    dtype = gccl_dtype(work.dtype, what)
 
     def start(comm, stream, keep):
         args = (address(work), address(into), work.numel(), dtype, op.code)
@@ -161,14 +194,13 @@ def allreduce_(tensor, average=None, name=None, compression=Compression.none, op
 
 
 def _broadcast(tensor, output, root_rank, what, blocking):
-    work, _ = _prepare(tensor, what)
+    work, dtype, _ = _prepare(tensor, what, copies_only=True)
     comm = communicator(what)
     if not 0 <= root_rank < comm.size:
         # gccl refuses it too, on every rank alike; this names the Python call.
         raise ValueError(f"gccl.torch.{what}: root_rank {root_rank} is out of range for "
                          f"{comm.size} ranks")
     into = work if output is tensor else torch.empty_like(work)
-    dtype = gccl_dtype(work.dtype, what)
 
     def start(comm, stream, keep):
         args = (address(work), address(into), work.numel(), dtype, root_rank)
@@ -227,7 +259,7 @@ def _gather_shapes(comm, tensor, what):
 
 
 def _allgather(tensor, what, blocking):
-    work, _ = _prepare(tensor, what)
+    work, dtype, _ = _prepare(tensor, what, copies_only=True)
     comm = communicator(what)
     shapes = _gather_shapes(comm, work, what)
     row = 1
@@ -236,7 +268,6 @@ def _allgather(tensor, what, blocking):
     counts = [shape[0] * row for shape in shapes]
     displs = [sum(counts[:r]) for r in range(comm.size)]
     into = work.new_empty((sum(s[0] for s in shapes), *shapes[0][1:]))
-    dtype = gccl_dtype(work.dtype, what)
 
     def start(comm, stream, keep):
         args = (address(work), work.numel(), address(into), counts, displs, dtype)

@@ -67,22 +67,34 @@ def _take_over(params, optimizer):
 
 
 class _GradientHook:
-    """Calls hook() each time the gradient of `param` has been accumulated, until removed."""
+    """Calls guard() when a gradient of `param` arrives, before it is accumulated (it may
+    raise: nothing is written then), and done() once it has been accumulated; until removed.
+    Neither holds the optimizer (see _calls)."""
 
-    def __init__(self, param, hook):
+    def __init__(self, param, guard, done):
+        self._guard = param.register_hook(lambda grad: guard())
         if hasattr(param, "register_post_accumulate_grad_hook"):  # torch >= 2.1
             self._accumulator = None
-            self._handle = param.register_post_accumulate_grad_hook(lambda _: hook())
+            self._done = param.register_post_accumulate_grad_hook(lambda _: done())
             return
         # Older torch: the hook of the parameter's AccumulateGrad node, as Horovod does. The
         # parameter holds its node only weakly: without this reference the node, and the hook
-        # with it, would be gone once the first backward's graph is freed.
-        self._accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
-        self._handle = self._accumulator.register_hook(lambda *_: hook())
+        # with it, would be gone once the first backward's graph is freed. The node exists
+        # only where autograd records, also when the optimizer is built under no_grad.
+        with torch.enable_grad():
+            self._accumulator = param.expand_as(param).grad_fn.next_functions[0][0]
+        self._done = self._accumulator.register_hook(lambda *_: done())
 
     def remove(self):
-        self._handle.remove()
+        self._guard.remove()
+        self._done.remove()
         self._accumulator = None
+
+
+def _remove_hooks(hooks):
+    for hook in hooks:
+        hook.remove()
+    hooks.clear()
 
 
 def _calls(optimizer, method, *args):
@@ -110,7 +122,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
 
     def __init__(self, params, named_parameters, compression, backward_passes_per_step, op,
                  bucket_bytes, sparse, copy_mode):
-        super(self.__class__, self).__init__(params)
+        self._gccl_base.__init__(self, params)
         if op not in (Average, Sum):
             raise ValueError(f"gccl.torch.DistributedOptimizer: op {op!r} is not Average or Sum")
         if backward_passes_per_step < 1:
@@ -154,8 +166,13 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self._synchronized = False
         self._skip_synchronize = False
         self.non_finite = False  # whether the last step's reduced gradients had an inf or NaN
-        self._hooks = [_GradientHook(p, _calls(self, "_gradient_done", i))
+        self._closed = False
+        self._hooks = [_GradientHook(p, _calls(self, "_gradient_arrives", i),
+                                     _calls(self, "_gradient_done", i))
                        for i, p in enumerate(managed)]
+        # Hooks outlive a dropped optimizer on torch >= 2.1 (they are the parameter's): gone
+        # with it. The list holds no reference to self.
+        weakref.finalize(self, _remove_hooks, self._hooks)
 
     @staticmethod
     def _name_parameters(named_parameters, managed):
@@ -175,12 +192,19 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self._ready = [False] * len(self._params)
         self._in_flight = {}  # copy mode: the tensors the sync reads and writes back
 
-    def _gradient_done(self, index):
+    def _gradient_arrives(self, index):
+        """Before accumulation: a gradient already handed to the sync must not change."""
+        self._refuse_if_ready(index)
+
+    def _refuse_if_ready(self, index):
         if self._ready[index]:
             raise RuntimeError(
                 f"gccl.torch.DistributedOptimizer: gradient {self._names[index]} was computed "
                 f"more than backward_passes_per_step={self._passes_per_step} times before "
-                "step(); call step() or synchronize() in between")
+                "step(); call step() or synchronize() in between (it was not accumulated)")
+
+    def _gradient_done(self, index):
+        self._refuse_if_ready(index)  # (the guard above raised already, unless bypassed)
         self._synchronized = False  # a new backward: step() must wait for it
         self._passes[index] += 1
         if self._passes[index] == self._passes_per_step:
@@ -213,9 +237,18 @@ class _DistributedOptimizer(torch.optim.Optimizer):
         self._pool.sync.mark_ready(index, self._gradient_buffer(index))
         self._ready[index] = True
 
+    def _check_open(self, what):
+        if self._closed:
+            raise RuntimeError(f"gccl.torch.DistributedOptimizer.{what}: this optimizer was "
+                               "closed (or another DistributedOptimizer took its parameters "
+                               "over): use that one")
+
     def synchronize(self):
         """Waits until every gradient is reduced (those no backward produced this step
-        included, as zeros or as they stand); step() calls it unless it was called since."""
+        included, as zeros or as they stand); step() calls it unless it was called since.
+        Between backward and synchronize the gradients belong to gccl: read or change them
+        after it (clipping, GradScaler.unscale_)."""
+        self._check_open("synchronize")
         for index in range(len(self._params)):
             if not self._ready[index]:
                 self._mark_ready(index)
@@ -226,6 +259,12 @@ class _DistributedOptimizer(torch.optim.Optimizer):
                     self._params[index].grad.copy_(buffer)
         finally:
             self._start_step()
+        for param, view, name in zip(self._params, self._views, self._names):
+            if param.grad is None or param.grad.data_ptr() != view.data_ptr():
+                raise RuntimeError(
+                    f"gccl.torch.DistributedOptimizer: gradient {name} was replaced after "
+                    "backward had handed it to gccl; its reduced value is in the tensor that "
+                    "was replaced")
         self.non_finite = stats.non_finite
         self._synchronized = True
         return stats
@@ -240,37 +279,48 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             self._skip_synchronize = False
 
     def step(self, closure=None):
+        """Synchronizes (unless synchronize() came first or skip_synchronize() is on) and
+        steps. A closure (LBFGS) runs first, once, for its loss and gradients; the wrapped
+        optimizer then steps on the reduced gradients without calling it again."""
+        self._check_open("step")
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
         if not (self._synchronized or self._skip_synchronize):
             self.synchronize()
         self._synchronized = False
-        return super(self.__class__, self).step(closure)
+        result = self._gccl_base.step(self)
+        return loss if closure is not None else result
 
     def zero_grad(self, set_to_none=None):
         """Zeroes the gradients. Host gradients stay views into gccl's pool (set_to_none is
         ignored for them: a new tensor would have to be copied in at the next backward)."""
+        self._check_open("zero_grad")
         self._synchronized = False
-        if any(self._ready):  # a step's buckets are in flight: every rank abandons it alike
+        if any(self._ready):
+            # A step's buckets are in flight: abandoned. Every rank must do so at the same
+            # point, having started the same buckets (gcclGradSyncReset).
             self._pool.sync.reset()
         self._start_step()  # an accumulation begun since the last step starts over too
         if self._copy_mode:
-            return super(self.__class__, self).zero_grad(
-                *(() if set_to_none is None else (set_to_none,)))
+            return self._gccl_base.zero_grad(self, *(() if set_to_none is None
+                                                     else (set_to_none,)))
         for param, view in zip(self._params, self._views):
             view.zero_()
             param.grad = view
         return None
 
     def close(self):
-        """Stops reducing: removes the backward hooks. The pool lives on while a gradient
-        view points into it. Also done when another DistributedOptimizer takes the
-        parameters over."""
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks = []
+        """Stops reducing: removes the backward hooks; step(), synchronize() and zero_grad()
+        refuse from then on. The pool lives on while a gradient view points into it. Done when
+        another DistributedOptimizer takes the parameters over."""
+        _remove_hooks(self._hooks)
+        self._closed = True
 
 
 def DistributedOptimizer(optimizer, named_parameters=None, compression=Compression.none,
-                         backward_passes_per_step=1, op=Average, bucket_bytes=25 << 20,
+                         backward_passes_per_step=1, op=Average, *, bucket_bytes=25 << 20,
                          sparse=None, copy_mode=False):
     """Wraps `optimizer` so that step() applies gradients averaged (op=Sum: summed) over every
     rank, reduced in buckets of about bucket_bytes during backward. Collective: every rank
@@ -279,9 +329,12 @@ def DistributedOptimizer(optimizer, named_parameters=None, compression=Compressi
     largest chunks of each fp32 bucket. copy_mode=True leaves host gradients in PyTorch's own
     tensors and copies them through gccl's pool, as CUDA gradients always are. The result is
     an instance of a subclass of the optimizer's class, sharing its state and param_groups;
-    build LR schedulers on it."""
-    cls = type(optimizer.__class__.__name__, (optimizer.__class__,),
-               dict(_DistributedOptimizer.__dict__))
+    build LR schedulers on it. Like Horovod's, it runs the optimizer class's constructor again
+    on param_groups: settings kept only as attributes by that constructor are not carried over.
+    A DistributedOptimizer given here is wrapped afresh (its class's base), taking over."""
+    base = getattr(type(optimizer), "_gccl_base", type(optimizer))
+    cls = type(base.__name__, (base,), dict(_DistributedOptimizer.__dict__))
+    cls._gccl_base = base  # called by name: super(self.__class__, ...) breaks in a subclass
     # torch wraps a class's step() once for its step hooks and profiler; the base class's
     # step(), which ours calls, is wrapped already: marked, ours is not wrapped a second time.
     cls.step.hooked = True

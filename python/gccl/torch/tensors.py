@@ -10,7 +10,11 @@ _DTYPES = {
 }
 
 
-def gccl_dtype(dtype, what):
+def gccl_dtype(dtype, what, copies_only=False):
+    """gccl's type for `dtype`. A collective that only copies (broadcast, allgather) takes bool
+    too, as bytes."""
+    if copies_only and dtype == torch.bool:
+        return _capi.UINT8
     try:
         return _DTYPES[dtype]
     except KeyError:
@@ -30,7 +34,7 @@ def stream_of(tensor):
     NCCL's process group does), or None for a host tensor."""
     if tensor.device.type != "cuda":
         return None
-    return torch.cuda.current_stream(tensor.device).cuda_stream
+    return torch.cuda.current_stream(tensor.device)
 
 
 def address(tensor):
