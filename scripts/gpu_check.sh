@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Issue 15 on a GPU machine: builds a Release tree in build-gpu, runs the GPU tests (the PyTorch
 # plugin's CUDA tests among them), times gccl's allreduce with host and with device buffers
-# beside torch.distributed's gloo on CUDA tensors, then the gradient sync (grad_bench) with gradients in host and in GPU memory, and prints one
-# summary (scripts/gpu_summary.py). Every step runs under `timeout` and all of
-# them share one budget (GPU_CHECK_BUDGET_S, default 400 s), so the script ends within 7 minutes
-# whatever hangs; a step the budget no longer allows is reported NOTRUN. When the build fails
+# beside torch.distributed's gloo on CUDA tensors, then the gradient sync (grad_bench) with
+# gradients in host and in GPU memory, and prints one summary (scripts/gpu_summary.py). Every
+# step runs under `timeout` and all of them share one budget (GPU_CHECK_BUDGET_S, default
+# 400 s), so the script ends within 7 minutes whatever hangs; a step the budget no longer
+# allows is reported NOTRUN. When the build fails
 # on warnings (-Werror, e.g. a newer compiler's), that is reported as a failure and the build
 # is redone with warnings non-fatal (GCCL_WARNINGS_AS_ERRORS=OFF), so the measurements still come.
 #

@@ -30,7 +30,8 @@ class GradSync:
             version=_capi.HEADER_VERSION, bucketBytes=bucket_bytes, alignment=64,
             compression=WIRE_FORMATS[wire], average=int(average), preDivide=0,
             copyMode=int(copy_mode), sparse=int(sparse_density is not None),
-            sparseChunk=sparse_chunk, sparseDensity=0.01 if sparse_density is None else sparse_density,
+            sparseChunk=sparse_chunk,
+            sparseDensity=0.01 if sparse_density is None else sparse_density,
             sparseWarmupSteps=sparse_warmup_steps, sparseMomentum=sparse_momentum,
             sparsePayload=_capi.WIRE_FLOAT16)
         self._comm = comm
