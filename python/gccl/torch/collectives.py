@@ -126,11 +126,13 @@ def _run(what, blocking, start, tensor, keep):
     return start(comm, None, keep)
 
 
+_INCREMENT_VERSION = getattr(torch.autograd.graph, "increment_version", None)  # torch >= 2.1
+
+
 def _bump_version(tensor):
     """Tells autograd that `tensor` changed (gccl wrote its memory behind torch's back)."""
-    increment = getattr(torch.autograd.graph, "increment_version", None)  # torch >= 2.1
-    if increment is not None:
-        increment(tensor)
+    if _INCREMENT_VERSION is not None:
+        _INCREMENT_VERSION(tensor)
     else:
         with torch.no_grad():
             tensor.view(-1)[:0].zero_()  # an in-place op on no element: only the version moves
