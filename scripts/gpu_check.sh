@@ -140,15 +140,19 @@ gpu_tests() {
 }
 
 # The PyTorch plugin with CUDA tensors: the stream-ordered calls and the gradient sync's copy
-# mode, whose Python side has run on no other machine. Exact results, as in the CPU tests. Two
-# CPU cases first: this machine's PyTorch 2 takes the gradient hooks and step wrapping that
-# Debian's 1.13 in CI does not.
+# mode, whose Python side has run on no other machine. Exact results, as in the CPU tests. CPU
+# cases first: this machine's PyTorch 2 takes the gradient hooks and step wrapping that
+# Debian's 1.13 in CI does not, and its ProcessGroup and Work bindings differ from 1.13's.
 plugin_tests() {
   local have_gpu=$1 launch case
   launch=(env "GCCL_LIBRARY=$PWD/$build_dir/lib/libgccl.so" "$python" tests/python/launch.py
           --np 2 --timeout 40)
   for case in overlap scheduler; do
     run_step "torch_plugin_${case}_cpu" 45 "${launch[@]}" tests/python/torch_optimizer.py "$case"
+  done
+  for case in collectives ddp async_mismatch dead_in_ddp; do
+    run_step "torch_process_group_${case}_cpu" 45 env GCCL_TIMEOUT_MS=10000 "${launch[@]}" \
+      --torchrun tests/python/torch_process_group.py "$case" 2
   done
   if ! ((have_gpu)); then
     record torch_plugin_cuda SKIP 0 "no GPU"
@@ -158,6 +162,10 @@ plugin_tests() {
   run_step torch_plugin_optimizer_cuda 45 "${launch[@]}" tests/python/torch_optimizer.py dense cuda
   run_step torch_plugin_optimizer_fp16_cuda 45 "${launch[@]}" tests/python/torch_optimizer.py fp16 \
     cuda
+  for case in collectives ddp; do
+    run_step "torch_process_group_${case}_cuda" 45 "${launch[@]}" --torchrun \
+      tests/python/torch_process_group.py "$case" 2 cuda
+  done
 }
 
 # gccl with host buffers, gccl with device buffers, torch-gloo: one rank count, interleaved so

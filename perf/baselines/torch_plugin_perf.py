@@ -5,10 +5,11 @@ rank processes, on the same host tensors.
 Part 1, allreduce: one float32 tensor per call, sizes stepped as gccl's tools step them (-b -e
 -f); per size and library one checked call on exact small-integer inputs (every rank compares
 its whole output with the exact sum), then -w warm-up and -n timed calls back to back, in
-place: gccl.torch.allreduce_(t, op=Sum) against torch.distributed.all_reduce(t) on "gloo". A
-call's time is its maximum over ranks, the reported time the median call (the upper one for
-even -n), as perf/baselines/torch_gloo_allreduce_perf.py takes them (its helpers are reused).
-The two libraries take turns size by size, which one goes first alternating.
+place: gccl.torch.allreduce_(t, op=Sum), torch.distributed.all_reduce(t) on a "gccl" process
+group (gccl's torch.distributed backend) and on "gloo". A call's time is its maximum over ranks,
+the reported time the median call (the upper one for even -n), as
+perf/baselines/torch_gloo_allreduce_perf.py takes them (its helpers are reused). The libraries
+take turns size by size, which one goes first rotating.
 
 Part 2, a data-parallel training step: a stack of --layers Linear(width, width) layers with
 biases (2 x layers parameter tensors; 40 x 576: 13.3 M parameters, 80 tensors) under SGD with
@@ -19,6 +20,7 @@ Variants, each on a model of its own (--variants picks some), in this order:
   floor-solo      no communication, rank 0 alone while the others sleep in a gloo barrier
   gccl-opt        gccl.torch.DistributedOptimizer (bucketed, overlapped with backward), fp32
   ddp-gloo        torch.nn.parallel.DistributedDataParallel on the gloo process group
+  ddp-gccl        the same DDP on a "gccl" process group (gccl's torch.distributed backend)
   gccl-opt-fp16   DistributedOptimizer with compression=Compression.fp16
   naive-gccl      after backward, gccl.torch.allreduce_(p.grad) (average) tensor by tensor
   naive-gloo      after backward, dist.all_reduce(p.grad) then p.grad /= n, tensor by tensor
@@ -33,7 +35,7 @@ rank hashes each distributed variant's parameters (SHA-256 of their bytes): the 
 all be equal, or the tool exits 1. The table also gives the largest parameter difference from
 ddp-gloo's result (float32 rounding, or fp16's), which shows that every variant averages
 alike. The ratios printed are gloo's median over gccl's: DDP against DistributedOptimizer
-(fp32 and fp16), and the two per-tensor loops.
+(fp32 and fp16), DDP on gloo against DDP on gccl, and the two per-tensor loops.
 
 Each rank is pinned to its own block of the CPUs (one CPU round robin when ranks outnumber
 them) with as many torch threads, as the other baselines do (--bind none: unpinned). gccl's
@@ -74,19 +76,23 @@ import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
 
 EXIT_WRONG, EXIT_USAGE, EXIT_ERROR, EXIT_TIMEOUT = 1, 2, 3, 124
-VARIANTS = ["floor-all", "floor-solo", "gccl-opt", "ddp-gloo", "gccl-opt-fp16", "naive-gccl",
-            "naive-gloo"]
+VARIANTS = ["floor-all", "floor-solo", "gccl-opt", "ddp-gloo", "ddp-gccl", "gccl-opt-fp16",
+            "naive-gccl", "naive-gloo"]
 DESCRIPTION = {
     "floor-all": "compute only, all ranks at once",
     "floor-solo": "compute only, rank 0 alone",
     "gccl-opt": "gccl.torch DistributedOptimizer fp32",
     "ddp-gloo": "torch DDP, gloo",
+    "ddp-gccl": "torch DDP, gccl process group",
     "gccl-opt-fp16": "gccl.torch DistributedOptimizer fp16",
     "naive-gccl": "per-tensor gccl.torch.allreduce_",
     "naive-gloo": "per-tensor dist.all_reduce (gloo)",
 }
 # (gloo variant, gccl variant) pairs whose ratio the report gives.
-PAIRS = [("ddp-gloo", "gccl-opt"), ("ddp-gloo", "gccl-opt-fp16"), ("naive-gloo", "naive-gccl")]
+PAIRS = [("ddp-gloo", "gccl-opt"), ("ddp-gloo", "gccl-opt-fp16"), ("ddp-gloo", "ddp-gccl"),
+         ("naive-gloo", "naive-gccl")]
+# part 1's libraries: gccl.torch's own call, torch's all_reduce on a gccl group, on gloo.
+LIBRARIES = ("gccl", "torch-gccl", "gloo")
 
 
 def parse_args(argv=None):
@@ -156,8 +162,8 @@ def total(value):
 # --- part 1: allreduce --------------------------------------------------------------------
 
 class Allreduce:
-    def __init__(self, hvd, rank, nranks, args):
-        self.hvd, self.rank, self.nranks, self.args = hvd, rank, nranks, args
+    def __init__(self, hvd, group, rank, nranks, args):
+        self.hvd, self.group, self.rank, self.nranks, self.args = hvd, group, rank, nranks, args
         count = max(args.e // 4, 1)
         self.input = base.rank_input(rank, nranks, count, torch.float32)
         self.expected = base.expected_sum(nranks, count, torch.float32)
@@ -166,6 +172,8 @@ class Allreduce:
     def call(self, library, t):
         if library == "gccl":
             self.hvd.allreduce_(t, op=self.hvd.Sum)
+        elif library == "torch-gccl":
+            dist.all_reduce(t, op=dist.ReduceOp.SUM, group=self.group)
         else:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
@@ -192,12 +200,15 @@ class Allreduce:
         sizes = [s for s in base.sweep_sizes(self.args) if s // 4]
         for index, size in enumerate(sizes):
             count = size // 4
-            order = ("gccl", "gloo") if index % 2 == 0 else ("gloo", "gccl")
+            shift = index % len(LIBRARIES)
+            order = LIBRARIES[shift:] + LIBRARIES[:shift]
             row = {"bytes": count * 4, "count": count, "first": order[0]}
             for library in order:
                 row[library] = self.time_library(library, count)
-            gccl_t, gloo_t = row["gccl"]["time_us"], row["gloo"]["time_us"]
-            row["gloo_over_gccl"] = round(gloo_t / gccl_t, 3) if gccl_t > 0 else None
+            gloo_t = row["gloo"]["time_us"]
+            for library in ("gccl", "torch-gccl"):
+                t = row[library]["time_us"]
+                row[f"gloo_over_{library}"] = round(gloo_t / t, 3) if t > 0 else None
             rows.append(row)
             if self.rank == 0:
                 print_allreduce_row(row)
@@ -207,16 +218,22 @@ class Allreduce:
 def print_allreduce_header(args, nranks):
     print(f"\n## allreduce, float32 sum, in place, {nranks} ranks: median of {args.n} calls "
           f"(each the slowest rank's), after {args.w} warm-up; one exact check per size\n")
-    print("| size (B) | gccl.torch.allreduce_ (us) | gloo all_reduce (us) | gloo/gccl "
-          "| gccl busbw (GB/s) | gloo busbw (GB/s) | #wrong gccl | #wrong gloo |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| size (B) | gccl.torch.allreduce_ (us) | all_reduce, gccl group (us) "
+          "| all_reduce, gloo (us) | gloo/gccl | gloo/gccl group | gccl busbw (GB/s) "
+          "| gccl group busbw (GB/s) | gloo busbw (GB/s) | #wrong gccl, gccl group, gloo |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
 
 
 def print_allreduce_row(row):
-    g, o = row["gccl"], row["gloo"]
-    ratio = "n/a" if row["gloo_over_gccl"] is None else f"{row['gloo_over_gccl']:.2f}"
-    print(f"| {row['bytes']} | {g['time_us']:.1f} | {o['time_us']:.1f} | {ratio} "
-          f"| {g['busbw']:.3f} | {o['busbw']:.3f} | {g['wrong']} | {o['wrong']} |", flush=True)
+    g, t, o = row["gccl"], row["torch-gccl"], row["gloo"]
+
+    def ratio(key):
+        return "n/a" if row[key] is None else f"{row[key]:.2f}"
+
+    print(f"| {row['bytes']} | {g['time_us']:.1f} | {t['time_us']:.1f} | {o['time_us']:.1f} "
+          f"| {ratio('gloo_over_gccl')} | {ratio('gloo_over_torch-gccl')} | {g['busbw']:.3f} "
+          f"| {t['busbw']:.3f} | {o['busbw']:.3f} | {g['wrong']}, {t['wrong']}, {o['wrong']} |",
+          flush=True)
 
 
 # --- part 2: training step ----------------------------------------------------------------
@@ -243,8 +260,8 @@ def flat_parameters(model):
 
 
 class Trainer:
-    def __init__(self, hvd, rank, nranks, args):
-        self.hvd, self.rank, self.nranks, self.args = hvd, rank, nranks, args
+    def __init__(self, hvd, group, rank, nranks, args):
+        self.hvd, self.group, self.rank, self.nranks, self.args = hvd, group, rank, nranks, args
         self.batches = make_batches(args, rank)
         self.finals = {}  # rank 0: variant -> final parameters
 
@@ -277,9 +294,10 @@ class Trainer:
 
         after_backward = {"naive-gccl": gccl_loop, "naive-gloo": gloo_loop}.get(variant)
         runner = model
-        if variant == "ddp-gloo":  # broadcasts rank 0's parameters itself
-            runner = torch.nn.parallel.DistributedDataParallel(model,
-                                                               bucket_cap_mb=args.bucket_mb)
+        if variant in ("ddp-gloo", "ddp-gccl"):  # broadcasts rank 0's parameters itself
+            group = self.group if variant == "ddp-gccl" else None
+            runner = torch.nn.parallel.DistributedDataParallel(
+                model, bucket_cap_mb=args.bucket_mb, process_group=group)
         return runner, model, sgd, after_backward
 
     def step(self, setup, i):
@@ -420,6 +438,7 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port, machin
     dist.init_process_group("gloo", store=store, rank=rank, world_size=nranks, timeout=bound)
     hvd.init()
     assert hvd.size() == nranks and hvd.rank() == rank
+    group = dist.new_group(backend="gccl")  # gccl's torch.distributed backend, every rank
     all_bound = total(int(bound_here)) == nranks
     if rank == 0:
         print(f"# torch_plugin_perf: {nranks} ranks, torch {torch.__version__}, "
@@ -434,12 +453,12 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port, machin
     if args.parts in ("all", "allreduce"):
         if rank == 0:
             print_allreduce_header(args, nranks)
-        rows = Allreduce(hvd, rank, nranks, args).sweep()
+        rows = Allreduce(hvd, group, rank, nranks, args).sweep()
         out["allreduce"] = {"dtype": "float32", "op": "sum", "mode": "in-place",
                             "iters": args.n, "warmup": args.w, "results": rows}
-        bad += sum(r["gccl"]["wrong"] + r["gloo"]["wrong"] for r in rows)
+        bad += sum(r[library]["wrong"] for r in rows for library in LIBRARIES)
     if args.parts in ("all", "train"):
-        results = Trainer(hvd, rank, nranks, args).sweep()
+        results = Trainer(hvd, group, rank, nranks, args).sweep()
         if rank == 0:
             print_train_table(args, nranks, results)
         out["train"] = {"model": model_summary(args), "steps": args.steps,
@@ -452,6 +471,7 @@ def run_rank(rank, nranks, args, ranks, bound_here, gloo_port, gccl_port, machin
             json.dump(out, f, indent=1)
             f.write("\n")
     hvd.shutdown()
+    group.shutdown()
     dist.barrier()  # no peer still reads this rank's tensors when the group goes
     dist.destroy_process_group()
     return bad

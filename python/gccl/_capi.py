@@ -25,6 +25,7 @@ SUM, PROD, MIN, MAX, AVG = range(5)
 # gcclWireFormat_t.
 WIRE_NONE, WIRE_FLOAT16, WIRE_BFLOAT16 = range(3)
 
+CONFIG_MAGIC = 0x6763636C  # "gccl"
 GRAD_SYNC_CONFIG_MAGIC = 0x67726164  # "grad"
 # GCCL_VERSION_CODE of the gccl.h these declarations follow: the version a config struct
 # filled here claims (the library recognises older structs by their size).
@@ -34,6 +35,18 @@ HEADER_VERSION = 100
 class UniqueId(ctypes.Structure):
     # Bytes, not c_char: a c_char array reads back cut at its first NUL.
     _fields_ = [("internal", ctypes.c_ubyte * 128)]
+
+
+class Config(ctypes.Structure):
+    """gcclConfig_t, field for field: zeros fall back to the environment, then the defaults."""
+    _fields_ = [
+        ("size", c_size_t), ("magic", ctypes.c_uint), ("version", ctypes.c_uint),
+        ("timeoutMs", c_int), ("chunkBytes", c_int), ("algorithm", ctypes.c_char_p),
+    ]
+
+    def __init__(self, timeout_ms=0):
+        super().__init__(ctypes.sizeof(Config), CONFIG_MAGIC, HEADER_VERSION, timeout_ms, 0,
+                         None)
 
 
 class GradSyncConfig(ctypes.Structure):
@@ -59,6 +72,7 @@ _SIGNATURES = {
     "gcclGetLastError": [c_void_p],
     "gcclGetUniqueId": [P(UniqueId)],
     "gcclCommInitRank": [P(c_void_p), c_int, UniqueId, c_int],
+    "gcclCommInitRankConfig": [P(c_void_p), c_int, UniqueId, c_int, P(Config)],
     "gcclCommInitFromEnv": [P(c_void_p)],
     "gcclCommSplit": [c_void_p, c_int, c_int, P(c_void_p)],
     "gcclCommDestroy": [c_void_p],
@@ -72,12 +86,23 @@ _SIGNATURES = {
     "gcclBroadcast": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p],
     "gcclBroadcastAsync": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p, P(c_void_p)],
     "gcclBroadcastOnStream": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p, c_void_p],
+    "gcclReduce": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_int, c_void_p],
+    "gcclReduceAsync": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_int, c_void_p,
+                        P(c_void_p)],
+    "gcclReduceOnStream": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_int, c_void_p,
+                           c_void_p],
+    "gcclReduceScatter": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p],
+    "gcclReduceScatterAsync": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p,
+                               P(c_void_p)],
+    "gcclReduceScatterOnStream": [c_void_p, c_void_p, c_size_t, c_int, c_int, c_void_p,
+                                  c_void_p],
     "gcclAllGatherV": [c_void_p, c_size_t, c_void_p, P(c_size_t), P(c_size_t), c_int, c_void_p],
     "gcclAllGatherVAsync": [c_void_p, c_size_t, c_void_p, P(c_size_t), P(c_size_t), c_int,
                             c_void_p, P(c_void_p)],
     "gcclAllGatherVOnStream": [c_void_p, c_size_t, c_void_p, P(c_size_t), P(c_size_t), c_int,
                                c_void_p, c_void_p],
     "gcclBarrier": [c_void_p],
+    "gcclBarrierAsync": [c_void_p, P(c_void_p)],
     "gcclWait": [c_void_p],
     "gcclTest": [c_void_p, P(c_int)],
     "gcclGradSyncCreate": [c_void_p, P(GradSyncConfig), P(c_void_p)],

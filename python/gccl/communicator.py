@@ -78,15 +78,18 @@ class Communicator:
         return cls(handle)
 
     @classmethod
-    def from_unique_id(cls, nranks, unique_id, rank):
+    def from_unique_id(cls, nranks, unique_id, rank, timeout_ms=0):
         """Joins the job of `unique_id` (bytes from unique_id() on one rank, shared out of
-        band) as `rank` of `nranks`."""
+        band) as `rank` of `nranks`. `timeout_ms`: how long a silent peer is waited for
+        (0: GCCL_TIMEOUT_MS or gccl's default)."""
         if len(unique_id) != ctypes.sizeof(_capi.UniqueId):
             raise ValueError(f"gccl: a unique id has {ctypes.sizeof(_capi.UniqueId)} bytes, "
                              f"not {len(unique_id)}")
         uid = _capi.UniqueId.from_buffer_copy(unique_id)
         handle = ctypes.c_void_p()
-        check(lib.gcclCommInitRank(ctypes.byref(handle), nranks, uid, rank), "gccl.init")
+        config = _capi.Config(timeout_ms)
+        check(lib.gcclCommInitRankConfig(ctypes.byref(handle), nranks, uid, rank,
+                                         ctypes.byref(config)), "gccl.init")
         return cls(handle)
 
     def _call(self, what, function, *args):
@@ -123,6 +126,30 @@ class Communicator:
         return self._start("broadcast", lib.gcclBroadcastAsync, keep, send, recv, count, dtype,
                            root)
 
+    def reduce(self, send, recv, count, dtype, op, root, stream=None):
+        if stream is None:
+            self._call("reduce", lib.gcclReduce, send, recv, count, dtype, op, root,
+                       self.handle)
+        else:
+            self._call("reduce", lib.gcclReduceOnStream, send, recv, count, dtype, op, root,
+                       self.handle, stream)
+
+    def reduce_async(self, send, recv, count, dtype, op, root, keep=()):
+        return self._start("reduce", lib.gcclReduceAsync, keep, send, recv, count, dtype, op,
+                           root)
+
+    def reduce_scatter(self, send, recv, recvcount, dtype, op, stream=None):
+        if stream is None:
+            self._call("reduce_scatter", lib.gcclReduceScatter, send, recv, recvcount, dtype,
+                       op, self.handle)
+        else:
+            self._call("reduce_scatter", lib.gcclReduceScatterOnStream, send, recv, recvcount,
+                       dtype, op, self.handle, stream)
+
+    def reduce_scatter_async(self, send, recv, recvcount, dtype, op, keep=()):
+        return self._start("reduce_scatter", lib.gcclReduceScatterAsync, keep, send, recv,
+                           recvcount, dtype, op)
+
     def allgatherv(self, send, sendcount, recv, recvcounts, displs, dtype, stream=None):
         counts = (ctypes.c_size_t * self.size)(*recvcounts)
         offsets = (ctypes.c_size_t * self.size)(*displs)
@@ -141,6 +168,9 @@ class Communicator:
 
     def barrier(self):
         self._call("barrier", lib.gcclBarrier, self.handle)
+
+    def barrier_async(self):
+        return self._start("barrier", lib.gcclBarrierAsync, ())
 
     def async_error(self):
         """The error the progress thread raised, as a GcclError, or None."""

@@ -8,9 +8,14 @@
                                          compression=hvd.Compression.fp16)
     for batch in shard: optimizer.zero_grad(); loss(model(batch)).backward(); optimizer.step()
 
+`import gccl.torch` also makes "gccl" a torch.distributed backend (process_group.py):
+`dist.init_process_group("gccl")` puts DDP and torch.distributed's collectives on gccl.
+
 Host tensors and CUDA tensors; int8, uint8, int32, int64, float16, bfloat16, float32 and
 float64. Errors are gccl.GcclError, naming the rank, the peer and the operation.
 """
+import torch.distributed
+
 from .. import GcclError
 from .collectives import (Average, Handle, Max, Min, Product, ReduceOp, Sum, allgather,
                           allgather_async, allreduce, allreduce_, allreduce_async,
@@ -29,3 +34,8 @@ __all__ = [
     "broadcast_parameters", "DistributedOptimizer", "Sparse", "init", "is_initialized",
     "local_rank", "local_size", "rank", "shutdown", "size",
 ]
+
+if torch.distributed.is_available():  # a torch built without it has no process groups
+    from .process_group import ProcessGroupGccl, register as _register_backend
+    _register_backend()  # dist.init_process_group("gccl")
+    __all__.append("ProcessGroupGccl")

@@ -1,0 +1,524 @@
+"""gccl as a torch.distributed backend: `dist.init_process_group("gccl")`, after which DDP and
+torch.distributed's collectives run on gccl with no other change.
+
+    import gccl.torch                      # registers the backend
+    dist.init_process_group("gccl")        # torch's own rendezvous: env://, tcp://, file://
+    model = torch.nn.parallel.DistributedDataParallel(model)
+
+The process group is torch's Python extension point (a ProcessGroup subclass; the backend's
+creator gets torch's store, which carries gccl's unique id from rank 0 to the others). Each
+collective is started at once, on gccl's request-based calls for host tensors and its
+stream-ordered calls on the current stream for CUDA tensors, and returns a Work around a
+torch future. One thread per group waits for the started collectives in the order they were
+issued (the order gccl completes them in) and completes their futures, so that DDP's buckets
+overlap backward as on gloo or NCCL.
+
+gccl has collectives only: point-to-point (send, recv) and all-to-all are refused with an
+error that says so. gather and scatter are composed of allgather and broadcast.
+"""
+import datetime
+import os
+import queue
+import sys
+import threading
+import weakref
+
+import torch
+import torch.distributed as dist
+from torch._C._distributed_c10d import Work, _create_work_from_future
+
+from .. import _capi
+from ..communicator import Communicator, unique_id
+from .collectives import _StreamRequest
+from .tensors import address, check_device, gccl_dtype, stream_of
+
+BACKEND = "gccl"
+
+_OPS = [(dist.ReduceOp.SUM, _capi.SUM), (dist.ReduceOp.PRODUCT, _capi.PROD),
+        (dist.ReduceOp.MIN, _capi.MIN), (dist.ReduceOp.MAX, _capi.MAX),
+        (dist.ReduceOp.AVG, _capi.AVG)]
+
+
+def _op_code(op, what):
+    for torch_op, code in _OPS:
+        if op == torch_op:
+            return code
+    names = [name for name in dir(dist.ReduceOp) if name.isupper()]
+    name = next((name for name in names if op == getattr(dist.ReduceOp, name)), op)
+    raise ValueError(f"{what}: gccl reduces with SUM, PRODUCT, MIN, MAX and AVG, not {name}")
+
+
+class _Completions:
+    """The thread that completes the torch futures of started collectives, in the order they
+    were issued: gccl completes a communicator's collectives in that order, so it never waits
+    behind one that is already done."""
+
+    def __init__(self, name, on_failure):
+        self._on_failure = on_failure
+        self._queue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def add(self, request, finish, future):
+        """Completes `future` with finish()'s value once `request` (None: nothing left to
+        wait for) is done, or with its error."""
+        self._queue.put((request, finish, future))
+
+    def stop(self):
+        """Completes what was added, then ends the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self):
+        while (item := self._queue.get()) is not None:
+            request, finish, future = item
+            try:
+                if request is not None:
+                    request.wait()
+                value = finish()
+            except BaseException as error:  # the waiter's wait() raises it
+                self._on_failure(error)
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+
+class ProcessGroupGccl(dist.ProcessGroup):
+    """A torch.distributed process group whose collectives are gccl's (see the module)."""
+
+    def __init__(self, comm):
+        super().__init__(comm.rank, comm.size)
+        self._comm = comm
+        self._failures = []  # the first one ends the group: later calls raise it
+        self._completions = _Completions(f"gccl-pg-{comm.rank}", self._failures.append)
+        # Left running at exit, the group is shut down then (its thread completes what is
+        # outstanding, gccl waits for it and frees the communicator).
+        self._finalizer = weakref.finalize(self, _shut_down, comm, self._completions)
+
+    def getBackendName(self):
+        return BACKEND
+
+    def shutdown(self):
+        """Completes what is outstanding and frees the communicator."""
+        self._finalizer()
+
+    # -- collectives, as torch.distributed calls them --------------------------------------
+
+    def allreduce(self, tensors, opts=None):
+        what = "ProcessGroupGccl.allreduce"
+        tensor = _one(tensors, what)
+        op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
+        work = _dense(tensor, what)
+
+        def start(stream, keep):
+            args = (address(work), address(work), work.numel(), gccl_dtype(work.dtype, what), op)
+            if keep is None:
+                return self._comm.allreduce(*args, stream=stream)
+            return self._comm.allreduce_async(*args, keep=keep)
+
+        return self._launch(what, tensor, start, (work,), _copy_back(work, tensor), tensors)
+
+    def allreduce_coalesced(self, tensors, opts=None):
+        """One allreduce over the tensors laid end to end (they must share a type)."""
+        what = "ProcessGroupGccl.allreduce_coalesced"
+        if not tensors:
+            raise ValueError(f"{what}: no tensors")
+        for tensor in tensors:
+            check_device(tensor, what)
+            if tensor.dtype != tensors[0].dtype or tensor.device != tensors[0].device:
+                raise ValueError(f"{what}: the tensors differ in type or device")
+        op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+
+        def start(stream, keep):
+            args = (address(flat), address(flat), flat.numel(), gccl_dtype(flat.dtype, what), op)
+            if keep is None:
+                return self._comm.allreduce(*args, stream=stream)
+            return self._comm.allreduce_async(*args, keep=keep)
+
+        def finish():
+            with torch.no_grad():
+                offset = 0
+                for tensor in tensors:
+                    tensor.copy_(flat[offset:offset + tensor.numel()].view(tensor.shape))
+                    offset += tensor.numel()
+            return tensors
+
+        return self._launch(what, tensors[0], start, (flat,), finish, tensors)
+
+    def broadcast(self, tensors, opts=None):
+        what = "ProcessGroupGccl.broadcast"
+        tensor = _one(tensors, what)
+        return self._broadcast(tensor, self._root(opts, what), what, tensors)
+
+    def _broadcast(self, tensor, root, what, result, blocking=None):
+        work = _dense(tensor, what)
+
+        def start(stream, keep):
+            args = (address(work), address(work), work.numel(),
+                    gccl_dtype(work.dtype, what, copies_only=True), root)
+            if keep is None:
+                return self._comm.broadcast(*args, stream=stream)
+            return self._comm.broadcast_async(*args, keep=keep)
+
+        return self._launch(what, tensor, start, (work,), _copy_back(work, tensor), result,
+                            blocking)
+
+    def reduce(self, tensors, opts=None):
+        """The reduction lands in the root's tensor; the others' are left as they were."""
+        what = "ProcessGroupGccl.reduce"
+        tensor = _one(tensors, what)
+        root = self._root(opts, what)
+        op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
+        work = _dense(tensor, what)
+        into = address(work) if self.rank() == root else None
+
+        def start(stream, keep):
+            args = (address(work), into, work.numel(), gccl_dtype(work.dtype, what), op, root)
+            if keep is None:
+                return self._comm.reduce(*args, stream=stream)
+            return self._comm.reduce_async(*args, keep=keep)
+
+        finish = _copy_back(work, tensor) if self.rank() == root else lambda: None
+        return self._launch(what, tensor, start, (work,), finish, tensors)
+
+    def allgather(self, output_tensors, input_tensors, opts=None):
+        """Rank r's input lands in every rank's output_tensors[0][r]; their sizes may differ
+        from rank to rank, as long as every rank lists the same ones."""
+        what = "ProcessGroupGccl.allgather"
+        source = _one(input_tensors, what)
+        outputs = _one(output_tensors, what, kind="list of output lists")
+        self._check_list(outputs, source, what, "output")
+        if outputs[self.rank()].numel() != source.numel():
+            raise ValueError(f"{what}: rank {self.rank()}'s input has {source.numel()} elements "
+                             f"and its place in the output {outputs[self.rank()].numel()}")
+        work = _dense(source, what)
+        counts = [t.numel() for t in outputs]
+        displs = [sum(counts[:r]) for r in range(len(counts))]
+        flat = work.new_empty(sum(counts))
+
+        def start(stream, keep):
+            args = (address(work), work.numel(), address(flat), counts, displs,
+                    gccl_dtype(work.dtype, what, copies_only=True))
+            if keep is None:
+                return self._comm.allgatherv(*args, stream=stream)
+            return self._comm.allgatherv_async(*args, keep=keep)
+
+        def finish():
+            _scatter_rows(flat, outputs)
+            return output_tensors
+
+        return self._launch(what, source, start, (work, flat), finish, output_tensors)
+
+    def _allgather_base(self, output, source, opts=None):
+        """all_gather_into_tensor: every rank's input, in rank order, in one tensor."""
+        return self._gather_into(output, source, "ProcessGroupGccl.all_gather_into_tensor")
+
+    def _gather_into(self, output, source, what, blocking=None):
+        self._check_pair(output, source, self.size(), what, "output", "input")
+        work, into = _dense(source, what), _dense(output, what)
+        count = work.numel()
+
+        def start(stream, keep):
+            args = (address(work), count, address(into), [count] * self.size(),
+                    [r * count for r in range(self.size())],
+                    gccl_dtype(work.dtype, what, copies_only=True))
+            if keep is None:
+                return self._comm.allgatherv(*args, stream=stream)
+            return self._comm.allgatherv_async(*args, keep=keep)
+
+        return self._launch(what, source, start, (work, into), _copy_back(into, output), output,
+                            blocking)
+
+    def reduce_scatter(self, output_tensors, input_tensors, opts=None):
+        """Rank r's output holds the reduction of every rank's input_tensors[0][r]."""
+        what = "ProcessGroupGccl.reduce_scatter"
+        output = _one(output_tensors, what)
+        inputs = _one(input_tensors, what, kind="list of input lists")
+        self._check_list(inputs, output, what, "input")
+        if any(t.numel() != output.numel() for t in inputs):
+            raise ValueError(f"{what}: every input must have the output's {output.numel()} "
+                             "elements")
+        flat = torch.cat([t.reshape(-1) for t in inputs])
+        return self._reduce_scatter(what, output, flat, opts, output_tensors)
+
+    def _reduce_scatter_base(self, output, source, opts=None):
+        """reduce_scatter_tensor: block r of the reduced input lands in rank r's output."""
+        what = "ProcessGroupGccl.reduce_scatter_tensor"
+        self._check_pair(source, output, self.size(), what, "input", "output")
+        return self._reduce_scatter(what, output, _dense(source, what), opts, output)
+
+    def _reduce_scatter(self, what, output, flat, opts, result):
+        op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
+        into = _dense(output, what)
+
+        def start(stream, keep):
+            args = (address(flat), address(into), into.numel(), gccl_dtype(flat.dtype, what), op)
+            if keep is None:
+                return self._comm.reduce_scatter(*args, stream=stream)
+            return self._comm.reduce_scatter_async(*args, keep=keep)
+
+        return self._launch(what, output, start, (flat, into), _copy_back(into, output), result)
+
+    def gather(self, output_tensors, input_tensors, opts=None):
+        """Composed of an allgather (every rank receives what the root keeps: size x the
+        input); the root's output_tensors[0] gets rank r's input at r."""
+        what = "ProcessGroupGccl.gather"
+        source = _one(input_tensors, what)
+        root = self._root(opts, what)
+        outputs = output_tensors[0] if self.rank() == root else None
+        if self.rank() == root:
+            self._check_list(_one(output_tensors, what, kind="list of output lists"), source,
+                             what, "output")
+        elif output_tensors and any(output_tensors):
+            raise ValueError(f"{what}: only the root (rank {root}) takes output tensors")
+        gathered = source.new_empty((self.size(), *source.shape))
+        self._gather_into(gathered, source, what, blocking=True)
+        if outputs is not None:
+            _scatter_rows(gathered.view(-1), outputs)
+        return _done(output_tensors)
+
+    def scatter(self, output_tensors, input_tensors, opts=None):
+        """Composed of a broadcast of the root's inputs laid end to end (every rank receives
+        size x its output); rank r's output_tensors[0] gets the root's input r."""
+        what = "ProcessGroupGccl.scatter"
+        output = _one(output_tensors, what)
+        root = self._root(opts, what)
+        everything = output.new_empty((self.size(), *output.shape))
+        if self.rank() == root:
+            inputs = _one(input_tensors, what, kind="list of input lists")
+            self._check_list(inputs, output, what, "input")
+            with torch.no_grad():
+                for r, t in enumerate(inputs):
+                    everything[r].copy_(t.view(output.shape))
+        elif input_tensors and any(input_tensors):
+            raise ValueError(f"{what}: only the root (rank {root}) takes input tensors")
+        self._broadcast(everything, root, what, None, blocking=True)
+        with torch.no_grad():
+            output.copy_(everything[self.rank()])
+        return _done(output_tensors)
+
+    def barrier(self, opts=None):
+        what = "ProcessGroupGccl.barrier"
+        def start(stream, keep):
+            return self._comm.barrier() if keep is None else self._comm.barrier_async()
+
+        return self._launch(what, None, start, (), lambda: None, [])
+
+    def _refuse(self, what):
+        raise RuntimeError(f"ProcessGroupGccl.{what}: gccl has collectives only, no "
+                           "point-to-point or all-to-all; use a gloo group for it "
+                           "(dist.new_group(backend='gloo'))")
+
+    def send(self, *args, **kwargs):
+        self._refuse("send")
+
+    def recv(self, *args, **kwargs):
+        self._refuse("recv")
+
+    def recv_anysource(self, *args, **kwargs):
+        self._refuse("recv_anysource")
+
+    def alltoall(self, *args, **kwargs):
+        self._refuse("alltoall")
+
+    def alltoall_base(self, *args, **kwargs):
+        self._refuse("all_to_all_single")
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _launch(self, what, tensor, start, keep, finish, result, blocking=None):
+        """Starts a collective and returns its Work, done once finish() has put the result in
+        place. `start(stream, keep)` makes gccl's call: blocking when `keep` is None (on
+        `stream`, a CUDA stream's handle, or on the host when that is None), else a request
+        that holds `keep` until it completes.
+
+        A call that is waited for at once (`blocking`; None: torch.distributed's API called
+        with async_op=False) is gccl's blocking call on the host, which raises its error here.
+        A device tensor's collective and finish() are ordered on the current stream (and a
+        blocking call returns then, as NCCL's do); their Work is done when the stream has
+        passed them. Any other host call is a request that the completion thread finishes.
+        A failure ends the group: later calls raise it."""
+        self._raise_earlier_failure(what)
+        stream = stream_of(tensor) if tensor is not None else None
+        async_op = _api_async_op()
+        if blocking is None:
+            blocking = async_op is False
+        try:
+            if blocking and stream is None:
+                start(None, None)
+                finish()
+                return _done(result)
+            future = torch.futures.Future()
+            if stream is not None:
+                start(stream.cuda_stream, None)
+                with torch.cuda.stream(stream):
+                    finish()
+                self._completions.add(_StreamRequest(self._comm, stream, what, keep),
+                                      lambda: result, future)
+                if blocking:
+                    return _done(result)
+            else:
+                request = start(None, keep)
+                self._completions.add(request, lambda: (finish(), result)[1], future)
+        except _capi.GcclError as error:
+            self._failures.append(error)
+            raise
+        # A Work made from a future does not raise from wait() (torch's FutureWrappingWork):
+        # the failure reaches its future's waiters (DDP's reducer among them) as the error
+        # of this one, whose callback re-raises it. The API's async_op=True gets a Work whose
+        # wait() raises.
+        chained = future.then(_value)
+        if async_op:
+            return _Work(future, chained)
+        return _create_work_from_future(chained)
+
+    def _raise_earlier_failure(self, what):
+        if self._failures:
+            first = self._failures[0]
+            raise _capi.GcclError(getattr(first, "result", _capi.INTERNAL_ERROR),
+                                  f"{what}: an earlier collective of this group failed: {first}")
+
+    def _root(self, opts, what):
+        root = opts.rootRank if opts else 0
+        if not 0 <= root < self.size():
+            raise ValueError(f"{what}: root {root} is out of range for {self.size()} ranks")
+        return root
+
+    def _check_list(self, tensors, like, what, kind):
+        if len(tensors) != self.size():
+            raise ValueError(f"{what}: {len(tensors)} {kind} tensors for {self.size()} ranks")
+        for tensor in tensors:
+            check_device(tensor, what)
+            if tensor.dtype != like.dtype or tensor.device != like.device:
+                raise ValueError(f"{what}: the {kind} tensors differ from {like.dtype} on "
+                                 f"{like.device}")
+
+    @staticmethod
+    def _check_pair(whole, part, size, what, whole_name, part_name):
+        for tensor in (whole, part):
+            check_device(tensor, what)
+        if whole.dtype != part.dtype or whole.device != part.device:
+            raise ValueError(f"{what}: the {whole_name} and the {part_name} differ in type or "
+                             "device")
+        if whole.numel() != size * part.numel():
+            raise ValueError(f"{what}: the {whole_name} has {whole.numel()} elements, not "
+                             f"{size} x the {part_name}'s {part.numel()}")
+
+
+_C10D = dist.distributed_c10d.__name__
+
+
+def _api_async_op():
+    """async_op as torch.distributed's functional API was called with, or None for any other
+    caller (DDP's reducer, a direct call): the first frame outside this module is one of
+    that module's functions."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    if frame is None or frame.f_globals.get("__name__") != _C10D:
+        return None
+    return frame.f_locals.get("async_op")
+
+
+class _Work(Work):
+    """What torch.distributed's API returns for async_op=True: its wait() raises the
+    collective's error, as gloo's does (a Work made from a future returns regardless)."""
+
+    def __init__(self, future, chained):
+        super().__init__()
+        self._future = future  # raises the error itself, as it was raised
+        self._chained = chained  # carries it as a torch error, for C++ waiters
+
+    def wait(self, timeout=None):
+        self._future.wait()
+        return True
+
+    def is_completed(self):
+        return self._future.done()
+
+    def is_success(self):
+        if not self._future.done():
+            return False
+        try:
+            self._future.wait()
+        except BaseException:
+            return False
+        return True
+
+    def get_future(self):
+        return self._chained
+
+    def result(self):
+        return self._future.wait()
+
+
+def _one(tensors, what, kind="list of tensors"):
+    if len(tensors) != 1:
+        raise ValueError(f"{what}: one {kind} per call, not {len(tensors)} (one device per "
+                         "process)")
+    if isinstance(tensors[0], torch.Tensor):
+        check_device(tensors[0], what)
+    return tensors[0]
+
+
+def _dense(tensor, what):
+    """The tensor itself when gccl can work in it, else a contiguous copy."""
+    check_device(tensor, what)
+    return tensor if tensor.is_contiguous() else tensor.contiguous()
+
+
+def _copy_back(work, tensor):
+    """What puts a collective's result into `tensor` when gccl worked in a copy."""
+    def finish():
+        if work.data_ptr() != tensor.data_ptr():
+            with torch.no_grad():
+                tensor.copy_(work.view(tensor.shape))
+    return finish
+
+
+def _scatter_rows(flat, outputs):
+    """Copies consecutive pieces of `flat` into `outputs`, one each."""
+    offset = 0
+    with torch.no_grad():
+        for tensor in outputs:
+            tensor.copy_(flat[offset:offset + tensor.numel()].view(tensor.shape))
+            offset += tensor.numel()
+
+
+def _value(future):
+    return future.value()  # raises the collective's error, if it failed
+
+
+def _done(result):
+    future = torch.futures.Future()
+    future.set_result(result)
+    return _create_work_from_future(future)
+
+
+def _shut_down(comm, completions):
+    completions.stop()
+    comm.destroy()
+
+
+def _timeout_ms(timeout):
+    """torch's timeout for the group, unless GCCL_TIMEOUT_MS says otherwise (0: that)."""
+    if os.environ.get("GCCL_TIMEOUT_MS") or not isinstance(timeout, datetime.timedelta):
+        return 0
+    return max(1, min(int(timeout.total_seconds() * 1000), 2**31 - 1))
+
+
+def _create(store, rank, size, timeout):
+    """The backend's creator: rank 0's unique id travels through torch's store (a prefix
+    store of this group's own), then every rank joins gccl's communicator."""
+    key = "gccl_unique_id"
+    if rank == 0:
+        store.set(key, unique_id())
+    comm = Communicator.from_unique_id(size, store.get(key), rank, _timeout_ms(timeout))
+    return ProcessGroupGccl(comm)
+
+
+def register():
+    """Makes "gccl" a torch.distributed backend; importing gccl.torch does it."""
+    if BACKEND.upper() not in dist.Backend._plugins:
+        dist.Backend.register_backend(BACKEND, _create)

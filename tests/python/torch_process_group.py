@@ -1,0 +1,333 @@
+"""One rank of the torch.distributed backend test (run by launch.py --torchrun): the process
+group "gccl" under torch's own API and under DistributedDataParallel.
+
+  torch_process_group.py collectives NRANKS [DEVICE]   every call, every result exact
+  torch_process_group.py ddp NRANKS [DEVICE]           DDP variants against one process
+  torch_process_group.py FAULT NRANKS                  mismatch, async_mismatch, dead,
+                                                       dead_in_ddp: an error on every rank
+
+Inputs are small integers, as in torch_collectives.py (whose contribution() and expected()
+are used here), so every dtype holds every input and result exactly.
+"""
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+import gccl
+import gccl.torch as hvd  # registers the "gccl" backend
+import torch_collectives as values
+
+ReduceOp = dist.ReduceOp
+OPS = {ReduceOp.SUM: hvd.Sum, ReduceOp.AVG: hvd.Average, ReduceOp.PRODUCT: hvd.Product,
+       ReduceOp.MIN: hvd.Min, ReduceOp.MAX: hvd.Max}
+DEVICE = torch.device("cpu")
+
+
+def contribution(rank, n, op=ReduceOp.SUM, dtype=torch.float32, count=values.COUNT):
+    return values.contribution(rank, n, OPS[op], dtype, count).to(DEVICE)
+
+
+def expected(n, op=ReduceOp.SUM, dtype=torch.float32, count=values.COUNT):
+    return values.expected(n, OPS[op], dtype, count)
+
+
+def same(what, got, want):
+    got, want = got.cpu(), want.cpu()
+    if got.dtype != want.dtype or got.shape != want.shape or not torch.equal(got, want):
+        raise AssertionError(f"rank {dist.get_rank()}: {what}: got {got.tolist()} "
+                             f"({got.dtype}, {list(got.shape)}), want {want.tolist()} "
+                             f"({want.dtype}, {list(want.shape)})")
+
+
+def check_all_reduce(r, n):
+    for dtype in values.DTYPES:
+        for op in OPS:
+            what = f"all_reduce {dtype} {OPS[op]}"
+            tensor = contribution(r, n, op, dtype)
+            dist.all_reduce(tensor, op=op)
+            same(what, tensor, expected(n, op, dtype))
+            tensor = contribution(r, n, op, dtype)
+            work = dist.all_reduce(tensor, op=op, async_op=True)
+            work.wait()
+            same(f"{what} async", tensor, expected(n, op, dtype))
+            assert work.is_completed(), what
+            result = work.get_future().wait()
+            assert result[0] is tensor, (what, result)
+    # A strided view is reduced through a contiguous copy; the elements between stay.
+    base = contribution(r, n, count=4 * 37).view(4, 37)
+    dist.all_reduce(base[:, ::2])
+    want = contribution(r, n, count=4 * 37).view(4, 37)
+    want[:, ::2] = expected(n, count=4 * 37).view(4, 37)[:, ::2]
+    same("all_reduce of a strided view", base, want)
+    # Complex numbers: torch hands their real view to the group.
+    tensor = torch.complex(contribution(r, n), contribution(r, n) * 2)
+    dist.all_reduce(tensor)
+    same("all_reduce complex64", tensor, torch.complex(expected(n), expected(n) * 2))
+    empty = torch.empty(0, device=DEVICE)
+    dist.all_reduce(empty)
+    tensors = [contribution(r, n, dtype=torch.int32), contribution(r, n, dtype=torch.int32,
+                                                                   count=5).view(5, 1)]
+    dist.all_reduce_coalesced(tensors)
+    same("all_reduce_coalesced 0", tensors[0], expected(n, dtype=torch.int32))
+    same("all_reduce_coalesced 1", tensors[1], expected(n, dtype=torch.int32, count=5).view(5, 1))
+
+
+def check_broadcast_and_reduce(r, n):
+    for root in range(n):
+        for dtype in (torch.int8, torch.int64, torch.bfloat16, torch.float32, torch.bool):
+            tensor = contribution(r, n, dtype=dtype)
+            dist.broadcast(tensor, root)
+            same(f"broadcast {dtype} from {root}", tensor, contribution(root, n, dtype=dtype))
+            tensor = contribution(r, n, dtype=dtype)
+            dist.broadcast(tensor, root, async_op=True).wait()
+            same(f"broadcast async {dtype} from {root}", tensor,
+                 contribution(root, n, dtype=dtype))
+        for op in (ReduceOp.SUM, ReduceOp.MAX):
+            tensor = contribution(r, n, op, torch.int32)
+            dist.reduce(tensor, root, op=op)
+            want = expected(n, op, torch.int32) if r == root else contribution(r, n, op,
+                                                                              torch.int32)
+            same(f"reduce {OPS[op]} to {root} (on rank {r})", tensor, want)
+
+
+def check_gathers(r, n):
+    for dtype in (torch.int8, torch.float64):
+        outputs = [torch.zeros(values.COUNT, dtype=dtype, device=DEVICE) for _ in range(n)]
+        dist.all_gather(outputs, contribution(r, n, dtype=dtype))
+        for q in range(n):
+            same(f"all_gather {dtype} [{q}]", outputs[q], contribution(q, n, dtype=dtype))
+        outputs = [torch.zeros(values.COUNT, dtype=dtype, device=DEVICE) for _ in range(n)]
+        dist.all_gather(outputs, contribution(r, n, dtype=dtype), async_op=True).wait()
+        for q in range(n):
+            same(f"all_gather async {dtype} [{q}]", outputs[q], contribution(q, n, dtype=dtype))
+        flat = torch.zeros(n * values.COUNT, dtype=dtype, device=DEVICE)
+        dist.all_gather_into_tensor(flat, contribution(r, n, dtype=dtype), async_op=True).wait()
+        same(f"all_gather_into_tensor {dtype}", flat,
+             torch.cat([contribution(q, n, dtype=dtype) for q in range(n)]))
+    # Sizes that differ by rank (torch's API passes them through; gccl's allgatherv takes them).
+    outputs = [torch.zeros(q + 1, 2, device=DEVICE) for q in range(n)]
+    dist.all_gather(outputs, torch.full((r + 1, 2), float(r), device=DEVICE))
+    for q in range(n):
+        same(f"all_gather uneven [{q}]", outputs[q], torch.full((q + 1, 2), float(q)))
+    for root in range(n):
+        gathered = [torch.zeros(values.COUNT, device=DEVICE) for _ in range(n)]
+        dist.gather(contribution(r, n), gathered if r == root else None, dst=root)
+        if r == root:
+            for q in range(n):
+                same(f"gather to {root} [{q}]", gathered[q], contribution(q, n))
+        received = torch.zeros(values.COUNT, device=DEVICE)
+        pieces = [contribution(q, n) * (root + 1) for q in range(n)] if r == root else None
+        dist.scatter(received, pieces, src=root)
+        same(f"scatter from {root}", received, contribution(r, n) * (root + 1))
+    objects = [None] * n
+    dist.all_gather_object(objects, {"rank": r, "name": f"r{r}"})
+    assert objects == [{"rank": q, "name": f"r{q}"} for q in range(n)], objects
+    sent = [f"from {r}", r * 1.5] if r == n - 1 else [None, None]
+    dist.broadcast_object_list(sent, src=n - 1)
+    assert sent == [f"from {n - 1}", (n - 1) * 1.5], sent
+
+
+def check_reduce_scatter(r, n):
+    def block(rank, q, op):  # rank's input destined for rank q
+        return contribution(rank, n, op, torch.int64) + (q if op != ReduceOp.PRODUCT else 0)
+
+    for dtype in (torch.int32, torch.float32, torch.bfloat16):
+        for op in (ReduceOp.SUM, ReduceOp.MAX, ReduceOp.PRODUCT):
+            inputs = [block(r, q, op).to(dtype) for q in range(n)]
+            output = torch.zeros(values.COUNT, dtype=dtype, device=DEVICE)
+            dist.reduce_scatter(output, inputs, op=op)
+            stacked = torch.stack([block(q, r, op) for q in range(n)])
+            want = {ReduceOp.SUM: stacked.sum(0), ReduceOp.MAX: stacked.max(0).values,
+                    ReduceOp.PRODUCT: stacked.prod(0)}[op].to(dtype)
+            same(f"reduce_scatter {dtype} {OPS[op]}", output, want)
+            output = torch.zeros(values.COUNT, dtype=dtype, device=DEVICE)
+            dist.reduce_scatter_tensor(output, torch.cat(inputs), op=op)
+            same(f"reduce_scatter_tensor {dtype} {OPS[op]}", output, want)
+
+
+def check_groups(r, n):
+    """A group of the even ranks, used while the world's group has a collective in flight;
+    every rank must call new_group, members or not."""
+    evens = list(range(0, n, 2))
+    group = dist.new_group(evens, backend="gccl")
+    world = contribution(r, n)
+    in_flight = dist.all_reduce(world, async_op=True)
+    if r in evens:
+        assert dist.get_backend(group) == "gccl"
+        mine = torch.full((3,), float(r + 1), device=DEVICE)
+        dist.all_reduce(mine, group=group)
+        same("all_reduce on the even ranks' group", mine,
+             torch.full((3,), float(sum(q + 1 for q in evens))))
+    in_flight.wait()
+    same("all_reduce on the world, beside the group", world, expected(n))
+    dist.barrier()
+    dist.barrier(async_op=True).wait()
+
+
+def check_refusals(r, n):
+    calls = [
+        (lambda: dist.send(torch.zeros(1), (r + 1) % n), RuntimeError, "point-to-point"),
+        (lambda: dist.all_reduce(torch.zeros(3), op=ReduceOp.BAND), ValueError, "not BAND"),
+        (lambda: dist.all_reduce(torch.zeros(3, dtype=torch.bool)), TypeError, "bool"),
+        (lambda: dist.all_gather([torch.zeros(2)] * (n + 1), torch.zeros(2)), ValueError,
+         f"{n + 1} output tensors for {n} ranks"),
+        (lambda: dist.all_gather_into_tensor(torch.zeros(2 * n + 1), torch.zeros(2)),
+         ValueError, f"not {n} x"),
+        (lambda: dist.reduce_scatter(torch.zeros(2), [torch.zeros(3)] * n), ValueError,
+         "every input must have the output's 2 elements"),
+    ]
+    for call, error, text in calls:
+        try:
+            call()
+        except error as e:
+            assert "ProcessGroupGccl." in str(e) and text in str(e), e
+        else:
+            raise AssertionError(f"rank {r}: no {error.__name__} ({text})")
+
+
+class Model(torch.nn.Module):
+    def __init__(self, unused=False):
+        super().__init__()
+        self.hidden = torch.nn.Linear(10, 24)
+        self.out = torch.nn.Linear(24, 3)
+        self.unused = torch.nn.Linear(3, 3) if unused else None
+
+    def forward(self, x):
+        return self.out(torch.tanh(self.hidden(x)))
+
+
+STEPS, SHARD = 5, 8
+DDP_CASES = {
+    "one bucket": {},
+    "small buckets": dict(bucket_cap_mb=300 / 2**20),  # a bucket every tensor or two
+    "bucket views": dict(bucket_cap_mb=300 / 2**20, gradient_as_bucket_view=True),
+    "unused": dict(find_unused_parameters=True),
+    "no_sync": {},
+}
+
+
+def train(model, optimizer, x, y, rows, ddp=None, no_sync=False):
+    for step in range(STEPS):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss
+        if no_sync:  # two half shards; the first one's gradient is only accumulated
+            half = (rows.stop - rows.start) // 2
+            first, second = slice(rows.start, rows.start + half), slice(rows.start + half,
+                                                                        rows.stop)
+            with ddp.no_sync():
+                (loss(model(x[step][first]), y[step][first]) * 0.5).backward()
+            (loss(model(x[step][second]), y[step][second]) * 0.5).backward()
+        else:
+            loss(model(x[step][rows]), y[step][rows]).backward()
+        optimizer.step()
+
+
+def check_ddp(r, n):
+    """Each rank trains on its shard of every batch; DDP averages the gradients, so the
+    weights must match one process training on whole batches and be the same bits
+    everywhere."""
+    generator = torch.Generator().manual_seed(7)
+    x = torch.randn(STEPS, n * SHARD, 10, generator=generator).to(DEVICE)
+    y = torch.randn(STEPS, n * SHARD, 3, generator=generator).to(DEVICE)
+    for case, options in DDP_CASES.items():
+        torch.manual_seed(1000)
+        alone = Model(unused=case == "unused").to(DEVICE)
+        optimizer = torch.optim.SGD(alone.parameters(), lr=0.1, momentum=0.9)
+        train(alone, optimizer, x, y, slice(0, n * SHARD))
+
+        torch.manual_seed(1000 + r)  # rank 0 starts as `alone` did; DDP broadcasts it
+        model = Model(unused=case == "unused").to(DEVICE)
+        ddp = torch.nn.parallel.DistributedDataParallel(model, **options)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        train(ddp, optimizer, x, y, slice(r * SHARD, (r + 1) * SHARD), ddp,
+              no_sync=case == "no_sync")
+        for (name, got), want in zip(model.named_parameters(), alone.parameters()):
+            if not torch.allclose(got, want, rtol=0, atol=1e-5):
+                raise AssertionError(f"rank {r}: DDP {case}: {name} differs from one process "
+                                     f"by {(got - want).abs().max().item()}")
+        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+        everyone = torch.zeros(n * flat.numel(), device=DEVICE)
+        dist.all_gather_into_tensor(everyone, flat)
+        for q in range(n):
+            same(f"DDP {case}: rank {q}'s weights", everyone.view(n, -1)[q], flat)
+        del ddp
+
+
+def expect_failure(r, n, case, call):
+    try:
+        call()
+    except RuntimeError as error:  # gccl.GcclError, or torch's error around it (DDP)
+        text = str(error)
+        print(f"rank {r}: {type(error).__name__}: {text}")
+        if "mismatch" in case:
+            assert "mismatched collective" in text, text
+        else:
+            assert f"rank {n - 1}" in text and ("closed" in text or "timed out" in text), text
+        return error
+    raise AssertionError(f"rank {r}: the {case} call did not fail")
+
+
+def check_fault(case, r, n):
+    dist.all_reduce(torch.ones(4))  # every rank is up and connected
+    if case.startswith("dead") and r == n - 1:
+        if case == "dead_in_ddp":
+            check_ddp_until(r, n, steps=1)
+        os._exit(0)  # no goodbye: its sockets close under the others
+    count = 10 if ("mismatch" in case and r == 0) else 12
+    if case == "mismatch":
+        error = expect_failure(r, n, case, lambda: dist.all_reduce(torch.ones(count)))
+        assert isinstance(error, gccl.GcclError), type(error)
+    elif case == "async_mismatch":  # the Work's wait() raises, as gloo's does
+        work = dist.all_reduce(torch.ones(count), async_op=True)
+        error = expect_failure(r, n, case, work.wait)
+        assert isinstance(error, gccl.GcclError), type(error)
+        expect_failure(r, n, case, lambda: work.get_future().wait())
+    elif case == "dead":
+        expect_failure(r, n, case, lambda: dist.all_reduce(torch.ones(count)))
+    else:
+        expect_failure(r, n, case, lambda: check_ddp_until(r, n, steps=3))
+    # The group is unusable after a failure, and says why.
+    later = expect_failure(r, n, case, lambda: dist.broadcast(torch.ones(3), 0))
+    assert "an earlier collective of this group failed" in str(later), later
+    print(f"rank {r}: {case}: ok")
+    os._exit(0)  # the communicator is broken: leave without the goodbye that would fail too
+
+
+def check_ddp_until(r, n, steps):
+    model = Model()
+    ddp = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=300 / 2**20)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ddp(torch.ones(4, 10)).sum().backward()
+        optimizer.step()
+
+
+def main():
+    global DEVICE
+    case, n = sys.argv[1], int(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[3] == "cuda":
+        DEVICE = torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
+        values.DEVICE = DEVICE
+    dist.init_process_group("gccl")
+    r = dist.get_rank()
+    assert dist.get_world_size() == n and dist.get_backend() == "gccl"
+    if case == "collectives":
+        check_all_reduce(r, n)
+        check_broadcast_and_reduce(r, n)
+        check_gathers(r, n)
+        check_reduce_scatter(r, n)
+        check_groups(r, n)
+        check_refusals(r, n)
+    elif case == "ddp":
+        check_ddp(r, n)
+    else:
+        check_fault(case, r, n)
+    dist.destroy_process_group()
+    print(f"rank {r} of {n} ({DEVICE}): {case}: ok")
+
+
+if __name__ == "__main__":
+    main()
