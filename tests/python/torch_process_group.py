@@ -4,13 +4,16 @@ group "gccl" under torch's own API and under DistributedDataParallel.
   torch_process_group.py collectives NRANKS [DEVICE]   every call, every result exact
   torch_process_group.py ddp NRANKS [DEVICE]           DDP variants against one process
   torch_process_group.py FAULT NRANKS                  mismatch, async_mismatch, dead,
-                                                       dead_in_ddp: an error on every rank
+                                                       dead_in_ddp, silent: an error on every
+                                                       rank
 
 Inputs are small integers, as in torch_collectives.py (whose contribution() and expected()
 are used here), so every dtype holds every input and result exactly.
 """
+import datetime
 import os
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -127,6 +130,14 @@ def check_gathers(r, n):
     sent = [f"from {r}", r * 1.5] if r == n - 1 else [None, None]
     dist.broadcast_object_list(sent, src=n - 1)
     assert sent == [f"from {n - 1}", (n - 1) * 1.5], sent
+    root = n - 1
+    gathered = [None] * n if r == root else None
+    dist.gather_object(("rank", r), gathered, dst=root)
+    if r == root:
+        assert gathered == [("rank", q) for q in range(n)], gathered
+    received = [None]
+    dist.scatter_object_list(received, [{"for": q} for q in range(n)] if r == 0 else None, src=0)
+    assert received == [{"for": r}], received
 
 
 def check_reduce_scatter(r, n):
@@ -263,6 +274,8 @@ def expect_failure(r, n, case, call):
         print(f"rank {r}: {type(error).__name__}: {text}")
         if "mismatch" in case:
             assert "mismatched collective" in text, text
+        elif case == "silent":  # init_process_group's timeout, 4 s, is gccl's
+            assert f"rank {n - 1}" in text and "4000 ms" in text, text
         else:
             assert f"rank {n - 1}" in text and ("closed" in text or "timed out" in text), text
         return error
@@ -275,6 +288,9 @@ def check_fault(case, r, n):
         if case == "dead_in_ddp":
             check_ddp_until(r, n, steps=1)
         os._exit(0)  # no goodbye: its sockets close under the others
+    if case == "silent" and r == n - 1:
+        time.sleep(12)  # alive and connected, but never joins the next collective
+        os._exit(0)
     count = 10 if ("mismatch" in case and r == 0) else 12
     if case == "mismatch":
         error = expect_failure(r, n, case, lambda: dist.all_reduce(torch.ones(count)))
@@ -284,7 +300,7 @@ def check_fault(case, r, n):
         error = expect_failure(r, n, case, work.wait)
         assert isinstance(error, gccl.GcclError), type(error)
         expect_failure(r, n, case, lambda: work.get_future().wait())
-    elif case == "dead":
+    elif case in ("dead", "silent"):
         expect_failure(r, n, case, lambda: dist.all_reduce(torch.ones(count)))
     else:
         expect_failure(r, n, case, lambda: check_ddp_until(r, n, steps=3))
@@ -311,7 +327,8 @@ def main():
     if len(sys.argv) > 3 and sys.argv[3] == "cuda":
         DEVICE = torch.device("cuda", int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
         values.DEVICE = DEVICE
-    dist.init_process_group("gccl")
+    timeout = datetime.timedelta(seconds=4 if case == "silent" else 60)
+    dist.init_process_group("gccl", timeout=timeout)
     r = dist.get_rank()
     assert dist.get_world_size() == n and dist.get_backend() == "gccl"
     if case == "collectives":

@@ -26,6 +26,7 @@ import weakref
 import torch
 import torch.distributed as dist
 from torch._C._distributed_c10d import Work, _create_work_from_future
+from torch.distributed.constants import default_pg_timeout
 
 from .. import _capi
 from ..communicator import Communicator, unique_id
@@ -65,9 +66,11 @@ class _Completions:
         self._queue.put((request, finish, future))
 
     def stop(self):
-        """Completes what was added, then ends the thread."""
+        """Completes what was added, then ends the thread (at once when it is the caller: a
+        group dropped inside a completion)."""
         self._queue.put(None)
-        self._thread.join()
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
 
     def _run(self):
         while (item := self._queue.get()) is not None:
@@ -502,8 +505,12 @@ def _shut_down(comm, completions):
 
 
 def _timeout_ms(timeout):
-    """torch's timeout for the group, unless GCCL_TIMEOUT_MS says otherwise (0: that)."""
-    if os.environ.get("GCCL_TIMEOUT_MS") or not isinstance(timeout, datetime.timedelta):
+    """The group's timeout for gccl (0: GCCL_TIMEOUT_MS, else gccl's default): the one given to
+    torch, unless GCCL_TIMEOUT_MS is set. torch's default (30 minutes, which torch cannot tell
+    from the same value given) is left to gccl's, so that a silent peer is named as soon as
+    gccl's own timeout says."""
+    if (os.environ.get("GCCL_TIMEOUT_MS") or not isinstance(timeout, datetime.timedelta)
+            or timeout == default_pg_timeout):
         return 0
     return max(1, min(int(timeout.total_seconds() * 1000), 2**31 - 1))
 
