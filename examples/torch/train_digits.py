@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Data-parallel training of a small MLP on the digits data with gccl.torch, the way a
-Horovod user would write it. Launch it with torchrun (or mpirun, srun):
+Horovod user would write it, or (--ddp) the way a DistributedDataParallel user would, on
+torch.distributed's "gccl" backend. Launch it with torchrun (or mpirun, srun):
 
   torchrun --nproc_per_node 4 examples/torch/train_digits.py                   # dense fp32
   torchrun --nproc_per_node 4 examples/torch/train_digits.py --compression fp16
   torchrun --nproc_per_node 4 examples/torch/train_digits.py --sparse 0.1      # CSC, 10%
+  torchrun --nproc_per_node 4 examples/torch/train_digits.py --ddp             # torch's DDP
   python3 examples/torch/train_digits.py --single                             # one process
+
+--ddp meets through torch's env:// rendezvous: MASTER_ADDR and MASTER_PORT, and RANK and
+WORLD_SIZE (torchrun sets all four; under mpirun, Open MPI's rank and size stand in for the
+last two).
 
 Every run sees the same global batches with the same initial weights; each rank takes its
 share of every batch, so the ranks' averaged gradient is the single process's (up to float
@@ -13,6 +19,7 @@ rounding, fp16 and sparsification). Rank 0 prints "test accuracy: 0.XXXX"; every
 that its weights are the same bits as every other rank's and exits 1 otherwise.
 """
 import argparse
+import os
 import pathlib
 import sys
 
@@ -32,6 +39,8 @@ def load_digits():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--single", action="store_true", help="one process, no gccl")
+    parser.add_argument("--ddp", action="store_true",
+                        help="DistributedDataParallel on torch.distributed's gccl backend")
     parser.add_argument("--compression", choices=("none", "fp16", "bf16"), default="none")
     parser.add_argument("--sparse", type=float, metavar="DENSITY",
                         help="send this share of each bucket's chunks (error feedback)")
@@ -43,10 +52,19 @@ def main():
     args = parser.parse_args()
 
     rank, size = 0, 1
-    if not args.single:
+    if args.ddp:
+        import torch.distributed as dist
+        import gccl.torch  # noqa: F401  (registers the "gccl" backend)
+        environ = os.environ
+        dist.init_process_group(
+            "gccl", rank=int(environ.get("RANK", environ.get("OMPI_COMM_WORLD_RANK", 0))),
+            world_size=int(environ.get("WORLD_SIZE", environ.get("OMPI_COMM_WORLD_SIZE", 1))))
+        rank, size = dist.get_rank(), dist.get_world_size()
+    elif not args.single:
         import gccl.torch as hvd
         hvd.init()
         rank, size = hvd.rank(), hvd.size()
+    if not args.single:
         if args.batch % size:
             sys.exit(f"--batch {args.batch} does not split over {size} ranks")
 
@@ -56,7 +74,10 @@ def main():
     model = torch.nn.Sequential(torch.nn.Linear(64, args.hidden), torch.nn.ReLU(),
                                 torch.nn.Linear(args.hidden, 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    if not args.single:
+    trained = model
+    if args.ddp:  # broadcasts rank 0's weights; averages gradients in buckets during backward
+        trained = torch.nn.parallel.DistributedDataParallel(model)
+    elif not args.single:
         hvd.broadcast_parameters(model.state_dict(), root_rank=0)
         optimizer = hvd.DistributedOptimizer(
             optimizer, model.named_parameters(),
@@ -70,7 +91,7 @@ def main():
         for start in range(0, TRAIN_SAMPLES - args.batch + 1, args.batch):
             mine = permutation[start + rank * share:start + (rank + 1) * share]
             optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(train_x[mine]), train_y[mine]).backward()
+            torch.nn.functional.cross_entropy(trained(train_x[mine]), train_y[mine]).backward()
             optimizer.step()
 
     with torch.no_grad():
@@ -78,14 +99,20 @@ def main():
     accuracy = (predicted == y[TRAIN_SAMPLES:]).float().mean().item()
     if not args.single:
         weights = torch.cat([p.data.flatten() for p in model.parameters()])
-        everyone = hvd.allgather(weights.unsqueeze(0))
+        if args.ddp:
+            everyone = torch.zeros(size, weights.numel())
+            dist.all_gather_into_tensor(everyone, weights)
+        else:
+            everyone = hvd.allgather(weights.unsqueeze(0))
         if not all(torch.equal(everyone[0], w) for w in everyone):
             sys.exit(f"rank {rank}: the ranks' weights differ")
     if rank == 0:
-        mode = "single" if args.single else (
+        mode = "single" if args.single else "ddp" if args.ddp else (
             f"sparse {args.sparse}" if args.sparse else args.compression)
         print(f"{mode}, {size} rank(s), {args.epochs} epochs of batch {args.batch}")
         print(f"test accuracy: {accuracy:.4f}")
+    if args.ddp:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
