@@ -150,7 +150,7 @@ plugin_tests() {
   for case in overlap scheduler; do
     run_step "torch_plugin_${case}_cpu" 45 "${launch[@]}" tests/python/torch_optimizer.py "$case"
   done
-  for case in collectives ddp async_mismatch dead_in_ddp; do
+  for case in collectives ddp async_mismatch dead_before_ddp dead_in_ddp; do
     run_step "torch_process_group_${case}_cpu" 45 env GCCL_TIMEOUT_MS=10000 "${launch[@]}" \
       --torchrun tests/python/torch_process_group.py "$case" 2
   done

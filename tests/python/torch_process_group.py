@@ -4,8 +4,8 @@ group "gccl" under torch's own API and under DistributedDataParallel.
   torch_process_group.py collectives NRANKS [DEVICE]   every call, every result exact
   torch_process_group.py ddp NRANKS [DEVICE]           DDP variants against one process
   torch_process_group.py FAULT NRANKS                  mismatch, async_mismatch, dead,
-                                                       dead_in_ddp, silent: an error on every
-                                                       rank
+                                                       dead_before_ddp, dead_in_ddp, silent:
+                                                       an error on every rank
 
 Inputs are small integers, as in torch_collectives.py (whose contribution() and expected()
 are used here), so every dtype holds every input and result exactly.
@@ -17,6 +17,8 @@ import time
 
 import torch
 import torch.distributed as dist
+import torch.distributed.algorithms.ddp_comm_hooks.default_hooks  # noqa: F401
+import torch.distributed.algorithms.ddp_comm_hooks.powerSGD_hook  # noqa: F401
 
 import gccl
 import gccl.torch as hvd  # registers the "gccl" backend
@@ -64,6 +66,9 @@ def check_all_reduce(r, n):
     want = contribution(r, n, count=4 * 37).view(4, 37)
     want[:, ::2] = expected(n, count=4 * 37).view(4, 37)[:, ::2]
     same("all_reduce of a strided view", base, want)
+    base = contribution(r, n, count=4 * 37).view(4, 37)
+    dist.all_reduce(base[:, ::2], async_op=True).wait()  # written back by the group's thread
+    same("all_reduce async of a strided view", base, want)
     # Complex numbers: torch hands their real view to the group.
     tensor = torch.complex(contribution(r, n), contribution(r, n) * 2)
     dist.all_reduce(tensor)
@@ -177,6 +182,24 @@ def check_groups(r, n):
     dist.barrier(async_op=True).wait()
 
 
+def check_requests(r, n):
+    """A collective started asynchronously returns before the last rank has joined it: through
+    the API (async_op=True) and through the group's method (as DDP's reducer calls it)."""
+    group = dist.distributed_c10d._get_default_group()
+    for how, start in (("async_op=True", lambda t: dist.all_reduce(t, async_op=True)),
+                       ("the group's method", lambda t: group.allreduce([t]))):
+        tensor = contribution(r, n)
+        if r == n - 1:
+            time.sleep(1.0)
+        started = time.monotonic()
+        work = start(tensor)
+        returned, completed = time.monotonic() - started, work.is_completed()
+        if r == 0 and n > 1:
+            assert returned < 0.5 and not completed, (how, returned, completed)
+        work.wait()
+        same(f"all_reduce through {how}", tensor, expected(n))
+
+
 def check_refusals(r, n):
     calls = [
         (lambda: dist.send(torch.zeros(1), (r + 1) % n), RuntimeError, "point-to-point"),
@@ -196,6 +219,14 @@ def check_refusals(r, n):
             assert "ProcessGroupGccl." in str(e) and text in str(e), e
         else:
             raise AssertionError(f"rank {r}: no {error.__name__} ({text})")
+    # The root's wrong-sized gather list is refused after the allgather: nobody is left waiting.
+    try:
+        dist.gather(torch.zeros(3), [torch.zeros(2) for _ in range(n)] if r == 0 else None)
+    except ValueError as e:
+        assert r == 0 and "has 2 elements, not 3" in str(e), e
+    else:
+        assert r != 0, "a gather list of the wrong size was not refused"
+    dist.barrier()  # every rank went on
 
 
 class Model(torch.nn.Module):
@@ -210,12 +241,20 @@ class Model(torch.nn.Module):
 
 
 STEPS, SHARD = 5, 8
+HOOKS = torch.distributed.algorithms.ddp_comm_hooks
+# case: (DDP's options, communication hook and its state, tolerance against one process:
+# None for PowerSGD, which approximates the gradients)
 DDP_CASES = {
-    "one bucket": {},
-    "small buckets": dict(bucket_cap_mb=300 / 2**20),  # a bucket every tensor or two
-    "bucket views": dict(bucket_cap_mb=300 / 2**20, gradient_as_bucket_view=True),
-    "unused": dict(find_unused_parameters=True),
-    "no_sync": {},
+    "one bucket": ({}, None, 1e-5),
+    "small buckets": (dict(bucket_cap_mb=300 / 2**20), None, 1e-5),  # a tensor or two each
+    "bucket views": (dict(bucket_cap_mb=300 / 2**20, gradient_as_bucket_view=True), None, 1e-5),
+    "unused": (dict(find_unused_parameters=True), None, 1e-5),
+    "no_sync": ({}, None, 1e-5),
+    "allreduce hook": ({}, (None, HOOKS.default_hooks.allreduce_hook), 1e-5),
+    "fp16 hook": ({}, (None, HOOKS.default_hooks.fp16_compress_hook), 2e-3),
+    # Its callbacks issue collectives and wait for them (on the group's runner threads). One
+    # bucket, so that no other thread issues meanwhile (docs/pytorch.md).
+    "PowerSGD": ({}, ("powerSGD", HOOKS.powerSGD_hook.powerSGD_hook), None),
 }
 
 
@@ -242,7 +281,9 @@ def check_ddp(r, n):
     generator = torch.Generator().manual_seed(7)
     x = torch.randn(STEPS, n * SHARD, 10, generator=generator).to(DEVICE)
     y = torch.randn(STEPS, n * SHARD, 3, generator=generator).to(DEVICE)
-    for case, options in DDP_CASES.items():
+    group = dist.distributed_c10d._get_default_group()
+    requests = count_calls(group._completions, "add")
+    for case, (options, hook, tolerance) in DDP_CASES.items():
         torch.manual_seed(1000)
         alone = Model(unused=case == "unused").to(DEVICE)
         optimizer = torch.optim.SGD(alone.parameters(), lr=0.1, momentum=0.9)
@@ -251,11 +292,20 @@ def check_ddp(r, n):
         torch.manual_seed(1000 + r)  # rank 0 starts as `alone` did; DDP broadcasts it
         model = Model(unused=case == "unused").to(DEVICE)
         ddp = torch.nn.parallel.DistributedDataParallel(model, **options)
+        if hook is not None:
+            state = HOOKS.powerSGD_hook.PowerSGDState(
+                process_group=None, matrix_approximation_rank=1,
+                start_powerSGD_iter=2) if hook[0] == "powerSGD" else hook[0]
+            ddp.register_comm_hook(state, hook[1])
         optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        before = requests[0]
         train(ddp, optimizer, x, y, slice(r * SHARD, (r + 1) * SHARD), ddp,
               no_sync=case == "no_sync")
+        # Backward's reductions are requests that overlap it, not blocking calls.
+        assert requests[0] - before >= STEPS, (case, requests[0] - before)
         for (name, got), want in zip(model.named_parameters(), alone.parameters()):
-            if not torch.allclose(got, want, rtol=0, atol=1e-5):
+            assert torch.isfinite(got).all(), (case, name)
+            if tolerance is not None and not torch.allclose(got, want, rtol=0, atol=tolerance):
                 raise AssertionError(f"rank {r}: DDP {case}: {name} differs from one process "
                                      f"by {(got - want).abs().max().item()}")
         flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
@@ -264,6 +314,18 @@ def check_ddp(r, n):
         for q in range(n):
             same(f"DDP {case}: rank {q}'s weights", everyone.view(n, -1)[q], flat)
         del ddp
+
+
+def count_calls(obj, method):
+    """Counts calls of obj.method from now on: [count], updated in place."""
+    count, original = [0], getattr(obj, method)
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    setattr(obj, method, counted)
+    return count
 
 
 def expect_failure(r, n, case, call):
@@ -300,6 +362,9 @@ def check_fault(case, r, n):
         error = expect_failure(r, n, case, work.wait)
         assert isinstance(error, gccl.GcclError), type(error)
         expect_failure(r, n, case, lambda: work.get_future().wait())
+    elif case == "dead_before_ddp":  # DDP's constructor waits from C++: the error still shows
+        error = expect_failure(r, n, case, lambda: check_ddp_until(r, n, steps=1))
+        assert isinstance(error, gccl.GcclError), type(error)
     elif case in ("dead", "silent"):
         expect_failure(r, n, case, lambda: dist.all_reduce(torch.ones(count)))
     else:
@@ -337,6 +402,7 @@ def main():
         check_gathers(r, n)
         check_reduce_scatter(r, n)
         check_groups(r, n)
+        check_requests(r, n)
         check_refusals(r, n)
     elif case == "ddp":
         check_ddp(r, n)

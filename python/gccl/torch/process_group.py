@@ -10,15 +10,15 @@ creator gets torch's store, which carries gccl's unique id from rank 0 to the ot
 collective is started at once, on gccl's request-based calls for host tensors and its
 stream-ordered calls on the current stream for CUDA tensors, and returns a Work around a
 torch future. One thread per group waits for the started collectives in the order they were
-issued (the order gccl completes them in) and completes their futures, so that DDP's buckets
-overlap backward as on gloo or NCCL.
+issued (the order gccl completes them in) and hands their results to their futures
+(completions.py), so that DDP's buckets overlap backward as on gloo or NCCL.
 
 gccl has collectives only: point-to-point (send, recv) and all-to-all are refused with an
 error that says so. gather and scatter are composed of allgather and broadcast.
 """
 import datetime
+import inspect
 import os
-import queue
 import sys
 import threading
 import weakref
@@ -31,6 +31,7 @@ from torch.distributed.constants import default_pg_timeout
 from .. import _capi
 from ..communicator import Communicator, unique_id
 from .collectives import _StreamRequest
+from .completions import Completions
 from .tensors import address, check_device, gccl_dtype, stream_of
 
 BACKEND = "gccl"
@@ -49,43 +50,6 @@ def _op_code(op, what):
     raise ValueError(f"{what}: gccl reduces with SUM, PRODUCT, MIN, MAX and AVG, not {name}")
 
 
-class _Completions:
-    """The thread that completes the torch futures of started collectives, in the order they
-    were issued: gccl completes a communicator's collectives in that order, so it never waits
-    behind one that is already done."""
-
-    def __init__(self, name, on_failure):
-        self._on_failure = on_failure
-        self._queue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def add(self, request, finish, future):
-        """Completes `future` with finish()'s value once `request` (None: nothing left to
-        wait for) is done, or with its error."""
-        self._queue.put((request, finish, future))
-
-    def stop(self):
-        """Completes what was added, then ends the thread (at once when it is the caller: a
-        group dropped inside a completion)."""
-        self._queue.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
-
-    def _run(self):
-        while (item := self._queue.get()) is not None:
-            request, finish, future = item
-            try:
-                if request is not None:
-                    request.wait()
-                value = finish()
-            except BaseException as error:  # the waiter's wait() raises it
-                self._on_failure(error)
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-
-
 class ProcessGroupGccl(dist.ProcessGroup):
     """A torch.distributed process group whose collectives are gccl's (see the module)."""
 
@@ -93,7 +57,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
         super().__init__(comm.rank, comm.size)
         self._comm = comm
         self._failures = []  # the first one ends the group: later calls raise it
-        self._completions = _Completions(f"gccl-pg-{comm.rank}", self._failures.append)
+        self._completions = Completions(f"gccl-pg-{comm.rank}", self._failures.append)
         # Left running at exit, the group is shut down then (its thread completes what is
         # outstanding, gccl waits for it and frees the communicator).
         self._finalizer = weakref.finalize(self, _shut_down, comm, self._completions)
@@ -154,7 +118,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
         tensor = _one(tensors, what)
         return self._broadcast(tensor, self._root(opts, what), what, tensors)
 
-    def _broadcast(self, tensor, root, what, result, blocking=None):
+    def _broadcast(self, tensor, root, what, result, waited=None):
         work = _dense(tensor, what)
 
         def start(stream, keep):
@@ -165,7 +129,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
             return self._comm.broadcast_async(*args, keep=keep)
 
         return self._launch(what, tensor, start, (work,), _copy_back(work, tensor), result,
-                            blocking)
+                            waited)
 
     def reduce(self, tensors, opts=None):
         """The reduction lands in the root's tensor; the others' are left as they were."""
@@ -217,7 +181,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
         """all_gather_into_tensor: every rank's input, in rank order, in one tensor."""
         return self._gather_into(output, source, "ProcessGroupGccl.all_gather_into_tensor")
 
-    def _gather_into(self, output, source, what, blocking=None):
+    def _gather_into(self, output, source, what, waited=None):
         self._check_pair(output, source, self.size(), what, "output", "input")
         work, into = _dense(source, what), _dense(output, what)
         count = work.numel()
@@ -231,7 +195,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
             return self._comm.allgatherv_async(*args, keep=keep)
 
         return self._launch(what, source, start, (work, into), _copy_back(into, output), output,
-                            blocking)
+                            waited)
 
     def reduce_scatter(self, output_tensors, input_tensors, opts=None):
         """Rank r's output holds the reduction of every rank's input_tensors[0][r]."""
@@ -265,38 +229,34 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def gather(self, output_tensors, input_tensors, opts=None):
         """Composed of an allgather (every rank receives what the root keeps: size x the
-        input); the root's output_tensors[0] gets rank r's input at r."""
+        input); the root's output_tensors[0] gets rank r's input at r. The root checks its
+        outputs after the allgather, so that a refusal there leaves no rank waiting."""
         what = "ProcessGroupGccl.gather"
         source = _one(input_tensors, what)
         root = self._root(opts, what)
-        outputs = output_tensors[0] if self.rank() == root else None
-        if self.rank() == root:
-            self._check_list(_one(output_tensors, what, kind="list of output lists"), source,
-                             what, "output")
-        elif output_tensors and any(output_tensors):
-            raise ValueError(f"{what}: only the root (rank {root}) takes output tensors")
         gathered = source.new_empty((self.size(), *source.shape))
-        self._gather_into(gathered, source, what, blocking=True)
-        if outputs is not None:
+        self._gather_into(gathered, source, what, waited=NOW)
+        if self.rank() == root:
+            outputs = _one(output_tensors, what, kind="list of output lists")
+            self._check_list(outputs, source, what, "output", count=source.numel())
             _scatter_rows(gathered.view(-1), outputs)
         return _done(output_tensors)
 
     def scatter(self, output_tensors, input_tensors, opts=None):
         """Composed of a broadcast of the root's inputs laid end to end (every rank receives
-        size x its output); rank r's output_tensors[0] gets the root's input r."""
+        size x its output); rank r's output_tensors[0] gets the root's input r. Inputs the
+        root refuses leave the others waiting in the broadcast until gccl's timeout."""
         what = "ProcessGroupGccl.scatter"
         output = _one(output_tensors, what)
         root = self._root(opts, what)
         everything = output.new_empty((self.size(), *output.shape))
         if self.rank() == root:
             inputs = _one(input_tensors, what, kind="list of input lists")
-            self._check_list(inputs, output, what, "input")
+            self._check_list(inputs, output, what, "input", count=output.numel())
             with torch.no_grad():
                 for r, t in enumerate(inputs):
                     everything[r].copy_(t.view(output.shape))
-        elif input_tensors and any(input_tensors):
-            raise ValueError(f"{what}: only the root (rank {root}) takes input tensors")
-        self._broadcast(everything, root, what, None, blocking=True)
+        self._broadcast(everything, root, what, None, waited=NOW)
         with torch.no_grad():
             output.copy_(everything[self.rank()])
         return _done(output_tensors)
@@ -330,25 +290,27 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _launch(self, what, tensor, start, keep, finish, result, blocking=None):
+    def _launch(self, what, tensor, start, keep, finish, result, waited=None):
         """Starts a collective and returns its Work, done once finish() has put the result in
         place. `start(stream, keep)` makes gccl's call: blocking when `keep` is None (on
         `stream`, a CUDA stream's handle, or on the host when that is None), else a request
-        that holds `keep` until it completes.
+        that holds `keep` until it completes. `waited`: how the caller waits for the Work
+        (None: judged from the caller).
 
-        A call that is waited for at once (`blocking`; None: torch.distributed's API called
-        with async_op=False) is gccl's blocking call on the host, which raises its error here.
-        A device tensor's collective and finish() are ordered on the current stream (and a
-        blocking call returns then, as NCCL's do); their Work is done when the stream has
-        passed them. Any other host call is a request that the completion thread finishes.
+        - NOW, on the host: gccl's blocking call, which raises its error here.
+        - A device tensor: the collective and finish() are ordered on the current stream, as
+          NCCL's are; NOW returns then, any other waits for the stream to pass them.
+        - USER and FUTURE, on the host: a request, completed by the group's thread. A Work made
+          from a future does not raise from wait() (torch's FutureWrappingWork): FUTURE's
+          callers (DDP's reducer) read the error from its future, which re-raises it; USER gets
+          a Work whose wait() raises it.
+
         A failure ends the group: later calls raise it."""
         self._raise_earlier_failure(what)
         stream = stream_of(tensor) if tensor is not None else None
-        async_op = _api_async_op()
-        if blocking is None:
-            blocking = async_op is False
+        waited = waited or _how_waited()
         try:
-            if blocking and stream is None:
+            if stream is None and waited is NOW:
                 start(None, None)
                 finish()
                 return _done(result)
@@ -359,7 +321,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
                     finish()
                 self._completions.add(_StreamRequest(self._comm, stream, what, keep),
                                       lambda: result, future)
-                if blocking:
+                if waited is NOW:
                     return _done(result)
             else:
                 request = start(None, keep)
@@ -367,13 +329,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
         except _capi.GcclError as error:
             self._failures.append(error)
             raise
-        # A Work made from a future does not raise from wait() (torch's FutureWrappingWork):
-        # the failure reaches its future's waiters (DDP's reducer among them) as the error
-        # of this one, whose callback re-raises it. The API's async_op=True gets a Work whose
-        # wait() raises.
         chained = future.then(_value)
-        if async_op:
-            return _Work(future, chained)
+        if waited is USER:
+            return _Work(what, future, chained)
         return _create_work_from_future(chained)
 
     def _raise_earlier_failure(self, what):
@@ -388,7 +346,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
             raise ValueError(f"{what}: root {root} is out of range for {self.size()} ranks")
         return root
 
-    def _check_list(self, tensors, like, what, kind):
+    def _check_list(self, tensors, like, what, kind, count=None):
+        """One tensor per rank, of `like`'s type and device (and of `count` elements)."""
         if len(tensors) != self.size():
             raise ValueError(f"{what}: {len(tensors)} {kind} tensors for {self.size()} ranks")
         for tensor in tensors:
@@ -396,6 +355,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
             if tensor.dtype != like.dtype or tensor.device != like.device:
                 raise ValueError(f"{what}: the {kind} tensors differ from {like.dtype} on "
                                  f"{like.device}")
+            if count is not None and tensor.numel() != count:
+                raise ValueError(f"{what}: an {kind} tensor has {tensor.numel()} elements, "
+                                 f"not {count}")
 
     @staticmethod
     def _check_pair(whole, part, size, what, whole_name, part_name):
@@ -412,28 +374,44 @@ class ProcessGroupGccl(dist.ProcessGroup):
 _C10D = dist.distributed_c10d.__name__
 
 
-def _api_async_op():
-    """async_op as torch.distributed's functional API was called with, or None for any other
-    caller (DDP's reducer, a direct call): the first frame outside this module is one of
-    that module's functions."""
+# How the caller will wait for a collective's Work (see ProcessGroupGccl._launch).
+NOW, USER, FUTURE = "waited for at once", "held by the user", "read through its future"
+# DDP's helpers that wait for a Work at once from C++ (the parameter check, the broadcasts of
+# parameters and buffers, the bucket rebuild), by the module of the Python code calling them.
+_WAITING_HELPERS = {"torch.nn.parallel.distributed", "torch.distributed.utils"}
+
+
+def _how_waited():
+    """NOW for torch.distributed's API called with async_op=False and for DDP's waiting
+    helpers, USER for the API with async_op=True, FUTURE for anyone else (DDP's reducer, a
+    direct call), judged by the first frame outside this module."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
-    if frame is None or frame.f_globals.get("__name__") != _C10D:
-        return None
-    return frame.f_locals.get("async_op")
+    module = frame.f_globals.get("__name__") if frame is not None else None
+    if module == _C10D and frame.f_locals.get("async_op") is not None:
+        return USER if frame.f_locals["async_op"] else NOW
+    return NOW if module in _WAITING_HELPERS else FUTURE
 
 
 class _Work(Work):
     """What torch.distributed's API returns for async_op=True: its wait() raises the
-    collective's error, as gloo's does (a Work made from a future returns regardless)."""
+    collective's error, as gloo's does (a Work made from a future returns regardless), and
+    honours a timeout."""
 
-    def __init__(self, future, chained):
+    def __init__(self, what, future, chained):
         super().__init__()
+        self._what = what
         self._future = future  # raises the error itself, as it was raised
         self._chained = chained  # carries it as a torch error, for C++ waiters
+        done = threading.Event()  # not self's: no cycle through the future
+        future.add_done_callback(lambda _: done.set())
+        self._done = done
 
     def wait(self, timeout=None):
+        seconds = timeout.total_seconds() if isinstance(timeout, datetime.timedelta) else None
+        if seconds and not self._done.wait(seconds):  # torch's no-timeout is zero
+            raise RuntimeError(f"{self._what}: not complete after {timeout} (still running)")
         self._future.wait()
         return True
 
@@ -445,7 +423,7 @@ class _Work(Work):
             return False
         try:
             self._future.wait()
-        except BaseException:
+        except Exception:
             return False
         return True
 
@@ -500,8 +478,7 @@ def _done(result):
 
 
 def _shut_down(comm, completions):
-    completions.stop()
-    comm.destroy()
+    completions.stop(then=comm.destroy)
 
 
 def _timeout_ms(timeout):
@@ -527,5 +504,9 @@ def _create(store, rank, size, timeout):
 
 def register():
     """Makes "gccl" a torch.distributed backend; importing gccl.torch does it."""
-    if BACKEND.upper() not in dist.Backend._plugins:
-        dist.Backend.register_backend(BACKEND, _create)
+    if BACKEND.upper() in dist.Backend._plugins:
+        return
+    options = {}
+    if "devices" in inspect.signature(dist.Backend.register_backend).parameters:
+        options["devices"] = ["cpu", "cuda"]  # torch >= 2.1 asks (and warns without)
+    dist.Backend.register_backend(BACKEND, _create, **options)
