@@ -23,6 +23,7 @@ import torch.distributed.algorithms.ddp_comm_hooks.powerSGD_hook  # noqa: F401
 import gccl
 import gccl.torch as hvd  # registers the "gccl" backend
 import torch_collectives as values
+from torch_optimizer import count_calls
 
 ReduceOp = dist.ReduceOp
 OPS = {ReduceOp.SUM: hvd.Sum, ReduceOp.AVG: hvd.Average, ReduceOp.PRODUCT: hvd.Product,
@@ -314,18 +315,6 @@ def check_ddp(r, n):
         for q in range(n):
             same(f"DDP {case}: rank {q}'s weights", everyone.view(n, -1)[q], flat)
         del ddp
-
-
-def count_calls(obj, method):
-    """Counts calls of obj.method from now on: [count], updated in place."""
-    count, original = [0], getattr(obj, method)
-
-    def counted(*args, **kwargs):
-        count[0] += 1
-        return original(*args, **kwargs)
-
-    setattr(obj, method, counted)
-    return count
 
 
 def expect_failure(r, n, case, call):

@@ -76,13 +76,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         tensor = _one(tensors, what)
         op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
         work = _dense(tensor, what)
-
-        def start(stream, keep):
-            args = (address(work), address(work), work.numel(), gccl_dtype(work.dtype, what), op)
-            if keep is None:
-                return self._comm.allreduce(*args, stream=stream)
-            return self._comm.allreduce_async(*args, keep=keep)
-
+        start = _starter(self._comm.allreduce, self._comm.allreduce_async, address(work),
+                         address(work), work.numel(), gccl_dtype(work.dtype, what), op)
         return self._launch(what, tensor, start, (work,), _copy_back(work, tensor), tensors)
 
     def allreduce_coalesced(self, tensors, opts=None):
@@ -96,12 +91,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
                 raise ValueError(f"{what}: the tensors differ in type or device")
         op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
         flat = torch.cat([t.reshape(-1) for t in tensors])
-
-        def start(stream, keep):
-            args = (address(flat), address(flat), flat.numel(), gccl_dtype(flat.dtype, what), op)
-            if keep is None:
-                return self._comm.allreduce(*args, stream=stream)
-            return self._comm.allreduce_async(*args, keep=keep)
+        start = _starter(self._comm.allreduce, self._comm.allreduce_async, address(flat),
+                         address(flat), flat.numel(), gccl_dtype(flat.dtype, what), op)
 
         def finish():
             with torch.no_grad():
@@ -120,14 +111,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def _broadcast(self, tensor, root, what, result, waited=None):
         work = _dense(tensor, what)
-
-        def start(stream, keep):
-            args = (address(work), address(work), work.numel(),
-                    gccl_dtype(work.dtype, what, copies_only=True), root)
-            if keep is None:
-                return self._comm.broadcast(*args, stream=stream)
-            return self._comm.broadcast_async(*args, keep=keep)
-
+        start = _starter(self._comm.broadcast, self._comm.broadcast_async, address(work),
+                         address(work), work.numel(),
+                         gccl_dtype(work.dtype, what, copies_only=True), root)
         return self._launch(what, tensor, start, (work,), _copy_back(work, tensor), result,
                             waited)
 
@@ -139,12 +125,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
         work = _dense(tensor, what)
         into = address(work) if self.rank() == root else None
-
-        def start(stream, keep):
-            args = (address(work), into, work.numel(), gccl_dtype(work.dtype, what), op, root)
-            if keep is None:
-                return self._comm.reduce(*args, stream=stream)
-            return self._comm.reduce_async(*args, keep=keep)
+        start = _starter(self._comm.reduce, self._comm.reduce_async, address(work), into,
+                         work.numel(), gccl_dtype(work.dtype, what), op, root)
 
         finish = _copy_back(work, tensor) if self.rank() == root else lambda: None
         return self._launch(what, tensor, start, (work,), finish, tensors)
@@ -163,13 +145,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
         counts = [t.numel() for t in outputs]
         displs = [sum(counts[:r]) for r in range(len(counts))]
         flat = work.new_empty(sum(counts))
-
-        def start(stream, keep):
-            args = (address(work), work.numel(), address(flat), counts, displs,
-                    gccl_dtype(work.dtype, what, copies_only=True))
-            if keep is None:
-                return self._comm.allgatherv(*args, stream=stream)
-            return self._comm.allgatherv_async(*args, keep=keep)
+        start = _starter(self._comm.allgatherv, self._comm.allgatherv_async, address(work),
+                         work.numel(), address(flat), counts, displs,
+                         gccl_dtype(work.dtype, what, copies_only=True))
 
         def finish():
             _scatter_rows(flat, outputs)
@@ -185,15 +163,10 @@ class ProcessGroupGccl(dist.ProcessGroup):
         self._check_pair(output, source, self.size(), what, "output", "input")
         work, into = _dense(source, what), _dense(output, what)
         count = work.numel()
-
-        def start(stream, keep):
-            args = (address(work), count, address(into), [count] * self.size(),
-                    [r * count for r in range(self.size())],
-                    gccl_dtype(work.dtype, what, copies_only=True))
-            if keep is None:
-                return self._comm.allgatherv(*args, stream=stream)
-            return self._comm.allgatherv_async(*args, keep=keep)
-
+        start = _starter(self._comm.allgatherv, self._comm.allgatherv_async, address(work), count,
+                         address(into), [count] * self.size(),
+                         [r * count for r in range(self.size())],
+                         gccl_dtype(work.dtype, what, copies_only=True))
         return self._launch(what, source, start, (work, into), _copy_back(into, output), output,
                             waited)
 
@@ -218,13 +191,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
     def _reduce_scatter(self, what, output, flat, opts, result):
         op = _op_code(opts.reduceOp if opts else dist.ReduceOp.SUM, what)
         into = _dense(output, what)
-
-        def start(stream, keep):
-            args = (address(flat), address(into), into.numel(), gccl_dtype(flat.dtype, what), op)
-            if keep is None:
-                return self._comm.reduce_scatter(*args, stream=stream)
-            return self._comm.reduce_scatter_async(*args, keep=keep)
-
+        start = _starter(self._comm.reduce_scatter, self._comm.reduce_scatter_async, address(flat),
+                         address(into), into.numel(), gccl_dtype(flat.dtype, what), op)
         return self._launch(what, output, start, (flat, into), _copy_back(into, output), result)
 
     def gather(self, output_tensors, input_tensors, opts=None):
@@ -263,9 +231,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def barrier(self, opts=None):
         what = "ProcessGroupGccl.barrier"
-        def start(stream, keep):
-            return self._comm.barrier() if keep is None else self._comm.barrier_async()
-
+        start = _starter(lambda stream: self._comm.barrier(),
+                         lambda keep: self._comm.barrier_async())
         return self._launch(what, None, start, (), lambda: None, [])
 
     def _refuse(self, what):
@@ -432,6 +399,16 @@ class _Work(Work):
 
     def result(self):
         return self._future.wait()
+
+
+def _starter(call, call_async, *args):
+    """The `start(stream, keep)` that ProcessGroupGccl._launch takes: gccl's blocking `call`
+    (on `stream`) when `keep` is None, else `call_async`'s request, which holds `keep`."""
+    def start(stream, keep):
+        if keep is None:
+            return call(*args, stream=stream)
+        return call_async(*args, keep=keep)
+    return start
 
 
 def _one(tensors, what, kind="list of tensors"):
