@@ -93,9 +93,10 @@ class Communicator:
         return cls(handle)
 
     def _call(self, what, function, *args):
-        if self.handle is None:
-            raise _capi.GcclError(_capi.INVALID_USAGE, f"{what}: the communicator is destroyed")
-        with self._issue:
+        with self._issue:  # destroy() frees the handle under it: checked here, still valid
+            if self.handle is None:
+                raise _capi.GcclError(_capi.INVALID_USAGE,
+                                      f"{what}: the communicator is destroyed")
             check(function(*args), what)
 
     def _start(self, what, function, keep, *args):

@@ -19,6 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.algorithms.ddp_comm_hooks.default_hooks  # noqa: F401
 import torch.distributed.algorithms.ddp_comm_hooks.powerSGD_hook  # noqa: F401
+from torch.distributed.algorithms.join import Join
 
 import gccl
 import gccl.torch as hvd  # registers the "gccl" backend
@@ -253,8 +254,7 @@ DDP_CASES = {
     "no_sync": ({}, None, 1e-5),
     "allreduce hook": ({}, (None, HOOKS.default_hooks.allreduce_hook), 1e-5),
     "fp16 hook": ({}, (None, HOOKS.default_hooks.fp16_compress_hook), 2e-3),
-    # Its callbacks issue collectives and wait for them (on the group's runner threads). One
-    # bucket, so that no other thread issues meanwhile (docs/pytorch.md).
+    # Its callbacks issue collectives and wait for them (check_powersgd_buckets: in order).
     "PowerSGD": ({}, ("powerSGD", HOOKS.powerSGD_hook.powerSGD_hook), None),
 }
 
@@ -302,19 +302,83 @@ def check_ddp(r, n):
         before = requests[0]
         train(ddp, optimizer, x, y, slice(r * SHARD, (r + 1) * SHARD), ddp,
               no_sync=case == "no_sync")
-        # Backward's reductions are requests that overlap it, not blocking calls.
-        assert requests[0] - before >= STEPS, (case, requests[0] - before)
+        if hook is None:  # backward's reductions are requests that overlap it
+            assert requests[0] - before >= STEPS, (case, requests[0] - before)
         for (name, got), want in zip(model.named_parameters(), alone.parameters()):
             assert torch.isfinite(got).all(), (case, name)
             if tolerance is not None and not torch.allclose(got, want, rtol=0, atol=tolerance):
                 raise AssertionError(f"rank {r}: DDP {case}: {name} differs from one process "
                                      f"by {(got - want).abs().max().item()}")
-        flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-        everyone = torch.zeros(n * flat.numel(), device=DEVICE)
-        dist.all_gather_into_tensor(everyone, flat)
-        for q in range(n):
-            same(f"DDP {case}: rank {q}'s weights", everyone.view(n, -1)[q], flat)
+        same_everywhere(f"DDP {case}", model, n)
         del ddp
+
+
+def same_everywhere(what, model, n):
+    """The model's parameters are the same bits on every rank."""
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    everyone = torch.zeros(n * flat.numel(), device=DEVICE)
+    dist.all_gather_into_tensor(everyone, flat)
+    for q in range(n):
+        same(f"{what}: rank {q}'s weights", everyone.view(n, -1)[q], flat)
+
+
+class SlowOnOneRank(torch.autograd.Function):
+    """Identity whose backward lingers on rank 1, so that the ranks' buckets complete at
+    different moments relative to their backward passes."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if dist.get_rank() == 1:
+            time.sleep(0.2)
+        return grad
+
+
+def check_powersgd_buckets(r, n):
+    """PowerSGD with two buckets (DDP caps its first at 1 MiB once it has rebuilt them): the
+    collectives its callbacks issue must pair up alike on every rank, whatever completes
+    first, or the ranks' weights drift apart without an error."""
+    class Wide(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = torch.nn.Linear(600, 600), torch.nn.Linear(600, 600)
+
+        def forward(self, x):
+            return self.second(SlowOnOneRank.apply(self.first(x)))
+
+    torch.manual_seed(5)
+    model = Wide().to(DEVICE)
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    ddp.register_comm_hook(HOOKS.powerSGD_hook.PowerSGDState(
+        process_group=None, matrix_approximation_rank=1, start_powerSGD_iter=2),
+        HOOKS.powerSGD_hook.powerSGD_hook)
+    optimizer = torch.optim.SGD(ddp.parameters(), lr=0.01)
+    for step in range(4):
+        generator = torch.Generator().manual_seed(100 * r + step)
+        optimizer.zero_grad()
+        ddp(torch.randn(8, 600, generator=generator).to(DEVICE)).sum().backward()
+        optimizer.step()
+    same_everywhere("PowerSGD, two buckets", model, n)
+
+
+def check_join(r, n):
+    """Uneven inputs under Join (rank r takes r more steps): the joined ranks shadow the
+    others' collectives, including the allreduce that Join starts in forward and DDP waits
+    for from C++ in backward (divide_by_initial_world_size=False)."""
+    for divide in (True, False):
+        torch.manual_seed(9)
+        model = Model().to(DEVICE)
+        ddp = torch.nn.parallel.DistributedDataParallel(model)
+        optimizer = torch.optim.SGD(ddp.parameters(), lr=0.1)
+        with Join([ddp], divide_by_initial_world_size=divide):
+            for step in range(2 + r):
+                optimizer.zero_grad()
+                ddp(torch.ones(4, 10, device=DEVICE) * (step + 1)).sum().backward()
+                optimizer.step()
+        same_everywhere(f"Join, divide_by_initial_world_size={divide}", model, n)
 
 
 def expect_failure(r, n, case, call):
@@ -395,6 +459,8 @@ def main():
         check_refusals(r, n)
     elif case == "ddp":
         check_ddp(r, n)
+        check_powersgd_buckets(r, n)
+        check_join(r, n)
     else:
         check_fault(case, r, n)
     dist.destroy_process_group()

@@ -34,13 +34,16 @@ class _Runners:
                 thread.start()
         self._queue.put(function)
 
-    def stop(self):
-        """Ends every thread once the functions given before have been taken (the queue is
-        first in, first out). Joins none: the caller may be one of them, or wait for one."""
+    def stop(self, but=None):
+        """Ends every thread once the functions given before have run (the queue is first in,
+        first out) and waits for them, all but `but` (a runner that waits for the caller)."""
         with self._lock:
-            count = len(self._threads)
-        for _ in range(count):
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(None)
+        for thread in threads:
+            if thread is not but:
+                thread.join()
 
     def _serve(self):
         while (function := self._queue.get()) is not None:
@@ -61,6 +64,7 @@ class Completions:
         self._lock = threading.Lock()
         self._stopped = False
         self._then = None
+        self._stopper = None
         self._queue = queue.SimpleQueue()
         self._runners = _Runners(f"{name}-callbacks")
         self._thread = threading.Thread(target=self._wait_in_order, name=name, daemon=True)
@@ -76,13 +80,14 @@ class Completions:
         self._complete(request, finish, future, deliver=lambda set_future: set_future())
 
     def stop(self, then):
-        """Completes what was added, calls `then()` on the waiting thread after the last, and
-        ends the threads. Waits for that unless it is the waiting thread (a group dropped
-        there)."""
+        """Completes what was added, ends the runners once every result is delivered (a
+        callback may still issue a collective), then calls `then()` on the waiting thread.
+        Waits for that unless it is the waiting thread (a group dropped there)."""
         with self._lock:
             if self._stopped:
                 return
             self._stopped, self._then = True, then
+            self._stopper = threading.current_thread()
             self._queue.put(None)
         if threading.current_thread() is not self._thread:
             self._thread.join()
@@ -91,8 +96,10 @@ class Completions:
         while (item := self._queue.get()) is not None:
             self._complete(*item, deliver=self._runners.run)
             del item
-        self._then()
-        self._runners.stop()
+        try:
+            self._runners.stop(but=self._stopper)
+        finally:
+            self._then()
 
     def _complete(self, request, finish, future, deliver):
         try:
@@ -103,6 +110,14 @@ class Completions:
             if not isinstance(error, Exception):
                 error = RuntimeError(f"gccl: a collective's completion failed: {error!r}")
             self._on_failure(error)
-            deliver(lambda error=error: future.set_exception(error))
+            _deliver(deliver, lambda error=error: future.set_exception(error))
         else:
-            deliver(lambda: future.set_result(value))
+            _deliver(deliver, lambda: future.set_result(value))
+
+
+def _deliver(deliver, set_future):
+    """Hands `set_future` to `deliver`; runs it here if that fails (no thread to start)."""
+    try:
+        deliver(set_future)
+    except Exception:
+        set_future()

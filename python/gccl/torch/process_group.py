@@ -57,7 +57,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         super().__init__(comm.rank, comm.size)
         self._comm = comm
         self._failures = []  # the first one ends the group: later calls raise it
-        self._completions = Completions(f"gccl-pg-{comm.rank}", self._failures.append)
+        self._completions = Completions(f"gccl-pg-{comm.rank}",
+                                        lambda error: _record(self._failures, error))
         # Left running at exit, the group is shut down then (its thread completes what is
         # outstanding, gccl waits for it and frees the communicator).
         self._finalizer = weakref.finalize(self, _shut_down, comm, self._completions)
@@ -294,7 +295,7 @@ class ProcessGroupGccl(dist.ProcessGroup):
                 request = start(None, keep)
                 self._completions.add(request, lambda: (finish(), result)[1], future)
         except _capi.GcclError as error:
-            self._failures.append(error)
+            _record(self._failures, error)
             raise
         chained = future.then(_value)
         if waited is USER:
@@ -303,9 +304,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def _raise_earlier_failure(self, what):
         if self._failures:
-            first = self._failures[0]
-            raise _capi.GcclError(getattr(first, "result", _capi.INTERNAL_ERROR),
-                                  f"{what}: an earlier collective of this group failed: {first}")
+            result, message = self._failures[0]
+            raise _capi.GcclError(result, f"{what}: an earlier collective of this group "
+                                          f"failed: {message}")
 
     def _root(self, opts, what):
         root = opts.rootRank if opts else 0
@@ -346,18 +347,30 @@ NOW, USER, FUTURE = "waited for at once", "held by the user", "read through its 
 # DDP's helpers that wait for a Work at once from C++ (the parameter check, the broadcasts of
 # parameters and buffers, the bucket rebuild), by the module of the Python code calling them.
 _WAITING_HELPERS = {"torch.nn.parallel.distributed", "torch.distributed.utils"}
+# DDP's communication hooks: their collectives are waited for at once, so that the collectives
+# their callbacks issue (PowerSGD's) are issued by backward's thread, in the same order on
+# every rank, as under NCCL, where a hook's future is complete when it is made.
+_HOOKS = "torch.distributed.algorithms.ddp_comm_hooks"
 
 
 def _how_waited():
-    """NOW for torch.distributed's API called with async_op=False and for DDP's waiting
-    helpers, USER for the API with async_op=True, FUTURE for anyone else (DDP's reducer, a
-    direct call), judged by the first frame outside this module."""
+    """Judged by the first frame outside this module: torch.distributed's API says with
+    async_op (or async_ops): False is NOW; True is USER when user code called it, and FUTURE
+    when torch's own code did (it may hand the Work to C++, DDP's Join does), NOW within a
+    communication hook. DDP's waiting helpers are NOW. Anyone else (DDP's reducer, a direct
+    call) is FUTURE."""
     frame = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
-    module = frame.f_globals.get("__name__") if frame is not None else None
-    if module == _C10D and frame.f_locals.get("async_op") is not None:
-        return USER if frame.f_locals["async_op"] else NOW
+    module = frame.f_globals.get("__name__", "") if frame is not None else ""
+    if module == _C10D:
+        local = frame.f_locals
+        async_op = local.get("async_op", local.get("async_ops"))
+        caller = frame.f_back.f_globals.get("__name__", "") if frame.f_back else ""
+        if async_op is False or caller.startswith(_HOOKS):
+            return NOW
+        if async_op:
+            return FUTURE if caller.startswith("torch.") else USER
     return NOW if module in _WAITING_HELPERS else FUTURE
 
 
@@ -442,6 +455,13 @@ def _scatter_rows(flat, outputs):
         for tensor in outputs:
             tensor.copy_(flat[offset:offset + tensor.numel()].view(tensor.shape))
             offset += tensor.numel()
+
+
+def _record(failures, error):
+    """Keeps the first failure's result and message (not the error: its traceback would keep
+    the frames, and their tensors, alive with the group)."""
+    if not failures:
+        failures.append((getattr(error, "result", _capi.INTERNAL_ERROR), str(error)))
 
 
 def _value(future):
