@@ -24,7 +24,7 @@ from torch.distributed.algorithms.join import Join
 import gccl
 import gccl.torch as hvd  # registers the "gccl" backend
 import torch_collectives as values
-from torch_optimizer import count_calls
+from torch_optimizer import Model, count_calls  # the optimizer test's model and spy
 
 ReduceOp = dist.ReduceOp
 OPS = {ReduceOp.SUM: hvd.Sum, ReduceOp.AVG: hvd.Average, ReduceOp.PRODUCT: hvd.Product,
@@ -229,17 +229,6 @@ def check_refusals(r, n):
     else:
         assert r != 0, "a gather list of the wrong size was not refused"
     dist.barrier()  # every rank went on
-
-
-class Model(torch.nn.Module):
-    def __init__(self, unused=False):
-        super().__init__()
-        self.hidden = torch.nn.Linear(10, 24)
-        self.out = torch.nn.Linear(24, 3)
-        self.unused = torch.nn.Linear(3, 3) if unused else None
-
-    def forward(self, x):
-        return self.out(torch.tanh(self.hidden(x)))
 
 
 STEPS, SHARD = 5, 8
