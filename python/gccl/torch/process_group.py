@@ -95,15 +95,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         start = _starter(self._comm.allreduce, self._comm.allreduce_async, address(flat),
                          address(flat), flat.numel(), gccl_dtype(flat.dtype, what), op)
 
-        def finish():
-            with torch.no_grad():
-                offset = 0
-                for tensor in tensors:
-                    tensor.copy_(flat[offset:offset + tensor.numel()].view(tensor.shape))
-                    offset += tensor.numel()
-            return tensors
-
-        return self._launch(what, tensors[0], start, (flat,), finish, tensors)
+        return self._launch(what, tensors[0], start, (flat,), lambda: _scatter_rows(flat, tensors),
+                            tensors)
 
     def broadcast(self, tensors, opts=None):
         what = "ProcessGroupGccl.broadcast"
