@@ -5,8 +5,8 @@
 //
 // Sizes follow nccl-tests (src/<collective>.cu, getCollByteCount and getBw): the size column is
 // the larger of a rank's send and receive buffers, so allgather shows the gathered bytes and
-// reduce-scatter the bytes each rank contributes; the count column is the call's count
-// argument (a block, for those two); algbw is size / time.
+// reduce-scatter the bytes each rank contributes (all-to-all: a rank's whole buffer); the
+// count column is the call's count argument (a block, for those three); algbw is size / time.
 #pragma once
 
 #include <cstddef>
@@ -63,5 +63,6 @@ extern const CollectiveSpec kBroadcastSpec;
 extern const CollectiveSpec kReduceSpec;
 extern const CollectiveSpec kAllgatherSpec;
 extern const CollectiveSpec kReduceScatterSpec;
+extern const CollectiveSpec kAllToAllSpec;
 
 }  // namespace gccl::perf

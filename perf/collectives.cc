@@ -177,4 +177,39 @@ const CollectiveSpec kReduceScatterSpec{
         },
 };
 
+// Every rank sends nranks blocks, block p to rank p: its input pattern's elements from
+// p x count on. Rank r's block from rank s holds s's elements from r x count on. In place, one
+// buffer is both.
+const CollectiveSpec kAllToAllSpec{
+    .name = "alltoall",
+    .tool = "alltoall_perf",
+    .kind = CollectiveKind::kAllToAll,
+    .reduces = false,
+    .rooted = false,
+    .blocksPerRow = blockPerRank,
+    .busBw = blocksBusBw,
+    .place = [](const CallSetup& c, unsigned char* a, unsigned char* b) -> Placement {
+      return {c.inPlace ? b : a, b};
+    },
+    .fill =
+        [](const CallSetup& c, Placement w) {
+          fillInput(w.send, c.count * c.nranks, c.type, c.op, c.rank, c.nranks);
+        },
+    .run = [](const CallSetup& c,
+              Placement w) { return gcclAllToAll(w.send, w.recv, c.count, c.type, c.comm); },
+    .result =
+        [](const CallSetup& c, Placement w) {
+          return std::span<unsigned char>(w.recv, bytesOf(c, c.count * c.nranks));
+        },
+    .countWrong =
+        [](const CallSetup& c, Placement w) {
+          size_t wrong = 0;
+          for (int block = 0; block < c.nranks; ++block) {
+            wrong += countWrongInput(w.recv + bytesOf(c, c.count * block), c.count, c.type, c.op,
+                                     block, c.nranks, c.count * c.rank);
+          }
+          return wrong;
+        },
+};
+
 }  // namespace gccl::perf

@@ -285,6 +285,20 @@ GCCL_EXPORT gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvb
                                                 gcclRedOp_t op, gcclComm_t comm,
                                                 gcclRequest_t* request);
 
+/**
+ * @brief Exchanges a block of @p count elements with every rank: @p sendbuf holds nranks
+ * blocks, block p for rank p (at element p x count); @p recvbuf (nranks x count elements) gets
+ * rank p's block for this rank at element p x count. Every rank passes the same @p count. In
+ * place when sendbuf == recvbuf (then through a copy of the buffer in gccl's work memory);
+ * other overlaps are gcclInvalidArgument.
+ */
+GCCL_EXPORT gcclResult_t gcclAllToAll(const void* sendbuf, void* recvbuf, size_t count,
+                                      gcclDataType_t datatype, gcclComm_t comm);
+/** @brief gcclAllToAll started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, size_t count,
+                                           gcclDataType_t datatype, gcclComm_t comm,
+                                           gcclRequest_t* request);
+
 /** @brief Returns once every rank of @p comm has entered the barrier. */
 GCCL_EXPORT gcclResult_t gcclBarrier(gcclComm_t comm);
 /** @brief gcclBarrier started as a request (see gcclAllReduceAsync). */
@@ -331,6 +345,9 @@ GCCL_EXPORT gcclResult_t gcclAllGatherVOnStream(const void* sendbuf, size_t send
 GCCL_EXPORT gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf,
                                                    size_t recvcount, gcclDataType_t datatype,
                                                    gcclRedOp_t op, gcclComm_t comm, void* stream);
+GCCL_EXPORT gcclResult_t gcclAllToAllOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                              gcclDataType_t datatype, gcclComm_t comm,
+                                              void* stream);
 /** @} */
 
 /** @brief Blocks until @p request completes, returns its result and frees it. */

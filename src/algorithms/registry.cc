@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "algorithms/all_to_all.h"
 #include "algorithms/binomial.h"
 #include "algorithms/bruck.h"
 #include "algorithms/direct.h"
@@ -61,9 +62,10 @@ std::vector<int> halvingScatterPartners(const ScheduleShape& shape) {
 using K = CollectiveKind;
 using A = AlgorithmId;
 
-// Per collective: the ring first, then the others. A barrier is an allreduce of nothing: no rank
-// completes before every rank has sent.
-const std::array<Algorithm, 21> kAlgorithms = {{
+// Per collective: the ring first (where there is one), then the others. A barrier is an
+// allreduce of nothing: no rank completes before every rank has sent. All-to-all has no ring:
+// Bruck's is the one that runs everywhere, over the connections the others open.
+const std::array<Algorithm, 23> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -93,6 +95,9 @@ const std::array<Algorithm, 21> kAlgorithms = {{
     {K::kBarrier, A::kHalvingDoubling, "halving_doubling", always, halvingPartners,
      halvingDoublingAllreduce},
     {K::kBarrier, A::kOneShot, "one_shot", directSupports, directPeers, oneShotAllreduce},
+    {K::kAllToAll, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
+     bruckAllToAll},
+    {K::kAllToAll, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAll},
 }};
 
 // Recursive doubling allreduce sends the whole buffer as one message and receives it into
@@ -103,14 +108,6 @@ constexpr size_t kMaxWholeMessageBytes = 16 << 20;
 // (0.56x halving-doubling's speed at 64 KiB on 4 ranks already) it runs no more, and the tune
 // does not time it.
 constexpr size_t kMaxOneShotBytes = 1 << 20;
-
-const Algorithm& find(CollectiveKind collective, AlgorithmId id) {
-  for (const auto& algorithm : kAlgorithms) {
-    if (algorithm.collective == collective && algorithm.id == id) return algorithm;
-  }
-  fail(Status::kInternalError, "no ", collectiveName(collective), " algorithm ",
-       static_cast<int>(id), " in the table");
-}
 
 }  // namespace
 
@@ -139,7 +136,10 @@ const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape
       bestMicros = *micros;
     }
   }
-  return best != nullptr ? *best : find(collective, A::kRing);
+  if (best != nullptr) return *best;
+  // Nothing priced: the collective's first algorithm, which runs everywhere.
+  const auto first = [&](const Algorithm& algorithm) { return algorithm.collective == collective; };
+  return *std::find_if(kAlgorithms.begin(), kAlgorithms.end(), first);
 }
 
 }  // namespace

@@ -262,6 +262,22 @@ gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t r
   });
 }
 
+gcclResult_t gcclAllToAll(const void* sendbuf, void* recvbuf, size_t count,
+                          gcclDataType_t datatype, gcclComm_t comm) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllToAll, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum);
+  });
+}
+
+gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, size_t count,
+                               gcclDataType_t datatype, gcclComm_t comm, gcclRequest_t* request) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllToAll, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum);
+  });
+}
+
 gcclResult_t gcclAllReduceOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                    gcclDataType_t datatype, gcclRedOp_t op, gcclComm_t comm,
                                    void* stream) {
@@ -312,6 +328,14 @@ gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* recvbuf, size_
   return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kReduceScatter, sendbuf, recvbuf, recvcount,
                   rawValue(datatype), rawValue(op));
+  });
+}
+
+gcclResult_t gcclAllToAllOnStream(const void* sendbuf, void* recvbuf, size_t count,
+                                  gcclDataType_t datatype, gcclComm_t comm, void* stream) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
+    return callOf(communicator, CollectiveKind::kAllToAll, sendbuf, recvbuf, count,
+                  rawValue(datatype), gcclSum);
   });
 }
 

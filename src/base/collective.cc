@@ -11,6 +11,7 @@ std::string_view collectiveName(CollectiveKind kind) {
     case CollectiveKind::kAllgatherV: return "allgatherv";
     case CollectiveKind::kReduceScatter: return "reduce-scatter";
     case CollectiveKind::kBarrier: return "barrier";
+    case CollectiveKind::kAllToAll: return "alltoall";
   }
   return "unknown collective";
 }

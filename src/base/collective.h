@@ -16,6 +16,7 @@ enum class CollectiveKind : uint8_t {
   kAllgatherV = 5,
   kReduceScatter = 6,
   kBarrier = 7,
+  kAllToAll = 8,
 };
 
 // "allreduce"; "collective#<n>" style names are the caller's for unknown values.

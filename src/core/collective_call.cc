@@ -110,6 +110,11 @@ BufferLayout layoutOf(const CollectiveCall& call, int rank, int size, size_t ele
                 out != nullptr && out == in + myOffset * elementSize, 0};
       break;
     case CollectiveKind::kAllgatherV: return allgatherVLayout(call, rank, size, elementSize);
+    case CollectiveKind::kAllToAll: {
+      const size_t elements = product(call, rank, call.count, n);
+      layout = {elements, elements, in != nullptr && in == out, 0};
+      break;
+    }
     case CollectiveKind::kBarrier: break;
   }
   return layout;

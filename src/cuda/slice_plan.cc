@@ -10,7 +10,7 @@ namespace {
 
 bool isBlockwise(CollectiveKind kind) {
   return kind == CollectiveKind::kAllgather || kind == CollectiveKind::kAllgatherV ||
-         kind == CollectiveKind::kReduceScatter;
+         kind == CollectiveKind::kReduceScatter || kind == CollectiveKind::kAllToAll;
 }
 
 // The whole call, as the value every slice's collective carries for the ranks to agree on.
@@ -129,7 +129,13 @@ SliceWork SlicePlanner::blockwise(size_t index, std::byte* slot) const {
   SliceWork work;
   work.call = call_;
   work.call.count = pieces[me].count;
-  if (call_.kind == CollectiveKind::kReduceScatter) {
+  if (call_.kind == CollectiveKind::kAllToAll) {
+    // Every block in and out: the slot's all-to-all runs in place.
+    for (size_t r = 0; r < n; ++r) work.in.push_back(devicePiece(r));
+    work.call.input = slot;
+    work.call.output = slot;
+    for (size_t r = 0; r < n; ++r) work.out.push_back(devicePiece(r));
+  } else if (call_.kind == CollectiveKind::kReduceScatter) {
     for (size_t r = 0; r < n; ++r) work.in.push_back(devicePiece(r));
     work.call.input = slot;
     work.call.output = slot + own.slot;

@@ -3,8 +3,8 @@
 // run on the slot, and the pieces copied from the slot back to the device output.
 //
 //   allreduce, broadcast, reduce: slice s is elements [sE, sE+E) of the buffer
-//   allgather(v), reduce-scatter: slice s is elements [sE, sE+E) of every rank's block, so a
-//                                 slot holds one piece per rank, packed
+//   allgather(v), reduce-scatter, all-to-all: slice s is elements [sE, sE+E) of every rank's
+//                                 block, so a slot holds one piece per rank, packed
 //
 // Every rank derives the same slices from the same arguments, so the k-th collective of every
 // rank is the same slice; each slice's call carries the whole call's count (or blocks) in its

@@ -142,6 +142,18 @@ int everyCollective(int rank, int n, const gcclUniqueId& id, std::string& report
       if (perf::countWrong(out.data(), count, type, gcclAvg, n, count * rank) != 0)
         return fail("reduce-scatter result");
 
+      poisonOutput();
+      perf::fillInput(in.data(), count * n, type, gcclSum, rank, n);
+      const gcclResult_t a =
+          async ? gcclAllToAllAsync(in.data(), out.data(), count, type, comm, maybe)
+                : gcclAllToAll(in.data(), out.data(), count, type, comm);
+      if (finish(a, request) != gcclSuccess) return fail("alltoall");
+      for (int b2 = 0; b2 < n; ++b2) {
+        if (perf::countWrongInput(out.data() + b2 * count * es, count, type, gcclSum, b2, n,
+                                  count * rank) != 0)
+          return fail("alltoall result");
+      }
+
       const gcclResult_t w = async ? gcclBarrierAsync(comm, maybe) : gcclBarrier(comm);
       if (finish(w, request) != gcclSuccess) return fail("barrier");
     }
@@ -373,6 +385,48 @@ TEST_P(OverTransport, OneShotAllreduceSumsInRankOrderOnEveryRank) {
   }
 }
 
+// Both all-to-all algorithms (GCCL_ALGO), out of place and in place, exact on every rank.
+int allToAllBothWays(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  const size_t count = 3001;
+  std::vector<int32_t> in(count * n), out(count * n);
+  for (bool inPlace : {false, true}) {
+    std::fill(out.begin(), out.end(), -1);
+    int32_t* input = inPlace ? out.data() : in.data();
+    perf::fillInput(input, count * n, gcclInt32, gcclSum, rank, n);
+    if (gcclAllToAll(input, out.data(), count, gcclInt32, comm) != gcclSuccess) {
+      report = std::string("alltoall: ") + gcclGetLastError(comm);
+      gcclCommAbort(comm);
+      return 1;
+    }
+    for (int b = 0; b < n; ++b) {
+      if (perf::countWrongInput(out.data() + b * count, count, gcclInt32, gcclSum, b, n,
+                                count * rank) != 0) {
+        report = std::string("alltoall result, block ") + std::to_string(b) +
+                 (inPlace ? " in place" : "");
+        gcclCommAbort(comm);
+        return 1;
+      }
+    }
+  }
+  report = "ok";
+  return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
+}
+
+TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
+  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4096");  // several slices per block
+  for (const char* algorithm : {"recursive_doubling", "direct"}) {
+    const ScopedVariable algo("GCCL_ALGO", algorithm);
+    ProcessGroup group(kRanks, allToAllBothWays);
+    const auto reports = group.collect(60000);
+    for (int r = 0; r < kRanks; ++r) {
+      EXPECT_EQ(reports[r].exitCode, 0) << algorithm << " rank " << r << ": " << reports[r].text;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, OverTransport, testing::Values("tcp", "shm", "shm_rings"),
                          [](const testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
@@ -381,7 +435,7 @@ INSTANTIATE_TEST_SUITE_P(Transports, OverTransport, testing::Values("tcp", "shm"
 // Rank 3 passes a different root, count or allgatherv layout from the others: every rank
 // returns gcclInvalidUsage naming a mismatch, in that collective or, for a rank whose part did
 // not depend on rank 3 (the start of a broadcast chain), in its next one.
-enum class Mismatch { kRoot, kCount, kBlocks };
+enum class Mismatch { kRoot, kCount, kBlocks, kAllToAllCount };
 
 int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mismatch what) {
   gcclComm_t comm = join(rank, n, id, report);
@@ -404,6 +458,9 @@ int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mis
                               comm);
       break;
     }
+    case Mismatch::kAllToAllCount:
+      result = gcclAllToAll(out.data(), in.data(), odd ? 8 : 16, gcclFloat32, comm);
+      break;
   }
   if (result == gcclSuccess) result = gcclBarrier(comm);
   report = std::to_string(static_cast<int>(result)) + " " + gcclGetLastError(comm);
@@ -433,12 +490,14 @@ std::string mismatchName(const testing::TestParamInfo<Mismatch>& info) {
     case Mismatch::kRoot: return "root";
     case Mismatch::kCount: return "count";
     case Mismatch::kBlocks: return "blocks";
+    case Mismatch::kAllToAllCount: return "alltoall_count";
   }
   return "unknown";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, CollectiveMismatch,
-                         testing::Values(Mismatch::kRoot, Mismatch::kCount, Mismatch::kBlocks),
+                         testing::Values(Mismatch::kRoot, Mismatch::kCount, Mismatch::kBlocks,
+                                         Mismatch::kAllToAllCount),
                          mismatchName);
 
 }  // namespace

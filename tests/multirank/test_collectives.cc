@@ -1,9 +1,10 @@
 // Every collective, as ranks that are threads over the in-process transport: broadcast, reduce,
-// allgather, allgatherv, reduce-scatter and barrier, for rank counts 1..16 x counts x every
-// dtype x every op x in place / out of place x roots, with exact expected values on every rank
-// (integer-valued data, so every algorithm must agree to the bit). Once per algorithm: the ring,
-// and the log(n) ones (tree, recursive_doubling, halving_doubling) on fewer rank counts, each
-// for the collectives that have it.
+// allgather, allgatherv, reduce-scatter, all-to-all and barrier, for rank counts 1..16 x counts
+// x every dtype x every op x in place / out of place x roots, with exact expected values on
+// every rank (integer-valued data, so every algorithm must agree to the bit). Once per
+// algorithm: the ring, and the log(n) ones (tree, recursive_doubling, halving_doubling) and
+// the one-round ones (one_shot, direct) on fewer rank counts, each for the collectives that
+// have it.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -229,6 +230,38 @@ void checkReduceScatter(Ranks& ranks, size_t count, gcclDataType_t type, gcclRed
   }
 }
 
+// Rank s's send buffer holds its input elements [0, n x count), block p for rank p; rank r
+// must end with rank s's block r (s's elements from r x count on) at block s. The send buffer
+// must come through unchanged.
+void checkAllToAll(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace) {
+  const int n = ranks.size();
+  std::vector<Bytes> in(n), out(n);
+  std::vector<CollectiveCall> calls;
+  const size_t block = bytesOf(count, type);
+  for (int r = 0; r < n; ++r) {
+    in[r] = garbage(block * n);
+    out[r] = garbage(block * n);
+    unsigned char* input = (inPlace ? out : in)[r].data();
+    perf::fillInput(input, count * n, type, gcclSum, r, n);
+    calls.push_back(callOf(CollectiveKind::kAllToAll, input, out[r].data(), count, type, gcclSum));
+  }
+  const std::string what = label("alltoall", n, count, type, gcclSum, inPlace);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    for (int s = 0; s < n; ++s) {
+      ASSERT_EQ(perf::countWrongInput(out[r].data() + block * s, count, type, gcclSum, s, n,
+                                      count * r),
+                0u)
+          << what << " rank " << r << " block " << s;
+    }
+    ASSERT_EQ(out[r][block * n], 0xAB) << what << " wrote past the end";
+    if (!inPlace) {
+      ASSERT_EQ(perf::countWrongInput(in[r].data(), count * n, type, gcclSum, r, n), 0u)
+          << what << " rank " << r << ": the send buffer changed";
+    }
+  }
+}
+
 // (rank count, GCCL_ALGO). A collective without that algorithm would run its automatic
 // choice, which the ring's run already covers: it is skipped.
 class Collectives : public testing::TestWithParam<std::tuple<int, std::string>> {
@@ -258,6 +291,7 @@ TEST_P(Collectives, ExactForEveryCountTypeOpPlacementAndRoot) {
         }
         if (runs(K::kAllgather)) checkAllgather(ranks, count, type, inPlace);
         if (runs(K::kAllgatherV)) checkAllgatherV(ranks, count, type, inPlace);
+        if (runs(K::kAllToAll)) checkAllToAll(ranks, count, type, inPlace);
         for (gcclRedOp_t op : kOps) {
           for (int root : roots) {
             if (runs(K::kReduce)) checkReduce(ranks, count, type, op, inPlace, root);
@@ -280,6 +314,7 @@ TEST_P(Collectives, ExactForLargePipelinedCounts) {
       if (runs(K::kBroadcast)) checkBroadcast(ranks, count, type, inPlace, ranks.size() - 1);
       if (runs(K::kAllgather)) checkAllgather(ranks, count, type, inPlace);
       if (runs(K::kAllgatherV)) checkAllgatherV(ranks, count, type, inPlace);
+      if (runs(K::kAllToAll)) checkAllToAll(ranks, count, type, inPlace);
       if (runs(K::kReduce)) checkReduce(ranks, count, type, gcclSum, inPlace, ranks.size() / 2);
       if (runs(K::kReduceScatter)) checkReduceScatter(ranks, count, type, gcclAvg, inPlace);
       if (HasFatalFailure()) return;
@@ -308,7 +343,8 @@ INSTANTIATE_TEST_SUITE_P(Ranks, Collectives,
 INSTANTIATE_TEST_SUITE_P(LogN, Collectives,
                          testing::Combine(testing::Values(1, 2, 3, 5, 8, 13, 16),
                                           testing::Values("tree", "recursive_doubling",
-                                                          "halving_doubling", "one_shot")),
+                                                          "halving_doubling", "one_shot",
+                                                          "direct")),
                          caseName);
 
 }  // namespace

@@ -246,6 +246,7 @@ void checkCollective(Ranks& ranks, std::vector<std::unique_ptr<Gpu>>& gpus, Coll
     size_t recvCount = count;
     if (kind == CollectiveKind::kAllgather) recvCount = n * count;
     if (kind == CollectiveKind::kReduceScatter) sendCount = n * count;
+    if (kind == CollectiveKind::kAllToAll) sendCount = recvCount = n * count;
     if (kind == CollectiveKind::kAllgatherV) {
       sendCount = blocks[rank].count;
       recvCount = outputEnd(blocks);
@@ -297,6 +298,12 @@ void checkCollective(Ranks& ranks, std::vector<std::unique_ptr<Gpu>>& gpus, Coll
       case CollectiveKind::kReduceScatter:
         wrong = perf::countWrong(recv, count, type, op, size, rank * count);
         break;
+      case CollectiveKind::kAllToAll:  // rank r's block for this rank, at block r
+        for (int r = 0; r < size; ++r) {
+          wrong += perf::countWrongInput(recv + r * count * element, count, type, op, r, size,
+                                         rank * count);
+        }
+        break;
       default: FAIL() << "not a staged collective";
     }
     EXPECT_EQ(wrong, 0u) << what << " rank " << rank;
@@ -314,7 +321,7 @@ TEST(StagedCollectives, ExactResultsOfEveryCollective) {
     auto gpus = makeGpus(ranks, kSmall, faults);
     for (CollectiveKind kind :
          {CollectiveKind::kBroadcast, CollectiveKind::kReduce, CollectiveKind::kAllgather,
-          CollectiveKind::kAllgatherV, CollectiveKind::kReduceScatter}) {
+          CollectiveKind::kAllgatherV, CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll}) {
       for (size_t count : {size_t{0}, size_t{1}, size_t{37}, size_t{300}}) {
         for (gcclDataType_t type : {gcclFloat32, gcclInt32, gcclFloat16}) {
           const gcclRedOp_t op = type == gcclInt32 ? gcclMax : gcclSum;

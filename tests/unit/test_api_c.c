@@ -159,6 +159,15 @@ int main(void) {
   EXPECT(holds(gathered, data, 4));
   EXPECT(gcclReduceScatter(data, gathered, 4, gcclFloat32, (gcclRedOp_t)9, comm) ==
          gcclInvalidArgument);
+  memset(gathered, 0, sizeof gathered);
+  EXPECT(gcclAllToAll(data, gathered, 4, gcclFloat32, comm) == gcclSuccess);
+  EXPECT(holds(gathered, data, 4));
+  EXPECT(gcclAllToAll(data, data + 1, 2, gcclFloat32, comm) == gcclInvalidArgument);
+  EXPECT(mentions(gcclGetLastError(comm), "alltoall on rank 0: send and receive buffers overlap"));
+  EXPECT(gcclAllToAll(NULL, gathered, 4, gcclFloat32, comm) == gcclInvalidArgument);
+  EXPECT(gcclAllToAllAsync(data, gathered, 4, gcclFloat32, comm, NULL) == gcclInvalidArgument);
+  EXPECT(gcclAllToAllAsync(data, gathered, 4, gcclFloat32, comm, &request) == gcclSuccess);
+  EXPECT(gcclWait(request) == gcclSuccess);
   EXPECT(gcclBarrier(comm) == gcclSuccess);
   EXPECT(gcclBarrierAsync(comm, &request) == gcclSuccess);
   EXPECT(gcclWait(request) == gcclSuccess);

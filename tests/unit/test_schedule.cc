@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "algorithms/all_to_all.h"
 #include "algorithms/binomial.h"
 #include "algorithms/bruck.h"
 #include "algorithms/double_tree.h"
@@ -166,6 +167,16 @@ Extents gatherExtents(int, int size, size_t count, int) {
 Extents scatterExtents(int, int size, size_t count, int) {
   return {static_cast<size_t>(size) * count, count};
 }
+Extents allToAllExtents(int, int size, size_t count, int) {
+  return {static_cast<size_t>(size) * count, static_cast<size_t>(size) * count};
+}
+std::vector<int> everyOtherRank(int rank, int size) {
+  std::vector<int> peers;
+  for (int p = 0; p < size; ++p) {
+    if (p != rank) peers.push_back(p);
+  }
+  return peers;
+}
 
 TEST(CollectivePatterns, SendsMatchReceivesForEveryCollectiveAndRankCount) {
   for (int size = 1; size <= 64; ++size) {
@@ -181,6 +192,7 @@ TEST(CollectivePatterns, SendsMatchReceivesForEveryCollectiveAndRankCount) {
                              unevenBlocks(size, count, touching));
       }
       expectMatchingCounts(ringReduceScatter, size, count, 0, scatterExtents);
+      expectMatchingCounts(pairwiseAllToAll, size, count, 0, allToAllExtents, {}, everyOtherRank);
       if (HasFatalFailure()) return;
     }
   }
@@ -223,6 +235,7 @@ TEST(CollectivePatterns, LogarithmicAlgorithmsMatchForEveryCollectiveAndRankCoun
       }
       expectMatchingCounts(recursiveHalvingReduceScatter, size, count, 0, scatterExtents, {},
                            recursiveHalvingPeers);
+      expectMatchingCounts(bruckAllToAll, size, count, 0, allToAllExtents, {}, bruckPeers);
       if (HasFatalFailure()) return;
     }
   }
@@ -251,7 +264,9 @@ TEST(CollectivePatterns, EveryListedPeerIsTalkedTo) {
   } cases[] = {{binomialBroadcast, binomialPeers, true},
                {binomialReduce, binomialPeers, true},
                {bruckAllgather, bruckPeers, false},
-               {recursiveHalvingReduceScatter, recursiveHalvingPeers, false}};
+               {recursiveHalvingReduceScatter, recursiveHalvingPeers, false},
+               {bruckAllToAll, bruckPeers, false},
+               {pairwiseAllToAll, everyOtherRank, false}};
   for (int size = 1; size <= 24; ++size) {
     for (int rank = 0; rank < size; ++rank) {
       for (const auto& c : cases) {
@@ -426,9 +441,10 @@ void runRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t sl
 }
 
 // Any collective but allreduce, out of place: each rank's buffers as NCCL sizes them, filled
-// with valueOf, the output with -1 (what stays in the gaps between allgatherv blocks).
+// with valueOf, the output with -1 (what stays in the gaps between allgatherv blocks). In place
+// only for all-to-all, whose buffers are alike.
 void runCollectiveRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice,
-                             int root, ReduceOp op) {
+                             int root, ReduceOp op, bool inPlace = false) {
   using K = CollectiveKind;
   const int64_t divisor = op == ReduceOp::kAvg ? size : 1;
   const int64_t rankSum = static_cast<int64_t>(size) * (size + 1) / 2;
@@ -443,6 +459,7 @@ void runCollectiveRoundRobin(const Algorithm& algorithm, int size, size_t count,
     shape.root = root;
     shape.average = op == ReduceOp::kAvg;
     shape.blocks = blocks;
+    shape.inPlace = inPlace;
     shapes.push_back(shape);
     RankData& d = data[static_cast<size_t>(r)];
     auto fill = [&](size_t elements, size_t first) {
@@ -478,9 +495,22 @@ void runCollectiveRoundRobin(const Algorithm& algorithm, int size, size_t count,
           d.expected.push_back(rankSum * static_cast<int64_t>(at % 13 + 1) / divisor);
         }
         break;
+      case K::kAllToAll:
+        // Element j of rank r's input goes to rank j / count: rank s's block for r is
+        // valueOf(s, r x count ...).
+        fill(n * count, 0);
+        for (size_t i = 0; i < n * count; ++i) {
+          d.expected.push_back(valueOf(static_cast<int>(i / count), r * count + i % count));
+        }
+        break;
       default: FAIL() << "not a collective of this test";
     }
-    d.output.assign(d.expected.size(), -1);
+    if (inPlace) {
+      ASSERT_EQ(algorithm.collective, K::kAllToAll) << "in place: all-to-all only here";
+      d.output = d.input;
+    } else {
+      d.output.assign(d.expected.size(), -1);
+    }
   }
   driveRoundRobin(algorithm, shapes, data, op);
 }
@@ -666,6 +696,22 @@ TEST(ScheduleExecution, EveryCollectiveIsExactForEveryRankCountUpTo64) {
   }
 }
 
+// All-to-all in place: a receive lands where a block still to be sent lies, unless the schedule
+// sends from a copy (a schedule that did not ends with wrong blocks).
+TEST(ScheduleExecution, AllToAllIsExactInPlace) {
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective != CollectiveKind::kAllToAll) continue;
+    for (int size = 1; size <= 20; ++size) {
+      for (size_t count : {size_t{1}, size_t{5}}) {
+        runCollectiveRoundRobin(algorithm, size, count, 2, 0, ReduceOp::kSum, true);
+        if (HasFatalFailure()) {
+          FAIL() << algorithm.name << " at " << size << " ranks, count " << count;
+        }
+      }
+    }
+  }
+}
+
 // GCCL_ALGO: a name forces the algorithm where it can run; elsewhere the automatic choice.
 TEST(Selection, ANamedAlgorithmIsTakenWhereItCanRun) {
   constexpr auto kAllreduce = CollectiveKind::kAllreduce;
@@ -706,6 +752,9 @@ TEST(Selection, LogarithmicAlgorithmsAreTakenWhereTheyExist) {
                 AlgorithmId::kRecursiveDoubling);
       EXPECT_EQ(selectAlgorithm(K::kReduceScatter, "halving_doubling", shape, costs).id,
                 AlgorithmId::kHalvingDoubling);
+      EXPECT_EQ(selectAlgorithm(K::kAllToAll, "recursive_doubling", shape, costs).id,
+                AlgorithmId::kRecursiveDoubling);
+      EXPECT_EQ(selectAlgorithm(K::kAllToAll, "direct", shape, costs).id, AlgorithmId::kDirect);
       EXPECT_EQ(selectAlgorithm(K::kAllgather, "tree", shape, costs).id,
                 selectAlgorithm(K::kAllgather, "auto", shape, costs).id);
       EXPECT_EQ(selectAlgorithm(K::kBroadcast, "halving_doubling", shape, costs).id,
@@ -714,6 +763,28 @@ TEST(Selection, LogarithmicAlgorithmsAreTakenWhereTheyExist) {
   }
   EXPECT_EQ(algorithmName(AlgorithmId::kTree), "tree");
   EXPECT_EQ(algorithmName(AlgorithmId::kHalvingDoubling), "halving_doubling");
+}
+
+// All-to-all has no ring: every name but its own two, and "auto", takes its automatic choice;
+// the pairwise exchange needs a connection to every rank, so beyond one host's direct limit
+// (or across hosts) Bruck's runs, forced or not.
+TEST(Selection, AllToAllRunsBruckWhereNotEveryPairIsConnected) {
+  using K = CollectiveKind;
+  const auto select = [](std::string_view name, int size, size_t bytes, HostMap hostOf) {
+    const ScheduleShape shape = shapeOf(0, size, 0, 1, std::move(hostOf));
+    CostInputs costs = costInputsOf(shape, 1 << 20, CostFigures{});
+    costs.bytes = bytes;
+    return selectAlgorithm(K::kAllToAll, name, shape, costs).id;
+  };
+  auto twoHosts = std::make_shared<const std::vector<int>>(std::vector<int>{0, 0, 1, 1});
+  for (size_t bytes : {size_t{64}, size_t{64} << 20}) {
+    EXPECT_EQ(select("ring", 4, bytes, nullptr), select("auto", 4, bytes, nullptr));
+    EXPECT_EQ(select("direct", 32, bytes, nullptr), AlgorithmId::kRecursiveDoubling);
+    EXPECT_EQ(select("auto", 32, bytes, nullptr), AlgorithmId::kRecursiveDoubling);
+    EXPECT_EQ(select("direct", 4, bytes, twoHosts), AlgorithmId::kRecursiveDoubling);
+  }
+  // On one host large blocks go straight to their rank.
+  EXPECT_EQ(select("auto", 8, size_t{64} << 20, nullptr), AlgorithmId::kDirect);
 }
 
 // Recursive doubling partners combine the same two partials; the lower block's goes left on
@@ -1011,6 +1082,8 @@ TEST(ScheduleCheck, EveryRanksScheduleFitsAtTheSliceLimit) {
       shape.blocks = oneBigBlock;
       EXPECT_NO_THROW(bruckAllgatherV(shape)) << size << " ranks, rank " << rank;
       EXPECT_NO_THROW(ringAllgatherV(shape)) << size << " ranks, rank " << rank;
+      shape.count = count / static_cast<size_t>(size);  // all-to-all: the whole buffer
+      EXPECT_NO_THROW(bruckAllToAll(shape)) << size << " ranks, rank " << rank;
     }
     // Every allreduce algorithm that runs at this size, on the first, middle and last rank
     // (recursive doubling's log2(n) full exchanges per slice come closest to the bound).

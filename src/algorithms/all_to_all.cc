@@ -1,0 +1,127 @@
+#include "algorithms/all_to_all.h"
+
+#include <algorithm>
+
+#include "algorithms/partition.h"
+#include "algorithms/steps.h"
+
+namespace gccl {
+
+namespace {
+
+int wrap(long long value, int size) {
+  const long long m = value % size;
+  return static_cast<int>(m < 0 ? m + size : m);
+}
+
+// Rank p's block of either buffer.
+Range blockOf(int p, size_t count) {
+  return {static_cast<size_t>(p) * count, count};
+}
+
+}  // namespace
+
+// Out of place nothing waits: the receives write the output, the sends read the input. In
+// place a receive would overwrite a block still to be sent (rank r - i's block lands where
+// r - i's own block waits for its round), so the sends read a copy and the receives wait for it.
+Schedule pairwiseAllToAll(const ScheduleShape& shape) {
+  Schedule schedule;
+  const int n = shape.size;
+  const int r = shape.rank;
+  const size_t c = shape.count;
+  BufferRole sendFrom = BufferRole::kInput;
+  int32_t copied = kNoStep;
+  if (shape.inPlace) {
+    const Range all{0, static_cast<size_t>(n) * c};
+    schedule.workElements = all.count;
+    copied = addCopy(schedule, BufferRole::kInput, all, BufferRole::kWork, all, kNoStep);
+    sendFrom = BufferRole::kWork;
+  } else {
+    addCopy(schedule, BufferRole::kInput, blockOf(r, c), BufferRole::kOutput, blockOf(r, c),
+            kNoStep);
+  }
+  // Round i pairs r with r + i (to) and r - i (from), so that no rank is every rank's first.
+  for (int i = 1; i < n; ++i) {
+    const int to = wrap(r + i, n);
+    const int from = wrap(r - i, n);
+    for (const Range& part : slicesOf(blockOf(to, c), shape.sliceElements)) {
+      addSend(schedule, to, sendFrom, part, copied);
+    }
+    for (const Range& part : slicesOf(blockOf(from, c), shape.sliceElements)) {
+      addRecv(schedule, from, BufferRole::kOutput, part, copied);
+    }
+  }
+  return schedule;
+}
+
+// The work buffer holds n slots, slot i the block at distance i: first this rank's block for
+// rank r + i (a rotated copy of the input), and once it has arrived, rank r - i's block for
+// this rank. Blocks keep their slot as they travel: a block at distance i sits in slot i of
+// every rank it passes through. Round k (d = 2^k) moves the slots whose index has bit k set,
+// runs of d slots from slot d on, to r + d, and receives the same slots from r - d.
+//
+// A slot is sent and refilled in the same round, so each run is first copied into a pack area
+// and sent from there; the receive into the slots waits only for that local copy. (Waiting for
+// the send instead would wait for the receiver, whose receive waits for its own send: a cycle
+// through every rank.) A round starts once every message of the round before is complete.
+Schedule bruckAllToAll(const ScheduleShape& shape) {
+  Schedule schedule;
+  const int n = shape.size;
+  const int r = shape.rank;
+  const size_t c = shape.count;
+  const size_t total = static_cast<size_t>(n) * c;
+  const auto slots = [&](int first, int end) {
+    return Range{static_cast<size_t>(first) * c, static_cast<size_t>(end - first) * c};
+  };
+  const auto runsOf = [&](int d) {
+    std::vector<std::pair<int, int>> runs;  // [first, end) slots
+    for (int first = d; first < n; first += 2 * d) runs.emplace_back(first, std::min(first + d, n));
+    return runs;
+  };
+  size_t packSlots = 0;
+  for (int d = 1; d < n; d <<= 1) {
+    size_t moved = 0;
+    for (const auto& [first, end] : runsOf(d)) moved += static_cast<size_t>(end - first);
+    packSlots = std::max(packSlots, moved);
+  }
+  schedule.workElements = total + packSlots * c;
+
+  // Slot i = input block r + i: input blocks r.. n-1, then 0 .. r-1.
+  std::vector<int32_t> rotated = {addCopy(schedule, BufferRole::kInput, slots(r, n),
+                                          BufferRole::kWork, slots(0, n - r), kNoStep)};
+  if (r > 0) {
+    rotated.push_back(addCopy(schedule, BufferRole::kInput, slots(0, r), BufferRole::kWork,
+                              slots(n - r, n), kNoStep));
+  }
+  int32_t previousRound = schedule.join(rotated);
+  for (int d = 1; d < n; d <<= 1) {
+    const int to = wrap(r + d, n);
+    const int from = wrap(r - d, n);
+    std::vector<int32_t> messages;
+    size_t packed = total;
+    for (const auto& [first, end] : runsOf(d)) {
+      const Range run = slots(first, end);
+      const Range pack{packed, run.count};
+      packed += run.count;
+      const int32_t copy =
+          addCopy(schedule, BufferRole::kWork, run, BufferRole::kWork, pack, previousRound);
+      // Both ends cut a run of the same length alike.
+      for (const Range& part : slicesOf(pack, shape.sliceElements)) {
+        messages.push_back(addSend(schedule, to, BufferRole::kWork, part, copy));
+      }
+      for (const Range& part : slicesOf(run, shape.sliceElements)) {
+        messages.push_back(addRecv(schedule, from, BufferRole::kWork, part, copy));
+      }
+    }
+    previousRound = schedule.join(messages);
+  }
+  // Slot i holds rank r - i's block for this rank. (In place, the rotation has read the input
+  // long before: every round waits for it.)
+  for (int i = 0; i < n; ++i) {
+    addCopy(schedule, BufferRole::kWork, slots(i, i + 1), BufferRole::kOutput,
+            blockOf(wrap(r - i, n), c), previousRound);
+  }
+  return schedule;
+}
+
+}  // namespace gccl

@@ -1,0 +1,22 @@
+// All-to-all: rank r's input holds one block of `count` elements per rank, block p for rank p;
+// its output gets block r of every rank's input, rank p's in block p. Two schedules:
+//
+//   pairwise (the direct algorithm): every rank sends block p straight to p, all at once. One
+//     round, each byte moved once, but a message to every other rank: it runs where every pair
+//     of ranks is connected (directSupports: one host, at most kMaxDirectRanks ranks).
+//   Bruck: ceil(log2 n) rounds over the ranks r +- 2^k (the connections Bruck's allgather
+//     opens), for any rank count and layout. In round k a rank forwards, to r + 2^k, every block
+//     whose remaining distance has bit k set; after the last round each block has travelled
+//     exactly its distance. Half the data moves in each round, so it suits small blocks.
+//
+// In place (input == output) both read the input from a copy in the work buffer.
+#pragma once
+
+#include "algorithms/schedule.h"
+
+namespace gccl {
+
+Schedule pairwiseAllToAll(const ScheduleShape& shape);
+Schedule bruckAllToAll(const ScheduleShape& shape);
+
+}  // namespace gccl
