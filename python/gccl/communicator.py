@@ -167,6 +167,18 @@ class Communicator:
         return self._start("allgather", lib.gcclAllGatherVAsync, (keep, counts, offsets), send,
                            sendcount, recv, counts, offsets, dtype)
 
+    def alltoall(self, send, recv, count, dtype, stream=None):
+        """gcclAllToAll: `count` elements to and from every rank (send and recv hold size x
+        count)."""
+        if stream is None:
+            self._call("alltoall", lib.gcclAllToAll, send, recv, count, dtype, self.handle)
+        else:
+            self._call("alltoall", lib.gcclAllToAllOnStream, send, recv, count, dtype,
+                       self.handle, stream)
+
+    def alltoall_async(self, send, recv, count, dtype, keep=()):
+        return self._start("alltoall", lib.gcclAllToAllAsync, keep, send, recv, count, dtype)
+
     def barrier(self):
         self._call("barrier", lib.gcclBarrier, self.handle)
 

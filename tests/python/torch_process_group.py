@@ -165,6 +165,42 @@ def check_reduce_scatter(r, n):
             same(f"reduce_scatter_tensor {dtype} {OPS[op]}", output, want)
 
 
+def check_all_to_all(r, n):
+    """Rank r sends rank q the rows (or the tensor) tagged 100 x r + q: equal blocks through
+    gcclAllToAll alone, blocks of any size (q + 1 rows from r to q; 0 for q = r in the list
+    form) through the sizes' allgather and padded blocks, synchronously and async."""
+    def tagged(sender, receiver, rows, dtype):
+        return torch.full((rows, 3), 100 * sender + receiver, dtype=dtype, device=DEVICE)
+
+    for dtype in (torch.int64, torch.float16):
+        source = torch.cat([tagged(r, q, 2, dtype) for q in range(n)])
+        output = torch.full_like(source, -1)
+        dist.all_to_all_single(output, source)
+        same(f"all_to_all_single {dtype}", output,
+             torch.cat([tagged(q, r, 2, dtype) for q in range(n)]))
+        source = torch.cat([tagged(r, q, q + 1, dtype) for q in range(n)])
+        output = torch.full((n * (r + 1), 3), -1, dtype=dtype, device=DEVICE)
+        dist.all_to_all_single(output, source, [r + 1] * n, [q + 1 for q in range(n)],
+                               async_op=True).wait()
+        same(f"all_to_all_single {dtype}, split sizes", output,
+             torch.cat([tagged(q, r, r + 1, dtype) for q in range(n)]))
+        rows = [0 if q == r else q + 1 for q in range(n)]
+        outputs = [torch.full((0 if q == r else r + 1, 3), -1, dtype=dtype, device=DEVICE)
+                   for q in range(n)]
+        dist.all_to_all(outputs, [tagged(r, q, rows[q], dtype) for q in range(n)])
+        for q in range(n):
+            same(f"all_to_all {dtype} from rank {q}", outputs[q],
+                 tagged(q, r, 0 if q == r else r + 1, dtype))
+    # Ranks that disagree on a pair's size: every rank refuses, none is left waiting.
+    expects = [2 if r == 1 and q == 0 else 1 for q in range(n)]
+    try:
+        dist.all_to_all_single(torch.zeros(sum(expects)), torch.zeros(n), expects, [1] * n)
+    except ValueError as e:
+        assert n > 1 and "rank 0 sends 1 elements to rank 1, which expects 2" in str(e), e
+    else:
+        assert n == 1, "a split size mismatch was not refused"
+
+
 def check_groups(r, n):
     """A group of the even ranks, used while the world's group has a collective in flight;
     every rank must call new_group, members or not."""
@@ -443,6 +479,7 @@ def main():
         check_broadcast_and_reduce(r, n)
         check_gathers(r, n)
         check_reduce_scatter(r, n)
+        check_all_to_all(r, n)
         check_groups(r, n)
         check_requests(r, n)
         check_refusals(r, n)

@@ -13,8 +13,9 @@ torch future. One thread per group waits for the started collectives in the orde
 issued (the order gccl completes them in) and hands their results to their futures
 (completions.py), so that DDP's buckets overlap backward as on gloo or NCCL.
 
-gccl has collectives only: point-to-point (send, recv) and all-to-all are refused with an
-error that says so. gather and scatter are composed of allgather and broadcast.
+gccl has collectives only: point-to-point (send, recv) is refused with an error that says so.
+gather and scatter are composed of allgather and broadcast; all-to-all with blocks that differ
+in size of an allgather of every rank's sizes and an all-to-all of blocks padded alike.
 """
 import datetime
 import inspect
@@ -229,9 +230,86 @@ class ProcessGroupGccl(dist.ProcessGroup):
                          lambda keep: self._comm.barrier_async())
         return self._launch(what, None, start, (), lambda: None, [])
 
+    def alltoall_base(self, output, source, output_split_sizes, input_split_sizes, opts=None):
+        """all_to_all_single: rank r's rows input_split_sizes[p] go to rank p, and rank p's
+        for r land in r's output in rank order (equal blocks when no sizes are given)."""
+        what = "ProcessGroupGccl.all_to_all_single"
+        for tensor in (output, source):
+            check_device(tensor, what)
+        if output.dtype != source.dtype or output.device != source.device:
+            raise ValueError(f"{what}: the output and the input differ in type or device")
+        if not output_split_sizes and not input_split_sizes:
+            self._check_pair(source, output, 1, what, "input", "output")
+            if source.numel() % self.size():
+                raise ValueError(f"{what}: the input's {source.numel()} elements do not split "
+                                 f"into {self.size()} equal blocks")
+            work, into = _dense(source, what), _dense(output, what)
+            start = _starter(self._comm.alltoall, self._comm.alltoall_async, address(work),
+                             address(into), work.numel() // self.size(),
+                             gccl_dtype(work.dtype, what, copies_only=True))
+            return self._launch(what, output, start, (work, into), _copy_back(into, output),
+                                output)
+        sends = _row_split(source, input_split_sizes, self.size(), what, "input")
+        receives = _row_split(output, output_split_sizes, self.size(), what, "output")
+        return self._alltoall_uneven(what, _dense(source, what).view(-1), sends, [output],
+                                     receives, output)
+
+    def alltoall(self, output_tensors, input_tensors, opts=None):
+        """all_to_all: input_tensors[p] goes to rank p, and rank p's tensor for this rank
+        lands in output_tensors[p]; sizes may differ, as long as each pair of ranks agrees."""
+        what = "ProcessGroupGccl.all_to_all"
+        like = input_tensors[0] if input_tensors else None
+        if like is None:
+            raise ValueError(f"{what}: no input tensors")
+        self._check_list(input_tensors, like, what, "input")
+        self._check_list(output_tensors, like, what, "output")
+        flat = torch.cat([t.reshape(-1) for t in input_tensors])
+        return self._alltoall_uneven(what, flat, [t.numel() for t in input_tensors],
+                                     output_tensors, [t.numel() for t in output_tensors],
+                                     output_tensors)
+
+    def _alltoall_uneven(self, what, flat, sends, outputs, receives, result):
+        """Sends flat's consecutive pieces of sends[p] elements to rank p and fills `outputs`,
+        laid end to end, with receives[s] elements from each rank s. Every rank first learns
+        every rank's sizes (an allgather), so that all refuse a pair that disagrees, or none;
+        then blocks padded to the largest go through one all-to-all."""
+        n = self.size()
+        mine = torch.tensor(sends + receives, dtype=torch.int64)
+        everyone = torch.empty(n * 2 * n, dtype=torch.int64)
+        try:
+            self._raise_earlier_failure(what)
+            self._comm.allgatherv(address(mine), mine.numel(), address(everyone), [2 * n] * n,
+                                  [r * 2 * n for r in range(n)], _capi.INT64)
+        except _capi.GcclError as error:
+            _record(self._failures, error)
+            raise
+        table = everyone.view(n, 2, n).tolist()  # table[r][0][p]: r to p; [r][1][p]: p to r
+        for s in range(n):
+            for r in range(n):
+                if table[s][0][r] != table[r][1][s]:
+                    raise ValueError(f"{what}: rank {s} sends {table[s][0][r]} elements to rank "
+                                     f"{r}, which expects {table[r][1][s]}")
+        block = max(max(row[0]) for row in table)
+        padded = flat.new_zeros(n * block)
+        received = flat.new_empty(n * block)
+        offset = 0
+        with torch.no_grad():
+            for p, count in enumerate(sends):
+                padded[p * block:p * block + count].copy_(flat[offset:offset + count])
+                offset += count
+        start = _starter(self._comm.alltoall, self._comm.alltoall_async, address(padded),
+                         address(received), block,
+                         gccl_dtype(flat.dtype, what, copies_only=True))
+
+        def finish():
+            pieces = [received[s * block:s * block + count] for s, count in enumerate(receives)]
+            _scatter_rows(torch.cat(pieces), outputs)
+
+        return self._launch(what, flat, start, (padded, received), finish, result)
+
     def _refuse(self, what):
         raise RuntimeError(f"ProcessGroupGccl.{what}: gccl has collectives only, no "
-                           "point-to-point or all-to-all; use a gloo group for it "
+                           "point-to-point; use a gloo group for it "
                            "(dist.new_group(backend='gloo'))")
 
     def send(self, *args, **kwargs):
@@ -242,12 +320,6 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def recv_anysource(self, *args, **kwargs):
         self._refuse("recv_anysource")
-
-    def alltoall(self, *args, **kwargs):
-        self._refuse("alltoall")
-
-    def alltoall_base(self, *args, **kwargs):
-        self._refuse("all_to_all_single")
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -448,6 +520,22 @@ def _scatter_rows(flat, outputs):
         for tensor in outputs:
             tensor.copy_(flat[offset:offset + tensor.numel()].view(tensor.shape))
             offset += tensor.numel()
+
+
+def _row_split(tensor, sizes, ranks, what, name):
+    """Elements per rank of `tensor`, cut along its first dimension by `sizes` (equal parts
+    when none are given)."""
+    rows = tensor.shape[0] if tensor.dim() > 0 else 1
+    per_row = tensor.numel() // rows if rows else 0
+    if not sizes:
+        if rows % ranks:
+            raise ValueError(f"{what}: the {name}'s {rows} rows do not split into {ranks} "
+                             "equal blocks")
+        sizes = [rows // ranks] * ranks
+    if len(sizes) != ranks or sum(sizes) != rows or min(sizes) < 0:
+        raise ValueError(f"{what}: {name} split sizes {list(sizes)} do not cut {rows} rows "
+                         f"among {ranks} ranks")
+    return [size * per_row for size in sizes]
 
 
 def _record(failures, error):
