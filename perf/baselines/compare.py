@@ -27,16 +27,16 @@ import tempfile
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-COLLECTIVES = ["allreduce", "broadcast", "reduce", "allgather", "reduce_scatter"]
+COLLECTIVES = ["allreduce", "broadcast", "reduce", "allgather", "reduce_scatter", "alltoall"]
 # gccl's tool per collective (nccl-tests names), beside allreduce_perf.
 GCCL_TOOLS = {"allreduce": "allreduce_perf", "broadcast": "broadcast_perf",
               "reduce": "reduce_perf", "allgather": "all_gather_perf",
-              "reduce_scatter": "reduce_scatter_perf"}
+              "reduce_scatter": "reduce_scatter_perf", "alltoall": "alltoall_perf"}
 ROOTED = {"broadcast", "reduce"}
 # Gloo's implementations per collective (gloo_collectives.h).
 GLOO_ALGORITHMS = {"allreduce": ["ring_chunked", "halving_doubling", "bcube"],
                    "broadcast": ["binomial_tree"], "reduce": ["ring"], "allgather": ["ring"],
-                   "reduce_scatter": ["halving_doubling"]}
+                   "reduce_scatter": ["halving_doubling"], "alltoall": ["pairwise"]}
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 
 
@@ -202,7 +202,7 @@ def bus_factor(collective, nranks):
     """nccl-tests' busbw / algbw (perf/collectives.cc, perf_collective.cc)."""
     if collective == "allreduce":
         return 2 * (nranks - 1) / nranks
-    if collective in ("allgather", "reduce_scatter"):
+    if collective in ("allgather", "reduce_scatter", "alltoall"):
         return (nranks - 1) / nranks
     return 1.0
 

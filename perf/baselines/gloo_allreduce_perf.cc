@@ -93,7 +93,8 @@ class GlooBackend : public SweepBackend<T> {
 
 std::string headerNote(Collective c) {
   return std::string(", transport tcp") +
-         (glooCopiesInput(c) ? " (out-of-place time includes the input copy)" : "");
+         (glooCopiesInput(c) ? " (out-of-place time includes the input copy)" : "") +
+         (glooCopiesInPlace(c) ? " (in-place time includes copying the input aside)" : "");
 }
 
 int runRank(const PerfArgs& args, const std::string& storeDir, int rank,

@@ -11,6 +11,7 @@
 #include <gloo/allreduce_bcube.h>
 #include <gloo/allreduce_halving_doubling.h>
 #include <gloo/allreduce_ring_chunked.h>
+#include <gloo/alltoall.h>
 #include <gloo/broadcast.h>
 #include <gloo/math.h>
 #include <gloo/reduce.h>
@@ -29,10 +30,11 @@ namespace baselines {
 
 // What --algo all runs, per collective: Gloo has several allreduce algorithms and one of each
 // of the others (a binomial tree broadcast, ring reduce and allgather, halving-doubling
-// reduce-scatter).
+// reduce-scatter, a pairwise all-to-all).
 inline std::vector<std::string> glooAlgorithms(Collective c) {
   switch (c) {
     case Collective::kBroadcast: return {"binomial_tree"};
+    case Collective::kAllToAll: return {"pairwise"};
     case Collective::kReduce:
     case Collective::kAllgather: return {"ring"};
     case Collective::kReduceScatter: return {"halving_doubling"};
@@ -52,12 +54,19 @@ inline std::vector<std::string> glooAlgorithms(Collective c) {
 // collectives the sweep uses unbound ones (gloo::barrier, gloo::allreduce), as PyTorch's
 // Gloo process group does, and the kernel keeps sizing the buffers.
 inline bool glooUsesUnboundBuffers(Collective c) {
-  return c == Collective::kBroadcast || c == Collective::kReduce || c == Collective::kAllgather;
+  return c == Collective::kBroadcast || c == Collective::kReduce || c == Collective::kAllgather ||
+         c == Collective::kAllToAll;
 }
 
 // Whether the out-of-place time includes copying the input (see the file comment).
 inline bool glooCopiesInput(Collective c) {
   return c == Collective::kAllreduce || c == Collective::kReduceScatter;
+}
+
+// Whether the in-place time includes copying the input aside: gloo::alltoall has no in-place
+// form, so the in-place call copies the buffer out first, as gccl does inside its call.
+inline bool glooCopiesInPlace(Collective c) {
+  return c == Collective::kAllToAll;
 }
 
 struct GlooCalls {
@@ -164,6 +173,22 @@ GlooCalls makeGlooCalls(Collective c, const GlooCallArgs& a, T* input, T* output
       // only later): with nothing to gather, no call is made.
       if (a.count == 0) return {[] {}, [] {}};
       return {[oop] { gloo::allgather(*oop); }, [ip] { gloo::allgather(*ip); }};
+    }
+    case Collective::kAllToAll: {
+      auto oop = std::make_shared<gloo::AlltoallOptions>(context);
+      auto ip = std::make_shared<gloo::AlltoallOptions>(context);
+      auto aside = std::make_shared<std::vector<T>>(a.count * n);
+      oop->template setInput<T>(input, a.count * n);
+      ip->template setInput<T>(aside->data(), a.count * n);
+      for (auto* options : {oop.get(), ip.get()}) {
+        options->template setOutput<T>(output, a.count * n);
+      }
+      if (a.count == 0) return {[] {}, [] {}};  // nothing to exchange (buffers may be null)
+      return {[oop] { gloo::alltoall(*oop); },
+              [ip, aside, output] {
+                std::memcpy(aside->data(), output, aside->size() * sizeof(T));
+                gloo::alltoall(*ip);
+              }};
     }
     case Collective::kReduceScatter: {
       const std::vector<int> blocks(n, static_cast<int>(a.count));

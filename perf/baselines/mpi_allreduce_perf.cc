@@ -101,6 +101,9 @@ class MpiBackend : public SweepBackend<T> {
       case Collective::kReduceScatter:
         MPI_Reduce_scatter_block(send, output_, count_, type, op_, MPI_COMM_WORLD);
         return;
+      case Collective::kAllToAll:
+        MPI_Alltoall(send, count_, type, output_, count_, type, MPI_COMM_WORLD);
+        return;
       case Collective::kAllreduce: break;
     }
     MPI_Allreduce(send, output_, count_, type, op_, MPI_COMM_WORLD);

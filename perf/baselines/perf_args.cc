@@ -16,11 +16,13 @@ const char* kUsage =
     "          [-c 0|1] [-d float32|float64|int32] [-o sum|prod|min|max] [--json FILE]\n"
     "%s";
 const char* kCollectiveUsage =
-    "          [--collective allreduce|broadcast|reduce|allgather|reduce_scatter] [-r ROOT]\n";
+    "          [--collective allreduce|broadcast|reduce|allgather|reduce_scatter|alltoall]\n"
+    "          [-r ROOT]\n";
 const char* kGlooUsage =
     "          [--algo NAME|all] [--np N] [--bind cpus|none] [--timeout SEC]\n"
     "          (allreduce: ring_chunked halving_doubling bcube; broadcast: binomial_tree;\n"
-    "           reduce, allgather: ring; reduce_scatter: halving_doubling)\n";
+    "           reduce, allgather: ring; reduce_scatter: halving_doubling;\n"
+    "           alltoall: pairwise)\n";
 const char* kMpiUsage = "          [--transport-label NAME]   (run under mpirun)\n";
 const char* kStreamUsage =
     "          [--np N] [--bind cpus|none] [--timeout SEC] [--congestion auto|system|NAME]\n";

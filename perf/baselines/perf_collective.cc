@@ -18,6 +18,7 @@ constexpr Row kRows[] = {
     {Collective::kReduce, "reduce", "reduce_perf", true, true},
     {Collective::kAllgather, "allgather", "all_gather_perf", false, false},
     {Collective::kReduceScatter, "reduce_scatter", "reduce_scatter_perf", true, false},
+    {Collective::kAllToAll, "alltoall", "alltoall_perf", false, false},
 };
 
 const Row& row(Collective c) {
@@ -28,7 +29,8 @@ const Row& row(Collective c) {
 }
 
 bool blocks(Collective c) {
-  return c == Collective::kAllgather || c == Collective::kReduceScatter;
+  return c == Collective::kAllgather || c == Collective::kReduceScatter ||
+         c == Collective::kAllToAll;
 }
 
 }  // namespace
@@ -65,7 +67,8 @@ double busBw(Collective c, double algbw, int nranks) {
 }
 
 size_t inputElements(Collective c, size_t count, int nranks) {
-  return c == Collective::kReduceScatter ? count * nranks : count;
+  const bool whole = c == Collective::kReduceScatter || c == Collective::kAllToAll;
+  return whole ? count * nranks : count;
 }
 
 size_t inPlaceInputOffset(Collective c, size_t count, int rank) {

@@ -16,7 +16,7 @@
 
 namespace baselines {
 
-enum class Collective { kAllreduce, kBroadcast, kReduce, kAllgather, kReduceScatter };
+enum class Collective { kAllreduce, kBroadcast, kReduce, kAllgather, kReduceScatter, kAllToAll };
 
 std::optional<Collective> parseCollective(const std::string& name);
 const char* collectiveName(Collective c);  // "allreduce", ..., "reduce_scatter"
@@ -28,7 +28,8 @@ bool rooted(Collective c);                 // takes -r
 int blocksPerRow(Collective c, int nranks);
 double busBw(Collective c, double algbw, int nranks);
 
-// Elements a call reads from a rank's input (the whole input for a reduce-scatter).
+// Elements a call reads from a rank's input (the whole input for a reduce-scatter and an
+// all-to-all).
 size_t inputElements(Collective c, size_t count, int nranks);
 // In place, a rank's input sits at this element of the output, if the call reads it at all
 // (a broadcast reads the root's only).
@@ -51,6 +52,13 @@ int64_t countWrongOutput(Collective c, const T* output, size_t count, Op op, int
       return wrong;
     }
     case Collective::kReduceScatter: return countWrong(output, count, op, nranks, count * rank);
+    case Collective::kAllToAll: {  // rank s's block for this rank: s's input from count x rank
+      int64_t wrong = 0;
+      for (int block = 0; block < nranks; ++block) {
+        wrong += countWrongInput(output + count * block, count, op, block, count * rank);
+      }
+      return wrong;
+    }
     case Collective::kAllreduce: break;
   }
   return countWrong(output, count, op, nranks);

@@ -74,10 +74,11 @@ int64_t countWrong(const T* data, size_t count, Op op, int nranks, size_t first 
                           [&](size_t k) { return expectedValue(op, nranks, k); });
 }
 
-// Against `rank`'s input (a broadcast from that root, an allgather block of that rank).
+// Against `rank`'s input from element `first` on (a broadcast from that root, an allgather
+// block of that rank, that rank's all-to-all block for another).
 template <typename T>
-int64_t countWrongInput(const T* data, size_t count, Op op, int rank) {
-  return countDifferences(data, count, 0, [&](size_t k) { return inputValue(op, rank, k); });
+int64_t countWrongInput(const T* data, size_t count, Op op, int rank, size_t first = 0) {
+  return countDifferences(data, count, first, [&](size_t k) { return inputValue(op, rank, k); });
 }
 
 }  // namespace baselines

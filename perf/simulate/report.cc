@@ -18,7 +18,8 @@ double busFactor(CollectiveKind collective, int nranks) {
   switch (collective) {
     case CollectiveKind::kAllreduce: return 2 * (n - 1) / n;
     case CollectiveKind::kAllgather:
-    case CollectiveKind::kReduceScatter: return (n - 1) / n;
+    case CollectiveKind::kReduceScatter:
+    case CollectiveKind::kAllToAll: return (n - 1) / n;
     default: return 1.0;
   }
 }

@@ -15,7 +15,8 @@ namespace {
   if (problem != nullptr) std::fprintf(stderr, "simulate: %s\n", problem);
   std::fprintf(
       stderr,
-      "usage: simulate [--collective allreduce|broadcast|reduce|allgather|reduce_scatter]\n"
+      "usage: simulate [--collective "
+      "allreduce|broadcast|reduce|allgather|reduce_scatter|alltoall]\n"
       "  [--algo NAME|all|auto] [--nranks N] [--ranks-per-host R] [--cores-per-host C]\n"
       "  [--alpha-us A] [--bandwidth-gbps B] [--intra-alpha-us A]\n"
       "  [--intra-bandwidth-gbps B] [--reduce-gbps G] [--intra-on-core 1|0] [--wakeup-us W]\n"
@@ -61,6 +62,7 @@ CollectiveKind parseCollective(std::string_view name) {
   if (name == "reduce") return CollectiveKind::kReduce;
   if (name == "allgather") return CollectiveKind::kAllgather;
   if (name == "reduce_scatter" || name == "reduce-scatter") return CollectiveKind::kReduceScatter;
+  if (name == "alltoall") return CollectiveKind::kAllToAll;
   usage("bad collective");
 }
 

@@ -12,8 +12,10 @@ namespace {
 
 constexpr size_t kElementSize = 4;  // float32
 
+// Collectives whose size column is n blocks of the call's count.
 bool splitsBytes(CollectiveKind collective) {
-  return collective == CollectiveKind::kAllgather || collective == CollectiveKind::kReduceScatter;
+  return collective == CollectiveKind::kAllgather || collective == CollectiveKind::kReduceScatter ||
+         collective == CollectiveKind::kAllToAll;
 }
 
 }  // namespace

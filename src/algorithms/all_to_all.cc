@@ -60,10 +60,11 @@ Schedule pairwiseAllToAll(const ScheduleShape& shape) {
 // every rank it passes through. Round k (d = 2^k) moves the slots whose index has bit k set,
 // runs of d slots from slot d on, to r + d, and receives the same slots from r - d.
 //
-// A slot is sent and refilled in the same round, so each run is first copied into a pack area
-// and sent from there; the receive into the slots waits only for that local copy. (Waiting for
-// the send instead would wait for the receiver, whose receive waits for its own send: a cycle
-// through every rank.) A round starts once every message of the round before is complete.
+// A round is one message each way (cut into slices): the runs are packed into a send area,
+// and what arrives lands in a receive area, from which it is unpacked into the same slots. The
+// receive waits for nothing of its own round: waiting for the send instead (to refill the
+// slots it reads) would wait for the receiver, whose receive would wait for its own send, a
+// cycle through every rank. A round starts once the round before has sent and unpacked.
 Schedule bruckAllToAll(const ScheduleShape& shape) {
   Schedule schedule;
   const int n = shape.size;
@@ -84,7 +85,9 @@ Schedule bruckAllToAll(const ScheduleShape& shape) {
     for (const auto& [first, end] : runsOf(d)) moved += static_cast<size_t>(end - first);
     packSlots = std::max(packSlots, moved);
   }
-  schedule.workElements = total + packSlots * c;
+  const size_t sendArea = total;
+  const size_t receiveArea = total + packSlots * c;
+  schedule.workElements = total + 2 * packSlots * c;
 
   // Slot i = input block r + i: input blocks r.. n-1, then 0 .. r-1.
   std::vector<int32_t> rotated = {addCopy(schedule, BufferRole::kInput, slots(r, n),
@@ -95,25 +98,34 @@ Schedule bruckAllToAll(const ScheduleShape& shape) {
   }
   int32_t previousRound = schedule.join(rotated);
   for (int d = 1; d < n; d <<= 1) {
-    const int to = wrap(r + d, n);
-    const int from = wrap(r - d, n);
-    std::vector<int32_t> messages;
-    size_t packed = total;
-    for (const auto& [first, end] : runsOf(d)) {
+    const std::vector<std::pair<int, int>> runs = runsOf(d);
+    std::vector<int32_t> packs;
+    size_t packed = 0;
+    for (const auto& [first, end] : runs) {
       const Range run = slots(first, end);
-      const Range pack{packed, run.count};
+      packs.push_back(addCopy(schedule, BufferRole::kWork, run, BufferRole::kWork,
+                              {sendArea + packed, run.count}, previousRound));
       packed += run.count;
-      const int32_t copy =
-          addCopy(schedule, BufferRole::kWork, run, BufferRole::kWork, pack, previousRound);
-      // Both ends cut a run of the same length alike.
-      for (const Range& part : slicesOf(pack, shape.sliceElements)) {
-        messages.push_back(addSend(schedule, to, BufferRole::kWork, part, copy));
-      }
-      for (const Range& part : slicesOf(run, shape.sliceElements)) {
-        messages.push_back(addRecv(schedule, from, BufferRole::kWork, part, copy));
-      }
     }
-    previousRound = schedule.join(messages);
+    const int32_t allPacked = schedule.join(packs);
+    std::vector<int32_t> roundDone;
+    for (const Range& part : slicesOf({sendArea, packed}, shape.sliceElements)) {
+      roundDone.push_back(addSend(schedule, wrap(r + d, n), BufferRole::kWork, part, allPacked));
+    }
+    std::vector<int32_t> received;
+    for (const Range& part : slicesOf({receiveArea, packed}, shape.sliceElements)) {
+      received.push_back(addRecv(schedule, wrap(r - d, n), BufferRole::kWork, part, previousRound));
+    }
+    // Into the slots once they have been packed (read) and the message is in.
+    const int32_t unpackAfter = schedule.join({allPacked, schedule.join(received)});
+    size_t unpacked = 0;
+    for (const auto& [first, end] : runs) {
+      const Range run = slots(first, end);
+      roundDone.push_back(addCopy(schedule, BufferRole::kWork, {receiveArea + unpacked, run.count},
+                                  BufferRole::kWork, run, unpackAfter));
+      unpacked += run.count;
+    }
+    previousRound = schedule.join(roundDone);
   }
   // Slot i holds rank r - i's block for this rank. (In place, the rotation has read the input
   // long before: every round waits for it.)

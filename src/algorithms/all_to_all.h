@@ -6,8 +6,9 @@
 //     of ranks is connected (directSupports: one host, at most kMaxDirectRanks ranks).
 //   Bruck: ceil(log2 n) rounds over the ranks r +- 2^k (the connections Bruck's allgather
 //     opens), for any rank count and layout. In round k a rank forwards, to r + 2^k, every block
-//     whose remaining distance has bit k set; after the last round each block has travelled
-//     exactly its distance. Half the data moves in each round, so it suits small blocks.
+//     whose remaining distance has bit k set, packed into one message; after the last round
+//     each block has travelled exactly its distance. log2(n) messages where pairwise sends
+//     n - 1, but about half the data moves in each round: it suits small blocks.
 //
 // In place (input == output) both read the input from a copy in the work buffer.
 #pragma once

@@ -89,12 +89,12 @@ struct Model {
   double ringGather(double reduce) const { return (n - 1) * a + (n - 1) / n * B * (b + reduce); }
   double bruckGather() const { return (log2Ceil(int(n)) + slices() - 1) * a + (n - 1) / n * B * b; }
   // All-to-all, B the bytes of one rank's whole buffer: n - 1 messages at once, each byte
-  // moved once; or Bruck's rounds, each moving about half the buffer after copying it aside,
-  // between a rotation and a final placement (copies priced as a reduction's pass).
+  // moved once; or Bruck's rounds, one message each of about half the buffer, packed and
+  // unpacked, between a rotation and a final placement (a copy priced as a reduction's pass).
   double pairwiseAllToAll() const { return a + (n - 2) * a / 4 + (n - 1) / n * B * b; }
   double bruckAllToAll() const {
     const double rounds = log2Ceil(int(n));
-    return rounds * (a + B / 2 * (b + g)) + 2 * B * g;
+    return rounds * (a + B / 2 * b + B * g) + 2 * B * g;
   }
   double halvingScatter() const {
     const double p = powerOfTwoBelow(int(n));
@@ -186,9 +186,9 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
   return std::nullopt;
 }
 
-constexpr CollectiveKind kCollectives[] = {
-    K::kAllreduce,  K::kBroadcast,     K::kReduce,  K::kAllgather,
-    K::kAllgatherV, K::kReduceScatter, K::kBarrier, K::kAllToAll};
+constexpr CollectiveKind kCollectives[] = {K::kAllreduce, K::kBroadcast,  K::kReduce,
+                                           K::kAllgather, K::kAllgatherV, K::kReduceScatter,
+                                           K::kBarrier,   K::kAllToAll};
 constexpr AlgorithmId kAlgorithmIds[] = {
     A::kRing,   A::kRecursiveDoubling, A::kTree, A::kHalvingDoubling, A::kHierarchical, A::kDirect,
     A::kOneShot};

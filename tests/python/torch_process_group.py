@@ -191,14 +191,22 @@ def check_all_to_all(r, n):
         for q in range(n):
             same(f"all_to_all {dtype} from rank {q}", outputs[q],
                  tagged(q, r, 0 if q == r else r + 1, dtype))
-    # Ranks that disagree on a pair's size: every rank refuses, none is left waiting.
+    # Ranks that disagree on a pair's size, or a rank whose sizes do not cut its tensor: every
+    # rank refuses, none is left waiting.
     expects = [2 if r == 1 and q == 0 else 1 for q in range(n)]
-    try:
-        dist.all_to_all_single(torch.zeros(sum(expects)), torch.zeros(n), expects, [1] * n)
-    except ValueError as e:
-        assert n > 1 and "rank 0 sends 1 elements to rank 1, which expects 2" in str(e), e
-    else:
-        assert n == 1, "a split size mismatch was not refused"
+    cuts = [1] * (n - 1) + [2 if r == n - 1 else 1]  # the last rank's sum is off by one
+    cases = [(expects, [1] * n, "rank 0 sends 1 elements to rank 1, which expects 2", n > 1),
+             ([1] * n, cuts, "input split sizes" if r == n - 1 else f"rank(s) [{n - 1}] refused",
+              True)]
+    for output_sizes, input_sizes, text, refused in cases:
+        try:
+            dist.all_to_all_single(torch.zeros(sum(output_sizes), device=DEVICE),
+                                   torch.zeros(n, device=DEVICE), output_sizes, input_sizes)
+        except ValueError as e:
+            assert refused and text in str(e), e
+        else:
+            assert not refused, f"rank {r}: not refused: {text}"
+    dist.barrier()  # every rank went on
 
 
 def check_groups(r, n):
@@ -440,6 +448,11 @@ def check_fault(case, r, n):
         error = expect_failure(r, n, case, work.wait)
         assert isinstance(error, gccl.GcclError), type(error)
         expect_failure(r, n, case, lambda: work.get_future().wait())
+    elif case == "alltoall_mismatch":  # rank 0 passes split sizes, the others none
+        sizes = [1] * n if r == 0 else None
+        error = expect_failure(r, n, case, lambda: dist.all_to_all_single(
+            torch.zeros(n), torch.zeros(n), sizes, sizes))
+        assert isinstance(error, gccl.GcclError), type(error)
     elif case == "dead_before_ddp":  # DDP's constructor waits from C++: the error still shows
         error = expect_failure(r, n, case, lambda: check_ddp_until(r, n, steps=1))
         assert isinstance(error, gccl.GcclError), type(error)

@@ -4,6 +4,7 @@
 // produces exact sums.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -707,6 +708,25 @@ TEST(ScheduleExecution, AllToAllIsExactInPlace) {
         if (HasFatalFailure()) {
           FAIL() << algorithm.name << " at " << size << " ranks, count " << count;
         }
+      }
+    }
+  }
+}
+
+// Bruck's all-to-all sends one message per round to one peer (its point: log2(n) messages
+// where the pairwise exchange sends n - 1), however many runs of slots the round moves.
+TEST(AllToAll, BruckSendsOneMessagePerRound) {
+  for (int size = 1; size <= 64; ++size) {
+    for (int rank : {0, size - 1}) {
+      const Schedule schedule = bruckAllToAll(shapeOf(rank, size, 3, 1000));
+      std::map<int, int> sendsTo;
+      for (const Step& step : schedule.steps) {
+        if (step.kind == StepKind::kSend) ++sendsTo[step.peer];
+      }
+      const int rounds = size > 1 ? std::bit_width(static_cast<unsigned>(size - 1)) : 0;
+      EXPECT_EQ(static_cast<int>(sendsTo.size()), rounds) << "rank " << rank << " of " << size;
+      for (const auto& [peer, sends] : sendsTo) {
+        EXPECT_EQ(sends, 1) << "rank " << rank << " of " << size << " to " << peer;
       }
     }
   }

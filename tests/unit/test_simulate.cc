@@ -216,9 +216,9 @@ TEST(Simulate, ReportsDeadlockAndMismatch) {
 // Whatever the table holds: every algorithm of every collective the CLI offers finishes, for
 // odd and even rank counts, one or several ranks per host, tiny and sliced counts.
 TEST(Simulate, EveryAlgorithmInTheTableCompletes) {
-  const CollectiveKind kinds[] = {CollectiveKind::kAllreduce, CollectiveKind::kBroadcast,
-                                  CollectiveKind::kReduce, CollectiveKind::kAllgather,
-                                  CollectiveKind::kReduceScatter};
+  const CollectiveKind kinds[] = {CollectiveKind::kAllreduce,     CollectiveKind::kBroadcast,
+                                  CollectiveKind::kReduce,        CollectiveKind::kAllgather,
+                                  CollectiveKind::kReduceScatter, CollectiveKind::kAllToAll};
   for (CollectiveKind kind : kinds) {
     for (int n : {1, 2, 3, 4, 5, 8, 9, 16}) {
       for (int perHost : {1, 4}) {

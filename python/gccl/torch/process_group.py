@@ -232,7 +232,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
 
     def alltoall_base(self, output, source, output_split_sizes, input_split_sizes, opts=None):
         """all_to_all_single: rank r's rows input_split_sizes[p] go to rank p, and rank p's
-        for r land in r's output in rank order (equal blocks when no sizes are given)."""
+        for r land in r's output in rank order (equal blocks when no sizes are given; every
+        rank must then give none)."""
         what = "ProcessGroupGccl.all_to_all_single"
         for tensor in (output, source):
             check_device(tensor, what)
@@ -249,47 +250,70 @@ class ProcessGroupGccl(dist.ProcessGroup):
                              gccl_dtype(work.dtype, what, copies_only=True))
             return self._launch(what, output, start, (work, into), _copy_back(into, output),
                                 output)
-        sends = _row_split(source, input_split_sizes, self.size(), what, "input")
-        receives = _row_split(output, output_split_sizes, self.size(), what, "output")
-        return self._alltoall_uneven(what, _dense(source, what).view(-1), sends, [output],
-                                     receives, output)
+
+        def sizes():
+            gccl_dtype(source.dtype, what, copies_only=True)
+            return (_row_split(source, input_split_sizes, self.size(), what, "input"),
+                    _row_split(output, output_split_sizes, self.size(), what, "output"))
+
+        return self._alltoall_uneven(what, sizes, lambda: _dense(source, what).view(-1),
+                                     [output], output)
 
     def alltoall(self, output_tensors, input_tensors, opts=None):
         """all_to_all: input_tensors[p] goes to rank p, and rank p's tensor for this rank
         lands in output_tensors[p]; sizes may differ, as long as each pair of ranks agrees."""
         what = "ProcessGroupGccl.all_to_all"
-        like = input_tensors[0] if input_tensors else None
-        if like is None:
-            raise ValueError(f"{what}: no input tensors")
-        self._check_list(input_tensors, like, what, "input")
-        self._check_list(output_tensors, like, what, "output")
-        flat = torch.cat([t.reshape(-1) for t in input_tensors])
-        return self._alltoall_uneven(what, flat, [t.numel() for t in input_tensors],
-                                     output_tensors, [t.numel() for t in output_tensors],
-                                     output_tensors)
 
-    def _alltoall_uneven(self, what, flat, sends, outputs, receives, result):
-        """Sends flat's consecutive pieces of sends[p] elements to rank p and fills `outputs`,
-        laid end to end, with receives[s] elements from each rank s. Every rank first learns
-        every rank's sizes (an allgather), so that all refuse a pair that disagrees, or none;
-        then blocks padded to the largest go through one all-to-all."""
+        def sizes():
+            if not input_tensors:
+                raise ValueError(f"{what}: no input tensors")
+            self._check_list(input_tensors, input_tensors[0], what, "input")
+            self._check_list(output_tensors, input_tensors[0], what, "output")
+            gccl_dtype(input_tensors[0].dtype, what, copies_only=True)
+            return [t.numel() for t in input_tensors], [t.numel() for t in output_tensors]
+
+        return self._alltoall_uneven(what, sizes,
+                                     lambda: torch.cat([t.reshape(-1) for t in input_tensors]),
+                                     output_tensors, output_tensors)
+
+    def _alltoall_uneven(self, what, sizes, flatten, outputs, result):
+        """Sends consecutive pieces of flatten()'s tensor, sends[p] elements to rank p, and
+        fills `outputs`, laid end to end, with receives[s] elements from each rank s, where
+        (sends, receives) = sizes(). Every rank first learns every rank's sizes, or that it
+        refused its arguments (sizes() raised a ValueError or TypeError), through an
+        allgather: so all ranks refuse a call that any rank refuses or whose pairs disagree,
+        and none is left waiting. Blocks padded to the largest then go through one
+        all-to-all. Each rank holds n x the largest block twice (docs/pytorch.md)."""
         n = self.size()
-        mine = torch.tensor(sends + receives, dtype=torch.int64)
-        everyone = torch.empty(n * 2 * n, dtype=torch.int64)
+        try:
+            sends, receives = sizes()
+            refusal = None
+        except (ValueError, TypeError) as error:
+            sends, receives, refusal = [0] * n, [0] * n, error
+        mine = torch.tensor([int(refusal is not None)] + sends + receives, dtype=torch.int64)
+        row = mine.numel()
+        everyone = torch.empty(n * row, dtype=torch.int64)
         try:
             self._raise_earlier_failure(what)
-            self._comm.allgatherv(address(mine), mine.numel(), address(everyone), [2 * n] * n,
-                                  [r * 2 * n for r in range(n)], _capi.INT64)
+            self._comm.allgatherv(address(mine), row, address(everyone), [row] * n,
+                                  [r * row for r in range(n)], _capi.INT64)
         except _capi.GcclError as error:
             _record(self._failures, error)
             raise
-        table = everyone.view(n, 2, n).tolist()  # table[r][0][p]: r to p; [r][1][p]: p to r
+        table = everyone.view(n, row).tolist()  # [refused, sends to p..., receives from p...]
+        if refusal is not None:
+            raise refusal
+        refused = [r for r in range(n) if table[r][0]]
+        if refused:
+            raise ValueError(f"{what}: rank(s) {refused} refused their arguments")
         for s in range(n):
             for r in range(n):
-                if table[s][0][r] != table[r][1][s]:
-                    raise ValueError(f"{what}: rank {s} sends {table[s][0][r]} elements to rank "
-                                     f"{r}, which expects {table[r][1][s]}")
-        block = max(max(row[0]) for row in table)
+                sent, expected = table[s][1 + r], table[r][1 + n + s]
+                if sent != expected:
+                    raise ValueError(f"{what}: rank {s} sends {sent} elements to rank {r}, "
+                                     f"which expects {expected}")
+        flat = flatten()
+        block = max(max(entries[1:1 + n]) for entries in table)
         padded = flat.new_zeros(n * block)
         received = flat.new_empty(n * block)
         offset = 0
