@@ -41,6 +41,22 @@ std::span<unsigned char> recvBlock(const CallSetup& call, Placement where) {
   return {where.recv, bytesOf(call, call.count)};
 }
 
+// Allgather, all-to-all: a block from every rank.
+std::span<unsigned char> recvBlocks(const CallSetup& call, Placement where) {
+  return {where.recv, bytesOf(call, call.count * call.nranks)};
+}
+
+// The wrong elements of the receive buffer's blocks, block b holding rank b's input pattern
+// from element `first` on.
+size_t wrongInBlocks(const CallSetup& call, Placement where, size_t first) {
+  size_t wrong = 0;
+  for (int block = 0; block < call.nranks; ++block) {
+    wrong += countWrongInput(where.recv + bytesOf(call, call.count * block), call.count, call.type,
+                             call.op, block, call.nranks, first);
+  }
+  return wrong;
+}
+
 // Everyone's input is the whole call: allreduce, reduce.
 void fillAll(const CallSetup& call, Placement where) {
   fillInput(where.send, call.count, call.type, call.op, call.rank, call.nranks);
@@ -133,19 +149,8 @@ const CollectiveSpec kAllgatherSpec{
                Placement w) { fillInput(w.send, c.count, c.type, c.op, c.rank, c.nranks); },
     .run = [](const CallSetup& c,
               Placement w) { return gcclAllGather(w.send, w.recv, c.count, c.type, c.comm); },
-    .result =
-        [](const CallSetup& c, Placement w) {
-          return std::span<unsigned char>(w.recv, bytesOf(c, c.count * c.nranks));
-        },
-    .countWrong =
-        [](const CallSetup& c, Placement w) {
-          size_t wrong = 0;
-          for (int block = 0; block < c.nranks; ++block) {
-            wrong += countWrongInput(w.recv + bytesOf(c, c.count * block), c.count, c.type, c.op,
-                                     block, c.nranks);
-          }
-          return wrong;
-        },
+    .result = recvBlocks,
+    .countWrong = [](const CallSetup& c, Placement w) { return wrongInBlocks(c, w, 0); },
 };
 
 // Every rank contributes nranks blocks; rank r keeps the reduction of block r, whose exact
@@ -197,19 +202,9 @@ const CollectiveSpec kAllToAllSpec{
         },
     .run = [](const CallSetup& c,
               Placement w) { return gcclAllToAll(w.send, w.recv, c.count, c.type, c.comm); },
-    .result =
-        [](const CallSetup& c, Placement w) {
-          return std::span<unsigned char>(w.recv, bytesOf(c, c.count * c.nranks));
-        },
-    .countWrong =
-        [](const CallSetup& c, Placement w) {
-          size_t wrong = 0;
-          for (int block = 0; block < c.nranks; ++block) {
-            wrong += countWrongInput(w.recv + bytesOf(c, c.count * block), c.count, c.type, c.op,
-                                     block, c.nranks, c.count * c.rank);
-          }
-          return wrong;
-        },
+    .result = recvBlocks,
+    .countWrong = [](const CallSetup& c,
+                     Placement w) { return wrongInBlocks(c, w, c.count * c.rank); },
 };
 
 }  // namespace gccl::perf

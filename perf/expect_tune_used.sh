@@ -10,7 +10,8 @@ trap 'rm -f "$file" "$log"' EXIT
 for key in intra_alpha_us intra_beta_us_per_byte gamma_us_per_byte scale.allreduce.ring \
   scale.allreduce.tree scale.allreduce.halving_doubling scale.barrier.ring \
   scale.allreduce.ring@16384 scale.allreduce.ring@262144 scale.allreduce.ring@1048576 \
-  scale.allreduce.tree@67108864; do
+  scale.allreduce.tree@67108864 scale.alltoall.direct scale.alltoall.recursive_doubling \
+  scale.alltoall.direct@1048576; do
   grep -q "^$key=" "$file" || { echo "missing $key in the tune file"; cat "$file"; exit 1; }
 done
 run_with() {  # tune file, log

@@ -11,7 +11,9 @@
 
 #include "algorithm_comms.h"
 #include "algorithms/registry.h"
+#include "base/collective.h"
 #include "base/config.h"
+#include "base/error.h"
 #include "local_launcher.h"
 #include "reduce/reduce.h"
 #include "turns.h"
@@ -74,18 +76,47 @@ double measureGammaUsPerByte() {
   return median(times) / static_cast<double>(kGammaBytes);
 }
 
+// The float32 elements of one call of `collective` at a timed size on `nranks` ranks: an
+// allreduce's whole buffer; an all-to-all's block per rank, at least one element (8 B over
+// four ranks would be none), so that its buffer is `nranks` blocks of about the size.
+size_t timedCount(CollectiveKind collective, const TimedSize& size, int nranks) {
+  const size_t count = size.bytes / sizeof(float);
+  if (collective != CollectiveKind::kAllToAll) return count;
+  return std::max<size_t>(1, count / static_cast<size_t>(nranks));
+}
+
+// The bytes the selector prices such a call at (CostInputs::bytes, a rank's whole buffer).
+size_t timedBytes(CollectiveKind collective, const TimedSize& size, int nranks) {
+  const size_t count = timedCount(collective, size, nranks);
+  const size_t blocks = collective == CollectiveKind::kAllToAll ? static_cast<size_t>(nranks) : 1;
+  return count * blocks * sizeof(float);
+}
+
+// What one timed call reads and writes: an allreduce in place on `input`, an all-to-all from
+// `input` into `output`. Sums of zeros stay zero.
+struct Buffers {
+  std::vector<float> input = std::vector<float>(kLargestBytes / sizeof(float), 0.0f);
+  std::vector<float> output = std::vector<float>(kLargestBytes / sizeof(float), 0.0f);
+};
+
 // The median call of each communicator, a call's time being its slowest rank's, as the sweep
 // times them (perf/sweep.cc): the collective is done when every rank is. One rank's own times
 // can rank algorithms otherwise: rank 0 timed recursive doubling of 64 KiB at 38.6 us and
 // halving-doubling at 38.8, where the slowest ranks took 57-73 and 46-63 (4 ranks on 2
 // vCPUs), and the selector chose recursive doubling. Several communicators take turns
-// (turns.h). Returns false when a call failed.
-bool medianAllreduceUs(std::span<const gcclComm_t> comms, std::vector<float>& buffer,
-                       const TimedSize& size, std::vector<double>& medians) {
-  const size_t count = size.bytes / sizeof(float);
+// (turns.h), each calling its algorithm's collective. Returns false when a call failed.
+bool medianCallUs(std::span<const gcclComm_t> comms, std::span<const Algorithm* const> algorithms,
+                  Buffers& buffers, const TimedSize& size, int nranks,
+                  std::vector<double>& medians) {
   const auto call = [&](size_t k) {
-    return gcclAllReduce(buffer.data(), buffer.data(), count, gcclFloat32, gcclSum, comms[k]) ==
-           gcclSuccess;
+    const CollectiveKind collective = algorithms[k]->collective;
+    const size_t count = timedCount(collective, size, nranks);
+    if (collective == CollectiveKind::kAllToAll) {
+      return gcclAllToAll(buffers.input.data(), buffers.output.data(), count, gcclFloat32,
+                          comms[k]) == gcclSuccess;
+    }
+    return gcclAllReduce(buffers.input.data(), buffers.input.data(), count, gcclFloat32, gcclSum,
+                         comms[k]) == gcclSuccess;
   };
   std::vector<std::vector<double>> times;
   if (!timeInTurns(comms.size(), size.warmup, size.iterations, call, times)) return false;
@@ -114,49 +145,55 @@ std::vector<Measured> measure(std::span<const Algorithm* const> timed, const Sch
   std::vector<std::string> names;
   for (const Algorithm* algorithm : timed) names.emplace_back(algorithm->name);
   const std::string results = "/tmp/gccl-tune-" + std::to_string(getpid());
-  const LocalRun run = runLocalRanks(
-      "allreduce_perf --tune", nranks, timeoutSeconds, placement,
-      [&](const gcclUniqueId& id, int rank, int size) {
-        gcclComm_t base = nullptr;
-        std::vector<gcclComm_t> comms;
-        if (gcclCommInitRank(&base, size, id, rank) != gcclSuccess) return RankReport{};
-        if (!openAlgorithmComms(base, names, comms)) {
-          gcclCommAbort(base);
-          return RankReport{};
-        }
-        gcclCommDestroy(base);
-        std::vector<float> buffer(kLargestBytes / sizeof(float), 0.0f);  // sums stay zero
-        std::vector<Measured> times(timed.size(), Measured(std::size(kSizes), -1));
-        bool failed = false;
-        for (size_t i = 0; i < std::size(kSizes) && !failed; ++i) {
-          // Every rank decides alike: the same table, shape and size.
-          std::vector<size_t> running;
-          std::vector<gcclComm_t> runningComms;
-          for (size_t a = 0; a < timed.size(); ++a) {
-            if (!fits(*timed[a], shape, kSizes[i].bytes)) continue;
-            running.push_back(a);
-            runningComms.push_back(comms[a]);
-          }
-          std::vector<double> medians;
-          failed = !medianAllreduceUs(runningComms, buffer, kSizes[i], medians);
-          for (size_t k = 0; k < medians.size(); ++k) times[running[k]][i] = medians[k];
-        }
-        for (gcclComm_t comm : comms) {
-          if (failed) {
-            gcclCommAbort(comm);
-          } else {
-            gcclCommDestroy(comm);
-          }
-        }
-        if (failed) return RankReport{};
-        if (rank == 0) {
-          std::ofstream out(results);
-          for (const Measured& m : times) {
-            for (const double us : m) out << us << "\n";
-          }
-        }
-        return RankReport{0, 0};
-      });
+  const LocalRun run =
+      runLocalRanks("allreduce_perf --tune", nranks, timeoutSeconds, placement,
+                    [&](const gcclUniqueId& id, int rank, int size) {
+                      gcclComm_t base = nullptr;
+                      std::vector<gcclComm_t> comms;
+                      if (gcclCommInitRank(&base, size, id, rank) != gcclSuccess)
+                        return RankReport{};
+                      if (!openAlgorithmComms(base, names, comms)) {
+                        gcclCommAbort(base);
+                        return RankReport{};
+                      }
+                      gcclCommDestroy(base);
+                      Buffers buffers;
+                      std::vector<Measured> times(timed.size(), Measured(std::size(kSizes), -1));
+                      bool failed = false;
+                      for (size_t i = 0; i < std::size(kSizes) && !failed; ++i) {
+                        // Every rank decides alike: the same table, shape and size.
+                        std::vector<size_t> running;
+                        std::vector<gcclComm_t> runningComms;
+                        std::vector<const Algorithm*> runningAlgorithms;
+                        for (size_t a = 0; a < timed.size(); ++a) {
+                          const size_t bytes = timedBytes(timed[a]->collective, kSizes[i], size);
+                          if (!fits(*timed[a], shape, bytes)) continue;
+                          running.push_back(a);
+                          runningComms.push_back(comms[a]);
+                          runningAlgorithms.push_back(timed[a]);
+                        }
+                        std::vector<double> medians;
+                        failed = !medianCallUs(runningComms, runningAlgorithms, buffers, kSizes[i],
+                                               size, medians);
+                        for (size_t k = 0; k < medians.size(); ++k)
+                          times[running[k]][i] = medians[k];
+                      }
+                      for (gcclComm_t comm : comms) {
+                        if (failed) {
+                          gcclCommAbort(comm);
+                        } else {
+                          gcclCommDestroy(comm);
+                        }
+                      }
+                      if (failed) return RankReport{};
+                      if (rank == 0) {
+                        std::ofstream out(results);
+                        for (const Measured& m : times) {
+                          for (const double us : m) out << us << "\n";
+                        }
+                      }
+                      return RankReport{0, 0};
+                    });
   std::vector<Measured> measured(timed.size(), Measured(std::size(kSizes), -1));
   std::ifstream in(results);
   if (run.allSucceeded) {
@@ -190,12 +227,16 @@ int runTune(const PerfOptions& options, const char* path) {
 
   // kLaunches launches, each timing every algorithm (in an order rotated by one from launch to
   // launch), and per size the median: a launch's figures depend on where its pages and ranks
-  // landed, and a slow minute then falls on every algorithm alike instead of on one.
+  // landed, and a slow minute then falls on every algorithm alike instead of on one. The
+  // allreduce's, and the all-to-all's, whose schedules differ from every allreduce's (n - 1
+  // messages at once, or Bruck's packed rounds) as no closed form fully says: over loopback
+  // TCP, four ranks on two vCPUs, Bruck's two messages beat three at once by 1.5x at 64 B where
+  // the unscaled closed forms put the three first.
   std::vector<const Algorithm*> timed;
   for (const Algorithm& algorithm : algorithms()) {
-    if (algorithm.collective == CollectiveKind::kAllreduce && algorithm.supports(shape)) {
-      timed.push_back(&algorithm);
-    }
+    const bool tuned = algorithm.collective == CollectiveKind::kAllreduce ||
+                       algorithm.collective == CollectiveKind::kAllToAll;
+    if (tuned && algorithm.supports(shape)) timed.push_back(&algorithm);
   }
   const cpu_binding::Placement placement = cpu_binding::placementFor(options.binding, nranks);
   std::vector<std::vector<Measured>> launches(timed.size());
@@ -247,34 +288,40 @@ int runTune(const PerfOptions& options, const char* path) {
   std::printf(
       "# allreduce_perf --tune: %d local ranks; alpha %.2f us, %.3f GB/s, reduce %.3f GB/s\n",
       nranks, alpha, 1e-3 / beta, 1e-3 / figures.gammaUsPerByte);
-  std::printf("# %-19s", "algorithm us (scale)");
+  std::printf("# %-27s", "algorithm us (scale)");
   for (const TimedSize& size : kSizes) std::printf(" %17s", byteLabel(size.bytes).c_str());
   std::printf("\n");
   for (const auto& [algorithm, m] : measured) {
+    const CollectiveKind collective = algorithm->collective;
     CostInputs inputs = costInputsOf(shape, chunkBytes, figures);
-    auto partsAt = [&](size_t bytes) {
-      inputs.bytes = bytes;
-      return *predictParts(CollectiveKind::kAllreduce, algorithm->id, inputs);
+    auto partsAt = [&](const TimedSize& size) {
+      inputs.bytes = timedBytes(collective, size, nranks);
+      return *predictParts(collective, algorithm->id, inputs);
     };
-    const CostParts small = partsAt(kSizes[kSmall].bytes);
+    const CostParts small = partsAt(kSizes[kSmall]);
     Scale scale;
     scale.latency = clampScale((m[kSmall] - small.bandwidthUs) / small.latencyUs);
-    std::printf("  %-19s %8.1f (%6.3f)", algorithm->name.data(), m[kSmall], scale.latency);
+    const std::string label = collective == CollectiveKind::kAllreduce
+                                  ? std::string(algorithm->name)
+                                  : strCat(collectiveName(collective), " ", algorithm->name);
+    std::printf("  %-27s %8.1f (%6.3f)", label.c_str(), m[kSmall], scale.latency);
     for (size_t i = kSmall + 1; i < std::size(kSizes); ++i) {
       if (m[i] < 0) {
         std::printf(" %17s", "-");
         continue;
       }
-      const CostParts parts = partsAt(kSizes[i].bytes);
+      const CostParts parts = partsAt(kSizes[i]);
       const double bandwidth =
           clampScale((m[i] - scale.latency * parts.latencyUs) / parts.bandwidthUs);
-      scale.bandwidthAt.emplace_back(kSizes[i].bytes, bandwidth);
+      scale.bandwidthAt.emplace_back(timedBytes(collective, kSizes[i], nranks), bandwidth);
       if (i == kBeta) scale.bandwidth = bandwidth;
       std::printf(" %8.1f (%6.3f)", m[i], bandwidth);
     }
     std::printf("\n");
-    figures.scales[{CollectiveKind::kAllreduce, algorithm->id}] = scale;
-    figures.scales[{CollectiveKind::kBarrier, algorithm->id}] = scale;
+    figures.scales[{collective, algorithm->id}] = scale;
+    if (collective == CollectiveKind::kAllreduce) {
+      figures.scales[{CollectiveKind::kBarrier, algorithm->id}] = scale;
+    }
   }
   std::ofstream file(path);
   file << "# written by allreduce_perf --tune --np " << nranks << "\n"

@@ -4,7 +4,8 @@
 //   2. latency and bandwidth (alpha, beta): the ring allreduce at 8 B and 16 MiB over --np
 //      local ranks, solved from the ring's closed form;
 //   3. per algorithm, how far its measured times stray from its closed form: the latency
-//      and bandwidth scales of each allreduce algorithm (and the barrier, an empty allreduce).
+//      and bandwidth scales of each allreduce algorithm (and the barrier, an empty allreduce)
+//      and of each all-to-all algorithm.
 // It runs local ranks: one machine's loopback gives both the intra- and the inter-host figures
 // (docs/tuning.md says how to set the inter_* lines for a cluster).
 #pragma once
