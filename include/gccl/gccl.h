@@ -299,6 +299,27 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
                                            gcclDataType_t datatype, gcclComm_t comm,
                                            gcclRequest_t* request);
 
+/**
+ * @brief All-to-all of blocks of any length (MPI_Alltoallv): sendcounts[p] elements at element
+ * sdispls[p] of @p sendbuf go to rank p, and rank p's block for this rank, recvcounts[p]
+ * elements, lands at element rdispls[p] of @p recvbuf. Each array holds one entry per rank;
+ * sendcounts[p] on this rank must equal recvcounts[this rank] on rank p (a difference is
+ * gcclInvalidUsage on both); received blocks may not overlap. In place when sendbuf ==
+ * recvbuf (MPI_IN_PLACE's meaning): each received block replaces the block sent to that rank,
+ * @p sendcounts and @p sdispls are ignored (may be NULL). Host buffers only; it runs where
+ * every pair of ranks is connected (one host, up to 16 ranks), elsewhere gcclInvalidUsage.
+ */
+GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
+                                       const size_t* sdispls, void* recvbuf,
+                                       const size_t* recvcounts, const size_t* rdispls,
+                                       gcclDataType_t datatype, gcclComm_t comm);
+/** @brief gcclAllToAllV started as a request (see gcclAllReduceAsync). */
+GCCL_EXPORT gcclResult_t gcclAllToAllVAsync(const void* sendbuf, const size_t* sendcounts,
+                                            const size_t* sdispls, void* recvbuf,
+                                            const size_t* recvcounts, const size_t* rdispls,
+                                            gcclDataType_t datatype, gcclComm_t comm,
+                                            gcclRequest_t* request);
+
 /** @brief Returns once every rank of @p comm has entered the barrier. */
 GCCL_EXPORT gcclResult_t gcclBarrier(gcclComm_t comm);
 /** @brief gcclBarrier started as a request (see gcclAllReduceAsync). */

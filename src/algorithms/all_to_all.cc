@@ -136,4 +136,53 @@ Schedule bruckAllToAll(const ScheduleShape& shape) {
   return schedule;
 }
 
+// In place the blocks of the output go out from copies packed in the work buffer (every one
+// but this rank's own, which stays), taken before any receive overwrites them.
+Schedule pairwiseAllToAllV(const ScheduleShape& shape) {
+  Schedule schedule;
+  const int n = shape.size;
+  const int r = shape.rank;
+  // An empty block's displacement may be anything: its range is 0 elements at 0.
+  const auto blockIn = [](const std::vector<Range>& blocks, int p) {
+    const Range block = blocks[static_cast<size_t>(p)];
+    return block.count == 0 ? Range{} : block;
+  };
+  std::vector<Range> sendBlocks(static_cast<size_t>(n));
+  BufferRole sendFrom = BufferRole::kInput;
+  int32_t copied = kNoStep;
+  if (shape.inPlace) {
+    std::vector<int32_t> copies;
+    size_t packed = 0;
+    for (int p = 0; p < n; ++p) {
+      const Range block = blockIn(shape.blocks, p);
+      if (p == r || block.count == 0) continue;
+      sendBlocks[static_cast<size_t>(p)] = {packed, block.count};
+      copies.push_back(addCopy(schedule, BufferRole::kOutput, block, BufferRole::kWork,
+                               {packed, block.count}, kNoStep));
+      packed += block.count;
+    }
+    schedule.workElements = packed;
+    copied = schedule.join(copies);
+    sendFrom = BufferRole::kWork;
+  } else {
+    for (int p = 0; p < n; ++p) sendBlocks[static_cast<size_t>(p)] = blockIn(shape.sendBlocks, p);
+    if (blockIn(shape.blocks, r).count > 0) {
+      addCopy(schedule, BufferRole::kInput, sendBlocks[static_cast<size_t>(r)], BufferRole::kOutput,
+              blockIn(shape.blocks, r), kNoStep);
+    }
+  }
+  // The rounds of the equal-block exchange: r + i gets its block, r - i's arrives.
+  for (int i = 1; i < n; ++i) {
+    const int to = wrap(r + i, n);
+    const int from = wrap(r - i, n);
+    for (const Range& part : slicesOf(sendBlocks[static_cast<size_t>(to)], shape.sliceElements)) {
+      addSend(schedule, to, sendFrom, part, copied);
+    }
+    for (const Range& part : slicesOf(blockIn(shape.blocks, from), shape.sliceElements)) {
+      addRecv(schedule, from, BufferRole::kOutput, part, copied);
+    }
+  }
+  return schedule;
+}
+
 }  // namespace gccl

@@ -11,6 +11,12 @@
 //     n - 1, but about half the data moves in each round: it suits small blocks.
 //
 // In place (input == output) both read the input from a copy in the work buffer.
+//
+// All-to-allv: blocks of any size, where each rank lays them out (ScheduleShape::blocks in the
+// output, ::sendBlocks in the input). Only the pairwise exchange: a block that travels through
+// other ranks, as in Bruck's, would need every pair's count on every rank it passes. Every pair
+// exchanges at least one message, empty for a count of 0, so that the two ends' counts are
+// compared (each message carries its pair's) even where one of them is 0.
 #pragma once
 
 #include "algorithms/schedule.h"
@@ -19,5 +25,6 @@ namespace gccl {
 
 Schedule pairwiseAllToAll(const ScheduleShape& shape);
 Schedule bruckAllToAll(const ScheduleShape& shape);
+Schedule pairwiseAllToAllV(const ScheduleShape& shape);
 
 }  // namespace gccl

@@ -182,13 +182,16 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
       if (algorithm == A::kRecursiveDoubling) return m.bruckAllToAll();
       if (algorithm == A::kDirect && in.hosts <= 1) return m.pairwiseAllToAll();
       return std::nullopt;
+    case K::kAllToAllV:  // B: the larger of the rank's input and output extents
+      if (algorithm == A::kDirect && in.hosts <= 1) return m.pairwiseAllToAll();
+      return std::nullopt;
   }
   return std::nullopt;
 }
 
 constexpr CollectiveKind kCollectives[] = {K::kAllreduce, K::kBroadcast,  K::kReduce,
                                            K::kAllgather, K::kAllgatherV, K::kReduceScatter,
-                                           K::kBarrier,   K::kAllToAll};
+                                           K::kBarrier,   K::kAllToAll,   K::kAllToAllV};
 constexpr AlgorithmId kAlgorithmIds[] = {
     A::kRing,   A::kRecursiveDoubling, A::kTree, A::kHalvingDoubling, A::kHierarchical, A::kDirect,
     A::kOneShot};

@@ -65,7 +65,7 @@ using A = AlgorithmId;
 // Per collective: the ring first (where there is one), then the others. A barrier is an
 // allreduce of nothing: no rank completes before every rank has sent. All-to-all has no ring:
 // Bruck's is the one that runs everywhere, over the connections the others open.
-const std::array<Algorithm, 23> kAlgorithms = {{
+const std::array<Algorithm, 24> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -98,6 +98,7 @@ const std::array<Algorithm, 23> kAlgorithms = {{
     {K::kAllToAll, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
      bruckAllToAll},
     {K::kAllToAll, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAll},
+    {K::kAllToAllV, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAllV},
 }};
 
 // Recursive doubling allreduce sends the whole buffer as one message and receives it into

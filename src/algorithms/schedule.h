@@ -113,7 +113,8 @@ struct ScheduleShape {
   // same buffer for allreduce, broadcast, reduce; output + rank x count for allgather;
   // input + rank x count for reduce-scatter).
   bool inPlace = false;
-  std::vector<Range> blocks;  // allgatherv: where each rank's block lands in the output
+  std::vector<Range> blocks;  // allgatherv, alltoallv: where each rank's block lands in the output
+  std::vector<Range> sendBlocks;  // alltoallv out of place: each rank's block in the input
   // The host of every rank (hierarchical algorithms); null when all share one host.
   std::shared_ptr<const std::vector<int>> hostOf;
 };

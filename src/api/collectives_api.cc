@@ -64,6 +64,10 @@ void runOnDevice(gcclComm& comm, const CollectiveCall& call, Form form, void* st
   // The arguments first, as for host buffers (the staging checks them again, with its device
   // ranges): a machine without a GPU must not hide a bad root or a NULL buffer behind its own.
   const gccl::Communicator& communicator = *comm.communicator;
+  if (call.kind == CollectiveKind::kAllToAllV) {
+    gccl::fail(Status::kInvalidUsage, "alltoallv on rank ", communicator.rank(),
+               ": takes host buffers (device buffers: gcclAllToAll, blocks padded to the largest)");
+  }
   gccl::checkCall(call, communicator.rank(), communicator.size(),
                   communicator.config().gpuSliceBytes);
   gccl::DeviceCollectives* device = nullptr;
@@ -153,6 +157,28 @@ CollectiveCall allgatherVCall(const gccl::Communicator& communicator, const void
   CollectiveCall call = callOf(communicator, CollectiveKind::kAllgatherV, sendbuf, recvbuf,
                                sendcount, datatype, gcclSum);
   call.blocks = blocksOf(communicator, sendcount, recvcounts, displs);
+  return call;
+}
+
+// An alltoallv: the receive blocks always, the send blocks out of place.
+CollectiveCall allToAllVCall(const gccl::Communicator& communicator, const void* sendbuf,
+                             const size_t* sendcounts, const size_t* sdispls, void* recvbuf,
+                             const size_t* recvcounts, const size_t* rdispls, int datatype) {
+  CollectiveCall call =
+      callOf(communicator, CollectiveKind::kAllToAllV, sendbuf, recvbuf, 0, datatype, gcclSum);
+  const auto blocks = [&](const size_t* counts, const size_t* displs) {
+    std::vector<gccl::Range> out;
+    for (int r = 0; r < communicator.size(); ++r) out.push_back({displs[r], counts[r]});
+    return out;
+  };
+  requirePointer(recvcounts, "recvcounts");
+  requirePointer(rdispls, "rdispls");
+  call.blocks = blocks(recvcounts, rdispls);
+  if (sendbuf != recvbuf) {
+    requirePointer(sendcounts, "sendcounts");
+    requirePointer(sdispls, "sdispls");
+    call.sendBlocks = blocks(sendcounts, sdispls);
+  }
   return call;
 }
 
@@ -262,8 +288,8 @@ gcclResult_t gcclReduceScatterAsync(const void* sendbuf, void* recvbuf, size_t r
   });
 }
 
-gcclResult_t gcclAllToAll(const void* sendbuf, void* recvbuf, size_t count,
-                          gcclDataType_t datatype, gcclComm_t comm) {
+gcclResult_t gcclAllToAll(const void* sendbuf, void* recvbuf, size_t count, gcclDataType_t datatype,
+                          gcclComm_t comm) {
   return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllToAll, sendbuf, recvbuf, count,
                   rawValue(datatype), gcclSum);
@@ -336,6 +362,25 @@ gcclResult_t gcclAllToAllOnStream(const void* sendbuf, void* recvbuf, size_t cou
   return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return callOf(communicator, CollectiveKind::kAllToAll, sendbuf, recvbuf, count,
                   rawValue(datatype), gcclSum);
+  });
+}
+
+gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts, const size_t* sdispls,
+                           void* recvbuf, const size_t* recvcounts, const size_t* rdispls,
+                           gcclDataType_t datatype, gcclComm_t comm) {
+  return runBlocking(__func__, comm, [&](const gccl::Communicator& communicator) {
+    return allToAllVCall(communicator, sendbuf, sendcounts, sdispls, recvbuf, recvcounts, rdispls,
+                         rawValue(datatype));
+  });
+}
+
+gcclResult_t gcclAllToAllVAsync(const void* sendbuf, const size_t* sendcounts,
+                                const size_t* sdispls, void* recvbuf, const size_t* recvcounts,
+                                const size_t* rdispls, gcclDataType_t datatype, gcclComm_t comm,
+                                gcclRequest_t* request) {
+  return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
+    return allToAllVCall(communicator, sendbuf, sendcounts, sdispls, recvbuf, recvcounts, rdispls,
+                         rawValue(datatype));
   });
 }
 

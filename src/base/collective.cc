@@ -12,6 +12,7 @@ std::string_view collectiveName(CollectiveKind kind) {
     case CollectiveKind::kReduceScatter: return "reduce-scatter";
     case CollectiveKind::kBarrier: return "barrier";
     case CollectiveKind::kAllToAll: return "alltoall";
+    case CollectiveKind::kAllToAllV: return "alltoallv";
   }
   return "unknown collective";
 }

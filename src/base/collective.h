@@ -17,6 +17,7 @@ enum class CollectiveKind : uint8_t {
   kReduceScatter = 6,
   kBarrier = 7,
   kAllToAll = 8,
+  kAllToAllV = 9,
 };
 
 // "allreduce"; "collective#<n>" style names are the caller's for unknown values.

@@ -54,13 +54,16 @@ uint32_t hashRanges(const std::vector<Range>& ranges) {
 
 namespace {
 
-BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, size_t elementSize) {
-  if (call.blocks.size() != static_cast<size_t>(size)) {
+// The elements a buffer of `blocks` (one per rank) spans. Throws for a block that overflows
+// and, where the buffer is written (`written`), for two blocks that overlap.
+size_t extentOf(const CollectiveCall& call, int rank, int size, size_t elementSize,
+                const std::vector<Range>& blocks, bool written) {
+  if (blocks.size() != static_cast<size_t>(size)) {
     fail(Status::kInvalidArgument, where(call, rank), "needs one count and displacement per rank");
   }
-  BufferLayout layout;
+  size_t extent = 0;
   std::vector<Range> sorted;
-  for (const Range& block : call.blocks) {
+  for (const Range& block : blocks) {
     if (block.count > kMaxBytes / elementSize || block.offset > kMaxBytes / elementSize ||
         block.end() > kMaxBytes / elementSize) {
       fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +", block.count,
@@ -68,9 +71,10 @@ BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, si
     }
     // An empty block names no element: its displacement, whatever it is, sizes nothing.
     if (block.count == 0) continue;
-    layout.outputCount = std::max(layout.outputCount, block.end());
+    extent = std::max(extent, block.end());
     sorted.push_back(block);
   }
+  if (!written) return extent;
   std::sort(sorted.begin(), sorted.end(),
             [](const Range& a, const Range& b) { return a.offset < b.offset; });
   for (size_t i = 1; i < sorted.size(); ++i) {
@@ -79,11 +83,36 @@ BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, si
            sorted[i].offset);
     }
   }
+  return extent;
+}
+
+BufferLayout allgatherVLayout(const CollectiveCall& call, int rank, int size, size_t elementSize) {
+  BufferLayout layout;
+  layout.outputCount = extentOf(call, rank, size, elementSize, call.blocks, true);
   layout.inputCount = call.blocks[static_cast<size_t>(rank)].count;
   layout.inPlace = call.input != nullptr &&
                    call.input == static_cast<const std::byte*>(call.output) +
                                      call.blocks[static_cast<size_t>(rank)].offset * elementSize;
   layout.agreementHash = hashRanges(call.blocks);
+  return layout;
+}
+
+// In place (the same buffer for both, MPI_IN_PLACE's meaning) each block of the output goes
+// out to its rank and is replaced by that rank's; out of place the input has blocks of its
+// own, which may overlap (they are only read). The counts of a pair differ between ranks and
+// are no agreement of all: each message carries its pair's (Operation::sendCounts).
+BufferLayout allToAllVLayout(const CollectiveCall& call, int rank, int size, size_t elementSize) {
+  BufferLayout layout;
+  layout.outputCount = extentOf(call, rank, size, elementSize, call.blocks, true);
+  layout.inPlace = call.input == call.output;  // both null: nothing to move either way
+  if (layout.inPlace) return layout;
+  layout.inputCount = extentOf(call, rank, size, elementSize, call.sendBlocks, false);
+  const size_t sends = call.sendBlocks[static_cast<size_t>(rank)].count;
+  const size_t receives = call.blocks[static_cast<size_t>(rank)].count;
+  if (sends != receives) {
+    fail(Status::kInvalidArgument, where(call, rank), "sends ", sends,
+         " elements to itself but receives ", receives);
+  }
   return layout;
 }
 
@@ -110,6 +139,7 @@ BufferLayout layoutOf(const CollectiveCall& call, int rank, int size, size_t ele
                 out != nullptr && out == in + myOffset * elementSize, 0};
       break;
     case CollectiveKind::kAllgatherV: return allgatherVLayout(call, rank, size, elementSize);
+    case CollectiveKind::kAllToAllV: return allToAllVLayout(call, rank, size, elementSize);
     case CollectiveKind::kAllToAll: {
       const size_t elements = product(call, rank, call.count, n);
       layout = {elements, elements, in != nullptr && in == out, 0};
@@ -149,9 +179,9 @@ BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t ch
   const size_t inBytes = product(call, rank, layout.inputCount, elementSize);
   const size_t outBytes = product(call, rank, layout.outputCount, elementSize);
   if ((inBytes > 0 && call.input == nullptr) || (outBytes > 0 && call.output == nullptr)) {
-    fail(Status::kInvalidArgument, where(call, rank), "null ",
-         inBytes > 0 && call.input == nullptr ? "send" : "receive", " buffer with count ",
-         call.count);
+    const bool send = inBytes > 0 && call.input == nullptr;
+    fail(Status::kInvalidArgument, where(call, rank), "null ", send ? "send" : "receive",
+         " buffer for ", send ? layout.inputCount : layout.outputCount, " elements");
   }
   const auto* in = static_cast<const std::byte*>(call.input);
   const auto* out = static_cast<const std::byte*>(call.output);

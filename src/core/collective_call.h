@@ -35,7 +35,9 @@ struct CollectiveCall {
   DataType type = DataType::kFloat32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;
-  std::vector<Range> blocks;  // allgatherv: each rank's block of the output
+  std::vector<Range> blocks;  // allgatherv, alltoallv: each rank's block of the output
+  // alltoallv out of place: the block for each rank in the input (in place, `blocks` go out).
+  std::vector<Range> sendBlocks;
   // Any value every rank must pass the same, checked like the count: a staged slice carries
   // its whole call's count here, so that ranks disagreeing on it fail on the first slice.
   uint32_t agreement = 0;

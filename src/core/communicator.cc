@@ -5,6 +5,7 @@
 #include <limits>
 #include <thread>
 
+#include "algorithms/direct.h"
 #include "algorithms/registry.h"
 #include "base/logging.h"
 #include "base/simd.h"
@@ -141,13 +142,24 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   shape.average = call.op == ReduceOp::kAvg;
   shape.inPlace = layout.inPlace;
   shape.blocks = call.blocks;
+  shape.sendBlocks = call.sendBlocks;
 
   auto operation = std::make_unique<Operation>();
   operation->kind = call.kind;
   operation->input = call.input;
   operation->output = call.output;
   // What every rank must agree on: allgatherv's per-rank counts differ, its layout does not.
-  operation->count = call.kind == CollectiveKind::kAllgatherV ? layout.outputCount : call.count;
+  // (Alltoallv's ranks agree pair by pair: each message carries its pair's block.)
+  const bool blockwise =
+      call.kind == CollectiveKind::kAllgatherV || call.kind == CollectiveKind::kAllToAllV;
+  operation->count = blockwise ? layout.outputCount : call.count;
+  if (call.kind == CollectiveKind::kAllToAllV) {
+    const std::vector<Range>& sent = layout.inPlace ? call.blocks : call.sendBlocks;
+    for (int p = 0; p < size_; ++p) {
+      operation->sendCounts.push_back(sent[static_cast<size_t>(p)].count);
+      operation->recvCounts.push_back(call.blocks[static_cast<size_t>(p)].count);
+    }
+  }
   operation->type = call.type;
   operation->op = call.op;
   operation->root = call.root;
@@ -161,6 +173,14 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.
     std::lock_guard lock(startMutex_);
     const Algorithm& algorithm = chosenAlgorithm(call.kind, bytes);
+    if (!fits(algorithm, shape, bytes)) {
+      // Only alltoallv has no algorithm that runs everywhere. Every rank sees the same layout
+      // and refuses alike, before the call takes a sequence number.
+      fail(Status::kInvalidUsage, collectiveName(call.kind), " on rank ", rank_,
+           ": runs where every pair of ranks is connected, one host of at most ", kMaxDirectRanks,
+           " ranks, and this communicator has ", size_, " ranks on ", costs_.hosts,
+           " host(s); gcclAllToAll with blocks padded to the largest runs everywhere");
+    }
     operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
     const std::shared_ptr<const PlannedSchedule> planned = schedule(call, layout, algorithm, shape);
@@ -192,8 +212,11 @@ std::shared_ptr<const Communicator::PlannedSchedule> Communicator::schedule(
     return std::make_shared<const PlannedSchedule>(
         PlannedSchedule{std::move(built), std::move(index)});
   };
-  // Allgatherv's blocks change from call to call (and are not in the key): built each time.
-  if (call.kind == CollectiveKind::kAllgatherV) return build();
+  // Allgatherv's and alltoallv's blocks change from call to call (and are not in the key):
+  // built each time.
+  if (call.kind == CollectiveKind::kAllgatherV || call.kind == CollectiveKind::kAllToAllV) {
+    return build();
+  }
   constexpr size_t kCachedSchedules = 64;
   const ScheduleKey key{call.kind,  algorithm.id,  shape.count,  shape.sliceElements,
                         shape.root, shape.average, shape.inPlace};

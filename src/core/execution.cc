@@ -173,7 +173,7 @@ bool Execution::postSends(PeerQueue& queue) {
     const Step& step = schedule_.steps[static_cast<size_t>(index)];
     if (!ready(step)) break;
     Message& message = messages_[static_cast<size_t>(index)];
-    message.header = operation_.frameHeader();
+    message.header = operation_.frameHeaderTo(step.peer);
     message.data = address(step.source, step.input);
     message.bytes = step.count() * elementSize_;
     message.writeBackTo = step.writeBack ? address(step.target, step.output) : nullptr;
@@ -199,7 +199,7 @@ bool Execution::postRecvs(PeerQueue& queue) {
       if (queue.freeCount == 0) break;
       message.data = queue.freeSlots[--queue.freeCount];
     }
-    message.header = operation_.frameHeader();
+    message.header = operation_.frameHeaderFrom(step.peer);
     message.bytes = step.count() * elementSize_;
     message.viewable = step.kind == StepKind::kRecvReduce;
     message.view = nullptr;

@@ -17,6 +17,23 @@ FrameHeader Operation::frameHeader() const {
   return header;
 }
 
+namespace {
+
+FrameHeader withPairCount(FrameHeader header, const std::vector<uint64_t>& counts, int peer) {
+  if (!counts.empty()) header.count = counts[static_cast<size_t>(peer)];
+  return header;
+}
+
+}  // namespace
+
+FrameHeader Operation::frameHeaderTo(int peer) const {
+  return withPairCount(frameHeader(), sendCounts, peer);
+}
+
+FrameHeader Operation::frameHeaderFrom(int peer) const {
+  return withPairCount(frameHeader(), recvCounts, peer);
+}
+
 // "allreduce #5 (float32 sum, 1000 elements, ring)": the op only where it reduces, the type
 // and count only where there is data.
 std::string Operation::describe() const {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "algorithms/registry.h"
 #include "algorithms/schedule.h"
@@ -33,8 +34,18 @@ struct Operation {
   std::shared_ptr<const ScheduleIndex> index;  // of `schedule`; made per execution when null
   std::shared_ptr<Request> request = std::make_shared<Request>();
 
+  // Alltoallv: per rank, the elements of the block this rank sends it and receives from it.
+  // Their messages carry them as the count, so that a pair whose counts disagree fails on its
+  // first message (the ranks have no count in common).
+  std::vector<uint64_t> sendCounts;
+  std::vector<uint64_t> recvCounts;
+
   // The header every message of this operation carries (bytes filled per message).
   FrameHeader frameHeader() const;
+  // The header of a message to (from) `peer`: frameHeader() with the pair's count where the
+  // operation has counts per peer.
+  FrameHeader frameHeaderTo(int peer) const;
+  FrameHeader frameHeaderFrom(int peer) const;
   // "allreduce #5 (float32 sum, 1000 elements, ring)"; rooted collectives name the root.
   std::string describe() const;
 };

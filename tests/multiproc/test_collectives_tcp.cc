@@ -431,6 +431,115 @@ TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
   }
 }
 
+// Rank s's alltoallv block for r: 0 for some pairs, several slices for most, symmetric (in
+// place each rank receives from a rank as much as it sends it).
+size_t pairCount(int s, int r) {
+  return (s + r) % 3 == 0 ? 0 : static_cast<size_t>(1000 * (s + r) + 7);
+}
+
+// Alltoallv out of place (blocking) and in place (as a request), exact on every rank: rank
+// s's block for r holds s's input elements from r x 10000 on. Receive blocks lie in reverse
+// rank order, send blocks in rank order.
+int allToAllVBothWays(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  std::vector<size_t> recvcounts(n), rdispls(n), sendcounts(n), sdispls(n);
+  size_t received = 0, sent = 0;
+  for (int p = n - 1; p >= 0; --p) {
+    recvcounts[p] = pairCount(p, rank);
+    rdispls[p] = received;
+    received += recvcounts[p];
+  }
+  for (int p = 0; p < n; ++p) {
+    sendcounts[p] = pairCount(rank, p);
+    sdispls[p] = sent;
+    sent += sendcounts[p];
+  }
+  std::vector<int32_t> in(sent), out(received);
+  for (bool inPlace : {false, true}) {
+    std::fill(out.begin(), out.end(), -1);
+    const std::vector<size_t>& blocks = inPlace ? rdispls : sdispls;
+    int32_t* input = inPlace ? out.data() : in.data();
+    for (int p = 0; p < n; ++p) {
+      perf::fillInput(input + blocks[p], sendcounts[p], gcclInt32, gcclSum, rank, n, p * 10000);
+    }
+    gcclResult_t result = gcclSuccess;
+    if (inPlace) {
+      gcclRequest_t request = nullptr;
+      result = gcclAllToAllVAsync(input, nullptr, nullptr, out.data(), recvcounts.data(),
+                                  rdispls.data(), gcclInt32, comm, &request);
+      if (result == gcclSuccess) result = gcclWait(request);
+    } else {
+      result = gcclAllToAllV(input, sendcounts.data(), sdispls.data(), out.data(),
+                             recvcounts.data(), rdispls.data(), gcclInt32, comm);
+    }
+    if (result != gcclSuccess) {
+      report = std::string("alltoallv: ") + gcclGetLastError(comm);
+      gcclCommAbort(comm);
+      return 1;
+    }
+    for (int s = 0; s < n; ++s) {
+      if (perf::countWrongInput(out.data() + rdispls[s], recvcounts[s], gcclInt32, gcclSum, s, n,
+                                static_cast<size_t>(rank) * 10000) != 0) {
+        report = "alltoallv result, block from " + std::to_string(s) + (inPlace ? " in place" : "");
+        gcclCommAbort(comm);
+        return 1;
+      }
+    }
+  }
+  report = "ok";
+  return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
+}
+
+TEST_P(OverTransport, AllToAllVIsExactInAndOutOfPlace) {
+  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4096");  // several slices per block
+  for (int ranks : {3, kRanks}) {
+    ProcessGroup group(ranks, allToAllVBothWays);
+    const auto reports = group.collect(60000);
+    for (int r = 0; r < ranks; ++r) {
+      EXPECT_EQ(reports[r].exitCode, 0)
+          << "rank " << r << " of " << ranks << ": " << reports[r].text;
+    }
+  }
+}
+
+// Two (fake) hosts: not every pair of ranks is connected, so every rank refuses an alltoallv
+// alike, before it takes a sequence number, and the communicator goes on working.
+int allToAllVAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
+  gcclComm_t comm = join(rank, n, id, report);
+  if (comm == nullptr) return 1;
+  std::vector<size_t> counts(n, 4), displs;
+  for (int p = 0; p < n; ++p) displs.push_back(static_cast<size_t>(p) * 4);
+  std::vector<float> in(4 * n, 1.0f), out(4 * n, 0.0f);
+  const gcclResult_t refused = gcclAllToAllV(in.data(), counts.data(), displs.data(), out.data(),
+                                             counts.data(), displs.data(), gcclFloat32, comm);
+  report = std::to_string(static_cast<int>(refused)) + " " + gcclGetLastError(comm);
+  if (refused != gcclInvalidUsage) {
+    gcclCommAbort(comm);
+    return 1;
+  }
+  if (gcclAllReduce(in.data(), out.data(), in.size(), gcclFloat32, gcclSum, comm) != gcclSuccess ||
+      out[0] != static_cast<float>(n)) {
+    report += std::string("; then allreduce: ") + gcclGetLastError(comm);
+    gcclCommAbort(comm);
+    return 1;
+  }
+  return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
+}
+
+TEST(AllToAllV, IsRefusedOnEveryRankWhereNotEveryPairIsConnected) {
+  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
+  ProcessGroup group(kRanks, allToAllVAcrossHosts);
+  const auto reports = group.collect(60000);
+  for (int r = 0; r < kRanks; ++r) {
+    EXPECT_EQ(reports[r].exitCode, 0) << "rank " << r << ": " << reports[r].text;
+    EXPECT_NE(reports[r].text.find("every pair of ranks is connected"), std::string::npos)
+        << "rank " << r << ": " << reports[r].text;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, OverTransport, testing::Values("tcp", "shm", "shm_rings"),
                          [](const testing::TestParamInfo<const char*>& info) {
                            return std::string(info.param);
@@ -439,9 +548,12 @@ INSTANTIATE_TEST_SUITE_P(Transports, OverTransport, testing::Values("tcp", "shm"
 // Rank 3 passes a different root, count or allgatherv layout from the others: every rank
 // returns gcclInvalidUsage naming a mismatch, in that collective or, for a rank whose part did
 // not depend on rank 3 (the start of a broadcast chain), in its next one.
-enum class Mismatch { kRoot, kCount, kBlocks, kAllToAllCount };
+enum class Mismatch { kRoot, kCount, kBlocks, kAllToAllCount, kAllToAllVPair };
 
 int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mismatch what) {
+  // Slices of 16 floats: the alltoallv pair's blocks (32 sent, 16 expected) start with slices
+  // of the same size, so only the pair's count in the frame tells them apart in that call.
+  if (what == Mismatch::kAllToAllVPair) setenv("GCCL_CHUNK_BYTES", "64", 1);
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
   std::vector<float> in(64, 1.0f), out(64 * n, 0.0f);
@@ -465,6 +577,23 @@ int mismatched(int rank, int n, const gcclUniqueId& id, std::string& report, Mis
     case Mismatch::kAllToAllCount:
       result = gcclAllToAll(out.data(), in.data(), odd ? 8 : 16, gcclFloat32, comm);
       break;
+    case Mismatch::kAllToAllVPair: {  // rank 3 sends rank 0 twice the block rank 0 expects
+      std::vector<size_t> counts(n, 16), displs, sendDispls;
+      for (int b = 0; b < n; ++b) {
+        displs.push_back(static_cast<size_t>(b) * 16);
+        sendDispls.push_back(static_cast<size_t>(b) * 32);
+      }
+      std::vector<size_t> sendcounts = counts;
+      if (odd) sendcounts[0] = 32;
+      result = gcclAllToAllV(out.data(), sendcounts.data(), sendDispls.data(), in.data(),
+                             counts.data(), displs.data(), gcclFloat32, comm);
+      if (rank == 0 && result == gcclSuccess) {
+        report = "rank 0 took the first 16 of rank 3's 32 elements as its block";
+        gcclCommAbort(comm);
+        return 1;
+      }
+      break;
+    }
   }
   if (result == gcclSuccess) result = gcclBarrier(comm);
   report = std::to_string(static_cast<int>(result)) + " " + gcclGetLastError(comm);
@@ -495,13 +624,14 @@ std::string mismatchName(const testing::TestParamInfo<Mismatch>& info) {
     case Mismatch::kCount: return "count";
     case Mismatch::kBlocks: return "blocks";
     case Mismatch::kAllToAllCount: return "alltoall_count";
+    case Mismatch::kAllToAllVPair: return "alltoallv_pair";
   }
   return "unknown";
 }
 
 INSTANTIATE_TEST_SUITE_P(Kinds, CollectiveMismatch,
                          testing::Values(Mismatch::kRoot, Mismatch::kCount, Mismatch::kBlocks,
-                                         Mismatch::kAllToAllCount),
+                                         Mismatch::kAllToAllCount, Mismatch::kAllToAllVPair),
                          mismatchName);
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Every collective, as ranks that are threads over the in-process transport: broadcast, reduce,
-// allgather, allgatherv, reduce-scatter, all-to-all and barrier, for rank counts 1..16 x counts
+// allgather, allgatherv, reduce-scatter, all-to-all(v) and barrier, for rank counts 1..16 x counts
 // x every dtype x every op x in place / out of place x roots, with exact expected values on
 // every rank (integer-valued data, so every algorithm must agree to the bit). Once per
 // algorithm: the ring, and the log(n) ones (tree, recursive_doubling, halving_doubling) and
@@ -249,9 +249,9 @@ void checkAllToAll(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace
   ASSERT_TRUE(ranks.run(calls)) << what;
   for (int r = 0; r < n; ++r) {
     for (int s = 0; s < n; ++s) {
-      ASSERT_EQ(perf::countWrongInput(out[r].data() + block * s, count, type, gcclSum, s, n,
-                                      count * r),
-                0u)
+      ASSERT_EQ(
+          perf::countWrongInput(out[r].data() + block * s, count, type, gcclSum, s, n, count * r),
+          0u)
           << what << " rank " << r << " block " << s;
     }
     ASSERT_EQ(out[r][block * n], 0xAB) << what << " wrote past the end";
@@ -259,6 +259,73 @@ void checkAllToAll(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace
       ASSERT_EQ(perf::countWrongInput(in[r].data(), count * n, type, gcclSum, r, n), 0u)
           << what << " rank " << r << ": the send buffer changed";
     }
+  }
+}
+
+// Rank s's block for rank r of an alltoallv: some empty, and symmetric, so that in place each
+// rank receives as much from a rank as it sends it.
+size_t pairCount(size_t count, int s, int r) {
+  return count * static_cast<size_t>(s + r + 1) % (count + 3);
+}
+
+// Alltoallv: rank s's block for r holds s's input elements from r x (count + 3) on. The
+// receive blocks lie in reverse rank order with a one-element gap before each, an empty one's
+// displacement far past the buffer; out of place the send blocks follow in rank order, after
+// the receive buffer's end in the same allocation (in place they are the receive blocks).
+void checkAllToAllV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace) {
+  const int n = ranks.size();
+  const size_t es = gcclTypeSize(type);
+  const size_t stride = count + 3;
+  std::vector<Bytes> buffers(n);
+  std::vector<std::vector<Range>> received(n), sent(n);
+  std::vector<size_t> ends(n);
+  std::vector<CollectiveCall> calls;
+  for (int r = 0; r < n; ++r) {
+    received[r].resize(n);
+    size_t end = 0;
+    for (int p = n - 1; p >= 0; --p) {
+      const size_t length = pairCount(count, p, r);
+      received[r][p] = {length == 0 ? end + 1000000 : end + 1, length};
+      if (length > 0) end = received[r][p].end();
+    }
+    ends[r] = end;
+    for (int p = 0; p < n; ++p) {
+      const Range block{inPlace ? received[r][p].offset : end, pairCount(count, r, p)};
+      sent[r].push_back(block);
+      if (!inPlace) end += block.count;
+    }
+    buffers[r] = garbage(end * es);
+    for (int p = 0; p < n; ++p) {
+      perf::fillInput(buffers[r].data() + sent[r][p].offset * es, sent[r][p].count, type, gcclSum,
+                      r, n, p * stride);
+    }
+    const unsigned char* input = buffers[r].data() + (inPlace ? 0 : ends[r] * es);
+    CollectiveCall call =
+        callOf(CollectiveKind::kAllToAllV, input, buffers[r].data(), 0, type, gcclSum);
+    call.blocks = received[r];
+    if (!inPlace) {
+      for (Range block : sent[r]) call.sendBlocks.push_back({block.offset - ends[r], block.count});
+    }
+    calls.push_back(call);
+  }
+  const std::string what = label("alltoallv", n, count, type, gcclSum, inPlace);
+  ASSERT_TRUE(ranks.run(calls)) << what;
+  for (int r = 0; r < n; ++r) {
+    for (int s = 0; s < n; ++s) {
+      const Range block = received[r][s];
+      ASSERT_EQ(perf::countWrongInput(buffers[r].data() + block.offset * es, block.count, type,
+                                      gcclSum, s, n, r * stride),
+                0u)
+          << what << " rank " << r << " block from " << s;
+    }
+    for (int p = 0; p < n && !inPlace; ++p) {
+      ASSERT_EQ(perf::countWrongInput(buffers[r].data() + sent[r][p].offset * es, sent[r][p].count,
+                                      type, gcclSum, r, n, p * stride),
+                0u)
+          << what << " rank " << r << ": the send buffer changed";
+    }
+    const size_t end = inPlace ? ends[r] : sent[r].back().end();
+    ASSERT_EQ(buffers[r][end * es], 0xAB) << what << " wrote past the end";
   }
 }
 
@@ -292,6 +359,7 @@ TEST_P(Collectives, ExactForEveryCountTypeOpPlacementAndRoot) {
         if (runs(K::kAllgather)) checkAllgather(ranks, count, type, inPlace);
         if (runs(K::kAllgatherV)) checkAllgatherV(ranks, count, type, inPlace);
         if (runs(K::kAllToAll)) checkAllToAll(ranks, count, type, inPlace);
+        if (runs(K::kAllToAllV)) checkAllToAllV(ranks, count, type, inPlace);
         for (gcclRedOp_t op : kOps) {
           for (int root : roots) {
             if (runs(K::kReduce)) checkReduce(ranks, count, type, op, inPlace, root);
@@ -315,6 +383,7 @@ TEST_P(Collectives, ExactForLargePipelinedCounts) {
       if (runs(K::kAllgather)) checkAllgather(ranks, count, type, inPlace);
       if (runs(K::kAllgatherV)) checkAllgatherV(ranks, count, type, inPlace);
       if (runs(K::kAllToAll)) checkAllToAll(ranks, count, type, inPlace);
+      if (runs(K::kAllToAllV)) checkAllToAllV(ranks, count, type, inPlace);
       if (runs(K::kReduce)) checkReduce(ranks, count, type, gcclSum, inPlace, ranks.size() / 2);
       if (runs(K::kReduceScatter)) checkReduceScatter(ranks, count, type, gcclAvg, inPlace);
       if (HasFatalFailure()) return;

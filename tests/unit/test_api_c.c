@@ -168,6 +168,34 @@ int main(void) {
   EXPECT(gcclAllToAllAsync(data, gathered, 4, gcclFloat32, comm, NULL) == gcclInvalidArgument);
   EXPECT(gcclAllToAllAsync(data, gathered, 4, gcclFloat32, comm, &request) == gcclSuccess);
   EXPECT(gcclWait(request) == gcclSuccess);
+  {
+    /* Alltoallv on one rank: its own block, from displacement 1 to displacement 0. */
+    const size_t three[1] = {3}, one[1] = {1}, zero[1] = {0}, two[1] = {2};
+    const float shifted[3] = {2.0f, 3.0f, 4.0f};
+    memset(gathered, 0, sizeof gathered);
+    EXPECT(gcclAllToAllV(data, three, one, gathered, three, zero, gcclFloat32, comm) ==
+           gcclSuccess);
+    EXPECT(holds(gathered, shifted, 3) && gathered[3] == 0.0f);
+    EXPECT(gcclAllToAllV(data, two, one, gathered, three, zero, gcclFloat32, comm) ==
+           gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "alltoallv on rank 0: sends 2 elements to itself"));
+    EXPECT(gcclAllToAllV(data, three, one, gathered, NULL, zero, gcclFloat32, comm) ==
+           gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "recvcounts is NULL"));
+    EXPECT(gcclAllToAllV(data, NULL, one, gathered, three, zero, gcclFloat32, comm) ==
+           gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "sendcounts is NULL"));
+    /* In place the send arrays are not read. */
+    EXPECT(gcclAllToAllV(gathered, NULL, NULL, gathered, three, zero, gcclFloat32, comm) ==
+           gcclSuccess);
+    EXPECT(holds(gathered, shifted, 3));
+    EXPECT(gcclAllToAllV(data, three, zero, data + 1, three, zero, gcclFloat32, comm) ==
+           gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "overlap"));
+    EXPECT(gcclAllToAllVAsync(data, three, one, gathered, three, zero, gcclFloat32, comm,
+                              &request) == gcclSuccess);
+    EXPECT(gcclWait(request) == gcclSuccess);
+  }
   EXPECT(gcclBarrier(comm) == gcclSuccess);
   EXPECT(gcclBarrierAsync(comm, &request) == gcclSuccess);
   EXPECT(gcclWait(request) == gcclSuccess);

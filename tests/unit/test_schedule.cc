@@ -4,6 +4,7 @@
 // produces exact sums.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <functional>
@@ -378,6 +379,13 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     operation.root = shapes[r].root;
     operation.algorithm = algorithm.id;
     operation.sequence = 1;
+    if (algorithm.collective == CollectiveKind::kAllToAllV) {  // each pair's count, as the engine
+      const std::vector<Range>& sent = shapes[r].inPlace ? shapes[r].blocks : shapes[r].sendBlocks;
+      for (int p = 0; p < size; ++p) {
+        operation.sendCounts.push_back(sent[p].count);
+        operation.recvCounts.push_back(shapes[r].blocks[p].count);
+      }
+    }
     // What the engine runs: with each average's division fused where it can be.
     operation.schedule = std::make_shared<const Schedule>(buildSchedule(algorithm, shapes[r]));
     // As the communicator hands it over (an execution without one makes its own: EngineTcp).
@@ -679,6 +687,7 @@ TEST(ScheduleExecution, EveryCollectiveIsExactForEveryRankCountUpTo64) {
   for (const Algorithm& algorithm : algorithms()) {
     const CollectiveKind kind = algorithm.collective;
     if (kind == CollectiveKind::kAllreduce || kind == CollectiveKind::kBarrier) continue;
+    if (kind == CollectiveKind::kAllToAllV) continue;  // its blocks: AllToAllV.* below
     const bool reduces = kind == CollectiveKind::kReduce || kind == CollectiveKind::kReduceScatter;
     for (int size = 1; size <= 64; ++size) {
       const size_t count = static_cast<size_t>(size % 5) * 3 + 2;
@@ -709,6 +718,97 @@ TEST(ScheduleExecution, AllToAllIsExactInPlace) {
           FAIL() << algorithm.name << " at " << size << " ranks, count " << count;
         }
       }
+    }
+  }
+}
+
+// Rank s's block for r of an alltoallv: empty for some pairs, symmetric (in place, each rank
+// receives as much from a rank as it sends it).
+size_t pairCount(size_t count, int s, int r) {
+  return count * static_cast<size_t>(s + r + 1) % (count + 3);
+}
+
+// Alltoallv: rank s's block for r is valueOf(s, r x 1000 + i). The receive blocks lie in
+// reverse rank order with a gap of 2 before each (filled with -1, which must stay), an empty
+// one's displacement past the buffer; out of place the send blocks lie in rank order, touching.
+void runAllToAllVRoundRobin(int size, size_t count, size_t slice, bool inPlace) {
+  const Algorithm& algorithm = *std::find_if(algorithms().begin(), algorithms().end(), [](auto& a) {
+    return a.collective == CollectiveKind::kAllToAllV;
+  });
+  std::vector<ScheduleShape> shapes;
+  std::vector<RankData> data(static_cast<size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    ScheduleShape shape = shapeOf(r, size, 0, slice);
+    shape.inPlace = inPlace;
+    shape.blocks.resize(static_cast<size_t>(size));
+    size_t end = 0;
+    for (int p = size - 1; p >= 0; --p) {
+      const size_t length = pairCount(count, p, r);
+      shape.blocks[p] = {length == 0 ? end + 1000 : end + 2, length};
+      if (length > 0) end = shape.blocks[p].end();
+    }
+    RankData& d = data[static_cast<size_t>(r)];
+    d.expected.assign(end, -1);
+    for (int p = 0; p < size; ++p) {
+      for (size_t i = 0; i < shape.blocks[p].count; ++i) {
+        d.expected[shape.blocks[p].offset + i] = valueOf(p, static_cast<size_t>(r) * 1000 + i);
+      }
+    }
+    if (inPlace) {
+      d.output.assign(end, -1);
+      for (int p = 0; p < size; ++p) {
+        for (size_t i = 0; i < shape.blocks[p].count; ++i) {
+          d.output[shape.blocks[p].offset + i] = valueOf(r, static_cast<size_t>(p) * 1000 + i);
+        }
+      }
+    } else {
+      for (int p = 0; p < size; ++p) {
+        const size_t length = pairCount(count, r, p);
+        shape.sendBlocks.push_back({d.input.size(), length});
+        for (size_t i = 0; i < length; ++i) {
+          d.input.push_back(valueOf(r, static_cast<size_t>(p) * 1000 + i));
+        }
+      }
+      d.output.assign(end, -1);
+    }
+    shapes.push_back(shape);
+  }
+  driveRoundRobin(algorithm, shapes, data, ReduceOp::kSum);
+}
+
+TEST(AllToAllV, ExactForEveryRankCountInAndOutOfPlace) {
+  for (int size = 1; size <= 20; ++size) {
+    for (size_t count : {size_t{0}, size_t{1}, size_t{5}}) {
+      for (bool inPlace : {false, true}) {
+        runAllToAllVRoundRobin(size, count, 2, inPlace);
+        if (HasFatalFailure()) {
+          FAIL() << size << " ranks, count " << count << (inPlace ? ", in place" : "");
+        }
+      }
+    }
+  }
+}
+
+// Every pair exchanges a message, an empty one where nothing moves, which carries the pair's
+// count (zero) for the receiver to compare with its own; every slice is matched in order.
+TEST(AllToAllV, EveryPairExchangesAtLeastOneMessage) {
+  for (int size = 1; size <= 16; ++size) {
+    std::vector<Range> none(static_cast<size_t>(size));
+    for (int rank = 0; rank < size; ++rank) {
+      ScheduleShape shape = shapeOf(rank, size, 0, 4);
+      shape.blocks = none;
+      shape.sendBlocks = none;
+      const Schedule schedule = pairwiseAllToAllV(shape);
+      std::map<int, int> sends, recvs;
+      for (const Step& step : schedule.steps) {
+        if (step.kind == StepKind::kSend) ++sends[step.peer];
+        if (step.kind == StepKind::kRecv) ++recvs[step.peer];
+        EXPECT_EQ(step.count(), 0u);
+      }
+      EXPECT_EQ(static_cast<int>(sends.size()), size - 1);
+      EXPECT_EQ(static_cast<int>(recvs.size()), size - 1);
+      for (const auto& [peer, messages] : sends) EXPECT_EQ(messages, 1) << "to " << peer;
+      for (const auto& [peer, messages] : recvs) EXPECT_EQ(messages, 1) << "from " << peer;
     }
   }
 }
