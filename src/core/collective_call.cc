@@ -64,13 +64,14 @@ size_t extentOf(const CollectiveCall& call, int rank, int size, size_t elementSi
   size_t extent = 0;
   std::vector<Range> sorted;
   for (const Range& block : blocks) {
+    // An empty block names no element: its displacement, whatever it is (MPI callers leave
+    // those of empty blocks unset), sizes nothing.
+    if (block.count == 0) continue;
     if (block.count > kMaxBytes / elementSize || block.offset > kMaxBytes / elementSize ||
         block.end() > kMaxBytes / elementSize) {
       fail(Status::kInvalidArgument, where(call, rank), "block [", block.offset, ", +", block.count,
            ") overflows the buffer size");
     }
-    // An empty block names no element: its displacement, whatever it is, sizes nothing.
-    if (block.count == 0) continue;
     extent = std::max(extent, block.end());
     sorted.push_back(block);
   }
@@ -105,8 +106,18 @@ BufferLayout allToAllVLayout(const CollectiveCall& call, int rank, int size, siz
   BufferLayout layout;
   layout.outputCount = extentOf(call, rank, size, elementSize, call.blocks, true);
   layout.inPlace = call.input == call.output;  // both null: nothing to move either way
+  const std::vector<Range>& sent = layout.inPlace ? call.blocks : call.sendBlocks;
+  if (!layout.inPlace) {
+    layout.inputCount = extentOf(call, rank, size, elementSize, call.sendBlocks, false);
+  }
+  // Send blocks may overlap: what goes out can be (n - 1) x what the input spans.
+  for (const Range& block : sent) {
+    if (block.count > kMaxBytes / elementSize - layout.movedCount) {
+      fail(Status::kInvalidArgument, where(call, rank), "the blocks sent overflow the buffer size");
+    }
+    layout.movedCount += block.count;
+  }
   if (layout.inPlace) return layout;
-  layout.inputCount = extentOf(call, rank, size, elementSize, call.sendBlocks, false);
   const size_t sends = call.sendBlocks[static_cast<size_t>(rank)].count;
   const size_t receives = call.blocks[static_cast<size_t>(rank)].count;
   if (sends != receives) {
@@ -191,7 +202,7 @@ BufferLayout checkCall(const CollectiveCall& call, int rank, int size, size_t ch
          "send and receive buffers overlap other than in place");
   }
   // A tiny slice on a huge buffer would build a schedule of millions of steps.
-  const size_t bytes = std::max(inBytes, outBytes);
+  const size_t bytes = std::max({inBytes, outBytes, layout.movedCount * elementSize});
   const size_t slices = (bytes + chunkBytes - 1) / chunkBytes;
   const size_t most = maxSlicesPerCollective(size);
   if (slices > most) {

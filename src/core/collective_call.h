@@ -56,6 +56,9 @@ struct BufferLayout {
   size_t outputCount = 0;      // elements this rank writes in its receive buffer
   bool inPlace = false;        // ScheduleShape::inPlace
   uint32_t agreementHash = 0;  // of what every rank must pass the same: blocks, agreement
+  // Alltoallv: the elements this rank sends, block by block (its send blocks may overlap, so
+  // this can exceed inputCount); 0 for the other collectives.
+  size_t movedCount = 0;
 };
 
 // Throws Error(kInvalidArgument) naming the collective and the rank for a root out of range,

@@ -1177,6 +1177,35 @@ TEST(ScheduleCheck, TooManySlicesAreRefusedNamingTheSetting) {
             Status::kSuccess);
 }
 
+// Alltoallv's send blocks may overlap: the slice limit counts what goes out, not what the input
+// spans (15 blocks over the same half-limit range would build 7.5x the steps the limit allows,
+// and only this rank would fail, after taking a sequence number). An empty block's
+// displacement is not read.
+TEST(ScheduleCheck, AllToAllVCountsEveryBlockSentAgainstTheSliceLimit) {
+  const int size = 16;
+  const size_t chunkBytes = 64;  // 16 float32 per slice
+  const size_t perBlock = maxSlicesPerCollective(size) * 16 / 2;
+  CollectiveCall call;
+  call.kind = CollectiveKind::kAllToAllV;
+  call.input = reinterpret_cast<void*>(uintptr_t{1} << 40);
+  call.output = reinterpret_cast<void*>(uintptr_t{1} << 41);
+  for (int p = 0; p < size; ++p) {
+    call.sendBlocks.push_back({0, p == 0 ? 1 : perBlock});  // its own block: as it receives
+    call.blocks.push_back({static_cast<size_t>(p), 1});
+  }
+  try {
+    checkCall(call, 0, size, chunkBytes);
+    ADD_FAILURE() << "15 overlapping blocks of half the limit each were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.status(), Status::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("GCCL_CHUNK_BYTES=64"), std::string::npos) << e.what();
+  }
+  call.sendBlocks.assign(static_cast<size_t>(size), {SIZE_MAX, 0});  // empty, displacement unset
+  call.sendBlocks[0] = {0, 1};
+  call.blocks[1] = {SIZE_MAX, 0};
+  EXPECT_EQ(checkCall(call, 0, size, chunkBytes).movedCount, 1u);
+}
+
 // At the slice limit of the call check, every rank's schedule stays within kMaxScheduleSteps,
 // the busiest ones included (a binomial root sends every slice to log2(n) children, Bruck
 // forwards a large block in every round): a limit some ranks met and others did not would
