@@ -415,19 +415,25 @@ int allToAllBothWays(int rank, int n, const gcclUniqueId& id, std::string& repor
   return gcclCommDestroy(comm) == gcclSuccess ? 0 : 1;
 }
 
-TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
+// Runs `body` on 3 and on kRanks processes, in slices of 4 KiB (several per block); every
+// rank must succeed.
+void expectExactAtThreeAndFourRanks(const ProcessGroup::Body& body, const std::string& label) {
   const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
-  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4096");  // several slices per block
+  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4096");
+  for (int ranks : {3, kRanks}) {
+    ProcessGroup group(ranks, body);
+    const auto reports = group.collect(60000);
+    for (int r = 0; r < ranks; ++r) {
+      EXPECT_EQ(reports[r].exitCode, 0)
+          << label << " rank " << r << " of " << ranks << ": " << reports[r].text;
+    }
+  }
+}
+
+TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
   for (const char* algorithm : {"recursive_doubling", "direct"}) {
     const ScopedVariable algo("GCCL_ALGO", algorithm);
-    for (int ranks : {3, kRanks}) {
-      ProcessGroup group(ranks, allToAllBothWays);
-      const auto reports = group.collect(60000);
-      for (int r = 0; r < ranks; ++r) {
-        EXPECT_EQ(reports[r].exitCode, 0)
-            << algorithm << " rank " << r << " of " << ranks << ": " << reports[r].text;
-      }
-    }
+    expectExactAtThreeAndFourRanks(allToAllBothWays, algorithm);
   }
 }
 
@@ -492,16 +498,7 @@ int allToAllVBothWays(int rank, int n, const gcclUniqueId& id, std::string& repo
 }
 
 TEST_P(OverTransport, AllToAllVIsExactInAndOutOfPlace) {
-  const ScopedVariable timeout("GCCL_TIMEOUT_MS", "20000");
-  const ScopedVariable chunk("GCCL_CHUNK_BYTES", "4096");  // several slices per block
-  for (int ranks : {3, kRanks}) {
-    ProcessGroup group(ranks, allToAllVBothWays);
-    const auto reports = group.collect(60000);
-    for (int r = 0; r < ranks; ++r) {
-      EXPECT_EQ(reports[r].exitCode, 0)
-          << "rank " << r << " of " << ranks << ": " << reports[r].text;
-    }
-  }
+  expectExactAtThreeAndFourRanks(allToAllVBothWays, "alltoallv");
 }
 
 // Two (fake) hosts: not every pair of ranks is connected, so every rank refuses an alltoallv
