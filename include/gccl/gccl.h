@@ -306,8 +306,11 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
  * sendcounts[p] on this rank must equal recvcounts[this rank] on rank p (a difference is
  * gcclInvalidUsage on both); received blocks may not overlap. In place when sendbuf ==
  * recvbuf (MPI_IN_PLACE's meaning): each received block replaces the block sent to that rank,
- * @p sendcounts and @p sdispls are ignored (may be NULL). Host buffers only; it runs where
- * every pair of ranks is connected (one host, up to 16 ranks), elsewhere gcclInvalidUsage.
+ * @p sendcounts and @p sdispls are ignored (may be NULL). Host buffers only; up to 1024
+ * ranks. Where every pair of ranks is connected (one host, up to 16 ranks) each block goes
+ * straight to its rank; elsewhere (or with GCCL_ALGO=recursive_doubling) every rank first
+ * gathers every pair's count and the blocks travel through relays (Bruck's), so the ...Async
+ * form returns once that count exchange is done.
  */
 GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
                                        const size_t* sdispls, void* recvbuf,

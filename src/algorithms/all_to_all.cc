@@ -1,9 +1,11 @@
 #include "algorithms/all_to_all.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "algorithms/partition.h"
 #include "algorithms/steps.h"
+#include "base/error.h"
 
 namespace gccl {
 
@@ -181,6 +183,157 @@ Schedule pairwiseAllToAllV(const ScheduleShape& shape) {
     for (const Range& part : slicesOf(blockIn(shape.blocks, from), shape.sliceElements)) {
       addRecv(schedule, from, BufferRole::kOutput, part, copied);
     }
+  }
+  return schedule;
+}
+
+namespace {
+
+size_t saturatingAdd(size_t a, size_t b) {
+  return b > SIZE_MAX - a ? SIZE_MAX : a + b;
+}
+
+// What Bruck's alltoallv rounds move, from every pair's count, the same on every rank. Before
+// round d (rounds 1, 2 .. d/2 done) the block at distance i has travelled i mod d, so slot i
+// of rank q holds the block that q - (i mod d) sends to q - (i mod d) + i. Sender and receiver
+// of a round thus compute the same message length.
+class BruckBlocks {
+ public:
+  BruckBlocks(const std::vector<size_t>& pairCounts, int size)
+      : pairCounts_(pairCounts), size_(size) {}
+
+  size_t held(int q, int i, int d) const {
+    const int from = wrap(static_cast<long long>(q) - i % d, size_);
+    return sends(from, wrap(from + i, size_));
+  }
+  // Round d's message from q: the slots whose index has bit d, as they are before it
+  // (saturating: the counts come from other ranks).
+  size_t messageLength(int q, int d) const {
+    size_t length = 0;
+    for (int i = d; i < size_; ++i)
+      length = saturatingAdd(length, (i & d) != 0 ? held(q, i, d) : 0);
+    return length;
+  }
+  size_t sends(int from, int to) const {
+    return pairCounts_[static_cast<size_t>(from) * static_cast<size_t>(size_) +
+                       static_cast<size_t>(to)];
+  }
+
+ private:
+  const std::vector<size_t>& pairCounts_;
+  const int size_;
+};
+
+}  // namespace
+
+size_t bruckAllToAllVMostSent(const std::vector<size_t>& pairCounts, int size) {
+  const BruckBlocks blocks(pairCounts, size);
+  size_t most = 0;
+  for (int q = 0; q < size; ++q) {
+    size_t sent = 0;
+    for (int d = 1; d < size; d <<= 1) sent = saturatingAdd(sent, blocks.messageLength(q, d));
+    most = std::max(most, sent);
+  }
+  return most;
+}
+
+// Bruck's rounds (bruckAllToAll) with blocks of any size (BruckBlocks). Slot i still holds the
+// block at distance i, but each slot is as large as the largest block it ever holds on this
+// rank, and a round packs and unpacks block by block.
+Schedule bruckAllToAllV(const ScheduleShape& shape) {
+  const int n = shape.size;
+  const int r = shape.rank;
+  const size_t ranks = static_cast<size_t>(n);
+  if (shape.pairCounts == nullptr || shape.pairCounts->size() != ranks * ranks) {
+    fail(Status::kInternalError, "alltoallv on rank ", r, ": Bruck's schedule without the ", ranks,
+         " x ", ranks, " pair counts");
+  }
+  const BruckBlocks bruck(*shape.pairCounts, n);
+  const std::vector<Range>& sent = shape.inPlace ? shape.blocks : shape.sendBlocks;
+  for (int p = 0; p < n; ++p) {
+    const size_t fromHere = sent[static_cast<size_t>(p)].count;
+    const size_t toHere = shape.blocks[static_cast<size_t>(p)].count;
+    if (fromHere != bruck.sends(r, p) || toHere != bruck.sends(p, r)) {
+      fail(Status::kInternalError, "alltoallv on rank ", r, ": the blocks to and from rank ", p,
+           " (", fromHere, ", ", toHere, " elements) differ from the pair counts (",
+           bruck.sends(r, p), ", ", bruck.sends(p, r), ")");
+    }
+  }
+  // After the last round (d = bit_ceil(n) > i) slot i holds rank r - i's block for this rank.
+  const int last = static_cast<int>(std::bit_ceil(static_cast<unsigned>(n)));
+  std::vector<size_t> slotAt(ranks);
+  size_t slotsEnd = 0;
+  for (int i = 0; i < n; ++i) {
+    slotAt[static_cast<size_t>(i)] = slotsEnd;
+    size_t capacity = 0;
+    for (int d = 1; d <= last; d <<= 1) capacity = std::max(capacity, bruck.held(r, i, d));
+    slotsEnd += capacity;
+  }
+  const auto slot = [&](int i, size_t count) {
+    return Range{slotAt[static_cast<size_t>(i)], count};
+  };
+  size_t packArea = 0;
+  for (int d = 1; d < n; d <<= 1) {
+    packArea =
+        std::max({packArea, bruck.messageLength(r, d), bruck.messageLength(wrap(r - d, n), d)});
+  }
+  const size_t sendArea = slotsEnd;
+  const size_t receiveArea = sendArea + packArea;
+  Schedule schedule;
+  schedule.workElements = receiveArea + packArea;
+
+  // In place the blocks to send are the output's (the input is not a buffer of its own);
+  // every round, and so every write to the output, waits for these copies.
+  const BufferRole sentFrom = shape.inPlace ? BufferRole::kOutput : BufferRole::kInput;
+  std::vector<int32_t> loaded;
+  for (int i = 0; i < n; ++i) {
+    const Range block = sent[static_cast<size_t>(wrap(r + i, n))];
+    if (block.count == 0) continue;
+    loaded.push_back(
+        addCopy(schedule, sentFrom, block, BufferRole::kWork, slot(i, block.count), kNoStep));
+  }
+  int32_t previousRound = schedule.join(loaded);
+  for (int d = 1; d < n; d <<= 1) {
+    std::vector<int32_t> packs;
+    size_t packed = 0;
+    for (int i = d; i < n; ++i) {
+      const size_t length = (i & d) != 0 ? bruck.held(r, i, d) : 0;
+      if (length == 0) continue;
+      packs.push_back(addCopy(schedule, BufferRole::kWork, slot(i, length), BufferRole::kWork,
+                              {sendArea + packed, length}, previousRound));
+      packed += length;
+    }
+    const int32_t allPacked = schedule.join(packs);
+    // A round may pack or unpack nothing here (empty blocks): it still ends after the round
+    // before it, or the next one's packs could overtake that round's unpacks.
+    std::vector<int32_t> roundDone = {previousRound};
+    for (const Range& part : slicesOf({sendArea, packed}, shape.sliceElements)) {
+      roundDone.push_back(addSend(schedule, wrap(r + d, n), BufferRole::kWork, part, allPacked));
+    }
+    const int from = wrap(r - d, n);
+    std::vector<int32_t> received;
+    for (const Range& part :
+         slicesOf({receiveArea, bruck.messageLength(from, d)}, shape.sliceElements)) {
+      received.push_back(addRecv(schedule, from, BufferRole::kWork, part, previousRound));
+    }
+    roundDone.insert(roundDone.end(), received.begin(), received.end());
+    // As in bruckAllToAll: into the slots once they have been packed and the message is in.
+    const int32_t unpackAfter = schedule.join({allPacked, schedule.join(received)});
+    size_t unpacked = 0;
+    for (int i = d; i < n; ++i) {
+      const size_t length = (i & d) != 0 ? bruck.held(from, i, d) : 0;
+      if (length == 0) continue;
+      roundDone.push_back(addCopy(schedule, BufferRole::kWork, {receiveArea + unpacked, length},
+                                  BufferRole::kWork, slot(i, length), unpackAfter));
+      unpacked += length;
+    }
+    previousRound = schedule.join(roundDone);
+  }
+  for (int i = 0; i < n; ++i) {
+    const Range block = shape.blocks[static_cast<size_t>(wrap(r - i, n))];
+    if (block.count == 0) continue;
+    addCopy(schedule, BufferRole::kWork, slot(i, block.count), BufferRole::kOutput, block,
+            previousRound);
   }
   return schedule;
 }

@@ -13,18 +13,29 @@
 // In place (input == output) both read the input from a copy in the work buffer.
 //
 // All-to-allv: blocks of any size, where each rank lays them out (ScheduleShape::blocks in the
-// output, ::sendBlocks in the input). Only the pairwise exchange: a block that travels through
-// other ranks, as in Bruck's, would need every pair's count on every rank it passes. Every pair
-// exchanges at least one message, empty for a count of 0, so that the two ends' counts are
-// compared (each message carries its pair's) even where one of them is 0.
+// output, ::sendBlocks in the input).
+//
+//   pairwise: every pair exchanges at least one message, empty for a count of 0, so that the
+//     two ends' counts are compared (each message carries its pair's) even where one is 0.
+//   Bruck's: a block travels through other ranks, each of which must know its length, so every
+//     rank needs every pair's count (ScheduleShape::pairCounts, which the communicator gathers
+//     first). It runs over Bruck's connections, for any rank count and layout.
 #pragma once
 
 #include "algorithms/schedule.h"
 
 namespace gccl {
 
+// Bruck's alltoallv at most: every rank then holds 2 x n^2 counts (16 MiB at 1024 ranks).
+inline constexpr int kMaxBruckAllToAllVRanks = 1024;
+
 Schedule pairwiseAllToAll(const ScheduleShape& shape);
 Schedule bruckAllToAll(const ScheduleShape& shape);
 Schedule pairwiseAllToAllV(const ScheduleShape& shape);
+Schedule bruckAllToAllV(const ScheduleShape& shape);
+
+// The most elements any rank sends in all of Bruck's alltoallv rounds for `pairCounts` (as
+// ScheduleShape::pairCounts), saturating: what bounds the length of every rank's schedule.
+size_t bruckAllToAllVMostSent(const std::vector<size_t>& pairCounts, int size);
 
 }  // namespace gccl

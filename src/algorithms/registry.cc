@@ -55,6 +55,10 @@ std::vector<int> bruckPartners(const ScheduleShape& shape) {
   return bruckPeers(shape.rank, shape.size);
 }
 
+bool fewEnoughForPairCounts(const ScheduleShape& shape) {
+  return shape.size <= kMaxBruckAllToAllVRanks;
+}
+
 std::vector<int> halvingScatterPartners(const ScheduleShape& shape) {
   return recursiveHalvingPeers(shape.rank, shape.size);
 }
@@ -63,9 +67,9 @@ using K = CollectiveKind;
 using A = AlgorithmId;
 
 // Per collective: the ring first (where there is one), then the others. A barrier is an
-// allreduce of nothing: no rank completes before every rank has sent. All-to-all has no ring:
-// Bruck's is the one that runs everywhere, over the connections the others open.
-const std::array<Algorithm, 24> kAlgorithms = {{
+// allreduce of nothing: no rank completes before every rank has sent. All-to-all(v) has no
+// ring: Bruck's is the one that runs everywhere, over the connections the others open.
+const std::array<Algorithm, 25> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
      recursiveDoublingAllreduce},
@@ -98,6 +102,8 @@ const std::array<Algorithm, 24> kAlgorithms = {{
     {K::kAllToAll, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
      bruckAllToAll},
     {K::kAllToAll, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAll},
+    {K::kAllToAllV, A::kRecursiveDoubling, "recursive_doubling", fewEnoughForPairCounts,
+     bruckPartners, bruckAllToAllV},
     {K::kAllToAllV, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAllV},
 }};
 
@@ -144,6 +150,10 @@ const Algorithm& automatic(CollectiveKind collective, const ScheduleShape& shape
 }
 
 }  // namespace
+
+bool needsPairCounts(const Algorithm& algorithm) {
+  return algorithm.build == bruckAllToAllV;
+}
 
 std::span<const Algorithm> algorithms() {
   return kAlgorithms;

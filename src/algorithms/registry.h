@@ -44,6 +44,10 @@ Schedule buildSchedule(const Algorithm& algorithm, const ScheduleShape& shape);
 // automatic choice runs instead).
 bool fits(const Algorithm& algorithm, const ScheduleShape& shape, size_t bytes);
 
+// Whether `algorithm`'s schedule reads every pair's count (ScheduleShape::pairCounts), which
+// the ranks must exchange before it is built.
+bool needsPairCounts(const Algorithm& algorithm);
+
 // Every peer any algorithm may talk to: the connections a communicator opens at init.
 std::vector<int> connectionPeers(const ScheduleShape& shape);
 

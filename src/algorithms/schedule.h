@@ -115,6 +115,9 @@ struct ScheduleShape {
   bool inPlace = false;
   std::vector<Range> blocks;  // allgatherv, alltoallv: where each rank's block lands in the output
   std::vector<Range> sendBlocks;  // alltoallv out of place: each rank's block in the input
+  // Alltoallv through relays (Bruck's): the elements rank s sends rank d at [s x size + d],
+  // for every pair, the same on every rank; null where the schedule needs no more than its own.
+  std::shared_ptr<const std::vector<size_t>> pairCounts;
   // The host of every rank (hierarchical algorithms); null when all share one host.
   std::shared_ptr<const std::vector<int>> hostOf;
 };

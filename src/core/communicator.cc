@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
+#include <numeric>
 #include <thread>
 
+#include "algorithms/all_to_all.h"
 #include "algorithms/direct.h"
 #include "algorithms/registry.h"
 #include "base/logging.h"
@@ -12,6 +14,7 @@
 #include "bootstrap/locality.h"
 #include "bootstrap/prefixed_store.h"
 #include "bootstrap/tcp_store.h"
+#include "core/pair_counts.h"
 #include "reduce/simd_calibration.h"
 
 namespace gccl {
@@ -143,17 +146,25 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   shape.inPlace = layout.inPlace;
   shape.blocks = call.blocks;
   shape.sendBlocks = call.sendBlocks;
+  const bool relayed =
+      call.kind == CollectiveKind::kAllToAllV && needsPairCounts(algorithmFor(call.kind, bytes));
+  if (relayed) shape.pairCounts = gatherPairCounts(call, layout.inPlace, shape.sliceElements);
 
   auto operation = std::make_unique<Operation>();
   operation->kind = call.kind;
   operation->input = call.input;
   operation->output = call.output;
   // What every rank must agree on: allgatherv's per-rank counts differ, its layout does not.
-  // (Alltoallv's ranks agree pair by pair: each message carries its pair's block.)
+  // Alltoallv's ranks agree pair by pair: each message of the pairwise exchange carries its
+  // pair's block; through relays every message carries the total, which the gathered pair
+  // counts already made the same everywhere.
   const bool blockwise =
       call.kind == CollectiveKind::kAllgatherV || call.kind == CollectiveKind::kAllToAllV;
   operation->count = blockwise ? layout.outputCount : call.count;
-  if (call.kind == CollectiveKind::kAllToAllV) {
+  if (relayed) {
+    operation->count =
+        std::accumulate(shape.pairCounts->begin(), shape.pairCounts->end(), size_t{0});
+  } else if (call.kind == CollectiveKind::kAllToAllV) {
     const std::vector<Range>& sent = layout.inPlace ? call.blocks : call.sendBlocks;
     for (int p = 0; p < size_; ++p) {
       operation->sendCounts.push_back(sent[static_cast<size_t>(p)].count);
@@ -174,12 +185,12 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
     std::lock_guard lock(startMutex_);
     const Algorithm& algorithm = chosenAlgorithm(call.kind, bytes);
     if (!fits(algorithm, shape, bytes)) {
-      // Only alltoallv has no algorithm that runs everywhere. Every rank sees the same layout
-      // and refuses alike, before the call takes a sequence number.
+      // Only alltoallv has no algorithm that runs everywhere: every pair's counts on every
+      // rank grow as n^2. Every rank refuses alike, before the call takes a sequence number.
       fail(Status::kInvalidUsage, collectiveName(call.kind), " on rank ", rank_,
-           ": runs where every pair of ranks is connected, one host of at most ", kMaxDirectRanks,
-           " ranks, and this communicator has ", size_, " ranks on ", costs_.hosts,
-           " host(s); gcclAllToAll with blocks padded to the largest runs everywhere");
+           ": runs on at most ", kMaxBruckAllToAllVRanks, " ranks (or one host of at most ",
+           kMaxDirectRanks, "), and this communicator has ", size_,
+           "; gcclAllToAll with blocks padded to the largest runs everywhere");
     }
     operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
@@ -199,6 +210,39 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
     engine_.submit(std::move(operation));
   }
   return request;
+}
+
+std::shared_ptr<const std::vector<size_t>> Communicator::gatherPairCounts(
+    const CollectiveCall& call, bool inPlace, size_t sliceElements) {
+  const std::vector<Range>& sent = inPlace ? call.blocks : call.sendBlocks;
+  std::vector<uint64_t> sendCounts;
+  std::vector<uint64_t> recvCounts;
+  for (int p = 0; p < size_; ++p) {
+    sendCounts.push_back(sent[static_cast<size_t>(p)].count);
+    recvCounts.push_back(call.blocks[static_cast<size_t>(p)].count);
+  }
+  const std::vector<uint64_t> row = pairCountRow(sendCounts, recvCounts);
+  std::vector<uint64_t> rows(row.size() * static_cast<size_t>(size_));
+  CollectiveCall gather;
+  gather.kind = CollectiveKind::kAllgather;
+  gather.input = row.data();
+  gather.output = rows.data();
+  gather.count = row.size();
+  gather.type = DataType::kUint64;
+  start(gather, true)->rethrow();
+  auto counts = std::make_shared<const std::vector<size_t>>(agreedPairCounts(rows, rank_, size_));
+  // A tiny slice on huge blocks would build a schedule of millions of steps. Each rank sends
+  // and receives what it relays: half the slices a collective may cut keep every rank's
+  // schedule within bounds; every rank judges every rank's, alike.
+  const size_t most = maxSlicesPerCollective(size_) / 2 * sliceElements;
+  const size_t relayed = bruckAllToAllVMostSent(*counts, size_);
+  if (relayed > most) {
+    fail(Status::kInvalidArgument, "alltoallv on rank ", rank_, ": a rank would send ", relayed,
+         " elements in Bruck's rounds, more than the ", most,
+         " that slices of GCCL_CHUNK_BYTES=", config_.chunkBytes, " allow at ", size_,
+         " ranks: raise GCCL_CHUNK_BYTES");
+  }
+  return counts;
 }
 
 std::shared_ptr<const Communicator::PlannedSchedule> Communicator::schedule(

@@ -106,6 +106,11 @@ class Communicator {
   ScheduleShape baseShape() const;
   // algorithmFor, with startMutex_ held.
   const Algorithm& chosenAlgorithm(CollectiveKind kind, size_t bytes);
+  // Alltoallv through relays: every pair's count, from an allgather of every rank's counts
+  // (blocking, also for the ...Async form). Throws alike on every rank for a pair whose two
+  // ends disagree or blocks too large together for one schedule.
+  std::shared_ptr<const std::vector<size_t>> gatherPairCounts(const CollectiveCall& call,
+                                                              bool inPlace, size_t sliceElements);
   // A schedule with its index, built, checked and indexed once per shape.
   struct PlannedSchedule {
     Schedule schedule;

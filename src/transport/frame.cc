@@ -25,9 +25,9 @@ std::string describeFrame(const FrameHeader& h) {
   std::ostringstream layout;
   if (h.detail != 0) layout << " layout #" << std::hex << h.detail;
   const std::string opText = isReduction(kind) ? strCat(" ", op) : "";
-  // An alltoallv message's count is its pair's block, the elements one rank sends the other.
-  const char* countName = kind == CollectiveKind::kAllToAllV ? " block " : " count ";
-  return strCat(name, " #", h.sequence, " ", type, opText, countName, h.count, root, layout.str(),
+  // An alltoallv message's count is its pair's block, the elements one rank sends the other,
+  // in the pairwise exchange; through relays, all blocks of all ranks together.
+  return strCat(name, " #", h.sequence, " ", type, opText, " count ", h.count, root, layout.str(),
                 " (message ", h.bytes, " B)");
 }
 

@@ -10,10 +10,12 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "algorithms/registry.h"
+#include "base/error.h"
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
@@ -48,9 +50,30 @@ class Ranks {
   int size() const { return size_; }
 
   // Starts calls[r] on every rank r, then waits for all; false (with a failure) on any error.
+  // An alltoallv through relays starts with a blocking exchange of every pair's count, so its
+  // ranks start on threads of their own.
   bool run(const std::vector<CollectiveCall>& calls) {
-    std::vector<std::shared_ptr<Request>> requests;
-    for (int r = 0; r < size_; ++r) requests.push_back(ranks_[r]->start(calls[r], false));
+    std::vector<std::shared_ptr<Request>> requests(static_cast<size_t>(size_));
+    if (calls[0].kind == CollectiveKind::kAllToAllV) {
+      std::vector<std::thread> starters;
+      std::vector<std::string> errors(static_cast<size_t>(size_));
+      for (int r = 0; r < size_; ++r) {
+        starters.emplace_back([&, r] {
+          try {
+            requests[r] = ranks_[r]->start(calls[r], false);
+          } catch (const Error& error) {
+            errors[r] = error.what();
+          }
+        });
+      }
+      for (std::thread& starter : starters) starter.join();
+      for (int r = 0; r < size_; ++r) {
+        if (!errors[r].empty()) ADD_FAILURE() << "rank " << r << ": " << errors[r];
+        if (!errors[r].empty()) return false;
+      }
+    } else {
+      for (int r = 0; r < size_; ++r) requests[r] = ranks_[r]->start(calls[r], false);
+    }
     bool ok = true;
     for (int r = 0; r < size_; ++r) {
       requests[r]->wait();
@@ -262,10 +285,11 @@ void checkAllToAll(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlace
   }
 }
 
-// Rank s's block for rank r of an alltoallv: some empty, and symmetric, so that in place each
-// rank receives as much from a rank as it sends it.
-size_t pairCount(size_t count, int s, int r) {
-  return count * static_cast<size_t>(s + r + 1) % (count + 3);
+// Rank s's block for rank r of an alltoallv: some empty. In place symmetric, so that each
+// rank receives as much from a rank as it sends it; out of place not.
+size_t pairCount(size_t count, int s, int r, bool inPlace) {
+  const int weight = inPlace ? s + r + 1 : 2 * s + r + 1;
+  return count * static_cast<size_t>(weight) % (count + 3);
 }
 
 // Alltoallv: rank s's block for r holds s's input elements from r x (count + 3) on. The
@@ -284,13 +308,13 @@ void checkAllToAllV(Ranks& ranks, size_t count, gcclDataType_t type, bool inPlac
     received[r].resize(n);
     size_t end = 0;
     for (int p = n - 1; p >= 0; --p) {
-      const size_t length = pairCount(count, p, r);
+      const size_t length = pairCount(count, p, r, inPlace);
       received[r][p] = {length == 0 ? end + 1000000 : end + 1, length};
       if (length > 0) end = received[r][p].end();
     }
     ends[r] = end;
     for (int p = 0; p < n; ++p) {
-      const Range block{inPlace ? received[r][p].offset : end, pairCount(count, r, p)};
+      const Range block{inPlace ? received[r][p].offset : end, pairCount(count, r, p, inPlace)};
       sent[r].push_back(block);
       if (!inPlace) end += block.count;
     }

@@ -379,7 +379,8 @@ void driveRoundRobin(const Algorithm& algorithm, const std::vector<ScheduleShape
     operation.root = shapes[r].root;
     operation.algorithm = algorithm.id;
     operation.sequence = 1;
-    if (algorithm.collective == CollectiveKind::kAllToAllV) {  // each pair's count, as the engine
+    if (algorithm.collective == CollectiveKind::kAllToAllV && !needsPairCounts(algorithm)) {
+      // Each message carries its pair's count, as the communicator sets it.
       const std::vector<Range>& sent = shapes[r].inPlace ? shapes[r].blocks : shapes[r].sendBlocks;
       for (int p = 0; p < size; ++p) {
         operation.sendCounts.push_back(sent[p].count);
@@ -722,28 +723,40 @@ TEST(ScheduleExecution, AllToAllIsExactInPlace) {
   }
 }
 
-// Rank s's block for r of an alltoallv: empty for some pairs, symmetric (in place, each rank
-// receives as much from a rank as it sends it).
-size_t pairCount(size_t count, int s, int r) {
-  return count * static_cast<size_t>(s + r + 1) % (count + 3);
+// Rank s's block for r of an alltoallv: empty for some pairs. In place symmetric (each rank
+// receives as much from a rank as it sends it), out of place not.
+size_t pairCount(size_t count, int s, int r, bool inPlace) {
+  const int weight = inPlace ? s + r + 1 : 2 * s + r + 1;
+  return count * static_cast<size_t>(weight) % (count + 3);
+}
+
+std::vector<const Algorithm*> allToAllVAlgorithms() {
+  std::vector<const Algorithm*> found;
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective == CollectiveKind::kAllToAllV) found.push_back(&algorithm);
+  }
+  return found;
 }
 
 // Alltoallv: rank s's block for r is valueOf(s, r x 1000 + i). The receive blocks lie in
 // reverse rank order with a gap of 2 before each (filled with -1, which must stay), an empty
 // one's displacement past the buffer; out of place the send blocks lie in rank order, touching.
-void runAllToAllVRoundRobin(int size, size_t count, size_t slice, bool inPlace) {
-  const Algorithm& algorithm = *std::find_if(algorithms().begin(), algorithms().end(), [](auto& a) {
-    return a.collective == CollectiveKind::kAllToAllV;
-  });
+void runAllToAllVRoundRobin(const Algorithm& algorithm, int size, size_t count, size_t slice,
+                            bool inPlace) {
+  const auto pairCounts = std::make_shared<std::vector<size_t>>();
+  for (int s = 0; s < size; ++s) {
+    for (int d = 0; d < size; ++d) pairCounts->push_back(pairCount(count, s, d, inPlace));
+  }
   std::vector<ScheduleShape> shapes;
   std::vector<RankData> data(static_cast<size_t>(size));
   for (int r = 0; r < size; ++r) {
     ScheduleShape shape = shapeOf(r, size, 0, slice);
     shape.inPlace = inPlace;
+    shape.pairCounts = pairCounts;
     shape.blocks.resize(static_cast<size_t>(size));
     size_t end = 0;
     for (int p = size - 1; p >= 0; --p) {
-      const size_t length = pairCount(count, p, r);
+      const size_t length = pairCount(count, p, r, inPlace);
       shape.blocks[p] = {length == 0 ? end + 1000 : end + 2, length};
       if (length > 0) end = shape.blocks[p].end();
     }
@@ -763,7 +776,7 @@ void runAllToAllVRoundRobin(int size, size_t count, size_t slice, bool inPlace) 
       }
     } else {
       for (int p = 0; p < size; ++p) {
-        const size_t length = pairCount(count, r, p);
+        const size_t length = pairCount(count, r, p, inPlace);
         shape.sendBlocks.push_back({d.input.size(), length});
         for (size_t i = 0; i < length; ++i) {
           d.input.push_back(valueOf(r, static_cast<size_t>(p) * 1000 + i));
@@ -771,22 +784,85 @@ void runAllToAllVRoundRobin(int size, size_t count, size_t slice, bool inPlace) 
       }
       d.output.assign(end, -1);
     }
+    // As the communicator checks it: in place the input is no buffer of its own.
+    ASSERT_NO_THROW(checkSchedule(buildSchedule(algorithm, shape), r, size, d.input.size(), end))
+        << algorithm.name << " rank " << r << " of " << size;
     shapes.push_back(shape);
   }
   driveRoundRobin(algorithm, shapes, data, ReduceOp::kSum);
 }
 
+// Every alltoallv algorithm; Bruck's, which also runs across hosts, up to 64 ranks.
 TEST(AllToAllV, ExactForEveryRankCountInAndOutOfPlace) {
-  for (int size = 1; size <= 20; ++size) {
-    for (size_t count : {size_t{0}, size_t{1}, size_t{5}}) {
-      for (bool inPlace : {false, true}) {
-        runAllToAllVRoundRobin(size, count, 2, inPlace);
-        if (HasFatalFailure()) {
-          FAIL() << size << " ranks, count " << count << (inPlace ? ", in place" : "");
+  ASSERT_EQ(allToAllVAlgorithms().size(), 2u);
+  for (const Algorithm* algorithm : allToAllVAlgorithms()) {
+    const int most = needsPairCounts(*algorithm) ? 64 : 20;
+    for (int size = 1; size <= most; ++size) {
+      for (size_t count : {size_t{0}, size_t{1}, size_t{5}}) {
+        for (bool inPlace : {false, true}) {
+          runAllToAllVRoundRobin(*algorithm, size, count, 2, inPlace);
+          if (HasFatalFailure()) {
+            FAIL() << algorithm->name << " at " << size << " ranks, count " << count
+                   << (inPlace ? ", in place" : "");
+          }
         }
       }
     }
   }
+}
+
+// Bruck's alltoallv sends one message per round, like Bruck's all-to-all, whatever the blocks
+// (an empty message where a round carries nothing, for the receiver expects one); the most any
+// rank sends is what the communicator bounds before building it.
+TEST(AllToAllV, BruckSendsOneMessagePerRound) {
+  for (int size : {2, 3, 7, 8, 13}) {
+    const auto counts = std::make_shared<std::vector<size_t>>();
+    for (int s = 0; s < size; ++s) {
+      for (int d = 0; d < size; ++d) counts->push_back(pairCount(4, s, d, false));
+    }
+    size_t mostSent = 0;
+    for (int rank = 0; rank < size; ++rank) {
+      ScheduleShape shape = shapeOf(rank, size, 0, 1000);
+      shape.pairCounts = counts;
+      size_t out = 0, in = 0;
+      for (int p = 0; p < size; ++p) {
+        shape.blocks.push_back({out, (*counts)[p * size + rank]});
+        shape.sendBlocks.push_back({in, (*counts)[rank * size + p]});
+        out += shape.blocks.back().count;
+        in += shape.sendBlocks.back().count;
+      }
+      const Schedule schedule = bruckAllToAllV(shape);
+      std::map<int, int> sendsTo;
+      size_t sent = 0;
+      for (const Step& step : schedule.steps) {
+        if (step.kind != StepKind::kSend) continue;
+        ++sendsTo[step.peer];
+        sent += step.count();
+      }
+      mostSent = std::max(mostSent, sent);
+      const int rounds = std::bit_width(static_cast<unsigned>(size - 1));
+      EXPECT_EQ(static_cast<int>(sendsTo.size()), rounds) << "rank " << rank << " of " << size;
+      for (const auto& [peer, sends] : sendsTo) EXPECT_EQ(sends, 1) << "to " << peer;
+    }
+    EXPECT_EQ(bruckAllToAllVMostSent(*counts, size), mostSent) << size << " ranks";
+  }
+  // Counts another rank sent may be anything its buffers hold: the sum saturates.
+  const size_t half = SIZE_MAX / 2 + 1;  // rank 0 sends two of these, in two rounds
+  const std::vector<size_t> huge = {0, half, half, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(bruckAllToAllVMostSent(huge, 3), SIZE_MAX);
+}
+
+// Without every pair's count, or with counts that contradict the rank's own blocks, Bruck's
+// alltoallv is not built (the communicator always gathers them first: an internal error).
+TEST(AllToAllV, BruckRefusesMissingOrContradictingPairCounts) {
+  ScheduleShape shape = shapeOf(0, 2, 0, 4);
+  shape.blocks = {{0, 1}, {1, 2}};
+  shape.sendBlocks = {{0, 1}, {1, 3}};
+  EXPECT_THROW(bruckAllToAllV(shape), Error);
+  shape.pairCounts = std::make_shared<std::vector<size_t>>(std::vector<size_t>{1, 3, 2, 5});
+  EXPECT_NO_THROW(bruckAllToAllV(shape));
+  shape.pairCounts = std::make_shared<std::vector<size_t>>(std::vector<size_t>{1, 3, 4, 5});
+  EXPECT_THROW(bruckAllToAllV(shape), Error);
 }
 
 // Every pair exchanges a message, an empty one where nothing moves, which carries the pair's
