@@ -64,5 +64,6 @@ extern const CollectiveSpec kReduceSpec;
 extern const CollectiveSpec kAllgatherSpec;
 extern const CollectiveSpec kReduceScatterSpec;
 extern const CollectiveSpec kAllToAllSpec;
+extern const CollectiveSpec kAllToAllVSpec;
 
 }  // namespace gccl::perf

@@ -1,7 +1,9 @@
-// The five descriptors of collective.h. Each checks the output values tests/multirank/
+// The descriptors of collective.h. Each checks the output values tests/multirank/
 // test_collectives.cc checks of the same collective, with the same exact inputs (the test also
 // checks that inputs stay unchanged and nothing is written past the output).
 #include "collective.h"
+
+#include <vector>
 
 #include "verifiable.h"
 
@@ -205,6 +207,31 @@ const CollectiveSpec kAllToAllSpec{
     .result = recvBlocks,
     .countWrong = [](const CallSetup& c,
                      Placement w) { return wrongInBlocks(c, w, c.count * c.rank); },
+};
+
+// The all-to-all's blocks, data and checks through gcclAllToAllV, every count equal: what
+// alltoallv costs over the all-to-all for the same messages (through relays, the exchange of
+// every pair's count and the block-by-block packing).
+const CollectiveSpec kAllToAllVSpec{
+    .name = "alltoallv",
+    .tool = "alltoallv_perf",
+    .kind = CollectiveKind::kAllToAllV,
+    .reduces = false,
+    .rooted = false,
+    .blocksPerRow = blockPerRank,
+    .busBw = blocksBusBw,
+    .place = kAllToAllSpec.place,
+    .fill = kAllToAllSpec.fill,
+    .run =
+        [](const CallSetup& c, Placement w) {
+          std::vector<size_t> counts(static_cast<size_t>(c.nranks), c.count);
+          std::vector<size_t> displs;
+          for (int p = 0; p < c.nranks; ++p) displs.push_back(c.count * static_cast<size_t>(p));
+          return gcclAllToAllV(w.send, counts.data(), displs.data(), w.recv, counts.data(),
+                               displs.data(), c.type, c.comm);
+        },
+    .result = recvBlocks,
+    .countWrong = kAllToAllSpec.countWrong,
 };
 
 }  // namespace gccl::perf

@@ -179,6 +179,27 @@ class Communicator:
     def alltoall_async(self, send, recv, count, dtype, keep=()):
         return self._start("alltoall", lib.gcclAllToAllAsync, keep, send, recv, count, dtype)
 
+    def _size_arrays(self, *lists):
+        return [(ctypes.c_size_t * self.size)(*values) for values in lists]
+
+    def alltoallv(self, send, sendcounts, sdispls, recv, recvcounts, rdispls, dtype,
+                  stream=None):
+        """gcclAllToAllV: sendcounts[p] elements at sdispls[p] of `send` to rank p, rank p's
+        block for this rank (recvcounts[p] elements) at rdispls[p] of `recv`. Host memory
+        only: a stream is refused."""
+        if stream is not None:
+            raise _capi.GcclError(_capi.INVALID_ARGUMENT,
+                                  "alltoallv: host buffers only, no stream")
+        arrays = self._size_arrays(sendcounts, sdispls, recvcounts, rdispls)
+        self._call("alltoallv", lib.gcclAllToAllV, send, arrays[0], arrays[1], recv, arrays[2],
+                   arrays[3], dtype, self.handle)
+
+    def alltoallv_async(self, send, sendcounts, sdispls, recv, recvcounts, rdispls, dtype,
+                        keep=()):
+        arrays = self._size_arrays(sendcounts, sdispls, recvcounts, rdispls)
+        return self._start("alltoallv", lib.gcclAllToAllVAsync, (keep, arrays), send, arrays[0],
+                           arrays[1], recv, arrays[2], arrays[3], dtype)
+
     def barrier(self):
         self._call("barrier", lib.gcclBarrier, self.handle)
 

@@ -282,8 +282,10 @@ class ProcessGroupGccl(dist.ProcessGroup):
         (sends, receives) = sizes(). Every rank first learns every rank's sizes, or that it
         refused its arguments (sizes() raised a ValueError or TypeError), through an
         allgather: so all ranks refuse a call that any rank refuses or whose pairs disagree,
-        and none is left waiting. Blocks padded to the largest then go through one
-        all-to-all. Each rank holds n x the largest block twice (docs/pytorch.md)."""
+        and none is left waiting. Host tensors then go through one alltoallv, block by block
+        as they lie; device tensors (which gcclAllToAllV does not take) through one
+        all-to-all of blocks padded to the largest, which holds n x the largest block twice
+        on each rank (docs/pytorch.md)."""
         n = self.size()
         try:
             sends, receives = sizes()
@@ -313,6 +315,9 @@ class ProcessGroupGccl(dist.ProcessGroup):
                     raise ValueError(f"{what}: rank {s} sends {sent} elements to rank {r}, "
                                      f"which expects {expected}")
         flat = flatten()
+        dtype = gccl_dtype(flat.dtype, what, copies_only=True)
+        if flat.device.type == "cpu":
+            return self._alltoallv(what, flat, sends, receives, dtype, outputs, result)
         block = max(max(entries[1:1 + n]) for entries in table)
         padded = flat.new_zeros(n * block)
         received = flat.new_empty(n * block)
@@ -322,14 +327,22 @@ class ProcessGroupGccl(dist.ProcessGroup):
                 padded[p * block:p * block + count].copy_(flat[offset:offset + count])
                 offset += count
         start = _starter(self._comm.alltoall, self._comm.alltoall_async, address(padded),
-                         address(received), block,
-                         gccl_dtype(flat.dtype, what, copies_only=True))
+                         address(received), block, dtype)
 
         def finish():
             pieces = [received[s * block:s * block + count] for s, count in enumerate(receives)]
             _scatter_rows(torch.cat(pieces), outputs)
 
         return self._launch(what, flat, start, (padded, received), finish, result)
+
+    def _alltoallv(self, what, flat, sends, receives, dtype, outputs, result):
+        """The host half of _alltoall_uneven: flat's blocks as they lie, into one tensor that
+        holds the received blocks end to end, then into `outputs`."""
+        received = flat.new_empty(sum(receives))
+        start = _starter(self._comm.alltoallv, self._comm.alltoallv_async, address(flat), sends,
+                         _offsets(sends), address(received), receives, _offsets(receives), dtype)
+        return self._launch(what, flat, start, (flat, received),
+                            lambda: _scatter_rows(received, outputs), result)
 
     def _refuse(self, what):
         raise RuntimeError(f"ProcessGroupGccl.{what}: gccl has collectives only, no "
@@ -511,6 +524,15 @@ def _starter(call, call_async, *args):
             return call(*args, stream=stream)
         return call_async(*args, keep=keep)
     return start
+
+
+def _offsets(counts):
+    """Where each of `counts` blocks starts when they lie end to end."""
+    starts, at = [], 0
+    for count in counts:
+        starts.append(at)
+        at += count
+    return starts
 
 
 def _one(tensors, what, kind="list of tensors"):
