@@ -309,8 +309,8 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
  * @p sendcounts and @p sdispls are ignored (may be NULL). Host buffers only; up to 1024
  * ranks. Where every pair of ranks is connected (one host, up to 16 ranks) each block goes
  * straight to its rank; elsewhere (or with GCCL_ALGO=recursive_doubling) every rank first
- * gathers every pair's count and the blocks travel through relays (Bruck's), so the ...Async
- * form returns once that count exchange is done.
+ * gathers every pair's count and the blocks travel through relays (Bruck's); a pair whose
+ * counts disagree then fails the call on every rank, naming the pair, before any block moves.
  */
 GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
                                        const size_t* sdispls, void* recvbuf,

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "algorithms/schedule.h"
@@ -45,6 +46,8 @@ struct CollectiveCall {
   // (Request::nonFinite). Every element is divided once, on the rank that finishes it (by
   // every rank, in recursive doubling), so the ranks' flags together cover the whole result.
   bool findNonFinite = false;
+  // Operation::keepAlive: what the buffers point into, for a call gccl makes for itself.
+  std::shared_ptr<const void> keepAlive;
 };
 
 // An allreduce of `count` elements from `input` into `output`.

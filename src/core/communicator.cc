@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <limits>
-#include <numeric>
 #include <thread>
 
 #include "algorithms/all_to_all.h"
@@ -14,7 +13,6 @@
 #include "bootstrap/locality.h"
 #include "bootstrap/prefixed_store.h"
 #include "bootstrap/tcp_store.h"
-#include "core/pair_counts.h"
 #include "reduce/simd_calibration.h"
 
 namespace gccl {
@@ -146,9 +144,15 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   shape.inPlace = layout.inPlace;
   shape.blocks = call.blocks;
   shape.sendBlocks = call.sendBlocks;
-  const bool relayed =
-      call.kind == CollectiveKind::kAllToAllV && needsPairCounts(algorithmFor(call.kind, bytes));
-  if (relayed) shape.pairCounts = gatherPairCounts(call, layout.inPlace, shape.sliceElements);
+  // Alltoallv through relays: an allgather of every rank's counts goes first, and the
+  // alltoallv is planned from them when the engine reaches it (so ...Async does not wait).
+  std::shared_ptr<const PairCountExchange> exchange;
+  if (call.kind == CollectiveKind::kAllToAllV) {
+    const Algorithm& algorithm = algorithmFor(call.kind, bytes);
+    if (needsPairCounts(algorithm) && fits(algorithm, shape, bytes)) {
+      exchange = exchangePairCounts(call, layout.inPlace, blocking);
+    }
+  }
 
   auto operation = std::make_unique<Operation>();
   operation->kind = call.kind;
@@ -156,15 +160,12 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   operation->output = call.output;
   // What every rank must agree on: allgatherv's per-rank counts differ, its layout does not.
   // Alltoallv's ranks agree pair by pair: each message of the pairwise exchange carries its
-  // pair's block; through relays every message carries the total, which the gathered pair
-  // counts already made the same everywhere.
+  // pair's block; through relays every message carries the total of the gathered counts (set
+  // by the plan).
   const bool blockwise =
       call.kind == CollectiveKind::kAllgatherV || call.kind == CollectiveKind::kAllToAllV;
   operation->count = blockwise ? layout.outputCount : call.count;
-  if (relayed) {
-    operation->count =
-        std::accumulate(shape.pairCounts->begin(), shape.pairCounts->end(), size_t{0});
-  } else if (call.kind == CollectiveKind::kAllToAllV) {
+  if (call.kind == CollectiveKind::kAllToAllV && exchange == nullptr) {
     const std::vector<Range>& sent = layout.inPlace ? call.blocks : call.sendBlocks;
     for (int p = 0; p < size_; ++p) {
       operation->sendCounts.push_back(sent[static_cast<size_t>(p)].count);
@@ -180,6 +181,7 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
           ? Stores::kStreaming
           : Stores::kCached;
   operation->agreementHash = layout.agreementHash;
+  operation->keepAlive = call.keepAlive;
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.
     std::lock_guard lock(startMutex_);
@@ -194,10 +196,16 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
     }
     operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
-    const std::shared_ptr<const PlannedSchedule> planned = schedule(call, layout, algorithm, shape);
-    // Views into the one allocation, which they share.
-    operation->schedule = std::shared_ptr<const Schedule>(planned, &planned->schedule);
-    operation->index = std::shared_ptr<const ScheduleIndex>(planned, &planned->index);
+    if (exchange != nullptr) {
+      operation->plan =
+          relayedAllToAllVPlan(exchange, algorithm, std::move(shape), layout, config_.chunkBytes);
+    } else {
+      const std::shared_ptr<const PlannedSchedule> planned =
+          schedule(call, layout, algorithm, shape);
+      // Views into the one allocation, which they share.
+      operation->schedule = std::shared_ptr<const Schedule>(planned, &planned->schedule);
+      operation->index = std::shared_ptr<const ScheduleIndex>(planned, &planned->index);
+    }
   }
   auto request = operation->request;
   {
@@ -212,8 +220,8 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   return request;
 }
 
-std::shared_ptr<const std::vector<size_t>> Communicator::gatherPairCounts(
-    const CollectiveCall& call, bool inPlace, size_t sliceElements) {
+std::shared_ptr<const PairCountExchange> Communicator::exchangePairCounts(
+    const CollectiveCall& call, bool inPlace, bool blocking) {
   const std::vector<Range>& sent = inPlace ? call.blocks : call.sendBlocks;
   std::vector<uint64_t> sendCounts;
   std::vector<uint64_t> recvCounts;
@@ -221,28 +229,20 @@ std::shared_ptr<const std::vector<size_t>> Communicator::gatherPairCounts(
     sendCounts.push_back(sent[static_cast<size_t>(p)].count);
     recvCounts.push_back(call.blocks[static_cast<size_t>(p)].count);
   }
-  const std::vector<uint64_t> row = pairCountRow(sendCounts, recvCounts);
-  std::vector<uint64_t> rows(row.size() * static_cast<size_t>(size_));
+  auto exchange = std::make_shared<PairCountExchange>();
+  exchange->row = pairCountRow(sendCounts, recvCounts);
+  exchange->rows.resize(exchange->row.size() * static_cast<size_t>(size_));
   CollectiveCall gather;
   gather.kind = CollectiveKind::kAllgather;
-  gather.input = row.data();
-  gather.output = rows.data();
-  gather.count = row.size();
+  gather.input = exchange->row.data();
+  gather.output = exchange->rows.data();
+  gather.count = exchange->row.size();
   gather.type = DataType::kUint64;
-  start(gather, true)->rethrow();
-  auto counts = std::make_shared<const std::vector<size_t>>(agreedPairCounts(rows, rank_, size_));
-  // A tiny slice on huge blocks would build a schedule of millions of steps. Each rank sends
-  // and receives what it relays: half the slices a collective may cut keep every rank's
-  // schedule within bounds; every rank judges every rank's, alike.
-  const size_t most = maxSlicesPerCollective(size_) / 2 * sliceElements;
-  const size_t relayed = bruckAllToAllVMostSent(*counts, size_);
-  if (relayed > most) {
-    fail(Status::kInvalidArgument, "alltoallv on rank ", rank_, ": a rank would send ", relayed,
-         " elements in Bruck's rounds, more than the ", most,
-         " that slices of GCCL_CHUNK_BYTES=", config_.chunkBytes, " allow at ", size_,
-         " ranks: raise GCCL_CHUNK_BYTES");
-  }
-  return counts;
+  gather.keepAlive = exchange;
+  // A failure breaks the engine, so the alltoallv queued after it fails with the same error.
+  const std::shared_ptr<Request> gathered = start(gather, blocking);
+  if (blocking) gathered->rethrow();
+  return exchange;
 }
 
 std::shared_ptr<const Communicator::PlannedSchedule> Communicator::schedule(

@@ -19,6 +19,7 @@
 #include "base/store.h"
 #include "core/collective_call.h"
 #include "core/engine.h"
+#include "core/pair_counts.h"
 #include "core/request.h"
 #include "core/transport_router.h"
 
@@ -106,11 +107,10 @@ class Communicator {
   ScheduleShape baseShape() const;
   // algorithmFor, with startMutex_ held.
   const Algorithm& chosenAlgorithm(CollectiveKind kind, size_t bytes);
-  // Alltoallv through relays: every pair's count, from an allgather of every rank's counts
-  // (blocking, also for the ...Async form). Throws alike on every rank for a pair whose two
-  // ends disagree or blocks too large together for one schedule.
-  std::shared_ptr<const std::vector<size_t>> gatherPairCounts(const CollectiveCall& call,
-                                                              bool inPlace, size_t sliceElements);
+  // Alltoallv through relays: starts the allgather of every rank's counts, which the
+  // alltoallv queued after it reads (core/pair_counts.h).
+  std::shared_ptr<const PairCountExchange> exchangePairCounts(const CollectiveCall& call,
+                                                              bool inPlace, bool blocking);
   // A schedule with its index, built, checked and indexed once per shape.
   struct PlannedSchedule {
     Schedule schedule;

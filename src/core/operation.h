@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,16 @@ struct Operation {
   // first message (the ranks have no count in common).
   std::vector<uint64_t> sendCounts;
   std::vector<uint64_t> recvCounts;
+
+  // Where the schedule depends on what an operation before this one gathers (alltoallv
+  // through relays, whose schedule needs every pair's count): sets `schedule`, `index` and
+  // `count`, run by the engine when it reaches this operation, in submission order. An
+  // Error(kInvalidUsage or kInvalidArgument) it throws fails this operation alone: every rank
+  // throws it alike, from the same gathered data, before any message.
+  std::function<void(Operation&)> plan;
+  // What the buffers point into when gccl made them for a call of its own (the count
+  // exchange's rows): kept for as long as the operation.
+  std::shared_ptr<const void> keepAlive;
 
   // The header every message of this operation carries (bytes filled per message).
   FrameHeader frameHeader() const;

@@ -1,5 +1,9 @@
 #include "core/pair_counts.h"
 
+#include <numeric>
+
+#include "algorithms/all_to_all.h"
+#include "algorithms/schedule_index.h"
 #include "base/error.h"
 
 namespace gccl {
@@ -11,11 +15,10 @@ std::vector<uint64_t> pairCountRow(std::span<const uint64_t> sendCounts,
   return row;
 }
 
-std::vector<size_t> agreedPairCounts(std::span<const uint64_t> rows, int rank, int size) {
+std::vector<size_t> agreedPairCounts(std::span<const uint64_t> rows, int size) {
   const size_t n = static_cast<size_t>(size);
   if (rows.size() != 2 * n * n) {
-    fail(Status::kInternalError, "alltoallv on rank ", rank, ": ", rows.size(),
-         " gathered counts for ", size, " ranks");
+    fail(Status::kInternalError, rows.size(), " gathered counts for ", size, " ranks");
   }
   const auto sends = [&](size_t from, size_t to) { return rows[from * 2 * n + to]; };
   const auto expects = [&](size_t at, size_t from) { return rows[at * 2 * n + n + from]; };
@@ -24,14 +27,45 @@ std::vector<size_t> agreedPairCounts(std::span<const uint64_t> rows, int rank, i
     for (size_t d = 0; d < n; ++d) {
       const uint64_t count = sends(s, d);
       if (count != expects(d, s)) {
-        fail(Status::kInvalidUsage, "alltoallv on rank ", rank, ": rank ", s, " sends ", count,
-             " elements to rank ", d, ", which expects ", expects(d, s));
+        fail(Status::kInvalidUsage, "rank ", s, " sends ", count, " elements to rank ", d,
+             ", which expects ", expects(d, s));
       }
       // Each count is one its sender's and its receiver's buffers hold: it fits a size_t.
       counts[s * n + d] = static_cast<size_t>(count);
     }
   }
   return counts;
+}
+
+std::function<void(Operation&)> relayedAllToAllVPlan(
+    std::shared_ptr<const PairCountExchange> exchange, const Algorithm& algorithm,
+    ScheduleShape shape, BufferLayout layout, size_t chunkBytes) {
+  return [exchange = std::move(exchange), &algorithm, shape = std::move(shape), layout,
+          chunkBytes](Operation& operation) mutable {
+    const int rank = shape.rank;
+    const int size = shape.size;
+    shape.pairCounts =
+        std::make_shared<const std::vector<size_t>>(agreedPairCounts(exchange->rows, size));
+    // A tiny slice on huge blocks would build a schedule of millions of steps. Each rank sends
+    // and receives what it relays: half the slices a collective may cut keep every rank's
+    // schedule within bounds; every rank judges every rank's, alike.
+    const size_t most = maxSlicesPerCollective(size) / 2 * shape.sliceElements;
+    const size_t relayed = bruckAllToAllVMostSent(*shape.pairCounts, size);
+    if (relayed > most) {
+      fail(Status::kInvalidArgument, "a rank would send ", relayed,
+           " elements in Bruck's rounds, more than the ", most,
+           " that slices of GCCL_CHUNK_BYTES=", chunkBytes, " allow at ", size,
+           " ranks: raise GCCL_CHUNK_BYTES");
+    }
+    // What every message carries as its count: the same on every rank.
+    operation.count =
+        std::accumulate(shape.pairCounts->begin(), shape.pairCounts->end(), size_t{0});
+    Schedule built = buildSchedule(algorithm, shape);
+    // As Communicator::schedule checks every schedule: the engine trusts it from here.
+    checkSchedule(built, rank, size, layout.inputCount, layout.outputCount);
+    operation.index = std::make_shared<const ScheduleIndex>(indexSchedule(built));
+    operation.schedule = std::make_shared<const Schedule>(std::move(built));
+  };
 }
 
 }  // namespace gccl

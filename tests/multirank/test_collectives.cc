@@ -8,14 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "algorithms/registry.h"
-#include "base/error.h"
 #include "bootstrap/memory_store.h"
 #include "bootstrap/tcp_store.h"
 #include "core/communicator.h"
@@ -34,10 +33,11 @@ constexpr gcclRedOp_t kOps[] = {gcclSum, gcclProd, gcclMin, gcclMax, gcclAvg};
 
 class Ranks {
  public:
-  Ranks(int size, const std::string& algorithm) : size_(size) {
+  // By default several slices per block at 1000 elements and above.
+  Ranks(int size, const std::string& algorithm, size_t chunkBytes = 4096) : size_(size) {
     Config config;
     config.algorithm = algorithm;
-    config.chunkBytes = 4096;  // several slices per block at 1000 elements and above
+    config.chunkBytes = chunkBytes;
     config.timeoutMs = 20000;
     const TransportRouter router(std::make_shared<transport::inproc::InprocTransport>(
         std::make_shared<transport::inproc::InprocFabric>()));
@@ -49,34 +49,19 @@ class Ranks {
 
   int size() const { return size_; }
 
-  // Starts calls[r] on every rank r, then waits for all; false (with a failure) on any error.
-  // An alltoallv through relays starts with a blocking exchange of every pair's count, so its
-  // ranks start on threads of their own.
+  // Starts calls[r] on every rank r, in rank order from this thread, and waits for all.
+  std::vector<std::shared_ptr<Request>> finish(const std::vector<CollectiveCall>& calls) {
+    std::vector<std::shared_ptr<Request>> requests;
+    for (int r = 0; r < size_; ++r) requests.push_back(ranks_[r]->start(calls[r], false));
+    for (const auto& request : requests) request->wait();
+    return requests;
+  }
+
+  // finish(), then false (with a failure) on any error.
   bool run(const std::vector<CollectiveCall>& calls) {
-    std::vector<std::shared_ptr<Request>> requests(static_cast<size_t>(size_));
-    if (calls[0].kind == CollectiveKind::kAllToAllV) {
-      std::vector<std::thread> starters;
-      std::vector<std::string> errors(static_cast<size_t>(size_));
-      for (int r = 0; r < size_; ++r) {
-        starters.emplace_back([&, r] {
-          try {
-            requests[r] = ranks_[r]->start(calls[r], false);
-          } catch (const Error& error) {
-            errors[r] = error.what();
-          }
-        });
-      }
-      for (std::thread& starter : starters) starter.join();
-      for (int r = 0; r < size_; ++r) {
-        if (!errors[r].empty()) ADD_FAILURE() << "rank " << r << ": " << errors[r];
-        if (!errors[r].empty()) return false;
-      }
-    } else {
-      for (int r = 0; r < size_; ++r) requests[r] = ranks_[r]->start(calls[r], false);
-    }
+    const std::vector<std::shared_ptr<Request>> requests = finish(calls);
     bool ok = true;
     for (int r = 0; r < size_; ++r) {
-      requests[r]->wait();
       if (requests[r]->status() != Status::kSuccess) {
         ADD_FAILURE() << "rank " << r << ": " << requests[r]->message();
         ok = false;
@@ -421,6 +406,58 @@ TEST_P(Collectives, BarrierCompletesOnEveryRank) {
   std::vector<CollectiveCall> calls(ranks.size());
   for (auto& call : calls) call.kind = CollectiveKind::kBarrier;
   for (int round = 0; round < 3; ++round) ASSERT_TRUE(ranks.run(calls));
+}
+
+// Alltoallv through relays, as requests started from one thread (the count exchange that
+// goes first does not block the start): a pair whose counts disagree, and blocks too large
+// for the slices, fail every rank's request alike, before any block moves, and the ranks go
+// on with the next call.
+TEST(RelayedAllToAllV, RefusalsFailEveryRankAndTheRanksGoOn) {
+  constexpr int kSize = 3;
+  Ranks ranks(kSize, "recursive_doubling", 64);
+  constexpr size_t kLarge = 600000;  // 16-element slices: more than 32768 x 16 relayed
+  std::vector<std::vector<int32_t>> in(kSize, std::vector<int32_t>(kLarge)), out = in;
+  const auto callsWith = [&](const auto& sends) {  // sends(s, d): elements s sends d
+    std::vector<CollectiveCall> calls;
+    for (int r = 0; r < kSize; ++r) {
+      CollectiveCall call;
+      call.kind = CollectiveKind::kAllToAllV;
+      call.type = DataType::kInt32;
+      call.input = in[r].data();
+      call.output = out[r].data();
+      size_t end = 0;
+      for (int p = 0; p < kSize; ++p) {
+        call.sendBlocks.push_back({0, sends(r, p)});  // send blocks may overlap
+        call.blocks.push_back({end, sends(p, r)});
+        end += sends(p, r);
+      }
+      calls.push_back(call);
+    }
+    return calls;
+  };
+  const struct {
+    std::function<size_t(int, int)> sends;
+    Status status;
+    std::string names;
+  } refusals[] = {
+      {[](int s, int d) { return size_t{s == 2 && d == 0 ? 3u : 2u}; }, Status::kInvalidUsage,
+       "rank 2 sends 3 elements to rank 0, which expects 2"},
+      {[](int s, int d) { return s == 0 && d == 1 ? kLarge : 0; }, Status::kInvalidArgument,
+       "raise GCCL_CHUNK_BYTES"},
+  };
+  for (const auto& refusal : refusals) {
+    std::vector<CollectiveCall> calls = callsWith(refusal.sends);
+    // Rank 0 expects 2 elements from rank 2, which sends it 3.
+    if (refusal.status == Status::kInvalidUsage) calls[0].blocks[2].count = 2;
+    const auto requests = ranks.finish(calls);
+    for (int r = 0; r < kSize; ++r) {
+      EXPECT_EQ(requests[r]->status(), refusal.status) << "rank " << r;
+      EXPECT_NE(requests[r]->message().find(refusal.names), std::string::npos)
+          << "rank " << r << ": " << requests[r]->message();
+    }
+    checkAllToAllV(ranks, 7, gcclInt32, false);
+    if (HasFatalFailure()) return;
+  }
 }
 
 // "ring_size3": the TSan run selects sizes by the name's end.
