@@ -310,7 +310,9 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
  * ranks. Where every pair of ranks is connected (one host, up to 16 ranks) each block goes
  * straight to its rank; elsewhere (or with GCCL_ALGO=recursive_doubling) every rank first
  * gathers every pair's count and the blocks travel through relays (Bruck's); a pair whose
- * counts disagree then fails the call on every rank, naming the pair, before any block moves.
+ * counts disagree then fails the call on every rank with gcclInvalidUsage, naming the pair,
+ * and blocks too large for GCCL_CHUNK_BYTES slices with gcclInvalidArgument, before any block
+ * moves. Above 1024 ranks every rank refuses it with gcclInvalidUsage.
  */
 GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
                                        const size_t* sdispls, void* recvbuf,

@@ -180,13 +180,16 @@ class Communicator:
         return self._start("alltoall", lib.gcclAllToAllAsync, keep, send, recv, count, dtype)
 
     def _size_arrays(self, *lists):
-        return [(ctypes.c_size_t * self.size)(*values) for values in lists]
+        """size_t arrays of the lists, None (NULL) for None."""
+        return [None if values is None else (ctypes.c_size_t * self.size)(*values)
+                for values in lists]
 
     def alltoallv(self, send, sendcounts, sdispls, recv, recvcounts, rdispls, dtype,
                   stream=None):
         """gcclAllToAllV: sendcounts[p] elements at sdispls[p] of `send` to rank p, rank p's
-        block for this rank (recvcounts[p] elements) at rdispls[p] of `recv`. Host memory
-        only: a stream is refused."""
+        block for this rank (recvcounts[p] elements) at rdispls[p] of `recv`. In place
+        (send == recv) sendcounts and sdispls may be None. Host memory only: a stream is
+        refused."""
         if stream is not None:
             raise _capi.GcclError(_capi.INVALID_ARGUMENT,
                                   "alltoallv: host buffers only, no stream")

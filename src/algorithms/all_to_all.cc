@@ -226,16 +226,114 @@ class BruckBlocks {
 
 }  // namespace
 
-size_t bruckAllToAllVMostSent(const std::vector<size_t>& pairCounts, int size) {
+// Block by block: the block s sends s + i goes out in each round d whose bit i has, from
+// where it lies then, s + (i mod d).
+BusiestRelay bruckAllToAllVBusiest(const std::vector<size_t>& pairCounts, int size) {
   const BruckBlocks blocks(pairCounts, size);
-  size_t most = 0;
-  for (int q = 0; q < size; ++q) {
-    size_t sent = 0;
-    for (int d = 1; d < size; d <<= 1) sent = saturatingAdd(sent, blocks.messageLength(q, d));
-    most = std::max(most, sent);
+  std::vector<size_t> sent(static_cast<size_t>(size));
+  for (int s = 0; s < size; ++s) {
+    for (int i = 1; i < size; ++i) {
+      const size_t count = blocks.sends(s, wrap(s + i, size));
+      for (int d = 1; d <= i; d <<= 1) {
+        if ((i & d) == 0) continue;
+        size_t& holder = sent[static_cast<size_t>(wrap(s + i % d, size))];
+        holder = saturatingAdd(holder, count);
+      }
+    }
   }
-  return most;
+  const auto busiest = std::max_element(sent.begin(), sent.end());
+  return {static_cast<int>(busiest - sent.begin()), *busiest};
 }
+
+namespace {
+
+// The rank's own blocks must be the pair counts' (the communicator gathered them from these).
+void checkBlocksAgainst(const BruckBlocks& bruck, const ScheduleShape& shape) {
+  const std::vector<Range>& sent = shape.inPlace ? shape.blocks : shape.sendBlocks;
+  const int r = shape.rank;
+  for (int p = 0; p < shape.size; ++p) {
+    const size_t fromHere = sent[static_cast<size_t>(p)].count;
+    const size_t toHere = shape.blocks[static_cast<size_t>(p)].count;
+    if (fromHere != bruck.sends(r, p) || toHere != bruck.sends(p, r)) {
+      fail(Status::kInternalError, "alltoallv on rank ", r, ": the blocks to and from rank ", p,
+           " (", fromHere, ", ", toHere, " elements) differ from the pair counts (",
+           bruck.sends(r, p), ", ", bruck.sends(p, r), ")");
+    }
+  }
+}
+
+// Where rank r's slots and its two message areas lie in its work buffer. Slot i is as large
+// as the largest block it ever holds (after the last round, d = bit_ceil(n) > i, rank r - i's
+// block for r); each area as the largest message r sends or receives.
+struct BruckWork {
+  std::vector<size_t> slotAt;
+  size_t sendArea = 0;
+  size_t receiveArea = 0;
+  size_t end = 0;
+
+  BruckWork(const BruckBlocks& bruck, int r, int n) {
+    const int last = static_cast<int>(std::bit_ceil(static_cast<unsigned>(n)));
+    size_t slotsEnd = 0;
+    for (int i = 0; i < n; ++i) {
+      slotAt.push_back(slotsEnd);
+      size_t capacity = 0;
+      for (int d = 1; d <= last; d <<= 1) capacity = std::max(capacity, bruck.held(r, i, d));
+      slotsEnd += capacity;
+    }
+    size_t area = 0;
+    for (int d = 1; d < n; d <<= 1) {
+      area = std::max({area, bruck.messageLength(r, d), bruck.messageLength(wrap(r - d, n), d)});
+    }
+    sendArea = slotsEnd;
+    receiveArea = sendArea + area;
+    end = receiveArea + area;
+  }
+  Range slot(int i, size_t count) const { return {slotAt[static_cast<size_t>(i)], count}; }
+};
+
+// Round d on rank r: the slots with bit d packed into one message to r + d, r - d's message
+// received and unpacked into the same slots. Returns the step that ends the round.
+int32_t addBruckRound(Schedule& schedule, const BruckBlocks& bruck, const BruckWork& work,
+                      const ScheduleShape& shape, int d, int32_t previousRound) {
+  const int n = shape.size;
+  const int r = shape.rank;
+  std::vector<int32_t> packs;
+  size_t packed = 0;
+  for (int i = d; i < n; ++i) {
+    const size_t length = (i & d) != 0 ? bruck.held(r, i, d) : 0;
+    if (length == 0) continue;
+    packs.push_back(addCopy(schedule, BufferRole::kWork, work.slot(i, length), BufferRole::kWork,
+                            {work.sendArea + packed, length}, previousRound));
+    packed += length;
+  }
+  const int32_t allPacked = schedule.join(packs);
+  // A round may pack or unpack nothing here (empty blocks): it still ends after the round
+  // before it, or the next one's packs could overtake that round's unpacks.
+  std::vector<int32_t> roundDone = {previousRound};
+  for (const Range& part : slicesOf({work.sendArea, packed}, shape.sliceElements)) {
+    roundDone.push_back(addSend(schedule, wrap(r + d, n), BufferRole::kWork, part, allPacked));
+  }
+  const int from = wrap(r - d, n);
+  std::vector<int32_t> received;
+  for (const Range& part :
+       slicesOf({work.receiveArea, bruck.messageLength(from, d)}, shape.sliceElements)) {
+    received.push_back(addRecv(schedule, from, BufferRole::kWork, part, previousRound));
+  }
+  roundDone.insert(roundDone.end(), received.begin(), received.end());
+  // As in bruckAllToAll: into the slots once they have been packed and the message is in.
+  const int32_t unpackAfter = schedule.join({allPacked, schedule.join(received)});
+  size_t unpacked = 0;
+  for (int i = d; i < n; ++i) {
+    const size_t length = (i & d) != 0 ? bruck.held(from, i, d) : 0;
+    if (length == 0) continue;
+    roundDone.push_back(addCopy(schedule, BufferRole::kWork, {work.receiveArea + unpacked, length},
+                                BufferRole::kWork, work.slot(i, length), unpackAfter));
+    unpacked += length;
+  }
+  return schedule.join(roundDone);
+}
+
+}  // namespace
 
 // Bruck's rounds (bruckAllToAll) with blocks of any size (BruckBlocks). Slot i still holds the
 // block at distance i, but each slot is as large as the largest block it ever holds on this
@@ -249,90 +347,29 @@ Schedule bruckAllToAllV(const ScheduleShape& shape) {
          " x ", ranks, " pair counts");
   }
   const BruckBlocks bruck(*shape.pairCounts, n);
-  const std::vector<Range>& sent = shape.inPlace ? shape.blocks : shape.sendBlocks;
-  for (int p = 0; p < n; ++p) {
-    const size_t fromHere = sent[static_cast<size_t>(p)].count;
-    const size_t toHere = shape.blocks[static_cast<size_t>(p)].count;
-    if (fromHere != bruck.sends(r, p) || toHere != bruck.sends(p, r)) {
-      fail(Status::kInternalError, "alltoallv on rank ", r, ": the blocks to and from rank ", p,
-           " (", fromHere, ", ", toHere, " elements) differ from the pair counts (",
-           bruck.sends(r, p), ", ", bruck.sends(p, r), ")");
-    }
-  }
-  // After the last round (d = bit_ceil(n) > i) slot i holds rank r - i's block for this rank.
-  const int last = static_cast<int>(std::bit_ceil(static_cast<unsigned>(n)));
-  std::vector<size_t> slotAt(ranks);
-  size_t slotsEnd = 0;
-  for (int i = 0; i < n; ++i) {
-    slotAt[static_cast<size_t>(i)] = slotsEnd;
-    size_t capacity = 0;
-    for (int d = 1; d <= last; d <<= 1) capacity = std::max(capacity, bruck.held(r, i, d));
-    slotsEnd += capacity;
-  }
-  const auto slot = [&](int i, size_t count) {
-    return Range{slotAt[static_cast<size_t>(i)], count};
-  };
-  size_t packArea = 0;
-  for (int d = 1; d < n; d <<= 1) {
-    packArea =
-        std::max({packArea, bruck.messageLength(r, d), bruck.messageLength(wrap(r - d, n), d)});
-  }
-  const size_t sendArea = slotsEnd;
-  const size_t receiveArea = sendArea + packArea;
+  checkBlocksAgainst(bruck, shape);
+  const BruckWork work(bruck, r, n);
   Schedule schedule;
-  schedule.workElements = receiveArea + packArea;
-
+  schedule.workElements = work.end;
   // In place the blocks to send are the output's (the input is not a buffer of its own);
   // every round, and so every write to the output, waits for these copies.
+  const std::vector<Range>& sent = shape.inPlace ? shape.blocks : shape.sendBlocks;
   const BufferRole sentFrom = shape.inPlace ? BufferRole::kOutput : BufferRole::kInput;
   std::vector<int32_t> loaded;
   for (int i = 0; i < n; ++i) {
     const Range block = sent[static_cast<size_t>(wrap(r + i, n))];
     if (block.count == 0) continue;
     loaded.push_back(
-        addCopy(schedule, sentFrom, block, BufferRole::kWork, slot(i, block.count), kNoStep));
+        addCopy(schedule, sentFrom, block, BufferRole::kWork, work.slot(i, block.count), kNoStep));
   }
   int32_t previousRound = schedule.join(loaded);
   for (int d = 1; d < n; d <<= 1) {
-    std::vector<int32_t> packs;
-    size_t packed = 0;
-    for (int i = d; i < n; ++i) {
-      const size_t length = (i & d) != 0 ? bruck.held(r, i, d) : 0;
-      if (length == 0) continue;
-      packs.push_back(addCopy(schedule, BufferRole::kWork, slot(i, length), BufferRole::kWork,
-                              {sendArea + packed, length}, previousRound));
-      packed += length;
-    }
-    const int32_t allPacked = schedule.join(packs);
-    // A round may pack or unpack nothing here (empty blocks): it still ends after the round
-    // before it, or the next one's packs could overtake that round's unpacks.
-    std::vector<int32_t> roundDone = {previousRound};
-    for (const Range& part : slicesOf({sendArea, packed}, shape.sliceElements)) {
-      roundDone.push_back(addSend(schedule, wrap(r + d, n), BufferRole::kWork, part, allPacked));
-    }
-    const int from = wrap(r - d, n);
-    std::vector<int32_t> received;
-    for (const Range& part :
-         slicesOf({receiveArea, bruck.messageLength(from, d)}, shape.sliceElements)) {
-      received.push_back(addRecv(schedule, from, BufferRole::kWork, part, previousRound));
-    }
-    roundDone.insert(roundDone.end(), received.begin(), received.end());
-    // As in bruckAllToAll: into the slots once they have been packed and the message is in.
-    const int32_t unpackAfter = schedule.join({allPacked, schedule.join(received)});
-    size_t unpacked = 0;
-    for (int i = d; i < n; ++i) {
-      const size_t length = (i & d) != 0 ? bruck.held(from, i, d) : 0;
-      if (length == 0) continue;
-      roundDone.push_back(addCopy(schedule, BufferRole::kWork, {receiveArea + unpacked, length},
-                                  BufferRole::kWork, slot(i, length), unpackAfter));
-      unpacked += length;
-    }
-    previousRound = schedule.join(roundDone);
+    previousRound = addBruckRound(schedule, bruck, work, shape, d, previousRound);
   }
   for (int i = 0; i < n; ++i) {
     const Range block = shape.blocks[static_cast<size_t>(wrap(r - i, n))];
     if (block.count == 0) continue;
-    addCopy(schedule, BufferRole::kWork, slot(i, block.count), BufferRole::kOutput, block,
+    addCopy(schedule, BufferRole::kWork, work.slot(i, block.count), BufferRole::kOutput, block,
             previousRound);
   }
   return schedule;

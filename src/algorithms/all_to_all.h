@@ -26,7 +26,8 @@
 
 namespace gccl {
 
-// Bruck's alltoallv at most: every rank then holds 2 x n^2 counts (16 MiB at 1024 ranks).
+// Bruck's alltoallv at most: every rank then holds 3 x n^2 counts (24 MiB at 1024 ranks: the
+// gathered rows and the pair counts).
 inline constexpr int kMaxBruckAllToAllVRanks = 1024;
 
 Schedule pairwiseAllToAll(const ScheduleShape& shape);
@@ -34,8 +35,13 @@ Schedule bruckAllToAll(const ScheduleShape& shape);
 Schedule pairwiseAllToAllV(const ScheduleShape& shape);
 Schedule bruckAllToAllV(const ScheduleShape& shape);
 
-// The most elements any rank sends in all of Bruck's alltoallv rounds for `pairCounts` (as
-// ScheduleShape::pairCounts), saturating: what bounds the length of every rank's schedule.
-size_t bruckAllToAllVMostSent(const std::vector<size_t>& pairCounts, int size);
+// The rank that sends the most elements in all of Bruck's alltoallv rounds for `pairCounts`
+// (as ScheduleShape::pairCounts), and how many (saturating): what bounds the length of every
+// rank's schedule, for every rank receives what others send.
+struct BusiestRelay {
+  int rank = 0;
+  size_t elements = 0;
+};
+BusiestRelay bruckAllToAllVBusiest(const std::vector<size_t>& pairCounts, int size);
 
 }  // namespace gccl

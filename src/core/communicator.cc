@@ -6,7 +6,6 @@
 #include <thread>
 
 #include "algorithms/all_to_all.h"
-#include "algorithms/direct.h"
 #include "algorithms/registry.h"
 #include "base/logging.h"
 #include "base/simd.h"
@@ -25,6 +24,13 @@ Config withDefaultWaits(Config config) {
   if (config.spinUs == kAutoSpinUs) config.spinUs = kDefaultSpinUs;
   if (config.yieldUs == kAutoYieldUs) config.yieldUs = 0;
   return config;
+}
+
+// Alltoallv: the elements of each rank's block.
+std::vector<uint64_t> countsOf(const std::vector<Range>& blocks) {
+  std::vector<uint64_t> counts;
+  for (const Range& block : blocks) counts.push_back(block.count);
+  return counts;
 }
 
 }  // namespace
@@ -144,15 +150,18 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   shape.inPlace = layout.inPlace;
   shape.blocks = call.blocks;
   shape.sendBlocks = call.sendBlocks;
+  const Algorithm& algorithm = algorithmFor(call.kind, bytes);
+  if (!fits(algorithm, shape, bytes)) {
+    // Only alltoallv has no algorithm that runs everywhere: every pair's counts on every rank
+    // grow as n^2. Every rank refuses alike, before the call takes a sequence number.
+    fail(Status::kInvalidUsage, collectiveName(call.kind), " on rank ", rank_, ": runs on at most ",
+         kMaxBruckAllToAllVRanks, " ranks, and this communicator has ", size_,
+         "; gcclAllToAll with blocks padded to the largest runs everywhere");
+  }
   // Alltoallv through relays: an allgather of every rank's counts goes first, and the
   // alltoallv is planned from them when the engine reaches it (so ...Async does not wait).
   std::shared_ptr<const PairCountExchange> exchange;
-  if (call.kind == CollectiveKind::kAllToAllV) {
-    const Algorithm& algorithm = algorithmFor(call.kind, bytes);
-    if (needsPairCounts(algorithm) && fits(algorithm, shape, bytes)) {
-      exchange = exchangePairCounts(call, layout.inPlace, blocking);
-    }
-  }
+  if (needsPairCounts(algorithm)) exchange = exchangePairCounts(call, layout.inPlace, blocking);
 
   auto operation = std::make_unique<Operation>();
   operation->kind = call.kind;
@@ -166,11 +175,8 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
       call.kind == CollectiveKind::kAllgatherV || call.kind == CollectiveKind::kAllToAllV;
   operation->count = blockwise ? layout.outputCount : call.count;
   if (call.kind == CollectiveKind::kAllToAllV && exchange == nullptr) {
-    const std::vector<Range>& sent = layout.inPlace ? call.blocks : call.sendBlocks;
-    for (int p = 0; p < size_; ++p) {
-      operation->sendCounts.push_back(sent[static_cast<size_t>(p)].count);
-      operation->recvCounts.push_back(call.blocks[static_cast<size_t>(p)].count);
-    }
+    operation->sendCounts = countsOf(layout.inPlace ? call.blocks : call.sendBlocks);
+    operation->recvCounts = countsOf(call.blocks);
   }
   operation->type = call.type;
   operation->op = call.op;
@@ -185,20 +191,10 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
   {
     // Concurrent callers are a usage error (their order is arbitrary), but not a data race.
     std::lock_guard lock(startMutex_);
-    const Algorithm& algorithm = chosenAlgorithm(call.kind, bytes);
-    if (!fits(algorithm, shape, bytes)) {
-      // Only alltoallv has no algorithm that runs everywhere: every pair's counts on every
-      // rank grow as n^2. Every rank refuses alike, before the call takes a sequence number.
-      fail(Status::kInvalidUsage, collectiveName(call.kind), " on rank ", rank_,
-           ": runs on at most ", kMaxBruckAllToAllVRanks, " ranks (or one host of at most ",
-           kMaxDirectRanks, "), and this communicator has ", size_,
-           "; gcclAllToAll with blocks padded to the largest runs everywhere");
-    }
     operation->algorithm = algorithm.id;
     operation->sequence = ++sequence_;
     if (exchange != nullptr) {
-      operation->plan =
-          relayedAllToAllVPlan(exchange, algorithm, std::move(shape), layout, config_.chunkBytes);
+      operation->plan = relayedAllToAllVPlan(exchange, algorithm, std::move(shape), layout);
     } else {
       const std::shared_ptr<const PlannedSchedule> planned =
           schedule(call, layout, algorithm, shape);
@@ -222,15 +218,9 @@ std::shared_ptr<Request> Communicator::start(const CollectiveCall& call, bool bl
 
 std::shared_ptr<const PairCountExchange> Communicator::exchangePairCounts(
     const CollectiveCall& call, bool inPlace, bool blocking) {
-  const std::vector<Range>& sent = inPlace ? call.blocks : call.sendBlocks;
-  std::vector<uint64_t> sendCounts;
-  std::vector<uint64_t> recvCounts;
-  for (int p = 0; p < size_; ++p) {
-    sendCounts.push_back(sent[static_cast<size_t>(p)].count);
-    recvCounts.push_back(call.blocks[static_cast<size_t>(p)].count);
-  }
   auto exchange = std::make_shared<PairCountExchange>();
-  exchange->row = pairCountRow(sendCounts, recvCounts);
+  exchange->row =
+      pairCountRow(countsOf(inPlace ? call.blocks : call.sendBlocks), countsOf(call.blocks));
   exchange->rows.resize(exchange->row.size() * static_cast<size_t>(size_));
   CollectiveCall gather;
   gather.kind = CollectiveKind::kAllgather;

@@ -254,11 +254,13 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
   // transport must not find our messages in a shared lane afterwards, and a TCP failure
   // notice first finishes the message it cut off.
   std::optional<Execution> execution;
-  bool planning = static_cast<bool>(operation.plan);
   try {
-    if (planning) {
-      operation.plan(operation);
-      planning = false;
+    if (operation.plan) {
+      // Refused on every rank alike, before any message: the caller's mistake, which leaves
+      // the connections as they were.
+      if (std::optional<Error> refused = operation.plan(operation)) {
+        return located(operation, std::make_exception_ptr(*refused));
+      }
     }
     execution.emplace(operation, connections_, scratch_, work_, size_);
     drive(*execution);
@@ -269,12 +271,6 @@ std::optional<Error> Engine::execute(Operation& operation) noexcept {
     return std::nullopt;
   } catch (...) {
     Error error = located(operation, std::current_exception());
-    // Refused while planning, on every rank alike, before any message: the caller's
-    // mistake, which leaves the connections as they were.
-    if (planning &&
-        (error.status() == Status::kInvalidUsage || error.status() == Status::kInvalidArgument)) {
-      return error;
-    }
     // Whatever failed, this rank is not the silent one: a diagnosing peer whose chain of
     // waits runs through it follows on to whom it waited for (a timeout published already).
     if (diagnosis_ != nullptr && execution) {

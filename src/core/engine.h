@@ -7,8 +7,8 @@
 //
 // Errors are stored in the operation's request (the caller's wait rethrows them) and break the
 // communicator: every later operation fails fast with the same error, and the connections are
-// closed so peers fail fast too. Only a usage error or invalid argument thrown by an
-// operation's plan (Operation::plan), before any message, fails that operation alone.
+// closed so peers fail fast too. Only the refusal an operation's plan returns (every rank's
+// alike, before any message: Operation::plan) fails that operation alone.
 //
 // Threads. `abort()` and `error()` may be called from any thread at any moment, also while
 // another thread drives: they only take the mutex, which nobody holds across I/O. Breaking

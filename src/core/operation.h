@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "algorithms/schedule.h"
 #include "algorithms/schedule_index.h"
 #include "base/dtype.h"
+#include "base/error.h"
 #include "core/request.h"
 #include "reduce/reduce.h"
 #include "transport/frame.h"
@@ -43,10 +45,10 @@ struct Operation {
 
   // Where the schedule depends on what an operation before this one gathers (alltoallv
   // through relays, whose schedule needs every pair's count): sets `schedule`, `index` and
-  // `count`, run by the engine when it reaches this operation, in submission order. An
-  // Error(kInvalidUsage or kInvalidArgument) it throws fails this operation alone: every rank
-  // throws it alike, from the same gathered data, before any message.
-  std::function<void(Operation&)> plan;
+  // `count`, run by the engine when it reaches this operation, in submission order. The error
+  // it returns is a refusal every rank makes alike, from the same gathered data, before any
+  // message: it fails this operation alone. What it throws breaks the engine, as any failure.
+  std::function<std::optional<Error>(Operation&)> plan;
   // What the buffers point into when gccl made them for a call of its own (the count
   // exchange's rows): kept for as long as the operation.
   std::shared_ptr<const void> keepAlive;

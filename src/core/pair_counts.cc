@@ -37,34 +37,53 @@ std::vector<size_t> agreedPairCounts(std::span<const uint64_t> rows, int size) {
   return counts;
 }
 
-std::function<void(Operation&)> relayedAllToAllVPlan(
+namespace {
+
+// A tiny slice on huge blocks would build a schedule of millions of steps. Every rank receives
+// what others send, round by round: bounding the most any rank sends by half the slices a
+// collective may cut keeps every schedule within kMaxScheduleSteps, for maxSlicesPerCollective
+// leaves room for log2(n) steps per slice. Every rank judges every rank's, alike.
+std::optional<Error> tooManySlices(const std::vector<size_t>& pairCounts, int size,
+                                   size_t sliceElements, size_t elementSize) {
+  const size_t slices = maxSlicesPerCollective(size) / 2;
+  const size_t most = slices * sliceElements;
+  const BusiestRelay busiest = bruckAllToAllVBusiest(pairCounts, size);
+  if (busiest.elements <= most) return std::nullopt;
+  const size_t leastSlice = busiest.elements / slices + 1;
+  return Error(Status::kInvalidArgument,
+               strCat("rank ", busiest.rank, " would send ", busiest.elements,
+                      " elements in Bruck's rounds, more than the ", most, " that ", slices,
+                      " slices allow at ", size, " ranks: raise GCCL_CHUNK_BYTES to at least ",
+                      leastSlice > SIZE_MAX / elementSize ? SIZE_MAX : leastSlice * elementSize));
+}
+
+}  // namespace
+
+std::function<std::optional<Error>(Operation&)> relayedAllToAllVPlan(
     std::shared_ptr<const PairCountExchange> exchange, const Algorithm& algorithm,
-    ScheduleShape shape, BufferLayout layout, size_t chunkBytes) {
-  return [exchange = std::move(exchange), &algorithm, shape = std::move(shape), layout,
-          chunkBytes](Operation& operation) mutable {
-    const int rank = shape.rank;
-    const int size = shape.size;
-    shape.pairCounts =
-        std::make_shared<const std::vector<size_t>>(agreedPairCounts(exchange->rows, size));
-    // A tiny slice on huge blocks would build a schedule of millions of steps. Each rank sends
-    // and receives what it relays: half the slices a collective may cut keep every rank's
-    // schedule within bounds; every rank judges every rank's, alike.
-    const size_t most = maxSlicesPerCollective(size) / 2 * shape.sliceElements;
-    const size_t relayed = bruckAllToAllVMostSent(*shape.pairCounts, size);
-    if (relayed > most) {
-      fail(Status::kInvalidArgument, "a rank would send ", relayed,
-           " elements in Bruck's rounds, more than the ", most,
-           " that slices of GCCL_CHUNK_BYTES=", chunkBytes, " allow at ", size,
-           " ranks: raise GCCL_CHUNK_BYTES");
+    ScheduleShape shape, BufferLayout layout) {
+  return [exchange = std::move(exchange), &algorithm, shape = std::move(shape),
+          layout](Operation& operation) mutable -> std::optional<Error> {
+    try {
+      shape.pairCounts =
+          std::make_shared<const std::vector<size_t>>(agreedPairCounts(exchange->rows, shape.size));
+    } catch (const Error& disagreement) {
+      if (disagreement.status() != Status::kInvalidUsage) throw;
+      return disagreement;
+    }
+    if (auto refused = tooManySlices(*shape.pairCounts, shape.size, shape.sliceElements,
+                                     dataTypeSize(operation.type))) {
+      return refused;
     }
     // What every message carries as its count: the same on every rank.
     operation.count =
         std::accumulate(shape.pairCounts->begin(), shape.pairCounts->end(), size_t{0});
     Schedule built = buildSchedule(algorithm, shape);
     // As Communicator::schedule checks every schedule: the engine trusts it from here.
-    checkSchedule(built, rank, size, layout.inputCount, layout.outputCount);
+    checkSchedule(built, shape.rank, shape.size, layout.inputCount, layout.outputCount);
     operation.index = std::make_shared<const ScheduleIndex>(indexSchedule(built));
     operation.schedule = std::make_shared<const Schedule>(std::move(built));
+    return std::nullopt;
   };
 }
 

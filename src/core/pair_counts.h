@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -35,11 +36,12 @@ std::vector<uint64_t> pairCountRow(std::span<const uint64_t> sendCounts,
 // throws alike (the engine names the operation and the rank).
 std::vector<size_t> agreedPairCounts(std::span<const uint64_t> rows, int size);
 
-// The alltoallv's Operation::plan once `exchange` has run: the agreed pair counts, the bound
-// on what any rank relays (slices of `chunkBytes`, Error(kInvalidArgument) on every rank
-// alike), and `algorithm`'s schedule for `shape` with them, checked against `layout`.
-std::function<void(Operation&)> relayedAllToAllVPlan(
+// The alltoallv's Operation::plan once `exchange` has run: the agreed pair counts and
+// `algorithm`'s schedule for `shape` with them, checked against `layout`; or the refusal every
+// rank returns alike, before any message: a pair that disagrees (kInvalidUsage), or more
+// elements to relay than slices of shape.sliceElements allow (kInvalidArgument).
+std::function<std::optional<Error>(Operation&)> relayedAllToAllVPlan(
     std::shared_ptr<const PairCountExchange> exchange, const Algorithm& algorithm,
-    ScheduleShape shape, BufferLayout layout, size_t chunkBytes);
+    ScheduleShape shape, BufferLayout layout);
 
 }  // namespace gccl

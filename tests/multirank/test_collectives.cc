@@ -7,6 +7,7 @@
 // have it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -449,11 +450,14 @@ TEST(RelayedAllToAllV, RefusalsFailEveryRankAndTheRanksGoOn) {
     std::vector<CollectiveCall> calls = callsWith(refusal.sends);
     // Rank 0 expects 2 elements from rank 2, which sends it 3.
     if (refusal.status == Status::kInvalidUsage) calls[0].blocks[2].count = 2;
+    for (auto& buffer : out) std::fill(buffer.begin(), buffer.end(), -1);
     const auto requests = ranks.finish(calls);
     for (int r = 0; r < kSize; ++r) {
       EXPECT_EQ(requests[r]->status(), refusal.status) << "rank " << r;
       EXPECT_NE(requests[r]->message().find(refusal.names), std::string::npos)
           << "rank " << r << ": " << requests[r]->message();
+      EXPECT_EQ(std::count(out[r].begin(), out[r].end(), -1), static_cast<long>(kLarge))
+          << "rank " << r << ": a block moved";
     }
     checkAllToAllV(ranks, 7, gcclInt32, false);
     if (HasFatalFailure()) return;

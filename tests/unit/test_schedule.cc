@@ -723,6 +723,101 @@ TEST(ScheduleExecution, AllToAllIsExactInPlace) {
   }
 }
 
+// The buffer ranges a step reads and writes. (A reduction also reads what it writes: as a
+// write it conflicts with every other access anyway.)
+struct Access {
+  BufferRole buffer;
+  Range range;
+  bool writes;
+};
+
+std::vector<Access> accessesOf(const Step& step, bool inputIsOutput) {
+  const auto role = [&](BufferRole buffer) {
+    return inputIsOutput && buffer == BufferRole::kInput ? BufferRole::kOutput : buffer;
+  };
+  std::vector<Access> accesses;
+  switch (step.kind) {
+    case StepKind::kSend: accesses.push_back({role(step.source), step.input, false}); break;
+    case StepKind::kRecv:
+    case StepKind::kDivide: accesses.push_back({role(step.target), step.output, true}); break;
+    case StepKind::kRecvReduce:
+    case StepKind::kCopy:
+    case StepKind::kReduce:
+      accesses.push_back({role(step.source), step.input, false});
+      accesses.push_back({role(step.target), step.output, true});
+      break;
+    case StepKind::kWait: break;
+  }
+  return accesses;
+}
+
+// Two steps that touch overlapping elements of one buffer, one of them writing, must be
+// ordered: the later (dependencies point backwards) starts only once the earlier has
+// completed, through its dependencies. A peer's sends complete in order, as do its receives,
+// so one completed covers the peer's earlier ones in that direction. The executor of
+// driveRoundRobin runs steps in one fixed order, which can hide a missing dependency; this
+// cannot. `inputIsOutput`: in place, the input is the output at the same offsets.
+void expectNoRaces(const Schedule& schedule, bool inputIsOutput, const std::string& what) {
+  const size_t count = schedule.steps.size();
+  // done[x][k]: step k has completed whenever step x has.
+  std::vector<std::vector<bool>> done(count, std::vector<bool>(count));
+  std::map<std::pair<int, bool>, int32_t> lastOfPeer;  // (peer, sends?) -> latest step
+  const auto include = [&](std::vector<bool>& into, int32_t x) {
+    if (x == kNoStep) return;
+    for (size_t k = 0; k < count; ++k) into[k] = into[k] || done[x][k];
+  };
+  std::vector<std::vector<bool>> startsAfter(count, std::vector<bool>(count));
+  for (size_t y = 0; y < count; ++y) {
+    const Step& step = schedule.steps[y];
+    for (int32_t x : step.after) include(startsAfter[y], x);
+    done[y] = startsAfter[y];
+    done[y][y] = true;
+    if (step.peer >= 0) {
+      int32_t& last = lastOfPeer[{step.peer, step.kind == StepKind::kSend}];
+      if (last != kNoStep) include(done[y], last);
+      last = static_cast<int32_t>(y);
+    }
+  }
+  std::vector<std::vector<Access>> accesses;
+  for (const Step& step : schedule.steps) accesses.push_back(accessesOf(step, inputIsOutput));
+  for (size_t y = 0; y < count; ++y) {
+    for (size_t x = 0; x < y; ++x) {
+      if (startsAfter[y][x]) continue;
+      for (const Access& a : accesses[x]) {
+        for (const Access& b : accesses[y]) {
+          const bool overlap = a.buffer == b.buffer && a.range.count > 0 && b.range.count > 0 &&
+                               a.range.offset < b.range.end() && b.range.offset < a.range.end();
+          ASSERT_FALSE(overlap && (a.writes || b.writes))
+              << what << ": step " << y << " may run before step " << x
+              << " completes, and they touch the same elements\n"
+              << describeSchedule(schedule);
+        }
+      }
+    }
+  }
+}
+
+// Every all-to-all schedule, in place and out, orders every two steps that touch the same
+// elements.
+TEST(AllToAll, NoTwoStepsRaceOnAnyBuffer) {
+  for (const Algorithm& algorithm : algorithms()) {
+    if (algorithm.collective != CollectiveKind::kAllToAll) continue;
+    for (int size = 1; size <= 20; ++size) {
+      for (bool inPlace : {false, true}) {
+        for (int rank = 0; rank < size; ++rank) {
+          ScheduleShape shape = shapeOf(rank, size, 3, 2);
+          shape.inPlace = inPlace;
+          if (!algorithm.supports(shape)) continue;
+          expectNoRaces(buildSchedule(algorithm, shape), inPlace,
+                        std::string(algorithm.name) + " rank " + std::to_string(rank) + " of " +
+                            std::to_string(size));
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 // Rank s's block for r of an alltoallv: empty for some pairs. In place symmetric (each rank
 // receives as much from a rank as it sends it), out of place not.
 size_t pairCount(size_t count, int s, int r, bool inPlace) {
@@ -785,8 +880,13 @@ void runAllToAllVRoundRobin(const Algorithm& algorithm, int size, size_t count, 
       d.output.assign(end, -1);
     }
     // As the communicator checks it: in place the input is no buffer of its own.
-    ASSERT_NO_THROW(checkSchedule(buildSchedule(algorithm, shape), r, size, d.input.size(), end))
+    const Schedule schedule = buildSchedule(algorithm, shape);
+    ASSERT_NO_THROW(checkSchedule(schedule, r, size, d.input.size(), end))
         << algorithm.name << " rank " << r << " of " << size;
+    if (size <= 20) {
+      expectNoRaces(schedule, false, strCat(algorithm.name, " rank ", r, " of ", size));
+      if (testing::Test::HasFatalFailure()) return;
+    }
     shapes.push_back(shape);
   }
   driveRoundRobin(algorithm, shapes, data, ReduceOp::kSum);
@@ -820,7 +920,7 @@ TEST(AllToAllV, BruckSendsOneMessagePerRound) {
     for (int s = 0; s < size; ++s) {
       for (int d = 0; d < size; ++d) counts->push_back(pairCount(4, s, d, false));
     }
-    size_t mostSent = 0;
+    std::vector<size_t> sentBy;
     for (int rank = 0; rank < size; ++rank) {
       ScheduleShape shape = shapeOf(rank, size, 0, 1000);
       shape.pairCounts = counts;
@@ -839,17 +939,72 @@ TEST(AllToAllV, BruckSendsOneMessagePerRound) {
         ++sendsTo[step.peer];
         sent += step.count();
       }
-      mostSent = std::max(mostSent, sent);
+      sentBy.push_back(sent);
       const int rounds = std::bit_width(static_cast<unsigned>(size - 1));
       EXPECT_EQ(static_cast<int>(sendsTo.size()), rounds) << "rank " << rank << " of " << size;
       for (const auto& [peer, sends] : sendsTo) EXPECT_EQ(sends, 1) << "to " << peer;
     }
-    EXPECT_EQ(bruckAllToAllVMostSent(*counts, size), mostSent) << size << " ranks";
+    const BusiestRelay busiest = bruckAllToAllVBusiest(*counts, size);
+    EXPECT_EQ(busiest.elements, *std::max_element(sentBy.begin(), sentBy.end())) << size;
+    EXPECT_EQ(sentBy[static_cast<size_t>(busiest.rank)], busiest.elements) << size << " ranks";
   }
   // Counts another rank sent may be anything its buffers hold: the sum saturates.
   const size_t half = SIZE_MAX / 2 + 1;  // rank 0 sends two of these, in two rounds
   const std::vector<size_t> huge = {0, half, half, 0, 0, 0, 0, 0, 0};
-  EXPECT_EQ(bruckAllToAllVMostSent(huge, 3), SIZE_MAX);
+  EXPECT_EQ(bruckAllToAllVBusiest(huge, 3).elements, SIZE_MAX);
+}
+
+// One pair's block and nothing else: most of Bruck's rounds then move nothing on most ranks,
+// and a round that packs and unpacks nothing must still keep the rounds around it in order
+// (the block unpacked into a slot before it is packed again after it).
+TEST(AllToAllV, BruckOrdersItsRoundsWhereMostAreEmpty) {
+  for (int size = 2; size <= 12; ++size) {
+    for (int from = 0; from < size; ++from) {
+      for (int to = 0; to < size; ++to) {
+        const auto counts = std::make_shared<std::vector<size_t>>(size * size);
+        (*counts)[static_cast<size_t>(from * size + to)] = 3;
+        for (int rank = 0; rank < size; ++rank) {
+          ScheduleShape shape = shapeOf(rank, size, 0, 2);
+          shape.pairCounts = counts;
+          for (int p = 0; p < size; ++p) {
+            shape.blocks.push_back({0, (*counts)[static_cast<size_t>(p * size + rank)]});
+            shape.sendBlocks.push_back({0, (*counts)[static_cast<size_t>(rank * size + p)]});
+          }
+          expectNoRaces(bruckAllToAllV(shape), false,
+                        strCat("rank ", rank, " of ", size, ", ", from, " sends ", to));
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
+// The communicator's bound (half the slices a collective may cut, for the busiest rank's
+// sends) keeps every rank's schedule within kMaxScheduleSteps, also where all blocks converge
+// on one rank, which receives log2(n) rounds' worth: 1024 ranks sending rank 0 as much as the
+// bound lets through, one element per slice.
+TEST(AllToAllV, BruckAtTheSliceBoundStaysWithinTheScheduleLimit) {
+  constexpr int kSize = kMaxBruckAllToAllVRanks;
+  std::vector<size_t> counts(static_cast<size_t>(kSize) * kSize);
+  for (int s = 1; s < kSize; ++s) counts[static_cast<size_t>(s) * kSize] = 1;
+  const size_t bound = maxSlicesPerCollective(kSize) / 2;
+  const size_t each = bound / bruckAllToAllVBusiest(counts, kSize).elements;
+  for (int s = 1; s < kSize; ++s) counts[static_cast<size_t>(s) * kSize] = each;
+  ASSERT_LE(bruckAllToAllVBusiest(counts, kSize).elements, bound);
+  const auto shared = std::make_shared<const std::vector<size_t>>(counts);
+  for (int rank : {0, 1, kSize / 2, kSize - 1}) {
+    ScheduleShape shape = shapeOf(rank, kSize, 0, 1);
+    shape.pairCounts = shared;
+    size_t received = 0;
+    for (int p = 0; p < kSize; ++p) {
+      shape.blocks.push_back({received, counts[static_cast<size_t>(p) * kSize + rank]});
+      received += shape.blocks.back().count;
+      shape.sendBlocks.push_back({0, counts[static_cast<size_t>(rank) * kSize + p]});
+    }
+    Schedule schedule;
+    ASSERT_NO_THROW(schedule = bruckAllToAllV(shape)) << "rank " << rank;
+    EXPECT_LE(schedule.steps.size(), kMaxScheduleSteps) << "rank " << rank;
+  }
 }
 
 // Without every pair's count, or with counts that contradict the rank's own blocks, Bruck's

@@ -283,16 +283,19 @@ class ProcessGroupGccl(dist.ProcessGroup):
         refused its arguments (sizes() raised a ValueError or TypeError), through an
         allgather: so all ranks refuse a call that any rank refuses or whose pairs disagree,
         and none is left waiting. Host tensors then go through one alltoallv, block by block
-        as they lie; device tensors (which gcclAllToAllV does not take) through one
-        all-to-all of blocks padded to the largest, which holds n x the largest block twice
-        on each rank (docs/pytorch.md)."""
+        as they lie; device tensors (which gcclAllToAllV does not take), and any tensor
+        above its 1024 ranks, through one all-to-all of blocks padded to the largest, which
+        holds n x the largest block twice on each rank (docs/pytorch.md). Which of the two
+        runs is agreed in the same allgather: padded if any rank's tensors are on a device."""
         n = self.size()
         try:
             sends, receives = sizes()
             refusal = None
         except (ValueError, TypeError) as error:
             sends, receives, refusal = [0] * n, [0] * n, error
-        mine = torch.tensor([int(refusal is not None)] + sends + receives, dtype=torch.int64)
+        on_device = refusal is None and any(t.device.type != "cpu" for t in outputs)
+        mine = torch.tensor([int(refusal is not None), int(on_device)] + sends + receives,
+                            dtype=torch.int64)
         row = mine.numel()
         everyone = torch.empty(n * row, dtype=torch.int64)
         try:
@@ -302,7 +305,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         except _capi.GcclError as error:
             _record(self._failures, error)
             raise
-        table = everyone.view(n, row).tolist()  # [refused, sends to p..., receives from p...]
+        # [refused, on a device, sends to p..., receives from p...]
+        table = everyone.view(n, row).tolist()
         if refusal is not None:
             raise refusal
         refused = [r for r in range(n) if table[r][0]]
@@ -310,15 +314,15 @@ class ProcessGroupGccl(dist.ProcessGroup):
             raise ValueError(f"{what}: rank(s) {refused} refused their arguments")
         for s in range(n):
             for r in range(n):
-                sent, expected = table[s][1 + r], table[r][1 + n + s]
+                sent, expected = table[s][2 + r], table[r][2 + n + s]
                 if sent != expected:
                     raise ValueError(f"{what}: rank {s} sends {sent} elements to rank {r}, "
                                      f"which expects {expected}")
         flat = flatten()
         dtype = gccl_dtype(flat.dtype, what, copies_only=True)
-        if flat.device.type == "cpu":
+        if not any(entries[1] for entries in table) and n <= _MOST_ALLTOALLV_RANKS:
             return self._alltoallv(what, flat, sends, receives, dtype, outputs, result)
-        block = max(max(entries[1:1 + n]) for entries in table)
+        block = max(max(entries[2:2 + n]) for entries in table)
         padded = flat.new_zeros(n * block)
         received = flat.new_empty(n * block)
         offset = 0
@@ -524,6 +528,10 @@ def _starter(call, call_async, *args):
             return call(*args, stream=stream)
         return call_async(*args, keep=keep)
     return start
+
+
+# gcclAllToAllV's limit (include/gccl/gccl.h): above it, the padded all-to-all.
+_MOST_ALLTOALLV_RANKS = 1024
 
 
 def _offsets(counts):
