@@ -93,12 +93,18 @@ def parse_args():
                         "to the scheduler")
     p.add_argument("--glibc-no-mmap", action="store_true",
                    help="run every tool with " + NO_MMAP_TEXT)
+    p.add_argument("--gccl-tool",
+                   help="gccl's tool, beside --gccl-binary, in place of <collective>_perf: "
+                        "alltoallv_perf (with --collectives alltoall) runs the all-to-all's "
+                        "rows through gcclAllToAllV")
     p.add_argument("--markdown", help="also write the tables to this file")
     p.add_argument("--raw", help="write every library's median times (us) per size as JSON")
     return p.parse_args()
 
 
 def gccl_binary(args, collective):
+    if args.gccl_tool:
+        return os.path.join(os.path.dirname(args.gccl_binary), args.gccl_tool)
     return os.path.join(os.path.dirname(args.gccl_binary), GCCL_TOOLS[collective]) \
         if collective != "allreduce" else args.gccl_binary
 
@@ -185,6 +191,9 @@ def collect(args):
                 # JSON may leave those out. Its collective key is checked, as a wrong binary
                 # would otherwise land in the wrong table.
                 ran = runs[0].get("collective", "allreduce")
+                # --gccl-tool alltoallv_perf: the all-to-all's rows, under its own name.
+                if key == "gccl" and args.gccl_tool and ran == f"{collective}v":
+                    ran = collective
                 if ran != collective:
                     print(f"    ran {ran}, not {collective}: left out", flush=True)
                     continue
