@@ -68,7 +68,8 @@ using A = AlgorithmId;
 
 // Per collective: the ring first (where there is one), then the others. A barrier is an
 // allreduce of nothing: no rank completes before every rank has sent. All-to-all(v) has no
-// ring: Bruck's is the one that runs everywhere, over the connections the others open.
+// ring: Bruck's is the one that runs everywhere (alltoallv's up to 1024 ranks), over the
+// connections the others open.
 const std::array<Algorithm, 25> kAlgorithms = {{
     {K::kAllreduce, A::kRing, "ring", always, ringNeighbours, ringAllreduce},
     {K::kAllreduce, A::kRecursiveDoubling, "recursive_doubling", powerOfTwo, doublingPartners,
