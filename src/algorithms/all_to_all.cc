@@ -23,6 +23,16 @@ Range blockOf(int p, size_t count) {
 
 }  // namespace
 
+bool pairwiseAllToAllSupports(const ScheduleShape& shape) {
+  return shape.size <= kMaxPairwiseAllToAllRanks;
+}
+
+std::vector<int> pairwiseAllToAllPeers(const ScheduleShape& shape) {
+  std::vector<int> peers;
+  for (int i = 1; i < shape.size; ++i) peers.push_back(wrap(shape.rank + i, shape.size));
+  return peers;
+}
+
 // Out of place nothing waits: the receives write the output, the sends read the input. In
 // place a receive would overwrite a block still to be sent (rank r - i's block lands where
 // r - i's own block waits for its round), so the sends read a copy and the receives wait for it.

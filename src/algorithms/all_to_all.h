@@ -2,8 +2,9 @@
 // its output gets block r of every rank's input, rank p's in block p. Two schedules:
 //
 //   pairwise (the direct algorithm): every rank sends block p straight to p, all at once. One
-//     round, each byte moved once, but a message to every other rank: it runs where every pair
-//     of ranks is connected (directSupports: one host, at most kMaxDirectRanks ranks).
+//     round, each byte moved once, but a message to every other rank: it needs a connection
+//     between every pair of ranks, which init opens up to kMaxPairwiseAllToAllRanks ranks, on
+//     one host or across hosts (the exchange MoE layers run within an expert-parallel group).
 //   Bruck: ceil(log2 n) rounds over the ranks r +- 2^k (the connections Bruck's allgather
 //     opens), for any rank count and layout. In round k a rank forwards, to r + 2^k, every block
 //     whose remaining distance has bit k set, packed into one message; after the last round
@@ -22,6 +23,8 @@
 //     first). It runs over Bruck's connections, for any rank count and layout.
 #pragma once
 
+#include <vector>
+
 #include "algorithms/schedule.h"
 
 namespace gccl {
@@ -29,6 +32,14 @@ namespace gccl {
 // Bruck's alltoallv at most: every rank then holds 3 x n^2 counts (24 MiB at 1024 ranks: the
 // gathered rows and the pair counts).
 inline constexpr int kMaxBruckAllToAllVRanks = 1024;
+
+// The pairwise exchange at most: every rank then holds n - 1 connections, opened at init
+// whether or not the job calls an all-to-all (the other algorithms need O(log n) of them).
+inline constexpr int kMaxPairwiseAllToAllRanks = 16;
+
+// Where the pairwise exchange runs, and the peers it needs (every other rank).
+bool pairwiseAllToAllSupports(const ScheduleShape& shape);
+std::vector<int> pairwiseAllToAllPeers(const ScheduleShape& shape);
 
 Schedule pairwiseAllToAll(const ScheduleShape& shape);
 Schedule bruckAllToAll(const ScheduleShape& shape);

@@ -180,10 +180,10 @@ std::optional<double> closedForm(CollectiveKind collective, AlgorithmId algorith
       return std::nullopt;
     case K::kAllToAll:
       if (algorithm == A::kRecursiveDoubling) return m.bruckAllToAll();
-      if (algorithm == A::kDirect && in.hosts <= 1) return m.pairwiseAllToAll();
+      if (algorithm == A::kDirect) return m.pairwiseAllToAll();
       return std::nullopt;
     case K::kAllToAllV:  // B: the larger of the rank's input and output extents
-      if (algorithm == A::kDirect && in.hosts <= 1) return m.pairwiseAllToAll();
+      if (algorithm == A::kDirect) return m.pairwiseAllToAll();
       return std::nullopt;
   }
   return std::nullopt;

@@ -102,10 +102,12 @@ const std::array<Algorithm, 25> kAlgorithms = {{
     {K::kBarrier, A::kOneShot, "one_shot", directSupports, directPeers, oneShotAllreduce},
     {K::kAllToAll, A::kRecursiveDoubling, "recursive_doubling", always, bruckPartners,
      bruckAllToAll},
-    {K::kAllToAll, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAll},
+    {K::kAllToAll, A::kDirect, "direct", pairwiseAllToAllSupports, pairwiseAllToAllPeers,
+     pairwiseAllToAll},
     {K::kAllToAllV, A::kRecursiveDoubling, "recursive_doubling", fewEnoughForPairCounts,
      bruckPartners, bruckAllToAllV},
-    {K::kAllToAllV, A::kDirect, "direct", directSupports, directPeers, pairwiseAllToAllV},
+    {K::kAllToAllV, A::kDirect, "direct", pairwiseAllToAllSupports, pairwiseAllToAllPeers,
+     pairwiseAllToAllV},
 }};
 
 // Recursive doubling allreduce sends the whole buffer as one message and receives it into

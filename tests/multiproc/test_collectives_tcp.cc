@@ -437,6 +437,21 @@ TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
   }
 }
 
+// Across two (fake) hosts, over TCP (GCCL_HOST_ID fakes hosts for the algorithms, not for
+// the transport): every pair connected, the pairwise exchange runs too.
+int allToAllAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
+  setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
+  setenv("GCCL_TRANSPORT", "tcp", 1);
+  return allToAllBothWays(rank, n, id, report);
+}
+
+TEST(AllToAll, IsExactAcrossHostsWithEitherAlgorithm) {
+  for (const char* algorithm : {"direct", "recursive_doubling"}) {
+    const ScopedVariable algo("GCCL_ALGO", algorithm);
+    expectExactAtThreeAndFourRanks(allToAllAcrossHosts, algorithm);
+  }
+}
+
 // Rank s's alltoallv block for r: 0 for some pairs, several slices for most, symmetric (in
 // place each rank receives from a rank as much as it sends it).
 size_t pairCount(int s, int r) {
@@ -504,22 +519,28 @@ TEST_P(OverTransport, AllToAllVIsExactWithEitherAlgorithm) {
   }
 }
 
-// Two (fake) hosts: not every pair of ranks is connected, and the automatic choice runs the
-// blocks through relays (Bruck's), after gathering every pair's count.
+// Two (fake) hosts, over TCP: the pairwise exchange over a connection between every pair
+// (what `auto` runs up to 16 ranks), and the blocks through relays (Bruck's, after gathering
+// every pair's count).
 int allToAllVAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
   setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
+  setenv("GCCL_TRANSPORT", "tcp", 1);
   return allToAllVBothWays(rank, n, id, report);
 }
 
-TEST(AllToAllV, IsExactAcrossHosts) {
-  expectExactAtThreeAndFourRanks(allToAllVAcrossHosts, "across hosts");
+TEST(AllToAllV, IsExactAcrossHostsWithEitherAlgorithm) {
+  for (const char* algorithm : {"direct", "recursive_doubling"}) {
+    const ScopedVariable algo("GCCL_ALGO", algorithm);
+    expectExactAtThreeAndFourRanks(allToAllVAcrossHosts, algorithm);
+  }
 }
 
-// Across hosts rank 3 sends rank 0 32 elements where rank 0 expects 16: the gathered counts
-// show it to every rank, which all refuse the call naming that pair, before it moves any
-// block; the communicator goes on working.
+// Across hosts, through relays, rank 3 sends rank 0 32 elements where rank 0 expects 16: the
+// gathered counts show it to every rank, which all refuse the call naming that pair, before
+// it moves any block; the communicator goes on working.
 int allToAllVDisagreeingAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
   setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
+  setenv("GCCL_ALGO", "recursive_doubling", 1);
   gcclComm_t comm = join(rank, n, id, report);
   if (comm == nullptr) return 1;
   std::vector<size_t> counts(n, 16), sendcounts(n, 16), displs;

@@ -17,6 +17,7 @@
 #include "algorithms/all_to_all.h"
 #include "algorithms/binomial.h"
 #include "algorithms/bruck.h"
+#include "algorithms/direct.h"
 #include "algorithms/double_tree.h"
 #include "algorithms/partition.h"
 #include "algorithms/recursive_doubling.h"
@@ -330,6 +331,20 @@ TEST(RingPattern, PeersAreTheNeighbours) {
   // (+-1, +-2, +-4, ...): log(n) peers, not n - 1.
   EXPECT_EQ(connectionPeers(shapeOf(0, 32, 0, 1)),
             std::vector<int>({1, 2, 4, 8, 16, 24, 28, 30, 31}));
+  // Across hosts the direct allreduce does not run, but the pairwise all-to-all does, up to
+  // kMaxPairwiseAllToAllRanks: every other rank too; beyond, log(n) peers again (and 7,
+  // the hierarchy's ring within rank 0's host).
+  const auto hostsOf = [](int size, int perHost) {
+    auto hostOf = std::make_shared<std::vector<int>>();
+    for (int r = 0; r < size; ++r) hostOf->push_back(r / perHost);
+    return hostOf;
+  };
+  EXPECT_FALSE(directSupports(shapeOf(0, 16, 0, 1, hostsOf(16, 8))));
+  std::vector<int> everyOther(15);
+  std::iota(everyOther.begin(), everyOther.end(), 1);
+  EXPECT_EQ(connectionPeers(shapeOf(0, 16, 0, 1, hostsOf(16, 8))), everyOther);
+  EXPECT_EQ(connectionPeers(shapeOf(0, 32, 0, 1, hostsOf(32, 8))),
+            std::vector<int>({1, 2, 4, 7, 8, 16, 24, 28, 30, 31}));
 }
 
 // One rank's buffers, and what its output must hold afterwards.
@@ -1117,8 +1132,8 @@ TEST(Selection, LogarithmicAlgorithmsAreTakenWhereTheyExist) {
 }
 
 // All-to-all has no ring: every name but its own two, and "auto", takes its automatic choice;
-// the pairwise exchange needs a connection to every rank, so beyond one host's direct limit
-// (or across hosts) Bruck's runs, forced or not.
+// the pairwise exchange needs a connection to every rank, which init opens up to
+// kMaxPairwiseAllToAllRanks ranks on any hosts: beyond, Bruck's runs, forced or not.
 TEST(Selection, AllToAllRunsBruckWhereNotEveryPairIsConnected) {
   using K = CollectiveKind;
   const auto select = [](std::string_view name, int size, size_t bytes, HostMap hostOf) {
@@ -1132,10 +1147,12 @@ TEST(Selection, AllToAllRunsBruckWhereNotEveryPairIsConnected) {
     EXPECT_EQ(select("ring", 4, bytes, nullptr), select("auto", 4, bytes, nullptr));
     EXPECT_EQ(select("direct", 32, bytes, nullptr), AlgorithmId::kRecursiveDoubling);
     EXPECT_EQ(select("auto", 32, bytes, nullptr), AlgorithmId::kRecursiveDoubling);
-    EXPECT_EQ(select("direct", 4, bytes, twoHosts), AlgorithmId::kRecursiveDoubling);
+    EXPECT_EQ(select("direct", 4, bytes, twoHosts), AlgorithmId::kDirect);
+    EXPECT_EQ(select("recursive_doubling", 4, bytes, twoHosts), AlgorithmId::kRecursiveDoubling);
   }
-  // On one host large blocks go straight to their rank.
+  // Large blocks go straight to their rank, on one host and across hosts.
   EXPECT_EQ(select("auto", 8, size_t{64} << 20, nullptr), AlgorithmId::kDirect);
+  EXPECT_EQ(select("auto", 4, size_t{64} << 20, twoHosts), AlgorithmId::kDirect);
 }
 
 // Recursive doubling partners combine the same two partials; the lower block's goes left on
