@@ -112,6 +112,11 @@ int perfMain(const CollectiveSpec& spec, int argc, char** argv) {
     std::fprintf(stderr, "%s: init failed: %s\n", spec.tool, gcclGetLastError(nullptr));
     return 1;
   }
+  // -a A,B,...: rank 0 makes one more unique id per algorithm (algorithm_comms.h), which would
+  // listen on GCCL_ROOT_PORT, the port this communicator's store already holds. Their ids
+  // travel over this communicator, so any port serves: an ephemeral one. (Init has read the
+  // environment on this thread, and no gccl thread reads it.)
+  if (!options.algorithmsInTurn.empty()) unsetenv("GCCL_ROOT_PORT");
   return runRank(spec, options, comm).exitStatus;
 }
 
