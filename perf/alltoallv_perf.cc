@@ -1,5 +1,5 @@
 // alltoallv_perf: gccl's alltoallv with every block the same size, alltoall_perf's rows, data
-// and checks: its cost over the all-to-all (host buffers only). Flags as allreduce_perf.
+// and checks: its cost over the all-to-all. Flags as allreduce_perf.
 #include "perf_main.h"
 
 int main(int argc, char** argv) {

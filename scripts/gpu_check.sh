@@ -95,7 +95,7 @@ build() {
     configure+=(-DGCCL_BUILD_TESTS=OFF)
     run_step configure_without_tests 60 "${configure[@]}" -DGCCL_WARNINGS_AS_ERRORS=ON || return 1
   fi
-  targets=(allreduce_perf alltoall_perf grad_bench gccl)  # gccl: libgccl.so, for the plugin
+  targets=(allreduce_perf alltoall_perf alltoallv_perf grad_bench gccl)  # gccl: for the plugin
   for optional in test_cuda_copy_engine test_staged_collectives test_device_collectives; do
     if has_target "$optional"; then
       targets+=("$optional")
@@ -128,6 +128,9 @@ gpu_tests() {
   ((have_gpu)) || return 0
   # All-to-all's blockwise staging on real device memory, every row checked.
   run_step alltoall_device_np2 30 "$bin_dir/alltoall_perf" --device cuda --np 2 -b 12 -e 4M \
+    -f 16 -n 3 -w 1 --timeout 25
+  # Alltoallv's: its slices follow the longest block, agreed first.
+  run_step alltoallv_device_np2 30 "$bin_dir/alltoallv_perf" --device cuda --np 2 -b 12 -e 4M \
     -f 16 -n 3 -w 1 --timeout 25
   if ! has_target test_cuda_copy_engine; then
     record "CUDA tests ran" FAIL 0 "CMake found no CUDA toolkit: test_cuda_copy_engine not built"

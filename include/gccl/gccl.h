@@ -306,13 +306,14 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
  * sendcounts[p] on this rank must equal recvcounts[this rank] on rank p (a difference is
  * gcclInvalidUsage on both); received blocks may not overlap. In place when sendbuf ==
  * recvbuf (MPI_IN_PLACE's meaning): each received block replaces the block sent to that rank,
- * @p sendcounts and @p sdispls are ignored (may be NULL). Host buffers only; up to 1024
- * ranks. Where every pair of ranks is connected (one host, up to 16 ranks) each block goes
- * straight to its rank; elsewhere (or with GCCL_ALGO=recursive_doubling) every rank first
- * gathers every pair's count and the blocks travel through relays (Bruck's); a pair whose
- * counts disagree then fails the call on every rank with gcclInvalidUsage, naming the pair,
- * and blocks too large for GCCL_CHUNK_BYTES slices with gcclInvalidArgument, before any block
- * moves. Above 1024 ranks every rank refuses it with gcclInvalidUsage.
+ * @p sendcounts and @p sdispls are ignored (may be NULL). Up to 1024 ranks. Up to 16 ranks,
+ * on any hosts, each block goes straight to its rank; above (or with
+ * GCCL_ALGO=recursive_doubling) every rank first gathers every pair's count and the blocks
+ * travel through relays (Bruck's); a pair whose counts disagree then fails the call on every
+ * rank with gcclInvalidUsage, naming the pair, and blocks too large for GCCL_CHUNK_BYTES
+ * slices with gcclInvalidArgument, before any block moves. Above 1024 ranks every rank
+ * refuses it with gcclInvalidUsage. Device buffers: as every collective (below), after an
+ * allreduce of the ranks' longest block, which sets how many slices every rank stages.
  */
 GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
                                        const size_t* sdispls, void* recvbuf,
@@ -374,6 +375,11 @@ GCCL_EXPORT gcclResult_t gcclReduceScatterOnStream(const void* sendbuf, void* re
 GCCL_EXPORT gcclResult_t gcclAllToAllOnStream(const void* sendbuf, void* recvbuf, size_t count,
                                               gcclDataType_t datatype, gcclComm_t comm,
                                               void* stream);
+GCCL_EXPORT gcclResult_t gcclAllToAllVOnStream(const void* sendbuf, const size_t* sendcounts,
+                                               const size_t* sdispls, void* recvbuf,
+                                               const size_t* recvcounts, const size_t* rdispls,
+                                               gcclDataType_t datatype, gcclComm_t comm,
+                                               void* stream);
 /** @} */
 
 /** @brief Blocks until @p request completes, returns its result and frees it. */

@@ -108,6 +108,8 @@ _SIGNATURES = {
                       c_int, c_void_p],
     "gcclAllToAllVAsync": [c_void_p, P(c_size_t), P(c_size_t), c_void_p, P(c_size_t),
                            P(c_size_t), c_int, c_void_p, P(c_void_p)],
+    "gcclAllToAllVOnStream": [c_void_p, P(c_size_t), P(c_size_t), c_void_p, P(c_size_t),
+                              P(c_size_t), c_int, c_void_p, c_void_p],
     "gcclBarrier": [c_void_p],
     "gcclBarrierAsync": [c_void_p, P(c_void_p)],
     "gcclWait": [c_void_p],

@@ -188,14 +188,15 @@ class Communicator:
                   stream=None):
         """gcclAllToAllV: sendcounts[p] elements at sdispls[p] of `send` to rank p, rank p's
         block for this rank (recvcounts[p] elements) at rdispls[p] of `recv`. In place
-        (send == recv) sendcounts and sdispls may be None. Host memory only: a stream is
-        refused."""
-        if stream is not None:
-            raise _capi.GcclError(_capi.INVALID_ARGUMENT,
-                                  "alltoallv: host buffers only, no stream")
+        (send == recv) sendcounts and sdispls may be None. With a stream (device buffers):
+        gcclAllToAllVOnStream."""
         arrays = self._size_arrays(sendcounts, sdispls, recvcounts, rdispls)
-        self._call("alltoallv", lib.gcclAllToAllV, send, arrays[0], arrays[1], recv, arrays[2],
-                   arrays[3], dtype, self.handle)
+        if stream is None:
+            self._call("alltoallv", lib.gcclAllToAllV, send, arrays[0], arrays[1], recv,
+                       arrays[2], arrays[3], dtype, self.handle)
+        else:
+            self._call("alltoallv", lib.gcclAllToAllVOnStream, send, arrays[0], arrays[1], recv,
+                       arrays[2], arrays[3], dtype, self.handle, stream)
 
     def alltoallv_async(self, send, sendcounts, sdispls, recv, recvcounts, rdispls, dtype,
                         keep=()):

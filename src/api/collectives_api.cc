@@ -64,10 +64,6 @@ void runOnDevice(gcclComm& comm, const CollectiveCall& call, Form form, void* st
   // The arguments first, as for host buffers (the staging checks them again, with its device
   // ranges): a machine without a GPU must not hide a bad root or a NULL buffer behind its own.
   const gccl::Communicator& communicator = *comm.communicator;
-  if (call.kind == CollectiveKind::kAllToAllV) {
-    gccl::fail(Status::kInvalidUsage, "alltoallv on rank ", communicator.rank(),
-               ": takes host buffers (device buffers: gcclAllToAll, blocks padded to the largest)");
-  }
   gccl::checkCall(call, communicator.rank(), communicator.size(),
                   communicator.config().gpuSliceBytes);
   gccl::DeviceCollectives* device = nullptr;
@@ -379,6 +375,16 @@ gcclResult_t gcclAllToAllVAsync(const void* sendbuf, const size_t* sendcounts,
                                 const size_t* rdispls, gcclDataType_t datatype, gcclComm_t comm,
                                 gcclRequest_t* request) {
   return runAsync(__func__, comm, request, [&](const gccl::Communicator& communicator) {
+    return allToAllVCall(communicator, sendbuf, sendcounts, sdispls, recvbuf, recvcounts, rdispls,
+                         rawValue(datatype));
+  });
+}
+
+gcclResult_t gcclAllToAllVOnStream(const void* sendbuf, const size_t* sendcounts,
+                                   const size_t* sdispls, void* recvbuf, const size_t* recvcounts,
+                                   const size_t* rdispls, gcclDataType_t datatype, gcclComm_t comm,
+                                   void* stream) {
+  return runOnStream(__func__, comm, stream, [&](const gccl::Communicator& communicator) {
     return allToAllVCall(communicator, sendbuf, sendcounts, sdispls, recvbuf, recvcounts, rdispls,
                          rawValue(datatype));
   });

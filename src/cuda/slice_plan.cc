@@ -10,12 +10,29 @@ namespace {
 
 bool isBlockwise(CollectiveKind kind) {
   return kind == CollectiveKind::kAllgather || kind == CollectiveKind::kAllgatherV ||
-         kind == CollectiveKind::kReduceScatter || kind == CollectiveKind::kAllToAll;
+         kind == CollectiveKind::kReduceScatter || kind == CollectiveKind::kAllToAll ||
+         kind == CollectiveKind::kAllToAllV;
+}
+
+// Pieces per slot: one per rank for the blockwise collectives, two for alltoallv's (one sent,
+// one received).
+size_t piecesPerSlot(CollectiveKind kind, int size) {
+  if (!isBlockwise(kind)) return 1;
+  const size_t n = static_cast<size_t>(size);
+  return kind == CollectiveKind::kAllToAllV ? 2 * n : n;
+}
+
+// An alltoallv's blocks sent: its own out of place, the received ones in place.
+const std::vector<Range>& sentBlocks(const CollectiveCall& call) {
+  return call.sendBlocks.empty() ? call.blocks : call.sendBlocks;
 }
 
 // The whole call, as the value every slice's collective carries for the ranks to agree on.
 uint32_t wholeCallAgreement(const CollectiveCall& call) {
   if (call.kind == CollectiveKind::kAllgatherV) return hashRanges(call.blocks) | 1u;
+  // Alltoallv's pairs agree message by message (each carries its pair's count), and its
+  // slices follow the longest block, on which the ranks have agreed first.
+  if (call.kind == CollectiveKind::kAllToAllV) return 1u;
   return hashRanges({Range{0, call.count}}) | 1u;  // never 0: 0 is "nothing to agree on"
 }
 
@@ -52,10 +69,17 @@ size_t pipelinedSliceElements(size_t longest, size_t elementSize, size_t pieces)
 
 }  // namespace
 
-SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes)
+size_t longestOwnBlock(const CollectiveCall& call) {
+  size_t longest = 0;
+  for (const Range& block : call.blocks) longest = std::max(longest, block.count);
+  for (const Range& block : call.sendBlocks) longest = std::max(longest, block.count);
+  return longest;
+}
+
+SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes,
+                           size_t longestBlock)
     : call_(call), rank_(rank), size_(size), elementSize_(dataTypeSize(call.type)) {
-  // Blockwise collectives pack one piece per rank into a slot.
-  const size_t pieces = isBlockwise(call.kind) ? static_cast<size_t>(size) : 1;
+  const size_t pieces = piecesPerSlot(call.kind, size);
   sliceElements_ = slotBytes / (elementSize_ * pieces);
   if (sliceElements_ == 0) {
     fail(Status::kInvalidArgument, collectiveName(call.kind), " on rank ", rank,
@@ -63,10 +87,8 @@ SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_
          " ranks; raise GCCL_GPU_SLICE_BYTES");
   }
   size_t longest = call.count;  // the longest block a slice walks through
-  if (call.kind == CollectiveKind::kAllgatherV) {
-    longest = 0;
-    for (const Range& block : call.blocks) longest = std::max(longest, block.count);
-  }
+  if (call.kind == CollectiveKind::kAllgatherV) longest = longestOwnBlock(call);  // all ranks'
+  if (call.kind == CollectiveKind::kAllToAllV) longest = longestBlock;
   sliceElements_ = std::min(sliceElements_, pipelinedSliceElements(longest, elementSize_, pieces));
   // At least one: an empty call still runs one empty collective, which carries the agreement,
   // so a rank that passes 0 where its peers pass more fails with them at once instead of
@@ -76,8 +98,9 @@ SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_
 }
 
 SliceWork SlicePlanner::slice(size_t index, std::byte* slot) const {
-  SliceWork work =
-      isBlockwise(call_.kind) ? blockwise(index, slot) : rootedOrAllreduce(index, slot);
+  SliceWork work = call_.kind == CollectiveKind::kAllToAllV ? allToAllV(index, slot)
+                   : isBlockwise(call_.kind)                ? blockwise(index, slot)
+                                                            : rootedOrAllreduce(index, slot);
   // Empty pieces copy nothing (a rank whose allgatherv block ended earlier, an empty call).
   std::erase_if(work.in, [](const CopyPiece& piece) { return piece.bytes == 0; });
   std::erase_if(work.out, [](const CopyPiece& piece) { return piece.bytes == 0; });
@@ -146,6 +169,37 @@ SliceWork SlicePlanner::blockwise(size_t index, std::byte* slot) const {
     work.call.output = slot;
     for (size_t r = 0; r < n; ++r) work.out.push_back(devicePiece(r));
     if (call_.kind == CollectiveKind::kAllgatherV) work.call.blocks = pieces;
+  }
+  return work;
+}
+
+// Every block's piece of the slice, packed in block order: those sent from the start of the
+// slot, those received from its middle (n x E elements in). A block shorter than the slice's
+// start has an empty piece, which the slot's alltoallv still exchanges (empty), so that both
+// ends of every pair take part in every slice.
+SliceWork SlicePlanner::allToAllV(size_t index, std::byte* slot) const {
+  const auto bytes = [&](size_t elements) { return elements * elementSize_; };
+  const std::vector<Range>& sent = sentBlocks(call_);
+  const size_t received = static_cast<size_t>(size_) * sliceElements_;  // the second half
+  SliceWork work;
+  work.call = call_;
+  work.call.input = slot;
+  work.call.output = slot + bytes(received);
+  work.call.blocks.clear();
+  work.call.sendBlocks.clear();
+  size_t packedSent = 0;
+  size_t packedReceived = 0;
+  for (size_t p = 0; p < static_cast<size_t>(size_); ++p) {
+    const Span out = spanOf(index, sliceElements_, sent[p].count);
+    work.in.push_back({bytes(sent[p].offset + out.first), bytes(packedSent), bytes(out.length)});
+    work.call.sendBlocks.push_back({packedSent, out.length});
+    packedSent += out.length;
+    const Range& block = call_.blocks[p];
+    const Span in = spanOf(index, sliceElements_, block.count);
+    work.out.push_back(
+        {bytes(block.offset + in.first), bytes(received + packedReceived), bytes(in.length)});
+    work.call.blocks.push_back({packedReceived, in.length});
+    packedReceived += in.length;
   }
   return work;
 }

@@ -47,13 +47,13 @@ struct Slice {
 class Pipeline {
  public:
   Pipeline(Communicator& comm, CopyEngine& engine, const StagingOptions& options,
-           std::byte* staging, const CollectiveCall& call)
+           std::byte* staging, const CollectiveCall& call, size_t longestBlock)
       : comm_(comm),
         engine_(engine),
         options_(options),
         staging_(staging),
         call_(call),
-        planner_(call, comm.rank(), comm.size(), options.sliceBytes) {
+        planner_(call, comm.rank(), comm.size(), options.sliceBytes, longestBlock) {
     for (size_t slot = options.slots; slot-- > 0;) freeSlots_.push_back(slot);
   }
 
@@ -319,12 +319,31 @@ void StagedCollectives::check(const CollectiveCall& call) const {
     fail(Status::kInvalidArgument, collectiveName(call.kind), " on rank ", comm_.rank(),
          ": send and receive buffers must both be device memory, for their whole length");
   }
-  [[maybe_unused]] const SlicePlanner fits(call, comm_.rank(), comm_.size(), options_.sliceBytes);
+  // (An alltoallv's slices follow the longest block of all ranks, agreed in run(); whether one
+  // element of each block fits a slot does not depend on it.)
+  [[maybe_unused]] const SlicePlanner fits(call, comm_.rank(), comm_.size(), options_.sliceBytes,
+                                           longestOwnBlock(call));
 }
 
 void StagedCollectives::run(const CollectiveCall& call) {
   check(call);
-  Pipeline(comm_, engine_, options_, staging_, call).run();
+  const size_t longestBlock =
+      call.kind == CollectiveKind::kAllToAllV ? agreeOnLongestBlock(call) : 0;
+  Pipeline(comm_, engine_, options_, staging_, call, longestBlock).run();
+}
+
+// An allreduce (max) of each rank's longest block, on the host, before the slices: every rank
+// then cuts as many. Its failure is the communicator's (a collective), not this rank's alone.
+size_t StagedCollectives::agreeOnLongestBlock(const CollectiveCall& call) {
+  uint64_t longest = longestOwnBlock(call);
+  try {
+    comm_.start(allreduceCall(&longest, &longest, 1, DataType::kUint64, ReduceOp::kMax), true)
+        ->rethrow();
+  } catch (const Error& e) {
+    fail(e.status(), "alltoallv of device buffers on rank ", comm_.rank(),
+         ": agreeing on the longest block: ", e.what());
+  }
+  return static_cast<size_t>(longest);
 }
 
 void StagedCollectives::allreduce(const void* input, void* output, size_t count, DataType type,

@@ -41,11 +41,12 @@ class StagedCollectives {
   StagedCollectives& operator=(const StagedCollectives&) = delete;
 
   // Runs `call` (any collective but barrier) whose buffers are device memory of `engine`;
-  // returns when every slice is back on the device. Errors are the host collectives' (a bad
-  // root, buffers overlapping wrongly, ...) plus host memory where device memory belongs. On
-  // failure throws Error naming the slice and rank, once nothing is left in flight; a local
-  // failure (a copy) also aborts the communicator, whose collective sequence then differs from
-  // its peers'.
+  // returns when every slice is back on the device. An alltoallv first agrees with the other
+  // ranks on its longest block (one small host allreduce), from which all cut their slices. Errors
+  // are the host collectives' (a bad root, buffers overlapping wrongly, ...) plus host memory where
+  // device memory belongs. On failure throws Error naming the slice and rank, once nothing is left
+  // in flight; a local failure (a copy) also aborts the communicator, whose collective sequence
+  // then differs from its peers'.
   void run(const CollectiveCall& call);
   // run()'s argument checks alone, with no copy and no collective.
   void check(const CollectiveCall& call) const;
@@ -57,6 +58,7 @@ class StagedCollectives {
 
  private:
   std::byte* allocateSlots();
+  size_t agreeOnLongestBlock(const CollectiveCall& call);
 
   Communicator& comm_;
   CopyEngine& engine_;

@@ -175,6 +175,73 @@ TEST_F(DeviceCollectivesApi, BlockingFormsStageEveryCollective) {
   destroyRanks(ranks);
 }
 
+// Alltoallv of device buffers through both forms: blocking out of place, then on the default
+// stream in place (a host call after it waits for it). Rank s sends rank r pairCount(s, r)
+// elements; some pairs are empty, one (0 and 2) spans many slices. Symmetric, as in place each
+// rank receives from a rank as much as it sends it.
+size_t pairCount(int s, int r) {
+  if ((s + r) % 3 == 1) return 0;
+  return static_cast<size_t>(37 * (s + r) + 3 + (s + r == 2 && s != r ? 400 : 0));
+}
+
+TEST_F(DeviceCollectivesApi, AllToAllVStagesBothForms) {
+  constexpr int kRanks = 3;
+  std::vector<Rank> ranks = initRanks(kRanks);
+  // Send blocks in rank order, one element apart; receive blocks in reverse order.
+  const auto offsets = [](int me, bool receiving) {
+    std::vector<size_t> displs(kRanks);
+    size_t offset = 1;
+    for (int i = 0; i < kRanks; ++i) {
+      const int p = receiving ? kRanks - 1 - i : i;
+      displs[p] = offset;
+      offset += (receiving ? pairCount(p, me) : pairCount(me, p)) + 1;
+    }
+    return displs;
+  };
+  onEveryRank(ranks, [&](int rank, Rank& me) {
+    HostCopyEngine& gpu = *me.gpu;
+    constexpr size_t kElements = 1024;
+    DeviceBuffer send(gpu, kElements * sizeof(float));
+    DeviceBuffer recv(gpu, kElements * sizeof(float));
+    std::vector<size_t> sendcounts(kRanks), recvcounts(kRanks);
+    for (int p = 0; p < kRanks; ++p) {
+      sendcounts[p] = pairCount(rank, p);
+      recvcounts[p] = pairCount(p, rank);
+    }
+    const std::vector<size_t> sdispls = offsets(rank, false);
+    const std::vector<size_t> rdispls = offsets(rank, true);
+    const auto wrongBlocks = [&](const std::byte* received, bool inPlace) {
+      size_t wrong = 0;
+      for (int s = 0; s < kRanks; ++s) {
+        // In place rank s sent from its receive layout: block r at its rdispls[r].
+        const size_t from = (inPlace ? offsets(s, true) : offsets(s, false))[rank];
+        wrong += perf::countWrongInput(received + rdispls[s] * sizeof(float), recvcounts[s],
+                                       gcclFloat32, gcclSum, s, kRanks, from);
+      }
+      return wrong;
+    };
+
+    perf::fillInput(send.data, kElements, gcclFloat32, gcclSum, rank, kRanks);
+    const uint64_t copies = gpu.copiesQueued();
+    ASSERT_EQ(gcclAllToAllV(send.data, sendcounts.data(), sdispls.data(), recv.data,
+                            recvcounts.data(), rdispls.data(), gcclFloat32, me.comm),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    EXPECT_GT(gpu.copiesQueued(), copies);  // it took the staging path
+    EXPECT_EQ(wrongBlocks(recv.data, false), 0u) << "rank " << rank << " out of place";
+
+    perf::fillInput(recv.data, kElements, gcclFloat32, gcclSum, rank, kRanks);
+    ASSERT_EQ(gcclAllToAllVOnStream(recv.data, nullptr, nullptr, recv.data, recvcounts.data(),
+                                    rdispls.data(), gcclFloat32, me.comm, nullptr),
+              gcclSuccess)
+        << gcclGetLastError(me.comm);
+    int one = 1;  // a host call: returns once the stream-ordered call before it has finished
+    ASSERT_EQ(gcclAllReduce(&one, &one, 1, gcclInt32, gcclSum, me.comm), gcclSuccess);
+    EXPECT_EQ(wrongBlocks(recv.data, true), 0u) << "rank " << rank << " in place, on the stream";
+  });
+  destroyRanks(ranks);
+}
+
 // Slices large enough that the shm peers read them in place from the slots (zero-copy from
 // 64 KiB): the slots are shareable memory, each slice's collective reads and reduces the
 // peers' slots, and two slots are reused through six or more slices. Every collective, in

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/host_copy_engine.h"
@@ -372,6 +373,154 @@ TEST_P(DisagreeingCount, FailsOnEveryRank) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StagedCollectives, DisagreeingCount, testing::Values(32u, 0u));
+
+// Alltoallv: the block rank s sends rank r, uneven (some empty, one pair far longer than the
+// rest), laid out in the send buffer in rank order with gaps and in the receive buffer in
+// reverse rank order. Symmetric, so that in place each rank receives from a rank as much as
+// it sends it.
+size_t pairCount(int s, int r, size_t scale) {
+  if (scale == 0 || (s + r) % 3 == 1) return 0;
+  return (s + r) * scale + (s == 0 && r == 1 ? 5 * scale : 0) + 1;
+}
+
+// The blocks of rank `me` in the order given, each `gap` elements after the one before.
+std::vector<Range> blocksOf(int me, int size, size_t scale, bool reversed, size_t gap) {
+  std::vector<Range> blocks(static_cast<size_t>(size));
+  size_t offset = gap;
+  for (int i = 0; i < size; ++i) {
+    const int p = reversed ? size - 1 - i : i;
+    blocks[p] = {offset, pairCount(me, p, scale)};
+    offset += blocks[p].count + gap;
+  }
+  return blocks;
+}
+
+// One staged alltoallv on every rank, every block checked exactly: rank s's block for r holds
+// s's input from its offset in s's send buffer on.
+void checkAllToAllV(Ranks& ranks, std::vector<std::unique_ptr<Gpu>>& gpus, size_t scale,
+                    gcclDataType_t type, bool inPlace) {
+  const int size = static_cast<int>(ranks.size());
+  const std::string what = strCat("alltoallv ", label(size, scale, type, gcclSum, inPlace));
+  onEveryRank(ranks, [&](int rank, Communicator&) {
+    Gpu& gpu = *gpus[rank];
+    const size_t element = bytesOf(1, type);
+    const std::vector<Range> received = blocksOf(rank, size, scale, true, 2);
+    // In place the received blocks go out; out of place the send buffer has its own layout.
+    const auto sentBy = [&](int s) {
+      return inPlace ? blocksOf(s, size, scale, true, 2) : blocksOf(s, size, scale, false, 3);
+    };
+    const std::vector<Range> sent = sentBy(rank);
+    const size_t recvCount = outputEnd(received) + 1;
+    const size_t sendCount = outputEnd(sent) + 1;
+    std::byte* recv = gpu.engine.allocateDevice(recvCount * element);
+    std::byte* send = inPlace ? recv : gpu.engine.allocateDevice(sendCount * element);
+    perf::fillInput(send, inPlace ? recvCount : sendCount, type, gcclSum, rank, size);
+    CollectiveCall call;
+    call.kind = CollectiveKind::kAllToAllV;
+    call.input = send;
+    call.output = recv;
+    call.type = static_cast<DataType>(type);
+    call.blocks = received;
+    if (!inPlace) call.sendBlocks = sent;
+    gpu.staged.run(call);
+    size_t wrong = 0;
+    for (int s = 0; s < size; ++s) {
+      wrong += perf::countWrongInput(recv + received[s].offset * element, received[s].count, type,
+                                     gcclSum, s, size, sentBy(s)[rank].offset);
+    }
+    EXPECT_EQ(wrong, 0u) << what << " rank " << rank;
+    gpu.engine.freeDevice(recv);
+    if (!inPlace) gpu.engine.freeDevice(send);
+  });
+}
+
+TEST(StagedCollectives, AllToAllVIsExact) {
+  for (int size : {1, 2, 3, 4}) {
+    Ranks ranks = makeThreadRanks(size, testConfig(20000));
+    HostCopyFaults faults;
+    faults.shuffleSeed = 5;  // copies complete out of order
+    auto gpus = makeGpus(ranks, kSmall, faults);
+    // 0: every block empty (one empty slice); 1: a few elements; 9: many slices for the long
+    // pair, far fewer for the others, which run out of elements slices before it does.
+    for (size_t scale : {size_t{0}, size_t{1}, size_t{9}}) {
+      for (gcclDataType_t type : {gcclFloat32, gcclInt32, gcclFloat16, gcclFloat64}) {
+        for (bool inPlace : {false, true}) checkAllToAllV(ranks, gpus, scale, type, inPlace);
+      }
+    }
+    for (auto& gpu : gpus) {
+      EXPECT_EQ(gpu->engine.stagingHighWater(), kSmall.slots * kSmall.sliceBytes);
+    }
+  }
+}
+
+// The slot holds the pieces sent in its first half and those received in its second; every
+// rank cuts as many slices, from the longest block of any rank (agreed before), though its own
+// blocks are shorter.
+TEST(StagedCollectives, AllToAllVSlicesFollowTheLongestBlockOfAnyRank) {
+  CollectiveCall call = callOf(CollectiveKind::kAllToAllV, 0, DataType::kInt32);
+  call.blocks = {{10, 3}, {0, 9}};  // 3 from rank 0, 9 from rank 1
+  call.sendBlocks = {{0, 3}, {5, 0}};
+  std::vector<std::byte> slotMemory(64);
+  std::byte* slot = slotMemory.data();
+  // 64 bytes hold 2 x 2 pieces of 4 int32: slices of 4 elements; 20 agreed: 5 slices.
+  const SlicePlanner plan(call, 0, 2, kSmall.sliceBytes, 20);
+  ASSERT_EQ(plan.slices(), 5u);
+  const SliceWork second = plan.slice(1, slot);
+  EXPECT_EQ(second.call.input, slot);
+  EXPECT_EQ(second.call.output, slot + 2 * 4 * sizeof(int32_t));
+  using Pairs = std::vector<std::pair<size_t, size_t>>;  // (offset, count) per rank
+  const auto pairsOf = [](const std::vector<Range>& blocks) {
+    Pairs pairs;
+    for (const Range& block : blocks) pairs.emplace_back(block.offset, block.count);
+    return pairs;
+  };
+  EXPECT_EQ(pairsOf(second.call.sendBlocks), (Pairs{{0, 0}, {0, 0}}));
+  EXPECT_EQ(pairsOf(second.call.blocks), (Pairs{{0, 0}, {0, 4}}));  // elements 4-7 of 9
+  EXPECT_TRUE(second.in.empty());
+  ASSERT_EQ(second.out.size(), 1u);
+  EXPECT_EQ(second.out[0].device, 4 * sizeof(int32_t));
+  EXPECT_EQ(second.out[0].slot, 2 * 4 * sizeof(int32_t));
+  // Beyond every block of this rank: empty slices, which still exchange (empty) messages.
+  const SliceWork last = plan.slice(4, slot);
+  EXPECT_TRUE(last.in.empty());
+  EXPECT_TRUE(last.out.empty());
+  EXPECT_EQ(last.call.blocks.size(), 2u);
+  // Same agreement whatever the blocks: pairs agree message by message.
+  EXPECT_EQ(last.call.agreement, second.call.agreement);
+  EXPECT_EQ(longestOwnBlock(call), 9u);
+}
+
+// Rank 1 sends rank 0 twice the block rank 0 expects: both ranks fail with a mismatched
+// collective on the first slice where the two ends' pieces differ, long before the timeout.
+TEST(StagedCollectives, AllToAllVPairThatDisagreesFailsBothRanks) {
+  Ranks ranks = makeThreadRanks(2, testConfig(60000));
+  auto gpus = makeGpus(ranks, kSmall);
+  std::vector<std::string> errors(2);
+  const auto start = Clock::now();
+  onEveryRank(ranks, [&](int rank, Communicator&) {
+    Gpu& gpu = *gpus[rank];
+    std::byte* send = gpu.engine.allocateDevice(64 * sizeof(int32_t));
+    std::byte* recv = gpu.engine.allocateDevice(64 * sizeof(int32_t));
+    CollectiveCall call = callOf(CollectiveKind::kAllToAllV, 0, DataType::kInt32);
+    call.input = send;
+    call.output = recv;
+    call.blocks = {{0, 16}, {16, 16}};
+    call.sendBlocks = {{0, 16}, {16, 16}};
+    if (rank == 1) call.sendBlocks[0].count = 32;
+    try {
+      gpu.staged.run(call);
+    } catch (const Error& e) {
+      errors[rank] = e.what();
+    }
+    gpu.engine.freeDevice(send);
+    gpu.engine.freeDevice(recv);
+  });
+  for (int rank = 0; rank < 2; ++rank) {
+    EXPECT_NE(errors[rank].find("mismatch"), std::string::npos)
+        << "rank " << rank << ": " << errors[rank];
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(30));
+}
 
 TEST(StagedCollectives, CopiesLateAndOutOfOrder) {
   HostCopyFaults faults;

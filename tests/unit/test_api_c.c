@@ -195,6 +195,10 @@ int main(void) {
     EXPECT(gcclAllToAllVAsync(data, three, one, gathered, three, zero, gcclFloat32, comm,
                               &request) == gcclSuccess);
     EXPECT(gcclWait(request) == gcclSuccess);
+    /* The stream-ordered form checks its arguments first, GPU or not. */
+    EXPECT(gcclAllToAllVOnStream(data, two, one, gathered, three, zero, gcclFloat32, comm, NULL) ==
+           gcclInvalidArgument);
+    EXPECT(mentions(gcclGetLastError(comm), "alltoallv on rank 0: sends 2 elements to itself"));
   }
   EXPECT(gcclBarrier(comm) == gcclSuccess);
   EXPECT(gcclBarrierAsync(comm, &request) == gcclSuccess);

@@ -282,11 +282,13 @@ class ProcessGroupGccl(dist.ProcessGroup):
         (sends, receives) = sizes(). Every rank first learns every rank's sizes, or that it
         refused its arguments (sizes() raised a ValueError or TypeError), through an
         allgather: so all ranks refuse a call that any rank refuses or whose pairs disagree,
-        and none is left waiting. Host tensors then go through one alltoallv, block by block
-        as they lie; device tensors (which gcclAllToAllV does not take), and any tensor
-        above its 1024 ranks, through one all-to-all of blocks padded to the largest, which
-        holds n x the largest block twice on each rank (docs/pytorch.md). Which of the two
-        runs is agreed in the same allgather: padded if any rank's tensors are on a device."""
+        and none is left waiting. The tensors then go through one alltoallv, block by block
+        as they lie (device tensors staged through host memory, on the current stream),
+        where every rank's are on the host or every rank's on a device; else (a job that
+        mixes the two, whose ranks would stage differently), and above gcclAllToAllV's 1024
+        ranks, through one all-to-all of blocks padded to the largest, which holds n x the
+        largest block twice on each rank (docs/pytorch.md). Which of the two runs is agreed
+        in the same allgather."""
         n = self.size()
         try:
             sends, receives = sizes()
@@ -320,7 +322,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
                                      f"which expects {expected}")
         flat = flatten()
         dtype = gccl_dtype(flat.dtype, what, copies_only=True)
-        if not any(entries[1] for entries in table) and n <= _MOST_ALLTOALLV_RANKS:
+        devices = {bool(entries[1]) for entries in table}
+        if len(devices) == 1 and n <= _MOST_ALLTOALLV_RANKS:
             return self._alltoallv(what, flat, sends, receives, dtype, outputs, result)
         block = max(max(entries[2:2 + n]) for entries in table)
         padded = flat.new_zeros(n * block)
@@ -340,8 +343,8 @@ class ProcessGroupGccl(dist.ProcessGroup):
         return self._launch(what, flat, start, (padded, received), finish, result)
 
     def _alltoallv(self, what, flat, sends, receives, dtype, outputs, result):
-        """The host half of _alltoall_uneven: flat's blocks as they lie, into one tensor that
-        holds the received blocks end to end, then into `outputs`."""
+        """The unpadded half of _alltoall_uneven: flat's blocks as they lie, into one tensor
+        that holds the received blocks end to end, then into `outputs`."""
         received = flat.new_empty(sum(receives))
         start = _starter(self._comm.alltoallv, self._comm.alltoallv_async, address(flat), sends,
                          _offsets(sends), address(received), receives, _offsets(receives), dtype)
