@@ -313,7 +313,9 @@ GCCL_EXPORT gcclResult_t gcclAllToAllAsync(const void* sendbuf, void* recvbuf, s
  * rank with gcclInvalidUsage, naming the pair, and blocks too large for GCCL_CHUNK_BYTES
  * slices with gcclInvalidArgument, before any block moves. Above 1024 ranks every rank
  * refuses it with gcclInvalidUsage. Device buffers: as every collective (below), after an
- * allreduce of the ranks' longest block, which sets how many slices every rank stages.
+ * allreduce of the ranks' longest block, which sets how many slices every rank stages; a
+ * disagreeing pair then aborts the communicator. Every rank passes device buffers (a rank with
+ * nothing to move and NULL buffers takes gcclAllToAllVOnStream). docs/api.md.
  */
 GCCL_EXPORT gcclResult_t gcclAllToAllV(const void* sendbuf, const size_t* sendcounts,
                                        const size_t* sdispls, void* recvbuf,

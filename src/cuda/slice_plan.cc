@@ -88,7 +88,13 @@ SlicePlanner::SlicePlanner(const CollectiveCall& call, int rank, int size, size_
   }
   size_t longest = call.count;  // the longest block a slice walks through
   if (call.kind == CollectiveKind::kAllgatherV) longest = longestOwnBlock(call);  // all ranks'
-  if (call.kind == CollectiveKind::kAllToAllV) longest = longestBlock;
+  if (call.kind == CollectiveKind::kAllToAllV) {
+    if (longestBlock < longestOwnBlock(call)) {  // the caller did not agree on it first
+      fail(Status::kInternalError, "alltoallv on rank ", rank, ": slices of ", longestBlock,
+           " elements at most, but a block of ", longestOwnBlock(call));
+    }
+    longest = longestBlock;
+  }
   sliceElements_ = std::min(sliceElements_, pipelinedSliceElements(longest, elementSize_, pieces));
   // At least one: an empty call still runs one empty collective, which carries the agreement,
   // so a rank that passes 0 where its peers pass more fails with them at once instead of

@@ -12,7 +12,9 @@
 //
 // Every rank derives the same slices from the same arguments, so the k-th collective of every
 // rank is the same slice; each slice's call carries the whole call's count (or blocks) in its
-// agreement field, so ranks that disagree on the whole call fail on the first slice.
+// agreement field, so ranks that disagree on the whole call fail on the first slice (an
+// alltoallv's pairs agree message by message instead: a pair that disagrees fails on the
+// first slice where its two pieces differ).
 #pragma once
 
 #include <cstddef>
@@ -43,9 +45,9 @@ class SlicePlanner {
  public:
   // `call` over device buffers, already checked (checkCall). Throws Error(kInvalidArgument)
   // when one element per rank does not fit a slot of `slotBytes`. An alltoallv's slices
-  // follow `longestBlock`, the longest block any rank sends: a rank knows only its own
-  // blocks, so the caller agrees on it with the others (every rank must pass the same), and
-  // every rank then cuts as many slices.
+  // follow `longestBlock`, the longest block any rank sends or receives: a rank knows only its
+  // own blocks, so the caller agrees on it with the others (every rank must pass the same, at
+  // least longestOwnBlock(call)), and every rank then cuts as many slices.
   SlicePlanner(const CollectiveCall& call, int rank, int size, size_t slotBytes,
                size_t longestBlock = 0);
 

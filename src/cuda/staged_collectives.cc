@@ -203,7 +203,6 @@ class Pipeline {
     try {
       action();
     } catch (const Error& e) {
-      const bool local = slice.stage != Stage::kCollective;
       slice.stage = Stage::kFinished;
       if (error_) return;
       const std::string what =
@@ -212,7 +211,11 @@ class Pipeline {
       error_.emplace(e.status(), what, e.origin());
       // This rank issues no more collectives, so its sequence now differs from its peers':
       // abort so that they fail promptly and no later collective pairs with a wrong slice.
-      if (local) comm_.abort(what);
+      // Also where the slice's own collective failed: most such failures have broken the
+      // communicator already, but a refusal that fails one operation alone (a relayed
+      // alltoallv's disagreeing pair) leaves the later slices that some ranks had issued
+      // meanwhile waiting for ranks that never issue them.
+      comm_.abort(what);
     }
   }
 
@@ -340,8 +343,10 @@ size_t StagedCollectives::agreeOnLongestBlock(const CollectiveCall& call) {
     comm_.start(allreduceCall(&longest, &longest, 1, DataType::kUint64, ReduceOp::kMax), true)
         ->rethrow();
   } catch (const Error& e) {
-    fail(e.status(), "alltoallv of device buffers on rank ", comm_.rank(),
-         ": agreeing on the longest block: ", e.what());
+    throw Error(e.status(),
+                strCat("alltoallv of device buffers on rank ", comm_.rank(),
+                       ": agreeing on the longest block: ", e.what()),
+                e.origin());
   }
   return static_cast<size_t>(longest);
 }

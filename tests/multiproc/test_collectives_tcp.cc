@@ -437,21 +437,6 @@ TEST_P(OverTransport, AllToAllIsExactWithEitherAlgorithm) {
   }
 }
 
-// Across two (fake) hosts, over TCP (GCCL_HOST_ID fakes hosts for the algorithms, not for
-// the transport): every pair connected, the pairwise exchange runs too.
-int allToAllAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
-  setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
-  setenv("GCCL_TRANSPORT", "tcp", 1);
-  return allToAllBothWays(rank, n, id, report);
-}
-
-TEST(AllToAll, IsExactAcrossHostsWithEitherAlgorithm) {
-  for (const char* algorithm : {"direct", "recursive_doubling"}) {
-    const ScopedVariable algo("GCCL_ALGO", algorithm);
-    expectExactAtThreeAndFourRanks(allToAllAcrossHosts, algorithm);
-  }
-}
-
 // Rank s's alltoallv block for r: 0 for some pairs, several slices for most, symmetric (in
 // place each rank receives from a rank as much as it sends it).
 size_t pairCount(int s, int r) {
@@ -519,19 +504,22 @@ TEST_P(OverTransport, AllToAllVIsExactWithEitherAlgorithm) {
   }
 }
 
-// Two (fake) hosts, over TCP: the pairwise exchange over a connection between every pair
-// (what `auto` runs up to 16 ranks), and the blocks through relays (Bruck's, after gathering
+// Two (fake) hosts, over TCP (GCCL_HOST_ID fakes hosts for the algorithms, not for the
+// transport): the pairwise exchange over a connection between every pair (what `auto` runs
+// up to 16 ranks), and the blocks through relays (Bruck's; for alltoallv after gathering
 // every pair's count).
-int allToAllVAcrossHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
+template <int (*bothWays)(int, int, const gcclUniqueId&, std::string&)>
+int acrossTwoHosts(int rank, int n, const gcclUniqueId& id, std::string& report) {
   setenv("GCCL_HOST_ID", std::to_string(rank % 2).c_str(), 1);
   setenv("GCCL_TRANSPORT", "tcp", 1);
-  return allToAllVBothWays(rank, n, id, report);
+  return bothWays(rank, n, id, report);
 }
 
-TEST(AllToAllV, IsExactAcrossHostsWithEitherAlgorithm) {
+TEST(AllToAllAndV, AreExactAcrossHostsWithEitherAlgorithm) {
   for (const char* algorithm : {"direct", "recursive_doubling"}) {
     const ScopedVariable algo("GCCL_ALGO", algorithm);
-    expectExactAtThreeAndFourRanks(allToAllVAcrossHosts, algorithm);
+    expectExactAtThreeAndFourRanks(acrossTwoHosts<allToAllBothWays>, algorithm);
+    expectExactAtThreeAndFourRanks(acrossTwoHosts<allToAllVBothWays>, algorithm);
   }
 }
 

@@ -490,12 +490,19 @@ TEST(StagedCollectives, AllToAllVSlicesFollowTheLongestBlockOfAnyRank) {
   EXPECT_EQ(longestOwnBlock(call), 9u);
 }
 
-// Rank 1 sends rank 0 twice the block rank 0 expects: both ranks fail with a mismatched
-// collective on the first slice where the two ends' pieces differ, long before the timeout.
-TEST(StagedCollectives, AllToAllVPairThatDisagreesFailsBothRanks) {
-  Ranks ranks = makeThreadRanks(2, testConfig(60000));
+// Rank 1 sends rank 0 twice the block rank 0 expects. Pairwise, both ranks fail with a
+// mismatched collective on the first slice where the two ends' pieces differ; through relays
+// (Bruck's), every rank refuses that slice naming the pair, and the abort that follows fails
+// any later slice some rank had issued meanwhile. Either way long before the timeout.
+class AllToAllVPairThatDisagrees : public testing::TestWithParam<const char*> {};
+
+TEST_P(AllToAllVPairThatDisagrees, FailsEveryRank) {
+  constexpr int kRanks = 3;
+  Config config = testConfig(60000);
+  config.algorithm = GetParam();
+  Ranks ranks = makeThreadRanks(kRanks, config);
   auto gpus = makeGpus(ranks, kSmall);
-  std::vector<std::string> errors(2);
+  std::vector<std::string> errors(kRanks);
   const auto start = Clock::now();
   onEveryRank(ranks, [&](int rank, Communicator&) {
     Gpu& gpu = *gpus[rank];
@@ -504,8 +511,8 @@ TEST(StagedCollectives, AllToAllVPairThatDisagreesFailsBothRanks) {
     CollectiveCall call = callOf(CollectiveKind::kAllToAllV, 0, DataType::kInt32);
     call.input = send;
     call.output = recv;
-    call.blocks = {{0, 16}, {16, 16}};
-    call.sendBlocks = {{0, 16}, {16, 16}};
+    call.blocks = {{0, 16}, {16, 16}, {32, 16}};
+    call.sendBlocks = {{0, 16}, {16, 16}, {32, 16}};
     if (rank == 1) call.sendBlocks[0].count = 32;
     try {
       gpu.staged.run(call);
@@ -515,12 +522,32 @@ TEST(StagedCollectives, AllToAllVPairThatDisagreesFailsBothRanks) {
     gpu.engine.freeDevice(send);
     gpu.engine.freeDevice(recv);
   });
-  for (int rank = 0; rank < 2; ++rank) {
-    EXPECT_NE(errors[rank].find("mismatch"), std::string::npos)
+  const bool relayed = std::string(GetParam()) == "recursive_doubling";
+  for (int rank = 0; rank < kRanks; ++rank) {
+    // Pairwise, only the pair's two ends see the mismatch; the third rank learns of it from
+    // their aborts.
+    if (!relayed && rank == 2) {
+      EXPECT_FALSE(errors[rank].empty()) << "rank 2 finished";
+      continue;
+    }
+    // Through relays the pair is named with its pieces of the first slice that differs: the
+    // 9th of 16, elements 16-17 of 32 sent, none of 16 expected.
+    const char* expected = relayed ? "slice 8 of 16: alltoallv #19 (int32, 0 elements, "
+                                     "recursive_doubling) on rank "
+                                   : "mismatch";
+    EXPECT_NE(errors[rank].find(expected), std::string::npos)
         << "rank " << rank << ": " << errors[rank];
+    if (relayed) {
+      EXPECT_NE(errors[rank].find("rank 1 sends 2 elements to rank 0, which expects 0"),
+                std::string::npos)
+          << "rank " << rank << ": " << errors[rank];
+    }
   }
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(30));
 }
+
+INSTANTIATE_TEST_SUITE_P(StagedCollectives, AllToAllVPairThatDisagrees,
+                         testing::Values("direct", "recursive_doubling"));
 
 TEST(StagedCollectives, CopiesLateAndOutOfOrder) {
   HostCopyFaults faults;

@@ -168,8 +168,8 @@ def check_reduce_scatter(r, n):
 def check_all_to_all(r, n):
     """Rank r sends rank q the rows (or the tensor) tagged 100 x r + q: equal blocks through
     gcclAllToAll alone, blocks of any size (q + 1 rows from r to q; 0 for q = r in the list
-    form) through the sizes' allgather and then gcclAllToAllV (host tensors) or padded
-    blocks (device tensors), synchronously and async."""
+    form) through the sizes' allgather and then gcclAllToAllV (on device tensors staged, on
+    the current stream), synchronously and async."""
     def tagged(sender, receiver, rows, dtype):
         return torch.full((rows, 3), 100 * sender + receiver, dtype=dtype, device=DEVICE)
 

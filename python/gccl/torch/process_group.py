@@ -283,12 +283,12 @@ class ProcessGroupGccl(dist.ProcessGroup):
         refused its arguments (sizes() raised a ValueError or TypeError), through an
         allgather: so all ranks refuse a call that any rank refuses or whose pairs disagree,
         and none is left waiting. The tensors then go through one alltoallv, block by block
-        as they lie (device tensors staged through host memory, on the current stream),
-        where every rank's are on the host or every rank's on a device; else (a job that
-        mixes the two, whose ranks would stage differently), and above gcclAllToAllV's 1024
-        ranks, through one all-to-all of blocks padded to the largest, which holds n x the
-        largest block twice on each rank (docs/pytorch.md). Which of the two runs is agreed
-        in the same allgather."""
+        as they lie (device tensors staged through host memory, on the current stream); above
+        gcclAllToAllV's 1024 ranks through one all-to-all of blocks padded to the largest,
+        which holds n x the largest block twice on each rank (docs/pytorch.md). Every rank's
+        tensors must be on the host, or every rank's on a device: ranks that stage and ranks
+        that do not would issue different collectives, so the same allgather tells every rank
+        to refuse a mix."""
         n = self.size()
         try:
             sends, receives = sizes()
@@ -320,10 +320,13 @@ class ProcessGroupGccl(dist.ProcessGroup):
                 if sent != expected:
                     raise ValueError(f"{what}: rank {s} sends {sent} elements to rank {r}, "
                                      f"which expects {expected}")
+        on_devices = [r for r in range(n) if table[r][1]]
+        if on_devices and len(on_devices) < n:
+            raise ValueError(f"{what}: rank(s) {on_devices} pass device tensors and the others "
+                             "host tensors; every rank's must be on the same kind of device")
         flat = flatten()
         dtype = gccl_dtype(flat.dtype, what, copies_only=True)
-        devices = {bool(entries[1]) for entries in table}
-        if len(devices) == 1 and n <= _MOST_ALLTOALLV_RANKS:
+        if n <= _MOST_ALLTOALLV_RANKS:
             return self._alltoallv(what, flat, sends, receives, dtype, outputs, result)
         block = max(max(entries[2:2 + n]) for entries in table)
         padded = flat.new_zeros(n * block)
